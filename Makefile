@@ -1,0 +1,49 @@
+# Two commands matter: `make run` and `make test` (see README.md).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+FLASK := $(BIN)/flask --app wsgi
+PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+REDIS_TEST_URL ?= redis://127.0.0.1:6379/15
+
+.PHONY: run test install translations compile-translations db seed bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+install: $(VENV)/.installed
+
+compile-translations: install
+	$(BIN)/pybabel compile --use-fuzzy -d translations -f >/dev/null
+
+translations: install
+	$(FLASK) i18n extract
+	$(FLASK) i18n update
+	$(FLASK) i18n compile
+
+db: install
+	$(FLASK) db upgrade
+
+seed: db
+	$(FLASK) seed-demo
+
+run: compile-translations seed
+	$(BIN)/honcho start -f Procfile.dev
+
+# SQLite always; PostgreSQL (and Redis) too whenever they answer on this machine.
+test: install
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+	@if $(BIN)/python tests/services_up.py postgres "$(PG_TEST_URL)"; then \
+		echo "== PostgreSQL at $(PG_TEST_URL) =="; \
+		TEST_DATABASE_URL="$(PG_TEST_URL)" \
+		TEST_REDIS_URL="$$($(BIN)/python tests/services_up.py redis "$(REDIS_TEST_URL)" && echo $(REDIS_TEST_URL))" \
+		$(BIN)/python -m pytest -q -p no:cacheprovider; \
+	else echo "== PostgreSQL not reachable: PostgreSQL run skipped =="; fi
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,73 @@
+"""Alcance: SMS and workshop outreach for youth addiction-prevention campaigns."""
+from pathlib import Path
+
+from flask import Flask
+from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(config_object="config.DevelopmentConfig") -> Flask:
+    """Build the application. Touches neither the database nor the network."""
+    from werkzeug.utils import import_string
+
+    from . import models  # noqa: F401  (registers every table)
+    from .auth.models import User
+    from .auth.routes import bp as auth_bp
+    from .cli import register_cli
+    from .extensions import babel, csrf, db, login_manager, migrate
+    from .i18n import apply_language_switch, select_locale, select_timezone
+    from .logging_setup import configure_logging
+    from .main.routes import bp as main_bp
+    from .main.routes import render_error
+    from .organizations.routes import bp as organizations_bp
+    from .ratelimit import rate_limits
+    from .security_headers import add_security_headers
+    from .ui import template_context
+
+    app = Flask(
+        __name__,
+        template_folder=str(ROOT / "templates"),
+        instance_path=str(ROOT / "instance"),
+    )
+    config = import_string(config_object) if isinstance(config_object, str) else config_object
+    app.config.from_object(config)
+    config.validate(app.config)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
+        Path(app.instance_path).mkdir(exist_ok=True)
+    if app.config["PROXY_FIX"]:
+        n = app.config["PROXY_FIX"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)
+
+    configure_logging(app)
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
+    babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
+    csrf.init_app(app)
+    rate_limits.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = None
+    login_manager.session_protection = "basic"
+
+    @login_manager.user_loader
+    def load_user(session_token):
+        from sqlalchemy import select
+
+        return db.session.scalar(select(User).where(User.session_token == session_token))
+
+    app.jinja_env.policies["ext.i18n.trimmed"] = True
+    app.jinja_env.trim_blocks = True
+    app.jinja_env.lstrip_blocks = True
+
+    app.context_processor(template_context)
+    app.before_request(apply_language_switch)
+    app.after_request(lambda r: add_security_headers(r, hsts=app.config["SECURITY_HSTS"]))
+    app.register_error_handler(HTTPException, render_error)
+    app.register_error_handler(500, render_error)
+
+    for blueprint in (main_bp, auth_bp, organizations_bp):
+        app.register_blueprint(blueprint)
+    register_cli(app)
+    return app

@@ -1,0 +1,1 @@
+"""Organizations (NGOs): settings and the tenancy root."""

@@ -1,0 +1,28 @@
+from flask import Blueprint, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from ..forms import form_status
+from ..auth.permissions import permission_required
+from . import services
+from .forms import SettingsForm
+
+bp = Blueprint("organizations", __name__, url_prefix="/organization")
+
+
+@bp.route("/settings", methods=["GET", "POST"])
+@permission_required("manage_settings")
+def settings():
+    org = current_user.organization
+    form = SettingsForm(obj=org)
+    if form.validate_on_submit():
+        services.update_settings(
+            org,
+            actor_id=current_user.id,
+            name=form.name.data,
+            timezone=form.timezone.data,
+            default_language=form.default_language.data,
+        )
+        flash(_("Settings saved."), "success")
+        return redirect(url_for("organizations.settings"))
+    return render_template("organizations/settings.html", form=form, org=org), form_status(form)

@@ -1,0 +1,62 @@
+"""Template context shared by every page: navigation, language switch, labels."""
+from urllib.parse import urlencode
+
+from flask import request
+from flask_babel import get_locale
+from flask_babel import lazy_gettext as _l
+
+from .timeutil import utcnow
+
+# (endpoint, label, permission); features add their entry here.
+NAV_ITEMS = [
+    ("main.index", _l("Dashboard"), "view_reports"),
+    ("auth.users", _l("Users"), "manage_users"),
+    ("organizations.settings", _l("Settings"), "manage_settings"),
+]
+
+ROLE_LABELS = {
+    "admin": _l("Administrator"),
+    "coordinator": _l("Coordinator"),
+    "evaluator": _l("Evaluator"),
+}
+COUNTRY_LABELS = {"MX": _l("Mexico"), "US": _l("United States")}
+
+ERROR_TITLES = {
+    400: _l("The request could not be processed"),
+    401: _l("Please sign in"),
+    403: _l("You do not have access to this page"),
+    404: _l("Page not found"),
+    405: _l("This action is not allowed here"),
+    413: _l("The file is too large"),
+    429: _l("Too many requests"),
+    500: _l("Something went wrong on our side"),
+}
+ERROR_TEXTS = {
+    400: _l("Check what you sent and try again. If you submitted a form, reload the page first."),
+    401: _l("Sign in to continue."),
+    403: _l("Your role does not include this page. Ask an administrator of your organization."),
+    404: _l("The page or record does not exist, or it belongs to another organization."),
+    405: _l("Go back and use the buttons on the page."),
+    413: _l("Upload a smaller file, or split it into several files."),
+    429: _l("Wait a moment and try again."),
+    500: _l("The error was recorded. Try again in a few minutes."),
+}
+
+
+def lang_switch_url(code: str) -> str:
+    args = request.args.to_dict(flat=False)
+    args["lang"] = [code]
+    return f"{request.path}?{urlencode(args, doseq=True)}"
+
+
+def template_context() -> dict:
+    return {
+        "current_locale": str(get_locale() or "es"),
+        "nav_items": NAV_ITEMS,
+        "lang_switch_url": lang_switch_url,
+        "role_label": lambda role: ROLE_LABELS.get(role, role),
+        "country_label": lambda code: COUNTRY_LABELS.get(code, code),
+        "error_title": lambda code: ERROR_TITLES.get(code, ERROR_TITLES[500]),
+        "error_text": lambda code: ERROR_TEXTS.get(code, ERROR_TEXTS[500]),
+        "now": utcnow(),
+    }

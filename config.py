@@ -1,0 +1,131 @@
+"""Configuration from environment variables, with development defaults.
+
+Every setting is documented in README.md ("Configuration").
+"""
+import os
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+INSTANCE_DIR = BASE_DIR / "instance"
+DEFAULT_SECRET_KEY = "dev-insecure-change-me"
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value not in (None, "") else default
+
+
+def database_url(url: str) -> str:
+    """Accept the common 'postgres://' and 'postgresql://' spellings and use psycopg 3."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+class Config:
+    ENV_NAME = "base"
+    SECRET_KEY = os.environ.get("SECRET_KEY", DEFAULT_SECRET_KEY)
+    SQLALCHEMY_DATABASE_URI = database_url(
+        os.environ.get("DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'alcance.sqlite3'}")
+    )
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    REDIS_URL = os.environ.get("REDIS_URL", "")
+
+    LANGUAGES = ("es", "en")
+    BABEL_DEFAULT_LOCALE = "es"
+    BABEL_DEFAULT_TIMEZONE = "America/Mexico_City"
+    BABEL_TRANSLATION_DIRECTORIES = os.environ.get(
+        "BABEL_TRANSLATION_DIRECTORIES", str(BASE_DIR / "translations")
+    )
+
+    # Uploads (contact and attendance CSVs) are the largest requests.
+    MAX_CONTENT_LENGTH = _env_int("MAX_UPLOAD_MB", 16) * 1024 * 1024
+
+    SESSION_COOKIE_NAME = "alcance_session"
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = False
+    PERMANENT_SESSION_LIFETIME = _env_int("SESSION_HOURS", 12) * 3600
+    WTF_CSRF_TIME_LIMIT = None  # tokens live as long as the session
+    SECURITY_HSTS = False
+
+    # argon2id cost (RFC 9106 second recommended option; above OWASP's minimum).
+    PASSWORD_HASH_TIME_COST = 3
+    PASSWORD_HASH_MEMORY_KIB = 64 * 1024
+    PASSWORD_MIN_LENGTH = 12
+
+    # Failed-login budget, shared by all processes through REDIS_URL when set.
+    LOGIN_LIMIT_PER_ACCOUNT = os.environ.get("LOGIN_LIMIT_PER_ACCOUNT", "5 per 15 minutes")
+    LOGIN_LIMIT_PER_IP = os.environ.get("LOGIN_LIMIT_PER_IP", "20 per 15 minutes")
+
+    PROXY_FIX = _env_int("PROXY_FIX", 0)  # number of trusted proxies in front of the app
+    PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000").rstrip("/")
+    LOG_JSON = _env_bool("LOG_JSON", False)
+
+    TWILIO_ACCOUNT_SID = os.environ.get("TWILIO_ACCOUNT_SID", "")
+    TWILIO_AUTH_TOKEN = os.environ.get("TWILIO_AUTH_TOKEN", "")
+    TWILIO_MESSAGING_SERVICE_SID = os.environ.get("TWILIO_MESSAGING_SERVICE_SID", "")
+    TWILIO_FROM_NUMBER = os.environ.get("TWILIO_FROM_NUMBER", "")
+    SMS_BACKEND = os.environ.get(
+        "SMS_BACKEND", "twilio" if os.environ.get("TWILIO_ACCOUNT_SID") else "simulator"
+    )
+
+    @staticmethod
+    def validate(config) -> None:
+        """Fail fast on settings that would be unsafe; overridden in production."""
+
+
+class DevelopmentConfig(Config):
+    ENV_NAME = "development"
+
+
+class TestingConfig(Config):
+    ENV_NAME = "testing"
+    TESTING = True
+    SECRET_KEY = "testing-secret-key"
+    SQLALCHEMY_DATABASE_URI = database_url(os.environ.get("TEST_DATABASE_URL", "sqlite://"))
+    REDIS_URL = os.environ.get("TEST_REDIS_URL", "")
+    # Cheap hashes keep the suite fast; production cost is tested separately.
+    PASSWORD_HASH_TIME_COST = 1
+    PASSWORD_HASH_MEMORY_KIB = 1024
+    SMS_BACKEND = "fake"
+    PUBLIC_BASE_URL = "https://alcance.example.org"
+
+
+class ProductionConfig(Config):
+    ENV_NAME = "production"
+    SESSION_COOKIE_NAME = "__Host-alcance_session"
+    SESSION_COOKIE_SECURE = True
+    SECURITY_HSTS = True
+    PREFERRED_URL_SCHEME = "https"
+
+    @staticmethod
+    def validate(config) -> None:
+        key = config.get("SECRET_KEY") or ""
+        if not key or key == DEFAULT_SECRET_KEY or len(key) < 32:
+            raise RuntimeError(
+                "SECRET_KEY must be set to a random value of at least 32 characters in "
+                "production (for example: python -c 'import secrets; print(secrets.token_hex(32))')."
+            )
+        if config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite") and not _env_bool(
+            "ALLOW_SQLITE_IN_PRODUCTION", False
+        ):
+            raise RuntimeError(
+                "DATABASE_URL must point at PostgreSQL in production "
+                "(set ALLOW_SQLITE_IN_PRODUCTION=1 for a single-laptop deployment)."
+            )
+
+
+CONFIGS = {
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+    "production": ProductionConfig,
+}

@@ -1,0 +1,135 @@
+"""User management by admins, role permissions and organization isolation."""
+import pytest
+
+from app.auth.models import User
+from app.extensions import db
+from tests.conftest import csrf_token_from
+
+
+def count_users() -> int:
+    return db.session.query(User).count()
+
+
+@pytest.fixture
+def admin(make_user, make_org):
+    return make_user(make_org(slug="ong-a"), role="admin")
+
+
+def create_user_post(client, **data):
+    token = csrf_token_from(client.get("/users"))
+    payload = {"csrf_token": token, "email": "nueva@example.org", "role": "coordinator",
+               "language": "es", "password": "Prevencion-Comunitaria-2026"}
+    payload.update(data)
+    return client.post("/users", data=payload)
+
+
+def test_admin_creates_user(client, admin, login):
+    login(admin)
+    response = create_user_post(client)
+    assert response.status_code == 302
+    user = db.session.query(User).filter_by(email="nueva@example.org").one()
+    assert user.organization_id == admin.organization_id and user.role == "coordinator"
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ({"email": ""}, "Este campo es obligatorio"),
+        ({"email": "no-es-correo"}, "correo"),
+        ({"email": "a" * 250 + "@x.org"}, "254"),
+        ({"role": "superuser"}, "Opción inválida"),
+        ({"password": "corta"}, "Usa al menos 12 caracteres."),
+        ({"password": "x" * 200}, "128"),
+    ],
+)
+def test_bad_user_input_is_rejected_in_spanish(client, admin, login, data, message):
+    login(admin)
+    client.get("/dashboard?lang=es")
+    before = count_users()
+    response = create_user_post(client, **data)
+    assert response.status_code == 400
+    assert message in response.get_data(as_text=True)
+    assert count_users() == before
+
+
+def test_duplicate_email_rejected(client, admin, login, make_user):
+    make_user(email="repetida@example.org")
+    login(admin)
+    before = count_users()
+    response = create_user_post(client, email="Repetida@example.org")
+    assert response.status_code == 400
+    assert "Ya existe un usuario con este correo electrónico." in response.get_data(as_text=True)
+    assert count_users() == before
+
+
+def test_admin_changes_role_and_deactivates(app, client, admin, login, make_user):
+    person = make_user(admin.organization, role="coordinator")
+    person_client = app.test_client()
+    login(person, c=person_client)
+    login(admin)
+    token = csrf_token_from(client.get(f"/users/{person.id}"))
+    response = client.post(f"/users/{person.id}", data={"csrf_token": token, "role": "evaluator"})
+    assert response.status_code == 302
+    db.session.refresh(person)
+    assert person.role == "evaluator" and not person.active
+    assert person_client.get("/dashboard").status_code == 302  # signed out everywhere
+
+
+def test_admin_cannot_demote_self(client, admin, login):
+    login(admin)
+    token = csrf_token_from(client.get(f"/users/{admin.id}"))
+    response = client.post(f"/users/{admin.id}", data={"csrf_token": token, "role": "evaluator", "active": "y"})
+    assert response.status_code == 400
+    db.session.refresh(admin)
+    assert admin.role == "admin"
+
+
+@pytest.mark.parametrize("role", ["coordinator", "evaluator"])
+def test_non_admin_cannot_manage_users_or_settings(client, make_user, login, role):
+    login(make_user(role=role))
+    assert client.get("/users").status_code == 403
+    assert client.get("/organization/settings").status_code == 403
+
+
+def test_other_organization_user_is_404(client, admin, login, make_user, make_org):
+    stranger = make_user(make_org(slug="ong-b"))
+    login(admin)
+    assert client.get(f"/users/{stranger.id}").status_code == 404
+    token = csrf_token_from(client.get("/users"))
+    response = client.post(f"/users/{stranger.id}", data={"csrf_token": token, "role": "admin", "active": "y"})
+    assert response.status_code == 404
+    db.session.refresh(stranger)
+    assert stranger.role == "coordinator"
+    html = client.get("/users").get_data(as_text=True)
+    assert stranger.email not in html
+
+
+def test_permission_denial_is_logged(client, make_user, login, caplog):
+    user = make_user(role="evaluator")
+    login(user)
+    caplog.set_level("INFO", logger="alcance.security")
+    client.get("/users")
+    assert "security_event=permission_denied" in caplog.text
+    assert user.email not in caplog.text
+
+
+def test_admin_updates_settings(client, admin, login):
+    login(admin)
+    token = csrf_token_from(client.get("/organization/settings"))
+    bad = client.post("/organization/settings", data={
+        "csrf_token": token, "name": "ONG", "timezone": "Mars/Olympus", "default_language": "es"})
+    assert bad.status_code == 400
+    db.session.refresh(admin.organization)
+    assert admin.organization.timezone == "America/Tijuana"
+    ok = client.post("/organization/settings", data={
+        "csrf_token": token, "name": "ONG Frontera", "timezone": "America/Ciudad_Juarez",
+        "default_language": "en"})
+    assert ok.status_code == 302
+    db.session.refresh(admin.organization)
+    assert admin.organization.timezone == "America/Ciudad_Juarez"
+
+
+def test_anonymous_is_sent_to_login(client):
+    for url in ("/dashboard", "/users", "/organization/settings", "/account/password"):
+        response = client.get(url)
+        assert response.status_code == 302 and "/login" in response.headers["Location"]

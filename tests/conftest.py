@@ -1,0 +1,184 @@
+"""Shared fixtures: a fresh app and database per test, on SQLite or PostgreSQL.
+
+`TEST_DATABASE_URL` selects PostgreSQL (see `make test`). There the schema is created
+once per session and every table is truncated after each test; on SQLite each test
+gets a new in-memory database.
+"""
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from flask import g
+from flask.testing import FlaskClient
+from sqlalchemy import text
+
+from app import create_app
+from app.extensions import db
+from config import TestingConfig
+
+ROOT = Path(__file__).resolve().parent.parent
+ON_POSTGRES = TestingConfig.SQLALCHEMY_DATABASE_URI.startswith("postgresql")
+
+
+@pytest.fixture(scope="session")
+def compiled_translations(tmp_path_factory):
+    """Compile the catalogs into a temp dir, so tests never depend on stale .mo files."""
+    out = tmp_path_factory.mktemp("translations")
+    for lang in ("es", "en"):
+        target = out / lang / "LC_MESSAGES"
+        target.mkdir(parents=True)
+        with open(ROOT / "translations" / lang / "LC_MESSAGES" / "messages.po", "rb") as po:
+            catalog = read_po(po)
+        with open(target / "messages.mo", "wb") as mo:
+            write_mo(mo, catalog)
+    return str(out)
+
+
+@pytest.fixture(scope="session")
+def test_config(compiled_translations):
+    class Config(TestingConfig):
+        BABEL_TRANSLATION_DIRECTORIES = compiled_translations
+
+    return Config
+
+
+@pytest.fixture(scope="session")
+def _postgres_schema(test_config):
+    if not ON_POSTGRES:
+        yield
+        return
+    app = create_app(test_config)
+    with app.app_context():
+        db.drop_all()
+        db.create_all()
+    yield
+    with app.app_context():
+        db.drop_all()
+        db.engine.dispose()
+
+
+def _truncate_all() -> None:
+    tables = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
+    db.session.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    db.session.commit()
+
+
+class FreshGlobalsClient(FlaskClient):
+    """Tests hold an app context open so they can use db.session; Flask then reuses it
+    for every request, sharing `g` (Flask-Login's user, Flask-WTF's token) between
+    requests. Give each request an empty `g`, as in production."""
+
+    def open(self, *args, **kwargs):
+        saved = dict(g.__dict__)
+        g.__dict__.clear()
+        try:
+            return super().open(*args, **kwargs)
+        finally:
+            g.__dict__.clear()
+            g.__dict__.update(saved)
+
+
+@pytest.fixture
+def app(test_config, _postgres_schema):
+    app = create_app(test_config)
+    app.test_client_class = FreshGlobalsClient
+    app.config["RATELIMIT_KEY_PREFIX"] = f"test-{uuid.uuid4().hex}"
+    from app.ratelimit import rate_limits
+
+    rate_limits.init_app(app)
+    with app.app_context():
+        if not ON_POSTGRES:
+            db.create_all()
+        yield app
+        db.session.remove()
+        if ON_POSTGRES:
+            _truncate_all()
+        else:
+            db.drop_all()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def make_org(app):
+    from app.organizations.services import create_organization
+
+    counter = iter(range(1, 10_000))
+
+    def make(**overrides):
+        n = next(counter)
+        values = dict(slug=f"org-{n}", name=f"Organización {n}", country="MX",
+                      timezone="America/Tijuana", default_language="es")
+        values.update(overrides)
+        return create_organization(**values)
+
+    return make
+
+
+STRONG_PASSWORD = "Prevencion-Juvenil-Tijuana-26"
+
+
+@pytest.fixture
+def make_user(app, make_org):
+    from app.auth.services import create_user
+
+    counter = iter(range(1, 10_000))
+
+    def make(org=None, role="coordinator", **overrides):
+        n = next(counter)
+        return create_user(
+            org or make_org(),
+            email=overrides.pop("email", f"user{n}@example.org"),
+            role=role,
+            password=overrides.pop("password", STRONG_PASSWORD),
+            language=overrides.pop("language", None),
+        )
+
+    return make
+
+
+@pytest.fixture
+def login(client):
+    """Sign a user in through the real login form (CSRF disabled only for this POST)."""
+
+    def do_login(user, password=STRONG_PASSWORD, c=None):
+        c = c or client
+        app = c.application
+        app.config["WTF_CSRF_ENABLED"] = False
+        try:
+            response = c.post("/login", data={"email": user.email, "password": password})
+        finally:
+            app.config["WTF_CSRF_ENABLED"] = True
+        assert response.status_code == 302, response.get_data(as_text=True)[:500]
+        return response
+
+    return do_login
+
+
+@pytest.fixture
+def postgres_only():
+    if not ON_POSTGRES:
+        pytest.skip("needs PostgreSQL row locks (set TEST_DATABASE_URL)")
+
+
+def csrf_token_from(response) -> str:
+    import re
+
+    match = re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', response.get_data(as_text=True))
+    assert match, "no CSRF token in page"
+    return match.group(1)
+
+
+os.environ.setdefault("ALCANCE_LANG", "en")

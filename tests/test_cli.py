@@ -1,0 +1,80 @@
+from app.auth.models import User
+from app.extensions import db
+from app.organizations.models import Organization
+from tests.conftest import STRONG_PASSWORD
+
+
+def test_orgs_create(runner):
+    result = runner.invoke(args=["orgs", "create", "frontera", "--name", "ONG Frontera",
+                                 "--country", "MX", "--timezone", "America/Tijuana"])
+    assert result.exit_code == 0, result.output
+    org = db.session.query(Organization).filter_by(slug="frontera").one()
+    assert (org.country, org.timezone) == ("MX", "America/Tijuana")
+
+
+def test_orgs_create_bad_input_changes_nothing(runner, monkeypatch):
+    monkeypatch.setenv("ALCANCE_LANG", "es")
+    cases = [
+        (["orgs", "create", "Bad Slug!", "--name", "X"], "minúsculas"),
+        (["orgs", "create", "ok", "--name", "X", "--timezone", "Mars/Base"], "Zona horaria desconocida"),
+        (["orgs", "create", "ok", "--name", "X", "--country", "FR"], "Opción inválida"),
+        (["orgs", "create", "ok", "--name", ""], "obligatorio"),
+    ]
+    for args, message in cases:
+        result = runner.invoke(args=args)
+        assert result.exit_code == 2
+        assert message in result.output, result.output
+    assert db.session.query(Organization).count() == 0
+
+
+def test_users_create_from_stdin(runner, make_org):
+    make_org(slug="frontera")
+    result = runner.invoke(
+        args=["users", "create", "--org", "frontera", "--email", "coord@example.org",
+              "--role", "coordinator", "--password-stdin"],
+        input=STRONG_PASSWORD + "\n",
+    )
+    assert result.exit_code == 0, result.output
+    assert db.session.query(User).filter_by(email="coord@example.org").one().role == "coordinator"
+
+
+def test_users_create_bad_input(runner, make_org, make_user, monkeypatch):
+    monkeypatch.setenv("ALCANCE_LANG", "en")
+    org = make_org(slug="frontera")
+    make_user(org, email="taken@example.org")
+    cases = [
+        (["--org", "nope", "--email", "a@example.org", "--role", "coordinator"], "No organization"),
+        (["--org", "frontera", "--email", "bad", "--role", "coordinator"], "email"),
+        (["--org", "frontera", "--email", "a@example.org", "--role", "boss"], "Not a valid choice"),
+        (["--org", "frontera", "--email", "taken@example.org", "--role", "admin"], "already exists"),
+    ]
+    for args, message in cases:
+        result = runner.invoke(args=["users", "create", *args, "--password-stdin"],
+                               input=STRONG_PASSWORD + "\n")
+        assert result.exit_code == 2
+        assert message.lower() in result.output.lower(), result.output
+    weak = runner.invoke(args=["users", "create", "--org", "frontera", "--email", "w@example.org",
+                               "--role", "admin", "--password-stdin"], input="123\n")
+    assert weak.exit_code == 2
+    assert db.session.query(User).count() == 1
+
+
+def test_seed_demo_once(runner):
+    result = runner.invoke(args=["seed-demo"])
+    assert result.exit_code == 0, result.output
+    assert "admin@demo.alcance.mx" in result.output
+    roles = {u.role for u in db.session.query(User)}
+    assert roles == {"admin", "coordinator", "evaluator"}
+    again = runner.invoke(args=["seed-demo"])
+    assert again.exit_code == 0 and db.session.query(User).count() == 3
+
+
+def test_demo_users_can_sign_in_in_both_languages(app, runner, login):
+    from app.demo import DEMO_USERS
+
+    runner.invoke(args=["seed-demo"])
+    for role, email, password in DEMO_USERS:
+        for lang, word in (("es", "Inicio"), ("en", "Dashboard")):
+            c = app.test_client()
+            login(db.session.query(User).filter_by(email=email).one(), password=password, c=c)
+            assert word in c.get(f"/dashboard?lang={lang}").get_data(as_text=True)
