@@ -35,8 +35,18 @@ seed: db
 run: compile-translations seed
 	$(BIN)/honcho start -f Procfile.dev
 
+# Prism (Twilio API contract mock, pinned in tests/contract/package-lock.json) for
+# tests/messaging/test_contract_prism.py; those tests skip, loudly, when npm is missing.
+.PHONY: prism
+prism:
+	@if [ ! -x tests/contract/node_modules/.bin/prism ]; then \
+		if command -v npm >/dev/null 2>&1; then \
+			cd tests/contract && npm ci --no-audit --no-fund; \
+		else echo "== npm not found: Prism contract tests will be skipped =="; fi; \
+	fi
+
 # SQLite always; PostgreSQL (and Redis) too whenever they answer on this machine.
-test: install
+test: install prism
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 	@if $(BIN)/python tests/services_up.py postgres "$(PG_TEST_URL)"; then \
 		echo "== PostgreSQL at $(PG_TEST_URL) =="; \

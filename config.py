@@ -78,6 +78,11 @@ class Config:
         "SMS_BACKEND", "twilio" if os.environ.get("TWILIO_ACCOUNT_SID") else "simulator"
     )
 
+    TWILIO_API_BASE_URL = os.environ.get("TWILIO_API_BASE_URL", "")  # tests/benchmarks only
+    TWILIO_MAX_MPS = float(os.environ.get("TWILIO_MAX_MPS", "10"))
+    OUTREACH_CONCURRENCY = _env_int("OUTREACH_CONCURRENCY", 8)
+    OUTREACH_BATCH = _env_int("OUTREACH_BATCH", 200)
+
     @staticmethod
     def validate(config) -> None:
         """Fail fast on settings that would be unsafe; overridden in production."""

@@ -13,15 +13,22 @@ def create_app(config_object="config.DevelopmentConfig") -> Flask:
     from werkzeug.utils import import_string
 
     from . import models  # noqa: F401  (registers every table)
+    from . import sqlite  # noqa: F401  (SQLite connection settings)
     from .auth.models import User
     from .auth.routes import bp as auth_bp
+    from .campaigns.routes import bp as campaigns_bp
     from .cli import register_cli
+    from .contacts.audience_routes import bp as audiences_bp
+    from .contacts.import_routes import bp as contact_imports_bp
+    from .contacts.routes import bp as contacts_bp
     from .extensions import babel, csrf, db, login_manager, migrate
     from .i18n import apply_language_switch, select_locale, select_timezone
     from .logging_setup import configure_logging
     from .main.routes import bp as main_bp
     from .main.routes import render_error
+    from .messaging.factory import build_gateway
     from .organizations.routes import bp as organizations_bp
+    from .outreach.routes import bp as outreach_bp
     from .ratelimit import rate_limits
     from .security_headers import add_security_headers
     from .ui import template_context
@@ -67,7 +74,9 @@ def create_app(config_object="config.DevelopmentConfig") -> Flask:
     app.register_error_handler(HTTPException, render_error)
     app.register_error_handler(500, render_error)
 
-    for blueprint in (main_bp, auth_bp, organizations_bp):
+    for blueprint in (main_bp, auth_bp, organizations_bp, contacts_bp, contact_imports_bp,
+                      audiences_bp, campaigns_bp, outreach_bp):
         app.register_blueprint(blueprint)
+    app.extensions["sms_gateway"] = build_gateway(app.config)
     register_cli(app)
     return app

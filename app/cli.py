@@ -139,5 +139,8 @@ def i18n_compile():
 
 
 def register_cli(app) -> None:
-    for command in (orgs_cli, users_cli, i18n_cli, seed_demo):
+    from .contacts.cli import contacts_cli
+    from .outreach.cli import outreach_cli
+
+    for command in (orgs_cli, users_cli, i18n_cli, seed_demo, contacts_cli, outreach_cli):
         app.cli.add_command(command)

@@ -3,7 +3,7 @@
 
 class DomainError(Exception):
     def __init__(self, message, *, field: str | None = None):
-        super().__init__(str(message))
+        super().__init__(message)  # kept lazy: translated when shown, in the viewer's locale
         self.message = message
         self.field = field
 

@@ -3,7 +3,7 @@
 Order: explicit switch (``?lang=``, kept in the session and saved for a signed-in user)
 → the user's saved preference → the browser's Accept-Language → Spanish.
 """
-from flask import current_app, request, session
+from flask import current_app, has_request_context, request, session
 from flask_login import current_user
 
 from .extensions import db
@@ -14,6 +14,8 @@ def _languages() -> tuple[str, ...]:
 
 
 def select_locale() -> str:
+    if not has_request_context():  # CLI and workers: force_locale() decides, else Spanish
+        return cli_locale()
     explicit = session.get("lang")
     if explicit in _languages():
         return explicit
@@ -25,7 +27,7 @@ def select_locale() -> str:
 
 
 def select_timezone() -> str:
-    if current_user and current_user.is_authenticated:
+    if has_request_context() and current_user and current_user.is_authenticated:
         return current_user.organization.timezone
     return current_app.config["BABEL_DEFAULT_TIMEZONE"]
 

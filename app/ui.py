@@ -1,7 +1,7 @@
 """Template context shared by every page: navigation, language switch, labels."""
 from urllib.parse import urlencode
 
-from flask import request
+from flask import current_app, request
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 
@@ -10,7 +10,11 @@ from .timeutil import utcnow
 # (endpoint, label, permission); features add their entry here.
 NAV_ITEMS = [
     ("main.index", _l("Dashboard"), "view_reports"),
+    ("campaigns.index", _l("Campaigns"), "coordinate"),
+    ("contacts.index", _l("Contacts"), "view_contacts"),
+    ("audiences.index", _l("Audiences"), "view_contacts"),
     ("auth.users", _l("Users"), "manage_users"),
+    ("outreach.simulator", _l("Phone simulator"), "coordinate"),
     ("organizations.settings", _l("Settings"), "manage_settings"),
 ]
 
@@ -49,10 +53,20 @@ def lang_switch_url(code: str) -> str:
     return f"{request.path}?{urlencode(args, doseq=True)}"
 
 
+def _nav_items() -> list:
+    simulator = getattr(current_app.extensions.get("sms_gateway"), "name", "") == "simulator"
+    return [item for item in NAV_ITEMS
+            if item[0] in current_app.view_functions
+            and (simulator or item[0] != "outreach.simulator")]
+
+
 def template_context() -> dict:
+    from .outreach.labels import outreach_labels
+
     return {
+        **outreach_labels(),
         "current_locale": str(get_locale() or "es"),
-        "nav_items": NAV_ITEMS,
+        "nav_items": _nav_items(),
         "lang_switch_url": lang_switch_url,
         "role_label": lambda role: ROLE_LABELS.get(role, role),
         "country_label": lambda code: COUNTRY_LABELS.get(code, code),

@@ -16,7 +16,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import text
 
 from app import create_app
-from app.extensions import db
+from app.extensions import babel, db
 from config import TestingConfig
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -90,6 +90,9 @@ def app(test_config, _postgres_schema):
 
     rate_limits.init_app(app)
     with app.app_context():
+        # Flask-Babel caches catalogs per locale on the module-level Babel object, shared
+        # by every app in this process; a test app with other catalog paths must not leak.
+        babel.domain_instance.cache.clear()
         if not ON_POSTGRES:
             db.create_all()
         yield app

@@ -1,6 +1,8 @@
 from datetime import datetime
 
-from sqlalchemy import String
+from datetime import time
+
+from sqlalchemy import Integer, String, Time
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
@@ -21,6 +23,14 @@ class Organization(db.Model):
     timezone: Mapped[str] = mapped_column(String(64))
     default_language: Mapped[str] = mapped_column(String(2), default="es")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    # Outreach policy (organization settings).
+    quiet_start: Mapped[time] = mapped_column(Time, default=time(8, 0))
+    quiet_end: Mapped[time] = mapped_column(Time, default=time(21, 0))
+    cap_messages: Mapped[int] = mapped_column(Integer, default=3)
+    cap_days: Mapped[int] = mapped_column(Integer, default=7)
+    opt_out_notice: Mapped[str] = mapped_column(String(6), default="first")  # or "always"
+    contact_line: Mapped[str | None] = mapped_column(String(60))  # named in HELP replies
 
     def __repr__(self) -> str:
         return f"<Organization {self.slug}>"

@@ -1,0 +1,1 @@
+"""Campaigns: prevention campaigns and their bilingual SMS messages."""

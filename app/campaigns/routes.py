@@ -1,0 +1,258 @@
+"""Campaign pages: list, create/edit, detail with status changes, and the message editor.
+
+Coordinators (and admins) only: evaluators read reports, never campaign pages (403).
+"""
+from flask import (Blueprint, abort, current_app, flash, redirect, render_template, request,
+                   url_for)
+from flask_babel import gettext as _
+from flask_babel import ngettext
+from flask_login import current_user
+from sqlalchemy import func, select
+
+from ..auth.permissions import permission_required
+from ..contacts.geography import state_name
+from ..errors import DomainError, attach_to_form
+from ..extensions import db
+from ..forms import form_status
+from ..outreach.encoding import counter_label_attrs
+from ..tenancy import current_org_id, get_owned_or_404, scoped
+from ..timeutil import utcnow
+from . import services
+from .forms import EXTRA_PLACE_ROWS, CampaignForm, MessageForm
+from .models import STATUSES, Campaign, CampaignMessage
+from .placeholders import PLACEHOLDERS, sample_values
+
+bp = Blueprint("campaigns", __name__, url_prefix="/campaigns")
+
+STATUS_BADGES = {"draft": "badge--muted", "active": "badge--ok", "paused": "badge--warn",
+                 "completed": "", "archived": "badge--muted"}
+# Lists show live campaigns first.
+STATUS_ORDER = {status: i for i, status in enumerate(("active", "paused", "draft", "completed",
+                                                      "archived"))}
+SCHEDULE_ENDPOINT = "outreach.new_send"  # built by the outreach pages; linked once it exists
+
+
+@bp.context_processor
+def label_helpers() -> dict:
+    return {
+        "status_label": lambda code: services.STATUS_LABELS.get(code, code),
+        "status_badge": lambda code: STATUS_BADGES.get(code, ""),
+        "topic_label": lambda code: services.TOPIC_LABELS.get(code, code),
+        "strategy_label": lambda code: services.STRATEGY_LABELS.get(code, code),
+        "level_label": lambda code: services.LEVEL_LABELS.get(code, code),
+        "language_label": lambda code: services.LANGUAGE_LABELS.get(code, code),
+        "state_label": state_name,
+        "visible_chars": services.visible_chars,
+    }
+
+
+def _transition_message(result: services.TransitionResult) -> str:
+    n = result.outbox_rows
+    if result.status == "paused":
+        return ngettext("Campaign paused. %(num)d pending message is on hold.",
+                        "Campaign paused. %(num)d pending messages are on hold.", n)
+    if result.status == "active" and result.previous == "paused":
+        return ngettext("Campaign resumed. %(num)d held message is scheduled again.",
+                        "Campaign resumed. %(num)d held messages are scheduled again.", n)
+    if result.status == "active":
+        return _("Campaign activated.")
+    if result.status == "completed":
+        return ngettext("Campaign completed. %(num)d pending message was canceled.",
+                        "Campaign completed. %(num)d pending messages were canceled.", n)
+    return _("Campaign archived.")
+
+
+def _samples(campaign) -> dict:
+    org = current_user.organization
+    today = utcnow().date()
+    return {lang: sample_values(lang, campaign=campaign.name, org=org.name, today=today)
+            for lang in services.LANGUAGES}
+
+
+def _summaries(bodies: dict, samples: dict) -> dict:
+    """{language: BodySummary} for the non-empty bodies."""
+    return {lang: services.summarize_body(body, language=lang, values=samples[lang])
+            for lang, body in bodies.items() if (body or "").strip()}
+
+
+# --- Campaigns --------------------------------------------------------------------------
+
+
+@bp.get("/")
+@permission_required("coordinate")
+def index():
+    show_archived = request.args.get("show") == "archived"
+    messages = (select(func.count(CampaignMessage.id))
+                .where(CampaignMessage.campaign_id == Campaign.id)
+                .correlate(Campaign).scalar_subquery())
+    rows = db.session.execute(scoped(Campaign, Campaign, messages)).all()
+    archived = sum(1 for campaign, _n in rows if campaign.status == "archived")
+    if not show_archived:
+        rows = [row for row in rows if row[0].status != "archived"]
+    rows.sort(key=lambda row: (STATUS_ORDER.get(row[0].status, 9), row[0].name.casefold()))
+    return render_template("campaigns/index.html", rows=rows, archived=archived,
+                           show_archived=show_archived)
+
+
+def _edit_page(form: CampaignForm, campaign: Campaign | None):
+    """Create and edit. "Add more place rows" re-renders with blank rows and saves nothing."""
+    if form.is_submitted():
+        if form.more_places.data:
+            form.add_place_rows(EXTRA_PLACE_ROWS)
+        else:
+            valid = form.validate()
+            places = form.place_specs()
+            if valid and places is not None:
+                try:
+                    if campaign is None:
+                        campaign = services.create_campaign(current_org_id(),
+                                                            **form.service_kwargs(places))
+                        flash(_("Campaign created as a draft."), "success")
+                    else:
+                        services.update_campaign(campaign, **form.service_kwargs(places))
+                        flash(_("Campaign saved."), "success")
+                except DomainError as error:
+                    db.session.rollback()
+                    attach_to_form(form, error)
+                else:
+                    return redirect(url_for("campaigns.detail", campaign_id=campaign.id))
+    return render_template("campaigns/form.html", form=form, campaign=campaign), form_status(form)
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@permission_required("coordinate")
+def new():
+    form = CampaignForm(data={"default_language": current_user.organization.default_language})
+    return _edit_page(form, None)
+
+
+@bp.route("/<int:campaign_id>/edit", methods=["GET", "POST"])
+@permission_required("coordinate")
+def edit(campaign_id):
+    campaign = get_owned_or_404(Campaign, campaign_id)
+    if campaign.status == "archived":
+        flash(_("An archived campaign cannot be changed."), "error")
+        return redirect(url_for("campaigns.detail", campaign_id=campaign.id))
+    if request.method == "GET":
+        form = CampaignForm(data=CampaignForm.data_from(campaign))
+    else:
+        form = CampaignForm()
+    return _edit_page(form, campaign)
+
+
+@bp.get("/<int:campaign_id>")
+@permission_required("coordinate")
+def detail(campaign_id):
+    campaign = get_owned_or_404(Campaign, campaign_id)
+    samples = _samples(campaign)
+    summaries = {m.id: _summaries({"es": m.body_es, "en": m.body_en}, samples)
+                 for m in campaign.messages}
+    places_total = sum(p.target_population or 0 for p in campaign.places)
+    return render_template(
+        "campaigns/detail.html", campaign=campaign, summaries=summaries,
+        transitions=services.allowed_transitions(campaign),
+        outbox=services.outbox_counts(campaign), places_total=places_total,
+        can_schedule=SCHEDULE_ENDPOINT in current_app.view_functions,
+        schedule_endpoint=SCHEDULE_ENDPOINT)
+
+
+@bp.post("/<int:campaign_id>/status")
+@permission_required("coordinate")
+def change_status(campaign_id):
+    campaign = get_owned_or_404(Campaign, campaign_id)
+    target = request.form.get("to", "")
+    if target not in STATUSES:
+        abort(400)
+    try:
+        result = services.transition_campaign(campaign, target, now=utcnow())
+    except DomainError as error:
+        flash(str(error), "error")
+    else:
+        flash(_transition_message(result), "success")
+    return redirect(url_for("campaigns.detail", campaign_id=campaign.id))
+
+
+# --- Messages ---------------------------------------------------------------------------
+
+
+def _owned_message(campaign_id, message_id) -> tuple[Campaign, CampaignMessage]:
+    campaign = get_owned_or_404(Campaign, campaign_id)
+    message = get_owned_or_404(CampaignMessage, message_id)
+    if message.campaign_id != campaign.id:
+        abort(404)
+    return campaign, message
+
+
+def _message_page(form: MessageForm, campaign: Campaign, message: CampaignMessage | None):
+    """New and edit. "Preview" renders the placeholders and the cost summary, saving nothing;
+    "Save" saves when valid and otherwise shows the same summary beside the errors."""
+    if campaign.status in ("completed", "archived"):
+        flash(_("The messages of a completed or archived campaign cannot be changed."), "error")
+        return redirect(url_for("campaigns.detail", campaign_id=campaign.id))
+    previewing = False
+    if form.is_submitted():
+        valid = form.validate()
+        previewing = bool(form.preview.data)
+        if previewing:
+            form.label.errors = []  # a label is needed to save, not to preview
+        if not previewing and valid:
+            values = dict(label=form.label.data, body_es=form.body_es.data,
+                          body_en=form.body_en.data)
+            try:
+                if message is None:
+                    services.add_message(campaign, **values)
+                    flash(_("Message added."), "success")
+                else:
+                    pending = services.update_message(message, **values)
+                    flash(_("Message saved."), "success")
+                    if pending:
+                        flash(ngettext(
+                            "%(num)d message already scheduled keeps the previous text. Cancel "
+                            "and schedule that send again to use the new one.",
+                            "%(num)d messages already scheduled keep the previous text. Cancel "
+                            "and schedule that send again to use the new one.", pending),
+                            "warning")
+            except DomainError as error:
+                db.session.rollback()
+                attach_to_form(form, error)
+            else:
+                return redirect(url_for("campaigns.detail", campaign_id=campaign.id))
+    samples = _samples(campaign)
+    summaries = _summaries({"es": form.body_es.data, "en": form.body_en.data}, samples)
+    org = current_user.organization
+    return render_template(
+        "campaigns/message_form.html", form=form, campaign=campaign, message=message,
+        summaries=summaries, previewing=previewing, samples=samples,
+        placeholders=PLACEHOLDERS, counter_attrs=counter_label_attrs(),
+        notices={lang: services.opt_out_notice(lang) for lang in services.LANGUAGES},
+        notice_always=org.opt_out_notice == "always",
+    ), form_status(form)
+
+
+@bp.route("/<int:campaign_id>/messages/new", methods=["GET", "POST"])
+@permission_required("coordinate")
+def new_message(campaign_id):
+    campaign = get_owned_or_404(Campaign, campaign_id)
+    return _message_page(MessageForm(), campaign, None)
+
+
+@bp.route("/<int:campaign_id>/messages/<int:message_id>/edit", methods=["GET", "POST"])
+@permission_required("coordinate")
+def edit_message(campaign_id, message_id):
+    campaign, message = _owned_message(campaign_id, message_id)
+    form = MessageForm(obj=message) if request.method == "GET" else MessageForm()
+    return _message_page(form, campaign, message)
+
+
+@bp.post("/<int:campaign_id>/messages/<int:message_id>/delete")
+@permission_required("coordinate")
+def delete_message(campaign_id, message_id):
+    campaign, message = _owned_message(campaign_id, message_id)
+    try:
+        services.delete_message(message)
+    except DomainError as error:
+        db.session.rollback()
+        flash(str(error), "error")
+    else:
+        flash(_("Message deleted."), "success")
+    return redirect(url_for("campaigns.detail", campaign_id=campaign.id))

@@ -1,0 +1,493 @@
+"""Campaigns and their messages: units of work for the campaign pages.
+
+Every public function checks its rules first, changes nothing when one fails (raising
+`DomainError` with a translatable message and, where it helps, the form field concerned),
+and commits once.
+"""
+import unicodedata
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from flask import render_template
+from flask_babel import force_locale
+from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_ngettext
+from sqlalchemy import delete, exists, func, select, update
+
+from ..contacts.geography import MX_STATES, US_STATES, resolve_state
+from ..errors import DomainError
+from ..extensions import db
+from ..outreach.encoding import SmsInfo, analyze
+from ..outreach.models import OutboxMessage, OutreachSend
+from ..participation.models import ParticipationEvent
+from . import placeholders
+from .models import (LEVELS, STATUSES, STRATEGIES, TOPICS, TRANSITIONS, Campaign, CampaignMessage,
+                     CampaignPlace)
+
+LANGUAGES = ("es", "en")
+COUNTRIES = ("MX", "US")
+AGE_MIN, AGE_MAX = 10, 35
+MAX_BODY = 1600  # Twilio refuses longer bodies
+MAX_PLACES = 50
+MAX_TEXT = 5000  # description, objectives
+MAX_POPULATION = 1_000_000_000
+
+# Outbox rows not yet handed to the provider, and rows that were (history to keep).
+PENDING = ("scheduled", "held")
+HANDED_OVER = ("claimed", "unknown", "sent", "delivered", "undelivered", "failed")
+
+# ---------------------------------------------------------------------------------------
+# Translated labels of the stored codes (forms, templates and error messages use them).
+# Statuses are masculine in Spanish: they qualify "estado" ("Estado: Activo").
+
+STATUS_LABELS = {
+    "draft": _l("Draft"),
+    "active": _l("Active"),
+    "paused": _l("Paused"),
+    "completed": _l("Completed"),
+    "archived": _l("Archived"),
+}
+TOPIC_LABELS = {
+    "fentanyl": _l("Fentanyl"),
+    "synthetic_drugs": _l("Other synthetic drugs"),
+    "alcohol": _l("Alcohol"),
+    "tobacco_vaping": _l("Tobacco and vaping"),
+    "cannabis": _l("Cannabis"),
+    "general_prevention": _l("General prevention"),
+    "mental_health": _l("Mental health"),
+}
+# The six CSAP strategies, named as US funders' reports name them.
+STRATEGY_LABELS = {
+    "information_dissemination": _l("Information dissemination"),
+    "education": _l("Prevention education"),
+    "alternatives": _l("Alternative activities"),
+    "problem_identification_referral": _l("Problem identification and referral"),
+    "community_based_process": _l("Community-based process"),
+    "environmental": _l("Environmental strategies"),
+}
+LEVEL_LABELS = {
+    "universal": _l("Universal"),
+    "selective": _l("Selective"),
+    "indicated": _l("Indicated"),
+}
+LANGUAGE_LABELS = {"es": _l("Spanish"), "en": _l("English")}
+COUNTRY_LABELS = {"MX": _l("Mexico"), "US": _l("United States")}
+assert set(STATUS_LABELS) == set(STATUSES) and set(TOPIC_LABELS) == set(TOPICS)
+assert set(STRATEGY_LABELS) == set(STRATEGIES) and set(LEVEL_LABELS) == set(LEVELS)
+
+
+# ---------------------------------------------------------------------------------------
+# Campaigns
+
+
+@dataclass(frozen=True)
+class PlaceSpec:
+    """A target place as given by a form or a caller; `state` may be a code or free text."""
+
+    country: str
+    state: str
+    municipality: str | None = None
+    target_population: int | None = None
+
+
+def _text(value) -> str:
+    return (value or "").strip()
+
+
+def _optional_int(value, *, field: str) -> int | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise DomainError(_l("Enter a whole number."), field=field)
+    return value
+
+
+def _clean_places(places) -> list[dict]:
+    cleaned, seen = [], set()
+    for n, place in enumerate(places or (), start=1):
+        if isinstance(place, dict):
+            place = PlaceSpec(**place)
+        country = _text(place.country).upper()
+        if country not in COUNTRIES:
+            raise DomainError(_l("Place %(n)d: choose Mexico or the United States.", n=n),
+                              field="places")
+        states = MX_STATES if country == "MX" else US_STATES
+        state = _text(place.state)
+        code = state if state in states else resolve_state(country, state)
+        if code is None:
+            raise DomainError(
+                _l("Place %(n)d: “%(state)s” is not a state of %(country)s.", n=n, state=state,
+                   country=COUNTRY_LABELS[country]), field="places")
+        municipality = " ".join(_text(place.municipality).split()) or None
+        if municipality and len(municipality) > 80:
+            raise DomainError(
+                _l("Place %(n)d: the municipality name is too long (at most 80 characters).",
+                   n=n), field="places")
+        population = _optional_int(place.target_population, field="places")
+        if population is not None and population < 0:
+            raise DomainError(
+                _l("Place %(n)d: the target population cannot be negative.", n=n),
+                field="places")
+        if population is not None and population > MAX_POPULATION:
+            raise DomainError(_l("Place %(n)d: the target population is too large.", n=n),
+                              field="places")
+        key = (country, code, unicodedata.normalize("NFKC", municipality or "").casefold())
+        if key in seen:
+            raise DomainError(_l("Place %(n)d is listed twice.", n=n), field="places")
+        seen.add(key)
+        cleaned.append(dict(country=country, state_code=code, municipality=municipality,
+                            target_population=population))
+    if len(cleaned) > MAX_PLACES:
+        raise DomainError(_l("List at most %(n)d places.", n=MAX_PLACES), field="places")
+    return cleaned
+
+
+def _clean_campaign(organization_id: int, campaign_id: int | None, *, name, description,
+                    objectives, topic, strategy, level, target_age_min, target_age_max,
+                    target_population, places, start_date, end_date,
+                    default_language) -> tuple[dict, list[dict]]:
+    name = " ".join(_text(name).split())
+    if not name:
+        raise DomainError(_l("Give the campaign a name."), field="name")
+    if len(name) > 120:
+        raise DomainError(_l("Use at most %(n)d characters.", n=120), field="name")
+    duplicate = select(Campaign.id).where(
+        Campaign.organization_id == organization_id,
+        func.lower(Campaign.name) == name.lower())
+    if campaign_id is not None:
+        duplicate = duplicate.where(Campaign.id != campaign_id)
+    if db.session.scalar(select(exists(duplicate))):
+        raise DomainError(_l("Your organization already has a campaign with this name."),
+                          field="name")
+    description, objectives = _text(description) or None, _text(objectives) or None
+    for field, value in (("description", description), ("objectives", objectives)):
+        if value and len(value) > MAX_TEXT:
+            raise DomainError(_l("Use at most %(n)d characters.", n=MAX_TEXT), field=field)
+    if topic not in TOPICS:
+        raise DomainError(_l("Choose a topic from the list."), field="topic")
+    if strategy not in STRATEGIES:
+        raise DomainError(_l("Choose a prevention strategy from the list."), field="strategy")
+    if level not in LEVELS:
+        raise DomainError(_l("Choose a prevention level from the list."), field="level")
+    age_min = _optional_int(target_age_min, field="target_age_min")
+    age_max = _optional_int(target_age_max, field="target_age_max")
+    for field, age in (("target_age_min", age_min), ("target_age_max", age_max)):
+        if age is None or not AGE_MIN <= age <= AGE_MAX:
+            raise DomainError(_l("Ages must be between %(min)d and %(max)d.", min=AGE_MIN,
+                                 max=AGE_MAX), field=field)
+    if age_min > age_max:
+        raise DomainError(_l("The minimum age cannot be above the maximum age."),
+                          field="target_age_min")
+    population = _optional_int(target_population, field="target_population")
+    if population is not None and population < 0:
+        raise DomainError(_l("The target population cannot be negative."),
+                          field="target_population")
+    if population is not None and population > MAX_POPULATION:
+        raise DomainError(_l("The target population is too large."), field="target_population")
+    for field, value in (("start_date", start_date), ("end_date", end_date)):
+        if value is not None and not isinstance(value, date):
+            raise DomainError(_l("Enter a valid date."), field=field)
+    if start_date and end_date and end_date < start_date:
+        raise DomainError(_l("The end date cannot be before the start date."), field="end_date")
+    if default_language not in LANGUAGES:
+        raise DomainError(_l("Choose Spanish or English."), field="default_language")
+    values = dict(name=name, description=description, objectives=objectives, topic=topic,
+                  strategy=strategy, level=level, target_age_min=age_min, target_age_max=age_max,
+                  target_population=population, start_date=start_date, end_date=end_date,
+                  default_language=default_language)
+    return values, _clean_places(places)
+
+
+def create_campaign(organization_id: int, *, name: str, topic: str, strategy: str, level: str,
+                    target_age_min: int = 12, target_age_max: int = 29,
+                    description: str | None = None, objectives: str | None = None,
+                    target_population: int | None = None, places=(),
+                    start_date: date | None = None, end_date: date | None = None,
+                    default_language: str = "es") -> Campaign:
+    """Create a draft campaign with its target places.
+
+    `places` holds `PlaceSpec`s (or dicts with the same keys); a place's state may be a
+    canonical code or free text ("Edomex", "Nuevo Leon"). Raises DomainError on bad input.
+    """
+    values, places = _clean_campaign(
+        organization_id, None, name=name, description=description, objectives=objectives,
+        topic=topic, strategy=strategy, level=level, target_age_min=target_age_min,
+        target_age_max=target_age_max, target_population=target_population, places=places,
+        start_date=start_date, end_date=end_date, default_language=default_language)
+    campaign = Campaign(organization_id=organization_id, status="draft", **values)
+    campaign.places = [CampaignPlace(**place) for place in places]
+    db.session.add(campaign)
+    db.session.commit()
+    return campaign
+
+
+def update_campaign(campaign: Campaign, *, name: str, topic: str, strategy: str, level: str,
+                    target_age_min: int, target_age_max: int, description: str | None = None,
+                    objectives: str | None = None, target_population: int | None = None,
+                    places=(), start_date: date | None = None, end_date: date | None = None,
+                    default_language: str = "es") -> Campaign:
+    """Replace a campaign's fields and target places (same rules as `create_campaign`).
+
+    Archived campaigns are read-only.
+    """
+    if campaign.status == "archived":
+        raise DomainError(_l("An archived campaign cannot be changed."))
+    values, places = _clean_campaign(
+        campaign.organization_id, campaign.id, name=name, description=description,
+        objectives=objectives, topic=topic, strategy=strategy, level=level,
+        target_age_min=target_age_min, target_age_max=target_age_max,
+        target_population=target_population, places=places, start_date=start_date,
+        end_date=end_date, default_language=default_language)
+    for key, value in values.items():
+        setattr(campaign, key, value)
+    current = {(p.country, p.state_code, p.municipality): p for p in campaign.places}
+    kept = []
+    for place in places:  # keep unchanged rows (ids stay stable), replace the rest
+        row = current.pop((place["country"], place["state_code"], place["municipality"]), None)
+        if row is None:
+            row = CampaignPlace(**place)
+        row.target_population = place["target_population"]
+        kept.append(row)
+    campaign.places = kept
+    db.session.commit()
+    return campaign
+
+
+# ---------------------------------------------------------------------------------------
+# Status
+
+
+@dataclass(frozen=True)
+class TransitionResult:
+    previous: str
+    status: str
+    outbox_rows: int  # outbox rows held, released or canceled by the transition
+
+
+def allowed_transitions(campaign: Campaign) -> list[str]:
+    """The statuses `campaign` may move to now, in lifecycle order."""
+    return [status for status in STATUSES if status in TRANSITIONS.get(campaign.status, ())]
+
+
+def _set_outbox_status(campaign_id: int, from_statuses, to_status: str, **values) -> int:
+    return db.session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.campaign_id == campaign_id, OutboxMessage.status.in_(from_statuses))
+        .values(status=to_status, **values)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+
+
+def transition_campaign(campaign: Campaign, to_status: str, *, now: datetime) -> TransitionResult:
+    """Move `campaign` to `to_status` along TRANSITIONS, with its effect on the outbox.
+
+    - pausing holds every pending outbox row ("scheduled" → "held"); resuming releases them;
+    - completing cancels every pending row (skip_reason "campaign_completed") and every send;
+    - archiving a draft cancels anything pending too (there should be nothing).
+
+    Each effect is one set-based UPDATE. The status change itself is a compare-and-set on the
+    current status, so two people clicking at once cannot both apply a transition.
+    Raises DomainError for an illegal transition or when the status changed meanwhile.
+    """
+    previous = campaign.status
+    if to_status not in STATUSES:
+        raise DomainError(_l("Unknown campaign status."))
+    if to_status not in TRANSITIONS.get(previous, ()):
+        raise DomainError(_l(
+            "A campaign cannot go from “%(current)s” to “%(target)s”.",
+            current=STATUS_LABELS.get(previous, previous), target=STATUS_LABELS[to_status]))
+    changed = db.session.execute(
+        update(Campaign)
+        .where(Campaign.id == campaign.id, Campaign.status == previous)
+        .values(status=to_status, updated_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if changed != 1:
+        db.session.rollback()
+        raise DomainError(_l("Someone else changed this campaign's status. Check it and try "
+                             "again."))
+    rows = 0
+    if to_status == "paused":
+        rows = _set_outbox_status(campaign.id, ("scheduled",), "held")
+    elif to_status == "active" and previous == "paused":
+        rows = _set_outbox_status(campaign.id, ("held",), "scheduled")
+    elif to_status in ("completed", "archived"):
+        rows = _set_outbox_status(campaign.id, PENDING, "canceled",
+                                  skip_reason=f"campaign_{to_status}", final_at=now)
+        db.session.execute(
+            update(OutreachSend)
+            .where(OutreachSend.campaign_id == campaign.id, OutreachSend.status != "canceled")
+            .values(status="canceled")
+            .execution_options(synchronize_session=False))
+    db.session.commit()
+    db.session.refresh(campaign)
+    return TransitionResult(previous=previous, status=to_status, outbox_rows=rows)
+
+
+def outbox_counts(campaign: Campaign) -> dict[str, int]:
+    """{outbox status: number of rows} for the campaign."""
+    rows = db.session.execute(
+        select(OutboxMessage.status, func.count())
+        .where(OutboxMessage.campaign_id == campaign.id)
+        .group_by(OutboxMessage.status))
+    return dict(rows.all())
+
+
+# ---------------------------------------------------------------------------------------
+# Messages
+
+BODY_FIELDS = {"es": "body_es", "en": "body_en"}
+BODY_NAMES = {"es": _l("Spanish text"), "en": _l("English text")}
+
+
+def _normalize_body(body) -> str:
+    # Browsers send textarea line breaks as CRLF; the "\r" would be billed as a character.
+    return (body or "").replace("\r\n", "\n").replace("\r", "\n").strip()
+
+
+def body_problem(body: str, language: str):
+    """Why `body` cannot be saved as the `language` text (a lazy message), or None."""
+    text_name = BODY_NAMES[language]
+    if not body:
+        return _l("Write the %(text)s.", text=text_name)
+    if len(body) > MAX_BODY:
+        return _l("The %(text)s has %(n)d characters; the limit is %(max)d (Twilio's maximum).",
+                  text=text_name, n=len(body), max=MAX_BODY)
+    unknown = placeholders.unknown_placeholders(body)
+    if unknown:
+        allowed = ", ".join("{" + name + "}" for name in placeholders.PLACEHOLDERS)
+        return lazy_ngettext(
+            "Unknown placeholder %(names)s. You can use: %(allowed)s.",
+            "Unknown placeholders %(names)s. You can use: %(allowed)s.",
+            len(unknown), names=", ".join(unknown), allowed=allowed)
+    return None
+
+
+def _clean_message(label, body_es, body_en) -> dict:
+    label = " ".join(_text(label).split())
+    if not label:
+        raise DomainError(_l("Give the message a short label."), field="label")
+    if len(label) > 120:
+        raise DomainError(_l("Use at most %(n)d characters.", n=120), field="label")
+    bodies = {}
+    for language, body in (("es", body_es), ("en", body_en)):
+        body = _normalize_body(body)
+        problem = body_problem(body, language)
+        if problem:
+            raise DomainError(problem, field=BODY_FIELDS[language])
+        bodies[BODY_FIELDS[language]] = body
+    return dict(label=label, **bodies)
+
+
+def _check_messages_editable(campaign: Campaign) -> None:
+    if campaign.status in ("completed", "archived"):
+        raise DomainError(_l("The messages of a completed or archived campaign cannot be "
+                             "changed."))
+
+
+def add_message(campaign: Campaign, *, label: str, body_es: str, body_en: str) -> CampaignMessage:
+    """Add a bilingual SMS to `campaign`. Both texts are required, at most 1,600 characters,
+    and may only use the supported placeholders."""
+    _check_messages_editable(campaign)
+    values = _clean_message(label, body_es, body_en)
+    message = CampaignMessage(organization_id=campaign.organization_id, campaign=campaign,
+                              **values)
+    db.session.add(message)
+    db.session.commit()
+    return message
+
+
+def update_message(message: CampaignMessage, *, label: str, body_es: str, body_en: str) -> int:
+    """Change a message. Returns how many pending outbox rows still carry the previous text:
+    fan-out renders bodies when a send is scheduled, so those rows are not rewritten."""
+    _check_messages_editable(message.campaign)
+    values = _clean_message(label, body_es, body_en)
+    for key, value in values.items():
+        setattr(message, key, value)
+    pending = db.session.scalar(
+        select(func.count()).where(OutboxMessage.message_id == message.id,
+                                   OutboxMessage.status.in_(PENDING)))
+    db.session.commit()
+    return pending or 0
+
+
+def delete_message(message: CampaignMessage) -> None:
+    """Delete a message that never went out.
+
+    Refused when any of its outbox rows was handed to the provider (the history stays) or
+    when a send of it is still pending (cancel the send first). Canceled sends and their
+    canceled or skipped rows are deleted with it.
+    """
+    _check_messages_editable(message.campaign)
+    handed_over = select(OutboxMessage.id).where(OutboxMessage.message_id == message.id,
+                                                 OutboxMessage.status.in_(HANDED_OVER))
+    recorded = select(ParticipationEvent.id).where(ParticipationEvent.message_id == message.id)
+    if db.session.scalar(select(exists(handed_over))) or db.session.scalar(
+            select(exists(recorded))):
+        raise DomainError(_l("This message was already sent, so it is kept in the campaign's "
+                             "history. You can leave it unused."))
+    pending_rows = select(OutboxMessage.id).where(OutboxMessage.message_id == message.id,
+                                                  OutboxMessage.status.in_(PENDING))
+    pending_sends = select(OutreachSend.id).where(OutreachSend.message_id == message.id,
+                                                  OutreachSend.status != "canceled")
+    if db.session.scalar(select(exists(pending_rows))) or db.session.scalar(
+            select(exists(pending_sends))):
+        raise DomainError(_l("This message is scheduled to be sent. Cancel its send first, "
+                             "then delete the message."))
+    # Explicit, so SQLite (no enforced foreign keys) and PostgreSQL end up the same.
+    sends = select(OutreachSend.id).where(OutreachSend.message_id == message.id)
+    db.session.execute(delete(OutboxMessage).where(OutboxMessage.send_id.in_(sends))
+                       .execution_options(synchronize_session=False))
+    db.session.execute(update(OutboxMessage).where(OutboxMessage.message_id == message.id)
+                       .values(message_id=None).execution_options(synchronize_session=False))
+    db.session.execute(delete(OutreachSend).where(OutreachSend.message_id == message.id)
+                       .execution_options(synchronize_session=False))
+    db.session.delete(message)
+    db.session.commit()
+
+
+# ---------------------------------------------------------------------------------------
+# Editor summaries
+
+
+@dataclass(frozen=True)
+class BodySummary:
+    """What one language's text costs, rendered with sample values."""
+
+    language: str
+    rendered: str
+    info: SmsInfo
+    first_info: SmsInfo  # the same text with the opt-out instruction appended
+    notice: str
+    too_long: bool  # rendered with the instruction, longer than Twilio accepts
+
+    @property
+    def warn_encoding(self) -> bool:
+        return not self.info.is_gsm
+
+
+def opt_out_notice(language: str) -> str:
+    """The opt-out instruction the worker appends to a first message, in `language`.
+
+    Rendered from the outreach SMS template the worker uses (outreach.sending.sms_text), so
+    the editor always counts the text that is really sent.
+    """
+    with force_locale(language):
+        return " ".join(render_template("outreach/sms/opt_out_notice.txt").split())
+
+
+def summarize_body(body: str, *, language: str, values: dict) -> BodySummary:
+    """Render `body` with `values` and count characters, segments and encoding, alone and
+    with the opt-out instruction that goes with a contact's first message."""
+    rendered = placeholders.render(_normalize_body(body), values, language=language)
+    notice = opt_out_notice(language)
+    first = f"{rendered}\n{notice}"
+    return BodySummary(language=language, rendered=rendered, info=analyze(rendered),
+                       first_info=analyze(first), notice=notice,
+                       too_long=len(first) > MAX_BODY)
+
+
+def visible_chars(chars) -> str:
+    """Characters for a warning, blank or invisible ones shown by code point (U+00A0)."""
+    return " ".join(ch if ch.isprintable() and not ch.isspace() else f"U+{ord(ch):04X}"
+                    for ch in chars)

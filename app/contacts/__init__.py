@@ -1,0 +1,1 @@
+"""Contacts: the young people we reach, their consent, and audiences (segments)."""

@@ -1,0 +1,496 @@
+"""Contact imports: upload and check → preview → apply in one transaction, or discard.
+
+A `ContactImport` keeps the uploaded bytes from upload until it is applied; applying
+streams the rows in batches of `BATCH_SIZE` (one SELECT of the batch's known phones,
+one bulk INSERT of new contacts, one bulk UPDATE by primary key, one bulk INSERT of
+tags) inside a single transaction that also stores the counts and the rejected-rows
+report. On an unexpected error nothing lands and the import is marked "failed" (its
+file kept, so it can be retried or discarded).
+
+Merge rule for a phone already known (in the organization, or earlier in the file):
+"skip" keeps the contact as it is; "update" copies the fields the row *fills in*
+(blank cells never erase data) and adds its tags. An import never touches opt-outs
+or the undeliverable flag.
+"""
+import csv
+import hashlib
+import io
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from itertools import islice
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import DBAPIError
+
+from ..csvutil import SafeCsvWriter
+from ..errors import DomainError
+from ..extensions import db
+from ..organizations.models import Organization
+from .csv_import import (
+    FIELD_LABELS,
+    MAX_CELL_CHARS,
+    PREVIEW_ROWS,
+    CsvImportError,
+    CsvLayout,
+    SourceRow,
+    inspect_csv,
+    iter_rows,
+    layout_of,
+)
+from .models import CONSENT_SOURCES, DUPLICATE_RULES, Contact, ContactImport, ContactTag
+from .validation import CONSENT_ALIASES, clean_contact, fold
+
+DEFAULT_MAX_FILE_BYTES = 16 * 1024 * 1024  # same as the web upload limit (MAX_UPLOAD_MB)
+BATCH_SIZE = 2_000
+REPORT_SAMPLE = 20
+APPLICABLE = ("previewed", "failed")
+
+# Contact columns an import writes; "update" changes only these.
+MERGED = ("first_name", "language", "birth_year", "age_band", "gender", "country",
+          "state_code", "municipality", "timezone", "consent_source", "consent_basis",
+          "consent_at", "guardian_consent", "guardian_consent_at")
+_STATE_COLUMNS = [getattr(Contact, name) for name in MERGED]
+
+ENCODING_LABELS = {
+    "utf-8": _l("UTF-8"),
+    "utf-8-sig": _l("UTF-8 with BOM"),
+    "cp1252": _l("Windows-1252 (Latin-1)"),
+}
+DELIMITER_LABELS = {",": _l("comma (,)"), ";": _l("semicolon (;)")}
+
+
+class ContactImportError(DomainError):
+    pass
+
+
+def max_file_bytes() -> int:
+    return int(current_app.config.get("CONTACT_IMPORT_MAX_BYTES", DEFAULT_MAX_FILE_BYTES))
+
+
+def read_limited(stream) -> bytes:
+    """Read an uploaded or opened file, refusing it past the import size limit.
+
+    Raises:
+        CsvImportError: the file is larger than `max_file_bytes()`.
+    """
+    limit = max_file_bytes()
+    data = stream.read(limit + 1)
+    if len(data) > limit:
+        raise CsvImportError(_l(
+            "The file is larger than %(mb)d MB. Split it into several files.",
+            mb=limit // (1024 * 1024)))
+    return data
+
+
+def read_file(path: str) -> bytes:
+    """The bytes of a CSV file given to the CLI (see `read_limited`)."""
+    try:
+        with open(path, "rb") as stream:
+            return read_limited(stream)
+    except OSError:
+        raise CsvImportError(_l("Cannot read the file %(path)s.", path=path)) from None
+
+
+def _check_options(duplicate_rule: str, consent_source: str | None, consent_basis: str | None):
+    if duplicate_rule not in DUPLICATE_RULES:
+        raise ContactImportError(_l("Choose how to handle duplicates: update or skip."),
+                                 field="duplicate_rule")
+    if consent_source and consent_source not in CONSENT_SOURCES:
+        raise ContactImportError(_l("Unknown consent source."), field="consent_source")
+    if consent_source == "imported_list" and not (consent_basis or "").strip():
+        raise ContactImportError(
+            _l("An imported list needs the stated basis of its consent."), field="consent_basis")
+
+
+def _display_filename(filename: str | None) -> str:
+    name = os.path.basename((filename or "").replace("\\", "/"))
+    name = "".join(c for c in name if c.isprintable()).strip()
+    return name[:255] or "contacts.csv"
+
+
+def create_import(org: Organization, *, user_id: int | None, filename: str | None, data: bytes,
+                  duplicate_rule: str = "update", consent_source: str | None = None,
+                  consent_basis: str | None = None) -> ContactImport:
+    """Check an uploaded CSV as a whole and keep it for preview (status "previewed").
+
+    Raises:
+        CsvImportError: the file is too large, empty, binary, malformed or has no phone
+            column; nothing is stored.
+        ContactImportError: invalid options.
+    """
+    _check_options(duplicate_rule, consent_source, consent_basis)
+    if len(data) > max_file_bytes():
+        raise CsvImportError(_l(
+            "The file is larger than %(mb)d MB. Split it into several files.",
+            mb=max_file_bytes() // (1024 * 1024)))
+    layout = inspect_csv(data)
+    imp = ContactImport(
+        organization_id=org.id, user_id=user_id, filename=_display_filename(filename),
+        file_sha256=hashlib.sha256(data).hexdigest(), upload=data, encoding=layout.encoding,
+        delimiter=layout.delimiter, mapping=layout.mapping, duplicate_rule=duplicate_rule,
+        consent_source=consent_source or None,
+        consent_basis=" ".join((consent_basis or "").split()) or None,
+        status="previewed", total_rows=layout.total_rows,
+    )
+    db.session.add(imp)
+    db.session.commit()
+    return imp
+
+
+def local_today(org: Organization, now: datetime) -> date:
+    return now.astimezone(ZoneInfo(org.timezone)).date()
+
+
+# -- one row ---------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class CheckedRow:
+    source: SourceRow
+    values: dict
+    errors: list[str]
+    provided: frozenset[str]  # fields the row itself fills in (before import defaults)
+
+
+def _check_row(row: SourceRow, imp: ContactImport, org: Organization, today: date) -> CheckedRow:
+    raw = row.raw
+    provided = frozenset(name for name, value in raw.items() if value and value.strip())
+    if row.problems:
+        return CheckedRow(row, {}, row.problems, provided)
+    if imp.consent_source:
+        # The list's consent applies to rows that do not state their own.
+        raw = dict(raw)
+        if "consent_source" not in provided:
+            raw["consent_source"] = imp.consent_source
+        if ("consent_basis" not in provided and imp.consent_basis
+                and CONSENT_ALIASES.get(fold(raw["consent_source"])) == imp.consent_source):
+            raw["consent_basis"] = imp.consent_basis
+    values, errors = clean_contact(raw, org=org, today=today)
+    return CheckedRow(row, values, errors, provided)
+
+
+def _new_state(values: dict, now: datetime) -> dict:
+    state = {name: values[name] for name in MERGED if name != "guardian_consent_at"}
+    state["guardian_consent_at"] = (values["consent_at"] or now) if values["guardian_consent"] else None
+    return state
+
+
+def _merge(state: dict, values: dict, provided: frozenset[str], now: datetime) -> None:
+    """Update `state` (a contact's MERGED columns) from a row: only what the row fills in."""
+    for name in ("first_name", "language", "gender"):
+        if name in provided:
+            state[name] = values[name]
+    if "birth_year" in provided:
+        state["birth_year"], state["age_band"] = values["birth_year"], None
+    elif "age_band" in provided:
+        state["birth_year"], state["age_band"] = None, values["age_band"]
+    if provided & {"country", "state", "municipality"}:
+        for name in ("country", "state_code", "municipality", "timezone"):
+            state[name] = values[name]
+    elif "timezone" in provided:
+        state["timezone"] = values["timezone"]
+
+    source = values["consent_source"]
+    if source and ("consent_source" in provided or state["consent_source"] is None):
+        # The row's own consent, or the list's for a contact that had none. Consent
+        # already recorded from the same source keeps its date (re-imports are idempotent).
+        if (source != state["consent_source"] or "consent_date" in provided
+                or state["consent_at"] is None):
+            state["consent_at"] = values["consent_at"]
+        state["consent_source"], state["consent_basis"] = source, values["consent_basis"]
+
+    if "guardian_consent" in provided:
+        given = values["guardian_consent"]
+        if given and not state["guardian_consent"]:
+            state["guardian_consent_at"] = values["consent_at"] or now
+        elif not given:
+            state["guardian_consent_at"] = None
+        state["guardian_consent"] = given
+
+
+# -- applying --------------------------------------------------------------------------
+
+
+@dataclass
+class ApplyResult:
+    created: int = 0
+    updated: int = 0
+    skipped: int = 0
+    rejected: int = 0
+    rejected_sample: list[tuple[int, str]] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return self.created + self.updated + self.skipped + self.rejected
+
+
+def _batches(rows: Iterator, size: int) -> Iterator[list]:
+    while batch := list(islice(rows, size)):
+        yield batch
+
+
+class _Applier:
+    def __init__(self, imp: ContactImport, org: Organization, layout: CsvLayout, *,
+                 today: date, now: datetime):
+        self.imp, self.org, self.layout, self.today, self.now = imp, org, layout, today, now
+        self.result = ApplyResult()
+        self.report = io.StringIO()
+        self.writer = SafeCsvWriter(self.report)
+        self.writer.writerow([_("Line"), *layout.headers, _("Reason")])
+        self.width = len(layout.headers)
+
+    def reject(self, checked: CheckedRow) -> None:
+        reason = " ".join(checked.errors)
+        cells = [c if len(c) <= MAX_CELL_CHARS else c[:MAX_CELL_CHARS] + "…"
+                 for c in checked.source.cells]
+        cells += [""] * (self.width - len(cells))
+        self.writer.writerow([checked.source.line, *cells, reason])
+        self.result.rejected += 1
+        if len(self.result.rejected_sample) < REPORT_SAMPLE:
+            self.result.rejected_sample.append((checked.source.line, reason))
+
+    def run(self, data: bytes) -> ApplyResult:
+        checked = (_check_row(row, self.imp, self.org, self.today)
+                   for row in iter_rows(data, self.layout))
+        for batch in _batches(checked, BATCH_SIZE):
+            good = []
+            for row in batch:
+                if row.errors:
+                    self.reject(row)
+                else:
+                    good.append(row)
+            if good:
+                self.apply_batch(good)
+        return self.result
+
+    def apply_batch(self, rows: list[CheckedRow]) -> None:
+        org_id, update_rule = self.org.id, self.imp.duplicate_rule == "update"
+        phones = {row.values["phone"] for row in rows}
+        known: dict[str, tuple[int, dict]] = {}  # phone -> (id, state)
+        for contact_id, phone, *state in db.session.execute(
+            select(Contact.id, Contact.phone, *_STATE_COLUMNS)
+            .where(Contact.organization_id == org_id, Contact.phone.in_(phones))
+        ):
+            known[phone] = (contact_id, dict(zip(MERGED, state, strict=True)))
+        known_tags: dict[int, set[str]] = {}
+        if known and update_rule and any(row.values["tags"] for row in rows):
+            for contact_id, name in db.session.execute(
+                select(ContactTag.contact_id, ContactTag.name)
+                .where(ContactTag.contact_id.in_([cid for cid, _state in known.values()]))
+            ):
+                known_tags.setdefault(contact_id, set()).add(name)
+
+        new: dict[str, dict] = {}  # phone -> state, in file order
+        new_tags: dict[str, set[str]] = {}
+        changed: dict[int, dict] = {}  # contact id -> state
+        added_tags: dict[int, set[str]] = {}
+        originals: dict[int, dict] = {}
+        for row in rows:
+            values, phone = row.values, row.values["phone"]
+            if phone in new or phone in known:
+                if not update_rule:
+                    self.result.skipped += 1
+                    continue
+                self.result.updated += 1
+                if phone in new:
+                    _merge(new[phone], values, row.provided, self.now)
+                    new_tags[phone].update(values["tags"])
+                    continue
+                contact_id, state = known[phone]
+                originals.setdefault(contact_id, dict(state))
+                _merge(state, values, row.provided, self.now)
+                if state != originals[contact_id]:
+                    changed[contact_id] = state
+                fresh = set(values["tags"]) - known_tags.get(contact_id, set())
+                if fresh:
+                    added_tags.setdefault(contact_id, set()).update(fresh)
+                    known_tags.setdefault(contact_id, set()).update(fresh)
+                continue
+            self.result.created += 1
+            new[phone] = _new_state(values, self.now)
+            new_tags[phone] = set(values["tags"])
+
+        tag_rows = []
+        if new:
+            now = self.now
+            params = [
+                {**state, "organization_id": org_id, "phone": phone, "undeliverable": False,
+                 "created_at": now, "updated_at": now}
+                for phone, state in new.items()
+            ]
+            # render_nulls: None is sent as NULL instead of leaving the column out, so every
+            # row has the same keys. RETURNING makes SQLAlchemy send multi-row INSERTs
+            # ("insertmanyvalues", 1,000 rows a statement) rather than one statement per
+            # row; it is not sorted (sort_by_parameter_order is row-at-a-time on SQLite),
+            # so ids are matched by phone.
+            for contact_id, phone in db.session.execute(
+                insert(Contact).returning(Contact.id, Contact.phone), params,
+                execution_options={"render_nulls": True},
+            ):
+                tag_rows += [{"contact_id": contact_id, "name": t} for t in sorted(new_tags[phone])]
+        if changed:
+            db.session.execute(
+                update(Contact),
+                [{"id": cid, **state, "updated_at": self.now} for cid, state in changed.items()],
+            )
+        for contact_id, names in added_tags.items():
+            tag_rows += [{"contact_id": contact_id, "name": t} for t in sorted(names)]
+        if tag_rows:
+            db.session.execute(insert(ContactTag).returning(ContactTag.id), tag_rows)  # batched
+
+
+def _error_text(error: Exception) -> str:
+    # A driver error's own message, without the statement and its parameters.
+    cause = error.orig if isinstance(error, DBAPIError) and error.orig is not None else error
+    return f"{type(cause).__name__}: {cause}"[:2000]
+
+
+def apply_import(imp: ContactImport, *, now: datetime) -> ApplyResult:
+    """Apply a previewed (or failed) import: every good row, the counts and the report
+    land together in one transaction.
+
+    Raises:
+        ContactImportError: the import was already applied or discarded, or it failed
+            (then nothing was imported, the import is marked "failed" with the error).
+    """
+    imp_id = imp.id
+    org = db.session.get(Organization, imp.organization_id)
+    try:
+        # Claim it inside the same transaction: a second confirmation (double click,
+        # another worker) waits on this row and then finds it no longer applicable.
+        claimed = db.session.execute(
+            update(ContactImport)
+            .where(ContactImport.id == imp_id, ContactImport.status.in_(APPLICABLE))
+            .values(status="running")
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if claimed != 1:
+            raise ContactImportError(_l("This import was already applied or discarded."))
+        db.session.refresh(imp)
+        data = imp.upload
+        layout = layout_of(data, imp.encoding, imp.delimiter)
+        applier = _Applier(imp, org, layout, today=local_today(org, now), now=now)
+        result = applier.run(data)
+        imp.status = "completed"
+        imp.total_rows = result.total
+        imp.created_count, imp.updated_count = result.created, result.updated
+        imp.skipped_count, imp.rejected_count = result.skipped, result.rejected
+        imp.rejected_report = applier.report.getvalue()
+        imp.upload = None  # from now on only counts and the rejected rows are kept
+        imp.error = None
+        imp.finished_at = now
+        db.session.commit()
+    except DomainError:
+        db.session.rollback()
+        raise
+    except Exception as error:
+        db.session.rollback()
+        current_app.logger.exception("contact import %s failed", imp_id)
+        db.session.execute(
+            update(ContactImport)
+            .where(ContactImport.id == imp_id, ContactImport.status.in_(APPLICABLE))
+            .values(status="failed", error=_error_text(error), finished_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        db.session.commit()
+        raise ContactImportError(_l(
+            "The import failed and nothing was imported. The error was recorded; try again "
+            "or discard the upload.")) from error
+    return result
+
+
+# -- preview, report, discard -----------------------------------------------------------
+
+
+@dataclass
+class PreviewRow:
+    line: int
+    cells: dict[str, str]  # mapped field -> the cell as written
+    errors: list[str]
+    outcome: str  # "new", "known" (already in the organization), "repeated" or "rejected"
+
+
+@dataclass
+class ImportPreview:
+    layout: CsvLayout
+    fields: list[str]  # mapped fields, in column order
+    rows: list[PreviewRow]
+    previous: ContactImport | None  # an earlier completed import of the same file
+
+    @property
+    def encoding_label(self) -> str:
+        return str(ENCODING_LABELS.get(self.layout.encoding, self.layout.encoding))
+
+    @property
+    def delimiter_label(self) -> str:
+        return str(DELIMITER_LABELS.get(self.layout.delimiter, self.layout.delimiter))
+
+    def field_label(self, name: str) -> str:
+        return str(FIELD_LABELS[name])
+
+
+def preview_import(imp: ContactImport, *, now: datetime, limit: int = PREVIEW_ROWS) -> ImportPreview:
+    """The mapping and the first `limit` rows validated exactly as applying would; writes nothing."""
+    org = db.session.get(Organization, imp.organization_id)
+    data = imp.upload
+    layout = layout_of(data, imp.encoding, imp.delimiter)
+    layout.total_rows = imp.total_rows
+    today = local_today(org, now)
+    checked = [_check_row(row, imp, org, today) for row in islice(iter_rows(data, layout), limit)]
+    phones = {c.values["phone"] for c in checked if not c.errors}
+    known = set(db.session.scalars(
+        select(Contact.phone).where(Contact.organization_id == org.id, Contact.phone.in_(phones))
+    )) if phones else set()
+    fields = [c.field for c in layout.columns if c.field]
+    rows, seen = [], set()
+    for c in checked:
+        if c.errors:
+            outcome = "rejected"
+        else:
+            phone = c.values["phone"]
+            outcome = "repeated" if phone in seen else "known" if phone in known else "new"
+            seen.add(phone)
+        cells = {name: (c.source.raw.get(name) or "")[:200] for name in fields}
+        rows.append(PreviewRow(c.source.line, cells, c.errors, outcome))
+    previous = db.session.scalar(
+        select(ContactImport)
+        .where(ContactImport.organization_id == org.id, ContactImport.id != imp.id,
+               ContactImport.file_sha256 == imp.file_sha256,
+               ContactImport.status == "completed")
+        .order_by(ContactImport.id.desc()).limit(1)
+    )
+    return ImportPreview(layout, fields, rows, previous)
+
+
+def rejected_report(imp: ContactImport) -> str | None:
+    """The rejected rows as CSV text (original cells and the reason, formulas neutralized),
+    or None before the import was applied."""
+    return imp.rejected_report if imp.status == "completed" else None
+
+
+def rejected_sample(imp: ContactImport, limit: int = REPORT_SAMPLE) -> list[tuple[str, str]]:
+    """(line, reason) of the first rejected rows, for the result page."""
+    text = rejected_report(imp)
+    if not text:
+        return []
+    records = csv.reader(io.StringIO(text))
+    next(records, None)
+    return [(cells[0], cells[-1]) for cells in islice(records, limit) if cells]
+
+
+def discard_import(imp: ContactImport) -> None:
+    """Delete an upload that was not applied (previewed or failed), file and all.
+
+    Raises:
+        ContactImportError: the import was already applied.
+    """
+    if imp.status not in APPLICABLE:
+        raise ContactImportError(_l("Only an import that was not applied can be discarded."))
+    db.session.delete(imp)
+    db.session.commit()

@@ -1,0 +1,135 @@
+from datetime import datetime
+
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db
+from ..tenancy import OrgOwned
+from ..timeutil import UTCDateTime, utcnow
+
+LANGUAGES = ("es", "en")
+GENDERS = ("female", "male", "nonbinary", "undisclosed")
+AGE_BANDS = ("12-14", "15-17", "18-24", "25-29")
+MINOR_AGE_BANDS = ("12-14", "15-17")
+CONSENT_SOURCES = ("workshop", "school", "web_form", "sms_keyword", "imported_list")
+OPT_OUT_CHANNELS = ("sms", "web", "import", "carrier", "coordinator")
+
+
+class Contact(OrgOwned, db.Model):
+    """A young person the organization may reach by SMS or in workshops.
+
+    Minimal data on minors: a birth year or an age band, never a full birth date.
+    Erasure on request (`erased_at`) blanks every identifying field but keeps the row,
+    with only the coarse attributes reports disaggregate by, so reach stays countable.
+    """
+
+    __tablename__ = "contacts"
+    __table_args__ = (
+        UniqueConstraint("organization_id", "phone"),
+        Index("ix_contacts_org_state", "organization_id", "country", "state_code"),
+        Index("ix_contacts_org_created", "organization_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    phone: Mapped[str | None] = mapped_column(String(16))  # E.164; NULL once erased
+    first_name: Mapped[str | None] = mapped_column(String(80))
+    language: Mapped[str] = mapped_column(String(2), default="es")
+    birth_year: Mapped[int | None] = mapped_column(Integer)
+    age_band: Mapped[str | None] = mapped_column(String(5))  # when the birth year is unknown
+    gender: Mapped[str | None] = mapped_column(String(12))
+    country: Mapped[str] = mapped_column(String(2))
+    state_code: Mapped[str | None] = mapped_column(String(3))
+    municipality: Mapped[str | None] = mapped_column(String(80))
+    timezone: Mapped[str] = mapped_column(String(64))
+
+    consent_source: Mapped[str | None] = mapped_column(String(20))
+    consent_basis: Mapped[str | None] = mapped_column(Text)  # stated basis for imported lists
+    consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    guardian_consent: Mapped[bool] = mapped_column(Boolean, default=False)
+    guardian_consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    opted_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    opt_out_channel: Mapped[str | None] = mapped_column(String(12))
+    undeliverable: Mapped[bool] = mapped_column(Boolean, default=False)
+    undeliverable_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    tags: Mapped[list["ContactTag"]] = relationship(
+        back_populates="contact", cascade="all, delete-orphan", lazy="selectin",
+        order_by="ContactTag.name",
+    )
+
+    @property
+    def tag_names(self) -> list[str]:
+        return [t.name for t in self.tags]
+
+    def __repr__(self) -> str:
+        return f"<Contact {self.id}>"
+
+
+class ContactTag(db.Model):
+    __tablename__ = "contact_tags"
+    __table_args__ = (
+        UniqueConstraint("contact_id", "name"),
+        Index("ix_contact_tags_name", "name", "contact_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(40))
+
+    contact: Mapped[Contact] = relationship(back_populates="tags")
+
+
+class Audience(OrgOwned, db.Model):
+    """A saved segment: filters evaluated in SQL at use time (see audiences.py).
+
+    `filters` keys (all optional): languages, genders, age_min, age_max, country,
+    state_codes, municipalities, tags, consent_sources.
+    """
+
+    __tablename__ = "audiences"
+    __table_args__ = (UniqueConstraint("organization_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    description: Mapped[str | None] = mapped_column(Text)
+    filters: Mapped[dict] = mapped_column(db.JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+IMPORT_STATUSES = ("previewed", "running", "completed", "failed", "discarded")
+DUPLICATE_RULES = ("update", "skip")
+
+
+class ContactImport(OrgOwned, db.Model):
+    """One CSV upload: kept (in the database, so any web or worker process can read it)
+    from preview until it is applied, then reduced to counts and the rejected-rows report."""
+
+    __tablename__ = "contact_imports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    filename: Mapped[str] = mapped_column(String(255))
+    file_sha256: Mapped[str] = mapped_column(String(64))
+    upload: Mapped[bytes | None] = mapped_column(db.LargeBinary, deferred=True)
+    encoding: Mapped[str | None] = mapped_column(String(20))
+    delimiter: Mapped[str | None] = mapped_column(String(1))
+    mapping: Mapped[dict] = mapped_column(db.JSON, default=dict)  # CSV header -> field
+    duplicate_rule: Mapped[str] = mapped_column(String(10), default="update")
+    consent_source: Mapped[str | None] = mapped_column(String(20))  # default for rows without one
+    consent_basis: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(12), default="previewed")
+    total_rows: Mapped[int] = mapped_column(Integer, default=0)
+    created_count: Mapped[int] = mapped_column(Integer, default=0)
+    updated_count: Mapped[int] = mapped_column(Integer, default=0)
+    skipped_count: Mapped[int] = mapped_column(Integer, default=0)
+    rejected_count: Mapped[int] = mapped_column(Integer, default=0)
+    rejected_report: Mapped[str | None] = mapped_column(Text, deferred=True)  # CSV text
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

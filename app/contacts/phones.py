@@ -1,0 +1,81 @@
+"""Phone number normalisation to E.164 for Mexican and US contacts.
+
+Lists we import still carry pre-2019 Mexican forms ("044"/"045" mobile prefixes, the
+"+52 1" mobile digit, the "01" long-distance prefix). Current `phonenumbers` metadata
+rejects them as written, so they are rewritten to "+52" + 10 digits first.
+
+Validity is judged by `phonenumbers.is_valid_number` only, never by line type: Mexico's
+numbering plan no longer tells mobiles from landlines. Validation is pattern-based, so
+the fictional US range 555-0100..555-0199 passes with any real area code
+(+1 619 555 0123 is valid); only the 555 area code itself (+1 555 ...) is rejected.
+"""
+import re
+
+import phonenumbers
+from flask_babel import lazy_gettext as _l
+
+from ..errors import DomainError
+
+# +1 is shared by the whole North American plan; the product serves the US (with
+# Puerto Rico, listed among US_STATES), so Canada and the Caribbean are refused.
+SUPPORTED_REGIONS = frozenset({"MX", "US", "PR"})
+
+_SEPARATORS = re.compile(r"[\s\-.()/\u2010-\u2015]")
+_SHAPE = re.compile(r"\+?\d{7,18}")  # generous: prefixes are stripped before the E.164 check
+
+
+class InvalidPhone(DomainError):
+    def __init__(self, message=None):
+        super().__init__(message or _l("Invalid mobile phone number."), field="phone")
+
+
+def _rewrite_legacy(number: str, default_region: str) -> str:
+    """Turn obsolete Mexican and bare country-code forms into explicit "+CC..." text."""
+    if number.startswith("+"):
+        digits, explicit = number[1:], True
+    elif default_region == "MX" and number.startswith("00"):  # Mexico's international prefix
+        digits, explicit = number[2:], True
+    elif default_region == "US" and number.startswith("011"):  # US international prefix
+        digits, explicit = number[3:], True
+    else:
+        digits, explicit = number, False
+
+    if re.fullmatch(r"521\d{10}", digits):  # "+52 1 664...": mobile "1" abolished in 2019
+        return "+52" + digits[3:]
+    if explicit:
+        return "+" + digits
+    if re.fullmatch(r"52\d{10}", digits):  # country code written without "+"
+        return "+" + digits
+    if re.fullmatch(r"1\d{10}", digits):  # "1-619-555-0123": NANP with its country code
+        return "+" + digits
+    # National prefixes only mean something when dialled inside Mexico.
+    if default_region == "MX" and re.fullmatch(r"04[45]\d{10}|01\d{10}", digits):
+        return "+52" + digits[-10:]
+    return digits
+
+
+def normalize_phone(raw: str, default_region: str = "MX") -> str:
+    """Return `raw` as E.164 ("+526641234567").
+
+    A bare 10-digit number belongs to `default_region` ("MX" or "US").
+
+    Raises:
+        InvalidPhone: empty, malformed or invalid numbers, and numbers outside
+            Mexico (+52) and the US (+1).
+    """
+    region = (default_region or "MX").upper()
+    number = _SEPARATORS.sub("", raw or "")
+    if not _SHAPE.fullmatch(number):  # empty, letters, stray "+", too short or long
+        raise InvalidPhone()
+    number = _rewrite_legacy(number, region)
+    try:
+        parsed = phonenumbers.parse(number, region)
+    except phonenumbers.NumberParseException:
+        raise InvalidPhone() from None
+    if parsed.country_code not in (52, 1):
+        raise InvalidPhone(_l("Only Mexican (+52) and US (+1) numbers are supported."))
+    if not phonenumbers.is_valid_number(parsed):
+        raise InvalidPhone()
+    if phonenumbers.region_code_for_number(parsed) not in SUPPORTED_REGIONS:
+        raise InvalidPhone(_l("Only Mexican (+52) and US (+1) numbers are supported."))
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)

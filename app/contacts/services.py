@@ -1,0 +1,384 @@
+"""Contacts: create, edit, opt out/in, erase on request, and the searchable list.
+
+Each public service is one unit of work: it validates through `clean_contact`, commits
+once, and raises `DomainError` (changing nothing) on bad input. The clock is explicit:
+`now` defaults to `utcnow()` and `today` is the organization's local date.
+"""
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+import phonenumbers
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import Select, exists, func, select
+from sqlalchemy.exc import IntegrityError
+
+from ..errors import DomainError
+from ..extensions import db
+from ..security_log import security_event
+from ..timeutil import utcnow
+from .eligibility import block_reason, block_reason_sql, eligible_sql, may_be_minor
+from .models import AGE_BANDS, Contact, ContactTag
+from .validation import clean_contact, fold
+
+PER_PAGE = 50
+COUNT_CAP = 1000  # the list counts matches only up to here: bounded work on every page
+
+# The fields of the contact form, in the order a validation error is attributed to them
+# (country last: a wrong country can make an otherwise good phone or state look wrong).
+CONTACT_FIELDS = (
+    "phone", "first_name", "language", "birth_year", "age_band", "gender", "state",
+    "municipality", "timezone", "tags", "consent_source", "consent_basis", "consent_date",
+    "guardian_consent", "country",
+)
+# What a field is replaced with to see whether an error is its own: blank, except where
+# blank is itself an error with the same message (a phone is required).
+_NEUTRAL = {"phone": "+525512345678", "guardian_consent": "no"}
+
+
+class ContactInvalid(DomainError):
+    """`clean_contact` refused the input. `field_errors` maps a form field (or None, for
+    the form as a whole) to its translated messages."""
+
+    def __init__(self, field_errors: dict[str | None, list[str]]):
+        first = next(iter(field_errors.values()))[0]
+        super().__init__(first)
+        self.field_errors = field_errors
+
+
+def local_today(org, now: datetime | None = None) -> date:
+    """The organization's calendar date: ages and eligibility are judged by it."""
+    return (now or utcnow()).astimezone(ZoneInfo(org.timezone)).date()
+
+
+def age_band_for(birth_year: int | None, year: int) -> str | None:
+    """The report band (12-14, 15-17, 18-24, 25-29) of the age reached in `year`."""
+    if birth_year is None:
+        return None
+    age = year - birth_year
+    for band in AGE_BANDS:
+        low, high = (int(part) for part in band.split("-"))
+        if low <= age <= high:
+            return band
+    return None
+
+
+def format_phone(e164: str | None, *, country: str | None = None) -> str:
+    """A readable form: national for the organization's country ("664 123 4567"),
+    international otherwise ("+1 619-555-0123")."""
+    if not e164:
+        return ""
+    try:
+        parsed = phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return e164
+    same_country = phonenumbers.region_code_for_number(parsed) == country
+    style = (phonenumbers.PhoneNumberFormat.NATIONAL if same_country
+             else phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    return phonenumbers.format_number(parsed, style)
+
+
+def contact_flags(contact: Contact, *, today: date) -> list[str]:
+    """Every reason code that applies to `contact` (block_reason gives only the first),
+    for the badges of the list and the detail page."""
+    if contact.erased_at is not None:
+        return ["erased"]
+    flags = []
+    if contact.opted_out_at is not None:
+        flags.append("opted_out")
+    if contact.undeliverable:
+        flags.append("undeliverable")
+    if contact.consent_source is None:
+        flags.append("no_consent")
+    if may_be_minor(contact.birth_year, contact.age_band, today=today) and not contact.guardian_consent:
+        flags.append("no_guardian_consent")
+    return flags
+
+
+# --- validation -------------------------------------------------------------------
+
+
+def _field_errors(raw: dict, errors: list[str], *, org, today: date) -> dict:
+    """Attribute `clean_contact`'s messages to form fields without repeating its rules.
+
+    An error belongs to the first field (in CONTACT_FIELDS order) whose neutral value
+    (usually blank) makes it disappear; what no single field explains is shown for the form as a whole.
+    """
+    remaining = list(errors)
+    by_field: dict[str | None, list[str]] = {}
+    for name in CONTACT_FIELDS:
+        neutral = _NEUTRAL.get(name, "")
+        if not remaining or (raw.get(name) or "").strip() == neutral:
+            continue
+        trial = dict(raw, **{name: neutral})
+        _values, trial_errors = clean_contact(trial, org=org, today=today)
+        gone = [e for e in remaining if e not in trial_errors]
+        if gone:
+            by_field.setdefault(name, []).extend(gone)
+            remaining = [e for e in remaining if e not in gone]
+    if remaining:
+        by_field.setdefault(None, []).extend(remaining)
+    return by_field
+
+
+def validate_contact(raw: dict, *, org, today: date) -> dict:
+    """`clean_contact`'s values, or ContactInvalid with its errors mapped to fields."""
+    values, errors = clean_contact(raw, org=org, today=today)
+    if errors:
+        raise ContactInvalid(_field_errors(raw, errors, org=org, today=today))
+    return values
+
+
+def _ensure_phone_free(org_id: int, phone: str, *, except_id: int | None = None) -> None:
+    stmt = select(Contact.id).where(Contact.organization_id == org_id, Contact.phone == phone)
+    if except_id is not None:
+        stmt = stmt.where(Contact.id != except_id)
+    if db.session.scalar(stmt.limit(1)) is not None:
+        raise DomainError(
+            _l("Another contact of your organization already has this phone number."),
+            field="phone",
+        )
+
+
+def _set_tags(contact: Contact, names: list[str]) -> None:
+    # Keep unchanged tags: deleting and re-inserting one name in a flush would collide
+    # with the (contact_id, name) unique constraint.
+    wanted = set(names)
+    for tag in list(contact.tags):
+        if tag.name not in wanted:
+            contact.tags.remove(tag)
+    have = set(contact.tag_names)
+    for name in sorted(wanted - have):
+        contact.tags.append(ContactTag(name=name))
+
+
+def _apply(contact: Contact, values: dict, *, now: datetime) -> None:
+    guardian_before = bool(contact.guardian_consent)
+    for name in ("phone", "first_name", "language", "birth_year", "age_band", "gender",
+                 "country", "state_code", "municipality", "timezone", "consent_source",
+                 "consent_basis", "consent_at", "guardian_consent"):
+        setattr(contact, name, values[name])
+    if values["guardian_consent"] and not guardian_before:
+        contact.guardian_consent_at = now
+    elif not values["guardian_consent"]:
+        contact.guardian_consent_at = None
+    _set_tags(contact, values["tags"])
+
+
+def _commit_or_duplicate() -> None:
+    try:
+        db.session.commit()
+    except IntegrityError:  # a concurrent insert of the same phone
+        db.session.rollback()
+        raise DomainError(
+            _l("Another contact of your organization already has this phone number."),
+            field="phone",
+        ) from None
+
+
+def create_contact(org, raw: dict, *, today: date, now: datetime | None = None) -> Contact:
+    """Create a contact from form-like `raw` values (see `clean_contact`).
+
+    Raises:
+        ContactInvalid: a field is invalid.
+        DomainError: the phone belongs to another contact of the organization.
+    """
+    now = now or utcnow()
+    values = validate_contact(raw, org=org, today=today)
+    _ensure_phone_free(org.id, values["phone"])
+    contact = Contact(organization_id=org.id, created_at=now, updated_at=now)
+    _apply(contact, values, now=now)
+    db.session.add(contact)
+    _commit_or_duplicate()
+    return contact
+
+
+def update_contact(contact: Contact, raw: dict, *, org, today: date,
+                   now: datetime | None = None) -> None:
+    """Replace the contact's fields with validated `raw` values (same rules as create)."""
+    now = now or utcnow()
+    if contact.erased_at is not None:
+        raise DomainError(_l("This contact was erased on request and cannot be edited."))
+    values = validate_contact(raw, org=org, today=today)
+    _ensure_phone_free(contact.organization_id, values["phone"], except_id=contact.id)
+    _apply(contact, values, now=now)
+    contact.updated_at = now
+    _commit_or_duplicate()
+
+
+def opt_out_contact(contact: Contact, *, channel: str = "coordinator",
+                    now: datetime | None = None) -> None:
+    """Record that the contact must not be messaged any more."""
+    if contact.erased_at is not None:
+        raise DomainError(_l("This contact was erased on request."))
+    if contact.opted_out_at is not None:
+        raise DomainError(_l("This contact has already opted out."))
+    contact.opted_out_at = now or utcnow()
+    contact.opt_out_channel = channel
+    db.session.commit()
+    security_event("contact_opted_out", contact_id=contact.id,
+                   org_id=contact.organization_id, channel=channel)
+
+
+def opt_in_contact(contact: Contact, *, consent_confirmed: bool,
+                   now: datetime | None = None) -> None:
+    """Lift an opt-out after the coordinator confirms renewed consent (dated `now`)."""
+    now = now or utcnow()
+    if contact.erased_at is not None:
+        raise DomainError(_l("This contact was erased on request."))
+    if contact.opted_out_at is None:
+        raise DomainError(_l("This contact has not opted out."))
+    if not consent_confirmed:
+        raise DomainError(_l("Confirm the renewed consent to opt back in."), field="confirm")
+    contact.opted_out_at = None
+    contact.opt_out_channel = None
+    contact.consent_at = now
+    db.session.commit()
+    security_event("contact_opted_in", contact_id=contact.id, org_id=contact.organization_id)
+
+
+def erase_contact(contact: Contact, *, today: date, now: datetime | None = None) -> None:
+    """Cancellation (ARCO): erase the personal data, keep a de-identified row.
+
+    The birth year becomes its age band first, so reports keep the band; phone, name,
+    birth year, tags and the consent basis are deleted. The row stays, so participation
+    recorded against it keeps counting in reach figures.
+    """
+    now = now or utcnow()
+    if contact.erased_at is not None:
+        raise DomainError(_l("This contact was already erased."))
+    if contact.birth_year is not None:
+        contact.age_band = age_band_for(contact.birth_year, today.year)
+    contact.birth_year = None
+    contact.phone = None
+    contact.first_name = None
+    contact.consent_basis = None
+    contact.tags.clear()
+    contact.erased_at = now
+    contact.updated_at = now
+    db.session.commit()
+    security_event("contact_erased", contact_id=contact.id, org_id=contact.organization_id)
+
+
+# --- the list -----------------------------------------------------------------------
+
+_ACCENTED = "áàäâãéèëêíìïîóòöôõúùüûñçÁÀÄÂÃÉÈËÊÍÌÏÎÓÒÖÔÕÚÙÜÛÑÇ"
+_PLAIN = "aaaaaeeeeiiiiooooouuuuncaaaaaeeeeiiiiooooouuuunc"
+# SQLite's parser refuses deeply nested calls, so it folds Spanish's accents only.
+_SQLITE_FOLDS = tuple(zip("áéíóúüñÁÉÍÓÚÜÑ", "aeiouunaeiouun"))
+
+
+def fold_sql(column):
+    """SQL twin of `validation.fold` for names: lowercase without accents.
+
+    PostgreSQL has translate(); SQLite gets nested replace() calls. Its lower() only
+    knows ASCII, which is why upper-case accented letters are mapped too.
+    """
+    if db.session.get_bind().dialect.name == "postgresql":
+        return func.translate(func.lower(column), _ACCENTED, _PLAIN)
+    expr = column
+    for accented, plain in _SQLITE_FOLDS:
+        expr = func.replace(expr, accented, plain)
+    return func.lower(expr)
+
+
+@dataclass
+class ContactPage:
+    contacts: list[Contact]
+    next_cursor: int | None  # pass as ?after= for the next (older) page
+    prev_cursor: int | None  # pass as ?before= for the previous (newer) page
+    matches: int  # capped at COUNT_CAP + 1 (shown as "more than 1,000")
+    capped: bool = field(default=False)
+
+
+def contact_filter_query(org_id: int, filters: dict, *, today: date) -> Select:
+    """Live (not erased) contacts of the organization matching the list filters.
+
+    `q` searches the first name (case- and accent-insensitive "contains") or, when it is
+    made of digits and phone punctuation, the phone number (partial digits). `tag` is an
+    exact tag; the rest are codes. Names are not indexed: the search scans the
+    organization's rows in id order and stops at a page, which is fine at 200k.
+    """
+    stmt = select(Contact).where(Contact.organization_id == org_id, Contact.erased_at.is_(None))
+    q = (filters.get("q") or "").strip()
+    if q:
+        digits = "".join(c for c in q if c.isdigit())
+        if digits and all(c.isdigit() or c in "+-() ." for c in q):
+            stmt = stmt.where(Contact.phone.contains(digits))
+        else:
+            stmt = stmt.where(fold_sql(Contact.first_name).contains(fold(q), autoescape=True))
+    if filters.get("tag"):
+        tag = " ".join(filters["tag"].split()).lower()
+        stmt = stmt.where(
+            exists().where(ContactTag.contact_id == Contact.id, ContactTag.name == tag)
+        )
+    if filters.get("language"):
+        stmt = stmt.where(Contact.language == filters["language"])
+    if filters.get("state"):
+        stmt = stmt.where(Contact.state_code == filters["state"])
+    if filters.get("consent_source"):
+        stmt = stmt.where(Contact.consent_source == filters["consent_source"])
+    eligibility = filters.get("eligibility")
+    if eligibility == "eligible":
+        stmt = stmt.where(eligible_sql(today))
+    elif eligibility:
+        stmt = stmt.where(block_reason_sql(today) == eligibility)
+    return stmt
+
+
+def list_contacts(org_id: int, filters: dict, *, today: date, after: int | None = None,
+                  before: int | None = None, per_page: int = PER_PAGE) -> ContactPage:
+    """One page of the list, newest first, by keyset pagination on id.
+
+    `after` gives the page of contacts older than that id, `before` the page newer than
+    it. Every query is a range scan on (organization_id, id) with LIMIT; the match
+    count stops at COUNT_CAP.
+    """
+    base = contact_filter_query(org_id, filters, today=today)
+    if before is not None:
+        rows = db.session.scalars(
+            base.where(Contact.id > before).order_by(Contact.id.asc()).limit(per_page + 1)
+        ).all()
+        has_newer = len(rows) > per_page
+        rows = list(reversed(rows[:per_page]))
+        has_older = True
+    else:
+        stmt = base.order_by(Contact.id.desc()).limit(per_page + 1)
+        if after is not None:
+            stmt = stmt.where(Contact.id < after)
+        rows = db.session.scalars(stmt).all()
+        has_older = len(rows) > per_page
+        rows = rows[:per_page]
+        has_newer = False
+        if after is not None and rows:
+            has_newer = db.session.scalar(
+                base.with_only_columns(Contact.id).where(Contact.id > rows[0].id).limit(1)
+            ) is not None
+        elif after is not None:
+            has_newer = True
+    if before is not None and not rows:
+        has_older = False
+    if after is None and before is None and not has_older:
+        matches = len(rows)  # everything fits on the first page: no count query needed
+    else:
+        capped_ids = base.with_only_columns(Contact.id).limit(COUNT_CAP + 1).subquery()
+        matches = db.session.scalar(select(func.count()).select_from(capped_ids))
+    return ContactPage(
+        contacts=rows,
+        next_cursor=rows[-1].id if rows and has_older else None,
+        prev_cursor=rows[0].id if rows and has_newer else None,
+        matches=min(matches, COUNT_CAP),
+        capped=matches > COUNT_CAP,
+    )
+
+
+def contact_view(contact: Contact, *, today: date, org_country: str) -> dict:
+    """What the pages show about one contact, computed once."""
+    age = today.year - contact.birth_year if contact.birth_year is not None else None
+    return {
+        "contact": contact,
+        "phone": format_phone(contact.phone, country=org_country),
+        "age": age,
+        "flags": contact_flags(contact, today=today),
+        "reason": block_reason(contact, today=today),
+    }

@@ -1,0 +1,22 @@
+"""`SmsGateway` for development and demos without Twilio credentials.
+
+It sends nothing and stores nothing: the outbox row the dispatcher writes (with the SID
+returned here) is what the in-app phone simulator page shows, and simulated replies enter
+through the same inbound path as Twilio's webhook.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from .fake import new_message_sid
+from .gateway import SendResult, SentMessage
+
+
+class SimulatorGateway:
+    name = "simulator"
+
+    def send(self, to: str, body: str, *, status_callback: str | None = None) -> SendResult:
+        return SendResult(sid=new_message_sid(), status="sent", num_segments=None)
+
+    def find_sent(self, to: str, *, since: datetime) -> list[SentMessage]:
+        return []

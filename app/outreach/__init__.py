@@ -1,0 +1,1 @@
+"""Outreach: scheduling, the outbox, sending and hearing back."""

@@ -1,0 +1,33 @@
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+outreach_cli = AppGroup("outreach", help="Send scheduled outreach.")
+
+
+@outreach_cli.command("worker")
+@click.option("--once", is_flag=True, help="Process what is due now, then exit (e.g. from cron).")
+@click.option("--concurrency", type=click.IntRange(1, 64), default=None,
+              help="Concurrent sends (default OUTREACH_CONCURRENCY).")
+@click.option("--batch", type=click.IntRange(1, 5000), default=None,
+              help="Rows claimed per pass (default OUTREACH_BATCH).")
+@click.option("--poll", type=click.FloatRange(0.05, 60), default=1.0, show_default=True,
+              help="Seconds to wait when nothing is due.")
+def worker(once, concurrency, batch, poll):
+    """Claim due outbox messages with a lease and send them (safe to run several)."""
+    from .dispatch import DispatchSettings
+    from .worker import Worker
+
+    app = current_app._get_current_object()
+    settings = DispatchSettings(
+        concurrency=concurrency or app.config["OUTREACH_CONCURRENCY"],
+        batch_size=batch or app.config["OUTREACH_BATCH"],
+    )
+    runner = Worker(app, settings=settings)
+    click.echo(f"outreach worker {runner.worker_id} ({runner.gateway.name})")
+    try:
+        runner.run(once=once, poll_seconds=poll)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        runner.close()

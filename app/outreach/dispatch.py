@@ -1,0 +1,136 @@
+"""Dispatch: claim due outbox rows with a lease, send them once, record what happened.
+
+The delivery guarantee (README "Delivery guarantee"):
+1. A row is claimed (status `claimed`, worker id, lease expiry) in one statement:
+   `FOR UPDATE SKIP LOCKED` on PostgreSQL, `UPDATE ... RETURNING` under `BEGIN IMMEDIATE`
+   on SQLite. Two workers never hold the same row.
+2. Just before calling the provider, `send_started_at` is committed. From then on the
+   row is never re-sent blindly.
+3. The outcome is committed right after the call: `sent` + SID; a retryable error (429, no
+   connection) goes back to `scheduled` with exponential backoff and jitter, up to
+   `max_attempts`, then `failed`; a permanent error is `failed` with its code; an unknown
+   outcome (5xx, read timeout) is `unknown`.
+4. Expired leases: rows never started go back to `scheduled`; rows started become `unknown`.
+5. `unknown` rows are reconciled: looked up on the provider by recipient and time; found →
+   `sent` with its SID; not found after a grace period → the provider never accepted it,
+   so it is `scheduled` again.
+"""
+import logging
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, or_, select, text, update
+
+from ..extensions import db
+from .models import OutboxMessage
+
+logger = logging.getLogger("alcance.outreach")
+
+
+@dataclass(frozen=True)
+class DispatchSettings:
+    batch_size: int = 200
+    concurrency: int = 8
+    lease: timedelta = timedelta(minutes=2)
+    max_attempts: int = 5
+    backoff_base: float = 2.0  # seconds; doubled per attempt
+    backoff_cap: float = 300.0
+    reconcile_grace: timedelta = timedelta(minutes=10)
+
+
+def backoff_delay(attempt: int, settings: DispatchSettings, rng=random.random) -> timedelta:
+    """Exponential backoff with full jitter: uniform in [0.5, 1] × base × 2^(attempt-1)."""
+    ceiling = min(settings.backoff_cap, settings.backoff_base * 2 ** max(0, attempt - 1))
+    return timedelta(seconds=ceiling * (0.5 + rng() / 2))
+
+
+def claim_due(worker_id: str, *, now: datetime, limit: int, lease: timedelta) -> list[int]:
+    """Atomically claim up to `limit` due rows for `worker_id`; returns their ids."""
+    due = (
+        select(OutboxMessage.id)
+        .where(OutboxMessage.status == "scheduled", OutboxMessage.due_at <= now)
+        .order_by(OutboxMessage.due_at, OutboxMessage.id)
+        .limit(limit)
+    )
+    values = dict(status="claimed", claimed_by=worker_id, lease_expires_at=now + lease,
+                  send_started_at=None)
+    if db.engine.dialect.name == "postgresql":
+        stmt = (
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(due.with_for_update(skip_locked=True).scalar_subquery()))
+            .values(**values)
+            .returning(OutboxMessage.id)
+            .execution_options(synchronize_session=False)
+        )
+        ids = list(db.session.scalars(stmt))
+        db.session.commit()
+        return ids
+    # SQLite has no row locks (SQLAlchemy drops FOR UPDATE there): take the write lock
+    # first so the SELECT inside the UPDATE cannot race another worker.
+    db.session.rollback()
+    connection = db.session.connection()
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    stmt = (
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_(due.scalar_subquery()), OutboxMessage.status == "scheduled")
+        .values(**values)
+        .returning(OutboxMessage.id)
+        .execution_options(synchronize_session=False)
+    )
+    ids = list(db.session.scalars(stmt))
+    db.session.commit()
+    return ids
+
+
+def recover_expired_leases(*, now: datetime) -> tuple[int, int]:
+    """Give back rows of dead workers. Returns (requeued, marked unknown)."""
+    expired = and_(OutboxMessage.status == "claimed", OutboxMessage.lease_expires_at < now)
+    requeued = db.session.execute(
+        update(OutboxMessage)
+        .where(expired, OutboxMessage.send_started_at.is_(None))
+        .values(status="scheduled", claimed_by=None, lease_expires_at=None)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    unknown = db.session.execute(
+        update(OutboxMessage)
+        .where(expired, OutboxMessage.send_started_at.is_not(None))
+        .values(status="unknown", lease_expires_at=None)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.commit()
+    if requeued or unknown:
+        logger.warning("recovered expired leases requeued=%d unknown=%d", requeued, unknown)
+    return requeued, unknown
+
+
+def mark_started(outbox_id: int, worker_id: str, *, now: datetime) -> bool:
+    """Record that the provider is about to be called. False if the lease was lost."""
+    result = db.session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == outbox_id, OutboxMessage.status == "claimed",
+               OutboxMessage.claimed_by == worker_id, OutboxMessage.send_started_at.is_(None),
+               or_(OutboxMessage.lease_expires_at.is_(None), OutboxMessage.lease_expires_at > now))
+        .values(send_started_at=now, attempts=OutboxMessage.attempts + 1)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    return result.rowcount == 1
+
+
+def pending_reconciliation(*, limit: int = 100) -> list[OutboxMessage]:
+    return list(db.session.scalars(
+        select(OutboxMessage).where(OutboxMessage.status == "unknown")
+        .order_by(OutboxMessage.send_started_at).limit(limit)
+    ))
+
+
+def known_sids(sids: list[str]) -> set[str]:
+    if not sids:
+        return set()
+    return set(db.session.scalars(select(OutboxMessage.twilio_sid).where(
+        OutboxMessage.twilio_sid.in_(sids))))
+
+
+def ping() -> None:
+    db.session.execute(text("SELECT 1"))

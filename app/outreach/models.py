@@ -1,0 +1,116 @@
+from datetime import date, datetime, time
+
+from sqlalchemy import (Boolean, Date, ForeignKey, Index, Integer, String, Text, Time,
+                        UniqueConstraint)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db
+from ..tenancy import OrgOwned
+from ..timeutil import UTCDateTime, utcnow
+
+SEND_KINDS = ("once", "recurring", "sequence")
+SEND_STATUSES = ("scheduled", "canceled")
+OUTBOX_STATUSES = ("scheduled", "held", "claimed", "unknown", "sent", "delivered",
+                   "undelivered", "failed", "canceled", "skipped")
+# Twilio callbacks may arrive out of order: a status never moves to a lower rank.
+STATUS_RANK = {"scheduled": 0, "held": 0, "claimed": 1, "unknown": 2, "sent": 3,
+               "delivered": 4, "undelivered": 4, "failed": 4, "canceled": 4, "skipped": 4}
+FINAL_STATUSES = ("delivered", "undelivered", "failed", "canceled", "skipped")
+
+
+class OutreachSend(OrgOwned, db.Model):
+    """A coordinator's instruction: send this message to this audience, on this schedule."""
+
+    __tablename__ = "outreach_sends"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"), index=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("campaign_messages.id", ondelete="CASCADE"))
+    audience_id: Mapped[int | None] = mapped_column(ForeignKey("audiences.id", ondelete="SET NULL"))
+    kind: Mapped[str] = mapped_column(String(10))
+    # Recipient-local wall time ("17:00 in Tijuana and 17:00 in Mérida")...
+    local_date: Mapped[date | None] = mapped_column(Date)
+    local_time: Mapped[time | None] = mapped_column(Time)
+    # ...or one fixed instant for everybody.
+    fixed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    weekdays: Mapped[list | None] = mapped_column(db.JSON)  # recurring: 0=Monday
+    weeks: Mapped[int | None] = mapped_column(Integer)
+    day_offset: Mapped[int | None] = mapped_column(Integer)  # sequence: days after enrolment
+    status: Mapped[str] = mapped_column(String(10), default="scheduled")
+    fanned_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    campaign = relationship("Campaign")
+    message = relationship("CampaignMessage")
+    audience = relationship("Audience")
+
+
+class CampaignEnrollment(OrgOwned, db.Model):
+    """A contact joined a campaign (via an audience); sequences count days from here."""
+
+    __tablename__ = "campaign_enrollments"
+    __table_args__ = (UniqueConstraint("campaign_id", "contact_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), index=True)
+    enrolled_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class OutboxMessage(OrgOwned, db.Model):
+    """One recipient message: the schedule lives here, never in a task queue."""
+
+    __tablename__ = "outbox_messages"
+    __table_args__ = (
+        # Fan-out is idempotent: one row per send, contact and occurrence.
+        UniqueConstraint("send_id", "contact_id", "occurrence"),
+        Index("ix_outbox_due", "status", "due_at"),
+        Index("ix_outbox_contact_sent", "contact_id", "sent_at"),
+        Index("ix_outbox_campaign_status", "campaign_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    send_id: Mapped[int | None] = mapped_column(ForeignKey("outreach_sends.id", ondelete="CASCADE"))
+    message_id: Mapped[int | None] = mapped_column(
+        ForeignKey("campaign_messages.id", ondelete="SET NULL"))
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    occurrence: Mapped[int] = mapped_column(Integer, default=0)
+    purpose: Mapped[str] = mapped_column(String(20), default="campaign")  # or a system reply
+    language: Mapped[str] = mapped_column(String(2))
+    body: Mapped[str] = mapped_column(Text)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    status: Mapped[str] = mapped_column(String(12), default="scheduled")
+    skip_reason: Mapped[str | None] = mapped_column(String(30))
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    send_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    twilio_sid: Mapped[str | None] = mapped_column(String(40), unique=True)
+    error_code: Mapped[str | None] = mapped_column(String(12))
+    error_message: Mapped[str | None] = mapped_column(String(200))
+    segments: Mapped[int | None] = mapped_column(Integer)
+    with_opt_out_notice: Mapped[bool] = mapped_column(Boolean, default=False)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    final_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class InboundMessage(OrgOwned, db.Model):
+    """An SMS a contact sent us. Unknown senders are not stored (no junk, no strangers' data)."""
+
+    __tablename__ = "inbound_messages"
+    __table_args__ = (Index("ix_inbound_campaign_time", "campaign_id", "received_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    twilio_sid: Mapped[str] = mapped_column(String(40), unique=True)  # webhook retries are idempotent
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), index=True)
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id", ondelete="SET NULL"))
+    body: Mapped[str] = mapped_column(Text)
+    intent: Mapped[str] = mapped_column(String(20))
+    needs_review: Mapped[bool] = mapped_column(Boolean, default=False)
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    contact = relationship("Contact")

@@ -1,0 +1,127 @@
+"""Scheduling and managing sends (units of work for the outreach pages and the worker)."""
+from datetime import date, datetime, time
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select, update
+
+from ..errors import DomainError
+from ..extensions import db
+from .fanout import enroll_audience, fan_out
+from .models import SEND_KINDS, OutboxMessage, OutreachSend
+
+MAX_WEEKS = 52
+MAX_DAY_OFFSET = 365
+
+
+def _validate(kind, *, local_date, local_time, fixed_at, weekdays, weeks, day_offset, now):
+    if kind not in SEND_KINDS:
+        raise DomainError(_l("Unknown kind of send."), field="kind")
+    if kind == "once":
+        if fixed_at is None and (local_date is None or local_time is None):
+            raise DomainError(_l("Choose a date and a time."), field="local_date")
+        if fixed_at is not None and fixed_at.tzinfo is None:
+            raise DomainError(_l("The fixed instant needs a time zone."), field="fixed_at")
+    elif kind == "recurring":
+        if local_date is None or local_time is None:
+            raise DomainError(_l("Choose the first date and the time."), field="local_date")
+        if not weekdays or not set(weekdays) <= set(range(7)):
+            raise DomainError(_l("Choose at least one weekday."), field="weekdays")
+        if not weeks or not 1 <= weeks <= MAX_WEEKS:
+            raise DomainError(_l("The number of weeks must be between 1 and 52."), field="weeks")
+    else:
+        if local_time is None:
+            raise DomainError(_l("Choose the time of day."), field="local_time")
+        if day_offset is None or not 0 <= day_offset <= MAX_DAY_OFFSET:
+            raise DomainError(_l("The day must be between 0 and 365 after joining."),
+                              field="day_offset")
+    if local_date is not None and local_date.year < now.year - 1:
+        raise DomainError(_l("The date is too far in the past."), field="local_date")
+
+
+def schedule_send(campaign, *, message, audience, kind: str, user_id: int | None, now: datetime,
+                  local_date: date | None = None, local_time: time | None = None,
+                  fixed_at: datetime | None = None, weekdays=None, weeks=None,
+                  day_offset=None) -> tuple[OutreachSend, int]:
+    """Create a send and fan it out into the outbox. Returns (send, rows created)."""
+    if campaign.status not in ("active", "paused"):
+        raise DomainError(_l("Activate the campaign before scheduling messages."))
+    if message.campaign_id != campaign.id or audience.organization_id != campaign.organization_id:
+        raise DomainError(_l("The message or audience does not belong to this campaign."))
+    _validate(kind, local_date=local_date, local_time=local_time, fixed_at=fixed_at,
+              weekdays=weekdays, weeks=weeks, day_offset=day_offset, now=now)
+    send = OutreachSend(
+        organization_id=campaign.organization_id, campaign_id=campaign.id, message=message,
+        audience=audience, kind=kind, local_date=local_date, local_time=local_time,
+        fixed_at=fixed_at, weekdays=sorted(weekdays) if weekdays else None, weeks=weeks,
+        day_offset=day_offset, created_by=user_id, created_at=now,
+    )
+    send.campaign = campaign
+    db.session.add(send)
+    db.session.flush()
+    enroll_audience(send, today=now.date(), now=now)
+    created = fan_out(send, today=now.date(), now=now)
+    if campaign.status == "paused":
+        _set_status(send.id, ("scheduled",), "held")
+    send.fanned_out_at = now
+    db.session.commit()
+    return send, created
+
+
+def _set_status(send_id: int, from_statuses, to_status: str, **values) -> int:
+    return db.session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.send_id == send_id, OutboxMessage.status.in_(from_statuses))
+        .values(status=to_status, **values)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+
+
+def cancel_send(send: OutreachSend, *, now: datetime) -> int:
+    """Cancel every message of `send` not yet handed to the provider."""
+    if send.status == "canceled":
+        raise DomainError(_l("This send is already canceled."))
+    send.status = "canceled"
+    count = _set_status(send.id, ("scheduled", "held"), "canceled", skip_reason="send_canceled",
+                        final_at=now)
+    db.session.commit()
+    return count
+
+
+def status_counts(*, send_ids=None, campaign_id=None) -> dict:
+    """{send_id: {status: count}} for the given sends, or {status: count} for a campaign."""
+    if campaign_id is not None:
+        rows = db.session.execute(
+            select(OutboxMessage.status, func.count()).where(OutboxMessage.campaign_id == campaign_id)
+            .group_by(OutboxMessage.status))
+        return dict(rows.all())
+    result: dict = {}
+    if send_ids:
+        rows = db.session.execute(
+            select(OutboxMessage.send_id, OutboxMessage.status, func.count())
+            .where(OutboxMessage.send_id.in_(send_ids))
+            .group_by(OutboxMessage.send_id, OutboxMessage.status))
+        for send_id, status, count in rows:
+            result.setdefault(send_id, {})[status] = count
+    return result
+
+
+def enroll_late_joiners(*, now: datetime) -> int:
+    """Contacts who joined a sequence's audience after it was scheduled get the whole sequence."""
+    from ..campaigns.models import Campaign
+
+    sends = db.session.scalars(
+        select(OutreachSend).join(Campaign, Campaign.id == OutreachSend.campaign_id)
+        .where(OutreachSend.kind == "sequence", OutreachSend.status == "scheduled",
+               OutreachSend.audience_id.is_not(None), Campaign.status == "active")
+    ).all()
+    created = 0
+    for send in sends:
+        enroll_audience(send, today=now.date(), now=now)
+        created += fan_out(send, today=now.date(), now=now)
+    db.session.commit()
+    return created
+
+
+def mark_reviewed(inbound, *, now: datetime) -> None:
+    inbound.reviewed_at = now
+    db.session.commit()

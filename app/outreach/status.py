@@ -1,0 +1,79 @@
+"""What the provider tells us about a message: outcomes, status callbacks, contact flags."""
+from datetime import datetime
+
+from sqlalchemy import select, update
+
+from ..contacts.models import Contact
+from ..extensions import db
+from ..participation.services import record_event
+from .models import FINAL_STATUSES, STATUS_RANK, OutboxMessage
+
+# Async (callback) error codes meaning the number will never receive SMS.
+DEAD_NUMBER_CODES = {"30005", "30006"}
+OPTED_OUT_CODES = {"21610"}
+UNDELIVERABLE_CODES = {"21211", "21614"} | DEAD_NUMBER_CODES
+PARTICIPATION_KIND = {"delivered": "sms_delivered", "undelivered": "sms_undelivered",
+                      "failed": "sms_failed"}
+TWILIO_TO_OUTBOX = {"queued": "sent", "accepted": "sent", "sending": "sent", "sent": "sent",
+                    "delivered": "delivered", "undelivered": "undelivered", "failed": "failed",
+                    "canceled": "canceled", "read": "delivered"}
+
+
+def cancel_pending_for_contact(contact_id: int, *, reason: str, now: datetime) -> int:
+    """Cancel every not-yet-sent campaign message of a contact (opt-out, dead number)."""
+    return db.session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.contact_id == contact_id,
+               OutboxMessage.status.in_(("scheduled", "held")),
+               OutboxMessage.purpose == "campaign")
+        .values(status="canceled", skip_reason=reason, final_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+
+
+def flag_contact_from_error(contact: Contact, code: str | None, *, now: datetime) -> None:
+    if code in OPTED_OUT_CODES and contact.opted_out_at is None:
+        contact.opted_out_at, contact.opt_out_channel = now, "carrier"
+        cancel_pending_for_contact(contact.id, reason="opted_out", now=now)
+        record_event(organization_id=contact.organization_id, contact_id=contact.id,
+                     kind="opt_out", channel="sms", occurred_at=now, detail=code)
+    elif code in UNDELIVERABLE_CODES and not contact.undeliverable:
+        contact.undeliverable, contact.undeliverable_at = True, now
+        cancel_pending_for_contact(contact.id, reason="undeliverable", now=now)
+
+
+def set_final_status(row: OutboxMessage, status: str, *, now: datetime,
+                     error_code: str | None = None, error_message: str | None = None) -> bool:
+    """Move `row` forward to `status` (never backwards). Returns False when ignored."""
+    current, new = STATUS_RANK.get(row.status, 0), STATUS_RANK.get(status, -1)
+    if new < current or status == row.status or (new == current and row.status in FINAL_STATUSES):
+        return False  # late, duplicate or conflicting callback: the first final state wins
+    row.status = status
+    if error_code:
+        row.error_code, row.error_message = error_code, (error_message or "")[:200] or None
+    if status in PARTICIPATION_KIND:
+        row.final_at = now
+        if row.purpose == "campaign":
+            record_event(organization_id=row.organization_id, contact_id=row.contact_id,
+                         kind=PARTICIPATION_KIND[status], channel="sms", occurred_at=now,
+                         campaign_id=row.campaign_id, message_id=row.message_id,
+                         outbox_id=row.id, detail=error_code)
+        if error_code:
+            contact = db.session.get(Contact, row.contact_id)
+            flag_contact_from_error(contact, error_code, now=now)
+    return True
+
+
+def apply_status_callback(sid: str, twilio_status: str, error_code: str | None, *,
+                          now: datetime) -> bool:
+    """Apply a Twilio status callback; idempotent, never moves a message backwards."""
+    status = TWILIO_TO_OUTBOX.get((twilio_status or "").lower())
+    if status is None or not sid:
+        return False
+    row = db.session.scalar(select(OutboxMessage).where(OutboxMessage.twilio_sid == sid)
+                            .with_for_update())
+    if row is None:
+        return False
+    changed = set_final_status(row, status, now=now, error_code=error_code or None)
+    db.session.commit()
+    return changed

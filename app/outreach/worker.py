@@ -1,0 +1,109 @@
+"""The outreach worker: `flask --app wsgi outreach worker [--once]`.
+
+Each pass: recover expired leases, reconcile unknown outcomes, enrol late joiners of
+sequences, then claim due rows in batches and send them concurrently (bounded threads)
+under the shared send-rate budget. Safe to run several at once.
+"""
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from flask import current_app
+
+from ..extensions import db
+from ..messaging.factory import get_sms_gateway
+from ..timeutil import utcnow
+from .budget import LocalSendBudget
+from .dispatch import DispatchSettings, claim_due, recover_expired_leases
+from .sending import process_one, reconcile_unknown
+
+logger = logging.getLogger("alcance.outreach")
+
+
+def new_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+@dataclass
+class PassResult:
+    claimed: int = 0
+    outcomes: dict = field(default_factory=dict)
+
+
+class Worker:
+    def __init__(self, app, *, gateway=None, clock=utcnow, settings: DispatchSettings | None = None,
+                 budget=None, worker_id: str | None = None):
+        self.app = app
+        self.gateway = gateway or app.extensions["sms_gateway"]
+        self.clock = clock
+        self.settings = settings or DispatchSettings(
+            concurrency=app.config["OUTREACH_CONCURRENCY"], batch_size=app.config["OUTREACH_BATCH"])
+        self.budget = budget or build_budget(app)
+        self.worker_id = worker_id or new_worker_id()
+        self.status_callback = app.config["PUBLIC_BASE_URL"] + "/webhooks/twilio/status"
+        self._pool = ThreadPoolExecutor(max_workers=self.settings.concurrency,
+                                        thread_name_prefix="send")
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+
+    def _send(self, outbox_id: int) -> str:
+        with self.app.app_context():
+            try:
+                return process_one(outbox_id, worker_id=self.worker_id, gateway=self.gateway,
+                                   clock=self.clock, budget=self.budget, settings=self.settings,
+                                   status_callback=self.status_callback)
+            except Exception:  # one bad row must not stop the batch; its lease expires
+                logger.exception("send failed unexpectedly outbox_id=%s", outbox_id)
+                db.session.rollback()
+                return "error"
+
+    def maintenance(self) -> None:
+        from .services import enroll_late_joiners
+
+        now = self.clock()
+        recover_expired_leases(now=now)
+        reconcile_unknown(gateway=self.gateway, clock=self.clock, settings=self.settings)
+        enroll_late_joiners(now=now)
+
+    def run_pass(self) -> PassResult:
+        """Claim and send one batch. Returns what happened."""
+        ids = claim_due(self.worker_id, now=self.clock(), limit=self.settings.batch_size,
+                        lease=self.settings.lease)
+        result = PassResult(claimed=len(ids))
+        for outcome in self._pool.map(self._send, ids):
+            result.outcomes[outcome] = result.outcomes.get(outcome, 0) + 1
+        return result
+
+    def run(self, *, once: bool = False, poll_seconds: float = 1.0, stop: threading.Event | None = None,
+            maintenance_every: float = 30.0) -> None:
+        with self.app.app_context():
+            self._loop(once=once, poll_seconds=poll_seconds, stop=stop or threading.Event(),
+                       maintenance_every=maintenance_every)
+
+    def _loop(self, *, once, poll_seconds, stop, maintenance_every) -> None:
+        last_maintenance = 0.0
+        while not stop.is_set():
+            if time.monotonic() - last_maintenance >= maintenance_every or once:
+                self.maintenance()
+                last_maintenance = time.monotonic()
+            result = self.run_pass()
+            if result.claimed:
+                logger.info("outreach pass claimed=%d outcomes=%s", result.claimed, result.outcomes)
+            if once and result.claimed < self.settings.batch_size:
+                break
+            if not result.claimed:
+                stop.wait(poll_seconds)
+
+
+def build_budget(app):
+    return LocalSendBudget(app.config["TWILIO_MAX_MPS"])
+
+
+def current_worker(**kwargs) -> Worker:
+    return Worker(current_app._get_current_object(), gateway=get_sms_gateway(), **kwargs)

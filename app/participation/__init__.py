@@ -1,0 +1,1 @@
+"""Participation: one record of every participation event per contact (read by reports)."""

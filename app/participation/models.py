@@ -1,0 +1,38 @@
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..extensions import db
+from ..tenancy import OrgOwned
+from ..timeutil import UTCDateTime, utcnow
+
+KINDS = (
+    "sms_sent", "sms_delivered", "sms_failed", "sms_undelivered", "reply", "opt_out", "opt_in",
+    "rsvp_yes", "rsvp_no", "waitlisted", "attended", "no_show", "walk_in",
+)
+CHANNELS = ("sms", "workshop", "web", "import")
+
+
+class ParticipationEvent(OrgOwned, db.Model):
+    """Append-only: one row per participation event. Rows survive a contact's erasure
+    (the contact row stays, de-identified), so reach figures stay correct."""
+
+    __tablename__ = "participation_events"
+    __table_args__ = (
+        Index("ix_participation_campaign_kind_time", "organization_id", "campaign_id", "kind",
+              "occurred_at"),
+        Index("ix_participation_contact", "contact_id", "occurred_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id", ondelete="SET NULL"))
+    message_id: Mapped[int | None] = mapped_column(
+        ForeignKey("campaign_messages.id", ondelete="SET NULL"))
+    outbox_id: Mapped[int | None] = mapped_column(Integer)
+    workshop_id: Mapped[int | None] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(20))
+    channel: Mapped[str] = mapped_column(String(10))
+    detail: Mapped[str | None] = mapped_column(String(40))  # e.g. a Twilio error code
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -1,0 +1,1 @@
+"""Twilio webhooks: status callbacks and inbound SMS (signature-checked, no CSRF)."""

@@ -1,0 +1,193 @@
+"""Contract tests: the real TwilioGateway and SDK against Prism serving Twilio's OpenAPI spec.
+
+Prism (`make prism`, pinned in tests/contract/package.json) validates every request against
+`twilio_api_v2010.json` and answers with the spec's static examples, so these tests assert on
+the requests sent (the SDK keeps the last one in `_test_only_last_request`), not on the answers.
+Twilio error codes cannot come from Prism: the fake server covers those.
+
+They skip, loudly, only when node/npm or the spec is missing. A missing Prism install is
+installed here with `npm ci` (what `make prism` does).
+"""
+import os
+import re
+import shutil
+import socket
+import subprocess
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from twilio.base.exceptions import TwilioRestException
+
+from app.messaging import PermanentSmsError
+from app.messaging.twilio_gateway import TwilioGateway
+
+REPO = Path(__file__).resolve().parents[2]
+CONTRACT_DIR = REPO / "tests" / "contract"
+PRISM_BIN = CONTRACT_DIR / "node_modules" / ".bin" / "prism"
+ACCOUNT_SID = "AC" + "0" * 32
+SERVICE_SID = "MG" + "a1b2" * 8
+CALLBACK = "https://alcance.example.org/webhooks/twilio/status"
+ANA = "+5216641234567"
+STARTUP_TIMEOUT = 90  # seconds; the 1.8 MB spec takes 2-15 s to load
+
+
+def _spec_path() -> Path | None:
+    candidates = [REPO.parent / "shared" / "twilio" / "twilio_api_v2010.json"]
+    if os.environ.get("TWILIO_OPENAPI_SPEC"):
+        candidates.append(Path(os.environ["TWILIO_OPENAPI_SPEC"]))
+    return next((p for p in candidates if p.is_file()), None)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _ensure_prism() -> None:
+    if PRISM_BIN.exists():
+        return
+    result = subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=CONTRACT_DIR,
+                            capture_output=True, text=True, timeout=600)
+    if result.returncode != 0 or not PRISM_BIN.exists():
+        pytest.fail("`npm ci` in tests/contract failed (run `make prism`):\n"
+                    + result.stdout[-2000:] + result.stderr[-2000:])
+
+
+@pytest.fixture(scope="module")
+def prism_url(tmp_path_factory):
+    missing = [tool for tool in ("node", "npm") if shutil.which(tool) is None]
+    if missing:
+        pytest.skip(f"CONTRACT TESTS SKIPPED: {' and '.join(missing)} not found on PATH; install "
+                    "Node.js 18+ and run `make prism` to check the gateway against Twilio's spec")
+    spec = _spec_path()
+    if spec is None:
+        pytest.skip("CONTRACT TESTS SKIPPED: Twilio's OpenAPI spec not found at "
+                    f"{REPO.parent / 'shared/twilio/twilio_api_v2010.json'} and "
+                    "TWILIO_OPENAPI_SPEC is not set")
+    _ensure_prism()
+    port = _free_port()
+    log_path = tmp_path_factory.mktemp("prism") / "prism.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [str(PRISM_BIN), "mock", "-h", "127.0.0.1", "-p", str(port), str(spec)],
+            cwd=CONTRACT_DIR, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        )
+    try:
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while b"Prism is listening" not in log_path.read_bytes():
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail("Prism did not start:\n" + log_path.read_text(errors="replace")[-3000:])
+            time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture
+def make_gateway(prism_url):
+    made = []
+
+    def make(**kwargs):
+        kwargs.setdefault("messaging_service_sid", SERVICE_SID)
+        gateway = TwilioGateway(ACCOUNT_SID, "test-token", api_base_url=prism_url,
+                                timeout=(2, 10), **kwargs)
+        made.append(gateway)
+        return gateway
+
+    yield make
+    for gateway in made:
+        gateway.close()
+
+
+def last_exchange(gateway):
+    http = gateway.http_client
+    return http._test_only_last_request, http._test_only_last_response
+
+
+def test_send_with_messaging_service_is_accepted(prism_url, make_gateway):
+    gateway = make_gateway()
+    result = gateway.send(ANA, "Hola, ¿cómo estás?", status_callback=CALLBACK)
+
+    request, response = last_exchange(gateway)
+    assert response.status_code == 201
+    assert request.method == "POST"
+    assert request.url == f"{prism_url}/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json"
+    assert request.data == {"To": ANA, "Body": "Hola, ¿cómo estás?",
+                            "MessagingServiceSid": SERVICE_SID, "StatusCallback": CALLBACK}
+    assert request.auth == (ACCOUNT_SID, "test-token")
+    # Static example answer: only its shape is meaningful.
+    assert re.fullmatch(r"SM[0-9a-fA-F]{32}", result.sid) and result.status
+
+
+def test_send_with_from_number_and_no_callback_is_accepted(prism_url, make_gateway):
+    gateway = make_gateway(messaging_service_sid=None, from_number="+15017122661")
+    gateway.send(ANA, "Taller el sábado")
+    request, response = last_exchange(gateway)
+    assert response.status_code == 201
+    assert request.data == {"To": ANA, "Body": "Taller el sábado", "From": "+15017122661"}
+
+
+def test_find_sent_matches_the_list_operation(prism_url, make_gateway, monkeypatch):
+    gateway = make_gateway()
+    seen = []
+    request = gateway.http_client.request
+
+    def spy(method, url, **kwargs):
+        response = request(method, url, **kwargs)
+        seen.append((method, gateway.http_client._test_only_last_request, response.status_code))
+        return response
+
+    monkeypatch.setattr(gateway.http_client, "request", spy)
+    since = datetime(2026, 11, 27, 18, 0, 5, tzinfo=timezone.utc)
+    found = gateway.find_sent(ANA, since=since)
+
+    method, first, status = seen[0]
+    assert (method, status) == ("GET", 200)
+    assert first.url == f"{prism_url}/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json"
+    assert first.params == {"To": ANA, "DateSent>": "2026-11-27T18:00:05Z", "PageSize": 20}
+    # Prism's example page links to a next page forever: only limit=20 stops the SDK.
+    assert all(s == 200 and r.url.startswith(prism_url) for _, r, s in seen)
+    assert len(found) == 20
+    # Static example records (an SMS and an MMS to another number): check the parsing only.
+    assert all(m.date_created.tzinfo is not None and m.sid[:2] in ("SM", "MM") for m in found)
+
+
+# Malformed requests: the raw SDK lets them through, Prism's validation rejects them.
+@pytest.mark.parametrize("kwargs, field", [
+    (dict(to=None, body="x", messaging_service_sid=SERVICE_SID), "To"),
+    (dict(to=ANA, body="x", messaging_service_sid="XX123"), "MessagingServiceSid"),
+    (dict(to=ANA, body="x", messaging_service_sid=SERVICE_SID, status_callback="not a url"),
+     "StatusCallback"),
+])
+def test_prism_rejects_malformed_requests_from_the_raw_sdk(make_gateway, kwargs, field):
+    gateway = make_gateway()
+    with pytest.raises(TwilioRestException) as info:
+        gateway.client.messages.create(**kwargs)
+    assert info.value.status == 422
+    _, response = last_exchange(gateway)
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert field in response.text
+
+
+@pytest.mark.parametrize("gateway_kwargs, callback", [
+    (dict(messaging_service_sid="XX123"), None),
+    (dict(), "not a url"),
+])
+def test_gateway_maps_422_to_permanent_error(make_gateway, gateway_kwargs, callback):
+    gateway = make_gateway(**gateway_kwargs)
+    with pytest.raises(PermanentSmsError) as info:
+        gateway.send(ANA, "Hola Ana", status_callback=callback)
+    err = info.value
+    assert err.status == 422
+    assert err.code is None  # Prism's problem+json has no Twilio code (the SDK copies the 422)
+    assert not err.marks_opted_out and not err.marks_undeliverable
+    assert ANA not in str(err) and "Hola Ana" not in str(err)
+

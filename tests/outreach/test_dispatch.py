@@ -1,0 +1,224 @@
+"""The worker sends each due message once, re-checks everything at send time, and never
+re-sends a message whose outcome is unknown without reconciling it first."""
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from app.contacts.models import Contact
+from app.extensions import db
+from app.messaging.fake import FakeSmsGateway
+from app.messaging.gateway import OutcomeUnknownSmsError, PermanentSmsError, RetryableSmsError
+from app.outreach.models import OutboxMessage
+from app.participation.models import ParticipationEvent
+from tests.factories import make_campaign, make_contact, make_message
+from tests.outreach.helpers import Clock, make_worker, schedule_once, utc
+
+SCHEDULED_AT = utc(2026, 11, 27, 18, 0)
+DUE = utc(2026, 12, 2, 1, 0)  # 17:00 in Tijuana on 1 December
+
+
+def outbox(contact=None):
+    stmt = select(OutboxMessage).order_by(OutboxMessage.id)
+    if contact is not None:
+        stmt = stmt.where(OutboxMessage.contact_id == contact.id)
+    db.session.expire_all()
+    return db.session.scalars(stmt).all()
+
+
+def setup_send(make_org, n=1, **contact_overrides):
+    org = make_org()
+    contacts = [make_contact(org, **contact_overrides) for _ in range(n)]
+    send, _ = schedule_once(org, now=SCHEDULED_AT)
+    return org, contacts, send
+
+
+def run(app, clock, gateway):
+    worker = make_worker(app, clock, gateway)
+    try:
+        worker.run(once=True)
+    finally:
+        worker.close()
+
+
+def test_sends_due_messages_once(app, make_org):
+    org, contacts, _ = setup_send(make_org, n=3)
+    clock = Clock(DUE - timedelta(minutes=1))
+    gateway = FakeSmsGateway(clock=clock)
+    run(app, clock, gateway)
+    assert gateway.sent == []  # not due yet
+    clock.now = DUE
+    run(app, clock, gateway)
+    run(app, clock, gateway)
+    assert sorted(s.to for s in gateway.sent) == sorted(c.phone for c in contacts)
+    rows = outbox()
+    assert {r.status for r in rows} == {"sent"}
+    assert all(r.twilio_sid and r.sent_at == DUE and r.attempts == 1 for r in rows)
+    assert gateway.sent[0].status_callback == "https://alcance.example.org/webhooks/twilio/status"
+
+
+def test_opt_out_notice_only_on_the_first_message(app, make_org):
+    org, (contact,), _ = setup_send(make_org)
+    clock = Clock(DUE)
+    gateway = FakeSmsGateway(clock=clock)
+    run(app, clock, gateway)
+    schedule_once(org, now=DUE, when=DUE.date() + timedelta(days=1))
+    clock.now = DUE + timedelta(days=1)
+    run(app, clock, gateway)
+    first, second = [s.body for s in gateway.sent]
+    assert first.endswith("Responde BAJA para no recibir más mensajes.")
+    assert "BAJA" not in second
+
+
+def test_opted_out_between_scheduling_and_sending_gets_nothing(app, make_org):
+    _, (contact,), _ = setup_send(make_org)
+    contact.opted_out_at = DUE - timedelta(seconds=1)
+    db.session.commit()
+    clock = Clock(DUE)
+    gateway = FakeSmsGateway(clock=clock)
+    run(app, clock, gateway)
+    assert gateway.sent == []
+    assert outbox()[0].status in ("skipped", "canceled")
+
+
+def test_paused_campaign_sends_nothing(app, make_org):
+    _, _, send = setup_send(make_org)
+    send.campaign.status = "paused"
+    db.session.commit()
+    clock = Clock(DUE)
+    gateway = FakeSmsGateway(clock=clock)
+    run(app, clock, gateway)
+    assert gateway.sent == [] and outbox()[0].status == "held"
+
+
+def test_quiet_hours_rechecked_at_send_time(app, make_org):
+    _, (contact,), _ = setup_send(make_org)
+    row = outbox()[0]
+    row.due_at = utc(2026, 12, 2, 6, 0)  # 22:00 in Tijuana (e.g. after a long outage)
+    db.session.commit()
+    clock = Clock(utc(2026, 12, 2, 6, 0))
+    gateway = FakeSmsGateway(clock=clock)
+    run(app, clock, gateway)
+    assert gateway.sent == []
+    row = outbox()[0]
+    assert row.status == "scheduled" and row.due_at == utc(2026, 12, 2, 16, 0)  # 08:00 PST
+
+
+def test_frequency_cap_defers_the_fourth_message(app, make_org):
+    org, (contact,), _ = setup_send(make_org)
+    for _ in range(3):
+        schedule_once(org, now=SCHEDULED_AT)
+    clock = Clock(DUE)
+    gateway = FakeSmsGateway(clock=clock)
+    run(app, clock, gateway)
+    assert len(gateway.sent) == 3
+    deferred = [r for r in outbox() if r.status == "scheduled"]
+    assert len(deferred) == 1 and deferred[0].due_at == DUE + timedelta(days=7)
+
+
+def test_retryable_error_backs_off_then_fails(app, make_org):
+    setup_send(make_org)
+    clock = Clock(DUE)
+    gateway = FakeSmsGateway(clock=clock)
+    gateway.fail_next(*[RetryableSmsError("429", code=20429, status=429) for _ in range(5)])
+    delays = []
+    for _ in range(5):
+        run(app, clock, gateway)
+        row = outbox()[0]
+        if row.status == "scheduled":
+            delays.append(row.due_at - clock.now)
+            clock.now = row.due_at
+    assert row.status == "failed" and row.error_code == "20429" and row.attempts == 5
+    assert gateway.sent == []
+    assert [d.total_seconds() for d in delays] == sorted(d.total_seconds() for d in delays)
+    assert 1 <= delays[0].total_seconds() <= 2 and 8 <= delays[3].total_seconds() <= 16
+
+
+def test_retry_then_success_sends_once(app, make_org):
+    setup_send(make_org)
+    clock = Clock(DUE)
+    gateway = FakeSmsGateway(clock=clock)
+    gateway.fail_next(RetryableSmsError("no connection"))
+    run(app, clock, gateway)
+    clock.now = outbox()[0].due_at
+    run(app, clock, gateway)
+    assert len(gateway.sent) == 1 and outbox()[0].status == "sent"
+
+
+def test_unknown_outcome_is_reconciled_not_resent(app, make_org):
+    setup_send(make_org)
+    clock = Clock(DUE)
+    gateway = FakeSmsGateway(clock=clock)
+    gateway.fail_next(OutcomeUnknownSmsError("read timeout"), sent=True)
+    run(app, clock, gateway)
+    assert outbox()[0].status == "unknown" and len(gateway.sent) == 1
+    clock.now = DUE + timedelta(minutes=1)
+    run(app, clock, gateway)  # maintenance reconciles
+    row = outbox()[0]
+    assert row.status == "sent" and row.twilio_sid == gateway.sent[0].sid
+    assert len(gateway.sent) == 1
+
+
+def test_unknown_outcome_never_accepted_is_requeued_after_grace(app, make_org):
+    setup_send(make_org)
+    clock = Clock(DUE)
+    gateway = FakeSmsGateway(clock=clock)
+    gateway.fail_next(OutcomeUnknownSmsError("500"), sent=False)
+    run(app, clock, gateway)
+    clock.now = DUE + timedelta(minutes=5)
+    run(app, clock, gateway)
+    assert outbox()[0].status == "unknown" and gateway.sent == []  # still within grace
+    clock.now = DUE + timedelta(minutes=11)
+    run(app, clock, gateway)
+    assert outbox()[0].status == "sent" and len(gateway.sent) == 1
+
+
+def test_21610_opts_the_contact_out_and_cancels_the_rest(app, make_org):
+    org, (contact,), _ = setup_send(make_org)
+    schedule_once(org, now=SCHEDULED_AT, when=DUE.date() + timedelta(days=3))
+    clock = Clock(DUE)
+    gateway = FakeSmsGateway(clock=clock)
+    gateway.fail_next(PermanentSmsError("unsubscribed", code=21610, status=400))
+    run(app, clock, gateway)
+    db.session.refresh(contact)
+    assert contact.opted_out_at == DUE and contact.opt_out_channel == "carrier"
+    assert [r.status for r in outbox()] == ["failed", "canceled"]
+    kinds = set(db.session.scalars(select(ParticipationEvent.kind)))
+    assert kinds == {"sms_failed", "opt_out"}
+
+
+def test_21211_marks_undeliverable(app, make_org):
+    _, (contact,), _ = setup_send(make_org)
+    clock = Clock(DUE)
+    gateway = FakeSmsGateway(clock=clock)
+    gateway.fail_next(PermanentSmsError("invalid To", code=21211, status=400))
+    run(app, clock, gateway)
+    db.session.refresh(contact)
+    assert contact.undeliverable and outbox()[0].error_code == "21211"
+
+
+def test_expired_lease_of_a_dead_worker(app, make_org):
+    from app.outreach.dispatch import claim_due, recover_expired_leases
+
+    setup_send(make_org, n=2)
+    ids = claim_due("dead-worker", now=DUE, limit=10, lease=timedelta(minutes=2))
+    assert len(ids) == 2
+    # The dead worker had started calling the provider for one of them.
+    started = db.session.get(OutboxMessage, ids[0])
+    started.send_started_at = DUE
+    db.session.commit()
+    assert recover_expired_leases(now=DUE + timedelta(minutes=1)) == (0, 0)
+    assert recover_expired_leases(now=DUE + timedelta(minutes=3)) == (1, 1)
+    statuses = {r.id: r.status for r in outbox()}
+    assert statuses == {ids[0]: "unknown", ids[1]: "scheduled"}
+
+
+def test_system_reply_ignores_campaign_rules_but_not_erasure(app, make_org):
+    org = make_org()
+    contact = make_contact(org, opted_out_at=DUE)
+    db.session.add(OutboxMessage(organization_id=org.id, contact_id=contact.id, purpose="system",
+                                 language="es", body="Confirmación", due_at=DUE))
+    db.session.commit()
+    clock = Clock(DUE)
+    gateway = FakeSmsGateway(clock=clock)
+    run(app, clock, gateway)
+    assert [s.body for s in gateway.sent] == ["Confirmación"]
