@@ -101,7 +101,7 @@ def users_create(org_slug, email, role, language, password_stdin):
 @localized
 def seed_demo(force):
     """Create the demo organization and one user per role, then print their logins."""
-    from .demo import seed_demo_data
+    from .demo import demo_logins_if_present, seed_demo_data
 
     if current_app.config["ENV_NAME"] == "production" and not force:
         click.echo(_("Refusing to seed demo data in production without --force."), err=True)
@@ -109,7 +109,9 @@ def seed_demo(force):
     logins = seed_demo_data(only_if_empty=not force)
     if logins is None:
         click.echo(_("The database already has data; demo not seeded."))
-        return
+        logins = demo_logins_if_present()
+        if logins is None:
+            return
     click.echo(_("Demo organization ready. Sign in at %(url)s with:", url="http://127.0.0.1:5000"))
     for role, email, password in logins:
         click.echo(f"  {role:<12} {email:<32} {password}")

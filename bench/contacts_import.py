@@ -49,7 +49,8 @@ TAGS = ["secundaria", "prepa", "taller verano", "feria 2026", "deportes", "arte"
 def _valid_number(rng, area, region, seen, phonenumbers):
     while True:
         rest = 10 - len(area)
-        subscriber = str(rng.randint(2, 9)) + "".join(str(rng.randint(0, 9)) for _ in range(rest - 1))
+        subscriber = str(rng.randint(2, 9)) + "".join(
+            str(rng.randint(0, 9)) for _ in range(rest - 1))
         if region == "US" and subscriber.startswith("555"):
             continue
         national = area + subscriber
@@ -83,11 +84,13 @@ def generate(path: Path, rows: int, seed: int = 2026) -> dict:
             if roll < 0.05 and written:
                 dupes += 1
                 country, number, state, city = rng.choice(written)
-                phone = f"+52 1 {number}" if country == "MX" else f"1-{number[:3]}-{number[3:6]}-{number[6:]}"
+                phone = (f"+52 1 {number}" if country == "MX"
+                         else f"1-{number[:3]}-{number[3:6]}-{number[6:]}")
             elif roll < 0.85:
                 area, state, city = rng.choice(MX_AREAS)
                 country, number = "MX", _valid_number(rng, area, "MX", seen, phonenumbers)
-                phone = rng.choice([number, f"044 {number}", f"+52 {number[:3]} {number[3:6]} {number[6:]}"])
+                phone = rng.choice([number, f"044 {number}",
+                                    f"+52 {number[:3]} {number[3:6]} {number[6:]}"])
                 written.append((country, number, state, city))
             else:
                 area, state, city = rng.choice(US_AREAS)
@@ -169,7 +172,8 @@ def _postgres_scratch(url: str):
 
     name = f"alcance_bench_{uuid.uuid4().hex[:8]}"
     try:
-        admin = create_engine(url, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
+        admin = create_engine(url, isolation_level="AUTOCOMMIT",
+                              connect_args={"connect_timeout": 3})
         with admin.connect() as conn:
             conn.execute(text("SELECT 1"))
     except Exception as error:  # not reachable: skip PostgreSQL
@@ -184,7 +188,8 @@ def _postgres_scratch(url: str):
                 conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
             admin.dispose()
 
-        return make_url(url).set(database=name).render_as_string(hide_password=False), None, drop_database
+        scratch = make_url(url).set(database=name).render_as_string(hide_password=False)
+        return scratch, None, drop_database
     except Exception:
         with admin.connect() as conn:
             conn.execute(text(f'CREATE SCHEMA "{name}"'))

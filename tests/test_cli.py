@@ -78,3 +78,21 @@ def test_demo_users_can_sign_in_in_both_languages(app, runner, login):
             c = app.test_client()
             login(db.session.query(User).filter_by(email=email).one(), password=password, c=c)
             assert word in c.get(f"/dashboard?lang={lang}").get_data(as_text=True)
+
+
+def test_seed_demo_builds_a_living_history(runner):
+    from sqlalchemy import func, select
+
+    from app.contacts.models import Audience, Contact
+    from app.outreach.models import InboundMessage, OutboxMessage
+
+    assert runner.invoke(args=["seed-demo"]).exit_code == 0
+    contacts = db.session.scalar(select(func.count()).select_from(Contact))
+    states = db.session.scalar(select(func.count(func.distinct(Contact.state_code))))
+    assert 250 <= contacts <= 400 and states >= 8
+    assert db.session.scalar(select(func.count()).select_from(Audience)) == 3
+    statuses = dict(db.session.execute(select(OutboxMessage.status, func.count())
+                                       .group_by(OutboxMessage.status)).all())
+    assert statuses.get("delivered", 0) > 20 and statuses.get("scheduled", 0) > 20
+    intents = set(db.session.scalars(select(InboundMessage.intent)))
+    assert {"opt_out", "help", "other"} <= intents

@@ -337,7 +337,16 @@ def outbox_counts(campaign: Campaign) -> dict[str, int]:
 # Messages
 
 BODY_FIELDS = {"es": "body_es", "en": "body_en"}
-BODY_NAMES = {"es": _l("Spanish text"), "en": _l("English text")}
+# One full sentence per language: translations never assemble sentences from parts.
+BODY_MISSING = {"es": _l("Write the Spanish text."), "en": _l("Write the English text.")}
+
+
+def _body_too_long(language: str, n: int):
+    if language == "es":
+        return _l("The Spanish text has %(n)d characters; the limit is %(max)d (Twilio's "
+                  "maximum).", n=n, max=MAX_BODY)
+    return _l("The English text has %(n)d characters; the limit is %(max)d (Twilio's maximum).",
+              n=n, max=MAX_BODY)
 
 
 def _normalize_body(body) -> str:
@@ -346,13 +355,11 @@ def _normalize_body(body) -> str:
 
 
 def body_problem(body: str, language: str):
-    """Why `body` cannot be saved as the `language` text (a lazy message), or None."""
-    text_name = BODY_NAMES[language]
+    """Why `body` (normalized) cannot be saved as the `language` text (a lazy message), or None."""
     if not body:
-        return _l("Write the %(text)s.", text=text_name)
+        return BODY_MISSING[language]
     if len(body) > MAX_BODY:
-        return _l("The %(text)s has %(n)d characters; the limit is %(max)d (Twilio's maximum).",
-                  text=text_name, n=len(body), max=MAX_BODY)
+        return _body_too_long(language, len(body))
     unknown = placeholders.unknown_placeholders(body)
     if unknown:
         allowed = ", ".join("{" + name + "}" for name in placeholders.PLACEHOLDERS)

@@ -13,19 +13,13 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, and_, false, func, or_, select
+from sqlalchemy import Select, and_, func, or_, select
 
 from ..errors import DomainError
 from ..extensions import db
 from ..timeutil import utcnow
 from .eligibility import REASON_ORDER, block_reason_sql, eligible_sql
-from .forms import (
-    AGE_BAND_LABELS,
-    CONSENT_SOURCE_LABELS,
-    COUNTRY_LABELS,
-    GENDER_LABELS,
-    LANGUAGE_LABELS,
-)
+from .forms import CONSENT_SOURCE_LABELS, COUNTRY_LABELS, GENDER_LABELS, LANGUAGE_LABELS
 from .geography import MX_STATES, US_STATES, state_name
 from .models import AGE_BANDS, CONSENT_SOURCES, GENDERS, LANGUAGES, Audience, Contact, ContactTag
 from .services import fold_sql

@@ -188,7 +188,10 @@ def inspect_csv(data: bytes, *, max_rows: int = MAX_ROWS) -> CsvLayout:
     records = _records(data, encoding, delimiter)
     line = 1
     try:
-        _line, headers = next(records)
+        first = next(records, None)
+        if first is None:  # only blank cells
+            raise CsvImportError(_l("The file is empty."))
+        headers = first[1]
         if len(headers) > MAX_COLUMNS:
             raise CsvImportError(_l("The file has more than %(n)d columns.", n=MAX_COLUMNS))
         columns = map_columns(headers)
@@ -197,7 +200,7 @@ def inspect_csv(data: bytes, *, max_rows: int = MAX_ROWS) -> CsvLayout:
                 "No phone column found. Name the column with the mobile numbers "
                 "“telefono” or “phone”."))
         rows = 0
-        for line, _cells in records:
+        for line, _cells in records:  # noqa: B007 (`line` locates a csv.Error below)
             rows += 1
             if rows > max_rows:
                 raise CsvImportError(_l(

@@ -7,8 +7,8 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from wtforms import (
     BooleanField,
-    SelectChoice,
     IntegerField,
+    SelectChoice,
     SelectField,
     SelectMultipleField,
     StringField,
@@ -21,7 +21,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..forms import BaseForm, choices
 from .eligibility import REASONS
-from .geography import MX_STATES, STATE_CHOICES, US_STATES
+from .geography import MX_STATES, STATE_CHOICES, US_STATES, state_name
 from .models import AGE_BANDS, CONSENT_SOURCES, GENDERS, LANGUAGES, OPT_OUT_CHANNELS
 from .validation import MAX_AGE, MIN_AGE
 
@@ -58,8 +58,6 @@ assert set(OPT_OUT_CHANNEL_LABELS) == set(OPT_OUT_CHANNELS)
 
 def label_helpers() -> dict:
     """Template helpers turning stored codes into translated labels."""
-    from .geography import state_name
-
     return {
         "language_label": lambda code: LANGUAGE_LABELS.get(code, code or ""),
         "gender_label": lambda code: GENDER_LABELS.get(code, code or ""),

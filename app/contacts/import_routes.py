@@ -19,9 +19,18 @@ bp = Blueprint("contact_imports", __name__, url_prefix="/contacts/imports")
 RECENT_IMPORTS = 30
 
 
-@bp.route("/", methods=["GET", "POST"])
+@bp.get("/")
 @permission_required("coordinate")
 def index():
+    imports = db.session.scalars(
+        scoped(ContactImport).order_by(ContactImport.id.desc()).limit(RECENT_IMPORTS)
+    ).all()
+    return render_template("contacts/imports/index.html", imports=imports)
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@permission_required("coordinate")
+def new():
     form = ImportUploadForm()
     if form.validate_on_submit():
         upload = form.file.data
@@ -39,11 +48,8 @@ def index():
             attach_to_form(form, error)
         else:
             return redirect(url_for(".preview", import_id=imp.id))
-    imports = db.session.scalars(
-        scoped(ContactImport).order_by(ContactImport.id.desc()).limit(RECENT_IMPORTS)
-    ).all()
     return render_template(
-        "contacts/imports/index.html", form=form, imports=imports,
+        "contacts/imports/new.html", form=form,
         field_labels=FIELD_LABELS, documented_headers=DOCUMENTED_HEADERS,
         max_mb=services.max_file_bytes() // (1024 * 1024), max_rows=format_number(MAX_ROWS),
     ), form_status(form)

@@ -90,7 +90,8 @@ def contact_flags(contact: Contact, *, today: date) -> list[str]:
         flags.append("undeliverable")
     if contact.consent_source is None:
         flags.append("no_consent")
-    if may_be_minor(contact.birth_year, contact.age_band, today=today) and not contact.guardian_consent:
+    minor = may_be_minor(contact.birth_year, contact.age_band, today=today)
+    if minor and not contact.guardian_consent:
         flags.append("no_guardian_consent")
     return flags
 
@@ -102,7 +103,8 @@ def _field_errors(raw: dict, errors: list[str], *, org, today: date) -> dict:
     """Attribute `clean_contact`'s messages to form fields without repeating its rules.
 
     An error belongs to the first field (in CONTACT_FIELDS order) whose neutral value
-    (usually blank) makes it disappear; what no single field explains is shown for the form as a whole.
+    (usually blank) makes it disappear; what no single field explains is shown for the
+    form as a whole.
     """
     remaining = list(errors)
     by_field: dict[str | None, list[str]] = {}
@@ -154,6 +156,9 @@ def _set_tags(contact: Contact, names: list[str]) -> None:
 
 def _apply(contact: Contact, values: dict, *, now: datetime) -> None:
     guardian_before = bool(contact.guardian_consent)
+    consent_at = values["consent_at"]
+    if consent_at and contact.consent_at and consent_at.date() == contact.consent_at.date():
+        values = dict(values, consent_at=contact.consent_at)  # the form shows dates only
     for name in ("phone", "first_name", "language", "birth_year", "age_band", "gender",
                  "country", "state_code", "municipality", "timezone", "consent_source",
                  "consent_basis", "consent_at", "guardian_consent"):

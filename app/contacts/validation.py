@@ -142,7 +142,8 @@ def clean_contact(raw: dict, *, org, today: date) -> tuple[dict, list[str]]:
         else:
             year = int(year_text)
             if not MIN_AGE <= today.year - year <= MAX_AGE:
-                errors.append(str(_l("Impossible birth year for this program: %(year)s.", year=year)))
+                errors.append(str(_l("Impossible birth year for this program: %(year)s.",
+                                     year=year)))
             values["birth_year"] = year
     band = _strip(raw.get("age_band")).replace("–", "-").replace(" ", "")
     if band:
@@ -177,7 +178,8 @@ def clean_contact(raw: dict, *, org, today: date) -> tuple[dict, list[str]]:
 
     tags = parse_tags(raw.get("tags"))
     if len(tags) > MAX_TAGS or any(not TAG_RE.match(t) for t in tags):
-        errors.append(str(_l("Tags: at most 20, each up to 40 letters, digits, spaces or hyphens.")))
+        errors.append(str(_l(
+            "Tags: at most 20, each up to 40 letters, digits, spaces or hyphens.")))
     values["tags"] = tags
 
     source_text = fold(raw.get("consent_source"))

@@ -14,7 +14,7 @@ from "sent, answer lost", because `requests` folds both into `ConnectionError`:
 * connect refused / DNS failure: `ConnectionError(MaxRetryError(reason=NewConnectionError))`
   (urllib3's NewConnectionError subclasses ConnectTimeoutError; requests deliberately does
   *not* raise `ConnectTimeout` for it) -> retryable;
-* connect timeout: `ConnectTimeout`, a subclass of both `ConnectionError` and `Timeout` -> retryable;
+* connect timeout: `ConnectTimeout`, subclass of both `ConnectionError` and `Timeout` -> retryable;
 * read timeout waiting for the headers: `ReadTimeout` (a `Timeout`, *not* a `ConnectionError`)
   -> outcome unknown;
 * read timeout while reading the body: `ConnectionError(ReadTimeoutError)`, raised from
@@ -39,6 +39,7 @@ import urllib3.exceptions
 from requests.adapters import HTTPAdapter
 from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioServiceException
 from twilio.http.http_client import TwilioHttpClient
+from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
 from .gateway import (
@@ -144,6 +145,8 @@ class TwilioGateway:
     """Sends SMS through Twilio's Messages API with the official SDK."""
 
     name = "twilio"
+    # Twilio answers STOP/START/HELP-style standard keywords itself; we must not confirm twice.
+    answers_standard_keywords = True
 
     def __init__(
         self,
@@ -369,3 +372,8 @@ def _parse_base_url(base_url: str) -> tuple[str, str, str]:
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ValueError("TWILIO_API_BASE_URL must look like http://host:port")
     return parts.scheme, parts.netloc, parts.path.rstrip("/")
+
+
+def signature_is_valid(auth_token: str, url: str, params, signature: str) -> bool:
+    """Check an X-Twilio-Signature over the public URL and the POSTed form (Twilio's algorithm)."""
+    return bool(signature) and RequestValidator(auth_token).validate(url, params, signature)

@@ -1,8 +1,10 @@
 from zoneinfo import available_timezones
 
 from flask_babel import lazy_gettext as _l
-from wtforms import SelectField, StringField, SubmitField
-from wtforms.validators import DataRequired, Length, Regexp, ValidationError
+from datetime import time
+
+from wtforms import IntegerField, SelectField, StringField, SubmitField, TimeField
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp, ValidationError
 
 from ..forms import BaseForm, choices
 from .models import COUNTRIES
@@ -33,11 +35,30 @@ class OrganizationForm(BaseForm):
     default_language = SelectField(_l("Default language"), choices=choices(LANGUAGE_CHOICES))
 
 
+NOTICE_CHOICES = [("first", _l("On the first message a contact receives")),
+                  ("always", _l("On every message"))]
+
+
 class SettingsForm(BaseForm):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
     timezone = StringField(_l("Time zone"), validators=[DataRequired(), validate_timezone])
     default_language = SelectField(_l("Default language"), choices=choices(LANGUAGE_CHOICES))
+    quiet_start = TimeField(_l("Send no earlier than"), validators=[InputRequired()])
+    quiet_end = TimeField(_l("Send no later than"), validators=[InputRequired()])
+    cap_messages = IntegerField(_l("At most this many messages per contact"),
+                                validators=[InputRequired(), NumberRange(1, 20)])
+    cap_days = IntegerField(_l("…in this many days"), validators=[InputRequired(), NumberRange(1, 30)])
+    opt_out_notice = SelectField(_l("Add the opt-out instruction"), choices=choices(NOTICE_CHOICES))
+    contact_line = StringField(_l("Contact line named in HELP replies"),
+                               validators=[Optional(), Length(max=60)])
     submit = SubmitField(_l("Save settings"))
+
+    def validate_quiet_end(self, field):
+        start, end = self.quiet_start.data, field.data
+        if start and end and not (time(6) <= start < end <= time(22)):
+            raise ValidationError(_l("The window must start before it ends, between 06:00 and 22:00."))
+        if start and start >= time(19, 30):
+            raise ValidationError(_l("Start before 19:30 so Florida and Oklahoma (until 20:00) keep a window."))
 
 
 assert {c for c, _ in COUNTRY_CHOICES} == set(COUNTRIES)

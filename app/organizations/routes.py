@@ -17,11 +17,8 @@ def settings():
     form = SettingsForm(obj=org)
     if form.validate_on_submit():
         services.update_settings(
-            org,
-            actor_id=current_user.id,
-            name=form.name.data,
-            timezone=form.timezone.data,
-            default_language=form.default_language.data,
+            org, actor_id=current_user.id, name=form.name.data,
+            **{key: getattr(form, key).data for key in services.SETTINGS},
         )
         flash(_("Settings saved."), "success")
         return redirect(url_for("organizations.settings"))

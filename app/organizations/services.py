@@ -20,10 +20,17 @@ def create_organization(*, slug, name, country, timezone, default_language="es")
     return org
 
 
-def update_settings(org: Organization, *, actor_id: int, name, timezone, default_language) -> None:
+SETTINGS = ("timezone", "default_language", "quiet_start", "quiet_end", "cap_messages",
+            "cap_days", "opt_out_notice", "contact_line")
+
+
+def update_settings(org: Organization, *, actor_id: int, name: str, **values) -> None:
+    """Save an admin's settings (already validated by SettingsForm)."""
     org.name = name.strip()
-    org.timezone = timezone
-    org.default_language = default_language
+    for key in SETTINGS:
+        if key in values:
+            setattr(org, key, values[key])
+    org.contact_line = (org.contact_line or "").strip() or None
     db.session.commit()
     security_event("settings_changed", user_id=actor_id, org_id=org.id)
 

@@ -4,8 +4,8 @@ The delivery guarantee (README "Delivery guarantee"):
 1. A row is claimed (status `claimed`, worker id, lease expiry) in one statement:
    `FOR UPDATE SKIP LOCKED` on PostgreSQL, `UPDATE ... RETURNING` under `BEGIN IMMEDIATE`
    on SQLite. Two workers never hold the same row.
-2. Just before calling the provider, `send_started_at` is committed. From then on the
-   row is never re-sent blindly.
+2. Before calling the provider, `send_started_at` is committed for the prepared batch
+   (preparing.py). From then on the row is never re-sent blindly.
 3. The outcome is committed right after the call: `sent` + SID; a retryable error (429, no
    connection) goes back to `scheduled` with exponential backoff and jitter, up to
    `max_attempts`, then `failed`; a permanent error is `failed` with its code; an unknown
@@ -20,7 +20,7 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, or_, select, text, update
+from sqlalchemy import and_, select, update
 
 from ..extensions import db
 from .models import OutboxMessage
@@ -104,33 +104,8 @@ def recover_expired_leases(*, now: datetime) -> tuple[int, int]:
     return requeued, unknown
 
 
-def mark_started(outbox_id: int, worker_id: str, *, now: datetime) -> bool:
-    """Record that the provider is about to be called. False if the lease was lost."""
-    result = db.session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.id == outbox_id, OutboxMessage.status == "claimed",
-               OutboxMessage.claimed_by == worker_id, OutboxMessage.send_started_at.is_(None),
-               or_(OutboxMessage.lease_expires_at.is_(None), OutboxMessage.lease_expires_at > now))
-        .values(send_started_at=now, attempts=OutboxMessage.attempts + 1)
-        .execution_options(synchronize_session=False)
-    )
-    db.session.commit()
-    return result.rowcount == 1
-
-
-def pending_reconciliation(*, limit: int = 100) -> list[OutboxMessage]:
-    return list(db.session.scalars(
-        select(OutboxMessage).where(OutboxMessage.status == "unknown")
-        .order_by(OutboxMessage.send_started_at).limit(limit)
-    ))
-
-
 def known_sids(sids: list[str]) -> set[str]:
     if not sids:
         return set()
     return set(db.session.scalars(select(OutboxMessage.twilio_sid).where(
         OutboxMessage.twilio_sid.in_(sids))))
-
-
-def ping() -> None:
-    db.session.execute(text("SELECT 1"))

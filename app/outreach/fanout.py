@@ -5,13 +5,14 @@ Per-recipient values are computed in SQL:
 - the body: pre-rendered per language in Python, with the first name substituted by SQL;
 - the due time: computed in Python once per distinct (time zone, state rule[, enrolment
   moment]) group — a handful of groups — and chosen per row with a CASE.
-Re-running a fan-out inserts nothing twice (NOT EXISTS on send, contact, occurrence), so
-enrolment passes for contacts who join later can reuse it safely.
+Re-running a fan-out inserts nothing twice (ON CONFLICT DO NOTHING on the unique send,
+contact, occurrence), so enrolment passes for contacts who join later can reuse it safely.
+(A correlated NOT EXISTS against the table being filled is quadratic on PostgreSQL.)
 """
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, case, func, insert, literal, or_, select
+from sqlalchemy import and_, case, func, literal, or_
 
 from ..campaigns.placeholders import render
 from ..contacts.audiences import audience_contacts_query
@@ -74,21 +75,26 @@ def _due_instants(send: OutreachSend, tz: str, strict: bool, org, *, now: dateti
     return [next_allowed(max(moment, now), tz, rules.window) for moment in raw]
 
 
+def insert_ignoring_duplicates(model):
+    """INSERT ... ON CONFLICT DO NOTHING on PostgreSQL and SQLite."""
+    if db.engine.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    return dialect_insert(model)
+
+
 def enroll_audience(send: OutreachSend, *, today: date, now: datetime) -> int:
     """Enrol the audience's eligible contacts in the campaign (once each). Returns new rows."""
     eligible = audience_contacts_query(send.organization_id, send.audience.filters, today=today)
-    already = select(CampaignEnrollment.id).where(
-        CampaignEnrollment.campaign_id == send.campaign_id,
-        CampaignEnrollment.contact_id == Contact.id,
-    )
     rows = eligible.with_only_columns(
         literal(send.organization_id), literal(send.campaign_id), Contact.id,
         literal(now, UTCDateTime()),
-    ).where(~already.exists())
+    )
     result = db.session.execute(
-        insert(CampaignEnrollment).from_select(
+        insert_ignoring_duplicates(CampaignEnrollment).from_select(
             ["organization_id", "campaign_id", "contact_id", "enrolled_at"], rows
-        ).execution_options(preserve_rowcount=True)  # psycopg reports -1 otherwise
+        ).on_conflict_do_nothing().execution_options(preserve_rowcount=True)  # psycopg: -1 otherwise
     )
     return result.rowcount or 0
 
@@ -126,22 +132,17 @@ def fan_out(send: OutreachSend, *, today: date, now: datetime) -> int:
                 condition.append(CampaignEnrollment.enrolled_at == key[2])
             whens.append((and_(*condition), literal(dues[occurrence], UTCDateTime())))
             groups_here.append(and_(*condition))
-        exists = select(OutboxMessage.id).where(
-            OutboxMessage.send_id == send.id,
-            OutboxMessage.contact_id == Contact.id,
-            OutboxMessage.occurrence == occurrence,
-        )
         rows = recipients.with_only_columns(
             literal(send.organization_id), literal(send.campaign_id), literal(send.id),
             literal(send.message_id), Contact.id, literal(occurrence), literal("campaign"),
             language, body, case(*whens), literal("scheduled"), literal(0), literal(False),
             literal(now, UTCDateTime()),
-        ).where(~exists.exists(), or_(*groups_here))
-        result = db.session.execute(insert(OutboxMessage).from_select(
+        ).where(or_(*groups_here))
+        result = db.session.execute(insert_ignoring_duplicates(OutboxMessage).from_select(
             ["organization_id", "campaign_id", "send_id", "message_id", "contact_id",
              "occurrence", "purpose", "language", "body", "due_at", "status", "attempts",
              "with_opt_out_notice", "created_at"],
             rows,
-        ).execution_options(preserve_rowcount=True))
+        ).on_conflict_do_nothing().execution_options(preserve_rowcount=True))
         inserted += result.rowcount or 0
     return inserted

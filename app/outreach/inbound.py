@@ -19,7 +19,7 @@ from ..organizations.models import Organization
 from ..participation.services import record_event
 from . import keywords
 from .models import InboundMessage, OutboxMessage
-from .sending import sms_text
+from .preparing import sms_text
 from .status import cancel_pending_for_contact
 
 logger = logging.getLogger("alcance.inbound")

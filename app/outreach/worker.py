@@ -20,7 +20,8 @@ from ..messaging.factory import get_sms_gateway
 from ..timeutil import utcnow
 from .budget import LocalSendBudget
 from .dispatch import DispatchSettings, claim_due, recover_expired_leases
-from .sending import process_one, reconcile_unknown
+from .preparing import prepare_batch
+from .sending import reconcile_unknown, send_prepared
 
 logger = logging.getLogger("alcance.outreach")
 
@@ -52,14 +53,14 @@ class Worker:
     def close(self) -> None:
         self._pool.shutdown(wait=True)
 
-    def _send(self, outbox_id: int) -> str:
+    def _send(self, item) -> str:
         with self.app.app_context():
             try:
-                return process_one(outbox_id, worker_id=self.worker_id, gateway=self.gateway,
-                                   clock=self.clock, budget=self.budget, settings=self.settings,
-                                   status_callback=self.status_callback)
+                return send_prepared(item, gateway=self.gateway, clock=self.clock,
+                                     budget=self.budget, settings=self.settings,
+                                     status_callback=self.status_callback)
             except Exception:  # one bad row must not stop the batch; its lease expires
-                logger.exception("send failed unexpectedly outbox_id=%s", outbox_id)
+                logger.exception("send failed unexpectedly outbox_id=%s", item.id)
                 db.session.rollback()
                 return "error"
 
@@ -76,7 +77,9 @@ class Worker:
         ids = claim_due(self.worker_id, now=self.clock(), limit=self.settings.batch_size,
                         lease=self.settings.lease)
         result = PassResult(claimed=len(ids))
-        for outcome in self._pool.map(self._send, ids):
+        ready = prepare_batch(ids, worker_id=self.worker_id, now=self.clock())
+        result.outcomes["held_back"] = len(ids) - len(ready)
+        for outcome in self._pool.map(self._send, ready):
             result.outcomes[outcome] = result.outcomes.get(outcome, 0) + 1
         return result
 

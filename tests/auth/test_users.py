@@ -116,17 +116,26 @@ def test_permission_denial_is_logged(client, make_user, login, caplog):
 def test_admin_updates_settings(client, admin, login):
     login(admin)
     token = csrf_token_from(client.get("/organization/settings"))
+    base = {"csrf_token": token, "quiet_start": "08:00", "quiet_end": "21:00", "cap_messages": "3",
+            "cap_days": "7", "opt_out_notice": "first", "contact_line": "664 555 0100"}
     bad = client.post("/organization/settings", data={
-        "csrf_token": token, "name": "ONG", "timezone": "Mars/Olympus", "default_language": "es"})
+        **base, "name": "ONG", "timezone": "Mars/Olympus", "default_language": "es"})
     assert bad.status_code == 400
     db.session.refresh(admin.organization)
     assert admin.organization.timezone == "America/Tijuana"
+    for window in (("21:00", "08:00"), ("19:45", "21:00"), ("05:00", "21:00")):
+        response = client.post("/organization/settings", data={
+            **base, "quiet_start": window[0], "quiet_end": window[1], "name": "ONG",
+            "timezone": "America/Tijuana", "default_language": "es"})
+        assert response.status_code == 400
     ok = client.post("/organization/settings", data={
-        "csrf_token": token, "name": "ONG Frontera", "timezone": "America/Ciudad_Juarez",
-        "default_language": "en"})
+        **base, "name": "ONG Frontera", "timezone": "America/Ciudad_Juarez",
+        "default_language": "en", "cap_messages": "2"})
     assert ok.status_code == 302
     db.session.refresh(admin.organization)
     assert admin.organization.timezone == "America/Ciudad_Juarez"
+    assert admin.organization.cap_messages == 2
+    assert admin.organization.contact_line == "664 555 0100"
 
 
 def test_anonymous_is_sent_to_login(client):

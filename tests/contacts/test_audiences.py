@@ -2,6 +2,7 @@
 from datetime import date, datetime, timezone
 
 import pytest
+from flask_babel import force_locale
 from sqlalchemy import event, func, select
 
 from app.contacts import audiences
@@ -199,7 +200,8 @@ def test_evaluation_runs_in_sql_without_loading_contacts(people):
 def test_filters_are_normalised():
     filters = audiences.validate_filters({
         "languages": ["en", "es", "es"], "genders": [], "age_min": "15", "age_max": None,
-        "country": "mx", "state_codes": ["14", "02"], "municipalities": " Tijuana ,,  Playas de  Rosarito",
+        "country": "mx", "state_codes": ["14", "02"],
+        "municipalities": " Tijuana ,,  Playas de  Rosarito",
         "tags": "Futbol, futbol, teatro", "consent_sources": "",
     })
     assert filters == {"languages": ["es", "en"], "age_min": 15, "country": "MX",
@@ -286,7 +288,8 @@ def test_audience_names_are_unique_per_organization(make_org):
 
 
 def test_describe_filters_in_words():
-    described = dict((str(k), str(v)) for k, v in audiences.describe_filters(
-        {"languages": ["es"], "age_min": 15, "age_max": 17, "state_codes": ["02", "TX"]}))
+    with force_locale("en"):
+        described = dict((str(k), str(v)) for k, v in audiences.describe_filters(
+            {"languages": ["es"], "age_min": 15, "age_max": 17, "state_codes": ["02", "TX"]}))
     assert described["Age"] == "15 to 17 years"
     assert described["States"] == "Baja California, Texas"

@@ -250,7 +250,8 @@ def test_edit_with_bad_input_or_taken_phone_changes_nothing(client, org, coordin
 def test_opt_out_and_back_in_by_a_coordinator(client, org, coordinator):
     contact = add_contact(org, 1)
     token = csrf_token_from(client.get(f"/contacts/{contact.id}"))
-    assert client.post(f"/contacts/{contact.id}/opt-out", data={"csrf_token": token}).status_code == 302
+    response = client.post(f"/contacts/{contact.id}/opt-out", data={"csrf_token": token})
+    assert response.status_code == 302
     db.session.refresh(contact)
     assert contact.opted_out_at is not None and contact.opt_out_channel == "coordinator"
 

@@ -113,6 +113,17 @@ def test_update_changes_fields_and_tags(org):
     assert db.session.scalar(select(func.count()).select_from(ContactTag)) == 2
 
 
+def test_update_keeps_the_consent_time_when_the_date_is_unchanged(org):
+    contact = services.create_contact(org, raw(), today=TODAY, now=NOW)
+    signed = datetime(2026, 3, 1, 15, 30, tzinfo=timezone.utc)
+    contact.consent_at = signed
+    db.session.commit()
+    services.update_contact(contact, raw(first_name="Ana"), org=org, today=TODAY)
+    assert contact.consent_at == signed
+    services.update_contact(contact, raw(consent_date="2026-03-02"), org=org, today=TODAY)
+    assert contact.consent_at.date() == date(2026, 3, 2)
+
+
 def test_update_to_another_contacts_phone_changes_nothing(org):
     services.create_contact(org, raw(), today=TODAY)
     other = services.create_contact(org, raw(phone="6649876543", first_name="Luis"), today=TODAY)
@@ -185,7 +196,8 @@ def test_format_phone():
 
 def test_local_today_uses_the_organization_zone(org):
     # 03:00 UTC on Jan 1 is still Dec 31 in Tijuana.
-    assert services.local_today(org, datetime(2027, 1, 1, 3, tzinfo=timezone.utc)) == date(2026, 12, 31)
+    new_year_utc = datetime(2027, 1, 1, 3, tzinfo=timezone.utc)
+    assert services.local_today(org, new_year_utc) == date(2026, 12, 31)
 
 
 # --- the list ---------------------------------------------------------------------------
@@ -224,9 +236,13 @@ def test_search_by_partial_phone_and_tag(org):
     b = add(org, 2, phone="+526649998877")
     b.tags.append(ContactTag(name="futbol"))
     db.session.commit()
-    assert [c.id for c in services.list_contacts(org.id, {"q": "111 22"}, today=TODAY).contacts] == [a.id]
-    assert [c.id for c in services.list_contacts(org.id, {"q": "(664)"}, today=TODAY).contacts] == [b.id, a.id]
-    assert [c.id for c in services.list_contacts(org.id, {"tag": "Futbol"}, today=TODAY).contacts] == [b.id]
+
+    def ids(**filters):
+        return [c.id for c in services.list_contacts(org.id, filters, today=TODAY).contacts]
+
+    assert ids(q="111 22") == [a.id]
+    assert ids(q="(664)") == [b.id, a.id]
+    assert ids(tag="Futbol") == [b.id]
 
 
 def test_filters_by_code_and_eligibility(org):

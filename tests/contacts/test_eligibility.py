@@ -53,7 +53,8 @@ def test_erased_blocks_before_anything_else():
 
 
 def test_reasons_come_in_a_fixed_order():
-    assert block_reason(contact(consent_source=None, opted_out_at=WHEN), today=TODAY) == "no_consent"
+    no_consent = contact(consent_source=None, opted_out_at=WHEN)
+    assert block_reason(no_consent, today=TODAY) == "no_consent"
     assert block_reason(contact(opted_out_at=WHEN, undeliverable=True), today=TODAY) == "opted_out"
     assert block_reason(
         contact(undeliverable=True, birth_year=2012), today=TODAY) == "undeliverable"

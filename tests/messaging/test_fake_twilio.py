@@ -117,9 +117,9 @@ def test_list_filters_and_pages_like_twilio(fake_twilio, gateway):
         gateway.send(ANA, f"msg {i}")
     gateway.send("+15105550123", "other")
     auth = (fake_twilio.account_sid, fake_twilio.auth_token)
+    url = fake_twilio.base_url + f"/2010-04-01/Accounts/{fake_twilio.account_sid}/Messages.json"
     with requests.Session() as s:
-        page = s.get(fake_twilio.base_url + f"/2010-04-01/Accounts/{fake_twilio.account_sid}"
-                     "/Messages.json", params={"To": ANA, "PageSize": 2}, auth=auth, timeout=5).json()
+        page = s.get(url, params={"To": ANA, "PageSize": 2}, auth=auth, timeout=5).json()
     assert set(page) >= {"messages", "next_page_uri", "previous_page_uri", "first_page_uri",
                          "page", "page_size", "start", "end", "uri"}
     assert len(page["messages"]) == 2 and page["page"] == 0 and page["page_size"] == 2
@@ -138,7 +138,7 @@ def test_latency_is_per_request_and_requests_overlap():
             codes = list(pool.map(lambda i: post(fake, VALID).status_code, range(8)))
             elapsed = time.monotonic() - started
         assert codes == [201] * 8
-        assert 0.3 <= elapsed < 0.9  # concurrent, not 8 x 0.3 s
+        assert 0.3 <= elapsed < 1.5  # concurrent, not 8 x 0.3 s = 2.4 s
         assert fake.peak_in_flight >= 4 and len(fake.requests) == 8
 
 
@@ -283,8 +283,8 @@ def test_inbound_sms_params_can_be_posted_signed():
         return "<Response/>", 200, {"Content-Type": "text/xml"}
 
     params = inbound_sms_params(ANA, "BAJA", OptOutType="STOP")
-    _, status = post_signed(app.test_client(), "https://alcance.example.org/webhooks/twilio/inbound",
-                            params, APP_TOKEN)
+    url = "https://alcance.example.org/webhooks/twilio/inbound"
+    _, status = post_signed(app.test_client(), url, params, APP_TOKEN)
     assert status == 200 and seen["ok"] is True
     assert seen["Body"] == "BAJA" and seen["From"] == ANA and seen["OptOutType"] == "STOP"
     assert re.fullmatch(r"SM[0-9a-f]{32}", seen["MessageSid"])

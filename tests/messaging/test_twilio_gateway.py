@@ -16,7 +16,6 @@ from twilio.base.exceptions import TwilioRestException, TwilioServiceException
 
 from app.messaging import OutcomeUnknownSmsError, PermanentSmsError, RetryableSmsError, SmsError
 from app.messaging.twilio_gateway import TwilioGateway, redact
-from tests import fake_twilio
 from tests.fake_twilio import (
     DROP,
     FROM_NUMBER,
@@ -396,7 +395,8 @@ def test_constructor_requires_credentials_and_a_sender():
      "https://mock.internal/twilio/v1/Services"),
     ("http://127.0.0.1:4010", "https://example.com/2010-04-01/x.json",
      "https://example.com/2010-04-01/x.json"),
-    ("http://127.0.0.1:4010", "https://twilio.com.evil.example/x", "https://twilio.com.evil.example/x"),
+    ("http://127.0.0.1:4010", "https://twilio.com.evil.example/x",
+     "https://twilio.com.evil.example/x"),
     ("http://127.0.0.1:4010", "http://api.twilio.com/x", "http://api.twilio.com/x"),
     (None, "https://api.twilio.com/x", "https://api.twilio.com/x"),
 ])
@@ -410,7 +410,8 @@ def test_base_url_rewrite(base, url, expected):
 
 def test_bad_base_url_is_rejected():
     with pytest.raises(ValueError, match="TWILIO_API_BASE_URL"):
-        TwilioGateway("AC" + "1" * 32, "tok", from_number=FROM_NUMBER, api_base_url="localhost:4010")
+        TwilioGateway("AC" + "1" * 32, "tok", from_number=FROM_NUMBER,
+                      api_base_url="localhost:4010")
 
 
 def test_rewrite_follows_sdk_region_and_edge(fake_twilio, make_gateway, monkeypatch):
@@ -422,6 +423,7 @@ def test_rewrite_follows_sdk_region_and_edge(fake_twilio, make_gateway, monkeypa
 
 def test_no_phone_numbers_or_bodies_in_logs(fake_twilio, gateway, caplog):
     caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="alcance.messaging")  # create_app sets alcance=INFO
     gateway.send(ANA, BODY, status_callback=CALLBACK_URL)
     gateway.find_sent(ANA, since=datetime.now(timezone.utc))
     fake_twilio.inject(21211)
@@ -444,7 +446,7 @@ def test_module_is_the_only_twilio_importer():
     """STYLE: app/messaging/twilio_gateway.py is the only app module that imports twilio."""
     from pathlib import Path
 
-    root = Path(fake_twilio.__file__).resolve().parent.parent / "app"
+    root = Path(__file__).resolve().parents[2] / "app"
     importers = sorted(
         str(p.relative_to(root)) for p in root.rglob("*.py")
         if re.search(r"^\s*(from|import)\s+twilio\b", p.read_text(encoding="utf-8"), re.M)

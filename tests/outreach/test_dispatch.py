@@ -61,7 +61,7 @@ def test_opt_out_notice_only_on_the_first_message(app, make_org):
     clock = Clock(DUE)
     gateway = FakeSmsGateway(clock=clock)
     run(app, clock, gateway)
-    schedule_once(org, now=DUE, when=DUE.date() + timedelta(days=1))
+    schedule_once(org, now=DUE, when=DUE.date())  # 2 Dec 17:00 Tijuana = DUE + 1 day
     clock.now = DUE + timedelta(days=1)
     run(app, clock, gateway)
     first, second = [s.body for s in gateway.sent]

@@ -54,7 +54,7 @@ def test_confirmation_in_the_contacts_language(app, make_org):
     en = make_contact(org, language="en")
     sms(es, "BAJA")
     sms(en, "STOP")
-    assert "Jóvenes Libres" in replies(es)[0] and "START" in replies(es)[0]
+    assert "Jóvenes Libres" in replies(es)[0] and "ALTA" in replies(es)[0]
     assert replies(en)[0].startswith("Jóvenes Libres: you will not receive")
 
 

@@ -128,7 +128,7 @@ def test_simulator_round_trip(app, client, login, world):
     worker.run(once=True)
     worker.close()
     conversation = client.get(f"/simulator/{contact.id}/messages").get_data(as_text=True)
-    assert "BAJA" in conversation and "START" in conversation
+    assert "BAJA" in conversation and "ALTA" in conversation
 
 
 def test_inbox_shows_flagged_replies_and_marks_reviewed(app, client, login, world):

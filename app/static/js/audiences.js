@@ -83,4 +83,6 @@
 
   form.addEventListener("input", schedule);
   form.addEventListener("change", schedule);
+  // With JavaScript the count needs no button press: show it as soon as the page opens.
+  if (output.querySelector("[data-preview-placeholder]")) refresh();
 })();

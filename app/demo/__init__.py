@@ -1,0 +1,55 @@
+"""Demo data for `flask seed-demo` (and `make run` on an empty database).
+
+Demo passwords are public by design: the demo organization is for trying the product
+on a laptop, never for real young people's data.
+"""
+from flask import current_app
+from sqlalchemy import func, select
+
+from ..auth.models import User
+from ..auth.services import create_user
+from ..extensions import db
+from ..organizations.models import Organization
+from ..organizations.services import create_organization
+from ..timeutil import utcnow
+
+DEMO_SLUG = "demo"
+DEMO_USERS = (
+    ("admin", "admin@demo.alcance.mx", "Alcance-Demo-Admin-26"),
+    ("coordinator", "coordinacion@demo.alcance.mx", "Alcance-Demo-Coordina-26"),
+    ("evaluator", "evaluacion@demo.alcance.mx", "Alcance-Demo-Evalua-26"),
+)
+
+
+def seed_demo_data(*, only_if_empty: bool = True, now=None):
+    """Create the demo organization, users, contacts, audiences and a campaign with history.
+
+    Returns the demo logins, or None when skipped because the database has data.
+    """
+    from .outreach import seed_campaign
+    from .people import seed_audiences, seed_people
+
+    now = now or utcnow()
+    if only_if_empty and db.session.scalar(select(func.count()).select_from(Organization)):
+        return None
+    org = db.session.scalar(select(Organization).where(Organization.slug == DEMO_SLUG))
+    fresh = org is None
+    if fresh:
+        org = create_organization(slug=DEMO_SLUG, name="Jóvenes Sin Adicciones (demo)",
+                                  country="MX", timezone="America/Tijuana", default_language="es")
+        org.contact_line = "664 555 0100"
+        db.session.commit()
+    for role, email, password in DEMO_USERS:
+        if db.session.scalar(select(User).where(User.email == email)) is None:
+            create_user(org, email=email, role=role, password=password)
+    if fresh:
+        seed_people(org, now=now)
+        audiences = seed_audiences(org, now=now)
+        seed_campaign(current_app._get_current_object(), org, audiences, now=now)
+    return DEMO_USERS
+
+
+def demo_logins_if_present():
+    """The demo logins when the demo organization exists (printed by `make run`)."""
+    exists = db.session.scalar(select(Organization.id).where(Organization.slug == DEMO_SLUG))
+    return DEMO_USERS if exists else None

@@ -1,0 +1,77 @@
+"""A demo campaign with history: messages sent and delivered, replies, an opt-out, and
+sends still to come — produced by the real scheduler, worker and inbound code paths."""
+from datetime import datetime, time, timedelta
+
+from sqlalchemy import select
+
+from ..campaigns.services import add_message, create_campaign, transition_campaign
+from ..contacts.models import Contact
+from ..extensions import db
+from ..messaging.simulator import SimulatorGateway
+from ..outreach.dispatch import DispatchSettings
+from ..outreach.inbound import receive_sms
+from ..outreach.models import OutboxMessage
+from ..outreach.services import schedule_send
+
+REPLIES = ["Gracias por la info", "¿Dónde es el taller?", "AYUDA", "BAJA", "ok", "Thanks!"]
+
+
+class _NoBudget:
+    def acquire(self):
+        pass
+
+
+def _run_worker(app, moment: datetime) -> None:
+    from ..outreach.worker import Worker
+
+    worker = Worker(app, gateway=SimulatorGateway(), clock=lambda: moment,
+                    settings=DispatchSettings(concurrency=1, batch_size=500), budget=_NoBudget(),
+                    worker_id="demo-seed")
+    try:
+        worker.run(once=True)
+    finally:
+        worker.close()
+
+
+def seed_campaign(app, org, audiences: dict, *, now: datetime) -> None:
+    campaign = create_campaign(
+        org.id, name="Una sola dosis: fentanilo", topic="fentanyl",
+        strategy="information_dissemination", level="universal", target_age_min=15,
+        target_age_max=24, target_population=4500,
+        description="Campaña de información sobre el fentanilo en la frontera norte.",
+        objectives="Que 30 % de la población objetivo reciba al menos un mensaje.",
+        places=[{"country": "MX", "state": "02", "target_population": 2500},
+                {"country": "MX", "state": "08", "target_population": 2000}],
+        start_date=(now - timedelta(days=21)).date(), end_date=(now + timedelta(days=60)).date())
+    transition_campaign(campaign, "active", now=now - timedelta(days=21))
+    first = add_message(
+        campaign, label="Dato clave",
+        body_es="Hola {first_name}, una pastilla falsa puede tener fentanilo. Una sola dosis puede matar.",
+        body_en="Hi {first_name}, a fake pill can contain fentanyl. One dose can kill.")
+    second = add_message(
+        campaign, label="Dónde pedir ayuda",
+        body_es="Si tú o alguien cercano necesita ayuda, llama gratis a la Línea de la Vida 800 911 2000.",
+        body_en="If you or someone close needs help, call SAMHSA 1-800-662-4357 (free, 24/7).")
+    past = now - timedelta(days=14)
+    for audience in (audiences["border"], audiences["english"]):
+        schedule_send(campaign, message=first, audience=audience, kind="once", user_id=None,
+                      now=past - timedelta(days=1), local_date=past.date(), local_time=time(17, 0))
+    _run_worker(app, past + timedelta(days=1))
+    _demo_replies(org, now=past + timedelta(days=1, hours=2))
+    _run_worker(app, past + timedelta(days=1, hours=2, minutes=1))
+    schedule_send(campaign, message=second, audience=audiences["border"], kind="once",
+                  user_id=None, now=now, local_date=(now + timedelta(days=2)).date(),
+                  local_time=time(17, 30))
+
+
+def _demo_replies(org, *, now: datetime) -> None:
+    sent_to = db.session.scalars(
+        select(Contact).join(OutboxMessage, OutboxMessage.contact_id == Contact.id)
+        .where(Contact.organization_id == org.id, OutboxMessage.status == "delivered")
+        .order_by(Contact.id).limit(len(REPLIES))).all()
+    for n, (contact, text) in enumerate(zip(sent_to, REPLIES)):
+        receive_sms(sid=f"SMdemo{n:026d}", from_number=contact.phone, body=text,
+                    now=now + timedelta(minutes=n))
+
+
+

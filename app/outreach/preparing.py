@@ -1,0 +1,147 @@
+"""Preparing a claimed batch for sending: every send-time check, in one short transaction.
+
+For the whole batch at once (a few queries, not a few per message): the campaign must be
+active, the contact still eligible, the recipient's local time inside the quiet-hours
+window, the frequency caps respected, and the opt-out instruction added to a contact's
+first message. The batch's contacts are locked meanwhile (row locks on PostgreSQL, the
+write lock on SQLite), so two workers never both send a contact's "first" message or both
+squeeze under its cap. Rows that will go out get `send_started_at` before the lock is
+released; from then on they are never re-sent blindly (see dispatch.py).
+"""
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask import render_template
+from flask_babel import force_locale
+from sqlalchemy import select, update
+
+from ..campaigns.models import Campaign
+from ..contacts.eligibility import block_reason
+from ..contacts.models import Contact
+from ..extensions import db
+from ..organizations.models import Organization
+from .fanout import org_window
+from .models import OutboxMessage
+from .timing import FrequencyCap, is_within, next_allowed, plan_send, rules_for
+
+
+@dataclass(frozen=True)
+class Prepared:
+    id: int
+    to: str
+    body: str
+    purpose: str
+
+
+def sms_text(template: str, language: str, **context) -> str:
+    """A system SMS (templates/outreach/sms/*.txt) in the recipient's language."""
+    with force_locale(language):
+        return " ".join(render_template(f"outreach/sms/{template}.txt", **context).split())
+
+
+def counted_as_sent():
+    """Rows handed to the provider, whatever the outcome so far (caps, first message)."""
+    return OutboxMessage.send_started_at.is_not(None) & OutboxMessage.status.in_(
+        ("claimed", "unknown", "sent", "delivered", "undelivered"))
+
+
+def _lock_contacts(contact_ids: list[int]) -> None:
+    if db.engine.dialect.name == "postgresql":
+        db.session.execute(select(Contact.id).where(Contact.id.in_(contact_ids))
+                           .order_by(Contact.id).with_for_update())
+    else:
+        db.session.commit()
+        db.session.connection().exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _history(contact_ids: list[int], since: datetime) -> tuple[dict, set]:
+    """Per contact: recent campaign send moments, and whether anything was ever sent."""
+    recent, ever = defaultdict(list), set()
+    rows = db.session.execute(
+        select(OutboxMessage.contact_id, OutboxMessage.send_started_at)
+        .where(OutboxMessage.contact_id.in_(contact_ids), OutboxMessage.purpose == "campaign",
+               counted_as_sent()))
+    for contact_id, started in rows:
+        ever.add(contact_id)
+        if started > since:
+            recent[contact_id].append(started)
+    return recent, ever
+
+
+def _decide(row, contact, org, campaign, recent, now):
+    """(status, due_at, reason) when the row must not go now, else None."""
+    if row.purpose != "campaign":
+        if contact.erased_at is not None or contact.undeliverable or not contact.phone:
+            return "skipped", None, "unreachable"
+        return None
+    if campaign is None or campaign.status == "paused":
+        return "held", None, None
+    if campaign.status != "active":
+        return "canceled", None, "campaign_" + campaign.status
+    reason = block_reason(contact, today=now.date())
+    if reason:
+        return "skipped", None, reason
+    rules = rules_for(contact.country, contact.state_code, org_window(org))
+    if not is_within(now, contact.timezone, rules.window):
+        return "scheduled", next_allowed(now, contact.timezone, rules.window), None
+    planned = plan_send(now, contact.timezone, rules, recent,
+                        FrequencyCap(org.cap_messages, org.cap_days))
+    if planned is None:
+        return "skipped", None, "frequency_cap"
+    if planned > now:
+        return "scheduled", planned, None
+    return None
+
+
+def prepare_batch(ids: list[int], *, worker_id: str, now: datetime) -> list[Prepared]:
+    """Apply every send-time rule to a claimed batch; return the rows to send now."""
+    if not ids:
+        return []
+    rows = db.session.scalars(select(OutboxMessage).where(
+        OutboxMessage.id.in_(ids), OutboxMessage.status == "claimed",
+        OutboxMessage.claimed_by == worker_id).order_by(OutboxMessage.due_at, OutboxMessage.id)).all()
+    contact_ids = sorted({r.contact_id for r in rows})
+    if not contact_ids:
+        return []
+    _lock_contacts(contact_ids)
+    contacts = {c.id: c for c in db.session.scalars(select(Contact).where(Contact.id.in_(contact_ids)))}
+    orgs = {o.id: o for o in db.session.scalars(select(Organization).where(
+        Organization.id.in_({r.organization_id for r in rows})))}
+    campaigns = {c.id: c for c in db.session.scalars(select(Campaign).where(
+        Campaign.id.in_({r.campaign_id for r in rows if r.campaign_id})))}
+    longest = max(max(o.cap_days, 1) for o in orgs.values())
+    recent, ever = _history(contact_ids, now - timedelta(days=longest))
+
+    ready, notices = [], {}
+    for row in rows:
+        contact, org = contacts[row.contact_id], orgs[row.organization_id]
+        decision = _decide(row, contact, org, campaigns.get(row.campaign_id),
+                           recent[contact.id], now)
+        if decision:
+            row.claimed_by = row.lease_expires_at = None
+            row.status, due_at, reason = decision
+            row.due_at = due_at or row.due_at
+            row.skip_reason = reason
+            row.final_at = now if row.status in ("skipped", "canceled") else None
+            continue
+        if row.purpose == "campaign":
+            if org.opt_out_notice == "always" or contact.id not in ever:
+                if row.language not in notices:
+                    notices[row.language] = sms_text("opt_out_notice", row.language)
+                row.body, row.with_opt_out_notice = f"{row.body}\n{notices[row.language]}", True
+            ever.add(contact.id)
+            recent[contact.id].append(now)
+        row.send_started_at = now
+        row.attempts = (row.attempts or 0) + 1
+        ready.append(Prepared(row.id, contact.phone, row.body, row.purpose))
+    db.session.commit()  # releases the contact locks
+    return ready
+
+
+def release_unsent(ids: list[int]) -> None:
+    """Give back prepared rows this worker will not send after all (shutdown)."""
+    db.session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(ids),
+                                                   OutboxMessage.status == "claimed")
+                       .values(status="unknown").execution_options(synchronize_session=False))
+    db.session.commit()

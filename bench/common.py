@@ -1,0 +1,117 @@
+"""Shared benchmark plumbing: throw-away databases, an app per backend, bulk demo rows.
+
+Benchmarks measure; they assert nothing. Each prints a table of figures and targets.
+"""
+import os
+import random
+import sys
+import tempfile
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+ZONES = [  # (country, state, municipality, time zone, weight)
+    ("MX", "02", "Tijuana", "America/Tijuana", 20), ("MX", "09", "Coyoacán", "America/Mexico_City", 25),
+    ("MX", "14", "Guadalajara", "America/Mexico_City", 10), ("MX", "19", "Monterrey", "America/Monterrey", 10),
+    ("MX", "08", "Juárez", "America/Ciudad_Juarez", 8), ("MX", "23", "Benito Juárez", "America/Cancun", 5),
+    ("MX", "31", "Mérida", "America/Merida", 5), ("MX", "26", "Hermosillo", "America/Hermosillo", 5),
+    ("US", "CA", "San Diego", "America/Los_Angeles", 7), ("US", "AZ", "Phoenix", "America/Phoenix", 3),
+    ("US", "TX", "El Paso", "America/Denver", 2),
+]
+
+
+def postgres_url() -> str | None:
+    url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_PG_URL)
+    try:
+        import psycopg
+
+        with psycopg.connect(url.replace("+psycopg", ""), connect_timeout=3) as conn:
+            conn.execute("SELECT 1")
+    except Exception:
+        return None
+    return url
+
+
+@contextmanager
+def database(backend: str):
+    """A fresh, empty database URL for `backend` ("sqlite" or "postgresql"), removed after."""
+    if backend == "sqlite":
+        with tempfile.TemporaryDirectory() as tmp:
+            yield f"sqlite:///{tmp}/bench.sqlite3"
+        return
+    from sqlalchemy import create_engine, text
+
+    base = postgres_url()
+    name = f"alcance_bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield base.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def backends() -> list[str]:
+    return ["sqlite"] + (["postgresql"] if postgres_url() else [])
+
+
+def make_app(url: str, **settings):
+    from app import create_app
+    from app.extensions import db
+    from config import TestingConfig
+
+    class BenchConfig(TestingConfig):
+        SQLALCHEMY_DATABASE_URI = url
+        TESTING = False
+
+    for key, value in settings.items():
+        setattr(BenchConfig, key, value)
+    app = create_app(BenchConfig)
+    with app.app_context():
+        db.create_all()
+    return app
+
+
+def seed_contacts(org_id: int, n: int, *, seed: int = 7, batch: int = 10_000) -> None:
+    """Insert `n` eligible adult contacts spread over the border and central zones."""
+    from datetime import datetime, timezone
+
+    from sqlalchemy import insert
+
+    from app.contacts.models import Contact
+    from app.extensions import db
+
+    rng = random.Random(seed)
+    weights = [z[4] for z in ZONES]
+    consent = datetime(2026, 1, 10, 12, tzinfo=timezone.utc)
+    rows = []
+    for i in range(n):
+        country, state, town, tz, _ = rng.choices(ZONES, weights)[0]
+        phone = f"+52664{i:07d}" if country == "MX" else f"+1619{i:07d}"
+        rows.append(dict(organization_id=org_id, phone=phone, first_name=rng.choice(
+            ["Ana", "José", "Itzel", "Brayan", None]), language=rng.choice(["es", "es", "en"]),
+            birth_year=rng.randint(1998, 2007), country=country, state_code=state,
+            municipality=town, timezone=tz, consent_source="school", consent_at=consent,
+            guardian_consent=True, undeliverable=False, created_at=consent, updated_at=consent))
+        if len(rows) == batch:
+            db.session.execute(insert(Contact), rows)
+            rows = []
+    if rows:
+        db.session.execute(insert(Contact), rows)
+    db.session.commit()
+
+
+def print_table(title: str, rows: list[tuple]) -> None:
+    """rows: (figure, value, target, passed: bool | None)."""
+    print(f"\n{title}")
+    print(f"{'figure':<48} {'value':>14} {'target':>14}  result")
+    for figure, value, target, passed in rows:
+        result = "" if passed is None else ("PASS" if passed else "FAIL")
+        print(f"{figure:<48} {value:>14} {target:>14}  {result}")

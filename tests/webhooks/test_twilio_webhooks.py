@@ -1,0 +1,145 @@
+"""Twilio webhooks: signed exactly as Twilio signs, validated against PUBLIC_BASE_URL."""
+import pytest
+from sqlalchemy import select
+from twilio.request_validator import RequestValidator
+
+from app.contacts.models import Contact
+from app.extensions import db
+from app.outreach.models import InboundMessage, OutboxMessage
+from app.participation.models import ParticipationEvent
+from tests.factories import make_campaign, make_contact
+from tests.outreach.helpers import utc
+
+TOKEN = "test-auth-token-0123456789abcdef"
+PUBLIC = "https://alcance.example.org"
+STATUS_URL = PUBLIC + "/webhooks/twilio/status"
+INBOUND_URL = PUBLIC + "/webhooks/twilio/inbound"
+
+
+@pytest.fixture(autouse=True)
+def auth_token(app):
+    app.config["TWILIO_AUTH_TOKEN"] = TOKEN
+
+
+def post(client, url, params, *, sign_url=None, token=TOKEN, signature=None, headers=None,
+         base_url=None):
+    if signature is None:
+        signature = RequestValidator(token).compute_signature(sign_url or url, params)
+    path = url.replace(PUBLIC, "")
+    return client.post(path, data=params, base_url=base_url or "http://internal:8000",
+                       headers={"X-Twilio-Signature": signature, **(headers or {})})
+
+
+@pytest.fixture
+def sent_row(make_org):
+    org = make_org()
+    contact = make_contact(org)
+    campaign = make_campaign(org)
+    row = OutboxMessage(organization_id=org.id, contact_id=contact.id, campaign_id=campaign.id,
+                        language="es", body="Hola", due_at=utc(2026, 12, 1), status="sent",
+                        twilio_sid="SM" + "a" * 32, sent_at=utc(2026, 12, 1))
+    db.session.add(row)
+    db.session.commit()
+    return row
+
+
+def status_params(sid, status, error=None):
+    params = {"MessageSid": sid, "SmsSid": sid, "MessageStatus": status, "SmsStatus": status,
+              "AccountSid": "AC" + "0" * 32, "To": "+526645550001", "From": "+15005550006",
+              "ApiVersion": "2010-04-01"}
+    if error:
+        params["ErrorCode"] = error
+    return params
+
+
+def test_status_callback_delivered(client, sent_row):
+    response = post(client, STATUS_URL, status_params(sent_row.twilio_sid, "delivered"))
+    assert response.status_code == 204
+    db.session.refresh(sent_row)
+    assert sent_row.status == "delivered"
+    assert db.session.scalar(select(ParticipationEvent.kind)) == "sms_delivered"
+
+
+def test_status_never_moves_backwards_and_is_idempotent(client, sent_row):
+    for status in ("delivered", "sent", "sending", "delivered", "undelivered"):
+        post(client, STATUS_URL, status_params(sent_row.twilio_sid, status))
+    db.session.refresh(sent_row)
+    assert sent_row.status == "delivered"
+    assert db.session.query(ParticipationEvent).count() == 1
+
+
+def test_undelivered_with_dead_number_marks_contact(client, sent_row):
+    post(client, STATUS_URL, status_params(sent_row.twilio_sid, "undelivered", "30005"))
+    db.session.refresh(sent_row)
+    assert sent_row.status == "undelivered" and sent_row.error_code == "30005"
+    assert db.session.get(Contact, sent_row.contact_id).undeliverable
+
+
+@pytest.mark.parametrize("case", ["missing", "wrong", "wrong_url", "wrong_token", "tampered"])
+def test_bad_signatures_are_rejected_and_change_nothing(client, sent_row, case):
+    params = status_params(sent_row.twilio_sid, "delivered")
+    if case == "missing":
+        response = client.post("/webhooks/twilio/status", data=params)
+    elif case == "wrong":
+        response = post(client, STATUS_URL, params, signature="bm90IGEgc2lnbmF0dXJl")
+    elif case == "wrong_url":
+        response = post(client, STATUS_URL, params, sign_url="https://evil.example/webhooks/twilio/status")
+    elif case == "wrong_token":
+        response = post(client, STATUS_URL, params, token="another-token")
+    else:
+        signature = RequestValidator(TOKEN).compute_signature(STATUS_URL, params)
+        response = post(client, STATUS_URL, {**params, "MessageStatus": "failed"},
+                        signature=signature)
+    assert response.status_code == 403
+    db.session.refresh(sent_row)
+    assert sent_row.status == "sent"
+
+
+def test_proxied_request_validates_against_public_url(client, sent_row):
+    # The app sees http://10.0.0.5:8000 behind TLS termination; Twilio signed the public URL.
+    response = post(client, STATUS_URL, status_params(sent_row.twilio_sid, "delivered"),
+                    base_url="http://10.0.0.5:8000",
+                    headers={"X-Forwarded-Proto": "https", "X-Forwarded-Host": "alcance.example.org"})
+    assert response.status_code == 204
+
+
+def test_query_string_is_part_of_the_signature(client, sent_row):
+    url = STATUS_URL + "?org=1"
+    assert post(client, url, status_params(sent_row.twilio_sid, "delivered")).status_code == 204
+    assert post(client, url, status_params(sent_row.twilio_sid, "delivered"),
+                sign_url=STATUS_URL).status_code == 403
+
+
+def test_malformed_status_body_is_400(client):
+    assert post(client, STATUS_URL, {"Foo": "bar"}).status_code == 400
+
+
+def test_unknown_sid_is_acknowledged_without_change(client, sent_row):
+    assert post(client, STATUS_URL, status_params("SM" + "b" * 32, "delivered")).status_code == 204
+    db.session.refresh(sent_row)
+    assert sent_row.status == "sent"
+
+
+def inbound_params(from_, body, sid="SM" + "c" * 32):
+    return {"MessageSid": sid, "SmsMessageSid": sid, "AccountSid": "AC" + "0" * 32,
+            "From": from_, "To": "+15005550006", "Body": body, "NumMedia": "0",
+            "NumSegments": "1", "SmsStatus": "received", "ApiVersion": "2010-04-01"}
+
+
+def test_inbound_baja_opts_out_and_answers_twiml(client, sent_row):
+    contact = db.session.get(Contact, sent_row.contact_id)
+    response = post(client, INBOUND_URL, inbound_params(contact.phone, "Baja"))
+    assert response.status_code == 200 and response.mimetype == "text/xml"
+    assert "<Response></Response>" in response.get_data(as_text=True)
+    db.session.refresh(contact)
+    assert contact.opted_out_at is not None
+    # Retried webhook (same MessageSid): handled once.
+    post(client, INBOUND_URL, inbound_params(contact.phone, "Baja"))
+    assert db.session.query(InboundMessage).count() == 1
+
+
+def test_inbound_rejects_bad_signature_and_malformed(client, sent_row):
+    params = inbound_params("+526645550001", "STOP")
+    assert post(client, INBOUND_URL, params, token="nope").status_code == 403
+    assert post(client, INBOUND_URL, {"Body": "x"}).status_code == 400
+    assert db.session.query(InboundMessage).count() == 0
