@@ -29,7 +29,10 @@ def create_app(config_object="config.DevelopmentConfig") -> Flask:
     from .messaging.factory import build_gateway
     from .organizations.routes import bp as organizations_bp
     from .outreach.routes import bp as outreach_bp
+    from .reports.routes import bp as reports_bp
     from .webhooks.routes import bp as webhooks_bp
+    from .workshops.attendance_routes import bp as attendance_bp
+    from .workshops.routes import bp as workshops_bp
     from .ratelimit import rate_limits
     from .security_headers import add_security_headers
     from .ui import template_context
@@ -76,7 +79,8 @@ def create_app(config_object="config.DevelopmentConfig") -> Flask:
     app.register_error_handler(500, render_error)
 
     for blueprint in (main_bp, auth_bp, organizations_bp, contacts_bp, contact_imports_bp,
-                      audiences_bp, campaigns_bp, outreach_bp, webhooks_bp):
+                      audiences_bp, campaigns_bp, outreach_bp, webhooks_bp, workshops_bp,
+                      attendance_bp, reports_bp):
         app.register_blueprint(blueprint)
     app.extensions["sms_gateway"] = build_gateway(app.config)
     register_cli(app)

@@ -13,6 +13,8 @@ NAV_ITEMS = [
     ("campaigns.index", _l("Campaigns"), "coordinate"),
     ("contacts.index", _l("Contacts"), "view_contacts"),
     ("audiences.index", _l("Audiences"), "view_contacts"),
+    ("workshops.index", _l("Workshops"), "coordinate"),
+    ("reports.index", _l("Reports"), "view_reports"),
     ("auth.users", _l("Users"), "manage_users"),
     ("outreach.simulator", _l("Phone simulator"), "coordinate"),
     ("organizations.settings", _l("Settings"), "manage_settings"),

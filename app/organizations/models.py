@@ -2,13 +2,19 @@ from datetime import datetime
 
 from datetime import time
 
-from sqlalchemy import Integer, String, Time
+from sqlalchemy import Boolean, Integer, String, Time
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
 from ..timeutil import UTCDateTime, utcnow
 
 COUNTRIES = ("MX", "US")
+
+
+def new_calendar_token() -> str:
+    import secrets
+
+    return secrets.token_urlsafe(32)
 
 
 class Organization(db.Model):
@@ -31,6 +37,11 @@ class Organization(db.Model):
     cap_days: Mapped[int] = mapped_column(Integer, default=7)
     opt_out_notice: Mapped[str] = mapped_column(String(6), default="first")  # or "always"
     contact_line: Mapped[str | None] = mapped_column(String(60))  # named in HELP replies
+    # Workshops and reports.
+    reminder_hours: Mapped[str] = mapped_column(String(20), default="24,2")  # hours before start
+    thank_you_sms: Mapped[bool] = mapped_column(Boolean, default=False)
+    calendar_token: Mapped[str] = mapped_column(String(43), default=new_calendar_token)  # .ics URL
+    small_cell_threshold: Mapped[int] = mapped_column(Integer, default=5)
 
     def __repr__(self) -> str:
         return f"<Organization {self.slug}>"

@@ -12,7 +12,7 @@ contact, occurrence), so enrolment passes for contacts who join later can reuse 
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, case, func, literal, or_
+from sqlalchemy import Integer, and_, case, func, literal, or_
 
 from ..campaigns.placeholders import render
 from ..contacts.audiences import audience_contacts_query
@@ -34,15 +34,39 @@ def _strict_sql():
     return and_(Contact.country == "US", func.coalesce(Contact.state_code, "").in_(STRICT_STATES))
 
 
+def workshop_values(workshop, language: str) -> dict:
+    """Placeholder values of a workshop, in `language` and the venue's local time."""
+    from babel.dates import format_date, format_time
+
+    local = workshop.starts_at.astimezone(ZoneInfo(workshop.timezone))
+    return {
+        "workshop_title": workshop.title_for(language),
+        "workshop_date": format_date(local.date(), "EEEE d MMMM", locale=language),
+        # Babel puts a narrow no-break space before "PM": not GSM-7, so use a plain space.
+        "workshop_time": format_time(local.time(), "short", locale=language).replace("\u202f", " "),
+        "workshop_venue": workshop.venue_name,
+        "workshop_code": workshop.code,
+    }
+
+
+def _rsvp_line(workshop, language: str) -> str:
+    from .preparing import sms_text
+
+    return sms_text("rsvp_line", language, code=workshop.code)
+
+
 def _body_sql(send: OutreachSend, campaign, org):
     """CASE picking the recipient's language, with the first name filled in by SQL."""
     message = send.message
     bodies = {}
     for lang in ("es", "en"):
         values = {"campaign": campaign.name, "org": org.name}
-        with_name = render(message.body_for(lang), {**values, "first_name": FIRST_NAME_TOKEN},
-                           language=lang)
-        without = render(message.body_for(lang), values, language=lang)
+        template = message.body_for(lang)
+        if send.workshop is not None:
+            values.update(workshop_values(send.workshop, lang))
+            template = f"{template}\n{_rsvp_line(send.workshop, lang)}"
+        with_name = render(template, {**values, "first_name": FIRST_NAME_TOKEN}, language=lang)
+        without = render(template, values, language=lang)
         name = func.nullif(func.trim(func.coalesce(Contact.first_name, "")), "")
         bodies[lang] = case(
             (name.is_(None), literal(without)),
@@ -132,17 +156,33 @@ def fan_out(send: OutreachSend, *, today: date, now: datetime) -> int:
                 condition.append(CampaignEnrollment.enrolled_at == key[2])
             whens.append((and_(*condition), literal(dues[occurrence], UTCDateTime())))
             groups_here.append(and_(*condition))
+        purpose = "invitation" if send.workshop_id else "campaign"
         rows = recipients.with_only_columns(
             literal(send.organization_id), literal(send.campaign_id), literal(send.id),
-            literal(send.message_id), Contact.id, literal(occurrence), literal("campaign"),
-            language, body, case(*whens), literal("scheduled"), literal(0), literal(False),
-            literal(now, UTCDateTime()),
+            literal(send.message_id), literal(send.workshop_id, Integer()), Contact.id,
+            literal(occurrence), literal(purpose), language, body, case(*whens),
+            literal(send.workshop.starts_at if send.workshop_id else None, UTCDateTime()),
+            literal("scheduled"), literal(0), literal(False), literal(now, UTCDateTime()),
         ).where(or_(*groups_here))
         result = db.session.execute(insert_ignoring_duplicates(OutboxMessage).from_select(
-            ["organization_id", "campaign_id", "send_id", "message_id", "contact_id",
-             "occurrence", "purpose", "language", "body", "due_at", "status", "attempts",
-             "with_opt_out_notice", "created_at"],
+            ["organization_id", "campaign_id", "send_id", "message_id", "workshop_id",
+             "contact_id", "occurrence", "purpose", "language", "body", "due_at", "expires_at",
+             "status", "attempts", "with_opt_out_notice", "created_at"],
             rows,
         ).on_conflict_do_nothing().execution_options(preserve_rowcount=True))
         inserted += result.rowcount or 0
+    if send.workshop_id:
+        _register_invited(send, recipients, now=now)
     return inserted
+
+
+def _register_invited(send: OutreachSend, recipients, *, now: datetime) -> None:
+    """Every invited recipient gets an "invited" registration (kept if it already exists)."""
+    from ..workshops.models import WorkshopRegistration
+
+    rows = recipients.with_only_columns(
+        literal(send.organization_id), literal(send.workshop_id), Contact.id, literal("invited"),
+        literal(now, UTCDateTime()), literal(False), literal(False), literal(now, UTCDateTime()))
+    db.session.execute(insert_ignoring_duplicates(WorkshopRegistration).from_select(
+        ["organization_id", "workshop_id", "contact_id", "status", "invited_at", "walk_in",
+         "no_show", "created_at"], rows).on_conflict_do_nothing())

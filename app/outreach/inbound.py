@@ -70,7 +70,7 @@ def _find_contact(phone: str) -> Contact | None:
 def _latest_campaign_id(contact_id: int) -> int | None:
     return db.session.scalar(
         select(OutboxMessage.campaign_id)
-        .where(OutboxMessage.contact_id == contact_id, OutboxMessage.purpose == "campaign",
+        .where(OutboxMessage.contact_id == contact_id, OutboxMessage.purpose != "system",
                OutboxMessage.sent_at.is_not(None))
         .order_by(OutboxMessage.sent_at.desc()).limit(1))
 

@@ -9,6 +9,10 @@ from ..tenancy import OrgOwned
 from ..timeutil import UTCDateTime, utcnow
 
 SEND_KINDS = ("once", "recurring", "sequence")
+PURPOSES = ("campaign", "invitation", "reminder", "workshop_notice", "thank_you", "system")
+# Transactional workshop messages respect quiet hours but not the frequency cap; "system"
+# replies (keyword confirmations) answer a message the contact just sent: neither applies.
+CAPPED_PURPOSES = ("campaign", "invitation")
 SEND_STATUSES = ("scheduled", "canceled")
 OUTBOX_STATUSES = ("scheduled", "held", "claimed", "unknown", "sent", "delivered",
                    "undelivered", "failed", "canceled", "skipped")
@@ -36,6 +40,9 @@ class OutreachSend(OrgOwned, db.Model):
     weekdays: Mapped[list | None] = mapped_column(db.JSON)  # recurring: 0=Monday
     weeks: Mapped[int | None] = mapped_column(Integer)
     day_offset: Mapped[int | None] = mapped_column(Integer)  # sequence: days after enrolment
+    # A workshop invitation: rows get purpose "invitation", the workshop's placeholders and
+    # its RSVP line, and each recipient an "invited" registration.
+    workshop_id: Mapped[int | None] = mapped_column(ForeignKey("workshops.id", ondelete="CASCADE"))
     status: Mapped[str] = mapped_column(String(10), default="scheduled")
     fanned_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
@@ -44,6 +51,7 @@ class OutreachSend(OrgOwned, db.Model):
     campaign = relationship("Campaign")
     message = relationship("CampaignMessage")
     audience = relationship("Audience")
+    workshop = relationship("Workshop")
 
 
 class CampaignEnrollment(OrgOwned, db.Model):
@@ -76,11 +84,16 @@ class OutboxMessage(OrgOwned, db.Model):
     message_id: Mapped[int | None] = mapped_column(
         ForeignKey("campaign_messages.id", ondelete="SET NULL"))
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    workshop_id: Mapped[int | None] = mapped_column(
+        ForeignKey("workshops.id", ondelete="SET NULL"), index=True)
     occurrence: Mapped[int] = mapped_column(Integer, default=0)
-    purpose: Mapped[str] = mapped_column(String(20), default="campaign")  # or a system reply
+    # "campaign" (campaign SMS), "invitation"/"reminder"/"workshop_notice"/"thank_you"
+    # (workshop SMS: campaign rules apply) or "system" (keyword confirmations, replies).
+    purpose: Mapped[str] = mapped_column(String(20), default="campaign")
     language: Mapped[str] = mapped_column(String(2))
     body: Mapped[str] = mapped_column(Text)
     due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # e.g. a reminder: the start
     status: Mapped[str] = mapped_column(String(12), default="scheduled")
     skip_reason: Mapped[str | None] = mapped_column(String(30))
     claimed_by: Mapped[str | None] = mapped_column(String(64))

@@ -22,7 +22,7 @@ from ..contacts.models import Contact
 from ..extensions import db
 from ..organizations.models import Organization
 from .fanout import org_window
-from .models import OutboxMessage
+from .models import CAPPED_PURPOSES, OutboxMessage
 from .timing import FrequencyCap, is_within, next_allowed, plan_send, rules_for
 
 
@@ -32,6 +32,10 @@ class Prepared:
     to: str
     body: str
     purpose: str
+    organization_id: int
+    contact_id: int
+    campaign_id: int | None
+    workshop_id: int | None
 
 
 def sms_text(template: str, language: str, **context) -> str:
@@ -60,7 +64,7 @@ def _history(contact_ids: list[int], since: datetime) -> tuple[dict, set]:
     recent, ever = defaultdict(list), set()
     rows = db.session.execute(
         select(OutboxMessage.contact_id, OutboxMessage.send_started_at)
-        .where(OutboxMessage.contact_id.in_(contact_ids), OutboxMessage.purpose == "campaign",
+        .where(OutboxMessage.contact_id.in_(contact_ids), OutboxMessage.purpose != "system",
                counted_as_sent()))
     for contact_id, started in rows:
         ever.add(contact_id)
@@ -71,10 +75,12 @@ def _history(contact_ids: list[int], since: datetime) -> tuple[dict, set]:
 
 def _decide(row, contact, org, campaign, recent, now):
     """(status, due_at, reason) when the row must not go now, else None."""
-    if row.purpose != "campaign":
+    if row.purpose == "system":
         if contact.erased_at is not None or contact.undeliverable or not contact.phone:
             return "skipped", None, "unreachable"
         return None
+    if row.expires_at is not None and now >= row.expires_at:
+        return "skipped", None, "expired"
     if campaign is None or campaign.status == "paused":
         return "held", None, None
     if campaign.status != "active":
@@ -85,10 +91,12 @@ def _decide(row, contact, org, campaign, recent, now):
     rules = rules_for(contact.country, contact.state_code, org_window(org))
     if not is_within(now, contact.timezone, rules.window):
         return "scheduled", next_allowed(now, contact.timezone, rules.window), None
-    planned = plan_send(now, contact.timezone, rules, recent,
-                        FrequencyCap(org.cap_messages, org.cap_days))
+    cap = FrequencyCap(org.cap_messages, org.cap_days) if row.purpose in CAPPED_PURPOSES else None
+    planned = plan_send(now, contact.timezone, rules, recent, cap)
     if planned is None:
         return "skipped", None, "frequency_cap"
+    if row.expires_at is not None and planned >= row.expires_at:
+        return "skipped", None, "expired"
     if planned > now:
         return "scheduled", planned, None
     return None
@@ -125,7 +133,7 @@ def prepare_batch(ids: list[int], *, worker_id: str, now: datetime) -> list[Prep
             row.skip_reason = reason
             row.final_at = now if row.status in ("skipped", "canceled") else None
             continue
-        if row.purpose == "campaign":
+        if row.purpose != "system":
             if org.opt_out_notice == "always" or contact.id not in ever:
                 if row.language not in notices:
                     notices[row.language] = sms_text("opt_out_notice", row.language)
@@ -134,7 +142,8 @@ def prepare_batch(ids: list[int], *, worker_id: str, now: datetime) -> list[Prep
             recent[contact.id].append(now)
         row.send_started_at = now
         row.attempts = (row.attempts or 0) + 1
-        ready.append(Prepared(row.id, contact.phone, row.body, row.purpose))
+        ready.append(Prepared(row.id, contact.phone, row.body, row.purpose, row.organization_id,
+                              row.contact_id, row.campaign_id, row.workshop_id))
     db.session.commit()  # releases the contact locks
     return ready
 

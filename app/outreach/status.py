@@ -25,7 +25,7 @@ def cancel_pending_for_contact(contact_id: int, *, reason: str, now: datetime) -
         update(OutboxMessage)
         .where(OutboxMessage.contact_id == contact_id,
                OutboxMessage.status.in_(("scheduled", "held")),
-               OutboxMessage.purpose == "campaign")
+               OutboxMessage.purpose != "system")
         .values(status="canceled", skip_reason=reason, final_at=now)
         .execution_options(synchronize_session=False)
     ).rowcount
@@ -53,11 +53,11 @@ def set_final_status(row: OutboxMessage, status: str, *, now: datetime,
         row.error_code, row.error_message = error_code, (error_message or "")[:200] or None
     if status in PARTICIPATION_KIND:
         row.final_at = now
-        if row.purpose == "campaign":
+        if row.purpose != "system":
             record_event(organization_id=row.organization_id, contact_id=row.contact_id,
                          kind=PARTICIPATION_KIND[status], channel="sms", occurred_at=now,
                          campaign_id=row.campaign_id, message_id=row.message_id,
-                         outbox_id=row.id, detail=error_code)
+                         workshop_id=row.workshop_id, outbox_id=row.id, detail=error_code)
         if error_code:
             contact = db.session.get(Contact, row.contact_id)
             flag_contact_from_error(contact, error_code, now=now)

@@ -9,7 +9,7 @@ from ..timeutil import UTCDateTime, utcnow
 
 KINDS = (
     "sms_sent", "sms_delivered", "sms_failed", "sms_undelivered", "reply", "opt_out", "opt_in",
-    "rsvp_yes", "rsvp_no", "waitlisted", "attended", "no_show", "walk_in",
+    "invited", "rsvp_yes", "rsvp_no", "waitlisted", "attended", "no_show", "walk_in",
 )
 CHANNELS = ("sms", "workshop", "web", "import")
 
@@ -31,7 +31,8 @@ class ParticipationEvent(OrgOwned, db.Model):
     message_id: Mapped[int | None] = mapped_column(
         ForeignKey("campaign_messages.id", ondelete="SET NULL"))
     outbox_id: Mapped[int | None] = mapped_column(Integer)
-    workshop_id: Mapped[int | None] = mapped_column(Integer)
+    workshop_id: Mapped[int | None] = mapped_column(
+        ForeignKey("workshops.id", ondelete="SET NULL"))
     kind: Mapped[str] = mapped_column(String(20))
     channel: Mapped[str] = mapped_column(String(10))
     detail: Mapped[str | None] = mapped_column(String(40))  # e.g. a Twilio error code

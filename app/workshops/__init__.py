@@ -1,0 +1,1 @@
+"""Workshops: in-person prevention sessions, SMS invitations and RSVPs, reminders, attendance."""

@@ -1,0 +1,3 @@
+from flask import Blueprint
+
+bp = Blueprint("workshops", __name__, url_prefix="/workshops")
