@@ -124,7 +124,8 @@ def _pybabel(*args: str) -> None:
 @i18n_cli.command("extract")
 def i18n_extract():
     """Extract messages into translations/messages.pot."""
-    _pybabel("extract", "-F", "babel.cfg", "-k", "_l", "-c", "TRANSLATORS:",
+    _pybabel("extract", "-F", "babel.cfg", "-k", "_l", "-k", "lazy_gettext", "-k", "lazy_ngettext:1,2",
+             "-c", "TRANSLATORS:",
              "--no-location", "--sort-output", "-o", "translations/messages.pot", ".")
 
 
