@@ -69,6 +69,7 @@ class Config:
     PROXY_FIX = _env_int("PROXY_FIX", 0)  # number of trusted proxies in front of the app
     PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000").rstrip("/")
     LOG_JSON = _env_bool("LOG_JSON", False)
+    METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")  # enables /metrics
 
     TWILIO_ACCOUNT_SID = os.environ.get("TWILIO_ACCOUNT_SID", "")
     TWILIO_AUTH_TOKEN = os.environ.get("TWILIO_AUTH_TOKEN", "")

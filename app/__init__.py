@@ -33,6 +33,7 @@ def create_app(config_object="config.DevelopmentConfig") -> Flask:
     from .webhooks.routes import bp as webhooks_bp
     from .workshops.attendance_routes import bp as attendance_bp
     from .workshops.routes import bp as workshops_bp
+    from .workshops import rsvp  # noqa: F401  (registers the RSVP reply handlers)
     from .ratelimit import rate_limits
     from .security_headers import add_security_headers
     from .ui import template_context

@@ -144,6 +144,8 @@ def i18n_compile():
 def register_cli(app) -> None:
     from .contacts.cli import contacts_cli
     from .outreach.cli import outreach_cli
+    from .reports.cli import reports_cli
 
-    for command in (orgs_cli, users_cli, i18n_cli, seed_demo, contacts_cli, outreach_cli):
+    for command in (orgs_cli, users_cli, i18n_cli, seed_demo, contacts_cli, outreach_cli,
+                    reports_cli):
         app.cli.add_command(command)

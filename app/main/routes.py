@@ -1,4 +1,6 @@
-from flask import Blueprint, jsonify, redirect, render_template, url_for
+import hmac
+
+from flask import Blueprint, Response, abort, current_app, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
@@ -29,6 +31,20 @@ def healthz():
         db.session.rollback()
         return jsonify(status="error", database="unavailable"), 503
     return jsonify(status="ok", database="ok")
+
+
+@bp.get("/metrics")
+def metrics():
+    """Prometheus scrape endpoint: `Authorization: Bearer $METRICS_TOKEN` (404 when unset)."""
+    from .metrics import render_metrics
+
+    token = current_app.config.get("METRICS_TOKEN") or ""
+    if not token:
+        abort(404)
+    given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+    if not hmac.compare_digest(given.encode(), token.encode()):
+        abort(401)
+    return Response(render_metrics(), mimetype="text/plain; version=0.0.4")
 
 
 def render_error(error):

@@ -2,10 +2,11 @@
 from datetime import date, datetime, time
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, literal, select, update
 
 from ..errors import DomainError
 from ..extensions import db
+from ..timeutil import UTCDateTime
 from .fanout import enroll_audience, fan_out
 from .models import SEND_KINDS, OutboxMessage, OutreachSend
 
@@ -41,12 +42,19 @@ def _validate(kind, *, local_date, local_time, fixed_at, weekdays, weeks, day_of
 def schedule_send(campaign, *, message, audience, kind: str, user_id: int | None, now: datetime,
                   local_date: date | None = None, local_time: time | None = None,
                   fixed_at: datetime | None = None, weekdays=None, weeks=None,
-                  day_offset=None) -> tuple[OutreachSend, int]:
-    """Create a send and fan it out into the outbox. Returns (send, rows created)."""
+                  day_offset=None, workshop=None) -> tuple[OutreachSend, int]:
+    """Create a send and fan it out into the outbox. Returns (send, rows created).
+
+    With `workshop` (one of the campaign's workshops) the send is an invitation: rows get
+    purpose "invitation", the workshop's placeholders and RSVP line, and every recipient an
+    "invited" registration (see fanout.py), recorded as an "invited" participation event.
+    """
     if campaign.status not in ("active", "paused"):
         raise DomainError(_l("Activate the campaign before scheduling messages."))
     if message.campaign_id != campaign.id or audience.organization_id != campaign.organization_id:
         raise DomainError(_l("The message or audience does not belong to this campaign."))
+    if workshop is not None and workshop.campaign_id != campaign.id:
+        raise DomainError(_l("The workshop does not belong to this campaign."))
     _validate(kind, local_date=local_date, local_time=local_time, fixed_at=fixed_at,
               weekdays=weekdays, weeks=weeks, day_offset=day_offset, now=now)
     send = OutreachSend(
@@ -54,17 +62,37 @@ def schedule_send(campaign, *, message, audience, kind: str, user_id: int | None
         audience=audience, kind=kind, local_date=local_date, local_time=local_time,
         fixed_at=fixed_at, weekdays=sorted(weekdays) if weekdays else None, weeks=weeks,
         day_offset=day_offset, created_by=user_id, created_at=now,
+        workshop_id=workshop.id if workshop is not None else None,
     )
     send.campaign = campaign
+    send.workshop = workshop
     db.session.add(send)
     db.session.flush()
     enroll_audience(send, today=now.date(), now=now)
     created = fan_out(send, today=now.date(), now=now)
+    if workshop is not None:
+        _record_invited(send, now=now)
     if campaign.status == "paused":
         _set_status(send.id, ("scheduled",), "held")
     send.fanned_out_at = now
     db.session.commit()
     return send, created
+
+
+def _record_invited(send: OutreachSend, *, now: datetime) -> None:
+    """One "invited" participation event per registration this send created (set-based)."""
+    from ..participation.models import ParticipationEvent
+    from ..workshops.models import WorkshopRegistration
+
+    rows = select(
+        WorkshopRegistration.organization_id, WorkshopRegistration.contact_id,
+        literal(send.campaign_id), literal(send.workshop_id), literal("invited"), literal("sms"),
+        literal(now, UTCDateTime()),
+    ).where(WorkshopRegistration.workshop_id == send.workshop_id,
+            WorkshopRegistration.invited_at == now, WorkshopRegistration.status == "invited")
+    db.session.execute(insert(ParticipationEvent).from_select(
+        ["organization_id", "contact_id", "campaign_id", "workshop_id", "kind", "channel",
+         "occurred_at"], rows))
 
 
 def _set_status(send_id: int, from_statuses, to_status: str, **values) -> int:

@@ -105,6 +105,11 @@ class Worker:
 
 
 def build_budget(app):
+    """Redis-shared when REDIS_URL is set (several workers), else per process."""
+    if app.config.get("REDIS_URL"):
+        from .budget_redis import RedisSendBudget
+
+        return RedisSendBudget(app.config["REDIS_URL"], app.config["TWILIO_MAX_MPS"])
     return LocalSendBudget(app.config["TWILIO_MAX_MPS"])
 
 

@@ -1,3 +1,258 @@
-from flask import Blueprint
+"""Report pages and exports: read-only, for evaluators, coordinators and administrators.
+
+Nothing here selects a name or a phone number. Users who may not see contacts
+(evaluators) get small counts suppressed (see suppression.py); the others, exact counts.
+"""
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from flask import (Blueprint, Response, abort, current_app, render_template, request,
+                   stream_with_context, url_for)
+from flask_babel import format_date, format_decimal, format_number, format_percent, get_locale
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from ..auth.permissions import permission_required
+from ..campaigns.models import Campaign
+from ..campaigns.services import LEVEL_LABELS, STATUS_LABELS, STRATEGY_LABELS
+from ..forms import form_status
+from ..tenancy import get_owned_or_404
+from . import charts, exports
+from .forms import Period, ReportRangeForm
+from .metrics import METRICS
+from .queries import campaign_figures, median, organization_figures
+from .suppression import is_hidden
+from .tables import (CAMPAIGN_TABLES, ORGANIZATION_TABLES, SPECS, campaign_tables,
+                     organization_tables)
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
+
+
+# --- helpers -----------------------------------------------------------------------------
+
+
+def _org():
+    return current_user.organization
+
+
+def _threshold() -> int | None:
+    """Suppression threshold for the viewer: None (exact) for users who may see contacts."""
+    if current_user.can("view_contacts"):
+        return None
+    return _org().small_cell_threshold or 5
+
+
+def _today():
+    return datetime.now(ZoneInfo(_org().timezone)).date()
+
+
+def _range_form() -> ReportRangeForm:
+    return ReportRangeForm(formdata=request.args, today=_today())
+
+
+def _valid_range_or_400() -> ReportRangeForm:
+    """For exports: a bad period is a bad request (the pages show the form's errors)."""
+    form = _range_form()
+    if not form.validate():
+        abort(400)
+    return form
+
+
+def _language() -> str:
+    return str(get_locale() or "es")
+
+
+def _rate(value) -> str:
+    return "—" if value is None else format_percent(value, "#,##0.0%")
+
+
+def _download(body, filename: str) -> Response:
+    response = Response(body, mimetype="text/csv")
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _period_slug(period: Period) -> str:
+    return "{}_{}".format(period.start.isoformat() if period.start else "start",
+                          period.end.isoformat() if period.end else "now")
+
+
+@bp.context_processor
+def report_helpers() -> dict:
+    return {
+        "fmt_rate": _rate,
+        "fmt_number": format_number,
+        "fmt_decimal": lambda v: "—" if v is None else format_decimal(v, "#,##0.0#"),
+        "strategy_label": lambda code: STRATEGY_LABELS.get(code, code),
+        "level_label": lambda code: LEVEL_LABELS.get(code, code),
+        "status_label": lambda code: STATUS_LABELS.get(code, code),
+        "export_url": export_url,
+        "is_hidden": is_hidden,
+    }
+
+
+# --- pages -------------------------------------------------------------------------------
+
+
+@bp.get("/")
+@permission_required("view_reports")
+def index():
+    org = _org()
+    form = _range_form()
+    figures = tables = None
+    if form.validate():
+        period = form.period(org.timezone)
+        figures = organization_figures(org.id, period)
+        tables = organization_tables(figures)
+    return render_template("reports/index.html", form=form, figures=figures, tables=tables,
+                           range_args=_range_args(form), threshold=_threshold(),
+                           order=ORGANIZATION_TABLES), form_status(form)
+
+
+@bp.get("/campaigns/<int:campaign_id>")
+@permission_required("view_reports")
+def campaign(campaign_id):
+    org = _org()
+    campaign = get_owned_or_404(Campaign, campaign_id)
+    form = _range_form()
+    figures = tables = chart_svgs = None
+    threshold = _threshold()
+    if form.validate():
+        figures = campaign_figures(campaign, form.period(org.timezone), today=_today(),
+                                   granularity=form.chosen_granularity())
+        tables = campaign_tables(figures, threshold, _language())
+        chart_svgs = _campaign_charts(figures, tables)
+    return render_template("reports/campaign.html", campaign=campaign, form=form,
+                           figures=figures, tables=tables, charts=chart_svgs,
+                           threshold=threshold, range_args=_range_args(form),
+                           median=median), form_status(form)
+
+
+def _range_args(form: ReportRangeForm) -> dict:
+    """The valid period's query arguments, for export links."""
+    if form.errors:
+        return {}
+    args = form.period("UTC").as_args()
+    if form.chosen_granularity():
+        args["granularity"] = form.chosen_granularity()
+    return args
+
+
+def _campaign_charts(figures, tables) -> dict:
+    def short_date(day):
+        pattern = "d MMM" if figures.granularity == "day" or len(figures.series) < 60 \
+            else "MMM yyyy"
+        return format_date(day, pattern)
+
+    points = [(p.start, p.cumulative) for p in figures.series]
+    new = [(p.start, p.new) for p in figures.series]
+    same_data = _("The table next to the chart has the same data.")
+
+    def shares(table, label_column):
+        labels = table.column_values(label_column)
+        return [(str(label), [r, t]) for label, r, t in zip(
+            labels, table.column_values("reached_share"), table.column_values("targeted_share"))]
+
+    totals = figures.funnel_totals()
+    funnel_rows = [(_("Invited"), [totals["invited"]]), (_("RSVP yes"), [totals["rsvp_yes"]]),
+                   (_("Attended"), [totals["attended"]]),
+                   (_("Attended after RSVP"), [totals["attended_after_rsvp"]]),
+                   (_("Walk-ins"), [totals["walk_ins"]]), (_("No-shows"), [totals["no_shows"]])]
+    series = [_("Reached"), _("Targeted")]
+    return {
+        "cumulative": charts.time_chart(
+            "chart-cumulative", _("Cumulative reach"),
+            _("Line chart of contacts reached so far, by date.") + " " + same_data,
+            points, kind="line", fmt=lambda v: format_number(round(v)), date_fmt=short_date),
+        "new": charts.time_chart(
+            "chart-new", _("Newly reached"),
+            _("Bar chart of contacts reached for the first time, by date.") + " " + same_data,
+            new, kind="bars", fmt=lambda v: format_number(round(v)), date_fmt=short_date),
+        "age_band": charts.bar_chart(
+            "chart-age", _("Reached and targeted by age band"),
+            _("Bars compare the share of reached contacts with the share of the targeted "
+              "audience in each age band.") + " " + same_data,
+            shares(tables["age_band"], "label"), series=series, fmt=_rate),
+        "state": charts.bar_chart(
+            "chart-state", _("Reached and targeted by state"),
+            _("Bars compare the share of reached contacts with the share of the targeted "
+              "audience in each state.") + " " + same_data,
+            shares(tables["state"], "state"), series=series, fmt=_rate),
+        "funnel": charts.bar_chart(
+            "chart-funnel", _("Workshop funnel"),
+            _("Bars show how many contacts reached each step, all workshops together.") + " "
+            + same_data, funnel_rows, series=[_("Contacts")], fmt=format_number),
+    }
+
+
+@bp.get("/glossary")
+@permission_required("view_reports")
+def glossary():
+    return render_template("reports/glossary.html", metrics=METRICS, threshold=_threshold(),
+                           org_threshold=_org().small_cell_threshold or 5)
+
+
+@bp.get("/codebook")
+@permission_required("view_reports")
+def codebook():
+    export = request.args.get("export") or None
+    if export is not None and export != "events" and export not in SPECS:
+        abort(404)
+    threshold = _threshold()
+    if request.args.get("format") == "csv":
+        if export is None:
+            abort(404)
+        return _download(exports.codebook_csv(export, threshold),
+                         f"alcance-codebook-{export}-{_language()}.csv")
+    keys = [export] if export else ["events", *CAMPAIGN_TABLES, *ORGANIZATION_TABLES]
+    books = [(key, SPECS[key].title if key != "events" else _("Participation events"),
+              exports.codebook_entries(key, threshold)) for key in keys]
+    return render_template("reports/codebook.html", books=books, threshold=threshold)
+
+
+# --- exports -----------------------------------------------------------------------------
+
+
+@bp.get("/export/<table>.csv")
+@permission_required("view_reports")
+def export_table(table):
+    if table not in SPECS:
+        abort(404)
+    org = _org()
+    form = _valid_range_or_400()
+    period = form.period(org.timezone)
+    if SPECS[table].scope == "organization":
+        built = organization_tables(organization_figures(org.id, period))
+        name = f"alcance-{org.slug}-{table}-{_period_slug(period)}.csv"
+    else:
+        campaign = get_owned_or_404(Campaign, request.args.get("campaign_id"))
+        figures = campaign_figures(campaign, period, today=_today(),
+                                   granularity=form.chosen_granularity())
+        built = campaign_tables(figures, _threshold(), _language())
+        name = f"alcance-{org.slug}-campaign{campaign.id}-{table}-{_period_slug(period)}.csv"
+    return _download(exports.table_csv(built[table]), name)
+
+
+@bp.get("/export/events.csv")
+@permission_required("view_reports")
+def export_events():
+    org = _org()
+    form = _valid_range_or_400()
+    period = form.period(org.timezone)
+    campaign_id = None
+    if request.args.get("campaign_id"):
+        campaign_id = get_owned_or_404(Campaign, request.args.get("campaign_id")).id
+    rows = exports.event_rows(org.id, campaign_id=campaign_id, period=period,
+                              secret_key=current_app.config["SECRET_KEY"],
+                              threshold=_threshold())
+    scope = f"campaign{campaign_id}" if campaign_id else "all"
+    return _download(stream_with_context(exports.stream_csv(rows)),
+                     f"alcance-{org.slug}-events-{scope}-{_period_slug(period)}.csv")
+
+
+def export_url(table: str, campaign_id: int | None, range_args: dict) -> str:
+    args = dict(range_args)
+    if campaign_id is not None:
+        args["campaign_id"] = campaign_id
+    return url_for("reports.export_table", table=table, **args)

@@ -1,0 +1,49 @@
+"""Prometheus metrics, read from the database at scrape time (so every process agrees)."""
+from datetime import timedelta
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from sqlalchemy import func, select
+
+from ..extensions import db
+from ..outreach.models import InboundMessage, OutboxMessage
+from ..timeutil import utcnow
+
+
+class OutreachCollector:
+    def collect(self):
+        now = utcnow()
+        queue = GaugeMetricFamily("alcance_outbox_messages", "Outbox rows by status",
+                                  labels=["status"])
+        for status, count in db.session.execute(
+                select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)):
+            queue.add_metric([status], count)
+        yield queue
+        due = db.session.scalar(select(func.count()).where(
+            OutboxMessage.status == "scheduled", OutboxMessage.due_at <= now))
+        yield GaugeMetricFamily("alcance_outbox_due", "Scheduled rows already due (backlog)",
+                                value=due or 0)
+        recent = db.session.scalar(select(func.count()).where(
+            OutboxMessage.sent_at >= now - timedelta(minutes=5)))
+        yield GaugeMetricFamily("alcance_sends_per_second_5m",
+                                "Messages handed to the provider per second, last 5 minutes",
+                                value=(recent or 0) / 300)
+        errors = CounterMetricFamily("alcance_send_errors", "Failed or undelivered messages by "
+                                     "Twilio error code", labels=["code"])
+        for code, count in db.session.execute(
+                select(OutboxMessage.error_code, func.count())
+                .where(OutboxMessage.error_code.is_not(None)).group_by(OutboxMessage.error_code)):
+            errors.add_metric([code], count)
+        yield errors
+        inbound = CounterMetricFamily("alcance_inbound_messages", "Inbound SMS by intent",
+                                      labels=["intent"])
+        for intent, count in db.session.execute(
+                select(InboundMessage.intent, func.count()).group_by(InboundMessage.intent)):
+            inbound.add_metric([intent], count)
+        yield inbound
+
+
+def render_metrics() -> bytes:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(OutreachCollector())
+    return generate_latest(registry)

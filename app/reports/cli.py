@@ -1,0 +1,113 @@
+"""`flask reports reach`: the dashboards' figures for scripts (JSON or CSV on stdout).
+
+The command runs with the server's own access, so it prints exact counts (no
+small-cell suppression): whoever can run it can read the database anyway.
+"""
+import json
+from datetime import date, datetime
+from functools import partial
+from zoneinfo import ZoneInfo
+
+import click
+from flask.cli import AppGroup
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from ..cli import fail, localized, validated
+from ..errors import DomainError
+from ..extensions import db
+from .forms import ReportRangeForm
+from .suppression import Hidden
+
+reports_cli = AppGroup("reports", help="Participation and reach figures.")
+FORMATS = ("json", "csv")
+
+
+def _error(message: str):
+    click.echo(_("Error: %(message)s", message=message), err=True)
+    raise SystemExit(2)
+
+
+def _json_value(value):
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    if isinstance(value, Hidden):
+        return str(value)
+    if isinstance(value, float):
+        return round(value, 6)
+    return value
+
+
+def _table_json(table) -> dict:
+    keys = [c.key for c in table.spec.columns]
+    rows = [dict(zip(keys, map(_json_value, row))) for row in table.rows]
+    result = {"rows": rows}
+    if table.total is not None:
+        result["total"] = dict(zip(keys, map(_json_value, table.total)))
+    return result
+
+
+@reports_cli.command("reach")
+@click.option("--org", "org_slug", help="Slug of the organization.")
+@click.option("--campaign", "campaign_id", help="A campaign ID (default: every campaign).")
+@click.option("--from", "date_from", help="First day, YYYY-MM-DD (organization's time zone).")
+@click.option("--to", "date_to", help="Last day, YYYY-MM-DD (included).")
+@click.option("--granularity", default="", help="Time series points: day or week.")
+@click.option("--format", "output", default="json", show_default=True, help="json or csv.")
+@localized
+def reach(org_slug, campaign_id, date_from, date_to, granularity, output):
+    """Print reach figures of an organization, or of one campaign, for a period.
+
+    JSON carries every dashboard table; CSV the headline table (one campaign) or the
+    campaigns table (whole organization). Bad arguments exit with status 2.
+    """
+    from ..campaigns.models import Campaign
+    from ..organizations.services import organization_by_slug
+    from .exports import table_csv
+    from .queries import campaign_figures, organization_figures
+    from .tables import campaign_tables, organization_tables
+
+    if not org_slug:
+        _error(_("Give the organization's slug with --org."))
+    if output not in FORMATS:
+        _error(_("Unknown format %(format)s: use json or csv.", format=output))
+    try:
+        org = organization_by_slug(org_slug)
+    except DomainError as error:
+        fail(error)
+    campaign = None
+    if campaign_id is not None:
+        campaign = db.session.scalar(select(Campaign).where(
+            Campaign.organization_id == org.id,
+            Campaign.id == (int(campaign_id) if campaign_id.isdigit() else -1)))
+        if campaign is None:
+            _error(_("No campaign %(id)s in organization %(slug)s.", id=campaign_id,
+                     slug=org.slug))
+    today = datetime.now(ZoneInfo(org.timezone)).date()
+    form = validated(partial(ReportRangeForm, today=today),
+                     **{"from": date_from, "to": date_to, "granularity": granularity})
+    period = form.period(org.timezone)
+
+    if campaign is not None:
+        figures = campaign_figures(campaign, period, today=today,
+                                   granularity=form.chosen_granularity())
+        tables = campaign_tables(figures, None, str(get_locale() or "es"))
+        main, about = "summary", {"campaign": {"id": campaign.id, "name": campaign.name,
+                                               "strategy": campaign.strategy,
+                                               "level": campaign.level}}
+    else:
+        tables = organization_tables(organization_figures(org.id, period))
+        main, about = "campaigns", {}
+
+    if output == "csv":
+        click.echo(table_csv(tables[main]).lstrip("\ufeff"), nl=False)
+        return
+    document = {
+        "organization": org.slug,
+        **about,
+        "period": {"from": _json_value(period.start), "to": _json_value(period.end),
+                   "timezone": period.tz},
+        "tables": {key: _table_json(table) for key, table in tables.items()},
+    }
+    click.echo(json.dumps(document, ensure_ascii=False, indent=2))

@@ -1,0 +1,107 @@
+"""The report period form (pages, exports and `flask reports reach` validate through it)."""
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from flask_babel import format_date
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from wtforms import DateField, SelectField
+from wtforms.validators import Optional, ValidationError
+
+from ..forms import BaseForm, choices
+from .metrics import MAX_DAILY_POINTS
+
+MIN_DATE = date(2000, 1, 1)
+MAX_FUTURE_DAYS = 366
+GRANULARITIES = ("day", "week")
+# Open periods get daily points up to this many days, weekly points beyond.
+AUTO_DAILY_DAYS = 92
+
+
+@dataclass(frozen=True)
+class Period:
+    """Whole local days [start, end] in `tz`; None means open on that side."""
+
+    start: date | None = None
+    end: date | None = None
+    tz: str = "UTC"
+
+    def bounds_utc(self) -> tuple[datetime | None, datetime | None]:
+        """[start, end) as aware UTC instants: local midnight to the next local midnight."""
+        zone = ZoneInfo(self.tz)
+        low = (datetime.combine(self.start, time(0), tzinfo=zone).astimezone(timezone.utc)
+               if self.start else None)
+        high = (datetime.combine(self.end + timedelta(days=1), time(0), tzinfo=zone)
+                .astimezone(timezone.utc) if self.end else None)
+        return low, high
+
+    def as_args(self) -> dict:
+        """Query-string arguments that select this period again."""
+        args = {}
+        if self.start:
+            args["from"] = self.start.isoformat()
+        if self.end:
+            args["to"] = self.end.isoformat()
+        return args
+
+
+def _latest_allowed(today: date) -> date:
+    return today + timedelta(days=MAX_FUTURE_DAYS)
+
+
+class ReportRangeForm(BaseForm):
+    """GET form: from/to dates (optional) and day/week points for the time series."""
+
+    class Meta:
+        csrf = False  # a read-only GET form
+
+    date_from = DateField(_l("From"), name="from", validators=[Optional()])
+    date_to = DateField(_l("To"), name="to", validators=[Optional()])
+    granularity = SelectField(
+        _l("Time series"), validators=[Optional()],
+        choices=choices([("", _l("Automatic")), ("day", _l("Per day")),
+                         ("week", _l("Per week"))]))
+
+    def __init__(self, *args, today: date, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.today = today
+
+    def _check_range(self, field):
+        if field.data is None:
+            return
+        latest = _latest_allowed(self.today)
+        if not MIN_DATE <= field.data <= latest:
+            raise ValidationError(_("Choose a date between %(first)s and %(last)s.",
+                                    first=format_date(MIN_DATE, "medium"),
+                                    last=format_date(latest, "medium")))
+
+    def validate_date_from(self, field):
+        self._check_range(field)
+
+    def validate_date_to(self, field):
+        self._check_range(field)
+        start = self.date_from.data
+        if field.data is not None and start is not None and field.data < start:
+            raise ValidationError(_("The end date must not be before the start date."))
+
+    def validate_granularity(self, field):
+        start, end = self.date_from.data, self.date_to.data
+        if field.data == "day" and start and end and (end - start).days + 1 > MAX_DAILY_POINTS:
+            raise ValidationError(_(
+                "Daily points cover at most %(days)d days; choose weekly points or a shorter "
+                "period.", days=MAX_DAILY_POINTS))
+
+    def period(self, tz: str) -> Period:
+        return Period(self.date_from.data, self.date_to.data, tz)
+
+    def chosen_granularity(self) -> str | None:
+        return self.granularity.data or None
+
+
+def auto_granularity(first: date, last: date, chosen: str | None) -> str:
+    """The time series step: the chosen one, else days for short spans and weeks beyond."""
+    if chosen in GRANULARITIES and not (chosen == "day"
+                                        and (last - first).days + 1 > MAX_DAILY_POINTS):
+        return chosen
+    return "day" if (last - first).days + 1 <= AUTO_DAILY_DAYS else "week"

@@ -1,0 +1,244 @@
+"""Benchmark: the campaign dashboard's data on 200,000 contacts and 1,000,000 events.
+
+    .venv/bin/python bench/reports.py [--contacts 200000] [--events 1000000] [--runs 3]
+
+For each backend (SQLite in a temp file; PostgreSQL at $BENCH_DATABASE_URL or
+postgresql+psycopg://postgres@127.0.0.1:5432/test, in a throw-away database) it loads
+the contacts (bench/common.seed_contacts, plus genders) and one organization with five
+campaigns, then bulk-loads the participation events: executemany on SQLite, COPY on
+PostgreSQL (followed by VACUUM ANALYZE). The benchmarked campaign holds half of the
+events: 500,000 over about 150,000 contacts, with 40 workshops, an audience-targeted
+send and 100,000 enrolments.
+
+Timed: `campaign_figures` + `campaign_tables` (everything the campaign dashboard
+shows, suppressed as for an evaluator) for all dates and for one month, and the
+organization dashboard's `organization_figures`. Each is run `--runs` times; the table
+shows the slowest run. Targets on a 2-core machine: < 1 s on PostgreSQL, < 2 s on SQLite.
+"""
+import argparse
+import random
+import time
+from datetime import date, datetime, timedelta, timezone
+
+from common import backends, database, make_app, print_table, seed_contacts
+
+TARGETS = {"sqlite": 2.0, "postgresql": 1.0}
+START = datetime(2026, 1, 5, tzinfo=timezone.utc)
+DAYS = 180
+# (kind, weight) of the events of a campaign; walk-ins also get an "attended" row.
+KIND_WEIGHTS = [("sms_delivered", 70), ("sms_failed", 3), ("sms_undelivered", 2), ("reply", 2),
+                ("opt_out", 0.6), ("invited", 8), ("rsvp_yes", 5), ("attended", 5),
+                ("no_show", 1.5), ("walk_in", 0.5)]
+ERROR_CODES = ["30003", "30005", "30006", "30007", "30008", None]
+COLUMNS = ("organization_id", "contact_id", "campaign_id", "message_id", "outbox_id",
+           "workshop_id", "kind", "channel", "detail", "occurred_at")
+
+
+def _setup(org_id: int, n_contacts: int, rng: random.Random):
+    """Campaigns, messages, workshops, audience send, enrolments. Returns ids."""
+    from sqlalchemy import insert, select, text
+
+    from app.campaigns.models import Campaign, CampaignMessage, CampaignPlace
+    from app.contacts.models import Audience, Contact
+    from app.extensions import db
+    from app.outreach.models import CampaignEnrollment, OutreachSend
+    from app.workshops.models import Workshop
+
+    db.session.execute(text(
+        "UPDATE contacts SET gender = CASE id % 7 WHEN 0 THEN 'male' WHEN 1 THEN 'male' "
+        "WHEN 2 THEN 'male' WHEN 3 THEN 'female' WHEN 4 THEN 'female' WHEN 5 THEN 'female' "
+        "ELSE 'nonbinary' END"))
+    strategies = ["information_dissemination", "education", "alternatives", "environmental",
+                  "education"]
+    campaigns = []
+    for i in range(5):
+        campaign = Campaign(organization_id=org_id, name=f"Campaña {i}", topic="fentanyl",
+                            strategy=strategies[i], level=["universal", "selective"][i % 2],
+                            status="active", target_population=250_000 if i == 0 else 50_000)
+        db.session.add(campaign)
+        db.session.flush()
+        campaigns.append(campaign.id)
+        for label in ("Aviso 1", "Aviso 2", "Aviso 3"):
+            db.session.add(CampaignMessage(organization_id=org_id, campaign_id=campaign.id,
+                                           label=label, body_es="Hola", body_en="Hi"))
+    main = campaigns[0]
+    for state, town, target in (("02", None, 60_000), ("02", "Tijuana", 40_000),
+                                ("09", None, 80_000), ("19", "Monterrey", 30_000)):
+        db.session.add(CampaignPlace(campaign_id=main, country="MX", state_code=state,
+                                     municipality=town, target_population=target))
+    db.session.flush()
+    messages = {c: list(db.session.scalars(select(CampaignMessage.id).where(
+        CampaignMessage.campaign_id == c).order_by(CampaignMessage.id))) for c in campaigns}
+    workshops = {}
+    for c in campaigns:
+        count = 40 if c == main else 8
+        rows = []
+        for w in range(count):
+            starts = START + timedelta(days=rng.randrange(DAYS), hours=18)
+            rows.append(dict(organization_id=org_id, campaign_id=c, code=f"{c % 10}{w:03d}",
+                             title_es=f"Taller {w}", title_en=f"Workshop {w}",
+                             kind="community_workshop", venue_name="Casa de la Cultura",
+                             country="MX", state_code="02", timezone="America/Tijuana",
+                             starts_at=starts, ends_at=starts + timedelta(hours=2),
+                             capacity=60, language="es", status="scheduled", sequence=0,
+                             created_at=START, updated_at=START))
+        db.session.execute(insert(Workshop), rows)
+        workshops[c] = list(db.session.scalars(select(Workshop.id).where(
+            Workshop.campaign_id == c)))
+    audience = Audience(organization_id=org_id, name="Norte y centro",
+                        filters={"state_codes": ["02", "09", "19"]})
+    db.session.add(audience)
+    db.session.flush()
+    db.session.add(OutreachSend(organization_id=org_id, campaign_id=main,
+                                message_id=messages[main][0], audience_id=audience.id,
+                                kind="once"))
+    first_contact = db.session.scalar(select(Contact.id).order_by(Contact.id).limit(1))
+    db.session.execute(insert(CampaignEnrollment), [
+        dict(organization_id=org_id, campaign_id=main, contact_id=first_contact + i,
+             enrolled_at=START) for i in range(0, min(n_contacts, 200_000), 2)])
+    db.session.commit()
+    return main, campaigns, messages, workshops, first_contact
+
+
+def _events(org_id, n_events, n_contacts, first_contact, main, campaigns, messages, workshops,
+            rng: random.Random):
+    """Yield event tuples (COLUMNS order, occurred_at as an aware datetime)."""
+    kinds, weights = zip(*KIND_WEIGHTS)
+    per_campaign = [(main, n_events // 2)] + [
+        (c, n_events // 2 // (len(campaigns) - 1)) for c in campaigns[1:]]
+    made = 0
+    for c, count in per_campaign:
+        # Each campaign reaches a different slice of the contacts (3/4 of them for the main).
+        span = int(n_contacts * (0.75 if c == main else 0.3))
+        offset = 0 if c == main else rng.randrange(n_contacts - span)
+        for kind in rng.choices(kinds, weights, k=count):
+            if made >= n_events:
+                return
+            contact = first_contact + offset + int(rng.random() ** 1.3 * span)
+            when = START + timedelta(seconds=rng.randrange(DAYS * 86400))
+            sms = kind in ("sms_delivered", "sms_failed", "sms_undelivered")
+            workshop = rng.choice(workshops[c]) if kind in (
+                "invited", "rsvp_yes", "attended", "no_show", "walk_in") else None
+            row = (org_id, contact, c, rng.choice(messages[c]) if sms else None, None, workshop,
+                   kind, "workshop" if kind in ("attended", "no_show", "walk_in") else "sms",
+                   rng.choice(ERROR_CODES) if kind in ("sms_failed", "sms_undelivered")
+                   else None, when)
+            yield row
+            made += 1
+            if kind == "walk_in" and made < n_events:
+                yield row[:6] + ("attended",) + row[7:]
+                made += 1
+
+
+def _load_events(backend: str, rows) -> None:
+    from app.extensions import db
+
+    connection = db.session.connection().connection.dbapi_connection
+    if backend == "postgresql":
+        columns = ", ".join(COLUMNS)
+        with connection.cursor() as cursor:
+            with cursor.copy(f"COPY participation_events ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        connection.commit()
+        return
+    sql = (f"INSERT INTO participation_events ({', '.join(COLUMNS)}) "
+           f"VALUES ({', '.join('?' * len(COLUMNS))})")
+
+    def sqlite_rows():
+        for row in rows:  # UTCDateTime's SQLite storage: naive UTC text
+            yield row[:-1] + (row[-1].strftime("%Y-%m-%d %H:%M:%S.%f"),)
+
+    connection.executemany(sql, sqlite_rows())
+    connection.commit()
+
+
+def _time(fn, runs: int) -> tuple[float, object]:
+    worst, result = 0.0, None
+    for _ in range(runs):
+        started = time.perf_counter()
+        result = fn()
+        worst = max(worst, time.perf_counter() - started)
+    return worst, result
+
+
+def run(backend: str, n_contacts: int, n_events: int, runs: int) -> list[tuple]:
+    from sqlalchemy import func, select, text
+
+    from app.campaigns.models import Campaign
+    from app.extensions import db
+    from app.organizations.services import create_organization
+    from app.participation.models import ParticipationEvent
+    from app.reports.forms import Period
+    from app.reports.queries import campaign_figures, organization_figures
+    from app.reports.tables import campaign_tables
+
+    rng = random.Random(2026)
+    rows = []
+    with database(backend) as url:
+        app = make_app(url)
+        with app.app_context():
+            org = create_organization(slug="bench", name="Bench", country="MX",
+                                      timezone="America/Tijuana")
+            started = time.perf_counter()
+            seed_contacts(org.id, n_contacts)
+            ids = _setup(org.id, n_contacts, rng)
+            _load_events(backend, _events(org.id, n_events, n_contacts, ids[4], *ids[:4],
+                                          rng=rng))
+            if backend == "postgresql":
+                db.session.commit()
+                with db.engine.connect().execution_options(
+                        isolation_level="AUTOCOMMIT") as conn:
+                    conn.execute(text("VACUUM ANALYZE"))
+            else:
+                db.session.execute(text("ANALYZE"))
+                db.session.commit()
+            load = time.perf_counter() - started
+            events = db.session.scalar(select(func.count()).select_from(ParticipationEvent))
+            campaign = db.session.get(Campaign, ids[0])
+            today = date(2026, 7, 15)
+            tz = "America/Tijuana"
+
+            def dashboard(period):
+                def compute():
+                    db.session.expire_all()
+                    figures = campaign_figures(campaign, period, today=today)
+                    campaign_tables(figures, 5, "es")
+                    return figures
+                return compute
+
+            all_dates, figures = _time(dashboard(Period(tz=tz)), runs)
+            month, _ = _time(dashboard(Period(date(2026, 3, 1), date(2026, 3, 31), tz)), runs)
+            org_seconds, _ = _time(lambda: organization_figures(org.id, Period(tz=tz)), runs)
+            db.session.remove()
+            db.engine.dispose()
+    target = TARGETS[backend]
+    rows += [
+        (f"{backend}: contacts / events loaded", f"{n_contacts:,} / {events:,}", "", None),
+        (f"{backend}: load seconds (setup, not timed)", f"{load:.1f}", "", None),
+        (f"{backend}: campaign reached / deliveries",
+         f"{figures.reached:,} / {figures.delivered:,}", "", None),
+        (f"{backend}: campaign dashboard, all dates (s)", f"{all_dates:.3f}", f"< {target:.0f}",
+         all_dates < target),
+        (f"{backend}: campaign dashboard, one month (s)", f"{month:.3f}", f"< {target:.0f}",
+         month < target),
+        (f"{backend}: organization dashboard, all dates (s)", f"{org_seconds:.3f}", "", None),
+    ]
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--contacts", type=int, default=200_000)
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--backend", choices=("sqlite", "postgresql"))
+    args = parser.parse_args()
+    rows = []
+    for backend in [args.backend] if args.backend else backends():
+        rows += run(backend, args.contacts, args.events, args.runs)
+    print_table("Reports (bench/reports.py): slowest of the runs", rows)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,439 @@
+"""Attendance services: check-in/undo, walk-ins, sign-in sheets, completion, the funnel."""
+import csv
+import io
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import func, select
+
+from app.contacts.csv_import import CsvImportError
+from app.contacts.models import Contact
+from app.contacts.services import ContactInvalid
+from app.extensions import db
+from app.outreach.models import OutboxMessage
+from app.participation.models import ParticipationEvent
+from app.workshops import attendance
+from app.workshops.models import Workshop, WorkshopRegistration
+from tests.factories import make_campaign, make_contact
+
+STARTS = datetime(2026, 3, 14, 17, tzinfo=timezone.utc)  # 10:00 in Tijuana
+NOW = STARTS + timedelta(minutes=20)
+ADULT = str(NOW.year - 20)
+MINOR = str(NOW.year - 15)
+
+
+def make_workshop(org, **overrides) -> Workshop:
+    campaign = overrides.pop("campaign", None) or make_campaign(org)
+    values = dict(
+        organization_id=org.id, campaign_id=campaign.id, code=overrides.pop("code", "4821"),
+        title_es="Taller: el fentanilo mata", title_en="Workshop: fentanyl kills",
+        kind="community_workshop", venue_name="Centro Comunitario Otay", country="MX",
+        state_code="02", municipality="Tijuana", timezone="America/Tijuana",
+        starts_at=STARTS, ends_at=STARTS + timedelta(hours=2), capacity=30, language="es",
+        status="scheduled",
+    )
+    values.update(overrides)
+    workshop = Workshop(**values)
+    db.session.add(workshop)
+    db.session.commit()
+    return workshop
+
+
+def register(workshop, contact, status="confirmed", **overrides) -> WorkshopRegistration:
+    values = dict(organization_id=workshop.organization_id, workshop_id=workshop.id,
+                  contact_id=contact.id, status=status, invited_at=STARTS - timedelta(days=7))
+    values.update(overrides)
+    registration = WorkshopRegistration(**values)
+    db.session.add(registration)
+    db.session.commit()
+    return registration
+
+
+def events(contact=None, kind=None) -> list[str]:
+    stmt = select(ParticipationEvent).order_by(ParticipationEvent.id)
+    if contact is not None:
+        stmt = stmt.where(ParticipationEvent.contact_id == contact.id)
+    if kind is not None:
+        stmt = stmt.where(ParticipationEvent.kind == kind)
+    return [e.kind for e in db.session.scalars(stmt)]
+
+
+def count(model) -> int:
+    return db.session.scalar(select(func.count()).select_from(model))
+
+
+def walk_in_raw(**overrides) -> dict:
+    raw = dict(phone="664 555 0177", first_name="Itzel", language="es", birth_year=ADULT,
+               age_band="", gender="female", state="02", municipality="Tijuana",
+               guardian_consent="no")
+    raw.update(overrides)
+    return raw
+
+
+@pytest.fixture
+def org(make_org):
+    return make_org(slug="frontera", country="MX", timezone="America/Tijuana")
+
+
+@pytest.fixture
+def user(make_user, org):
+    return make_user(org)
+
+
+@pytest.fixture
+def workshop(org):
+    return make_workshop(org)
+
+
+# -- check-in and undo -----------------------------------------------------------------
+
+
+def test_check_in_is_idempotent_and_records_one_attended_event(org, user, workshop):
+    contact = make_contact(org)
+    registration = register(workshop, contact)
+    assert attendance.check_in(registration, user_id=user.id, now=NOW) is True
+    assert attendance.check_in(registration, user_id=user.id, now=NOW + timedelta(minutes=1)) \
+        is False
+    registration = db.session.get(WorkshopRegistration, registration.id)
+    assert registration.attended_at == NOW and registration.checked_in_by == user.id
+    assert not registration.walk_in and registration.status == "confirmed"
+    event = db.session.scalar(select(ParticipationEvent))
+    assert (event.kind, event.channel, event.workshop_id, event.campaign_id, event.occurred_at) \
+        == ("attended", "workshop", workshop.id, workshop.campaign_id, NOW)
+    assert events() == ["attended"]
+
+
+def test_undo_removes_the_attended_event_and_is_idempotent(org, user, workshop):
+    contact = make_contact(org)
+    registration = register(workshop, contact)
+    attendance.check_in(registration, user_id=user.id, now=NOW)
+    assert attendance.undo_check_in(registration, now=NOW) is True
+    assert attendance.undo_check_in(registration, now=NOW) is False
+    registration = db.session.get(WorkshopRegistration, registration.id)
+    assert registration.attended_at is None and registration.checked_in_by is None
+    assert events() == []  # reports cannot count an undone attendance
+    assert attendance.workshop_funnel(workshop)["attended"] == 0
+
+    attendance.check_in(registration, user_id=user.id, now=NOW)  # checked in again
+    assert events() == ["attended"]
+    assert attendance.workshop_funnel(workshop)["attended"] == 1
+
+
+def test_an_invited_person_who_comes_is_a_walk_in(org, user, workshop):
+    contact = make_contact(org)
+    registration = register(workshop, contact, status="invited")
+    attendance.check_in(registration, user_id=user.id, now=NOW)
+    registration = db.session.get(WorkshopRegistration, registration.id)
+    assert registration.walk_in and registration.status == "invited"  # the RSVP is kept
+    assert sorted(events()) == ["attended", "walk_in"]
+    attendance.undo_check_in(registration, now=NOW)
+    assert events() == []
+
+
+def test_check_in_refused_for_a_canceled_workshop(org, user):
+    workshop = make_workshop(org, status="canceled")
+    registration = register(workshop, make_contact(org))
+    with pytest.raises(attendance.AttendanceError):
+        attendance.check_in(registration, user_id=user.id, now=NOW)
+    assert events() == [] and db.session.get(WorkshopRegistration, registration.id).attended_at \
+        is None
+
+
+def test_roster_lists_and_searches(org, workshop):
+    ana = make_contact(org, first_name="Ana Sofía", phone="+526645550101")
+    jose = make_contact(org, first_name="José", phone="+526645550102")
+    wait = make_contact(org, first_name="Begoña", phone="+526645550103")
+    said_no = make_contact(org, first_name="Daniel", phone="+526645550104")
+    invited = make_contact(org, first_name="Érika", phone="+526645550105")
+    erased = make_contact(org, first_name=None, phone=None, erased_at=NOW)
+    register(workshop, ana)
+    register(workshop, jose)
+    register(workshop, wait, status="waitlisted")
+    register(workshop, said_no, status="declined")
+    register(workshop, invited, status="invited")
+    register(workshop, erased)
+    other = make_workshop(org, code="1111")
+    register(other, make_contact(org, first_name="Otra"))
+
+    names = [e.name for e in attendance.roster(workshop)]
+    assert names == ["Ana Sofía", "Begoña", "Érika", "José"]
+    assert [e.name for e in attendance.roster(workshop, q="jose")] == ["José"]
+    assert [e.name for e in attendance.roster(workshop, q="ERIKA")] == ["Érika"]
+    assert [e.name for e in attendance.roster(workshop, q="sofía")] == ["Ana Sofía"]
+    assert [e.name for e in attendance.roster(workshop, q="0103")] == ["Begoña"]
+    assert attendance.roster(workshop, q="%") == []
+    entry = attendance.roster(workshop, q="ana")[0]
+    assert (entry.phone_end, entry.search_name, entry.status) == ("0101", "ana sofia", "confirmed")
+
+
+# -- walk-ins --------------------------------------------------------------------------
+
+
+def test_walk_in_creates_a_consented_contact_and_registration(org, user, workshop):
+    result = attendance.register_walk_in(workshop, walk_in_raw(), user_id=user.id, now=NOW)
+    assert result.contact_created and result.outcome == "walk_in"
+    contact = db.session.get(Contact, result.contact.id)
+    assert (contact.phone, contact.first_name, contact.birth_year, contact.state_code,
+            contact.municipality, contact.timezone) == (
+        "+526645550177", "Itzel", int(ADULT), "02", "Tijuana", "America/Tijuana")
+    assert (contact.consent_source, contact.consent_at) == ("workshop", NOW)
+    registration = db.session.get(WorkshopRegistration, result.registration.id)
+    assert (registration.status, registration.walk_in, registration.attended_at,
+            registration.checked_in_by, registration.invited_at) == (
+        "confirmed", True, NOW, user.id, None)
+    assert sorted(events(contact)) == ["attended", "walk_in"]
+    funnel = attendance.workshop_funnel(workshop)
+    assert (funnel["confirmed"], funnel["attended"], funnel["walk_ins"]) == (0, 1, 1)
+
+
+def test_minor_walk_in_needs_guardian_consent(org, user, workshop):
+    with pytest.raises(ContactInvalid) as error:
+        attendance.register_walk_in(workshop, walk_in_raw(birth_year=MINOR), user_id=user.id,
+                                    now=NOW)
+    assert list(error.value.field_errors) == ["guardian_consent"]
+    # an unknown age may be a minor's
+    with pytest.raises(ContactInvalid):
+        attendance.register_walk_in(workshop, walk_in_raw(birth_year=""), user_id=user.id,
+                                    now=NOW)
+    with pytest.raises(ContactInvalid):
+        attendance.register_walk_in(workshop, walk_in_raw(birth_year="", age_band="15-17"),
+                                    user_id=user.id, now=NOW)
+    assert count(Contact) == 0 and count(WorkshopRegistration) == 0 and events() == []
+
+    result = attendance.register_walk_in(
+        workshop, walk_in_raw(birth_year=MINOR, guardian_consent="yes"), user_id=user.id,
+        now=NOW)
+    contact = db.session.get(Contact, result.contact.id)
+    assert contact.guardian_consent and contact.guardian_consent_at == NOW
+    adult = attendance.register_walk_in(
+        workshop, walk_in_raw(phone="664 555 0178", birth_year="", age_band="18-24"),
+        user_id=user.id, now=NOW)
+    assert adult.outcome == "walk_in"
+
+
+def test_walk_in_bad_input_changes_nothing(org, user, workshop):
+    with pytest.raises(ContactInvalid) as error:
+        attendance.register_walk_in(
+            workshop, walk_in_raw(phone="12345", first_name="", birth_year="1850"),
+            user_id=user.id, now=NOW)
+    fields = error.value.field_errors
+    assert fields["phone"] == ["Invalid mobile phone number."]
+    assert "first_name" in fields and "birth_year" in fields
+    assert count(Contact) == 0 and count(WorkshopRegistration) == 0 and events() == []
+
+
+def test_walk_in_matches_an_old_mexican_form_and_fills_blanks_only(org, user, workshop):
+    known = make_contact(org, phone="+526645550101", first_name="Begoña", birth_year=None,
+                         gender=None, language="en", consent_source=None, consent_at=None)
+    result = attendance.register_walk_in(
+        workshop, walk_in_raw(phone="044 664 555 0101", first_name="Bego", language="es"),
+        user_id=user.id, now=NOW)
+    assert not result.contact_created and result.contact.id == known.id
+    assert count(Contact) == 1
+    known = db.session.get(Contact, known.id)
+    assert (known.first_name, known.language) == ("Begoña", "en")  # never overwritten
+    assert (known.birth_year, known.gender) == (int(ADULT), "female")  # blanks completed
+    assert (known.consent_source, known.consent_at) == ("workshop", NOW)
+    assert sorted(events(known)) == ["attended", "walk_in"]
+
+
+def test_walk_in_of_a_registered_person_is_a_plain_check_in(org, user, workshop):
+    contact = make_contact(org, phone="+526645550101", birth_year=int(ADULT))
+    registration = register(workshop, contact)
+    result = attendance.register_walk_in(workshop, walk_in_raw(phone="+52 1 664 555 0101"),
+                                         user_id=user.id, now=NOW)
+    assert result.outcome == "checked_in" and result.registration.id == registration.id
+    again = attendance.register_walk_in(workshop, walk_in_raw(phone="6645550101"),
+                                        user_id=user.id, now=NOW)
+    assert again.outcome == "already"
+    assert events(contact) == ["attended"]
+    assert not db.session.get(WorkshopRegistration, registration.id).walk_in
+
+
+def test_walk_in_of_an_invited_contact_keeps_one_registration(org, user, workshop):
+    contact = make_contact(org, phone="+526645550101", birth_year=int(ADULT))
+    registration = register(workshop, contact, status="declined")
+    result = attendance.register_walk_in(workshop, walk_in_raw(phone="664 555 0101"),
+                                         user_id=user.id, now=NOW)
+    assert result.outcome == "walk_in" and result.registration.id == registration.id
+    assert count(WorkshopRegistration) == 1
+    assert db.session.get(WorkshopRegistration, registration.id).walk_in
+
+
+def test_walk_in_for_a_canceled_workshop_is_refused(org, user):
+    workshop = make_workshop(org, status="canceled")
+    with pytest.raises(attendance.AttendanceError):
+        attendance.register_walk_in(workshop, walk_in_raw(), user_id=user.id, now=NOW)
+    assert count(Contact) == 0
+
+
+# -- sign-in sheets --------------------------------------------------------------------
+
+
+def sheet(text: str, encoding="utf-8") -> bytes:
+    return text.encode(encoding)
+
+
+def report_rows(result) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(result.report_csv())))
+
+
+def test_sheet_good_file(org, user, workshop):
+    registered = make_contact(org, phone="+526645550101")
+    known = make_contact(org, phone="+526645550102")
+    register(workshop, registered)
+    data = sheet("telefono\n664 555 0101\n044 664 555 0102\n")
+    result = attendance.import_sign_in_sheet(workshop, data=data, filename="lista.csv",
+                                             user_id=user.id, now=NOW)
+    assert (result.total_rows, result.checked_in, result.walk_ins, result.already,
+            result.duplicates, result.rejected) == (2, 1, 1, 0, 0, [])
+    assert events(registered) == ["attended"]
+    assert sorted(events(known)) == ["attended", "walk_in"]
+    walk_in = db.session.scalar(select(WorkshopRegistration).where(
+        WorkshopRegistration.contact_id == known.id))
+    assert (walk_in.walk_in, walk_in.attended_at, walk_in.checked_in_by) == (True, NOW, user.id)
+
+
+def test_sheet_bad_rows_and_duplicates_semicolon_latin1(org, user, workshop):
+    make_contact(org, phone="+526645550101", first_name="Begoña")
+    data = sheet("Nombre;Teléfono;Firma\n"
+                 "Begoña;664 555 0101;=cmd|' /C calc'!A0\n"
+                 "Begoña Ruiz;+52 1 664 555 0101;\n"
+                 "Desconocida;664 555 0199;\n"
+                 "Malo;12345;@SUM(A1)\n"
+                 "Sin teléfono;;\n", "cp1252")
+    result = attendance.import_sign_in_sheet(workshop, data=data, filename="firmas.csv",
+                                             user_id=user.id, now=NOW)
+    assert (result.total_rows, result.walk_ins, result.duplicates, len(result.rejected)) == (
+        5, 1, 1, 3)
+    assert report_rows(result) == [
+        ["Line", "Nombre", "Teléfono", "Firma", "Reason"],
+        ["4", "Desconocida", "664 555 0199", "",
+         "Not a contact of your organization: register them as a walk-in."],
+        ["5", "Malo", "12345", "'@SUM(A1)", "Invalid mobile phone number."],
+        ["6", "Sin teléfono", "", "", "The mobile phone number is missing."],
+    ]
+    assert events(kind="attended") == ["attended"]
+
+
+def test_sheet_reupload_is_idempotent(org, user, workshop):
+    contact = make_contact(org, phone="+526645550101")
+    register(workshop, contact)
+    data = sheet("phone,name\n6645550101,Ana\n")
+    attendance.import_sign_in_sheet(workshop, data=data, filename="a.csv", user_id=user.id,
+                                    now=NOW)
+    again = attendance.import_sign_in_sheet(workshop, data=data, filename="a.csv",
+                                            user_id=user.id, now=NOW + timedelta(hours=1))
+    assert (again.checked_in, again.walk_ins, again.already) == (0, 0, 1)
+    assert events() == ["attended"] and count(WorkshopRegistration) == 1
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    (b"", "The file is empty."),
+    (b"\x00\x01binary\x00", "This is not a CSV text file"),
+    (b"nombre,firma\nAna,x\n", "No phone column found."),
+    (b"telefono\n", "The file has a header row but no contacts."),
+])
+def test_sheet_refused_files_change_nothing(org, user, workshop, data, message):
+    with pytest.raises(CsvImportError) as error:
+        attendance.import_sign_in_sheet(workshop, data=data, filename="x.csv",
+                                        user_id=user.id, now=NOW)
+    assert str(error.value).startswith(message)
+    assert count(WorkshopRegistration) == 0
+
+
+def test_sheet_size_limit(app, org, user, workshop):
+    app.config["CONTACT_IMPORT_MAX_BYTES"] = 1024 * 1024
+    data = b"telefono\n" + b"6645550101\n" * 100_000
+    with pytest.raises(CsvImportError, match="larger than 1 MB"):
+        attendance.import_sign_in_sheet(workshop, data=data, filename="x.csv",
+                                        user_id=user.id, now=NOW)
+
+
+def test_report_token_is_bound_to_its_workshop(org, user, workshop):
+    data = sheet("telefono\n12345\n")
+    result = attendance.import_sign_in_sheet(workshop, data=data, filename="x.csv",
+                                             user_id=user.id, now=NOW)
+    token = attendance.report_token(workshop, result)
+    assert attendance.report_from_token(workshop, token) == result.report_csv()
+    other = make_workshop(org, code="9999")
+    assert attendance.report_from_token(other, token) is None
+    assert attendance.report_from_token(workshop, token[:-2] + "xx") is None
+
+
+# -- completion ------------------------------------------------------------------------
+
+
+def test_complete_marks_no_shows_and_queues_thank_yous(org, user, workshop):
+    came = make_contact(org, first_name="Ana", language="en")
+    missed = make_contact(org, first_name="Luis")
+    waitlisted = make_contact(org, first_name="Eva")
+    opted_out = make_contact(org, first_name="Sol", opted_out_at=NOW - timedelta(days=1))
+    for contact in (came, opted_out):
+        attendance.check_in(register(workshop, contact), user_id=user.id, now=NOW)
+    register(workshop, missed)
+    register(workshop, waitlisted, status="waitlisted")
+    walk_in = attendance.register_walk_in(workshop, walk_in_raw(), user_id=user.id, now=NOW)
+
+    done = STARTS + timedelta(hours=2)
+    result = attendance.complete_workshop(workshop, send_thank_you=True, now=done)
+    assert (result.no_shows, result.thank_yous, result.not_messageable) == (1, 2, 1)
+    assert db.session.get(Workshop, workshop.id).status == "completed"
+    assert events(missed) == ["no_show"] and events(waitlisted) == []
+
+    rows = {m.contact_id: m for m in db.session.scalars(select(OutboxMessage))}
+    assert set(rows) == {came.id, walk_in.contact.id}
+    english = rows[came.id]
+    assert (english.purpose, english.workshop_id, english.campaign_id, english.language,
+            english.due_at, english.status) == (
+        "thank_you", workshop.id, workshop.campaign_id, "en", done, "scheduled")
+    assert "Workshop: fentanyl kills" in english.body
+    spanish = rows[walk_in.contact.id]
+    assert spanish.language == "es" and "Taller: el fentanilo mata" in spanish.body
+    assert spanish.body != english.body
+
+    funnel = attendance.workshop_funnel(workshop)
+    assert funnel == {"invited": 4, "confirmed": 3, "waitlisted": 1, "declined": 0,
+                      "attended": 3, "walk_ins": 1, "no_shows": 1}
+
+    with pytest.raises(attendance.AttendanceError):  # no second completion, no second SMS
+        attendance.complete_workshop(workshop, send_thank_you=True, now=done)
+    assert count(OutboxMessage) == 2
+
+
+def test_complete_without_thank_yous_and_before_the_start(org, user, workshop):
+    register(workshop, make_contact(org))
+    with pytest.raises(attendance.AttendanceError):
+        attendance.complete_workshop(workshop, send_thank_you=True,
+                                     now=STARTS - timedelta(minutes=1))
+    assert db.session.get(Workshop, workshop.id).status == "scheduled" and events() == []
+    result = attendance.complete_workshop(workshop, send_thank_you=False, now=STARTS)
+    assert (result.no_shows, result.thank_yous) == (1, 0) and count(OutboxMessage) == 0
+
+
+def test_late_check_in_and_undo_after_completion_keep_no_shows_right(org, user, workshop):
+    contact = make_contact(org)
+    registration = register(workshop, contact)
+    attendance.complete_workshop(workshop, send_thank_you=False, now=NOW)
+    assert events(contact) == ["no_show"]
+
+    attendance.check_in(registration, user_id=user.id, now=NOW)
+    assert events(contact) == ["attended"]
+    assert not db.session.get(WorkshopRegistration, registration.id).no_show
+
+    attendance.undo_check_in(registration, now=NOW)
+    assert events(contact) == ["no_show"]
+    funnel = attendance.workshop_funnel(workshop)
+    assert (funnel["attended"], funnel["no_shows"]) == (0, 1)
+
+
+def test_funnel_counts_in_sql(org, workshop):
+    for status in ("invited", "invited", "confirmed", "waitlisted", "declined", "canceled"):
+        register(workshop, make_contact(org), status=status)
+    assert attendance.workshop_funnel(workshop) == {
+        "invited": 6, "confirmed": 1, "waitlisted": 1, "declined": 2, "attended": 0,
+        "walk_ins": 0, "no_shows": 0}
+    empty = make_workshop(org, code="0000")
+    assert attendance.workshop_funnel(empty) == dict.fromkeys(attendance.FUNNEL_KEYS, 0)
+    funnels = attendance.workshop_funnels(org.id, [workshop.id, empty.id])
+    assert funnels[workshop.id]["invited"] == 6 and funnels[empty.id]["invited"] == 0
