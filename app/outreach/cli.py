@@ -15,14 +15,11 @@ outreach_cli = AppGroup("outreach", help="Send scheduled outreach.")
               help="Seconds to wait when nothing is due.")
 def worker(once, concurrency, batch, poll):
     """Claim due outbox messages with a lease and send them (safe to run several)."""
-    from .dispatch import DispatchSettings
+    from .dispatch import settings_from_config
     from .worker import Worker
 
     app = current_app._get_current_object()
-    settings = DispatchSettings(
-        concurrency=concurrency or app.config["OUTREACH_CONCURRENCY"],
-        batch_size=batch or app.config["OUTREACH_BATCH"],
-    )
+    settings = settings_from_config(app.config, concurrency=concurrency, batch_size=batch)
     runner = Worker(app, settings=settings)
     click.echo(f"outreach worker {runner.worker_id} ({runner.gateway.name})")
     try:

@@ -39,6 +39,15 @@ class DispatchSettings:
     reconcile_grace: timedelta = timedelta(minutes=10)
 
 
+def settings_from_config(config, **overrides) -> "DispatchSettings":
+    values = dict(
+        concurrency=config["OUTREACH_CONCURRENCY"], batch_size=config["OUTREACH_BATCH"],
+        lease=timedelta(seconds=config["OUTREACH_LEASE_SECONDS"]),
+        reconcile_grace=timedelta(seconds=config["OUTREACH_RECONCILE_GRACE_SECONDS"]))
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return DispatchSettings(**values)
+
+
 def backoff_delay(attempt: int, settings: DispatchSettings, rng=random.random) -> timedelta:
     """Exponential backoff with full jitter: uniform in [0.5, 1] × base × 2^(attempt-1)."""
     ceiling = min(settings.backoff_cap, settings.backoff_base * 2 ** max(0, attempt - 1))

@@ -19,7 +19,7 @@ from ..extensions import db
 from ..messaging.factory import get_sms_gateway
 from ..timeutil import utcnow
 from .budget import LocalSendBudget
-from .dispatch import DispatchSettings, claim_due, recover_expired_leases
+from .dispatch import DispatchSettings, claim_due, recover_expired_leases, settings_from_config
 from .preparing import prepare_batch
 from .sending import reconcile_unknown, send_prepared
 
@@ -42,8 +42,7 @@ class Worker:
         self.app = app
         self.gateway = gateway or app.extensions["sms_gateway"]
         self.clock = clock
-        self.settings = settings or DispatchSettings(
-            concurrency=app.config["OUTREACH_CONCURRENCY"], batch_size=app.config["OUTREACH_BATCH"])
+        self.settings = settings or settings_from_config(app.config)
         self.budget = budget or build_budget(app)
         self.worker_id = worker_id or new_worker_id()
         self.status_callback = app.config["PUBLIC_BASE_URL"] + "/webhooks/twilio/status"
