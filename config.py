@@ -99,7 +99,7 @@ class TestingConfig(Config):
     ENV_NAME = "testing"
     TESTING = True
     SECRET_KEY = "testing-secret-key"
-    SQLALCHEMY_DATABASE_URI = database_url(os.environ.get("TEST_DATABASE_URL", "sqlite://"))
+    SQLALCHEMY_DATABASE_URI = database_url(os.environ.get("TEST_DATABASE_URL") or "sqlite://")
     REDIS_URL = os.environ.get("TEST_REDIS_URL", "")
     # Cheap hashes keep the suite fast; production cost is tested separately.
     PASSWORD_HASH_TIME_COST = 1

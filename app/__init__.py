@@ -13,6 +13,7 @@ def create_app(config_object="config.DevelopmentConfig") -> Flask:
     from werkzeug.utils import import_string
 
     from . import models  # noqa: F401  (registers every table)
+    from .contacts import import_jobs  # noqa: F401  (registers the job handler)
     from . import sqlite  # noqa: F401  (SQLite connection settings)
     from .auth.models import User
     from .auth.routes import bp as auth_bp
@@ -29,6 +30,7 @@ def create_app(config_object="config.DevelopmentConfig") -> Flask:
     from .messaging.factory import build_gateway
     from .organizations.routes import bp as organizations_bp
     from .outreach.routes import bp as outreach_bp
+    from .jobs.routes import bp as jobs_bp
     from .reports.routes import bp as reports_bp
     from .webhooks.routes import bp as webhooks_bp
     from .workshops.attendance_routes import bp as attendance_bp
@@ -81,7 +83,7 @@ def create_app(config_object="config.DevelopmentConfig") -> Flask:
 
     for blueprint in (main_bp, auth_bp, organizations_bp, contacts_bp, contact_imports_bp,
                       audiences_bp, campaigns_bp, outreach_bp, webhooks_bp, workshops_bp,
-                      attendance_bp, reports_bp):
+                      attendance_bp, reports_bp, jobs_bp):
         app.register_blueprint(blueprint)
     app.extensions["sms_gateway"] = build_gateway(app.config)
     register_cli(app)

@@ -185,3 +185,16 @@ def csrf_token_from(response) -> str:
 
 
 os.environ.setdefault("ALCANCE_LANG", "en")
+
+
+@pytest.fixture
+def run_jobs(app):
+    """Run the queued background jobs as a worker process would."""
+    from app.jobs.runner import run_pending
+
+    def run():
+        ran = run_pending(app, "test-worker")
+        db.session.expire_all()  # the worker used its own session: see its writes
+        return ran
+
+    return run

@@ -63,7 +63,15 @@ def import_contacts(file, org_slug, duplicate_rule, consent_source, consent_basi
         click.echo(_("Read %(rows)d rows (%(encoding)s, %(delimiter)s).", rows=imp.total_rows,
                      encoding=services.ENCODING_LABELS.get(imp.encoding, imp.encoding),
                      delimiter=services.DELIMITER_LABELS.get(imp.delimiter, imp.delimiter)))
-        result = services.apply_import(imp, now=utcnow())
+        with click.progressbar(length=max(imp.total_rows, 1), label=_("Importing"),
+                               show_percent=True, show_pos=True) as bar:
+            shown = [0]
+
+            def progress(*, done, rejected=0, total=None, force=False):
+                bar.update(done - shown[0])
+                shown[0] = done
+
+            result = services.apply_import(imp, now=utcnow(), progress=progress)
     except DomainError as error:
         fail(error)
 

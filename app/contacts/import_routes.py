@@ -7,6 +7,7 @@ from ..auth.permissions import permission_required
 from ..errors import DomainError, attach_to_form
 from ..extensions import db
 from ..forms import form_status
+from ..jobs.models import Job
 from ..tenancy import get_owned_or_404, scoped
 from ..timeutil import utcnow
 from . import import_services as services
@@ -73,11 +74,11 @@ def preview(import_id):
 def confirm(import_id):
     imp = get_owned_or_404(ContactImport, import_id)
     try:
-        services.apply_import(imp, now=utcnow())
+        services.queue_import(imp, user_id=current_user.id, now=utcnow())
     except DomainError as error:
         flash(str(error), "error")
         return redirect(url_for(".preview", import_id=import_id))
-    flash(_("Import finished."), "success")
+    flash(_("Import started. You can leave this page and come back."), "info")
     return redirect(url_for(".result", import_id=import_id))
 
 
@@ -100,7 +101,8 @@ def result(import_id):
     imp = get_owned_or_404(ContactImport, import_id)
     if imp.status in services.APPLICABLE:
         return redirect(url_for(".preview", import_id=imp.id))
-    return render_template("contacts/imports/result.html", imp=imp,
+    job = db.session.get(Job, imp.job_id) if imp.job_id else None
+    return render_template("contacts/imports/result.html", imp=imp, job=job,
                            sample=services.rejected_sample(imp))
 
 

@@ -51,6 +51,7 @@ DEFAULT_MAX_FILE_BYTES = 16 * 1024 * 1024  # same as the web upload limit (MAX_U
 BATCH_SIZE = 2_000
 REPORT_SAMPLE = 20
 APPLICABLE = ("previewed", "failed")
+QUEUEABLE = APPLICABLE  # a queued import is applied by the worker (status "queued")
 
 # Contact columns an import writes; "update" changes only these.
 MERGED = ("first_name", "language", "birth_year", "age_band", "gender", "country",
@@ -306,10 +307,14 @@ class _Applier:
         if len(self.result.rejected_sample) < REPORT_SAMPLE:
             self.result.rejected_sample.append((checked.source.line, reason))
 
-    def run(self, data: bytes) -> ApplyResult:
+    def run(self, data: bytes, progress=None) -> ApplyResult:
         checked = (_check_row(row, self.imp, self.org, self.today)
                    for row in iter_rows(data, self.layout))
+        seen = 0
         for batch in _batches(checked, BATCH_SIZE):
+            seen += len(batch)
+            if progress is not None:
+                progress(done=seen, rejected=self.result.rejected)
             good = []
             for row in batch:
                 if row.errors:
@@ -403,7 +408,27 @@ def _error_text(error: Exception) -> str:
     return f"{type(cause).__name__}: {cause}"[:2000]
 
 
-def apply_import(imp: ContactImport, *, now: datetime) -> ApplyResult:
+def queue_import(imp: ContactImport, *, user_id: int | None, now: datetime):
+    """Hand a previewed (or failed) import to the worker processes; returns its job."""
+    from ..jobs.services import enqueue
+
+    claimed = db.session.execute(
+        update(ContactImport)
+        .where(ContactImport.id == imp.id, ContactImport.status.in_(QUEUEABLE))
+        .values(status="queued")
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.commit()
+    if claimed != 1:
+        raise ContactImportError(_l("This import was already applied or discarded."))
+    job = enqueue("contact_import", organization_id=imp.organization_id,
+                  payload={"import_id": imp.id}, now=now, user_id=user_id, total=imp.total_rows)
+    imp.job_id = job.id
+    db.session.commit()
+    return job
+
+
+def apply_import(imp: ContactImport, *, now: datetime, progress=None) -> ApplyResult:
     """Apply a previewed (or failed) import: every good row, the counts and the report
     land together in one transaction.
 
@@ -418,7 +443,7 @@ def apply_import(imp: ContactImport, *, now: datetime) -> ApplyResult:
         # another worker) waits on this row and then finds it no longer applicable.
         claimed = db.session.execute(
             update(ContactImport)
-            .where(ContactImport.id == imp_id, ContactImport.status.in_(APPLICABLE))
+            .where(ContactImport.id == imp_id, ContactImport.status.in_((*APPLICABLE, "queued")))
             .values(status="running")
             .execution_options(synchronize_session=False)
         ).rowcount
@@ -428,7 +453,7 @@ def apply_import(imp: ContactImport, *, now: datetime) -> ApplyResult:
         data = imp.upload
         layout = layout_of(data, imp.encoding, imp.delimiter)
         applier = _Applier(imp, org, layout, today=local_today(org, now), now=now)
-        result = applier.run(data)
+        result = applier.run(data, progress)
         imp.status = "completed"
         imp.total_rows = result.total
         imp.created_count, imp.updated_count = result.created, result.updated
@@ -446,7 +471,8 @@ def apply_import(imp: ContactImport, *, now: datetime) -> ApplyResult:
         current_app.logger.exception("contact import %s failed", imp_id)
         db.session.execute(
             update(ContactImport)
-            .where(ContactImport.id == imp_id, ContactImport.status.in_(APPLICABLE))
+            .where(ContactImport.id == imp_id,
+                   ContactImport.status.in_((*APPLICABLE, "queued", "running")))
             .values(status="failed", error=_error_text(error), finished_at=now)
             .execution_options(synchronize_session=False)
         )

@@ -102,7 +102,7 @@ class Audience(OrgOwned, db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
 
-IMPORT_STATUSES = ("previewed", "running", "completed", "failed", "discarded")
+IMPORT_STATUSES = ("previewed", "queued", "running", "completed", "failed", "discarded")
 DUPLICATE_RULES = ("update", "skip")
 
 
@@ -131,5 +131,6 @@ class ContactImport(OrgOwned, db.Model):
     rejected_count: Mapped[int] = mapped_column(Integer, default=0)
     rejected_report: Mapped[str | None] = mapped_column(Text, deferred=True)  # CSV text
     error: Mapped[str | None] = mapped_column(Text)
+    job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -14,7 +14,8 @@ outreach_cli = AppGroup("outreach", help="Send scheduled outreach.")
 @click.option("--poll", type=click.FloatRange(0.05, 60), default=1.0, show_default=True,
               help="Seconds to wait when nothing is due.")
 def worker(once, concurrency, batch, poll):
-    """Claim due outbox messages with a lease and send them (safe to run several)."""
+    """Claim due outbox messages with a lease and send them, and run background jobs
+    (contact imports, …). Safe to run several, on several machines."""
     from .dispatch import settings_from_config
     from .worker import Worker
 
@@ -23,7 +24,7 @@ def worker(once, concurrency, batch, poll):
     runner = Worker(app, settings=settings)
     click.echo(f"outreach worker {runner.worker_id} ({runner.gateway.name})")
     try:
-        runner.run(once=once, poll_seconds=poll)
+        runner.run(once=once, poll_seconds=poll, jobs=True)
     except KeyboardInterrupt:
         pass
     finally:

@@ -65,14 +65,13 @@ def claim_due(worker_id: str, *, now: datetime, limit: int, lease: timedelta) ->
     values = dict(status="claimed", claimed_by=worker_id, lease_expires_at=now + lease,
                   send_started_at=None)
     if db.engine.dialect.name == "postgresql":
-        stmt = (
-            update(OutboxMessage)
-            .where(OutboxMessage.id.in_(due.with_for_update(skip_locked=True).scalar_subquery()))
-            .values(**values)
-            .returning(OutboxMessage.id)
-            .execution_options(synchronize_session=False)
-        )
-        ids = list(db.session.scalars(stmt))
+        # Two statements in one transaction: lock the batch (skipping rows other workers
+        # hold), then update exactly those rows. (Inside `UPDATE ... WHERE id IN (subquery
+        # LIMIT n)` PostgreSQL may re-run the subquery per row and claim far more than n.)
+        ids = list(db.session.scalars(due.with_for_update(skip_locked=True)))
+        if ids:
+            db.session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(ids))
+                               .values(**values).execution_options(synchronize_session=False))
         db.session.commit()
         return ids
     # SQLite has no row locks (SQLAlchemy drops FOR UPDATE there): take the write lock

@@ -83,10 +83,26 @@ class Worker:
         return result
 
     def run(self, *, once: bool = False, poll_seconds: float = 1.0, stop: threading.Event | None = None,
-            maintenance_every: float = 30.0) -> None:
-        with self.app.app_context():
-            self._loop(once=once, poll_seconds=poll_seconds, stop=stop or threading.Event(),
-                       maintenance_every=maintenance_every)
+            maintenance_every: float = 30.0, jobs: bool = False) -> None:
+        """Send due messages; with `jobs`, also run background jobs (imports, …) in a thread,
+        or, with `once`, run the pending ones first."""
+        from ..jobs.runner import JobThread, run_pending
+
+        stop = stop or threading.Event()
+        thread = None
+        if jobs and once:
+            run_pending(self.app, self.worker_id)
+        elif jobs:
+            thread = JobThread(self.app, self.worker_id, stop, poll_seconds=poll_seconds)
+            thread.start()
+        try:
+            with self.app.app_context():
+                self._loop(once=once, poll_seconds=poll_seconds, stop=stop,
+                           maintenance_every=maintenance_every)
+        finally:
+            stop.set()
+            if thread is not None:
+                thread.join()
 
     def _loop(self, *, once, poll_seconds, stop, maintenance_every) -> None:
         last_maintenance = 0.0

@@ -57,7 +57,7 @@ def post(client, url):
     return client.post(url, data={"csrf_token": csrf_token_from(client.get(URL))})
 
 
-def test_upload_preview_confirm_result_and_report(client, coordinator):
+def test_upload_preview_confirm_result_and_report(client, coordinator, run_jobs):
     assert "No imports yet." in client.get(URL).get_data(as_text=True)
     page = client.get(NEW)
     assert page.status_code == 200
@@ -83,8 +83,11 @@ def test_upload_preview_confirm_result_and_report(client, coordinator):
     response = post(client, f"{URL}{imp.id}/confirm")
     assert response.status_code == 302
     assert response.headers["Location"].endswith(f"/contacts/imports/{imp.id}")
+    # The web request only queues the work; a worker process applies it.
+    queued = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Import started." in queued and "<progress" in queued and count() == 0
+    assert run_jobs() == 1
     html = client.get(response.headers["Location"]).get_data(as_text=True)
-    assert "Import finished." in html
     assert '<p class="stat">2</p>' in html and '<p class="stat">1</p>' in html
     assert "Invalid mobile phone number." in html
     assert count() == 2
@@ -176,10 +179,12 @@ def test_file_name_is_only_displayed(client, coordinator):
     assert "&lt;script&gt;.csv" in html and "<script>.csv" not in html
 
 
-def test_other_organizations_get_404(client, coordinator, make_org, make_user, login, app):
+def test_other_organizations_get_404(client, coordinator, make_org, make_user, login, app,
+                                    run_jobs):
     upload(client)
     imp = db.session.scalar(select(ContactImport))
     post(client, f"{URL}{imp.id}/confirm")
+    run_jobs()
     pending = upload(client, data=FILE.replace(b"0102", b"0109"))
     pending_id = int(pending.headers["Location"].split("/")[-2])
 

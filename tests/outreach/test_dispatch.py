@@ -222,3 +222,14 @@ def test_system_reply_ignores_campaign_rules_but_not_erasure(app, make_org):
     gateway = FakeSmsGateway(clock=clock)
     run(app, clock, gateway)
     assert [s.body for s in gateway.sent] == ["Confirmación"]
+
+
+def test_a_claim_takes_exactly_its_batch(app, make_org):
+    from app.outreach.dispatch import claim_due
+
+    setup_send(make_org, n=10)
+    first = claim_due("w1", now=DUE, limit=3, lease=timedelta(minutes=2))
+    second = claim_due("w2", now=DUE, limit=3, lease=timedelta(minutes=2))
+    assert len(first) == 3 and len(second) == 3 and not set(first) & set(second)
+    statuses = [r.status for r in outbox()]
+    assert statuses.count("claimed") == 6 and statuses.count("scheduled") == 4
