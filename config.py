@@ -70,6 +70,7 @@ class Config:
     PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000").rstrip("/")
     LOG_JSON = _env_bool("LOG_JSON", False)
     METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")  # enables /metrics
+    RETENTION_MONTHS = _env_int("RETENTION_MONTHS", 0)  # 0 = keep contacts until erased
 
     TWILIO_ACCOUNT_SID = os.environ.get("TWILIO_ACCOUNT_SID", "")
     TWILIO_AUTH_TOKEN = os.environ.get("TWILIO_AUTH_TOKEN", "")

@@ -12,6 +12,7 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from flask import current_app
 
@@ -46,6 +47,7 @@ class Worker:
         self.budget = budget or build_budget(app)
         self.worker_id = worker_id or new_worker_id()
         self.status_callback = app.config["PUBLIC_BASE_URL"] + "/webhooks/twilio/status"
+        self._last_purge = None
         self._pool = ThreadPoolExecutor(max_workers=self.settings.concurrency,
                                         thread_name_prefix="send")
 
@@ -66,10 +68,16 @@ class Worker:
     def maintenance(self) -> None:
         from .services import enroll_late_joiners
 
+        from ..contacts.retention import purge_inactive_contacts
+
         now = self.clock()
         recover_expired_leases(now=now)
         reconcile_unknown(gateway=self.gateway, clock=self.clock, settings=self.settings)
         enroll_late_joiners(now=now)
+        months = self.app.config.get("RETENTION_MONTHS", 0)
+        if months and (self._last_purge is None or now - self._last_purge > timedelta(hours=6)):
+            purge_inactive_contacts(months=months, now=now)
+            self._last_purge = now
 
     def run_pass(self) -> PassResult:
         """Claim and send one batch. Returns what happened."""
