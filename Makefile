@@ -45,8 +45,28 @@ prism:
 		else echo "== npm not found: Prism contract tests will be skipped =="; fi; \
 	fi
 
+# Browser journeys (tests/e2e): Debian's Chromium (Playwright's own browser download does
+# not work here) and axe-core (pinned in tests/e2e/package-lock.json). Never fails the build:
+# without them the e2e tests are skipped, loudly, with the reason.
+.PHONY: e2e-deps
+e2e-deps:
+	@if [ ! -x /usr/bin/chromium ]; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			echo "== installing Chromium (Debian package) for the browser tests =="; \
+			{ apt-get update -qq >/dev/null 2>&1 && \
+			  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1; } \
+			|| echo "== Chromium could not be installed: browser tests will be skipped =="; \
+		else echo "== /usr/bin/chromium missing (install it as root): browser tests will be skipped =="; fi; \
+	fi
+	@if [ ! -f tests/e2e/node_modules/axe-core/axe.min.js ]; then \
+		if command -v npm >/dev/null 2>&1; then \
+			(cd tests/e2e && npm ci --no-audit --no-fund --silent) \
+			|| echo "== npm ci failed in tests/e2e: browser tests will be skipped =="; \
+		else echo "== npm not found (axe-core): browser tests will be skipped =="; fi; \
+	fi
+
 # SQLite always; PostgreSQL (and Redis) too whenever they answer on this machine.
-test: install prism
+test: install prism e2e-deps
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 	@if $(BIN)/python tests/services_up.py postgres "$(PG_TEST_URL)"; then \
 		echo "== PostgreSQL at $(PG_TEST_URL) =="; \
@@ -54,6 +74,16 @@ test: install prism
 		TEST_REDIS_URL="$$($(BIN)/python tests/services_up.py redis "$(REDIS_TEST_URL)" && echo $(REDIS_TEST_URL))" \
 		$(BIN)/python -m pytest -q -p no:cacheprovider; \
 	else echo "== PostgreSQL not reachable: PostgreSQL run skipped =="; fi
+
+# Benchmarks (bench/): one table on SQLite and PostgreSQL, ~20 minutes on 2 cores. The web load
+# uses wrk from Debian when it can be installed, else bench/web_load.py's own generator.
+# Logs: bench/output/. Figures and the machine they came from: bench/RESULTS.md.
+BENCH_ARGS ?=
+bench: install compile-translations
+	@command -v wrk >/dev/null 2>&1 || apt-get install -y wrk >/dev/null 2>&1 \
+		|| { apt-get update >/dev/null 2>&1 && apt-get install -y wrk >/dev/null 2>&1; } \
+		|| echo "== wrk not installable: the web load uses the Python load generator =="
+	$(BIN)/python bench/run_all.py --markdown bench/output/results.md $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -8,6 +8,25 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def _reject_nul_bytes():
+    """A NUL character in a query or form value (or an upload's file name) is refused as a
+    bad request (400): PostgreSQL text cannot hold it, so it would fail later as a 500."""
+    from flask import abort, request
+
+    values = [v for _k, vs in request.args.lists() for v in vs]
+    if request.method != "GET":
+        values += [v for _k, vs in request.form.lists() for v in vs]
+        values += [f.filename or "" for _k, fs in request.files.lists() for f in fs]
+    if any("\x00" in value for value in values):
+        abort(400)
+
+
+def _escape_lazy_strings(value):
+    from flask_babel.speaklater import LazyString
+
+    return str(value) if isinstance(value, LazyString) else value
+
+
 def create_app(config_object="config.DevelopmentConfig") -> Flask:
     """Build the application. Touches neither the database nor the network."""
     from werkzeug.utils import import_string
@@ -72,10 +91,14 @@ def create_app(config_object="config.DevelopmentConfig") -> Flask:
         return db.session.scalar(select(User).where(User.session_token == session_token))
 
     app.jinja_env.policies["ext.i18n.trimmed"] = True
+    # Flask-Babel's lazy strings declare themselves safe HTML (__html__ returns the raw
+    # text), so {{ lazy }} would bypass autoescaping: output them as plain, escaped text.
+    app.jinja_env.finalize = _escape_lazy_strings
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
 
     app.context_processor(template_context)
+    app.before_request(_reject_nul_bytes)
     app.before_request(apply_language_switch)
     app.after_request(lambda r: add_security_headers(r, hsts=app.config["SECURITY_HSTS"]))
     app.register_error_handler(HTTPException, render_error)

@@ -12,6 +12,8 @@ from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
 from .extensions import db
 
+MAX_ID = 2**31 - 1  # ids are 32-bit integers (PostgreSQL "integer")
+
 
 class OrgOwned:
     @declared_attr
@@ -38,6 +40,8 @@ def get_owned_or_404(model, object_id):
     try:
         object_id = int(object_id)
     except (TypeError, ValueError):
+        abort(404)
+    if not 0 < object_id <= MAX_ID:  # beyond the id column's range: no such row
         abort(404)
     obj = db.session.scalar(scoped(model).where(model.id == object_id))
     if obj is None:

@@ -1,5 +1,5 @@
 """Template context shared by every page: navigation, language switch, labels."""
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from flask import current_app, request
 from flask_babel import get_locale
@@ -52,7 +52,10 @@ ERROR_TEXTS = {
 def lang_switch_url(code: str) -> str:
     args = request.args.to_dict(flat=False)
     args["lang"] = [code]
-    return f"{request.path}?{urlencode(args, doseq=True)}"
+    # Percent-encoded, with one leading slash: browsers read a backslash as "/", so a
+    # requested path such as /%5Cevil.example must not become a link off the site.
+    path = "/" + quote(request.path.lstrip("/\\"), safe="/")
+    return f"{path}?{urlencode(args, doseq=True)}"
 
 
 def _nav_items() -> list:

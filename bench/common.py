@@ -2,8 +2,12 @@
 
 Benchmarks measure; they assert nothing. Each prints a table of figures and targets.
 """
+import json
 import os
 import random
+import re
+import socket
+import subprocess
 import sys
 import tempfile
 import uuid
@@ -14,6 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/14"  # not 15: `make test` uses that one
 ZONES = [  # (country, state, municipality, time zone, weight)
     ("MX", "02", "Tijuana", "America/Tijuana", 20), ("MX", "09", "Coyoacán", "America/Mexico_City", 25),
     ("MX", "14", "Guadalajara", "America/Mexico_City", 10), ("MX", "19", "Monterrey", "America/Monterrey", 10),
@@ -108,10 +113,69 @@ def seed_contacts(org_id: int, n: int, *, seed: int = 7, batch: int = 10_000) ->
     db.session.commit()
 
 
+def redis_url() -> str | None:
+    """$BENCH_REDIS_URL (default redis://127.0.0.1:6379/14) when it answers, else None."""
+    url = os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS_URL)
+    try:
+        import redis
+
+        client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+        try:
+            client.ping()
+        finally:
+            client.close()
+    except Exception:
+        return None
+    return url
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_fake_twilio(latency: float) -> tuple[subprocess.Popen, dict]:
+    """The fake Twilio API (tests/fake_twilio.py) in its own process; returns (process, env)
+    where env holds TWILIO_API_BASE_URL and the credentials it accepts. Terminate it after."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.fake_twilio", "--port", "0", "--latency", str(latency)],
+        cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    line = process.stdout.readline()
+    process.stdout.close()
+    env = dict(re.findall(r"(\w+)=(\S+)", line))
+    if "TWILIO_API_BASE_URL" not in env:
+        process.kill()
+        process.wait()
+        raise RuntimeError(f"fake Twilio did not start: {line!r}")
+    return process, env
+
+
+def stop_process(process: subprocess.Popen, timeout: float = 10.0) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+    process.wait()
+
+
+def emit_json(table: str, figure: str, value, target="", passed=None, **extra) -> None:
+    """One machine-readable figure for bench/run_all.py: a `BENCH_JSON {...}` line."""
+    record = {"table": table, "figure": figure, "value": value, "target": target,
+              "pass": passed, **extra}
+    print("BENCH_JSON " + json.dumps(record, ensure_ascii=False, default=str), flush=True)
+
+
 def print_table(title: str, rows: list[tuple]) -> None:
-    """rows: (figure, value, target, passed: bool | None)."""
+    """rows: (figure, value, target, passed: bool | None). Also emits a BENCH_JSON line per
+    row, which bench/run_all.py collects into the one table of `make bench`."""
     print(f"\n{title}")
     print(f"{'figure':<48} {'value':>14} {'target':>14}  result")
     for figure, value, target, passed in rows:
         result = "" if passed is None else ("PASS" if passed else "FAIL")
         print(f"{figure:<48} {value:>14} {target:>14}  {result}")
+    for figure, value, target, passed in rows:
+        emit_json(title, figure.strip(), value, target, passed)
+    sys.stdout.flush()

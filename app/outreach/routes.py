@@ -14,7 +14,7 @@ from ..contacts.models import Audience, Contact
 from ..errors import DomainError, attach_to_form
 from ..extensions import db
 from ..forms import form_status
-from ..tenancy import get_owned_or_404, scoped
+from ..tenancy import MAX_ID, get_owned_or_404, scoped
 from ..timeutil import utcnow
 from . import queries, services
 from .forms import ActionForm, ScheduleForm, SimulatorReplyForm
@@ -81,6 +81,8 @@ def send_detail(send_id):
     send = get_owned_or_404(OutreachSend, send_id)
     status = request.args.get("status") or None
     after = request.args.get("after", type=int)
+    if after is not None and not 0 <= after <= MAX_ID:
+        abort(400)
     rows, next_after = queries.outbox_page(send, after_id=after, status=status)
     counts = services.status_counts(send_ids=[send.id]).get(send.id, {})
     return render_template("outreach/send_detail.html", send=send, rows=rows, counts=counts,

@@ -12,6 +12,7 @@ from .models import SEND_KINDS, OutboxMessage, OutreachSend
 
 MAX_WEEKS = 52
 MAX_DAY_OFFSET = 365
+MAX_YEARS_AHEAD = 5  # a send further ahead is a typo (and past year 9999, an overflow)
 
 
 def _validate(kind, *, local_date, local_time, fixed_at, weekdays, weeks, day_offset, now):
@@ -37,6 +38,8 @@ def _validate(kind, *, local_date, local_time, fixed_at, weekdays, weeks, day_of
                               field="day_offset")
     if local_date is not None and local_date.year < now.year - 1:
         raise DomainError(_l("The date is too far in the past."), field="local_date")
+    if local_date is not None and local_date.year > now.year + MAX_YEARS_AHEAD:
+        raise DomainError(_l("The date is too far in the future."), field="local_date")
 
 
 def schedule_send(campaign, *, message, audience, kind: str, user_id: int | None, now: datetime,

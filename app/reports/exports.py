@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Iterator
 
 from flask_babel import gettext as _
-from sqlalchemy import extract, func, select
+from sqlalchemy import func, select
 
 from ..campaigns.models import Campaign
 from ..contacts.models import Contact
@@ -24,7 +24,7 @@ from ..csvutil import SafeCsvWriter
 from ..extensions import db
 from ..participation.models import ParticipationEvent
 from .forms import Period
-from .queries import age_band_sql, in_period
+from .queries import age_band_sql, in_period, utc_year
 from .tables import EVENT_COLUMNS, KIND_TYPES, SPECS, Table
 
 BOM = "\ufeff"
@@ -101,7 +101,7 @@ def event_rows(org_id: int, *, campaign_id: int | None, period: Period, secret_k
         state_sizes, municipality_sizes = _place_sizes(org_id, campaign_id, period)
     key = pseudonym_key(secret_key)
     stmt = (
-        select(E.contact_id, age_band_sql(extract("year", E.occurred_at)), Contact.gender,
+        select(E.contact_id, age_band_sql(utc_year(E.occurred_at)), Contact.gender,
                Contact.language, Contact.country, Contact.state_code, Contact.municipality,
                E.campaign_id, Campaign.name, E.kind, E.channel, E.workshop_id, E.message_id,
                E.detail, E.occurred_at)

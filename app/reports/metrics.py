@@ -129,6 +129,14 @@ METRICS: tuple[Metric, ...] = (
         "computed from a hidden count are hidden too (\"*\"). Totals, campaign-wide "
         "figures and the time series stay exact. Coordinators and administrators see "
         "exact counts.")),
+    Metric("event_export", _l("De-identified participation export"), _l(
+        "One row per participation event, with no name, phone number or internal contact "
+        "number: a pseudonymous contact ID, the age band in the year of the event, gender, "
+        "language, country, state, municipality, campaign, event, channel and time in UTC. "
+        "Evaluators may download it; in their copy a state, or a municipality, shared by "
+        "fewer contacts of the export than the organization's threshold reads "
+        "\"suppressed\", so that a rare place cannot single a young person out. "
+        "Coordinators and administrators get every place.")),
     Metric("pseudonym", _l("Pseudonymous contact ID"), _l(
         "In the event export each contact is identified by a keyed hash (HMAC-SHA256) of "
         "the organization and the contact's internal number, made with a key derived from "

@@ -4,11 +4,13 @@ Each function names the `metrics.METRICS` keys it implements. Results are plain
 dataclasses of exact numbers: suppression for evaluators is applied later, when the
 numbers become tables (`tables.py`), so the CLI, the pages and the exports share them.
 
-The campaign report runs about a dozen aggregate queries. The per-contact summary
-(`_reach_per_contact`) is a subquery the reach, dose and time-series queries group in
-different ways; Python only adds up their (small) grouped results, e.g. the
-municipalities whose names differ only by accents or case, or the UTC hours of the
-time series into local days, which keeps it correct across DST changes on every backend.
+A campaign report is six statements: reach (`_reach`: the campaign's events grouped by
+contact once, as a MATERIALIZED CTE that four GROUP BYs read), the rare SMS outcomes
+(failures, replies), the workshop funnel, the opt-out attribution, the targeted
+audience and the message labels. Python only adds up their small grouped results:
+municipality spellings that differ by accents or case, and the UTC hours of the time
+series into local days (correct across DST changes, and the same on both backends).
+`bench/reports.py` times them on 200,000 contacts and 1,000,000 events.
 """
 import json
 from collections import Counter
@@ -16,20 +18,42 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, case, distinct, extract, func, literal, or_, select
+from sqlalchemy import (
+    BigInteger,
+    Integer,
+    String,
+    and_,
+    case,
+    cast,
+    distinct,
+    extract,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    text,
+    union_all,
+)
 from sqlalchemy.orm import aliased
 
 from ..campaigns.models import Campaign, CampaignMessage
 from ..contacts.audiences import AudienceInvalid, audience_match_query
 from ..contacts.models import Audience, Contact
-from ..contacts.validation import fold
 from ..extensions import db
 from ..outreach.models import CampaignEnrollment, OutreachSend
 from ..participation.models import ParticipationEvent
 from ..workshops.models import Workshop, WorkshopRegistration
 from .forms import Period, auto_granularity
-from .metrics import (AGE_BANDS, DELIVERY_KINDS, FAILURE_KINDS, FUNNEL_KINDS, OTHER_AGE,
-                      REACH_KINDS, SMS_REACH_KINDS, UNKNOWN, WORKSHOP_REACH_KINDS)
+from .metrics import (
+    AGE_BANDS,
+    FAILURE_KINDS,
+    FUNNEL_KINDS,
+    OTHER_AGE,
+    REACH_KINDS,
+    UNKNOWN,
+    WORKSHOP_REACH_KINDS,
+)
 
 E = ParticipationEvent
 
@@ -49,13 +73,6 @@ def in_period(column, period: Period) -> list:
     if high is not None:
         conditions.append(column < high)
     return conditions
-
-
-def _hour_bucket(column):
-    """'YYYY-MM-DD HH' of a UTC timestamp, the same text on both backends."""
-    if _dialect() == "postgresql":
-        return func.to_char(func.timezone("UTC", column), "YYYY-MM-DD HH24")
-    return func.strftime("%Y-%m-%d %H", column)
 
 
 def age_band_sql(reference_year):
@@ -90,75 +107,142 @@ class Group:
     n: int
 
 
-def _group_rows(inner, with_channel: bool) -> list[Group]:
-    cols = [inner.c.age_band, inner.c.gender, inner.c.language, inner.c.country,
-            inner.c.state_code, inner.c.municipality]
-    if with_channel:
-        cols.append(inner.c.channel)
-    rows = db.session.execute(select(*cols, func.count()).group_by(*cols)).all()
-    return [Group(row[0], _code(row[1]), _code(row[2]), _code(row[3]), _code(row[4]),
-                  row[5] if row[5] not in (None, "") else None,
-                  row[6] if with_channel else None, int(row[-1])) for row in rows]
-
-
 def _attribute_columns(age_band):
     return (age_band.label("age_band"), Contact.gender.label("gender"),
             Contact.language.label("language"), Contact.country.label("country"),
             Contact.state_code.label("state_code"), Contact.municipality.label("municipality"))
 
 
-# --- per-contact reach (metrics: reached, channel, dose_*, time_series) ---------------
+# --- reach: one statement (metrics: reached, channel, dose_*, time_series, delivery_rate,
+# reply_rate, and the per-message deliveries) ----------------------------------------------
+
+KEYS = 9  # text columns of the reach statement's rows
 
 
-def _reach_per_contact(org_id: int, campaign_id: int, period: Period):
-    """One row per reached contact: channel flags, doses and first reaching instant."""
-    sms = case((E.kind.in_(SMS_REACH_KINDS), 1), else_=0)
-    workshop_kind = E.kind.in_(WORKSHOP_REACH_KINDS)
-    return (
-        select(
-            E.contact_id.label("contact_id"),
-            func.max(sms).label("sms"),
-            func.max(case((workshop_kind, 1), else_=0)).label("ws"),
-            func.sum(sms).label("delivered"),
-            func.count(distinct(case((workshop_kind, func.coalesce(E.workshop_id, 0)))))
-            .label("workshops"),
-            func.min(E.occurred_at).label("first_at"),
-        )
+@dataclass
+class ReachResult:
+    groups: list[Group]  # reached contacts (channel set)
+    targeted_groups: list[Group]
+    message_doses: Counter  # delivered messages -> reached contacts
+    hours: list[tuple[int, int]]  # (UTC hour since the epoch, newly reached contacts)
+    delivered: int
+    per_message: dict  # message_id (None: without one) -> (deliveries, contacts)
+
+
+def _is_message_column(column) -> bool:
+    return column.name[0] == "m" and column.name[1:].isdigit()
+
+
+def _count_if(condition):
+    return func.count().filter(condition)
+
+
+def _epoch_hour(column):
+    """Whole hours since 1970-01-01 UTC of a timestamp (cheaper to group than text)."""
+    if _dialect() == "postgresql":
+        return cast(func.floor(func.date_part("epoch", column) / 3600), BigInteger)
+    return cast(func.strftime("%s", column), Integer) // 3600
+
+
+def utc_year(column):
+    """The calendar year of a timestamp in UTC (not in the session time zone)."""
+    if _dialect() == "postgresql":
+        return cast(func.date_part("year", func.timezone("UTC", column)), Integer)
+    return extract("year", column)
+
+
+def _reach(org_id: int, campaign_id: int, period: Period, message_ids: list[int], *,
+           targeted, reference_year: int) -> ReachResult:
+    """Metrics reached, channel, representativeness (both sides), targeted, dose_messages,
+    time_series and the deliveries per message, in one statement.
+
+    The events of the campaign are grouped by contact once (the scan follows
+    `ix_participation_campaign_contact`, already in contact order, so grouping needs no
+    sort on SQLite and no hash table on PostgreSQL). One pass over the contacts then
+    keeps the reached ones and the targeted ones (`targeted`, a condition on Contact)
+    with their attributes, as a MATERIALIZED common table expression that every branch
+    of the UNION ALL reads. Per-message delivery counts are pivoted into columns (a
+    campaign has a handful of messages), which spares another scan of the events.
+    """
+    delivered = E.kind == "sms_delivered"
+    known = [m for m in message_ids if m is not None]
+    # Only reach kinds are scanned, and of those only deliveries carry a message: a plain
+    # integer test per message is enough (cheaper than testing the kind again each time).
+    per_message = [_count_if(E.message_id == m).label(f"m{i}") for i, m in enumerate(known)]
+    per_message.append(_count_if(and_(delivered, or_(E.message_id.is_(None),
+                                                     E.message_id.not_in(known or [-1]))))
+                       .label(f"m{len(known)}"))
+    per_contact = (
+        select(E.contact_id.label("contact_id"), _count_if(delivered).label("delivered"),
+               (func.count() - _count_if(delivered)).label("attended"),
+               # Computed once per contact here, not once per use in the CASE below.
+               utc_year(func.min(E.occurred_at)).label("year"),
+               _epoch_hour(func.min(E.occurred_at)).label("hour"), *per_message)
         .where(E.organization_id == org_id, E.campaign_id == campaign_id,
                E.kind.in_(REACH_KINDS), *in_period(E.occurred_at, period))
         .group_by(E.contact_id)
         .subquery("per_contact")
     )
-
-
-def _reached_groups(org_id: int, per_contact) -> list[Group]:
-    """Metrics reached, channel, representativeness (reached side)."""
-    channel = case((and_(per_contact.c.sms == 1, per_contact.c.ws == 1), "both"),
-                   (per_contact.c.sms == 1, "sms_only"), else_="workshop_only")
-    inner = (
-        select(*_attribute_columns(age_band_sql(extract("year", per_contact.c.first_at))),
-               channel.label("channel"))
-        .join(Contact, Contact.id == per_contact.c.contact_id)
-        .where(Contact.organization_id == org_id)
-        .subquery("reached")
+    c = per_contact.c
+    messages = [column for column in c if _is_message_column(column)]
+    people = (
+        select(c.delivered, *messages,
+               case((and_(c.delivered > 0, c.attended > 0), "both"),
+                    (c.delivered > 0, "sms_only"),
+                    (c.attended > 0, "workshop_only")).label("channel"),
+               c.hour, *_attribute_columns(age_band_sql(c.year)),
+               age_band_sql(literal(reference_year)).label("targeted_band"),
+               case((targeted, "1"), else_="0").label("targeted"))
+        .select_from(Contact)
+        .outerjoin(per_contact, c.contact_id == Contact.id)
+        .where(Contact.organization_id == org_id, or_(c.contact_id.is_not(None), targeted))
+        .cte("people").prefix_with("MATERIALIZED")
     )
-    return _group_rows(inner, with_channel=True)
+    p = people.c
+    is_reached = p.channel.is_not(None)
+    width = 2 + 2 * len(messages)
 
+    def row(section, keys, numbers):
+        keys = list(keys) + [null().cast(String)] * (KEYS - len(keys))
+        numbers = list(numbers) + [null().cast(BigInteger)] * (width - len(numbers))
+        return select(literal(section, String), *keys, *numbers).select_from(people)
 
-def _dose_counts(per_contact) -> list[tuple[int, int, int]]:
-    """Metrics dose_messages, dose_workshops: (messages, workshops, contacts)."""
-    rows = db.session.execute(
-        select(per_contact.c.delivered, per_contact.c.workshops, func.count())
-        .group_by(per_contact.c.delivered, per_contact.c.workshops)).all()
-    return [(int(d or 0), int(w or 0), int(n)) for d, w, n in rows]
-
-
-def _first_reach_hours(per_contact) -> list[tuple[str, int]]:
-    """Metric time_series: newly reached contacts per UTC hour of their first reach."""
-    hour = _hour_bucket(per_contact.c.first_at).label("hour")
-    inner = select(hour).subquery("first_hours")
-    return [(h, int(n)) for h, n in db.session.execute(
-        select(inner.c.hour, func.count()).group_by(inner.c.hour)).all()]
+    cube_keys = (p.age_band, p.gender, p.language, p.country, p.state_code, p.municipality,
+                 p.channel, p.targeted_band, p.targeted)
+    message_columns = [column for column in p if _is_message_column(column)]
+    statement = union_all(
+        row("g", cube_keys, [func.count()]).group_by(*cube_keys),
+        row("d", [], [func.count(), p.delivered]).where(is_reached).group_by(p.delivered),
+        row("h", [], [func.count(), p.hour]).where(is_reached).group_by(p.hour),
+        row("t", [], [func.count(), func.sum(p.delivered),
+                      *(func.sum(m) for m in message_columns),
+                      *(_count_if(m > 0) for m in message_columns)]).where(is_reached),
+    )
+    groups, targeted_groups, doses, hours, totals = [], [], Counter(), [], None
+    for section, *values in db.session.execute(statement):
+        keys, numbers = values[:KEYS], values[KEYS:]
+        if section == "g":
+            attributes = (_code(keys[1]), _code(keys[2]), _code(keys[3]), _code(keys[4]),
+                          keys[5] or None)
+            if keys[6] is not None:
+                groups.append(Group(_code(keys[0]), *attributes, keys[6], int(numbers[0])))
+            if keys[8] == "1":
+                targeted_groups.append(Group(_code(keys[7]), *attributes, None,
+                                             int(numbers[0])))
+        elif section == "d":
+            doses[int(numbers[1] or 0)] += int(numbers[0])
+        elif section == "h":
+            hours.append((int(numbers[1]), int(numbers[0])))
+        else:
+            totals = [int(n or 0) for n in numbers]
+    totals = totals or [0] * width
+    k = len(messages)
+    keys = known + [None]
+    return ReachResult(
+        groups=groups, targeted_groups=targeted_groups, message_doses=doses, hours=hours,
+        delivered=totals[1],
+        per_message={keys[i]: (totals[2 + i], totals[2 + k + i]) for i in range(k)},
+    )
 
 
 # --- targeted audience (metric: targeted) ----------------------------------------------
@@ -188,50 +272,35 @@ def targeted_condition(org_id: int, campaign_id: int, *, today: date):
     return and_(Contact.organization_id == org_id, or_(*conditions))
 
 
-def _targeted_groups(org_id: int, campaign_id: int, *, today: date, reference_year: int):
-    inner = (select(*_attribute_columns(age_band_sql(literal(reference_year))))
-             .where(targeted_condition(org_id, campaign_id, today=today))
-             .subquery("targeted"))
-    return _group_rows(inner, with_channel=False)
-
-
 # --- messages (metrics: delivery_rate, failure_reasons, opt_out_rate, reply_rate) -------
 
 
-def _kind_counts(org_id: int, campaign_id: int, period: Period) -> dict[str, tuple[int, int]]:
-    """{kind: (events, distinct contacts)} for deliveries and replies."""
+def _sms_outcomes(org_id: int, campaign_id: int, period: Period):
+    """Metrics failure_reasons, delivery_rate (failures) and reply_rate (repliers), from
+    the rare kinds only: {(kind, error code): (events, distinct contacts)}."""
     rows = db.session.execute(
-        select(E.kind, func.count(), func.count(distinct(E.contact_id)))
+        select(E.kind, E.detail, func.count(), func.count(distinct(E.contact_id)))
         .where(E.organization_id == org_id, E.campaign_id == campaign_id,
-               E.kind.in_(DELIVERY_KINDS + ("reply",)), *in_period(E.occurred_at, period))
-        .group_by(E.kind)).all()
-    return {kind: (int(n), int(people)) for kind, n, people in rows}
+               E.kind.in_(FAILURE_KINDS + ("reply",)), *in_period(E.occurred_at, period))
+        .group_by(E.kind, E.detail)).all()
+    return {(kind, detail or None): (int(n), int(people)) for kind, detail, n, people in rows}
 
 
-def _failure_codes(org_id: int, campaign_id: int, period: Period) -> dict[str | None, int]:
-    rows = db.session.execute(
-        select(E.detail, func.count())
-        .where(E.organization_id == org_id, E.campaign_id == campaign_id,
-               E.kind.in_(FAILURE_KINDS), *in_period(E.occurred_at, period))
-        .group_by(E.detail)).all()
-    return {(code or None): int(n) for code, n in rows}
-
-
-def _delivered_per_message(org_id: int, campaign_id: int, period: Period):
-    """{message_id: (delivered messages, distinct contacts)}."""
-    rows = db.session.execute(
-        select(E.message_id, func.count(), func.count(distinct(E.contact_id)))
-        .where(E.organization_id == org_id, E.campaign_id == campaign_id,
-               E.kind == "sms_delivered", *in_period(E.occurred_at, period))
-        .group_by(E.message_id)).all()
-    return {message_id: (int(n), int(people)) for message_id, n, people in rows}
+def _failure_code_counts(outcomes: dict) -> dict[str | None, int]:
+    counts = Counter()
+    for (kind, code), (n, _people) in outcomes.items():
+        if kind in FAILURE_KINDS:
+            counts[code] += n
+    return dict(counts)
 
 
 def _attributed_opt_outs(org_id: int, period: Period):
-    """Metric opt_out_rate: each opt-out in the period with the last delivery before it.
+    """Metric opt_out_rate: each opt-out in the period with the campaign and message of
+    the last delivery to that contact before it (NULL when there is none).
 
-    The lookup follows `ix_participation_contact` (contact_id, occurred_at) per opt-out;
-    opt-outs are rare, so this stays cheap however many deliveries there are.
+    The lookup follows `ix_participation_contact` (contact_id, occurred_at) once per
+    opt-out, then reads the delivery by primary key: opt-outs are rare, so this stays
+    cheap however many deliveries there are (no join over the campaign's events).
     """
     o = aliased(E, name="o")
     d = aliased(E, name="d")
@@ -244,24 +313,44 @@ def _attributed_opt_outs(org_id: int, period: Period):
         .correlate(o)
         .scalar_subquery()
     )
-    return (select(o.contact_id.label("contact_id"), last_delivered.label("delivered_id"))
-            .where(o.organization_id == org_id, o.kind == "opt_out",
-                   *in_period(o.occurred_at, period))
-            .subquery("opt_outs"))
+    opt_outs = (select(o.contact_id.label("contact_id"), last_delivered.label("delivered_id"))
+                .where(o.organization_id == org_id, o.kind == "opt_out",
+                       *in_period(o.occurred_at, period))
+                .cte("opt_outs").prefix_with("MATERIALIZED"))
+
+    def of_delivery(column):
+        delivery = aliased(E)
+        return (select(getattr(delivery, column))
+                .where(delivery.id == opt_outs.c.delivered_id).scalar_subquery())
+
+    return (select(opt_outs.c.contact_id, of_delivery("campaign_id").label("campaign_id"),
+                   of_delivery("message_id").label("message_id"))
+            .cte("attributed").prefix_with("MATERIALIZED"))
+
+
+def _attributed_counts(org_id: int, period: Period, group: str, where) -> dict:
+    """Contacts whose opt-out is attributed to each value of the delivery's `group`
+    column, and in total (key "total"), among attributions matching `where`."""
+    attributed = _attributed_opt_outs(org_id, period)
+    a = attributed.c
+    people = func.count(distinct(a.contact_id))
+
+    def branch(section, *columns):
+        return select(literal(section, String), *columns, people).where(where(a))
+
+    statement = union_all(branch("g", a[group]).group_by(a[group]),
+                          branch("t", null().cast(Integer)))
+    counts = {}
+    for section, key, n in db.session.execute(statement):
+        counts["total" if section == "t" else key] = int(n)
+    return counts
 
 
 def _opt_outs_for_campaign(org_id: int, campaign_id: int, period: Period):
     """(contacts whose opt-out is attributed to the campaign, {message_id: contacts})."""
-    attributed = _attributed_opt_outs(org_id, period)
-    d = aliased(E, name="delivered")
-    base = (select().select_from(attributed)
-            .join(d, d.id == attributed.c.delivered_id)
-            .where(d.campaign_id == campaign_id))
-    total = db.session.scalar(base.add_columns(func.count(distinct(attributed.c.contact_id))))
-    per_message = db.session.execute(
-        base.add_columns(d.message_id, func.count(distinct(attributed.c.contact_id)))
-        .group_by(d.message_id)).all()
-    return int(total or 0), {message_id: int(n) for message_id, n in per_message}
+    counts = _attributed_counts(org_id, period, "message_id",
+                                lambda a: a.campaign_id == campaign_id)
+    return counts.pop("total", 0), counts
 
 
 # --- workshops (metric: funnel) ----------------------------------------------------------
@@ -274,6 +363,7 @@ class WorkshopFunnel:
     title_es: str
     title_en: str
     starts_at: datetime | None
+    timezone: str
     invited: int = 0
     rsvp_yes: int = 0
     attended: int = 0
@@ -284,46 +374,67 @@ class WorkshopFunnel:
     def title_for(self, language: str) -> str:
         return self.title_en if language == "en" else self.title_es
 
+    @property
+    def local_date(self) -> date | None:
+        """The day the workshop starts, at the venue."""
+        return self.starts_at.astimezone(ZoneInfo(self.timezone)).date() if self.starts_at \
+            else None
+
 
 FUNNEL_FIELDS = ("invited", "rsvp_yes", "attended", "walk_ins", "attended_after_rsvp",
                  "no_shows")
 
 
-def _funnel(org_id: int, campaign_id: int, period: Period) -> list[WorkshopFunnel]:
+def _funnel(org_id: int, campaign_id: int,
+            period: Period) -> tuple[list[WorkshopFunnel], Counter]:
+    """Metrics funnel and dose_workshops: the steps per workshop, and how many reached
+    contacts attended 1, 2, 3... different workshops (one statement)."""
     def flag(*kinds):
         return func.max(case((E.kind.in_(kinds), 1), else_=0))
 
     steps = (
-        select(E.workshop_id.label("workshop_id"), flag("invited").label("invited"),
-               flag("rsvp_yes").label("rsvp"), flag("attended", "walk_in").label("attended"),
-               flag("walk_in").label("walk_in"), flag("no_show").label("no_show"))
+        select(E.workshop_id.label("workshop_id"), E.contact_id.label("contact_id"),
+               flag("invited").label("invited"), flag("rsvp_yes").label("rsvp"),
+               flag("attended", "walk_in").label("attended"), flag("walk_in").label("walk_in"),
+               flag("no_show").label("no_show"))
         .where(E.organization_id == org_id, E.campaign_id == campaign_id,
                E.workshop_id.is_not(None), E.kind.in_(FUNNEL_KINDS),
                *in_period(E.occurred_at, period))
-        .group_by(E.workshop_id, E.contact_id)
-        .subquery("steps")
+        .group_by(E.contact_id, E.workshop_id)  # the order of the campaign/contact index
+        .cte("steps").prefix_with("MATERIALIZED")
     )
-    both = case((and_(steps.c.rsvp == 1, steps.c.attended == 1), 1), else_=0)
-    missed = case((and_(steps.c.no_show == 1, steps.c.attended == 0), 1), else_=0)
-    counts = {row[0]: [int(v or 0) for v in row[1:]] for row in db.session.execute(
-        select(steps.c.workshop_id, func.sum(steps.c.invited), func.sum(steps.c.rsvp),
-               func.sum(steps.c.attended), func.sum(steps.c.walk_in), func.sum(both),
-               func.sum(missed))
-        .group_by(steps.c.workshop_id)).all()}
+    st = steps.c
+    both = case((and_(st.rsvp == 1, st.attended == 1), 1), else_=0)
+    missed = case((and_(st.no_show == 1, st.attended == 0), 1), else_=0)
+    attended = (select(func.sum(st.attended).label("workshops")).group_by(st.contact_id)
+                .having(func.sum(st.attended) > 0).subquery("attended_workshops"))
+    statement = union_all(
+        select(literal("w", String), st.workshop_id, func.sum(st.invited), func.sum(st.rsvp),
+               func.sum(st.attended), func.sum(st.walk_in), func.sum(both), func.sum(missed))
+        .group_by(st.workshop_id),
+        select(literal("a", String), attended.c.workshops, func.count(),
+               *[null().cast(BigInteger)] * 5).group_by(attended.c.workshops),
+    )
+    counts, doses = {}, Counter()
+    for section, key, *values in db.session.execute(statement):
+        if section == "w":
+            counts[key] = [int(v or 0) for v in values]
+        else:
+            doses[int(key)] += int(values[0])
     low, high = period.bounds_utc()
     workshops = db.session.execute(
         select(Workshop.id, Workshop.code, Workshop.title_es, Workshop.title_en,
-               Workshop.starts_at)
+               Workshop.starts_at, Workshop.timezone)
         .where(Workshop.organization_id == org_id, Workshop.campaign_id == campaign_id)
         .order_by(Workshop.starts_at, Workshop.id)).all()
     result = []
-    for workshop_id, code, title_es, title_en, starts_at in workshops:
+    for workshop_id, code, title_es, title_en, starts_at, zone in workshops:
         starts_inside = (low is None or starts_at >= low) and (high is None or starts_at < high)
         if workshop_id not in counts and not starts_inside:
             continue
-        result.append(WorkshopFunnel(workshop_id, code, title_es, title_en, starts_at,
+        result.append(WorkshopFunnel(workshop_id, code, title_es, title_en, starts_at, zone,
                                      *counts.get(workshop_id, [0] * len(FUNNEL_FIELDS))))
-    return result
+    return result, doses
 
 
 # --- the campaign report ---------------------------------------------------------------
@@ -360,11 +471,11 @@ class CampaignFigures:
     reference_year: int
     reached_groups: list[Group]
     targeted_groups: list[Group]
-    doses: list[tuple[int, int, int]]
+    message_doses: Counter  # delivered messages -> reached contacts (0 included)
+    workshop_doses: Counter  # workshops attended (1 and more) -> contacts
     delivered: int
     failed: int
     undelivered: int
-    sms_reached_check: int  # distinct contacts with a delivery (equals the SMS channels)
     replies: int
     failure_codes: dict[str | None, int]
     opt_outs: int
@@ -423,21 +534,20 @@ class CampaignFigures:
 
     @property
     def message_dose(self) -> Counter:
-        counts = Counter()
-        for messages, _workshops, n in self.doses:
-            counts[messages] += n
-        return counts
+        return Counter(self.message_doses)
 
     @property
     def workshop_dose(self) -> Counter:
-        counts = Counter()
-        for _messages, workshops, n in self.doses:
-            counts[workshops] += n
+        """Workshops per reached contact, 0 for the contacts reached by SMS only."""
+        counts = Counter(self.workshop_doses)
+        nobody = self.reached - sum(counts.values())
+        if nobody:
+            counts[0] += nobody
         return counts
 
     @property
     def attendances(self) -> int:
-        return sum(w * n for _m, w, n in self.doses)
+        return sum(k * n for k, n in self.workshop_doses.items())
 
     def funnel_totals(self) -> dict[str, int]:
         return {name: sum(getattr(w, name) for w in self.workshops) for name in FUNNEL_FIELDS}
@@ -465,12 +575,12 @@ def median(distribution: Counter) -> float | None:
     return sum(found) / len(found)
 
 
-def _series(hours: list[tuple[str, int]], period: Period, today: date,
+def _series(hours: list[tuple[int, int]], period: Period, today: date,
             chosen: str | None) -> tuple[list[SeriesPoint], str]:
     zone = ZoneInfo(period.tz)
     per_day = Counter()
-    for hour, n in hours:
-        instant = datetime.strptime(hour, "%Y-%m-%d %H").replace(tzinfo=timezone.utc)
+    for hour, n in hours:  # whole UTC hours: every zone we serve is a whole-hour offset
+        instant = datetime.fromtimestamp(hour * 3600, timezone.utc)
         per_day[instant.astimezone(zone).date()] += n
     first = period.start or (min(per_day) if per_day else None)
     last = period.end or (max(per_day) if per_day else None)
@@ -504,37 +614,43 @@ def campaign_figures(campaign: Campaign, period: Period, *, today: date,
                      granularity: str | None = None) -> CampaignFigures:
     """Every figure of the campaign dashboard for `period` (exact; see metrics.py)."""
     org_id, campaign_id = campaign.organization_id, campaign.id
-    per_contact = _reach_per_contact(org_id, campaign_id, period)
+    if _dialect() == "postgresql":  # hash aggregates of a large campaign fit in memory
+        db.session.execute(text("SET LOCAL work_mem = '64MB'"))
     reference_year = min(period.end or today, today).year
-    kinds = _kind_counts(org_id, campaign_id, period)
-    delivered_by_message = _delivered_per_message(org_id, campaign_id, period)
-    opt_outs, opt_outs_by_message = _opt_outs_for_campaign(org_id, campaign_id, period)
     labels = dict(db.session.execute(
         select(CampaignMessage.id, CampaignMessage.label)
         .where(CampaignMessage.organization_id == org_id,
-               CampaignMessage.campaign_id == campaign_id)).all())
-    message_ids = sorted(set(delivered_by_message) | set(opt_outs_by_message),
-                         key=lambda m: (m is None, m or 0))
-    messages = [MessageFigures(m, labels.get(m), *delivered_by_message.get(m, (0, 0)),
+               CampaignMessage.campaign_id == campaign_id)
+        .order_by(CampaignMessage.id)).all())
+    reach = _reach(org_id, campaign_id, period, list(labels), reference_year=reference_year,
+                   targeted=targeted_condition(org_id, campaign_id, today=today))
+    outcomes = _sms_outcomes(org_id, campaign_id, period)
+    workshops, workshop_doses = _funnel(org_id, campaign_id, period)
+    opt_outs, opt_outs_by_message = _opt_outs_for_campaign(org_id, campaign_id, period)
+    message_ids = [m for m in labels if reach.per_message.get(m, (0, 0))[0]
+                   or opt_outs_by_message.get(m)]
+    if reach.per_message.get(None, (0, 0))[0] or opt_outs_by_message.get(None):
+        message_ids.append(None)  # workshop notices and other messages without a label
+    messages = [MessageFigures(m, labels.get(m), *reach.per_message.get(m, (0, 0)),
                                opt_outs_by_message.get(m, 0)) for m in message_ids]
-    series, step = _series(_first_reach_hours(per_contact), period, today, granularity)
+    series, step = _series(reach.hours, period, today, granularity)
     return CampaignFigures(
         campaign_id=campaign_id,
         period=period,
         reference_year=reference_year,
-        reached_groups=_reached_groups(org_id, per_contact),
-        targeted_groups=_targeted_groups(org_id, campaign_id, today=today,
-                                         reference_year=reference_year),
-        doses=_dose_counts(per_contact),
-        delivered=kinds.get("sms_delivered", (0, 0))[0],
-        failed=kinds.get("sms_failed", (0, 0))[0],
-        undelivered=kinds.get("sms_undelivered", (0, 0))[0],
-        sms_reached_check=kinds.get("sms_delivered", (0, 0))[1],
-        replies=kinds.get("reply", (0, 0))[1],
-        failure_codes=_failure_codes(org_id, campaign_id, period),
+        reached_groups=reach.groups,
+        targeted_groups=reach.targeted_groups,
+        message_doses=reach.message_doses,
+        workshop_doses=workshop_doses,
+        delivered=reach.delivered,
+        failed=sum(n for (kind, _), (n, _p) in outcomes.items() if kind == "sms_failed"),
+        undelivered=sum(n for (kind, _), (n, _p) in outcomes.items()
+                        if kind == "sms_undelivered"),
+        replies=sum(p for (kind, _), (_n, p) in outcomes.items() if kind == "reply"),
+        failure_codes=_failure_code_counts(outcomes),
         opt_outs=opt_outs,
         messages=messages,
-        workshops=_funnel(org_id, campaign_id, period),
+        workshops=workshops,
         series=series,
         granularity=step,
         target_population=campaign.target_population,
@@ -610,70 +726,89 @@ class OrganizationFigures:
         return ratio(self.opt_outs, self.sms_reached)
 
 
-def _people_columns():
-    reach = E.kind.in_(REACH_KINDS)
-    return (
-        func.count(distinct(case((reach, E.contact_id)))),
-        func.count(distinct(case((E.kind.in_(SMS_REACH_KINDS), E.contact_id)))),
-        func.count(distinct(case((E.kind.in_(WORKSHOP_REACH_KINDS), E.contact_id)))),
-        func.sum(case((E.kind == "sms_delivered", 1), else_=0)),
-        func.sum(case((E.kind == "sms_failed", 1), else_=0)),
-        func.sum(case((E.kind == "sms_undelivered", 1), else_=0)),
-    )
-
-
 def organization_figures(org_id: int, period: Period) -> OrganizationFigures:
     """Metrics reached, delivery_rate, opt_out_rate, reach_proportion for every campaign,
-    the organization (people counted once) and by CSAP strategy and IOM level."""
-    where = (E.organization_id == org_id, E.campaign_id.is_not(None),
-             E.kind.in_(REACH_KINDS + DELIVERY_KINDS), *in_period(E.occurred_at, period))
+    the organization (people counted once) and by CSAP strategy and IOM level.
+
+    One statement: the organization's events grouped by (campaign, contact) once, in the
+    order of `ix_participation_campaign_contact`, kept as a MATERIALIZED CTE, then
+    counted per campaign, per strategy, per level and overall.
+    """
+    if _dialect() == "postgresql":
+        db.session.execute(text("SET LOCAL work_mem = '64MB'"))
     campaigns = db.session.execute(
         select(Campaign.id, Campaign.name, Campaign.status, Campaign.strategy, Campaign.level,
                Campaign.target_population)
         .where(Campaign.organization_id == org_id)
         .order_by(Campaign.created_at.desc(), Campaign.id.desc())).all()
     summaries = {row[0]: CampaignSummary(*row) for row in campaigns}
-    for campaign_id, *values in db.session.execute(
-            select(E.campaign_id, *_people_columns()).where(*where).group_by(E.campaign_id)):
+
+    pairs = (
+        select(E.campaign_id.label("campaign_id"), E.contact_id.label("contact_id"),
+               _count_if(E.kind == "sms_delivered").label("delivered"),
+               _count_if(E.kind.in_(WORKSHOP_REACH_KINDS)).label("attended"),
+               _count_if(E.kind == "sms_failed").label("failed"),
+               _count_if(E.kind == "sms_undelivered").label("undelivered"))
+        .where(E.organization_id == org_id, E.campaign_id.is_not(None),
+               E.kind.in_(REACH_KINDS + FAILURE_KINDS), *in_period(E.occurred_at, period))
+        .group_by(E.campaign_id, E.contact_id)
+        .cte("pairs").prefix_with("MATERIALIZED")
+    )
+    q = pairs.c
+    sms, workshop = q.delivered > 0, q.attended > 0
+    reached = or_(sms, workshop)
+    campaign_columns = [func.count().filter(reached), func.count().filter(sms),
+                        func.count().filter(workshop), func.sum(q.delivered),
+                        func.sum(q.failed), func.sum(q.undelivered)]
+
+    def people(condition):
+        return func.count(distinct(q.contact_id)).filter(condition)
+
+    rollup_columns = [people(reached), people(sms), people(workshop), func.sum(q.delivered),
+                      func.sum(q.failed), func.sum(q.undelivered)]
+    strategy = (select(literal("s", String), Campaign.strategy, *rollup_columns)
+                .select_from(pairs).join(Campaign, Campaign.id == q.campaign_id)
+                .group_by(Campaign.strategy))
+    level = (select(literal("l", String), Campaign.level, *rollup_columns)
+             .select_from(pairs).join(Campaign, Campaign.id == q.campaign_id)
+             .group_by(Campaign.level))
+    statement = union_all(
+        select(literal("c", String), cast(q.campaign_id, String), *campaign_columns)
+        .group_by(q.campaign_id),
+        select(literal("o", String), null().cast(String), *rollup_columns),
+        strategy, level,
+    )
+    totals = [0] * 6
+    rollups = {"s": {}, "l": {}}
+    for kind, key, *values in db.session.execute(statement):
+        values = [int(v or 0) for v in values]
+        if kind == "c":
+            s = summaries.get(int(key))
+            if s is not None:
+                (s.reached, s.sms_reached, s.workshop_reached, s.delivered, s.failed,
+                 s.undelivered) = values
+        elif kind == "o":
+            totals = values
+        else:
+            rollups[kind][key] = Rollup(key, 0, *values[:4])
+
+    opt_outs = _attributed_counts(org_id, period, "campaign_id",
+                                  lambda a: a.campaign_id.is_not(None))
+    for campaign_id, n in opt_outs.items():
         if campaign_id in summaries:
-            s = summaries[campaign_id]
-            (s.reached, s.sms_reached, s.workshop_reached, s.delivered, s.failed,
-             s.undelivered) = (int(v or 0) for v in values)
+            summaries[campaign_id].opt_outs = n
 
-    attributed = _attributed_opt_outs(org_id, period)
-    d = aliased(E, name="delivered")
-    opt_out_base = select().select_from(attributed).join(d, d.id == attributed.c.delivered_id)
-    for campaign_id, n in db.session.execute(
-            opt_out_base.add_columns(d.campaign_id, func.count(distinct(attributed.c.contact_id)))
-            .group_by(d.campaign_id)):
-        if campaign_id in summaries:
-            summaries[campaign_id].opt_outs = int(n)
-    opt_outs = db.session.scalar(opt_out_base.where(d.campaign_id.is_not(None)).add_columns(
-        func.count(distinct(attributed.c.contact_id))))
-
-    totals = db.session.execute(select(*_people_columns()).where(*where)).one()
-
-    def rollups(column) -> list[Rollup]:
-        result = {}
-        for code, *values in db.session.execute(
-                select(column, *_people_columns()[:4])
-                .join(Campaign, Campaign.id == E.campaign_id).where(*where)
-                .group_by(column)):
-            result[code] = Rollup(code, 0, *(int(v or 0) for v in values))
+    def with_campaign_counts(found: dict, attribute: str) -> list[Rollup]:
         for s in summaries.values():
-            code = getattr(s, column.key)
-            result.setdefault(code, Rollup(code)).campaigns += 1
-        return list(result.values())
+            code = getattr(s, attribute)
+            found.setdefault(code, Rollup(code)).campaigns += 1
+        return list(found.values())
 
     return OrganizationFigures(
         period=period, campaigns=list(summaries.values()),
-        reached=int(totals[0] or 0), sms_reached=int(totals[1] or 0),
-        workshop_reached=int(totals[2] or 0), delivered=int(totals[3] or 0),
-        failed=int(totals[4] or 0), undelivered=int(totals[5] or 0),
-        opt_outs=int(opt_outs or 0),
-        by_strategy=rollups(Campaign.strategy), by_level=rollups(Campaign.level),
+        reached=totals[0], sms_reached=totals[1], workshop_reached=totals[2],
+        delivered=totals[3], failed=totals[4], undelivered=totals[5],
+        opt_outs=opt_outs.get("total", 0),
+        by_strategy=with_campaign_counts(rollups["s"], "strategy"),
+        by_level=with_campaign_counts(rollups["l"], "level"),
     )
-
-
-def fold_municipality(name: str | None) -> str:
-    return fold(name) if name else ""

@@ -6,8 +6,16 @@ Nothing here selects a name or a phone number. Users who may not see contacts
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from flask import (Blueprint, Response, abort, current_app, render_template, request,
-                   stream_with_context, url_for)
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
 from flask_babel import format_date, format_decimal, format_number, format_percent, get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -22,8 +30,13 @@ from .forms import Period, ReportRangeForm
 from .metrics import METRICS
 from .queries import campaign_figures, median, organization_figures
 from .suppression import is_hidden
-from .tables import (CAMPAIGN_TABLES, ORGANIZATION_TABLES, SPECS, campaign_tables,
-                     organization_tables)
+from .tables import (
+    CAMPAIGN_TABLES,
+    ORGANIZATION_TABLES,
+    SPECS,
+    campaign_tables,
+    organization_tables,
+)
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 

@@ -12,8 +12,8 @@ from flask_babel import format_date, format_decimal, format_number, format_perce
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from ..campaigns.services import LEVEL_LABELS, STATUS_LABELS, STRATEGY_LABELS
 from ..campaigns.models import LEVELS, STRATEGIES
+from ..campaigns.services import LEVEL_LABELS, STATUS_LABELS, STRATEGY_LABELS
 from ..contacts.forms import AGE_BAND_LABELS, COUNTRY_LABELS, GENDER_LABELS, LANGUAGE_LABELS
 from ..contacts.geography import state_name
 from ..contacts.models import GENDERS, LANGUAGES
@@ -152,9 +152,11 @@ class Table:
         index = [c.key for c in self.spec.columns].index(key)
         return [row[index] for row in self.rows]
 
-    def display_row(self, row: list) -> list[str]:
+    def display_row(self, row: list, *, total: bool = False) -> list[str]:
+        """A row's cells as the page shows them (labels translated, numbers localized)."""
         units = self._unit_index()
         return [str(column.labeler(cell)) if column.labeler and isinstance(cell, str)
+                and not total
                 else display(cell, column.kind if column.kind != "value" else row[units])
                 for column, cell in zip(self.spec.columns, row)]
 
@@ -169,7 +171,7 @@ class Table:
 
 
 UNIT_KINDS = {"people": "people", "messages": "count", "campaigns": "count",
-              "proportion": "rate", "average": "decimal"}
+              "attendances": "count", "proportion": "rate", "average": "decimal"}
 
 
 def display(value, kind: str) -> str:
@@ -241,7 +243,8 @@ _summary_columns = (
     C("label", _l("Figure"), _l("Name of the figure, in your language."), "text"),
     C("value", _l("Value"), _l("The figure's value."), "value"),
     C("unit", _l("Unit"), _l("What the value counts or measures."), "code",
-      _l("people, messages, campaigns, proportion (0 to 1), average."), page=False),
+      _l("people, messages, attendances, campaigns, proportion (0 to 1), average."),
+      page=False),
 )
 
 SPECS: dict[str, TableSpec] = {spec.key: spec for spec in (
@@ -252,7 +255,8 @@ SPECS: dict[str, TableSpec] = {spec.key: spec for spec in (
               _l("Target places of the campaign that have a target population."), (
                   _country, _state_code, _state,
                   C("municipality", _l("Municipality"),
-                    _l("Municipality of the place; empty for a whole state."), "text"),
+                    _l("Municipality of the place; empty for a whole state."), "text",
+                    labeler=lambda name: name or _l("Whole state")),
                   C("target_population", _l("Target population"),
                     _l("The place's target population."), "count"),
                   C("reached", _l("Reached"), _l("Reached contacts living in the place."),
@@ -285,7 +289,8 @@ SPECS: dict[str, TableSpec] = {spec.key: spec for spec in (
                  "only in accents or capitals are counted together)."), (
                   _country, _state_code, _state,
                   C("municipality", _l("Municipality"),
-                    _l("Municipality as recorded; empty when unknown."), "text"),
+                    _l("Municipality as recorded; empty when unknown."), "text",
+                    labeler=lambda name: name or UNKNOWN_LABEL),
                   *_representation)),
     TableSpec("message_dose", "campaign", _l("Messages delivered per reached contact"),
               _l("Reached contacts by the number of campaign messages delivered to them."), (
@@ -528,7 +533,7 @@ def _summary_rows(figures: CampaignFigures) -> list[list]:
          ratio(f.delivered, f.reached), "average"),
         ("median_workshops", _("Median workshops per reached contact"), median(workshops),
          "average"),
-        ("attendances", _("Workshop attendances"), f.attendances, "people"),
+        ("attendances", _("Workshop attendances"), f.attendances, "attendances"),
     ]
     return [list(r) for r in rows]
 
@@ -639,7 +644,7 @@ def campaign_tables(figures: CampaignFigures, threshold: int | None,
         cells = {name: columns[name][i] for name in FUNNEL_FIELDS}
         tables["funnel"].rows.append([
             w.workshop_id, w.code, w.title_for(language),
-            w.starts_at.date() if w.starts_at else None,
+            w.local_date,
             *(cells[name] for name in FUNNEL_FIELDS),
             _rate(cells["rsvp_yes"], cells["invited"]),
             _rate(cells["attended_after_rsvp"], cells["rsvp_yes"])])

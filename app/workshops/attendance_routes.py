@@ -5,7 +5,7 @@ redirect back to the roster otherwise, so the page also works without JavaScript
 """
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_datetime, format_time
+from babel.dates import format_date, format_time
 from flask import (
     Blueprint,
     Response,
@@ -72,7 +72,7 @@ def _page_context(workshop: Workshop) -> dict:
     return {
         "workshop": workshop,
         "title": workshop.title_for(locale),
-        "starts": format_datetime(workshop.starts_at, "medium", tzinfo=zone, locale=locale),
+        "day": format_date(workshop.starts_at.astimezone(zone).date(), "full", locale=locale),
         "venue_time": venue_time,
         "status_label": lambda code: REGISTRATION_STATUS_LABELS.get(code, code),
         "back_link": _back_link(workshop),

@@ -14,7 +14,7 @@ import secrets
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from flask_babel import force_locale
+from flask_babel import force_locale, ngettext
 from flask_babel import gettext as _
 from icalendar import Calendar, Event
 from sqlalchemy import select
@@ -59,7 +59,7 @@ def _description(workshop, campaign_name: str, language: str) -> str:
         _("Kind: %(kind)s", kind=KIND_LABELS.get(workshop.kind, workshop.kind)),
         _("Language: %(language)s",
           language=DELIVERY_LANGUAGE_LABELS.get(workshop.language, workshop.language)),
-        _("Capacity: %(n)d people", n=workshop.capacity),
+        ngettext("Capacity: %(num)d person", "Capacity: %(num)d people", workshop.capacity),
         _("RSVP code: %(code)s", code=workshop.code),
     ]
     if workshop.facilitator:

@@ -2,14 +2,21 @@
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from wtforms import (DateField, IntegerField, SelectChoice, SelectField, StringField,
-                     SubmitField, TextAreaField, TimeField)
+from wtforms import (
+    DateField,
+    IntegerField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+    TimeField,
+)
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from ..contacts.geography import MX_STATES, STATE_CHOICES, US_STATES, derive_timezone
 from ..forms import BaseForm, choices
-from .services import (DELIVERY_LANGUAGE_LABELS, KIND_LABELS, MAX_ADDRESS, MAX_CAPACITY,
-                       local_parts)
+from .services import DELIVERY_LANGUAGE_LABELS, KIND_LABELS, MAX_ADDRESS, MAX_CAPACITY, local_parts
 
 COUNTRY_LABELS = {"MX": _l("Mexico"), "US": _l("United States")}
 # Zones of split states' border municipalities (US daylight saving rules), besides each

@@ -4,8 +4,7 @@ from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_time
-from flask import (Blueprint, abort, current_app, flash, redirect, render_template, request,
-                   url_for)
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -159,9 +158,10 @@ def edit(workshop_id):
         else:
             flash(_("Workshop saved."), "success")
             if promoted:
-                flash(ngettext("%(num)d person moved from the waitlist to a seat and was notified.",
-                               "%(num)d people moved from the waitlist to a seat and were notified.",
-                               promoted), "success")
+                flash(ngettext(
+                    "%(num)d person moved from the waitlist to a seat and was notified.",
+                    "%(num)d people moved from the waitlist to a seat and were notified.",
+                    promoted), "success")
             return redirect(url_for("workshops.detail", workshop_id=workshop.id))
     return render_template("workshops/form.html", form=form, workshop=workshop), form_status(form)
 

@@ -26,6 +26,7 @@ from datetime import datetime
 from babel.dates import format_date
 from sqlalchemy import and_, func, or_, select
 
+from ..contacts.models import Contact
 from ..extensions import db
 from ..outreach import inbound, keywords
 from ..outreach.fanout import workshop_values
@@ -185,7 +186,9 @@ def decline(workshop_id: int, contact, org, *, now: datetime) -> tuple[str, Work
 
 def promote_waitlisted(workshop, org, *, now: datetime) -> list[WorkshopRegistration]:
     """Fill free seats from the waitlist, first come first served; each promoted contact
-    gets reminders and an SMS. The caller holds the workshop lock."""
+    gets reminders and an SMS. Contacts we can no longer text (opted out, erased) keep
+    their place in the list but are passed over: they could not learn about the seat.
+    The caller holds the workshop lock."""
     if not _open(workshop, now):
         return []
     free = workshop.capacity - count_by_status(workshop.id, "confirmed")
@@ -193,8 +196,10 @@ def promote_waitlisted(workshop, org, *, now: datetime) -> list[WorkshopRegistra
         return []
     promoted = db.session.scalars(
         select(WorkshopRegistration)
+        .join(Contact, Contact.id == WorkshopRegistration.contact_id)
         .where(WorkshopRegistration.workshop_id == workshop.id,
-               WorkshopRegistration.status == "waitlisted")
+               WorkshopRegistration.status == "waitlisted",
+               Contact.opted_out_at.is_(None), Contact.erased_at.is_(None))
         .order_by(WorkshopRegistration.waitlisted_at, WorkshopRegistration.id)
         .limit(free)).all()
     for registration in promoted:

@@ -19,6 +19,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, available_timezones
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_ngettext
 from sqlalchemy import and_, case, func, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -32,8 +33,8 @@ from ..outreach.services import schedule_send
 from ..outreach.timing import local_to_utc
 from ..security_log import security_event
 from . import reminders, rsvp
-from .reminders import ReminderResult
 from .models import DELIVERY_LANGUAGES, KINDS, STATUSES, Workshop, WorkshopRegistration
+from .reminders import ReminderResult
 
 MAX_CAPACITY = 5000
 MAX_DURATION = timedelta(hours=12)
@@ -246,8 +247,10 @@ def update_workshop(workshop, *, now: datetime, **fields) -> int:
     values = _clean(**fields)
     confirmed = rsvp.count_by_status(workshop.id, "confirmed")
     if values["capacity"] < confirmed:
-        raise DomainError(_l("%(n)d people already have a seat: the capacity cannot be lower.",
-                             n=confirmed), field="capacity")
+        raise DomainError(lazy_ngettext(
+            "%(num)d person already has a seat: the capacity cannot be lower.",
+            "%(num)d people already have a seat: the capacity cannot be lower.", confirmed),
+            field="capacity")
     if values["timezone"] != workshop.timezone:
         if workshop.starts_at <= now or _has_audience(workshop):
             raise DomainError(_l("This place is in another time zone, which would change the "
@@ -390,7 +393,7 @@ def regenerate_calendar_token(org, *, actor_id: int) -> str:
     return org.calendar_token
 
 
-# --- Queries --------------------------------------------------------------------------------------
+# --- Queries -------------------------------------------------------------------------------------
 
 
 def parse_week(text: str | None, *, today: date) -> date:

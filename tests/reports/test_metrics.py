@@ -40,7 +40,6 @@ def test_reached_and_channels(figures):
     # Both: c1 c4 c5 = 3; SMS only: c2 c3 c6 c10 = 4; workshop only: c7 c8 = 2.
     assert dict(figures.channels) == {"both": 3, "sms_only": 4, "workshop_only": 2}
     assert (figures.sms_reached, figures.workshop_reached) == (7, 5)
-    assert figures.sms_reached_check == 7  # the per-kind query agrees with the channel split
 
 
 def test_reach_proportion_overall_and_per_place(figures, tables):

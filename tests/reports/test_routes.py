@@ -143,7 +143,7 @@ def test_bad_periods_are_refused_with_a_message(client, login, coordinator, data
         assert response.status_code == 400
         assert message in html
         assert 'aria-invalid="true"' in html
-    assert client.get(f"/reports/export/summary.csv",
+    assert client.get("/reports/export/summary.csv",
                       query_string={"campaign_id": dataset.c1.id, **args}).status_code == 400
 
 

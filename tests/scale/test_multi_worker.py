@@ -9,17 +9,25 @@ truth for "sent exactly once".
 (a) 8 workers × 10,000 due messages, 20 ms latency, 1 % of recipients answered 429 once:
     every message is created exactly once on the provider and every row is `sent` with a
     distinct SID that the provider knows.
-(b) 3,000 due messages; 20 rounds of 4 workers SIGKILLed at random moments (seeded), with
-    "accept then hang" faults on 1 % of recipients (the fake creates the message, then never
-    answers: the worker's read timeout fires or it is killed first) and a 2 s lease / 3 s
-    reconcile grace; then workers run until nothing is left: nobody got a message twice,
-    nothing is left scheduled, claimed or unknown, and everything is `sent`.
-    3,000 rather than 10,000 keeps both tests within about 3 minutes on a 2-core machine.
+(b) 3,000 due messages, 2 s lease, 3 s reconcile grace, "accept then hang" faults on 1 % of
+    recipients (the fake creates the message, then never answers: the worker's 15 s read
+    timeout fires, or it is killed first). 20 rounds: start 4 workers, wait until they are
+    up, sleep 0.2-1.5 s, SIGKILL a random non-empty subset of the live workers (all of them
+    one round in four); survivors work on into the next rounds. Random choices are seeded.
+    Then workers run until nothing is left: nobody got a message twice, nothing is left
+    scheduled, claimed or unknown, everything is `sent`, and lookups (find_sent) happened.
+    3,000 rather than 10,000 (and a 20 messages/s budget per worker, so that the last rounds
+    still find work) keeps the three tests within about 3 minutes on an idle 2-core machine.
+(c) A job (app/jobs) claimed by a worker process that is SIGKILLed mid-run is left alone while
+    its lease holds, then recovered and run to completion by another worker.
 
 No assertion here is about speed: the deadlines only bound how long a test waits before it
 declares the system stuck.
 """
 import random
+import signal
+import subprocess
+import sys
 import time
 from collections import Counter
 
@@ -27,8 +35,8 @@ import pytest
 
 from config import TestingConfig
 from tests.fake_twilio import HANG, RATE_LIMIT, FakeTwilioServer
-from tests.scale.fleet import Fleet, Outbox, create_schema_and_seed, drain, scratch_database, \
-    worker_env
+from tests.scale.fleet import ROOT, Fleet, Outbox, create_schema_and_seed, drain, \
+    scratch_database, worker_env
 
 DATABASE_URL = TestingConfig.SQLALCHEMY_DATABASE_URI
 pytestmark = [
@@ -47,7 +55,16 @@ def scale_db():
 
 
 @pytest.fixture
-def fake():
+def fake(monkeypatch):
+    from tests import fake_twilio
+
+    default = fake_twilio._Server.handle_error
+
+    def handle_error(self, request, client_address):  # a SIGKILLed client resets its socket
+        if not isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            default(self, request, client_address)
+
+    monkeypatch.setattr(fake_twilio._Server, "handle_error", handle_error)
     # hang_seconds above the gateway's 15 s read timeout: a HANG ends in a real ReadTimeout.
     with FakeTwilioServer(latency=0.02, hang_seconds=20.0) as server:
         yield server
@@ -76,14 +93,15 @@ def test_eight_workers_send_ten_thousand_messages_exactly_once(scale_db, fake, t
     rate_limited = rng.sample(phones, n // 100)
     for phone in rate_limited:  # occasional 429: not processed, retried with backoff
         fake.inject(RATE_LIMIT, to=phone, times=1)
-    env = worker_env(scale_db, fake, OUTREACH_LEASE_SECONDS=60,
+    # Nobody dies here: a lease far longer than any batch (even on a loaded machine).
+    env = worker_env(scale_db, fake, OUTREACH_LEASE_SECONDS=300,
                      OUTREACH_RECONCILE_GRACE_SECONDS=10)
     fleet, outbox = Fleet(env, tmp_path, concurrency=4, batch=100), Outbox(scale_db)
     try:
         wave = fleet.start(8)
-        fleet.wait_exit(wave, timeout=150)
+        fleet.wait_exit(wave, timeout=600)
         # 429'd rows come due again after their backoff (1-2 s): run until none is left.
-        drain(fleet, outbox, workers=2, timeout=60)
+        drain(fleet, outbox, workers=2, timeout=300)
         fleet.check_clean_exits()
 
         assert_each_sent_exactly_once(fake, outbox, phones)
@@ -104,9 +122,10 @@ def test_workers_killed_at_random_moments_never_send_twice_nor_lose_a_message(
     hanging = rng.sample(phones, n // 100)
     for phone in hanging:  # accepted by the provider, then no answer
         fake.inject(HANG, to=phone, times=1)
+    # A per-worker budget of 20 messages/s (no Redis) and small batches, so that the queue
+    # is still being worked on in the last rounds instead of being emptied in the first few.
     env = worker_env(scale_db, fake, OUTREACH_LEASE_SECONDS=2,
-                     OUTREACH_RECONCILE_GRACE_SECONDS=3)
-    # Small batches and a little concurrency, so that the 20 rounds still find work.
+                     OUTREACH_RECONCILE_GRACE_SECONDS=3, TWILIO_MAX_MPS=20)
     fleet, outbox = Fleet(env, tmp_path, concurrency=4, batch=20), Outbox(scale_db)
     killed = 0
     try:
@@ -123,8 +142,8 @@ def test_workers_killed_at_random_moments_never_send_twice_nor_lose_a_message(
             killed += len(victims)
         # Survivors finish (a hung request ends with the 15 s read timeout), then the leases
         # of the dead expire and their unknown outcomes are reconciled.
-        fleet.wait_exit(fleet.alive, timeout=60)
-        drain(fleet, outbox, workers=4, timeout=90)
+        fleet.wait_exit(fleet.alive, timeout=120)
+        drain(fleet, outbox, workers=4, timeout=300)
         fleet.check_clean_exits()
 
         assert_each_sent_exactly_once(fake, outbox, phones)
@@ -135,4 +154,82 @@ def test_workers_killed_at_random_moments_never_send_twice_nor_lose_a_message(
         assert lookups, "no unknown outcome was reconciled through find_sent"
     finally:
         fleet.close()
+        outbox.close()
+
+
+def test_a_job_claimed_by_a_dead_worker_is_recovered(scale_db, fake, tmp_path):
+    """(c) A worker process claims a job with a 4 s lease and is SIGKILLed while running it;
+    nobody else takes the job while the lease holds; once it has expired, another worker
+    recovers it (error kept visible) and runs it to completion."""
+    from sqlalchemy import text
+
+    from app import create_app
+    from app.extensions import db
+    from app.jobs.models import Job
+    from app.jobs.runner import run_pending
+    from app.jobs.services import HANDLERS, enqueue, job_handler
+    from app.timeutil import utcnow
+
+    create_schema_and_seed(scale_db, 0)
+
+    class JobsConfig(TestingConfig):
+        SQLALCHEMY_DATABASE_URI = scale_db
+        REDIS_URL = ""
+
+    app = create_app(JobsConfig)
+    kind = "scale_test_recovery"
+    ran = []
+
+    @job_handler(kind)
+    def finishes(job, progress):
+        ran.append(job.id)
+        return {"recovered": True}
+
+    env = worker_env(scale_db, fake)
+    log_path = tmp_path / "job-child.log"
+    outbox = Outbox(scale_db)
+    child = None
+    try:
+        with app.app_context():
+            job_id = enqueue(kind, organization_id=None, payload={"n": 1}, now=utcnow()).id
+            db.session.remove()
+        with open(log_path, "wb") as log:
+            child = subprocess.Popen([sys.executable, "-m", "tests.scale.job_child", kind, "4"],
+                                     cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log,
+                                     stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 60
+        while f"RUNNING {job_id}" not in log_path.read_text(errors="replace"):
+            assert child.poll() is None, log_path.read_text(errors="replace")[-2000:]
+            assert time.monotonic() < deadline, "the child never started the job"
+            time.sleep(0.05)
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+
+        with outbox.engine.connect() as conn:
+            status, claimed_by, left = conn.execute(text(
+                "SELECT status, claimed_by, EXTRACT(EPOCH FROM lease_expires_at - now()) "
+                "FROM jobs WHERE id = :id"), {"id": job_id}).one()
+        assert (status, claimed_by) == ("running", f"doomed:{kind}")
+        if left is not None and float(left) > 1.0:  # the lease still holds: nobody steals it
+            assert run_pending(app, "survivor") == 0
+            assert ran == []
+
+        deadline = time.monotonic() + 60
+        while not ran:  # poll until the lease has expired and the survivor ran the job
+            assert time.monotonic() < deadline, "the job was never recovered"
+            run_pending(app, "survivor")
+            time.sleep(0.2)
+        with app.app_context():
+            job = db.session.get(Job, job_id)
+            assert (job.status, job.attempts, job.result) == ("succeeded", 2, {"recovered": True})
+            assert job.claimed_by is None and job.finished_at is not None
+            db.session.remove()
+            db.engine.dispose()
+        assert ran == [job_id]
+    finally:
+        HANDLERS.pop(kind, None)
+        if child is not None and child.poll() is None:
+            child.kill()
+        if child is not None:
+            child.wait()
         outbox.close()

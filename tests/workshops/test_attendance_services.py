@@ -437,3 +437,26 @@ def test_funnel_counts_in_sql(org, workshop):
     assert attendance.workshop_funnel(empty) == dict.fromkeys(attendance.FUNNEL_KEYS, 0)
     funnels = attendance.workshop_funnels(org.id, [workshop.id, empty.id])
     assert funnels[workshop.id]["invited"] == 6 and funnels[empty.id]["invited"] == 0
+
+
+def test_simultaneous_check_ins_record_one_attendance(app, org, user, workshop, postgres_only):
+    import threading
+
+    registrations = [register(workshop, make_contact(org)).id for _ in range(5)]
+    results, barrier = [], threading.Barrier(4)
+
+    def tap():
+        with app.app_context():
+            barrier.wait()
+            for registration_id in registrations:  # four doors, the same five people
+                registration = db.session.get(WorkshopRegistration, registration_id)
+                results.append(attendance.check_in(registration, user_id=user.id, now=NOW))
+            db.session.remove()
+
+    threads = [threading.Thread(target=tap) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results.count(True) == 5 and len(results) == 20
+    assert events() == ["attended"] * 5

@@ -212,7 +212,8 @@ def test_full_loop_with_the_worker_and_the_phone_simulator(app, client, login, m
         reminders = rows(purpose="reminder")
         assert len(reminders) == 4 and {r.status for r in reminders} == {"sent"}
         for phone in (contact.phone, english.phone):
-            assert len([m for m in gateway.sent if m.to == phone]) == 4  # invite, reply, 2 reminders
+            # The invitation, the confirmation and two reminders.
+            assert len([m for m in gateway.sent if m.to == phone]) == 4
         assert [m.body for m in gateway.sent if m.to == english.phone][-1].startswith(
             "Reminder: Your call")
     finally:

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import select
 
 from app.extensions import db
-from app.outreach.timing import local_to_utc
 from app.outreach.models import OutboxMessage
+from app.outreach.timing import local_to_utc
 from app.timeutil import utcnow
 from app.workshops.models import Workshop
 from tests.conftest import csrf_token_from
@@ -162,7 +162,7 @@ def test_edit(client, signed_in):
     assert (w.venue_name, w.capacity, w.starts_at) == ("CECUT", 40, signed_in["start"])
 
 
-# --- Detail ----------------------------------------------------------------------------------------
+# --- Detail --------------------------------------------------------------------------------------
 
 
 def test_detail_groups_registrations_and_shows_the_funnel(client, signed_in):
@@ -183,7 +183,7 @@ def test_detail_groups_registrations_and_shows_the_funnel(client, signed_in):
     assert f"/workshops/{w.id}/invite" in html and f"/workshops/{w.id}/reschedule" in html
 
 
-# --- Reschedule and cancel -------------------------------------------------------------------------
+# --- Reschedule and cancel -----------------------------------------------------------------------
 
 
 def test_reschedule_asks_for_confirmation_then_notifies(client, signed_in):
@@ -230,7 +230,7 @@ def test_cancel_needs_a_post_with_csrf(client, signed_in):
     assert "Canceled" in text(client.get(f"/workshops/{w.id}"))
 
 
-# --- Invitations ------------------------------------------------------------------------------------
+# --- Invitations ---------------------------------------------------------------------------------
 
 
 def test_invite_from_the_form(client, signed_in):
@@ -268,7 +268,7 @@ def test_invitation_after_the_start_is_refused(client, signed_in):
     assert db.session.query(OutboxMessage).count() == 0
 
 
-# --- Isolation ----------------------------------------------------------------------------------------
+# --- Isolation -----------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("method, path", [

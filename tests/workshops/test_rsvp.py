@@ -12,8 +12,7 @@ from app.outreach.inbound import receive_sms
 from app.outreach.models import InboundMessage, OutboxMessage
 from app.participation.models import ParticipationEvent
 from app.workshops.models import WorkshopRegistration
-from tests.factories import make_campaign, make_contact
-from tests.outreach.helpers import utc
+from tests.factories import make_contact
 
 from .test_services import NOW, START, make_workshop, register
 
@@ -57,7 +56,7 @@ def workshop(org):
     return make_workshop(org, code="4821")
 
 
-# --- Grammar ---------------------------------------------------------------------------------------
+# --- Grammar -------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("body", ["SI 4821", "si 4821", "Sí 4821", "SÍ 4821", "sí4821", "sí #4821",
@@ -206,11 +205,11 @@ def test_opted_out_contact_with_a_code_is_not_registered(app, org, workshop):
     assert status_of(workshop, contact) is None and replies(contact) == []
 
 
-# --- Capacity, waitlist, promotion ------------------------------------------------------------------
+# --- Capacity, waitlist, promotion ---------------------------------------------------------------
 
 
 def test_full_workshop_puts_people_on_the_waitlist_in_order(app, org):
-    workshop = make_workshop(org, code="4821", capacity=1)
+    make_workshop(org, code="4821", capacity=1)
     first, second, third = (make_contact(org) for _ in range(3))
     en = make_contact(org, language="en")
     assert sms(first, "SI 4821") == "rsvp_confirmed"
@@ -243,6 +242,19 @@ def test_cancel_promotes_the_first_on_the_waitlist(app, org):
     assert notice.contact_id == first.id and "Decide tú" in notice.body
     assert events(seated) == [("rsvp_yes", None), ("rsvp_no", "canceled")]
     assert events(first) == [("waitlisted", None), ("rsvp_yes", "promoted")]
+
+
+def test_promotion_passes_over_contacts_who_cannot_be_told(app, org):
+    workshop = make_workshop(org, code="4821", capacity=1)
+    seated = make_contact(org)
+    opted_out, next_one = make_contact(org), make_contact(org)
+    sms(seated, "SI 4821")
+    sms(opted_out, "SI 4821", now=NOW + timedelta(minutes=1))
+    sms(next_one, "SI 4821", now=NOW + timedelta(minutes=2))
+    sms(opted_out, "BAJA", now=NOW + timedelta(minutes=3))
+    sms(seated, "NO 4821", now=NOW + timedelta(hours=1))
+    assert status_of(workshop, next_one) == "confirmed"
+    assert status_of(workshop, opted_out) == "waitlisted"
 
 
 def test_leaving_the_waitlist(app, org):

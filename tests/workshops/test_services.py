@@ -1,12 +1,12 @@
 """Workshop services: create/edit with local times and codes, reschedule, cancel, queries."""
-from datetime import date, datetime, time, timedelta
+from datetime import date, time, timedelta
 
 import pytest
 from sqlalchemy import select
 
 from app.errors import DomainError
 from app.extensions import db
-from app.outreach.models import OutboxMessage, OutreachSend
+from app.outreach.models import OutboxMessage
 from app.workshops import services
 from app.workshops.models import Workshop, WorkshopRegistration
 from tests.factories import make_campaign, make_contact
@@ -228,7 +228,7 @@ def test_moving_to_another_time_zone_keeps_the_wall_time_until_people_are_invite
     assert error.value.field == "state"
 
 
-# --- Reschedule and cancel --------------------------------------------------------------------------
+# --- Reschedule and cancel -----------------------------------------------------------------------
 
 
 @pytest.fixture
@@ -306,7 +306,7 @@ def test_notices_respect_quiet_hours(app, busy):
     assert {n.due_at for n in outbox(purpose="workshop_notice")} == {utc(2026, 11, 28, 16, 0)}
 
 
-# --- Queries -------------------------------------------------------------------------------------------
+# --- Queries -------------------------------------------------------------------------------------
 
 
 def test_parse_week():

@@ -1,0 +1,306 @@
+"""The security suite's declarative route table and the objects its URLs point at.
+
+Every endpoint of `app.url_map` must have an entry in ROUTES (test_authorization fails
+and prints the missing ones otherwise). An entry says which permission the route needs
+and how to build its URL arguments for the objects of one organization (`OrgObjects`,
+built by `build_objects` from tests/factories.py and the real services).
+
+Permissions:
+    public            anyone, signed in or not
+    login             any signed-in user (any role)
+    view_reports / view_contacts / coordinate / manage_users / manage_settings
+                      the permissions of app/auth/permissions.py
+    webhook           Twilio: X-Twilio-Signature (no session, no CSRF)
+    token             a secret in the URL or header (calendar feed, /metrics): no session
+"""
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from datetime import date, time, timedelta
+from types import SimpleNamespace
+from typing import Callable
+
+from app.contacts import import_services
+from app.contacts.models import Contact, ContactImport
+from app.extensions import db
+from app.jobs.models import Job
+from app.outreach.models import InboundMessage
+from app.outreach.services import schedule_send
+from app.participation.services import record_event
+from app.timeutil import utcnow
+from app.workshops import attendance
+from app.workshops.models import Workshop, WorkshopRegistration
+from tests.factories import make_audience, make_campaign, make_contact, make_message
+
+ROLES = ("anonymous", "evaluator", "coordinator", "admin")
+PERMISSIONS = ("public", "login", "view_reports", "view_contacts", "coordinate",
+               "manage_users", "manage_settings", "webhook", "token")
+
+
+@dataclass(frozen=True)
+class Route:
+    permission: str
+    # OrgObjects -> URL values (path arguments and query arguments alike), or a list of
+    # such dicts when one endpoint is checked with several URLs (e.g. every export table).
+    args: Callable | None = None
+    # OrgObjects -> form data for a POST by an authorized user (phase 2 of the matrix).
+    data: Callable | None = None
+    # Whether the URL names an organization-owned object (then another organization's
+    # object must answer 404).
+    owned: bool = False
+
+    def urls(self, objs) -> list[dict]:
+        if self.args is None:
+            return [{}]
+        values = self.args(objs)
+        return values if isinstance(values, list) else [values]
+
+
+def _obj(**spec) -> Callable:
+    """URL values read from OrgObjects: _obj(campaign_id="campaign") -> {"campaign_id": o.campaign.id}."""
+    return lambda o: {name: getattr(o, attr).id for name, attr in spec.items()}
+
+
+def owned(permission: str, **spec) -> Route:
+    return Route(permission, args=_obj(**spec), owned=True)
+
+
+def _export_tables(o) -> list[dict]:
+    from app.reports.tables import SPECS
+
+    urls = []
+    for table, spec in SPECS.items():
+        values = {"table": table, "from": "2026-01-01", "to": "2026-12-31"}
+        if spec.scope != "organization":
+            values["campaign_id"] = o.campaign.id
+        urls.append(values)
+    return urls
+
+
+def _codebooks(o) -> list[dict]:
+    from app.reports.tables import SPECS
+
+    return [{}, *({"export": key} for key in ("events", *SPECS)),
+            *({"export": key, "format": "csv"} for key in ("events", *SPECS))]
+
+
+ROUTES: dict[str, Route] = {
+    # --- public -------------------------------------------------------------------------
+    "static": Route("public", args=lambda o: {"filename": "css/app.css"}),
+    "main.home": Route("public"),
+    "main.healthz": Route("public"),
+    "auth.login": Route("public"),
+    # --- any signed-in user ------------------------------------------------------------------
+    "main.index": Route("login"),
+    "auth.logout": Route("login"),
+    "auth.change_password": Route("login"),
+    # --- administrators ------------------------------------------------------------------------
+    "auth.users": Route("manage_users"),
+    "auth.edit_user": owned("manage_users", user_id="other_user"),
+    "organizations.settings": Route("manage_settings"),
+    "workshops.regenerate_calendar_token": Route("manage_settings"),
+    # --- contacts (coordinators and administrators) ------------------------------------------
+    "contacts.index": Route("view_contacts"),
+    "contacts.detail": owned("view_contacts", contact_id="contact"),
+    "contacts.new": Route("coordinate"),
+    "contacts.edit": owned("coordinate", contact_id="contact"),
+    "contacts.erase": owned("coordinate", contact_id="contact"),
+    "contacts.opt_in": owned("coordinate", contact_id="opted_out"),
+    "contacts.opt_out": owned("coordinate", contact_id="contact"),
+    "contact_imports.index": Route("coordinate"),
+    "contact_imports.new": Route("coordinate"),
+    "contact_imports.preview": owned("coordinate", import_id="previewed_import"),
+    "contact_imports.confirm": owned("coordinate", import_id="previewed_import"),
+    "contact_imports.discard": owned("coordinate", import_id="previewed_import"),
+    "contact_imports.result": owned("coordinate", import_id="completed_import"),
+    "contact_imports.report": owned("coordinate", import_id="completed_import"),
+    "audiences.index": Route("view_contacts"),
+    "audiences.detail": owned("view_contacts", audience_id="audience"),
+    "audiences.new": Route("coordinate"),
+    "audiences.edit": owned("coordinate", audience_id="audience"),
+    "audiences.delete": owned("coordinate", audience_id="audience"),
+    "audiences.preview": Route("coordinate", args=lambda o: {"age_min": "12", "age_max": "29"}),
+    "jobs.detail": owned("coordinate", job_id="job"),
+    "jobs.status": owned("coordinate", job_id="job"),
+    # --- campaigns and outreach ------------------------------------------------------------------
+    "campaigns.index": Route("coordinate"),
+    "campaigns.new": Route("coordinate"),
+    "campaigns.detail": owned("coordinate", campaign_id="campaign"),
+    "campaigns.edit": owned("coordinate", campaign_id="campaign"),
+    "campaigns.change_status": Route("coordinate", args=_obj(campaign_id="campaign"),
+                                     data=lambda o: {"to": "paused"}, owned=True),
+    "campaigns.new_message": owned("coordinate", campaign_id="campaign"),
+    "campaigns.edit_message": owned("coordinate", campaign_id="campaign", message_id="message"),
+    "campaigns.delete_message": owned("coordinate", campaign_id="campaign",
+                                      message_id="spare_message"),
+    "outreach.new_send": owned("coordinate", campaign_id="campaign"),
+    "outreach.sends": owned("coordinate", campaign_id="campaign"),
+    "outreach.inbox": owned("coordinate", campaign_id="campaign"),
+    "outreach.send_detail": owned("coordinate", send_id="send"),
+    "outreach.cancel_send": owned("coordinate", send_id="send"),
+    "outreach.mark_reviewed": owned("coordinate", inbound_id="inbound"),
+    "outreach.simulator": Route("coordinate"),
+    "outreach.simulator_phone": owned("coordinate", contact_id="contact"),
+    "outreach.simulator_messages": owned("coordinate", contact_id="contact"),
+    # --- workshops and attendance ------------------------------------------------------------------
+    "workshops.index": Route("coordinate"),
+    "workshops.new": Route("coordinate", args=lambda o: {"campaign_id": o.campaign.id}),
+    "workshops.detail": owned("coordinate", workshop_id="workshop"),
+    "workshops.edit": owned("coordinate", workshop_id="workshop"),
+    "workshops.reschedule": owned("coordinate", workshop_id="workshop"),
+    "workshops.cancel": owned("coordinate", workshop_id="workshop"),
+    "workshops.invite": owned("coordinate", workshop_id="workshop"),
+    "attendance.roster": owned("coordinate", workshop_id="workshop"),
+    "attendance.check_in": owned("coordinate", workshop_id="workshop",
+                                 registration_id="registration"),
+    "attendance.undo": owned("coordinate", workshop_id="workshop", registration_id="registration"),
+    "attendance.complete": owned("coordinate", workshop_id="workshop"),
+    "attendance.walk_in": owned("coordinate", workshop_id="workshop"),
+    "attendance.upload": owned("coordinate", workshop_id="workshop"),
+    "attendance.report": Route("coordinate", args=_obj(workshop_id="workshop"),
+                               data=lambda o: {"report": o.sheet_report_token}, owned=True),
+    # --- reports (every role that signs in) ---------------------------------------------------------
+    "reports.index": Route("view_reports", args=lambda o: {"from": "2026-01-01", "to": "2026-12-31"}),
+    "reports.campaign": owned("view_reports", campaign_id="campaign"),
+    "reports.glossary": Route("view_reports"),
+    "reports.codebook": Route("view_reports", args=_codebooks),
+    "reports.export_table": Route("view_reports", args=_export_tables, owned=True),
+    "reports.export_events": Route("view_reports", args=lambda o: [
+        {"from": "2026-01-01", "to": "2026-12-31"},
+        {"from": "2026-01-01", "to": "2026-12-31", "campaign_id": o.campaign.id}], owned=True),
+    # --- machine-to-machine ----------------------------------------------------------------------
+    "webhooks.inbound": Route("webhook"),
+    "webhooks.status": Route("webhook"),
+    "workshops.calendar_feed": Route("token", args=lambda o: {"token": o.org.calendar_token}),
+    "main.metrics": Route("token"),
+}
+
+# Endpoints whose "other organization" URL differs from "own" only by a query argument
+# naming another organization's object (reports): that object must answer 404 too.
+
+
+def required_roles(permission: str) -> set[str]:
+    """Roles that pass `permission` (anonymous included for public routes)."""
+    from app.auth.permissions import role_has
+
+    if permission in ("public", "webhook", "token"):
+        return set(ROLES)
+    if permission == "login":
+        return {"evaluator", "coordinator", "admin"}
+    return {role for role in ROLES if role != "anonymous" and role_has(role, permission)}
+
+
+def least_privileged(permission: str) -> str:
+    for role in ROLES:
+        if role in required_roles(permission):
+            return role
+    raise AssertionError(permission)
+
+
+# --- objects of one organization ------------------------------------------------------------
+
+_seq = itertools.count(1)
+
+CSV_WITH_REJECTS = (
+    "telefono,nombre,municipio\n"
+    "664 555 {a},{name},Tijuana\n"
+    "12345,{name} Malo,Tijuana\n"
+    "664 555 {b},{name} Dos,Tijuana\n"
+)
+
+
+def _csv(name: str) -> bytes:
+    n = next(_seq)
+    return CSV_WITH_REJECTS.format(a=f"{(n * 2) % 10000:04d}", b=f"{(n * 2 + 1) % 10000:04d}",
+                                   name=name).encode()
+
+
+def build_objects(org, *, marker: str, phone_prefix: str, users: dict | None = None,
+                  run_jobs: Callable | None = None) -> SimpleNamespace:
+    """One of every organization-owned object a URL can name, in `org`.
+
+    Every text an organization's user could see carries `marker`, and phones start with
+    `phone_prefix`, so another organization's pages can be searched for a leak.
+    """
+    n = next(_seq)
+    o = SimpleNamespace(org=org, marker=marker, phone_prefix=phone_prefix, names=[], phones=[])
+
+    def contact(**overrides):
+        k = next(_seq)
+        values = dict(first_name=f"{marker}Joven{k}", phone=f"{phone_prefix}{k % 10000:04d}",
+                      municipality="Tijuana")
+        values.update(overrides)
+        c = make_contact(org, **values)
+        o.names.append(c.first_name)
+        o.phones.append(c.phone)
+        return c
+
+    o.contact = contact()
+    o.second_contact = contact()
+    o.opted_out = contact(opted_out_at=utcnow() - timedelta(days=2), opt_out_channel="sms")
+    o.campaign = make_campaign(org, name=f"{marker} Campaña {n}")
+    o.message = make_message(o.campaign, label=f"{marker} Aviso {n}",
+                             body_es=f"Hola {{first_name}}, {marker} informa.",
+                             body_en=f"Hi {{first_name}}, {marker} informs.")
+    o.spare_message = make_message(o.campaign, label=f"{marker} Repuesto {n}")
+    o.audience = make_audience(org, {}, name=f"{marker} Audiencia {n}",
+                               description=f"{marker} descripción")
+    o.send, _ = schedule_send(o.campaign, message=o.message, audience=o.audience, kind="once",
+                              user_id=None, now=utcnow(),
+                              local_date=(utcnow() + timedelta(days=20)).date(),
+                              local_time=time(17, 0))
+    o.inbound = InboundMessage(organization_id=org.id, twilio_sid=f"SMsec{n:030d}",
+                               contact_id=o.contact.id, campaign_id=o.campaign.id,
+                               body=f"{marker} ya no quiero", intent="other", needs_review=True)
+    db.session.add(o.inbound)
+    starts = (utcnow() + timedelta(days=15)).replace(microsecond=0)
+    o.workshop = Workshop(
+        organization_id=org.id, campaign_id=o.campaign.id, code=f"{1000 + n % 9000:04d}",
+        title_es=f"{marker} Taller {n}", title_en=f"{marker} Workshop {n}",
+        kind="community_workshop", venue_name=f"{marker} Casa", country="MX", state_code="02",
+        municipality="Tijuana", timezone="America/Tijuana", starts_at=starts,
+        ends_at=starts + timedelta(hours=2), capacity=30, language="es", status="scheduled")
+    db.session.add(o.workshop)
+    db.session.commit()
+    o.registration = WorkshopRegistration(
+        organization_id=org.id, workshop_id=o.workshop.id, contact_id=o.second_contact.id,
+        status="confirmed", invited_at=utcnow() - timedelta(days=1))
+    db.session.add(o.registration)
+    for kind in ("sms_delivered", "reply"):
+        record_event(organization_id=org.id, contact_id=o.contact.id, kind=kind, channel="sms",
+                     occurred_at=utcnow() - timedelta(days=1), campaign_id=o.campaign.id,
+                     message_id=o.message.id)
+    db.session.commit()
+
+    o.previewed_import = import_services.create_import(
+        org, user_id=None, filename=f"{marker}-lista.csv", data=_csv(marker + "Imp"))
+    o.completed_import = import_services.create_import(
+        org, user_id=None, filename=f"{marker}-hecha.csv", data=_csv(marker + "Hecho"))
+    o.job = import_services.queue_import(o.completed_import, user_id=None, now=utcnow())
+    if run_jobs is not None:
+        run_jobs()
+        db.session.expire_all()
+        o.completed_import = db.session.get(ContactImport, o.completed_import.id)
+        o.job = db.session.get(Job, o.job.id)
+
+    # A sign-in sheet with a rejected row: its signed report is the POST data of
+    # attendance.report (the report travels with the page, it is not stored).
+    sheet = f"telefono,nombre\n{o.second_contact.phone},X\n12345,{marker}Nadie\n".encode()
+    result = attendance.import_sign_in_sheet(o.workshop, data=sheet, filename="hoja.csv",
+                                             user_id=None, now=utcnow())
+    o.sheet_report_token = attendance.report_token(o.workshop, result)
+    # undo the check-in the sheet made, so the registration is back to plain "confirmed"
+    attendance.undo_check_in(db.session.get(WorkshopRegistration, o.registration.id),
+                             now=utcnow())
+    o.registration = db.session.get(WorkshopRegistration, o.registration.id)
+    o.other_user = (users or {}).get("other_user")
+    db.session.commit()
+    return o
+
+
+def contacts_named(org, marker: str) -> list[Contact]:
+    from sqlalchemy import select
+
+    return list(db.session.scalars(select(Contact).where(
+        Contact.organization_id == org.id, Contact.first_name.contains(marker))))
