@@ -116,6 +116,14 @@ def run_one(name: str, script: str, args: list[str], timeout: int) -> tuple[list
 
         reader = threading.Thread(target=pump, daemon=True)
         reader.start()
+        loads, stop = [], threading.Event()
+
+        def sample_load():  # other work on the machine distorts every figure: record it
+            while not stop.wait(5.0):
+                loads.append(load_average())
+
+        sampler = threading.Thread(target=sample_load, daemon=True)
+        sampler.start()
         try:
             proc.wait(timeout=timeout)
             status = "ok" if proc.returncode == 0 else "crashed"
@@ -127,13 +135,27 @@ def run_one(name: str, script: str, args: list[str], timeout: int) -> tuple[list
             proc.wait()
             reader.join(timeout=10)
             proc.stdout.close()
+            stop.set()
+            sampler.join()
     text = "".join(out)
     figures = parse_json_lines(text)
     if not figures:
         figures = parse_contacts_import(text) if name == "contacts_import" else parse_plain_table(text)
     if status == "crashed" and name == "contacts_import" and figures:
         status = "ok"  # it exits 1 when a target is missed, after printing its table
+    if loads:
+        figures.append({"figure": f"machine load during this benchmark (1-min average, "
+                                  f"{os.cpu_count()} CPUs): mean / max",
+                        "value": f"{sum(loads) / len(loads):.1f} / {max(loads):.1f}",
+                        "target": "", "pass": None})
     return figures, status, time.monotonic() - started
+
+
+def load_average() -> float:
+    try:
+        return float(open("/proc/loadavg").read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return float("nan")
 
 
 def machine() -> dict:

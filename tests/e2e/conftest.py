@@ -221,8 +221,8 @@ def browser():
 
 
 @pytest.fixture(scope="session")
-def foreign_strings():
-    return helpers.foreign_strings()
+def foreign_strings(compiled_translations):
+    return helpers.foreign_strings(compiled_translations)
 
 
 class Ui:

@@ -247,7 +247,7 @@ def _fragments(text: str) -> set[str]:
     return found
 
 
-def foreign_strings() -> dict[str, dict[str, set[str]]]:
+def foreign_strings(translations_dir: str) -> dict[str, dict[str, set[str]]]:
     """{page language: {"fail": fragments, "pending": fragments}} of catalog text in the
     *other* language.
 
@@ -258,10 +258,10 @@ def foreign_strings() -> dict[str, dict[str, set[str]]]:
     is "pending": tests/test_translations.py is the gate for the catalog itself, so the
     journeys list those strings (test-artifacts/e2e/untranslated.txt and the end of the
     pytest output) without failing on them. Fragments that read the same in both languages
-    are left out."""
+    are left out. The catalog is the compiled one the server uses (`translations_dir`)."""
     from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
     from babel.messages.frontend import parse_mapping_cfg
-    from babel.messages.pofile import read_po
+    from babel.messages.mofile import read_mo
 
     keywords = {**DEFAULT_KEYWORDS, "_l": None, "lazy_gettext": None, "lazy_ngettext": (1, 2)}
     with open(ROOT / "babel.cfg", encoding="utf-8") as f:
@@ -272,20 +272,24 @@ def foreign_strings() -> dict[str, dict[str, set[str]]]:
             str(ROOT), method_map, options_map, keywords=keywords,
             directory_filter=lambda path: not (set(Path(path).parts) & skip
                                                or Path(path).name.startswith("."))):
-        ids.update(m for m in (message if isinstance(message, tuple) else (message,)) if m)
-    with open(ROOT / "translations" / "es" / "LC_MESSAGES" / "messages.po", "rb") as f:
-        catalog = read_po(f)
+        forms = tuple(m for m in (message if isinstance(message, tuple) else (message,)) if m)
+        if forms:
+            ids.add(forms)  # (singular, plural) for ngettext
+    with open(Path(translations_dir) / "es" / "LC_MESSAGES" / "messages.mo", "rb") as f:
+        catalog = read_mo(f)  # fuzzy entries are not compiled: they render in English
     translated, untranslated, spanish = set(), set(), set()
-    for msgid in ids:
-        message = catalog.get(msgid)
-        strings = () if message is None or message.fuzzy else (
-            message.string if isinstance(message.string, tuple) else (message.string,))
+    for forms in ids:
+        message = catalog.get(forms[0])
+        strings = () if message is None else (
+            tuple(message.string) if isinstance(message.string, (tuple, list))
+            else (message.string,))
+        english = set().union(*(_fragments(f) for f in forms))
         if strings and all(strings):
-            translated |= _fragments(msgid)
+            translated |= english
             for s in strings:
                 spanish |= _fragments(s)
         else:
-            untranslated |= _fragments(msgid)
+            untranslated |= english
     english = translated | untranslated
     same = english & spanish
     return {"es": {"fail": translated - untranslated - same, "pending": untranslated - same},
