@@ -1,5 +1,5 @@
 from flask import Blueprint, Response, abort, flash, redirect, render_template, url_for
-from flask_babel import format_number
+from flask_babel import format_number, get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -74,7 +74,8 @@ def preview(import_id):
 def confirm(import_id):
     imp = get_owned_or_404(ContactImport, import_id)
     try:
-        services.queue_import(imp, user_id=current_user.id, now=utcnow())
+        services.queue_import(imp, user_id=current_user.id, now=utcnow(),
+                              locale=str(get_locale() or "es"))
     except DomainError as error:
         flash(str(error), "error")
         return redirect(url_for(".preview", import_id=import_id))

@@ -408,8 +408,12 @@ def _error_text(error: Exception) -> str:
     return f"{type(cause).__name__}: {cause}"[:2000]
 
 
-def queue_import(imp: ContactImport, *, user_id: int | None, now: datetime):
-    """Hand a previewed (or failed) import to the worker processes; returns its job."""
+def queue_import(imp: ContactImport, *, user_id: int | None, now: datetime,
+                 locale: str | None = None):
+    """Hand a previewed (or failed) import to the worker processes; returns its job.
+
+    `locale` is the coordinator's language: the worker writes the rejected-row reasons in it.
+    """
     from ..jobs.services import enqueue
 
     claimed = db.session.execute(
@@ -422,7 +426,8 @@ def queue_import(imp: ContactImport, *, user_id: int | None, now: datetime):
     if claimed != 1:
         raise ContactImportError(_l("This import was already applied or discarded."))
     job = enqueue("contact_import", organization_id=imp.organization_id,
-                  payload={"import_id": imp.id}, now=now, user_id=user_id, total=imp.total_rows)
+                  payload={"import_id": imp.id, "locale": locale}, now=now, user_id=user_id,
+                  total=imp.total_rows)
     imp.job_id = job.id
     db.session.commit()
     return job

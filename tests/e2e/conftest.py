@@ -151,8 +151,7 @@ def live_server(tmp_path_factory, compiled_translations):
         pytest.skip(SKIP_REASON)
     tmp = tmp_path_factory.mktemp("e2e")
     db_path = tmp / "e2e.sqlite3"
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    log_path = ARTIFACTS / "server.log"
+    log_path = tmp / "server.log"  # copied to test-artifacts/e2e/ at the end
     port = _free_port()
     env = {
         **os.environ,
@@ -199,6 +198,8 @@ def live_server(tmp_path_factory, compiled_translations):
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(log_path, ARTIFACTS / "server.log")
 
 
 # --- The browser ------------------------------------------------------------------------------

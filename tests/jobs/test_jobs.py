@@ -142,3 +142,24 @@ def test_a_claim_takes_one_job(app, make_org, handlers):
     assert services.claim_next("w1", now=NOW).id == 1
     statuses = db.session.scalars(select(Job.status).order_by(Job.id)).all()
     assert statuses == ["running", "queued", "queued"]
+
+
+def test_import_job_writes_reasons_in_the_coordinators_language(app, client, login, make_org,
+                                                                  make_user, run_jobs):
+    from io import BytesIO
+
+    from app.contacts.models import ContactImport
+
+    login(make_user(make_org(), role="coordinator"))
+    client.get("/contacts/imports/new?lang=en")
+    token = csrf_token_from(client.get("/contacts/imports/new"))
+    client.post("/contacts/imports/new", data={
+        "csrf_token": token, "file": (BytesIO(b"telefono,nombre\n12345,Malo\n+526645550101,Ana\n"),
+                                      "l.csv"),
+        "duplicate_rule": "update", "consent_source": "workshop"},
+        content_type="multipart/form-data")
+    imp = db.session.scalar(select(ContactImport))
+    client.post(f"/contacts/imports/{imp.id}/confirm", data={"csrf_token": token})
+    run_jobs()
+    report = client.get(f"/contacts/imports/{imp.id}/rejected.csv").get_data(as_text=True)
+    assert "Invalid mobile phone number." in report  # English, though the worker defaults to es

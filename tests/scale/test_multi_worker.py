@@ -159,15 +159,15 @@ def test_workers_killed_at_random_moments_never_send_twice_nor_lose_a_message(
 
 def test_a_job_claimed_by_a_dead_worker_is_recovered(scale_db, fake, tmp_path):
     """(c) A worker process claims a job with a 4 s lease and is SIGKILLed while running it;
-    nobody else takes the job while the lease holds; once it has expired, another worker
-    recovers it (error kept visible) and runs it to completion."""
+    nobody else takes the job while the lease holds; once it has expired the job is queued
+    again with a visible error, and another worker runs it to completion."""
     from sqlalchemy import text
 
     from app import create_app
     from app.extensions import db
     from app.jobs.models import Job
     from app.jobs.runner import run_pending
-    from app.jobs.services import HANDLERS, enqueue, job_handler
+    from app.jobs.services import HANDLERS, enqueue, job_handler, recover_expired
     from app.timeutil import utcnow
 
     create_schema_and_seed(scale_db, 0)
@@ -215,10 +215,15 @@ def test_a_job_claimed_by_a_dead_worker_is_recovered(scale_db, fake, tmp_path):
             assert ran == []
 
         deadline = time.monotonic() + 60
-        while not ran:  # poll until the lease has expired and the survivor ran the job
-            assert time.monotonic() < deadline, "the job was never recovered"
-            run_pending(app, "survivor")
-            time.sleep(0.2)
+        with app.app_context():
+            while not recover_expired(now=utcnow()):  # poll until the lease has expired
+                assert time.monotonic() < deadline, "the dead worker's job was never recovered"
+                time.sleep(0.2)
+            job = db.session.get(Job, job_id)
+            assert (job.status, job.claimed_by) == ("queued", None)
+            assert job.error and "stopped" in job.error  # visible while it waits for a retry
+            db.session.remove()
+        assert run_pending(app, "survivor") == 1
         with app.app_context():
             job = db.session.get(Job, job_id)
             assert (job.status, job.attempts, job.result) == ("succeeded", 2, {"recovered": True})
