@@ -46,7 +46,9 @@ def send_prepared(item: Prepared, *, gateway, clock, budget, settings: DispatchS
                       error_message=str(error), now=clock())
         return "failed"
     except SmsError as error:  # OutcomeUnknownSmsError and anything unexpected from the gateway
-        db.session.execute(update(OutboxMessage).where(OutboxMessage.id == item.id).values(
+        # Only a row still ours: another worker may have reconciled it meanwhile.
+        db.session.execute(update(OutboxMessage).where(
+            OutboxMessage.id == item.id, OutboxMessage.status.in_(("claimed", "unknown"))).values(
             status="unknown", error_message=str(error)[:200], claimed_by=None,
             lease_expires_at=None).execution_options(synchronize_session=False))
         db.session.commit()
@@ -74,9 +76,17 @@ def send_prepared(item: Prepared, *, gateway, clock, budget, settings: DispatchS
 def reconcile_unknown(*, gateway, clock, settings: DispatchSettings, limit: int = 100) -> dict:
     """Resolve `unknown` rows by asking the provider; never re-send what it accepted."""
     counts = {"found": 0, "requeued": 0, "pending": 0}
-    rows = list(db.session.scalars(select(OutboxMessage).where(OutboxMessage.status == "unknown")
-                                   .order_by(OutboxMessage.send_started_at).limit(limit)))
-    for row in rows:
+    ids = list(db.session.scalars(select(OutboxMessage.id).where(OutboxMessage.status == "unknown")
+                                  .order_by(OutboxMessage.send_started_at).limit(limit)))
+    db.session.commit()
+    for row_id in ids:
+        # Several workers reconcile at once: lock the row and re-check it is still unknown.
+        row = db.session.scalar(select(OutboxMessage).where(
+            OutboxMessage.id == row_id, OutboxMessage.status == "unknown")
+            .with_for_update(skip_locked=True))
+        if row is None:
+            db.session.rollback()
+            continue
         contact = db.session.get(Contact, row.contact_id)
         now = clock()
         started = row.send_started_at or row.due_at
@@ -88,8 +98,9 @@ def reconcile_unknown(*, gateway, clock, settings: DispatchSettings, limit: int 
                          if m.date_created >= since]
             except SmsError:
                 counts["pending"] += 1
+                db.session.rollback()
                 continue
-        taken = known_sids([m.sid for m in found])
+        taken = known_sids([m.sid for m in found]) - {row.twilio_sid}
         candidates = sorted((m for m in found if m.sid not in taken), key=lambda m: m.date_created)
         if candidates:
             match = candidates[0]
