@@ -8,7 +8,6 @@ from ..contacts.models import Contact
 from ..extensions import db
 from ..messaging.gateway import PermanentSmsError, RetryableSmsError, SmsError
 from .dispatch import DispatchSettings, backoff_delay, known_sids
-from ..participation.services import record_event
 from .models import OutboxMessage
 from .preparing import Prepared
 from .status import TWILIO_TO_OUTBOX, set_final_status
@@ -63,10 +62,6 @@ def send_prepared(item: Prepared, *, gateway, clock, budget, settings: DispatchS
     db.session.execute(update(OutboxMessage).where(OutboxMessage.id == item.id).values(
         status="sent", twilio_sid=result.sid, sent_at=now, segments=result.num_segments or None,
         claimed_by=None, lease_expires_at=None).execution_options(synchronize_session=False))
-    if item.purpose == "invitation":
-        record_event(organization_id=item.organization_id, contact_id=item.contact_id,
-                     kind="invited", channel="sms", occurred_at=now,
-                     campaign_id=item.campaign_id, workshop_id=item.workshop_id, outbox_id=item.id)
     if final:
         set_final_status(db.session.get(OutboxMessage, item.id), final, now=now)
     db.session.commit()
