@@ -11,10 +11,11 @@ import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
 from flask import current_app
+from sqlalchemy.engine import make_url
 
 from ..extensions import db
 from ..messaging.factory import get_sms_gateway
@@ -44,6 +45,10 @@ class Worker:
         self.gateway = gateway or app.extensions["sms_gateway"]
         self.clock = clock
         self.settings = settings or settings_from_config(app.config)
+        if _shares_one_connection(app.config["SQLALCHEMY_DATABASE_URI"]):
+            # An in-memory SQLite database is one connection shared by every thread: parallel
+            # sends would commit or roll back each other's work. Send one at a time.
+            self.settings = replace(self.settings, concurrency=1)
         self.budget = budget or build_budget(app)
         self.worker_id = worker_id or new_worker_id()
         self.status_callback = app.config["PUBLIC_BASE_URL"] + "/webhooks/twilio/status"
@@ -125,6 +130,11 @@ class Worker:
                 break
             if not result.claimed:
                 stop.wait(poll_seconds)
+
+
+def _shares_one_connection(uri: str) -> bool:
+    url = make_url(uri)
+    return url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
 
 
 def build_budget(app):

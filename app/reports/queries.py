@@ -113,8 +113,8 @@ def _attribute_columns(age_band):
             Contact.state_code.label("state_code"), Contact.municipality.label("municipality"))
 
 
-# --- reach: one statement (metrics: reached, channel, dose_*, time_series, delivery_rate,
-# reply_rate, and the per-message deliveries) ----------------------------------------------
+# --- reach: one statement (metrics: reached, channel, representativeness, dose_messages,
+# time_series, and the deliveries of each message) ------------------------------------------
 
 KEYS = 7  # text columns of the reach statement's rows
 

@@ -9,14 +9,6 @@ from wtforms.validators import Length, Optional
 from ..contacts.forms import AGE_BAND_LABELS, GENDER_LABELS, LANGUAGE_LABELS, state_select_choices
 from ..forms import BaseForm, choices
 
-REGISTRATION_STATUS_LABELS = {
-    "invited": _l("Invited"),
-    "confirmed": _l("Confirmed"),
-    "waitlisted": _l("Waitlist"),
-    "declined": _l("Declined"),
-    "canceled": _l("Canceled"),
-}
-
 
 class AttendanceActionForm(BaseForm):
     """Check-in and undo buttons: nothing but the CSRF token."""

@@ -32,7 +32,6 @@ from ..tenancy import get_owned_or_404
 from ..timeutil import utcnow
 from . import attendance
 from .attendance_forms import (
-    REGISTRATION_STATUS_LABELS,
     AttendanceActionForm,
     CompleteWorkshopForm,
     RosterSearchForm,
@@ -40,6 +39,7 @@ from .attendance_forms import (
     WalkInForm,
 )
 from .models import Workshop, WorkshopRegistration
+from .services import REGISTRATION_STATUS_LABELS
 
 bp = Blueprint("attendance", __name__, url_prefix="/workshops")
 

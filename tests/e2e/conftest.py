@@ -70,11 +70,14 @@ def pytest_terminal_summary(terminalreporter):
     if SKIP_REASON and not os.environ.get("TEST_DATABASE_URL"):
         terminalreporter.write_sep("!", "BROWSER (E2E) TESTS SKIPPED", red=True, bold=True)
         terminalreporter.write_line(f"  {SKIP_REASON}", red=True)
-    for issue, pages in sorted(helpers.KNOWN.items()):
-        terminalreporter.write_sep("-", "e2e: known app bug reproduced (not failed)",
-                                   yellow=True)
-        terminalreporter.write_line(f"  {issue}\n  pages: {', '.join(sorted(set(pages)))}")
-    if helpers.PENDING:
+    if helpers.CHECKED_PAGES:
+        terminalreporter.write_line(
+            f"e2e: {len(helpers.CHECKED_PAGES)} pages checked (screenshot, axe-core, language); "
+            f"screenshots and axe.json in {ARTIFACTS}")
+    if not helpers.PENDING:
+        if helpers.CHECKED_PAGES:  # this run checked pages: a list left by an earlier run is stale
+            (ARTIFACTS / "untranslated.txt").unlink(missing_ok=True)
+    else:
         lines = [f"{text!r}  ({len(pages)} pages, first: {pages[0]})"
                  for text, pages in sorted(helpers.PENDING.items())]
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -254,8 +257,8 @@ class Ui:
         self.checker.watch(page)
         return page
 
-    def check(self, page, slug: str, *, lang: str | None = None, known=None):
-        return self.checker.check(page, slug, lang=lang or self.lang, known=known)
+    def check(self, page, slug: str, *, lang: str | None = None):
+        return self.checker.check(page, slug, lang=lang or self.lang)
 
     def goto(self, page, path: str, slug: str):
         response = page.goto(self.server.url(path))

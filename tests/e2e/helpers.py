@@ -298,8 +298,7 @@ def foreign_strings(translations_dir: str) -> dict[str, dict[str, set[str]]]:
 
 # Untranslated (pending) strings seen on Spanish pages in this run: {string: [page, ...]}.
 PENDING: dict[str, list[str]] = {}
-# Known app bugs the journeys reproduce (see Checker.check): {description: [page, ...]}.
-KNOWN: dict[str, list[str]] = {}
+CHECKED_PAGES: list[str] = []  # every page checked in this run ("<test>/<n>-<slug>")
 
 
 # Text of the page that is in the page's language: text inside an element whose `lang`
@@ -348,7 +347,7 @@ class Checker:
     language and its untranslated strings, and notes server errors, script errors and
     CSP refusals seen meanwhile. `finish()` fails the test with everything found."""
 
-    def __init__(self, test_dir: Path, foreign: dict[str, set[str]], server_log):
+    def __init__(self, test_dir: Path, foreign: dict[str, dict[str, set[str]]], server_log):
         self.test_dir = test_dir
         self.foreign = foreign
         self.server_log = server_log
@@ -393,11 +392,8 @@ class Checker:
 
         page.on("response", on_response)
 
-    def check(self, page, slug: str, *, lang: str, known: dict[str, str] | None = None
-              ) -> PageRecord:
-        """Check the page now shown. `known`: {text in the other language: the app bug it
-        shows}, reported (KNOWN) instead of failing; when none of them shows any more, the
-        test fails so the entry gets removed."""
+    def check(self, page, slug: str, *, lang: str) -> PageRecord:
+        """Check the page now shown (the journeys call it after every navigation)."""
         page.wait_for_load_state("load")
         state = self._pages.get(id(page))
         if state is not None:
@@ -420,14 +416,6 @@ class Checker:
         for s in pending:  # a translated fragment inside an untranslated string is pending too
             rest = rest.replace(s, " ¦ ")
         wrong = sorted(s for s in strings.get("fail", ()) if s in rest)
-        if known:
-            seen = [s for s in known if s in text]
-            if not seen:
-                self.problems.append(f"[{n} {slug}] the known issue no longer shows, remove "
-                                     f"it from the test: {sorted(set(known.values()))}")
-            for s in seen:
-                KNOWN.setdefault(known[s], []).append(f"{self.test_dir.name}/{n:02d}-{slug}")
-            wrong = [w for w in wrong if not any(w in k or k in w for k in seen)]
         if wrong:
             self.problems.append(
                 f"[{n} {slug}] text in the other language on a {lang} page although the "
@@ -443,6 +431,7 @@ class Checker:
             serious = v["impact"] in ("serious", "critical")
             (record.violations if serious else record.minor).append(v)
         self.records.append(record)
+        CHECKED_PAGES.append(f"{self.test_dir.name}/{n:02d}-{slug}")
         return record
 
     def finish(self) -> None:

@@ -233,3 +233,15 @@ def test_a_claim_takes_exactly_its_batch(app, make_org):
     assert len(first) == 3 and len(second) == 3 and not set(first) & set(second)
     statuses = [r.status for r in outbox()]
     assert statuses.count("claimed") == 6 and statuses.count("scheduled") == 4
+
+
+def test_in_memory_sqlite_sends_one_at_a_time(app):
+    """An in-memory SQLite database is a single connection shared by all threads: parallel
+    sends would roll back each other's work (seen as messages stuck in 'sent')."""
+    clock = Clock(utc(2026, 12, 2, 1, 0))
+    worker = make_worker(app, clock, concurrency=4)
+    try:
+        shared = app.config["SQLALCHEMY_DATABASE_URI"] in ("sqlite://", "sqlite:///:memory:")
+        assert worker.settings.concurrency == (1 if shared else 4)
+    finally:
+        worker.close()
