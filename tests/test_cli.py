@@ -90,9 +90,41 @@ def test_seed_demo_builds_a_living_history(runner):
     contacts = db.session.scalar(select(func.count()).select_from(Contact))
     states = db.session.scalar(select(func.count(func.distinct(Contact.state_code))))
     assert 250 <= contacts <= 400 and states >= 8
-    assert db.session.scalar(select(func.count()).select_from(Audience)) == 3
+    assert db.session.scalar(select(func.count()).select_from(Audience)) == 5
     statuses = dict(db.session.execute(select(OutboxMessage.status, func.count())
                                        .group_by(OutboxMessage.status)).all())
     assert statuses.get("delivered", 0) > 20 and statuses.get("scheduled", 0) > 20
     intents = set(db.session.scalars(select(InboundMessage.intent)))
-    assert {"opt_out", "help", "other"} <= intents
+    assert {"opt_out", "help", "other", "rsvp_yes", "rsvp_no"} <= intents
+
+
+def test_seed_demo_has_past_workshops_with_attendance_and_upcoming_ones_with_rsvps(runner):
+    from sqlalchemy import func, select
+
+    from app.participation.models import ParticipationEvent
+    from app.timeutil import utcnow
+    from app.workshops.models import Workshop, WorkshopRegistration
+
+    assert runner.invoke(args=["seed-demo"]).exit_code == 0
+    now = utcnow()
+    workshops = db.session.scalars(select(Workshop).order_by(Workshop.starts_at)).all()
+    past = [w for w in workshops if w.starts_at < now]
+    upcoming = [w for w in workshops if w.starts_at > now]
+    assert [w.status for w in past] == ["completed", "completed"]
+    assert [w.status for w in upcoming] == ["scheduled", "scheduled"]
+
+    def registrations(workshop, **where):
+        return db.session.scalar(select(func.count()).select_from(WorkshopRegistration).where(
+            WorkshopRegistration.workshop_id == workshop.id,
+            *[getattr(WorkshopRegistration, k) == v for k, v in where.items()]))
+
+    for workshop in past:
+        attended = registrations(workshop, walk_in=False) - registrations(workshop, attended_at=None)
+        assert attended > 5 and registrations(workshop, walk_in=True) == 2
+        assert registrations(workshop, no_show=True) > 0
+    assert registrations(upcoming[0], status="confirmed") == upcoming[0].capacity
+    assert registrations(upcoming[0], status="waitlisted") > 0
+    assert registrations(upcoming[1], status="confirmed") == 0  # its invitation is still to go
+    kinds = set(db.session.scalars(select(ParticipationEvent.kind).distinct()))
+    assert {"invited", "rsvp_yes", "rsvp_no", "waitlisted", "attended", "walk_in",
+            "no_show"} <= kinds

@@ -22,12 +22,14 @@ DEMO_USERS = (
 
 
 def seed_demo_data(*, only_if_empty: bool = True, now=None):
-    """Create the demo organization, users, contacts, audiences and a campaign with history.
+    """Create the demo organization, users, contacts, audiences, a campaign with history and
+    its workshops (past ones with attendance, upcoming ones with RSVPs).
 
     Returns the demo logins, or None when skipped because the database has data.
     """
     from .outreach import seed_campaign
     from .people import seed_audiences, seed_people
+    from .workshops import seed_workshops
 
     now = now or utcnow()
     if only_if_empty and db.session.scalar(select(func.count()).select_from(Organization)):
@@ -45,7 +47,9 @@ def seed_demo_data(*, only_if_empty: bool = True, now=None):
     if fresh:
         seed_people(org, now=now)
         audiences = seed_audiences(org, now=now)
-        seed_campaign(current_app._get_current_object(), org, audiences, now=now)
+        app = current_app._get_current_object()
+        campaign = seed_campaign(app, org, audiences, now=now)
+        seed_workshops(app, org, campaign, now=now)
     return DEMO_USERS
 
 

@@ -21,7 +21,7 @@ class _NoBudget:
         pass
 
 
-def _run_worker(app, moment: datetime) -> None:
+def run_demo_worker(app, moment: datetime) -> None:
     from ..outreach.worker import Worker
 
     worker = Worker(app, gateway=SimulatorGateway(), clock=lambda: moment,
@@ -33,7 +33,7 @@ def _run_worker(app, moment: datetime) -> None:
         worker.close()
 
 
-def seed_campaign(app, org, audiences: dict, *, now: datetime) -> None:
+def seed_campaign(app, org, audiences: dict, *, now: datetime):
     campaign = create_campaign(
         org.id, name="Una sola dosis: fentanilo", topic="fentanyl",
         strategy="information_dissemination", level="universal", target_age_min=15,
@@ -56,12 +56,13 @@ def seed_campaign(app, org, audiences: dict, *, now: datetime) -> None:
     for audience in (audiences["border"], audiences["english"]):
         schedule_send(campaign, message=first, audience=audience, kind="once", user_id=None,
                       now=past - timedelta(days=1), local_date=past.date(), local_time=time(17, 0))
-    _run_worker(app, past + timedelta(days=1))
+    run_demo_worker(app, past + timedelta(days=1))
     _demo_replies(org, now=past + timedelta(days=1, hours=2))
-    _run_worker(app, past + timedelta(days=1, hours=2, minutes=1))
+    run_demo_worker(app, past + timedelta(days=1, hours=2, minutes=1))
     schedule_send(campaign, message=second, audience=audiences["border"], kind="once",
                   user_id=None, now=now, local_date=(now + timedelta(days=2)).date(),
                   local_time=time(17, 30))
+    return campaign
 
 
 def _demo_replies(org, *, now: datetime) -> None:

@@ -3,10 +3,11 @@ from zoneinfo import available_timezones
 from flask_babel import lazy_gettext as _l
 from datetime import time
 
-from wtforms import IntegerField, SelectField, StringField, SubmitField, TimeField
+from wtforms import BooleanField, IntegerField, SelectField, StringField, SubmitField, TimeField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp, ValidationError
 
 from ..forms import BaseForm, choices
+from ..workshops.reminders import MAX_REMINDER_HOURS
 from .models import COUNTRIES
 
 COUNTRY_CHOICES = [("MX", _l("Mexico")), ("US", _l("United States"))]
@@ -39,6 +40,10 @@ NOTICE_CHOICES = [("first", _l("On the first message a contact receives")),
                   ("always", _l("On every message"))]
 
 
+MIN_SMALL_CELL, MAX_SMALL_CELL = 3, 50  # below 3 a single young person can be singled out
+MAX_REMINDERS = 3
+
+
 class SettingsForm(BaseForm):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
     timezone = StringField(_l("Time zone"), validators=[DataRequired(), validate_timezone])
@@ -51,7 +56,24 @@ class SettingsForm(BaseForm):
     opt_out_notice = SelectField(_l("Add the opt-out instruction"), choices=choices(NOTICE_CHOICES))
     contact_line = StringField(_l("Contact line named in HELP replies"),
                                validators=[Optional(), Length(max=60)])
+    reminder_hours = StringField(_l("Workshop reminders, hours before the start"),
+                                 validators=[Optional(), Length(max=20)])
+    thank_you_sms = BooleanField(_l("Send a thank-you SMS to attendees when a workshop is closed"))
+    small_cell_threshold = IntegerField(
+        _l("Hide counts smaller than this from evaluators"),
+        validators=[InputRequired(), NumberRange(MIN_SMALL_CELL, MAX_SMALL_CELL)])
     submit = SubmitField(_l("Save settings"))
+
+    def validate_reminder_hours(self, field):
+        """Blank: no reminders. Else up to three whole hours, e.g. "24, 2", stored as "24,2"."""
+        parts = [p.strip() for p in (field.data or "").replace(";", ",").split(",") if p.strip()]
+        if not all(p.isdigit() and 1 <= int(p) <= MAX_REMINDER_HOURS for p in parts):
+            raise ValidationError(_l("Write whole hours between 1 and %(max)d separated by commas, "
+                                     "for example 24, 2.", max=MAX_REMINDER_HOURS))
+        hours = sorted({int(p) for p in parts}, reverse=True)
+        if len(hours) > MAX_REMINDERS:
+            raise ValidationError(_l("At most %(n)d reminders.", n=MAX_REMINDERS))
+        field.data = ",".join(str(h) for h in hours)
 
     def validate_quiet_end(self, field):
         start, end = self.quiet_start.data, field.data

@@ -21,7 +21,8 @@ def create_organization(*, slug, name, country, timezone, default_language="es")
 
 
 SETTINGS = ("timezone", "default_language", "quiet_start", "quiet_end", "cap_messages",
-            "cap_days", "opt_out_notice", "contact_line")
+            "cap_days", "opt_out_notice", "contact_line", "reminder_hours", "thank_you_sms",
+            "small_cell_threshold")
 
 
 def update_settings(org: Organization, *, actor_id: int, name: str, **values) -> None:

@@ -14,6 +14,10 @@ SKIP_REASON_LABELS = {
     "send_canceled": _l("Send canceled"), "campaign_completed": _l("Campaign completed"),
     "campaign_archived": _l("Campaign archived"), "campaign_draft": _l("Campaign in draft"),
     "unreachable": _l("Contact unreachable"),
+    "expired": _l("Too late to send (workshop already started)"),
+    "no_allowed_time": _l("No allowed hour left before the workshop"),
+    "workshop_canceled": _l("Workshop canceled"), "workshop_rescheduled": _l("Workshop rescheduled"),
+    "rsvp_canceled": _l("Place given up"), "superseded": _l("Replaced by a newer notice"),
 }
 SEND_KIND_LABELS = {"once": _l("Once"), "recurring": _l("Recurring"), "sequence": _l("Sequence")}
 INTENT_LABELS = {

@@ -181,10 +181,10 @@ def local_parts(workshop) -> tuple[date, time, time]:
 def _new_code(organization_id: int) -> str:
     taken = set(db.session.scalars(select(Workshop.code).where(
         Workshop.organization_id == organization_id)))
-    if len(taken) >= 10_000:
+    if len(taken) >= 9_000:
         raise DomainError(_l("Every workshop code is in use. Contact support."))
-    while True:
-        code = f"{secrets.randbelow(10_000):04d}"
+    while True:  # 1000-9999: no leading zero for young people to drop when they reply
+        code = str(1000 + secrets.randbelow(9_000))
         if code not in taken:
             return code
 

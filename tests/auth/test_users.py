@@ -2,6 +2,7 @@
 import pytest
 
 from app.auth.models import User
+from app.organizations.models import Organization
 from app.extensions import db
 from tests.conftest import csrf_token_from
 
@@ -117,7 +118,8 @@ def test_admin_updates_settings(client, admin, login):
     login(admin)
     token = csrf_token_from(client.get("/organization/settings"))
     base = {"csrf_token": token, "quiet_start": "08:00", "quiet_end": "21:00", "cap_messages": "3",
-            "cap_days": "7", "opt_out_notice": "first", "contact_line": "664 555 0100"}
+            "cap_days": "7", "opt_out_notice": "first", "contact_line": "664 555 0100",
+            "reminder_hours": "24, 2", "small_cell_threshold": "5"}
     bad = client.post("/organization/settings", data={
         **base, "name": "ONG", "timezone": "Mars/Olympus", "default_language": "es"})
     assert bad.status_code == 400
@@ -138,7 +140,44 @@ def test_admin_updates_settings(client, admin, login):
     assert admin.organization.contact_line == "664 555 0100"
 
 
-def test_anonymous_is_sent_to_login(client):
-    for url in ("/dashboard", "/users", "/organization/settings", "/account/password"):
-        response = client.get(url)
-        assert response.status_code == 302 and "/login" in response.headers["Location"]
+@pytest.mark.parametrize("lang, hours, message", [
+    ("en", "24, two", "Write whole hours between 1 and 336"),
+    ("es", "0", "Escribe horas enteras entre 1 y 336"),
+    ("en", "400", "Write whole hours between 1 and 336"),
+    ("en", "48,24,6,2", "At most 3 reminders."),
+])
+def test_reminder_hours_are_validated(client, admin, login, lang, hours, message):
+    login(admin)
+    page = client.get(f"/organization/settings?lang={lang}")
+    data = {**_settings_form(page), "reminder_hours": hours}
+    response = client.post("/organization/settings", data=data)
+    assert response.status_code == 400
+    assert message in response.get_data(as_text=True)
+    db.session.refresh(admin.organization)
+    assert admin.organization.reminder_hours == "24,2"
+
+
+def test_workshop_and_report_settings_are_saved(client, admin, login):
+    login(admin)
+    data = {**_settings_form(client.get("/organization/settings")),
+            "reminder_hours": " 2; 48 ,2", "thank_you_sms": "y", "small_cell_threshold": "10"}
+    assert client.post("/organization/settings", data=data).status_code == 302
+    org = db.session.get(Organization, admin.organization_id)
+    db.session.refresh(org)
+    assert (org.reminder_hours, org.thank_you_sms, org.small_cell_threshold) == ("48,2", True, 10)
+    data = {**_settings_form(client.get("/organization/settings")), "reminder_hours": "",
+            "small_cell_threshold": "2"}
+    assert client.post("/organization/settings", data=data).status_code == 400  # below 3
+    data["small_cell_threshold"] = "5"
+    data.pop("thank_you_sms", None)  # an unticked box is not sent
+    assert client.post("/organization/settings", data=data).status_code == 302
+    db.session.refresh(org)
+    assert (org.reminder_hours, org.thank_you_sms, org.small_cell_threshold) == ("", False, 5)
+
+
+def _settings_form(page) -> dict:
+    """Every settings field, valid, as an admin would submit them."""
+    return {"csrf_token": csrf_token_from(page), "name": "ONG", "timezone": "America/Tijuana",
+            "default_language": "es", "quiet_start": "08:00", "quiet_end": "21:00",
+            "cap_messages": "3", "cap_days": "7", "opt_out_notice": "first", "contact_line": "",
+            "reminder_hours": "24,2", "small_cell_threshold": "5"}
