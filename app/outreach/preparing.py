@@ -36,6 +36,8 @@ class Prepared:
     contact_id: int
     campaign_id: int | None
     workshop_id: int | None
+    worker_id: str
+    lease_expires_at: datetime
 
 
 def sms_text(template: str, language: str, **context) -> str:
@@ -143,7 +145,8 @@ def prepare_batch(ids: list[int], *, worker_id: str, now: datetime) -> list[Prep
         row.send_started_at = now
         row.attempts = (row.attempts or 0) + 1
         ready.append(Prepared(row.id, contact.phone, row.body, row.purpose, row.organization_id,
-                              row.contact_id, row.campaign_id, row.workshop_id))
+                              row.contact_id, row.campaign_id, row.workshop_id, worker_id,
+                              row.lease_expires_at))
     db.session.commit()  # releases the contact locks
     return ready
 

@@ -22,10 +22,44 @@ def _finish_error(outbox_id: int, status: str, *, error_code, error_message, now
     db.session.commit()
 
 
+def renew_leases(ids: list[int], *, worker_id: str, now: datetime,
+                 settings: DispatchSettings) -> set[int]:
+    """Extend this worker's lease on rows it still holds; returns the ids it holds.
+
+    A row is held while it is "claimed" by this worker, even past its expiry: recovery
+    moves it out of "claimed" (under the row lock), so either recovery or this renewal
+    wins, never both."""
+    if not ids:
+        return set()
+    held = db.session.scalars(
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_(ids), OutboxMessage.status == "claimed",
+               OutboxMessage.claimed_by == worker_id)
+        .values(lease_expires_at=now + settings.lease)
+        .returning(OutboxMessage.id).execution_options(synchronize_session=False)).all()
+    db.session.commit()
+    return set(held)
+
+
+def _still_ours(item: Prepared, now: datetime, settings: DispatchSettings) -> bool:
+    """True when the lease is certainly still this worker's for the whole call.
+
+    Within the first half of the lease nobody can have recovered the row (recovery waits
+    for expiry; half a lease covers clock skew between machines and the HTTP timeout).
+    Later — a slow rate budget, a long batch — re-check and extend it in the database,
+    so a row another worker already recovered is never sent a second time."""
+    if now < item.lease_expires_at - settings.lease / 2:
+        return True
+    return bool(renew_leases([item.id], worker_id=item.worker_id, now=now, settings=settings))
+
+
 def send_prepared(item: Prepared, *, gateway, clock, budget, settings: DispatchSettings,
                   status_callback: str | None) -> str:
     """Send one prepared row and record the outcome right after the call."""
     budget.acquire()
+    if not _still_ours(item, clock(), settings):
+        logger.warning("lease lost before sending outbox_id=%s; left to recovery", item.id)
+        return "lease_lost"
     try:
         result = gateway.send(item.to, item.body, status_callback=status_callback)
     except RetryableSmsError as error:

@@ -10,7 +10,7 @@ import socket
 import threading
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
@@ -23,7 +23,7 @@ from ..timeutil import utcnow
 from .budget import LocalSendBudget
 from .dispatch import DispatchSettings, claim_due, recover_expired_leases, settings_from_config
 from .preparing import prepare_batch
-from .sending import reconcile_unknown, send_prepared
+from .sending import reconcile_unknown, renew_leases, send_prepared
 
 logger = logging.getLogger("alcance.outreach")
 
@@ -91,9 +91,36 @@ class Worker:
         result = PassResult(claimed=len(ids))
         ready = prepare_batch(ids, worker_id=self.worker_id, now=self.clock())
         result.outcomes["held_back"] = len(ids) - len(ready)
-        for outcome in self._pool.map(self._send, ready):
+        for outcome in self._send_batch(ready):
             result.outcomes[outcome] = result.outcomes.get(outcome, 0) + 1
         return result
+
+    def _send_batch(self, ready):
+        """Send the batch (in this thread when concurrency is 1, else in the pool), yielding
+        outcomes. A batch can outlive its lease (a low TWILIO_MAX_MPS, a slow provider), so
+        the rows not yet sent are re-leased every third of a lease: nobody recovers them."""
+        last = self.clock()
+        if self.settings.concurrency == 1:
+            for n, item in enumerate(ready):
+                yield self._send(item)
+                last = self._keep_leases(ready[n + 1:], last)
+            return
+        futures = {self._pool.submit(self._send, item): item for item in ready}
+        pending = set(futures)
+        every = max(self.settings.lease.total_seconds() / 3, 0.05)
+        while pending:
+            done, pending = wait(pending, timeout=every, return_when=FIRST_COMPLETED)
+            for future in done:
+                yield future.result()
+            last = self._keep_leases([futures[f] for f in pending], last)
+
+    def _keep_leases(self, items, last):
+        now = self.clock()
+        if items and now - last >= self.settings.lease / 3:
+            renew_leases([item.id for item in items], worker_id=self.worker_id, now=now,
+                         settings=self.settings)
+            return now
+        return last
 
     def run(self, *, once: bool = False, poll_seconds: float = 1.0, stop: threading.Event | None = None,
             maintenance_every: float = 30.0, jobs: bool = False) -> None:

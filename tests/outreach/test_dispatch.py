@@ -245,3 +245,72 @@ def test_in_memory_sqlite_sends_one_at_a_time(app):
         assert worker.settings.concurrency == (1 if shared else 4)
     finally:
         worker.close()
+
+
+class SlowBudget:
+    """A send-rate budget that makes each send wait `step` (on the test clock) while an
+    eager rival worker recovers every lease it sees expired."""
+
+    def __init__(self, clock, step):
+        self.clock, self.step, self.recovered = clock, step, []
+
+    def acquire(self):
+        from app.outreach.dispatch import recover_expired_leases
+
+        self.clock.now += self.step
+        self.recovered.append(recover_expired_leases(now=self.clock.now))
+
+
+def test_a_batch_longer_than_its_lease_keeps_it_and_sends_each_row_once(app, make_org):
+    # Lease 2 min; each send waits 50 s for the budget: 6 rows take 300 s. One sending
+    # thread, so the test clock moves as real time would (the pool re-leases the same way,
+    # on real time).
+    org, contacts, _ = setup_send(make_org, n=6)
+    clock = Clock(DUE)
+    gateway = FakeSmsGateway(clock=clock)
+    budget = SlowBudget(clock, timedelta(seconds=50))
+    worker = make_worker(app, clock, gateway, budget=budget, concurrency=1,
+                         lease=timedelta(minutes=2))
+    try:
+        worker.run(once=True)
+    finally:
+        worker.close()
+    assert budget.recovered == [(0, 0)] * 6  # no row ever looked abandoned
+    assert sorted(s.to for s in gateway.sent) == sorted(c.phone for c in contacts)
+    assert {r.status for r in outbox()} == {"sent"}
+
+
+def test_a_row_recovered_by_another_worker_is_not_sent_by_the_late_one(app, make_org):
+    from app.outreach.dispatch import claim_due, recover_expired_leases, settings_from_config
+    from app.outreach.preparing import prepare_batch
+    from app.outreach.sending import send_prepared
+    from tests.outreach.helpers import NoBudget
+
+    org, (contact,), _ = setup_send(make_org)
+    settings = settings_from_config(app.config)
+    ids = claim_due("slow", now=DUE, limit=10, lease=settings.lease)
+    (item,) = prepare_batch(ids, worker_id="slow", now=DUE)
+    later = DUE + settings.lease + timedelta(seconds=1)
+    assert recover_expired_leases(now=later) == (0, 1)  # the worker looked dead: "unknown"
+    gateway = FakeSmsGateway(clock=Clock(later))
+    outcome = send_prepared(item, gateway=gateway, clock=Clock(later), budget=NoBudget(),
+                            settings=settings, status_callback=None)
+    assert outcome == "lease_lost" and gateway.sent == []
+    assert [r.status for r in outbox()] == ["unknown"]  # reconciliation decides, once
+
+
+def test_renew_leases_only_extends_rows_this_worker_still_holds(app, make_org):
+    from app.outreach.dispatch import claim_due, settings_from_config
+    from app.outreach.sending import renew_leases
+
+    setup_send(make_org, n=2)
+    settings = settings_from_config(app.config)
+    first, second = claim_due("w1", now=DUE, limit=10, lease=settings.lease)
+    db.session.execute(OutboxMessage.__table__.update().where(OutboxMessage.id == second)
+                       .values(status="scheduled", claimed_by=None))
+    db.session.commit()
+    later = DUE + timedelta(minutes=5)  # past the expiry, not yet recovered: still ours
+    assert renew_leases([first, second], worker_id="w1", now=later, settings=settings) == {first}
+    assert renew_leases([first], worker_id="w2", now=later, settings=settings) == set()
+    row = db.session.get(OutboxMessage, first)
+    assert row.lease_expires_at == later + settings.lease

@@ -144,14 +144,20 @@ def test_draft_campaigns_take_workshops(app, make_org):
 def test_codes_avoid_codes_in_use(app, make_org, monkeypatch):
     org = make_org()
     make_workshop(org, code="1234")
-    draws = iter([1234, 1234, 777])
+    draws = iter([234, 234, 7777])  # codes are 1000 + a draw below 9000
     monkeypatch.setattr(services.secrets, "randbelow", lambda n: next(draws))
-    assert create(org).code == "0777"
+    assert create(org).code == "8777"
+
+
+def test_codes_never_start_with_zero(app, make_org, monkeypatch):
+    for draw, code in ((0, "1000"), (8999, "9999")):
+        monkeypatch.setattr(services.secrets, "randbelow", lambda n, d=draw: d if n == 9000 else -1)
+        assert create(make_org()).code == code
 
 
 def test_codes_are_per_organization(app, make_org, monkeypatch):
     make_workshop(make_org(), code="1234")
-    monkeypatch.setattr(services.secrets, "randbelow", lambda n: 1234)
+    monkeypatch.setattr(services.secrets, "randbelow", lambda n: 234)
     assert create(make_org()).code == "1234"
 
 
