@@ -127,3 +127,18 @@ class InboundMessage(OrgOwned, db.Model):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     contact = relationship("Contact")
+
+
+class EarlyStatusCallback(db.Model):
+    """A Twilio status callback that arrived before the worker recorded the message's SID
+    (Twilio can call back within milliseconds of accepting a message). Kept until the SID
+    appears (the worker's maintenance applies it) or for a few days (not one of ours).
+    Holds no personal data: a SID, a status, an error code."""
+
+    __tablename__ = "early_status_callbacks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    twilio_sid: Mapped[str] = mapped_column(String(40), index=True)
+    status: Mapped[str] = mapped_column(String(12))  # outbox status (TWILIO_TO_OUTBOX)
+    error_code: Mapped[str | None] = mapped_column(String(12))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)

@@ -1,12 +1,12 @@
 """What the provider tells us about a message: outcomes, status callbacks, contact flags."""
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from ..contacts.models import Contact
 from ..extensions import db
 from ..participation.services import record_event
-from .models import FINAL_STATUSES, STATUS_RANK, OutboxMessage
+from .models import FINAL_STATUSES, STATUS_RANK, EarlyStatusCallback, OutboxMessage
 
 # Async (callback) error codes meaning the number will never receive SMS.
 DEAD_NUMBER_CODES = {"30005", "30006"}
@@ -72,8 +72,45 @@ def apply_status_callback(sid: str, twilio_status: str, error_code: str | None, 
         return False
     row = db.session.scalar(select(OutboxMessage).where(OutboxMessage.twilio_sid == sid)
                             .with_for_update())
-    if row is None:
+    if row is None:  # early (the worker has not recorded the SID yet) or not ours: keep it
+        if status == "sent":
+            return False  # the worker records "sent" itself
+        db.session.add(EarlyStatusCallback(twilio_sid=sid, status=status,
+                                           error_code=error_code or None, received_at=now))
+        db.session.commit()
         return False
     changed = set_final_status(row, status, now=now, error_code=error_code or None)
     db.session.commit()
     return changed
+
+
+EARLY_CALLBACKS_KEPT = timedelta(days=3)
+
+
+def apply_early_callbacks(*, now: datetime, limit: int = 500) -> int:
+    """Apply kept callbacks whose SID is now recorded (worker maintenance); forget those
+    older than EARLY_CALLBACKS_KEPT (another application's messages on the same account).
+    Safe with several workers: each callback is deleted first, and only the worker whose
+    delete took it applies it. Returns how many were applied."""
+    matches = db.session.execute(
+        select(EarlyStatusCallback.id, OutboxMessage.id)
+        .join(OutboxMessage, OutboxMessage.twilio_sid == EarlyStatusCallback.twilio_sid)
+        .order_by(EarlyStatusCallback.id).limit(limit)).all()
+    db.session.commit()
+    applied = 0
+    for callback_id, outbox_id in matches:
+        callback = db.session.scalar(
+            delete(EarlyStatusCallback).where(EarlyStatusCallback.id == callback_id)
+            .returning(EarlyStatusCallback))
+        if callback is None:  # another worker took it
+            db.session.rollback()
+            continue
+        row = db.session.scalar(select(OutboxMessage).where(OutboxMessage.id == outbox_id)
+                                .with_for_update())
+        applied += set_final_status(row, callback.status, now=callback.received_at,
+                                    error_code=callback.error_code)
+        db.session.commit()
+    db.session.execute(delete(EarlyStatusCallback)
+                       .where(EarlyStatusCallback.received_at < now - EARLY_CALLBACKS_KEPT))
+    db.session.commit()
+    return applied

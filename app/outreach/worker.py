@@ -24,6 +24,7 @@ from .budget import LocalSendBudget
 from .dispatch import DispatchSettings, claim_due, recover_expired_leases, settings_from_config
 from .preparing import prepare_batch
 from .sending import reconcile_unknown, renew_leases, send_prepared
+from .status import apply_early_callbacks
 
 logger = logging.getLogger("alcance.outreach")
 
@@ -78,6 +79,7 @@ class Worker:
         now = self.clock()
         recover_expired_leases(now=now)
         reconcile_unknown(gateway=self.gateway, clock=self.clock, settings=self.settings)
+        apply_early_callbacks(now=now)
         enroll_late_joiners(now=now)
         months = self.app.config.get("RETENTION_MONTHS", 0)
         if months and (self._last_purge is None or now - self._last_purge > timedelta(hours=6)):

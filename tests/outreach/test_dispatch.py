@@ -314,3 +314,29 @@ def test_renew_leases_only_extends_rows_this_worker_still_holds(app, make_org):
     assert renew_leases([first], worker_id="w2", now=later, settings=settings) == set()
     row = db.session.get(OutboxMessage, first)
     assert row.lease_expires_at == later + settings.lease
+
+
+class CallsBackFirst(FakeSmsGateway):
+    """Twilio answering the status callback before the API call has even returned."""
+
+    def send(self, to, body, *, status_callback=None):
+        from app.outreach.status import apply_status_callback
+
+        result = super().send(to, body, status_callback=status_callback)
+        apply_status_callback(result.sid, "delivered", None, now=self.clock())
+        return result
+
+
+def test_a_delivery_callback_that_beats_the_worker_is_not_lost(app, make_org):
+    org, contacts, _ = setup_send(make_org, n=2)
+    clock = Clock(DUE)
+    gateway = CallsBackFirst(clock=clock)
+    run(app, clock, gateway)
+    assert {r.status for r in outbox()} == {"sent"}  # the callbacks were early
+    clock.now += timedelta(seconds=30)
+    run(app, clock, gateway)  # maintenance applies them
+    rows = outbox()
+    assert {r.status for r in rows} == {"delivered"} and {r.final_at for r in rows} == {DUE}
+    delivered = db.session.scalars(select(ParticipationEvent.contact_id).where(
+        ParticipationEvent.kind == "sms_delivered")).all()
+    assert sorted(delivered) == sorted(c.id for c in contacts)

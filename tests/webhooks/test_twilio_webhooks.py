@@ -120,6 +120,38 @@ def test_unknown_sid_is_acknowledged_without_change(client, sent_row):
     assert sent_row.status == "sent"
 
 
+def test_a_callback_before_the_sid_is_recorded_is_applied_when_it_is(client, sent_row):
+    """Twilio can call back before the worker has written the SID it got from the API."""
+    from app.outreach.models import EarlyStatusCallback
+    from app.outreach.status import apply_early_callbacks
+
+    early_sid, stranger_sid = "SM" + "d" * 32, "SM" + "e" * 32
+    for sid, status in ((early_sid, "sent"), (early_sid, "undelivered"),
+                        (stranger_sid, "delivered")):
+        params = status_params(sid, status, error="30003" if status == "undelivered" else None)
+        assert post(client, STATUS_URL, params).status_code == 204
+    kept = db.session.scalars(select(EarlyStatusCallback).order_by(EarlyStatusCallback.id)).all()
+    assert [(k.twilio_sid, k.status, k.error_code) for k in kept] == [
+        (early_sid, "undelivered", "30003"), (stranger_sid, "delivered", None)]  # "sent": no news
+    received = kept[0].received_at
+
+    assert apply_early_callbacks(now=received) == 0  # the SID is not known yet
+    sent_row.twilio_sid = early_sid  # the worker records it
+    db.session.commit()
+    assert apply_early_callbacks(now=received) == 1
+    assert apply_early_callbacks(now=received) == 0  # applied once
+    db.session.refresh(sent_row)
+    assert (sent_row.status, sent_row.error_code, sent_row.final_at) == (
+        "undelivered", "30003", received)
+    events = db.session.scalars(select(ParticipationEvent)).all()
+    assert [(e.kind, e.occurred_at) for e in events] == [("sms_undelivered", received)]
+    # Never matched (another application's message on the account): forgotten after 3 days.
+    assert [k.twilio_sid for k in db.session.scalars(select(EarlyStatusCallback))] == [stranger_sid]
+    from datetime import timedelta
+    apply_early_callbacks(now=received + timedelta(days=3, seconds=1))
+    assert db.session.scalar(select(EarlyStatusCallback)) is None
+
+
 def inbound_params(from_, body, sid="SM" + "c" * 32):
     return {"MessageSid": sid, "SmsMessageSid": sid, "AccountSid": "AC" + "0" * 32,
             "From": from_, "To": "+15005550006", "Body": body, "NumMedia": "0",
