@@ -71,6 +71,8 @@ class Config:
     LOG_JSON = _env_bool("LOG_JSON", False)
     METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")  # enables /metrics
     RETENTION_MONTHS = _env_int("RETENTION_MONTHS", 0)  # 0 = keep contacts until erased
+    # Report figures are reused for this many seconds per web process (0 = always fresh).
+    REPORTS_CACHE_SECONDS = _env_int("REPORTS_CACHE_SECONDS", 60)
 
     TWILIO_ACCOUNT_SID = os.environ.get("TWILIO_ACCOUNT_SID", "")
     TWILIO_AUTH_TOKEN = os.environ.get("TWILIO_AUTH_TOKEN", "")
@@ -107,6 +109,7 @@ class TestingConfig(Config):
     PASSWORD_HASH_MEMORY_KIB = 1024
     SMS_BACKEND = "fake"
     PUBLIC_BASE_URL = "https://alcance.example.org"
+    REPORTS_CACHE_SECONDS = 0  # tests see every event at once; tests/reports/test_cache.py
 
 
 class ProductionConfig(Config):

@@ -26,6 +26,7 @@ from ..campaigns.services import LEVEL_LABELS, STATUS_LABELS, STRATEGY_LABELS
 from ..forms import form_status
 from ..tenancy import get_owned_or_404
 from . import charts, exports
+from .cache import cached
 from .forms import Period, ReportRangeForm
 from .metrics import METRICS
 from .queries import campaign_figures, median, organization_figures
@@ -57,6 +58,18 @@ def _threshold() -> int | None:
 
 def _today():
     return datetime.now(ZoneInfo(_org().timezone)).date()
+
+
+def _campaign_figures(campaign, period: Period, granularity):
+    """The campaign's figures and when they were computed (cache.py)."""
+    today = _today()
+    return cached(("campaign", campaign.organization_id, campaign.id, period, today, granularity),
+                  lambda: campaign_figures(campaign, period, today=today, granularity=granularity))
+
+
+def _organization_figures(org, period: Period):
+    return cached(("organization", org.id, period),
+                  lambda: organization_figures(org.id, period))
 
 
 def _range_form() -> ReportRangeForm:
@@ -113,14 +126,14 @@ def report_helpers() -> dict:
 def index():
     org = _org()
     form = _range_form()
-    figures = tables = None
+    figures = tables = computed_at = None
     if form.validate():
-        period = form.period(org.timezone)
-        figures = organization_figures(org.id, period)
+        computed = _organization_figures(org, form.period(org.timezone))
+        figures, computed_at = computed.value, computed.computed_at
         tables = organization_tables(figures)
     return render_template("reports/index.html", form=form, figures=figures, tables=tables,
-                           range_args=_range_args(form), threshold=_threshold(),
-                           order=ORGANIZATION_TABLES), form_status(form)
+                           computed_at=computed_at, range_args=_range_args(form),
+                           threshold=_threshold(), order=ORGANIZATION_TABLES), form_status(form)
 
 
 @bp.get("/campaigns/<int:campaign_id>")
@@ -129,15 +142,17 @@ def campaign(campaign_id):
     org = _org()
     campaign = get_owned_or_404(Campaign, campaign_id)
     form = _range_form()
-    figures = tables = chart_svgs = None
+    figures = tables = chart_svgs = computed_at = None
     threshold = _threshold()
     if form.validate():
-        figures = campaign_figures(campaign, form.period(org.timezone), today=_today(),
-                                   granularity=form.chosen_granularity())
+        computed = _campaign_figures(campaign, form.period(org.timezone),
+                                     form.chosen_granularity())
+        figures, computed_at = computed.value, computed.computed_at
         tables = campaign_tables(figures, threshold, _language())
         chart_svgs = _campaign_charts(figures, tables)
     return render_template("reports/campaign.html", campaign=campaign, form=form,
                            figures=figures, tables=tables, charts=chart_svgs,
+                           computed_at=computed_at,
                            threshold=threshold, range_args=_range_args(form),
                            median=median), form_status(form)
 
@@ -236,12 +251,11 @@ def export_table(table):
     form = _valid_range_or_400()
     period = form.period(org.timezone)
     if SPECS[table].scope == "organization":
-        built = organization_tables(organization_figures(org.id, period))
+        built = organization_tables(_organization_figures(org, period).value)
         name = f"alcance-{org.slug}-{table}-{_period_slug(period)}.csv"
     else:
         campaign = get_owned_or_404(Campaign, request.args.get("campaign_id"))
-        figures = campaign_figures(campaign, period, today=_today(),
-                                   granularity=form.chosen_granularity())
+        figures = _campaign_figures(campaign, period, form.chosen_granularity()).value
         built = campaign_tables(figures, _threshold(), _language())
         name = f"alcance-{org.slug}-campaign{campaign.id}-{table}-{_period_slug(period)}.csv"
     return _download(exports.table_csv(built[table]), name)

@@ -109,8 +109,11 @@ def test_job_pages_are_organization_scoped(app, client, login, make_org, make_us
 
 
 def test_import_runs_as_a_job_and_reports_progress(app, client, login, make_org, make_user,
-                                                    run_jobs):
+                                                    run_jobs, monkeypatch):
+    from app.contacts import import_jobs
     from app.contacts.models import Contact, ContactImport
+
+    monkeypatch.setattr(import_jobs, "ANALYZE_AFTER", 100)  # a "large" import here
 
     org = make_org()
     login(make_user(org, role="coordinator"))
@@ -133,6 +136,18 @@ def test_import_runs_as_a_job_and_reports_progress(app, client, login, make_org,
     assert job.done == 150 and job.result["created"] == 150
     status = client.get(f"/jobs/{job.id}/status").json
     assert status["percent"] == 100 and status["result_url"].endswith(f"/contacts/imports/{imp.id}")
+    assert _contacts_analyzed()  # the planner's statistics were refreshed after the import
+
+
+def _contacts_analyzed() -> bool:
+    from sqlalchemy import text
+
+    if db.engine.dialect.name == "postgresql":
+        return db.session.scalar(text(
+            "SELECT last_analyze IS NOT NULL FROM pg_stat_user_tables WHERE relname = 'contacts'"))
+    return bool(db.session.scalar(text(
+        "SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1'")) and db.session.scalar(
+        text("SELECT count(*) FROM sqlite_stat1 WHERE tbl = 'contacts'")))
 
 
 def test_a_claim_takes_one_job(app, make_org, handlers):
