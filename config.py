@@ -86,6 +86,8 @@ class Config:
     TWILIO_MAX_MPS = float(os.environ.get("TWILIO_MAX_MPS", "10"))
     OUTREACH_CONCURRENCY = _env_int("OUTREACH_CONCURRENCY", 8)
     OUTREACH_BATCH = _env_int("OUTREACH_BATCH", 200)
+    # Sends to more recipients than this are fanned out by a worker job, not in the request.
+    OUTREACH_INLINE_FANOUT = _env_int("OUTREACH_INLINE_FANOUT", 2000)
     OUTREACH_LEASE_SECONDS = _env_int("OUTREACH_LEASE_SECONDS", 120)
     OUTREACH_RECONCILE_GRACE_SECONDS = _env_int("OUTREACH_RECONCILE_GRACE_SECONDS", 600)
 

@@ -6,7 +6,8 @@ from .models import Job
 from .progress import read_progress_file
 
 bp = Blueprint("jobs", __name__, url_prefix="/jobs")
-RESULT_ENDPOINTS = {"contact_import": ("contact_imports.result", "import_id")}
+RESULT_ENDPOINTS = {"contact_import": ("contact_imports.result", "import_id"),
+                    "send_fanout": ("outreach.send_detail", "send_id")}
 
 
 def job_view(job: Job) -> dict:

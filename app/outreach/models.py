@@ -45,6 +45,8 @@ class OutreachSend(OrgOwned, db.Model):
     workshop_id: Mapped[int | None] = mapped_column(ForeignKey("workshops.id", ondelete="CASCADE"))
     status: Mapped[str] = mapped_column(String(10), default="scheduled")
     fanned_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # A large audience is fanned out by a background job (fanout_jobs.py): its progress.
+    job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id", ondelete="SET NULL"))
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 

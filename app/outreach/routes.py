@@ -13,6 +13,7 @@ from ..campaigns.models import Campaign, CampaignMessage
 from ..contacts.models import Audience, Contact
 from ..errors import DomainError, attach_to_form
 from ..extensions import db
+from ..jobs.models import Job
 from ..forms import form_status
 from ..tenancy import MAX_ID, get_owned_or_404, scoped
 from ..timeutil import utcnow
@@ -57,8 +58,12 @@ def new_send(campaign_id):
             db.session.rollback()
             attach_to_form(form, error)
         else:
-            flash(ngettext("Scheduled: %(num)d message.", "Scheduled: %(num)d messages.", created),
-                  "success")
+            if send.job_id:
+                flash(_("Scheduled. The recipients' messages are being prepared in the "
+                        "background; this page shows the progress."), "success")
+            else:
+                flash(ngettext("Scheduled: %(num)d message.", "Scheduled: %(num)d messages.",
+                               created), "success")
             return redirect(url_for("outreach.send_detail", send_id=send.id))
     return render_template("outreach/new_send.html", form=form, campaign=campaign), form_status(form)
 
@@ -85,8 +90,9 @@ def send_detail(send_id):
         abort(400)
     rows, next_after = queries.outbox_page(send, after_id=after, status=status)
     counts = services.status_counts(send_ids=[send.id]).get(send.id, {})
+    job = db.session.get(Job, send.job_id) if send.job_id and not send.fanned_out_at else None
     return render_template("outreach/send_detail.html", send=send, rows=rows, counts=counts,
-                           status=status, next_after=next_after, action=ActionForm())
+                           status=status, next_after=next_after, action=ActionForm(), job=job)
 
 
 @bp.post("/sends/<int:send_id>/cancel")

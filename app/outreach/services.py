@@ -1,9 +1,12 @@
 """Scheduling and managing sends (units of work for the outreach pages and the worker)."""
 from datetime import date, datetime, time
 
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, insert, literal, select, update
 
+from ..contacts.audiences import audience_contacts_query
+from ..contacts.models import Contact
 from ..errors import DomainError
 from ..extensions import db
 from ..timeutil import UTCDateTime
@@ -48,6 +51,9 @@ def schedule_send(campaign, *, message, audience, kind: str, user_id: int | None
                   day_offset=None, workshop=None) -> tuple[OutreachSend, int]:
     """Create a send and fan it out into the outbox. Returns (send, rows created).
 
+    An audience larger than OUTREACH_INLINE_FANOUT is fanned out by a background job
+    instead (`send.job_id`; 0 rows created here): the request only records the send.
+
     With `workshop` (one of the campaign's workshops) the send is an invitation: rows get
     purpose "invitation", the workshop's placeholders and RSVP line, and every recipient an
     "invited" registration (see fanout.py), recorded as an "invited" participation event.
@@ -71,15 +77,52 @@ def schedule_send(campaign, *, message, audience, kind: str, user_id: int | None
     send.workshop = workshop
     db.session.add(send)
     db.session.flush()
+    recipients = count_recipients(send, today=now.date())
+    if recipients > current_app.config["OUTREACH_INLINE_FANOUT"]:
+        # Long work never runs inside a request: a worker makes the rows (fanout_jobs.py).
+        from ..jobs.services import enqueue
+
+        db.session.commit()
+        job = enqueue("send_fanout", organization_id=send.organization_id, user_id=user_id,
+                      payload={"send_id": send.id}, total=recipients, now=now)
+        send.job_id = job.id
+        db.session.commit()
+        return send, 0
+    return send, fan_out_now(send, now=now)
+
+
+def count_recipients(send: OutreachSend, *, today: date) -> int:
+    """How many contacts the send's audience can message today."""
+    query = audience_contacts_query(send.organization_id, send.audience.filters, today=today)
+    return db.session.scalar(select(func.count()).select_from(
+        query.with_only_columns(Contact.id).subquery()))
+
+
+def fan_out_now(send: OutreachSend, *, now: datetime) -> int:
+    """Enrol the audience, write the outbox rows (and invitations), commit. Returns rows.
+
+    Serialized with `cancel_send` by the send's row lock (PostgreSQL; SQLite has one
+    writer), and the status is read again before committing: a send canceled while its
+    background fan-out ran ends with every row canceled."""
+    _lock_send(send.id)
     enroll_audience(send, today=now.date(), now=now)
     created = fan_out(send, today=now.date(), now=now)
-    if workshop is not None:
+    if send.workshop_id is not None:
         _record_invited(send, now=now)
-    if campaign.status == "paused":
+    if send.campaign.status == "paused":
         _set_status(send.id, ("scheduled",), "held")
+    if db.session.scalar(select(OutreachSend.status).where(OutreachSend.id == send.id)) == "canceled":
+        _set_status(send.id, ("scheduled", "held"), "canceled", skip_reason="send_canceled",
+                    final_at=now)
     send.fanned_out_at = now
     db.session.commit()
-    return send, created
+    return created
+
+
+def _lock_send(send_id: int) -> None:
+    if db.engine.dialect.name == "postgresql":
+        db.session.execute(select(OutreachSend.id).where(OutreachSend.id == send_id)
+                           .with_for_update())
 
 
 def _record_invited(send: OutreachSend, *, now: datetime) -> None:
@@ -109,6 +152,8 @@ def _set_status(send_id: int, from_statuses, to_status: str, **values) -> int:
 
 def cancel_send(send: OutreachSend, *, now: datetime) -> int:
     """Cancel every message of `send` not yet handed to the provider."""
+    _lock_send(send.id)  # waits for a running fan-out job (fan_out_now)
+    db.session.refresh(send)
     if send.status == "canceled":
         raise DomainError(_l("This send is already canceled."))
     send.status = "canceled"
@@ -143,7 +188,8 @@ def enroll_late_joiners(*, now: datetime) -> int:
     sends = db.session.scalars(
         select(OutreachSend).join(Campaign, Campaign.id == OutreachSend.campaign_id)
         .where(OutreachSend.kind == "sequence", OutreachSend.status == "scheduled",
-               OutreachSend.audience_id.is_not(None), Campaign.status == "active")
+               OutreachSend.audience_id.is_not(None), Campaign.status == "active",
+               OutreachSend.fanned_out_at.is_not(None))  # else its fan-out job is pending
     ).all()
     created = 0
     for send in sends:

@@ -253,6 +253,10 @@ def invite(workshop_id):
             db.session.rollback()
             attach_to_form(form, error)
         else:
+            if send.job_id:  # a large audience: a worker prepares the invitations
+                flash(_("Scheduled. The invitations are being prepared in the background; "
+                        "this page shows the progress."), "success")
+                return redirect(url_for("outreach.send_detail", send_id=send.id))
             flash(ngettext("%(num)d invitation scheduled.", "%(num)d invitations scheduled.",
                            created), "success")
             return redirect(url_for("workshops.detail", workshop_id=workshop.id))

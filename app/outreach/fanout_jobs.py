@@ -1,0 +1,24 @@
+"""The worker side of a large send: enrol the audience and write its outbox rows."""
+from ..extensions import db
+from ..jobs.services import job_handler
+from ..timeutil import utcnow
+from .models import OutreachSend
+from .services import fan_out_now
+
+
+@job_handler("send_fanout")
+def run_send_fanout(job, progress) -> dict:
+    send = db.session.get(OutreachSend, job.payload["send_id"])
+    if send is None or send.organization_id != job.organization_id:
+        raise LookupError("send not found")
+    created = 0
+    if send.fanned_out_at is None:  # not already done by an attempt that committed
+        if send.status == "canceled" or send.campaign.status not in ("active", "paused"):
+            # Canceled, completed or archived while queued: nothing to send.
+            send.status, send.fanned_out_at = "canceled", utcnow()
+            db.session.commit()
+        else:
+            # Idempotent: rows and enrolments that exist are skipped (ON CONFLICT DO NOTHING).
+            created = fan_out_now(send, now=utcnow())
+    progress(done=job.total or created, force=True)
+    return {"send_id": send.id, "created": created}
