@@ -73,6 +73,9 @@ class Config:
     RETENTION_MONTHS = _env_int("RETENTION_MONTHS", 0)  # 0 = keep contacts until erased
     # Report figures are reused for this many seconds per web process (0 = always fresh).
     REPORTS_CACHE_SECONDS = _env_int("REPORTS_CACHE_SECONDS", 60)
+    # Event exports larger than this are written by a worker job, then downloaded.
+    EXPORT_INLINE_MAX_EVENTS = _env_int("EXPORT_INLINE_MAX_EVENTS", 50_000)
+    EXPORTS_DIR = os.environ.get("EXPORTS_DIR", "")  # default: instance/exports
 
     TWILIO_ACCOUNT_SID = os.environ.get("TWILIO_ACCOUNT_SID", "")
     TWILIO_AUTH_TOKEN = os.environ.get("TWILIO_AUTH_TOKEN", "")

@@ -34,6 +34,7 @@ def create_app(config_object="config.DevelopmentConfig") -> Flask:
     from . import models  # noqa: F401  (registers every table)
     from .contacts import import_jobs  # noqa: F401  (registers the job handler)
     from .outreach import fanout_jobs  # noqa: F401  (registers the job handler)
+    from .reports import export_jobs  # noqa: F401  (registers the job handler)
     from . import sqlite  # noqa: F401  (SQLite connection settings)
     from .auth.models import User
     from .auth.routes import bp as auth_bp

@@ -38,9 +38,10 @@ def compiled_translations(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def test_config(compiled_translations):
+def test_config(compiled_translations, tmp_path_factory):
     class Config(TestingConfig):
         BABEL_TRANSLATION_DIRECTORIES = compiled_translations
+        EXPORTS_DIR = str(tmp_path_factory.mktemp("exports"))  # not the repository's instance/
 
     return Config
 

@@ -7,7 +7,8 @@ from .progress import read_progress_file
 
 bp = Blueprint("jobs", __name__, url_prefix="/jobs")
 RESULT_ENDPOINTS = {"contact_import": ("contact_imports.result", "import_id"),
-                    "send_fanout": ("outreach.send_detail", "send_id")}
+                    "send_fanout": ("outreach.send_detail", "send_id"),
+                    "event_export": ("reports.export_job", "job_id")}
 
 
 def job_view(job: Job) -> dict:

@@ -75,11 +75,13 @@ class Worker:
         from .services import enroll_late_joiners
 
         from ..contacts.retention import purge_inactive_contacts
+        from ..reports.export_jobs import purge_old_exports
 
         now = self.clock()
         recover_expired_leases(now=now)
         reconcile_unknown(gateway=self.gateway, clock=self.clock, settings=self.settings)
         apply_early_callbacks(now=now)
+        purge_old_exports(now=now)
         enroll_late_joiners(now=now)
         months = self.app.config.get("RETENTION_MONTHS", 0)
         if months and (self._last_purge is None or now - self._last_purge > timedelta(hours=6)):

@@ -11,8 +11,11 @@ from flask import (
     Response,
     abort,
     current_app,
+    jsonify,
+    redirect,
     render_template,
     request,
+    send_file,
     stream_with_context,
     url_for,
 )
@@ -24,8 +27,11 @@ from ..auth.permissions import permission_required
 from ..campaigns.models import Campaign
 from ..campaigns.services import LEVEL_LABELS, STATUS_LABELS, STRATEGY_LABELS
 from ..forms import form_status
+from ..jobs.models import Job
+from ..jobs.routes import job_view
 from ..tenancy import get_owned_or_404
-from . import charts, exports
+from ..timeutil import utcnow
+from . import charts, export_jobs, exports
 from .cache import cached
 from .forms import Period, ReportRangeForm
 from .metrics import METRICS
@@ -270,12 +276,54 @@ def export_events():
     campaign_id = None
     if request.args.get("campaign_id"):
         campaign_id = get_owned_or_404(Campaign, request.args.get("campaign_id")).id
+    scope = f"campaign{campaign_id}" if campaign_id else "all"
+    filename = f"alcance-{org.slug}-events-{scope}-{_period_slug(period)}.csv"
+    total = export_jobs.count_events(org.id, campaign_id=campaign_id, period=period)
+    if total > current_app.config["EXPORT_INLINE_MAX_EVENTS"]:  # a worker writes it
+        job = export_jobs.queue_event_export(
+            org.id, user_id=current_user.id, campaign_id=campaign_id, period=period,
+            threshold=_threshold(), locale=_language(), filename=filename, total=total,
+            now=utcnow())
+        return redirect(url_for(".export_job", job_id=job.id))
     rows = exports.event_rows(org.id, campaign_id=campaign_id, period=period,
                               secret_key=current_app.config["SECRET_KEY"],
                               threshold=_threshold())
-    scope = f"campaign{campaign_id}" if campaign_id else "all"
-    return _download(stream_with_context(exports.stream_csv(rows)),
-                     f"alcance-{org.slug}-events-{scope}-{_period_slug(period)}.csv")
+    return _download(stream_with_context(exports.stream_csv(rows)), filename)
+
+
+def _export_job_or_404(job_id: int) -> Job:
+    job = get_owned_or_404(Job, job_id)
+    if not export_jobs.may_download(job, current_user):
+        abort(404)
+    return job
+
+
+@bp.get("/exports/<int:job_id>")
+@permission_required("view_reports")
+def export_job(job_id):
+    job = _export_job_or_404(job_id)
+    return render_template("reports/export_job.html", job=job,
+                           ready=export_jobs.export_file(job) is not None,
+                           status_url=url_for(".export_job_status", job_id=job.id))
+
+
+@bp.get("/exports/<int:job_id>/status")
+@permission_required("view_reports")
+def export_job_status(job_id):
+    return jsonify(job_view(_export_job_or_404(job_id)))
+
+
+@bp.get("/exports/<int:job_id>/events.csv")
+@permission_required("view_reports")
+def export_download(job_id):
+    job = _export_job_or_404(job_id)
+    path = export_jobs.export_file(job)
+    if path is None:
+        abort(404)
+    response = send_file(path, mimetype="text/csv", as_attachment=True,
+                         download_name=job.payload["filename"], max_age=0)
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def export_url(table: str, campaign_id: int | None, range_args: dict) -> str:

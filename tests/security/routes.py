@@ -28,6 +28,8 @@ from app.jobs.models import Job
 from app.outreach.models import InboundMessage
 from app.outreach.services import schedule_send
 from app.participation.services import record_event
+from app.reports import export_jobs
+from app.reports.forms import Period
 from app.timeutil import utcnow
 from app.workshops import attendance
 from app.workshops.models import Workshop, WorkshopRegistration
@@ -169,6 +171,9 @@ ROUTES: dict[str, Route] = {
     "reports.export_events": Route("view_reports", args=lambda o: [
         {"from": "2026-01-01", "to": "2026-12-31"},
         {"from": "2026-01-01", "to": "2026-12-31", "campaign_id": o.campaign.id}], owned=True),
+    "reports.export_job": owned("view_reports", job_id="export_job"),
+    "reports.export_job_status": owned("view_reports", job_id="export_job"),
+    "reports.export_download": owned("view_reports", job_id="export_job"),
     # --- machine-to-machine ----------------------------------------------------------------------
     "webhooks.inbound": Route("webhook"),
     "webhooks.status": Route("webhook"),
@@ -278,11 +283,16 @@ def build_objects(org, *, marker: str, phone_prefix: str, users: dict | None = N
     o.completed_import = import_services.create_import(
         org, user_id=None, filename=f"{marker}-hecha.csv", data=_csv(marker + "Hecho"))
     o.job = import_services.queue_import(o.completed_import, user_id=None, now=utcnow())
+    # A large event export as an evaluator would get it (suppressed), written by a worker.
+    o.export_job = export_jobs.queue_event_export(
+        org.id, user_id=None, campaign_id=None, period=Period(tz="America/Tijuana"),
+        threshold=5, locale="es", filename=f"{marker}-eventos.csv", total=2, now=utcnow())
     if run_jobs is not None:
         run_jobs()
         db.session.expire_all()
         o.completed_import = db.session.get(ContactImport, o.completed_import.id)
         o.job = db.session.get(Job, o.job.id)
+        o.export_job = db.session.get(Job, o.export_job.id)
 
     # A sign-in sheet with a rejected row: its signed report is the POST data of
     # attendance.report (the report travels with the page, it is not stored).
