@@ -2,11 +2,12 @@
 from datetime import timedelta
 
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, SummaryMetricFamily
 from sqlalchemy import func, select
 
 from ..extensions import db
-from ..outreach.models import InboundMessage, OutboxMessage
+from ..jobs.models import Job
+from ..outreach.models import EarlyStatusCallback, InboundMessage, OutboxMessage
 from ..timeutil import utcnow
 
 
@@ -41,9 +42,38 @@ class OutreachCollector:
                 select(InboundMessage.intent, func.count()).group_by(InboundMessage.intent)):
             inbound.add_metric([intent], count)
         yield inbound
+        yield GaugeMetricFamily(
+            "alcance_early_status_callbacks", "Status callbacks waiting for their SID",
+            value=db.session.scalar(select(func.count()).select_from(EarlyStatusCallback)) or 0)
+
+
+class JobCollector:
+    """Background jobs by kind and status, and how long finished ones took (last 24 h)."""
+
+    def collect(self):
+        jobs = GaugeMetricFamily("alcance_jobs", "Background jobs by kind and status",
+                                 labels=["kind", "status"])
+        for kind, status, count in db.session.execute(
+                select(Job.kind, Job.status, func.count()).group_by(Job.kind, Job.status)):
+            jobs.add_metric([kind, status], count)
+        yield jobs
+        durations: dict[str, list[float]] = {}
+        for kind, started, finished in db.session.execute(
+                select(Job.kind, Job.started_at, Job.finished_at)
+                .where(Job.finished_at >= utcnow() - timedelta(hours=24),
+                       Job.started_at.is_not(None))
+                .order_by(Job.finished_at.desc()).limit(10_000)):
+            durations.setdefault(kind, []).append((finished - started).total_seconds())
+        summary = SummaryMetricFamily("alcance_job_duration_seconds",
+                                      "Run time of jobs finished in the last 24 hours",
+                                      labels=["kind"])
+        for kind, values in sorted(durations.items()):
+            summary.add_metric([kind], count_value=len(values), sum_value=sum(values))
+        yield summary
 
 
 def render_metrics() -> bytes:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(OutreachCollector())
+    registry.register(JobCollector())
     return generate_latest(registry)

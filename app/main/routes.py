@@ -41,8 +41,9 @@ def metrics():
     token = current_app.config.get("METRICS_TOKEN") or ""
     if not token:
         abort(404)
-    given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-    if not hmac.compare_digest(given.encode(), token.encode()):
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(),
+                                                             token.encode()):
         abort(401)
     return Response(render_metrics(), mimetype="text/plain; version=0.0.4")
 
