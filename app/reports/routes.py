@@ -15,7 +15,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
     stream_with_context,
     url_for,
 )
@@ -320,10 +319,16 @@ def export_download(job_id):
     path = export_jobs.export_file(job)
     if path is None:
         abort(404)
-    response = send_file(path, mimetype="text/csv", as_attachment=True,
-                         download_name=job.payload["filename"], max_age=0)
-    response.headers["Cache-Control"] = "no-store"
+    response = _download(_file_chunks(path), job.payload["filename"])
+    response.headers["Content-Length"] = str(path.stat().st_size)
     return response
+
+
+def _file_chunks(path, size: int = 64 * 1024):
+    """The file in chunks; opened only once the server reads, closed however it stops."""
+    with open(path, "rb") as handle:
+        while chunk := handle.read(size):
+            yield chunk
 
 
 def export_url(table: str, campaign_id: int | None, range_args: dict) -> str:

@@ -56,7 +56,7 @@ def test_a_large_export_is_written_by_a_worker_and_downloaded(app, dataset, view
     download = evaluator.get(f"/reports/exports/{job.id}/events.csv")
     assert download.status_code == 200 and download.headers["Cache-Control"] == "no-store"
     assert download.get_data() == expected  # the same file the request would have streamed
-    assert "filename=alcance-frontera-events-all-2026-03-01_2026-03-31.csv" in \
+    assert 'filename="alcance-frontera-events-all-2026-03-01_2026-03-31.csv"' in \
         download.headers["Content-Disposition"]
     download.close()
 
