@@ -2,7 +2,10 @@
 
     .venv/bin/python bench/fanout.py [--contacts 100000]
 
-Target on a 2-core machine: under 10 s for 100k recipients, on SQLite and PostgreSQL.
+A send this large is fanned out by a worker job (OUTREACH_INLINE_FANOUT): timed are the
+request's part (count the audience, record the send, queue the job) and the job run by a
+worker (the enrolments and the 100k outbox rows). Target on a 2-core machine: under 10 s
+for 100k recipients, on SQLite and PostgreSQL.
 """
 import argparse
 import time
@@ -19,6 +22,7 @@ def run(backend: str, n: int) -> list[tuple]:
     from app.campaigns.models import Campaign, CampaignMessage
     from app.contacts.models import Audience
     from app.extensions import db
+    from app.jobs.runner import run_pending
     from app.organizations.services import create_organization
     from app.outreach.models import OutboxMessage
     from app.outreach.services import schedule_send
@@ -39,16 +43,25 @@ def run(backend: str, n: int) -> list[tuple]:
             db.session.commit()
             now = datetime(2026, 11, 27, 18, tzinfo=timezone.utc)
             started = time.perf_counter()
-            _, created = schedule_send(campaign, message=message, audience=audience, kind="once",
-                                       user_id=None, now=now, local_date=date(2026, 12, 1),
-                                       local_time=clock_time(17, 0))
-            seconds = time.perf_counter() - started
+            send, _ = schedule_send(campaign, message=message, audience=audience, kind="once",
+                                    user_id=None, now=now, local_date=date(2026, 12, 1),
+                                    local_time=clock_time(17, 0))
+            request_seconds = time.perf_counter() - started
+            queued = send.job_id is not None
+            db.session.remove()
+            started = time.perf_counter()
+            run_pending(app, "bench")  # the worker's part
+            seconds = request_seconds + time.perf_counter() - started
             rows = db.session.scalar(select(func.count()).select_from(OutboxMessage))
             db.session.remove()
             db.engine.dispose()
-    return [(f"fan-out {backend}: recipients", f"{created:,}", f"{n:,}", rows == created == n),
-            (f"fan-out {backend}: seconds", f"{seconds:.2f}", f"< {TARGET:.0f}", seconds < TARGET),
-            (f"fan-out {backend}: rows/s", f"{created / seconds:,.0f}", "", None)]
+    return [(f"fan-out {backend}: recipients (by a worker job: {queued})", f"{rows:,}",
+             f"{n:,}", rows == n and queued),
+            (f"fan-out {backend}: request part (count, record, queue) seconds",
+             f"{request_seconds:.2f}", "", None),
+            (f"fan-out {backend}: seconds in all", f"{seconds:.2f}", f"< {TARGET:.0f}",
+             seconds < TARGET),
+            (f"fan-out {backend}: rows/s", f"{rows / seconds:,.0f}", "", None)]
 
 
 def main() -> None:
