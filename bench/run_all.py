@@ -36,6 +36,7 @@ BENCHMARKS = [
     ("web_load", "web_load.py", [],
      ["--contacts", "2000", "--seconds", "5", "--saturate-seconds", "3"], 1500),
     ("worker_memory", "worker_memory.py", [], ["--messages", "3000"], 2400),
+    ("attendance_sheet", "attendance_sheet.py", [], ["--contacts", "2000", "--rows", "500"], 900),
 ]
 
 

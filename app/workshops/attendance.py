@@ -30,7 +30,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from sqlalchemy import case, delete, func, or_, select, update
+from sqlalchemy import case, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..contacts.csv_import import MAX_CELL_CHARS, CsvImportError, inspect_csv, iter_rows
@@ -73,6 +73,10 @@ class AttendanceError(DomainError):
     pass
 
 
+CONCURRENT_REGISTRATION = _l("Someone registered this person at the same moment. Check the "
+                             "roster and try again.")
+
+
 # -- helpers ---------------------------------------------------------------------------
 
 
@@ -105,9 +109,7 @@ def _commit() -> None:
         db.session.commit()
     except IntegrityError:  # a concurrent walk-in of the same person (same phone)
         db.session.rollback()
-        raise AttendanceError(_l(
-            "Someone registered this person at the same moment. Check the roster and try "
-            "again.")) from None
+        raise AttendanceError(CONCURRENT_REGISTRATION) from None
 
 
 def _mark_attended(workshop: Workshop, registration: WorkshopRegistration, *,
@@ -134,6 +136,58 @@ def _mark_attended(workshop: Workshop, registration: WorkshopRegistration, *,
     if is_walk_in:
         _event(workshop, registration.contact_id, "walk_in", now)
     return True
+
+
+def _mark_attended_many(workshop: Workshop, registrations: list[WorkshopRegistration], *,
+                        user_id: int | None, now: datetime) -> set[int]:
+    """`_mark_attended` for many registrations at once. Returns the ids it checked in."""
+    claimed: set[int] = set()
+    groups = {True: [], False: []}  # newly a walk-in (invited or declined, came anyway)?
+    for registration in registrations:
+        groups[registration.status not in REGISTERED].append(registration.id)
+    for walk_in, ids in groups.items():
+        for chunk in (ids[i:i + 1000] for i in range(0, len(ids), 1000)):
+            values = {"attended_at": now, "checked_in_by": user_id, "no_show": False}
+            if walk_in:
+                values["walk_in"] = True
+            claimed.update(db.session.scalars(
+                update(WorkshopRegistration)
+                .where(WorkshopRegistration.id.in_(chunk),
+                       WorkshopRegistration.attended_at.is_(None))
+                .values(**values).returning(WorkshopRegistration.id)
+                .execution_options(synchronize_session=False)))
+    done = [r for r in registrations if r.id in claimed]
+    contact_ids = [r.contact_id for r in done]
+    for chunk in (contact_ids[i:i + 1000] for i in range(0, len(contact_ids), 1000)):
+        db.session.execute(delete(ParticipationEvent).where(  # late check-ins: no no-show
+            ParticipationEvent.organization_id == workshop.organization_id,
+            ParticipationEvent.workshop_id == workshop.id,
+            ParticipationEvent.contact_id.in_(chunk),
+            ParticipationEvent.kind == "no_show").execution_options(synchronize_session=False))
+    _insert_events(workshop, now, [(r.contact_id, "attended") for r in done] + [
+        (r.contact_id, "walk_in") for r in done if r.walk_in or r.status not in REGISTERED])
+    return claimed
+
+
+def _new_walk_ins(workshop: Workshop, contact_ids: list[int], *, user_id: int | None,
+                  now: datetime) -> None:
+    """`_new_walk_in` for many contacts at once (plain multi-row INSERTs)."""
+    if not contact_ids:
+        return
+    db.session.execute(insert(WorkshopRegistration), [dict(
+        organization_id=workshop.organization_id, workshop_id=workshop.id, contact_id=c,
+        status="confirmed", responded_at=now, walk_in=True, no_show=False, attended_at=now,
+        checked_in_by=user_id, created_at=now) for c in contact_ids])
+    _insert_events(workshop, now, [(c, kind) for c in contact_ids
+                                   for kind in ("attended", "walk_in")])
+
+
+def _insert_events(workshop: Workshop, now: datetime, events: list[tuple[int, str]]) -> None:
+    if events:
+        db.session.execute(insert(ParticipationEvent), [dict(
+            organization_id=workshop.organization_id, contact_id=contact_id, kind=kind,
+            channel="workshop", occurred_at=now, campaign_id=workshop.campaign_id,
+            workshop_id=workshop.id) for contact_id, kind in events])
 
 
 def _new_walk_in(workshop: Workshop, contact_id: int, *, user_id: int | None,
@@ -479,7 +533,7 @@ def import_sign_in_sheet(workshop: Workshop, *, data: bytes, filename: str | Non
             WorkshopRegistration.contact_id.in_(contact_ids.values()))
     )} if contact_ids else {}
 
-    seen = set()
+    seen, arriving, walk_ins = set(), [], []
     for row, phone in readable:
         if phone in seen:
             result.duplicates += 1
@@ -492,15 +546,23 @@ def import_sign_in_sheet(workshop: Workshop, *, data: bytes, filename: str | Non
             continue
         registration = registrations.get(contact_id)
         if registration is None:
-            _new_walk_in(workshop, contact_id, user_id=user_id, now=now)
+            walk_ins.append(contact_id)
             result.walk_ins += 1
-            continue
-        walk_in = registration.status not in REGISTERED
-        is_walk_in = walk_in or registration.walk_in
-        if not _mark_attended(workshop, registration, user_id=user_id, now=now,
-                              walk_in=walk_in):
+        elif registration.attended_at is not None:
             result.already += 1
-        elif is_walk_in:
+        else:
+            arriving.append(registration)
+    # Set-based: a few statements for the whole sheet, not a few per row.
+    try:
+        claimed = _mark_attended_many(workshop, arriving, user_id=user_id, now=now)
+        _new_walk_ins(workshop, walk_ins, user_id=user_id, now=now)
+    except IntegrityError:  # someone registered one of them at the door meanwhile
+        db.session.rollback()
+        raise AttendanceError(CONCURRENT_REGISTRATION) from None
+    for registration in arriving:
+        if registration.id not in claimed:
+            result.already += 1  # checked in at the door meanwhile
+        elif registration.walk_in or registration.status not in REGISTERED:
             result.walk_ins += 1
         else:
             result.checked_in += 1

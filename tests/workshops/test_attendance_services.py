@@ -4,7 +4,7 @@ import io
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 
 from app.contacts.csv_import import CsvImportError
 from app.contacts.models import Contact
@@ -326,6 +326,53 @@ def test_sheet_reupload_is_idempotent(org, user, workshop):
                                             user_id=user.id, now=NOW + timedelta(hours=1))
     assert (again.checked_in, again.walk_ins, again.already) == (0, 0, 1)
     assert events() == ["attended"] and count(WorkshopRegistration) == 1
+
+
+def test_sheet_with_a_walk_in_registered_at_the_door_meanwhile_changes_nothing(
+        org, user, workshop, monkeypatch):
+    registered = make_contact(org, phone="+526645550101")
+    walk_in = make_contact(org, phone="+526645550102")
+    register(workshop, registered)
+    mark_many = attendance._mark_attended_many
+
+    def door_registers_the_walk_in_first(*args, **kwargs):
+        claimed = mark_many(*args, **kwargs)
+        # Another request (the door) registers the same person before the sheet does.
+        db.session.execute(insert(WorkshopRegistration).values(
+            organization_id=org.id, workshop_id=workshop.id, contact_id=walk_in.id,
+            status="confirmed", walk_in=True, no_show=False, created_at=NOW))
+        return claimed
+
+    monkeypatch.setattr(attendance, "_mark_attended_many", door_registers_the_walk_in_first)
+    with pytest.raises(attendance.AttendanceError) as error:
+        attendance.import_sign_in_sheet(workshop, data=sheet("telefono\n6645550101\n6645550102\n"),
+                                        filename="a.csv", user_id=user.id, now=NOW)
+    assert "at the same moment" in str(error.value)
+    assert events() == [] and count(WorkshopRegistration) == 1  # the whole sheet rolled back
+
+
+def test_a_large_sheet_is_recorded_in_a_few_statements(org, user, workshop):
+    """Set-based: the statement count does not grow with the number of rows."""
+    from sqlalchemy import event
+
+    people = [make_contact(org, phone=f"+52664555{n:04d}") for n in range(40)]
+    for person in people[:20]:
+        register(workshop, person)
+    data = sheet("telefono\n" + "".join(f"{p.phone}\n" for p in people))
+    statements = []
+
+    def count_statement(*_args):
+        statements.append(1)
+
+    event.listen(db.engine, "before_cursor_execute", count_statement)
+    try:
+        result = attendance.import_sign_in_sheet(workshop, data=data, filename="a.csv",
+                                                 user_id=user.id, now=NOW)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count_statement)
+    assert (result.checked_in, result.walk_ins) == (20, 20)
+    assert len(statements) < 20  # not one per row
+    assert sorted(events(kind="attended")) == ["attended"] * 40
 
 
 @pytest.mark.parametrize(("data", "message"), [
