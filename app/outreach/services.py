@@ -111,7 +111,8 @@ def fan_out_now(send: OutreachSend, *, now: datetime) -> int:
         _record_invited(send, now=now)
     if send.campaign.status == "paused":
         _set_status(send.id, ("scheduled",), "held")
-    if db.session.scalar(select(OutreachSend.status).where(OutreachSend.id == send.id)) == "canceled":
+    status_now = db.session.scalar(select(OutreachSend.status).where(OutreachSend.id == send.id))
+    if status_now == "canceled":
         _set_status(send.id, ("scheduled", "held"), "canceled", skip_reason="send_canceled",
                     final_at=now)
     send.fanned_out_at = now
