@@ -75,7 +75,6 @@ class Config:
     REPORTS_CACHE_SECONDS = _env_int("REPORTS_CACHE_SECONDS", 60)
     # Event exports larger than this are written by a worker job, then downloaded.
     EXPORT_INLINE_MAX_EVENTS = _env_int("EXPORT_INLINE_MAX_EVENTS", 50_000)
-    EXPORTS_DIR = os.environ.get("EXPORTS_DIR", "")  # default: instance/exports
 
     TWILIO_ACCOUNT_SID = os.environ.get("TWILIO_ACCOUNT_SID", "")
     TWILIO_AUTH_TOKEN = os.environ.get("TWILIO_AUTH_TOKEN", "")

@@ -11,4 +11,5 @@ from .outreach.models import (  # noqa: F401
     OutreachSend,
 )
 from .participation.models import ParticipationEvent  # noqa: F401
+from .reports.models import ExportFile  # noqa: F401
 from .workshops.models import Workshop, WorkshopRegistration  # noqa: F401

@@ -38,10 +38,9 @@ def compiled_translations(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def test_config(compiled_translations, tmp_path_factory):
+def test_config(compiled_translations):
     class Config(TestingConfig):
         BABEL_TRANSLATION_DIRECTORIES = compiled_translations
-        EXPORTS_DIR = str(tmp_path_factory.mktemp("exports"))  # not the repository's instance/
 
     return Config
 

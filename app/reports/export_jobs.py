@@ -1,20 +1,19 @@
-"""Large de-identified event exports: written by a worker to a file, then downloaded.
+"""Large de-identified event exports: written by a worker, then downloaded.
 
 An export of more than EXPORT_INLINE_MAX_EVENTS events does not stream inside the request:
-the request queues an "event_export" job and shows its progress; the worker writes the CSV
-under `instance/exports/` (an unguessable name, written to a temporary file and renamed when
-complete); the page then links to the download. The job keeps the viewer's suppression
-threshold: an export made for a coordinator (exact places) is never served to an evaluator.
-Files are deleted after EXPORT_KEEP (worker maintenance).
+the request queues an "event_export" job and shows its progress; the worker writes the CSV,
+gzip-compressed, into `export_files` (in the database, so any web process on any machine can
+serve it, and it appears only once complete); the page then links to the download. The job
+keeps the viewer's suppression threshold: an export made for a coordinator (exact places)
+is never served to an evaluator. Files are deleted after EXPORT_KEEP (worker maintenance).
 """
-import os
-import secrets
+import zlib
+from collections.abc import Iterator
 from datetime import date, datetime, timedelta
-from pathlib import Path
 
 from flask import current_app
 from flask_babel import force_locale
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from ..contacts.models import Contact
 from ..extensions import db
@@ -22,14 +21,11 @@ from ..jobs.services import enqueue, job_handler
 from ..participation.models import ParticipationEvent as E
 from .exports import _scope, event_rows, stream_csv
 from .forms import Period
+from .models import ExportFile
 
 KIND = "event_export"
 EXPORT_KEEP = timedelta(hours=24)
-
-
-def export_dir() -> Path:
-    return Path(current_app.config.get("EXPORTS_DIR") or
-                Path(current_app.instance_path) / "exports")
+GZIP = 16 + zlib.MAX_WBITS  # zlib's window bits for the gzip format
 
 
 def count_events(org_id: int, *, campaign_id: int | None, period: Period) -> int:
@@ -54,11 +50,8 @@ def run_event_export(job, progress) -> dict:
     p = job.payload
     period = Period(date.fromisoformat(p["start"]) if p["start"] else None,
                     date.fromisoformat(p["end"]) if p["end"] else None, p["tz"])
-    folder = export_dir()
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"events-{job.id}-{secrets.token_hex(16)}.csv"
-    partial = path.with_suffix(".part")
-    written = 0
+    compressor = zlib.compressobj(6, zlib.DEFLATED, GZIP)
+    parts, size, written = [], 0, 0
 
     def counted(rows):
         nonlocal written
@@ -71,12 +64,18 @@ def run_event_export(job, progress) -> dict:
     with force_locale(p.get("locale") or "es"):
         rows = event_rows(job.organization_id, campaign_id=p["campaign_id"], period=period,
                           secret_key=current_app.config["SECRET_KEY"], threshold=p["threshold"])
-        with open(partial, "w", encoding="utf-8", newline="") as out:
-            for chunk in stream_csv(counted(rows)):
-                out.write(chunk)
-    os.replace(partial, path)  # a file under its final name is always complete
+        for chunk in stream_csv(counted(rows)):
+            data = chunk.encode("utf-8")
+            size += len(data)
+            parts.append(compressor.compress(data))
+    parts.append(compressor.flush())
+    db.session.rollback()  # end the long read before writing
+    db.session.execute(delete(ExportFile).where(ExportFile.job_id == job.id))  # a retry
+    db.session.add(ExportFile(organization_id=job.organization_id, job_id=job.id,
+                              filename=p["filename"][:200], content=b"".join(parts), size=size))
+    db.session.commit()
     progress(done=written, force=True)
-    return {"job_id": job.id, "file": path.name, "rows": written}
+    return {"job_id": job.id, "rows": written, "bytes": size}
 
 
 def may_download(job, user) -> bool:
@@ -86,23 +85,25 @@ def may_download(job, user) -> bool:
                                  or user.can("view_contacts"))
 
 
-def export_file(job) -> Path | None:
-    name = (job.result or {}).get("file") if job.status == "succeeded" else None
-    if not name or "/" in name or "\\" in name:
+def export_file(job) -> ExportFile | None:
+    if job.status != "succeeded":
         return None
-    path = export_dir() / name
-    return path if path.is_file() else None
+    return db.session.scalar(select(ExportFile).where(
+        ExportFile.organization_id == job.organization_id, ExportFile.job_id == job.id))
+
+
+def csv_chunks(export: ExportFile, size: int = 256 * 1024) -> Iterator[bytes]:
+    """The CSV, decompressed a piece at a time."""
+    decompressor = zlib.decompressobj(GZIP)
+    content = export.content
+    for start in range(0, len(content), size):
+        yield decompressor.decompress(content[start:start + size])
+    yield decompressor.flush()
 
 
 def purge_old_exports(*, now: datetime) -> int:
-    """Delete export files (and leftovers of interrupted ones) older than EXPORT_KEEP."""
-    folder = export_dir()
-    if not folder.is_dir():
-        return 0
-    cutoff = (now - EXPORT_KEEP).timestamp()
-    removed = 0
-    for path in folder.iterdir():
-        if path.is_file() and path.stat().st_mtime < cutoff:
-            path.unlink(missing_ok=True)
-            removed += 1
+    """Delete exports older than EXPORT_KEEP."""
+    removed = db.session.execute(delete(ExportFile).where(
+        ExportFile.created_at < now - EXPORT_KEEP)).rowcount or 0
+    db.session.commit()
     return removed

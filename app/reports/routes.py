@@ -316,19 +316,12 @@ def export_job_status(job_id):
 @permission_required("view_reports")
 def export_download(job_id):
     job = _export_job_or_404(job_id)
-    path = export_jobs.export_file(job)
-    if path is None:
+    export = export_jobs.export_file(job)
+    if export is None:
         abort(404)
-    response = _download(_file_chunks(path), job.payload["filename"])
-    response.headers["Content-Length"] = str(path.stat().st_size)
+    response = _download(export_jobs.csv_chunks(export), export.filename)
+    response.headers["Content-Length"] = str(export.size)
     return response
-
-
-def _file_chunks(path, size: int = 64 * 1024):
-    """The file in chunks; opened only once the server reads, closed however it stops."""
-    with open(path, "rb") as handle:
-        while chunk := handle.read(size):
-            yield chunk
 
 
 def export_url(table: str, campaign_id: int | None, range_args: dict) -> str:
