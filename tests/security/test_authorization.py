@@ -172,7 +172,9 @@ def _check_token_route(m: Matrix, client, endpoint: str, url: str, what: str):
             m.failures.append(f"{what}: metrics expose personal data")
         return response
     # calendar feed: a wrong or another format of token is a 404; the right one, the feed
-    for bad in ("x" * 43, "", m.world.a.org.calendar_token[:-1] + "A"):
+    token = m.world.a.org.calendar_token
+    off_by_one = token[:-1] + ("B" if token.endswith("A") else "A")  # never the token itself
+    for bad in ("x" * 43, "", off_by_one):
         bad_url = f"/workshops/calendar/{bad}.ics"
         response = client.get(bad_url)
         if response.status_code != 404:
