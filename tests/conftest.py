@@ -9,6 +9,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+import time_machine
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from flask import g
@@ -18,9 +19,19 @@ from sqlalchemy import text
 from app import create_app
 from app.extensions import babel, db
 from config import TestingConfig
+from tests.support import NOW
 
 ROOT = Path(__file__).resolve().parent.parent
 ON_POSTGRES = TestingConfig.SQLALCHEMY_DATABASE_URI.startswith("postgresql")
+
+
+@pytest.fixture(autouse=True)
+def frozen_clock():
+    """Every test starts at `tests.support.NOW` whatever the real date and hour; the clock
+    ticks from there (time.sleep, leases and timeouts behave). Folders whose tests drive
+    other processes (e2e, scale) override this fixture with the real clock."""
+    with time_machine.travel(NOW, tick=True) as traveller:
+        yield traveller
 
 
 @pytest.fixture(scope="session")

@@ -98,6 +98,46 @@ def test_seed_demo_builds_a_living_history(runner):
     assert {"opt_out", "help", "other", "rsvp_yes", "rsvp_no"} <= intents
 
 
+def _demo_history() -> dict:
+    """Counts of everything the demo's history is made of (no ids, no timestamps)."""
+    from sqlalchemy import func, select
+
+    from app.outreach.models import InboundMessage, OutboxMessage
+    from app.participation.models import ParticipationEvent
+    from app.workshops.models import WorkshopRegistration
+
+    def counts(column):
+        return dict(db.session.execute(select(column, func.count()).group_by(column)).all())
+
+    return {"events": counts(ParticipationEvent.kind), "intents": counts(InboundMessage.intent),
+            "outbox": counts(OutboxMessage.status),
+            "registrations": counts(WorkshopRegistration.status)}
+
+
+def test_seed_demo_is_the_same_at_any_hour_of_the_day(runner, frozen_clock):
+    """A demo seeded at 03:00 or at 22:00 in Tijuana has the same history as one seeded at
+    10:00 (the suite's frozen hour): every message of the history falls in its recipient's
+    sending window whatever the hour of seeding."""
+    from datetime import datetime, time
+    from zoneinfo import ZoneInfo
+
+    from tests.support import TODAY
+
+    histories = {}
+    for wall in (time(10, 0), time(3, 0), time(22, 0)):
+        frozen_clock.move_to(datetime.combine(TODAY, wall, tzinfo=ZoneInfo("America/Tijuana")))
+        db.drop_all()
+        db.create_all()
+        assert runner.invoke(args=["seed-demo"]).exit_code == 0
+        histories[wall] = _demo_history()
+        db.session.remove()
+    noon = histories[time(10, 0)]
+    assert {"opt_out", "help", "other", "rsvp_yes", "rsvp_no"} <= set(noon["intents"])
+    assert {"attended", "walk_in", "no_show", "waitlisted"} <= set(noon["events"])
+    assert histories[time(3, 0)] == noon
+    assert histories[time(22, 0)] == noon
+
+
 def test_seed_demo_has_past_workshops_with_attendance_and_upcoming_ones_with_rsvps(runner):
     from sqlalchemy import func, select
 

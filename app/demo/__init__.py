@@ -3,6 +3,8 @@
 Demo passwords are public by design: the demo organization is for trying the product
 on a laptop, never for real young people's data.
 """
+from zoneinfo import ZoneInfo
+
 from flask import current_app
 from sqlalchemy import func, select
 
@@ -45,11 +47,15 @@ def seed_demo_data(*, only_if_empty: bool = True, now=None):
         if db.session.scalar(select(User).where(User.email == email)) is None:
             create_user(org, email=email, role=role, password=password)
     if fresh:
-        seed_people(org, now=now)
+        # The history is laid out on the organization's local calendar (days before and
+        # after `today`, at fixed wall times), so a demo seeded at 03:00 has the same
+        # messages, replies and attendance as one seeded at noon.
+        today = now.astimezone(ZoneInfo(org.timezone)).date()
+        seed_people(org, today=today)
         audiences = seed_audiences(org, now=now)
         app = current_app._get_current_object()
-        campaign = seed_campaign(app, org, audiences, now=now)
-        seed_workshops(app, org, campaign, now=now)
+        campaign = seed_campaign(app, org, audiences, today=today, now=now)
+        seed_workshops(app, org, campaign, today=today, now=now)
     return DEMO_USERS
 
 

@@ -1,6 +1,7 @@
 """A demo campaign with history: messages sent and delivered, replies, an opt-out, and
 sends still to come — produced by the real scheduler, worker and inbound code paths."""
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
@@ -33,7 +34,20 @@ def run_demo_worker(app, moment: datetime) -> None:
         worker.close()
 
 
-def seed_campaign(app, org, audiences: dict, *, now: datetime):
+def local_moment(day: date, wall: time, zone: str) -> datetime:
+    """The UTC instant of a wall-clock time in the organization's zone."""
+    return datetime.combine(day, wall, tzinfo=ZoneInfo(zone)).astimezone(timezone.utc)
+
+
+def seed_campaign(app, org, audiences: dict, *, today: date, now: datetime):
+    """The campaign's history runs on a fixed calendar relative to the organization's local
+    `today`, never on the hour the demo is seeded: it started 21 days ago and its first
+    message went out 14 days ago at 17:00 in each recipient's zone. The worker runs at
+    17:05 in Tijuana (Pacific, the westernmost zone of the demo's audiences), when every
+    recipient's 17:00 has passed and none has reached the 21:00 end of the sending window
+    (the zones are at most two hours apart); replies come at 17:30 and are answered at 18:00."""
+    zone = org.timezone
+    start = today - timedelta(days=21)
     campaign = create_campaign(
         org.id, name="Una sola dosis: fentanilo", topic="fentanyl",
         strategy="information_dissemination", level="universal", target_age_min=15,
@@ -42,8 +56,8 @@ def seed_campaign(app, org, audiences: dict, *, now: datetime):
         objectives="Que 30 % de la población objetivo reciba al menos un mensaje.",
         places=[{"country": "MX", "state": "02", "target_population": 2500},
                 {"country": "MX", "state": "08", "target_population": 2000}],
-        start_date=(now - timedelta(days=21)).date(), end_date=(now + timedelta(days=60)).date())
-    transition_campaign(campaign, "active", now=now - timedelta(days=21))
+        start_date=start, end_date=today + timedelta(days=60))
+    transition_campaign(campaign, "active", now=local_moment(start, time(9, 0), zone))
     first = add_message(
         campaign, label="Dato clave",
         body_es="Hola {first_name}, una pastilla falsa puede tener fentanilo. Una sola dosis puede matar.",
@@ -52,15 +66,16 @@ def seed_campaign(app, org, audiences: dict, *, now: datetime):
         campaign, label="Dónde pedir ayuda",
         body_es="Si tú o alguien cercano necesita ayuda, llama gratis a la Línea de la Vida 800 911 2000.",
         body_en="If you or someone close needs help, call SAMHSA 1-800-662-4357 (free, 24/7).")
-    past = now - timedelta(days=14)
+    send_day = today - timedelta(days=14)
     for audience in (audiences["border"], audiences["english"]):
         schedule_send(campaign, message=first, audience=audience, kind="once", user_id=None,
-                      now=past - timedelta(days=1), local_date=past.date(), local_time=time(17, 0))
-    run_demo_worker(app, past + timedelta(days=1))
-    _demo_replies(org, now=past + timedelta(days=1, hours=2))
-    run_demo_worker(app, past + timedelta(days=1, hours=2, minutes=1))
+                      now=local_moment(send_day - timedelta(days=1), time(10, 0), zone),
+                      local_date=send_day, local_time=time(17, 0))
+    run_demo_worker(app, local_moment(send_day, time(17, 5), zone))
+    _demo_replies(org, now=local_moment(send_day, time(17, 30), zone))
+    run_demo_worker(app, local_moment(send_day, time(18, 0), zone))
     schedule_send(campaign, message=second, audience=audiences["border"], kind="once",
-                  user_id=None, now=now, local_date=(now + timedelta(days=2)).date(),
+                  user_id=None, now=now, local_date=today + timedelta(days=2),
                   local_time=time(17, 30))
     return campaign
 

@@ -5,7 +5,7 @@ demo numbers use the same 555-01XX shape in real area codes — they only ever r
 in-app simulator (never seed demo data into an organization that sends through Twilio).
 """
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import insert, select
 
@@ -13,6 +13,7 @@ from ..contacts.audiences import create_audience
 from ..contacts.geography import derive_timezone
 from ..contacts.models import Contact, ContactTag
 from ..extensions import db
+from .outreach import local_moment
 
 PLACES = [  # (country, state, municipality, area code, weight)
     ("MX", "02", "Tijuana", "664", 22), ("MX", "02", "Mexicali", "686", 8),
@@ -27,6 +28,7 @@ NAMES = ["Ximena", "Diego", "Valeria", "José Ángel", "Itzel", "Brayan", "Camil
          "Leonardo", "Guadalupe", "Yahir", "Renata", "Iker", "Dulce", "Emiliano", "Ashley",
          "Kevin", "Fernanda", "Jesús", "Naomi", None]
 SOURCES = ["school", "workshop", "web_form", "sms_keyword", "imported_list"]
+NOON = time(12, 0)
 TAGS = ["secundaria", "prepa", "feria de salud", "deportes", "arte", "padres"]
 
 
@@ -35,7 +37,7 @@ def _phone(country: str, area: str, n: int) -> str:
     return ("+52" if country == "MX" else "+1") + area + subscriber
 
 
-def seed_people(org, *, count: int = 320, now: datetime, seed: int = 2026) -> None:
+def seed_people(org, *, today: date, count: int = 320, seed: int = 2026) -> None:
     rng = random.Random(seed)
     used, rows, tags = set(), [], {}
     for i in range(count):
@@ -44,10 +46,10 @@ def seed_people(org, *, count: int = 320, now: datetime, seed: int = 2026) -> No
         if phone in used:
             continue
         used.add(phone)
-        birth_year = rng.choice([None] + list(range(now.year - 29, now.year - 11)))
-        minor = birth_year is not None and now.year - birth_year <= 18
+        birth_year = rng.choice([None] + list(range(today.year - 29, today.year - 11)))
+        minor = birth_year is not None and today.year - birth_year <= 18
         source = rng.choices(SOURCES, [5, 4, 2, 1, 1])[0]
-        consented = now - timedelta(days=rng.randint(20, 200))
+        consented = local_moment(today - timedelta(days=rng.randint(20, 200)), NOON, org.timezone)
         rows.append(dict(
             organization_id=org.id, phone=phone, first_name=rng.choice(NAMES),
             language="en" if country == "US" and rng.random() < 0.6 else "es",

@@ -4,7 +4,7 @@ still to go out) — produced by the real workshop, outreach and inbound code pa
 step run at the moment it would have happened."""
 import random
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -18,7 +18,7 @@ from ..outreach.models import OutboxMessage
 from ..workshops import attendance
 from ..workshops.models import WorkshopRegistration
 from ..workshops.services import create_workshop, invite_audience
-from .outreach import run_demo_worker
+from .outreach import local_moment, run_demo_worker
 
 
 @dataclass(frozen=True)
@@ -51,25 +51,22 @@ WORKSHOPS = [
                  "Mtra. Rocío Valdez"),
 ]
 START, END, INVITE_AT = time(16, 0), time(18, 0), time(17, 0)
-WALK_INS = [("Karla", 2007, "female"), ("Alan", 2005, "male")]
+WALK_INS = [("Karla", 19, "female"), ("Alan", 21, "male")]  # adults: no guardian needed
 
 
-def _moment(day: date, wall: time, zone: str) -> datetime:
-    return datetime.combine(day, wall, tzinfo=ZoneInfo(zone)).astimezone(timezone.utc)
-
-
-def seed_workshops(app, org, campaign, *, now: datetime) -> None:
-    """Runs after `seed_campaign`, whose history ends 13 days ago: every step here is later."""
+def seed_workshops(app, org, campaign, *, today: date, now: datetime) -> None:
+    """Runs after `seed_campaign`, whose history ends 14 days ago: every step here is later,
+    at fixed wall times on days relative to the organization's local `today`."""
     rng = random.Random(4821)
     audiences = {
         "tijuana": create_audience(
             org.id, name="Tijuana 12-29", description="Para invitar a talleres en Tijuana.",
             filters={"country": "MX", "state_codes": ["02"], "municipalities": ["Tijuana"]},
-            now=now - timedelta(days=13)),
+            now=local_moment(today - timedelta(days=13), time(9, 0), org.timezone)),
         "juarez": create_audience(
             org.id, name="Ciudad Juárez 12-29", description="Para talleres en Ciudad Juárez.",
             filters={"country": "MX", "state_codes": ["08"], "municipalities": ["Juárez"]},
-            now=now - timedelta(days=13)),
+            now=local_moment(today - timedelta(days=13), time(9, 0), org.timezone)),
     }
     invitation = add_message(
         campaign, label="Invitación a taller",
@@ -77,7 +74,6 @@ def seed_workshops(app, org, campaign, *, now: datetime) -> None:
                 "{workshop_time} en {workshop_venue}. Es gratis.",
         body_en="Hi {first_name}: join us at “{workshop_title}”, {workshop_date} "
                 "{workshop_time} at {workshop_venue}. It's free.")
-    today = now.astimezone(ZoneInfo(org.timezone)).date()
     for spec in sorted(WORKSHOPS, key=lambda s: s.days):
         _one_workshop(app, org, campaign, spec, invitation, audiences[spec.audience],
                       day=today + timedelta(days=spec.days), now=now, rng=rng)
@@ -86,21 +82,20 @@ def seed_workshops(app, org, campaign, *, now: datetime) -> None:
 def _one_workshop(app, org, campaign, spec, invitation, audience, *, day, now, rng) -> None:
     zone = org.timezone
     invite_day = day - timedelta(days=spec.invite_days_before)
-    created = min(_moment(invite_day - timedelta(days=1), time(10, 0), zone), now)
+    created = min(local_moment(invite_day - timedelta(days=1), time(10, 0), zone), now)
     workshop = create_workshop(
         campaign, now=created, local_date=day, start_time=START, end_time=END,
         title_es=spec.title_es, title_en=spec.title_en, kind=spec.kind, venue_name=spec.venue,
         venue_address=None, country="MX", state_code=spec.state,
         municipality=spec.municipality, timezone="", capacity=spec.capacity,
         facilitator=spec.facilitator, language="es")
-    invite_moment = _moment(invite_day, INVITE_AT, zone)
+    invite_moment = local_moment(invite_day, INVITE_AT, zone)
     if invite_moment <= now:
         invite_audience(workshop, message=invitation, audience=audience, local_date=invite_day,
                         local_time=INVITE_AT, user_id=None, now=created)
     else:  # still to go out: the worker of `make run` sends it on the day
         invite_audience(workshop, message=invitation, audience=audience,
-                        local_date=max(invite_day, (now + timedelta(days=1)).date()),
-                        local_time=INVITE_AT, user_id=None, now=now)
+                        local_date=invite_day, local_time=INVITE_AT, user_id=None, now=now)
         return
     # Invitations go out at 17:00 local; replies come during the evening.
     run_demo_worker(app, invite_moment + timedelta(hours=1))
@@ -143,10 +138,11 @@ def _door(workshop, rng) -> None:
     for n, registration in enumerate(confirmed):
         if rng.random() < 0.75:
             attendance.check_in(registration, user_id=None, now=arrival + timedelta(minutes=n))
-    for n, (name, year, gender) in enumerate(WALK_INS):
+    year_now = workshop.starts_at.astimezone(ZoneInfo(workshop.timezone)).year
+    for n, (name, age, gender) in enumerate(WALK_INS):
         attendance.register_walk_in(workshop, {
             "phone": f"{664 if workshop.state_code == '02' else 656} 555 02{workshop.id}{n}",
-            "first_name": name, "language": "es", "birth_year": str(year), "age_band": "",
+            "first_name": name, "language": "es", "birth_year": str(year_now - age), "age_band": "",
             "gender": gender, "state": workshop.state_code,
             "municipality": workshop.municipality, "guardian_consent": "no",
         }, user_id=None, now=workshop.starts_at + timedelta(minutes=5 + n))

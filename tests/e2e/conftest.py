@@ -343,3 +343,11 @@ def place():
     print(f"\ne2e contacts live in {chosen.municipality} ({chosen.zone}), local time "
           f"{helpers.local_now(chosen.zone):%H:%M}")
     return chosen
+
+
+@pytest.fixture(autouse=True)
+def frozen_clock():
+    """The journeys drive a gunicorn server and worker processes that run on the real clock,
+    so the test process does too (overrides tests/conftest.py): every date a journey types
+    is computed from the real "now" (helpers.local_now, helpers.daytime_place)."""
+    yield None

@@ -113,12 +113,16 @@ class Outbox:
         return sum(counts[s] for s in UNRESOLVED)
 
     def next_due_in(self) -> float:
-        """Seconds until the earliest scheduled row is due (0 when one is due now or none)."""
+        """Seconds until the earliest scheduled row is due (0 when one is due now or none).
+
+        Measured against this process's clock, which the workers share (not the database
+        server's: a test run under a shifted clock must not wait for the real calendar)."""
         with self.engine.connect() as conn:
-            seconds = conn.execute(text(
-                "SELECT EXTRACT(EPOCH FROM min(due_at) - now()) FROM outbox_messages "
-                "WHERE status = 'scheduled'")).scalar()
-        return max(0.0, float(seconds or 0))
+            earliest = conn.execute(text(
+                "SELECT min(due_at) FROM outbox_messages WHERE status = 'scheduled'")).scalar()
+        if earliest is None:
+            return 0.0
+        return max(0.0, (earliest - datetime.now(timezone.utc)).total_seconds())
 
     def rows(self) -> list[tuple]:
         """(phone, status, twilio_sid) for every outbox row."""
