@@ -3,6 +3,7 @@
 Every setting is documented in README.md ("Configuration").
 """
 import os
+import tempfile
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent
@@ -36,7 +37,9 @@ class Config:
     SQLALCHEMY_DATABASE_URI = database_url(
         os.environ.get("DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'alcance.sqlite3'}")
     )
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    # hide_parameters: database errors (and echo) never print statement parameters, which
+    # hold phone numbers and SMS text (see app/logging_setup.py).
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "hide_parameters": True}
     REDIS_URL = os.environ.get("REDIS_URL", "")
 
     LANGUAGES = ("es", "en")
@@ -92,6 +95,10 @@ class Config:
     OUTREACH_INLINE_FANOUT = _env_int("OUTREACH_INLINE_FANOUT", 2000)
     OUTREACH_LEASE_SECONDS = _env_int("OUTREACH_LEASE_SECONDS", 120)
     OUTREACH_RECONCILE_GRACE_SECONDS = _env_int("OUTREACH_RECONCILE_GRACE_SECONDS", 600)
+    # Where signed webhooks wait while the database is unreachable (webhooks/spool.py); holds
+    # phone numbers and bodies (0700/0600). Empty: the instance directory.
+    INBOUND_SPOOL_DIR = os.environ.get("INBOUND_SPOOL_DIR", "")
+    OUTREACH_UNKNOWN_ESCALATION_SECONDS = _env_int("OUTREACH_UNKNOWN_ESCALATION_SECONDS", 21600)
 
     @staticmethod
     def validate(config) -> None:
@@ -114,6 +121,8 @@ class TestingConfig(Config):
     SMS_BACKEND = "fake"
     PUBLIC_BASE_URL = "https://alcance.example.org"
     REPORTS_CACHE_SECONDS = 0  # tests see every event at once; tests/reports/test_cache.py
+    # Never instance/: a test must not replay a developer's spooled webhooks (created lazily).
+    INBOUND_SPOOL_DIR = str(Path(tempfile.gettempdir()) / f"alcance-test-spool-{os.getpid()}")
 
 
 class ProductionConfig(Config):

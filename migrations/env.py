@@ -9,9 +9,12 @@ from alembic import context
 # access to the values within the .ini file in use.
 config = context.config
 
-# Interpret the config file for Python logging.
-# This line sets up loggers basically.
-fileConfig(config.config_file_name, disable_existing_loggers=False)  # keep the app's loggers
+# Interpret the config file for Python logging, except with LOG_JSON=1: then the app's root
+# handler (app/logging_setup.py) writes alembic's lines as JSON too.
+if current_app.config.get("LOG_JSON"):
+    logging.getLogger("alembic").setLevel(logging.INFO)
+else:
+    fileConfig(config.config_file_name, disable_existing_loggers=False)  # keep the app's loggers
 logger = logging.getLogger('alembic.env')
 
 

@@ -1,3 +1,5 @@
+import os
+
 import pytest
 from sqlalchemy.exc import OperationalError
 
@@ -8,7 +10,22 @@ from config import DEFAULT_SECRET_KEY, ProductionConfig
 def test_healthz_ok(client):
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.json == {"status": "ok", "database": "ok"}
+    redis = "ok" if os.environ.get("TEST_REDIS_URL") else "not_configured"
+    assert response.json == {"status": "ok", "database": "ok", "redis": redis}
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_healthz_reports_unreachable_redis_as_degraded_but_keeps_200(app, client):
+    from app.ratelimit import rate_limits
+
+    app.config["REDIS_URL"] = "redis://127.0.0.1:6390/0"  # nothing listens there
+    rate_limits.init_app(app)
+    response = client.get("/healthz")
+    # 200: the web process still serves (sign-in falls back to per-process limits), so a
+    # load balancer must keep it; monitoring reads "degraded".
+    assert response.status_code == 200
+    assert response.json == {"status": "degraded", "database": "ok", "redis": "unreachable"}
+    assert response.headers["Cache-Control"] == "no-store"
 
 
 def test_healthz_503_when_database_down(client, monkeypatch):
@@ -20,7 +37,8 @@ def test_healthz_503_when_database_down(client, monkeypatch):
     monkeypatch.setattr(db.session, "execute", broken)
     response = client.get("/healthz")
     assert response.status_code == 503
-    assert response.json["database"] == "unavailable"
+    assert response.json["database"] == "unavailable" and response.json["status"] == "error"
+    assert response.headers["Cache-Control"] == "no-store"
 
 
 @pytest.mark.parametrize("secret", [None, "", DEFAULT_SECRET_KEY, "short"])

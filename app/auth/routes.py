@@ -3,7 +3,6 @@ from urllib.parse import urlsplit
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
-from sqlalchemy import select
 
 from ..errors import DomainError, attach_to_form
 from ..extensions import db
@@ -68,6 +67,7 @@ def change_password():
                 current_user._get_current_object(),
                 current=form.current_password.data,
                 new=form.new_password.data,
+                ip=request.remote_addr or "-",
             )
         except DomainError as error:
             attach_to_form(form, error)

@@ -26,19 +26,42 @@ def normalize_email(email: str) -> str:
     return (email or "").strip().lower()
 
 
+LOCKED_OUT = _l("Too many failed attempts. Wait 15 minutes and try again.")
+
+
+def _take_attempt(email: str, ip: str):
+    """Count one password check against the account and the address limits, atomically and
+    before the check: concurrent guesses cannot all slip under the limit. Returns the two
+    slots, or None (nothing counted) when either limit is used up."""
+    cfg = current_app.config
+    account = rate_limits.take(cfg["LOGIN_LIMIT_PER_ACCOUNT"], "login-account", email)
+    if account is None:
+        return None
+    address = rate_limits.take(cfg["LOGIN_LIMIT_PER_IP"], "login-ip", ip)
+    if address is None:
+        rate_limits.give_back(account)  # this attempt was never checked
+        return None
+    return account, address
+
+
+def _attempt_succeeded(email: str, slots) -> None:
+    """The right password: the account's failures are forgiven, and a success does not
+    count against the address (many colleagues may sign in from one office)."""
+    rate_limits.clear("login-account", email)
+    rate_limits.give_back(slots[1])
+
+
 def authenticate(email: str, password: str, *, ip: str, now=None) -> User:
     """Check credentials under the per-account and per-IP failure limits.
 
     Raises LoginError with one generic message for unknown e-mail and wrong password
     alike, and a distinct one while a limit is exceeded (no password is checked then).
     """
-    cfg = current_app.config
     email = normalize_email(email)
-    if rate_limits.exceeded(cfg["LOGIN_LIMIT_PER_ACCOUNT"], "login-account", email) or (
-        rate_limits.exceeded(cfg["LOGIN_LIMIT_PER_IP"], "login-ip", ip)
-    ):
+    slots = _take_attempt(email, ip)
+    if slots is None:
         security_event("login_locked_out")
-        raise LoginError(_l("Too many failed attempts. Wait 15 minutes and try again."))
+        raise LoginError(LOCKED_OUT)
 
     user = db.session.scalar(select(User).where(User.email == email))
     if user is None:
@@ -46,13 +69,11 @@ def authenticate(email: str, password: str, *, ip: str, now=None) -> User:
         ok = False
     else:
         ok = verify_password(user.password_hash, password) and user.active
-    if not ok:
-        rate_limits.hit(cfg["LOGIN_LIMIT_PER_ACCOUNT"], "login-account", email)
-        rate_limits.hit(cfg["LOGIN_LIMIT_PER_IP"], "login-ip", ip)
+    if not ok:  # the slots taken above stay: they are this failure
         security_event("login_failed", user_id=user.id if user else None)
         raise LoginError(_l("Invalid e-mail or password."))
 
-    rate_limits.clear(cfg["LOGIN_LIMIT_PER_ACCOUNT"], "login-account", email)
+    _attempt_succeeded(email, slots)
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     user.last_login_at = now or utcnow()
@@ -68,10 +89,17 @@ def end_all_sessions(user: User, *, reason: str) -> None:
     security_event("sessions_revoked", user_id=user.id, reason=reason)
 
 
-def change_password(user: User, *, current: str, new: str, now=None) -> None:
+def change_password(user: User, *, current: str, new: str, ip: str, now=None) -> None:
+    """Replace the password after checking the current one, under the same limits as
+    signing in (a stolen session must not become a password-guessing oracle)."""
+    slots = _take_attempt(user.email, ip)
+    if slots is None:
+        security_event("password_change_locked_out", user_id=user.id)
+        raise DomainError(LOCKED_OUT, field="current_password")
     if not verify_password(user.password_hash, current):
         security_event("password_change_failed", user_id=user.id)
         raise DomainError(_l("The current password is not correct."), field="current_password")
+    _attempt_succeeded(user.email, slots)
     problem = password_problem(new, user_inputs=[user.email, user.organization.name])
     if problem:
         raise DomainError(problem, field="new_password")

@@ -63,6 +63,9 @@ def import_contacts(file, org_slug, duplicate_rule, consent_source, consent_basi
         click.echo(_("Read %(rows)d rows (%(encoding)s, %(delimiter)s).", rows=imp.total_rows,
                      encoding=services.ENCODING_LABELS.get(imp.encoding, imp.encoding),
                      delimiter=services.DELIMITER_LABELS.get(imp.delimiter, imp.delimiter)))
+        warning = services.encoding_warning(imp)
+        if warning:
+            click.echo(warning)
         with click.progressbar(length=max(imp.total_rows, 1), label=_("Importing"),
                                show_percent=True, show_pos=True) as bar:
             shown = [0]

@@ -236,6 +236,29 @@ def iter_rows(data: bytes, layout: CsvLayout) -> Iterator[SourceRow]:
         yield SourceRow(line, cells, raw, problems)
 
 
+# A well-formed UTF-8 multi-byte sequence. Windows-1252 text almost never contains one
+# (an accented capital followed by a symbol such as "¿" or "€"); UTF-8 accents always do.
+_UTF8_SEQUENCE = re.compile(
+    rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
+
+
+def garbled_lines(data: bytes, layout: CsvLayout) -> list[int]:
+    """Lines (as in `SourceRow.line`) whose text looks like UTF-8 read as Windows-1252.
+
+    A file is decoded as a whole: one Windows-1252 byte makes the whole file Windows-1252,
+    so rows typed or pasted in as UTF-8 read "JosÃ©". Such a row re-encoded to its bytes
+    holds UTF-8 sequences; rows really written in Windows-1252 do not.
+    """
+    if layout.encoding != "cp1252" or not _UTF8_SEQUENCE.search(data):
+        return []  # the whole-file check keeps clean files at one regex pass
+    lines = []
+    for line, cells in _records(data, layout.encoding, layout.delimiter):
+        text = "\x1f".join(cells)
+        if not text.isascii() and _UTF8_SEQUENCE.search(text.encode("cp1252")):
+            lines.append(line)
+    return lines
+
+
 def layout_of(data: bytes, encoding: str, delimiter: str) -> CsvLayout:
     """The layout of a file `inspect_csv` already accepted (reads its header only)."""
     _line, headers = next(_records(data, encoding, delimiter))

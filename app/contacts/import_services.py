@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import DBAPIError
 
@@ -39,6 +40,7 @@ from .csv_import import (
     CsvImportError,
     CsvLayout,
     SourceRow,
+    garbled_lines,
     inspect_csv,
     iter_rows,
     layout_of,
@@ -50,6 +52,7 @@ from .validation import CONSENT_ALIASES, clean_contact, fold
 DEFAULT_MAX_FILE_BYTES = 16 * 1024 * 1024  # same as the web upload limit (MAX_UPLOAD_MB)
 BATCH_SIZE = 2_000
 REPORT_SAMPLE = 20
+GARBLED_LINES_SHOWN = 10  # the warning names this many lines, then "…"
 APPLICABLE = ("previewed", "failed")
 QUEUEABLE = APPLICABLE  # a queued import is applied by the worker (status "queued")
 
@@ -491,6 +494,29 @@ def apply_import(imp: ContactImport, *, now: datetime, progress=None) -> ApplyRe
 # -- preview, report, discard -----------------------------------------------------------
 
 
+def encoding_warning(imp: ContactImport) -> str | None:
+    """A warning, in the current language, when rows of a Windows-1252 file look like
+    UTF-8 text ("JosÃ©"): the file is still imported as a whole, so the coordinator can
+    fix those rows or save the file again as UTF-8. None when nothing looks garbled."""
+    data = imp.upload
+    if not data:
+        return None
+    lines = garbled_lines(data, layout_of(data, imp.encoding, imp.delimiter))
+    if not lines:
+        return None
+    shown = ", ".join(str(line) for line in lines[:GARBLED_LINES_SHOWN])
+    if len(lines) > GARBLED_LINES_SHOWN:
+        shown += " …"
+    return ngettext(
+        "%(num)d line looks garbled (for example “JosÃ©” instead of “José”): this file "
+        "mixes UTF-8 and Windows-1252 text. Check line %(lines)s before importing, or save "
+        "the whole file again as “CSV UTF-8”.",
+        "%(num)d lines look garbled (for example “JosÃ©” instead of “José”): this file "
+        "mixes UTF-8 and Windows-1252 text. Check lines %(lines)s before importing, or save "
+        "the whole file again as “CSV UTF-8”.",
+        len(lines), lines=shown)
+
+
 @dataclass
 class PreviewRow:
     line: int
@@ -505,6 +531,7 @@ class ImportPreview:
     fields: list[str]  # mapped fields, in column order
     rows: list[PreviewRow]
     previous: ContactImport | None  # an earlier completed import of the same file
+    encoding_warning: str | None = None  # see `encoding_warning`
 
     @property
     def encoding_label(self) -> str:
@@ -551,7 +578,7 @@ def preview_import(imp: ContactImport, *, now: datetime,
                ContactImport.status == "completed")
         .order_by(ContactImport.id.desc()).limit(1)
     )
-    return ImportPreview(layout, fields, rows, previous)
+    return ImportPreview(layout, fields, rows, previous, encoding_warning(imp))
 
 
 def rejected_report(imp: ContactImport) -> str | None:

@@ -3,7 +3,8 @@
 Off by default (0). "Inactive" means: not created or edited, not messaged, no reply and no
 participation (workshop or SMS) since the cutoff, and nothing pending for them. Erasure is
 the same as a cancellation request (contacts.services.erase_contact), done set-based: the
-row stays de-identified (age band, gender, language, place) so reach figures stay correct.
+row stays de-identified (age band, gender, language, place) so reach figures stay correct,
+and the text of the messages exchanged with the contact is blanked.
 """
 from datetime import datetime, timedelta
 
@@ -14,6 +15,7 @@ from ..outreach.models import InboundMessage, OutboxMessage
 from ..participation.models import ParticipationEvent
 from ..security_log import security_event
 from .models import Contact, ContactTag
+from .services import erase_messages
 
 
 def _age_band_sql(year: int):
@@ -52,6 +54,7 @@ def purge_inactive_contacts(*, months: int, now: datetime) -> int:
             .values(age_band=_age_band_sql(now.year), birth_year=None, phone=None,
                     first_name=None, consent_basis=None, erased_at=now, updated_at=now)
             .execution_options(synchronize_session=False))
+        erase_messages(chunk, now=now)
     db.session.commit()
     security_event("retention_purge", contacts=len(ids), months=months)
     return len(ids)

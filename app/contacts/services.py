@@ -10,11 +10,13 @@ from zoneinfo import ZoneInfo
 
 import phonenumbers
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, exists, func, select
+from sqlalchemy import Select, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ..errors import DomainError
 from ..extensions import db
+from ..outreach.models import InboundMessage, OutboxMessage
 from ..security_log import security_event
 from ..timeutil import utcnow
 from .eligibility import block_reason, block_reason_sql, eligible_sql, may_be_minor
@@ -211,15 +213,36 @@ def update_contact(contact: Contact, raw: dict, *, org, today: date,
     _commit_or_duplicate()
 
 
+def mark_opted_out(contact: Contact, *, channel: str, now: datetime) -> bool:
+    """Opt the contact out unless it already is; True when this call changed the state.
+
+    The database decides, with one conditional UPDATE: of concurrent STOPs (or callbacks)
+    exactly one changes the row, the others wait for its lock and then find it opted out,
+    so the caller records the `opt_out` event and the confirmation only when True. Adds
+    to the caller's unit of work (no commit).
+    """
+    changed = db.session.execute(
+        update(Contact)
+        .where(Contact.id == contact.id, Contact.opted_out_at.is_(None))
+        .values(opted_out_at=now, opt_out_channel=channel)
+        .execution_options(synchronize_session=False)
+    ).rowcount == 1
+    if changed:
+        set_committed_value(contact, "opted_out_at", now)
+        set_committed_value(contact, "opt_out_channel", channel)
+    else:  # someone else opted it out meanwhile: show their values, not a stale copy
+        db.session.refresh(contact, attribute_names=["opted_out_at", "opt_out_channel"])
+    return changed
+
+
 def opt_out_contact(contact: Contact, *, channel: str = "coordinator",
                     now: datetime | None = None) -> None:
     """Record that the contact must not be messaged any more."""
     if contact.erased_at is not None:
         raise DomainError(_l("This contact was erased on request."))
-    if contact.opted_out_at is not None:
+    if contact.opted_out_at is not None or not mark_opted_out(
+            contact, channel=channel, now=now or utcnow()):
         raise DomainError(_l("This contact has already opted out."))
-    contact.opted_out_at = now or utcnow()
-    contact.opt_out_channel = channel
     db.session.commit()
     security_event("contact_opted_out", contact_id=contact.id,
                    org_id=contact.organization_id, channel=channel)
@@ -242,11 +265,34 @@ def opt_in_contact(contact: Contact, *, consent_confirmed: bool,
     security_event("contact_opted_in", contact_id=contact.id, org_id=contact.organization_id)
 
 
+def erase_messages(contact_ids: list[int], *, now: datetime) -> None:
+    """Blank the text of every SMS sent to or received from these contacts and cancel
+    what is still pending for them (part of an erasure; the caller commits).
+
+    Kept for the de-identified counts: statuses, times, segments, error codes, intents.
+    Twilio's error text is dropped too: it may quote the phone number.
+    TODO(issue 13): these UPDATEs move behind the outbox package's one door.
+    """
+    if not contact_ids:
+        return
+    for statement in (
+        update(OutboxMessage)
+        .where(OutboxMessage.contact_id.in_(contact_ids),
+               OutboxMessage.status.in_(("scheduled", "held")))
+        .values(status="canceled", skip_reason="erased", final_at=now),
+        update(OutboxMessage).where(OutboxMessage.contact_id.in_(contact_ids))
+        .values(body="", error_message=None),
+        update(InboundMessage).where(InboundMessage.contact_id.in_(contact_ids)).values(body=""),
+    ):
+        db.session.execute(statement.execution_options(synchronize_session=False))
+
+
 def erase_contact(contact: Contact, *, today: date, now: datetime | None = None) -> None:
     """Cancellation (ARCO): erase the personal data, keep a de-identified row.
 
     The birth year becomes its age band first, so reports keep the band; phone, name,
-    birth year, tags and the consent basis are deleted. The row stays, so participation
+    birth year, tags and the consent basis are deleted, and so is the text of the
+    messages exchanged with the contact (`erase_messages`). The row stays, so participation
     recorded against it keeps counting in reach figures.
     """
     now = now or utcnow()
@@ -261,6 +307,10 @@ def erase_contact(contact: Contact, *, today: date, now: datetime | None = None)
     contact.tags.clear()
     contact.erased_at = now
     contact.updated_at = now
+    # The contact row first: its lock orders this after (or before) a worker preparing a
+    # send to the contact, which then finds it erased and skips the message.
+    db.session.flush()
+    erase_messages([contact.id], now=now)
     db.session.commit()
     security_event("contact_erased", contact_id=contact.id, org_id=contact.organization_id)
 

@@ -1,1 +1,1 @@
-"""Home page, health check and error pages."""
+"""Home page, health check, admin status page and error pages."""

@@ -1,4 +1,5 @@
-"""Prometheus metrics, read from the database at scrape time (so every process agrees)."""
+"""Prometheus metrics, read from the database at scrape time (so every process agrees), plus
+the state of Redis, sign-in limits and rejected webhooks (see RuntimeCollector)."""
 from datetime import timedelta
 
 from prometheus_client import CollectorRegistry, generate_latest
@@ -8,7 +9,9 @@ from sqlalchemy import func, select
 from ..extensions import db
 from ..jobs.models import Job
 from ..outreach.models import EarlyStatusCallback, InboundMessage, OutboxMessage
+from ..ratelimit import rate_limits
 from ..timeutil import utcnow
+from ..webhooks.signature import REASONS, rejections
 
 
 class OutreachCollector:
@@ -42,6 +45,18 @@ class OutreachCollector:
                 select(InboundMessage.intent, func.count()).group_by(InboundMessage.intent)):
             inbound.add_metric([intent], count)
         yield inbound
+        failures, oldest = db.session.execute(
+            select(func.coalesce(func.sum(OutboxMessage.reconcile_failures), 0),
+                   func.min(OutboxMessage.send_started_at))
+            .where(OutboxMessage.status == "unknown")).one()
+        yield GaugeMetricFamily(
+            "alcance_outbox_unknown_lookup_failures", "Failed provider lookups of the rows "
+            "still unknown (a lasting value means the provider's list API does not answer)",
+            value=failures)
+        yield GaugeMetricFamily(
+            "alcance_outbox_unknown_oldest_seconds", "Age of the oldest unknown row (it "
+            "becomes failed_unknown at OUTREACH_UNKNOWN_ESCALATION_SECONDS)",
+            value=(now - oldest).total_seconds() if oldest else 0)
         yield GaugeMetricFamily(
             "alcance_early_status_callbacks", "Status callbacks waiting for their SID",
             value=db.session.scalar(select(func.count()).select_from(EarlyStatusCallback)) or 0)
@@ -72,8 +87,36 @@ class JobCollector:
         yield summary
 
 
+class RuntimeCollector:
+    """Redis as this process sees it, and its sign-in limit mode. The fallback count is this
+    process's own (the one answering the scrape); rejected webhooks are every process's
+    while Redis answers, this process's otherwise."""
+
+    def collect(self):
+        redis_state = rate_limits.redis_state()
+        if redis_state != "not_configured":
+            yield GaugeMetricFamily("alcance_redis_up", "1 when Redis answers, 0 when not",
+                                    value=int(redis_state == "ok"))
+        limits = rate_limits.status()
+        shared = limits.shared and redis_state == "ok"
+        yield GaugeMetricFamily(
+            "alcance_login_limits_shared", "1 when sign-in limits are kept in Redis for every "
+            "process, 0 when this process counts alone", value=int(shared))
+        yield CounterMetricFamily(
+            "alcance_login_limit_fallbacks", "Sign-in limit checks (account, address) this "
+            "process made in its own memory because Redis did not answer", value=limits.fallbacks)
+        rejected = CounterMetricFamily(
+            "alcance_webhook_signature_rejections", "Twilio webhooks rejected for their "
+            "signature, by reason (a wrong PUBLIC_BASE_URL rejects them all)", labels=["reason"])
+        counts = rejections().counts
+        for reason in REASONS:
+            rejected.add_metric([reason], counts.get(reason, 0))
+        yield rejected
+
+
 def render_metrics() -> bytes:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(OutreachCollector())
     registry.register(JobCollector())
+    registry.register(RuntimeCollector())
     return generate_latest(registry)

@@ -1,11 +1,12 @@
 import hmac
 
-from flask import Blueprint, Response, abort, current_app, jsonify, redirect, render_template, request, url_for
+from flask import (Blueprint, Response, abort, current_app, jsonify, redirect, render_template,
+                   request, url_for)
 from flask_login import current_user, login_required
-from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
 
-from ..extensions import db
+from ..auth.permissions import permission_required
+from ..timeutil import utcnow
+from .status import health, system_status
 
 bp = Blueprint("main", __name__)
 
@@ -25,12 +26,18 @@ def index():
 
 @bp.get("/healthz")
 def healthz():
-    try:
-        db.session.execute(text("SELECT 1"))
-    except SQLAlchemyError:
-        db.session.rollback()
-        return jsonify(status="error", database="unavailable"), 503
-    return jsonify(status="ok", database="ok")
+    body, code = health()
+    response = jsonify(body)
+    response.status_code = code
+    response.headers["Cache-Control"] = "no-store"  # a cached "ok" would hide an outage
+    return response
+
+
+@bp.get("/admin/status")
+@permission_required("manage_settings")
+def status():
+    info = system_status(current_user.organization_id, now=utcnow())
+    return render_template("main/status.html", status=info)
 
 
 @bp.get("/metrics")

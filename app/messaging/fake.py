@@ -1,6 +1,7 @@
 """In-memory `SmsGateway` for tests: records every message and fails on demand."""
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import threading
 from collections import deque
@@ -24,10 +25,11 @@ class SentSms(NamedTuple):
     body: str
     status_callback: str | None
     sid: str
+    sender: str | None = None  # None: the configured default sender
 
 
 class FakeSmsGateway:
-    """Records sends in `.sent` as (to, body, status_callback, sid) tuples. Thread-safe.
+    """Records sends in `.sent` as (to, body, status_callback, sid, sender) tuples. Thread-safe.
 
     `fail_next(exc)` queues exceptions raised by the next sends, one per send, in order.
     With `sent=True` the message is recorded (and found by `find_sent`) before raising,
@@ -49,14 +51,16 @@ class FakeSmsGateway:
         with self._lock:
             self._failures.extend((e, sent) for e in errors)
 
-    def send(self, to: str, body: str, *, status_callback: str | None = None) -> SendResult:
+    def send(self, to: str, body: str, *, status_callback: str | None = None,
+             sender: str | None = None) -> SendResult:
         with self._lock:
             failure = self._failures.popleft() if self._failures else None
             if failure is None or failure[1]:
                 sid = new_message_sid()
-                self.sent.append(SentSms(to, body, status_callback, sid))
+                self.sent.append(SentSms(to, body, status_callback, sid, sender))
                 self._records.append(SentMessage(sid=sid, to=to, status=self.status,
-                                                 date_created=self.clock()))
+                                                 date_created=self.clock(), body=body,
+                                                 sender=sender))
         if failure is not None:
             raise failure[0]
         return SendResult(sid=sid, status=self.status, num_segments=None)
@@ -73,9 +77,8 @@ class FakeSmsGateway:
         with self._lock:
             for i, m in enumerate(self._records):
                 if m.sid == sid:
-                    self._records[i] = SentMessage(sid=sid, to=m.to, status=status,
-                                                   date_created=m.date_created,
-                                                   error_code=error_code)
+                    self._records[i] = dataclasses.replace(m, status=status,
+                                                           error_code=error_code)
                     return
         raise KeyError(sid)
 

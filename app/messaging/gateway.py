@@ -18,6 +18,7 @@ Error messages never contain phone numbers or message bodies: they end up in log
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol, runtime_checkable
@@ -26,6 +27,19 @@ from typing import Protocol, runtime_checkable
 OPTED_OUT_CODES = frozenset({21610})  # recipient replied STOP to this sender/service
 UNDELIVERABLE_CODES = frozenset({21211, 21614})  # invalid 'To' number; not a mobile number
 RATE_LIMITED_CODE = 20429
+
+# An organization's own sender: an E.164 number or a Messaging Service SID (Twilio's pattern).
+_E164 = re.compile(r"\+[1-9]\d{7,14}")
+_MESSAGING_SERVICE_SID = re.compile(r"MG[0-9a-fA-F]{32}")
+
+
+def sender_kind(sender: str | None) -> str | None:
+    """"messaging_service", "number", or None when `sender` is neither."""
+    if not sender:
+        return None
+    if _MESSAGING_SERVICE_SID.fullmatch(sender):
+        return "messaging_service"
+    return "number" if _E164.fullmatch(sender) else None
 
 
 @dataclass(frozen=True)
@@ -46,6 +60,10 @@ class SentMessage:
     status: str
     date_created: datetime  # aware UTC
     error_code: int | None = None
+    # What the provider stored, so reconciliation matches a row by its exact text and sender
+    # (never by number and time alone). Kept out of repr: reprs end up in logs.
+    body: str | None = field(default=None, repr=False)
+    sender: str | None = field(default=None, repr=False)  # Messaging Service SID, else From
 
 
 class SmsError(Exception):
@@ -99,13 +117,16 @@ class SmsGateway(Protocol):
 
     name: str
 
-    def send(self, to: str, body: str, *, status_callback: str | None = None) -> SendResult:
+    def send(self, to: str, body: str, *, status_callback: str | None = None,
+             sender: str | None = None) -> SendResult:
         """Send one SMS.
 
         Args:
             to: recipient in E.164 (e.g. "+5216641234567").
             body: the rendered text.
             status_callback: absolute URL the provider POSTs status changes to.
+            sender: the organization's own sender (`Organization.sms_sender`: an E.164
+                number or a Messaging Service SID); None sends from the configured default.
 
         Raises:
             RetryableSmsError, OutcomeUnknownSmsError, PermanentSmsError (all `SmsError`).

@@ -15,7 +15,8 @@ from .gateway import SendResult, SentMessage
 class SimulatorGateway:
     name = "simulator"
 
-    def send(self, to: str, body: str, *, status_callback: str | None = None) -> SendResult:
+    def send(self, to: str, body: str, *, status_callback: str | None = None,
+             sender: str | None = None) -> SendResult:
         return SendResult(sid=new_message_sid(), status="sent", num_segments=None)
 
     def find_sent(self, to: str, *, since: datetime) -> list[SentMessage]:

@@ -50,6 +50,7 @@ from .gateway import (
     SendResult,
     SentMessage,
     SmsError,
+    sender_kind,
 )
 
 logger = logging.getLogger("alcance.messaging.twilio")
@@ -184,9 +185,15 @@ class TwilioGateway:
     def timeout(self) -> tuple[float, float]:
         return self.http_client.timeout
 
-    def send(self, to: str, body: str, *, status_callback: str | None = None) -> SendResult:
+    @property
+    def sender(self) -> str:
+        """The default sender: the Messaging Service SID, else the From number."""
+        return next(iter(self._sender.values()))
+
+    def send(self, to: str, body: str, *, status_callback: str | None = None,
+             sender: str | None = None) -> SendResult:
         """Create one message. See `SmsGateway.send`."""
-        kwargs = {"to": to, "body": body, **self._sender}
+        kwargs = {"to": to, "body": body, **(self._sender_of(sender) if sender else self._sender)}
         if status_callback:
             kwargs["status_callback"] = status_callback
         try:
@@ -204,6 +211,18 @@ class TwilioGateway:
         )
         logger.debug("SMS to %s: %s %s", self._who(to), result.sid, result.status)
         return result
+
+    @staticmethod
+    def _sender_of(sender: str) -> dict:
+        """An organization's own sender replaces the default (never combined with it)."""
+        kind = sender_kind(sender)
+        if kind == "messaging_service":
+            return {"messaging_service_sid": sender}
+        if kind == "number":
+            return {"from_": sender}
+        # A bad setting must fail the row with a reason, not be retried forever.
+        raise PermanentSmsError("the organization's sender is neither an E.164 number nor a "
+                                "Messaging Service SID; not sent")
 
     def find_sent(self, to: str, *, since: datetime) -> list[SentMessage]:
         """Messages Twilio has for recipient `to` since `since`, newest first (at most 20).
@@ -228,7 +247,8 @@ class TwilioGateway:
             if not isinstance(created, datetime) or not m.sid:
                 continue
             found.append(SentMessage(sid=m.sid, to=m.to or to, status=m.status or "",
-                                     date_created=created, error_code=m.error_code or None))
+                                     date_created=created, error_code=m.error_code or None,
+                                     body=m.body, sender=m.messaging_service_sid or m.from_))
         return found
 
     def close(self) -> None:

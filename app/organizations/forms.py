@@ -1,12 +1,21 @@
+from datetime import time
 from zoneinfo import available_timezones
 
+from flask import current_app
 from flask_babel import lazy_gettext as _l
-from datetime import time
-
 from wtforms import BooleanField, IntegerField, SelectField, StringField, SubmitField, TimeField
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp, ValidationError
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    Regexp,
+    ValidationError,
+)
 
 from ..forms import BaseForm, choices
+from ..messaging.gateway import sender_kind
 from ..workshops.reminders import MAX_REMINDER_HOURS
 from .models import COUNTRIES
 
@@ -56,6 +65,7 @@ class SettingsForm(BaseForm):
     opt_out_notice = SelectField(_l("Add the opt-out instruction"), choices=choices(NOTICE_CHOICES))
     contact_line = StringField(_l("Contact line named in HELP replies"),
                                validators=[Optional(), Length(max=60)])
+    sms_sender = StringField(_l("Own SMS sender"), validators=[Optional(), Length(max=40)])
     reminder_hours = StringField(_l("Workshop reminders, hours before the start"),
                                  validators=[Optional(), Length(max=20)])
     thank_you_sms = BooleanField(_l("Send a thank-you SMS to attendees when a workshop is closed"))
@@ -74,6 +84,24 @@ class SettingsForm(BaseForm):
         if len(hours) > MAX_REMINDERS:
             raise ValidationError(_l("At most %(n)d reminders.", n=MAX_REMINDERS))
         field.data = ",".join(str(h) for h in hours)
+
+    def validate_sms_sender(self, field):
+        """Blank: the shared default sender. Else an E.164 number or a Messaging Service SID,
+        stored normalized ("+526645550100", "MG" + lowercase hex)."""
+        value = "".join((field.data or "").split())
+        if value[:2].upper() == "MG":
+            value = "MG" + value[2:].lower()
+        elif value.startswith("+"):
+            value = "+" + "".join(ch for ch in value[1:] if ch not in "()-.")
+        if value and sender_kind(value) is None:
+            raise ValidationError(_l("Write an E.164 number such as +526641234567 or a Messaging "
+                                     "Service SID (MG followed by 32 characters)."))
+        shared = {current_app.config.get("TWILIO_MESSAGING_SERVICE_SID"),
+                  current_app.config.get("TWILIO_FROM_NUMBER")} - {"", None}
+        if value and value.lower() in {s.lower() for s in shared}:
+            raise ValidationError(_l("This is the shared default sender. Leave the field blank "
+                                     "to use it."))
+        field.data = value or None
 
     def validate_quiet_end(self, field):
         start, end = self.quiet_start.data, field.data

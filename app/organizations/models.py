@@ -1,6 +1,4 @@
-from datetime import datetime
-
-from datetime import time
+from datetime import datetime, time
 
 from sqlalchemy import Boolean, Integer, String, Time
 from sqlalchemy.orm import Mapped, mapped_column
@@ -37,6 +35,10 @@ class Organization(db.Model):
     cap_days: Mapped[int] = mapped_column(Integer, default=7)
     opt_out_notice: Mapped[str] = mapped_column(String(6), default="first")  # or "always"
     contact_line: Mapped[str | None] = mapped_column(String(60))  # named in HELP replies
+    # The organization's own Twilio sender: an E.164 number or a Messaging Service SID
+    # ("MG" + 32 hex). NULL: the configured default sender, shared with every organization
+    # without one. Inbound SMS are routed by the number they were sent to (see inbound.py).
+    sms_sender: Mapped[str | None] = mapped_column(String(34), unique=True)
     # Workshops and reports.
     reminder_hours: Mapped[str] = mapped_column(String(20), default="24,2")  # hours before start
     thank_you_sms: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -2,8 +2,10 @@ from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from ..forms import form_status
 from ..auth.permissions import permission_required
+from ..errors import DomainError, attach_to_form
+from ..extensions import db
+from ..forms import form_status
 from . import services
 from .forms import SettingsForm
 
@@ -16,10 +18,15 @@ def settings():
     org = current_user.organization
     form = SettingsForm(obj=org)
     if form.validate_on_submit():
-        services.update_settings(
-            org, actor_id=current_user.id, name=form.name.data,
-            **{key: getattr(form, key).data for key in services.SETTINGS},
-        )
-        flash(_("Settings saved."), "success")
-        return redirect(url_for("organizations.settings"))
+        try:
+            services.update_settings(
+                org, actor_id=current_user.id, name=form.name.data,
+                **{key: getattr(form, key).data for key in services.SETTINGS},
+            )
+        except DomainError as error:
+            db.session.rollback()
+            attach_to_form(form, error)
+        else:
+            flash(_("Settings saved."), "success")
+            return redirect(url_for("organizations.settings"))
     return render_template("organizations/settings.html", form=form, org=org), form_status(form)

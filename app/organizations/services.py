@@ -1,6 +1,7 @@
 """Organizations: creation (CLI) and settings (admins)."""
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from ..errors import DomainError
 from ..extensions import db
@@ -21,18 +22,36 @@ def create_organization(*, slug, name, country, timezone, default_language="es")
 
 
 SETTINGS = ("timezone", "default_language", "quiet_start", "quiet_end", "cap_messages",
-            "cap_days", "opt_out_notice", "contact_line", "reminder_hours", "thank_you_sms",
-            "small_cell_threshold")
+            "cap_days", "opt_out_notice", "contact_line", "sms_sender", "reminder_hours",
+            "thank_you_sms", "small_cell_threshold")
+SENDER_TAKEN = _l("Another organization already uses this sender.")
 
 
-def update_settings(org: Organization, *, actor_id: int, name: str, **values) -> None:
-    """Save an admin's settings (already validated by SettingsForm)."""
+def _sender_taken(org: Organization, sender: str) -> bool:
+    return bool(db.session.scalar(select(func.count()).where(
+        Organization.sms_sender == sender, Organization.id != org.id)))
+
+
+def update_settings(org: Organization, *, actor_id: int | None, name: str, **values) -> None:
+    """Save an admin's settings (already validated by SettingsForm).
+
+    Raises DomainError (field "sms_sender") when another organization owns the sender: a
+    number or Messaging Service belongs to one organization, so inbound SMS find their way.
+    """
+    if "sms_sender" in values:
+        values["sms_sender"] = values["sms_sender"] or None
+        if values["sms_sender"] and _sender_taken(org, values["sms_sender"]):
+            raise DomainError(SENDER_TAKEN, field="sms_sender")
     org.name = name.strip()
     for key in SETTINGS:
         if key in values:
             setattr(org, key, values[key])
     org.contact_line = (org.contact_line or "").strip() or None
-    db.session.commit()
+    try:
+        db.session.commit()
+    except IntegrityError:  # another admin claimed it between the check and the commit
+        db.session.rollback()
+        raise DomainError(SENDER_TAKEN, field="sms_sender") from None
     security_event("settings_changed", user_id=actor_id, org_id=org.id)
 
 

@@ -18,6 +18,10 @@ class LocalSendBudget:
         self._last = clock()
         self._lock = threading.Lock()
 
+    def available(self) -> bool:
+        """Always: the bucket lives in this process (see RedisSendBudget for the shared one)."""
+        return True
+
     def acquire(self) -> None:
         if self.rate <= 0:
             return

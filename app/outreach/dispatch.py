@@ -4,16 +4,21 @@ The delivery guarantee (README "Delivery guarantee"):
 1. A row is claimed (status `claimed`, worker id, lease expiry) in one statement:
    `FOR UPDATE SKIP LOCKED` on PostgreSQL, `UPDATE ... RETURNING` under `BEGIN IMMEDIATE`
    on SQLite. Two workers never hold the same row.
-2. Before calling the provider, `send_started_at` is committed for the prepared batch
-   (preparing.py). From then on the row is never re-sent blindly.
+2. The batch is prepared (preparing.py: every send-time rule; the row's text becomes
+   final). Right before its own provider call, each row gets `send_started_at` in one
+   conditional UPDATE that re-checks it is still this worker's and still allowed (send not
+   canceled, campaign active, contact not opted out). From then on it is never re-sent
+   blindly; a crash leaves only the rows in flight unknown.
 3. The outcome is committed right after the call: `sent` + SID; a retryable error (429, no
    connection) goes back to `scheduled` with exponential backoff and jitter, up to
    `max_attempts`, then `failed`; a permanent error is `failed` with its code; an unknown
    outcome (5xx, read timeout) is `unknown`.
 4. Expired leases: rows never started go back to `scheduled`; rows started become `unknown`.
-5. `unknown` rows are reconciled: looked up on the provider by recipient and time; found →
-   `sent` with its SID; not found after a grace period → the provider never accepted it,
-   so it is `scheduled` again.
+5. `unknown` rows are reconciled: looked up on the provider by recipient and matched by
+   exact text and sender; found → `sent` with its SID; not found after a grace period →
+   the provider never accepted it, so it is `scheduled` again (or `canceled` if its send
+   was canceled); ambiguous, or the lookup keeps failing → it stays `unknown` (visible)
+   and after `unknown_escalation` becomes `failed_unknown`, never re-sent.
 """
 import logging
 import random
@@ -37,13 +42,16 @@ class DispatchSettings:
     backoff_base: float = 2.0  # seconds; doubled per attempt
     backoff_cap: float = 300.0
     reconcile_grace: timedelta = timedelta(minutes=10)
+    # An unknown row the provider cannot resolve for this long becomes failed_unknown.
+    unknown_escalation: timedelta = timedelta(hours=6)
 
 
 def settings_from_config(config, **overrides) -> "DispatchSettings":
     values = dict(
         concurrency=config["OUTREACH_CONCURRENCY"], batch_size=config["OUTREACH_BATCH"],
         lease=timedelta(seconds=config["OUTREACH_LEASE_SECONDS"]),
-        reconcile_grace=timedelta(seconds=config["OUTREACH_RECONCILE_GRACE_SECONDS"]))
+        reconcile_grace=timedelta(seconds=config["OUTREACH_RECONCILE_GRACE_SECONDS"]),
+        unknown_escalation=timedelta(seconds=config["OUTREACH_UNKNOWN_ESCALATION_SECONDS"]))
     values.update({k: v for k, v in overrides.items() if v is not None})
     return DispatchSettings(**values)
 

@@ -4,16 +4,24 @@ Keywords act within the same request (opt-out is immediate). Confirmations and h
 replies are queued in the outbox as system messages, so the worker sends each exactly once.
 When the provider itself answers its standard English keywords (Twilio's STOP/START
 handling), we do not send a second confirmation.
+
+Routing (several organizations, one phone): an SMS sent to an organization's own sender
+(`Organization.sms_sender`: its number, or its Messaging Service) speaks to that organization
+only. One sent to the shared default sender speaks to every organization without its own
+sender: opt-out and opt-in keywords act in each of them (each records it), HELP answers for
+each one that has messaged the phone, and anything else goes to the one that wrote last.
 """
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select, update
+from babel.lists import format_list
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..contacts.models import Contact
 from ..contacts.phones import InvalidPhone, normalize_phone
+from ..contacts.services import mark_opted_out
 from ..extensions import db
 from ..organizations.models import Organization
 from ..participation.services import record_event
@@ -26,6 +34,10 @@ logger = logging.getLogger("alcance.inbound")
 TWILIO_STANDARD_KEYWORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE",
                             "OPTOUT", "START", "UNSTOP", "YES"}
 HANDLERS = {}  # intent kind -> handler(ctx) -> outcome string; features add their own
+# Said to the number, so they act for every organization that shares it (see above).
+SENDER_WIDE = frozenset({keywords.OPT_OUT, keywords.OPT_IN, keywords.HELP})
+# Opt-outs a START to the same sender undoes (not those recorded by a coordinator or import).
+SAID_TO_THE_SENDER = ("sms", "carrier")
 
 
 @dataclass
@@ -36,6 +48,9 @@ class InboundContext:
     intent: keywords.Intent
     now: datetime
     provider_answers_keywords: bool
+    # Every contact this SMS speaks to, `contact` first: several for a keyword sent to a
+    # shared sender, else just `contact`.
+    contacts: list[Contact] = field(default_factory=list)
 
 
 def handler(kind: str):
@@ -55,16 +70,53 @@ def queue_reply(contact: Contact, template: str, *, now: datetime, campaign_id=N
     ))
 
 
-def _find_contact(phone: str) -> Contact | None:
-    """The contact who last got a message from us at this number, else the only one with it."""
-    latest = db.session.scalar(
-        select(Contact).join(OutboxMessage, OutboxMessage.contact_id == Contact.id)
-        .where(Contact.phone == phone, OutboxMessage.sent_at.is_not(None))
-        .order_by(OutboxMessage.sent_at.desc()).limit(1))
-    if latest is not None:
-        return latest
-    matches = db.session.scalars(select(Contact).where(Contact.phone == phone).limit(2)).all()
-    return matches[0] if len(matches) == 1 else None
+def sender_owner(to_number: str | None, messaging_service_sid: str | None) -> int | None:
+    """The organization whose own sender the SMS was sent to: its number (`To`), else its
+    Messaging Service (`MessagingServiceSid`, set when `To` is one of a service's numbers).
+    None: the shared default sender (or an in-app reply with no sender at all)."""
+    for sender in (to_number, messaging_service_sid):
+        if sender:
+            owner = db.session.scalar(select(Organization.id)
+                                      .where(Organization.sms_sender == sender))
+            if owner is not None:
+                return owner
+    return None
+
+
+def _last_sent(contact_ids: list[int]) -> dict[int, datetime]:
+    """When each of these contacts last got a message from us (absent: never)."""
+    return dict(db.session.execute(
+        select(OutboxMessage.contact_id, func.max(OutboxMessage.sent_at))
+        .where(OutboxMessage.contact_id.in_(contact_ids), OutboxMessage.sent_at.is_not(None))
+        .group_by(OutboxMessage.contact_id)).all())
+
+
+def _primary_first(contacts: list[Contact]) -> tuple[Contact | None, list[Contact]]:
+    """The contact who last got a message from us at this number (else the only one), and
+    every contact, that one first. None when several never got anything: ambiguous."""
+    last = _last_sent([c.id for c in contacts])
+    messaged = sorted((c for c in contacts if c.id in last), key=lambda c: last[c.id],
+                      reverse=True)
+    primary = messaged[0] if messaged else (contacts[0] if len(contacts) == 1 else None)
+    return primary, ([primary] + [c for c in contacts if c is not primary] if primary
+                     else contacts)
+
+
+def _recipients(phone: str, owner: int | None) -> tuple[Contact | None, list[Contact]]:
+    """Who an SMS from `phone` speaks to. Sent to an organization's own sender: that
+    organization only. Sent to the shared sender: every organization without its own sender
+    that has this phone, since a keyword is said to the number, not to one organization."""
+    with_phone = select(Contact).where(Contact.phone == phone, Contact.erased_at.is_(None))
+    scope = (Contact.organization_id == owner if owner is not None else
+             Contact.organization_id.in_(select(Organization.id)
+                                         .where(Organization.sms_sender.is_(None))))
+    contacts = db.session.scalars(with_phone.where(scope).order_by(Contact.id)).all()
+    if contacts:
+        return _primary_first(contacts)
+    # Nobody in scope (e.g. an organization's old sender): never lose the message; it goes to
+    # the one contact we last messaged at this phone, as before senders were configured.
+    primary, _ = _primary_first(db.session.scalars(with_phone.order_by(Contact.id)).all())
+    return primary, [primary] if primary else []
 
 
 def _latest_campaign_id(contact_id: int) -> int | None:
@@ -75,33 +127,52 @@ def _latest_campaign_id(contact_id: int) -> int | None:
         .order_by(OutboxMessage.sent_at.desc()).limit(1))
 
 
+def _sid_known(sid: str) -> bool:
+    return db.session.scalar(select(InboundMessage.id).where(InboundMessage.twilio_sid == sid)
+                             ) is not None
+
+
 def receive_sms(*, sid: str, from_number: str, body: str, now: datetime,
+                to_number: str | None = None, messaging_service_sid: str | None = None,
                 provider_answers_keywords: bool = False) -> str:
-    """Handle one inbound SMS. Idempotent per provider SID. Returns an outcome code."""
+    """Handle one inbound SMS. Idempotent per provider SID. Returns an outcome code.
+
+    `to_number`/`messaging_service_sid` (the webhook's `To`/`MessagingServiceSid`) route it
+    to the organization owning that sender; None means the shared default sender.
+    A concurrent delivery of the same SID is a normal outcome ("duplicate"), not an error.
+    """
     try:
         phone = normalize_phone(from_number or "", default_region="MX")
     except InvalidPhone:
         return "unknown_sender"
-    contact = _find_contact(phone)
-    if contact is None or contact.erased_at is not None:
-        logger.info("inbound from unknown sender ignored")
-        return "unknown_sender"
-    if db.session.scalar(select(InboundMessage.id).where(InboundMessage.twilio_sid == sid)):
+    if _sid_known(sid):
         return "duplicate"
     intent = keywords.classify(body or "")
+    primary, contacts = _recipients(phone, sender_owner(to_number, messaging_service_sid))
+    if primary is None and contacts and intent.kind in SENDER_WIDE:
+        primary = contacts[0]  # a keyword acts on all of them; the message is kept once
+    if primary is None:
+        logger.info("inbound from unknown sender ignored")
+        return "unknown_sender"
     inbound = InboundMessage(
-        organization_id=contact.organization_id, twilio_sid=sid, contact_id=contact.id,
-        campaign_id=_latest_campaign_id(contact.id), body=(body or "")[:1600],
+        organization_id=primary.organization_id, twilio_sid=sid, contact_id=primary.id,
+        campaign_id=_latest_campaign_id(primary.id), body=(body or "")[:1600],
         intent=intent.kind, needs_review=intent.kind == keywords.STOP_REQUEST, received_at=now)
     db.session.add(inbound)
-    ctx = InboundContext(contact, db.session.get(Organization, contact.organization_id), inbound,
-                         intent, now, provider_answers_keywords)
-    outcome = HANDLERS.get(intent.kind, _other)(ctx)
     try:
+        # Claim the SID before anything else: a concurrent twin waits here for our commit,
+        # then fails on the unique constraint instead of acting a second time.
+        db.session.flush()
+        ctx = InboundContext(primary, db.session.get(Organization, primary.organization_id),
+                             inbound, intent, now, provider_answers_keywords,
+                             contacts=contacts if intent.kind in SENDER_WIDE else [primary])
+        outcome = HANDLERS.get(intent.kind, _other)(ctx)
         db.session.commit()
-    except IntegrityError:  # the same SID arrived twice at once: the first one won
+    except IntegrityError:
         db.session.rollback()
-        return "duplicate"
+        if _sid_known(sid):  # the same SID arrived twice at once: the first one won
+            return "duplicate"
+        raise
     return outcome
 
 
@@ -110,26 +181,36 @@ def _provider_already_answered(ctx: InboundContext) -> bool:
         TWILIO_STANDARD_KEYWORDS)
 
 
+def _campaign_of(ctx: InboundContext, contact: Contact) -> int | None:
+    return ctx.inbound.campaign_id if contact is ctx.contact else _latest_campaign_id(contact.id)
+
+
+def _names(contacts: list[Contact], language: str) -> str:
+    """"Org A y Org B" / "Org A and Org B": the organizations a confirmation speaks for."""
+    names = [db.session.get(Organization, c.organization_id).name for c in contacts]
+    return format_list(list(dict.fromkeys(names)), locale=language)
+
+
 @handler(keywords.OPT_OUT)
 def _opt_out(ctx: InboundContext) -> str:
-    contact = ctx.contact
-    if contact.opted_out_at is None:
-        contact.opted_out_at, contact.opt_out_channel = ctx.now, "sms"
-        cancel_pending_for_contact(contact.id, reason="opted_out", now=ctx.now)
-        record_event(organization_id=contact.organization_id, contact_id=contact.id,
-                     kind="opt_out", channel="sms", occurred_at=ctx.now,
-                     campaign_id=ctx.inbound.campaign_id)
-        if not _provider_already_answered(ctx):
-            queue_reply(contact, "opt_out_confirmation", now=ctx.now,
-                        campaign_id=ctx.inbound.campaign_id, org=ctx.organization.name)
+    changed = []
+    for contact in ctx.contacts or [ctx.contact]:
+        # One state change, one event: concurrent STOPs must not each record an opt-out.
+        if mark_opted_out(contact, channel="sms", now=ctx.now):
+            cancel_pending_for_contact(contact.id, reason="opted_out", now=ctx.now)
+            record_event(organization_id=contact.organization_id, contact_id=contact.id,
+                         kind="opt_out", channel="sms", occurred_at=ctx.now,
+                         campaign_id=_campaign_of(ctx, contact))
+            changed.append(contact)
+    if changed and not _provider_already_answered(ctx):
+        # One SMS from one number: one confirmation, naming every organization it stopped.
+        first = changed[0]
+        queue_reply(first, "opt_out_confirmation", now=ctx.now,
+                    campaign_id=_campaign_of(ctx, first), org=_names(changed, first.language))
     return "opted_out"
 
 
-@handler(keywords.OPT_IN)
-def _opt_in(ctx: InboundContext) -> str:
-    contact = ctx.contact
-    if contact.opted_out_at is None:
-        return "already_subscribed"
+def _restore(ctx: InboundContext, contact: Contact) -> None:
     opted_out_at = contact.opted_out_at
     contact.opted_out_at, contact.opt_out_channel = None, None
     # Back exactly where it was: messages canceled by the opt-out and still ahead return.
@@ -141,23 +222,42 @@ def _opt_in(ctx: InboundContext) -> str:
         .values(status="scheduled", skip_reason=None, final_at=None)
         .execution_options(synchronize_session=False))
     record_event(organization_id=contact.organization_id, contact_id=contact.id, kind="opt_in",
-                 channel="sms", occurred_at=ctx.now, campaign_id=ctx.inbound.campaign_id)
+                 channel="sms", occurred_at=ctx.now, campaign_id=_campaign_of(ctx, contact))
+
+
+@handler(keywords.OPT_IN)
+def _opt_in(ctx: InboundContext) -> str:
+    # The contact that wrote is restored whatever stopped it (as always); the others sharing
+    # the sender only when their opt-out was said to this sender too.
+    restored = [c for c in ctx.contacts or [ctx.contact] if c.opted_out_at is not None and (
+        c is ctx.contact or c.opt_out_channel in SAID_TO_THE_SENDER)]
+    if not restored:
+        return "already_subscribed"
+    for contact in restored:
+        _restore(ctx, contact)
     if not _provider_already_answered(ctx):
-        queue_reply(contact, "opt_in_confirmation", now=ctx.now,
-                    campaign_id=ctx.inbound.campaign_id, org=ctx.organization.name)
+        first = restored[0]
+        queue_reply(first, "opt_in_confirmation", now=ctx.now,
+                    campaign_id=_campaign_of(ctx, first), org=_names(restored, first.language))
     return "opted_in"
 
 
 @handler(keywords.HELP)
 def _help(ctx: InboundContext) -> str:
+    """Answer for each organization that has messaged this phone (the young person may not
+    know which one the number belongs to); the one that wrote last (or the only one) else."""
     from ..campaigns.models import Campaign
 
-    campaign = db.session.get(Campaign, ctx.inbound.campaign_id) if ctx.inbound.campaign_id else None
-    org = ctx.organization
-    queue_reply(ctx.contact, "help", now=ctx.now, campaign_id=ctx.inbound.campaign_id,
-                program=campaign.name if campaign else org.name, org=org.name,
-                contact_line=org.contact_line, cap_messages=org.cap_messages,
-                cap_days=org.cap_days, country=ctx.contact.country)
+    contacts = ctx.contacts or [ctx.contact]
+    last = _last_sent([c.id for c in contacts])
+    for contact in [c for c in contacts if c.id in last] or [ctx.contact]:
+        campaign_id = _campaign_of(ctx, contact)
+        campaign = db.session.get(Campaign, campaign_id) if campaign_id else None
+        org = db.session.get(Organization, contact.organization_id)
+        queue_reply(contact, "help", now=ctx.now, campaign_id=campaign_id,
+                    program=campaign.name if campaign else org.name, org=org.name,
+                    contact_line=org.contact_line, cap_messages=org.cap_messages,
+                    cap_days=org.cap_days, country=contact.country)
     return "help"
 
 

@@ -6,6 +6,7 @@ OUTBOX_STATUS_LABELS = {
     "claimed": _l("Sending"), "unknown": _l("Being verified"), "sent": _l("Sent"),
     "delivered": _l("Delivered"), "undelivered": _l("Undelivered"), "failed": _l("Failed"),
     "canceled": _l("Canceled"), "skipped": _l("Skipped"),
+    "failed_unknown": _l("Not confirmed by the provider"),
 }
 SKIP_REASON_LABELS = {
     "opted_out": _l("Opted out"), "undeliverable": _l("Undeliverable number"),
@@ -26,7 +27,8 @@ INTENT_LABELS = {
     "stop_request": _l("Asks to stop (review)"), "other": _l("Reply"),
 }
 STATUS_BADGE = {"delivered": "ok", "sent": "ok", "failed": "err", "undelivered": "err",
-                "canceled": "muted", "skipped": "muted", "held": "warn", "unknown": "warn"}
+                "canceled": "muted", "skipped": "muted", "held": "warn", "unknown": "warn",
+                "failed_unknown": "err"}
 
 
 def outreach_labels() -> dict:

@@ -15,11 +15,14 @@ PURPOSES = ("campaign", "invitation", "reminder", "workshop_notice", "thank_you"
 CAPPED_PURPOSES = ("campaign", "invitation")
 SEND_STATUSES = ("scheduled", "canceled")
 OUTBOX_STATUSES = ("scheduled", "held", "claimed", "unknown", "sent", "delivered",
-                   "undelivered", "failed", "canceled", "skipped")
+                   "undelivered", "failed", "canceled", "skipped", "failed_unknown")
 # Twilio callbacks may arrive out of order: a status never moves to a lower rank.
 STATUS_RANK = {"scheduled": 0, "held": 0, "claimed": 1, "unknown": 2, "sent": 3,
-               "delivered": 4, "undelivered": 4, "failed": 4, "canceled": 4, "skipped": 4}
-FINAL_STATUSES = ("delivered", "undelivered", "failed", "canceled", "skipped")
+               "delivered": 4, "undelivered": 4, "failed": 4, "canceled": 4, "skipped": 4,
+               "failed_unknown": 4}
+# "failed_unknown": the provider could not tell us for hours whether it accepted the message
+# (reconciliation escalates it): counted as not delivered, never re-sent.
+FINAL_STATUSES = ("delivered", "undelivered", "failed", "canceled", "skipped", "failed_unknown")
 
 
 class OutreachSend(OrgOwned, db.Model):
@@ -96,11 +99,18 @@ class OutboxMessage(OrgOwned, db.Model):
     body: Mapped[str] = mapped_column(Text)
     due_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # e.g. a reminder: the start
-    status: Mapped[str] = mapped_column(String(12), default="scheduled")
+    status: Mapped[str] = mapped_column(String(16), default="scheduled")
     skip_reason: Mapped[str | None] = mapped_column(String(30))
     claimed_by: Mapped[str | None] = mapped_column(String(64))
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Set when a worker has applied every send-time rule to the claimed row: its text is
+    # final from then on (never rewritten on a retry), and caps and "first message" count it.
+    prepared_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Set right before this row's own provider call: from then on it is never re-sent blindly.
     send_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Reconciliation of an `unknown` row: failed provider lookups and when to look again.
+    reconcile_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    reconcile_after: Mapped[datetime | None] = mapped_column(UTCDateTime())
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     twilio_sid: Mapped[str | None] = mapped_column(String(40), unique=True)
     error_code: Mapped[str | None] = mapped_column(String(12))

@@ -5,8 +5,11 @@ active, the contact still eligible, the recipient's local time inside the quiet-
 window, the frequency caps respected, and the opt-out instruction added to a contact's
 first message. The batch's contacts are locked meanwhile (row locks on PostgreSQL, the
 write lock on SQLite), so two workers never both send a contact's "first" message or both
-squeeze under its cap. Rows that will go out get `send_started_at` before the lock is
-released; from then on they are never re-sent blindly (see dispatch.py).
+squeeze under its cap. Rows that will go out get `prepared_at` before the lock is released
+(caps and "first message" count them from then on) and their text is final: a row given
+back and prepared again keeps the text it was given the first time, so retries, recovery
+and reconciliation (which matches provider messages by exact text) all see one text.
+`send_started_at` is set per row right before its own provider call (sending.py).
 """
 from collections import defaultdict
 from dataclasses import dataclass
@@ -14,7 +17,7 @@ from datetime import datetime, timedelta
 
 from flask import render_template
 from flask_babel import force_locale
-from sqlalchemy import select, update
+from sqlalchemy import func, select
 
 from ..campaigns.models import Campaign
 from ..contacts.eligibility import block_reason
@@ -22,7 +25,7 @@ from ..contacts.models import Contact
 from ..extensions import db
 from ..organizations.models import Organization
 from .fanout import org_window
-from .models import CAPPED_PURPOSES, OutboxMessage
+from .models import CAPPED_PURPOSES, OutboxMessage, OutreachSend
 from .timing import FrequencyCap, is_within, next_allowed, plan_send, rules_for
 
 
@@ -38,6 +41,7 @@ class Prepared:
     workshop_id: int | None
     worker_id: str
     lease_expires_at: datetime
+    sender: str | None = None  # the organization's own number or Messaging Service, if any
 
 
 def sms_text(template: str, language: str, **context) -> str:
@@ -47,9 +51,11 @@ def sms_text(template: str, language: str, **context) -> str:
 
 
 def counted_as_sent():
-    """Rows handed to the provider, whatever the outcome so far (caps, first message)."""
-    return OutboxMessage.send_started_at.is_not(None) & OutboxMessage.status.in_(
-        ("claimed", "unknown", "sent", "delivered", "undelivered"))
+    """Rows handed (or about to be handed) to the provider, whatever the outcome so far:
+    what caps and "first message" count."""
+    return (OutboxMessage.send_started_at.is_not(None) | OutboxMessage.prepared_at.is_not(None)) \
+        & OutboxMessage.status.in_(("claimed", "unknown", "sent", "delivered", "undelivered",
+                                    "failed_unknown"))
 
 
 def _lock_contacts(contact_ids: list[int]) -> None:
@@ -61,13 +67,15 @@ def _lock_contacts(contact_ids: list[int]) -> None:
         db.session.connection().exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def _history(contact_ids: list[int], since: datetime) -> tuple[dict, set]:
-    """Per contact: recent campaign send moments, and whether anything was ever sent."""
+def _history(contact_ids: list[int], since: datetime, batch: list[int]) -> tuple[dict, set]:
+    """Per contact: recent campaign send moments, and whether anything was ever sent (not
+    counting the batch's own rows, which may carry an earlier preparation)."""
     recent, ever = defaultdict(list), set()
     rows = db.session.execute(
-        select(OutboxMessage.contact_id, OutboxMessage.send_started_at)
+        select(OutboxMessage.contact_id,
+               func.coalesce(OutboxMessage.send_started_at, OutboxMessage.prepared_at))
         .where(OutboxMessage.contact_id.in_(contact_ids), OutboxMessage.purpose != "system",
-               counted_as_sent()))
+               OutboxMessage.id.not_in(batch), counted_as_sent()))
     for contact_id, started in rows:
         ever.add(contact_id)
         if started > since:
@@ -75,8 +83,10 @@ def _history(contact_ids: list[int], since: datetime) -> tuple[dict, set]:
     return recent, ever
 
 
-def _decide(row, contact, org, campaign, recent, now):
+def _decide(row, contact, org, campaign, send_status, recent, now):
     """(status, due_at, reason) when the row must not go now, else None."""
+    if send_status == "canceled":
+        return "canceled", None, "send_canceled"
     if row.purpose == "system":
         if contact.erased_at is not None or contact.undeliverable or not contact.phone:
             return "skipped", None, "unreachable"
@@ -120,14 +130,16 @@ def prepare_batch(ids: list[int], *, worker_id: str, now: datetime) -> list[Prep
         Organization.id.in_({r.organization_id for r in rows})))}
     campaigns = {c.id: c for c in db.session.scalars(select(Campaign).where(
         Campaign.id.in_({r.campaign_id for r in rows if r.campaign_id})))}
+    send_statuses = dict(db.session.execute(select(OutreachSend.id, OutreachSend.status).where(
+        OutreachSend.id.in_({r.send_id for r in rows if r.send_id}))).all())
     longest = max(max(o.cap_days, 1) for o in orgs.values())
-    recent, ever = _history(contact_ids, now - timedelta(days=longest))
+    recent, ever = _history(contact_ids, now - timedelta(days=longest), [r.id for r in rows])
 
     ready, notices = [], {}
     for row in rows:
         contact, org = contacts[row.contact_id], orgs[row.organization_id]
         decision = _decide(row, contact, org, campaigns.get(row.campaign_id),
-                           recent[contact.id], now)
+                           send_statuses.get(row.send_id), recent[contact.id], now)
         if decision:
             row.claimed_by = row.lease_expires_at = None
             row.status, due_at, reason = decision
@@ -136,24 +148,16 @@ def prepare_batch(ids: list[int], *, worker_id: str, now: datetime) -> list[Prep
             row.final_at = now if row.status in ("skipped", "canceled") else None
             continue
         if row.purpose != "system":
-            if org.opt_out_notice == "always" or contact.id not in ever:
+            final_text = row.prepared_at is not None  # prepared before: its text is fixed
+            if not final_text and (org.opt_out_notice == "always" or contact.id not in ever):
                 if row.language not in notices:
                     notices[row.language] = sms_text("opt_out_notice", row.language)
                 row.body, row.with_opt_out_notice = f"{row.body}\n{notices[row.language]}", True
             ever.add(contact.id)
             recent[contact.id].append(now)
-        row.send_started_at = now
-        row.attempts = (row.attempts or 0) + 1
+        row.prepared_at = now
         ready.append(Prepared(row.id, contact.phone, row.body, row.purpose, row.organization_id,
                               row.contact_id, row.campaign_id, row.workshop_id, worker_id,
-                              row.lease_expires_at))
+                              row.lease_expires_at, org.sms_sender))
     db.session.commit()  # releases the contact locks
     return ready
-
-
-def release_unsent(ids: list[int]) -> None:
-    """Give back prepared rows this worker will not send after all (shutdown)."""
-    db.session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(ids),
-                                                   OutboxMessage.status == "claimed")
-                       .values(status="unknown").execution_options(synchronize_session=False))
-    db.session.commit()

@@ -92,7 +92,8 @@ def send_detail(send_id):
     counts = services.status_counts(send_ids=[send.id]).get(send.id, {})
     job = db.session.get(Job, send.job_id) if send.job_id and not send.fanned_out_at else None
     return render_template("outreach/send_detail.html", send=send, rows=rows, counts=counts,
-                           status=status, next_after=next_after, action=ActionForm(), job=job)
+                           status=status, next_after=next_after, action=ActionForm(), job=job,
+                           cancelable=send.status != "canceled" and services.cancelable(counts))
 
 
 @bp.post("/sends/<int:send_id>/cancel")
@@ -101,12 +102,17 @@ def cancel_send(send_id):
     send = get_owned_or_404(OutreachSend, send_id)
     if ActionForm().validate_on_submit():
         try:
-            count = services.cancel_send(send, now=utcnow())
+            result = services.cancel_send(send, now=utcnow())
         except DomainError as error:
             flash(str(error), "error")
         else:
             flash(ngettext("%(num)d pending message canceled.",
-                           "%(num)d pending messages canceled.", count), "success")
+                           "%(num)d pending messages canceled.", result.canceled), "success")
+            if result.with_provider:
+                flash(ngettext(
+                    "%(num)d message was already with the provider and could not be stopped.",
+                    "%(num)d messages were already with the provider and could not be stopped.",
+                    result.with_provider), "info")
     return redirect(url_for("outreach.send_detail", send_id=send.id))
 
 
@@ -154,6 +160,7 @@ def simulator_phone(contact_id):
     if form.validate_on_submit():
         # The same inbound path as Twilio's webhook, with a simulator SID.
         receive_sms(sid="SIM" + secrets.token_hex(16), from_number=contact.phone,
+                    to_number=current_user.organization.sms_sender,  # the phone replies to it
                     body=form.body.data, now=utcnow())
         flash(_("Reply sent. Answers appear here once the worker sends them."), "info")
         return redirect(url_for("outreach.simulator_phone", contact_id=contact.id))

@@ -1,11 +1,13 @@
 """Sending prepared outbox rows, and reconciling rows whose outcome is unknown."""
 import logging
+from collections import defaultdict
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, exists, func, or_, select, update
 
 from ..contacts.models import Contact
 from ..extensions import db
+from ..organizations.models import Organization
 from ..messaging.gateway import PermanentSmsError, RetryableSmsError, SmsError
 from .dispatch import DispatchSettings, backoff_delay, known_sids
 from .models import OutboxMessage
@@ -41,27 +43,69 @@ def renew_leases(ids: list[int], *, worker_id: str, now: datetime,
     return set(held)
 
 
-def _still_ours(item: Prepared, now: datetime, settings: DispatchSettings) -> bool:
-    """True when the lease is certainly still this worker's for the whole call.
+def _may_still_go():
+    """SQL: the row's send, campaign and contact still allow it to go out (re-checked right
+    before the provider call: a cancel, pause, completion or opt-out since the batch was
+    prepared stops it). System replies (keyword confirmations) only need a reachable contact."""
+    from ..campaigns.models import Campaign
+    from .models import OutreachSend
 
-    Within the first half of the lease nobody can have recovered the row (recovery waits
-    for expiry; half a lease covers clock skew between machines and the HTTP timeout).
-    Later — a slow rate budget, a long batch — re-check and extend it in the database,
-    so a row another worker already recovered is never sent a second time."""
-    if now < item.lease_expires_at - settings.lease / 2:
-        return True
-    return bool(renew_leases([item.id], worker_id=item.worker_id, now=now, settings=settings))
+    contact_ok = exists().where(
+        Contact.id == OutboxMessage.contact_id, Contact.erased_at.is_(None),
+        or_(OutboxMessage.purpose == "system", Contact.opted_out_at.is_(None)))
+    send_ok = or_(OutboxMessage.send_id.is_(None), exists().where(
+        OutreachSend.id == OutboxMessage.send_id, OutreachSend.status != "canceled"))
+    campaign_ok = or_(OutboxMessage.purpose == "system", OutboxMessage.campaign_id.is_(None),
+                      exists().where(Campaign.id == OutboxMessage.campaign_id,
+                                     Campaign.status == "active"))
+    return and_(contact_ok, send_ok, campaign_ok)
+
+
+def start_row(item: Prepared, *, now: datetime, settings: DispatchSettings) -> str | None:
+    """Mark one prepared row as handed to the provider, right before its own call.
+
+    One conditional UPDATE under the row lock: the row must still be claimed by this worker
+    (not recovered by another, not canceled) and still allowed to go. Returns None when the
+    call may proceed, else the outcome to report. A row whose rules changed since it was
+    prepared (opt-out, pause) goes back to `scheduled`, where the next preparation applies
+    them; one that is no longer ours is left alone."""
+    started = db.session.scalar(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == item.id, OutboxMessage.status == "claimed",
+               OutboxMessage.claimed_by == item.worker_id, _may_still_go())
+        .values(send_started_at=now, attempts=OutboxMessage.attempts + 1,
+                lease_expires_at=now + settings.lease)
+        .returning(OutboxMessage.id).execution_options(synchronize_session=False))
+    if started is not None:
+        db.session.commit()
+        return None
+    given_back = db.session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == item.id, OutboxMessage.status == "claimed",
+               OutboxMessage.claimed_by == item.worker_id)
+        .values(status="scheduled", claimed_by=None, lease_expires_at=None)
+        .execution_options(synchronize_session=False)).rowcount
+    db.session.commit()
+    if given_back:
+        return "held_back"
+    status = db.session.scalar(select(OutboxMessage.status).where(OutboxMessage.id == item.id))
+    db.session.commit()
+    if status == "canceled":
+        return "canceled"
+    logger.warning("lease lost before sending outbox_id=%s; left to recovery", item.id)
+    return "lease_lost"
 
 
 def send_prepared(item: Prepared, *, gateway, clock, budget, settings: DispatchSettings,
                   status_callback: str | None) -> str:
     """Send one prepared row and record the outcome right after the call."""
     budget.acquire()
-    if not _still_ours(item, clock(), settings):
-        logger.warning("lease lost before sending outbox_id=%s; left to recovery", item.id)
-        return "lease_lost"
+    outcome = start_row(item, now=clock(), settings=settings)
+    if outcome is not None:
+        return outcome
     try:
-        result = gateway.send(item.to, item.body, status_callback=status_callback)
+        result = gateway.send(item.to, item.body, status_callback=status_callback,
+                              sender=item.sender)
     except RetryableSmsError as error:
         row = db.session.get(OutboxMessage, item.id)
         code = str(error.code or error.status or "retry")
@@ -102,49 +146,130 @@ def send_prepared(item: Prepared, *, gateway, clock, budget, settings: DispatchS
     return "sent"
 
 
-def reconcile_unknown(*, gateway, clock, settings: DispatchSettings, limit: int = 100) -> dict:
-    """Resolve `unknown` rows by asking the provider; never re-send what it accepted."""
-    counts = {"found": 0, "requeued": 0, "pending": 0}
-    ids = list(db.session.scalars(select(OutboxMessage.id).where(OutboxMessage.status == "unknown")
-                                  .order_by(OutboxMessage.send_started_at).limit(limit)))
-    db.session.commit()
-    for row_id in ids:
-        # Several workers reconcile at once: lock the row and re-check it is still unknown.
-        row = db.session.scalar(select(OutboxMessage).where(
-            OutboxMessage.id == row_id, OutboxMessage.status == "unknown")
-            .with_for_update(skip_locked=True))
-        if row is None:
-            db.session.rollback()
+def _pair_rows_with_messages(rows, messages, *, now, grace, counts) -> None:
+    """Resolve the unknown rows of one recipient against what the provider has for it.
+
+    A provider message belongs to a row only when it has the row's exact text (and sender,
+    checked by the caller). Rows with the same text are resolved together: as many
+    messages as rows -> paired in order; fewer (but some) -> nobody can tell which row went
+    out, so all stay unknown and visible. A row with no message of its text is requeued
+    after the grace period, unless the provider holds a message to that number that no row
+    accounts for (its text could not be compared): then it waits, and escalates."""
+    by_text: dict[str, list] = defaultdict(list)
+    for row in rows:
+        by_text[row.body].append(row)
+    unexplained = [m for m in messages if m.body not in by_text]
+    for text, same in by_text.items():
+        found = sorted((m for m in messages if m.body == text), key=lambda m: m.date_created)
+        same.sort(key=lambda r: (r.send_started_at or r.due_at, r.id))
+        if found and len(found) >= len(same):
+            for row, match in zip(same, found):
+                row.twilio_sid, row.sent_at, row.status = match.sid, match.date_created, "sent"
+                row.reconcile_after = None
+                final = TWILIO_TO_OUTBOX.get(match.status, "sent")
+                if final != "sent":
+                    set_final_status(row, final, now=now,
+                                     error_code=str(match.error_code) if match.error_code else None)
+                counts["found"] += 1
             continue
-        contact = db.session.get(Contact, row.contact_id)
-        now = clock()
-        started = row.send_started_at or row.due_at
-        since = started - timedelta(minutes=2)
-        found = []
-        if contact.phone:
-            try:
-                found = [m for m in gateway.find_sent(contact.phone, since=since)
-                         if m.date_created >= since]
-            except SmsError:
-                counts["pending"] += 1
-                db.session.rollback()
-                continue
-        taken = known_sids([m.sid for m in found]) - {row.twilio_sid}
-        candidates = sorted((m for m in found if m.sid not in taken), key=lambda m: m.date_created)
-        if candidates:
-            match = candidates[0]
-            row.twilio_sid, row.sent_at = match.sid, match.date_created
-            row.status = "sent"
-            final = TWILIO_TO_OUTBOX.get(match.status, "sent")
-            if final != "sent":
-                set_final_status(row, final, now=now,
-                                 error_code=str(match.error_code) if match.error_code else None)
-            counts["found"] += 1
-        elif now - started > settings.reconcile_grace:
-            # The provider has no record after the grace period: it never accepted it.
-            row.status, row.send_started_at, row.due_at = "scheduled", None, now
-            counts["requeued"] += 1
-        else:
-            counts["pending"] += 1
+        for row in same:
+            started = row.send_started_at or row.due_at
+            if found or unexplained or now - started <= grace:
+                counts["ambiguous" if found else "pending"] += 1
+            elif _send_canceled(row):
+                row.status, row.skip_reason, row.final_at = "canceled", "send_canceled", now
+                counts["canceled"] += 1
+            else:  # the provider never accepted it: the next preparation decides again
+                row.status, row.send_started_at, row.due_at = "scheduled", None, now
+                row.claimed_by = row.lease_expires_at = row.reconcile_after = None
+                counts["requeued"] += 1
+
+
+def _group(items, key) -> list[tuple]:
+    groups: dict = defaultdict(list)
+    for item in items:
+        groups[key(item)].append(item)
+    return list(groups.items())
+
+
+def _send_canceled(row) -> bool:
+    from .models import OutreachSend
+
+    return row.send_id is not None and db.session.scalar(
+        select(OutreachSend.status).where(OutreachSend.id == row.send_id)) == "canceled"
+
+
+def _escalate_stale_unknown(*, now: datetime, settings: DispatchSettings) -> int:
+    """Unknown rows the provider could not resolve for `unknown_escalation` become
+    `failed_unknown`: final, counted as not delivered, never re-sent, visible on the send."""
+    stale = list(db.session.scalars(select(OutboxMessage).where(
+        OutboxMessage.status == "unknown",
+        func.coalesce(OutboxMessage.send_started_at, OutboxMessage.due_at)
+        < now - settings.unknown_escalation).with_for_update(skip_locked=True)))
+    for row in stale:
+        row.status, row.final_at, row.claimed_by, row.lease_expires_at = (
+            "failed_unknown", now, None, None)
+        row.error_message = "provider could not confirm whether it accepted the message"
+    db.session.commit()
+    if stale:
+        logger.error("escalated %d unknown outbox rows to failed_unknown", len(stale))
+    return len(stale)
+
+
+def reconcile_unknown(*, gateway, clock, settings: DispatchSettings, limit: int = 100) -> dict:
+    """Resolve `unknown` rows by asking the provider; never re-send what it accepted.
+
+    Rows are looked up per recipient (one provider request for all of a number's unknown
+    rows) and matched by exact text and sender, never by number and time alone. A failed
+    lookup is logged, counted on the row and retried with backoff; a row still unresolved
+    after `unknown_escalation` becomes `failed_unknown`."""
+    counts = {"found": 0, "requeued": 0, "canceled": 0, "pending": 0, "ambiguous": 0,
+              "lookup_failed": 0, "escalated": 0}
+    counts["escalated"] = _escalate_stale_unknown(now=clock(), settings=settings)
+    now = clock()
+    # Several workers reconcile at once: each locks the rows it works on (skipping others').
+    rows = list(db.session.scalars(
+        select(OutboxMessage).where(
+            OutboxMessage.status == "unknown",
+            or_(OutboxMessage.reconcile_after.is_(None), OutboxMessage.reconcile_after <= now))
+        .order_by(OutboxMessage.send_started_at, OutboxMessage.id).limit(limit)
+        .with_for_update(skip_locked=True)))
+    if not rows:
         db.session.commit()
+        return counts
+    phones = dict(db.session.execute(select(Contact.id, Contact.phone).where(
+        Contact.id.in_({r.contact_id for r in rows}))).all())
+    by_phone: dict[str, list] = defaultdict(list)
+    for row in rows:
+        if phones.get(row.contact_id):
+            by_phone[phones[row.contact_id]].append(row)
+        else:  # erased meanwhile: nothing to look up; it escalates if never resolved
+            counts["pending"] += 1
+    default_sender = getattr(gateway, "sender", None)
+    own_senders = dict(db.session.execute(select(Organization.id, Organization.sms_sender).where(
+        Organization.id.in_({r.organization_id for r in rows}))).all())
+    for phone, same_phone in by_phone.items():
+        since = min(r.send_started_at or r.due_at for r in same_phone) - timedelta(minutes=2)
+        try:
+            found = gateway.find_sent(phone, since=since)
+        except SmsError as error:
+            for row in same_phone:
+                row.reconcile_failures = (row.reconcile_failures or 0) + 1
+                row.reconcile_after = now + backoff_delay(row.reconcile_failures, settings)
+            counts["lookup_failed"] += len(same_phone)
+            logger.warning("provider lookup failed for %d unknown outbox rows (ids %s): %s; "
+                           "retrying with backoff", len(same_phone),
+                           ",".join(str(r.id) for r in same_phone), type(error).__name__)
+            continue
+        found = [m for m in found if m.date_created >= since]
+        taken = known_sids([m.sid for m in found])
+        # One phone can hold rows of several organizations, each with its own sender.
+        for sender, rows_ in _group(same_phone, lambda r: own_senders.get(r.organization_id)
+                                    or default_sender):
+            free = [m for m in found if m.sid not in taken
+                    and (sender is None or m.sender is None or m.sender == sender)]
+            _pair_rows_with_messages(rows_, free, now=now, grace=settings.reconcile_grace,
+                                     counts=counts)
+            taken |= {r.twilio_sid for r in rows_ if r.twilio_sid}
+    db.session.commit()
     return counts

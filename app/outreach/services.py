@@ -1,4 +1,5 @@
 """Scheduling and managing sends (units of work for the outreach pages and the worker)."""
+from dataclasses import dataclass
 from datetime import date, datetime, time
 
 from flask import current_app
@@ -151,8 +152,19 @@ def _set_status(send_id: int, from_statuses, to_status: str, **values) -> int:
     ).rowcount
 
 
-def cancel_send(send: OutreachSend, *, now: datetime) -> int:
-    """Cancel every message of `send` not yet handed to the provider."""
+@dataclass(frozen=True)
+class CancelResult:
+    canceled: int  # messages that will never go out
+    with_provider: int  # already handed to the provider when the send was canceled
+
+
+def cancel_send(send: OutreachSend, *, now: datetime) -> CancelResult:
+    """Cancel every message of `send` not yet handed to the provider.
+
+    That includes rows a worker has claimed but not started: the worker re-checks the send
+    right before each provider call (sending.start_row), under the same row lock. Rows whose
+    outcome is unknown stay unknown; if the provider never accepted them, reconciliation
+    cancels them instead of requeueing them."""
     _lock_send(send.id)  # waits for a running fan-out job (fan_out_now)
     db.session.refresh(send)
     if send.status == "canceled":
@@ -160,8 +172,24 @@ def cancel_send(send: OutreachSend, *, now: datetime) -> int:
     send.status = "canceled"
     count = _set_status(send.id, ("scheduled", "held"), "canceled", skip_reason="send_canceled",
                         final_at=now)
+    count += db.session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.send_id == send.id, OutboxMessage.status == "claimed",
+               OutboxMessage.send_started_at.is_(None))
+        .values(status="canceled", skip_reason="send_canceled", final_at=now, claimed_by=None,
+                lease_expires_at=None)
+        .execution_options(synchronize_session=False)).rowcount
+    with_provider = db.session.scalar(
+        select(func.count()).select_from(OutboxMessage).where(
+            OutboxMessage.send_id == send.id, OutboxMessage.send_started_at.is_not(None),
+            OutboxMessage.status.in_(("claimed", "unknown", "sent", "delivered", "undelivered"))))
     db.session.commit()
-    return count
+    return CancelResult(count, with_provider)
+
+
+def cancelable(counts: dict) -> bool:
+    """Whether a send still has messages that a cancel would stop (not with the provider)."""
+    return any(counts.get(status) for status in ("scheduled", "held", "claimed"))
 
 
 def status_counts(*, send_ids=None, campaign_id=None) -> dict:

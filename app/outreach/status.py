@@ -4,6 +4,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select, update
 
 from ..contacts.models import Contact
+from ..contacts.services import mark_opted_out
 from ..extensions import db
 from ..participation.services import record_event
 from .models import FINAL_STATUSES, STATUS_RANK, EarlyStatusCallback, OutboxMessage
@@ -32,8 +33,9 @@ def cancel_pending_for_contact(contact_id: int, *, reason: str, now: datetime) -
 
 
 def flag_contact_from_error(contact: Contact, code: str | None, *, now: datetime) -> None:
-    if code in OPTED_OUT_CODES and contact.opted_out_at is None:
-        contact.opted_out_at, contact.opt_out_channel = now, "carrier"
+    if code in OPTED_OUT_CODES:
+        if not mark_opted_out(contact, channel="carrier", now=now):
+            return  # already opted out (maybe by a concurrent callback): one event only
         cancel_pending_for_contact(contact.id, reason="opted_out", now=now)
         record_event(organization_id=contact.organization_id, contact_id=contact.id,
                      kind="opt_out", channel="sms", occurred_at=now, detail=code)
@@ -64,6 +66,13 @@ def set_final_status(row: OutboxMessage, status: str, *, now: datetime,
     return True
 
 
+def _already_kept(sid: str, status: str, error_code: str | None) -> bool:
+    return db.session.scalar(select(EarlyStatusCallback.id).where(
+        EarlyStatusCallback.twilio_sid == sid, EarlyStatusCallback.status == status,
+        EarlyStatusCallback.error_code.is_(None) if error_code is None
+        else EarlyStatusCallback.error_code == error_code).limit(1)) is not None
+
+
 def apply_status_callback(sid: str, twilio_status: str, error_code: str | None, *,
                           now: datetime) -> bool:
     """Apply a Twilio status callback; idempotent, never moves a message backwards."""
@@ -73,8 +82,10 @@ def apply_status_callback(sid: str, twilio_status: str, error_code: str | None, 
     row = db.session.scalar(select(OutboxMessage).where(OutboxMessage.twilio_sid == sid)
                             .with_for_update())
     if row is None:  # early (the worker has not recorded the SID yet) or not ours: keep it
-        if status == "sent":
-            return False  # the worker records "sent" itself
+        if status == "sent" or _already_kept(sid, status, error_code or None):
+            db.session.rollback()  # "sent": the worker records it itself; a repeat: no news
+            return False
+        # Concurrent twins may each add a copy: harmless, since applying is idempotent.
         db.session.add(EarlyStatusCallback(twilio_sid=sid, status=status,
                                            error_code=error_code or None, received_at=now))
         db.session.commit()

@@ -76,8 +76,10 @@ class Worker:
 
         from ..contacts.retention import purge_inactive_contacts
         from ..reports.export_jobs import purge_old_exports
+        from ..webhooks.spool import drain as drain_webhook_spool
 
         now = self.clock()
+        drain_webhook_spool()  # first: a spooled STOP lands before anything is sent
         recover_expired_leases(now=now)
         reconcile_unknown(gateway=self.gateway, clock=self.clock, settings=self.settings)
         apply_early_callbacks(now=now)
@@ -90,6 +92,11 @@ class Worker:
 
     def run_pass(self) -> PassResult:
         """Claim and send one batch. Returns what happened."""
+        # Fail closed before claiming: rows claimed while the shared send budget (Redis)
+        # cannot grant would only sit claimed. The budget logs why, once per interval.
+        available = getattr(self.budget, "available", None)
+        if available is not None and not available():
+            return PassResult(outcomes={"budget_unavailable": 1})
         ids = claim_due(self.worker_id, now=self.clock(), limit=self.settings.batch_size,
                         lease=self.settings.lease)
         result = PassResult(claimed=len(ids))

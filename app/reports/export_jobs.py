@@ -19,7 +19,8 @@ from ..contacts.models import Contact
 from ..extensions import db
 from ..jobs.services import enqueue, job_handler
 from ..participation.models import ParticipationEvent as E
-from .exports import _scope, event_rows, stream_csv
+from .anonymity import scope
+from .exports import event_rows, stream_csv
 from .forms import Period
 from .models import ExportFile
 
@@ -31,7 +32,7 @@ GZIP = 16 + zlib.MAX_WBITS  # zlib's window bits for the gzip format
 def count_events(org_id: int, *, campaign_id: int | None, period: Period) -> int:
     return db.session.scalar(select(func.count()).select_from(E)
                              .join(Contact, Contact.id == E.contact_id)
-                             .where(*_scope(org_id, campaign_id, period)))
+                             .where(*scope(org_id, campaign_id, period)))
 
 
 def queue_event_export(org_id: int, *, user_id: int, campaign_id: int | None, period: Period,

@@ -11,26 +11,32 @@ PostgreSQL) and written out batch by batch, never as a whole file in memory.
 import hashlib
 import hmac
 import io
-from collections import Counter
 from collections.abc import Iterator
 
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from ..campaigns.models import Campaign
 from ..contacts.models import Contact
-from ..contacts.validation import fold
 from ..csvutil import SafeCsvWriter
 from ..extensions import db
 from ..participation.models import ParticipationEvent
+from .anonymity import (
+    STAT_KEYS,
+    demographic_columns,
+    demographic_key,
+    first_events,
+    plan_export,
+    scope,
+)
 from .forms import Period
-from .queries import age_band_sql, in_period, utc_year
-from .tables import EVENT_COLUMNS, KIND_TYPES, SPECS, Table
+from .metrics import UNKNOWN
+from .queries import age_band_sql, utc_year
+from .tables import KIND_TYPES, SPECS, Table, event_columns
 
 BOM = "\ufeff"
 BATCH = 5000
 PSEUDONYM_CHARS = 20  # 80 bits: no collision in any realistic organization
-SUPPRESSED_PLACE = "suppressed"
 E = ParticipationEvent
 
 
@@ -66,66 +72,55 @@ def pseudonym(key: bytes, org_id: int, contact_id: int) -> str:
 
 # --- the participation export -------------------------------------------------------------
 
-
-def _scope(org_id: int, campaign_id: int | None, period: Period) -> list:
-    conditions = [E.organization_id == org_id, Contact.organization_id == org_id,
-                  *in_period(E.occurred_at, period)]
-    if campaign_id is not None:
-        conditions.append(E.campaign_id == campaign_id)
-    return conditions
-
-
-def _place_sizes(org_id: int, campaign_id: int | None, period: Period):
-    """Distinct contacts in the export per state and per municipality (one GROUP BY)."""
-    inner = (select(Contact.country, Contact.state_code, Contact.municipality,
-                    E.contact_id)
-             .join(Contact, Contact.id == E.contact_id)
-             .where(*_scope(org_id, campaign_id, period))
-             .distinct().subquery())
-    states, municipalities = Counter(), Counter()
-    for country, state, municipality, n in db.session.execute(
-            select(inner.c.country, inner.c.state_code, inner.c.municipality, func.count())
-            .group_by(inner.c.country, inner.c.state_code, inner.c.municipality)):
-        states[(country, state)] += n
-        municipalities[(country, state, fold(municipality or ""))] += n
-    return states, municipalities
+# Only these kinds carry a Twilio error code in `detail` (RSVP events carry a reason).
+ERROR_CODE_KINDS = ("sms_failed", "sms_undelivered", "opt_out")
 
 
 def event_rows(org_id: int, *, campaign_id: int | None, period: Period, secret_key: str,
                threshold: int | None) -> Iterator[list]:
-    """Header, then one list per event. With `threshold` (evaluators), a state or
-    municipality shared by fewer contacts of the export than the threshold is replaced
-    by "suppressed" (municipality too when the state is)."""
-    yield [c.key for c in EVENT_COLUMNS]
-    if threshold:
-        state_sizes, municipality_sizes = _place_sizes(org_id, campaign_id, period)
+    """Header, then one list per event. With `threshold` (evaluators) the file is
+    k-anonymous: weeks instead of times, quasi-identifiers generalized (anonymity.py)."""
+    yield [c.key for c in event_columns(threshold)]
+    plan = plan_export(org_id, campaign_id, period, threshold) if threshold else None
     key = pseudonym_key(secret_key)
+    firsts = first_events(org_id, campaign_id, period)
     stmt = (
-        select(E.contact_id, age_band_sql(utc_year(E.occurred_at)), Contact.gender,
-               Contact.language, Contact.country, Contact.state_code, Contact.municipality,
-               E.campaign_id, Campaign.name, E.kind, E.channel, E.workshop_id, E.message_id,
-               E.detail, E.occurred_at)
+        select(E.contact_id, age_band_sql(utc_year(E.occurred_at)),
+               *demographic_columns(firsts), E.campaign_id, Campaign.name, E.kind, E.channel,
+               E.workshop_id, E.message_id, E.detail, E.occurred_at)
         .join(Contact, Contact.id == E.contact_id)
+        .join(firsts, firsts.c.contact_id == E.contact_id)
         .outerjoin(Campaign, Campaign.id == E.campaign_id)
-        .where(*_scope(org_id, campaign_id, period))
+        .where(*scope(org_id, campaign_id, period))
         .order_by(E.id)
         .execution_options(yield_per=BATCH)
     )
     result = db.session.execute(stmt)
     for partition in result.partitions():
-        for (contact_id, age_band, gender, language, country, state, municipality,
+        for (contact_id, event_band, first_band, gender, language, country, state, municipality,
              event_campaign, campaign_name, kind, channel, workshop_id, message_id, detail,
              occurred_at) in partition:
-            if threshold:
-                if state_sizes[(country, state)] < threshold:
-                    state = municipality = SUPPRESSED_PLACE
-                elif municipality_sizes[(country, state, fold(municipality or ""))] < threshold:
-                    municipality = SUPPRESSED_PLACE if municipality else municipality
-            yield [pseudonym(key, org_id, contact_id), age_band, gender or "unknown",
-                   language or "unknown", country or "unknown", state or "unknown",
-                   municipality or "", event_campaign, campaign_name, kind, channel,
-                   workshop_id, message_id, detail,
-                   occurred_at.strftime("%Y-%m-%dT%H:%M:%SZ")]
+            error_code = detail if kind in ERROR_CODE_KINDS else None
+            if plan is None:
+                yield [pseudonym(key, org_id, contact_id), event_band, gender or UNKNOWN,
+                       language or UNKNOWN, country or UNKNOWN, state or UNKNOWN,
+                       municipality or "", event_campaign, campaign_name, kind, channel,
+                       workshop_id, message_id, error_code,
+                       occurred_at.strftime("%Y-%m-%dT%H:%M:%SZ")]
+                continue
+            shown = plan.row(demographic_key(first_band, gender, language, country, state,
+                                             municipality), workshop_id, kind,
+                             _epoch_week(occurred_at))
+            if shown is None:
+                continue  # the whole file has fewer contacts than the threshold
+            demographics, workshop, week = shown
+            yield [pseudonym(key, org_id, contact_id), *demographics, event_campaign,
+                   campaign_name, kind, channel, workshop, message_id, error_code, week]
+
+
+def _epoch_week(moment) -> int:
+    """`queries.epoch_week` of an aware timestamp, in Python."""
+    return (int(moment.timestamp()) // 86400 + 3) // 7
 
 
 def stream_csv(rows: Iterator[list], *, batch: int = 1000) -> Iterator[str]:
@@ -149,28 +144,48 @@ def stream_csv(rows: Iterator[list], *, batch: int = 1000) -> Iterator[str]:
 # --- codebooks ---------------------------------------------------------------------------
 
 
-def codebook_columns(export: str):
-    """The columns of an export: "events" or a table key."""
-    return EVENT_COLUMNS if export == "events" else SPECS[export].columns
+def codebook_columns(export: str, threshold: int | None = None):
+    """The columns of an export: "events" (as the viewer gets it) or a table key."""
+    return event_columns(threshold) if export == "events" else SPECS[export].columns
 
 
-def codebook_entries(export: str, threshold: int | None) -> list[tuple[str, str, str, str]]:
-    """(column, meaning, type, allowed values) in the current locale."""
+def _generalized_note(column: str, stats: dict) -> str:
+    """How many rows of one evaluator's export had this column generalized."""
+    total = stats.get("rows", 0)
+    if column == "contact":
+        return _("In this file, rows left out: %(n)d of %(total)d.", n=stats.get("dropped", 0),
+                 total=total) if stats.get("dropped") else ""
+    if column == "age_band":
+        return _("In this file, rows with the age band widened: %(widened)d; suppressed: "
+                 "%(n)d; all rows: %(total)d.", widened=stats.get("age_band_widened", 0),
+                 n=stats.get("age_band", 0), total=total)
+    if column in STAT_KEYS:
+        return _("In this file, rows with this column suppressed: %(n)d of %(total)d.",
+                 n=stats.get(column, 0), total=total)
+    return ""
+
+
+def codebook_entries(export: str, threshold: int | None,
+                     stats: dict | None = None) -> list[tuple[str, str, str, str]]:
+    """(column, meaning, type, allowed values) in the current locale. `stats`: what the
+    evaluator's copy of one export generalized (anonymity.Plan.stats)."""
     suppressed = bool(threshold) and (export == "events" or SPECS[export].suppressed)
     entries = []
-    for column in codebook_columns(export):
+    for column in codebook_columns(export, threshold):
         kind = str(KIND_TYPES[column.kind])
         if suppressed and export != "events" and column.may_be_hidden():
-            kind = _("%(type)s; \"<%(n)d\" when between 1 and %(max)d, \"*\" when hidden to "
-                     "protect another cell", type=kind, n=threshold, max=threshold - 1)
+            kind = _("%(type)s; \"*\" when suppressed: a count from 1 to %(max)d, or a "
+                     "figure hidden so that such a count cannot be worked out",
+                     type=kind, max=threshold - 1)
         values = str(column.values) if column.values is not None else ""
-        if suppressed and export == "events" and column.key in ("state_code", "municipality"):
-            values = _("%(values)s Or \"suppressed\".", values=values).strip()
-        entries.append((column.key, str(column.meaning), kind, values))
+        meaning = str(column.meaning)
+        if suppressed and export == "events" and stats:
+            meaning = " ".join(filter(None, [meaning, _generalized_note(column.key, stats)]))
+        entries.append((column.key, meaning, kind, values))
     return entries
 
 
-def codebook_csv(export: str, threshold: int | None) -> str:
+def codebook_csv(export: str, threshold: int | None, stats: dict | None = None) -> str:
     rows = [[_("Column"), _("Meaning"), _("Type"), _("Allowed values")]]
-    rows += [list(entry) for entry in codebook_entries(export, threshold)]
+    rows += [list(entry) for entry in codebook_entries(export, threshold, stats)]
     return BOM + _csv_text(rows)

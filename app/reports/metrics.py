@@ -121,22 +121,31 @@ METRICS: tuple[Metric, ...] = (
         "day or week (organization's time zone; weeks start on Monday and are labelled by "
         "that Monday). Cumulative reach: the running total, which ends at Reached.")),
     Metric("small_cells", _l("Small-cell suppression"), _l(
-        "Evaluators see every count of people in a breakdown table that is between 1 and "
-        "the organization's threshold minus one as \"<threshold\" (for example \"<5\"). "
-        "Where the hidden value could be worked out by subtracting the other rows from "
-        "the exact total, one more row is hidden and marked \"*\", until at least two "
-        "rows are hidden and together hold at least the threshold. Shares and rates "
-        "computed from a hidden count are hidden too (\"*\"). Totals, campaign-wide "
-        "figures and the time series stay exact. Coordinators and administrators see "
-        "exact counts.")),
+        "Evaluators see \"*\" instead of every count of people, or of messages, in a "
+        "breakdown (age band, gender, language, place, channel, dose, message, failure "
+        "reason, workshop) that is between 1 and the organization's threshold minus one. "
+        "Other figures of the same page or file are hidden as well (also \"*\", so that "
+        "the marker does not tell which hidden figure is the small one) until none can be "
+        "worked out from what is shown: from the totals, the headline figures, the other "
+        "rows, the charts or the shares; where possible, the hidden rows of a table also "
+        "add up to at least the threshold. Shares and rates computed from a hidden figure "
+        "are hidden too. "
+        "Reached, reached by SMS, reached in workshops, messages delivered, the delivery "
+        "rate and opt-outs of a campaign are never hidden (the organization dashboard shows "
+        "them for every campaign), so what follows from them alone, such as the split by "
+        "channel, is shown as is. The time series stays exact. Coordinators and "
+        "administrators see exact counts.")),
     Metric("event_export", _l("De-identified participation export"), _l(
         "One row per participation event, with no name, phone number or internal contact "
-        "number: a pseudonymous contact ID, the age band in the year of the event, gender, "
-        "language, country, state, municipality, campaign, event, channel and time in UTC. "
-        "Evaluators may download it; in their copy a state, or a municipality, shared by "
-        "fewer contacts of the export than the organization's threshold reads "
-        "\"suppressed\", so that a rare place cannot single a young person out. "
-        "Coordinators and administrators get every place.")),
+        "number: a pseudonymous contact ID, age band, gender, language, country, state, "
+        "municipality, campaign, event, channel, workshop, message, Twilio error code and "
+        "time in UTC. Coordinators and administrators get every value and the exact time. "
+        "Evaluators get a k-anonymous copy, k being the organization's threshold: the week "
+        "instead of the time, and age band, gender, language, place, workshop and week "
+        "widened or \"suppressed\" where needed, the same way on every row of a contact, "
+        "until every combination of those columns in the file is shared by at least k "
+        "contacts. Rows are left out only when the whole file has fewer than k contacts. "
+        "The codebook of each export says how many rows were changed.")),
     Metric("pseudonym", _l("Pseudonymous contact ID"), _l(
         "In the event export each contact is identified by a keyed hash (HMAC-SHA256) of "
         "the organization and the contact's internal number, made with a key derived from "

@@ -143,6 +143,17 @@ def _epoch_hour(column):
     return cast(func.strftime("%s", column), Integer) // 3600
 
 
+def epoch_week(column):
+    """Whole weeks (Monday to Sunday, UTC) since the week of 1970-01-01, of a timestamp:
+    1970-01-01 was a Thursday, so day 0 is the fourth day of week 0."""
+    return (_epoch_hour(column) // 24 + 3) // 7
+
+
+def week_monday(week: int) -> date:
+    """The Monday that starts an `epoch_week`."""
+    return date(1970, 1, 1) + timedelta(days=week * 7 - 3)
+
+
 def utc_year(column):
     """The calendar year of a timestamp in UTC (not in the session time zone)."""
     if _dialect() == "postgresql":
@@ -280,23 +291,48 @@ def _targeted_groups(org_id: int, campaign_id: int, *, today: date,
 # --- messages (metrics: delivery_rate, failure_reasons, opt_out_rate, reply_rate) -------
 
 
-def _sms_outcomes(org_id: int, campaign_id: int, period: Period):
-    """Metrics failure_reasons, delivery_rate (failures) and reply_rate (repliers), from
-    the rare kinds only: {(kind, error code): (events, distinct contacts)}."""
-    rows = db.session.execute(
-        select(E.kind, E.detail, func.count(), func.count(distinct(E.contact_id)))
-        .where(E.organization_id == org_id, E.campaign_id == campaign_id,
-               E.kind.in_(FAILURE_KINDS + ("reply",)), *in_period(E.occurred_at, period))
-        .group_by(E.kind, E.detail)).all()
-    return {(kind, detail or None): (int(n), int(people)) for kind, detail, n, people in rows}
+@dataclass
+class SmsOutcomes:
+    failures: dict  # (kind, error code, message_id) -> failed/undelivered messages
+    replies: int  # distinct contacts with a free-text reply
 
 
-def _failure_code_counts(outcomes: dict) -> dict[str | None, int]:
+def _sms_outcomes(org_id: int, campaign_id: int, period: Period) -> SmsOutcomes:
+    """Metrics failure_reasons, delivery_rate (failures, per message too) and reply_rate
+    (repliers), from the rare kinds only, in one statement."""
+    scope = (E.organization_id == org_id, E.campaign_id == campaign_id,
+             *in_period(E.occurred_at, period))
+    statement = union_all(
+        select(E.kind, E.detail, E.message_id, func.count())
+        .where(*scope, E.kind.in_(FAILURE_KINDS)).group_by(E.kind, E.detail, E.message_id),
+        select(literal("reply", String), null().cast(String), null().cast(Integer),
+               func.count(distinct(E.contact_id))).where(*scope, E.kind == "reply"),
+    )
+    failures, replies = {}, 0
+    for kind, detail, message_id, n in db.session.execute(statement):
+        if kind == "reply":
+            replies = int(n)
+        else:
+            failures[(kind, detail or None, message_id)] = int(n)
+    return SmsOutcomes(failures, replies)
+
+
+def _failure_code_counts(outcomes: SmsOutcomes) -> dict[str | None, int]:
     counts = Counter()
-    for (kind, code), (n, _people) in outcomes.items():
-        if kind in FAILURE_KINDS:
-            counts[code] += n
+    for (_kind, code, _message), n in outcomes.failures.items():
+        counts[code] += n
     return dict(counts)
+
+
+def _failures_by_message(outcomes: SmsOutcomes, known: set) -> dict:
+    """{message_id (None: without a known one): (failed, undelivered)}."""
+    counts = {}
+    for (kind, _code, message_id), n in outcomes.failures.items():
+        key = message_id if message_id in known else None
+        failed, undelivered = counts.get(key, (0, 0))
+        counts[key] = ((failed + n, undelivered) if kind == "sms_failed"
+                       else (failed, undelivered + n))
+    return counts
 
 
 def _attributed_opt_outs(org_id: int, period: Period):
@@ -460,6 +496,12 @@ class MessageFigures:
     delivered: int
     delivered_contacts: int
     opt_outs: int
+    failed: int = 0
+    undelivered: int = 0
+
+    @property
+    def delivery_rate(self) -> float | None:
+        return ratio(self.delivered, self.delivered + self.failed + self.undelivered)
 
 
 @dataclass
@@ -632,12 +674,18 @@ def campaign_figures(campaign: Campaign, period: Period, *, today: date,
     outcomes = _sms_outcomes(org_id, campaign_id, period)
     workshops, workshop_doses = _funnel(org_id, campaign_id, period)
     opt_outs, opt_outs_by_message = _opt_outs_for_campaign(org_id, campaign_id, period)
-    message_ids = [m for m in labels if reach.per_message.get(m, (0, 0))[0]
-                   or opt_outs_by_message.get(m)]
-    if reach.per_message.get(None, (0, 0))[0] or opt_outs_by_message.get(None):
+    failures = _failures_by_message(outcomes, set(labels))
+
+    def used(m):
+        return (reach.per_message.get(m, (0, 0))[0] or opt_outs_by_message.get(m)
+                or failures.get(m))
+
+    message_ids = [m for m in labels if used(m)]
+    if used(None):
         message_ids.append(None)  # workshop notices and other messages without a label
     messages = [MessageFigures(m, labels.get(m), *reach.per_message.get(m, (0, 0)),
-                               opt_outs_by_message.get(m, 0)) for m in message_ids]
+                               opt_outs_by_message.get(m, 0), *failures.get(m, (0, 0)))
+                for m in message_ids]
     series, step = _series(reach.hours, period, today, granularity)
     return CampaignFigures(
         campaign_id=campaign_id,
@@ -649,10 +697,10 @@ def campaign_figures(campaign: Campaign, period: Period, *, today: date,
         message_doses=reach.message_doses,
         workshop_doses=workshop_doses,
         delivered=reach.delivered,
-        failed=sum(n for (kind, _), (n, _p) in outcomes.items() if kind == "sms_failed"),
-        undelivered=sum(n for (kind, _), (n, _p) in outcomes.items()
+        failed=sum(n for (kind, *_), n in outcomes.failures.items() if kind == "sms_failed"),
+        undelivered=sum(n for (kind, *_), n in outcomes.failures.items()
                         if kind == "sms_undelivered"),
-        replies=sum(p for (kind, _), (_n, p) in outcomes.items() if kind == "reply"),
+        replies=outcomes.replies,
         failure_codes=_failure_code_counts(outcomes),
         opt_outs=opt_outs,
         messages=messages,

@@ -31,10 +31,11 @@ from ..jobs.routes import job_view
 from ..tenancy import get_owned_or_404
 from ..timeutil import utcnow
 from . import charts, export_jobs, exports
+from .anonymity import plan_export
 from .cache import cached
 from .forms import Period, ReportRangeForm
 from .metrics import METRICS
-from .queries import campaign_figures, median, organization_figures
+from .queries import campaign_figures, organization_figures
 from .suppression import is_hidden
 from .tables import (
     CAMPAIGN_TABLES,
@@ -94,6 +95,8 @@ def _language() -> str:
 
 
 def _rate(value) -> str:
+    if is_hidden(value):
+        return str(value)
     return "—" if value is None else format_percent(value, "#,##0.0%")
 
 
@@ -114,7 +117,9 @@ def report_helpers() -> dict:
     return {
         "fmt_rate": _rate,
         "fmt_number": format_number,
-        "fmt_decimal": lambda v: "—" if v is None else format_decimal(v, "#,##0.0#"),
+        "fmt_count": lambda v: str(v) if is_hidden(v) else format_number(v),
+        "fmt_decimal": lambda v: "—" if v is None else str(v) if is_hidden(v)
+        else format_decimal(v, "#,##0.0#"),
         "strategy_label": lambda code: STRATEGY_LABELS.get(code, code),
         "level_label": lambda code: LEVEL_LABELS.get(code, code),
         "status_label": lambda code: STATUS_LABELS.get(code, code),
@@ -155,11 +160,11 @@ def campaign(campaign_id):
         figures, computed_at = computed.value, computed.computed_at
         tables = campaign_tables(figures, threshold, _language())
         chart_svgs = _campaign_charts(figures, tables)
+    headline = ({row[0]: row[2] for row in tables["summary"].rows} if tables else None)
     return render_template("reports/campaign.html", campaign=campaign, form=form,
-                           figures=figures, tables=tables, charts=chart_svgs,
+                           figures=figures, tables=tables, charts=chart_svgs, headline=headline,
                            computed_at=computed_at,
-                           threshold=threshold, range_args=_range_args(form),
-                           median=median), form_status(form)
+                           threshold=threshold, range_args=_range_args(form)), form_status(form)
 
 
 def _range_args(form: ReportRangeForm) -> dict:
@@ -187,11 +192,12 @@ def _campaign_charts(figures, tables) -> dict:
         return [(str(label), [r, t]) for label, r, t in zip(
             labels, table.column_values("reached_share"), table.column_values("targeted_share"))]
 
-    totals = figures.funnel_totals()
-    funnel_rows = [(_("Invited"), [totals["invited"]]), (_("RSVP yes"), [totals["rsvp_yes"]]),
-                   (_("Attended"), [totals["attended"]]),
-                   (_("Attended after RSVP"), [totals["attended_after_rsvp"]]),
-                   (_("Walk-ins"), [totals["walk_ins"]]), (_("No-shows"), [totals["no_shows"]])]
+    # The funnel chart draws the table's total row: the same hidden values ("*").
+    totals = dict(zip([c.key for c in tables["funnel"].spec.columns], tables["funnel"].total))
+    funnel_rows = [(label, [totals[key]]) for key, label in (
+        ("invited", _("Invited")), ("rsvp_yes", _("RSVP yes")), ("attended", _("Attended")),
+        ("attended_after_rsvp", _("Attended after RSVP")), ("walk_ins", _("Walk-ins")),
+        ("no_shows", _("No-shows")))]
     series = [_("Reached"), _("Targeted")]
     return {
         "cumulative": charts.time_chart(
@@ -233,15 +239,37 @@ def codebook():
     if export is not None and export != "events" and export not in SPECS:
         abort(404)
     threshold = _threshold()
+    stats, scope_args = _export_stats(export, threshold)
     if request.args.get("format") == "csv":
         if export is None:
             abort(404)
-        return _download(exports.codebook_csv(export, threshold),
+        return _download(exports.codebook_csv(export, threshold, stats),
                          f"alcance-codebook-{export}-{_language()}.csv")
     keys = [export] if export else ["events", *CAMPAIGN_TABLES, *ORGANIZATION_TABLES]
     books = [(key, SPECS[key].title if key != "events" else _("Participation events"),
-              exports.codebook_entries(key, threshold)) for key in keys]
-    return render_template("reports/codebook.html", books=books, threshold=threshold)
+              exports.codebook_entries(key, threshold, stats if key == "events" else None))
+             for key in keys]
+    return render_template("reports/codebook.html", books=books, threshold=threshold,
+                           stats=stats, scope_args=scope_args)
+
+
+def _export_stats(export, threshold) -> tuple[dict | None, dict]:
+    """For an evaluator's codebook of one event export (campaign_id or all=1, and the
+    period, as in the export's link): what its k-anonymous copy generalized."""
+    if export != "events" or not threshold or not (request.args.get("campaign_id")
+                                                   or request.args.get("all")):
+        return None, {}
+    org = _org()
+    form = _valid_range_or_400()
+    campaign_id = None
+    args = _range_args(form)
+    if request.args.get("campaign_id"):
+        campaign_id = get_owned_or_404(Campaign, request.args.get("campaign_id")).id
+        args["campaign_id"] = campaign_id
+    else:
+        args["all"] = 1
+    plan = plan_export(org.id, campaign_id, form.period(org.timezone), threshold)
+    return dict(plan.stats), args
 
 
 # --- exports -----------------------------------------------------------------------------
@@ -301,8 +329,14 @@ def _export_job_or_404(job_id: int) -> Job:
 @permission_required("view_reports")
 def export_job(job_id):
     job = _export_job_or_404(job_id)
+    p = job.payload
+    codebook_args = {"export": "events", **({"campaign_id": p["campaign_id"]}
+                                            if p.get("campaign_id") else {"all": 1})}
+    codebook_args.update({k: v for k, v in (("from", p.get("start")), ("to", p.get("end")))
+                          if v})
     return render_template("reports/export_job.html", job=job,
                            ready=export_jobs.export_file(job) is not None,
+                           codebook_url=url_for(".codebook", **codebook_args),
                            status_url=url_for(".export_job_status", job_id=job.id))
 
 

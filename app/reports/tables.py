@@ -5,7 +5,6 @@ type, allowed values), so the page, its CSV export and the codebook cannot disag
 Builders take the exact figures and the viewer's suppression threshold (None for
 exact counts) and return `Table`s whose people counts may be `Hidden`.
 """
-from collections import Counter
 from dataclasses import dataclass, field
 
 from flask_babel import format_date, format_decimal, format_number, format_percent
@@ -16,11 +15,30 @@ from ..campaigns.models import LEVELS, STRATEGIES
 from ..campaigns.services import LEVEL_LABELS, STATUS_LABELS, STRATEGY_LABELS
 from ..contacts.forms import AGE_BAND_LABELS, COUNTRY_LABELS, GENDER_LABELS, LANGUAGE_LABELS
 from ..contacts.geography import state_name
-from ..contacts.models import GENDERS, LANGUAGES
 from ..contacts.validation import fold
-from .metrics import OTHER_AGE, REPORT_AGE_BANDS, UNKNOWN
-from .queries import FUNNEL_FIELDS, CampaignFigures, OrganizationFigures, median, ratio
-from .suppression import Hidden, derived, protect, protect_each
+from .breakdowns import (
+    ATTENDANCES,
+    BOTH,
+    DELIVERED,
+    FAILED,
+    FAILURES,
+    MESSAGE_DOSE_BINS,
+    MESSAGE_FIELDS,
+    OPT_OUTS,
+    REACHED,
+    SMS_ONLY,
+    SMS_REACHED,
+    TARGETED,
+    UNDELIVERED,
+    WORKSHOP_DOSE_BINS,
+    WORKSHOP_ONLY,
+    WORKSHOP_REACHED,
+    CampaignCells,
+    campaign_cells,
+)
+from .metrics import OTHER_AGE, UNKNOWN
+from .queries import FUNNEL_FIELDS, CampaignFigures, OrganizationFigures, ratio
+from .suppression import Hidden, derived
 
 # --- labels of codes ---------------------------------------------------------------------
 
@@ -46,8 +64,6 @@ ERROR_CODE_LABELS = {
     "30036": _l("Validity period expired"),
     NO_CODE: _l("No error code"),
 }
-MESSAGE_DOSE_BINS = ("0", "1", "2", "3", "4", "5", "6-9", "10+")
-WORKSHOP_DOSE_BINS = ("0", "1", "2", "3+")
 
 
 def age_label(code: str) -> str:
@@ -74,20 +90,6 @@ def country_label(code: str) -> str:
 
 def error_code_label(code: str) -> str:
     return str(ERROR_CODE_LABELS.get(code, _l("Other error")))
-
-
-def _bin(value: int, bins: tuple[str, ...]) -> str:
-    for label in bins:
-        if label.endswith("+"):
-            if value >= int(label[:-1]):
-                return label
-        elif "-" in label:
-            low, high = (int(x) for x in label.split("-"))
-            if low <= value <= high:
-                return label
-        elif value == int(label):
-            return label
-    return bins[-1]
 
 
 # --- table structure ---------------------------------------------------------------------
@@ -249,8 +251,7 @@ _summary_columns = (
 
 SPECS: dict[str, TableSpec] = {spec.key: spec for spec in (
     TableSpec("summary", "campaign", _l("Headline figures"),
-              _l("Campaign totals for the period; always exact."), _summary_columns,
-              suppressed=False),
+              _l("Campaign totals for the period."), _summary_columns),
     TableSpec("places", "campaign", _l("Reach by target place"),
               _l("Target places of the campaign that have a target population."), (
                   _country, _state_code, _state,
@@ -323,7 +324,8 @@ SPECS: dict[str, TableSpec] = {spec.key: spec for spec in (
                     _l("Messages in this row divided by all failed and undelivered "
                        "messages."), "rate"))),
     TableSpec("messages", "campaign", _l("Delivery and opt-outs by message"),
-              _l("Each campaign message: deliveries and the opt-outs attributed to it."), (
+              _l("Each campaign message: deliveries, failures and the opt-outs attributed "
+                 "to it."), (
                   C("message_id", _l("Message ID"),
                     _l("Internal number of the campaign message; empty for workshop "
                        "notices without one."), "code", page=False),
@@ -331,6 +333,12 @@ SPECS: dict[str, TableSpec] = {spec.key: spec for spec in (
                   C("delivered", _l("Delivered"), _l("Delivered messages."), "count"),
                   C("delivered_contacts", _l("Contacts delivered"),
                     _l("Distinct contacts the message was delivered to."), "people"),
+                  C("failed", _l("Failed"), _l("Messages whose final status is failed."),
+                    "count"),
+                  C("undelivered", _l("Undelivered"),
+                    _l("Messages whose final status is undelivered."), "count"),
+                  C("delivery_rate", _l("Delivery rate"),
+                    _l("Delivered divided by delivered, failed and undelivered."), "rate"),
                   C("opt_outs", _l("Opt-outs"),
                     _l("Contacts whose opt-out is attributed to this message."), "people"),
                   C("opt_out_rate", _l("Opt-out rate"),
@@ -433,23 +441,14 @@ SPECS: dict[str, TableSpec] = {spec.key: spec for spec in (
 CAMPAIGN_TABLES = tuple(k for k, s in SPECS.items() if s.scope == "campaign")
 ORGANIZATION_TABLES = tuple(k for k, s in SPECS.items() if s.scope == "organization")
 
-# The de-identified participation export (one row per event).
-EVENT_COLUMNS = (
-    C("contact", _l("Contact (pseudonym)"),
-      _l("Pseudonymous contact ID: the same contact has the same ID in every export of the "
-         "organization; it cannot be traced back without the server's secret."), "code",
-      _l("20 hexadecimal characters.")),
-    C("age_band", _l("Age band"), _l("Age band in the calendar year of the event."), "code",
-      AGE_VALUES),
-    C("gender", _l("Gender"), _l("Gender code."), "code", GENDER_VALUES),
-    C("language", _l("Language"), _l("Preferred language code."), "code", LANGUAGE_VALUES),
-    C("country", _l("Country"), _l("Country code."), "code", COUNTRY_VALUES),
-    C("state_code", _l("State code"), _l("State code; for evaluators, \"suppressed\" when "
-                                         "fewer contacts in the export share the state than "
-                                         "the threshold."), "code", STATE_VALUES),
-    C("municipality", _l("Municipality"),
-      _l("Municipality as recorded; for evaluators, \"suppressed\" when fewer contacts in the "
-         "export share it than the threshold."), "text"),
+# The de-identified participation export (one row per event). Coordinators get every value;
+# evaluators a k-anonymous copy (anonymity.py) with the columns described below.
+_contact_column = C(
+    "contact", _l("Contact (pseudonym)"),
+    _l("Pseudonymous contact ID: the same contact has the same ID in every export of the "
+       "organization; it cannot be traced back without the server's secret."), "code",
+    _l("20 hexadecimal characters."))
+_event_tail = (
     C("campaign_id", _l("Campaign ID"), _l("Internal number of the campaign; empty for events "
                                           "outside any campaign."), "code"),
     C("campaign", _l("Campaign"), _l("Campaign name."), "text"),
@@ -459,200 +458,206 @@ EVENT_COLUMNS = (
          "has an \"attended\" row).")),
     C("channel", _l("Channel"), _l("Channel of the event."), "code",
       _l("sms, workshop, web, import.")),
-    C("workshop_id", _l("Workshop ID"), _l("Internal number of the workshop, for workshop "
-                                          "events."), "code"),
+)
+_message_and_code = (
     C("message_id", _l("Message ID"), _l("Internal number of the campaign message, for SMS "
                                         "events."), "code"),
     C("error_code", _l("Error code"), _l("Twilio error code of a failed or undelivered "
-                                        "message, or of a carrier opt-out."), "code"),
+                                        "message, or of a carrier opt-out; empty for other "
+                                        "events."), "code"),
+)
+EVENT_COLUMNS = (
+    _contact_column,
+    C("age_band", _l("Age band"), _l("Age band in the calendar year of the event."), "code",
+      AGE_VALUES),
+    C("gender", _l("Gender"), _l("Gender code."), "code", GENDER_VALUES),
+    C("language", _l("Language"), _l("Preferred language code."), "code", LANGUAGE_VALUES),
+    C("country", _l("Country"), _l("Country code."), "code", COUNTRY_VALUES),
+    C("state_code", _l("State code"), _l("State code."), "code", STATE_VALUES),
+    C("municipality", _l("Municipality"), _l("Municipality as recorded."), "text"),
+    *_event_tail,
+    C("workshop_id", _l("Workshop ID"), _l("Internal number of the workshop, for workshop "
+                                          "events."), "code"),
+    *_message_and_code,
     C("occurred_at_utc", _l("Time (UTC)"), _l("When the event happened, in UTC."), "datetime"),
 )
+_GROUP_RULE = _l("\"suppressed\" where needed so that every combination of age band, "
+                 "gender, language and place in the file is shared by at least as many "
+                 "contacts as the threshold (the same for all the rows of a contact).")
+EVALUATOR_EVENT_COLUMNS = (
+    _contact_column,
+    C("age_band", _l("Age band"),
+      _l("Age band in the calendar year of the contact's first event in the file; widened "
+         "to 12-17 or 18-29, or \"suppressed\", where needed so that every combination of "
+         "age band, gender, language and place in the file is shared by at least as many "
+         "contacts as the threshold (the same for all the rows of a contact)."), "code",
+      _l("12-14, 15-17, 18-24, 25-29, other, unknown; widened: 12-17, 18-29; "
+         "\"suppressed\".")),
+    C("gender", _l("Gender"), _GROUP_RULE, "code", GENDER_VALUES),
+    C("language", _l("Language"), _GROUP_RULE, "code", LANGUAGE_VALUES),
+    C("country", _l("Country"), _GROUP_RULE, "code", COUNTRY_VALUES),
+    C("state_code", _l("State code"), _GROUP_RULE, "code", STATE_VALUES),
+    C("municipality", _l("Municipality"),
+      _l("Municipality (its most common spelling in the file); empty when unknown; "
+         "\"suppressed\" where needed so that every combination of age band, gender, "
+         "language and place in the file is shared by at least as many contacts as the "
+         "threshold."), "text"),
+    *_event_tail,
+    C("workshop_id", _l("Workshop ID"),
+      _l("Internal number of the workshop, for workshop events; \"suppressed\" when the "
+         "row's combination of demographics, workshop and week would otherwise be shared by "
+         "fewer contacts than the threshold."), "code"),
+    *_message_and_code,
+    C("week_utc", _l("Week (UTC)"),
+      _l("Monday of the week (UTC) of the event, never the day or time; \"suppressed\" "
+         "when fewer contacts than the threshold share the row's demographics, workshop and "
+         "week."), "date"),
+)
+
+
+def event_columns(threshold: int | None) -> tuple:
+    """The participation export's columns for a viewer (threshold None: exact)."""
+    return EVALUATOR_EVENT_COLUMNS if threshold else EVENT_COLUMNS
 
 
 # --- builders ----------------------------------------------------------------------------
 
 
-def _shares(cells: list, total: int) -> list:
-    return [derived(None if isinstance(c, Hidden) else ratio(c, total), c) for c in cells]
+def _share(cell, total):
+    """A count over its total: hidden when either is hidden (see `derived`)."""
+    if isinstance(cell, Hidden) or isinstance(total, Hidden):
+        return derived(None, cell, total)
+    return ratio(cell, total)
 
 
-def _rate(numerator, denominator):
-    if isinstance(numerator, Hidden) or isinstance(denominator, Hidden):
-        return derived(None, numerator, denominator)
-    return ratio(numerator, denominator)
+def _rate(numerator, *denominator):
+    """numerator / sum(denominator), hidden when any of them is hidden."""
+    if any(isinstance(v, Hidden) for v in (numerator, *denominator)):
+        return derived(None, numerator, *denominator)
+    return ratio(numerator, sum(denominator))
 
 
-def _representation(keys: list, reached: Counter, targeted: Counter, threshold,
-                    hide_reached=None, hide_targeted=None) -> list[tuple]:
-    """(key, reached cell, reached share, targeted cell, targeted share) per key."""
-    r_total, t_total = sum(reached.values()), sum(targeted.values())
-    r_cells = protect([reached[k] for k in keys], threshold, hide_all=bool(hide_reached))
-    t_cells = protect([targeted[k] for k in keys], threshold, hide_all=bool(hide_targeted))
-    return list(zip(keys, r_cells, _shares(r_cells, r_total), t_cells,
-                    _shares(t_cells, t_total)))
+def _representation_row(cells: CampaignCells, name: str, key) -> list:
+    """(reached, reached share, targeted, targeted share) of one breakdown row."""
+    reached, targeted = cells[(name, key, "r")], cells[(name, key, "t")]
+    return [reached, _share(reached, cells[REACHED]), targeted,
+            _share(targeted, cells[TARGETED])]
 
 
-def _rollup(groups, key) -> Counter:
-    counts = Counter()
-    for g in groups:
-        counts[key(g)] += g.n
-    return counts
+def _total_row(cells: CampaignCells, lead: int) -> list:
+    """A representativeness table's total row: `lead` label cells, then the totals."""
+    reached, targeted = cells[REACHED], cells[TARGETED]
+    return [_("Total")] + [""] * (lead - 1) + [reached, _share(reached, reached), targeted,
+                                               _share(targeted, targeted)]
 
 
-def _total_row(reached: int, targeted: int, lead: int) -> list:
-    """A representativeness table's total row: `lead` label cells, then exact totals."""
-    return [_("Total")] + [""] * (lead - 1) + [reached, 1.0 if reached else None,
-                                               targeted, 1.0 if targeted else None]
-
-
-def _summary_rows(figures: CampaignFigures) -> list[list]:
-    f = figures
-    messages, workshops = f.message_dose, f.workshop_dose
+def _summary_rows(f: CampaignFigures, cells: CampaignCells) -> list[list]:
+    c = cells
     rows = [
-        ("reached", _("Reached"), f.reached, "people"),
-        ("reached_sms_only", _("Reached by SMS only"), f.channels["sms_only"], "people"),
-        ("reached_workshop_only", _("Reached in workshops only"),
-         f.channels["workshop_only"], "people"),
-        ("reached_both", _("Reached by SMS and in workshops"), f.channels["both"], "people"),
-        ("sms_reached", _("Reached by SMS"), f.sms_reached, "people"),
-        ("workshop_reached", _("Reached in workshops"), f.workshop_reached, "people"),
+        ("reached", _("Reached"), c[REACHED], "people"),
+        ("reached_sms_only", _("Reached by SMS only"), c[SMS_ONLY], "people"),
+        ("reached_workshop_only", _("Reached in workshops only"), c[WORKSHOP_ONLY], "people"),
+        ("reached_both", _("Reached by SMS and in workshops"), c[BOTH], "people"),
+        ("sms_reached", _("Reached by SMS"), c[SMS_REACHED], "people"),
+        ("workshop_reached", _("Reached in workshops"), c[WORKSHOP_REACHED], "people"),
         ("target_population", _("Target population"), f.target_population, "people"),
-        ("reach_proportion", _("Reach proportion"), f.reach_proportion, "proportion"),
-        ("targeted", _("Targeted audience"), f.targeted, "people"),
-        ("messages_delivered", _("Messages delivered"), f.delivered, "messages"),
-        ("messages_failed", _("Messages failed"), f.failed, "messages"),
-        ("messages_undelivered", _("Messages undelivered"), f.undelivered, "messages"),
-        ("delivery_rate", _("Delivery rate"), f.delivery_rate, "proportion"),
-        ("opt_outs", _("Opt-outs"), f.opt_outs, "people"),
-        ("opt_out_rate", _("Opt-out rate"), f.opt_out_rate, "proportion"),
+        ("reach_proportion", _("Reach proportion"),
+         _rate(c[REACHED], f.target_population) if f.target_population else None, "proportion"),
+        ("targeted", _("Targeted audience"), c[TARGETED], "people"),
+        ("messages_delivered", _("Messages delivered"), c[DELIVERED], "messages"),
+        ("messages_failed", _("Messages failed"), c[FAILED], "messages"),
+        ("messages_undelivered", _("Messages undelivered"), c[UNDELIVERED], "messages"),
+        ("delivery_rate", _("Delivery rate"), _rate(c[DELIVERED], c[DELIVERED], c[FAILURES]),
+         "proportion"),
+        ("opt_outs", _("Opt-outs"), c[OPT_OUTS], "people"),
+        ("opt_out_rate", _("Opt-out rate"), _rate(c[OPT_OUTS], c[SMS_REACHED]), "proportion"),
         ("replies", _("Contacts who replied"), f.replies, "people"),
-        ("reply_rate", _("Reply rate"), f.reply_rate, "proportion"),
-        ("median_messages", _("Median messages per reached contact"), median(messages),
+        ("reply_rate", _("Reply rate"), _rate(f.replies, c[SMS_REACHED]), "proportion"),
+        ("median_messages", _("Median messages per reached contact"), c.median_messages,
          "average"),
         ("mean_messages", _("Average messages per reached contact"),
-         ratio(f.delivered, f.reached), "average"),
-        ("median_workshops", _("Median workshops per reached contact"), median(workshops),
+         _rate(c[DELIVERED], c[REACHED]), "average"),
+        ("median_workshops", _("Median workshops per reached contact"), c.median_workshops,
          "average"),
-        ("attendances", _("Workshop attendances"), f.attendances, "attendances"),
+        ("attendances", _("Workshop attendances"), c[ATTENDANCES], "attendances"),
     ]
     return [list(r) for r in rows]
 
 
 def campaign_tables(figures: CampaignFigures, threshold: int | None,
                     language: str) -> dict[str, Table]:
-    """Every campaign dashboard table; `threshold` None means exact counts."""
+    """Every campaign dashboard table; `threshold` None means exact counts.
+
+    Every count comes from one `campaign_cells` call (breakdowns.py), so a figure hidden in
+    one table is hidden in every table, total, headline and chart that shows it."""
     f = figures
+    c = campaign_cells(f, threshold)
     tables = {key: Table(SPECS[key]) for key in CAMPAIGN_TABLES}
-    tables["summary"].rows = _summary_rows(f)
+    tables["summary"].rows = _summary_rows(f, c)
 
-    # Representativeness: age band, gender, language.
-    dimensions = (
-        ("age_band", lambda g: g.age_band, REPORT_AGE_BANDS, age_label),
-        ("gender", lambda g: g.gender, GENDERS + (UNKNOWN,), gender_label),
-        ("language", lambda g: g.language, LANGUAGES + (UNKNOWN,), language_label),
-    )
-    for key, attr, order, label in dimensions:
-        reached, targeted = _rollup(f.reached_groups, attr), _rollup(f.targeted_groups, attr)
-        # "other ages" and "unknown" rows appear only when someone is in them.
-        keys = [k for k in order
-                if k not in (UNKNOWN, OTHER_AGE) or reached[k] or targeted[k]]
-        keys += sorted((set(reached) | set(targeted)) - set(order))
-        tables[key].rows = [[k, label(k), r, rs, t, ts] for k, r, rs, t, ts in
-                            _representation(keys, reached, targeted, threshold)]
-        tables[key].total = _total_row(f.reached, f.targeted, 2)
+    # Representativeness: age band, gender, language, state, municipality.
+    for name, label in (("age_band", age_label), ("gender", gender_label),
+                        ("language", language_label)):
+        tables[name].rows = [[k, label(k), *_representation_row(c, name, k)]
+                             for k in c.dimensions[name]]
+        tables[name].total = _total_row(c, 2)
+    tables["state"].rows = [[country, state, state_label(country, state),
+                             *_representation_row(c, "state", (country, state))]
+                            for country, state in c.states]
+    tables["state"].total = _total_row(c, 3)
+    tables["municipality"].rows = [
+        [key[0], key[1], state_label(key[0], key[1]), c.municipality_names.get(key, ""),
+         *_representation_row(c, "muni", key)]
+        for state in c.states for key in c.municipalities[state]]
+    tables["municipality"].total = _total_row(c, 4)
 
-    # Places: state and municipality (municipality names folded together).
-    def state_key(g):
-        return (g.country, g.state)
-
-    r_state, t_state = _rollup(f.reached_groups, state_key), _rollup(f.targeted_groups, state_key)
-    states = sorted(set(r_state) | set(t_state), key=lambda k: (k[0], k[1] == UNKNOWN, k[1]))
-    state_rows = _representation(states, r_state, t_state, threshold)
-    state_cells = {row[0]: row for row in state_rows}
-    tables["state"].rows = [[c, s, state_label(c, s), *cells]
-                            for (c, s), *cells in state_rows]
-    tables["state"].total = _total_row(f.reached, f.targeted, 3)
-
-    names: dict[tuple, Counter] = {}
-
-    def muni_key(g):
-        folded = fold(g.municipality) if g.municipality else ""
-        key = (g.country, g.state, folded)
-        names.setdefault(key, Counter())[g.municipality or ""] += g.n
-        return key
-
-    r_muni, t_muni = _rollup(f.reached_groups, muni_key), _rollup(f.targeted_groups, muni_key)
-    muni_cells = {}
-    muni_rows = []
-    for state in states:
-        keys = sorted((k for k in set(r_muni) | set(t_muni) if k[:2] == state),
-                      key=lambda k: (k[2] == "", k[2]))
-        _key, r_cell, _rs, t_cell, _ts = state_cells[state]
-        for row in _representation(keys, r_muni, t_muni, threshold,
-                                   hide_reached=isinstance(r_cell, Hidden),
-                                   hide_targeted=isinstance(t_cell, Hidden)):
-            muni_cells[row[0]] = row
-            name = names[row[0]].most_common(1)[0][0] if row[0][2] else ""
-            muni_rows.append([state[0], state[1], state_label(*state), name, *row[1:]])
-    tables["municipality"].rows = muni_rows
-    tables["municipality"].total = _total_row(f.reached, f.targeted, 4)
-
-    # Target places read their reach from the state/municipality rows (same suppression).
+    # Target places read their reach from the state/municipality rows (the same cells).
     for place in f.places:
         if place.municipality:
-            row = muni_cells.get((place.country, place.state, fold(place.municipality)))
+            key = ("muni", (place.country, place.state, fold(place.municipality)), "r")
         else:
-            row = state_cells.get((place.country, place.state))
-        reached = row[1] if row else 0
-        proportion = _rate(reached, place.target)
+            key = ("state", (place.country, place.state), "r")
+        reached = c.shown.get(key, 0)
         tables["places"].rows.append([place.country, place.state,
                                       state_label(place.country, place.state),
                                       place.municipality or "", place.target, reached,
-                                      proportion])
+                                      _rate(reached, place.target)])
 
     # Dose distributions.
-    for key, distribution, bins in (("message_dose", f.message_dose, MESSAGE_DOSE_BINS),
-                                    ("workshop_dose", f.workshop_dose, WORKSHOP_DOSE_BINS)):
-        binned = Counter()
-        for value, n in distribution.items():
-            binned[_bin(value, bins)] += n
-        cells = protect([binned[b] for b in bins], threshold)
-        tables[key].rows = [[b, c, s] for b, c, s in zip(bins, cells, _shares(cells, f.reached))]
-        tables[key].total = [_("Total"), f.reached, 1.0 if f.reached else None]
+    for name, bins in (("message_dose", MESSAGE_DOSE_BINS),
+                       ("workshop_dose", WORKSHOP_DOSE_BINS)):
+        tables[name].rows = [[b, c[(name, b)], _share(c[(name, b)], c[REACHED])] for b in bins]
+        tables[name].total = [_("Total"), c[REACHED], _share(c[REACHED], c[REACHED])]
 
     # Failure reasons.
-    codes = sorted(f.failure_codes, key=lambda c: (c is None, c or ""))
-    failures = sum(f.failure_codes.values())
-    cells = protect([f.failure_codes[c] for c in codes], threshold)
-    tables["failures"].rows = [[c or NO_CODE, error_code_label(c or NO_CODE), n, s]
-                               for c, n, s in zip(codes, cells, _shares(cells, failures))]
-    tables["failures"].total = [_("Total"), "", failures, 1.0 if failures else None]
+    tables["failures"].rows = [
+        [code or NO_CODE, error_code_label(code or NO_CODE), c[("failure", code)],
+         _share(c[("failure", code)], c[FAILURES])] for code in c.failure_codes]
+    tables["failures"].total = [_("Total"), "", c[FAILURES], _share(c[FAILURES], c[FAILURES])]
 
     # Messages.
-    people = protect_each([m.delivered_contacts for m in f.messages], threshold)
-    delivered = protect_each([m.delivered for m in f.messages], threshold)
-    opt_outs = protect([m.opt_outs for m in f.messages], threshold)
-    for m, d, p, o in zip(f.messages, delivered, people, opt_outs):
-        tables["messages"].rows.append([m.message_id, m.label or _("Workshop notices"),
-                                        d if isinstance(d, Hidden) else derived(d, p), p,
-                                        o, _rate(o, p)])
+    for i, m in enumerate(f.messages):
+        delivered, contacts, failed, undelivered, opt_outs = (
+            c[("message", i, name)] for name in MESSAGE_FIELDS)
+        tables["messages"].rows.append([
+            m.message_id, m.label or _("Workshop notices"), delivered, contacts, failed,
+            undelivered, _rate(delivered, delivered, failed, undelivered), opt_outs,
+            _rate(opt_outs, contacts)])
 
     # Funnel.
-    columns = {name: protect([getattr(w, name) for w in f.workshops], threshold)
-               for name in FUNNEL_FIELDS}
     for i, w in enumerate(f.workshops):
-        cells = {name: columns[name][i] for name in FUNNEL_FIELDS}
+        cells = {name: c[("funnel", i, name)] for name in FUNNEL_FIELDS}
         tables["funnel"].rows.append([
-            w.workshop_id, w.code, w.title_for(language),
-            w.local_date,
+            w.workshop_id, w.code, w.title_for(language), w.local_date,
             *(cells[name] for name in FUNNEL_FIELDS),
             _rate(cells["rsvp_yes"], cells["invited"]),
             _rate(cells["attended_after_rsvp"], cells["rsvp_yes"])])
-    totals = f.funnel_totals()
+    totals = {name: c[("funnel_total", name)] for name in FUNNEL_FIELDS}
     tables["funnel"].total = [_("Total"), "", "", "", *(totals[n] for n in FUNNEL_FIELDS),
-                              ratio(totals["rsvp_yes"], totals["invited"]),
-                              ratio(totals["attended_after_rsvp"], totals["rsvp_yes"])]
+                              _rate(totals["rsvp_yes"], totals["invited"]),
+                              _rate(totals["attended_after_rsvp"], totals["rsvp_yes"])]
 
+    # The time series adds up to reached (an anchor, never hidden): shown as is.
     tables["time_series"].rows = [[p.start, p.new, p.cumulative] for p in f.series]
     return tables
 

@@ -1,38 +1,15 @@
 """Twilio webhooks. Authenticated by X-Twilio-Signature over PUBLIC_BASE_URL + path + query,
 so validation works behind TLS termination and proxies; a bad signature changes nothing."""
-from functools import wraps
-
-from flask import Blueprint, Response, abort, current_app, request
+from flask import Blueprint, Response, abort, request
 
 from ..extensions import csrf
-from ..messaging.twilio_gateway import signature_is_valid
-from ..outreach.inbound import receive_sms
-from ..outreach.status import apply_status_callback
-from ..security_log import security_event
 from ..timeutil import utcnow
+from . import spool
+from .signature import twilio_signature_required
 
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks/twilio")
 csrf.exempt(bp)
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
-
-
-def public_url() -> str:
-    """The URL Twilio called, as the public sees it (not as the proxy forwarded it)."""
-    query = request.query_string.decode("latin-1")
-    return current_app.config["PUBLIC_BASE_URL"] + request.path + (f"?{query}" if query else "")
-
-
-def twilio_signature_required(view):
-    @wraps(view)
-    def wrapped(*args, **kwargs):
-        token = current_app.config["TWILIO_AUTH_TOKEN"]
-        signature = request.headers.get("X-Twilio-Signature", "")
-        if not token or not signature_is_valid(token, public_url(), request.form, signature):
-            security_event("webhook_signature_rejected", endpoint=request.endpoint)
-            abort(403)
-        return view(*args, **kwargs)
-
-    return wrapped
 
 
 @bp.post("/status")
@@ -42,7 +19,10 @@ def status():
     state = request.form.get("MessageStatus", "")[:20]
     if not sid or not state:
         abort(400)
-    apply_status_callback(sid, state, request.form.get("ErrorCode", "")[:12] or None, now=utcnow())
+    # Stored, or durably spooled, before the 2xx (spool.py); duplicates are a normal 2xx.
+    spool.accept("status", {"MessageSid": sid, "MessageStatus": state,
+                            "ErrorCode": request.form.get("ErrorCode", "")[:12]},
+                 received_at=utcnow())
     return Response("", 204)
 
 
@@ -52,8 +32,12 @@ def inbound():
     sid = request.form.get("MessageSid", "")[:40]
     if not sid or "From" not in request.form:
         abort(400)
-    gateway = current_app.extensions["sms_gateway"]
-    receive_sms(sid=sid, from_number=request.form["From"][:32],
-                body=request.form.get("Body", "")[:1600], now=utcnow(),
-                provider_answers_keywords=getattr(gateway, "answers_standard_keywords", False))
+    # `To` (and the Messaging Service) say which organization was written to (inbound.py).
+    # Twilio never retries an inbound webhook: 200 only once it is stored or spooled.
+    spool.accept("inbound", {"MessageSid": sid, "From": request.form["From"][:32],
+                             "To": request.form.get("To", "")[:34],
+                             "Body": request.form.get("Body", "")[:1600],
+                             "MessagingServiceSid": request.form.get("MessagingServiceSid",
+                                                                     "")[:34]},
+                 received_at=utcnow())
     return Response(EMPTY_TWIML, 200, mimetype="text/xml")

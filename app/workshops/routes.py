@@ -1,6 +1,6 @@
 """Workshop pages: week calendar, create/edit, detail, invitations, reschedule and cancel,
 and the organization's iCalendar feed (secret URL, no sign-in: calendar apps cannot)."""
-from datetime import timedelta
+from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_time
@@ -69,12 +69,30 @@ def _open(workshop) -> bool:
 # --- Calendar by week -----------------------------------------------------------------------
 
 
+FIRST_WEEK_YEAR = 2000
+WEEK_YEARS_AHEAD = 10
+
+
+def _week_range(today: date) -> tuple[date, date]:
+    """Mondays of the first and last weeks the calendar shows (ISO weeks)."""
+    last_week = date(today.year + WEEK_YEARS_AHEAD, 12, 28).isocalendar().week
+    return (date.fromisocalendar(FIRST_WEEK_YEAR, 1, 1),
+            date.fromisocalendar(today.year + WEEK_YEARS_AHEAD, last_week, 1))
+
+
 @bp.get("/")
 @permission_required("coordinate")
 def index():
     org = current_user.organization
     today = utcnow().astimezone(ZoneInfo(org.timezone)).date()
     monday = services.parse_week(request.args.get("week"), today=today)
+    first, last = _week_range(today)
+    if not first <= monday <= last:
+        # Far weeks are typos, and near date.min/date.max the page's neighbours overflow.
+        message = _("Choose a week between %(first)s and %(last)s.",
+                    first=format_date(first, "medium", locale=_locale()),
+                    last=format_date(last + timedelta(days=6), "medium", locale=_locale()))
+        return render_template("errors/error.html", code=400, message=message), 400
     start, end = services.week_bounds(monday, org.timezone)
     days: dict = {}
     for row in services.workshops_between(org.id, start, end):

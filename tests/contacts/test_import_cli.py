@@ -145,3 +145,22 @@ def test_many_rejections_point_to_the_report(runner, org, tmp_path, monkeypatch)
     assert result.exit_code == 0
     assert result.output.count("Invalid mobile phone number.") == 10
     assert "5 more rejected rows: use --report PATH to save them all." in result.output
+
+
+def test_cli_warns_about_rows_in_another_encoding(runner, org, tmp_path, monkeypatch):
+    monkeypatch.setenv("ALCANCE_LANG", "en")
+    path = tmp_path / "mezcla.csv"
+    path.write_bytes("telefono;nombre\n6645550101;José\n".encode("cp1252")
+                     + "6645550102;José\n".encode("utf-8"))
+    result = invoke(runner, "--org", "frontera", path)
+    assert result.exit_code == 0, result.output
+    assert "1 line looks garbled" in result.output and "Check line 3 before" in result.output
+    assert "2 created" in result.output  # warned, not refused
+    monkeypatch.setenv("ALCANCE_LANG", "es")
+    result = invoke(runner, "--org", "frontera", path, "--on-duplicate", "skip")
+    assert "1 línea se ve con caracteres extraños" in result.output
+
+
+def test_cli_says_nothing_about_encodings_of_a_clean_file(runner, org, csv_file, monkeypatch):
+    monkeypatch.setenv("ALCANCE_LANG", "en")
+    assert "garbled" not in invoke(runner, "--org", "frontera", csv_file).output

@@ -6,6 +6,7 @@ import pytest
 from app.contacts.csv_import import (
     MAX_CELL_CHARS,
     CsvImportError,
+    garbled_lines,
     inspect_csv,
     iter_rows,
     map_columns,
@@ -163,3 +164,37 @@ def test_safe_writer_neutralizes_every_cell():
     out = io.StringIO()
     SafeCsvWriter(out).writerow(["=HYPERLINK(\"http://x\")", "ok", "@x"])
     assert out.getvalue() == '"\'=HYPERLINK(""http://x"")",ok,\'@x\r\n'
+
+
+def mixed_file(utf8_lines=(3,), total=4) -> bytes:
+    """A Windows-1252 list where the rows on `utf8_lines` were pasted in as UTF-8."""
+    out = ["teléfono,nombre,municipio\n".encode("cp1252")]
+    for line in range(2, total + 2):
+        row = f"66455501{line:02d},José Peña,Tecate\n"
+        out.append(row.encode("utf-8" if line in utf8_lines else "cp1252"))
+    return b"".join(out)
+
+
+def test_utf8_rows_in_a_windows_1252_file_are_found_by_line(app):
+    data = mixed_file(utf8_lines=(3, 5), total=5)
+    layout = inspect_csv(data)
+    assert layout.encoding == "cp1252"  # decoded per file, as before
+    rows = {row.line: row.raw["first_name"] for row in iter_rows(data, layout)}
+    assert rows[3] == "JosÃ© PeÃ±a" and rows[2] == "José Peña"
+    assert garbled_lines(data, layout) == [3, 5]
+
+
+@pytest.mark.parametrize("data", [
+    "teléfono,nombre\n6645550101,José Peña\n6645550102,Ángel Ñúñez ¿sí?\n".encode("cp1252"),
+    "teléfono,nombre\n6645550101,José Peña\n6645550102,Ángel\n".encode("utf-8"),
+    "\ufeffteléfono,nombre\n6645550101,José Peña\n".encode("utf-8"),
+    b"telefono,nombre\n6645550101,Jose\n",
+])
+def test_files_in_one_encoding_have_no_garbled_lines(app, data):
+    assert garbled_lines(data, inspect_csv(data)) == []
+
+
+def test_garbled_lines_follow_quoted_cells_over_several_lines(app):
+    data = ('telefono,nombre,notas\n6645550101,Ana,"dos\nlíneas"\n'.encode("cp1252")
+            + "6645550102,José,\n".encode("utf-8"))
+    assert garbled_lines(data, inspect_csv(data)) == [4]

@@ -221,3 +221,37 @@ def test_pages_in_spanish(client, coordinator):
     html = client.get(f"{URL}{imp.id}/preview?lang=es").get_data(as_text=True)
     assert es("First rows") in html and es("Discard") in html
     assert 'lang="es"' in html
+
+
+def mixed_encodings(utf8_lines, total) -> bytes:
+    """A Windows-1252 list with some rows pasted in as UTF-8 ("JosÃ©" when read)."""
+    out = ["teléfono;nombre\n".encode("cp1252")]
+    for line in range(2, total + 2):
+        out.append(f"664555{line:04d};José\n".encode("utf-8" if line in utf8_lines else "cp1252"))
+    return b"".join(out)
+
+
+def test_preview_warns_about_rows_in_another_encoding(client, coordinator):
+    upload(client, data=mixed_encodings({3, 6}, total=6))
+    imp = db.session.scalar(select(ContactImport))
+    assert (imp.status, imp.encoding, imp.total_rows) == ("previewed", "cp1252", 6)
+    html = client.get(f"{URL}{imp.id}/preview").get_data(as_text=True)
+    assert "2 lines look garbled" in html and "Check lines 3, 6 before importing" in html
+    html = client.get(f"{URL}{imp.id}/preview?lang=es").get_data(as_text=True)
+    assert "2 líneas se ven con caracteres extraños" in html
+    assert "Revisa las líneas 3, 6 antes de importar" in html
+    assert "Import 6 rows" not in html and "Importar 6 filas" in html  # not refused
+
+
+def test_garbled_line_list_is_capped(client, coordinator):
+    upload(client, data=mixed_encodings(set(range(2, 32)), total=40))
+    imp = db.session.scalar(select(ContactImport))
+    html = client.get(f"{URL}{imp.id}/preview").get_data(as_text=True)
+    assert "30 lines look garbled" in html
+    assert "Check lines 2, 3, 4, 5, 6, 7, 8, 9, 10, 11 … before importing" in html
+
+
+def test_preview_of_a_clean_file_has_no_encoding_warning(client, coordinator):
+    upload(client)
+    imp = db.session.scalar(select(ContactImport))
+    assert "garbled" not in client.get(f"{URL}{imp.id}/preview").get_data(as_text=True)

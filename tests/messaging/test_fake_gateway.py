@@ -36,9 +36,17 @@ def test_fake_records_sends_with_unique_sids():
     second = sms.send(BETO, "Hi Beto")
     assert SID.match(first.sid) and SID.match(second.sid) and first.sid != second.sid
     assert first.status == "queued"
-    assert sms.sent == [(ANA, "Hola Ana", "https://x.example.org/cb", first.sid),
-                        (BETO, "Hi Beto", None, second.sid)]
+    assert sms.sent == [(ANA, "Hola Ana", "https://x.example.org/cb", first.sid, None),
+                        (BETO, "Hi Beto", None, second.sid, None)]
     assert sms.sent[0].body == "Hola Ana" and sms.last.to == BETO and sms.to(ANA) == sms.sent[:1]
+    assert sms.sent[0].sender is None  # the configured default
+
+
+def test_fake_records_the_organizations_sender():
+    sms = FakeSmsGateway()
+    sms.send(ANA, "Hola", sender="+526645550100")
+    sms.send(BETO, "Hi", sender="MG" + "a" * 32)
+    assert [s.sender for s in sms.sent] == ["+526645550100", "MG" + "a" * 32]
 
 
 def test_fake_fail_next_queues_exceptions_in_order():
@@ -94,7 +102,7 @@ def test_fake_is_thread_safe():
 
 def test_simulator_returns_sent_and_records_nothing():
     sim = SimulatorGateway()
-    one, two = sim.send(ANA, "Hola"), sim.send(ANA, "Hola")
+    one, two = sim.send(ANA, "Hola"), sim.send(ANA, "Hola", sender="+526645550100")
     assert one.status == "sent" and SID.match(one.sid) and one.sid != two.sid
     assert sim.find_sent(ANA, since=NOW) == []
     assert not hasattr(sim, "sent")

@@ -452,3 +452,34 @@ def test_module_is_the_only_twilio_importer():
         if re.search(r"^\s*(from|import)\s+twilio\b", p.read_text(encoding="utf-8"), re.M)
     )
     assert importers == ["messaging/twilio_gateway.py"]
+
+
+# -- per-organization sender (issue 12) -------------------------------------------------------
+ORG_SERVICE = "MG" + "0a1b" * 8
+ORG_NUMBER = "+526645550100"
+
+
+def test_send_with_an_organizations_messaging_service_overrides_the_default(fake_twilio,
+                                                                              make_gateway):
+    gateway = make_gateway()  # default: MESSAGING_SERVICE_SID
+    gateway.send(ANA, "uno", sender=ORG_SERVICE)
+    gateway.send(ANA, "dos", sender=None)
+    first, second = fake_twilio.creates
+    assert first.form == {"To": ANA, "Body": "uno", "MessagingServiceSid": ORG_SERVICE}
+    assert second.form == {"To": ANA, "Body": "dos", "MessagingServiceSid": MESSAGING_SERVICE_SID}
+
+
+def test_send_with_an_organizations_number_sends_from_it_without_the_default_service(
+        fake_twilio, make_gateway):
+    gateway = make_gateway()
+    gateway.send(ANA, "tres", sender=ORG_NUMBER)
+    [request] = fake_twilio.creates
+    assert request.form == {"To": ANA, "Body": "tres", "From": ORG_NUMBER}
+
+
+@pytest.mark.parametrize("sender", ["MG123", "5216641234567", "+52 664 555", "hello"])
+def test_a_malformed_sender_is_refused_before_any_request(fake_twilio, gateway, sender):
+    with pytest.raises(PermanentSmsError) as info:
+        gateway.send(ANA, BODY, sender=sender)
+    assert fake_twilio.requests == []
+    assert "sender" in str(info.value) and ANA not in str(info.value)

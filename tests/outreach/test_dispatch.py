@@ -291,12 +291,13 @@ def test_a_row_recovered_by_another_worker_is_not_sent_by_the_late_one(app, make
     ids = claim_due("slow", now=DUE, limit=10, lease=settings.lease)
     (item,) = prepare_batch(ids, worker_id="slow", now=DUE)
     later = DUE + settings.lease + timedelta(seconds=1)
-    assert recover_expired_leases(now=later) == (0, 1)  # the worker looked dead: "unknown"
+    # The worker looked dead; it had not started this row's provider call: given back.
+    assert recover_expired_leases(now=later) == (1, 0)
     gateway = FakeSmsGateway(clock=Clock(later))
     outcome = send_prepared(item, gateway=gateway, clock=Clock(later), budget=NoBudget(),
                             settings=settings, status_callback=None)
     assert outcome == "lease_lost" and gateway.sent == []
-    assert [r.status for r in outbox()] == ["unknown"]  # reconciliation decides, once
+    assert [r.status for r in outbox()] == ["scheduled"]  # the next claim sends it, once
 
 
 def test_renew_leases_only_extends_rows_this_worker_still_holds(app, make_org):
@@ -319,10 +320,10 @@ def test_renew_leases_only_extends_rows_this_worker_still_holds(app, make_org):
 class CallsBackFirst(FakeSmsGateway):
     """Twilio answering the status callback before the API call has even returned."""
 
-    def send(self, to, body, *, status_callback=None):
+    def send(self, to, body, *, status_callback=None, sender=None):
         from app.outreach.status import apply_status_callback
 
-        result = super().send(to, body, status_callback=status_callback)
+        result = super().send(to, body, status_callback=status_callback, sender=sender)
         apply_status_callback(result.sid, "delivered", None, now=self.clock())
         return result
 

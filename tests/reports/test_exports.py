@@ -44,9 +44,10 @@ def test_table_export_matches_the_page_and_is_suppressed_for_evaluators(
         ["Total", "", "9", "1.0000", "7", "1.0000"]]
     evaluator_client = client.application.test_client()
     login(evaluator, c=evaluator_client)
+    # en = 2 is small; es = 7 would give it away next to the total: both read "*".
     assert read_csv(evaluator_client.get(url, query_string=args))[1:] == [
         ["es", "Spanish", "*", "*", "*", "*"],
-        ["en", "English", "<5", "*", "<5", "*"],
+        ["en", "English", "*", "*", "*", "*"],
         ["Total", "", "9", "1.0000", "7", "1.0000"]]
 
 
@@ -131,16 +132,81 @@ def test_pseudonyms_are_stable_and_unlinkable_across_organizations(client, login
     assert str(c1.id) not in ids
 
 
-def test_evaluator_event_export_generalises_rare_places(client, login, evaluator, dataset):
+QUASI_IDENTIFIERS = ("age_band", "gender", "language", "country", "state_code", "municipality",
+                     "workshop_id", "week_utc")
+DEMOGRAPHICS = QUASI_IDENTIFIERS[:6]
+
+
+def _dicts(rows):
+    return [dict(zip(rows[0], row)) for row in rows[1:]]
+
+
+@pytest.mark.parametrize("scope", ["campaign", "all"])
+def test_evaluator_event_export_is_k_anonymous(client, login, evaluator, coordinator,
+                                               dataset, scope):
+    args = {**MARCH, **({"campaign_id": dataset.c1.id} if scope == "campaign" else {})}
     login(evaluator)
-    rows = read_csv(client.get("/reports/export/events.csv",
-                               query_string={"campaign_id": dataset.c1.id, **MARCH}))[1:]
-    places = {(r[5], r[6]) for r in rows}
-    # Contacts with C1 events in March: state 02 has c1 c2 c3 c9 c10 (5: kept); Tijuana
-    # c1 c2 c9 c10 (4 < 5: suppressed), Mexicali c3 (suppressed); state 09 has c4 c5 c6 and
-    # state 14 c7 c8 (fewer than 5: state and municipality suppressed).
-    assert places == {("02", "suppressed"), ("suppressed", "suppressed")}
+    rows = read_csv(client.get("/reports/export/events.csv", query_string=args))
+    assert rows[0][-1] == "week_utc" and "occurred_at_utc" not in rows[0]
+    events = _dicts(rows)
+    exact_client = client.application.test_client()
+    login(coordinator, c=exact_client)
+    exact = _dicts(read_csv(exact_client.get("/reports/export/events.csv", query_string=args)))
+    assert len(events) == len(exact)  # generalized, not dropped
+    # Every combination of quasi-identifiers is shared by at least 5 contacts.
+    contacts = {}
+    for event in events:
+        contacts.setdefault(tuple(event[c] for c in QUASI_IDENTIFIERS), set()).add(
+            event["contact"])
+    assert min(len(found) for found in contacts.values()) >= 5, contacts
+    # A contact's demographics read the same on all its rows (the pseudonym links them).
+    for pseudonym in {e["contact"] for e in events}:
+        assert len({tuple(e[c] for c in DEMOGRAPHICS) for e in events
+                    if e["contact"] == pseudonym}) == 1
+    # Weeks (Mondays), never times of day.
+    from datetime import date
+
+    for event in events:
+        assert event["week_utc"] == "suppressed" or \
+            date.fromisoformat(event["week_utc"]).weekday() == 0
     assert not any(s in "".join(",".join(r) for r in rows) for s in NAMES)
+    # The codebook of this export says how many rows were generalized, column by column.
+    book = read_csv(client.get("/reports/codebook", query_string={
+        "export": "events", "format": "csv", **args, **({} if "campaign_id" in args
+                                                        else {"all": 1})}))
+    meanings = {row[0]: row[1] for row in book[1:]}
+    for column in ("gender", "language", "state_code", "municipality", "workshop_id",
+                   "week_utc"):
+        n = sum(1 for e in events if e[column] == "suppressed")
+        assert f"In this file, rows with this column suppressed: {n} of {len(events)}." in \
+            meanings[column]
+
+
+def test_an_export_of_fewer_contacts_than_the_threshold_has_no_rows(client, login, evaluator,
+                                                                    dataset):
+    login(evaluator)
+    # April: only c7 has events of C1.
+    args = {"campaign_id": dataset.c1.id, "from": "2026-04-01", "to": "2026-04-30"}
+    assert read_csv(client.get("/reports/export/events.csv", query_string=args))[1:] == []
+    book = read_csv(client.get("/reports/codebook", query_string={
+        "export": "events", "format": "csv", **args}))
+    assert "In this file, rows left out: 1 of 1." in book[1][1]
+
+
+def test_error_code_holds_twilio_codes_only(client, login, coordinator, dataset):
+    from app.participation.services import record_event
+    from tests.reports.conftest import utc
+
+    record_event(organization_id=dataset.org.id, contact_id=dataset.contacts["c3"].id,
+                 kind="rsvp_no", channel="sms", occurred_at=utc(2026, 3, 6, 17),
+                 campaign_id=dataset.c1.id, workshop_id=dataset.w1.id, detail="declined")
+    db.session.commit()
+    login(coordinator)
+    events = _dicts(read_csv(client.get("/reports/export/events.csv",
+                                        query_string={"campaign_id": dataset.c1.id, **MARCH})))
+    codes = {(e["event"], e["error_code"]) for e in events if e["error_code"]}
+    assert codes == {("sms_failed", "30003"), ("sms_undelivered", "30005")}
+    assert [e["error_code"] for e in events if e["event"] == "rsvp_no"] == [""]
 
 
 def _add_spanish(app, tmp_path, messages: dict):
@@ -157,7 +223,7 @@ def _add_spanish(app, tmp_path, messages: dict):
 
 
 def test_codebook_in_both_languages(app, client, login, evaluator, dataset, tmp_path):
-    from app.reports.tables import EVENT_COLUMNS
+    from app.reports.tables import EVALUATOR_EVENT_COLUMNS as EVENT_COLUMNS
 
     login(evaluator)
     english = read_csv(client.get("/reports/codebook?export=events&format=csv&lang=en"))
@@ -177,6 +243,6 @@ def test_codebook_in_both_languages(app, client, login, evaluator, dataset, tmp_
     assert [r[0] for r in spanish][1:] == [r[0] for r in english[1:]]
     page = client.get("/reports/codebook?export=age_band&lang=es").get_data(as_text=True)
     assert "Columna" in page and "<code>reached</code>" in page
-    # Evaluators are told what the suppression markers mean.
+    # Evaluators are told what the suppression marker means.
     book = read_csv(client.get("/reports/codebook?export=age_band&format=csv&lang=en"))
-    assert any('"<5"' in r[2] for r in book)
+    assert any('"*"' in r[2] and "1 to 4" in r[2] for r in book)

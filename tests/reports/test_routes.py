@@ -57,20 +57,38 @@ def test_evaluator_sees_suppressed_breakdowns_and_exact_totals(client, login, ev
     assert response.status_code == 200
     assert "To protect small groups" in html
     # Language: en = 2 is small; with the exact total 9 it could be recovered from es = 7,
-    # so es is hidden as well ("*"); the shares of hidden counts are hidden too.
+    # so es is hidden as well; the shares of hidden counts are hidden too. One marker, "*",
+    # for both: it does not tell which hidden cell is the small one.
     assert cells(html, "Reach by language") == [
-        ["Spanish", "*", "*", "*", "*"], ["English", "&lt;5", "*", "&lt;5", "*"]]
+        ["Spanish", "*", "*", "*", "*"], ["English", "*", "*", "*", "*"]]
+    assert "&lt;5" not in html
     # Age bands: every non-zero count is below 5.
-    assert [row[1] for row in cells(html, "Reach by age band")] == ["&lt;5"] * 6
+    assert [row[1] for row in cells(html, "Reach by age band")] == ["*"] * 6
     # Gender: "prefers not to say" is 0 and stays 0.
     assert cells(html, "Reach by gender")[3][1:] == ["0", "0.0%", "0", "0.0%"]
-    # Funnel no-shows: W1 1 (small) and W2 0 — the zero is hidden ("*") so that W1's count
-    # cannot be read off the exact total.
+    # Funnel no-shows: W1 1 (small), W2 0: the total would be W1's count, so it is hidden
+    # too, in the table and in the chart drawn from it.
     funnel = cells(html, "Workshop funnel")
-    assert [row[8] for row in funnel] == ["&lt;5", "*"]
-    # Headline figures stay exact.
+    assert [row[8] for row in funnel] == ["*", "0"]
+    total = re.search(r"<caption>Workshop funnel.*?<tfoot>(.*?)</tfoot>", html, re.S).group(1)
+    assert [re.sub(r"<[^>]+>", "", c).strip()
+            for c in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", total)][3:9] == [
+        "5", "*", "*", "*", "*", "*"]
+    chart = re.search(r'<svg[^>]*aria-labelledby="chart-funnel-title.*?</svg>', html, re.S)
+    assert "Invited · Contacts: 5" in chart.group(0) and "No-shows · Contacts" not in \
+        chart.group(0)
+    # Reached, reached by SMS and in workshops are on the organization dashboard for every
+    # campaign, so "workshop only" (9 - 7 = 2) is known anyway: shown as is, in the
+    # headline and as "0 messages" alike.
     assert cells(html, "Headline figures")[0] == ["Reached", "9"]
+    assert cells(html, "Headline figures")[2] == ["Reached in workshops only", "2"]
+    assert cells(html, "Messages delivered per reached contact")[0][:2] == ["0", "2"]
     assert '<p class="stat">9</p>' in html
+    # Failed and undelivered are hidden (1 and 1 would give away the messages' rows); the
+    # delivery rate, which follows from the organization dashboard, is not.
+    summary = dict(cells(html, "Headline figures"))
+    assert (summary["Messages failed"], summary["Messages undelivered"]) == ("*", "*")
+    assert summary["Delivery rate"] == "76.9%"
 
 
 def test_evaluator_pages_contain_no_names_or_phones(client, login, evaluator, dataset):

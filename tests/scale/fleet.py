@@ -266,3 +266,87 @@ def drain(fleet: Fleet, outbox: Outbox, *, workers: int, timeout: float) -> int:
         fleet.wait_exit(wave, timeout=max(1.0, deadline - time.monotonic()))
         waves += 1
     return waves
+
+
+def _scratch_app(url: str):
+    from app import create_app
+    from config import TestingConfig
+
+    class ScaleConfig(TestingConfig):
+        SQLALCHEMY_DATABASE_URI = url
+        REDIS_URL = ""
+
+    return create_app(ScaleConfig)
+
+
+def seed_two_sends(url: str, n: int, texts: tuple[str, str]) -> tuple[list[str], int, int]:
+    """Like `create_schema_and_seed`, then two sends (A and B) of the same campaign to the
+    same `n` contacts, both due now: two messages per contact in the same minute, each
+    with its own text ("{text} {n}" so every (To, text) pair is unique).
+    Returns the phones and the two send ids."""
+    from sqlalchemy import insert, select
+
+    from app.campaigns.models import Campaign, CampaignMessage
+    from app.contacts.models import Contact
+    from app.extensions import db
+    from app.outreach.models import OutboxMessage, OutreachSend
+
+    create_schema_and_seed(url, 0)  # schema, organization, campaign
+    phones = [f"+52664{i:07d}" for i in range(n)]
+    app = _scratch_app(url)
+    consent = datetime(2026, 1, 15, 12, tzinfo=timezone.utc)
+    now = datetime.now(timezone.utc)
+    with app.app_context():
+        campaign = db.session.scalar(select(Campaign))
+        org_id = campaign.organization_id
+        db.session.execute(insert(Contact), [dict(
+            organization_id=org_id, phone=phone, first_name="Joven", language="es",
+            birth_year=2000, country="MX", state_code="02", municipality="Tijuana",
+            timezone="America/Tijuana", consent_source="workshop", consent_at=consent,
+            guardian_consent=False, undeliverable=False, created_at=consent,
+            updated_at=consent) for phone in phones])
+        ids = db.session.scalars(select(Contact.id).order_by(Contact.id)).all()
+        sends = []
+        for label, text_ in zip("AB", texts):
+            message = CampaignMessage(organization_id=org_id, campaign_id=campaign.id,
+                                      label=label, body_es=text_, body_en=text_)
+            db.session.add(message)
+            db.session.flush()
+            send = OutreachSend(organization_id=org_id, campaign_id=campaign.id,
+                                message_id=message.id, kind="once", fixed_at=now,
+                                fanned_out_at=now)
+            db.session.add(send)
+            db.session.flush()
+            sends.append((send, message, text_))
+        # Interleaved (A then B for each contact), so a batch holds both of a contact's rows.
+        db.session.execute(insert(OutboxMessage), [dict(
+            organization_id=org_id, campaign_id=campaign.id, send_id=send.id,
+            message_id=message.id, contact_id=cid, language="es", body=f"{text_} {i}",
+            due_at=now, status="scheduled", purpose="campaign")
+            for i, cid in enumerate(ids) for send, message, text_ in sends])
+        send_ids = [send.id for send, _, _ in sends]
+        db.session.commit()
+        db.session.remove()
+        db.engine.dispose()
+    return phones, send_ids[0], send_ids[1]
+
+
+def cancel_send_now(url: str, send_id: int) -> tuple[datetime, set[int]]:
+    """Cancel a send as the coordinator's button does. Returns the moment and the ids of the
+    send's rows that were already with the provider (started) when the cancel committed:
+    once it has committed no other row of the send can start (sending.start_row)."""
+    from sqlalchemy import select
+
+    from app.extensions import db
+    from app.outreach.models import OutboxMessage, OutreachSend
+    from app.outreach.services import cancel_send
+
+    app = _scratch_app(url)
+    with app.app_context():
+        moment = datetime.now(timezone.utc)
+        cancel_send(db.session.get(OutreachSend, send_id), now=moment)
+        started = set(db.session.scalars(select(OutboxMessage.id).where(
+            OutboxMessage.send_id == send_id, OutboxMessage.send_started_at.is_not(None))))
+        db.session.remove()
+        db.engine.dispose()
+    return moment, started

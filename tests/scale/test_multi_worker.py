@@ -32,6 +32,7 @@ import time
 from collections import Counter
 
 import pytest
+from sqlalchemy import text
 
 from config import TestingConfig
 from tests.fake_twilio import HANG, RATE_LIMIT, FakeTwilioServer
@@ -152,6 +153,95 @@ def test_workers_killed_at_random_moments_never_send_twice_nor_lose_a_message(
         assert hung, "no accept-then-hang fault was exercised"
         lookups = [r for r in fake.requests if r.method == "GET"]
         assert lookups, "no unknown outcome was reconciled through find_sent"
+    finally:
+        fleet.close()
+        outbox.close()
+
+
+TEXT_A, TEXT_B = "pairA: una pastilla falsa puede tener fentanilo.", "pairB: pide ayuda, es gratis."
+
+
+def test_chaos_round_two_sends_faults_kills_and_a_cancel(scale_db, fake, tmp_path):
+    """(d) Issue 12's chaos round: 3 workers; two sends to the same 400 contacts due in the
+    same minute; on 5 % of the recipients each: accepted-then-500, accepted-then-hang,
+    500-before-accepting, both messages 500 with only the second accepted, and 429;
+    SIGKILLs; send B canceled mid-way. Then: every (To, text) the
+    provider accepted maps to exactly one outbox row with that SID and that text; nothing of
+    send B went to the provider after the cancel except what was already with it; no text
+    carries the opt-out line twice; nothing is left unresolved."""
+    from tests.fake_twilio import SERVER_ERROR
+    from tests.scale.fleet import cancel_send_now, seed_two_sends
+
+    n = 400
+    phones, send_a, send_b = seed_two_sends(scale_db, n, (TEXT_A, TEXT_B))
+    rng = random.Random(SEED + 3)
+    faults = {"accepted_then_500": (SERVER_ERROR, True), "accepted_then_hang": (HANG, None),
+              "500_before_accepting": (SERVER_ERROR, False)}
+    for fault, record in faults.values():
+        for phone in rng.sample(phones, n // 20):
+            fake.inject(fault, to=phone, times=1, record=record)
+    # Both of a contact's messages answered 500, only the second accepted: the case where
+    # matching by number and time attaches the wrong SID. And 429s: retried, re-prepared.
+    for phone in rng.sample(phones, n // 20):
+        fake.inject(SERVER_ERROR, to=phone, times=1, record=False)
+        fake.inject(SERVER_ERROR, to=phone, times=1, record=True)
+    for phone in rng.sample(phones, n // 20):
+        fake.inject(RATE_LIMIT, to=phone, times=1)
+    env = worker_env(scale_db, fake, OUTREACH_LEASE_SECONDS=3,
+                     OUTREACH_RECONCILE_GRACE_SECONDS=4, TWILIO_MAX_MPS=25)
+    fleet, outbox = Fleet(env, tmp_path, concurrency=4, batch=20), Outbox(scale_db)
+    killed, canceled_at, started_at_cancel = 0, None, set()
+    try:
+        for round_ in range(8):
+            wave = fleet.start(3)
+            fleet.wait_started(wave)
+            time.sleep(rng.uniform(0.3, 1.5))
+            if round_ == 3:
+                canceled_at, started_at_cancel = cancel_send_now(scale_db, send_b)
+            alive = fleet.alive
+            if alive and round_ % 2 == 0:
+                victims = rng.sample(alive, rng.randint(1, len(alive)))
+                for worker in victims:
+                    worker.kill()
+                killed += len(victims)
+        fleet.wait_exit(fleet.alive, timeout=120)
+        drain(fleet, outbox, workers=3, timeout=300)
+        fleet.check_clean_exits()
+
+        with outbox.engine.connect() as conn:
+            rows = conn.execute(text(
+                "SELECT o.id, o.send_id, c.phone, o.body, o.status, o.twilio_sid "
+                "FROM outbox_messages o JOIN contacts c ON c.id = o.contact_id")).all()
+            notice = "Responde BAJA para no recibir"
+        by_sid = {r.twilio_sid: r for r in rows if r.twilio_sid}
+        accepted = fake.messages
+        pairs = Counter((m["to"], m["body"]) for m in accepted)
+        duplicates = sum(k - 1 for k in pairs.values() if k > 1)
+        unmapped = [m for m in accepted if m["sid"] not in by_sid
+                    or (by_sid[m["sid"]].phone, by_sid[m["sid"]].body) != (m["to"], m["body"])]
+        lost = [r for r in rows if r.send_id == send_a and r.status != "sent"]
+        after_cancel = [m for m in accepted if m["body"].startswith("pairB")
+                        and by_sid.get(m["sid"]) is not None
+                        and by_sid[m["sid"]].id not in started_at_cancel]
+        double_notice = [m for m in accepted if m["body"].count(notice) > 1]
+        answered_500 = sum(1 for r in fake.creates if r.status == 500)
+        hung = sum(1 for r in fake.creates if r.status is None)
+        print(f"\n[chaos] messages: {len(rows)} rows, {len(accepted)} accepted by the provider; "
+              f"faults injected: {6 * (n // 20)} ({answered_500} answered 500, {hung} hung); "
+              f"kills: {killed}; duplicates: {duplicates}; "
+              f"unmapped: {len(unmapped)}; lost: {len(lost)}; sent after cancel: "
+              f"{len(after_cancel)}; send B canceled: "
+              f"{sum(1 for r in rows if r.send_id == send_b and r.status == 'canceled')}; "
+              f"double opt-out line: {len(double_notice)}")
+
+        assert duplicates == 0 and not unmapped and not lost
+        assert not after_cancel and not double_notice
+        assert {r.status for r in rows} <= {"sent", "canceled"}
+        assert all(r.status == "canceled" and r.twilio_sid is None
+                   for r in rows if r.send_id == send_b and r.status != "sent")
+        assert any(r.status == "canceled" for r in rows if r.send_id == send_b)
+        assert killed >= 4 and canceled_at is not None
+        assert answered_500 and hung
     finally:
         fleet.close()
         outbox.close()

@@ -101,6 +101,7 @@ ROUTES: dict[str, Route] = {
     "auth.users": Route("manage_users"),
     "auth.edit_user": owned("manage_users", user_id="other_user"),
     "organizations.settings": Route("manage_settings"),
+    "main.status": Route("manage_settings"),
     "workshops.regenerate_calendar_token": Route("manage_settings"),
     # --- contacts (coordinators and administrators) ------------------------------------------
     "contacts.index": Route("view_contacts"),

@@ -175,3 +175,43 @@ def test_inbound_rejects_bad_signature_and_malformed(client, sent_row):
     assert post(client, INBOUND_URL, params, token="nope").status_code == 403
     assert post(client, INBOUND_URL, {"Body": "x"}).status_code == 400
     assert db.session.query(InboundMessage).count() == 0
+
+
+def test_a_repeated_early_callback_is_kept_once(client):
+    from app.outreach.models import EarlyStatusCallback
+
+    sid = "SM" + "9" * 32
+    for params in [status_params(sid, "undelivered", "30003")] * 3 + [
+            status_params(sid, "delivered")]:
+        assert post(client, STATUS_URL, params).status_code == 204
+    kept = db.session.scalars(select(EarlyStatusCallback).order_by(EarlyStatusCallback.id)).all()
+    assert [(k.status, k.error_code) for k in kept] == [
+        ("undelivered", "30003"), ("delivered", None)]
+
+
+# -- routing by the number written to (issue 12) ---------------------------------------------
+def test_inbound_is_routed_by_the_number_it_was_sent_to(client, make_org):
+    owner, other = make_org(), make_org()
+    owner.sms_sender = "+526645550100"
+    db.session.commit()
+    phone = "+526645557777"
+    mine, theirs = make_contact(owner, phone=phone), make_contact(other, phone=phone)
+    params = {**inbound_params(phone, "STOP", sid="SM" + "8" * 32), "To": "+526645550100"}
+    assert post(client, INBOUND_URL, params).status_code == 200
+    db.session.expire_all()
+    assert db.session.get(Contact, mine.id).opted_out_at is not None
+    assert db.session.get(Contact, theirs.id).opted_out_at is None
+
+
+def test_inbound_is_routed_by_the_messaging_service_it_was_sent_to(client, make_org):
+    owner, other = make_org(), make_org()
+    owner.sms_sender = "MG" + "c" * 32
+    db.session.commit()
+    phone = "+526645557777"
+    mine, theirs = make_contact(owner, phone=phone), make_contact(other, phone=phone)
+    params = {**inbound_params(phone, "BAJA", sid="SM" + "8" * 32), "To": "+526645550199",
+              "MessagingServiceSid": "MG" + "c" * 32}
+    assert post(client, INBOUND_URL, params).status_code == 200
+    db.session.expire_all()
+    assert db.session.get(Contact, mine.id).opted_out_at is not None
+    assert db.session.get(Contact, theirs.id).opted_out_at is None

@@ -81,6 +81,23 @@ def test_week_view_defaults_to_this_week(client, signed_in):
     assert "No workshops this week." in text(page) or "Your call" in text(page)
 
 
+@pytest.mark.parametrize("week", ["0001-W01", "9999-W52", "1999-W52", "2100-W01"])
+def test_week_out_of_range_is_a_translated_400(client, signed_in, week):
+    page = client.get(f"/workshops/?week={week}")
+    assert page.status_code == 400
+    assert "Choose a week between" in text(page)
+    page = client.get(f"/workshops/?week={week}&lang=es")
+    assert page.status_code == 400
+    assert "Elige una semana entre" in text(page)
+
+
+def test_first_and_last_weeks_in_range_render_with_their_neighbours(client, signed_in):
+    last_year = utcnow().astimezone(TZ).year + 10
+    for week in ("2000-W01", f"{last_year}-W52"):
+        page = client.get(f"/workshops/?week={week}")
+        assert page.status_code == 200, week
+
+
 def test_spanish_page(client, signed_in):
     page = text(client.get(f"/workshops/?week={week_of(signed_in['start'])}&lang=es"))
     assert "Decide tú" in page and "17:00" in page and "sábado" in page
