@@ -3,6 +3,7 @@ Redis), and a per-process fallback when Redis does not answer."""
 import logging
 import os
 import threading
+import time
 import uuid
 
 import pytest
@@ -76,7 +77,7 @@ def test_concurrent_wrong_passwords_get_only_the_limit_of_checks(app, make_user,
     def counting_verify(hashed, password):
         with lock:
             checks.append(password)
-        threading.Event().wait(0.05)  # a slow hash: the window the old check-then-hit lost
+        time.sleep(0.05)  # a slow hash: the window the old check-then-hit lost
         return real_verify(hashed, password)
 
     monkeypatch.setattr(services, "verify_password", counting_verify)

@@ -1,7 +1,7 @@
 """Audience pages: create/edit with preview (with and without JavaScript), detail counts,
 delete, validation, permissions and organization isolation."""
 import re
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 
 import pytest
 from flask_babel import force_locale, gettext
@@ -11,8 +11,9 @@ from sqlalchemy import func, select
 from app.contacts.models import Audience, Contact
 from app.extensions import db
 from tests.conftest import csrf_token_from
+from tests.support import TODAY
 
-YEAR = date.today().year
+YEAR = TODAY.year  # the frozen calendar (tests/support.py), not the real one
 WHEN = datetime(2026, 1, 5, 17, 0, tzinfo=timezone.utc)
 
 
