@@ -256,6 +256,16 @@ class FakeTwilioServer:
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
+    def _pause(self, seconds: float) -> None:
+        """Wait `seconds`, or less if the server stops. Short sleeps rather than a timed
+        Event.wait: a timed wait never wakes under libfaketime (make test-any-date)."""
+        deadline = time.monotonic() + seconds
+        while not self._closing.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            time.sleep(min(left, 0.01))
+
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> FakeTwilioServer:
         if self._server is not None:
@@ -484,7 +494,7 @@ class FakeTwilioServer:
             self.peak_in_flight = max(self.peak_in_flight, self._in_flight)
         try:
             if self.latency > 0:
-                self._closing.wait(self.latency)
+                self._pause(self.latency)
             self._route(h, req)
         finally:
             with self._lock:
@@ -605,7 +615,7 @@ class FakeTwilioServer:
     def _misbehave(self, h: _Handler, fault: str, resource: dict) -> None:
         h.close_connection = True
         if fault == HANG:
-            self._closing.wait(self.hang_seconds)
+            self._pause(self.hang_seconds)
             return
         if fault == DROP:
             return
@@ -614,7 +624,7 @@ class FakeTwilioServer:
         try:
             if fault == STALL_BODY:
                 h.wfile.write(head + body[:20])
-                self._closing.wait(self.hang_seconds)
+                self._pause(self.hang_seconds)
             elif fault == TRUNCATE:
                 h.wfile.write(head + body[: len(body) // 2])
         except OSError:
