@@ -3,6 +3,7 @@
 Each test fails on the code before the fix (issue 12, items 1, 2, 3, 8 and 9)."""
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from app.extensions import db
@@ -115,48 +116,38 @@ def test_reconciliation_leaves_ambiguous_rows_unknown(app, make_org):
     assert len(gateway.sent) == 1
 
 
-def test_reconciliation_checks_the_sender(app, make_org):
-    """A message to the same number with the same text from another sender is not ours."""
-    from dataclasses import replace
-
-    org = make_org()
-    make_contact(org)
+def accepted_then_500(app, org, gateway):
+    """One contact, one message the provider accepted and then answered 500 for: an unknown
+    row. Returns the contact and the worker settings; the gateway's clock stands at DUE."""
+    contact = make_contact(org)
     schedule_once(org, now=SCHEDULED_AT)
-    clock = Clock(DUE)
-    gateway = FakeSmsGateway(clock=clock)
-    gateway.sender = "MG" + "1" * 32
     gateway.fail_next(OutcomeUnknownSmsError("500"), sent=True)
-    run(app, clock, gateway)
-    gateway._records[0] = replace(gateway._records[0], sender="MG" + "2" * 32)
-    clock.now = DUE + timedelta(minutes=1)
-    reconcile_unknown(gateway=gateway, clock=clock, settings=make_worker(app, clock).settings)
+    run(app, gateway.clock, gateway)
     assert outbox()[0].status == "unknown"
-    gateway._records[0] = replace(gateway._records[0], sender=gateway.sender)
-    reconcile_unknown(gateway=gateway, clock=clock, settings=make_worker(app, clock).settings)
-    assert outbox()[0].status == "sent"
+    return contact, make_worker(app, gateway.clock).settings
 
 
-def test_reconciliation_uses_the_organizations_own_sender(app, make_org):
-    """An organization with its own number: only a provider message from that number (with
-    the row's text) is the row's."""
+@pytest.mark.parametrize("own_sender, default_sender, ours", [
+    (None, "MG" + "1" * 32, "MG" + "1" * 32),  # the shared Messaging Service
+    ("+526645550100", None, "+526645550100"),  # the organization's own number
+])
+def test_reconciliation_checks_the_sender(app, make_org, own_sender, default_sender, ours):
+    """A provider message with the row's text to the same number is the row's only when it
+    came from the row's sender."""
     from dataclasses import replace
 
     org = make_org()
-    org.sms_sender = "+526645550100"
-    make_contact(org)
-    schedule_once(org, now=SCHEDULED_AT)
-    clock = Clock(DUE)
-    gateway = FakeSmsGateway(clock=clock)
-    gateway.fail_next(OutcomeUnknownSmsError("500"), sent=True)
-    run(app, clock, gateway)
-    assert gateway.sent[0].sender == "+526645550100"
-    settings = make_worker(app, clock).settings
+    org.sms_sender = own_sender
+    gateway = FakeSmsGateway(clock=Clock(DUE))
+    gateway.sender = default_sender
+    _, settings = accepted_then_500(app, org, gateway)
+    assert gateway.sent[0].sender == own_sender
     gateway._records[0] = replace(gateway._records[0], sender="+526645550199")
-    clock.now = DUE + timedelta(minutes=1)
-    reconcile_unknown(gateway=gateway, clock=clock, settings=settings)
+    gateway.clock.now = DUE + timedelta(minutes=1)
+    reconcile_unknown(gateway=gateway, clock=gateway.clock, settings=settings)
     assert outbox()[0].status == "unknown"
-    gateway._records[0] = replace(gateway._records[0], sender="+526645550100")
-    reconcile_unknown(gateway=gateway, clock=clock, settings=settings)
+    gateway._records[0] = replace(gateway._records[0], sender=ours)
+    reconcile_unknown(gateway=gateway, clock=gateway.clock, settings=settings)
     assert outbox()[0].status == "sent"
 
 
@@ -321,14 +312,9 @@ def test_a_crash_leaves_only_the_row_in_flight_unknown(app, make_org):
 
 # -- 9. a failing lookup is retried, then escalated ---------------------------------------
 def test_unknown_rows_escalate_when_the_lookup_keeps_failing(app, make_org, caplog):
-    org = make_org()
-    contact = make_contact(org)
-    schedule_once(org, now=SCHEDULED_AT)
     clock = Clock(DUE)
     gateway = LookupFails(clock=clock)
-    gateway.fail_next(OutcomeUnknownSmsError("500"), sent=True)
-    run(app, clock, gateway)
-    settings = make_worker(app, clock).settings
+    contact, settings = accepted_then_500(app, make_org(), gateway)
     clock.now = DUE + timedelta(minutes=1)
     counts = reconcile_unknown(gateway=gateway, clock=clock, settings=settings)
     assert counts["lookup_failed"] == 1 and gateway.lookups == 1
@@ -348,14 +334,9 @@ def test_unknown_rows_escalate_when_the_lookup_keeps_failing(app, make_org, capl
 
 
 def test_a_lookup_that_recovers_resolves_the_row(app, make_org):
-    org = make_org()
-    make_contact(org)
-    schedule_once(org, now=SCHEDULED_AT)
     clock = Clock(DUE)
     gateway = LookupFails(clock=clock)
-    gateway.fail_next(OutcomeUnknownSmsError("500"), sent=True)
-    run(app, clock, gateway)
-    settings = make_worker(app, clock).settings
+    _, settings = accepted_then_500(app, make_org(), gateway)
     clock.now = DUE + timedelta(minutes=1)
     reconcile_unknown(gateway=gateway, clock=clock, settings=settings)
     gateway.lookups_fail = False
