@@ -359,6 +359,16 @@ class Linked:
         return found
 
 
+
+def _subtract(terms: dict, source: dict, factor) -> None:
+    """terms -= factor × source, in place, dropping coefficients that become zero."""
+    for key, c in source.items():
+        value = terms.get(key, 0) - factor * c
+        if value:
+            terms[key] = value
+        else:
+            terms.pop(key, None)
+
 def _reduce(rows: list[tuple[dict, Fraction]], order: dict) -> list[tuple[dict, Fraction]]:
     """Reduced row echelon form of sparse linear rows (exact fractions)."""
     done: dict = {}  # pivot -> (terms, rhs)
@@ -369,12 +379,7 @@ def _reduce(rows: list[tuple[dict, Fraction]], order: dict) -> list[tuple[dict, 
             if not factor:
                 continue
             p_terms, p_rhs = done[pivot]
-            for key, c in p_terms.items():
-                value = terms.get(key, 0) - factor * c
-                if value:
-                    terms[key] = value
-                else:
-                    terms.pop(key, None)
+            _subtract(terms, p_terms, factor)
             rhs -= factor * p_rhs
         if not terms:
             continue
@@ -385,12 +390,7 @@ def _reduce(rows: list[tuple[dict, Fraction]], order: dict) -> list[tuple[dict, 
         for other, (o_terms, o_rhs) in done.items():
             factor = o_terms.get(pivot)
             if factor:
-                for key, c in terms.items():
-                    value = o_terms.get(key, 0) - factor * c
-                    if value:
-                        o_terms[key] = value
-                    else:
-                        o_terms.pop(key, None)
+                _subtract(o_terms, terms, factor)
                 done[other] = (o_terms, o_rhs - factor * rhs)
         done[pivot] = (terms, rhs)
     return list(done.values())
