@@ -2,6 +2,7 @@
 
 Every setting is documented in README.md ("Configuration").
 """
+
 import os
 import tempfile
 from pathlib import Path
@@ -27,7 +28,7 @@ def database_url(url: str) -> str:
     """Accept the common 'postgres://' and 'postgresql://' spellings and use psycopg 3."""
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
+            return "postgresql+psycopg://" + url[len(prefix) :]
     return url
 
 

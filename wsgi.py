@@ -1,4 +1,5 @@
 """WSGI entry point: `gunicorn wsgi:app` and `flask --app wsgi ...`."""
+
 import os
 
 from app import create_app

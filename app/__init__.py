@@ -1,4 +1,5 @@
 """Alcance: SMS and workshop outreach for youth addiction-prevention campaigns."""
+
 from pathlib import Path
 
 from flask import Flask
@@ -31,35 +32,37 @@ def create_app(config_object="config.DevelopmentConfig") -> Flask:
     """Build the application. Touches neither the database nor the network."""
     from werkzeug.utils import import_string
 
-    from . import models  # noqa: F401  (registers every table)
-    from .contacts import import_jobs  # noqa: F401  (registers the job handler)
-    from .outreach import fanout_jobs  # noqa: F401  (registers the job handler)
-    from .reports import export_jobs  # noqa: F401  (registers the job handler)
-    from . import sqlite  # noqa: F401  (SQLite connection settings)
+    from . import (
+        models,  # noqa: F401  (registers every table)
+        sqlite,  # noqa: F401  (SQLite connection settings)
+    )
     from .auth.models import User
     from .auth.routes import bp as auth_bp
     from .campaigns.routes import bp as campaigns_bp
     from .cli import register_cli
+    from .contacts import import_jobs  # noqa: F401  (registers the job handler)
     from .contacts.audience_routes import bp as audiences_bp
     from .contacts.import_routes import bp as contact_imports_bp
     from .contacts.routes import bp as contacts_bp
     from .extensions import babel, csrf, db, login_manager, migrate
     from .i18n import apply_language_switch, select_locale, select_timezone
+    from .jobs.routes import bp as jobs_bp
     from .logging_setup import configure_logging
     from .main.routes import bp as main_bp
     from .main.routes import render_error
     from .messaging.factory import build_gateway
     from .organizations.routes import bp as organizations_bp
+    from .outreach import fanout_jobs  # noqa: F401  (registers the job handler)
     from .outreach.routes import bp as outreach_bp
-    from .jobs.routes import bp as jobs_bp
-    from .reports.routes import bp as reports_bp
-    from .webhooks.routes import bp as webhooks_bp
-    from .workshops.attendance_routes import bp as attendance_bp
-    from .workshops.routes import bp as workshops_bp
-    from .workshops import rsvp  # noqa: F401  (registers the RSVP reply handlers)
     from .ratelimit import rate_limits
+    from .reports import export_jobs  # noqa: F401  (registers the job handler)
+    from .reports.routes import bp as reports_bp
     from .security_headers import add_security_headers
     from .ui import template_context
+    from .webhooks.routes import bp as webhooks_bp
+    from .workshops import rsvp  # noqa: F401  (registers the RSVP reply handlers)
+    from .workshops.attendance_routes import bp as attendance_bp
+    from .workshops.routes import bp as workshops_bp
 
     app = Flask(
         __name__,
@@ -106,9 +109,21 @@ def create_app(config_object="config.DevelopmentConfig") -> Flask:
     app.register_error_handler(HTTPException, render_error)
     app.register_error_handler(500, render_error)
 
-    for blueprint in (main_bp, auth_bp, organizations_bp, contacts_bp, contact_imports_bp,
-                      audiences_bp, campaigns_bp, outreach_bp, webhooks_bp, workshops_bp,
-                      attendance_bp, reports_bp, jobs_bp):
+    for blueprint in (
+        main_bp,
+        auth_bp,
+        organizations_bp,
+        contacts_bp,
+        contact_imports_bp,
+        audiences_bp,
+        campaigns_bp,
+        outreach_bp,
+        webhooks_bp,
+        workshops_bp,
+        attendance_bp,
+        reports_bp,
+        jobs_bp,
+    ):
         app.register_blueprint(blueprint)
     app.extensions["sms_gateway"] = build_gateway(app.config)
     register_cli(app)

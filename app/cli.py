@@ -1,4 +1,5 @@
 """Flask CLI commands. Each validates its arguments with the same forms the web UI uses."""
+
 import subprocess
 import sys
 from functools import wraps
@@ -31,8 +32,9 @@ def localized(command):
 
 def validated(form_class, **values):
     """Validate CLI values with a web form; exit with translated errors when invalid."""
-    form = form_class(formdata=MultiDict({k: v for k, v in values.items() if v is not None}),
-                      meta={"csrf": False})
+    form = form_class(
+        formdata=MultiDict({k: v for k, v in values.items() if v is not None}), meta={"csrf": False}
+    )
     if not form.validate():
         for field in form:
             for error in field.errors:
@@ -58,12 +60,22 @@ def orgs_create(slug, name, country, tz, language):
     from .organizations.forms import OrganizationForm
     from .organizations.services import create_organization
 
-    form = validated(OrganizationForm, slug=slug, name=name, country=country.upper(),
-                     timezone=tz, default_language=language)
+    form = validated(
+        OrganizationForm,
+        slug=slug,
+        name=name,
+        country=country.upper(),
+        timezone=tz,
+        default_language=language,
+    )
     try:
-        org = create_organization(slug=form.slug.data, name=form.name.data,
-                                  country=form.country.data, timezone=form.timezone.data,
-                                  default_language=form.default_language.data)
+        org = create_organization(
+            slug=form.slug.data,
+            name=form.name.data,
+            country=form.country.data,
+            timezone=form.timezone.data,
+            default_language=form.default_language.data,
+        )
     except DomainError as error:
         fail(error)
     click.echo(_("Organization %(slug)s created.", slug=org.slug))
@@ -89,8 +101,13 @@ def users_create(org_slug, email, role, language, password_stdin):
     form = validated(NewUserForm, email=email, role=role, language=language, password=password)
     try:
         org = organization_by_slug(org_slug)
-        user = create_user(org, email=form.email.data, role=form.role.data,
-                           password=password, language=form.language.data)
+        user = create_user(
+            org,
+            email=form.email.data,
+            role=form.role.data,
+            password=password,
+            language=form.language.data,
+        )
     except DomainError as error:
         fail(error)
     click.echo(_("User %(email)s created with role %(role)s.", email=user.email, role=user.role))
@@ -124,15 +141,32 @@ def _pybabel(*args: str) -> None:
 @i18n_cli.command("extract")
 def i18n_extract():
     """Extract messages into translations/messages.pot."""
-    _pybabel("extract", "-F", "babel.cfg", "-k", "_l", "-k", "lazy_gettext", "-k", "lazy_ngettext:1,2",
-             "-c", "TRANSLATORS:",
-             "--no-location", "--sort-output", "-o", "translations/messages.pot", ".")
+    _pybabel(
+        "extract",
+        "-F",
+        "babel.cfg",
+        "-k",
+        "_l",
+        "-k",
+        "lazy_gettext",
+        "-k",
+        "lazy_ngettext:1,2",
+        "-c",
+        "TRANSLATORS:",
+        "--no-location",
+        "--sort-output",
+        "-o",
+        "translations/messages.pot",
+        ".",
+    )
 
 
 @i18n_cli.command("update")
 def i18n_update():
     """Merge messages.pot into every language catalog."""
-    _pybabel("update", "-i", "translations/messages.pot", "-d", "translations", "--no-fuzzy-matching")
+    _pybabel(
+        "update", "-i", "translations/messages.pot", "-d", "translations", "--no-fuzzy-matching"
+    )
 
 
 @i18n_cli.command("compile")
@@ -146,6 +180,13 @@ def register_cli(app) -> None:
     from .outreach.cli import outreach_cli
     from .reports.cli import reports_cli
 
-    for command in (orgs_cli, users_cli, i18n_cli, seed_demo, contacts_cli, outreach_cli,
-                    reports_cli):
+    for command in (
+        orgs_cli,
+        users_cli,
+        i18n_cli,
+        seed_demo,
+        contacts_cli,
+        outreach_cli,
+        reports_cli,
+    ):
         app.cli.add_command(command)

@@ -7,6 +7,7 @@ Writing: every cell we produce goes through `neutralize`, so a value such as
 ``=cmd|' /C calc'!A0`` typed into a list cannot run as a formula when a coordinator
 opens our CSV in a spreadsheet (OWASP "CSV injection").
 """
+
 import codecs
 import csv
 import io
@@ -48,7 +49,7 @@ def _decodes(data: bytes, encoding: str) -> bool:
     decoder = codecs.getincrementaldecoder(encoding)("strict")
     try:
         for start in range(0, len(data), _CHUNK):
-            decoder.decode(data[start:start + _CHUNK])
+            decoder.decode(data[start : start + _CHUNK])
         decoder.decode(b"", final=True)
     except UnicodeDecodeError:
         return False
@@ -56,7 +57,7 @@ def _decodes(data: bytes, encoding: str) -> bool:
 
 
 def detect_encoding(data: bytes) -> str:
-    """"utf-8-sig" (BOM), "utf-8", or "cp1252" (which also reads Latin-1 text).
+    """ "utf-8-sig" (BOM), "utf-8", or "cp1252" (which also reads Latin-1 text).
 
     Raises:
         CsvDecodeError: NUL bytes (a binary file) or bytes valid in none of them.
@@ -64,7 +65,7 @@ def detect_encoding(data: bytes) -> str:
     if b"\x00" in data:
         raise CsvDecodeError("binary")
     if data.startswith(UTF8_BOM):
-        if _decodes(data[len(UTF8_BOM):], "utf-8"):
+        if _decodes(data[len(UTF8_BOM) :], "utf-8"):
             return "utf-8-sig"
         raise CsvDecodeError("bad utf-8 after BOM")
     if _decodes(data, "utf-8"):

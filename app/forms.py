@@ -1,4 +1,5 @@
 """BaseForm: CSRF from Flask-WTF, and WTForms' own messages in the current locale."""
+
 from flask import has_request_context
 from flask_babel import get_locale
 from flask_wtf import FlaskForm

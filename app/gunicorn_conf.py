@@ -2,6 +2,7 @@
 
 Every value can be overridden by the GUNICORN_* variables below.
 """
+
 import multiprocessing
 import os
 

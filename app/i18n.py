@@ -3,6 +3,7 @@
 Order: explicit switch (``?lang=``, kept in the session and saved for a signed-in user)
 → the user's saved preference → the browser's Accept-Language → Spanish.
 """
+
 from flask import current_app, has_request_context, request, session
 from flask_login import current_user
 

@@ -7,6 +7,7 @@ Database errors quote the rows they failed on (PostgreSQL's DETAIL, SQLAlchemy's
 parameters (config.py, `hide_parameters`) and the formatters print a database error as
 its class, first line and SQL only. Phone numbers left in any message are masked.
 """
+
 import json
 import logging
 import re
@@ -19,8 +20,9 @@ _QUOTED = re.compile(r'"[^"]*"')
 _DIAG_FIELDS = ("sqlstate", "table_name", "column_name", "constraint_name")
 # PostgreSQL's secondary fields quote row values ("Failing row contains (...)"); other
 # errors repeat them (SQLAlchemy's PendingRollbackError: "Original exception was: ...").
-_PG_DETAILS = re.compile(r"\n(?:DETAIL|HINT|CONTEXT|WHERE):.*?(?=\n\[SQL|\n\(Background|\Z)",
-                         re.DOTALL)
+_PG_DETAILS = re.compile(
+    r"\n(?:DETAIL|HINT|CONTEXT|WHERE):.*?(?=\n\[SQL|\n\(Background|\Z)", re.DOTALL
+)
 
 
 def redact(text: str) -> str:
@@ -37,16 +39,19 @@ def _database_error_text(error: BaseException) -> str | None:
         text = "StatementError"
         if orig is not None:  # a driver error, or a Python one raised binding a value
             text = f"({type(orig).__module__}.{type(orig).__qualname__}) " + (
-                _database_error_text(orig) or "")
+                _database_error_text(orig) or ""
+            )
         return f"{text.rstrip()}\n[SQL: {error.statement}]" if error.statement else text
     diag = getattr(error, "diag", None)
     if diag is not None and hasattr(diag, "message_primary"):  # psycopg (PostgreSQL)
         # The primary message may quote a value ('invalid input syntax ... "abc"'); the
         # names of the table, column and constraint are given apart.
         primary = _QUOTED.sub('"…"', diag.message_primary or str(error).split("\n", 1)[0])
-        fields = [f"{name}={getattr(diag, name, None) or getattr(error, name, None)}"
-                  for name in _DIAG_FIELDS
-                  if getattr(diag, name, None) or getattr(error, name, None)]
+        fields = [
+            f"{name}={getattr(diag, name, None) or getattr(error, name, None)}"
+            for name in _DIAG_FIELDS
+            if getattr(diag, name, None) or getattr(error, name, None)
+        ]
         return f"{primary} [{', '.join(fields)}]" if fields else primary
     if type(error).__module__ == "sqlite3":  # schema names only ("UNIQUE constraint failed")
         return str(error).split("\n", 1)[0]
@@ -164,27 +169,47 @@ def gunicorn_logconfig(*, json_lines: bool) -> dict:
     """gunicorn's `logconfig_dict`: its error and access logs in our formats. The root
     logger is left to the application (`configure_logging`), so no line is written twice."""
     if json_lines:
-        formatters = {"error": {"()": "app.logging_setup.JSONFormatter"},
-                      "access": {"()": "app.logging_setup.JSONFormatter"}}
+        formatters = {
+            "error": {"()": "app.logging_setup.JSONFormatter"},
+            "access": {"()": "app.logging_setup.JSONFormatter"},
+        }
     else:  # gunicorn's own plain layouts (the access line is the message alone)
-        formatters = {"error": {"()": "app.logging_setup.UTCFormatter",
-                                "fmt": "%(asctime)s [%(process)d] [%(levelname)s] %(message)s"},
-                      "access": {"()": "app.logging_setup.UTCFormatter", "fmt": "%(message)s"}}
+        formatters = {
+            "error": {
+                "()": "app.logging_setup.UTCFormatter",
+                "fmt": "%(asctime)s [%(process)d] [%(levelname)s] %(message)s",
+            },
+            "access": {"()": "app.logging_setup.UTCFormatter", "fmt": "%(message)s"},
+        }
     return {
         "version": 1,
         "disable_existing_loggers": False,
         "root": {"level": "WARNING", "handlers": []},
         "loggers": {
-            "gunicorn.error": {"level": "INFO", "handlers": ["error_console"],
-                               "propagate": False, "qualname": "gunicorn.error"},
-            "gunicorn.access": {"level": "INFO", "handlers": ["console"],
-                                "propagate": False, "qualname": "gunicorn.access"},
+            "gunicorn.error": {
+                "level": "INFO",
+                "handlers": ["error_console"],
+                "propagate": False,
+                "qualname": "gunicorn.error",
+            },
+            "gunicorn.access": {
+                "level": "INFO",
+                "handlers": ["console"],
+                "propagate": False,
+                "qualname": "gunicorn.access",
+            },
         },
         "handlers": {
-            "console": {"class": "logging.StreamHandler", "formatter": "access",
-                        "stream": "ext://sys.stdout"},
-            "error_console": {"class": "logging.StreamHandler", "formatter": "error",
-                              "stream": "ext://sys.stderr"},
+            "console": {
+                "class": "logging.StreamHandler",
+                "formatter": "access",
+                "stream": "ext://sys.stdout",
+            },
+            "error_console": {
+                "class": "logging.StreamHandler",
+                "formatter": "error",
+                "stream": "ext://sys.stderr",
+            },
         },
         "formatters": formatters,
     }

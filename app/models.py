@@ -1,8 +1,9 @@
 """Imports every model so SQLAlchemy's metadata (and Alembic) sees all tables."""
+
 from .auth.models import User  # noqa: F401
 from .campaigns.models import Campaign, CampaignMessage, CampaignPlace  # noqa: F401
-from .jobs.models import Job  # noqa: F401
 from .contacts.models import Audience, Contact, ContactImport, ContactTag  # noqa: F401
+from .jobs.models import Job  # noqa: F401
 from .organizations.models import Organization  # noqa: F401
 from .outreach.models import (  # noqa: F401
     CampaignEnrollment,

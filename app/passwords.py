@@ -1,4 +1,5 @@
 """Password hashing (argon2id) and the password policy (length + guessability)."""
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
@@ -37,7 +38,10 @@ _DUMMY = {}
 
 
 def burn_verify_time(password: str) -> None:
-    key = (current_app.config["PASSWORD_HASH_TIME_COST"], current_app.config["PASSWORD_HASH_MEMORY_KIB"])
+    key = (
+        current_app.config["PASSWORD_HASH_TIME_COST"],
+        current_app.config["PASSWORD_HASH_MEMORY_KIB"],
+    )
     if key not in _DUMMY:
         _DUMMY[key] = hash_password("not-a-real-password-for-timing")
     verify_password(_DUMMY[key], password)

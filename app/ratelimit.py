@@ -6,6 +6,7 @@ counted. A slot taken by an attempt that turns out right can be given back (`giv
 When Redis does not answer, each process falls back to its own memory — logged once per
 interval and counted in /metrics — rather than refusing every sign-in.
 """
+
 import hashlib
 import logging
 import threading
@@ -117,8 +118,9 @@ class RedisWindows:
     def __init__(self, url: str, prefix: str):
         import redis
 
-        self.client = redis.Redis.from_url(url, socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
-                                           socket_timeout=REDIS_TIMEOUT_SECONDS)
+        self.client = redis.Redis.from_url(
+            url, socket_connect_timeout=REDIS_TIMEOUT_SECONDS, socket_timeout=REDIS_TIMEOUT_SECONDS
+        )
         self.prefix = prefix
         self._take = self.client.register_script(_TAKE_SCRIPT)
 
@@ -148,8 +150,7 @@ class LimitStatus:
 class Limiter:
     """The limits of one app: Redis with a per-process memory fallback, or memory only."""
 
-    def __init__(self, redis_url: str, prefix: str, *, clock=time.time,
-                 monotonic=time.monotonic):
+    def __init__(self, redis_url: str, prefix: str, *, clock=time.time, monotonic=time.monotonic):
         self.memory = MemoryWindows()
         self.redis = RedisWindows(redis_url, prefix) if redis_url else None
         self.clock, self.monotonic = clock, monotonic
@@ -171,9 +172,12 @@ class Limiter:
             self.retry_at = self.monotonic() + REDIS_RETRY_SECONDS
             self.degraded = True
             if self._warn.due():
-                logger.warning("Redis does not answer (%s): sign-in limits (and webhook "
-                               "rejection counts) fall back to per-process memory until it "
-                               "does", type(error).__name__)
+                logger.warning(
+                    "Redis does not answer (%s): sign-in limits (and webhook "
+                    "rejection counts) fall back to per-process memory until it "
+                    "does",
+                    type(error).__name__,
+                )
             return False, None
         if self.degraded:
             self.degraded = False
@@ -201,12 +205,14 @@ class Limiter:
         self.with_redis(lambda r: r.clear(key))
 
     def status(self) -> LimitStatus:
-        return LimitStatus(configured=self.redis is not None,
-                           shared=self.redis is not None and not self.degraded,
-                           fallbacks=self.fallbacks)
+        return LimitStatus(
+            configured=self.redis is not None,
+            shared=self.redis is not None and not self.degraded,
+            fallbacks=self.fallbacks,
+        )
 
     def redis_state(self) -> str:
-        """"ok", "unreachable" or "not_configured": asks Redis now (health checks)."""
+        """ "ok", "unreachable" or "not_configured": asks Redis now (health checks)."""
         if self.redis is None:
             return "not_configured"
         import redis
@@ -232,7 +238,8 @@ class RateLimits:
 
     def init_app(self, app) -> None:
         app.extensions["rate_limits"] = Limiter(
-            app.config.get("REDIS_URL") or "", app.config.get("RATELIMIT_KEY_PREFIX", "alcance"))
+            app.config.get("REDIS_URL") or "", app.config.get("RATELIMIT_KEY_PREFIX", "alcance")
+        )
 
     @staticmethod
     def limiter() -> Limiter:

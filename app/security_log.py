@@ -1,4 +1,5 @@
 """Security event log: UTC timestamps, ids only, never e-mails, names or phone numbers."""
+
 import hashlib
 import hmac
 import logging
@@ -20,4 +21,6 @@ def pseudonymous_ip() -> str | None:
 def security_event(event: str, **fields) -> None:
     fields.setdefault("ip", pseudonymous_ip())
     details = " ".join(f"{k}={v}" for k, v in sorted(fields.items()) if v is not None)
-    logger.info("security_event=%s %s", event, details, extra={"security_event": event, "fields": fields})
+    logger.info(
+        "security_event=%s %s", event, details, extra={"security_event": event, "fields": fields}
+    )

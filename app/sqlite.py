@@ -1,5 +1,6 @@
 """SQLite settings for the embedded default: foreign keys on, WAL so the web process and
 the worker can read while the other writes, and a busy timeout instead of instant errors."""
+
 import sqlite3
 
 from sqlalchemy import event

@@ -5,6 +5,7 @@ directly; they call `scoped(Model)` or `get_owned_or_404(Model, id)`, which alwa
 filter by the signed-in user's organization. A row of another organization is
 therefore indistinguishable from a row that does not exist (404).
 """
+
 from flask import abort
 from flask_login import current_user
 from sqlalchemy import ForeignKey, Select, select

@@ -1,4 +1,5 @@
 """Template context shared by every page: navigation, language switch, labels."""
+
 from urllib.parse import quote, urlencode
 
 from flask import current_app, request
@@ -60,9 +61,11 @@ def lang_switch_url(code: str) -> str:
 
 def _nav_items() -> list:
     simulator = getattr(current_app.extensions.get("sms_gateway"), "name", "") == "simulator"
-    return [item for item in NAV_ITEMS
-            if item[0] in current_app.view_functions
-            and (simulator or item[0] != "outreach.simulator")]
+    return [
+        item
+        for item in NAV_ITEMS
+        if item[0] in current_app.view_functions and (simulator or item[0] != "outreach.simulator")
+    ]
 
 
 def template_context() -> dict:

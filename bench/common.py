@@ -2,6 +2,7 @@
 
 Benchmarks measure; they assert nothing. Each prints a table of figures and targets.
 """
+
 import json
 import os
 import random
@@ -12,6 +13,7 @@ import sys
 import tempfile
 import uuid
 from contextlib import contextmanager
+from datetime import UTC
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -20,11 +22,16 @@ sys.path.insert(0, str(ROOT))
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/14"  # not 15: `make test` uses that one
 ZONES = [  # (country, state, municipality, time zone, weight)
-    ("MX", "02", "Tijuana", "America/Tijuana", 20), ("MX", "09", "Coyoacán", "America/Mexico_City", 25),
-    ("MX", "14", "Guadalajara", "America/Mexico_City", 10), ("MX", "19", "Monterrey", "America/Monterrey", 10),
-    ("MX", "08", "Juárez", "America/Ciudad_Juarez", 8), ("MX", "23", "Benito Juárez", "America/Cancun", 5),
-    ("MX", "31", "Mérida", "America/Merida", 5), ("MX", "26", "Hermosillo", "America/Hermosillo", 5),
-    ("US", "CA", "San Diego", "America/Los_Angeles", 7), ("US", "AZ", "Phoenix", "America/Phoenix", 3),
+    ("MX", "02", "Tijuana", "America/Tijuana", 20),
+    ("MX", "09", "Coyoacán", "America/Mexico_City", 25),
+    ("MX", "14", "Guadalajara", "America/Mexico_City", 10),
+    ("MX", "19", "Monterrey", "America/Monterrey", 10),
+    ("MX", "08", "Juárez", "America/Ciudad_Juarez", 8),
+    ("MX", "23", "Benito Juárez", "America/Cancun", 5),
+    ("MX", "31", "Mérida", "America/Merida", 5),
+    ("MX", "26", "Hermosillo", "America/Hermosillo", 5),
+    ("US", "CA", "San Diego", "America/Los_Angeles", 7),
+    ("US", "AZ", "Phoenix", "America/Phoenix", 3),
     ("US", "TX", "El Paso", "America/Denver", 2),
 ]
 
@@ -86,7 +93,7 @@ def make_app(url: str, **settings):
 
 def seed_contacts(org_id: int, n: int, *, seed: int = 7, batch: int = 10_000) -> None:
     """Insert `n` eligible adult contacts spread over the border and central zones."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from sqlalchemy import insert
 
@@ -95,16 +102,30 @@ def seed_contacts(org_id: int, n: int, *, seed: int = 7, batch: int = 10_000) ->
 
     rng = random.Random(seed)
     weights = [z[4] for z in ZONES]
-    consent = datetime(2026, 1, 10, 12, tzinfo=timezone.utc)
+    consent = datetime(2026, 1, 10, 12, tzinfo=UTC)
     rows = []
     for i in range(n):
         country, state, town, tz, _ = rng.choices(ZONES, weights)[0]
         phone = f"+52664{i:07d}" if country == "MX" else f"+1619{i:07d}"
-        rows.append(dict(organization_id=org_id, phone=phone, first_name=rng.choice(
-            ["Ana", "José", "Itzel", "Brayan", None]), language=rng.choice(["es", "es", "en"]),
-            birth_year=rng.randint(1998, 2007), country=country, state_code=state,
-            municipality=town, timezone=tz, consent_source="school", consent_at=consent,
-            guardian_consent=True, undeliverable=False, created_at=consent, updated_at=consent))
+        rows.append(
+            dict(
+                organization_id=org_id,
+                phone=phone,
+                first_name=rng.choice(["Ana", "José", "Itzel", "Brayan", None]),
+                language=rng.choice(["es", "es", "en"]),
+                birth_year=rng.randint(1998, 2007),
+                country=country,
+                state_code=state,
+                municipality=town,
+                timezone=tz,
+                consent_source="school",
+                consent_at=consent,
+                guardian_consent=True,
+                undeliverable=False,
+                created_at=consent,
+                updated_at=consent,
+            )
+        )
         if len(rows) == batch:
             db.session.execute(insert(Contact), rows)
             rows = []
@@ -144,7 +165,10 @@ def start_fake_twilio(latency: float) -> tuple[subprocess.Popen, dict]:
     where env holds TWILIO_API_BASE_URL and the credentials it accepts. Terminate it after."""
     process = subprocess.Popen(
         [sys.executable, "-m", "tests.fake_twilio", "--port", "0", "--latency", str(latency)],
-        cwd=ROOT, stdout=subprocess.PIPE, text=True)
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     line = process.stdout.readline()
     process.stdout.close()
     env = dict(re.findall(r"(\w+)=(\S+)", line))
@@ -167,8 +191,14 @@ def stop_process(process: subprocess.Popen, timeout: float = 10.0) -> None:
 
 def emit_json(table: str, figure: str, value, target="", passed=None, **extra) -> None:
     """One machine-readable figure for bench/run_all.py: a `BENCH_JSON {...}` line."""
-    record = {"table": table, "figure": figure, "value": value, "target": target,
-              "pass": passed, **extra}
+    record = {
+        "table": table,
+        "figure": figure,
+        "value": value,
+        "target": target,
+        "pass": passed,
+        **extra,
+    }
     print("BENCH_JSON " + json.dumps(record, ensure_ascii=False, default=str), flush=True)
 
 

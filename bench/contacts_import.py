@@ -12,6 +12,7 @@ then imports it (upload check + apply, then a re-import of the same file) on:
 Each backend runs in a fresh subprocess, so the peak RSS (ru_maxrss) is its own.
 Target on a 2-core machine: 100k rows in under 20 s with a peak RSS under 300 MB.
 """
+
 import argparse
 import csv
 import json
@@ -29,19 +30,47 @@ DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 TARGET_SECONDS, TARGET_RSS_MB = 20.0, 300.0
 
 MX_AREAS = [  # (area code, state, municipality)
-    ("664", "Baja California", "Tijuana"), ("686", "Baja California", "Mexicali"),
-    ("55", "CDMX", "Coyoacán"), ("33", "Jalisco", "Guadalajara"),
-    ("81", "Nuevo León", "Monterrey"), ("656", "Chihuahua", "Ciudad Juárez"),
-    ("222", "Puebla", "Puebla"), ("999", "Yucatán", "Mérida"),
-    ("998", "Quintana Roo", "Benito Juárez"), ("442", "Querétaro", "Querétaro"),
-    ("477", "Guanajuato", "León"), ("443", "Michoacán", "Morelia"),
-    ("662", "Sonora", "Hermosillo"), ("868", "Tamaulipas", "Matamoros"),
+    ("664", "Baja California", "Tijuana"),
+    ("686", "Baja California", "Mexicali"),
+    ("55", "CDMX", "Coyoacán"),
+    ("33", "Jalisco", "Guadalajara"),
+    ("81", "Nuevo León", "Monterrey"),
+    ("656", "Chihuahua", "Ciudad Juárez"),
+    ("222", "Puebla", "Puebla"),
+    ("999", "Yucatán", "Mérida"),
+    ("998", "Quintana Roo", "Benito Juárez"),
+    ("442", "Querétaro", "Querétaro"),
+    ("477", "Guanajuato", "León"),
+    ("443", "Michoacán", "Morelia"),
+    ("662", "Sonora", "Hermosillo"),
+    ("868", "Tamaulipas", "Matamoros"),
 ]
-US_AREAS = [("619", "CA", "San Diego"), ("213", "California", "Los Angeles"),
-            ("915", "TX", "El Paso"), ("210", "Texas", "San Antonio"),
-            ("602", "AZ", "Phoenix"), ("312", "IL", "Chicago")]
-NAMES = ["María José", "José Ángel", "Ana Sofía", "Jesús", "Ximena", "Ñeli", "Iñaki", "Guadalupe",
-         "Daniela", "Luis Fernando", "Renée", "Zoë", "Brayan", "Itzel", "Sebastián", "Camila"]
+US_AREAS = [
+    ("619", "CA", "San Diego"),
+    ("213", "California", "Los Angeles"),
+    ("915", "TX", "El Paso"),
+    ("210", "Texas", "San Antonio"),
+    ("602", "AZ", "Phoenix"),
+    ("312", "IL", "Chicago"),
+]
+NAMES = [
+    "María José",
+    "José Ángel",
+    "Ana Sofía",
+    "Jesús",
+    "Ximena",
+    "Ñeli",
+    "Iñaki",
+    "Guadalupe",
+    "Daniela",
+    "Luis Fernando",
+    "Renée",
+    "Zoë",
+    "Brayan",
+    "Itzel",
+    "Sebastián",
+    "Camila",
+]
 GENDERS = ["mujer", "hombre", "no binario", "prefiero no decir", "", "F", "male"]
 TAGS = ["secundaria", "prepa", "taller verano", "feria 2026", "deportes", "arte"]
 
@@ -50,7 +79,8 @@ def _valid_number(rng, area, region, seen, phonenumbers):
     while True:
         rest = 10 - len(area)
         subscriber = str(rng.randint(2, 9)) + "".join(
-            str(rng.randint(0, 9)) for _ in range(rest - 1))
+            str(rng.randint(0, 9)) for _ in range(rest - 1)
+        )
         if region == "US" and subscriber.startswith("555"):
             continue
         national = area + subscriber
@@ -68,29 +98,59 @@ def generate(path: Path, rows: int, seed: int = 2026) -> dict:
     seen, written, bad, dupes = set(), [], 0, 0
     with open(path, "w", encoding="utf-8", newline="") as f:
         out = csv.writer(f)
-        out.writerow(["teléfono", "Nombre", "Idioma", "Año_nacimiento", "Género", "Estado",
-                      "Municipio", "País", "Etiquetas", "Consentimiento", "Consentimiento_tutor",
-                      "Notas"])
+        out.writerow(
+            [
+                "teléfono",
+                "Nombre",
+                "Idioma",
+                "Año_nacimiento",
+                "Género",
+                "Estado",
+                "Municipio",
+                "País",
+                "Etiquetas",
+                "Consentimiento",
+                "Consentimiento_tutor",
+                "Notas",
+            ]
+        )
         for i in range(rows):
             roll = rng.random()
             if roll < 0.02:
                 bad += 1
                 kind = i % 3
                 phone = "12345" if kind == 0 else _valid_number(rng, "33", "MX", seen, phonenumbers)
-                out.writerow([phone, rng.choice(NAMES), "es", "1950" if kind == 1 else "2008",
-                              "mujer", "Narnia" if kind == 2 else "Jalisco", "", "MX", "",
-                              "taller", "sí", "=cmd|' /C calc'!A0"])
+                out.writerow(
+                    [
+                        phone,
+                        rng.choice(NAMES),
+                        "es",
+                        "1950" if kind == 1 else "2008",
+                        "mujer",
+                        "Narnia" if kind == 2 else "Jalisco",
+                        "",
+                        "MX",
+                        "",
+                        "taller",
+                        "sí",
+                        "=cmd|' /C calc'!A0",
+                    ]
+                )
                 continue
             if roll < 0.05 and written:
                 dupes += 1
                 country, number, state, city = rng.choice(written)
-                phone = (f"+52 1 {number}" if country == "MX"
-                         else f"1-{number[:3]}-{number[3:6]}-{number[6:]}")
+                phone = (
+                    f"+52 1 {number}"
+                    if country == "MX"
+                    else f"1-{number[:3]}-{number[3:6]}-{number[6:]}"
+                )
             elif roll < 0.85:
                 area, state, city = rng.choice(MX_AREAS)
                 country, number = "MX", _valid_number(rng, area, "MX", seen, phonenumbers)
-                phone = rng.choice([number, f"044 {number}",
-                                    f"+52 {number[:3]} {number[3:6]} {number[6:]}"])
+                phone = rng.choice(
+                    [number, f"044 {number}", f"+52 {number[:3]} {number[3:6]} {number[6:]}"]
+                )
                 written.append((country, number, state, city))
             else:
                 area, state, city = rng.choice(US_AREAS)
@@ -98,13 +158,22 @@ def generate(path: Path, rows: int, seed: int = 2026) -> dict:
                 phone = f"({number[:3]}) {number[3:6]}-{number[6:]}"
                 written.append((country, number, state, city))
             year = rng.randint(1998, 2013)
-            out.writerow([
-                phone, rng.choice(NAMES), rng.choice(["es", "español", "en", "inglés", ""]),
-                year, rng.choice(GENDERS), state, city, country,
-                ", ".join(rng.sample(TAGS, rng.randint(0, 2))),
-                rng.choice(["taller", "escuela", "formulario", ""]),
-                "sí" if year >= 2008 else rng.choice(["no", ""]), "notas libres",
-            ])
+            out.writerow(
+                [
+                    phone,
+                    rng.choice(NAMES),
+                    rng.choice(["es", "español", "en", "inglés", ""]),
+                    year,
+                    rng.choice(GENDERS),
+                    state,
+                    city,
+                    country,
+                    ", ".join(rng.sample(TAGS, rng.randint(0, 2))),
+                    rng.choice(["taller", "escuela", "formulario", ""]),
+                    "sí" if year >= 2008 else rng.choice(["no", ""]),
+                    "notas libres",
+                ]
+            )
     return {"bad": bad, "duplicates": dupes}
 
 
@@ -132,18 +201,23 @@ def run_one(url: str, schema: str | None, file: str) -> dict:
     out = {}
     with app.test_request_context():
         db.create_all()
-        org = create_organization(slug="bench", name="Bench", country="MX",
-                                  timezone="America/Mexico_City")
+        org = create_organization(
+            slug="bench", name="Bench", country="MX", timezone="America/Mexico_City"
+        )
         data = Path(file).read_bytes()
         for label in ("import", "re-import"):
             started = time.perf_counter()
-            imp = import_services.create_import(org, user_id=None, filename="bench.csv",
-                                                data=data, consent_source="school")
+            imp = import_services.create_import(
+                org, user_id=None, filename="bench.csv", data=data, consent_source="school"
+            )
             result = import_services.apply_import(imp, now=utcnow())
             out[label] = {
-                "seconds": time.perf_counter() - started, "rows": result.total,
-                "created": result.created, "updated": result.updated,
-                "skipped": result.skipped, "rejected": result.rejected,
+                "seconds": time.perf_counter() - started,
+                "rows": result.total,
+                "created": result.created,
+                "updated": result.updated,
+                "skipped": result.skipped,
+                "rejected": result.rejected,
                 "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             }
         db.session.remove()
@@ -155,8 +229,13 @@ def _child(url: str, schema: str | None, file: str) -> dict:
     args = [sys.executable, __file__, "--child", url, "--file", file]
     if schema:
         args += ["--schema", schema]
-    done = subprocess.run(args, capture_output=True, text=True, cwd=ROOT,
-                          env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    done = subprocess.run(
+        args,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
     if done.returncode != 0:
         raise RuntimeError(done.stderr[-3000:])
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -172,8 +251,9 @@ def _postgres_scratch(url: str):
 
     name = f"alcance_bench_{uuid.uuid4().hex[:8]}"
     try:
-        admin = create_engine(url, isolation_level="AUTOCOMMIT",
-                              connect_args={"connect_timeout": 3})
+        admin = create_engine(
+            url, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3}
+        )
         with admin.connect() as conn:
             conn.execute(text("SELECT 1"))
     except Exception as error:  # not reachable: skip PostgreSQL
@@ -218,18 +298,22 @@ def main() -> int:
     csv_path = workdir / "contacts.csv"
     started = time.perf_counter()
     made = generate(csv_path, args.rows)
-    print(f"Generated {args.rows} rows ({csv_path.stat().st_size / 1e6:.1f} MB; "
-          f"{made['bad']} bad, {made['duplicates']} duplicates) in "
-          f"{time.perf_counter() - started:.1f} s: {csv_path}")
+    print(
+        f"Generated {args.rows} rows ({csv_path.stat().st_size / 1e6:.1f} MB; "
+        f"{made['bad']} bad, {made['duplicates']} duplicates) in "
+        f"{time.perf_counter() - started:.1f} s: {csv_path}"
+    )
 
     runs = [("sqlite", f"sqlite:///{workdir / 'bench.sqlite3'}", None, None)]
     pg = _postgres_scratch(os.environ.get("BENCH_DATABASE_URL") or DEFAULT_PG_URL)
     if pg:
         runs.append(("postgresql", *pg))
 
-    header = (f"{'backend':<11} {'run':<10} {'rows':>7} {'seconds':>8} {'rows/s':>8} "
-              f"{'peak RSS MB':>11} {'created':>8} {'updated':>8} {'skipped':>8} "
-              f"{'rejected':>8}  target                   result")
+    header = (
+        f"{'backend':<11} {'run':<10} {'rows':>7} {'seconds':>8} {'rows/s':>8} "
+        f"{'peak RSS MB':>11} {'created':>8} {'updated':>8} {'skipped':>8} "
+        f"{'rejected':>8}  target                   result"
+    )
     lines, ok = [header, "-" * len(header)], True
     try:
         for backend, url, schema, _cleanup in runs:
@@ -242,7 +326,8 @@ def main() -> int:
                     f"{m['rows'] / m['seconds']:>8.0f} {m['rss_mb']:>11.0f} {m['created']:>8} "
                     f"{m['updated']:>8} {m['skipped']:>8} {m['rejected']:>8}  "
                     f"<{TARGET_SECONDS:.0f} s, <{TARGET_RSS_MB:.0f} MB RSS    "
-                    f"{'PASS' if passed else 'FAIL'}")
+                    f"{'PASS' if passed else 'FAIL'}"
+                )
     finally:
         for *_rest, cleanup in runs:
             if cleanup:

@@ -11,15 +11,26 @@ Runs `flask outreach worker --once` processes (1 and 4) on SQLite and PostgreSQL
 Several workers always get REDIS_URL ($BENCH_REDIS_URL, default redis://127.0.0.1:6379/14)
 when Redis answers, so the send budget is shared as in production.
 """
+
 import argparse
 import os
 import subprocess
 import sys
 import time
-from datetime import datetime, time as clock_time, timezone
+from datetime import UTC, datetime
+from datetime import time as clock_time
 
-from common import (ROOT, backends, database, make_app, print_table, redis_url, seed_contacts,
-                    start_fake_twilio, stop_process)
+from common import (
+    ROOT,
+    backends,
+    database,
+    make_app,
+    print_table,
+    redis_url,
+    seed_contacts,
+    start_fake_twilio,
+    stop_process,
+)
 
 LATENCY = 0.1
 
@@ -35,22 +46,41 @@ def seed(url: str, n: int) -> None:
 
     app = make_app(url)
     with app.app_context():
-        org = create_organization(slug="bench", name="Bench", country="MX",
-                                  timezone="America/Tijuana")
+        org = create_organization(
+            slug="bench", name="Bench", country="MX", timezone="America/Tijuana"
+        )
         # Any hour of the day the benchmark runs at must be "allowed" for this measurement.
         org.quiet_start, org.quiet_end = clock_time(0, 0), clock_time(23, 59, 59)
         org.opt_out_notice = "always"
-        campaign = Campaign(organization_id=org.id, name="Bench", topic="fentanyl",
-                            strategy="education", level="universal", status="active")
+        campaign = Campaign(
+            organization_id=org.id,
+            name="Bench",
+            topic="fentanyl",
+            strategy="education",
+            level="universal",
+            status="active",
+        )
         db.session.add(campaign)
         db.session.commit()
         seed_contacts(org.id, n)
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         ids = db.session.scalars(select(Contact.id)).all()
-        db.session.execute(insert(OutboxMessage), [dict(
-            organization_id=org.id, campaign_id=campaign.id, contact_id=cid, language="es",
-            body="Hola, infórmate sobre el fentanilo.", due_at=now, status="scheduled",
-            purpose="campaign") for cid in ids])
+        db.session.execute(
+            insert(OutboxMessage),
+            [
+                dict(
+                    organization_id=org.id,
+                    campaign_id=campaign.id,
+                    contact_id=cid,
+                    language="es",
+                    body="Hola, infórmate sobre el fentanilo.",
+                    due_at=now,
+                    status="scheduled",
+                    purpose="campaign",
+                )
+                for cid in ids
+            ],
+        )
         db.session.commit()
         db.session.remove()
         db.engine.dispose()
@@ -65,27 +95,58 @@ def sent_stats(url: str) -> tuple[int, float]:
 
     engine = create_engine(url)
     with engine.connect() as conn:
-        moments = sorted(conn.execute(select(OutboxMessage.sent_at).where(
-            OutboxMessage.status == "sent")).scalars())
+        moments = sorted(
+            conn.execute(
+                select(OutboxMessage.sent_at).where(OutboxMessage.status == "sent")
+            ).scalars()
+        )
     engine.dispose()
     return len(moments), (moments[-1] - moments[0]).total_seconds() if moments else 0.0
 
 
 def worker_env(url: str, twilio_env: dict, *, mps: float, redis: str | None = None) -> dict:
-    return {**os.environ, **twilio_env, "APP_CONFIG": "development", "DATABASE_URL": url,
-            "SMS_BACKEND": "twilio", "TWILIO_MAX_MPS": str(mps), "SECRET_KEY": "bench" * 13,
-            "PUBLIC_BASE_URL": "https://alcance.example.org", "REDIS_URL": redis or ""}
+    return {
+        **os.environ,
+        **twilio_env,
+        "APP_CONFIG": "development",
+        "DATABASE_URL": url,
+        "SMS_BACKEND": "twilio",
+        "TWILIO_MAX_MPS": str(mps),
+        "SECRET_KEY": "bench" * 13,
+        "PUBLIC_BASE_URL": "https://alcance.example.org",
+        "REDIS_URL": redis or "",
+    }
 
 
-def run_workers(url: str, twilio_env: dict, *, workers: int, mps: float, n: int,
-                redis: str | None = None) -> tuple:
+def run_workers(
+    url: str, twilio_env: dict, *, workers: int, mps: float, n: int, redis: str | None = None
+) -> tuple:
     """Returns (sustained msg/s between first and last send, msg/s including start-up)."""
     env = worker_env(url, twilio_env, mps=mps, redis=redis)
     started = time.perf_counter()
-    procs = [subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "outreach", "worker",
-                               "--once", "--concurrency", "32", "--batch", "256"],
-                              cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL) for _ in range(workers)]
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "flask",
+                "--app",
+                "wsgi",
+                "outreach",
+                "worker",
+                "--once",
+                "--concurrency",
+                "32",
+                "--batch",
+                "256",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for _ in range(workers)
+    ]
     for proc in procs:
         proc.wait()
     seconds = time.perf_counter() - started
@@ -110,34 +171,58 @@ def main() -> None:
                 redis = shared if workers > 1 else None
                 with database(backend) as url:
                     seed(url, args.messages)
-                    rate, overall = run_workers(url, twilio_env, workers=workers, mps=100_000,
-                                                n=args.messages, redis=redis)
+                    rate, overall = run_workers(
+                        url, twilio_env, workers=workers, mps=100_000, n=args.messages, redis=redis
+                    )
                 budget = ", Redis budget" if redis else ""
-                rows.append((f"dispatch {backend} {workers} worker(s){budget}, no limit, msg/s",
-                             f"{rate:,.0f}", ">= 200", rate >= 200))
-                rows.append((f"  same, including process start-up", f"{overall:,.0f}", "", None))
+                rows.append(
+                    (
+                        f"dispatch {backend} {workers} worker(s){budget}, no limit, msg/s",
+                        f"{rate:,.0f}",
+                        ">= 200",
+                        rate >= 200,
+                    )
+                )
+                rows.append(("  same, including process start-up", f"{overall:,.0f}", "", None))
             target = f"{args.limit * 0.95:g}-{args.limit * 1.05:g}"
             with database(backend) as url:
                 n = int(args.limit * 30)
                 seed(url, n)
                 rate, _ = run_workers(url, twilio_env, workers=1, mps=args.limit, n=n)
-            rows.append((f"dispatch {backend} limit {args.limit:g}/s, 1 worker, msg/s",
-                         f"{rate:,.1f}", target, abs(rate - args.limit) <= 0.05 * args.limit))
+            rows.append(
+                (
+                    f"dispatch {backend} limit {args.limit:g}/s, 1 worker, msg/s",
+                    f"{rate:,.1f}",
+                    target,
+                    abs(rate - args.limit) <= 0.05 * args.limit,
+                )
+            )
             if shared:
                 with database(backend) as url:
                     n = int(args.limit * 30)
                     seed(url, n)
-                    rate, _ = run_workers(url, twilio_env, workers=4, mps=args.limit, n=n,
-                                          redis=shared)
-                rows.append((f"dispatch {backend} limit {args.limit:g}/s, 4 workers, Redis, msg/s",
-                             f"{rate:,.1f}", target, abs(rate - args.limit) <= 0.05 * args.limit))
+                    rate, _ = run_workers(
+                        url, twilio_env, workers=4, mps=args.limit, n=n, redis=shared
+                    )
+                rows.append(
+                    (
+                        f"dispatch {backend} limit {args.limit:g}/s, 4 workers, Redis, msg/s",
+                        f"{rate:,.1f}",
+                        target,
+                        abs(rate - args.limit) <= 0.05 * args.limit,
+                    )
+                )
             else:
-                rows.append((f"dispatch {backend} limit, 4 workers, Redis", "no Redis", target,
-                             None))
+                rows.append(
+                    (f"dispatch {backend} limit, 4 workers, Redis", "no Redis", target, None)
+                )
     finally:
         stop_process(fake)
-    print_table(f"Dispatch via TwilioGateway, fake Twilio latency {LATENCY * 1000:.0f} ms "
-                "(bench/dispatch.py)", rows)
+    print_table(
+        f"Dispatch via TwilioGateway, fake Twilio latency {LATENCY * 1000:.0f} ms "
+        "(bench/dispatch.py)",
+        rows,
+    )
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ Benchmarks measure, they do not test: the exit status is 0 unless a benchmark cr
 
 --quick runs every benchmark with small sizes to check the plumbing (figures meaningless).
 """
+
 import argparse
 import json
 import os
@@ -20,7 +21,7 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
@@ -33,8 +34,13 @@ BENCHMARKS = [
     ("fanout", "fanout.py", [], ["--contacts", "3000"], 900),
     ("dispatch", "dispatch.py", [], ["--messages", "300", "--limit", "20"], 1500),
     ("reports", "reports.py", [], ["--contacts", "5000", "--events", "20000", "--runs", "1"], 2400),
-    ("web_load", "web_load.py", [],
-     ["--contacts", "2000", "--seconds", "5", "--saturate-seconds", "3"], 1500),
+    (
+        "web_load",
+        "web_load.py",
+        [],
+        ["--contacts", "2000", "--seconds", "5", "--saturate-seconds", "3"],
+        1500,
+    ),
     ("worker_memory", "worker_memory.py", [], ["--messages", "3000"], 2400),
     ("attendance_sheet", "attendance_sheet.py", [], ["--contacts", "2000", "--rows", "500"], 900),
 ]
@@ -45,7 +51,7 @@ def parse_json_lines(text: str) -> list[dict]:
     for line in text.splitlines():
         if line.startswith("BENCH_JSON "):
             try:
-                rows.append(json.loads(line[len("BENCH_JSON "):]))
+                rows.append(json.loads(line[len("BENCH_JSON ") :]))
             except ValueError:
                 pass
     return rows
@@ -60,13 +66,24 @@ def parse_plain_table(text: str) -> list[dict]:
     for line in text.splitlines():
         if line.startswith("figure ") or not line.strip() or line.startswith("BENCH_JSON"):
             continue
-        passed = True if line.rstrip().endswith("PASS") else False if line.rstrip().endswith(
-            "FAIL") else None
+        passed = (
+            True
+            if line.rstrip().endswith("PASS")
+            else False
+            if line.rstrip().endswith("FAIL")
+            else None
+        )
         body = line.rstrip()[:-4].rstrip() if passed is not None else line.rstrip()
         parts = re.split(r"\s{2,}", body.strip())
         if len(parts) >= 2 and passed is not None:
-            rows.append({"figure": parts[0], "value": parts[1],
-                         "target": parts[2] if len(parts) > 2 else "", "pass": passed})
+            rows.append(
+                {
+                    "figure": parts[0],
+                    "value": parts[1],
+                    "target": parts[2] if len(parts) > 2 else "",
+                    "pass": passed,
+                }
+            )
     return rows
 
 
@@ -81,14 +98,30 @@ def parse_contacts_import(text: str) -> list[dict]:
         backend, run, n, seconds, rate, rss = parts[:6]
         label = f"contacts {run} {backend} {int(n):,} rows"
         rows += [
-            {"figure": f"{label}: seconds", "value": f"{float(seconds):.1f}", "target": "< 20",
-             "pass": float(seconds) < 20},
-            {"figure": f"{label}: rows/s", "value": f"{int(float(rate)):,}", "target": "",
-             "pass": None},
-            {"figure": f"{label}: peak RSS MB", "value": rss, "target": "< 300",
-             "pass": float(rss) < 300},
-            {"figure": f"{label}: created/updated/skipped/rejected",
-             "value": "/".join(parts[6:10]), "target": "", "pass": None},
+            {
+                "figure": f"{label}: seconds",
+                "value": f"{float(seconds):.1f}",
+                "target": "< 20",
+                "pass": float(seconds) < 20,
+            },
+            {
+                "figure": f"{label}: rows/s",
+                "value": f"{int(float(rate)):,}",
+                "target": "",
+                "pass": None,
+            },
+            {
+                "figure": f"{label}: peak RSS MB",
+                "value": rss,
+                "target": "< 300",
+                "pass": float(rss) < 300,
+            },
+            {
+                "figure": f"{label}: created/updated/skipped/rejected",
+                "value": "/".join(parts[6:10]),
+                "target": "",
+                "pass": None,
+            },
         ]
     return rows
 
@@ -105,8 +138,14 @@ def run_one(name: str, script: str, args: list[str], timeout: int) -> tuple[list
     with open(log_path, "w") as log:
         log.write(f"$ {sys.executable} {path.relative_to(ROOT)} {' '.join(args)}\n")
         log.flush()
-        proc = subprocess.Popen([sys.executable, str(path), *args], cwd=ROOT, env=env,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        proc = subprocess.Popen(
+            [sys.executable, str(path), *args],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         out = []
 
         def pump():  # keep the log current while the benchmark runs
@@ -141,14 +180,21 @@ def run_one(name: str, script: str, args: list[str], timeout: int) -> tuple[list
     text = "".join(out)
     figures = parse_json_lines(text)
     if not figures:
-        figures = parse_contacts_import(text) if name == "contacts_import" else parse_plain_table(text)
+        figures = (
+            parse_contacts_import(text) if name == "contacts_import" else parse_plain_table(text)
+        )
     if status == "crashed" and name == "contacts_import" and figures:
         status = "ok"  # it exits 1 when a target is missed, after printing its table
     if loads:
-        figures.append({"figure": f"machine load during this benchmark (1-min average, "
-                                  f"{os.cpu_count()} CPUs): mean / max",
-                        "value": f"{sum(loads) / len(loads):.1f} / {max(loads):.1f}",
-                        "target": "", "pass": None})
+        figures.append(
+            {
+                "figure": f"machine load during this benchmark (1-min average, "
+                f"{os.cpu_count()} CPUs): mean / max",
+                "value": f"{sum(loads) / len(loads):.1f} / {max(loads):.1f}",
+                "target": "",
+                "pass": None,
+            }
+        )
     return figures, status, time.monotonic() - started
 
 
@@ -175,9 +221,15 @@ def machine() -> dict:
                 mem = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
     except OSError:
         pass
-    return {"nproc": os.cpu_count(), "memory": mem, "cpu": cpu, "python": platform.python_version(),
-            "load": open("/proc/loadavg").read().split()[:3] if os.path.exists("/proc/loadavg")
-            else "?"}
+    return {
+        "nproc": os.cpu_count(),
+        "memory": mem,
+        "cpu": cpu,
+        "python": platform.python_version(),
+        "load": open("/proc/loadavg").read().split()[:3]
+        if os.path.exists("/proc/loadavg")
+        else "?",
+    }
 
 
 def render(results: list[tuple], markdown: bool) -> str:
@@ -190,22 +242,31 @@ def render(results: list[tuple], markdown: bool) -> str:
             continue
         for f in figures:
             passed = f.get("pass")
-            rows.append((name, str(f.get("figure", "")), str(f.get("value", "")),
-                         str(f.get("target", "")),
-                         "" if passed is None else ("PASS" if passed else "FAIL")))
+            rows.append(
+                (
+                    name,
+                    str(f.get("figure", "")),
+                    str(f.get("value", "")),
+                    str(f.get("target", "")),
+                    "" if passed is None else ("PASS" if passed else "FAIL"),
+                )
+            )
         if status != "ok":
-            rows.append((name, f"(benchmark {status}: see bench/output/{name}.log)", "", "",
-                         "FAIL"))
+            rows.append(
+                (name, f"(benchmark {status}: see bench/output/{name}.log)", "", "", "FAIL")
+            )
     if markdown:
         lines.append("| " + " | ".join(header) + " |")
         lines.append("| " + " | ".join("---" for _ in header) + " |")
         for row in rows:
             lines.append("| " + " | ".join(c.replace("|", "\\|") for c in row) + " |")
         return "\n".join(lines)
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
-              for i, h in enumerate(header)]
-    fmt = "  ".join(f"{{:<{w}}}" if i < 2 else f"{{:>{w}}}" if i < 4 else "{}"
-                    for i, w in enumerate(widths))
+    widths = [
+        max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)
+    ]
+    fmt = "  ".join(
+        f"{{:<{w}}}" if i < 2 else f"{{:>{w}}}" if i < 4 else "{}" for i, w in enumerate(widths)
+    )
     lines.append(fmt.format(*header))
     lines.append("  ".join("-" * w for w in widths))
     for row in rows:
@@ -221,23 +282,32 @@ def main() -> int:
     args = parser.parse_args()
     OUTPUT.mkdir(exist_ok=True)
     info = machine()
-    started = datetime.now(timezone.utc)
-    print(f"Alcance benchmarks: {started:%Y-%m-%d %H:%M} UTC, {info['nproc']} CPUs "
-          f"({info['cpu']}), {info['memory']}, Python {info['python']}, "
-          f"load average {' '.join(info['load'])}", flush=True)
+    started = datetime.now(UTC)
+    print(
+        f"Alcance benchmarks: {started:%Y-%m-%d %H:%M} UTC, {info['nproc']} CPUs "
+        f"({info['cpu']}), {info['memory']}, Python {info['python']}, "
+        f"load average {' '.join(info['load'])}",
+        flush=True,
+    )
     results = []
     for name, script, full, quick, timeout in BENCHMARKS:
         if args.only and name not in args.only:
             continue
         print(f"== {name} ...", flush=True)
         figures, status, seconds = run_one(name, script, quick if args.quick else full, timeout)
-        print(f"   {status} in {seconds:.0f} s, {len(figures)} figures "
-              f"(log: bench/output/{name}.log)", flush=True)
+        print(
+            f"   {status} in {seconds:.0f} s, {len(figures)} figures "
+            f"(log: bench/output/{name}.log)",
+            flush=True,
+        )
         results.append((name, figures, status, seconds))
     total = sum(r[3] for r in results)
     load = open("/proc/loadavg").read().split()[:3] if os.path.exists("/proc/loadavg") else "?"
-    print(f"\nAll benchmarks ({total / 60:.1f} min; load average at the end {' '.join(load)})"
-          + (" -- QUICK sizes, figures not meaningful" if args.quick else "") + "\n")
+    print(
+        f"\nAll benchmarks ({total / 60:.1f} min; load average at the end {' '.join(load)})"
+        + (" -- QUICK sizes, figures not meaningful" if args.quick else "")
+        + "\n"
+    )
     print(render(results, markdown=False))
     counts = {"PASS": 0, "FAIL": 0}
     for _, figures, status, _ in results:

@@ -22,6 +22,7 @@ wrk (Debian package) is used when installed, with bench/web_load.lua (its percen
 from every recorded latency); otherwise a small thread-based generator in this file
 (nearest-rank percentiles over every request), which itself needs CPU: prefer wrk.
 """
+
 import argparse
 import http.client
 import json
@@ -38,8 +39,17 @@ import time
 from http.cookies import SimpleCookie
 from urllib.parse import urlencode
 
-from common import (ROOT, backends, database, free_port, make_app, print_table,
-                    redis_url, seed_contacts, stop_process)
+from common import (
+    ROOT,
+    backends,
+    database,
+    free_port,
+    make_app,
+    print_table,
+    redis_url,
+    seed_contacts,
+    stop_process,
+)
 
 TARGET_P95_MS = 300.0
 THINK_MS = (500, 1500)
@@ -48,12 +58,24 @@ SECRET = "web-load-bench-" + "7e3a9c1f" * 7
 
 
 def server_env(url: str, port: int) -> dict:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("TWILIO_", "TEST_", "GUNICORN_", "FLASK_"))}
-    env.update({"APP_CONFIG": "production", "DATABASE_URL": url, "SECRET_KEY": SECRET,
-                "ALLOW_SQLITE_IN_PRODUCTION": "1", "REDIS_URL": redis_url() or "",
-                "SMS_BACKEND": "simulator", "GUNICORN_BIND": f"127.0.0.1:{port}",
-                "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}", "ALCANCE_LANG": "en"})
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("TWILIO_", "TEST_", "GUNICORN_", "FLASK_"))
+    }
+    env.update(
+        {
+            "APP_CONFIG": "production",
+            "DATABASE_URL": url,
+            "SECRET_KEY": SECRET,
+            "ALLOW_SQLITE_IN_PRODUCTION": "1",
+            "REDIS_URL": redis_url() or "",
+            "SMS_BACKEND": "simulator",
+            "GUNICORN_BIND": f"127.0.0.1:{port}",
+            "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+            "ALCANCE_LANG": "en",
+        }
+    )
     return env
 
 
@@ -70,15 +92,21 @@ def prepare(url: str, env: dict, contacts: int) -> dict:
     app = make_app(url)
     with app.app_context():
         db.engine.dispose()
-    done = subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "seed-demo", "--force"],
-                          cwd=ROOT, env=env, capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "wsgi", "seed-demo", "--force"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     if done.returncode != 0:
         raise RuntimeError("seed-demo failed:\n" + done.stderr[-2000:])
     with app.app_context():
         org_id = db.session.scalar(select(Organization.id).where(Organization.slug == DEMO_SLUG))
         seed_contacts(org_id, contacts)
-        campaign_id = db.session.scalar(select(Campaign.id).where(
-            Campaign.organization_id == org_id).order_by(Campaign.id))
+        campaign_id = db.session.scalar(
+            select(Campaign.id).where(Campaign.organization_id == org_id).order_by(Campaign.id)
+        )
         total = db.session.scalar(select(func.count()).select_from(Contact))
         db.session.remove()
         db.engine.dispose()
@@ -137,8 +165,9 @@ def sign_in(port: int) -> str:
     match = re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', page)
     if status != 200 or not match:
         raise RuntimeError(f"no login form (HTTP {status})")
-    status, _, headers = browser.request("POST", "/login", {
-        "csrf_token": match.group(1), "email": EMAIL, "password": PASSWORD})
+    status, _, headers = browser.request(
+        "POST", "/login", {"csrf_token": match.group(1), "email": EMAIL, "password": PASSWORD}
+    )
     if status != 302:
         raise RuntimeError(f"sign-in failed (HTTP {status})")
     return browser.cookie_header()
@@ -157,24 +186,63 @@ def check_pages(port: int, cookie: str, paths: list[str]) -> None:
 # -- load generators ------------------------------------------------------------------------------
 
 
-def run_wrk(port: int, cookie: str, paths: list[str], *, users: int, seconds: int,
-            think: tuple[int, int] | None) -> dict:
-    env = {**os.environ, "WRK_PATHS": ",".join(paths), "WRK_COOKIE": cookie,
-           "WRK_THINK_MIN_MS": str(think[0] if think else 0),
-           "WRK_THINK_MAX_MS": str(think[1] if think else 0)}
+def run_wrk(
+    port: int,
+    cookie: str,
+    paths: list[str],
+    *,
+    users: int,
+    seconds: int,
+    think: tuple[int, int] | None,
+) -> dict:
+    env = {
+        **os.environ,
+        "WRK_PATHS": ",".join(paths),
+        "WRK_COOKIE": cookie,
+        "WRK_THINK_MIN_MS": str(think[0] if think else 0),
+        "WRK_THINK_MAX_MS": str(think[1] if think else 0),
+    }
     done = subprocess.run(
-        ["wrk", "-t", "2", "-c", str(users), "-d", f"{seconds}s", "--timeout", "10s",
-         "-s", str(ROOT / "bench" / "web_load.lua"), f"http://127.0.0.1:{port}"],
-        env=env, capture_output=True, text=True, timeout=seconds + 120)
+        [
+            "wrk",
+            "-t",
+            "2",
+            "-c",
+            str(users),
+            "-d",
+            f"{seconds}s",
+            "--timeout",
+            "10s",
+            "-s",
+            str(ROOT / "bench" / "web_load.lua"),
+            f"http://127.0.0.1:{port}",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=seconds + 120,
+    )
     line = next((l for l in done.stdout.splitlines() if l.startswith("WRK_JSON ")), None)
     if done.returncode != 0 or line is None:
         raise RuntimeError("wrk failed:\n" + done.stdout[-2000:] + done.stderr[-2000:])
-    data = json.loads(line[len("WRK_JSON "):])
-    errors = (data["connect_errors"] + data["read_errors"] + data["write_errors"]
-              + data["timeouts"] + data["non200"])
-    return {"requests": data["requests"], "seconds": data["duration_us"] / 1e6,
-            "p50": data["p50_ms"], "p95": data["p95_ms"], "p99": data["p99_ms"],
-            "max": data["max_ms"], "errors": errors, "generator": "wrk"}
+    data = json.loads(line[len("WRK_JSON ") :])
+    errors = (
+        data["connect_errors"]
+        + data["read_errors"]
+        + data["write_errors"]
+        + data["timeouts"]
+        + data["non200"]
+    )
+    return {
+        "requests": data["requests"],
+        "seconds": data["duration_us"] / 1e6,
+        "p50": data["p50_ms"],
+        "p95": data["p95_ms"],
+        "p99": data["p99_ms"],
+        "max": data["max_ms"],
+        "errors": errors,
+        "generator": "wrk",
+    }
 
 
 def percentile(sorted_values: list[float], q: float) -> float:
@@ -185,8 +253,15 @@ def percentile(sorted_values: list[float], q: float) -> float:
     return sorted_values[rank - 1]
 
 
-def run_python(port: int, cookie: str, paths: list[str], *, users: int, seconds: int,
-               think: tuple[int, int] | None) -> dict:
+def run_python(
+    port: int,
+    cookie: str,
+    paths: list[str],
+    *,
+    users: int,
+    seconds: int,
+    think: tuple[int, int] | None,
+) -> dict:
     """Fallback: one thread per user, keep-alive connections, every latency recorded."""
     latencies: list[float] = []
     errors = [0]
@@ -229,10 +304,16 @@ def run_python(port: int, cookie: str, paths: list[str], *, users: int, seconds:
         t.join()
     elapsed = time.monotonic() - started
     latencies.sort()
-    return {"requests": len(latencies), "seconds": elapsed, "p50": percentile(latencies, 50),
-            "p95": percentile(latencies, 95), "p99": percentile(latencies, 99),
-            "max": latencies[-1] if latencies else float("nan"), "errors": errors[0],
-            "generator": "python"}
+    return {
+        "requests": len(latencies),
+        "seconds": elapsed,
+        "p50": percentile(latencies, 50),
+        "p95": percentile(latencies, 95),
+        "p99": percentile(latencies, 99),
+        "max": latencies[-1] if latencies else float("nan"),
+        "errors": errors[0],
+        "generator": "python",
+    }
 
 
 def run(backend: str, args) -> list[tuple]:
@@ -242,12 +323,21 @@ def run(backend: str, args) -> list[tuple]:
         port = free_port()
         env = server_env(url, port)
         ids = prepare(url, env, args.contacts)
-        paths = ["/dashboard", "/contacts/", "/campaigns/", f"/campaigns/{ids['campaign']}",
-                 f"/reports/campaigns/{ids['campaign']}"]
+        paths = [
+            "/dashboard",
+            "/contacts/",
+            "/campaigns/",
+            f"/campaigns/{ids['campaign']}",
+            f"/reports/campaigns/{ids['campaign']}",
+        ]
         log = open(os.path.join(tmp, "gunicorn.log"), "wb")
         server = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-c", "python:app.gunicorn_conf", "wsgi:app"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         try:
             wait_until_up(port, server)
             cookie = sign_in(port)
@@ -258,14 +348,19 @@ def run(backend: str, args) -> list[tuple]:
             for label, seconds, think in runs:
                 m = generate(port, cookie, paths, users=args.users, seconds=seconds, think=think)
                 rps = m["requests"] / m["seconds"]
-                name = (f"web {backend} {args.users} users (think {think[0] / 1000:g}-"
-                        f"{think[1] / 1000:g} s), {seconds} s" if think else
-                        f"web {backend} {args.users} conns, no think time, {seconds} s")
+                name = (
+                    f"web {backend} {args.users} users (think {think[0] / 1000:g}-"
+                    f"{think[1] / 1000:g} s), {seconds} s"
+                    if think
+                    else f"web {backend} {args.users} conns, no think time, {seconds} s"
+                )
                 ok = m["p95"] < TARGET_P95_MS
-                rows += [(f"{name}: requests/s", f"{rps:,.1f}", "", None),
-                         (f"{name}: p95 ms", f"{m['p95']:,.0f}", f"< {TARGET_P95_MS:.0f}", ok),
-                         (f"{name}: p50 / p99 ms", f"{m['p50']:,.0f} / {m['p99']:,.0f}", "", None),
-                         (f"{name}: errors", f"{m['errors']}", "0", m["errors"] == 0)]
+                rows += [
+                    (f"{name}: requests/s", f"{rps:,.1f}", "", None),
+                    (f"{name}: p95 ms", f"{m['p95']:,.0f}", f"< {TARGET_P95_MS:.0f}", ok),
+                    (f"{name}: p50 / p99 ms", f"{m['p50']:,.0f} / {m['p99']:,.0f}", "", None),
+                    (f"{name}: errors", f"{m['errors']}", "0", m["errors"] == 0),
+                ]
         except Exception:
             log.flush()
             print(open(log.name, errors="replace").read()[-3000:], file=sys.stderr)
@@ -284,14 +379,18 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--saturate-seconds", type=int, default=20)
     parser.add_argument("--backend", choices=("sqlite", "postgresql"))
-    parser.add_argument("--generator", choices=("wrk", "python"),
-                        default="wrk" if shutil.which("wrk") else "python")
+    parser.add_argument(
+        "--generator", choices=("wrk", "python"), default="wrk" if shutil.which("wrk") else "python"
+    )
     args = parser.parse_args()
     rows = []
     for backend in [args.backend] if args.backend else backends():
         rows += run(backend, args)
-    print_table(f"Web load: gunicorn (app/gunicorn_conf.py), load generator {args.generator} "
-                "(bench/web_load.py)", rows)
+    print_table(
+        f"Web load: gunicorn (app/gunicorn_conf.py), load generator {args.generator} "
+        "(bench/web_load.py)",
+        rows,
+    )
 
 
 if __name__ == "__main__":

@@ -13,12 +13,13 @@ sent). Target: growth within 10 %.
 Default backend: PostgreSQL when it answers (the production database), else SQLite; the run
 takes minutes, so one backend unless --backend all.
 """
+
 import argparse
 import subprocess
 import sys
 import time
 
-from common import (ROOT, backends, database, print_table, start_fake_twilio, stop_process)
+from common import ROOT, backends, database, print_table, start_fake_twilio, stop_process
 from dispatch import seed, worker_env
 
 TARGET_GROWTH = 0.10
@@ -48,15 +49,32 @@ def run(backend: str, args) -> list[tuple]:
             engine = create_engine(url)
             started = time.monotonic()
             worker = subprocess.Popen(
-                [sys.executable, "-m", "flask", "--app", "wsgi", "outreach", "worker", "--once",
-                 "--concurrency", str(args.concurrency), "--batch", str(args.batch)],
-                cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                [
+                    sys.executable,
+                    "-m",
+                    "flask",
+                    "--app",
+                    "wsgi",
+                    "outreach",
+                    "worker",
+                    "--once",
+                    "--concurrency",
+                    str(args.concurrency),
+                    "--batch",
+                    str(args.batch),
+                ],
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
             try:
                 while worker.poll() is None:
                     rss = rss_kib(worker.pid)
                     with engine.connect() as conn:
-                        sent = conn.execute(text(
-                            "SELECT count(*) FROM outbox_messages WHERE status = 'sent'")).scalar()
+                        sent = conn.execute(
+                            text("SELECT count(*) FROM outbox_messages WHERE status = 'sent'")
+                        ).scalar()
                     if rss is not None and worker.poll() is None:
                         samples.append((time.monotonic() - started, rss, sent))
                     time.sleep(1.0)
@@ -64,8 +82,9 @@ def run(backend: str, args) -> list[tuple]:
                 stop_process(worker)
             seconds = time.monotonic() - started
             with engine.connect() as conn:
-                sent = conn.execute(text(
-                    "SELECT count(*) FROM outbox_messages WHERE status = 'sent'")).scalar()
+                sent = conn.execute(
+                    text("SELECT count(*) FROM outbox_messages WHERE status = 'sent'")
+                ).scalar()
             engine.dispose()
     finally:
         stop_process(fake)
@@ -82,8 +101,12 @@ def run(backend: str, args) -> list[tuple]:
         (f"{label}: msg/s (incl. start-up)", f"{sent / seconds:,.0f}", "", None),
         (f"{label}: RSS at {WARM_UP:.0%} sent, MB", f"{warm[1] / 1024:,.1f}", "", None),
         (f"{label}: RSS at end ({end[2] / n:.0%} sent), MB", f"{end[1] / 1024:,.1f}", "", None),
-        (f"{label}: RSS growth after warm-up", f"{growth:+.1%}", f"<= +{TARGET_GROWTH:.0%}",
-         growth <= TARGET_GROWTH),
+        (
+            f"{label}: RSS growth after warm-up",
+            f"{growth:+.1%}",
+            f"<= +{TARGET_GROWTH:.0%}",
+            growth <= TARGET_GROWTH,
+        ),
         (f"{label}: peak RSS, MB ({len(samples)} samples)", f"{peak / 1024:,.1f}", "", None),
     ]
 
@@ -106,8 +129,11 @@ def main() -> None:
     rows = []
     for backend in chosen:
         rows += run(backend, args)
-    print_table(f"Worker memory across a dispatch, fake Twilio latency {args.latency * 1000:.0f} ms "
-                "(bench/worker_memory.py)", rows)
+    print_table(
+        f"Worker memory across a dispatch, fake Twilio latency {args.latency * 1000:.0f} ms "
+        "(bench/worker_memory.py)",
+        rows,
+    )
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ Prints each run's figures and every test that fails in a shifted run but passes 
 Extra arguments go to every pytest run (e.g. `tests/outreach`); TEST_DATABASE_URL and
 TEST_REDIS_URL pass through, so the same check runs on PostgreSQL.
 """
+
 import os
 import shutil
 import subprocess
@@ -18,8 +19,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-RUNS = [("+0d", "no shift"), ("+731d", "two years ahead"),
-        ("+9609h", "400 days and 9 hours ahead")]
+RUNS = [("+0d", "no shift"), ("+731d", "two years ahead"), ("+9609h", "400 days and 9 hours ahead")]
 
 
 def outcomes(junit: Path) -> dict[str, str]:
@@ -39,11 +39,24 @@ def outcomes(junit: Path) -> dict[str, str]:
 
 def run(offset: str, workdir: Path, extra: list[str]) -> dict[str, str] | None:
     junit = workdir / f"junit{offset}.xml"
-    command = ["faketime", "-f", offset, sys.executable, "-m", "pytest", "-q",
-               "-p", "no:cacheprovider", "--ignore=tests/e2e", f"--junitxml={junit}", *extra]
+    command = [
+        "faketime",
+        "-f",
+        offset,
+        sys.executable,
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "--ignore=tests/e2e",
+        f"--junitxml={junit}",
+        *extra,
+    ]
     env = {k: v for k, v in os.environ.items() if k != "FAKETIME_DONT_FAKE_MONOTONIC"}
-    completed = subprocess.run(command, cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True)
+    completed = subprocess.run(
+        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     tail = completed.stdout.strip().splitlines()[-1:] or ["(no output)"]
     print(f"   {tail[0]}", flush=True)
     return outcomes(junit) if junit.exists() else None
@@ -64,13 +77,17 @@ def main(extra: list[str]) -> int:
         return 1
     print(f"\n{'run':<10}{'passed':>8}{'failed':>8}{'skipped':>9}")
     for offset, _ in RUNS:
-        counts = [sum(1 for o in results[offset].values() if o == k)
-                  for k in ("passed", "failed", "skipped")]
+        counts = [
+            sum(1 for o in results[offset].values() if o == k)
+            for k in ("passed", "failed", "skipped")
+        ]
         print(f"{offset:<10}{counts[0]:>8}{counts[1]:>8}{counts[2]:>9}")
     regressions = {
-        offset: sorted(t for t, o in results[offset].items()
-                       if o == "failed" and base.get(t) != "failed")
-        for offset, _ in RUNS[1:]}
+        offset: sorted(
+            t for t, o in results[offset].items() if o == "failed" and base.get(t) != "failed"
+        )
+        for offset, _ in RUNS[1:]
+    }
     libfaketime_only = sorted(t for t, o in base.items() if o == "failed")
     if libfaketime_only:
         print("\nfailing already at +0d (libfaketime itself, not the date):")

@@ -4,6 +4,7 @@
 once per session and every table is truncated after each test; on SQLite each test
 gets a new in-memory database.
 """
+
 import os
 import uuid
 from pathlib import Path
@@ -133,8 +134,13 @@ def make_org(app):
 
     def make(**overrides):
         n = next(counter)
-        values = dict(slug=f"org-{n}", name=f"Organización {n}", country="MX",
-                      timezone="America/Tijuana", default_language="es")
+        values = dict(
+            slug=f"org-{n}",
+            name=f"Organización {n}",
+            country="MX",
+            timezone="America/Tijuana",
+            default_language="es",
+        )
         values.update(overrides)
         return create_organization(**values)
 
@@ -190,7 +196,9 @@ def postgres_only():
 def csrf_token_from(response) -> str:
     import re
 
-    match = re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', response.get_data(as_text=True))
+    match = re.search(
+        r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', response.get_data(as_text=True)
+    )
     assert match, "no CSRF token in page"
     return match.group(1)
 

@@ -22,6 +22,7 @@ DROP (created, then the connection is closed without an answer), STALL_BODY (cre
 sent, body never finishes), TRUNCATE (created, body cut short), or a Twilio error code such as
 21610, 21211, 21614, 21408, 21611 (4xx with Twilio's JSON error body, not created).
 """
+
 from __future__ import annotations
 
 import base64
@@ -32,11 +33,12 @@ import socket
 import socketserver
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 ACCOUNT_SID = "AC" + "f4e7" * 8
@@ -64,10 +66,16 @@ TWILIO_ERRORS: dict[int, tuple[int, str]] = {
     20429: (429, "Too Many Requests"),
     20500: (500, "An internal server error has occurred"),
     21211: (400, "The 'To' number {to} is not a valid phone number."),
-    21212: (400, "The 'From' number {from_} is not a valid phone number, shortcode, or "
-                 "alphanumeric sender ID."),
-    21408: (400, "Permission to send an SMS has not been enabled for the region indicated by "
-                 "the 'To' number: {to}."),
+    21212: (
+        400,
+        "The 'From' number {from_} is not a valid phone number, shortcode, or "
+        "alphanumeric sender ID.",
+    ),
+    21408: (
+        400,
+        "Permission to send an SMS has not been enabled for the region indicated by "
+        "the 'To' number: {to}.",
+    ),
     21602: (400, "Message body is required."),
     21603: (400, "A 'From' or 'MessagingServiceSid' parameter is required to send a message."),
     21604: (400, "A 'To' phone number is required."),
@@ -103,16 +111,21 @@ def new_sid(prefix: str = "SM") -> str:
 
 def rfc2822(dt: datetime) -> str:
     """Twilio's date format: 'Thu, 27 Nov 2026 18:25:00 +0000'."""
-    return format_datetime(dt.astimezone(timezone.utc).replace(microsecond=0))
+    return format_datetime(dt.astimezone(UTC).replace(microsecond=0))
 
 
 def _utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def is_e164(number: str | None) -> bool:
-    return bool(number) and number[0] == "+" and number[1:].isdigit() \
-        and number[1] != "0" and 2 <= len(number) - 1 <= E164_MAX
+    return (
+        bool(number)
+        and number[0] == "+"
+        and number[1:].isdigit()
+        and number[1] != "0"
+        and 2 <= len(number) - 1 <= E164_MAX
+    )
 
 
 def _is_callback_url(url: str) -> bool:
@@ -121,8 +134,7 @@ def _is_callback_url(url: str) -> bool:
     except ValueError:
         return False
     host = parts.hostname or ""
-    return parts.scheme in ("http", "https") and bool(host) and "_" not in host \
-        and " " not in url
+    return parts.scheme in ("http", "https") and bool(host) and "_" not in host and " " not in url
 
 
 @dataclass
@@ -273,9 +285,12 @@ class FakeTwilioServer:
         self._closing.clear()
         self._server = _Server((self._host, self._port), _Handler)
         self._server.fake = self
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.05},
-                                        name="fake-twilio", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="fake-twilio",
+            daemon=True,
+        )
         self._thread.start()
         return self
 
@@ -312,8 +327,15 @@ class FakeTwilioServer:
         return f"http://127.0.0.1:{self.port}"
 
     # -- configuration -----------------------------------------------------------------------
-    def inject(self, fault: str | int, *, to: str | None = None, times: int | None = 1,
-               endpoint: str = "create", record: bool | None = None) -> None:
+    def inject(
+        self,
+        fault: str | int,
+        *,
+        to: str | None = None,
+        times: int | None = 1,
+        endpoint: str = "create",
+        record: bool | None = None,
+    ) -> None:
         """Answer the next matching request(s) with a fault.
 
         Args:
@@ -415,10 +437,14 @@ class FakeTwilioServer:
             for status in statuses:
                 code = (error_code or 30003) if status in ("failed", "undelivered") else None
                 params = self._apply_status(msg, status, code)
-                signature, http_status = post_signed(target, callback_url, params, token,
-                                                     headers=headers)
-                results.append(CallbackResult(msg.resource["sid"], status, callback_url,
-                                              params, signature, http_status))
+                signature, http_status = post_signed(
+                    target, callback_url, params, token, headers=headers
+                )
+                results.append(
+                    CallbackResult(
+                        msg.resource["sid"], status, callback_url, params, signature, http_status
+                    )
+                )
         return results
 
     def set_status(self, sid: str, status: str, *, error_code: int | None = None) -> dict[str, str]:
@@ -458,7 +484,7 @@ class FakeTwilioServer:
             if error_code is not None:
                 params["ErrorCode"] = str(error_code)
             if status in ("delivered", "undelivered"):
-                params["RawDlrDoneDate"] = now.astimezone(timezone.utc).strftime("%y%m%d%H%M")
+                params["RawDlrDoneDate"] = now.astimezone(UTC).strftime("%y%m%d%H%M")
         return params
 
     # -- HTTP handling -------------------------------------------------------------------------
@@ -504,10 +530,11 @@ class FakeTwilioServer:
         path = req.path
         if not path.startswith(API):
             return self._error(h, req, 20404, path=path)
-        rest = path[len(API):].split("/")
+        rest = path[len(API) :].split("/")
         account = rest[0]
-        if req.auth is None or (self.auth_token is not None
-                                and req.auth != (self.account_sid, self.auth_token)):
+        if req.auth is None or (
+            self.auth_token is not None and req.auth != (self.account_sid, self.auth_token)
+        ):
             return self._error(h, req, 20003)
         if account != req.auth[0] or account != self.account_sid:
             return self._error(h, req, 20404, path=path)
@@ -515,8 +542,12 @@ class FakeTwilioServer:
             return self._create(h, req)
         if rest[1:] == ["Messages.json"] and req.method == "GET":
             return self._list(h, req)
-        if len(rest) == 3 and rest[1] == "Messages" and rest[2].endswith(".json") \
-                and req.method == "GET":
+        if (
+            len(rest) == 3
+            and rest[1] == "Messages"
+            and rest[2].endswith(".json")
+            and req.method == "GET"
+        ):
             with self._lock:
                 msg = self._by_sid.get(rest[2][:-5])
                 resource = dict(msg.resource) if msg else None
@@ -546,8 +577,9 @@ class FakeTwilioServer:
         if rule is not None and rule.fault in (RATE_LIMIT, SERVER_ERROR) and not rule.record:
             return self._error(h, req, 20429 if rule.fault == RATE_LIMIT else 20500)
         if rule is not None and isinstance(rule.fault, int):
-            return self._error(h, req, rule.fault, to=to, from_=f.get("From"),
-                               service=f.get("MessagingServiceSid"))
+            return self._error(
+                h, req, rule.fault, to=to, from_=f.get("From"), service=f.get("MessagingServiceSid")
+            )
         resource = self._store(f)
         if rule is None:
             return self._json(h, req, 201, resource)
@@ -563,8 +595,11 @@ class FakeTwilioServer:
             return 21211, {"to": to}
         if not sender and not service:
             return 21603, {}
-        if service and not (len(service) == 34 and service.startswith("MG")
-                            and all(c in "0123456789abcdefABCDEF" for c in service[2:])):
+        if service and not (
+            len(service) == 34
+            and service.startswith("MG")
+            and all(c in "0123456789abcdefABCDEF" for c in service[2:])
+        ):
             return 21701, {"service": service}
         if sender and not service and not is_e164(sender):
             return 21212, {"from_": sender}
@@ -601,8 +636,10 @@ class FakeTwilioServer:
             "price_unit": "USD",
             "sid": sid,
             "status": "accepted" if service else "queued",
-            "subresource_uris": {"media": f"{base}/Media.json",
-                                 "feedback": f"{base}/Feedback.json"},
+            "subresource_uris": {
+                "media": f"{base}/Media.json",
+                "feedback": f"{base}/Feedback.json",
+            },
             "to": f["To"],
             "uri": f"{base}.json",
         }
@@ -647,13 +684,23 @@ class FakeTwilioServer:
             found = [m for m in self._messages if _matches(m, q)]
         found.sort(key=lambda m: m.created_at, reverse=True)
         start = page * page_size
-        chunk = found[start:start + page_size]
+        chunk = found[start : start + page_size]
         path = f"{API}{self.account_sid}/Messages.json"
         filters = {k: v for k, v in q.items() if k not in ("Page", "PageSize", "PageToken")}
 
         def page_uri(n):
-            return path + "?" + urlencode({**filters, "PageSize": page_size, "Page": n,
-                                            **({"PageToken": f"PA{n * page_size}"} if n else {})})
+            return (
+                path
+                + "?"
+                + urlencode(
+                    {
+                        **filters,
+                        "PageSize": page_size,
+                        "Page": n,
+                        **({"PageToken": f"PA{n * page_size}"} if n else {}),
+                    }
+                )
+            )
 
         with self._lock:
             records = [dict(m.resource) for m in chunk]
@@ -688,12 +735,23 @@ class FakeTwilioServer:
 
 
 def _error_body(code: int, status: int, message: str) -> dict:
-    return {"code": code, "message": message,
-            "more_info": f"https://www.twilio.com/docs/errors/{code}", "status": status}
+    return {
+        "code": code,
+        "message": message,
+        "more_info": f"https://www.twilio.com/docs/errors/{code}",
+        "status": status,
+    }
 
 
-_REASONS = {200: "OK", 201: "Created", 400: "Bad Request", 401: "Unauthorized",
-            404: "Not Found", 429: "Too Many Requests", 500: "Internal Server Error"}
+_REASONS = {
+    200: "OK",
+    201: "Created",
+    400: "Bad Request",
+    401: "Unauthorized",
+    404: "Not Found",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+}
 
 
 def _head(status: int, length: int, *, close: bool = False) -> bytes:
@@ -729,7 +787,7 @@ def _matches(m: _Message, q: dict[str, str]) -> bool:
     if "From" in q and r["from"] != q["From"]:
         return False
     # Queued messages have no date_sent yet; the fake filters them by creation date.
-    day = (m.sent_at or m.created_at).astimezone(timezone.utc).date()
+    day = (m.sent_at or m.created_at).astimezone(UTC).date()
     try:
         if "DateSent" in q and day != _day(q["DateSent"]):
             return False
@@ -750,8 +808,14 @@ def sign(url: str, params: dict[str, str], auth_token: str) -> str:
     return RequestValidator(auth_token).compute_signature(url, params)
 
 
-def post_signed(target, url: str, params: dict[str, str], auth_token: str, *,
-                headers: dict[str, str] | None = None) -> tuple[str, int]:
+def post_signed(
+    target,
+    url: str,
+    params: dict[str, str],
+    auth_token: str,
+    *,
+    headers: dict[str, str] | None = None,
+) -> tuple[str, int]:
     """POST `params` to `url` signed as Twilio would; return (signature, HTTP status).
 
     `target` is a Flask test client (the request gets `url`'s scheme and host) or a base URL
@@ -761,35 +825,65 @@ def post_signed(target, url: str, params: dict[str, str], auth_token: str, *,
     signature = sign(url, params, auth_token)
     parts = urlsplit(url)
     path = parts.path + ("?" + parts.query if parts.query else "")
-    all_headers = {"X-Twilio-Signature": signature, "User-Agent": "TwilioProxy/1.1",
-                   "I-Twilio-Idempotency-Token": secrets.token_hex(16), **(headers or {})}
+    all_headers = {
+        "X-Twilio-Signature": signature,
+        "User-Agent": "TwilioProxy/1.1",
+        "I-Twilio-Idempotency-Token": secrets.token_hex(16),
+        **(headers or {}),
+    }
     if isinstance(target, str):
         import requests
 
         with requests.Session() as session:
             session.trust_env = False
-            response = session.post(target.rstrip("/") + path, data=params,
-                                    headers=all_headers, timeout=10, allow_redirects=False)
+            response = session.post(
+                target.rstrip("/") + path,
+                data=params,
+                headers=all_headers,
+                timeout=10,
+                allow_redirects=False,
+            )
             return signature, response.status_code
-    response = target.post(path, data=params, headers=all_headers,
-                           base_url=f"{parts.scheme}://{parts.netloc}")
+    response = target.post(
+        path, data=params, headers=all_headers, base_url=f"{parts.scheme}://{parts.netloc}"
+    )
     try:
         return signature, response.status_code
     finally:
         response.close()
 
 
-def inbound_sms_params(from_: str, body: str, *, to: str = FROM_NUMBER,
-                       account_sid: str = ACCOUNT_SID,
-                       messaging_service_sid: str | None = None, **extra: str) -> dict[str, str]:
+def inbound_sms_params(
+    from_: str,
+    body: str,
+    *,
+    to: str = FROM_NUMBER,
+    account_sid: str = ACCOUNT_SID,
+    messaging_service_sid: str | None = None,
+    **extra: str,
+) -> dict[str, str]:
     """Form fields of Twilio's inbound-SMS webhook (add OptOutType=STOP etc. via extra)."""
     sid = new_sid()
     params = {
-        "ToCountry": "US", "ToState": "", "SmsMessageSid": sid, "NumMedia": "0",
-        "ToCity": "", "FromZip": "", "SmsSid": sid, "FromState": "", "SmsStatus": "received",
-        "FromCity": "", "Body": body, "FromCountry": "", "To": to, "ToZip": "",
-        "NumSegments": str(count_segments(body)), "MessageSid": sid, "AccountSid": account_sid,
-        "From": from_, "ApiVersion": "2010-04-01",
+        "ToCountry": "US",
+        "ToState": "",
+        "SmsMessageSid": sid,
+        "NumMedia": "0",
+        "ToCity": "",
+        "FromZip": "",
+        "SmsSid": sid,
+        "FromState": "",
+        "SmsStatus": "received",
+        "FromCity": "",
+        "Body": body,
+        "FromCountry": "",
+        "To": to,
+        "ToZip": "",
+        "NumSegments": str(count_segments(body)),
+        "MessageSid": sid,
+        "AccountSid": account_sid,
+        "From": from_,
+        "ApiVersion": "2010-04-01",
     }
     if messaging_service_sid:
         params["MessagingServiceSid"] = messaging_service_sid
@@ -805,9 +899,12 @@ def main() -> None:  # pragma: no cover - manual use
     parser.add_argument("--latency", type=float, default=0.0)
     args = parser.parse_args()
     with FakeTwilioServer(port=args.port, latency=args.latency) as fake:
-        print(f"TWILIO_API_BASE_URL={fake.base_url} TWILIO_ACCOUNT_SID={fake.account_sid} "
-              f"TWILIO_AUTH_TOKEN={fake.auth_token} "
-              f"TWILIO_MESSAGING_SERVICE_SID={MESSAGING_SERVICE_SID}", flush=True)
+        print(
+            f"TWILIO_API_BASE_URL={fake.base_url} TWILIO_ACCOUNT_SID={fake.account_sid} "
+            f"TWILIO_AUTH_TOKEN={fake.auth_token} "
+            f"TWILIO_MESSAGING_SERVICE_SID={MESSAGING_SERVICE_SID}",
+            flush=True,
+        )
         try:
             while True:
                 time.sleep(3600)

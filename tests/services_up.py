@@ -1,4 +1,5 @@
 """Exit 0 when the named service answers at the URL (used by `make test`)."""
+
 import sys
 
 

@@ -12,18 +12,19 @@ Whole-system tests that start other processes (tests/e2e, tests/scale) run on th
 clock instead: those processes cannot share a frozen clock, so those tests compute their
 dates from the real "now" (see their conftest files).
 """
-from datetime import datetime, timezone
+
+from datetime import UTC, datetime
 
 # Friday 27 November 2026, 18:00 UTC: 10:00 in Tijuana, 12:00 in Mexico City, 13:00 in
 # New York. Mid-morning everywhere the product sends, so nothing falls in quiet hours by
 # accident.
-NOW = datetime(2026, 11, 27, 18, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 27, 18, 0, tzinfo=UTC)
 TODAY = NOW.date()
 
 
 def utc(*args) -> datetime:
     """An aware UTC datetime: utc(2026, 12, 1, 17, 0)."""
-    return datetime(*args, tzinfo=timezone.utc)
+    return datetime(*args, tzinfo=UTC)
 
 
 class Clock:

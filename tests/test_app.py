@@ -81,8 +81,12 @@ def test_production_refuses_sqlite_unless_allowed(monkeypatch):
 def test_security_headers_on_html(client):
     response = client.get("/login")
     csp = response.headers["Content-Security-Policy"]
-    for directive in ("default-src 'self'", "object-src 'none'", "base-uri 'none'",
-                      "frame-ancestors 'none'"):
+    for directive in (
+        "default-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "frame-ancestors 'none'",
+    ):
         assert directive in csp
     assert "unsafe-inline" not in csp
     assert response.headers["X-Content-Type-Options"] == "nosniff"
@@ -113,6 +117,9 @@ def test_500_page_is_friendly(app, client):
 
 def test_upload_limit_is_set(app, client):
     assert app.config["MAX_CONTENT_LENGTH"] == 16 * 1024 * 1024
-    response = client.post("/login", data=b"x" * (app.config["MAX_CONTENT_LENGTH"] + 1),
-                           content_type="application/octet-stream")
+    response = client.post(
+        "/login",
+        data=b"x" * (app.config["MAX_CONTENT_LENGTH"] + 1),
+        content_type="application/octet-stream",
+    )
     assert response.status_code == 413

@@ -5,8 +5,19 @@ from tests.conftest import STRONG_PASSWORD
 
 
 def test_orgs_create(runner):
-    result = runner.invoke(args=["orgs", "create", "frontera", "--name", "ONG Frontera",
-                                 "--country", "MX", "--timezone", "America/Tijuana"])
+    result = runner.invoke(
+        args=[
+            "orgs",
+            "create",
+            "frontera",
+            "--name",
+            "ONG Frontera",
+            "--country",
+            "MX",
+            "--timezone",
+            "America/Tijuana",
+        ]
+    )
     assert result.exit_code == 0, result.output
     org = db.session.query(Organization).filter_by(slug="frontera").one()
     assert (org.country, org.timezone) == ("MX", "America/Tijuana")
@@ -16,7 +27,10 @@ def test_orgs_create_bad_input_changes_nothing(runner, monkeypatch):
     monkeypatch.setenv("ALCANCE_LANG", "es")
     cases = [
         (["orgs", "create", "Bad Slug!", "--name", "X"], "minúsculas"),
-        (["orgs", "create", "ok", "--name", "X", "--timezone", "Mars/Base"], "Zona horaria desconocida"),
+        (
+            ["orgs", "create", "ok", "--name", "X", "--timezone", "Mars/Base"],
+            "Zona horaria desconocida",
+        ),
         (["orgs", "create", "ok", "--name", "X", "--country", "FR"], "Opción inválida"),
         (["orgs", "create", "ok", "--name", ""], "obligatorio"),
     ]
@@ -30,8 +44,17 @@ def test_orgs_create_bad_input_changes_nothing(runner, monkeypatch):
 def test_users_create_from_stdin(runner, make_org):
     make_org(slug="frontera")
     result = runner.invoke(
-        args=["users", "create", "--org", "frontera", "--email", "coord@example.org",
-              "--role", "coordinator", "--password-stdin"],
+        args=[
+            "users",
+            "create",
+            "--org",
+            "frontera",
+            "--email",
+            "coord@example.org",
+            "--role",
+            "coordinator",
+            "--password-stdin",
+        ],
         input=STRONG_PASSWORD + "\n",
     )
     assert result.exit_code == 0, result.output
@@ -46,15 +69,31 @@ def test_users_create_bad_input(runner, make_org, make_user, monkeypatch):
         (["--org", "nope", "--email", "a@example.org", "--role", "coordinator"], "No organization"),
         (["--org", "frontera", "--email", "bad", "--role", "coordinator"], "email"),
         (["--org", "frontera", "--email", "a@example.org", "--role", "boss"], "Not a valid choice"),
-        (["--org", "frontera", "--email", "taken@example.org", "--role", "admin"], "already exists"),
+        (
+            ["--org", "frontera", "--email", "taken@example.org", "--role", "admin"],
+            "already exists",
+        ),
     ]
     for args, message in cases:
-        result = runner.invoke(args=["users", "create", *args, "--password-stdin"],
-                               input=STRONG_PASSWORD + "\n")
+        result = runner.invoke(
+            args=["users", "create", *args, "--password-stdin"], input=STRONG_PASSWORD + "\n"
+        )
         assert result.exit_code == 2
         assert message.lower() in result.output.lower(), result.output
-    weak = runner.invoke(args=["users", "create", "--org", "frontera", "--email", "w@example.org",
-                               "--role", "admin", "--password-stdin"], input="123\n")
+    weak = runner.invoke(
+        args=[
+            "users",
+            "create",
+            "--org",
+            "frontera",
+            "--email",
+            "w@example.org",
+            "--role",
+            "admin",
+            "--password-stdin",
+        ],
+        input="123\n",
+    )
     assert weak.exit_code == 2
     assert db.session.query(User).count() == 1
 
@@ -91,8 +130,11 @@ def test_seed_demo_builds_a_living_history(runner):
     states = db.session.scalar(select(func.count(func.distinct(Contact.state_code))))
     assert 250 <= contacts <= 400 and states >= 8
     assert db.session.scalar(select(func.count()).select_from(Audience)) == 5
-    statuses = dict(db.session.execute(select(OutboxMessage.status, func.count())
-                                       .group_by(OutboxMessage.status)).all())
+    statuses = dict(
+        db.session.execute(
+            select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
+        ).all()
+    )
     assert statuses.get("delivered", 0) > 20 and statuses.get("scheduled", 0) > 20
     intents = set(db.session.scalars(select(InboundMessage.intent)))
     assert {"opt_out", "help", "other", "rsvp_yes", "rsvp_no"} <= intents
@@ -109,9 +151,12 @@ def _demo_history() -> dict:
     def counts(column):
         return dict(db.session.execute(select(column, func.count()).group_by(column)).all())
 
-    return {"events": counts(ParticipationEvent.kind), "intents": counts(InboundMessage.intent),
-            "outbox": counts(OutboxMessage.status),
-            "registrations": counts(WorkshopRegistration.status)}
+    return {
+        "events": counts(ParticipationEvent.kind),
+        "intents": counts(InboundMessage.intent),
+        "outbox": counts(OutboxMessage.status),
+        "registrations": counts(WorkshopRegistration.status),
+    }
 
 
 def test_seed_demo_is_the_same_at_any_hour_of_the_day(runner, frozen_clock):
@@ -154,17 +199,31 @@ def test_seed_demo_has_past_workshops_with_attendance_and_upcoming_ones_with_rsv
     assert [w.status for w in upcoming] == ["scheduled", "scheduled"]
 
     def registrations(workshop, **where):
-        return db.session.scalar(select(func.count()).select_from(WorkshopRegistration).where(
-            WorkshopRegistration.workshop_id == workshop.id,
-            *[getattr(WorkshopRegistration, k) == v for k, v in where.items()]))
+        return db.session.scalar(
+            select(func.count())
+            .select_from(WorkshopRegistration)
+            .where(
+                WorkshopRegistration.workshop_id == workshop.id,
+                *[getattr(WorkshopRegistration, k) == v for k, v in where.items()],
+            )
+        )
 
     for workshop in past:
-        attended = registrations(workshop, walk_in=False) - registrations(workshop, attended_at=None)
+        attended = registrations(workshop, walk_in=False) - registrations(
+            workshop, attended_at=None
+        )
         assert attended > 5 and registrations(workshop, walk_in=True) == 2
         assert registrations(workshop, no_show=True) > 0
     assert registrations(upcoming[0], status="confirmed") == upcoming[0].capacity
     assert registrations(upcoming[0], status="waitlisted") > 0
     assert registrations(upcoming[1], status="confirmed") == 0  # its invitation is still to go
     kinds = set(db.session.scalars(select(ParticipationEvent.kind).distinct()))
-    assert {"invited", "rsvp_yes", "rsvp_no", "waitlisted", "attended", "walk_in",
-            "no_show"} <= kinds
+    assert {
+        "invited",
+        "rsvp_yes",
+        "rsvp_no",
+        "waitlisted",
+        "attended",
+        "walk_in",
+        "no_show",
+    } <= kinds

@@ -4,6 +4,7 @@ A faulty run (database errors whose statements carry a phone number and an SMS t
 unhandled error in a request, a logged exception quoting a number) is logged through every
 handler of the process; the output is scanned for the phone, the name and the text.
 """
+
 import io
 import json
 import logging
@@ -33,10 +34,14 @@ SECRETS = (PHONE, PHONE[3:], NAME, "mi otro cel", "555 0199")
 def process_handlers():
     """Every handler of every logger, except pytest's own capture handlers."""
     loggers = [logging.getLogger()] + [
-        log for log in logging.root.manager.loggerDict.values() if isinstance(log, logging.Logger)]
-    return [(log, h) for log in loggers for h in log.handlers
-            if not type(h).__module__.startswith("_pytest")
-            and not isinstance(h, logging.NullHandler)]  # libraries' "no output" default
+        log for log in logging.root.manager.loggerDict.values() if isinstance(log, logging.Logger)
+    ]
+    return [
+        (log, h)
+        for log in loggers
+        for h in log.handlers
+        if not type(h).__module__.startswith("_pytest") and not isinstance(h, logging.NullHandler)
+    ]  # libraries' "no output" default
 
 
 @pytest.fixture
@@ -70,24 +75,56 @@ def test_a_faulty_run_logs_json_lines_without_personal_data(app, client, make_or
     org = make_org()
     contact = make_contact(org, phone=PHONE, first_name=NAME)
     org_id, contact_id = org.id, contact.id
-    db.session.add(InboundMessage(organization_id=org_id, contact_id=contact_id, body=BODY,
-                                  twilio_sid="SM" + "1" * 32, intent="other"))
+    db.session.add(
+        InboundMessage(
+            organization_id=org_id,
+            contact_id=contact_id,
+            body=BODY,
+            twilio_sid="SM" + "1" * 32,
+            intent="other",
+        )
+    )
     db.session.commit()
 
     # A duplicate SID (two webhook deliveries racing) with the reply's text.
-    fail_and_log(insert(InboundMessage).values(
-        organization_id=org_id, contact_id=contact_id, body=BODY, twilio_sid="SM" + "1" * 32,
-        intent="other"))
+    fail_and_log(
+        insert(InboundMessage).values(
+            organization_id=org_id,
+            contact_id=contact_id,
+            body=BODY,
+            twilio_sid="SM" + "1" * 32,
+            intent="other",
+        )
+    )
     # A duplicate phone, and a message row missing a column (PostgreSQL quotes whole rows).
-    fail_and_log(insert(Contact).values(
-        organization_id=org_id, phone=PHONE, first_name=NAME, country="MX",
-        timezone="America/Tijuana"))
-    fail_and_log(insert(OutboxMessage).values(
-        organization_id=org_id, contact_id=contact_id, body=f"Hola {NAME}, {BODY}",
-        language=None, due_at=db.func.now()))
+    fail_and_log(
+        insert(Contact).values(
+            organization_id=org_id,
+            phone=PHONE,
+            first_name=NAME,
+            country="MX",
+            timezone="America/Tijuana",
+        )
+    )
+    fail_and_log(
+        insert(OutboxMessage).values(
+            organization_id=org_id,
+            contact_id=contact_id,
+            body=f"Hola {NAME}, {BODY}",
+            language=None,
+            due_at=db.func.now(),
+        )
+    )
     # A session used again after a failed flush quotes the original error.
-    db.session.add(OutboxMessage(organization_id=org_id, contact_id=contact_id, language=None,
-                                 body=f"Hola {NAME}, {BODY}", due_at=db.func.now()))
+    db.session.add(
+        OutboxMessage(
+            organization_id=org_id,
+            contact_id=contact_id,
+            language=None,
+            body=f"Hola {NAME}, {BODY}",
+            due_at=db.func.now(),
+        )
+    )
     try:
         db.session.flush()
     except DBAPIError:
@@ -103,9 +140,15 @@ def test_a_faulty_run_logs_json_lines_without_personal_data(app, client, make_or
     # An unhandled error in a request: Flask logs it with its traceback.
     @app.post("/boom")
     def boom():
-        db.session.execute(insert(Contact).values(
-            organization_id=org_id, phone=PHONE, first_name=NAME, country="MX",
-            timezone="America/Tijuana"))
+        db.session.execute(
+            insert(Contact).values(
+                organization_id=org_id,
+                phone=PHONE,
+                first_name=NAME,
+                country="MX",
+                timezone="America/Tijuana",
+            )
+        )
         return "unreachable"
 
     app.config["PROPAGATE_EXCEPTIONS"] = False
@@ -176,8 +219,14 @@ except RuntimeError:
 
 def test_gunicorn_error_log_is_json_without_phone_numbers():
     env = dict(os.environ, LOG_JSON="1", PYTHONPATH=str(ROOT))
-    done = subprocess.run([sys.executable, "-c", GUNICORN], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-c", GUNICORN],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     records = [json.loads(line) for line in done.stderr.splitlines()]
     assert [r["logger"] for r in records] == ["gunicorn.error", "gunicorn.error"]

@@ -1,4 +1,5 @@
 """The migrations build exactly the schema the models describe."""
+
 import uuid
 
 import pytest
@@ -36,6 +37,8 @@ def test_migrations_match_models(empty_database_url, test_config):
     with app.app_context():
         upgrade()
         with db.engine.connect() as conn:
-            diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), db.metadata)
+            diff = compare_metadata(
+                MigrationContext.configure(conn, opts={"compare_type": True}), db.metadata
+            )
         db.engine.dispose()
     assert diff == [], f"models and migrations differ; run `flask db migrate`: {diff}"

@@ -1,4 +1,5 @@
 """A string cannot ship in one language only."""
+
 from pathlib import Path
 
 from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir

@@ -20,9 +20,7 @@ class LoginForm(BaseForm):
 
 class ChangePasswordForm(BaseForm):
     current_password = PasswordField(_l("Current password"), validators=[DataRequired()])
-    new_password = PasswordField(
-        _l("New password"), validators=[DataRequired(), Length(max=128)]
-    )
+    new_password = PasswordField(_l("New password"), validators=[DataRequired(), Length(max=128)])
     submit = SubmitField(_l("Change password"))
 
 
@@ -33,9 +31,7 @@ class NewUserForm(BaseForm):
     )
     role = SelectField(_l("Role"), choices=choices(ROLE_CHOICES), validators=[InputRequired()])
     language = SelectField(_l("Language"), choices=choices(LANGUAGE_CHOICES))
-    password = PasswordField(
-        _l("Initial password"), validators=[DataRequired(), Length(max=128)]
-    )
+    password = PasswordField(_l("Initial password"), validators=[DataRequired(), Length(max=128)])
     submit = SubmitField(_l("Create user"))
 
 

@@ -30,9 +30,7 @@ class User(OrgOwned, UserMixin, db.Model):
     preferred_language: Mapped[str | None] = mapped_column(String(2))
     # The session cookie carries this token, not the id: rotating it on logout or a
     # password change makes every copied cookie worthless.
-    session_token: Mapped[str] = mapped_column(
-        String(64), unique=True, default=new_session_token
-    )
+    session_token: Mapped[str] = mapped_column(String(64), unique=True, default=new_session_token)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -1,4 +1,5 @@
 """Roles and what each may do. Views declare a permission; roles map to permissions here."""
+
 from functools import wraps
 
 from flask import abort, current_app, request

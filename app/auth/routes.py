@@ -108,7 +108,10 @@ def edit_user(user_id):
     if form.validate_on_submit():
         try:
             services.update_user(
-                current_user._get_current_object(), user, role=form.role.data, active=form.active.data
+                current_user._get_current_object(),
+                user,
+                role=form.role.data,
+                active=form.active.data,
             )
         except DomainError as error:
             db.session.rollback()

@@ -1,4 +1,5 @@
 """Accounts: authentication, session invalidation, and user management within an org."""
+
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select

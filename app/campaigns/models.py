@@ -7,11 +7,24 @@ from ..extensions import db
 from ..tenancy import OrgOwned
 from ..timeutil import UTCDateTime, utcnow
 
-TOPICS = ("fentanyl", "synthetic_drugs", "alcohol", "tobacco_vaping", "cannabis",
-          "general_prevention", "mental_health")
+TOPICS = (
+    "fentanyl",
+    "synthetic_drugs",
+    "alcohol",
+    "tobacco_vaping",
+    "cannabis",
+    "general_prevention",
+    "mental_health",
+)
 # The six CSAP prevention strategies US funders report on.
-STRATEGIES = ("information_dissemination", "education", "alternatives",
-              "problem_identification_referral", "community_based_process", "environmental")
+STRATEGIES = (
+    "information_dissemination",
+    "education",
+    "alternatives",
+    "problem_identification_referral",
+    "community_based_process",
+    "environmental",
+)
 LEVELS = ("universal", "selective", "indicated")  # US Institute of Medicine
 STATUSES = ("draft", "active", "paused", "completed", "archived")
 TRANSITIONS = {
@@ -46,9 +59,11 @@ class Campaign(OrgOwned, db.Model):
 
     organization = relationship("Organization")
     places: Mapped[list["CampaignPlace"]] = relationship(
-        back_populates="campaign", cascade="all, delete-orphan", lazy="selectin")
+        back_populates="campaign", cascade="all, delete-orphan", lazy="selectin"
+    )
     messages: Mapped[list["CampaignMessage"]] = relationship(
-        back_populates="campaign", cascade="all, delete-orphan", order_by="CampaignMessage.id")
+        back_populates="campaign", cascade="all, delete-orphan", order_by="CampaignMessage.id"
+    )
 
 
 class CampaignPlace(db.Model):
@@ -57,7 +72,9 @@ class CampaignPlace(db.Model):
     __tablename__ = "campaign_places"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"), index=True)
+    campaign_id: Mapped[int] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="CASCADE"), index=True
+    )
     country: Mapped[str] = mapped_column(String(2))
     state_code: Mapped[str] = mapped_column(String(3))
     municipality: Mapped[str | None] = mapped_column(String(80))
@@ -72,7 +89,9 @@ class CampaignMessage(OrgOwned, db.Model):
     __tablename__ = "campaign_messages"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"), index=True)
+    campaign_id: Mapped[int] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="CASCADE"), index=True
+    )
     label: Mapped[str] = mapped_column(String(120))
     body_es: Mapped[str] = mapped_column(Text)
     body_en: Mapped[str] = mapped_column(Text)

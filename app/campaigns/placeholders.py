@@ -24,6 +24,7 @@ the message's language (msgids below, evaluated under `force_locale(language)`):
 `render` is pure string work (plus one catalog lookup per call), so fan-out can call it
 once per language and substitute per-recipient values in SQL (see outreach/fanout.py).
 """
+
 import re
 from datetime import date, time, timedelta
 
@@ -31,8 +32,13 @@ from babel.dates import format_date, format_time
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 
-WORKSHOP_FIELDS = ("workshop_title", "workshop_date", "workshop_time", "workshop_venue",
-                   "workshop_code")
+WORKSHOP_FIELDS = (
+    "workshop_title",
+    "workshop_date",
+    "workshop_time",
+    "workshop_venue",
+    "workshop_code",
+)
 PLACEHOLDERS = ("first_name", "campaign", "org", *WORKSHOP_FIELDS)
 
 # TRANSLATORS: SMS text standing in for a missing workshop date, time or venue.
@@ -133,8 +139,9 @@ def sample_values(language: str, *, campaign: str, org: str, today: date) -> dic
             "workshop_title": str(_l("Decide for yourself")),
             "workshop_date": format_date(when, "long", locale=language),
             # CLDR puts a narrow no-break space (not GSM-7) before "PM"; an SMS would not.
-            "workshop_time": format_time(time(17, 0), "short", locale=language)
-            .replace("\u202f", " "),
+            "workshop_time": format_time(time(17, 0), "short", locale=language).replace(
+                "\u202f", " "
+            ),
             # TRANSLATORS: sample workshop venue shown in the message editor's preview.
             "workshop_venue": str(_l("Community center")),
             "workshop_code": "4821",

@@ -2,8 +2,8 @@
 
 Coordinators (and admins) only: evaluators read reports, never campaign pages (403).
 """
-from flask import (Blueprint, abort, current_app, flash, redirect, render_template, request,
-                   url_for)
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
@@ -24,11 +24,17 @@ from .placeholders import PLACEHOLDERS, sample_values
 
 bp = Blueprint("campaigns", __name__, url_prefix="/campaigns")
 
-STATUS_BADGES = {"draft": "badge--muted", "active": "badge--ok", "paused": "badge--warn",
-                 "completed": "", "archived": "badge--muted"}
+STATUS_BADGES = {
+    "draft": "badge--muted",
+    "active": "badge--ok",
+    "paused": "badge--warn",
+    "completed": "",
+    "archived": "badge--muted",
+}
 # Lists show live campaigns first.
-STATUS_ORDER = {status: i for i, status in enumerate(("active", "paused", "draft", "completed",
-                                                      "archived"))}
+STATUS_ORDER = {
+    status: i for i, status in enumerate(("active", "paused", "draft", "completed", "archived"))
+}
 SCHEDULE_ENDPOINT = "outreach.new_send"  # built by the outreach pages; linked once it exists
 
 
@@ -49,30 +55,44 @@ def label_helpers() -> dict:
 def _transition_message(result: services.TransitionResult) -> str:
     n = result.outbox_rows
     if result.status == "paused":
-        return ngettext("Campaign paused. %(num)d pending message is on hold.",
-                        "Campaign paused. %(num)d pending messages are on hold.", n)
+        return ngettext(
+            "Campaign paused. %(num)d pending message is on hold.",
+            "Campaign paused. %(num)d pending messages are on hold.",
+            n,
+        )
     if result.status == "active" and result.previous == "paused":
-        return ngettext("Campaign resumed. %(num)d held message is scheduled again.",
-                        "Campaign resumed. %(num)d held messages are scheduled again.", n)
+        return ngettext(
+            "Campaign resumed. %(num)d held message is scheduled again.",
+            "Campaign resumed. %(num)d held messages are scheduled again.",
+            n,
+        )
     if result.status == "active":
         return _("Campaign activated.")
     if result.status == "completed":
-        return ngettext("Campaign completed. %(num)d pending message was canceled.",
-                        "Campaign completed. %(num)d pending messages were canceled.", n)
+        return ngettext(
+            "Campaign completed. %(num)d pending message was canceled.",
+            "Campaign completed. %(num)d pending messages were canceled.",
+            n,
+        )
     return _("Campaign archived.")
 
 
 def _samples(campaign) -> dict:
     org = current_user.organization
     today = utcnow().date()
-    return {lang: sample_values(lang, campaign=campaign.name, org=org.name, today=today)
-            for lang in services.LANGUAGES}
+    return {
+        lang: sample_values(lang, campaign=campaign.name, org=org.name, today=today)
+        for lang in services.LANGUAGES
+    }
 
 
 def _summaries(bodies: dict, samples: dict) -> dict:
     """{language: BodySummary} for the non-empty bodies."""
-    return {lang: services.summarize_body(body, language=lang, values=samples[lang])
-            for lang, body in bodies.items() if (body or "").strip()}
+    return {
+        lang: services.summarize_body(body, language=lang, values=samples[lang])
+        for lang, body in bodies.items()
+        if (body or "").strip()
+    }
 
 
 # --- Campaigns --------------------------------------------------------------------------
@@ -82,16 +102,20 @@ def _summaries(bodies: dict, samples: dict) -> dict:
 @permission_required("coordinate")
 def index():
     show_archived = request.args.get("show") == "archived"
-    messages = (select(func.count(CampaignMessage.id))
-                .where(CampaignMessage.campaign_id == Campaign.id)
-                .correlate(Campaign).scalar_subquery())
+    messages = (
+        select(func.count(CampaignMessage.id))
+        .where(CampaignMessage.campaign_id == Campaign.id)
+        .correlate(Campaign)
+        .scalar_subquery()
+    )
     rows = db.session.execute(scoped(Campaign, Campaign, messages)).all()
     archived = sum(1 for campaign, _n in rows if campaign.status == "archived")
     if not show_archived:
         rows = [row for row in rows if row[0].status != "archived"]
     rows.sort(key=lambda row: (STATUS_ORDER.get(row[0].status, 9), row[0].name.casefold()))
-    return render_template("campaigns/index.html", rows=rows, archived=archived,
-                           show_archived=show_archived)
+    return render_template(
+        "campaigns/index.html", rows=rows, archived=archived, show_archived=show_archived
+    )
 
 
 def _edit_page(form: CampaignForm, campaign: Campaign | None):
@@ -105,8 +129,9 @@ def _edit_page(form: CampaignForm, campaign: Campaign | None):
             if valid and places is not None:
                 try:
                     if campaign is None:
-                        campaign = services.create_campaign(current_org_id(),
-                                                            **form.service_kwargs(places))
+                        campaign = services.create_campaign(
+                            current_org_id(), **form.service_kwargs(places)
+                        )
                         flash(_("Campaign created as a draft."), "success")
                     else:
                         services.update_campaign(campaign, **form.service_kwargs(places))
@@ -145,15 +170,20 @@ def edit(campaign_id):
 def detail(campaign_id):
     campaign = get_owned_or_404(Campaign, campaign_id)
     samples = _samples(campaign)
-    summaries = {m.id: _summaries({"es": m.body_es, "en": m.body_en}, samples)
-                 for m in campaign.messages}
+    summaries = {
+        m.id: _summaries({"es": m.body_es, "en": m.body_en}, samples) for m in campaign.messages
+    }
     places_total = sum(p.target_population or 0 for p in campaign.places)
     return render_template(
-        "campaigns/detail.html", campaign=campaign, summaries=summaries,
+        "campaigns/detail.html",
+        campaign=campaign,
+        summaries=summaries,
         transitions=services.allowed_transitions(campaign),
-        outbox=services.outbox_counts(campaign), places_total=places_total,
+        outbox=services.outbox_counts(campaign),
+        places_total=places_total,
         can_schedule=SCHEDULE_ENDPOINT in current_app.view_functions,
-        schedule_endpoint=SCHEDULE_ENDPOINT)
+        schedule_endpoint=SCHEDULE_ENDPOINT,
+    )
 
 
 @bp.post("/<int:campaign_id>/status")
@@ -196,8 +226,9 @@ def _message_page(form: MessageForm, campaign: Campaign, message: CampaignMessag
         if previewing:
             form.label.errors = []  # a label is needed to save, not to preview
         if not previewing and valid:
-            values = dict(label=form.label.data, body_es=form.body_es.data,
-                          body_en=form.body_en.data)
+            values = dict(
+                label=form.label.data, body_es=form.body_es.data, body_en=form.body_en.data
+            )
             try:
                 if message is None:
                     services.add_message(campaign, **values)
@@ -206,12 +237,16 @@ def _message_page(form: MessageForm, campaign: Campaign, message: CampaignMessag
                     pending = services.update_message(message, **values)
                     flash(_("Message saved."), "success")
                     if pending:
-                        flash(ngettext(
-                            "%(num)d message already scheduled keeps the previous text. Cancel "
-                            "and schedule that send again to use the new one.",
-                            "%(num)d messages already scheduled keep the previous text. Cancel "
-                            "and schedule that send again to use the new one.", pending),
-                            "warning")
+                        flash(
+                            ngettext(
+                                "%(num)d message already scheduled keeps the previous text. Cancel "
+                                "and schedule that send again to use the new one.",
+                                "%(num)d messages already scheduled keep the previous text. Cancel "
+                                "and schedule that send again to use the new one.",
+                                pending,
+                            ),
+                            "warning",
+                        )
             except DomainError as error:
                 db.session.rollback()
                 attach_to_form(form, error)
@@ -221,9 +256,15 @@ def _message_page(form: MessageForm, campaign: Campaign, message: CampaignMessag
     summaries = _summaries({"es": form.body_es.data, "en": form.body_en.data}, samples)
     org = current_user.organization
     return render_template(
-        "campaigns/message_form.html", form=form, campaign=campaign, message=message,
-        summaries=summaries, previewing=previewing, samples=samples,
-        placeholders=PLACEHOLDERS, counter_attrs=counter_label_attrs(),
+        "campaigns/message_form.html",
+        form=form,
+        campaign=campaign,
+        message=message,
+        summaries=summaries,
+        previewing=previewing,
+        samples=samples,
+        placeholders=PLACEHOLDERS,
+        counter_attrs=counter_label_attrs(),
         notices={lang: services.opt_out_notice(lang) for lang in services.LANGUAGES},
         notice_always=org.opt_out_notice == "always",
     ), form_status(form)

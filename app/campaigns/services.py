@@ -4,14 +4,14 @@ Every public function checks its rules first, changes nothing when one fails (ra
 `DomainError` with a translatable message and, where it helps, the form field concerned),
 and commits once.
 """
+
 import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime
 
 from flask import render_template
-from flask_babel import force_locale
+from flask_babel import force_locale, lazy_ngettext
 from flask_babel import lazy_gettext as _l
-from flask_babel import lazy_ngettext
 from sqlalchemy import delete, exists, func, select, update
 
 from ..contacts.geography import MX_STATES, US_STATES, resolve_state
@@ -21,8 +21,16 @@ from ..outreach.encoding import SmsInfo, analyze
 from ..outreach.models import OutboxMessage, OutreachSend
 from ..participation.models import ParticipationEvent
 from . import placeholders
-from .models import (LEVELS, STATUSES, STRATEGIES, TOPICS, TRANSITIONS, Campaign, CampaignMessage,
-                     CampaignPlace)
+from .models import (
+    LEVELS,
+    STATUSES,
+    STRATEGIES,
+    TOPICS,
+    TRANSITIONS,
+    Campaign,
+    CampaignMessage,
+    CampaignPlace,
+)
 
 LANGUAGES = ("es", "en")
 COUNTRIES = ("MX", "US")
@@ -109,56 +117,86 @@ def _clean_places(places) -> list[dict]:
             place = PlaceSpec(**place)
         country = _text(place.country).upper()
         if country not in COUNTRIES:
-            raise DomainError(_l("Place %(n)d: choose Mexico or the United States.", n=n),
-                              field="places")
+            raise DomainError(
+                _l("Place %(n)d: choose Mexico or the United States.", n=n), field="places"
+            )
         states = MX_STATES if country == "MX" else US_STATES
         state = _text(place.state)
         code = state if state in states else resolve_state(country, state)
         if code is None:
             raise DomainError(
-                _l("Place %(n)d: “%(state)s” is not a state of %(country)s.", n=n, state=state,
-                   country=COUNTRY_LABELS[country]), field="places")
+                _l(
+                    "Place %(n)d: “%(state)s” is not a state of %(country)s.",
+                    n=n,
+                    state=state,
+                    country=COUNTRY_LABELS[country],
+                ),
+                field="places",
+            )
         municipality = " ".join(_text(place.municipality).split()) or None
         if municipality and len(municipality) > 80:
             raise DomainError(
-                _l("Place %(n)d: the municipality name is too long (at most 80 characters).",
-                   n=n), field="places")
+                _l("Place %(n)d: the municipality name is too long (at most 80 characters).", n=n),
+                field="places",
+            )
         population = _optional_int(place.target_population, field="places")
         if population is not None and population < 0:
             raise DomainError(
-                _l("Place %(n)d: the target population cannot be negative.", n=n),
-                field="places")
+                _l("Place %(n)d: the target population cannot be negative.", n=n), field="places"
+            )
         if population is not None and population > MAX_POPULATION:
-            raise DomainError(_l("Place %(n)d: the target population is too large.", n=n),
-                              field="places")
+            raise DomainError(
+                _l("Place %(n)d: the target population is too large.", n=n), field="places"
+            )
         key = (country, code, unicodedata.normalize("NFKC", municipality or "").casefold())
         if key in seen:
             raise DomainError(_l("Place %(n)d is listed twice.", n=n), field="places")
         seen.add(key)
-        cleaned.append(dict(country=country, state_code=code, municipality=municipality,
-                            target_population=population))
+        cleaned.append(
+            dict(
+                country=country,
+                state_code=code,
+                municipality=municipality,
+                target_population=population,
+            )
+        )
     if len(cleaned) > MAX_PLACES:
         raise DomainError(_l("List at most %(n)d places.", n=MAX_PLACES), field="places")
     return cleaned
 
 
-def _clean_campaign(organization_id: int, campaign_id: int | None, *, name, description,
-                    objectives, topic, strategy, level, target_age_min, target_age_max,
-                    target_population, places, start_date, end_date,
-                    default_language) -> tuple[dict, list[dict]]:
+def _clean_campaign(
+    organization_id: int,
+    campaign_id: int | None,
+    *,
+    name,
+    description,
+    objectives,
+    topic,
+    strategy,
+    level,
+    target_age_min,
+    target_age_max,
+    target_population,
+    places,
+    start_date,
+    end_date,
+    default_language,
+) -> tuple[dict, list[dict]]:
     name = " ".join(_text(name).split())
     if not name:
         raise DomainError(_l("Give the campaign a name."), field="name")
     if len(name) > 120:
         raise DomainError(_l("Use at most %(n)d characters.", n=120), field="name")
     duplicate = select(Campaign.id).where(
-        Campaign.organization_id == organization_id,
-        func.lower(Campaign.name) == name.lower())
+        Campaign.organization_id == organization_id, func.lower(Campaign.name) == name.lower()
+    )
     if campaign_id is not None:
         duplicate = duplicate.where(Campaign.id != campaign_id)
     if db.session.scalar(select(exists(duplicate))):
-        raise DomainError(_l("Your organization already has a campaign with this name."),
-                          field="name")
+        raise DomainError(
+            _l("Your organization already has a campaign with this name."), field="name"
+        )
     description, objectives = _text(description) or None, _text(objectives) or None
     for field, value in (("description", description), ("objectives", objectives)):
         if value and len(value) > MAX_TEXT:
@@ -173,15 +211,19 @@ def _clean_campaign(organization_id: int, campaign_id: int | None, *, name, desc
     age_max = _optional_int(target_age_max, field="target_age_max")
     for field, age in (("target_age_min", age_min), ("target_age_max", age_max)):
         if age is None or not AGE_MIN <= age <= AGE_MAX:
-            raise DomainError(_l("Ages must be between %(min)d and %(max)d.", min=AGE_MIN,
-                                 max=AGE_MAX), field=field)
+            raise DomainError(
+                _l("Ages must be between %(min)d and %(max)d.", min=AGE_MIN, max=AGE_MAX),
+                field=field,
+            )
     if age_min > age_max:
-        raise DomainError(_l("The minimum age cannot be above the maximum age."),
-                          field="target_age_min")
+        raise DomainError(
+            _l("The minimum age cannot be above the maximum age."), field="target_age_min"
+        )
     population = _optional_int(target_population, field="target_population")
     if population is not None and population < 0:
-        raise DomainError(_l("The target population cannot be negative."),
-                          field="target_population")
+        raise DomainError(
+            _l("The target population cannot be negative."), field="target_population"
+        )
     if population is not None and population > MAX_POPULATION:
         raise DomainError(_l("The target population is too large."), field="target_population")
     for field, value in (("start_date", start_date), ("end_date", end_date)):
@@ -191,29 +233,62 @@ def _clean_campaign(organization_id: int, campaign_id: int | None, *, name, desc
         raise DomainError(_l("The end date cannot be before the start date."), field="end_date")
     if default_language not in LANGUAGES:
         raise DomainError(_l("Choose Spanish or English."), field="default_language")
-    values = dict(name=name, description=description, objectives=objectives, topic=topic,
-                  strategy=strategy, level=level, target_age_min=age_min, target_age_max=age_max,
-                  target_population=population, start_date=start_date, end_date=end_date,
-                  default_language=default_language)
+    values = dict(
+        name=name,
+        description=description,
+        objectives=objectives,
+        topic=topic,
+        strategy=strategy,
+        level=level,
+        target_age_min=age_min,
+        target_age_max=age_max,
+        target_population=population,
+        start_date=start_date,
+        end_date=end_date,
+        default_language=default_language,
+    )
     return values, _clean_places(places)
 
 
-def create_campaign(organization_id: int, *, name: str, topic: str, strategy: str, level: str,
-                    target_age_min: int = 12, target_age_max: int = 29,
-                    description: str | None = None, objectives: str | None = None,
-                    target_population: int | None = None, places=(),
-                    start_date: date | None = None, end_date: date | None = None,
-                    default_language: str = "es") -> Campaign:
+def create_campaign(
+    organization_id: int,
+    *,
+    name: str,
+    topic: str,
+    strategy: str,
+    level: str,
+    target_age_min: int = 12,
+    target_age_max: int = 29,
+    description: str | None = None,
+    objectives: str | None = None,
+    target_population: int | None = None,
+    places=(),
+    start_date: date | None = None,
+    end_date: date | None = None,
+    default_language: str = "es",
+) -> Campaign:
     """Create a draft campaign with its target places.
 
     `places` holds `PlaceSpec`s (or dicts with the same keys); a place's state may be a
     canonical code or free text ("Edomex", "Nuevo Leon"). Raises DomainError on bad input.
     """
     values, places = _clean_campaign(
-        organization_id, None, name=name, description=description, objectives=objectives,
-        topic=topic, strategy=strategy, level=level, target_age_min=target_age_min,
-        target_age_max=target_age_max, target_population=target_population, places=places,
-        start_date=start_date, end_date=end_date, default_language=default_language)
+        organization_id,
+        None,
+        name=name,
+        description=description,
+        objectives=objectives,
+        topic=topic,
+        strategy=strategy,
+        level=level,
+        target_age_min=target_age_min,
+        target_age_max=target_age_max,
+        target_population=target_population,
+        places=places,
+        start_date=start_date,
+        end_date=end_date,
+        default_language=default_language,
+    )
     campaign = Campaign(organization_id=organization_id, status="draft", **values)
     campaign.places = [CampaignPlace(**place) for place in places]
     db.session.add(campaign)
@@ -221,11 +296,23 @@ def create_campaign(organization_id: int, *, name: str, topic: str, strategy: st
     return campaign
 
 
-def update_campaign(campaign: Campaign, *, name: str, topic: str, strategy: str, level: str,
-                    target_age_min: int, target_age_max: int, description: str | None = None,
-                    objectives: str | None = None, target_population: int | None = None,
-                    places=(), start_date: date | None = None, end_date: date | None = None,
-                    default_language: str = "es") -> Campaign:
+def update_campaign(
+    campaign: Campaign,
+    *,
+    name: str,
+    topic: str,
+    strategy: str,
+    level: str,
+    target_age_min: int,
+    target_age_max: int,
+    description: str | None = None,
+    objectives: str | None = None,
+    target_population: int | None = None,
+    places=(),
+    start_date: date | None = None,
+    end_date: date | None = None,
+    default_language: str = "es",
+) -> Campaign:
     """Replace a campaign's fields and target places (same rules as `create_campaign`).
 
     Archived campaigns are read-only.
@@ -233,11 +320,22 @@ def update_campaign(campaign: Campaign, *, name: str, topic: str, strategy: str,
     if campaign.status == "archived":
         raise DomainError(_l("An archived campaign cannot be changed."))
     values, places = _clean_campaign(
-        campaign.organization_id, campaign.id, name=name, description=description,
-        objectives=objectives, topic=topic, strategy=strategy, level=level,
-        target_age_min=target_age_min, target_age_max=target_age_max,
-        target_population=target_population, places=places, start_date=start_date,
-        end_date=end_date, default_language=default_language)
+        campaign.organization_id,
+        campaign.id,
+        name=name,
+        description=description,
+        objectives=objectives,
+        topic=topic,
+        strategy=strategy,
+        level=level,
+        target_age_min=target_age_min,
+        target_age_max=target_age_max,
+        target_population=target_population,
+        places=places,
+        start_date=start_date,
+        end_date=end_date,
+        default_language=default_language,
+    )
     for key, value in values.items():
         setattr(campaign, key, value)
     current = {(p.country, p.state_code, p.municipality): p for p in campaign.places}
@@ -293,9 +391,13 @@ def transition_campaign(campaign: Campaign, to_status: str, *, now: datetime) ->
     if to_status not in STATUSES:
         raise DomainError(_l("Unknown campaign status."))
     if to_status not in TRANSITIONS.get(previous, ()):
-        raise DomainError(_l(
-            "A campaign cannot go from “%(current)s” to “%(target)s”.",
-            current=STATUS_LABELS.get(previous, previous), target=STATUS_LABELS[to_status]))
+        raise DomainError(
+            _l(
+                "A campaign cannot go from “%(current)s” to “%(target)s”.",
+                current=STATUS_LABELS.get(previous, previous),
+                target=STATUS_LABELS[to_status],
+            )
+        )
     changed = db.session.execute(
         update(Campaign)
         .where(Campaign.id == campaign.id, Campaign.status == previous)
@@ -304,21 +406,24 @@ def transition_campaign(campaign: Campaign, to_status: str, *, now: datetime) ->
     ).rowcount
     if changed != 1:
         db.session.rollback()
-        raise DomainError(_l("Someone else changed this campaign's status. Check it and try "
-                             "again."))
+        raise DomainError(
+            _l("Someone else changed this campaign's status. Check it and try again.")
+        )
     rows = 0
     if to_status == "paused":
         rows = _set_outbox_status(campaign.id, ("scheduled",), "held")
     elif to_status == "active" and previous == "paused":
         rows = _set_outbox_status(campaign.id, ("held",), "scheduled")
     elif to_status in ("completed", "archived"):
-        rows = _set_outbox_status(campaign.id, PENDING, "canceled",
-                                  skip_reason=f"campaign_{to_status}", final_at=now)
+        rows = _set_outbox_status(
+            campaign.id, PENDING, "canceled", skip_reason=f"campaign_{to_status}", final_at=now
+        )
         db.session.execute(
             update(OutreachSend)
             .where(OutreachSend.campaign_id == campaign.id, OutreachSend.status != "canceled")
             .values(status="canceled")
-            .execution_options(synchronize_session=False))
+            .execution_options(synchronize_session=False)
+        )
     db.session.commit()
     db.session.refresh(campaign)
     return TransitionResult(previous=previous, status=to_status, outbox_rows=rows)
@@ -329,7 +434,8 @@ def outbox_counts(campaign: Campaign) -> dict[str, int]:
     rows = db.session.execute(
         select(OutboxMessage.status, func.count())
         .where(OutboxMessage.campaign_id == campaign.id)
-        .group_by(OutboxMessage.status))
+        .group_by(OutboxMessage.status)
+    )
     return dict(rows.all())
 
 
@@ -343,10 +449,16 @@ BODY_MISSING = {"es": _l("Write the Spanish text."), "en": _l("Write the English
 
 def _body_too_long(language: str, n: int):
     if language == "es":
-        return _l("The Spanish text has %(n)d characters; the limit is %(max)d (Twilio's "
-                  "maximum).", n=n, max=MAX_BODY)
-    return _l("The English text has %(n)d characters; the limit is %(max)d (Twilio's maximum).",
-              n=n, max=MAX_BODY)
+        return _l(
+            "The Spanish text has %(n)d characters; the limit is %(max)d (Twilio's maximum).",
+            n=n,
+            max=MAX_BODY,
+        )
+    return _l(
+        "The English text has %(n)d characters; the limit is %(max)d (Twilio's maximum).",
+        n=n,
+        max=MAX_BODY,
+    )
 
 
 def _normalize_body(body) -> str:
@@ -366,7 +478,10 @@ def body_problem(body: str, language: str):
         return lazy_ngettext(
             "Unknown placeholder %(names)s. You can use: %(allowed)s.",
             "Unknown placeholders %(names)s. You can use: %(allowed)s.",
-            len(unknown), names=", ".join(unknown), allowed=allowed)
+            len(unknown),
+            names=", ".join(unknown),
+            allowed=allowed,
+        )
     return None
 
 
@@ -388,8 +503,7 @@ def _clean_message(label, body_es, body_en) -> dict:
 
 def _check_messages_editable(campaign: Campaign) -> None:
     if campaign.status in ("completed", "archived"):
-        raise DomainError(_l("The messages of a completed or archived campaign cannot be "
-                             "changed."))
+        raise DomainError(_l("The messages of a completed or archived campaign cannot be changed."))
 
 
 def add_message(campaign: Campaign, *, label: str, body_es: str, body_en: str) -> CampaignMessage:
@@ -397,8 +511,7 @@ def add_message(campaign: Campaign, *, label: str, body_es: str, body_en: str) -
     and may only use the supported placeholders."""
     _check_messages_editable(campaign)
     values = _clean_message(label, body_es, body_en)
-    message = CampaignMessage(organization_id=campaign.organization_id, campaign=campaign,
-                              **values)
+    message = CampaignMessage(organization_id=campaign.organization_id, campaign=campaign, **values)
     db.session.add(message)
     db.session.commit()
     return message
@@ -412,8 +525,10 @@ def update_message(message: CampaignMessage, *, label: str, body_es: str, body_e
     for key, value in values.items():
         setattr(message, key, value)
     pending = db.session.scalar(
-        select(func.count()).where(OutboxMessage.message_id == message.id,
-                                   OutboxMessage.status.in_(PENDING)))
+        select(func.count()).where(
+            OutboxMessage.message_id == message.id, OutboxMessage.status.in_(PENDING)
+        )
+    )
     db.session.commit()
     return pending or 0
 
@@ -426,29 +541,52 @@ def delete_message(message: CampaignMessage) -> None:
     canceled or skipped rows are deleted with it.
     """
     _check_messages_editable(message.campaign)
-    handed_over = select(OutboxMessage.id).where(OutboxMessage.message_id == message.id,
-                                                 OutboxMessage.status.in_(HANDED_OVER))
+    handed_over = select(OutboxMessage.id).where(
+        OutboxMessage.message_id == message.id, OutboxMessage.status.in_(HANDED_OVER)
+    )
     recorded = select(ParticipationEvent.id).where(ParticipationEvent.message_id == message.id)
     if db.session.scalar(select(exists(handed_over))) or db.session.scalar(
-            select(exists(recorded))):
-        raise DomainError(_l("This message was already sent, so it is kept in the campaign's "
-                             "history. You can leave it unused."))
-    pending_rows = select(OutboxMessage.id).where(OutboxMessage.message_id == message.id,
-                                                  OutboxMessage.status.in_(PENDING))
-    pending_sends = select(OutreachSend.id).where(OutreachSend.message_id == message.id,
-                                                  OutreachSend.status != "canceled")
+        select(exists(recorded))
+    ):
+        raise DomainError(
+            _l(
+                "This message was already sent, so it is kept in the campaign's "
+                "history. You can leave it unused."
+            )
+        )
+    pending_rows = select(OutboxMessage.id).where(
+        OutboxMessage.message_id == message.id, OutboxMessage.status.in_(PENDING)
+    )
+    pending_sends = select(OutreachSend.id).where(
+        OutreachSend.message_id == message.id, OutreachSend.status != "canceled"
+    )
     if db.session.scalar(select(exists(pending_rows))) or db.session.scalar(
-            select(exists(pending_sends))):
-        raise DomainError(_l("This message is scheduled to be sent. Cancel its send first, "
-                             "then delete the message."))
+        select(exists(pending_sends))
+    ):
+        raise DomainError(
+            _l(
+                "This message is scheduled to be sent. Cancel its send first, "
+                "then delete the message."
+            )
+        )
     # Explicit, so SQLite (no enforced foreign keys) and PostgreSQL end up the same.
     sends = select(OutreachSend.id).where(OutreachSend.message_id == message.id)
-    db.session.execute(delete(OutboxMessage).where(OutboxMessage.send_id.in_(sends))
-                       .execution_options(synchronize_session=False))
-    db.session.execute(update(OutboxMessage).where(OutboxMessage.message_id == message.id)
-                       .values(message_id=None).execution_options(synchronize_session=False))
-    db.session.execute(delete(OutreachSend).where(OutreachSend.message_id == message.id)
-                       .execution_options(synchronize_session=False))
+    db.session.execute(
+        delete(OutboxMessage)
+        .where(OutboxMessage.send_id.in_(sends))
+        .execution_options(synchronize_session=False)
+    )
+    db.session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.message_id == message.id)
+        .values(message_id=None)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.execute(
+        delete(OutreachSend)
+        .where(OutreachSend.message_id == message.id)
+        .execution_options(synchronize_session=False)
+    )
     db.session.delete(message)
     db.session.commit()
 
@@ -489,12 +627,18 @@ def summarize_body(body: str, *, language: str, values: dict) -> BodySummary:
     rendered = placeholders.render(_normalize_body(body), values, language=language)
     notice = opt_out_notice(language)
     first = f"{rendered}\n{notice}"
-    return BodySummary(language=language, rendered=rendered, info=analyze(rendered),
-                       first_info=analyze(first), notice=notice,
-                       too_long=len(first) > MAX_BODY)
+    return BodySummary(
+        language=language,
+        rendered=rendered,
+        info=analyze(rendered),
+        first_info=analyze(first),
+        notice=notice,
+        too_long=len(first) > MAX_BODY,
+    )
 
 
 def visible_chars(chars) -> str:
     """Characters for a warning, blank or invisible ones shown by code point (U+00A0)."""
-    return " ".join(ch if ch.isprintable() and not ch.isspace() else f"U+{ord(ch):04X}"
-                    for ch in chars)
+    return " ".join(
+        ch if ch.isprintable() and not ch.isspace() else f"U+{ord(ch):04X}" for ch in chars
+    )

@@ -51,8 +51,7 @@ def _eligible_sentence(summary) -> str:
 @permission_required("view_contacts")
 def index():
     items = db.session.scalars(scoped(Audience).order_by(Audience.name)).all()
-    return render_template("audiences/index.html", audiences=items,
-                           describe=svc.describe_filters)
+    return render_template("audiences/index.html", audiences=items, describe=svc.describe_filters)
 
 
 @bp.get("/<int:audience_id>")
@@ -60,9 +59,15 @@ def index():
 def detail(audience_id):
     audience = get_owned_or_404(Audience, audience_id)
     summary, rows = _summary_and_rows(audience.filters)
-    return render_template("audiences/detail.html", audience=audience, summary=summary,
-                           rows=rows, criteria=svc.describe_filters(audience.filters),
-                           sentence=_eligible_sentence(summary), delete_form=BaseForm())
+    return render_template(
+        "audiences/detail.html",
+        audience=audience,
+        summary=summary,
+        rows=rows,
+        criteria=svc.describe_filters(audience.filters),
+        sentence=_eligible_sentence(summary),
+        delete_form=BaseForm(),
+    )
 
 
 def _edit_page(form, audience):
@@ -84,14 +89,19 @@ def _edit_page(form, audience):
             try:
                 if audience is None:
                     audience = svc.create_audience(
-                        current_org_id(), name=form.name.data,
-                        description=form.description.data, filters=form.raw_filters(),
+                        current_org_id(),
+                        name=form.name.data,
+                        description=form.description.data,
+                        filters=form.raw_filters(),
                     )
                     flash(_("Audience created."), "success")
                 else:
-                    svc.update_audience(audience, name=form.name.data,
-                                        description=form.description.data,
-                                        filters=form.raw_filters())
+                    svc.update_audience(
+                        audience,
+                        name=form.name.data,
+                        description=form.description.data,
+                        filters=form.raw_filters(),
+                    )
                     flash(_("Audience saved."), "success")
             except DomainError as error:
                 db.session.rollback()
@@ -99,7 +109,11 @@ def _edit_page(form, audience):
             else:
                 return redirect(url_for("audiences.detail", audience_id=audience.id))
     return render_template(
-        "audiences/form.html", form=form, audience=audience, summary=summary, rows=rows,
+        "audiences/form.html",
+        form=form,
+        audience=audience,
+        summary=summary,
+        rows=rows,
         sentence=_eligible_sentence(summary) if summary else None,
     ), form_status(form)
 
@@ -141,8 +155,9 @@ def delete(audience_id):
 @permission_required("coordinate")
 def preview():
     """JSON counts for the edit form's query string (the live count of audiences.js)."""
-    form = AudienceForm(formdata=request.args, org_country=current_user.organization.country,
-                        meta={"csrf": False})
+    form = AudienceForm(
+        formdata=request.args, org_country=current_user.organization.country, meta={"csrf": False}
+    )
     form.validate()
     errors = form.filter_errors()
     if not errors:
@@ -151,15 +166,19 @@ def preview():
         except svc.AudienceInvalid as error:
             errors = error.field_errors
     if errors:
-        return jsonify(valid=False, errors=errors,
-                       message=_("Correct the filters to see the count.")), 400
-    summary = svc.audience_summary(current_org_id(), filters,
-                                   today=local_today(current_user.organization), sample_size=0)
+        return jsonify(
+            valid=False, errors=errors, message=_("Correct the filters to see the count.")
+        ), 400
+    summary = svc.audience_summary(
+        current_org_id(), filters, today=local_today(current_user.organization), sample_size=0
+    )
     return jsonify(
         valid=True,
         eligible=summary.eligible,
         matched=summary.matched,
-        excluded=[{"reason": code, "label": str(REASONS[code]), "count": n}
-                  for code, n in summary.excluded],
+        excluded=[
+            {"reason": code, "label": str(REASONS[code]), "count": n}
+            for code, n in summary.excluded
+        ],
         message=_eligible_sentence(summary),
     )

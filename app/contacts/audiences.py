@@ -8,6 +8,7 @@ in a single GROUP BY over `block_reason_sql`. Contacts are never loaded to be fi
 Erased contacts are not people any more: they never match an audience, so they appear
 neither among the matched nor among the excluded.
 """
+
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -25,8 +26,17 @@ from .models import AGE_BANDS, CONSENT_SOURCES, GENDERS, LANGUAGES, Audience, Co
 from .services import fold_sql
 from .validation import MAX_AGE, MAX_TAGS, MIN_AGE, TAG_RE, fold, parse_tags
 
-FILTER_KEYS = ("languages", "genders", "age_min", "age_max", "country", "state_codes",
-               "municipalities", "tags", "consent_sources")
+FILTER_KEYS = (
+    "languages",
+    "genders",
+    "age_min",
+    "age_max",
+    "country",
+    "state_codes",
+    "municipalities",
+    "tags",
+    "consent_sources",
+)
 MAX_MUNICIPALITIES = 50
 SAMPLE_SIZE = 10
 _STATES = {"MX": MX_STATES, "US": US_STATES}
@@ -107,10 +117,14 @@ def validate_filters(raw: dict) -> dict:
     allowed = _STATES[country] if country else {**MX_STATES, **US_STATES}
     unknown = [code for code in states if code not in allowed]
     if unknown:
-        message = (_l("These states are not in the chosen country: %(codes)s.",
-                      codes=", ".join(unknown)[:80])
-                   if country and all(c in MX_STATES or c in US_STATES for c in unknown)
-                   else _l("Unknown value: %(value)s.", value=", ".join(unknown)[:80]))
+        message = (
+            _l(
+                "These states are not in the chosen country: %(codes)s.",
+                codes=", ".join(unknown)[:80],
+            )
+            if country and all(c in MX_STATES or c in US_STATES for c in unknown)
+            else _l("Unknown value: %(value)s.", value=", ".join(unknown)[:80])
+        )
         errors.setdefault("state_codes", []).append(str(message))
     filters["state_codes"] = sorted({code for code in states if code in allowed})
 
@@ -120,8 +134,12 @@ def validate_filters(raw: dict) -> dict:
     munis = list(dict.fromkeys(" ".join(m.split()) for m in _as_list(munis)))
     if len(munis) > MAX_MUNICIPALITIES or any(len(m) > 80 for m in munis):
         errors.setdefault("municipalities", []).append(
-            str(_l("Municipalities: at most %(n)d names, each up to 80 characters.",
-                   n=MAX_MUNICIPALITIES))
+            str(
+                _l(
+                    "Municipalities: at most %(n)d names, each up to 80 characters.",
+                    n=MAX_MUNICIPALITIES,
+                )
+            )
         )
     filters["municipalities"] = munis
 
@@ -182,9 +200,11 @@ def _match_conditions(org_id: int, filters: dict, today: date) -> list:
         folded = sorted({fold(m) for m in filters["municipalities"]})
         conditions.append(fold_sql(Contact.municipality).in_(folded))
     if filters.get("tags"):
-        conditions.append(Contact.id.in_(
-            select(ContactTag.contact_id).where(ContactTag.name.in_(filters["tags"]))
-        ))
+        conditions.append(
+            Contact.id.in_(
+                select(ContactTag.contact_id).where(ContactTag.name.in_(filters["tags"]))
+            )
+        )
     if filters.get("consent_sources"):
         conditions.append(Contact.consent_source.in_(filters["consent_sources"]))
     return conditions
@@ -213,8 +233,9 @@ class AudienceSummary:
         return self.matched - self.eligible
 
 
-def audience_summary(org_id: int, filters: dict, *, today: date,
-                     sample_size: int = SAMPLE_SIZE) -> AudienceSummary:
+def audience_summary(
+    org_id: int, filters: dict, *, today: date, sample_size: int = SAMPLE_SIZE
+) -> AudienceSummary:
     """Counts by block reason (one GROUP BY) and a sample of eligible contacts."""
     filters = validate_filters(filters)
     reasons = (
@@ -222,14 +243,18 @@ def audience_summary(org_id: int, filters: dict, *, today: date,
         .where(*_match_conditions(org_id, filters, today))
         .subquery()
     )
-    counts = dict(db.session.execute(
-        select(reasons.c.reason, func.count()).group_by(reasons.c.reason)
-    ).all())
-    sample = db.session.scalars(
-        audience_contacts_query(org_id, filters, today=today)
-        .order_by(Contact.id.desc())
-        .limit(sample_size)
-    ).all() if sample_size else []
+    counts = dict(
+        db.session.execute(select(reasons.c.reason, func.count()).group_by(reasons.c.reason)).all()
+    )
+    sample = (
+        db.session.scalars(
+            audience_contacts_query(org_id, filters, today=today)
+            .order_by(Contact.id.desc())
+            .limit(sample_size)
+        ).all()
+        if sample_size
+        else []
+    )
     return AudienceSummary(
         eligible=counts.get(None, 0),
         matched=sum(counts.values()),
@@ -259,8 +284,14 @@ def describe_filters(filters: dict) -> list[tuple[str, str]]:
     if f.get("country"):
         out.append((_l("Country"), str(COUNTRY_LABELS.get(f["country"], f["country"]))))
     if f.get("state_codes"):
-        out.append((_l("States"), ", ".join(
-            state_name("MX" if c in MX_STATES else "US", c) for c in f["state_codes"])))
+        out.append(
+            (
+                _l("States"),
+                ", ".join(
+                    state_name("MX" if c in MX_STATES else "US", c) for c in f["state_codes"]
+                ),
+            )
+        )
     if f.get("municipalities"):
         out.append((_l("Municipalities"), ", ".join(f["municipalities"])))
     if f.get("tags"):
@@ -285,8 +316,9 @@ def _check_name(org_id: int, name: str, *, except_id: int | None = None) -> str:
     return name
 
 
-def create_audience(org_id: int, *, name: str, description: str | None, filters: dict,
-                    now: datetime | None = None) -> Audience:
+def create_audience(
+    org_id: int, *, name: str, description: str | None, filters: dict, now: datetime | None = None
+) -> Audience:
     """Save a new audience. Raises DomainError/AudienceInvalid and saves nothing on bad input."""
     now = now or utcnow()
     filters = validate_filters(filters)
@@ -303,8 +335,14 @@ def create_audience(org_id: int, *, name: str, description: str | None, filters:
     return audience
 
 
-def update_audience(audience: Audience, *, name: str, description: str | None, filters: dict,
-                    now: datetime | None = None) -> None:
+def update_audience(
+    audience: Audience,
+    *,
+    name: str,
+    description: str | None,
+    filters: dict,
+    now: datetime | None = None,
+) -> None:
     """Change an audience's name, description and filters (same rules as create)."""
     filters = validate_filters(filters)
     audience.name = _check_name(audience.organization_id, name, except_id=audience.id)

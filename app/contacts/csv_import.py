@@ -12,6 +12,7 @@ Limits (documented for coordinators in the upload form's hint):
   stray quote from swallowing the rest of the file into one cell: the file is refused.
 The byte size of the file is capped by the caller (see import_services.max_file_bytes).
 """
+
 import csv
 import re
 from collections.abc import Iterator
@@ -33,29 +34,65 @@ PREVIEW_ROWS = 10
 # underscores and punctuation, so "Año de nacimiento", "AÑO_NACIMIENTO" and
 # "ano nacimiento" are the same column).
 HEADER_ALIASES: dict[str, tuple[str, ...]] = {
-    "phone": ("telefono", "tel", "celular", "cel", "movil", "telefono celular",
-              "numero de celular", "numero de telefono", "whatsapp",
-              "phone", "phone number", "mobile", "mobile phone", "cell", "cell phone"),
+    "phone": (
+        "telefono",
+        "tel",
+        "celular",
+        "cel",
+        "movil",
+        "telefono celular",
+        "numero de celular",
+        "numero de telefono",
+        "whatsapp",
+        "phone",
+        "phone number",
+        "mobile",
+        "mobile phone",
+        "cell",
+        "cell phone",
+    ),
     "first_name": ("nombre", "nombres", "primer nombre", "first name", "name", "given name"),
     "language": ("idioma", "lengua", "language", "lang"),
-    "birth_year": ("ano nacimiento", "anio nacimiento", "ano de nacimiento",
-                   "anio de nacimiento", "birth year", "year of birth"),
-    "age_band": ("rango edad", "rango de edad", "grupo de edad", "age band", "age range",
-                 "age group"),
+    "birth_year": (
+        "ano nacimiento",
+        "anio nacimiento",
+        "ano de nacimiento",
+        "anio de nacimiento",
+        "birth year",
+        "year of birth",
+    ),
+    "age_band": (
+        "rango edad",
+        "rango de edad",
+        "grupo de edad",
+        "age band",
+        "age range",
+        "age group",
+    ),
     "gender": ("genero", "sexo", "gender", "sex"),
     "country": ("pais", "country"),
     "state": ("estado", "entidad", "entidad federativa", "state"),
     "municipality": ("municipio", "ciudad", "alcaldia", "municipality", "city", "county"),
     "timezone": ("zona horaria", "huso horario", "timezone", "time zone", "tz"),
     "tags": ("etiquetas", "etiqueta", "tags", "tag"),
-    "consent_source": ("consentimiento", "fuente consentimiento", "fuente de consentimiento",
-                       "origen consentimiento", "consent", "consent source"),
-    "consent_basis": ("base consentimiento", "base de consentimiento", "consent basis",
-                      "basis"),
+    "consent_source": (
+        "consentimiento",
+        "fuente consentimiento",
+        "fuente de consentimiento",
+        "origen consentimiento",
+        "consent",
+        "consent source",
+    ),
+    "consent_basis": ("base consentimiento", "base de consentimiento", "consent basis", "basis"),
     "consent_date": ("fecha consentimiento", "fecha de consentimiento", "consent date"),
-    "guardian_consent": ("consentimiento tutor", "consentimiento del tutor",
-                         "consentimiento de tutor", "autorizacion tutor", "guardian consent",
-                         "parental consent"),
+    "guardian_consent": (
+        "consentimiento tutor",
+        "consentimiento del tutor",
+        "consentimiento de tutor",
+        "autorizacion tutor",
+        "guardian consent",
+        "parental consent",
+    ),
 }
 FIELDS = tuple(HEADER_ALIASES)
 # The names the upload page shows (Spanish, then English).
@@ -178,11 +215,14 @@ def inspect_csv(data: bytes, *, max_rows: int = MAX_ROWS) -> CsvLayout:
     try:
         encoding = detect_encoding(data)
     except CsvDecodeError:
-        raise CsvImportError(_l(
-            "This is not a CSV text file (it looks binary, or its text encoding is not "
-            "UTF-8 or Windows-1252). Save it from your spreadsheet as “CSV UTF-8” and "
-            "try again.")) from None
-    first_line = data[:64 * 1024].decode(encoding, errors="ignore").lstrip("\r\n")
+        raise CsvImportError(
+            _l(
+                "This is not a CSV text file (it looks binary, or its text encoding is not "
+                "UTF-8 or Windows-1252). Save it from your spreadsheet as “CSV UTF-8” and "
+                "try again."
+            )
+        ) from None
+    first_line = data[: 64 * 1024].decode(encoding, errors="ignore").lstrip("\r\n")
     delimiter = detect_delimiter(first_line.splitlines()[0] if first_line else "")
 
     records = _records(data, encoding, delimiter)
@@ -196,20 +236,29 @@ def inspect_csv(data: bytes, *, max_rows: int = MAX_ROWS) -> CsvLayout:
             raise CsvImportError(_l("The file has more than %(n)d columns.", n=MAX_COLUMNS))
         columns = map_columns(headers)
         if not any(c.field == "phone" for c in columns):
-            raise CsvImportError(_l(
-                "No phone column found. Name the column with the mobile numbers "
-                "“telefono” or “phone”."))
+            raise CsvImportError(
+                _l(
+                    "No phone column found. Name the column with the mobile numbers "
+                    "“telefono” or “phone”."
+                )
+            )
         rows = 0
         for line, _cells in records:  # noqa: B007 (`line` locates a csv.Error below)
             rows += 1
             if rows > max_rows:
-                raise CsvImportError(_l(
-                    "The file has more than %(n)d rows. Split it into several files.",
-                    n=max_rows))
+                raise CsvImportError(
+                    _l(
+                        "The file has more than %(n)d rows. Split it into several files.",
+                        n=max_rows,
+                    )
+                )
     except csv.Error:
-        raise CsvImportError(_l(
-            "The file is not valid CSV near line %(line)d (check for an unclosed quote).",
-            line=line + 1)) from None
+        raise CsvImportError(
+            _l(
+                "The file is not valid CSV near line %(line)d (check for an unclosed quote).",
+                line=line + 1,
+            )
+        ) from None
     if rows == 0:
         raise CsvImportError(_l("The file has a header row but no contacts."))
     return CsvLayout(encoding=encoding, delimiter=delimiter, columns=columns, total_rows=rows)
@@ -229,8 +278,9 @@ def iter_rows(data: bytes, layout: CsvLayout) -> Iterator[SourceRow]:
         for name, index in field_index:
             value = cells[index] if index < len(cells) else None
             if value is not None and len(value) > MAX_CELL_CHARS:
-                too_long = too_long or str(_l(
-                    "A cell is longer than %(n)d characters.", n=MAX_CELL_CHARS))
+                too_long = too_long or str(
+                    _l("A cell is longer than %(n)d characters.", n=MAX_CELL_CHARS)
+                )
                 problems = [too_long]
             raw[name] = value
         yield SourceRow(line, cells, raw, problems)
@@ -239,7 +289,8 @@ def iter_rows(data: bytes, layout: CsvLayout) -> Iterator[SourceRow]:
 # A well-formed UTF-8 multi-byte sequence. Windows-1252 text almost never contains one
 # (an accented capital followed by a symbol such as "¿" or "€"); UTF-8 accents always do.
 _UTF8_SEQUENCE = re.compile(
-    rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
+    rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}"
+)
 
 
 def garbled_lines(data: bytes, layout: CsvLayout) -> list[int]:

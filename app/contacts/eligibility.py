@@ -7,6 +7,7 @@ Age is known only as a birth year (or an age band), so "may be under 18" is judg
 conservatively: born within the last 18 calendar years, or in a minor age band, or
 of unknown age. Consent for a minor without the guardian's is not consent.
 """
+
 from datetime import date
 
 from flask_babel import lazy_gettext as _l
@@ -47,7 +48,10 @@ def block_reason(contact: Contact, *, today: date) -> str | None:
         return "opted_out"
     if contact.undeliverable:
         return "undeliverable"
-    if may_be_minor(contact.birth_year, contact.age_band, today=today) and not contact.guardian_consent:
+    if (
+        may_be_minor(contact.birth_year, contact.age_band, today=today)
+        and not contact.guardian_consent
+    ):
         return "no_guardian_consent"
     return None
 
@@ -60,7 +64,9 @@ def _minor_clause(today: date):
     # Every branch is NULL-safe, so NOT(clause) is never NULL.
     return or_(
         and_(Contact.birth_year.is_not(None), Contact.birth_year >= today.year - 18),
-        and_(Contact.birth_year.is_(None), func.coalesce(Contact.age_band, "?").in_(MINOR_AGE_BANDS)),
+        and_(
+            Contact.birth_year.is_(None), func.coalesce(Contact.age_band, "?").in_(MINOR_AGE_BANDS)
+        ),
         and_(Contact.birth_year.is_(None), Contact.age_band.is_(None)),
     )
 

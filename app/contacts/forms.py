@@ -3,6 +3,7 @@
 Forms only parse input: `validation.clean_contact` decides what a valid contact is,
 and `audiences.validate_filters` what a valid audience is.
 """
+
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from wtforms import (
@@ -75,8 +76,9 @@ def state_select_choices(first_country: str, blank_label) -> list[SelectChoice]:
     result = [SelectChoice("", blank_label)] if blank_label is not None else []
     for country in order:
         group = str(COUNTRY_LABELS[country])
-        result.extend(SelectChoice(code, name, optgroup=group)
-                      for code, name in STATE_CHOICES(country))
+        result.extend(
+            SelectChoice(code, name, optgroup=group) for code, name in STATE_CHOICES(country)
+        )
     return result
 
 
@@ -84,16 +86,18 @@ class ContactForm(BaseForm):
     """Field names are `clean_contact`'s raw keys, so its errors map back to fields."""
 
     phone = TelField(_l("Mobile phone"), render_kw={"autocomplete": "off", "maxlength": 40})
-    first_name = StringField(_l("First name (optional)"),
-                             render_kw={"autocomplete": "off", "maxlength": 80})
-    language = SelectField(_l("Preferred language"),
-                           choices=choices(LANGUAGE_LABELS.items()))
-    birth_year = StringField(_l("Birth year"),
-                             render_kw={"inputmode": "numeric", "maxlength": 4})
-    age_band = SelectField(_l("Age band (when the birth year is unknown)"),
-                           choices=choices([("", _l("Unknown")), *AGE_BAND_LABELS.items()]))
-    gender = SelectField(_l("Gender (optional)"),
-                         choices=choices([("", _l("Not recorded")), *GENDER_LABELS.items()]))
+    first_name = StringField(
+        _l("First name (optional)"), render_kw={"autocomplete": "off", "maxlength": 80}
+    )
+    language = SelectField(_l("Preferred language"), choices=choices(LANGUAGE_LABELS.items()))
+    birth_year = StringField(_l("Birth year"), render_kw={"inputmode": "numeric", "maxlength": 4})
+    age_band = SelectField(
+        _l("Age band (when the birth year is unknown)"),
+        choices=choices([("", _l("Unknown")), *AGE_BAND_LABELS.items()]),
+    )
+    gender = SelectField(
+        _l("Gender (optional)"), choices=choices([("", _l("Not recorded")), *GENDER_LABELS.items()])
+    )
     country = SelectField(_l("Country"), choices=choices(COUNTRY_LABELS.items()))
     state = SelectField(_l("State"), choices=[], validate_choice=False)
     municipality = StringField(_l("Municipality"), render_kw={"maxlength": 80})
@@ -103,8 +107,7 @@ class ContactForm(BaseForm):
         _l("Consent given through"),
         choices=choices([("", _l("No consent recorded")), *CONSENT_SOURCE_LABELS.items()]),
     )
-    consent_basis = TextAreaField(_l("Stated basis of the consent"),
-                                  validators=[Length(max=2000)])
+    consent_basis = TextAreaField(_l("Stated basis of the consent"), validators=[Length(max=2000)])
     consent_date = StringField(_l("Consent date"), render_kw={"type": "date"})
     guardian_consent = BooleanField(_l("A parent or guardian consented (required under 18)"))
     submit = SubmitField(_l("Save contact"))
@@ -115,8 +118,11 @@ class ContactForm(BaseForm):
 
     def raw(self) -> dict:
         """The submitted values as `clean_contact` expects them."""
-        raw = {name: (field.data or "") for name, field in self._fields.items()
-               if name not in ("csrf_token", "submit", "guardian_consent")}
+        raw = {
+            name: (field.data or "")
+            for name, field in self._fields.items()
+            if name not in ("csrf_token", "submit", "guardian_consent")
+        }
         raw["guardian_consent"] = "yes" if self.guardian_consent.data else "no"
         return raw
 
@@ -127,8 +133,10 @@ class OptOutForm(BaseForm):
 
 class OptInForm(BaseForm):
     confirm = BooleanField(
-        _l("The young person (and, if under 18, a parent or guardian) consented again to "
-           "receive messages."),
+        _l(
+            "The young person (and, if under 18, a parent or guardian) consented again to "
+            "receive messages."
+        ),
         validators=[DataRequired(message=_l("Confirm the renewed consent to opt back in."))],
     )
     submit = SubmitField(_l("Opt back in"))
@@ -136,8 +144,7 @@ class OptInForm(BaseForm):
 
 class EraseForm(BaseForm):
     confirm = BooleanField(
-        _l("I understand that the name, phone number, birth year and tags are deleted "
-           "for good."),
+        _l("I understand that the name, phone number, birth year and tags are deleted for good."),
         validators=[DataRequired(message=_l("Confirm the erasure to continue."))],
     )
     submit = SubmitField(_l("Erase personal data"))
@@ -149,17 +156,26 @@ class ContactSearchForm(BaseForm):
     class Meta:
         csrf = False
 
-    q = StringField(_l("Name or phone"), validators=[Optional(), Length(max=80)],
-                    render_kw={"type": "search"})
+    q = StringField(
+        _l("Name or phone"), validators=[Optional(), Length(max=80)], render_kw={"type": "search"}
+    )
     tag = StringField(_l("Tag"), validators=[Optional(), Length(max=40)])
-    language = SelectField(_l("Language"), validators=[Optional()],
-                           choices=choices([("", _l("All")), *LANGUAGE_LABELS.items()]))
+    language = SelectField(
+        _l("Language"),
+        validators=[Optional()],
+        choices=choices([("", _l("All")), *LANGUAGE_LABELS.items()]),
+    )
     state = SelectField(_l("State"), validators=[Optional()], choices=[])
     eligibility = SelectField(
         _l("Messaging"),
         validators=[Optional()],
-        choices=choices([("", _l("All")), (ELIGIBLE, _l("Can be messaged")),
-                         *((code, label) for code, label in REASONS.items() if code != "erased")]),
+        choices=choices(
+            [
+                ("", _l("All")),
+                (ELIGIBLE, _l("Can be messaged")),
+                *((code, label) for code, label in REASONS.items() if code != "erased"),
+            ]
+        ),
     )
     consent_source = SelectField(
         _l("Consent source"),
@@ -173,14 +189,21 @@ class ContactSearchForm(BaseForm):
 
     def filters(self) -> dict:
         """The valid filters (a field with an invalid value is ignored)."""
-        return {name: field.data.strip() for name, field in self._fields.items()
-                if isinstance(field.data, str) and field.data.strip() and not field.errors}
+        return {
+            name: field.data.strip()
+            for name, field in self._fields.items()
+            if isinstance(field.data, str) and field.data.strip() and not field.errors
+        }
 
 
 def _checkboxes(label, pairs, **kwargs):
     return SelectMultipleField(
-        label, choices=choices(pairs), validate_choice=False, widget=ListWidget(prefix_label=False),
-        option_widget=CheckboxInput(), **kwargs,
+        label,
+        choices=choices(pairs),
+        validate_choice=False,
+        widget=ListWidget(prefix_label=False),
+        option_widget=CheckboxInput(),
+        **kwargs,
     )
 
 
@@ -189,12 +212,21 @@ class AudienceForm(BaseForm):
     description = TextAreaField(_l("Description (optional)"), validators=[Length(max=2000)])
     languages = _checkboxes(_l("Languages"), LANGUAGE_LABELS.items())
     genders = _checkboxes(_l("Genders"), GENDER_LABELS.items())
-    age_min = IntegerField(_l("Minimum age"), validators=[Optional()],
-                           render_kw={"inputmode": "numeric", "min": MIN_AGE, "max": MAX_AGE})
-    age_max = IntegerField(_l("Maximum age"), validators=[Optional()],
-                           render_kw={"inputmode": "numeric", "min": MIN_AGE, "max": MAX_AGE})
-    country = SelectField(_l("Country"), validate_choice=False,
-                          choices=choices([("", _l("Any")), *COUNTRY_LABELS.items()]))
+    age_min = IntegerField(
+        _l("Minimum age"),
+        validators=[Optional()],
+        render_kw={"inputmode": "numeric", "min": MIN_AGE, "max": MAX_AGE},
+    )
+    age_max = IntegerField(
+        _l("Maximum age"),
+        validators=[Optional()],
+        render_kw={"inputmode": "numeric", "min": MIN_AGE, "max": MAX_AGE},
+    )
+    country = SelectField(
+        _l("Country"),
+        validate_choice=False,
+        choices=choices([("", _l("Any")), *COUNTRY_LABELS.items()]),
+    )
     state_codes = _checkboxes(_l("States"), [])
     municipalities = StringField(_l("Municipalities"), validators=[Length(max=2000)])
     tags = StringField(_l("Tags (any of)"), validators=[Length(max=1000)])
@@ -202,8 +234,17 @@ class AudienceForm(BaseForm):
     preview = SubmitField(_l("Preview count"))
     submit = SubmitField(_l("Save audience"))
 
-    FILTER_FIELDS = ("languages", "genders", "age_min", "age_max", "country", "state_codes",
-                     "municipalities", "tags", "consent_sources")
+    FILTER_FIELDS = (
+        "languages",
+        "genders",
+        "age_min",
+        "age_max",
+        "country",
+        "state_codes",
+        "municipalities",
+        "tags",
+        "consent_sources",
+    )
 
     def __init__(self, *args, org_country="MX", **kwargs):
         super().__init__(*args, **kwargs)
@@ -214,8 +255,11 @@ class AudienceForm(BaseForm):
         return {name: self._fields[name].data for name in self.FILTER_FIELDS}
 
     def filter_errors(self) -> dict:
-        return {name: list(self._fields[name].errors) for name in self.FILTER_FIELDS
-                if self._fields[name].errors}
+        return {
+            name: list(self._fields[name].errors)
+            for name in self.FILTER_FIELDS
+            if self._fields[name].errors
+        }
 
     def state_groups(self):
         """The state checkboxes grouped by country, the organization's own first."""

@@ -23,7 +23,9 @@ class ImportOptionsForm(BaseForm):
 
     duplicate_rule = SelectField(
         _l("When a phone number is already known"),
-        choices=choices(DUPLICATE_CHOICES), default="update", validators=[InputRequired()],
+        choices=choices(DUPLICATE_CHOICES),
+        default="update",
+        validators=[InputRequired()],
     )
     consent_source = SelectField(
         _l("Consent source for this list"),
@@ -34,8 +36,9 @@ class ImportOptionsForm(BaseForm):
 
     def validate_consent_basis(self, field):
         if self.consent_source.data == "imported_list" and not (field.data or "").strip():
-            raise ValidationError(_l(
-                "State on what basis the people on this list agreed to be contacted."))
+            raise ValidationError(
+                _l("State on what basis the people on this list agreed to be contacted.")
+            )
 
 
 class ImportUploadForm(ImportOptionsForm):

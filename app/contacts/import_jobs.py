@@ -1,4 +1,5 @@
 """The worker side of a contact import: apply it with progress reports."""
+
 from flask_babel import force_locale
 from sqlalchemy import text
 
@@ -7,7 +8,6 @@ from ..jobs.services import job_handler
 from ..timeutil import utcnow
 from .import_services import apply_import
 from .models import ContactImport
-
 
 ANALYZE_AFTER = 5_000  # new contacts after which the query planner's statistics are stale
 
@@ -32,5 +32,10 @@ def run_contact_import(job, progress) -> dict:
     progress(done=result.total, rejected=result.rejected, force=True)
     if result.created >= ANALYZE_AFTER:
         refresh_planner_statistics()
-    return {"import_id": imp.id, "created": result.created, "updated": result.updated,
-            "skipped": result.skipped, "rejected": result.rejected}
+    return {
+        "import_id": imp.id,
+        "created": result.created,
+        "updated": result.updated,
+        "skipped": result.skipped,
+        "rejected": result.rejected,
+    }

@@ -50,9 +50,12 @@ def new():
         else:
             return redirect(url_for(".preview", import_id=imp.id))
     return render_template(
-        "contacts/imports/new.html", form=form,
-        field_labels=FIELD_LABELS, documented_headers=DOCUMENTED_HEADERS,
-        max_mb=services.max_file_bytes() // (1024 * 1024), max_rows=format_number(MAX_ROWS),
+        "contacts/imports/new.html",
+        form=form,
+        field_labels=FIELD_LABELS,
+        documented_headers=DOCUMENTED_HEADERS,
+        max_mb=services.max_file_bytes() // (1024 * 1024),
+        max_rows=format_number(MAX_ROWS),
     ), form_status(form)
 
 
@@ -64,8 +67,11 @@ def preview(import_id):
         return redirect(url_for(".result", import_id=imp.id))
     summary = services.preview_import(imp, now=utcnow())
     return render_template(
-        "contacts/imports/preview.html", imp=imp, preview=summary,
-        duplicate_labels=dict(DUPLICATE_CHOICES), consent_labels=dict(CONSENT_SOURCE_CHOICES),
+        "contacts/imports/preview.html",
+        imp=imp,
+        preview=summary,
+        duplicate_labels=dict(DUPLICATE_CHOICES),
+        consent_labels=dict(CONSENT_SOURCE_CHOICES),
     )
 
 
@@ -74,8 +80,9 @@ def preview(import_id):
 def confirm(import_id):
     imp = get_owned_or_404(ContactImport, import_id)
     try:
-        services.queue_import(imp, user_id=current_user.id, now=utcnow(),
-                              locale=str(get_locale() or "es"))
+        services.queue_import(
+            imp, user_id=current_user.id, now=utcnow(), locale=str(get_locale() or "es")
+        )
     except DomainError as error:
         flash(str(error), "error")
         return redirect(url_for(".preview", import_id=import_id))
@@ -103,8 +110,9 @@ def result(import_id):
     if imp.status in services.APPLICABLE:
         return redirect(url_for(".preview", import_id=imp.id))
     job = db.session.get(Job, imp.job_id) if imp.job_id else None
-    return render_template("contacts/imports/result.html", imp=imp, job=job,
-                           sample=services.rejected_sample(imp))
+    return render_template(
+        "contacts/imports/result.html", imp=imp, job=job, sample=services.rejected_sample(imp)
+    )
 
 
 @bp.get("/<int:import_id>/rejected.csv")
@@ -116,7 +124,6 @@ def report(import_id):
         abort(404)
     # The BOM makes Excel read the accents as UTF-8.
     response = Response("\ufeff" + text, mimetype="text/csv")
-    response.headers["Content-Disposition"] = (
-        f'attachment; filename="rejected-rows-{imp.id}.csv"')
+    response.headers["Content-Disposition"] = f'attachment; filename="rejected-rows-{imp.id}.csv"'
     response.headers["Cache-Control"] = "no-store"
     return response

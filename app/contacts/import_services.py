@@ -12,6 +12,7 @@ Merge rule for a phone already known (in the organization, or earlier in the fil
 (blank cells never erase data) and adds its tags. An import never touches opt-outs
 or the undeliverable flag.
 """
+
 import csv
 import hashlib
 import io
@@ -57,9 +58,22 @@ APPLICABLE = ("previewed", "failed")
 QUEUEABLE = APPLICABLE  # a queued import is applied by the worker (status "queued")
 
 # Contact columns an import writes; "update" changes only these.
-MERGED = ("first_name", "language", "birth_year", "age_band", "gender", "country",
-          "state_code", "municipality", "timezone", "consent_source", "consent_basis",
-          "consent_at", "guardian_consent", "guardian_consent_at")
+MERGED = (
+    "first_name",
+    "language",
+    "birth_year",
+    "age_band",
+    "gender",
+    "country",
+    "state_code",
+    "municipality",
+    "timezone",
+    "consent_source",
+    "consent_basis",
+    "consent_at",
+    "guardian_consent",
+    "guardian_consent_at",
+)
 _STATE_COLUMNS = [getattr(Contact, name) for name in MERGED]
 
 ENCODING_LABELS = {
@@ -87,9 +101,12 @@ def read_limited(stream) -> bytes:
     limit = max_file_bytes()
     data = stream.read(limit + 1)
     if len(data) > limit:
-        raise CsvImportError(_l(
-            "The file is larger than %(mb)d MB. Split it into several files.",
-            mb=limit // (1024 * 1024)))
+        raise CsvImportError(
+            _l(
+                "The file is larger than %(mb)d MB. Split it into several files.",
+                mb=limit // (1024 * 1024),
+            )
+        )
     return data
 
 
@@ -104,13 +121,15 @@ def read_file(path: str) -> bytes:
 
 def _check_options(duplicate_rule: str, consent_source: str | None, consent_basis: str | None):
     if duplicate_rule not in DUPLICATE_RULES:
-        raise ContactImportError(_l("Choose how to handle duplicates: update or skip."),
-                                 field="duplicate_rule")
+        raise ContactImportError(
+            _l("Choose how to handle duplicates: update or skip."), field="duplicate_rule"
+        )
     if consent_source and consent_source not in CONSENT_SOURCES:
         raise ContactImportError(_l("Unknown consent source."), field="consent_source")
     if consent_source == "imported_list" and not (consent_basis or "").strip():
         raise ContactImportError(
-            _l("An imported list needs the stated basis of its consent."), field="consent_basis")
+            _l("An imported list needs the stated basis of its consent."), field="consent_basis"
+        )
 
 
 def _display_filename(filename: str | None) -> str:
@@ -119,9 +138,16 @@ def _display_filename(filename: str | None) -> str:
     return name[:255] or "contacts.csv"
 
 
-def create_import(org: Organization, *, user_id: int | None, filename: str | None, data: bytes,
-                  duplicate_rule: str = "update", consent_source: str | None = None,
-                  consent_basis: str | None = None) -> ContactImport:
+def create_import(
+    org: Organization,
+    *,
+    user_id: int | None,
+    filename: str | None,
+    data: bytes,
+    duplicate_rule: str = "update",
+    consent_source: str | None = None,
+    consent_basis: str | None = None,
+) -> ContactImport:
     """Check an uploaded CSV as a whole and keep it for preview (status "previewed").
 
     Raises:
@@ -131,17 +157,27 @@ def create_import(org: Organization, *, user_id: int | None, filename: str | Non
     """
     _check_options(duplicate_rule, consent_source, consent_basis)
     if len(data) > max_file_bytes():
-        raise CsvImportError(_l(
-            "The file is larger than %(mb)d MB. Split it into several files.",
-            mb=max_file_bytes() // (1024 * 1024)))
+        raise CsvImportError(
+            _l(
+                "The file is larger than %(mb)d MB. Split it into several files.",
+                mb=max_file_bytes() // (1024 * 1024),
+            )
+        )
     layout = inspect_csv(data)
     imp = ContactImport(
-        organization_id=org.id, user_id=user_id, filename=_display_filename(filename),
-        file_sha256=hashlib.sha256(data).hexdigest(), upload=data, encoding=layout.encoding,
-        delimiter=layout.delimiter, mapping=layout.mapping, duplicate_rule=duplicate_rule,
+        organization_id=org.id,
+        user_id=user_id,
+        filename=_display_filename(filename),
+        file_sha256=hashlib.sha256(data).hexdigest(),
+        upload=data,
+        encoding=layout.encoding,
+        delimiter=layout.delimiter,
+        mapping=layout.mapping,
+        duplicate_rule=duplicate_rule,
         consent_source=consent_source or None,
         consent_basis=" ".join((consent_basis or "").split()) or None,
-        status="previewed", total_rows=layout.total_rows,
+        status="previewed",
+        total_rows=layout.total_rows,
     )
     db.session.add(imp)
     db.session.commit()
@@ -173,8 +209,11 @@ def _check_row(row: SourceRow, imp: ContactImport, org: Organization, today: dat
         raw = dict(raw)
         if "consent_source" not in provided:
             raw["consent_source"] = imp.consent_source
-        if ("consent_basis" not in provided and imp.consent_basis
-                and CONSENT_ALIASES.get(fold(raw["consent_source"])) == imp.consent_source):
+        if (
+            "consent_basis" not in provided
+            and imp.consent_basis
+            and CONSENT_ALIASES.get(fold(raw["consent_source"])) == imp.consent_source
+        ):
             raw["consent_basis"] = imp.consent_basis
     values, errors = clean_contact(raw, org=org, today=today)
     return CheckedRow(row, values, errors, provided)
@@ -207,7 +246,10 @@ def _merge_place(state: dict, values: dict, provided: frozenset[str]) -> None:
         municipality = state["municipality"] if same_state else None
     state["country"], state["state_code"], state["municipality"] = country, code, municipality
     if "timezone" in provided or (country, code, municipality) == (
-            values["country"], values["state_code"], values["municipality"]):
+        values["country"],
+        values["state_code"],
+        values["municipality"],
+    ):
         state["timezone"] = values["timezone"]  # given, or derived by clean_contact
     else:
         state["timezone"] = derive_timezone(country, code, municipality)
@@ -228,8 +270,11 @@ def _merge(state: dict, values: dict, provided: frozenset[str], now: datetime) -
     if source and ("consent_source" in provided or state["consent_source"] is None):
         # The row's own consent, or the list's for a contact that had none. Consent
         # already recorded from the same source keeps its date (re-imports are idempotent).
-        if (source != state["consent_source"] or "consent_date" in provided
-                or state["consent_at"] is None):
+        if (
+            source != state["consent_source"]
+            or "consent_date" in provided
+            or state["consent_at"] is None
+        ):
             state["consent_at"] = values["consent_at"]
         if source != state["consent_source"] or values["consent_basis"]:
             state["consent_basis"] = values["consent_basis"]
@@ -278,7 +323,8 @@ def _bulk_insert(model, rows: list[dict]) -> None:
 
     columns = list(rows[0])
     statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
-        sql.Identifier(model.__table__.name), sql.SQL(", ").join(map(sql.Identifier, columns)))
+        sql.Identifier(model.__table__.name), sql.SQL(", ").join(map(sql.Identifier, columns))
+    )
     with connection.connection.driver_connection.cursor() as cursor:
         with cursor.copy(statement) as copy:
             for row in rows:
@@ -291,8 +337,15 @@ def _batches(rows: Iterator, size: int) -> Iterator[list]:
 
 
 class _Applier:
-    def __init__(self, imp: ContactImport, org: Organization, layout: CsvLayout, *,
-                 today: date, now: datetime):
+    def __init__(
+        self,
+        imp: ContactImport,
+        org: Organization,
+        layout: CsvLayout,
+        *,
+        today: date,
+        now: datetime,
+    ):
         self.imp, self.org, self.layout, self.today, self.now = imp, org, layout, today, now
         self.result = ApplyResult()
         self.report = io.StringIO()
@@ -302,8 +355,10 @@ class _Applier:
 
     def reject(self, checked: CheckedRow) -> None:
         reason = " ".join(checked.errors)
-        cells = [c if len(c) <= MAX_CELL_CHARS else c[:MAX_CELL_CHARS] + "…"
-                 for c in checked.source.cells]
+        cells = [
+            c if len(c) <= MAX_CELL_CHARS else c[:MAX_CELL_CHARS] + "…"
+            for c in checked.source.cells
+        ]
         cells += [""] * (self.width - len(cells))
         self.writer.writerow([checked.source.line, *cells, reason])
         self.result.rejected += 1
@@ -311,8 +366,9 @@ class _Applier:
             self.result.rejected_sample.append((checked.source.line, reason))
 
     def run(self, data: bytes, progress=None) -> ApplyResult:
-        checked = (_check_row(row, self.imp, self.org, self.today)
-                   for row in iter_rows(data, self.layout))
+        checked = (
+            _check_row(row, self.imp, self.org, self.today) for row in iter_rows(data, self.layout)
+        )
         seen = 0
         for batch in _batches(checked, BATCH_SIZE):
             seen += len(batch)
@@ -333,15 +389,17 @@ class _Applier:
         phones = {row.values["phone"] for row in rows}
         known: dict[str, tuple[int, dict]] = {}  # phone -> (id, state)
         for contact_id, phone, *state in db.session.execute(
-            select(Contact.id, Contact.phone, *_STATE_COLUMNS)
-            .where(Contact.organization_id == org_id, Contact.phone.in_(phones))
+            select(Contact.id, Contact.phone, *_STATE_COLUMNS).where(
+                Contact.organization_id == org_id, Contact.phone.in_(phones)
+            )
         ):
             known[phone] = (contact_id, dict(zip(MERGED, state, strict=True)))
         known_tags: dict[int, set[str]] = {}
         if known and update_rule and any(row.values["tags"] for row in rows):
             for contact_id, name in db.session.execute(
-                select(ContactTag.contact_id, ContactTag.name)
-                .where(ContactTag.contact_id.in_([cid for cid, _state in known.values()]))
+                select(ContactTag.contact_id, ContactTag.name).where(
+                    ContactTag.contact_id.in_([cid for cid, _state in known.values()])
+                )
             ):
                 known_tags.setdefault(contact_id, set()).add(name)
 
@@ -376,8 +434,14 @@ class _Applier:
         if new:
             now = self.now
             params = [
-                {**state, "organization_id": org_id, "phone": phone, "undeliverable": False,
-                 "created_at": now, "updated_at": now}
+                {
+                    **state,
+                    "organization_id": org_id,
+                    "phone": phone,
+                    "undeliverable": False,
+                    "created_at": now,
+                    "updated_at": now,
+                }
                 for phone, state in new.items()
             ]
             # No RETURNING (measured slower on both backends, and ordered RETURNING is
@@ -386,11 +450,13 @@ class _Applier:
             tagged = [phone for phone in new if new_tags[phone]]
             if tagged:
                 for contact_id, phone in db.session.execute(
-                    select(Contact.id, Contact.phone)
-                    .where(Contact.organization_id == org_id, Contact.phone.in_(tagged))
+                    select(Contact.id, Contact.phone).where(
+                        Contact.organization_id == org_id, Contact.phone.in_(tagged)
+                    )
                 ):
-                    tag_rows += [{"contact_id": contact_id, "name": t}
-                                 for t in sorted(new_tags[phone])]
+                    tag_rows += [
+                        {"contact_id": contact_id, "name": t} for t in sorted(new_tags[phone])
+                    ]
         # Only contacts whose values end up different are written (a re-import writes none).
         changed = [
             {"id": contact_id, **state, "updated_at": self.now}
@@ -411,8 +477,9 @@ def _error_text(error: Exception) -> str:
     return f"{type(cause).__name__}: {cause}"[:2000]
 
 
-def queue_import(imp: ContactImport, *, user_id: int | None, now: datetime,
-                 locale: str | None = None):
+def queue_import(
+    imp: ContactImport, *, user_id: int | None, now: datetime, locale: str | None = None
+):
     """Hand a previewed (or failed) import to the worker processes; returns its job.
 
     `locale` is the coordinator's language: the worker writes the rejected-row reasons in it.
@@ -428,9 +495,14 @@ def queue_import(imp: ContactImport, *, user_id: int | None, now: datetime,
     db.session.commit()
     if claimed != 1:
         raise ContactImportError(_l("This import was already applied or discarded."))
-    job = enqueue("contact_import", organization_id=imp.organization_id,
-                  payload={"import_id": imp.id, "locale": locale}, now=now, user_id=user_id,
-                  total=imp.total_rows)
+    job = enqueue(
+        "contact_import",
+        organization_id=imp.organization_id,
+        payload={"import_id": imp.id, "locale": locale},
+        now=now,
+        user_id=user_id,
+        total=imp.total_rows,
+    )
     imp.job_id = job.id
     db.session.commit()
     return job
@@ -479,15 +551,20 @@ def apply_import(imp: ContactImport, *, now: datetime, progress=None) -> ApplyRe
         current_app.logger.exception("contact import %s failed", imp_id)
         db.session.execute(
             update(ContactImport)
-            .where(ContactImport.id == imp_id,
-                   ContactImport.status.in_((*APPLICABLE, "queued", "running")))
+            .where(
+                ContactImport.id == imp_id,
+                ContactImport.status.in_((*APPLICABLE, "queued", "running")),
+            )
             .values(status="failed", error=_error_text(error), finished_at=now)
             .execution_options(synchronize_session=False)
         )
         db.session.commit()
-        raise ContactImportError(_l(
-            "The import failed and nothing was imported. The error was recorded; try again "
-            "or discard the upload.")) from error
+        raise ContactImportError(
+            _l(
+                "The import failed and nothing was imported. The error was recorded; try again "
+                "or discard the upload."
+            )
+        ) from error
     return result
 
 
@@ -514,7 +591,9 @@ def encoding_warning(imp: ContactImport) -> str | None:
         "%(num)d lines look garbled (for example “JosÃ©” instead of “José”): this file "
         "mixes UTF-8 and Windows-1252 text. Check lines %(lines)s before importing, or save "
         "the whole file again as “CSV UTF-8”.",
-        len(lines), lines=shown)
+        len(lines),
+        lines=shown,
+    )
 
 
 @dataclass
@@ -545,8 +624,9 @@ class ImportPreview:
         return str(FIELD_LABELS[name])
 
 
-def preview_import(imp: ContactImport, *, now: datetime,
-                   limit: int = PREVIEW_ROWS) -> ImportPreview:
+def preview_import(
+    imp: ContactImport, *, now: datetime, limit: int = PREVIEW_ROWS
+) -> ImportPreview:
     """The mapping and the first `limit` rows, validated exactly as applying would.
 
     Writes nothing."""
@@ -557,9 +637,17 @@ def preview_import(imp: ContactImport, *, now: datetime,
     today = local_today(org, now)
     checked = [_check_row(row, imp, org, today) for row in islice(iter_rows(data, layout), limit)]
     phones = {c.values["phone"] for c in checked if not c.errors}
-    known = set(db.session.scalars(
-        select(Contact.phone).where(Contact.organization_id == org.id, Contact.phone.in_(phones))
-    )) if phones else set()
+    known = (
+        set(
+            db.session.scalars(
+                select(Contact.phone).where(
+                    Contact.organization_id == org.id, Contact.phone.in_(phones)
+                )
+            )
+        )
+        if phones
+        else set()
+    )
     fields = [c.field for c in layout.columns if c.field]
     rows, seen = [], set()
     for c in checked:
@@ -573,10 +661,14 @@ def preview_import(imp: ContactImport, *, now: datetime,
         rows.append(PreviewRow(c.source.line, cells, c.errors, outcome))
     previous = db.session.scalar(
         select(ContactImport)
-        .where(ContactImport.organization_id == org.id, ContactImport.id != imp.id,
-               ContactImport.file_sha256 == imp.file_sha256,
-               ContactImport.status == "completed")
-        .order_by(ContactImport.id.desc()).limit(1)
+        .where(
+            ContactImport.organization_id == org.id,
+            ContactImport.id != imp.id,
+            ContactImport.file_sha256 == imp.file_sha256,
+            ContactImport.status == "completed",
+        )
+        .order_by(ContactImport.id.desc())
+        .limit(1)
     )
     return ImportPreview(layout, fields, rows, previous, encoding_warning(imp))
 

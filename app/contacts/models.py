@@ -58,7 +58,9 @@ class Contact(OrgOwned, db.Model):
     erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     tags: Mapped[list["ContactTag"]] = relationship(
-        back_populates="contact", cascade="all, delete-orphan", lazy="selectin",
+        back_populates="contact",
+        cascade="all, delete-orphan",
+        lazy="selectin",
         order_by="ContactTag.name",
     )
 

@@ -9,6 +9,7 @@ numbering plan no longer tells mobiles from landlines. Validation is pattern-bas
 the fictional US range 555-0100..555-0199 passes with any real area code
 (+1 619 555 0123 is valid); only the 555 area code itself (+1 555 ...) is rejected.
 """
+
 import re
 
 import phonenumbers

@@ -6,6 +6,7 @@ the same as a cancellation request (contacts.services.erase_contact), done set-b
 row stays de-identified (age band, gender, language, place) so reach figures stay correct,
 and the text of the messages exchanged with the contact is blanked.
 """
+
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, case, delete, exists, or_, select, update
@@ -22,9 +23,12 @@ def _age_band_sql(year: int):
     age = year - Contact.birth_year
     return case(
         (Contact.birth_year.is_(None), Contact.age_band),
-        (age.between(12, 14), "12-14"), (age.between(15, 17), "15-17"),
-        (age.between(18, 24), "18-24"), (age.between(25, 29), "25-29"),
-        else_=None)
+        (age.between(12, 14), "12-14"),
+        (age.between(15, 17), "15-17"),
+        (age.between(18, 24), "18-24"),
+        (age.between(25, 29), "25-29"),
+        else_=None,
+    )
 
 
 def purge_inactive_contacts(*, months: int, now: datetime) -> int:
@@ -33,27 +37,46 @@ def purge_inactive_contacts(*, months: int, now: datetime) -> int:
         return 0
     cutoff = now - timedelta(days=30 * months)
     active = or_(
-        exists().where(ParticipationEvent.contact_id == Contact.id,
-                       ParticipationEvent.occurred_at >= cutoff),
-        exists().where(OutboxMessage.contact_id == Contact.id,
-                       or_(OutboxMessage.sent_at >= cutoff,
-                           OutboxMessage.status.in_(("scheduled", "held", "claimed", "unknown")))),
-        exists().where(InboundMessage.contact_id == Contact.id,
-                       InboundMessage.received_at >= cutoff),
+        exists().where(
+            ParticipationEvent.contact_id == Contact.id, ParticipationEvent.occurred_at >= cutoff
+        ),
+        exists().where(
+            OutboxMessage.contact_id == Contact.id,
+            or_(
+                OutboxMessage.sent_at >= cutoff,
+                OutboxMessage.status.in_(("scheduled", "held", "claimed", "unknown")),
+            ),
+        ),
+        exists().where(
+            InboundMessage.contact_id == Contact.id, InboundMessage.received_at >= cutoff
+        ),
     )
-    stale = and_(Contact.erased_at.is_(None), Contact.created_at < cutoff,
-                 Contact.updated_at < cutoff, ~active)
+    stale = and_(
+        Contact.erased_at.is_(None),
+        Contact.created_at < cutoff,
+        Contact.updated_at < cutoff,
+        ~active,
+    )
     ids = list(db.session.scalars(select(Contact.id).where(stale)))
     if not ids:
         return 0
     for start in range(0, len(ids), 5000):
-        chunk = ids[start:start + 5000]
+        chunk = ids[start : start + 5000]
         db.session.execute(delete(ContactTag).where(ContactTag.contact_id.in_(chunk)))
         db.session.execute(
-            update(Contact).where(Contact.id.in_(chunk))
-            .values(age_band=_age_band_sql(now.year), birth_year=None, phone=None,
-                    first_name=None, consent_basis=None, erased_at=now, updated_at=now)
-            .execution_options(synchronize_session=False))
+            update(Contact)
+            .where(Contact.id.in_(chunk))
+            .values(
+                age_band=_age_band_sql(now.year),
+                birth_year=None,
+                phone=None,
+                first_name=None,
+                consent_basis=None,
+                erased_at=now,
+                updated_at=now,
+            )
+            .execution_options(synchronize_session=False)
+        )
         erase_messages(chunk, now=now)
     db.session.commit()
     security_event("retention_purge", contacts=len(ids), months=months)

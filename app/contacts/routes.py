@@ -59,8 +59,14 @@ def index():
         current_org_id(), filters, today=today, after=_cursor("after"), before=_cursor("before")
     )
     rows = [services.contact_view(c, today=today, org_country=org.country) for c in page.contacts]
-    return render_template("contacts/index.html", form=form, page=page, rows=rows,
-                           filters=filters, filtered=bool(filters))
+    return render_template(
+        "contacts/index.html",
+        form=form,
+        page=page,
+        rows=rows,
+        filters=filters,
+        filtered=bool(filters),
+    )
 
 
 @bp.get("/<int:contact_id>")
@@ -69,8 +75,13 @@ def detail(contact_id):
     contact = get_owned_or_404(Contact, contact_id)
     org = _org()
     view = services.contact_view(contact, today=services.local_today(org), org_country=org.country)
-    return render_template("contacts/detail.html", c=contact, view=view,
-                           opt_out_form=OptOutForm(), opt_in_form=OptInForm())
+    return render_template(
+        "contacts/detail.html",
+        c=contact,
+        view=view,
+        opt_out_form=OptOutForm(),
+        opt_in_form=OptInForm(),
+    )
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -105,8 +116,7 @@ def edit(contact_id):
         _fill_form(form, contact)
     if form.validate_on_submit():
         try:
-            services.update_contact(contact, form.raw(), org=org,
-                                    today=services.local_today(org))
+            services.update_contact(contact, form.raw(), org=org, today=services.local_today(org))
         except DomainError as error:
             _attach_contact_errors(form, error)
         else:
@@ -182,10 +192,14 @@ def erase(contact_id):
         except DomainError as error:
             attach_to_form(form, error)
         else:
-            flash(_("The personal data was erased. A de-identified record remains for "
-                    "statistics."), "success")
+            flash(
+                _("The personal data was erased. A de-identified record remains for statistics."),
+                "success",
+            )
             return redirect(url_for("contacts.detail", contact_id=contact.id))
-    view = services.contact_view(contact, today=services.local_today(_org()),
-                                 org_country=_org().country)
-    return render_template("contacts/erase.html", c=contact, view=view, form=form), \
-        form_status(form)
+    view = services.contact_view(
+        contact, today=services.local_today(_org()), org_country=_org().country
+    )
+    return render_template("contacts/erase.html", c=contact, view=view, form=form), form_status(
+        form
+    )

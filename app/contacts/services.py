@@ -4,6 +4,7 @@ Each public service is one unit of work: it validates through `clean_contact`, c
 once, and raises `DomainError` (changing nothing) on bad input. The clock is explicit:
 `now` defaults to `utcnow()` and `today` is the organization's local date.
 """
+
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
@@ -29,9 +30,21 @@ COUNT_CAP = 1000  # the list counts matches only up to here: bounded work on eve
 # The fields of the contact form, in the order a validation error is attributed to them
 # (country last: a wrong country can make an otherwise good phone or state look wrong).
 CONTACT_FIELDS = (
-    "phone", "first_name", "language", "birth_year", "age_band", "gender", "state",
-    "municipality", "timezone", "tags", "consent_source", "consent_basis", "consent_date",
-    "guardian_consent", "country",
+    "phone",
+    "first_name",
+    "language",
+    "birth_year",
+    "age_band",
+    "gender",
+    "state",
+    "municipality",
+    "timezone",
+    "tags",
+    "consent_source",
+    "consent_basis",
+    "consent_date",
+    "guardian_consent",
+    "country",
 )
 # What a field is replaced with to see whether an error is its own: blank, except where
 # blank is itself an error with the same message (a phone is required).
@@ -75,8 +88,11 @@ def format_phone(e164: str | None, *, country: str | None = None) -> str:
     except phonenumbers.NumberParseException:
         return e164
     same_country = phonenumbers.region_code_for_number(parsed) == country
-    style = (phonenumbers.PhoneNumberFormat.NATIONAL if same_country
-             else phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    style = (
+        phonenumbers.PhoneNumberFormat.NATIONAL
+        if same_country
+        else phonenumbers.PhoneNumberFormat.INTERNATIONAL
+    )
     return phonenumbers.format_number(parsed, style)
 
 
@@ -161,9 +177,22 @@ def _apply(contact: Contact, values: dict, *, now: datetime) -> None:
     consent_at = values["consent_at"]
     if consent_at and contact.consent_at and consent_at.date() == contact.consent_at.date():
         values = dict(values, consent_at=contact.consent_at)  # the form shows dates only
-    for name in ("phone", "first_name", "language", "birth_year", "age_band", "gender",
-                 "country", "state_code", "municipality", "timezone", "consent_source",
-                 "consent_basis", "consent_at", "guardian_consent"):
+    for name in (
+        "phone",
+        "first_name",
+        "language",
+        "birth_year",
+        "age_band",
+        "gender",
+        "country",
+        "state_code",
+        "municipality",
+        "timezone",
+        "consent_source",
+        "consent_basis",
+        "consent_at",
+        "guardian_consent",
+    ):
         setattr(contact, name, values[name])
     if values["guardian_consent"] and not guardian_before:
         contact.guardian_consent_at = now
@@ -200,8 +229,9 @@ def create_contact(org, raw: dict, *, today: date, now: datetime | None = None) 
     return contact
 
 
-def update_contact(contact: Contact, raw: dict, *, org, today: date,
-                   now: datetime | None = None) -> None:
+def update_contact(
+    contact: Contact, raw: dict, *, org, today: date, now: datetime | None = None
+) -> None:
     """Replace the contact's fields with validated `raw` values (same rules as create)."""
     now = now or utcnow()
     if contact.erased_at is not None:
@@ -221,12 +251,15 @@ def mark_opted_out(contact: Contact, *, channel: str, now: datetime) -> bool:
     so the caller records the `opt_out` event and the confirmation only when True. Adds
     to the caller's unit of work (no commit).
     """
-    changed = db.session.execute(
-        update(Contact)
-        .where(Contact.id == contact.id, Contact.opted_out_at.is_(None))
-        .values(opted_out_at=now, opt_out_channel=channel)
-        .execution_options(synchronize_session=False)
-    ).rowcount == 1
+    changed = (
+        db.session.execute(
+            update(Contact)
+            .where(Contact.id == contact.id, Contact.opted_out_at.is_(None))
+            .values(opted_out_at=now, opt_out_channel=channel)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        == 1
+    )
     if changed:
         set_committed_value(contact, "opted_out_at", now)
         set_committed_value(contact, "opt_out_channel", channel)
@@ -235,21 +268,25 @@ def mark_opted_out(contact: Contact, *, channel: str, now: datetime) -> bool:
     return changed
 
 
-def opt_out_contact(contact: Contact, *, channel: str = "coordinator",
-                    now: datetime | None = None) -> None:
+def opt_out_contact(
+    contact: Contact, *, channel: str = "coordinator", now: datetime | None = None
+) -> None:
     """Record that the contact must not be messaged any more."""
     if contact.erased_at is not None:
         raise DomainError(_l("This contact was erased on request."))
     if contact.opted_out_at is not None or not mark_opted_out(
-            contact, channel=channel, now=now or utcnow()):
+        contact, channel=channel, now=now or utcnow()
+    ):
         raise DomainError(_l("This contact has already opted out."))
     db.session.commit()
-    security_event("contact_opted_out", contact_id=contact.id,
-                   org_id=contact.organization_id, channel=channel)
+    security_event(
+        "contact_opted_out", contact_id=contact.id, org_id=contact.organization_id, channel=channel
+    )
 
 
-def opt_in_contact(contact: Contact, *, consent_confirmed: bool,
-                   now: datetime | None = None) -> None:
+def opt_in_contact(
+    contact: Contact, *, consent_confirmed: bool, now: datetime | None = None
+) -> None:
     """Lift an opt-out after the coordinator confirms renewed consent (dated `now`)."""
     now = now or utcnow()
     if contact.erased_at is not None:
@@ -277,10 +314,13 @@ def erase_messages(contact_ids: list[int], *, now: datetime) -> None:
         return
     for statement in (
         update(OutboxMessage)
-        .where(OutboxMessage.contact_id.in_(contact_ids),
-               OutboxMessage.status.in_(("scheduled", "held")))
+        .where(
+            OutboxMessage.contact_id.in_(contact_ids),
+            OutboxMessage.status.in_(("scheduled", "held")),
+        )
         .values(status="canceled", skip_reason="erased", final_at=now),
-        update(OutboxMessage).where(OutboxMessage.contact_id.in_(contact_ids))
+        update(OutboxMessage)
+        .where(OutboxMessage.contact_id.in_(contact_ids))
         .values(body="", error_message=None),
         update(InboundMessage).where(InboundMessage.contact_id.in_(contact_ids)).values(body=""),
     ):
@@ -381,8 +421,15 @@ def contact_filter_query(org_id: int, filters: dict, *, today: date) -> Select:
     return stmt
 
 
-def list_contacts(org_id: int, filters: dict, *, today: date, after: int | None = None,
-                  before: int | None = None, per_page: int = PER_PAGE) -> ContactPage:
+def list_contacts(
+    org_id: int,
+    filters: dict,
+    *,
+    today: date,
+    after: int | None = None,
+    before: int | None = None,
+    per_page: int = PER_PAGE,
+) -> ContactPage:
     """One page of the list, newest first, by keyset pagination on id.
 
     `after` gives the page of contacts older than that id, `before` the page newer than
@@ -406,9 +453,12 @@ def list_contacts(org_id: int, filters: dict, *, today: date, after: int | None 
         rows = rows[:per_page]
         has_newer = False
         if after is not None and rows:
-            has_newer = db.session.scalar(
-                base.with_only_columns(Contact.id).where(Contact.id > rows[0].id).limit(1)
-            ) is not None
+            has_newer = (
+                db.session.scalar(
+                    base.with_only_columns(Contact.id).where(Contact.id > rows[0].id).limit(1)
+                )
+                is not None
+            )
         elif after is not None:
             has_newer = True
     if before is not None and not rows:

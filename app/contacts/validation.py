@@ -3,9 +3,10 @@
 `clean_contact(raw, org=..., today=...)` takes canonical field names with string (or
 None) values and returns `(values, errors)`: model-ready values, or translated errors.
 """
+
 import re
 import unicodedata
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 from functools import cache, lru_cache
 from zoneinfo import available_timezones
 
@@ -19,31 +20,71 @@ MIN_AGE, MAX_AGE = 10, 35  # the program serves 12–29; a little slack for typo
 MAX_TAGS = 20
 
 LANGUAGE_ALIASES = {
-    "es": "es", "espanol": "es", "spanish": "es", "spa": "es", "esp": "es",
-    "en": "en", "ingles": "en", "english": "en", "eng": "en", "ing": "en",
+    "es": "es",
+    "espanol": "es",
+    "spanish": "es",
+    "spa": "es",
+    "esp": "es",
+    "en": "en",
+    "ingles": "en",
+    "english": "en",
+    "eng": "en",
+    "ing": "en",
 }
 GENDER_ALIASES = {
-    "female": "female", "f": "female", "mujer": "female", "femenino": "female", "m": None,
-    "male": "male", "hombre": "male", "masculino": "male", "h": "male",
-    "nonbinary": "nonbinary", "non-binary": "nonbinary", "no binario": "nonbinary",
-    "no binarie": "nonbinary", "nb": "nonbinary",
-    "undisclosed": "undisclosed", "prefer not to say": "undisclosed",
-    "prefiero no decir": "undisclosed", "prefiero no decirlo": "undisclosed",
+    "female": "female",
+    "f": "female",
+    "mujer": "female",
+    "femenino": "female",
+    "m": None,
+    "male": "male",
+    "hombre": "male",
+    "masculino": "male",
+    "h": "male",
+    "nonbinary": "nonbinary",
+    "non-binary": "nonbinary",
+    "no binario": "nonbinary",
+    "no binarie": "nonbinary",
+    "nb": "nonbinary",
+    "undisclosed": "undisclosed",
+    "prefer not to say": "undisclosed",
+    "prefiero no decir": "undisclosed",
+    "prefiero no decirlo": "undisclosed",
 }
 CONSENT_ALIASES = {
-    "workshop": "workshop", "taller": "workshop",
-    "school": "school", "escuela": "school", "programa escolar": "school",
-    "web_form": "web_form", "web": "web_form", "formulario": "web_form", "web form": "web_form",
-    "sms_keyword": "sms_keyword", "sms": "sms_keyword", "palabra clave": "sms_keyword",
-    "imported_list": "imported_list", "list": "imported_list", "lista": "imported_list",
-    "imported list": "imported_list", "lista importada": "imported_list",
+    "workshop": "workshop",
+    "taller": "workshop",
+    "school": "school",
+    "escuela": "school",
+    "programa escolar": "school",
+    "web_form": "web_form",
+    "web": "web_form",
+    "formulario": "web_form",
+    "web form": "web_form",
+    "sms_keyword": "sms_keyword",
+    "sms": "sms_keyword",
+    "palabra clave": "sms_keyword",
+    "imported_list": "imported_list",
+    "list": "imported_list",
+    "lista": "imported_list",
+    "imported list": "imported_list",
+    "lista importada": "imported_list",
 }
 # Keys are folded and stripped of everything but letters ("EE. UU." -> "eeuu").
 COUNTRY_ALIASES = {
-    "mx": "MX", "mex": "MX", "mexico": "MX", "estadosunidosmexicanos": "MX",
+    "mx": "MX",
+    "mex": "MX",
+    "mexico": "MX",
+    "estadosunidosmexicanos": "MX",
     "republicamexicana": "MX",
-    "us": "US", "usa": "US", "eeuu": "US", "eua": "US", "estadosunidos": "US",
-    "estadosunidosdeamerica": "US", "unitedstates": "US", "unitedstatesofamerica": "US",
+    "us": "US",
+    "usa": "US",
+    "eeuu": "US",
+    "eua": "US",
+    "estadosunidos": "US",
+    "estadosunidosdeamerica": "US",
+    "unitedstates": "US",
+    "unitedstatesofamerica": "US",
 }
 PHONE_COUNTRY = (("+52", "MX"), ("+1", "US"))
 YES = {"1", "yes", "y", "si", "s", "true", "x", "verdadero"}
@@ -119,8 +160,10 @@ def clean_contact(raw: dict, *, org, today: date) -> tuple[dict, list[str]]:
             errors.append(str(error.message))
         else:
             if not country_text:  # "+1 619…" in a Mexican organization's list is a US contact
-                country = next((c for prefix, c in PHONE_COUNTRY
-                                if values["phone"].startswith(prefix)), country)
+                country = next(
+                    (c for prefix, c in PHONE_COUNTRY if values["phone"].startswith(prefix)),
+                    country,
+                )
     values["country"] = country
 
     first_name = " ".join(_strip(raw.get("first_name")).split())
@@ -142,8 +185,9 @@ def clean_contact(raw: dict, *, org, today: date) -> tuple[dict, list[str]]:
         else:
             year = int(year_text)
             if not MIN_AGE <= today.year - year <= MAX_AGE:
-                errors.append(str(_l("Impossible birth year for this program: %(year)s.",
-                                     year=year)))
+                errors.append(
+                    str(_l("Impossible birth year for this program: %(year)s.", year=year))
+                )
             values["birth_year"] = year
     band = _strip(raw.get("age_band")).replace("–", "-").replace(" ", "")
     if band:
@@ -178,8 +222,9 @@ def clean_contact(raw: dict, *, org, today: date) -> tuple[dict, list[str]]:
 
     tags = parse_tags(raw.get("tags"))
     if len(tags) > MAX_TAGS or any(not TAG_RE.match(t) for t in tags):
-        errors.append(str(_l(
-            "Tags: at most 20, each up to 40 letters, digits, spaces or hyphens.")))
+        errors.append(
+            str(_l("Tags: at most 20, each up to 40 letters, digits, spaces or hyphens."))
+        )
     values["tags"] = tags
 
     source_text = fold(raw.get("consent_source"))
@@ -200,9 +245,9 @@ def clean_contact(raw: dict, *, org, today: date) -> tuple[dict, list[str]]:
         else:
             if day > today:
                 errors.append(str(_l("The consent date is in the future.")))
-            values["consent_at"] = datetime.combine(day, time(12), tzinfo=timezone.utc)
+            values["consent_at"] = datetime.combine(day, time(12), tzinfo=UTC)
     elif source:
-        values["consent_at"] = datetime.combine(today, time(12), tzinfo=timezone.utc)
+        values["consent_at"] = datetime.combine(today, time(12), tzinfo=UTC)
 
     guardian = fold(raw.get("guardian_consent"))
     if guardian not in YES | NO:

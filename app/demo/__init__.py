@@ -3,6 +3,7 @@
 Demo passwords are public by design: the demo organization is for trying the product
 on a laptop, never for real young people's data.
 """
+
 from zoneinfo import ZoneInfo
 
 from flask import current_app
@@ -39,8 +40,13 @@ def seed_demo_data(*, only_if_empty: bool = True, now=None):
     org = db.session.scalar(select(Organization).where(Organization.slug == DEMO_SLUG))
     fresh = org is None
     if fresh:
-        org = create_organization(slug=DEMO_SLUG, name="Jóvenes Sin Adicciones (demo)",
-                                  country="MX", timezone="America/Tijuana", default_language="es")
+        org = create_organization(
+            slug=DEMO_SLUG,
+            name="Jóvenes Sin Adicciones (demo)",
+            country="MX",
+            timezone="America/Tijuana",
+            default_language="es",
+        )
         org.contact_line = "664 555 0100"
         db.session.commit()
     for role, email, password in DEMO_USERS:

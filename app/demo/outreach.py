@@ -1,6 +1,7 @@
 """A demo campaign with history: messages sent and delivered, replies, an opt-out, and
 sends still to come — produced by the real scheduler, worker and inbound code paths."""
-from datetime import date, datetime, time, timedelta, timezone
+
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -25,9 +26,14 @@ class _NoBudget:
 def run_demo_worker(app, moment: datetime) -> None:
     from ..outreach.worker import Worker
 
-    worker = Worker(app, gateway=SimulatorGateway(), clock=lambda: moment,
-                    settings=DispatchSettings(concurrency=1, batch_size=500), budget=_NoBudget(),
-                    worker_id="demo-seed")
+    worker = Worker(
+        app,
+        gateway=SimulatorGateway(),
+        clock=lambda: moment,
+        settings=DispatchSettings(concurrency=1, batch_size=500),
+        budget=_NoBudget(),
+        worker_id="demo-seed",
+    )
     try:
         worker.run(once=True)
     finally:
@@ -36,7 +42,7 @@ def run_demo_worker(app, moment: datetime) -> None:
 
 def local_moment(day: date, wall: time, zone: str) -> datetime:
     """The UTC instant of a wall-clock time in the organization's zone."""
-    return datetime.combine(day, wall, tzinfo=ZoneInfo(zone)).astimezone(timezone.utc)
+    return datetime.combine(day, wall, tzinfo=ZoneInfo(zone)).astimezone(UTC)
 
 
 def seed_campaign(app, org, audiences: dict, *, today: date, now: datetime):
@@ -49,45 +55,76 @@ def seed_campaign(app, org, audiences: dict, *, today: date, now: datetime):
     zone = org.timezone
     start = today - timedelta(days=21)
     campaign = create_campaign(
-        org.id, name="Una sola dosis: fentanilo", topic="fentanyl",
-        strategy="information_dissemination", level="universal", target_age_min=15,
-        target_age_max=24, target_population=4500,
+        org.id,
+        name="Una sola dosis: fentanilo",
+        topic="fentanyl",
+        strategy="information_dissemination",
+        level="universal",
+        target_age_min=15,
+        target_age_max=24,
+        target_population=4500,
         description="Campaña de información sobre el fentanilo en la frontera norte.",
         objectives="Que 30 % de la población objetivo reciba al menos un mensaje.",
-        places=[{"country": "MX", "state": "02", "target_population": 2500},
-                {"country": "MX", "state": "08", "target_population": 2000}],
-        start_date=start, end_date=today + timedelta(days=60))
+        places=[
+            {"country": "MX", "state": "02", "target_population": 2500},
+            {"country": "MX", "state": "08", "target_population": 2000},
+        ],
+        start_date=start,
+        end_date=today + timedelta(days=60),
+    )
     transition_campaign(campaign, "active", now=local_moment(start, time(9, 0), zone))
     first = add_message(
-        campaign, label="Dato clave",
+        campaign,
+        label="Dato clave",
         body_es="Hola {first_name}, una pastilla falsa puede tener fentanilo. Una sola dosis puede matar.",
-        body_en="Hi {first_name}, a fake pill can contain fentanyl. One dose can kill.")
+        body_en="Hi {first_name}, a fake pill can contain fentanyl. One dose can kill.",
+    )
     second = add_message(
-        campaign, label="Dónde pedir ayuda",
+        campaign,
+        label="Dónde pedir ayuda",
         body_es="Si tú o alguien cercano necesita ayuda, llama gratis a la Línea de la Vida 800 911 2000.",
-        body_en="If you or someone close needs help, call SAMHSA 1-800-662-4357 (free, 24/7).")
+        body_en="If you or someone close needs help, call SAMHSA 1-800-662-4357 (free, 24/7).",
+    )
     send_day = today - timedelta(days=14)
     for audience in (audiences["border"], audiences["english"]):
-        schedule_send(campaign, message=first, audience=audience, kind="once", user_id=None,
-                      now=local_moment(send_day - timedelta(days=1), time(10, 0), zone),
-                      local_date=send_day, local_time=time(17, 0))
+        schedule_send(
+            campaign,
+            message=first,
+            audience=audience,
+            kind="once",
+            user_id=None,
+            now=local_moment(send_day - timedelta(days=1), time(10, 0), zone),
+            local_date=send_day,
+            local_time=time(17, 0),
+        )
     run_demo_worker(app, local_moment(send_day, time(17, 5), zone))
     _demo_replies(org, now=local_moment(send_day, time(17, 30), zone))
     run_demo_worker(app, local_moment(send_day, time(18, 0), zone))
-    schedule_send(campaign, message=second, audience=audiences["border"], kind="once",
-                  user_id=None, now=now, local_date=today + timedelta(days=2),
-                  local_time=time(17, 30))
+    schedule_send(
+        campaign,
+        message=second,
+        audience=audiences["border"],
+        kind="once",
+        user_id=None,
+        now=now,
+        local_date=today + timedelta(days=2),
+        local_time=time(17, 30),
+    )
     return campaign
 
 
 def _demo_replies(org, *, now: datetime) -> None:
     sent_to = db.session.scalars(
-        select(Contact).join(OutboxMessage, OutboxMessage.contact_id == Contact.id)
+        select(Contact)
+        .join(OutboxMessage, OutboxMessage.contact_id == Contact.id)
         .where(Contact.organization_id == org.id, OutboxMessage.status == "delivered")
-        .order_by(Contact.id).limit(len(REPLIES))).all()
+        .order_by(Contact.id)
+        .limit(len(REPLIES))
+    ).all()
     for n, (contact, text) in enumerate(zip(sent_to, REPLIES)):
-        receive_sms(sid=f"SMdemo{n:026d}", from_number=contact.phone, body=text,
-                    now=now + timedelta(minutes=n))
-
-
-
+        receive_sms(
+            sid=f"SMdemo{n:026d}",
+            from_number=contact.phone,
+            body=text,
+            now=now + timedelta(minutes=n),
+        )

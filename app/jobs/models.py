@@ -22,7 +22,8 @@ class Job(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     organization_id: Mapped[int | None] = mapped_column(
-        ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
     kind: Mapped[str] = mapped_column(String(40))
     payload: Mapped[dict] = mapped_column(db.JSON, default=dict)
     status: Mapped[str] = mapped_column(String(12), default="queued")

@@ -5,6 +5,7 @@ meanwhile. On PostgreSQL progress is written on a separate autocommit connection
 also renews the lease); SQLite allows one writer at a time, so there progress goes to a
 small JSON file in the instance folder (SQLite means one machine) and the lease is long.
 """
+
 import json
 import os
 import time
@@ -30,15 +31,23 @@ def read_progress_file(job_id: int) -> dict | None:
 
 
 class Progress:
-    def __init__(self, job_id: int, worker_id: str | None, *, clock, lease: timedelta,
-                 every_seconds: float = 0.5):
+    def __init__(
+        self,
+        job_id: int,
+        worker_id: str | None,
+        *,
+        clock,
+        lease: timedelta,
+        every_seconds: float = 0.5,
+    ):
         self.job_id, self.worker_id, self.clock, self.lease = job_id, worker_id, clock, lease
         self.every = every_seconds
         self._last = 0.0
         self._postgres = db.engine.dialect.name == "postgresql"
 
-    def __call__(self, *, done: int, rejected: int = 0, total: int | None = None,
-                 force: bool = False) -> None:
+    def __call__(
+        self, *, done: int, rejected: int = 0, total: int | None = None, force: bool = False
+    ) -> None:
         if not force and time.monotonic() - self._last < self.every:
             return
         self._last = time.monotonic()
@@ -48,8 +57,11 @@ class Progress:
         if self._postgres:
             values["lease_expires_at"] = self.clock() + self.lease  # alive: renew the lease
             with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-                conn.execute(update(Job).where(Job.id == self.job_id, Job.status == "running")
-                             .values(**values))
+                conn.execute(
+                    update(Job)
+                    .where(Job.id == self.job_id, Job.status == "running")
+                    .values(**values)
+                )
             return
         path = progress_file(self.job_id)
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,5 @@
 """Runs jobs inside the worker processes (a thread beside the outreach sender)."""
+
 import logging
 import threading
 

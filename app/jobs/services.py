@@ -1,4 +1,5 @@
 """Enqueue, claim, run and recover jobs. Handlers register with `@job_handler(kind)`."""
+
 import logging
 from datetime import datetime, timedelta
 
@@ -16,16 +17,32 @@ SQLITE_LEASE = timedelta(minutes=30)  # SQLite cannot renew it mid-transaction
 
 def job_handler(kind: str):
     """Register `function(job, progress) -> result dict` for jobs of `kind`."""
+
     def register(function):
         HANDLERS[kind] = function
         return function
+
     return register
 
 
-def enqueue(kind: str, *, organization_id: int | None, payload: dict, now: datetime,
-            user_id: int | None = None, total: int | None = None) -> Job:
-    job = Job(kind=kind, organization_id=organization_id, payload=payload, created_by=user_id,
-              total=total, created_at=now, run_after=now)
+def enqueue(
+    kind: str,
+    *,
+    organization_id: int | None,
+    payload: dict,
+    now: datetime,
+    user_id: int | None = None,
+    total: int | None = None,
+) -> Job:
+    job = Job(
+        kind=kind,
+        organization_id=organization_id,
+        payload=payload,
+        created_by=user_id,
+        total=total,
+        created_at=now,
+        run_after=now,
+    )
     db.session.add(job)
     db.session.commit()
     return job
@@ -35,8 +52,12 @@ def claim_next(worker_id: str, *, now: datetime, lease: timedelta | None = None)
     """Claim the oldest runnable job (FOR UPDATE SKIP LOCKED / BEGIN IMMEDIATE)."""
     if lease is None:
         lease = LEASE if db.engine.dialect.name == "postgresql" else SQLITE_LEASE
-    runnable = (select(Job.id).where(Job.status == "queued", Job.run_after <= now)
-                .order_by(Job.run_after, Job.id).limit(1))
+    runnable = (
+        select(Job.id)
+        .where(Job.status == "queued", Job.run_after <= now)
+        .order_by(Job.run_after, Job.id)
+        .limit(1)
+    )
     if db.engine.dialect.name == "postgresql":
         # Lock first, then update that row (see outreach.dispatch.claim_due for why).
         runnable = runnable.with_for_update(skip_locked=True)
@@ -46,10 +67,17 @@ def claim_next(worker_id: str, *, now: datetime, lease: timedelta | None = None)
     job_id = db.session.scalar(runnable)
     if job_id is not None:
         db.session.execute(
-            update(Job).where(Job.id == job_id)
-            .values(status="running", claimed_by=worker_id, lease_expires_at=now + lease,
-                    attempts=Job.attempts + 1, started_at=now)
-            .execution_options(synchronize_session=False))
+            update(Job)
+            .where(Job.id == job_id)
+            .values(
+                status="running",
+                claimed_by=worker_id,
+                lease_expires_at=now + lease,
+                attempts=Job.attempts + 1,
+                started_at=now,
+            )
+            .execution_options(synchronize_session=False)
+        )
     db.session.commit()
     return db.session.get(Job, job_id) if job_id else None
 
@@ -58,15 +86,27 @@ def recover_expired(*, now: datetime) -> int:
     """Jobs of dead workers: back to the queue, or failed after their last attempt."""
     expired = and_(Job.status == "running", Job.lease_expires_at < now)
     retried = db.session.execute(
-        update(Job).where(expired, Job.attempts < Job.max_attempts)
-        .values(status="queued", claimed_by=None, lease_expires_at=None,
-                error="The worker running this job stopped; it was retried.")
-        .execution_options(synchronize_session=False)).rowcount
+        update(Job)
+        .where(expired, Job.attempts < Job.max_attempts)
+        .values(
+            status="queued",
+            claimed_by=None,
+            lease_expires_at=None,
+            error="The worker running this job stopped; it was retried.",
+        )
+        .execution_options(synchronize_session=False)
+    ).rowcount
     db.session.execute(
-        update(Job).where(expired, Job.attempts >= Job.max_attempts)
-        .values(status="failed", finished_at=now, claimed_by=None,
-                error="The worker running this job stopped too many times.")
-        .execution_options(synchronize_session=False))
+        update(Job)
+        .where(expired, Job.attempts >= Job.max_attempts)
+        .values(
+            status="failed",
+            finished_at=now,
+            claimed_by=None,
+            error="The worker running this job stopped too many times.",
+        )
+        .execution_options(synchronize_session=False)
+    )
     db.session.commit()
     return retried
 
@@ -84,7 +124,7 @@ def run(job: Job, *, clock) -> None:
         final = job.attempts >= job.max_attempts or getattr(error, "permanent", False)
         job.status = "failed" if final else "queued"
         job.error = str(error)[:2000] or type(error).__name__
-        job.run_after = clock() + timedelta(seconds=10 * 2 ** job.attempts)
+        job.run_after = clock() + timedelta(seconds=10 * 2**job.attempts)
         job.finished_at = clock() if final else None
         job.claimed_by = job.lease_expires_at = None
         db.session.commit()

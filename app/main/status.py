@@ -1,4 +1,5 @@
 """What the health check and the admin status page report about the app's dependencies."""
+
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -50,13 +51,28 @@ def system_status(organization_id: int, *, now: datetime) -> SystemStatus:
     base = current_app.config["PUBLIC_BASE_URL"]
     org_rows = OutboxMessage.organization_id == organization_id
     queue = dict.fromkeys(QUEUE_STATUSES, 0)
-    queue.update(db.session.execute(
-        select(OutboxMessage.status, func.count())
-        .where(org_rows, OutboxMessage.status.in_(QUEUE_STATUSES))
-        .group_by(OutboxMessage.status)).all())
-    due = db.session.scalar(select(func.count()).where(
-        org_rows, OutboxMessage.status == "scheduled", OutboxMessage.due_at <= now)) or 0
+    queue.update(
+        db.session.execute(
+            select(OutboxMessage.status, func.count())
+            .where(org_rows, OutboxMessage.status.in_(QUEUE_STATUSES))
+            .group_by(OutboxMessage.status)
+        ).all()
+    )
+    due = (
+        db.session.scalar(
+            select(func.count()).where(
+                org_rows, OutboxMessage.status == "scheduled", OutboxMessage.due_at <= now
+            )
+        )
+        or 0
+    )
     return SystemStatus(
-        public_base_url=base, inbound_url=base + "/webhooks/twilio/inbound",
-        status_url=base + "/webhooks/twilio/status", redis=rate_limits.redis_state(),
-        login_limits=rate_limits.status(), rejections=rejections(), queue=queue, due=due)
+        public_base_url=base,
+        inbound_url=base + "/webhooks/twilio/inbound",
+        status_url=base + "/webhooks/twilio/status",
+        redis=rate_limits.redis_state(),
+        login_limits=rate_limits.status(),
+        rejections=rejections(),
+        queue=queue,
+        due=due,
+    )

@@ -1,4 +1,5 @@
 """Sending SMS: the gateway protocol and its implementations (see gateway.py)."""
+
 from .factory import build_gateway, get_sms_gateway
 from .gateway import (
     OutcomeUnknownSmsError,

@@ -1,4 +1,5 @@
 """Choose the SMS gateway from the configuration; reach the active one from a request."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -22,7 +23,8 @@ def build_gateway(config: Mapping) -> SmsGateway:
             missing.append("TWILIO_MESSAGING_SERVICE_SID or TWILIO_FROM_NUMBER")
         if missing:
             raise RuntimeError(
-                "SMS_BACKEND=twilio needs these settings: " + ", ".join(missing)
+                "SMS_BACKEND=twilio needs these settings: "
+                + ", ".join(missing)
                 + " (or set SMS_BACKEND=simulator to use the in-app phone simulator)."
             )
         from .twilio_gateway import TwilioGateway  # imports the SDK only when used
@@ -42,9 +44,7 @@ def build_gateway(config: Mapping) -> SmsGateway:
         from .fake import FakeSmsGateway
 
         return FakeSmsGateway()
-    raise RuntimeError(
-        f"Unknown SMS_BACKEND {backend!r}; use one of: {', '.join(BACKENDS)}."
-    )
+    raise RuntimeError(f"Unknown SMS_BACKEND {backend!r}; use one of: {', '.join(BACKENDS)}.")
 
 
 def get_sms_gateway() -> SmsGateway:

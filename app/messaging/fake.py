@@ -1,12 +1,14 @@
 """In-memory `SmsGateway` for tests: records every message and fails on demand."""
+
 from __future__ import annotations
 
 import dataclasses
 import secrets
 import threading
 from collections import deque
-from datetime import datetime, timezone
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import NamedTuple
 
 from .gateway import SendResult, SentMessage, SmsError
 
@@ -17,7 +19,7 @@ def new_message_sid() -> str:
 
 
 def _utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class SentSms(NamedTuple):
@@ -51,16 +53,24 @@ class FakeSmsGateway:
         with self._lock:
             self._failures.extend((e, sent) for e in errors)
 
-    def send(self, to: str, body: str, *, status_callback: str | None = None,
-             sender: str | None = None) -> SendResult:
+    def send(
+        self, to: str, body: str, *, status_callback: str | None = None, sender: str | None = None
+    ) -> SendResult:
         with self._lock:
             failure = self._failures.popleft() if self._failures else None
             if failure is None or failure[1]:
                 sid = new_message_sid()
                 self.sent.append(SentSms(to, body, status_callback, sid, sender))
-                self._records.append(SentMessage(sid=sid, to=to, status=self.status,
-                                                 date_created=self.clock(), body=body,
-                                                 sender=sender))
+                self._records.append(
+                    SentMessage(
+                        sid=sid,
+                        to=to,
+                        status=self.status,
+                        date_created=self.clock(),
+                        body=body,
+                        sender=sender,
+                    )
+                )
         if failure is not None:
             raise failure[0]
         return SendResult(sid=sid, status=self.status, num_segments=None)
@@ -77,8 +87,7 @@ class FakeSmsGateway:
         with self._lock:
             for i, m in enumerate(self._records):
                 if m.sid == sid:
-                    self._records[i] = dataclasses.replace(m, status=status,
-                                                           error_code=error_code)
+                    self._records[i] = dataclasses.replace(m, status=status, error_code=error_code)
                     return
         raise KeyError(sid)
 

@@ -16,6 +16,7 @@ Error taxonomy (what the caller may do next):
 
 Error messages never contain phone numbers or message bodies: they end up in logs.
 """
+
 from __future__ import annotations
 
 import re
@@ -34,7 +35,7 @@ _MESSAGING_SERVICE_SID = re.compile(r"MG[0-9a-fA-F]{32}")
 
 
 def sender_kind(sender: str | None) -> str | None:
-    """"messaging_service", "number", or None when `sender` is neither."""
+    """ "messaging_service", "number", or None when `sender` is neither."""
     if not sender:
         return None
     if _MESSAGING_SERVICE_SID.fullmatch(sender):
@@ -117,8 +118,9 @@ class SmsGateway(Protocol):
 
     name: str
 
-    def send(self, to: str, body: str, *, status_callback: str | None = None,
-             sender: str | None = None) -> SendResult:
+    def send(
+        self, to: str, body: str, *, status_callback: str | None = None, sender: str | None = None
+    ) -> SendResult:
         """Send one SMS.
 
         Args:

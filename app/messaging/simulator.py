@@ -4,6 +4,7 @@ It sends nothing and stores nothing: the outbox row the dispatcher writes (with 
 returned here) is what the in-app phone simulator page shows, and simulated replies enter
 through the same inbound path as Twilio's webhook.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -15,8 +16,9 @@ from .gateway import SendResult, SentMessage
 class SimulatorGateway:
     name = "simulator"
 
-    def send(self, to: str, body: str, *, status_callback: str | None = None,
-             sender: str | None = None) -> SendResult:
+    def send(
+        self, to: str, body: str, *, status_callback: str | None = None, sender: str | None = None
+    ) -> SendResult:
         return SendResult(sid=new_message_sid(), status="sent", num_segments=None)
 
     def find_sent(self, to: str, *, since: datetime) -> list[SentMessage]:

@@ -24,13 +24,14 @@ from "sent, answer lost", because `requests` folds both into `ConnectionError`:
 
 So a `ConnectionError` is retryable only when urllib3's connect-phase error is in its cause chain.
 """
+
 from __future__ import annotations
 
 import json
 import logging
 import re
 import ssl
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http.cookiejar import DefaultCookiePolicy
 from urllib.parse import urlsplit, urlunsplit
 
@@ -122,11 +123,27 @@ class AlcanceTwilioHttpClient(TwilioHttpClient):
         scheme, netloc, prefix = self._base
         return urlunsplit((scheme, netloc, prefix + parts.path, parts.query, parts.fragment))
 
-    def request(self, method, url, params=None, data=None, headers=None, auth=None,
-                timeout=None, allow_redirects=False):
-        return super().request(method, self.rewrite_url(url), params=params, data=data,
-                               headers=headers, auth=auth, timeout=timeout,
-                               allow_redirects=allow_redirects)
+    def request(
+        self,
+        method,
+        url,
+        params=None,
+        data=None,
+        headers=None,
+        auth=None,
+        timeout=None,
+        allow_redirects=False,
+    ):
+        return super().request(
+            method,
+            self.rewrite_url(url),
+            params=params,
+            data=data,
+            headers=headers,
+            auth=auth,
+            timeout=timeout,
+            allow_redirects=allow_redirects,
+        )
 
     # The SDK formats (eagerly) and logs URLs with `To=` numbers and all headers at INFO.
     def log_request(self, kwargs):
@@ -175,7 +192,9 @@ class TwilioGateway:
         if not log_phone:
             _quiet_loggers()
         self.http_client = AlcanceTwilioHttpClient(
-            timeout=timeout, base_url=api_base_url or None, log_phone=log_phone,
+            timeout=timeout,
+            base_url=api_base_url or None,
+            log_phone=log_phone,
             pool_maxsize=pool_maxsize,
         )
         self.client = Client(account_sid, auth_token, http_client=self.http_client)
@@ -190,8 +209,9 @@ class TwilioGateway:
         """The default sender: the Messaging Service SID, else the From number."""
         return next(iter(self._sender.values()))
 
-    def send(self, to: str, body: str, *, status_callback: str | None = None,
-             sender: str | None = None) -> SendResult:
+    def send(
+        self, to: str, body: str, *, status_callback: str | None = None, sender: str | None = None
+    ) -> SendResult:
         """Create one message. See `SmsGateway.send`."""
         kwargs = {"to": to, "body": body, **(self._sender_of(sender) if sender else self._sender)}
         if status_callback:
@@ -221,8 +241,10 @@ class TwilioGateway:
         if kind == "number":
             return {"from_": sender}
         # A bad setting must fail the row with a reason, not be retried forever.
-        raise PermanentSmsError("the organization's sender is neither an E.164 number nor a "
-                                "Messaging Service SID; not sent")
+        raise PermanentSmsError(
+            "the organization's sender is neither an E.164 number nor a "
+            "Messaging Service SID; not sent"
+        )
 
     def find_sent(self, to: str, *, since: datetime) -> list[SentMessage]:
         """Messages Twilio has for recipient `to` since `since`, newest first (at most 20).
@@ -234,7 +256,7 @@ class TwilioGateway:
         if since.tzinfo is None:
             raise ValueError("since must be an aware datetime")
         # The SDK formats DateSent with strftime("...Z") without converting: pass UTC.
-        since_utc = since.astimezone(timezone.utc)
+        since_utc = since.astimezone(UTC)
         try:
             records = self.client.messages.list(
                 to=to, date_sent_after=since_utc, limit=FIND_SENT_LIMIT
@@ -246,9 +268,17 @@ class TwilioGateway:
             created = m.date_created or m.date_sent
             if not isinstance(created, datetime) or not m.sid:
                 continue
-            found.append(SentMessage(sid=m.sid, to=m.to or to, status=m.status or "",
-                                     date_created=created, error_code=m.error_code or None,
-                                     body=m.body, sender=m.messaging_service_sid or m.from_))
+            found.append(
+                SentMessage(
+                    sid=m.sid,
+                    to=m.to or to,
+                    status=m.status or "",
+                    date_created=created,
+                    error_code=m.error_code or None,
+                    body=m.body,
+                    sender=m.messaging_service_sid or m.from_,
+                )
+            )
         return found
 
     def close(self) -> None:
@@ -283,8 +313,12 @@ def _quiet_loggers() -> None:
 def _map_error(exc: BaseException, *, lookup: bool) -> SmsError:
     """Translate an SDK/requests exception into an `SmsError` whose text holds no PII."""
     if isinstance(exc, (TwilioRestException, TwilioServiceException)):
-        return _from_http_answer(exc.status, exc.code, getattr(exc, "msg", None)
-                                 or getattr(exc, "title", ""), lookup=lookup)
+        return _from_http_answer(
+            exc.status,
+            exc.code,
+            getattr(exc, "msg", None) or getattr(exc, "title", ""),
+            lookup=lookup,
+        )
     if isinstance(exc, TwilioException):
         # Listing raises a bare TwilioException("Unable to fetch page", response) on non-200.
         response = exc.args[1] if len(exc.args) > 1 else None
@@ -312,16 +346,24 @@ def _from_http_answer(status: int, code, message: str, *, lookup: bool) -> SmsEr
     if status == 429 or code == RATE_LIMITED_CODE:
         return RetryableSmsError(
             f"Twilio rate limit, request not processed (HTTP {status}, code {code})",
-            code=code, status=status)
+            code=code,
+            status=status,
+        )
     if 400 <= status < 500:
-        return PermanentSmsError(f"Twilio refused the request (HTTP {status}, code {code}): {text}",
-                                 code=code, status=status)
+        return PermanentSmsError(
+            f"Twilio refused the request (HTTP {status}, code {code}): {text}",
+            code=code,
+            status=status,
+        )
     if lookup:
-        return RetryableSmsError(f"Twilio lookup failed (HTTP {status}, code {code})",
-                                 code=code, status=status)
+        return RetryableSmsError(
+            f"Twilio lookup failed (HTTP {status}, code {code})", code=code, status=status
+        )
     return OutcomeUnknownSmsError(
         f"Twilio answered HTTP {status} (code {code}): the message may have been created",
-        code=code, status=status)
+        code=code,
+        status=status,
+    )
 
 
 def _twilio_code(code, status) -> int | None:

@@ -36,7 +36,10 @@ class OrganizationForm(BaseForm):
         validators=[
             DataRequired(),
             Length(min=2, max=40),
-            Regexp(r"^[a-z0-9]+(-[a-z0-9]+)*$", message=_l("Use lowercase letters, digits and hyphens.")),
+            Regexp(
+                r"^[a-z0-9]+(-[a-z0-9]+)*$",
+                message=_l("Use lowercase letters, digits and hyphens."),
+            ),
         ],
     )
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
@@ -45,8 +48,10 @@ class OrganizationForm(BaseForm):
     default_language = SelectField(_l("Default language"), choices=choices(LANGUAGE_CHOICES))
 
 
-NOTICE_CHOICES = [("first", _l("On the first message a contact receives")),
-                  ("always", _l("On every message"))]
+NOTICE_CHOICES = [
+    ("first", _l("On the first message a contact receives")),
+    ("always", _l("On every message")),
+]
 
 
 MIN_SMALL_CELL, MAX_SMALL_CELL = 3, 50  # below 3 a single young person can be singled out
@@ -59,27 +64,39 @@ class SettingsForm(BaseForm):
     default_language = SelectField(_l("Default language"), choices=choices(LANGUAGE_CHOICES))
     quiet_start = TimeField(_l("Send no earlier than"), validators=[InputRequired()])
     quiet_end = TimeField(_l("Send no later than"), validators=[InputRequired()])
-    cap_messages = IntegerField(_l("At most this many messages per contact"),
-                                validators=[InputRequired(), NumberRange(1, 20)])
-    cap_days = IntegerField(_l("…in this many days"), validators=[InputRequired(), NumberRange(1, 30)])
+    cap_messages = IntegerField(
+        _l("At most this many messages per contact"),
+        validators=[InputRequired(), NumberRange(1, 20)],
+    )
+    cap_days = IntegerField(
+        _l("…in this many days"), validators=[InputRequired(), NumberRange(1, 30)]
+    )
     opt_out_notice = SelectField(_l("Add the opt-out instruction"), choices=choices(NOTICE_CHOICES))
-    contact_line = StringField(_l("Contact line named in HELP replies"),
-                               validators=[Optional(), Length(max=60)])
+    contact_line = StringField(
+        _l("Contact line named in HELP replies"), validators=[Optional(), Length(max=60)]
+    )
     sms_sender = StringField(_l("Own SMS sender"), validators=[Optional(), Length(max=40)])
-    reminder_hours = StringField(_l("Workshop reminders, hours before the start"),
-                                 validators=[Optional(), Length(max=20)])
+    reminder_hours = StringField(
+        _l("Workshop reminders, hours before the start"), validators=[Optional(), Length(max=20)]
+    )
     thank_you_sms = BooleanField(_l("Send a thank-you SMS to attendees when a workshop is closed"))
     small_cell_threshold = IntegerField(
         _l("Hide counts smaller than this from evaluators"),
-        validators=[InputRequired(), NumberRange(MIN_SMALL_CELL, MAX_SMALL_CELL)])
+        validators=[InputRequired(), NumberRange(MIN_SMALL_CELL, MAX_SMALL_CELL)],
+    )
     submit = SubmitField(_l("Save settings"))
 
     def validate_reminder_hours(self, field):
         """Blank: no reminders. Else up to three whole hours, e.g. "24, 2", stored as "24,2"."""
         parts = [p.strip() for p in (field.data or "").replace(";", ",").split(",") if p.strip()]
         if not all(p.isdigit() and 1 <= int(p) <= MAX_REMINDER_HOURS for p in parts):
-            raise ValidationError(_l("Write whole hours between 1 and %(max)d separated by commas, "
-                                     "for example 24, 2.", max=MAX_REMINDER_HOURS))
+            raise ValidationError(
+                _l(
+                    "Write whole hours between 1 and %(max)d separated by commas, "
+                    "for example 24, 2.",
+                    max=MAX_REMINDER_HOURS,
+                )
+            )
         hours = sorted({int(p) for p in parts}, reverse=True)
         if len(hours) > MAX_REMINDERS:
             raise ValidationError(_l("At most %(n)d reminders.", n=MAX_REMINDERS))
@@ -94,21 +111,32 @@ class SettingsForm(BaseForm):
         elif value.startswith("+"):
             value = "+" + "".join(ch for ch in value[1:] if ch not in "()-.")
         if value and sender_kind(value) is None:
-            raise ValidationError(_l("Write an E.164 number such as +526641234567 or a Messaging "
-                                     "Service SID (MG followed by 32 characters)."))
-        shared = {current_app.config.get("TWILIO_MESSAGING_SERVICE_SID"),
-                  current_app.config.get("TWILIO_FROM_NUMBER")} - {"", None}
+            raise ValidationError(
+                _l(
+                    "Write an E.164 number such as +526641234567 or a Messaging "
+                    "Service SID (MG followed by 32 characters)."
+                )
+            )
+        shared = {
+            current_app.config.get("TWILIO_MESSAGING_SERVICE_SID"),
+            current_app.config.get("TWILIO_FROM_NUMBER"),
+        } - {"", None}
         if value and value.lower() in {s.lower() for s in shared}:
-            raise ValidationError(_l("This is the shared default sender. Leave the field blank "
-                                     "to use it."))
+            raise ValidationError(
+                _l("This is the shared default sender. Leave the field blank to use it.")
+            )
         field.data = value or None
 
     def validate_quiet_end(self, field):
         start, end = self.quiet_start.data, field.data
         if start and end and not (time(6) <= start < end <= time(22)):
-            raise ValidationError(_l("The window must start before it ends, between 06:00 and 22:00."))
+            raise ValidationError(
+                _l("The window must start before it ends, between 06:00 and 22:00.")
+            )
         if start and start >= time(19, 30):
-            raise ValidationError(_l("Start before 19:30 so Florida and Oklahoma (until 20:00) keep a window."))
+            raise ValidationError(
+                _l("Start before 19:30 so Florida and Oklahoma (until 20:00) keep a window.")
+            )
 
 
 assert {c for c, _ in COUNTRY_CHOICES} == set(COUNTRIES)

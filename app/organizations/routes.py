@@ -20,7 +20,9 @@ def settings():
     if form.validate_on_submit():
         try:
             services.update_settings(
-                org, actor_id=current_user.id, name=form.name.data,
+                org,
+                actor_id=current_user.id,
+                name=form.name.data,
                 **{key: getattr(form, key).data for key in services.SETTINGS},
             )
         except DomainError as error:

@@ -1,4 +1,5 @@
 """Organizations: creation (CLI) and settings (admins)."""
+
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -13,7 +14,10 @@ def create_organization(*, slug, name, country, timezone, default_language="es")
     if db.session.scalar(select(func.count()).where(Organization.slug == slug)):
         raise DomainError(_l("An organization with this slug already exists."), field="slug")
     org = Organization(
-        slug=slug, name=name.strip(), country=country, timezone=timezone,
+        slug=slug,
+        name=name.strip(),
+        country=country,
+        timezone=timezone,
         default_language=default_language,
     )
     db.session.add(org)
@@ -21,15 +25,29 @@ def create_organization(*, slug, name, country, timezone, default_language="es")
     return org
 
 
-SETTINGS = ("timezone", "default_language", "quiet_start", "quiet_end", "cap_messages",
-            "cap_days", "opt_out_notice", "contact_line", "sms_sender", "reminder_hours",
-            "thank_you_sms", "small_cell_threshold")
+SETTINGS = (
+    "timezone",
+    "default_language",
+    "quiet_start",
+    "quiet_end",
+    "cap_messages",
+    "cap_days",
+    "opt_out_notice",
+    "contact_line",
+    "sms_sender",
+    "reminder_hours",
+    "thank_you_sms",
+    "small_cell_threshold",
+)
 SENDER_TAKEN = _l("Another organization already uses this sender.")
 
 
 def _sender_taken(org: Organization, sender: str) -> bool:
-    return bool(db.session.scalar(select(func.count()).where(
-        Organization.sms_sender == sender, Organization.id != org.id)))
+    return bool(
+        db.session.scalar(
+            select(func.count()).where(Organization.sms_sender == sender, Organization.id != org.id)
+        )
+    )
 
 
 def update_settings(org: Organization, *, actor_id: int | None, name: str, **values) -> None:

@@ -1,4 +1,5 @@
 """The send-rate budget: never exceed TWILIO_MAX_MPS (Twilio queues the excess, then drops it)."""
+
 import threading
 import time
 

@@ -8,6 +8,7 @@ worker asks `available()` before it claims a batch and skips the pass while Redi
 answer (no row is claimed that could not be sent); a send already under way when Redis drops
 waits in `acquire()` until Redis answers. Either way one warning per interval, no traceback.
 """
+
 import logging
 import time
 
@@ -23,12 +24,22 @@ logger = logging.getLogger("alcance.outreach")
 class RedisSendBudget:
     retry_seconds = 1.0  # how often a waiting send asks Redis again
 
-    def __init__(self, redis_url: str, per_second: float, *, key: str = "alcance-send-budget",
-                 sleep=time.sleep, monotonic=time.monotonic):
+    def __init__(
+        self,
+        redis_url: str,
+        per_second: float,
+        *,
+        key: str = "alcance-send-budget",
+        sleep=time.sleep,
+        monotonic=time.monotonic,
+    ):
         self.item = RateLimitItemPerSecond(max(1, int(per_second)))
         # Short timeouts: an unreachable Redis must not hold a pass for minutes.
-        self.storage = storage_from_string(redis_url, socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
-                                           socket_timeout=REDIS_TIMEOUT_SECONDS)
+        self.storage = storage_from_string(
+            redis_url,
+            socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+            socket_timeout=REDIS_TIMEOUT_SECONDS,
+        )
         self.limiter = MovingWindowRateLimiter(self.storage)
         self.key, self._sleep = key, sleep
         self._pause = 1.0 / max(1.0, per_second) / 2
@@ -62,8 +73,11 @@ class RedisSendBudget:
     def _unreachable(self, error: Exception) -> None:
         self._down = True
         if self._warn.due():
-            logger.warning("send budget unavailable: Redis does not answer (%s); no messages "
-                           "are sent until it does", type(error).__name__)
+            logger.warning(
+                "send budget unavailable: Redis does not answer (%s); no messages "
+                "are sent until it does",
+                type(error).__name__,
+            )
 
     def _answered(self) -> None:
         if self._down:

@@ -20,6 +20,7 @@ The delivery guarantee (README "Delivery guarantee"):
    was canceled); ambiguous, or the lookup keeps failing → it stays `unknown` (visible)
    and after `unknown_escalation` becomes `failed_unknown`, never re-sent.
 """
+
 import logging
 import random
 from dataclasses import dataclass
@@ -48,10 +49,12 @@ class DispatchSettings:
 
 def settings_from_config(config, **overrides) -> "DispatchSettings":
     values = dict(
-        concurrency=config["OUTREACH_CONCURRENCY"], batch_size=config["OUTREACH_BATCH"],
+        concurrency=config["OUTREACH_CONCURRENCY"],
+        batch_size=config["OUTREACH_BATCH"],
         lease=timedelta(seconds=config["OUTREACH_LEASE_SECONDS"]),
         reconcile_grace=timedelta(seconds=config["OUTREACH_RECONCILE_GRACE_SECONDS"]),
-        unknown_escalation=timedelta(seconds=config["OUTREACH_UNKNOWN_ESCALATION_SECONDS"]))
+        unknown_escalation=timedelta(seconds=config["OUTREACH_UNKNOWN_ESCALATION_SECONDS"]),
+    )
     values.update({k: v for k, v in overrides.items() if v is not None})
     return DispatchSettings(**values)
 
@@ -70,16 +73,21 @@ def claim_due(worker_id: str, *, now: datetime, limit: int, lease: timedelta) ->
         .order_by(OutboxMessage.due_at, OutboxMessage.id)
         .limit(limit)
     )
-    values = dict(status="claimed", claimed_by=worker_id, lease_expires_at=now + lease,
-                  send_started_at=None)
+    values = dict(
+        status="claimed", claimed_by=worker_id, lease_expires_at=now + lease, send_started_at=None
+    )
     if db.engine.dialect.name == "postgresql":
         # Two statements in one transaction: lock the batch (skipping rows other workers
         # hold), then update exactly those rows. (Inside `UPDATE ... WHERE id IN (subquery
         # LIMIT n)` PostgreSQL may re-run the subquery per row and claim far more than n.)
         ids = list(db.session.scalars(due.with_for_update(skip_locked=True)))
         if ids:
-            db.session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(ids))
-                               .values(**values).execution_options(synchronize_session=False))
+            db.session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id.in_(ids))
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            )
         db.session.commit()
         return ids
     # SQLite has no row locks (SQLAlchemy drops FOR UPDATE there): take the write lock
@@ -123,5 +131,8 @@ def recover_expired_leases(*, now: datetime) -> tuple[int, int]:
 def known_sids(sids: list[str]) -> set[str]:
     if not sids:
         return set()
-    return set(db.session.scalars(select(OutboxMessage.twilio_sid).where(
-        OutboxMessage.twilio_sid.in_(sids))))
+    return set(
+        db.session.scalars(
+            select(OutboxMessage.twilio_sid).where(OutboxMessage.twilio_sid.in_(sids))
+        )
+    )

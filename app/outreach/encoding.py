@@ -12,6 +12,7 @@
 tables must stay identical to ``GSM_BASIC``, ``GSM_EXTENSION`` and ``GSM_LOOKALIKES`` (a test
 compares them).
 """
+
 from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
@@ -34,19 +35,79 @@ GSM_EXTENSION = "\f^{}\\[~]|€"
 # (é ñ ü ¿ ¡ à è ù ì ò Ç are, and are kept) plus the typographic characters Twilio's
 # Smart Encoding replaces (curly quotes, dashes, ellipsis, odd spaces).
 GSM_LOOKALIKES = {
-    "á": "a", "í": "i", "ó": "o", "ú": "u", "Á": "A", "Í": "I", "Ó": "O", "Ú": "U",
-    "ç": "c", "À": "A", "È": "E", "Ì": "I", "Ò": "O", "Ù": "U",
-    "â": "a", "ê": "e", "î": "i", "ô": "o", "û": "u", "Â": "A", "Ê": "E", "Î": "I", "Ô": "O",
-    "Û": "U", "ã": "a", "õ": "o", "Ã": "A", "Õ": "O", "ë": "e", "ï": "i", "Ë": "E", "Ï": "I",
-    "ª": "a", "º": "o",
-    "‘": "'", "’": "'", "‚": "'", "‛": "'", "′": "'", "´": "'", "`": "'",
-    "“": '"', "”": '"', "„": '"', "‟": '"', "″": '"', "«": '"', "»": '"',
-    "‹": "<", "›": ">",
-    "‐": "-", "‑": "-", "‒": "-", "–": "-", "—": "-", "―": "-", "−": "-",
-    "…": "...", "•": "-",
-    "\u00a0": " ", "\u2002": " ", "\u2003": " ", "\u2009": " ", "\u200a": " ",
-    "\u202f": " ", "\u3000": " ", "\t": " ",
-    "\u00ad": "", "\u200b": "", "\u200c": "", "\u200d": "", "\u2060": "", "\ufeff": "",
+    "á": "a",
+    "í": "i",
+    "ó": "o",
+    "ú": "u",
+    "Á": "A",
+    "Í": "I",
+    "Ó": "O",
+    "Ú": "U",
+    "ç": "c",
+    "À": "A",
+    "È": "E",
+    "Ì": "I",
+    "Ò": "O",
+    "Ù": "U",
+    "â": "a",
+    "ê": "e",
+    "î": "i",
+    "ô": "o",
+    "û": "u",
+    "Â": "A",
+    "Ê": "E",
+    "Î": "I",
+    "Ô": "O",
+    "Û": "U",
+    "ã": "a",
+    "õ": "o",
+    "Ã": "A",
+    "Õ": "O",
+    "ë": "e",
+    "ï": "i",
+    "Ë": "E",
+    "Ï": "I",
+    "ª": "a",
+    "º": "o",
+    "‘": "'",
+    "’": "'",
+    "‚": "'",
+    "‛": "'",
+    "′": "'",
+    "´": "'",
+    "`": "'",
+    "“": '"',
+    "”": '"',
+    "„": '"',
+    "‟": '"',
+    "″": '"',
+    "«": '"',
+    "»": '"',
+    "‹": "<",
+    "›": ">",
+    "‐": "-",
+    "‑": "-",
+    "‒": "-",
+    "–": "-",
+    "—": "-",
+    "―": "-",
+    "−": "-",
+    "…": "...",
+    "•": "-",
+    "\u00a0": " ",
+    "\u2002": " ",
+    "\u2003": " ",
+    "\u2009": " ",
+    "\u200a": " ",
+    "\u202f": " ",
+    "\u3000": " ",
+    "\t": " ",
+    "\u00ad": "",
+    "\u200b": "",
+    "\u200c": "",
+    "\u200d": "",
+    "\u2060": "",
+    "\ufeff": "",
 }
 
 GSM_SINGLE, GSM_PART = 160, 153
@@ -68,11 +129,13 @@ COUNTER_LABELS = {
     "data-label-encoding-ucs2": _l("UCS-2 (Unicode, shorter SMS)"),
     # TRANSLATORS: keep {chars} (a list of characters), {n} and {m} (numbers) as is.
     "data-label-warning": _l(
-        "Characters outside GSM-7: {chars}. This text costs {n} SMS instead of {m}."),
+        "Characters outside GSM-7: {chars}. This text costs {n} SMS instead of {m}."
+    ),
     # TRANSLATORS: shown when the characters (e.g. emoji) have no plain equivalent; keep
     # {chars} and {n} as is.
     "data-label-warning-unicode": _l(
-        "Characters outside GSM-7: {chars}. This text is sent as Unicode ({n} SMS)."),
+        "Characters outside GSM-7: {chars}. This text is sent as Unicode ({n} SMS)."
+    ),
 }
 
 
@@ -141,5 +204,11 @@ def analyze(text: str) -> SmsInfo:
     else:
         s_encoding, _units, s_segments, _chars = _count(to_gsm(text))
         stripped = s_segments if s_encoding == "GSM-7" else None
-    return SmsInfo(encoding=encoding, units=units, characters=len(text), segments=segments,
-                   non_gsm_chars=non_gsm, gsm_segments_if_stripped=stripped)
+    return SmsInfo(
+        encoding=encoding,
+        units=units,
+        characters=len(text),
+        segments=segments,
+        non_gsm_chars=non_gsm,
+        gsm_segments_if_stripped=stripped,
+    )

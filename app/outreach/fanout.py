@@ -9,6 +9,7 @@ Re-running a fan-out inserts nothing twice (ON CONFLICT DO NOTHING on the unique
 contact, occurrence), so enrolment passes for contacts who join later can reuse it safely.
 (A correlated NOT EXISTS against the table being filled is quadratic on PostgreSQL.)
 """
+
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -73,28 +74,44 @@ def _body_sql(send: OutreachSend, campaign, org):
             else_=func.replace(literal(with_name), FIRST_NAME_TOKEN, name),
         )
     default = bodies[campaign.default_language if campaign.default_language in bodies else "es"]
-    language = case((Contact.language.in_(("es", "en")), Contact.language),
-                    else_=campaign.default_language)
-    body = case((Contact.language == "en", bodies["en"]), (Contact.language == "es", bodies["es"]),
-                else_=default)
+    language = case(
+        (Contact.language.in_(("es", "en")), Contact.language), else_=campaign.default_language
+    )
+    body = case(
+        (Contact.language == "en", bodies["en"]),
+        (Contact.language == "es", bodies["es"]),
+        else_=default,
+    )
     return language, body
 
 
-def _due_instants(send: OutreachSend, tz: str, strict: bool, org, *, now: datetime,
-                  enrolled_at: datetime | None = None) -> list[datetime]:
+def _due_instants(
+    send: OutreachSend,
+    tz: str,
+    strict: bool,
+    org,
+    *,
+    now: datetime,
+    enrolled_at: datetime | None = None,
+) -> list[datetime]:
     """Due instants (UTC, quiet hours applied) of every occurrence for one recipient group."""
     rules = rules_for("US", "FL" if strict else None, org_window(org))
     if send.kind == "once":
         raw = [send.fixed_at or local_to_utc(send.local_date, send.local_time, tz)]
     elif send.kind == "recurring":
-        raw = weekly_occurrences(send.local_date, send.local_time, set(send.weekdays),
-                                 send.weeks, tz)
+        raw = weekly_occurrences(
+            send.local_date, send.local_time, set(send.weekdays), send.weeks, tz
+        )
     else:  # sequence: day_offset days after enrolment, at local_time
         # Contacts enrolled before this sequence existed start it now, not in the past.
         enrolled_at = max(enrolled_at, send.created_at)
         start_day = enrolled_at.astimezone(ZoneInfo(tz)).date()
-        raw = [max(local_to_utc(start_day + timedelta(days=send.day_offset), send.local_time, tz),
-                   enrolled_at)]
+        raw = [
+            max(
+                local_to_utc(start_day + timedelta(days=send.day_offset), send.local_time, tz),
+                enrolled_at,
+            )
+        ]
     # Past moments go out now; everything respects the recipient's quiet hours.
     return [next_allowed(max(moment, now), tz, rules.window) for moment in raw]
 
@@ -112,13 +129,16 @@ def enroll_audience(send: OutreachSend, *, today: date, now: datetime) -> int:
     """Enrol the audience's eligible contacts in the campaign (once each). Returns new rows."""
     eligible = audience_contacts_query(send.organization_id, send.audience.filters, today=today)
     rows = eligible.with_only_columns(
-        literal(send.organization_id), literal(send.campaign_id), Contact.id,
+        literal(send.organization_id),
+        literal(send.campaign_id),
+        Contact.id,
         literal(now, UTCDateTime()),
     )
     result = db.session.execute(
-        insert_ignoring_duplicates(CampaignEnrollment).from_select(
-            ["organization_id", "campaign_id", "contact_id", "enrolled_at"], rows
-        ).on_conflict_do_nothing().execution_options(preserve_rowcount=True)  # psycopg: -1 otherwise
+        insert_ignoring_duplicates(CampaignEnrollment)
+        .from_select(["organization_id", "campaign_id", "contact_id", "enrolled_at"], rows)
+        .on_conflict_do_nothing()
+        .execution_options(preserve_rowcount=True)  # psycopg: -1 otherwise
     )
     return result.rowcount or 0
 
@@ -131,16 +151,20 @@ def fan_out(send: OutreachSend, *, today: date, now: datetime) -> int:
     if send.kind == "sequence":
         recipients = recipients.join(
             CampaignEnrollment,
-            and_(CampaignEnrollment.contact_id == Contact.id,
-                 CampaignEnrollment.campaign_id == send.campaign_id))
+            and_(
+                CampaignEnrollment.contact_id == Contact.id,
+                CampaignEnrollment.campaign_id == send.campaign_id,
+            ),
+        )
         group_cols.append(CampaignEnrollment.enrolled_at)
     groups = db.session.execute(recipients.with_only_columns(*group_cols).distinct()).all()
     if not groups:
         return 0
 
     due_by_group = {
-        tuple(g): _due_instants(send, g[0], bool(g[1]), org, now=now,
-                                enrolled_at=g[2] if len(g) > 2 else None)
+        tuple(g): _due_instants(
+            send, g[0], bool(g[1]), org, now=now, enrolled_at=g[2] if len(g) > 2 else None
+        )
         for g in groups
     }
     occurrences = max(len(v) for v in due_by_group.values())
@@ -158,18 +182,49 @@ def fan_out(send: OutreachSend, *, today: date, now: datetime) -> int:
             groups_here.append(and_(*condition))
         purpose = "invitation" if send.workshop_id else "campaign"
         rows = recipients.with_only_columns(
-            literal(send.organization_id), literal(send.campaign_id), literal(send.id),
-            literal(send.message_id), literal(send.workshop_id, Integer()), Contact.id,
-            literal(occurrence), literal(purpose), language, body, case(*whens),
+            literal(send.organization_id),
+            literal(send.campaign_id),
+            literal(send.id),
+            literal(send.message_id),
+            literal(send.workshop_id, Integer()),
+            Contact.id,
+            literal(occurrence),
+            literal(purpose),
+            language,
+            body,
+            case(*whens),
             literal(send.workshop.starts_at if send.workshop_id else None, UTCDateTime()),
-            literal("scheduled"), literal(0), literal(False), literal(now, UTCDateTime()),
+            literal("scheduled"),
+            literal(0),
+            literal(False),
+            literal(now, UTCDateTime()),
         ).where(or_(*groups_here))
-        result = db.session.execute(insert_ignoring_duplicates(OutboxMessage).from_select(
-            ["organization_id", "campaign_id", "send_id", "message_id", "workshop_id",
-             "contact_id", "occurrence", "purpose", "language", "body", "due_at", "expires_at",
-             "status", "attempts", "with_opt_out_notice", "created_at"],
-            rows,
-        ).on_conflict_do_nothing().execution_options(preserve_rowcount=True))
+        result = db.session.execute(
+            insert_ignoring_duplicates(OutboxMessage)
+            .from_select(
+                [
+                    "organization_id",
+                    "campaign_id",
+                    "send_id",
+                    "message_id",
+                    "workshop_id",
+                    "contact_id",
+                    "occurrence",
+                    "purpose",
+                    "language",
+                    "body",
+                    "due_at",
+                    "expires_at",
+                    "status",
+                    "attempts",
+                    "with_opt_out_notice",
+                    "created_at",
+                ],
+                rows,
+            )
+            .on_conflict_do_nothing()
+            .execution_options(preserve_rowcount=True)
+        )
         inserted += result.rowcount or 0
     if send.workshop_id:
         _register_invited(send, recipients, now=now)
@@ -181,8 +236,29 @@ def _register_invited(send: OutreachSend, recipients, *, now: datetime) -> None:
     from ..workshops.models import WorkshopRegistration
 
     rows = recipients.with_only_columns(
-        literal(send.organization_id), literal(send.workshop_id), Contact.id, literal("invited"),
-        literal(now, UTCDateTime()), literal(False), literal(False), literal(now, UTCDateTime()))
-    db.session.execute(insert_ignoring_duplicates(WorkshopRegistration).from_select(
-        ["organization_id", "workshop_id", "contact_id", "status", "invited_at", "walk_in",
-         "no_show", "created_at"], rows).on_conflict_do_nothing())
+        literal(send.organization_id),
+        literal(send.workshop_id),
+        Contact.id,
+        literal("invited"),
+        literal(now, UTCDateTime()),
+        literal(False),
+        literal(False),
+        literal(now, UTCDateTime()),
+    )
+    db.session.execute(
+        insert_ignoring_duplicates(WorkshopRegistration)
+        .from_select(
+            [
+                "organization_id",
+                "workshop_id",
+                "contact_id",
+                "status",
+                "invited_at",
+                "walk_in",
+                "no_show",
+                "created_at",
+            ],
+            rows,
+        )
+        .on_conflict_do_nothing()
+    )

@@ -1,4 +1,5 @@
 """The worker side of a large send: enrol the audience and write its outbox rows."""
+
 from ..extensions import db
 from ..jobs.services import job_handler
 from ..timeutil import utcnow

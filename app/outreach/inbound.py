@@ -11,6 +11,7 @@ only. One sent to the shared default sender speaks to every organization without
 sender: opt-out and opt-in keywords act in each of them (each records it), HELP answers for
 each one that has messaged the phone, and anything else goes to the one that wrote last.
 """
+
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -31,8 +32,19 @@ from .preparing import sms_text
 from .status import cancel_pending_for_contact
 
 logger = logging.getLogger("alcance.inbound")
-TWILIO_STANDARD_KEYWORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE",
-                            "OPTOUT", "START", "UNSTOP", "YES"}
+TWILIO_STANDARD_KEYWORDS = {
+    "STOP",
+    "STOPALL",
+    "UNSUBSCRIBE",
+    "CANCEL",
+    "END",
+    "QUIT",
+    "REVOKE",
+    "OPTOUT",
+    "START",
+    "UNSTOP",
+    "YES",
+}
 HANDLERS = {}  # intent kind -> handler(ctx) -> outcome string; features add their own
 # Said to the number, so they act for every organization that shares it (see above).
 SENDER_WIDE = frozenset({keywords.OPT_OUT, keywords.OPT_IN, keywords.HELP})
@@ -57,17 +69,26 @@ def handler(kind: str):
     def register(function):
         HANDLERS[kind] = function
         return function
+
     return register
 
 
 def queue_reply(contact: Contact, template: str, *, now: datetime, campaign_id=None, **context):
     """Queue a system SMS (confirmation, help) to go out at once, in the contact's language."""
     body = sms_text(template, contact.language, **context)
-    db.session.add(OutboxMessage(
-        organization_id=contact.organization_id, contact_id=contact.id, campaign_id=campaign_id,
-        purpose="system", language=contact.language, body=body, due_at=now, status="scheduled",
-        created_at=now,
-    ))
+    db.session.add(
+        OutboxMessage(
+            organization_id=contact.organization_id,
+            contact_id=contact.id,
+            campaign_id=campaign_id,
+            purpose="system",
+            language=contact.language,
+            body=body,
+            due_at=now,
+            status="scheduled",
+            created_at=now,
+        )
+    )
 
 
 def sender_owner(to_number: str | None, messaging_service_sid: str | None) -> int | None:
@@ -76,8 +97,9 @@ def sender_owner(to_number: str | None, messaging_service_sid: str | None) -> in
     None: the shared default sender (or an in-app reply with no sender at all)."""
     for sender in (to_number, messaging_service_sid):
         if sender:
-            owner = db.session.scalar(select(Organization.id)
-                                      .where(Organization.sms_sender == sender))
+            owner = db.session.scalar(
+                select(Organization.id).where(Organization.sms_sender == sender)
+            )
             if owner is not None:
                 return owner
     return None
@@ -85,21 +107,22 @@ def sender_owner(to_number: str | None, messaging_service_sid: str | None) -> in
 
 def _last_sent(contact_ids: list[int]) -> dict[int, datetime]:
     """When each of these contacts last got a message from us (absent: never)."""
-    return dict(db.session.execute(
-        select(OutboxMessage.contact_id, func.max(OutboxMessage.sent_at))
-        .where(OutboxMessage.contact_id.in_(contact_ids), OutboxMessage.sent_at.is_not(None))
-        .group_by(OutboxMessage.contact_id)).all())
+    return dict(
+        db.session.execute(
+            select(OutboxMessage.contact_id, func.max(OutboxMessage.sent_at))
+            .where(OutboxMessage.contact_id.in_(contact_ids), OutboxMessage.sent_at.is_not(None))
+            .group_by(OutboxMessage.contact_id)
+        ).all()
+    )
 
 
 def _primary_first(contacts: list[Contact]) -> tuple[Contact | None, list[Contact]]:
     """The contact who last got a message from us at this number (else the only one), and
     every contact, that one first. None when several never got anything: ambiguous."""
     last = _last_sent([c.id for c in contacts])
-    messaged = sorted((c for c in contacts if c.id in last), key=lambda c: last[c.id],
-                      reverse=True)
+    messaged = sorted((c for c in contacts if c.id in last), key=lambda c: last[c.id], reverse=True)
     primary = messaged[0] if messaged else (contacts[0] if len(contacts) == 1 else None)
-    return primary, ([primary] + [c for c in contacts if c is not primary] if primary
-                     else contacts)
+    return primary, ([primary] + [c for c in contacts if c is not primary] if primary else contacts)
 
 
 def _recipients(phone: str, owner: int | None) -> tuple[Contact | None, list[Contact]]:
@@ -107,9 +130,13 @@ def _recipients(phone: str, owner: int | None) -> tuple[Contact | None, list[Con
     organization only. Sent to the shared sender: every organization without its own sender
     that has this phone, since a keyword is said to the number, not to one organization."""
     with_phone = select(Contact).where(Contact.phone == phone, Contact.erased_at.is_(None))
-    scope = (Contact.organization_id == owner if owner is not None else
-             Contact.organization_id.in_(select(Organization.id)
-                                         .where(Organization.sms_sender.is_(None))))
+    scope = (
+        Contact.organization_id == owner
+        if owner is not None
+        else Contact.organization_id.in_(
+            select(Organization.id).where(Organization.sms_sender.is_(None))
+        )
+    )
     contacts = db.session.scalars(with_phone.where(scope).order_by(Contact.id)).all()
     if contacts:
         return _primary_first(contacts)
@@ -122,19 +149,33 @@ def _recipients(phone: str, owner: int | None) -> tuple[Contact | None, list[Con
 def _latest_campaign_id(contact_id: int) -> int | None:
     return db.session.scalar(
         select(OutboxMessage.campaign_id)
-        .where(OutboxMessage.contact_id == contact_id, OutboxMessage.purpose != "system",
-               OutboxMessage.sent_at.is_not(None))
-        .order_by(OutboxMessage.sent_at.desc()).limit(1))
+        .where(
+            OutboxMessage.contact_id == contact_id,
+            OutboxMessage.purpose != "system",
+            OutboxMessage.sent_at.is_not(None),
+        )
+        .order_by(OutboxMessage.sent_at.desc())
+        .limit(1)
+    )
 
 
 def _sid_known(sid: str) -> bool:
-    return db.session.scalar(select(InboundMessage.id).where(InboundMessage.twilio_sid == sid)
-                             ) is not None
+    return (
+        db.session.scalar(select(InboundMessage.id).where(InboundMessage.twilio_sid == sid))
+        is not None
+    )
 
 
-def receive_sms(*, sid: str, from_number: str, body: str, now: datetime,
-                to_number: str | None = None, messaging_service_sid: str | None = None,
-                provider_answers_keywords: bool = False) -> str:
+def receive_sms(
+    *,
+    sid: str,
+    from_number: str,
+    body: str,
+    now: datetime,
+    to_number: str | None = None,
+    messaging_service_sid: str | None = None,
+    provider_answers_keywords: bool = False,
+) -> str:
     """Handle one inbound SMS. Idempotent per provider SID. Returns an outcome code.
 
     `to_number`/`messaging_service_sid` (the webhook's `To`/`MessagingServiceSid`) route it
@@ -155,17 +196,29 @@ def receive_sms(*, sid: str, from_number: str, body: str, now: datetime,
         logger.info("inbound from unknown sender ignored")
         return "unknown_sender"
     inbound = InboundMessage(
-        organization_id=primary.organization_id, twilio_sid=sid, contact_id=primary.id,
-        campaign_id=_latest_campaign_id(primary.id), body=(body or "")[:1600],
-        intent=intent.kind, needs_review=intent.kind == keywords.STOP_REQUEST, received_at=now)
+        organization_id=primary.organization_id,
+        twilio_sid=sid,
+        contact_id=primary.id,
+        campaign_id=_latest_campaign_id(primary.id),
+        body=(body or "")[:1600],
+        intent=intent.kind,
+        needs_review=intent.kind == keywords.STOP_REQUEST,
+        received_at=now,
+    )
     db.session.add(inbound)
     try:
         # Claim the SID before anything else: a concurrent twin waits here for our commit,
         # then fails on the unique constraint instead of acting a second time.
         db.session.flush()
-        ctx = InboundContext(primary, db.session.get(Organization, primary.organization_id),
-                             inbound, intent, now, provider_answers_keywords,
-                             contacts=contacts if intent.kind in SENDER_WIDE else [primary])
+        ctx = InboundContext(
+            primary,
+            db.session.get(Organization, primary.organization_id),
+            inbound,
+            intent,
+            now,
+            provider_answers_keywords,
+            contacts=contacts if intent.kind in SENDER_WIDE else [primary],
+        )
         outcome = HANDLERS.get(intent.kind, _other)(ctx)
         db.session.commit()
     except IntegrityError:
@@ -178,7 +231,8 @@ def receive_sms(*, sid: str, from_number: str, body: str, now: datetime,
 
 def _provider_already_answered(ctx: InboundContext) -> bool:
     return ctx.provider_answers_keywords and keywords.normalize(ctx.inbound.body) in (
-        TWILIO_STANDARD_KEYWORDS)
+        TWILIO_STANDARD_KEYWORDS
+    )
 
 
 def _campaign_of(ctx: InboundContext, contact: Contact) -> int | None:
@@ -186,7 +240,7 @@ def _campaign_of(ctx: InboundContext, contact: Contact) -> int | None:
 
 
 def _names(contacts: list[Contact], language: str) -> str:
-    """"Org A y Org B" / "Org A and Org B": the organizations a confirmation speaks for."""
+    """ "Org A y Org B" / "Org A and Org B": the organizations a confirmation speaks for."""
     names = [db.session.get(Organization, c.organization_id).name for c in contacts]
     return format_list(list(dict.fromkeys(names)), locale=language)
 
@@ -198,15 +252,25 @@ def _opt_out(ctx: InboundContext) -> str:
         # One state change, one event: concurrent STOPs must not each record an opt-out.
         if mark_opted_out(contact, channel="sms", now=ctx.now):
             cancel_pending_for_contact(contact.id, reason="opted_out", now=ctx.now)
-            record_event(organization_id=contact.organization_id, contact_id=contact.id,
-                         kind="opt_out", channel="sms", occurred_at=ctx.now,
-                         campaign_id=_campaign_of(ctx, contact))
+            record_event(
+                organization_id=contact.organization_id,
+                contact_id=contact.id,
+                kind="opt_out",
+                channel="sms",
+                occurred_at=ctx.now,
+                campaign_id=_campaign_of(ctx, contact),
+            )
             changed.append(contact)
     if changed and not _provider_already_answered(ctx):
         # One SMS from one number: one confirmation, naming every organization it stopped.
         first = changed[0]
-        queue_reply(first, "opt_out_confirmation", now=ctx.now,
-                    campaign_id=_campaign_of(ctx, first), org=_names(changed, first.language))
+        queue_reply(
+            first,
+            "opt_out_confirmation",
+            now=ctx.now,
+            campaign_id=_campaign_of(ctx, first),
+            org=_names(changed, first.language),
+        )
     return "opted_out"
 
 
@@ -216,29 +280,49 @@ def _restore(ctx: InboundContext, contact: Contact) -> None:
     # Back exactly where it was: messages canceled by the opt-out and still ahead return.
     db.session.execute(
         update(OutboxMessage)
-        .where(OutboxMessage.contact_id == contact.id, OutboxMessage.status == "canceled",
-               OutboxMessage.skip_reason == "opted_out", OutboxMessage.due_at > ctx.now,
-               OutboxMessage.final_at >= opted_out_at)
+        .where(
+            OutboxMessage.contact_id == contact.id,
+            OutboxMessage.status == "canceled",
+            OutboxMessage.skip_reason == "opted_out",
+            OutboxMessage.due_at > ctx.now,
+            OutboxMessage.final_at >= opted_out_at,
+        )
         .values(status="scheduled", skip_reason=None, final_at=None)
-        .execution_options(synchronize_session=False))
-    record_event(organization_id=contact.organization_id, contact_id=contact.id, kind="opt_in",
-                 channel="sms", occurred_at=ctx.now, campaign_id=_campaign_of(ctx, contact))
+        .execution_options(synchronize_session=False)
+    )
+    record_event(
+        organization_id=contact.organization_id,
+        contact_id=contact.id,
+        kind="opt_in",
+        channel="sms",
+        occurred_at=ctx.now,
+        campaign_id=_campaign_of(ctx, contact),
+    )
 
 
 @handler(keywords.OPT_IN)
 def _opt_in(ctx: InboundContext) -> str:
     # The contact that wrote is restored whatever stopped it (as always); the others sharing
     # the sender only when their opt-out was said to this sender too.
-    restored = [c for c in ctx.contacts or [ctx.contact] if c.opted_out_at is not None and (
-        c is ctx.contact or c.opt_out_channel in SAID_TO_THE_SENDER)]
+    restored = [
+        c
+        for c in ctx.contacts or [ctx.contact]
+        if c.opted_out_at is not None
+        and (c is ctx.contact or c.opt_out_channel in SAID_TO_THE_SENDER)
+    ]
     if not restored:
         return "already_subscribed"
     for contact in restored:
         _restore(ctx, contact)
     if not _provider_already_answered(ctx):
         first = restored[0]
-        queue_reply(first, "opt_in_confirmation", now=ctx.now,
-                    campaign_id=_campaign_of(ctx, first), org=_names(restored, first.language))
+        queue_reply(
+            first,
+            "opt_in_confirmation",
+            now=ctx.now,
+            campaign_id=_campaign_of(ctx, first),
+            org=_names(restored, first.language),
+        )
     return "opted_in"
 
 
@@ -254,19 +338,34 @@ def _help(ctx: InboundContext) -> str:
         campaign_id = _campaign_of(ctx, contact)
         campaign = db.session.get(Campaign, campaign_id) if campaign_id else None
         org = db.session.get(Organization, contact.organization_id)
-        queue_reply(contact, "help", now=ctx.now, campaign_id=campaign_id,
-                    program=campaign.name if campaign else org.name, org=org.name,
-                    contact_line=org.contact_line, cap_messages=org.cap_messages,
-                    cap_days=org.cap_days, country=contact.country)
+        queue_reply(
+            contact,
+            "help",
+            now=ctx.now,
+            campaign_id=campaign_id,
+            program=campaign.name if campaign else org.name,
+            org=org.name,
+            contact_line=org.contact_line,
+            cap_messages=org.cap_messages,
+            cap_days=org.cap_days,
+            country=contact.country,
+        )
     return "help"
 
 
 def _other(ctx: InboundContext) -> str:
-    if ctx.intent.kind == keywords.RSVP_YES and ctx.contact.opted_out_at is not None and (
-        keywords.is_twilio_opt_in(ctx.intent)
+    if (
+        ctx.intent.kind == keywords.RSVP_YES
+        and ctx.contact.opted_out_at is not None
+        and (keywords.is_twilio_opt_in(ctx.intent))
     ):
         return _opt_in(ctx)  # Twilio re-subscribed them on its side: mirror it
-    record_event(organization_id=ctx.contact.organization_id, contact_id=ctx.contact.id,
-                 kind="reply", channel="sms", occurred_at=ctx.now,
-                 campaign_id=ctx.inbound.campaign_id)
+    record_event(
+        organization_id=ctx.contact.organization_id,
+        contact_id=ctx.contact.id,
+        kind="reply",
+        channel="sms",
+        occurred_at=ctx.now,
+        campaign_id=ctx.inbound.campaign_id,
+    )
     return "flagged" if ctx.inbound.needs_review else "stored"

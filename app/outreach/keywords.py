@@ -27,6 +27,7 @@ Extending: `register(matcher, priority=...)` adds a function `matcher(normalized
 Intent | None`. Matchers run by ascending priority (built-ins: opt-in 10, help 20, RSVP 30,
 stop_request 90; registered ones default to 100), then `other`.
 """
+
 import re
 import unicodedata
 from collections.abc import Callable
@@ -36,10 +37,25 @@ OPT_OUT, OPT_IN, HELP = "opt_out", "opt_in", "help"
 RSVP_YES, RSVP_NO = "rsvp_yes", "rsvp_no"
 STOP_REQUEST, OTHER = "stop_request", "other"
 
-OPT_OUT_KEYWORDS = frozenset({
-    "STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT", "OPT OUT",
-    "BAJA", "ALTO", "CANCELAR", "PARAR", "DETENER", "NO MAS",
-})
+OPT_OUT_KEYWORDS = frozenset(
+    {
+        "STOP",
+        "STOPALL",
+        "UNSUBSCRIBE",
+        "CANCEL",
+        "END",
+        "QUIT",
+        "REVOKE",
+        "OPTOUT",
+        "OPT OUT",
+        "BAJA",
+        "ALTO",
+        "CANCELAR",
+        "PARAR",
+        "DETENER",
+        "NO MAS",
+    }
+)
 OPT_IN_KEYWORDS = frozenset({"START", "UNSTOP", "ALTA"})
 HELP_KEYWORDS = frozenset({"HELP", "INFO", "AYUDA"})
 
@@ -81,41 +97,105 @@ def _rsvp(text: str) -> Intent | None:
 
 
 # A stop word plus only filler words ("STOP PLEASE", "BAJA POR FAVOR", "NO MAS MENSAJES").
-_STOP_WORDS = frozenset({
-    "STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT",
-    "BAJA", "ALTO", "CANCELAR", "PARAR", "DETENER", "NOMAS", "DETENGAN", "PAREN", "BASTA",
-})
-_FILLERS = frozenset({
-    "PLEASE", "PLS", "PLZ", "NOW", "ME", "IT", "ALL", "THANKS", "THANK", "YOU", "OK", "OKAY",
-    "TEXT", "TEXTS", "MESSAGE", "MESSAGES", "MSG", "MSGS", "SMS", "THE", "THIS", "THESE",
-    "NUMBER", "FROM", "LIST", "POR", "FAVOR", "PORFA", "PORFAVOR", "PF", "YA", "GRACIAS",
-    "TODO", "TODOS", "LOS", "MENSAJE", "MENSAJES", "DE", "A", "AHORA", "ESTE", "ESTOS",
-    "NUMERO", "LISTA", "YO", "MAS",
-})
-_STOP_PHRASES = [re.compile(p) for p in (
-    # English
-    r"\b(STOP|QUIT|CEASE|END) (TEXTING|MESSAGING|SENDING|CONTACTING|SPAMMING|CALLING)\b",
-    r"\bSTOP\b.*\b(TEXTS?|MESSAGES?|SMS|MSGS?)\b",
-    r"\b(UNSUBSCRIBE|OPT (ME )?OUT|OPTOUT|STOPALL)\b",
-    r"\b(REMOVE|DELETE|TAKE) ME\b|\bTAKE MY NUMBER\b",
-    r"\b(DONT|DO NOT) (TEXT|MESSAGE|CONTACT|SEND)\b",
-    r"\bNO MORE (TEXTS?|MESSAGES?|SMS)\b",
-    # Spanish
-    r"\bYA NO\b.*\b(MANDEN|MANDES|ENVIEN|ENVIES|ESCRIBAN|ESCRIBAS|MENSAJES?|SMS|TEXTOS?)\b",
-    r"\bNO (ME |NOS )?(MANDEN|MANDES|ENVIEN|ENVIES|ESCRIBAN|ESCRIBAS|CONTACTEN)\b",
-    r"\bNO QUIERO\b.*\b(MENSAJES?|SMS|TEXTOS?|RECIBIR)\b",
-    r"\bDEJ(A|EN|AR) DE (MANDAR|ENVIAR|ESCRIBIR|MOLESTAR)",
-    r"\bDE BAJA\b",
-    r"\bNO MAS (MENSAJES?|SMS|TEXTOS?)\b",
-    r"\bBASTA DE (MENSAJES?|SMS|TEXTOS?)\b",
-    r"\b(SAC|SAQU|QUIT|BORR|ELIMIN)[A-Z]*\b.*\b(LISTA|NUMERO)\b",
-)]
+_STOP_WORDS = frozenset(
+    {
+        "STOP",
+        "STOPALL",
+        "UNSUBSCRIBE",
+        "CANCEL",
+        "END",
+        "QUIT",
+        "REVOKE",
+        "OPTOUT",
+        "BAJA",
+        "ALTO",
+        "CANCELAR",
+        "PARAR",
+        "DETENER",
+        "NOMAS",
+        "DETENGAN",
+        "PAREN",
+        "BASTA",
+    }
+)
+_FILLERS = frozenset(
+    {
+        "PLEASE",
+        "PLS",
+        "PLZ",
+        "NOW",
+        "ME",
+        "IT",
+        "ALL",
+        "THANKS",
+        "THANK",
+        "YOU",
+        "OK",
+        "OKAY",
+        "TEXT",
+        "TEXTS",
+        "MESSAGE",
+        "MESSAGES",
+        "MSG",
+        "MSGS",
+        "SMS",
+        "THE",
+        "THIS",
+        "THESE",
+        "NUMBER",
+        "FROM",
+        "LIST",
+        "POR",
+        "FAVOR",
+        "PORFA",
+        "PORFAVOR",
+        "PF",
+        "YA",
+        "GRACIAS",
+        "TODO",
+        "TODOS",
+        "LOS",
+        "MENSAJE",
+        "MENSAJES",
+        "DE",
+        "A",
+        "AHORA",
+        "ESTE",
+        "ESTOS",
+        "NUMERO",
+        "LISTA",
+        "YO",
+        "MAS",
+    }
+)
+_STOP_PHRASES = [
+    re.compile(p)
+    for p in (
+        # English
+        r"\b(STOP|QUIT|CEASE|END) (TEXTING|MESSAGING|SENDING|CONTACTING|SPAMMING|CALLING)\b",
+        r"\bSTOP\b.*\b(TEXTS?|MESSAGES?|SMS|MSGS?)\b",
+        r"\b(UNSUBSCRIBE|OPT (ME )?OUT|OPTOUT|STOPALL)\b",
+        r"\b(REMOVE|DELETE|TAKE) ME\b|\bTAKE MY NUMBER\b",
+        r"\b(DONT|DO NOT) (TEXT|MESSAGE|CONTACT|SEND)\b",
+        r"\bNO MORE (TEXTS?|MESSAGES?|SMS)\b",
+        # Spanish
+        r"\bYA NO\b.*\b(MANDEN|MANDES|ENVIEN|ENVIES|ESCRIBAN|ESCRIBAS|MENSAJES?|SMS|TEXTOS?)\b",
+        r"\bNO (ME |NOS )?(MANDEN|MANDES|ENVIEN|ENVIES|ESCRIBAN|ESCRIBAS|CONTACTEN)\b",
+        r"\bNO QUIERO\b.*\b(MENSAJES?|SMS|TEXTOS?|RECIBIR)\b",
+        r"\bDEJ(A|EN|AR) DE (MANDAR|ENVIAR|ESCRIBIR|MOLESTAR)",
+        r"\bDE BAJA\b",
+        r"\bNO MAS (MENSAJES?|SMS|TEXTOS?)\b",
+        r"\bBASTA DE (MENSAJES?|SMS|TEXTOS?)\b",
+        r"\b(SAC|SAQU|QUIT|BORR|ELIMIN)[A-Z]*\b.*\b(LISTA|NUMERO)\b",
+    )
+]
 
 
 def _stop_request(text: str) -> Intent | None:
     tokens = text.replace("OPT OUT", "OPTOUT").replace("NO MAS", "NOMAS").split()
     if any(t in _STOP_WORDS for t in tokens) and all(
-            t in _STOP_WORDS or t in _FILLERS for t in tokens):
+        t in _STOP_WORDS or t in _FILLERS for t in tokens
+    ):
         return Intent(STOP_REQUEST)
     if any(p.search(text) for p in _STOP_PHRASES):
         return Intent(STOP_REQUEST)

@@ -1,39 +1,67 @@
 """Translated labels for outreach states (used by templates through the context processor)."""
+
 from flask_babel import lazy_gettext as _l
 
 OUTBOX_STATUS_LABELS = {
-    "scheduled": _l("Scheduled"), "held": _l("On hold (campaign paused)"),
-    "claimed": _l("Sending"), "unknown": _l("Being verified"), "sent": _l("Sent"),
-    "delivered": _l("Delivered"), "undelivered": _l("Undelivered"), "failed": _l("Failed"),
-    "canceled": _l("Canceled"), "skipped": _l("Skipped"),
+    "scheduled": _l("Scheduled"),
+    "held": _l("On hold (campaign paused)"),
+    "claimed": _l("Sending"),
+    "unknown": _l("Being verified"),
+    "sent": _l("Sent"),
+    "delivered": _l("Delivered"),
+    "undelivered": _l("Undelivered"),
+    "failed": _l("Failed"),
+    "canceled": _l("Canceled"),
+    "skipped": _l("Skipped"),
     "failed_unknown": _l("Not confirmed by the provider"),
 }
 SKIP_REASON_LABELS = {
-    "opted_out": _l("Opted out"), "undeliverable": _l("Undeliverable number"),
-    "no_consent": _l("No consent recorded"), "no_guardian_consent": _l("Minor without guardian consent"),
-    "erased": _l("Erased on request"), "frequency_cap": _l("Frequency cap reached"),
-    "send_canceled": _l("Send canceled"), "campaign_completed": _l("Campaign completed"),
-    "campaign_archived": _l("Campaign archived"), "campaign_draft": _l("Campaign in draft"),
+    "opted_out": _l("Opted out"),
+    "undeliverable": _l("Undeliverable number"),
+    "no_consent": _l("No consent recorded"),
+    "no_guardian_consent": _l("Minor without guardian consent"),
+    "erased": _l("Erased on request"),
+    "frequency_cap": _l("Frequency cap reached"),
+    "send_canceled": _l("Send canceled"),
+    "campaign_completed": _l("Campaign completed"),
+    "campaign_archived": _l("Campaign archived"),
+    "campaign_draft": _l("Campaign in draft"),
     "unreachable": _l("Contact unreachable"),
     "expired": _l("Too late to send (workshop already started)"),
     "no_allowed_time": _l("No allowed hour left before the workshop"),
-    "workshop_canceled": _l("Workshop canceled"), "workshop_rescheduled": _l("Workshop rescheduled"),
-    "rsvp_canceled": _l("Place given up"), "superseded": _l("Replaced by a newer notice"),
+    "workshop_canceled": _l("Workshop canceled"),
+    "workshop_rescheduled": _l("Workshop rescheduled"),
+    "rsvp_canceled": _l("Place given up"),
+    "superseded": _l("Replaced by a newer notice"),
 }
 SEND_KIND_LABELS = {"once": _l("Once"), "recurring": _l("Recurring"), "sequence": _l("Sequence")}
 INTENT_LABELS = {
-    "opt_out": _l("Opt-out"), "opt_in": _l("Opt-in"), "help": _l("Help"),
-    "rsvp_yes": _l("RSVP yes"), "rsvp_no": _l("RSVP no"),
-    "stop_request": _l("Asks to stop (review)"), "other": _l("Reply"),
+    "opt_out": _l("Opt-out"),
+    "opt_in": _l("Opt-in"),
+    "help": _l("Help"),
+    "rsvp_yes": _l("RSVP yes"),
+    "rsvp_no": _l("RSVP no"),
+    "stop_request": _l("Asks to stop (review)"),
+    "other": _l("Reply"),
 }
-STATUS_BADGE = {"delivered": "ok", "sent": "ok", "failed": "err", "undelivered": "err",
-                "canceled": "muted", "skipped": "muted", "held": "warn", "unknown": "warn",
-                "failed_unknown": "err"}
+STATUS_BADGE = {
+    "delivered": "ok",
+    "sent": "ok",
+    "failed": "err",
+    "undelivered": "err",
+    "canceled": "muted",
+    "skipped": "muted",
+    "held": "warn",
+    "unknown": "warn",
+    "failed_unknown": "err",
+}
 
 
 def outreach_labels() -> dict:
-    return {"outbox_status_label": lambda s: OUTBOX_STATUS_LABELS.get(s, s),
-            "skip_reason_label": lambda s: SKIP_REASON_LABELS.get(s, s) if s else "",
-            "send_kind_label": lambda s: SEND_KIND_LABELS.get(s, s),
-            "intent_label": lambda s: INTENT_LABELS.get(s, s),
-            "status_badge": lambda s: STATUS_BADGE.get(s, "")}
+    return {
+        "outbox_status_label": lambda s: OUTBOX_STATUS_LABELS.get(s, s),
+        "skip_reason_label": lambda s: SKIP_REASON_LABELS.get(s, s) if s else "",
+        "send_kind_label": lambda s: SEND_KIND_LABELS.get(s, s),
+        "intent_label": lambda s: INTENT_LABELS.get(s, s),
+        "status_badge": lambda s: STATUS_BADGE.get(s, ""),
+    }

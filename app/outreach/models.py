@@ -1,7 +1,16 @@
 from datetime import date, datetime, time
 
-from sqlalchemy import (Boolean, Date, ForeignKey, Index, Integer, String, Text, Time,
-                        UniqueConstraint)
+from sqlalchemy import (
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    Time,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -14,12 +23,33 @@ PURPOSES = ("campaign", "invitation", "reminder", "workshop_notice", "thank_you"
 # replies (keyword confirmations) answer a message the contact just sent: neither applies.
 CAPPED_PURPOSES = ("campaign", "invitation")
 SEND_STATUSES = ("scheduled", "canceled")
-OUTBOX_STATUSES = ("scheduled", "held", "claimed", "unknown", "sent", "delivered",
-                   "undelivered", "failed", "canceled", "skipped", "failed_unknown")
+OUTBOX_STATUSES = (
+    "scheduled",
+    "held",
+    "claimed",
+    "unknown",
+    "sent",
+    "delivered",
+    "undelivered",
+    "failed",
+    "canceled",
+    "skipped",
+    "failed_unknown",
+)
 # Twilio callbacks may arrive out of order: a status never moves to a lower rank.
-STATUS_RANK = {"scheduled": 0, "held": 0, "claimed": 1, "unknown": 2, "sent": 3,
-               "delivered": 4, "undelivered": 4, "failed": 4, "canceled": 4, "skipped": 4,
-               "failed_unknown": 4}
+STATUS_RANK = {
+    "scheduled": 0,
+    "held": 0,
+    "claimed": 1,
+    "unknown": 2,
+    "sent": 3,
+    "delivered": 4,
+    "undelivered": 4,
+    "failed": 4,
+    "canceled": 4,
+    "skipped": 4,
+    "failed_unknown": 4,
+}
 # "failed_unknown": the provider could not tell us for hours whether it accepted the message
 # (reconciliation escalates it): counted as not delivered, never re-sent.
 FINAL_STATUSES = ("delivered", "undelivered", "failed", "canceled", "skipped", "failed_unknown")
@@ -31,7 +61,9 @@ class OutreachSend(OrgOwned, db.Model):
     __tablename__ = "outreach_sends"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"), index=True)
+    campaign_id: Mapped[int] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="CASCADE"), index=True
+    )
     message_id: Mapped[int] = mapped_column(ForeignKey("campaign_messages.id", ondelete="CASCADE"))
     audience_id: Mapped[int | None] = mapped_column(ForeignKey("audiences.id", ondelete="SET NULL"))
     kind: Mapped[str] = mapped_column(String(10))
@@ -67,7 +99,9 @@ class CampaignEnrollment(OrgOwned, db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
-    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), index=True)
+    contact_id: Mapped[int] = mapped_column(
+        ForeignKey("contacts.id", ondelete="CASCADE"), index=True
+    )
     enrolled_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
@@ -87,10 +121,12 @@ class OutboxMessage(OrgOwned, db.Model):
     campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
     send_id: Mapped[int | None] = mapped_column(ForeignKey("outreach_sends.id", ondelete="CASCADE"))
     message_id: Mapped[int | None] = mapped_column(
-        ForeignKey("campaign_messages.id", ondelete="SET NULL"))
+        ForeignKey("campaign_messages.id", ondelete="SET NULL")
+    )
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
     workshop_id: Mapped[int | None] = mapped_column(
-        ForeignKey("workshops.id", ondelete="SET NULL"), index=True)
+        ForeignKey("workshops.id", ondelete="SET NULL"), index=True
+    )
     occurrence: Mapped[int] = mapped_column(Integer, default=0)
     # "campaign" (campaign SMS), "invitation"/"reminder"/"workshop_notice"/"thank_you"
     # (workshop SMS: campaign rules apply) or "system" (keyword confirmations, replies).
@@ -129,8 +165,12 @@ class InboundMessage(OrgOwned, db.Model):
     __table_args__ = (Index("ix_inbound_campaign_time", "campaign_id", "received_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    twilio_sid: Mapped[str] = mapped_column(String(40), unique=True)  # webhook retries are idempotent
-    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), index=True)
+    twilio_sid: Mapped[str] = mapped_column(
+        String(40), unique=True
+    )  # webhook retries are idempotent
+    contact_id: Mapped[int] = mapped_column(
+        ForeignKey("contacts.id", ondelete="CASCADE"), index=True
+    )
     campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id", ondelete="SET NULL"))
     body: Mapped[str] = mapped_column(Text)
     intent: Mapped[str] = mapped_column(String(20))

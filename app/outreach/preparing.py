@@ -11,6 +11,7 @@ back and prepared again keeps the text it was given the first time, so retries, 
 and reconciliation (which matches provider messages by exact text) all see one text.
 `send_started_at` is set per row right before its own provider call (sending.py).
 """
+
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -53,15 +54,21 @@ def sms_text(template: str, language: str, **context) -> str:
 def counted_as_sent():
     """Rows handed (or about to be handed) to the provider, whatever the outcome so far:
     what caps and "first message" count."""
-    return (OutboxMessage.send_started_at.is_not(None) | OutboxMessage.prepared_at.is_not(None)) \
-        & OutboxMessage.status.in_(("claimed", "unknown", "sent", "delivered", "undelivered",
-                                    "failed_unknown"))
+    return (
+        OutboxMessage.send_started_at.is_not(None) | OutboxMessage.prepared_at.is_not(None)
+    ) & OutboxMessage.status.in_(
+        ("claimed", "unknown", "sent", "delivered", "undelivered", "failed_unknown")
+    )
 
 
 def _lock_contacts(contact_ids: list[int]) -> None:
     if db.engine.dialect.name == "postgresql":
-        db.session.execute(select(Contact.id).where(Contact.id.in_(contact_ids))
-                           .order_by(Contact.id).with_for_update())
+        db.session.execute(
+            select(Contact.id)
+            .where(Contact.id.in_(contact_ids))
+            .order_by(Contact.id)
+            .with_for_update()
+        )
     else:
         db.session.commit()
         db.session.connection().exec_driver_sql("BEGIN IMMEDIATE")
@@ -72,10 +79,16 @@ def _history(contact_ids: list[int], since: datetime, batch: list[int]) -> tuple
     counting the batch's own rows, which may carry an earlier preparation)."""
     recent, ever = defaultdict(list), set()
     rows = db.session.execute(
-        select(OutboxMessage.contact_id,
-               func.coalesce(OutboxMessage.send_started_at, OutboxMessage.prepared_at))
-        .where(OutboxMessage.contact_id.in_(contact_ids), OutboxMessage.purpose != "system",
-               OutboxMessage.id.not_in(batch), counted_as_sent()))
+        select(
+            OutboxMessage.contact_id,
+            func.coalesce(OutboxMessage.send_started_at, OutboxMessage.prepared_at),
+        ).where(
+            OutboxMessage.contact_id.in_(contact_ids),
+            OutboxMessage.purpose != "system",
+            OutboxMessage.id.not_in(batch),
+            counted_as_sent(),
+        )
+    )
     for contact_id, started in rows:
         ever.add(contact_id)
         if started > since:
@@ -118,28 +131,56 @@ def prepare_batch(ids: list[int], *, worker_id: str, now: datetime) -> list[Prep
     """Apply every send-time rule to a claimed batch; return the rows to send now."""
     if not ids:
         return []
-    rows = db.session.scalars(select(OutboxMessage).where(
-        OutboxMessage.id.in_(ids), OutboxMessage.status == "claimed",
-        OutboxMessage.claimed_by == worker_id).order_by(OutboxMessage.due_at, OutboxMessage.id)).all()
+    rows = db.session.scalars(
+        select(OutboxMessage)
+        .where(
+            OutboxMessage.id.in_(ids),
+            OutboxMessage.status == "claimed",
+            OutboxMessage.claimed_by == worker_id,
+        )
+        .order_by(OutboxMessage.due_at, OutboxMessage.id)
+    ).all()
     contact_ids = sorted({r.contact_id for r in rows})
     if not contact_ids:
         return []
     _lock_contacts(contact_ids)
-    contacts = {c.id: c for c in db.session.scalars(select(Contact).where(Contact.id.in_(contact_ids)))}
-    orgs = {o.id: o for o in db.session.scalars(select(Organization).where(
-        Organization.id.in_({r.organization_id for r in rows})))}
-    campaigns = {c.id: c for c in db.session.scalars(select(Campaign).where(
-        Campaign.id.in_({r.campaign_id for r in rows if r.campaign_id})))}
-    send_statuses = dict(db.session.execute(select(OutreachSend.id, OutreachSend.status).where(
-        OutreachSend.id.in_({r.send_id for r in rows if r.send_id}))).all())
+    contacts = {
+        c.id: c for c in db.session.scalars(select(Contact).where(Contact.id.in_(contact_ids)))
+    }
+    orgs = {
+        o.id: o
+        for o in db.session.scalars(
+            select(Organization).where(Organization.id.in_({r.organization_id for r in rows}))
+        )
+    }
+    campaigns = {
+        c.id: c
+        for c in db.session.scalars(
+            select(Campaign).where(Campaign.id.in_({r.campaign_id for r in rows if r.campaign_id}))
+        )
+    }
+    send_statuses = dict(
+        db.session.execute(
+            select(OutreachSend.id, OutreachSend.status).where(
+                OutreachSend.id.in_({r.send_id for r in rows if r.send_id})
+            )
+        ).all()
+    )
     longest = max(max(o.cap_days, 1) for o in orgs.values())
     recent, ever = _history(contact_ids, now - timedelta(days=longest), [r.id for r in rows])
 
     ready, notices = [], {}
     for row in rows:
         contact, org = contacts[row.contact_id], orgs[row.organization_id]
-        decision = _decide(row, contact, org, campaigns.get(row.campaign_id),
-                           send_statuses.get(row.send_id), recent[contact.id], now)
+        decision = _decide(
+            row,
+            contact,
+            org,
+            campaigns.get(row.campaign_id),
+            send_statuses.get(row.send_id),
+            recent[contact.id],
+            now,
+        )
         if decision:
             row.claimed_by = row.lease_expires_at = None
             row.status, due_at, reason = decision
@@ -156,8 +197,20 @@ def prepare_batch(ids: list[int], *, worker_id: str, now: datetime) -> list[Prep
             ever.add(contact.id)
             recent[contact.id].append(now)
         row.prepared_at = now
-        ready.append(Prepared(row.id, contact.phone, row.body, row.purpose, row.organization_id,
-                              row.contact_id, row.campaign_id, row.workshop_id, worker_id,
-                              row.lease_expires_at, org.sms_sender))
+        ready.append(
+            Prepared(
+                row.id,
+                contact.phone,
+                row.body,
+                row.purpose,
+                row.organization_id,
+                row.contact_id,
+                row.campaign_id,
+                row.workshop_id,
+                worker_id,
+                row.lease_expires_at,
+                org.sms_sender,
+            )
+        )
     db.session.commit()  # releases the contact locks
     return ready

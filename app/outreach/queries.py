@@ -1,4 +1,5 @@
 """Read-only queries behind the outreach pages (always filtered by organization)."""
+
 from sqlalchemy import func, or_, select
 
 from ..contacts.models import Contact
@@ -9,17 +10,25 @@ PAGE = 50
 
 
 def sends_of(campaign) -> list[OutreachSend]:
-    return db.session.scalars(select(OutreachSend).where(
-        OutreachSend.organization_id == campaign.organization_id,
-        OutreachSend.campaign_id == campaign.id).order_by(OutreachSend.id.desc())).all()
+    return db.session.scalars(
+        select(OutreachSend)
+        .where(
+            OutreachSend.organization_id == campaign.organization_id,
+            OutreachSend.campaign_id == campaign.id,
+        )
+        .order_by(OutreachSend.id.desc())
+    ).all()
 
 
 def outbox_page(send, *, after_id: int | None, status: str | None):
     """One page of a send's recipient messages, keyset-paginated by id."""
-    stmt = (select(OutboxMessage, Contact.first_name, Contact.phone)
-            .join(Contact, Contact.id == OutboxMessage.contact_id)
-            .where(OutboxMessage.organization_id == send.organization_id,
-                   OutboxMessage.send_id == send.id))
+    stmt = (
+        select(OutboxMessage, Contact.first_name, Contact.phone)
+        .join(Contact, Contact.id == OutboxMessage.contact_id)
+        .where(
+            OutboxMessage.organization_id == send.organization_id, OutboxMessage.send_id == send.id
+        )
+    )
     if status:
         stmt = stmt.where(OutboxMessage.status == status)
     if after_id:
@@ -29,40 +38,69 @@ def outbox_page(send, *, after_id: int | None, status: str | None):
 
 
 def inbox_of(campaign, *, flagged_only: bool):
-    stmt = (select(InboundMessage, Contact.first_name, Contact.phone)
-            .join(Contact, Contact.id == InboundMessage.contact_id)
-            .where(InboundMessage.organization_id == campaign.organization_id,
-                   InboundMessage.campaign_id == campaign.id))
+    stmt = (
+        select(InboundMessage, Contact.first_name, Contact.phone)
+        .join(Contact, Contact.id == InboundMessage.contact_id)
+        .where(
+            InboundMessage.organization_id == campaign.organization_id,
+            InboundMessage.campaign_id == campaign.id,
+        )
+    )
     if flagged_only:
-        stmt = stmt.where(InboundMessage.needs_review.is_(True), InboundMessage.reviewed_at.is_(None))
+        stmt = stmt.where(
+            InboundMessage.needs_review.is_(True), InboundMessage.reviewed_at.is_(None)
+        )
     return db.session.execute(stmt.order_by(InboundMessage.received_at.desc()).limit(200)).all()
 
 
 def unreviewed_count(campaign) -> int:
-    return db.session.scalar(select(func.count()).where(
-        InboundMessage.organization_id == campaign.organization_id,
-        InboundMessage.campaign_id == campaign.id, InboundMessage.needs_review.is_(True),
-        InboundMessage.reviewed_at.is_(None))) or 0
+    return (
+        db.session.scalar(
+            select(func.count()).where(
+                InboundMessage.organization_id == campaign.organization_id,
+                InboundMessage.campaign_id == campaign.id,
+                InboundMessage.needs_review.is_(True),
+                InboundMessage.reviewed_at.is_(None),
+            )
+        )
+        or 0
+    )
 
 
 def simulator_contacts(org_id: int) -> list:
     """Contacts with a recent message exchange, newest first (phone simulator index)."""
-    last = (select(OutboxMessage.contact_id, func.max(OutboxMessage.id).label("last_id"))
-            .where(OutboxMessage.organization_id == org_id,
-                   or_(OutboxMessage.sent_at.is_not(None), OutboxMessage.status == "scheduled"))
-            .group_by(OutboxMessage.contact_id).subquery())
-    return db.session.execute(
-        select(Contact).join(last, last.c.contact_id == Contact.id)
-        .where(Contact.erased_at.is_(None)).order_by(last.c.last_id.desc()).limit(50)
-    ).scalars().all()
+    last = (
+        select(OutboxMessage.contact_id, func.max(OutboxMessage.id).label("last_id"))
+        .where(
+            OutboxMessage.organization_id == org_id,
+            or_(OutboxMessage.sent_at.is_not(None), OutboxMessage.status == "scheduled"),
+        )
+        .group_by(OutboxMessage.contact_id)
+        .subquery()
+    )
+    return (
+        db.session.execute(
+            select(Contact)
+            .join(last, last.c.contact_id == Contact.id)
+            .where(Contact.erased_at.is_(None))
+            .order_by(last.c.last_id.desc())
+            .limit(50)
+        )
+        .scalars()
+        .all()
+    )
 
 
 def conversation(contact) -> list[tuple]:
     """(moment, direction, text, status) of a contact's SMS exchange, oldest first."""
-    out = db.session.execute(select(OutboxMessage).where(
-        OutboxMessage.contact_id == contact.id, OutboxMessage.sent_at.is_not(None))).scalars()
-    inbound = db.session.execute(select(InboundMessage).where(
-        InboundMessage.contact_id == contact.id)).scalars()
+    out = db.session.execute(
+        select(OutboxMessage).where(
+            OutboxMessage.contact_id == contact.id, OutboxMessage.sent_at.is_not(None)
+        )
+    ).scalars()
+    inbound = db.session.execute(
+        select(InboundMessage).where(InboundMessage.contact_id == contact.id)
+    ).scalars()
     items = [(m.sent_at, "out", m.body, m.status) for m in out]
     items += [(m.received_at, "in", m.body, m.intent) for m in inbound]
     return sorted(items, key=lambda item: item[0])

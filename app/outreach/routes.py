@@ -7,14 +7,13 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
 
-
 from ..auth.permissions import permission_required
 from ..campaigns.models import Campaign, CampaignMessage
 from ..contacts.models import Audience, Contact
 from ..errors import DomainError, attach_to_form
 from ..extensions import db
-from ..jobs.models import Job
 from ..forms import form_status
+from ..jobs.models import Job
 from ..tenancy import MAX_ID, get_owned_or_404, scoped
 from ..timeutil import utcnow
 from . import queries, services
@@ -26,8 +25,11 @@ bp = Blueprint("outreach", __name__)
 
 
 def _schedule_choices(form, campaign):
-    messages = db.session.scalars(scoped(CampaignMessage).where(
-        CampaignMessage.campaign_id == campaign.id).order_by(CampaignMessage.id)).all()
+    messages = db.session.scalars(
+        scoped(CampaignMessage)
+        .where(CampaignMessage.campaign_id == campaign.id)
+        .order_by(CampaignMessage.id)
+    ).all()
     audiences = db.session.scalars(scoped(Audience).order_by(Audience.name)).all()
     form.message.choices = [(m.id, m.label) for m in messages]
     form.audience.choices = [(a.id, a.name) for a in audiences]
@@ -41,31 +43,52 @@ def new_send(campaign_id):
     _schedule_choices(form, campaign)
     if form.validate_on_submit():
         fixed_at = None
-        if form.timing.data == "fixed" and form.kind.data == "once" and form.local_date.data and (
-            form.local_time.data
+        if (
+            form.timing.data == "fixed"
+            and form.kind.data == "once"
+            and form.local_date.data
+            and (form.local_time.data)
         ):
             zone = ZoneInfo(current_user.organization.timezone)
             fixed_at = datetime.combine(form.local_date.data, form.local_time.data, tzinfo=zone)
         try:
             send, created = services.schedule_send(
-                campaign, message=get_owned_or_404(CampaignMessage, form.message.data),
-                audience=get_owned_or_404(Audience, form.audience.data), kind=form.kind.data,
-                user_id=current_user.id, now=utcnow(), local_date=form.local_date.data,
-                local_time=form.local_time.data, fixed_at=fixed_at,
-                weekdays=[int(d) for d in form.weekdays.data or []], weeks=form.weeks.data,
-                day_offset=form.day_offset.data)
+                campaign,
+                message=get_owned_or_404(CampaignMessage, form.message.data),
+                audience=get_owned_or_404(Audience, form.audience.data),
+                kind=form.kind.data,
+                user_id=current_user.id,
+                now=utcnow(),
+                local_date=form.local_date.data,
+                local_time=form.local_time.data,
+                fixed_at=fixed_at,
+                weekdays=[int(d) for d in form.weekdays.data or []],
+                weeks=form.weeks.data,
+                day_offset=form.day_offset.data,
+            )
         except DomainError as error:
             db.session.rollback()
             attach_to_form(form, error)
         else:
             if send.job_id:
-                flash(_("Scheduled. The recipients' messages are being prepared in the "
-                        "background; this page shows the progress."), "success")
+                flash(
+                    _(
+                        "Scheduled. The recipients' messages are being prepared in the "
+                        "background; this page shows the progress."
+                    ),
+                    "success",
+                )
             else:
-                flash(ngettext("Scheduled: %(num)d message.", "Scheduled: %(num)d messages.",
-                               created), "success")
+                flash(
+                    ngettext(
+                        "Scheduled: %(num)d message.", "Scheduled: %(num)d messages.", created
+                    ),
+                    "success",
+                )
             return redirect(url_for("outreach.send_detail", send_id=send.id))
-    return render_template("outreach/new_send.html", form=form, campaign=campaign), form_status(form)
+    return render_template("outreach/new_send.html", form=form, campaign=campaign), form_status(
+        form
+    )
 
 
 @bp.get("/campaigns/<int:campaign_id>/sends")
@@ -75,9 +98,15 @@ def sends(campaign_id):
     items = queries.sends_of(campaign)
     counts = services.status_counts(send_ids=[s.id for s in items])
     totals = services.status_counts(campaign_id=campaign.id)
-    return render_template("outreach/sends.html", campaign=campaign, sends=items, counts=counts,
-                           totals=totals, unreviewed=queries.unreviewed_count(campaign),
-                           action=ActionForm())
+    return render_template(
+        "outreach/sends.html",
+        campaign=campaign,
+        sends=items,
+        counts=counts,
+        totals=totals,
+        unreviewed=queries.unreviewed_count(campaign),
+        action=ActionForm(),
+    )
 
 
 @bp.get("/sends/<int:send_id>")
@@ -91,9 +120,17 @@ def send_detail(send_id):
     rows, next_after = queries.outbox_page(send, after_id=after, status=status)
     counts = services.status_counts(send_ids=[send.id]).get(send.id, {})
     job = db.session.get(Job, send.job_id) if send.job_id and not send.fanned_out_at else None
-    return render_template("outreach/send_detail.html", send=send, rows=rows, counts=counts,
-                           status=status, next_after=next_after, action=ActionForm(), job=job,
-                           cancelable=send.status != "canceled" and services.cancelable(counts))
+    return render_template(
+        "outreach/send_detail.html",
+        send=send,
+        rows=rows,
+        counts=counts,
+        status=status,
+        next_after=next_after,
+        action=ActionForm(),
+        job=job,
+        cancelable=send.status != "canceled" and services.cancelable(counts),
+    )
 
 
 @bp.post("/sends/<int:send_id>/cancel")
@@ -106,13 +143,23 @@ def cancel_send(send_id):
         except DomainError as error:
             flash(str(error), "error")
         else:
-            flash(ngettext("%(num)d pending message canceled.",
-                           "%(num)d pending messages canceled.", result.canceled), "success")
+            flash(
+                ngettext(
+                    "%(num)d pending message canceled.",
+                    "%(num)d pending messages canceled.",
+                    result.canceled,
+                ),
+                "success",
+            )
             if result.with_provider:
-                flash(ngettext(
-                    "%(num)d message was already with the provider and could not be stopped.",
-                    "%(num)d messages were already with the provider and could not be stopped.",
-                    result.with_provider), "info")
+                flash(
+                    ngettext(
+                        "%(num)d message was already with the provider and could not be stopped.",
+                        "%(num)d messages were already with the provider and could not be stopped.",
+                        result.with_provider,
+                    ),
+                    "info",
+                )
     return redirect(url_for("outreach.send_detail", send_id=send.id))
 
 
@@ -121,9 +168,13 @@ def cancel_send(send_id):
 def inbox(campaign_id):
     campaign = get_owned_or_404(Campaign, campaign_id)
     flagged = request.args.get("flagged") == "1"
-    return render_template("outreach/inbox.html", campaign=campaign, flagged=flagged,
-                           items=queries.inbox_of(campaign, flagged_only=flagged),
-                           action=ActionForm())
+    return render_template(
+        "outreach/inbox.html",
+        campaign=campaign,
+        flagged=flagged,
+        items=queries.inbox_of(campaign, flagged_only=flagged),
+        action=ActionForm(),
+    )
 
 
 @bp.post("/inbox/<int:inbound_id>/reviewed")
@@ -159,13 +210,18 @@ def simulator_phone(contact_id):
     form = SimulatorReplyForm()
     if form.validate_on_submit():
         # The same inbound path as Twilio's webhook, with a simulator SID.
-        receive_sms(sid="SIM" + secrets.token_hex(16), from_number=contact.phone,
-                    to_number=current_user.organization.sms_sender,  # the phone replies to it
-                    body=form.body.data, now=utcnow())
+        receive_sms(
+            sid="SIM" + secrets.token_hex(16),
+            from_number=contact.phone,
+            to_number=current_user.organization.sms_sender,  # the phone replies to it
+            body=form.body.data,
+            now=utcnow(),
+        )
         flash(_("Reply sent. Answers appear here once the worker sends them."), "info")
         return redirect(url_for("outreach.simulator_phone", contact_id=contact.id))
-    return render_template("outreach/phone.html", contact=contact, form=form,
-                           messages=queries.conversation(contact)), form_status(form)
+    return render_template(
+        "outreach/phone.html", contact=contact, form=form, messages=queries.conversation(contact)
+    ), form_status(form)
 
 
 @bp.get("/simulator/<int:contact_id>/messages")
@@ -175,5 +231,3 @@ def simulator_messages(contact_id):
     _simulator_only()
     contact = get_owned_or_404(Contact, contact_id)
     return render_template("outreach/_conversation.html", messages=queries.conversation(contact))
-
-

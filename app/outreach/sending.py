@@ -1,4 +1,5 @@
 """Sending prepared outbox rows, and reconciling rows whose outcome is unknown."""
+
 import logging
 from collections import defaultdict
 from datetime import datetime, timedelta
@@ -7,8 +8,8 @@ from sqlalchemy import and_, exists, func, or_, select, update
 
 from ..contacts.models import Contact
 from ..extensions import db
-from ..organizations.models import Organization
 from ..messaging.gateway import PermanentSmsError, RetryableSmsError, SmsError
+from ..organizations.models import Organization
 from .dispatch import DispatchSettings, backoff_delay, known_sids
 from .models import OutboxMessage
 from .preparing import Prepared
@@ -24,8 +25,9 @@ def _finish_error(outbox_id: int, status: str, *, error_code, error_message, now
     db.session.commit()
 
 
-def renew_leases(ids: list[int], *, worker_id: str, now: datetime,
-                 settings: DispatchSettings) -> set[int]:
+def renew_leases(
+    ids: list[int], *, worker_id: str, now: datetime, settings: DispatchSettings
+) -> set[int]:
     """Extend this worker's lease on rows it still holds; returns the ids it holds.
 
     A row is held while it is "claimed" by this worker, even past its expiry: recovery
@@ -35,10 +37,15 @@ def renew_leases(ids: list[int], *, worker_id: str, now: datetime,
         return set()
     held = db.session.scalars(
         update(OutboxMessage)
-        .where(OutboxMessage.id.in_(ids), OutboxMessage.status == "claimed",
-               OutboxMessage.claimed_by == worker_id)
+        .where(
+            OutboxMessage.id.in_(ids),
+            OutboxMessage.status == "claimed",
+            OutboxMessage.claimed_by == worker_id,
+        )
         .values(lease_expires_at=now + settings.lease)
-        .returning(OutboxMessage.id).execution_options(synchronize_session=False)).all()
+        .returning(OutboxMessage.id)
+        .execution_options(synchronize_session=False)
+    ).all()
     db.session.commit()
     return set(held)
 
@@ -51,13 +58,19 @@ def _may_still_go():
     from .models import OutreachSend
 
     contact_ok = exists().where(
-        Contact.id == OutboxMessage.contact_id, Contact.erased_at.is_(None),
-        or_(OutboxMessage.purpose == "system", Contact.opted_out_at.is_(None)))
-    send_ok = or_(OutboxMessage.send_id.is_(None), exists().where(
-        OutreachSend.id == OutboxMessage.send_id, OutreachSend.status != "canceled"))
-    campaign_ok = or_(OutboxMessage.purpose == "system", OutboxMessage.campaign_id.is_(None),
-                      exists().where(Campaign.id == OutboxMessage.campaign_id,
-                                     Campaign.status == "active"))
+        Contact.id == OutboxMessage.contact_id,
+        Contact.erased_at.is_(None),
+        or_(OutboxMessage.purpose == "system", Contact.opted_out_at.is_(None)),
+    )
+    send_ok = or_(
+        OutboxMessage.send_id.is_(None),
+        exists().where(OutreachSend.id == OutboxMessage.send_id, OutreachSend.status != "canceled"),
+    )
+    campaign_ok = or_(
+        OutboxMessage.purpose == "system",
+        OutboxMessage.campaign_id.is_(None),
+        exists().where(Campaign.id == OutboxMessage.campaign_id, Campaign.status == "active"),
+    )
     return and_(contact_ok, send_ok, campaign_ok)
 
 
@@ -71,20 +84,33 @@ def start_row(item: Prepared, *, now: datetime, settings: DispatchSettings) -> s
     them; one that is no longer ours is left alone."""
     started = db.session.scalar(
         update(OutboxMessage)
-        .where(OutboxMessage.id == item.id, OutboxMessage.status == "claimed",
-               OutboxMessage.claimed_by == item.worker_id, _may_still_go())
-        .values(send_started_at=now, attempts=OutboxMessage.attempts + 1,
-                lease_expires_at=now + settings.lease)
-        .returning(OutboxMessage.id).execution_options(synchronize_session=False))
+        .where(
+            OutboxMessage.id == item.id,
+            OutboxMessage.status == "claimed",
+            OutboxMessage.claimed_by == item.worker_id,
+            _may_still_go(),
+        )
+        .values(
+            send_started_at=now,
+            attempts=OutboxMessage.attempts + 1,
+            lease_expires_at=now + settings.lease,
+        )
+        .returning(OutboxMessage.id)
+        .execution_options(synchronize_session=False)
+    )
     if started is not None:
         db.session.commit()
         return None
     given_back = db.session.execute(
         update(OutboxMessage)
-        .where(OutboxMessage.id == item.id, OutboxMessage.status == "claimed",
-               OutboxMessage.claimed_by == item.worker_id)
+        .where(
+            OutboxMessage.id == item.id,
+            OutboxMessage.status == "claimed",
+            OutboxMessage.claimed_by == item.worker_id,
+        )
         .values(status="scheduled", claimed_by=None, lease_expires_at=None)
-        .execution_options(synchronize_session=False)).rowcount
+        .execution_options(synchronize_session=False)
+    ).rowcount
     db.session.commit()
     if given_back:
         return "held_back"
@@ -96,16 +122,24 @@ def start_row(item: Prepared, *, now: datetime, settings: DispatchSettings) -> s
     return "lease_lost"
 
 
-def send_prepared(item: Prepared, *, gateway, clock, budget, settings: DispatchSettings,
-                  status_callback: str | None) -> str:
+def send_prepared(
+    item: Prepared,
+    *,
+    gateway,
+    clock,
+    budget,
+    settings: DispatchSettings,
+    status_callback: str | None,
+) -> str:
     """Send one prepared row and record the outcome right after the call."""
     budget.acquire()
     outcome = start_row(item, now=clock(), settings=settings)
     if outcome is not None:
         return outcome
     try:
-        result = gateway.send(item.to, item.body, status_callback=status_callback,
-                              sender=item.sender)
+        result = gateway.send(
+            item.to, item.body, status_callback=status_callback, sender=item.sender
+        )
     except RetryableSmsError as error:
         row = db.session.get(OutboxMessage, item.id)
         code = str(error.code or error.status or "retry")
@@ -113,21 +147,37 @@ def send_prepared(item: Prepared, *, gateway, clock, budget, settings: DispatchS
             _finish_error(item.id, "failed", error_code=code, error_message=str(error), now=clock())
             return "failed"
         row.status, row.send_started_at, row.claimed_by, row.lease_expires_at = (
-            "scheduled", None, None, None)
+            "scheduled",
+            None,
+            None,
+            None,
+        )
         row.error_code, row.error_message = code, str(error)[:200]
         row.due_at = clock() + backoff_delay(row.attempts, settings)
         db.session.commit()
         return "retry"
     except PermanentSmsError as error:
-        _finish_error(item.id, "failed", error_code=str(error.code or error.status),
-                      error_message=str(error), now=clock())
+        _finish_error(
+            item.id,
+            "failed",
+            error_code=str(error.code or error.status),
+            error_message=str(error),
+            now=clock(),
+        )
         return "failed"
     except SmsError as error:  # OutcomeUnknownSmsError and anything unexpected from the gateway
         # Only a row still ours: another worker may have reconciled it meanwhile.
-        db.session.execute(update(OutboxMessage).where(
-            OutboxMessage.id == item.id, OutboxMessage.status.in_(("claimed", "unknown"))).values(
-            status="unknown", error_message=str(error)[:200], claimed_by=None,
-            lease_expires_at=None).execution_options(synchronize_session=False))
+        db.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == item.id, OutboxMessage.status.in_(("claimed", "unknown")))
+            .values(
+                status="unknown",
+                error_message=str(error)[:200],
+                claimed_by=None,
+                lease_expires_at=None,
+            )
+            .execution_options(synchronize_session=False)
+        )
         db.session.commit()
         logger.warning("send outcome unknown outbox_id=%s; will reconcile", item.id)
         return "unknown"
@@ -137,9 +187,19 @@ def send_prepared(item: Prepared, *, gateway, clock, budget, settings: DispatchS
     if final is None and getattr(gateway, "name", "") == "simulator":
         final = "delivered"  # the simulated handset receives at once
     # The common case is one UPDATE; the rare final status goes through the ORM path.
-    db.session.execute(update(OutboxMessage).where(OutboxMessage.id == item.id).values(
-        status="sent", twilio_sid=result.sid, sent_at=now, segments=result.num_segments or None,
-        claimed_by=None, lease_expires_at=None).execution_options(synchronize_session=False))
+    db.session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == item.id)
+        .values(
+            status="sent",
+            twilio_sid=result.sid,
+            sent_at=now,
+            segments=result.num_segments or None,
+            claimed_by=None,
+            lease_expires_at=None,
+        )
+        .execution_options(synchronize_session=False)
+    )
     if final:
         set_final_status(db.session.get(OutboxMessage, item.id), final, now=now)
     db.session.commit()
@@ -168,8 +228,12 @@ def _pair_rows_with_messages(rows, messages, *, now, grace, counts) -> None:
                 row.reconcile_after = None
                 final = TWILIO_TO_OUTBOX.get(match.status, "sent")
                 if final != "sent":
-                    set_final_status(row, final, now=now,
-                                     error_code=str(match.error_code) if match.error_code else None)
+                    set_final_status(
+                        row,
+                        final,
+                        now=now,
+                        error_code=str(match.error_code) if match.error_code else None,
+                    )
                 counts["found"] += 1
             continue
         for row in same:
@@ -195,20 +259,34 @@ def _group(items, key) -> list[tuple]:
 def _send_canceled(row) -> bool:
     from .models import OutreachSend
 
-    return row.send_id is not None and db.session.scalar(
-        select(OutreachSend.status).where(OutreachSend.id == row.send_id)) == "canceled"
+    return (
+        row.send_id is not None
+        and db.session.scalar(select(OutreachSend.status).where(OutreachSend.id == row.send_id))
+        == "canceled"
+    )
 
 
 def _escalate_stale_unknown(*, now: datetime, settings: DispatchSettings) -> int:
     """Unknown rows the provider could not resolve for `unknown_escalation` become
     `failed_unknown`: final, counted as not delivered, never re-sent, visible on the send."""
-    stale = list(db.session.scalars(select(OutboxMessage).where(
-        OutboxMessage.status == "unknown",
-        func.coalesce(OutboxMessage.send_started_at, OutboxMessage.due_at)
-        < now - settings.unknown_escalation).with_for_update(skip_locked=True)))
+    stale = list(
+        db.session.scalars(
+            select(OutboxMessage)
+            .where(
+                OutboxMessage.status == "unknown",
+                func.coalesce(OutboxMessage.send_started_at, OutboxMessage.due_at)
+                < now - settings.unknown_escalation,
+            )
+            .with_for_update(skip_locked=True)
+        )
+    )
     for row in stale:
         row.status, row.final_at, row.claimed_by, row.lease_expires_at = (
-            "failed_unknown", now, None, None)
+            "failed_unknown",
+            now,
+            None,
+            None,
+        )
         row.error_message = "provider could not confirm whether it accepted the message"
     db.session.commit()
     if stale:
@@ -223,22 +301,38 @@ def reconcile_unknown(*, gateway, clock, settings: DispatchSettings, limit: int 
     rows) and matched by exact text and sender, never by number and time alone. A failed
     lookup is logged, counted on the row and retried with backoff; a row still unresolved
     after `unknown_escalation` becomes `failed_unknown`."""
-    counts = {"found": 0, "requeued": 0, "canceled": 0, "pending": 0, "ambiguous": 0,
-              "lookup_failed": 0, "escalated": 0}
+    counts = {
+        "found": 0,
+        "requeued": 0,
+        "canceled": 0,
+        "pending": 0,
+        "ambiguous": 0,
+        "lookup_failed": 0,
+        "escalated": 0,
+    }
     counts["escalated"] = _escalate_stale_unknown(now=clock(), settings=settings)
     now = clock()
     # Several workers reconcile at once: each locks the rows it works on (skipping others').
-    rows = list(db.session.scalars(
-        select(OutboxMessage).where(
-            OutboxMessage.status == "unknown",
-            or_(OutboxMessage.reconcile_after.is_(None), OutboxMessage.reconcile_after <= now))
-        .order_by(OutboxMessage.send_started_at, OutboxMessage.id).limit(limit)
-        .with_for_update(skip_locked=True)))
+    rows = list(
+        db.session.scalars(
+            select(OutboxMessage)
+            .where(
+                OutboxMessage.status == "unknown",
+                or_(OutboxMessage.reconcile_after.is_(None), OutboxMessage.reconcile_after <= now),
+            )
+            .order_by(OutboxMessage.send_started_at, OutboxMessage.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+    )
     if not rows:
         db.session.commit()
         return counts
-    phones = dict(db.session.execute(select(Contact.id, Contact.phone).where(
-        Contact.id.in_({r.contact_id for r in rows}))).all())
+    phones = dict(
+        db.session.execute(
+            select(Contact.id, Contact.phone).where(Contact.id.in_({r.contact_id for r in rows}))
+        ).all()
+    )
     by_phone: dict[str, list] = defaultdict(list)
     for row in rows:
         if phones.get(row.contact_id):
@@ -246,8 +340,13 @@ def reconcile_unknown(*, gateway, clock, settings: DispatchSettings, limit: int 
         else:  # erased meanwhile: nothing to look up; it escalates if never resolved
             counts["pending"] += 1
     default_sender = getattr(gateway, "sender", None)
-    own_senders = dict(db.session.execute(select(Organization.id, Organization.sms_sender).where(
-        Organization.id.in_({r.organization_id for r in rows}))).all())
+    own_senders = dict(
+        db.session.execute(
+            select(Organization.id, Organization.sms_sender).where(
+                Organization.id.in_({r.organization_id for r in rows})
+            )
+        ).all()
+    )
     for phone, same_phone in by_phone.items():
         since = min(r.send_started_at or r.due_at for r in same_phone) - timedelta(minutes=2)
         try:
@@ -257,19 +356,28 @@ def reconcile_unknown(*, gateway, clock, settings: DispatchSettings, limit: int 
                 row.reconcile_failures = (row.reconcile_failures or 0) + 1
                 row.reconcile_after = now + backoff_delay(row.reconcile_failures, settings)
             counts["lookup_failed"] += len(same_phone)
-            logger.warning("provider lookup failed for %d unknown outbox rows (ids %s): %s; "
-                           "retrying with backoff", len(same_phone),
-                           ",".join(str(r.id) for r in same_phone), type(error).__name__)
+            logger.warning(
+                "provider lookup failed for %d unknown outbox rows (ids %s): %s; "
+                "retrying with backoff",
+                len(same_phone),
+                ",".join(str(r.id) for r in same_phone),
+                type(error).__name__,
+            )
             continue
         found = [m for m in found if m.date_created >= since]
         taken = known_sids([m.sid for m in found])
         # One phone can hold rows of several organizations, each with its own sender.
-        for sender, rows_ in _group(same_phone, lambda r: own_senders.get(r.organization_id)
-                                    or default_sender):
-            free = [m for m in found if m.sid not in taken
-                    and (sender is None or m.sender is None or m.sender == sender)]
-            _pair_rows_with_messages(rows_, free, now=now, grace=settings.reconcile_grace,
-                                     counts=counts)
+        for sender, rows_ in _group(
+            same_phone, lambda r: own_senders.get(r.organization_id) or default_sender
+        ):
+            free = [
+                m
+                for m in found
+                if m.sid not in taken and (sender is None or m.sender is None or m.sender == sender)
+            ]
+            _pair_rows_with_messages(
+                rows_, free, now=now, grace=settings.reconcile_grace, counts=counts
+            )
             taken |= {r.twilio_sid for r in rows_ if r.twilio_sid}
     db.session.commit()
     return counts

@@ -1,4 +1,5 @@
 """Scheduling and managing sends (units of work for the outreach pages and the worker)."""
+
 from dataclasses import dataclass
 from datetime import date, datetime, time
 
@@ -38,18 +39,31 @@ def _validate(kind, *, local_date, local_time, fixed_at, weekdays, weeks, day_of
         if local_time is None:
             raise DomainError(_l("Choose the time of day."), field="local_time")
         if day_offset is None or not 0 <= day_offset <= MAX_DAY_OFFSET:
-            raise DomainError(_l("The day must be between 0 and 365 after joining."),
-                              field="day_offset")
+            raise DomainError(
+                _l("The day must be between 0 and 365 after joining."), field="day_offset"
+            )
     if local_date is not None and local_date.year < now.year - 1:
         raise DomainError(_l("The date is too far in the past."), field="local_date")
     if local_date is not None and local_date.year > now.year + MAX_YEARS_AHEAD:
         raise DomainError(_l("The date is too far in the future."), field="local_date")
 
 
-def schedule_send(campaign, *, message, audience, kind: str, user_id: int | None, now: datetime,
-                  local_date: date | None = None, local_time: time | None = None,
-                  fixed_at: datetime | None = None, weekdays=None, weeks=None,
-                  day_offset=None, workshop=None) -> tuple[OutreachSend, int]:
+def schedule_send(
+    campaign,
+    *,
+    message,
+    audience,
+    kind: str,
+    user_id: int | None,
+    now: datetime,
+    local_date: date | None = None,
+    local_time: time | None = None,
+    fixed_at: datetime | None = None,
+    weekdays=None,
+    weeks=None,
+    day_offset=None,
+    workshop=None,
+) -> tuple[OutreachSend, int]:
     """Create a send and fan it out into the outbox. Returns (send, rows created).
 
     An audience larger than OUTREACH_INLINE_FANOUT is fanned out by a background job
@@ -65,13 +79,30 @@ def schedule_send(campaign, *, message, audience, kind: str, user_id: int | None
         raise DomainError(_l("The message or audience does not belong to this campaign."))
     if workshop is not None and workshop.campaign_id != campaign.id:
         raise DomainError(_l("The workshop does not belong to this campaign."))
-    _validate(kind, local_date=local_date, local_time=local_time, fixed_at=fixed_at,
-              weekdays=weekdays, weeks=weeks, day_offset=day_offset, now=now)
+    _validate(
+        kind,
+        local_date=local_date,
+        local_time=local_time,
+        fixed_at=fixed_at,
+        weekdays=weekdays,
+        weeks=weeks,
+        day_offset=day_offset,
+        now=now,
+    )
     send = OutreachSend(
-        organization_id=campaign.organization_id, campaign_id=campaign.id, message=message,
-        audience=audience, kind=kind, local_date=local_date, local_time=local_time,
-        fixed_at=fixed_at, weekdays=sorted(weekdays) if weekdays else None, weeks=weeks,
-        day_offset=day_offset, created_by=user_id, created_at=now,
+        organization_id=campaign.organization_id,
+        campaign_id=campaign.id,
+        message=message,
+        audience=audience,
+        kind=kind,
+        local_date=local_date,
+        local_time=local_time,
+        fixed_at=fixed_at,
+        weekdays=sorted(weekdays) if weekdays else None,
+        weeks=weeks,
+        day_offset=day_offset,
+        created_by=user_id,
+        created_at=now,
         workshop_id=workshop.id if workshop is not None else None,
     )
     send.campaign = campaign
@@ -84,8 +115,14 @@ def schedule_send(campaign, *, message, audience, kind: str, user_id: int | None
         from ..jobs.services import enqueue
 
         db.session.commit()
-        job = enqueue("send_fanout", organization_id=send.organization_id, user_id=user_id,
-                      payload={"send_id": send.id}, total=recipients, now=now)
+        job = enqueue(
+            "send_fanout",
+            organization_id=send.organization_id,
+            user_id=user_id,
+            payload={"send_id": send.id},
+            total=recipients,
+            now=now,
+        )
         send.job_id = job.id
         db.session.commit()
         return send, 0
@@ -95,8 +132,9 @@ def schedule_send(campaign, *, message, audience, kind: str, user_id: int | None
 def count_recipients(send: OutreachSend, *, today: date) -> int:
     """How many contacts the send's audience can message today."""
     query = audience_contacts_query(send.organization_id, send.audience.filters, today=today)
-    return db.session.scalar(select(func.count()).select_from(
-        query.with_only_columns(Contact.id).subquery()))
+    return db.session.scalar(
+        select(func.count()).select_from(query.with_only_columns(Contact.id).subquery())
+    )
 
 
 def fan_out_now(send: OutreachSend, *, now: datetime) -> int:
@@ -114,8 +152,9 @@ def fan_out_now(send: OutreachSend, *, now: datetime) -> int:
         _set_status(send.id, ("scheduled",), "held")
     status_now = db.session.scalar(select(OutreachSend.status).where(OutreachSend.id == send.id))
     if status_now == "canceled":
-        _set_status(send.id, ("scheduled", "held"), "canceled", skip_reason="send_canceled",
-                    final_at=now)
+        _set_status(
+            send.id, ("scheduled", "held"), "canceled", skip_reason="send_canceled", final_at=now
+        )
     send.fanned_out_at = now
     db.session.commit()
     return created
@@ -123,8 +162,9 @@ def fan_out_now(send: OutreachSend, *, now: datetime) -> int:
 
 def _lock_send(send_id: int) -> None:
     if db.engine.dialect.name == "postgresql":
-        db.session.execute(select(OutreachSend.id).where(OutreachSend.id == send_id)
-                           .with_for_update())
+        db.session.execute(
+            select(OutreachSend.id).where(OutreachSend.id == send_id).with_for_update()
+        )
 
 
 def _record_invited(send: OutreachSend, *, now: datetime) -> None:
@@ -133,14 +173,32 @@ def _record_invited(send: OutreachSend, *, now: datetime) -> None:
     from ..workshops.models import WorkshopRegistration
 
     rows = select(
-        WorkshopRegistration.organization_id, WorkshopRegistration.contact_id,
-        literal(send.campaign_id), literal(send.workshop_id), literal("invited"), literal("sms"),
+        WorkshopRegistration.organization_id,
+        WorkshopRegistration.contact_id,
+        literal(send.campaign_id),
+        literal(send.workshop_id),
+        literal("invited"),
+        literal("sms"),
         literal(now, UTCDateTime()),
-    ).where(WorkshopRegistration.workshop_id == send.workshop_id,
-            WorkshopRegistration.invited_at == now, WorkshopRegistration.status == "invited")
-    db.session.execute(insert(ParticipationEvent).from_select(
-        ["organization_id", "contact_id", "campaign_id", "workshop_id", "kind", "channel",
-         "occurred_at"], rows))
+    ).where(
+        WorkshopRegistration.workshop_id == send.workshop_id,
+        WorkshopRegistration.invited_at == now,
+        WorkshopRegistration.status == "invited",
+    )
+    db.session.execute(
+        insert(ParticipationEvent).from_select(
+            [
+                "organization_id",
+                "contact_id",
+                "campaign_id",
+                "workshop_id",
+                "kind",
+                "channel",
+                "occurred_at",
+            ],
+            rows,
+        )
+    )
 
 
 def _set_status(send_id: int, from_statuses, to_status: str, **values) -> int:
@@ -170,19 +228,34 @@ def cancel_send(send: OutreachSend, *, now: datetime) -> CancelResult:
     if send.status == "canceled":
         raise DomainError(_l("This send is already canceled."))
     send.status = "canceled"
-    count = _set_status(send.id, ("scheduled", "held"), "canceled", skip_reason="send_canceled",
-                        final_at=now)
+    count = _set_status(
+        send.id, ("scheduled", "held"), "canceled", skip_reason="send_canceled", final_at=now
+    )
     count += db.session.execute(
         update(OutboxMessage)
-        .where(OutboxMessage.send_id == send.id, OutboxMessage.status == "claimed",
-               OutboxMessage.send_started_at.is_(None))
-        .values(status="canceled", skip_reason="send_canceled", final_at=now, claimed_by=None,
-                lease_expires_at=None)
-        .execution_options(synchronize_session=False)).rowcount
+        .where(
+            OutboxMessage.send_id == send.id,
+            OutboxMessage.status == "claimed",
+            OutboxMessage.send_started_at.is_(None),
+        )
+        .values(
+            status="canceled",
+            skip_reason="send_canceled",
+            final_at=now,
+            claimed_by=None,
+            lease_expires_at=None,
+        )
+        .execution_options(synchronize_session=False)
+    ).rowcount
     with_provider = db.session.scalar(
-        select(func.count()).select_from(OutboxMessage).where(
-            OutboxMessage.send_id == send.id, OutboxMessage.send_started_at.is_not(None),
-            OutboxMessage.status.in_(("claimed", "unknown", "sent", "delivered", "undelivered"))))
+        select(func.count())
+        .select_from(OutboxMessage)
+        .where(
+            OutboxMessage.send_id == send.id,
+            OutboxMessage.send_started_at.is_not(None),
+            OutboxMessage.status.in_(("claimed", "unknown", "sent", "delivered", "undelivered")),
+        )
+    )
     db.session.commit()
     return CancelResult(count, with_provider)
 
@@ -196,15 +269,18 @@ def status_counts(*, send_ids=None, campaign_id=None) -> dict:
     """{send_id: {status: count}} for the given sends, or {status: count} for a campaign."""
     if campaign_id is not None:
         rows = db.session.execute(
-            select(OutboxMessage.status, func.count()).where(OutboxMessage.campaign_id == campaign_id)
-            .group_by(OutboxMessage.status))
+            select(OutboxMessage.status, func.count())
+            .where(OutboxMessage.campaign_id == campaign_id)
+            .group_by(OutboxMessage.status)
+        )
         return dict(rows.all())
     result: dict = {}
     if send_ids:
         rows = db.session.execute(
             select(OutboxMessage.send_id, OutboxMessage.status, func.count())
             .where(OutboxMessage.send_id.in_(send_ids))
-            .group_by(OutboxMessage.send_id, OutboxMessage.status))
+            .group_by(OutboxMessage.send_id, OutboxMessage.status)
+        )
         for send_id, status, count in rows:
             result.setdefault(send_id, {})[status] = count
     return result
@@ -215,10 +291,15 @@ def enroll_late_joiners(*, now: datetime) -> int:
     from ..campaigns.models import Campaign
 
     sends = db.session.scalars(
-        select(OutreachSend).join(Campaign, Campaign.id == OutreachSend.campaign_id)
-        .where(OutreachSend.kind == "sequence", OutreachSend.status == "scheduled",
-               OutreachSend.audience_id.is_not(None), Campaign.status == "active",
-               OutreachSend.fanned_out_at.is_not(None))  # else its fan-out job is pending
+        select(OutreachSend)
+        .join(Campaign, Campaign.id == OutreachSend.campaign_id)
+        .where(
+            OutreachSend.kind == "sequence",
+            OutreachSend.status == "scheduled",
+            OutreachSend.audience_id.is_not(None),
+            Campaign.status == "active",
+            OutreachSend.fanned_out_at.is_not(None),
+        )  # else its fan-out job is pending
     ).all()
     created = 0
     for send in sends:

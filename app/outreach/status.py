@@ -1,4 +1,5 @@
 """What the provider tells us about a message: outcomes, status callbacks, contact flags."""
+
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select, update
@@ -13,20 +14,33 @@ from .models import FINAL_STATUSES, STATUS_RANK, EarlyStatusCallback, OutboxMess
 DEAD_NUMBER_CODES = {"30005", "30006"}
 OPTED_OUT_CODES = {"21610"}
 UNDELIVERABLE_CODES = {"21211", "21614"} | DEAD_NUMBER_CODES
-PARTICIPATION_KIND = {"delivered": "sms_delivered", "undelivered": "sms_undelivered",
-                      "failed": "sms_failed"}
-TWILIO_TO_OUTBOX = {"queued": "sent", "accepted": "sent", "sending": "sent", "sent": "sent",
-                    "delivered": "delivered", "undelivered": "undelivered", "failed": "failed",
-                    "canceled": "canceled", "read": "delivered"}
+PARTICIPATION_KIND = {
+    "delivered": "sms_delivered",
+    "undelivered": "sms_undelivered",
+    "failed": "sms_failed",
+}
+TWILIO_TO_OUTBOX = {
+    "queued": "sent",
+    "accepted": "sent",
+    "sending": "sent",
+    "sent": "sent",
+    "delivered": "delivered",
+    "undelivered": "undelivered",
+    "failed": "failed",
+    "canceled": "canceled",
+    "read": "delivered",
+}
 
 
 def cancel_pending_for_contact(contact_id: int, *, reason: str, now: datetime) -> int:
     """Cancel every not-yet-sent campaign message of a contact (opt-out, dead number)."""
     return db.session.execute(
         update(OutboxMessage)
-        .where(OutboxMessage.contact_id == contact_id,
-               OutboxMessage.status.in_(("scheduled", "held")),
-               OutboxMessage.purpose != "system")
+        .where(
+            OutboxMessage.contact_id == contact_id,
+            OutboxMessage.status.in_(("scheduled", "held")),
+            OutboxMessage.purpose != "system",
+        )
         .values(status="canceled", skip_reason=reason, final_at=now)
         .execution_options(synchronize_session=False)
     ).rowcount
@@ -37,15 +51,27 @@ def flag_contact_from_error(contact: Contact, code: str | None, *, now: datetime
         if not mark_opted_out(contact, channel="carrier", now=now):
             return  # already opted out (maybe by a concurrent callback): one event only
         cancel_pending_for_contact(contact.id, reason="opted_out", now=now)
-        record_event(organization_id=contact.organization_id, contact_id=contact.id,
-                     kind="opt_out", channel="sms", occurred_at=now, detail=code)
+        record_event(
+            organization_id=contact.organization_id,
+            contact_id=contact.id,
+            kind="opt_out",
+            channel="sms",
+            occurred_at=now,
+            detail=code,
+        )
     elif code in UNDELIVERABLE_CODES and not contact.undeliverable:
         contact.undeliverable, contact.undeliverable_at = True, now
         cancel_pending_for_contact(contact.id, reason="undeliverable", now=now)
 
 
-def set_final_status(row: OutboxMessage, status: str, *, now: datetime,
-                     error_code: str | None = None, error_message: str | None = None) -> bool:
+def set_final_status(
+    row: OutboxMessage,
+    status: str,
+    *,
+    now: datetime,
+    error_code: str | None = None,
+    error_message: str | None = None,
+) -> bool:
     """Move `row` forward to `status` (never backwards). Returns False when ignored."""
     current, new = STATUS_RANK.get(row.status, 0), STATUS_RANK.get(status, -1)
     if new < current or status == row.status or (new == current and row.status in FINAL_STATUSES):
@@ -56,10 +82,18 @@ def set_final_status(row: OutboxMessage, status: str, *, now: datetime,
     if status in PARTICIPATION_KIND:
         row.final_at = now
         if row.purpose != "system":
-            record_event(organization_id=row.organization_id, contact_id=row.contact_id,
-                         kind=PARTICIPATION_KIND[status], channel="sms", occurred_at=now,
-                         campaign_id=row.campaign_id, message_id=row.message_id,
-                         workshop_id=row.workshop_id, outbox_id=row.id, detail=error_code)
+            record_event(
+                organization_id=row.organization_id,
+                contact_id=row.contact_id,
+                kind=PARTICIPATION_KIND[status],
+                channel="sms",
+                occurred_at=now,
+                campaign_id=row.campaign_id,
+                message_id=row.message_id,
+                workshop_id=row.workshop_id,
+                outbox_id=row.id,
+                detail=error_code,
+            )
         if error_code:
             contact = db.session.get(Contact, row.contact_id)
             flag_contact_from_error(contact, error_code, now=now)
@@ -67,27 +101,42 @@ def set_final_status(row: OutboxMessage, status: str, *, now: datetime,
 
 
 def _already_kept(sid: str, status: str, error_code: str | None) -> bool:
-    return db.session.scalar(select(EarlyStatusCallback.id).where(
-        EarlyStatusCallback.twilio_sid == sid, EarlyStatusCallback.status == status,
-        EarlyStatusCallback.error_code.is_(None) if error_code is None
-        else EarlyStatusCallback.error_code == error_code).limit(1)) is not None
+    return (
+        db.session.scalar(
+            select(EarlyStatusCallback.id)
+            .where(
+                EarlyStatusCallback.twilio_sid == sid,
+                EarlyStatusCallback.status == status,
+                EarlyStatusCallback.error_code.is_(None)
+                if error_code is None
+                else EarlyStatusCallback.error_code == error_code,
+            )
+            .limit(1)
+        )
+        is not None
+    )
 
 
-def apply_status_callback(sid: str, twilio_status: str, error_code: str | None, *,
-                          now: datetime) -> bool:
+def apply_status_callback(
+    sid: str, twilio_status: str, error_code: str | None, *, now: datetime
+) -> bool:
     """Apply a Twilio status callback; idempotent, never moves a message backwards."""
     status = TWILIO_TO_OUTBOX.get((twilio_status or "").lower())
     if status is None or not sid:
         return False
-    row = db.session.scalar(select(OutboxMessage).where(OutboxMessage.twilio_sid == sid)
-                            .with_for_update())
+    row = db.session.scalar(
+        select(OutboxMessage).where(OutboxMessage.twilio_sid == sid).with_for_update()
+    )
     if row is None:  # early (the worker has not recorded the SID yet) or not ours: keep it
         if status == "sent" or _already_kept(sid, status, error_code or None):
             db.session.rollback()  # "sent": the worker records it itself; a repeat: no news
             return False
         # Concurrent twins may each add a copy: harmless, since applying is idempotent.
-        db.session.add(EarlyStatusCallback(twilio_sid=sid, status=status,
-                                           error_code=error_code or None, received_at=now))
+        db.session.add(
+            EarlyStatusCallback(
+                twilio_sid=sid, status=status, error_code=error_code or None, received_at=now
+            )
+        )
         db.session.commit()
         return False
     changed = set_final_status(row, status, now=now, error_code=error_code or None)
@@ -106,22 +155,31 @@ def apply_early_callbacks(*, now: datetime, limit: int = 500) -> int:
     matches = db.session.execute(
         select(EarlyStatusCallback.id, OutboxMessage.id)
         .join(OutboxMessage, OutboxMessage.twilio_sid == EarlyStatusCallback.twilio_sid)
-        .order_by(EarlyStatusCallback.id).limit(limit)).all()
+        .order_by(EarlyStatusCallback.id)
+        .limit(limit)
+    ).all()
     db.session.commit()
     applied = 0
     for callback_id, outbox_id in matches:
         callback = db.session.scalar(
-            delete(EarlyStatusCallback).where(EarlyStatusCallback.id == callback_id)
-            .returning(EarlyStatusCallback))
+            delete(EarlyStatusCallback)
+            .where(EarlyStatusCallback.id == callback_id)
+            .returning(EarlyStatusCallback)
+        )
         if callback is None:  # another worker took it
             db.session.rollback()
             continue
-        row = db.session.scalar(select(OutboxMessage).where(OutboxMessage.id == outbox_id)
-                                .with_for_update())
-        applied += set_final_status(row, callback.status, now=callback.received_at,
-                                    error_code=callback.error_code)
+        row = db.session.scalar(
+            select(OutboxMessage).where(OutboxMessage.id == outbox_id).with_for_update()
+        )
+        applied += set_final_status(
+            row, callback.status, now=callback.received_at, error_code=callback.error_code
+        )
         db.session.commit()
-    db.session.execute(delete(EarlyStatusCallback)
-                       .where(EarlyStatusCallback.received_at < now - EARLY_CALLBACKS_KEPT))
+    db.session.execute(
+        delete(EarlyStatusCallback).where(
+            EarlyStatusCallback.received_at < now - EARLY_CALLBACKS_KEPT
+        )
+    )
     db.session.commit()
     return applied

@@ -24,11 +24,12 @@ database (`zoneinfo`), never with fixed offsets. Rules:
   DROPPED (None, reported as "skipped: frequency cap"). The FL/OK rule is the same function
   with `FrequencyCap(3, days=1)`.
 """
+
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-UTC = timezone.utc
+UTC = UTC
 DAY = timedelta(days=1)
 STRICT_STATES = {("US", "FL"), ("US", "OK")}
 STRICT_END = time(20, 0)
@@ -92,8 +93,9 @@ class ContactRules:
         return FrequencyCap(self.max_per_24h, days=1) if self.max_per_24h else None
 
 
-def rules_for(country: str | None, state_code: str | None,
-              org_window: QuietHours = QuietHours()) -> ContactRules:
+def rules_for(
+    country: str | None, state_code: str | None, org_window: QuietHours = QuietHours()
+) -> ContactRules:
     """Quiet hours and 24-hour cap for a recipient (FL/OK law is stricter than TCPA)."""
     key = ((country or "").strip().upper(), (state_code or "").strip().upper())
     if key in STRICT_STATES:
@@ -136,8 +138,14 @@ def next_allowed(moment_utc: datetime, tz: str | ZoneInfo, window: QuietHours) -
     return local_to_utc(day, window.start, zone)
 
 
-def latest_allowed_before(deadline_utc: datetime, desired_utc: datetime, tz: str | ZoneInfo,
-                          window: QuietHours, *, not_before_utc: datetime) -> datetime | None:
+def latest_allowed_before(
+    deadline_utc: datetime,
+    desired_utc: datetime,
+    tz: str | ZoneInfo,
+    window: QuietHours,
+    *,
+    not_before_utc: datetime,
+) -> datetime | None:
     """The latest allowed moment in [not_before, min(desired, deadline)], or None.
 
     For reminders: a reminder falling in quiet hours moves earlier, to 1 minute before the
@@ -162,8 +170,9 @@ def latest_allowed_before(deadline_utc: datetime, desired_utc: datetime, tz: str
     return None
 
 
-def weekly_occurrences(first_local_date: date, local_time: time, weekdays: set[int],
-                       weeks: int, tz: str | ZoneInfo) -> list[datetime]:
+def weekly_occurrences(
+    first_local_date: date, local_time: time, weekdays: set[int], weeks: int, tz: str | ZoneInfo
+) -> list[datetime]:
     """`local_time` on each of `weekdays` (0 = Monday) during `weeks` weeks from
     `first_local_date` (inclusive), in the recipient's zone, as sorted UTC instants."""
     if not weekdays or not set(weekdays) <= set(range(7)):
@@ -174,8 +183,14 @@ def weekly_occurrences(first_local_date: date, local_time: time, weekdays: set[i
     return [local_to_utc(d, local_time, tz) for d in days if d.weekday() in weekdays]
 
 
-def sequence_due(enrolled_at_utc: datetime, day_offsets: list[int], local_time: time,
-                 tz: str | ZoneInfo, *, window: QuietHours | None = None) -> list[datetime]:
+def sequence_due(
+    enrolled_at_utc: datetime,
+    day_offsets: list[int],
+    local_time: time,
+    tz: str | ZoneInfo,
+    *,
+    window: QuietHours | None = None,
+) -> list[datetime]:
     """Due instants of a sequence (day offsets after enrolment), in `day_offsets` order.
 
     A step already past at enrolment is due at enrolment; with `window`, each step is also
@@ -187,14 +202,20 @@ def sequence_due(enrolled_at_utc: datetime, day_offsets: list[int], local_time: 
     zone = as_zone(tz)
     enrolled = enrolled_at_utc.astimezone(UTC)
     start_day = enrolled.astimezone(zone).date()
-    due = [max(local_to_utc(start_day + timedelta(days=o), local_time, zone), enrolled)
-           for o in day_offsets]
+    due = [
+        max(local_to_utc(start_day + timedelta(days=o), local_time, zone), enrolled)
+        for o in day_offsets
+    ]
     return [next_allowed(d, zone, window) for d in due] if window else due
 
 
-def apply_cap(due_utc: datetime, recent_send_times_utc: list[datetime],
-              cap: FrequencyCap = FrequencyCap(), *,
-              max_defer: timedelta = timedelta(days=7)) -> datetime | None:
+def apply_cap(
+    due_utc: datetime,
+    recent_send_times_utc: list[datetime],
+    cap: FrequencyCap = FrequencyCap(),
+    *,
+    max_defer: timedelta = timedelta(days=7),
+) -> datetime | None:
     """`due_utc`, or the deferred moment the cap allows, or None (drop) if beyond `max_defer`."""
     _require_aware(due_utc)
     sends = sorted(s.astimezone(UTC) for s in recent_send_times_utc)
@@ -209,9 +230,15 @@ def apply_cap(due_utc: datetime, recent_send_times_utc: list[datetime],
             return None
 
 
-def plan_send(due_utc: datetime, tz: str | ZoneInfo, rules: ContactRules,
-              recent_send_times_utc: list[datetime], cap: FrequencyCap | None = FrequencyCap(),
-              *, max_defer: timedelta = timedelta(days=7)) -> datetime | None:
+def plan_send(
+    due_utc: datetime,
+    tz: str | ZoneInfo,
+    rules: ContactRules,
+    recent_send_times_utc: list[datetime],
+    cap: FrequencyCap | None = FrequencyCap(),
+    *,
+    max_defer: timedelta = timedelta(days=7),
+) -> datetime | None:
     """Apply quiet hours, the contact's cap and the state 24 h cap until all agree.
 
     Returns the UTC send moment, or None when a cap would defer beyond `max_defer`.

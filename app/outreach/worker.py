@@ -4,6 +4,7 @@ Each pass: recover expired leases, reconcile unknown outcomes, enrol late joiner
 sequences, then claim due rows in batches and send them concurrently (bounded threads)
 under the shared send-rate budget. Safe to run several at once.
 """
+
 import logging
 import os
 import socket
@@ -40,8 +41,16 @@ class PassResult:
 
 
 class Worker:
-    def __init__(self, app, *, gateway=None, clock=utcnow, settings: DispatchSettings | None = None,
-                 budget=None, worker_id: str | None = None):
+    def __init__(
+        self,
+        app,
+        *,
+        gateway=None,
+        clock=utcnow,
+        settings: DispatchSettings | None = None,
+        budget=None,
+        worker_id: str | None = None,
+    ):
         self.app = app
         self.gateway = gateway or app.extensions["sms_gateway"]
         self.clock = clock
@@ -54,8 +63,9 @@ class Worker:
         self.worker_id = worker_id or new_worker_id()
         self.status_callback = app.config["PUBLIC_BASE_URL"] + "/webhooks/twilio/status"
         self._last_purge = None
-        self._pool = ThreadPoolExecutor(max_workers=self.settings.concurrency,
-                                        thread_name_prefix="send")
+        self._pool = ThreadPoolExecutor(
+            max_workers=self.settings.concurrency, thread_name_prefix="send"
+        )
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
@@ -63,20 +73,24 @@ class Worker:
     def _send(self, item) -> str:
         with self.app.app_context():
             try:
-                return send_prepared(item, gateway=self.gateway, clock=self.clock,
-                                     budget=self.budget, settings=self.settings,
-                                     status_callback=self.status_callback)
+                return send_prepared(
+                    item,
+                    gateway=self.gateway,
+                    clock=self.clock,
+                    budget=self.budget,
+                    settings=self.settings,
+                    status_callback=self.status_callback,
+                )
             except Exception:  # one bad row must not stop the batch; its lease expires
                 logger.exception("send failed unexpectedly outbox_id=%s", item.id)
                 db.session.rollback()
                 return "error"
 
     def maintenance(self) -> None:
-        from .services import enroll_late_joiners
-
         from ..contacts.retention import purge_inactive_contacts
         from ..reports.export_jobs import purge_old_exports
         from ..webhooks.spool import drain as drain_webhook_spool
+        from .services import enroll_late_joiners
 
         now = self.clock()
         drain_webhook_spool()  # first: a spooled STOP lands before anything is sent
@@ -97,8 +111,12 @@ class Worker:
         available = getattr(self.budget, "available", None)
         if available is not None and not available():
             return PassResult(outcomes={"budget_unavailable": 1})
-        ids = claim_due(self.worker_id, now=self.clock(), limit=self.settings.batch_size,
-                        lease=self.settings.lease)
+        ids = claim_due(
+            self.worker_id,
+            now=self.clock(),
+            limit=self.settings.batch_size,
+            lease=self.settings.lease,
+        )
         result = PassResult(claimed=len(ids))
         ready = prepare_batch(ids, worker_id=self.worker_id, now=self.clock())
         result.outcomes["held_back"] = len(ids) - len(ready)
@@ -114,7 +132,7 @@ class Worker:
         if self.settings.concurrency == 1:
             for n, item in enumerate(ready):
                 yield self._send(item)
-                last = self._keep_leases(ready[n + 1:], last)
+                last = self._keep_leases(ready[n + 1 :], last)
             return
         futures = {self._pool.submit(self._send, item): item for item in ready}
         pending = set(futures)
@@ -128,13 +146,24 @@ class Worker:
     def _keep_leases(self, items, last):
         now = self.clock()
         if items and now - last >= self.settings.lease / 3:
-            renew_leases([item.id for item in items], worker_id=self.worker_id, now=now,
-                         settings=self.settings)
+            renew_leases(
+                [item.id for item in items],
+                worker_id=self.worker_id,
+                now=now,
+                settings=self.settings,
+            )
             return now
         return last
 
-    def run(self, *, once: bool = False, poll_seconds: float = 1.0, stop: threading.Event | None = None,
-            maintenance_every: float = 30.0, jobs: bool = False) -> None:
+    def run(
+        self,
+        *,
+        once: bool = False,
+        poll_seconds: float = 1.0,
+        stop: threading.Event | None = None,
+        maintenance_every: float = 30.0,
+        jobs: bool = False,
+    ) -> None:
         """Send due messages; with `jobs`, also run background jobs (imports, …) in a thread,
         or, with `once`, run the pending ones first."""
         from ..jobs.runner import JobThread, run_pending
@@ -148,8 +177,12 @@ class Worker:
             thread.start()
         try:
             with self.app.app_context():
-                self._loop(once=once, poll_seconds=poll_seconds, stop=stop,
-                           maintenance_every=maintenance_every)
+                self._loop(
+                    once=once,
+                    poll_seconds=poll_seconds,
+                    stop=stop,
+                    maintenance_every=maintenance_every,
+                )
         finally:
             stop.set()
             if thread is not None:

@@ -8,8 +8,20 @@ from ..tenancy import OrgOwned
 from ..timeutil import UTCDateTime, utcnow
 
 KINDS = (
-    "sms_sent", "sms_delivered", "sms_failed", "sms_undelivered", "reply", "opt_out", "opt_in",
-    "invited", "rsvp_yes", "rsvp_no", "waitlisted", "attended", "no_show", "walk_in",
+    "sms_sent",
+    "sms_delivered",
+    "sms_failed",
+    "sms_undelivered",
+    "reply",
+    "opt_out",
+    "opt_in",
+    "invited",
+    "rsvp_yes",
+    "rsvp_no",
+    "waitlisted",
+    "attended",
+    "no_show",
+    "walk_in",
 )
 CHANNELS = ("sms", "workshop", "web", "import")
 
@@ -20,26 +32,40 @@ class ParticipationEvent(OrgOwned, db.Model):
 
     __tablename__ = "participation_events"
     __table_args__ = (
-        Index("ix_participation_campaign_kind_time", "organization_id", "campaign_id", "kind",
-              "occurred_at"),
+        Index(
+            "ix_participation_campaign_kind_time",
+            "organization_id",
+            "campaign_id",
+            "kind",
+            "occurred_at",
+        ),
         Index("ix_participation_contact", "contact_id", "occurred_at"),
         # Reports (issue 6): a campaign's events in contact order, covering every column
         # the reach, dose, funnel and organization queries read (index-only scans).
-        Index("ix_participation_campaign_contact", "organization_id", "campaign_id",
-              "contact_id", "workshop_id", "kind", "occurred_at", "message_id"),
+        Index(
+            "ix_participation_campaign_contact",
+            "organization_id",
+            "campaign_id",
+            "contact_id",
+            "workshop_id",
+            "kind",
+            "occurred_at",
+            "message_id",
+        ),
         # Reports: an organization's events of one kind in time (opt-out attribution).
-        Index("ix_participation_org_kind_time", "organization_id", "kind", "occurred_at",
-              "contact_id"),
+        Index(
+            "ix_participation_org_kind_time", "organization_id", "kind", "occurred_at", "contact_id"
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
     campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id", ondelete="SET NULL"))
     message_id: Mapped[int | None] = mapped_column(
-        ForeignKey("campaign_messages.id", ondelete="SET NULL"))
+        ForeignKey("campaign_messages.id", ondelete="SET NULL")
+    )
     outbox_id: Mapped[int | None] = mapped_column(Integer)
-    workshop_id: Mapped[int | None] = mapped_column(
-        ForeignKey("workshops.id", ondelete="SET NULL"))
+    workshop_id: Mapped[int | None] = mapped_column(ForeignKey("workshops.id", ondelete="SET NULL"))
     kind: Mapped[str] = mapped_column(String(20))
     channel: Mapped[str] = mapped_column(String(10))
     detail: Mapped[str | None] = mapped_column(String(40))  # e.g. a Twilio error code

@@ -23,6 +23,7 @@ rows). To get there, in this order:
 Planning reads grouped counts (never the rows one by one) plus the contact IDs of groups
 smaller than k; then `exports.event_rows` streams the rows and applies the plan.
 """
+
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
@@ -42,14 +43,27 @@ WIDE_BANDS = {"12-14": "12-17", "15-17": "12-17", "18-24": "18-29", "25-29": "18
 STEPS = ("municipality", "age_band", "state", "gender", "language", "age_band_all", "country")
 KEEP, NO_WEEK, NO_WORKSHOP = 0, 1, 2  # what a group of events keeps
 # The counts reported in the codebook: rows whose value was generalized, and dropped rows.
-STAT_KEYS = ("age_band_widened", "age_band", "gender", "language", "country", "state_code",
-             "municipality", "workshop_id", "week_utc", "dropped")
+STAT_KEYS = (
+    "age_band_widened",
+    "age_band",
+    "gender",
+    "language",
+    "country",
+    "state_code",
+    "municipality",
+    "workshop_id",
+    "week_utc",
+    "dropped",
+)
 
 
 def scope(org_id: int, campaign_id: int | None, period: Period) -> list:
     """The events of an export: the organization's, in the period, of one campaign or all."""
-    conditions = [E.organization_id == org_id, Contact.organization_id == org_id,
-                  *in_period(E.occurred_at, period)]
+    conditions = [
+        E.organization_id == org_id,
+        Contact.organization_id == org_id,
+        *in_period(E.occurred_at, period),
+    ]
     if campaign_id is not None:
         conditions.append(E.campaign_id == campaign_id)
     return conditions
@@ -57,21 +71,36 @@ def scope(org_id: int, campaign_id: int | None, period: Period) -> list:
 
 def first_events(org_id: int, campaign_id: int | None, period: Period):
     """Each contact's first event in the export: its age band is the one of that year."""
-    return (select(E.contact_id.label("contact_id"), func.min(E.occurred_at).label("first_at"))
-            .join(Contact, Contact.id == E.contact_id)
-            .where(*scope(org_id, campaign_id, period))
-            .group_by(E.contact_id).subquery("firsts"))
+    return (
+        select(E.contact_id.label("contact_id"), func.min(E.occurred_at).label("first_at"))
+        .join(Contact, Contact.id == E.contact_id)
+        .where(*scope(org_id, campaign_id, period))
+        .group_by(E.contact_id)
+        .subquery("firsts")
+    )
 
 
 def demographic_columns(firsts) -> tuple:
-    return (age_band_sql(utc_year(firsts.c.first_at)), Contact.gender, Contact.language,
-            Contact.country, Contact.state_code, Contact.municipality)
+    return (
+        age_band_sql(utc_year(firsts.c.first_at)),
+        Contact.gender,
+        Contact.language,
+        Contact.country,
+        Contact.state_code,
+        Contact.municipality,
+    )
 
 
 def demographic_key(band, gender, language, country, state, municipality) -> tuple:
     """A contact's exact demographics (municipality spellings folded together)."""
-    return (band or UNKNOWN, gender or UNKNOWN, language or UNKNOWN, country or UNKNOWN,
-            state or UNKNOWN, fold(municipality) if municipality else "")
+    return (
+        band or UNKNOWN,
+        gender or UNKNOWN,
+        language or UNKNOWN,
+        country or UNKNOWN,
+        state or UNKNOWN,
+        fold(municipality) if municipality else "",
+    )
 
 
 def _step(values: tuple, step: str) -> tuple:
@@ -117,12 +146,14 @@ class Plan:
     def row(self, key: tuple, workshop_id, kind: str, week: int):
         """(shown demographics, workshop, week) of a row, or None to leave it out."""
         demographics = self.shown.get(key)
-        level = self.level.get((demographics, workshop_id, kind, week)) if demographics \
-            else None
+        level = self.level.get((demographics, workshop_id, kind, week)) if demographics else None
         if level is None:
             return None
-        return (demographics, workshop_id if level < NO_WORKSHOP else SUPPRESSED,
-                week_monday(week).isoformat() if level == KEEP else SUPPRESSED)
+        return (
+            demographics,
+            workshop_id if level < NO_WORKSHOP else SUPPRESSED,
+            week_monday(week).isoformat() if level == KEEP else SUPPRESSED,
+        )
 
 
 def plan_export(org_id: int, campaign_id: int | None, period: Period, k: int) -> Plan:
@@ -130,14 +161,19 @@ def plan_export(org_id: int, campaign_id: int | None, period: Period, k: int) ->
     firsts = first_events(org_id, campaign_id, period)
     # Grouped through a subquery: PostgreSQL does not match a GROUP BY expression that has
     # bound parameters (the age bands, the epoch arithmetic) with the same SELECT one.
-    inner = (select(E.contact_id.label("contact_id"),
-                    *(c.label(n) for c, n in zip(demographic_columns(firsts), DEMOGRAPHICS)),
-                    E.workshop_id.label("workshop_id"), E.kind.label("kind"),
-                    epoch_week(E.occurred_at).label("week"))
-             .join(Contact, Contact.id == E.contact_id)
-             .join(firsts, firsts.c.contact_id == E.contact_id)
-             .where(*scope(org_id, campaign_id, period))
-             .subquery("export_rows"))
+    inner = (
+        select(
+            E.contact_id.label("contact_id"),
+            *(c.label(n) for c, n in zip(demographic_columns(firsts), DEMOGRAPHICS)),
+            E.workshop_id.label("workshop_id"),
+            E.kind.label("kind"),
+            epoch_week(E.occurred_at).label("week"),
+        )
+        .join(Contact, Contact.id == E.contact_id)
+        .join(firsts, firsts.c.contact_id == E.contact_id)
+        .where(*scope(org_id, campaign_id, period))
+        .subquery("export_rows")
+    )
     demo = [inner.c[n] for n in DEMOGRAPHICS]
     base = select().select_from(inner)
     e = inner.c
@@ -146,22 +182,26 @@ def plan_export(org_id: int, campaign_id: int | None, period: Period, k: int) ->
     # Contacts per exact demographics, and the most common spelling of each municipality.
     sizes, spellings = Counter(), defaultdict(Counter)
     for *values, n in db.session.execute(
-            base.add_columns(*demo, func.count(func.distinct(e.contact_id))).group_by(*demo)):
+        base.add_columns(*demo, func.count(func.distinct(e.contact_id))).group_by(*demo)
+    ):
         key = demographic_key(*values)
         sizes[key] += n
         if key[5]:
             spellings[key[3:]][values[5]] += n
-    exact = {key: key[:5] + (spellings[key[3:]].most_common(1)[0][0] if key[5] else "",)
-             for key in sizes}
+    exact = {
+        key: key[:5] + (spellings[key[3:]].most_common(1)[0][0] if key[5] else "",) for key in sizes
+    }
     plan.shown = _generalize(exact, sizes, k)
 
     # Events: contacts and rows per (demographics, workshop, kind, week).
     groups = defaultdict(lambda: {"contacts": 0, "rows": 0})
     rows_of = Counter()
-    statement = base.add_columns(*demo, e.workshop_id, e.kind, e.week,
-                                 func.count(func.distinct(e.contact_id)), func.count())
+    statement = base.add_columns(
+        *demo, e.workshop_id, e.kind, e.week, func.count(func.distinct(e.contact_id)), func.count()
+    )
     for *values, workshop_id, kind, week, n, rows in db.session.execute(
-            statement.group_by(*demo, e.workshop_id, e.kind, e.week)):
+        statement.group_by(*demo, e.workshop_id, e.kind, e.week)
+    ):
         key = demographic_key(*values)
         rows_of[key] += rows
         if plan.shown.get(key) is not None:
@@ -213,19 +253,17 @@ def _generalize(shown: dict, sizes: Counter, k: int) -> dict:
         small = {values for values, n in counts().items() if n < k and _next(values)}
         if not small:
             break
-        shown = {key: _next(values) if values in small else values
-                 for key, values in shown.items()}
+        shown = {key: _next(values) if values in small else values for key, values in shown.items()}
     totals = counts()
     while totals.get(ALL_SUPPRESSED, k) < k and len(totals) > 1:
         # Everything is suppressed and still too few: take in the smallest other group.
-        smallest = min((v for v in totals if v != ALL_SUPPRESSED),
-                       key=lambda v: (totals[v], v))
-        shown = {key: ALL_SUPPRESSED if values == smallest else values
-                 for key, values in shown.items()}
+        smallest = min((v for v in totals if v != ALL_SUPPRESSED), key=lambda v: (totals[v], v))
+        shown = {
+            key: ALL_SUPPRESSED if values == smallest else values for key, values in shown.items()
+        }
         totals = counts()
     if totals.get(ALL_SUPPRESSED, k) < k:
-        shown = {key: None if values == ALL_SUPPRESSED else values
-                 for key, values in shown.items()}
+        shown = {key: None if values == ALL_SUPPRESSED else values for key, values in shown.items()}
     return shown
 
 
@@ -235,9 +273,12 @@ def _small_group_contacts(base, e, demo, groups: dict, shown: dict, k: int) -> d
     ids = defaultdict(set)
     if not small:
         return ids
-    statement = (base.add_columns(e.contact_id, *demo, e.workshop_id, e.kind, e.week)
-                 .where(e.kind.in_(sorted({key[2] for key in small}))).distinct()
-                 .execution_options(yield_per=5000))
+    statement = (
+        base.add_columns(e.contact_id, *demo, e.workshop_id, e.kind, e.week)
+        .where(e.kind.in_(sorted({key[2] for key in small})))
+        .distinct()
+        .execution_options(yield_per=5000)
+    )
     for contact_id, *values, workshop_id, kind, week in db.session.execute(statement):
         group_key = (shown.get(demographic_key(*values)), workshop_id, kind, week)
         if group_key in small:

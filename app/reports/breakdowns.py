@@ -6,6 +6,7 @@ definitions (metrics.py). `campaign_cells` hands them to `suppression.Linked` on
 tables.py builds every row, total, headline and chart from that single result, so a
 figure is hidden everywhere it appears or nowhere.
 """
+
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -23,8 +24,12 @@ MESSAGE_FIELDS = ("delivered", "delivered_contacts", "failed", "undelivered", "o
 # Cells that are not rows of a table.
 REACHED, SMS_REACHED, WORKSHOP_REACHED = ("reached",), ("sms_reached",), ("workshop_reached",)
 SMS_ONLY, WORKSHOP_ONLY, BOTH = ("sms_only",), ("workshop_only",), ("both",)
-TARGETED, DELIVERED, FAILED, UNDELIVERED = ("targeted",), ("delivered",), ("failed",), \
-    ("undelivered",)
+TARGETED, DELIVERED, FAILED, UNDELIVERED = (
+    ("targeted",),
+    ("delivered",),
+    ("failed",),
+    ("undelivered",),
+)
 FAILURES = ("failures",)  # failed + undelivered: follows from the delivery rate
 OPT_OUTS, ATTENDANCES = ("opt_outs",), ("attendances",)
 
@@ -72,8 +77,9 @@ def _rollup(groups, key) -> Counter:
     return counts
 
 
-def _add_breakdown(linked: Linked, name, keys, reached: Counter, targeted: Counter,
-                   totals=(REACHED, TARGETED)):
+def _add_breakdown(
+    linked: Linked, name, keys, reached: Counter, targeted: Counter, totals=(REACHED, TARGETED)
+):
     """One representativeness breakdown: its rows add up to reached and to targeted."""
     for side, counts, total in (("r", reached, totals[0]), ("t", targeted, totals[1])):
         cells = [linked.add((name, key, side), counts[key]) for key in keys]
@@ -89,16 +95,32 @@ def campaign_cells(f: CampaignFigures, threshold: int | None) -> CampaignCells:
     # Dose. "0 messages" is "reached in workshops only", "0 workshops" "by SMS only"; the
     # rows weighted by their number add up to the deliveries and the attendances (a range
     # row adds an unknown remainder: at most 3 a contact for "6-9", any for "10+").
-    _add_dose(linked, "message_dose", f.message_dose, MESSAGE_DOSE_BINS, WORKSHOP_ONLY,
-              SMS_REACHED, DELIVERED)
-    _add_dose(linked, "workshop_dose", f.workshop_dose, WORKSHOP_DOSE_BINS, SMS_ONLY,
-              WORKSHOP_REACHED, ATTENDANCES)
+    _add_dose(
+        linked,
+        "message_dose",
+        f.message_dose,
+        MESSAGE_DOSE_BINS,
+        WORKSHOP_ONLY,
+        SMS_REACHED,
+        DELIVERED,
+    )
+    _add_dose(
+        linked,
+        "workshop_dose",
+        f.workshop_dose,
+        WORKSHOP_DOSE_BINS,
+        SMS_ONLY,
+        WORKSHOP_REACHED,
+        ATTENDANCES,
+    )
     _add_messages(linked, f, cells)
     _add_funnel(linked, f)
 
     cells.shown = linked.shown()
-    hidden_dose = {name: any(isinstance(v, Hidden) for k, v in cells.shown.items()
-                             if k[0] == name) for name in ("message_dose", "workshop_dose")}
+    hidden_dose = {
+        name: any(isinstance(v, Hidden) for k, v in cells.shown.items() if k[0] == name)
+        for name in ("message_dose", "workshop_dose")
+    }
     cells.median_messages = _median(f.message_dose, hidden_dose["message_dose"], threshold)
     cells.median_workshops = _median(f.workshop_dose, hidden_dose["workshop_dose"], threshold)
     return cells
@@ -107,15 +129,27 @@ def campaign_cells(f: CampaignFigures, threshold: int | None) -> CampaignCells:
 def _add_headline(linked: Linked, f: CampaignFigures) -> None:
     """Headline figures. Anchors are the campaign's row on the organization dashboard."""
     channels = f.channels
-    for key, value in ((REACHED, f.reached), (SMS_REACHED, f.sms_reached),
-                       (WORKSHOP_REACHED, f.workshop_reached), (DELIVERED, f.delivered),
-                       (FAILURES, f.failed + f.undelivered), (OPT_OUTS, f.opt_outs)):
+    for key, value in (
+        (REACHED, f.reached),
+        (SMS_REACHED, f.sms_reached),
+        (WORKSHOP_REACHED, f.workshop_reached),
+        (DELIVERED, f.delivered),
+        (FAILURES, f.failed + f.undelivered),
+        (OPT_OUTS, f.opt_outs),
+    ):
         linked.add(key, value, ANCHOR)
-    for key, value in ((SMS_ONLY, channels["sms_only"]),
-                       (WORKSHOP_ONLY, channels["workshop_only"]), (BOTH, channels["both"])):
+    for key, value in (
+        (SMS_ONLY, channels["sms_only"]),
+        (WORKSHOP_ONLY, channels["workshop_only"]),
+        (BOTH, channels["both"]),
+    ):
         linked.add(key, value, PART)
-    for key, value in ((TARGETED, f.targeted), (FAILED, f.failed),
-                       (UNDELIVERED, f.undelivered), (ATTENDANCES, f.attendances)):
+    for key, value in (
+        (TARGETED, f.targeted),
+        (FAILED, f.failed),
+        (UNDELIVERED, f.undelivered),
+        (ATTENDANCES, f.attendances),
+    ):
         linked.add(key, value, TOTAL)
     linked.partition(REACHED, [SMS_ONLY, WORKSHOP_ONLY, BOTH])
     linked.partition(SMS_REACHED, [SMS_ONLY, BOTH])
@@ -123,9 +157,11 @@ def _add_headline(linked: Linked, f: CampaignFigures) -> None:
     linked.partition(FAILURES, [FAILED, UNDELIVERED])
 
 
-ATTRIBUTES = {"age_band": (lambda g: g.age_band, REPORT_AGE_BANDS),
-              "gender": (lambda g: g.gender, GENDERS + (UNKNOWN,)),
-              "language": (lambda g: g.language, LANGUAGES + (UNKNOWN,))}
+ATTRIBUTES = {
+    "age_band": (lambda g: g.age_band, REPORT_AGE_BANDS),
+    "gender": (lambda g: g.gender, GENDERS + (UNKNOWN,)),
+    "language": (lambda g: g.language, LANGUAGES + (UNKNOWN,)),
+}
 
 
 def _state_key(g) -> tuple:
@@ -149,41 +185,56 @@ def _add_people(linked: Linked, f: CampaignFigures, cells: CampaignCells) -> Non
         _add_breakdown(linked, name, keys, reached, targeted)
     r_state = _rollup(f.reached_groups, _state_key)
     t_state = _rollup(f.targeted_groups, _state_key)
-    cells.states = sorted(set(r_state) | set(t_state),
-                          key=lambda k: (k[0], k[1] == UNKNOWN, k[1]))
+    cells.states = sorted(set(r_state) | set(t_state), key=lambda k: (k[0], k[1] == UNKNOWN, k[1]))
     _add_breakdown(linked, "state", cells.states, r_state, t_state)
     r_muni, t_muni = _rollup(f.reached_groups, _muni_key), _rollup(f.targeted_groups, _muni_key)
     for state in cells.states:
-        keys = sorted((k for k in set(r_muni) | set(t_muni) if k[:2] == state),
-                      key=lambda k: (k[2] == "", k[2]))
+        keys = sorted(
+            (k for k in set(r_muni) | set(t_muni) if k[:2] == state),
+            key=lambda k: (k[2] == "", k[2]),
+        )
         cells.municipalities[state] = keys
-        _add_breakdown(linked, "muni", keys, r_muni, t_muni,
-                       totals=(("state", state, "r"), ("state", state, "t")))
+        _add_breakdown(
+            linked,
+            "muni",
+            keys,
+            r_muni,
+            t_muni,
+            totals=(("state", state, "r"), ("state", state, "t")),
+        )
     spellings: dict = {}
     for g in f.reached_groups + f.targeted_groups:
         spellings.setdefault(_muni_key(g), Counter())[g.municipality or ""] += g.n
-    cells.municipality_names = {key: counts.most_common(1)[0][0] if key[2] else ""
-                                for key, counts in spellings.items()}
+    cells.municipality_names = {
+        key: counts.most_common(1)[0][0] if key[2] else "" for key, counts in spellings.items()
+    }
 
 
 def _add_messages(linked: Linked, f: CampaignFigures, cells: CampaignCells) -> None:
     """Failure reasons add up to the failures; messages add up to the campaign's
     deliveries, failures and opt-outs; a message is delivered once per contact."""
     cells.failure_codes = sorted(f.failure_codes, key=lambda c: (c is None, c or ""))
-    linked.partition(FAILURES, [linked.add(("failure", c), f.failure_codes[c])
-                                for c in cells.failure_codes])
+    linked.partition(
+        FAILURES, [linked.add(("failure", c), f.failure_codes[c]) for c in cells.failure_codes]
+    )
     for i, m in enumerate(f.messages):
         for name in MESSAGE_FIELDS:
             linked.add(("message", i, name), getattr(m, name))
         linked.equal(("message", i, "delivered"), ("message", i, "delivered_contacts"))
-    for name, total in (("delivered", DELIVERED), ("failed", FAILED),
-                        ("undelivered", UNDELIVERED), ("opt_outs", OPT_OUTS)):
+    for name, total in (
+        ("delivered", DELIVERED),
+        ("failed", FAILED),
+        ("undelivered", UNDELIVERED),
+        ("opt_outs", OPT_OUTS),
+    ):
         linked.partition(total, [("message", i, name) for i in range(len(f.messages))])
 
 
 # Within a funnel row: a whole and the parts it is made of, plus others (none, usually).
-FUNNEL_IDENTITIES = (("attended", ("attended_after_rsvp", "walk_ins")),
-                     ("rsvp_yes", ("attended_after_rsvp", "no_shows")))
+FUNNEL_IDENTITIES = (
+    ("attended", ("attended_after_rsvp", "walk_ins")),
+    ("rsvp_yes", ("attended_after_rsvp", "no_shows")),
+)
 
 
 def _add_funnel(linked: Linked, f: CampaignFigures) -> None:
@@ -209,8 +260,15 @@ def _add_funnel(linked: Linked, f: CampaignFigures) -> None:
     linked.partition(ATTENDANCES, [("funnel", i, "attended") for i in workshops])
 
 
-def _add_dose(linked: Linked, name: str, distribution: Counter, bins: tuple[str, ...],
-              zero, at_least_one, weighted_total) -> None:
+def _add_dose(
+    linked: Linked,
+    name: str,
+    distribution: Counter,
+    bins: tuple[str, ...],
+    zero,
+    at_least_one,
+    weighted_total,
+) -> None:
     binned, beyond = Counter(), 0
     for value, n in distribution.items():
         label = bin_of(value, bins)
@@ -230,8 +288,7 @@ def _add_dose(linked: Linked, name: str, distribution: Counter, bins: tuple[str,
             # Without anybody in the open row, the remainder is at most (high - low) a head.
             room = {(name, b): int(b.split("-")[1]) - _weight(b) for b in closed}
             spare = sum(room[k] * binned[k[1]] for k in room) - beyond
-            linked.equation({**room, slack: -1,
-                             linked.slack(("slack", name, "room"), spare): -1})
+            linked.equation({**room, slack: -1, linked.slack(("slack", name, "room"), spare): -1})
     linked.equation(terms)
 
 

@@ -8,10 +8,12 @@ of HH:MM", so nobody mistakes them for live counters. Per process (no shared sto
 serialization, nothing personal leaves the process, and a figure is never older than the
 setting whichever process answers.
 """
+
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 
 from cachetools import TTLCache
 from flask import current_app

@@ -5,6 +5,7 @@ Each has a <title> and <desc> referenced by aria-labelledby, and every page plac
 chart's data table beside it. Suppressed cells (`Hidden`) get no bar, only their
 marker, so the drawing never reveals a hidden value.
 """
+
 from collections.abc import Callable, Sequence
 from datetime import date
 
@@ -40,23 +41,35 @@ def _axis(value: float) -> tuple[float, float]:
 
 
 def _svg(chart_id: str, title: str, description: str, height: int, body: list[str]) -> Markup:
-    head = (f'<svg class="chart" viewBox="0 0 {WIDTH} {height}" role="img" '
-            f'aria-labelledby="{escape(chart_id)}-title {escape(chart_id)}-desc" '
-            f'focusable="false" xmlns="http://www.w3.org/2000/svg">'
-            f'<title id="{escape(chart_id)}-title">{escape(title)}</title>'
-            f'<desc id="{escape(chart_id)}-desc">{escape(description)}</desc>')
+    head = (
+        f'<svg class="chart" viewBox="0 0 {WIDTH} {height}" role="img" '
+        f'aria-labelledby="{escape(chart_id)}-title {escape(chart_id)}-desc" '
+        f'focusable="false" xmlns="http://www.w3.org/2000/svg">'
+        f'<title id="{escape(chart_id)}-title">{escape(title)}</title>'
+        f'<desc id="{escape(chart_id)}-desc">{escape(description)}</desc>'
+    )
     return Markup(head + "".join(body) + "</svg>")
 
 
-def _text(x: float, y: float, content: str, css: str = "chart__label",
-          anchor: str = "start") -> str:
-    return (f'<text x="{x:.1f}" y="{y:.1f}" class="{css}" text-anchor="{anchor}" '
-            f'font-size="{FONT}">{escape(content)}</text>')
+def _text(
+    x: float, y: float, content: str, css: str = "chart__label", anchor: str = "start"
+) -> str:
+    return (
+        f'<text x="{x:.1f}" y="{y:.1f}" class="{css}" text-anchor="{anchor}" '
+        f'font-size="{FONT}">{escape(content)}</text>'
+    )
 
 
-def bar_chart(chart_id: str, title: str, description: str,
-              rows: Sequence[tuple[str, Sequence]], *, series: Sequence[str],
-              fmt: Callable[[float], str], scale_max: float | None = None) -> Markup:
+def bar_chart(
+    chart_id: str,
+    title: str,
+    description: str,
+    rows: Sequence[tuple[str, Sequence]],
+    *,
+    series: Sequence[str],
+    fmt: Callable[[float], str],
+    scale_max: float | None = None,
+) -> Markup:
     """Horizontal bars: one group per row, one bar per series (at most two)."""
     label_width = min(230, max(90, 7 * max((len(label) for label, _ in rows), default=0)))
     value_room = 70
@@ -71,16 +84,16 @@ def bar_chart(chart_id: str, title: str, description: str,
     if len(series) > 1:
         x = label_width
         for index, name in enumerate(series):
-            body.append(f'<rect x="{x}" y="4" width="12" height="12" '
-                        f'class="{SERIES_CLASSES[index]}"/>')
+            body.append(
+                f'<rect x="{x}" y="4" width="12" height="12" class="{SERIES_CLASSES[index]}"/>'
+            )
             body.append(_text(x + 16, 14, name))
             x += 24 + 8 * len(name)
     if not rows:
         return _svg(chart_id, title, description, height, body)
     for r, (label, values) in enumerate(rows):
         y0 = legend_h + r * group_h
-        body.append(_text(label_width - 8, y0 + bar_h * len(series) / 2 + 4, label,
-                          anchor="end"))
+        body.append(_text(label_width - 8, y0 + bar_h * len(series) / 2 + 4, label, anchor="end"))
         for s, value in enumerate(values):
             y = y0 + s * bar_h
             if isinstance(value, Hidden) or value is None:
@@ -88,20 +101,30 @@ def bar_chart(chart_id: str, title: str, description: str,
                 body.append(_text(label_width + 4, y + bar_h - 4, marker, "chart__hidden"))
                 continue
             width = plot * (value / top) if top else 0
-            body.append(f'<rect x="{label_width}" y="{y + 1}" width="{max(width, 0):.1f}" '
-                        f'height="{bar_h - 2}" class="{SERIES_CLASSES[s]}">'
-                        f'<title>{escape(label)} · {escape(series[s])}: {escape(fmt(value))}'
-                        f'</title></rect>')
-            body.append(_text(label_width + width + 4, y + bar_h - 4, fmt(value),
-                              "chart__value"))
-    body.append(f'<line x1="{label_width}" y1="{legend_h}" x2="{label_width}" '
-                f'y2="{height - 10}" class="chart__axis"/>')
+            body.append(
+                f'<rect x="{label_width}" y="{y + 1}" width="{max(width, 0):.1f}" '
+                f'height="{bar_h - 2}" class="{SERIES_CLASSES[s]}">'
+                f"<title>{escape(label)} · {escape(series[s])}: {escape(fmt(value))}"
+                f"</title></rect>"
+            )
+            body.append(_text(label_width + width + 4, y + bar_h - 4, fmt(value), "chart__value"))
+    body.append(
+        f'<line x1="{label_width}" y1="{legend_h}" x2="{label_width}" '
+        f'y2="{height - 10}" class="chart__axis"/>'
+    )
     return _svg(chart_id, title, description, height, body)
 
 
-def time_chart(chart_id: str, title: str, description: str, points: Sequence[tuple[date, int]],
-               *, kind: str, fmt: Callable[[float], str],
-               date_fmt: Callable[[date], str]) -> Markup:
+def time_chart(
+    chart_id: str,
+    title: str,
+    description: str,
+    points: Sequence[tuple[date, int]],
+    *,
+    kind: str,
+    fmt: Callable[[float], str],
+    date_fmt: Callable[[date], str],
+) -> Markup:
     """Vertical bars (`kind="bars"`) or a line (`kind="line"`) over dates."""
     height, left, right, top_pad, bottom = 240, 56, 16, 12, 36
     plot_w, plot_h = WIDTH - left - right, height - top_pad - bottom
@@ -111,8 +134,10 @@ def time_chart(chart_id: str, title: str, description: str, points: Sequence[tup
     for i in range(ticks + 1):  # horizontal grid with value labels
         value = step * i
         y = top_pad + plot_h - plot_h * i / ticks
-        body.append(f'<line x1="{left}" y1="{y:.1f}" x2="{WIDTH - right}" y2="{y:.1f}" '
-                    f'class="chart__grid"/>')
+        body.append(
+            f'<line x1="{left}" y1="{y:.1f}" x2="{WIDTH - right}" y2="{y:.1f}" '
+            f'class="chart__grid"/>'
+        )
         body.append(_text(left - 6, y + 4, fmt(value), anchor="end"))
     n = len(points)
     if n:
@@ -122,19 +147,22 @@ def time_chart(chart_id: str, title: str, description: str, points: Sequence[tup
             x = left + i * step
             h = plot_h * value / top
             if kind == "bars":
-                body.append(f'<rect x="{x + step * 0.1:.1f}" y="{top_pad + plot_h - h:.1f}" '
-                            f'width="{max(step * 0.8, 0.5):.1f}" height="{h:.1f}" '
-                            f'class="chart__bar"><title>{escape(date_fmt(day))}: '
-                            f'{escape(fmt(value))}</title></rect>')
+                body.append(
+                    f'<rect x="{x + step * 0.1:.1f}" y="{top_pad + plot_h - h:.1f}" '
+                    f'width="{max(step * 0.8, 0.5):.1f}" height="{h:.1f}" '
+                    f'class="chart__bar"><title>{escape(date_fmt(day))}: '
+                    f"{escape(fmt(value))}</title></rect>"
+                )
             coords.append(f"{x + step / 2:.1f},{top_pad + plot_h - h:.1f}")
         if kind == "line":
-            body.append(f'<polyline points="{" ".join(coords)}" class="chart__line" '
-                        f'fill="none"/>')
+            body.append(f'<polyline points="{" ".join(coords)}" class="chart__line" fill="none"/>')
         labels = min(n, 6)
         for t in range(labels):
             i = round(t * (n - 1) / (labels - 1)) if labels > 1 else 0
             x = left + i * step + step / 2
             body.append(_text(x, height - bottom + 18, date_fmt(points[i][0]), anchor="middle"))
-    body.append(f'<line x1="{left}" y1="{top_pad + plot_h}" x2="{WIDTH - right}" '
-                f'y2="{top_pad + plot_h}" class="chart__axis"/>')
+    body.append(
+        f'<line x1="{left}" y1="{top_pad + plot_h}" x2="{WIDTH - right}" '
+        f'y2="{top_pad + plot_h}" class="chart__axis"/>'
+    )
     return _svg(chart_id, title, description, height, body)

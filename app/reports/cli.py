@@ -3,6 +3,7 @@
 The command runs with the server's own access, so it prints exact counts (no
 small-cell suppression): whoever can run it can read the database anyway.
 """
+
 import json
 from datetime import date, datetime
 from functools import partial
@@ -78,24 +79,37 @@ def reach(org_slug, campaign_id, date_from, date_to, granularity, output):
         fail(error)
     campaign = None
     if campaign_id is not None:
-        campaign = db.session.scalar(select(Campaign).where(
-            Campaign.organization_id == org.id,
-            Campaign.id == (int(campaign_id) if campaign_id.isdigit() else -1)))
+        campaign = db.session.scalar(
+            select(Campaign).where(
+                Campaign.organization_id == org.id,
+                Campaign.id == (int(campaign_id) if campaign_id.isdigit() else -1),
+            )
+        )
         if campaign is None:
-            _error(_("No campaign %(id)s in organization %(slug)s.", id=campaign_id,
-                     slug=org.slug))
+            _error(_("No campaign %(id)s in organization %(slug)s.", id=campaign_id, slug=org.slug))
     today = datetime.now(ZoneInfo(org.timezone)).date()
-    form = validated(partial(ReportRangeForm, today=today),
-                     **{"from": date_from, "to": date_to, "granularity": granularity})
+    form = validated(
+        partial(ReportRangeForm, today=today),
+        **{"from": date_from, "to": date_to, "granularity": granularity},
+    )
     period = form.period(org.timezone)
 
     if campaign is not None:
-        figures = campaign_figures(campaign, period, today=today,
-                                   granularity=form.chosen_granularity())
+        figures = campaign_figures(
+            campaign, period, today=today, granularity=form.chosen_granularity()
+        )
         tables = campaign_tables(figures, None, str(get_locale() or "es"))
-        main, about = "summary", {"campaign": {"id": campaign.id, "name": campaign.name,
-                                               "strategy": campaign.strategy,
-                                               "level": campaign.level}}
+        main, about = (
+            "summary",
+            {
+                "campaign": {
+                    "id": campaign.id,
+                    "name": campaign.name,
+                    "strategy": campaign.strategy,
+                    "level": campaign.level,
+                }
+            },
+        )
     else:
         tables = organization_tables(organization_figures(org.id, period))
         main, about = "campaigns", {}
@@ -106,8 +120,11 @@ def reach(org_slug, campaign_id, date_from, date_to, granularity, output):
     document = {
         "organization": org.slug,
         **about,
-        "period": {"from": _json_value(period.start), "to": _json_value(period.end),
-                   "timezone": period.tz},
+        "period": {
+            "from": _json_value(period.start),
+            "to": _json_value(period.end),
+            "timezone": period.tz,
+        },
         "tables": {key: _table_json(table) for key, table in tables.items()},
     }
     click.echo(json.dumps(document, ensure_ascii=False, indent=2))

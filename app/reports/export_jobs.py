@@ -7,6 +7,7 @@ serve it, and it appears only once complete); the page then links to the downloa
 keeps the viewer's suppression threshold: an export made for a coordinator (exact places)
 is never served to an evaluator. Files are deleted after EXPORT_KEEP (worker maintenance).
 """
+
 import zlib
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
@@ -30,27 +31,48 @@ GZIP = 16 + zlib.MAX_WBITS  # zlib's window bits for the gzip format
 
 
 def count_events(org_id: int, *, campaign_id: int | None, period: Period) -> int:
-    return db.session.scalar(select(func.count()).select_from(E)
-                             .join(Contact, Contact.id == E.contact_id)
-                             .where(*scope(org_id, campaign_id, period)))
+    return db.session.scalar(
+        select(func.count())
+        .select_from(E)
+        .join(Contact, Contact.id == E.contact_id)
+        .where(*scope(org_id, campaign_id, period))
+    )
 
 
-def queue_event_export(org_id: int, *, user_id: int, campaign_id: int | None, period: Period,
-                       threshold: int | None, locale: str, filename: str, total: int,
-                       now: datetime):
-    payload = {"campaign_id": campaign_id, "tz": period.tz, "threshold": threshold,
-               "start": period.start.isoformat() if period.start else None,
-               "end": period.end.isoformat() if period.end else None,
-               "locale": locale, "filename": filename}
-    return enqueue(KIND, organization_id=org_id, payload=payload, user_id=user_id, total=total,
-                   now=now)
+def queue_event_export(
+    org_id: int,
+    *,
+    user_id: int,
+    campaign_id: int | None,
+    period: Period,
+    threshold: int | None,
+    locale: str,
+    filename: str,
+    total: int,
+    now: datetime,
+):
+    payload = {
+        "campaign_id": campaign_id,
+        "tz": period.tz,
+        "threshold": threshold,
+        "start": period.start.isoformat() if period.start else None,
+        "end": period.end.isoformat() if period.end else None,
+        "locale": locale,
+        "filename": filename,
+    }
+    return enqueue(
+        KIND, organization_id=org_id, payload=payload, user_id=user_id, total=total, now=now
+    )
 
 
 @job_handler(KIND)
 def run_event_export(job, progress) -> dict:
     p = job.payload
-    period = Period(date.fromisoformat(p["start"]) if p["start"] else None,
-                    date.fromisoformat(p["end"]) if p["end"] else None, p["tz"])
+    period = Period(
+        date.fromisoformat(p["start"]) if p["start"] else None,
+        date.fromisoformat(p["end"]) if p["end"] else None,
+        p["tz"],
+    )
     compressor = zlib.compressobj(6, zlib.DEFLATED, GZIP)
     parts, size, written = [], 0, 0
 
@@ -63,8 +85,13 @@ def run_event_export(job, progress) -> dict:
             yield row
 
     with force_locale(p.get("locale") or "es"):
-        rows = event_rows(job.organization_id, campaign_id=p["campaign_id"], period=period,
-                          secret_key=current_app.config["SECRET_KEY"], threshold=p["threshold"])
+        rows = event_rows(
+            job.organization_id,
+            campaign_id=p["campaign_id"],
+            period=period,
+            secret_key=current_app.config["SECRET_KEY"],
+            threshold=p["threshold"],
+        )
         for chunk in stream_csv(counted(rows)):
             data = chunk.encode("utf-8")
             size += len(data)
@@ -72,8 +99,15 @@ def run_event_export(job, progress) -> dict:
     parts.append(compressor.flush())
     db.session.rollback()  # end the long read before writing
     db.session.execute(delete(ExportFile).where(ExportFile.job_id == job.id))  # a retry
-    db.session.add(ExportFile(organization_id=job.organization_id, job_id=job.id,
-                              filename=p["filename"][:200], content=b"".join(parts), size=size))
+    db.session.add(
+        ExportFile(
+            organization_id=job.organization_id,
+            job_id=job.id,
+            filename=p["filename"][:200],
+            content=b"".join(parts),
+            size=size,
+        )
+    )
     db.session.commit()
     progress(done=written, force=True)
     return {"job_id": job.id, "rows": written, "bytes": size}
@@ -82,15 +116,19 @@ def run_event_export(job, progress) -> dict:
 def may_download(job, user) -> bool:
     """The requester's organization, an event export, and never a less suppressed copy than
     the viewer's own would be."""
-    return job.kind == KIND and (job.payload.get("threshold") is not None
-                                 or user.can("view_contacts"))
+    return job.kind == KIND and (
+        job.payload.get("threshold") is not None or user.can("view_contacts")
+    )
 
 
 def export_file(job) -> ExportFile | None:
     if job.status != "succeeded":
         return None
-    return db.session.scalar(select(ExportFile).where(
-        ExportFile.organization_id == job.organization_id, ExportFile.job_id == job.id))
+    return db.session.scalar(
+        select(ExportFile).where(
+            ExportFile.organization_id == job.organization_id, ExportFile.job_id == job.id
+        )
+    )
 
 
 def csv_chunks(export: ExportFile, size: int = 256 * 1024) -> Iterator[bytes]:
@@ -98,13 +136,17 @@ def csv_chunks(export: ExportFile, size: int = 256 * 1024) -> Iterator[bytes]:
     decompressor = zlib.decompressobj(GZIP)
     content = export.content
     for start in range(0, len(content), size):
-        yield decompressor.decompress(content[start:start + size])
+        yield decompressor.decompress(content[start : start + size])
     yield decompressor.flush()
 
 
 def purge_old_exports(*, now: datetime) -> int:
     """Delete exports older than EXPORT_KEEP."""
-    removed = db.session.execute(delete(ExportFile).where(
-        ExportFile.created_at < now - EXPORT_KEEP)).rowcount or 0
+    removed = (
+        db.session.execute(
+            delete(ExportFile).where(ExportFile.created_at < now - EXPORT_KEEP)
+        ).rowcount
+        or 0
+    )
     db.session.commit()
     return removed

@@ -8,6 +8,7 @@ explains them in the reader's language.
 The participation export streams: rows are fetched in batches (a server-side cursor on
 PostgreSQL) and written out batch by batch, never as a whole file in memory.
 """
+
 import hashlib
 import hmac
 import io
@@ -60,8 +61,9 @@ def table_csv(table: Table) -> str:
 
 def pseudonym_key(secret_key: str) -> bytes:
     """A key for pseudonyms only, derived from the app secret (domain separation)."""
-    return hmac.new(secret_key.encode("utf-8"), b"alcance/reports/pseudonym/v1",
-                    hashlib.sha256).digest()
+    return hmac.new(
+        secret_key.encode("utf-8"), b"alcance/reports/pseudonym/v1", hashlib.sha256
+    ).digest()
 
 
 def pseudonym(key: bytes, org_id: int, contact_id: int) -> str:
@@ -76,8 +78,9 @@ def pseudonym(key: bytes, org_id: int, contact_id: int) -> str:
 ERROR_CODE_KINDS = ("sms_failed", "sms_undelivered", "opt_out")
 
 
-def event_rows(org_id: int, *, campaign_id: int | None, period: Period, secret_key: str,
-               threshold: int | None) -> Iterator[list]:
+def event_rows(
+    org_id: int, *, campaign_id: int | None, period: Period, secret_key: str, threshold: int | None
+) -> Iterator[list]:
     """Header, then one list per event. With `threshold` (evaluators) the file is
     k-anonymous: weeks instead of times, quasi-identifiers generalized (anonymity.py)."""
     yield [c.key for c in event_columns(threshold)]
@@ -85,9 +88,19 @@ def event_rows(org_id: int, *, campaign_id: int | None, period: Period, secret_k
     key = pseudonym_key(secret_key)
     firsts = first_events(org_id, campaign_id, period)
     stmt = (
-        select(E.contact_id, age_band_sql(utc_year(E.occurred_at)),
-               *demographic_columns(firsts), E.campaign_id, Campaign.name, E.kind, E.channel,
-               E.workshop_id, E.message_id, E.detail, E.occurred_at)
+        select(
+            E.contact_id,
+            age_band_sql(utc_year(E.occurred_at)),
+            *demographic_columns(firsts),
+            E.campaign_id,
+            Campaign.name,
+            E.kind,
+            E.channel,
+            E.workshop_id,
+            E.message_id,
+            E.detail,
+            E.occurred_at,
+        )
         .join(Contact, Contact.id == E.contact_id)
         .join(firsts, firsts.c.contact_id == E.contact_id)
         .outerjoin(Campaign, Campaign.id == E.campaign_id)
@@ -97,25 +110,65 @@ def event_rows(org_id: int, *, campaign_id: int | None, period: Period, secret_k
     )
     result = db.session.execute(stmt)
     for partition in result.partitions():
-        for (contact_id, event_band, first_band, gender, language, country, state, municipality,
-             event_campaign, campaign_name, kind, channel, workshop_id, message_id, detail,
-             occurred_at) in partition:
+        for (
+            contact_id,
+            event_band,
+            first_band,
+            gender,
+            language,
+            country,
+            state,
+            municipality,
+            event_campaign,
+            campaign_name,
+            kind,
+            channel,
+            workshop_id,
+            message_id,
+            detail,
+            occurred_at,
+        ) in partition:
             error_code = detail if kind in ERROR_CODE_KINDS else None
             if plan is None:
-                yield [pseudonym(key, org_id, contact_id), event_band, gender or UNKNOWN,
-                       language or UNKNOWN, country or UNKNOWN, state or UNKNOWN,
-                       municipality or "", event_campaign, campaign_name, kind, channel,
-                       workshop_id, message_id, error_code,
-                       occurred_at.strftime("%Y-%m-%dT%H:%M:%SZ")]
+                yield [
+                    pseudonym(key, org_id, contact_id),
+                    event_band,
+                    gender or UNKNOWN,
+                    language or UNKNOWN,
+                    country or UNKNOWN,
+                    state or UNKNOWN,
+                    municipality or "",
+                    event_campaign,
+                    campaign_name,
+                    kind,
+                    channel,
+                    workshop_id,
+                    message_id,
+                    error_code,
+                    occurred_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                ]
                 continue
-            shown = plan.row(demographic_key(first_band, gender, language, country, state,
-                                             municipality), workshop_id, kind,
-                             _epoch_week(occurred_at))
+            shown = plan.row(
+                demographic_key(first_band, gender, language, country, state, municipality),
+                workshop_id,
+                kind,
+                _epoch_week(occurred_at),
+            )
             if shown is None:
                 continue  # the whole file has fewer contacts than the threshold
             demographics, workshop, week = shown
-            yield [pseudonym(key, org_id, contact_id), *demographics, event_campaign,
-                   campaign_name, kind, channel, workshop, message_id, error_code, week]
+            yield [
+                pseudonym(key, org_id, contact_id),
+                *demographics,
+                event_campaign,
+                campaign_name,
+                kind,
+                channel,
+                workshop,
+                message_id,
+                error_code,
+                week,
+            ]
 
 
 def _epoch_week(moment) -> int:
@@ -153,20 +206,35 @@ def _generalized_note(column: str, stats: dict) -> str:
     """How many rows of one evaluator's export had this column generalized."""
     total = stats.get("rows", 0)
     if column == "contact":
-        return _("In this file, rows left out: %(n)d of %(total)d.", n=stats.get("dropped", 0),
-                 total=total) if stats.get("dropped") else ""
+        return (
+            _(
+                "In this file, rows left out: %(n)d of %(total)d.",
+                n=stats.get("dropped", 0),
+                total=total,
+            )
+            if stats.get("dropped")
+            else ""
+        )
     if column == "age_band":
-        return _("In this file, rows with the age band widened: %(widened)d; suppressed: "
-                 "%(n)d; all rows: %(total)d.", widened=stats.get("age_band_widened", 0),
-                 n=stats.get("age_band", 0), total=total)
+        return _(
+            "In this file, rows with the age band widened: %(widened)d; suppressed: "
+            "%(n)d; all rows: %(total)d.",
+            widened=stats.get("age_band_widened", 0),
+            n=stats.get("age_band", 0),
+            total=total,
+        )
     if column in STAT_KEYS:
-        return _("In this file, rows with this column suppressed: %(n)d of %(total)d.",
-                 n=stats.get(column, 0), total=total)
+        return _(
+            "In this file, rows with this column suppressed: %(n)d of %(total)d.",
+            n=stats.get(column, 0),
+            total=total,
+        )
     return ""
 
 
-def codebook_entries(export: str, threshold: int | None,
-                     stats: dict | None = None) -> list[tuple[str, str, str, str]]:
+def codebook_entries(
+    export: str, threshold: int | None, stats: dict | None = None
+) -> list[tuple[str, str, str, str]]:
     """(column, meaning, type, allowed values) in the current locale. `stats`: what the
     evaluator's copy of one export generalized (anonymity.Plan.stats)."""
     suppressed = bool(threshold) and (export == "events" or SPECS[export].suppressed)
@@ -174,9 +242,12 @@ def codebook_entries(export: str, threshold: int | None,
     for column in codebook_columns(export, threshold):
         kind = str(KIND_TYPES[column.kind])
         if suppressed and export != "events" and column.may_be_hidden():
-            kind = _("%(type)s; \"*\" when suppressed: a count from 1 to %(max)d, or a "
-                     "figure hidden so that such a count cannot be worked out",
-                     type=kind, max=threshold - 1)
+            kind = _(
+                '%(type)s; "*" when suppressed: a count from 1 to %(max)d, or a '
+                "figure hidden so that such a count cannot be worked out",
+                type=kind,
+                max=threshold - 1,
+            )
         values = str(column.values) if column.values is not None else ""
         meaning = str(column.meaning)
         if suppressed and export == "events" and stats:

@@ -1,6 +1,7 @@
 """The report period form (pages, exports and `flask reports reach` validate through it)."""
+
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from flask_babel import format_date
@@ -30,10 +31,16 @@ class Period:
     def bounds_utc(self) -> tuple[datetime | None, datetime | None]:
         """[start, end) as aware UTC instants: local midnight to the next local midnight."""
         zone = ZoneInfo(self.tz)
-        low = (datetime.combine(self.start, time(0), tzinfo=zone).astimezone(timezone.utc)
-               if self.start else None)
-        high = (datetime.combine(self.end + timedelta(days=1), time(0), tzinfo=zone)
-                .astimezone(timezone.utc) if self.end else None)
+        low = (
+            datetime.combine(self.start, time(0), tzinfo=zone).astimezone(UTC)
+            if self.start
+            else None
+        )
+        high = (
+            datetime.combine(self.end + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)
+            if self.end
+            else None
+        )
         return low, high
 
     def as_args(self) -> dict:
@@ -59,9 +66,10 @@ class ReportRangeForm(BaseForm):
     date_from = DateField(_l("From"), name="from", validators=[Optional()])
     date_to = DateField(_l("To"), name="to", validators=[Optional()])
     granularity = SelectField(
-        _l("Time series"), validators=[Optional()],
-        choices=choices([("", _l("Automatic")), ("day", _l("Per day")),
-                         ("week", _l("Per week"))]))
+        _l("Time series"),
+        validators=[Optional()],
+        choices=choices([("", _l("Automatic")), ("day", _l("Per day")), ("week", _l("Per week"))]),
+    )
 
     def __init__(self, *args, today: date, **kwargs):
         super().__init__(*args, **kwargs)
@@ -72,9 +80,13 @@ class ReportRangeForm(BaseForm):
             return
         latest = _latest_allowed(self.today)
         if not MIN_DATE <= field.data <= latest:
-            raise ValidationError(_("Choose a date between %(first)s and %(last)s.",
-                                    first=format_date(MIN_DATE, "medium"),
-                                    last=format_date(latest, "medium")))
+            raise ValidationError(
+                _(
+                    "Choose a date between %(first)s and %(last)s.",
+                    first=format_date(MIN_DATE, "medium"),
+                    last=format_date(latest, "medium"),
+                )
+            )
 
     def validate_date_from(self, field):
         self._check_range(field)
@@ -88,9 +100,13 @@ class ReportRangeForm(BaseForm):
     def validate_granularity(self, field):
         start, end = self.date_from.data, self.date_to.data
         if field.data == "day" and start and end and (end - start).days + 1 > MAX_DAILY_POINTS:
-            raise ValidationError(_(
-                "Daily points cover at most %(days)d days; choose weekly points or a shorter "
-                "period.", days=MAX_DAILY_POINTS))
+            raise ValidationError(
+                _(
+                    "Daily points cover at most %(days)d days; choose weekly points or a shorter "
+                    "period.",
+                    days=MAX_DAILY_POINTS,
+                )
+            )
 
     def period(self, tz: str) -> Period:
         return Period(self.date_from.data, self.date_to.data, tz)
@@ -101,7 +117,8 @@ class ReportRangeForm(BaseForm):
 
 def auto_granularity(first: date, last: date, chosen: str | None) -> str:
     """The time series step: the chosen one, else days for short spans and weeks beyond."""
-    if chosen in GRANULARITIES and not (chosen == "day"
-                                        and (last - first).days + 1 > MAX_DAILY_POINTS):
+    if chosen in GRANULARITIES and not (
+        chosen == "day" and (last - first).days + 1 > MAX_DAILY_POINTS
+    ):
         return chosen
     return "day" if (last - first).days + 1 <= AUTO_DAILY_DAYS else "week"

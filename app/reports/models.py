@@ -1,4 +1,5 @@
 """Files the reports produce in the background (large event exports)."""
+
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, Integer, LargeBinary, String

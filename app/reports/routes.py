@@ -3,6 +3,7 @@
 Nothing here selects a name or a phone number. Users who may not see contacts
 (evaluators) get small counts suppressed (see suppression.py); the others, exact counts.
 """
+
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -69,13 +70,14 @@ def _today():
 def _campaign_figures(campaign, period: Period, granularity):
     """The campaign's figures and when they were computed (cache.py)."""
     today = _today()
-    return cached(("campaign", campaign.organization_id, campaign.id, period, today, granularity),
-                  lambda: campaign_figures(campaign, period, today=today, granularity=granularity))
+    return cached(
+        ("campaign", campaign.organization_id, campaign.id, period, today, granularity),
+        lambda: campaign_figures(campaign, period, today=today, granularity=granularity),
+    )
 
 
 def _organization_figures(org, period: Period):
-    return cached(("organization", org.id, period),
-                  lambda: organization_figures(org.id, period))
+    return cached(("organization", org.id, period), lambda: organization_figures(org.id, period))
 
 
 def _range_form() -> ReportRangeForm:
@@ -108,8 +110,10 @@ def _download(body, filename: str) -> Response:
 
 
 def _period_slug(period: Period) -> str:
-    return "{}_{}".format(period.start.isoformat() if period.start else "start",
-                          period.end.isoformat() if period.end else "now")
+    return "{}_{}".format(
+        period.start.isoformat() if period.start else "start",
+        period.end.isoformat() if period.end else "now",
+    )
 
 
 @bp.context_processor
@@ -118,8 +122,9 @@ def report_helpers() -> dict:
         "fmt_rate": _rate,
         "fmt_number": format_number,
         "fmt_count": lambda v: str(v) if is_hidden(v) else format_number(v),
-        "fmt_decimal": lambda v: "—" if v is None else str(v) if is_hidden(v)
-        else format_decimal(v, "#,##0.0#"),
+        "fmt_decimal": lambda v: (
+            "—" if v is None else str(v) if is_hidden(v) else format_decimal(v, "#,##0.0#")
+        ),
         "strategy_label": lambda code: STRATEGY_LABELS.get(code, code),
         "level_label": lambda code: LEVEL_LABELS.get(code, code),
         "status_label": lambda code: STATUS_LABELS.get(code, code),
@@ -141,9 +146,16 @@ def index():
         computed = _organization_figures(org, form.period(org.timezone))
         figures, computed_at = computed.value, computed.computed_at
         tables = organization_tables(figures)
-    return render_template("reports/index.html", form=form, figures=figures, tables=tables,
-                           computed_at=computed_at, range_args=_range_args(form),
-                           threshold=_threshold(), order=ORGANIZATION_TABLES), form_status(form)
+    return render_template(
+        "reports/index.html",
+        form=form,
+        figures=figures,
+        tables=tables,
+        computed_at=computed_at,
+        range_args=_range_args(form),
+        threshold=_threshold(),
+        order=ORGANIZATION_TABLES,
+    ), form_status(form)
 
 
 @bp.get("/campaigns/<int:campaign_id>")
@@ -155,16 +167,23 @@ def campaign(campaign_id):
     figures = tables = chart_svgs = computed_at = None
     threshold = _threshold()
     if form.validate():
-        computed = _campaign_figures(campaign, form.period(org.timezone),
-                                     form.chosen_granularity())
+        computed = _campaign_figures(campaign, form.period(org.timezone), form.chosen_granularity())
         figures, computed_at = computed.value, computed.computed_at
         tables = campaign_tables(figures, threshold, _language())
         chart_svgs = _campaign_charts(figures, tables)
-    headline = ({row[0]: row[2] for row in tables["summary"].rows} if tables else None)
-    return render_template("reports/campaign.html", campaign=campaign, form=form,
-                           figures=figures, tables=tables, charts=chart_svgs, headline=headline,
-                           computed_at=computed_at,
-                           threshold=threshold, range_args=_range_args(form)), form_status(form)
+    headline = {row[0]: row[2] for row in tables["summary"].rows} if tables else None
+    return render_template(
+        "reports/campaign.html",
+        campaign=campaign,
+        form=form,
+        figures=figures,
+        tables=tables,
+        charts=chart_svgs,
+        headline=headline,
+        computed_at=computed_at,
+        threshold=threshold,
+        range_args=_range_args(form),
+    ), form_status(form)
 
 
 def _range_args(form: ReportRangeForm) -> dict:
@@ -179,8 +198,9 @@ def _range_args(form: ReportRangeForm) -> dict:
 
 def _campaign_charts(figures, tables) -> dict:
     def short_date(day):
-        pattern = "d MMM" if figures.granularity == "day" or len(figures.series) < 60 \
-            else "MMM yyyy"
+        pattern = (
+            "d MMM" if figures.granularity == "day" or len(figures.series) < 60 else "MMM yyyy"
+        )
         return format_date(day, pattern)
 
     points = [(p.start, p.cumulative) for p in figures.series]
@@ -189,47 +209,94 @@ def _campaign_charts(figures, tables) -> dict:
 
     def shares(table, label_column):
         labels = table.column_values(label_column)
-        return [(str(label), [r, t]) for label, r, t in zip(
-            labels, table.column_values("reached_share"), table.column_values("targeted_share"))]
+        return [
+            (str(label), [r, t])
+            for label, r, t in zip(
+                labels, table.column_values("reached_share"), table.column_values("targeted_share")
+            )
+        ]
 
     # The funnel chart draws the table's total row: the same hidden values ("*").
     totals = dict(zip([c.key for c in tables["funnel"].spec.columns], tables["funnel"].total))
-    funnel_rows = [(label, [totals[key]]) for key, label in (
-        ("invited", _("Invited")), ("rsvp_yes", _("RSVP yes")), ("attended", _("Attended")),
-        ("attended_after_rsvp", _("Attended after RSVP")), ("walk_ins", _("Walk-ins")),
-        ("no_shows", _("No-shows")))]
+    funnel_rows = [
+        (label, [totals[key]])
+        for key, label in (
+            ("invited", _("Invited")),
+            ("rsvp_yes", _("RSVP yes")),
+            ("attended", _("Attended")),
+            ("attended_after_rsvp", _("Attended after RSVP")),
+            ("walk_ins", _("Walk-ins")),
+            ("no_shows", _("No-shows")),
+        )
+    ]
     series = [_("Reached"), _("Targeted")]
     return {
         "cumulative": charts.time_chart(
-            "chart-cumulative", _("Cumulative reach"),
+            "chart-cumulative",
+            _("Cumulative reach"),
             _("Line chart of contacts reached so far, by date.") + " " + same_data,
-            points, kind="line", fmt=lambda v: format_number(round(v)), date_fmt=short_date),
+            points,
+            kind="line",
+            fmt=lambda v: format_number(round(v)),
+            date_fmt=short_date,
+        ),
         "new": charts.time_chart(
-            "chart-new", _("Newly reached"),
+            "chart-new",
+            _("Newly reached"),
             _("Bar chart of contacts reached for the first time, by date.") + " " + same_data,
-            new, kind="bars", fmt=lambda v: format_number(round(v)), date_fmt=short_date),
+            new,
+            kind="bars",
+            fmt=lambda v: format_number(round(v)),
+            date_fmt=short_date,
+        ),
         "age_band": charts.bar_chart(
-            "chart-age", _("Reached and targeted by age band"),
-            _("Bars compare the share of reached contacts with the share of the targeted "
-              "audience in each age band.") + " " + same_data,
-            shares(tables["age_band"], "label"), series=series, fmt=_rate),
+            "chart-age",
+            _("Reached and targeted by age band"),
+            _(
+                "Bars compare the share of reached contacts with the share of the targeted "
+                "audience in each age band."
+            )
+            + " "
+            + same_data,
+            shares(tables["age_band"], "label"),
+            series=series,
+            fmt=_rate,
+        ),
         "state": charts.bar_chart(
-            "chart-state", _("Reached and targeted by state"),
-            _("Bars compare the share of reached contacts with the share of the targeted "
-              "audience in each state.") + " " + same_data,
-            shares(tables["state"], "state"), series=series, fmt=_rate),
+            "chart-state",
+            _("Reached and targeted by state"),
+            _(
+                "Bars compare the share of reached contacts with the share of the targeted "
+                "audience in each state."
+            )
+            + " "
+            + same_data,
+            shares(tables["state"], "state"),
+            series=series,
+            fmt=_rate,
+        ),
         "funnel": charts.bar_chart(
-            "chart-funnel", _("Workshop funnel"),
-            _("Bars show how many contacts reached each step, all workshops together.") + " "
-            + same_data, funnel_rows, series=[_("Contacts")], fmt=format_number),
+            "chart-funnel",
+            _("Workshop funnel"),
+            _("Bars show how many contacts reached each step, all workshops together.")
+            + " "
+            + same_data,
+            funnel_rows,
+            series=[_("Contacts")],
+            fmt=format_number,
+        ),
     }
 
 
 @bp.get("/glossary")
 @permission_required("view_reports")
 def glossary():
-    return render_template("reports/glossary.html", metrics=METRICS, threshold=_threshold(),
-                           org_threshold=_org().small_cell_threshold or 5)
+    return render_template(
+        "reports/glossary.html",
+        metrics=METRICS,
+        threshold=_threshold(),
+        org_threshold=_org().small_cell_threshold or 5,
+    )
 
 
 @bp.get("/codebook")
@@ -243,21 +310,36 @@ def codebook():
     if request.args.get("format") == "csv":
         if export is None:
             abort(404)
-        return _download(exports.codebook_csv(export, threshold, stats),
-                         f"alcance-codebook-{export}-{_language()}.csv")
+        return _download(
+            exports.codebook_csv(export, threshold, stats),
+            f"alcance-codebook-{export}-{_language()}.csv",
+        )
     keys = [export] if export else ["events", *CAMPAIGN_TABLES, *ORGANIZATION_TABLES]
-    books = [(key, SPECS[key].title if key != "events" else _("Participation events"),
-              exports.codebook_entries(key, threshold, stats if key == "events" else None))
-             for key in keys]
-    return render_template("reports/codebook.html", books=books, threshold=threshold,
-                           stats=stats, scope_args=scope_args)
+    books = [
+        (
+            key,
+            SPECS[key].title if key != "events" else _("Participation events"),
+            exports.codebook_entries(key, threshold, stats if key == "events" else None),
+        )
+        for key in keys
+    ]
+    return render_template(
+        "reports/codebook.html",
+        books=books,
+        threshold=threshold,
+        stats=stats,
+        scope_args=scope_args,
+    )
 
 
 def _export_stats(export, threshold) -> tuple[dict | None, dict]:
     """For an evaluator's codebook of one event export (campaign_id or all=1, and the
     period, as in the export's link): what its k-anonymous copy generalized."""
-    if export != "events" or not threshold or not (request.args.get("campaign_id")
-                                                   or request.args.get("all")):
+    if (
+        export != "events"
+        or not threshold
+        or not (request.args.get("campaign_id") or request.args.get("all"))
+    ):
         return None, {}
     org = _org()
     form = _valid_range_or_400()
@@ -308,13 +390,24 @@ def export_events():
     total = export_jobs.count_events(org.id, campaign_id=campaign_id, period=period)
     if total > current_app.config["EXPORT_INLINE_MAX_EVENTS"]:  # a worker writes it
         job = export_jobs.queue_event_export(
-            org.id, user_id=current_user.id, campaign_id=campaign_id, period=period,
-            threshold=_threshold(), locale=_language(), filename=filename, total=total,
-            now=utcnow())
+            org.id,
+            user_id=current_user.id,
+            campaign_id=campaign_id,
+            period=period,
+            threshold=_threshold(),
+            locale=_language(),
+            filename=filename,
+            total=total,
+            now=utcnow(),
+        )
         return redirect(url_for(".export_job", job_id=job.id))
-    rows = exports.event_rows(org.id, campaign_id=campaign_id, period=period,
-                              secret_key=current_app.config["SECRET_KEY"],
-                              threshold=_threshold())
+    rows = exports.event_rows(
+        org.id,
+        campaign_id=campaign_id,
+        period=period,
+        secret_key=current_app.config["SECRET_KEY"],
+        threshold=_threshold(),
+    )
     return _download(stream_with_context(exports.stream_csv(rows)), filename)
 
 
@@ -330,14 +423,18 @@ def _export_job_or_404(job_id: int) -> Job:
 def export_job(job_id):
     job = _export_job_or_404(job_id)
     p = job.payload
-    codebook_args = {"export": "events", **({"campaign_id": p["campaign_id"]}
-                                            if p.get("campaign_id") else {"all": 1})}
-    codebook_args.update({k: v for k, v in (("from", p.get("start")), ("to", p.get("end")))
-                          if v})
-    return render_template("reports/export_job.html", job=job,
-                           ready=export_jobs.export_file(job) is not None,
-                           codebook_url=url_for(".codebook", **codebook_args),
-                           status_url=url_for(".export_job_status", job_id=job.id))
+    codebook_args = {
+        "export": "events",
+        **({"campaign_id": p["campaign_id"]} if p.get("campaign_id") else {"all": 1}),
+    }
+    codebook_args.update({k: v for k, v in (("from", p.get("start")), ("to", p.get("end"))) if v})
+    return render_template(
+        "reports/export_job.html",
+        job=job,
+        ready=export_jobs.export_file(job) is not None,
+        codebook_url=url_for(".codebook", **codebook_args),
+        status_url=url_for(".export_job_status", job_id=job.id),
+    )
 
 
 @bp.get("/exports/<int:job_id>/status")

@@ -33,6 +33,7 @@ Decisions, in short (the glossary states them for users):
   and rates computed from a hidden figure are hidden. The time series (it adds up to
   reached, an anchor) and the organization dashboard (campaign totals) stay exact.
 """
+
 import math
 from collections import defaultdict
 from dataclasses import dataclass
@@ -154,11 +155,13 @@ class Linked:
             return {key: value for key, value in self.values.items() if key not in self.slacks}
         k = self.threshold
         self._merge_aliases()
-        figures = [key for key in self.values if key not in self.slacks
-                   and key not in self.aliases]
+        figures = [key for key in self.values if key not in self.slacks and key not in self.aliases]
         public = self._pinned({key for key in figures if self.roles[key] != ANCHOR})
-        hidden = {key: SMALL for key in figures if self.roles[key] == PART
-                  and 0 < self.values[key] < k and key not in public}
+        hidden = {
+            key: SMALL
+            for key in figures
+            if self.roles[key] == PART and 0 < self.values[key] < k and key not in public
+        }
         self._protect_each_sum(hidden, public)
         for _round in range(len(figures) + 1):
             exposed = self._exposures(set(hidden))
@@ -176,8 +179,9 @@ class Linked:
             hidden.update({key: SECONDARY for key in chosen})
         for key in self._pinned(set(hidden)):  # known anyway (never seen so far): show it
             del hidden[key]
-        shown = {key: Hidden(hidden[key], k) if key in hidden else self.values[key]
-                 for key in figures}
+        shown = {
+            key: Hidden(hidden[key], k) if key in hidden else self.values[key] for key in figures
+        }
         shown.update({key: shown[self._canonical(key)] for key in self.aliases})
         return shown
 
@@ -216,8 +220,12 @@ class Linked:
                     changed = True
 
     def _allowed(self, key, hidden, public) -> bool:
-        return (key not in hidden and key not in public and key not in self.slacks
-                and self.roles[key] != ANCHOR)
+        return (
+            key not in hidden
+            and key not in public
+            and key not in self.slacks
+            and self.roles[key] != ANCHOR
+        )
 
     def _cost(self, key) -> tuple:
         value, role = self.values[key], self.roles[key]
@@ -225,8 +233,12 @@ class Linked:
         return (tier, value, self.order[key])
 
     def _cheapest(self, keys, hidden, public, need_mass):
-        candidates = [key for key in keys if self._allowed(key, hidden, public)
-                      and (not need_mass or self.values[key] or self.roles[key] != PART)]
+        candidates = [
+            key
+            for key in keys
+            if self._allowed(key, hidden, public)
+            and (not need_mass or self.values[key] or self.roles[key] != PART)
+        ]
         return min(candidates, key=self._cost) if candidates else None
 
     def _complement(self, key, equations, hidden, public, need_mass):
@@ -236,11 +248,14 @@ class Linked:
         then totals."""
         seen, frontier = set(), list(equations)
         while frontier:
-            candidates = {other for i in frontier for other in self.equations[i].terms
-                          if self._allowed(other, hidden, public)}
+            candidates = {
+                other
+                for i in frontier
+                for other in self.equations[i].terms
+                if self._allowed(other, hidden, public)
+            }
             if need_mass:  # hiding a zero does not make a small remainder larger
-                candidates = {c for c in candidates
-                              if self.values[c] or self.roles[c] != PART}
+                candidates = {c for c in candidates if self.values[c] or self.roles[c] != PART}
             if candidates:
                 ranked = sorted(candidates, key=self._cost)
                 for candidate in ranked[:TRIALS]:
@@ -248,25 +263,41 @@ class Linked:
                         return candidate
                 return ranked[0]
             seen.update(frontier)
-            linked = {other for i in frontier for other in self.equations[i].terms
-                      if other in hidden or other in self.slacks}
-            frontier = [i for i, eq in enumerate(self.equations)
-                        if i not in seen and linked & eq.terms.keys()]
+            linked = {
+                other
+                for i in frontier
+                for other in self.equations[i].terms
+                if other in hidden or other in self.slacks
+            }
+            frontier = [
+                i
+                for i, eq in enumerate(self.equations)
+                if i not in seen and linked & eq.terms.keys()
+            ]
         return None
 
     def _protects(self, key, candidate, hidden, equations, need_mass) -> bool:
         unknown = set(hidden) | {candidate}
         if need_mass:
-            return not any(self._small_sum(terms, rhs, index)
-                           for terms, rhs, index in self._rows(unknown, equations))
+            return not any(
+                self._small_sum(terms, rhs, index)
+                for terms, rhs, index in self._rows(unknown, equations)
+            )
         return key not in self._solve(unknown)
 
     def _small_sum(self, terms: dict, rhs, index) -> list:
         """The small rows of an identity whose hidden rows add up to a known small count."""
-        small = [key for key in terms if self.roles[key] == PART
-                 and 0 < self.values[key] < self.threshold]
-        if (self.equations[index].partition and small and 0 < abs(rhs) < self.threshold
-                and len(set(terms.values())) == 1):
+        small = [
+            key
+            for key in terms
+            if self.roles[key] == PART and 0 < self.values[key] < self.threshold
+        ]
+        if (
+            self.equations[index].partition
+            and small
+            and 0 < abs(rhs) < self.threshold
+            and len(set(terms.values())) == 1
+        ):
             return small
         return []
 
@@ -280,8 +311,9 @@ class Linked:
             eq = self.equations[index]
             terms = {key: c for key, c in eq.terms.items() if key in unknown}
             if terms:
-                rhs = -sum(c * self.values[key] for key, c in eq.terms.items()
-                           if key not in unknown)
+                rhs = -sum(
+                    c * self.values[key] for key, c in eq.terms.items() if key not in unknown
+                )
                 rows.append((terms, rhs, index))
         return rows
 
@@ -333,11 +365,12 @@ class Linked:
             found = {}
             for terms, rhs in reduced:
                 if len(terms) == 1:
-                    (key, c), = terms.items()
+                    ((key, c),) = terms.items()
                     found[key] = rhs / c
             _narrow(rows + [_whole(row) for row in reduced], bounds, {**pinned, **found})
-            found.update({key: lo for key, (lo, hi) in bounds.items()
-                          if lo == hi and key not in pinned})
+            found.update(
+                {key: lo for key, (lo, hi) in bounds.items() if lo == hi and key not in pinned}
+            )
             if not found.keys() - pinned.keys():
                 return pinned
             pinned.update(found)
@@ -350,14 +383,14 @@ class Linked:
         [(figure, identities to draw a complement from, whether a larger sum is needed)]."""
         found = []
         for key in sorted(self._pinned(hidden), key=self.order.get):
-            found.append((key, [i for i, eq in enumerate(self.equations) if key in eq.terms],
-                          False))
+            found.append(
+                (key, [i for i, eq in enumerate(self.equations) if key in eq.terms], False)
+            )
         for terms, rhs, index in self._rows(hidden):
             small = self._small_sum(terms, rhs, index)
             if small:
                 found.append((min(small, key=self.order.get), [index], True))
         return found
-
 
 
 def _subtract(terms: dict, source: dict, factor) -> None:
@@ -368,6 +401,7 @@ def _subtract(terms: dict, source: dict, factor) -> None:
             terms[key] = value
         else:
             terms.pop(key, None)
+
 
 def _reduce(rows: list[tuple[dict, Fraction]], order: dict) -> list[tuple[dict, Fraction]]:
     """Reduced row echelon form of sparse linear rows (exact fractions)."""
@@ -399,8 +433,7 @@ def _reduce(rows: list[tuple[dict, Fraction]], order: dict) -> list[tuple[dict, 
 def _whole(row: tuple[dict, Fraction]) -> tuple[dict, int]:
     """A row with fractional coefficients scaled to whole numbers."""
     terms, rhs = row
-    scale = math.lcm(*(Fraction(c).denominator for c in terms.values()),
-                     Fraction(rhs).denominator)
+    scale = math.lcm(*(Fraction(c).denominator for c in terms.values()), Fraction(rhs).denominator)
     return ({key: int(c * scale) for key, c in terms.items()}, int(rhs * scale))
 
 

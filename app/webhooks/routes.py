@@ -1,5 +1,6 @@
 """Twilio webhooks. Authenticated by X-Twilio-Signature over PUBLIC_BASE_URL + path + query,
 so validation works behind TLS termination and proxies; a bad signature changes nothing."""
+
 from flask import Blueprint, Response, abort, request
 
 from ..extensions import csrf
@@ -20,9 +21,15 @@ def status():
     if not sid or not state:
         abort(400)
     # Stored, or durably spooled, before the 2xx (spool.py); duplicates are a normal 2xx.
-    spool.accept("status", {"MessageSid": sid, "MessageStatus": state,
-                            "ErrorCode": request.form.get("ErrorCode", "")[:12]},
-                 received_at=utcnow())
+    spool.accept(
+        "status",
+        {
+            "MessageSid": sid,
+            "MessageStatus": state,
+            "ErrorCode": request.form.get("ErrorCode", "")[:12],
+        },
+        received_at=utcnow(),
+    )
     return Response("", 204)
 
 
@@ -34,10 +41,15 @@ def inbound():
         abort(400)
     # `To` (and the Messaging Service) say which organization was written to (inbound.py).
     # Twilio never retries an inbound webhook: 200 only once it is stored or spooled.
-    spool.accept("inbound", {"MessageSid": sid, "From": request.form["From"][:32],
-                             "To": request.form.get("To", "")[:34],
-                             "Body": request.form.get("Body", "")[:1600],
-                             "MessagingServiceSid": request.form.get("MessagingServiceSid",
-                                                                     "")[:34]},
-                 received_at=utcnow())
+    spool.accept(
+        "inbound",
+        {
+            "MessageSid": sid,
+            "From": request.form["From"][:32],
+            "To": request.form.get("To", "")[:34],
+            "Body": request.form.get("Body", "")[:1600],
+            "MessagingServiceSid": request.form.get("MessagingServiceSid", "")[:34],
+        },
+        received_at=utcnow(),
+    )
     return Response(EMPTY_TWIML, 200, mimetype="text/xml")

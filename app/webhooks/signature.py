@@ -5,6 +5,7 @@ counted by reason (shared by every process through Redis when it answers, else p
 the last rejected URL and moment kept for the admin status page and /metrics, and a WARNING
 logged at most once per interval naming the URL that was validated.
 """
+
 import logging
 import threading
 from dataclasses import dataclass, field, replace
@@ -38,8 +39,7 @@ def twilio_signature_required(view):
         url = public_url()
         if not token or not signature_is_valid(token, url, request.form, signature):
             reason = "no_auth_token" if not token else "invalid" if signature else "missing"
-            security_event("webhook_signature_rejected", endpoint=request.endpoint,
-                           reason=reason)
+            security_event("webhook_signature_rejected", endpoint=request.endpoint, reason=reason)
             record_rejection(url, reason=reason, now=utcnow())
             abort(403)
         return view(*args, **kwargs)
@@ -96,14 +96,18 @@ def record_rejection(url: str, *, reason: str, now: datetime) -> None:
             "Twilio webhook rejected (%s signature): validated against %s (PUBLIC_BASE_URL=%s, "
             "request host %s); %d rejected since the last warning. If Twilio calls another "
             "address, fix PUBLIC_BASE_URL (and PROXY_FIX behind a proxy).",
-            reason, url, current_app.config["PUBLIC_BASE_URL"], request.host[:100], rejected)
+            reason,
+            url,
+            current_app.config["PUBLIC_BASE_URL"],
+            request.host[:100],
+            rejected,
+        )
 
     def store(r):
         key = r.key(_REDIS_KEY)
         pipe = r.client.pipeline()
         pipe.hincrby(key, f"count:{reason}", 1)
-        pipe.hset(key, mapping={"last_url": url, "last_at": now.isoformat(),
-                                "last_reason": reason})
+        pipe.hset(key, mapping={"last_url": url, "last_at": now.isoformat(), "last_reason": reason})
         pipe.execute()
 
     rate_limits.limiter().with_redis(store)
@@ -118,5 +122,10 @@ def rejections() -> Rejections:
     data = {k.decode(): v.decode() for k, v in raw.items()}
     counts = {k.removeprefix("count:"): int(v) for k, v in data.items() if k.startswith("count:")}
     last_at = datetime.fromisoformat(data["last_at"]) if data.get("last_at") else None
-    return Rejections(counts=counts, last_url=data.get("last_url"), last_at=last_at,
-                      last_reason=data.get("last_reason"), shared=True)
+    return Rejections(
+        counts=counts,
+        last_url=data.get("last_url"),
+        last_at=last_at,
+        last_reason=data.get("last_reason"),
+        shared=True,
+    )

@@ -17,6 +17,7 @@ each host has its own spool (run a worker on every web host, or let its traffic 
 An entry that fails for another reason than the database is set aside in
 `twilio-webhooks.failed.jsonl` for a person to look at, instead of blocking the spool.
 """
+
 import fcntl
 import json
 import logging
@@ -65,13 +66,21 @@ def _process(entry: dict) -> str:
     if entry["kind"] == "inbound":
         gateway = current_app.extensions["sms_gateway"]
         return receive_sms(
-            sid=fields["MessageSid"], from_number=fields["From"], body=fields["Body"],
+            sid=fields["MessageSid"],
+            from_number=fields["From"],
+            body=fields["Body"],
             to_number=fields["To"] or None,
-            messaging_service_sid=fields["MessagingServiceSid"] or None, now=received_at,
-            provider_answers_keywords=getattr(gateway, "answers_standard_keywords", False))
+            messaging_service_sid=fields["MessagingServiceSid"] or None,
+            now=received_at,
+            provider_answers_keywords=getattr(gateway, "answers_standard_keywords", False),
+        )
     if entry["kind"] == "status":
-        changed = apply_status_callback(fields["MessageSid"], fields["MessageStatus"],
-                                        fields["ErrorCode"] or None, now=received_at)
+        changed = apply_status_callback(
+            fields["MessageSid"],
+            fields["MessageStatus"],
+            fields["ErrorCode"] or None,
+            now=received_at,
+        )
         return "applied" if changed else "unchanged"
     raise ValueError(f"unknown spool entry kind {entry['kind']!r}")
 
@@ -91,8 +100,12 @@ def _with_retries(entry: dict) -> str:
             _rollback()
             if not database_unavailable(error):
                 raise
-            logger.warning("database error on a %s webhook (%s)%s", entry["kind"],
-                           type(error).__name__, "; retrying" if pause is not None else "")
+            logger.warning(
+                "database error on a %s webhook (%s)%s",
+                entry["kind"],
+                type(error).__name__,
+                "; retrying" if pause is not None else "",
+            )
             if pause is None:
                 raise DatabaseUnavailable from None  # the statement's parameters hold PII
             time.sleep(pause)
@@ -102,8 +115,7 @@ def _with_retries(entry: dict) -> str:
 def accept(kind: str, fields: dict, *, received_at: datetime) -> str:
     """Process one validated webhook now, or keep it in the spool. Returns the outcome, or
     "spooled". Raises OSError when it could be neither processed nor spooled (answer 5xx)."""
-    entry = {"v": FORMAT, "kind": kind, "received_at": received_at.isoformat(),
-             "fields": fields}
+    entry = {"v": FORMAT, "kind": kind, "received_at": received_at.isoformat(), "fields": fields}
     if has_entries():
         append(entry)  # behind what is already waiting, so the order stays the arrival order
         try:
@@ -115,8 +127,9 @@ def accept(kind: str, fields: dict, *, received_at: datetime) -> str:
         return _with_retries(entry)
     except DatabaseUnavailable:
         append(entry)
-        logger.warning("database unavailable: %s webhook %s spooled", kind,
-                       fields.get("MessageSid"))
+        logger.warning(
+            "database unavailable: %s webhook %s spooled", kind, fields.get("MessageSid")
+        )
         return "spooled"
 
 
@@ -158,7 +171,7 @@ def _append_lines(path: Path, data: bytes) -> None:
         os.fchmod(fd, 0o600)  # whatever the umask, or an older file's mode
         view = memoryview(data)
         while view:
-            view = view[os.write(fd, view):]
+            view = view[os.write(fd, view) :]
         os.fsync(fd)
     finally:
         os.close(fd)

@@ -22,6 +22,7 @@ Vocabulary and invariants:
 Every public service is one unit of work: it commits once, or raises a DomainError
 (with a translatable message) having changed nothing.
 """
+
 import io
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -62,19 +63,28 @@ ROSTER_STATUSES = ("confirmed", "waitlisted", "invited")
 MAX_SHEET_ROWS = 5_000  # a sign-in sheet, not a contact list
 REPORT_MAX_AGE = 24 * 3600  # seconds a rejected-rows download link stays valid
 THANK_YOU_VALID_FOR = timedelta(days=2)  # a thank-you held (paused campaign) expires
-FUNNEL_KEYS = ("invited", "confirmed", "waitlisted", "declined", "attended", "walk_ins",
-               "no_shows")
+FUNNEL_KEYS = ("invited", "confirmed", "waitlisted", "declined", "attended", "walk_ins", "no_shows")
 # Fields of the walk-in form, named as `clean_contact` expects them.
-WALK_IN_FIELDS = ("phone", "first_name", "language", "birth_year", "age_band", "gender",
-                  "state", "municipality", "guardian_consent")
+WALK_IN_FIELDS = (
+    "phone",
+    "first_name",
+    "language",
+    "birth_year",
+    "age_band",
+    "gender",
+    "state",
+    "municipality",
+    "guardian_consent",
+)
 
 
 class AttendanceError(DomainError):
     pass
 
 
-CONCURRENT_REGISTRATION = _l("Someone registered this person at the same moment. Check the "
-                             "roster and try again.")
+CONCURRENT_REGISTRATION = _l(
+    "Someone registered this person at the same moment. Check the roster and try again."
+)
 
 
 # -- helpers ---------------------------------------------------------------------------
@@ -90,18 +100,28 @@ def _ensure_not_canceled(workshop: Workshop) -> None:
 
 
 def _event(workshop: Workshop, contact_id: int, kind: str, now: datetime) -> None:
-    record_event(organization_id=workshop.organization_id, contact_id=contact_id, kind=kind,
-                 channel="workshop", occurred_at=now, campaign_id=workshop.campaign_id,
-                 workshop_id=workshop.id)
+    record_event(
+        organization_id=workshop.organization_id,
+        contact_id=contact_id,
+        kind=kind,
+        channel="workshop",
+        occurred_at=now,
+        campaign_id=workshop.campaign_id,
+        workshop_id=workshop.id,
+    )
 
 
 def _delete_events(workshop: Workshop, contact_id: int, kinds: tuple[str, ...]) -> None:
-    db.session.execute(delete(ParticipationEvent).where(
-        ParticipationEvent.organization_id == workshop.organization_id,
-        ParticipationEvent.workshop_id == workshop.id,
-        ParticipationEvent.contact_id == contact_id,
-        ParticipationEvent.kind.in_(kinds),
-    ).execution_options(synchronize_session=False))
+    db.session.execute(
+        delete(ParticipationEvent)
+        .where(
+            ParticipationEvent.organization_id == workshop.organization_id,
+            ParticipationEvent.workshop_id == workshop.id,
+            ParticipationEvent.contact_id == contact_id,
+            ParticipationEvent.kind.in_(kinds),
+        )
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _commit() -> None:
@@ -112,8 +132,14 @@ def _commit() -> None:
         raise AttendanceError(CONCURRENT_REGISTRATION) from None
 
 
-def _mark_attended(workshop: Workshop, registration: WorkshopRegistration, *,
-                   user_id: int | None, now: datetime, walk_in: bool) -> bool:
+def _mark_attended(
+    workshop: Workshop,
+    registration: WorkshopRegistration,
+    *,
+    user_id: int | None,
+    now: datetime,
+    walk_in: bool,
+) -> bool:
     """Check in an existing registration unless it already is; record the events.
 
     Returns whether this call checked the person in.
@@ -124,8 +150,9 @@ def _mark_attended(workshop: Workshop, registration: WorkshopRegistration, *,
     is_walk_in = walk_in or registration.walk_in
     claimed = db.session.execute(
         update(WorkshopRegistration)
-        .where(WorkshopRegistration.id == registration.id,
-               WorkshopRegistration.attended_at.is_(None))
+        .where(
+            WorkshopRegistration.id == registration.id, WorkshopRegistration.attended_at.is_(None)
+        )
         .values(**values)
         .execution_options(synchronize_session=False)
     ).rowcount
@@ -138,64 +165,119 @@ def _mark_attended(workshop: Workshop, registration: WorkshopRegistration, *,
     return True
 
 
-def _mark_attended_many(workshop: Workshop, registrations: list[WorkshopRegistration], *,
-                        user_id: int | None, now: datetime) -> set[int]:
+def _mark_attended_many(
+    workshop: Workshop,
+    registrations: list[WorkshopRegistration],
+    *,
+    user_id: int | None,
+    now: datetime,
+) -> set[int]:
     """`_mark_attended` for many registrations at once. Returns the ids it checked in."""
     claimed: set[int] = set()
     groups = {True: [], False: []}  # newly a walk-in (invited or declined, came anyway)?
     for registration in registrations:
         groups[registration.status not in REGISTERED].append(registration.id)
     for walk_in, ids in groups.items():
-        for chunk in (ids[i:i + 1000] for i in range(0, len(ids), 1000)):
+        for chunk in (ids[i : i + 1000] for i in range(0, len(ids), 1000)):
             values = {"attended_at": now, "checked_in_by": user_id, "no_show": False}
             if walk_in:
                 values["walk_in"] = True
-            claimed.update(db.session.scalars(
-                update(WorkshopRegistration)
-                .where(WorkshopRegistration.id.in_(chunk),
-                       WorkshopRegistration.attended_at.is_(None))
-                .values(**values).returning(WorkshopRegistration.id)
-                .execution_options(synchronize_session=False)))
+            claimed.update(
+                db.session.scalars(
+                    update(WorkshopRegistration)
+                    .where(
+                        WorkshopRegistration.id.in_(chunk),
+                        WorkshopRegistration.attended_at.is_(None),
+                    )
+                    .values(**values)
+                    .returning(WorkshopRegistration.id)
+                    .execution_options(synchronize_session=False)
+                )
+            )
     done = [r for r in registrations if r.id in claimed]
     contact_ids = [r.contact_id for r in done]
-    for chunk in (contact_ids[i:i + 1000] for i in range(0, len(contact_ids), 1000)):
-        db.session.execute(delete(ParticipationEvent).where(  # late check-ins: no no-show
-            ParticipationEvent.organization_id == workshop.organization_id,
-            ParticipationEvent.workshop_id == workshop.id,
-            ParticipationEvent.contact_id.in_(chunk),
-            ParticipationEvent.kind == "no_show").execution_options(synchronize_session=False))
-    _insert_events(workshop, now, [(r.contact_id, "attended") for r in done] + [
-        (r.contact_id, "walk_in") for r in done if r.walk_in or r.status not in REGISTERED])
+    for chunk in (contact_ids[i : i + 1000] for i in range(0, len(contact_ids), 1000)):
+        db.session.execute(
+            delete(ParticipationEvent)
+            .where(  # late check-ins: no no-show
+                ParticipationEvent.organization_id == workshop.organization_id,
+                ParticipationEvent.workshop_id == workshop.id,
+                ParticipationEvent.contact_id.in_(chunk),
+                ParticipationEvent.kind == "no_show",
+            )
+            .execution_options(synchronize_session=False)
+        )
+    _insert_events(
+        workshop,
+        now,
+        [(r.contact_id, "attended") for r in done]
+        + [(r.contact_id, "walk_in") for r in done if r.walk_in or r.status not in REGISTERED],
+    )
     return claimed
 
 
-def _new_walk_ins(workshop: Workshop, contact_ids: list[int], *, user_id: int | None,
-                  now: datetime) -> None:
+def _new_walk_ins(
+    workshop: Workshop, contact_ids: list[int], *, user_id: int | None, now: datetime
+) -> None:
     """`_new_walk_in` for many contacts at once (plain multi-row INSERTs)."""
     if not contact_ids:
         return
-    db.session.execute(insert(WorkshopRegistration), [dict(
-        organization_id=workshop.organization_id, workshop_id=workshop.id, contact_id=c,
-        status="confirmed", responded_at=now, walk_in=True, no_show=False, attended_at=now,
-        checked_in_by=user_id, created_at=now) for c in contact_ids])
-    _insert_events(workshop, now, [(c, kind) for c in contact_ids
-                                   for kind in ("attended", "walk_in")])
+    db.session.execute(
+        insert(WorkshopRegistration),
+        [
+            dict(
+                organization_id=workshop.organization_id,
+                workshop_id=workshop.id,
+                contact_id=c,
+                status="confirmed",
+                responded_at=now,
+                walk_in=True,
+                no_show=False,
+                attended_at=now,
+                checked_in_by=user_id,
+                created_at=now,
+            )
+            for c in contact_ids
+        ],
+    )
+    _insert_events(
+        workshop, now, [(c, kind) for c in contact_ids for kind in ("attended", "walk_in")]
+    )
 
 
 def _insert_events(workshop: Workshop, now: datetime, events: list[tuple[int, str]]) -> None:
     if events:
-        db.session.execute(insert(ParticipationEvent), [dict(
-            organization_id=workshop.organization_id, contact_id=contact_id, kind=kind,
-            channel="workshop", occurred_at=now, campaign_id=workshop.campaign_id,
-            workshop_id=workshop.id) for contact_id, kind in events])
+        db.session.execute(
+            insert(ParticipationEvent),
+            [
+                dict(
+                    organization_id=workshop.organization_id,
+                    contact_id=contact_id,
+                    kind=kind,
+                    channel="workshop",
+                    occurred_at=now,
+                    campaign_id=workshop.campaign_id,
+                    workshop_id=workshop.id,
+                )
+                for contact_id, kind in events
+            ],
+        )
 
 
-def _new_walk_in(workshop: Workshop, contact_id: int, *, user_id: int | None,
-                 now: datetime) -> WorkshopRegistration:
+def _new_walk_in(
+    workshop: Workshop, contact_id: int, *, user_id: int | None, now: datetime
+) -> WorkshopRegistration:
     registration = WorkshopRegistration(
-        organization_id=workshop.organization_id, workshop_id=workshop.id,
-        contact_id=contact_id, status="confirmed", responded_at=now, walk_in=True,
-        no_show=False, attended_at=now, checked_in_by=user_id, created_at=now,
+        organization_id=workshop.organization_id,
+        workshop_id=workshop.id,
+        contact_id=contact_id,
+        status="confirmed",
+        responded_at=now,
+        walk_in=True,
+        no_show=False,
+        attended_at=now,
+        checked_in_by=user_id,
+        created_at=now,
     )
     db.session.add(registration)
     _event(workshop, contact_id, "attended", now)
@@ -238,9 +320,14 @@ class RosterEntry:
 
 def _entry(registration: WorkshopRegistration, contact: Contact) -> RosterEntry:
     return RosterEntry(
-        registration_id=registration.id, contact_id=contact.id, name=contact.first_name,
-        phone=contact.phone, status=registration.status, walk_in=registration.walk_in,
-        no_show=registration.no_show, attended_at=registration.attended_at,
+        registration_id=registration.id,
+        contact_id=contact.id,
+        name=contact.first_name,
+        phone=contact.phone,
+        status=registration.status,
+        walk_in=registration.walk_in,
+        no_show=registration.no_show,
+        attended_at=registration.attended_at,
     )
 
 
@@ -255,11 +342,14 @@ def roster(workshop: Workshop, *, q: str | None = None) -> list[RosterEntry]:
     stmt = (
         select(reg, Contact)
         .join(Contact, Contact.id == reg.contact_id)
-        .where(reg.workshop_id == workshop.id,
-               reg.organization_id == workshop.organization_id,
-               Contact.erased_at.is_(None),
-               or_(reg.status.in_(ROSTER_STATUSES), reg.walk_in.is_(True),
-                   reg.attended_at.is_not(None)))
+        .where(
+            reg.workshop_id == workshop.id,
+            reg.organization_id == workshop.organization_id,
+            Contact.erased_at.is_(None),
+            or_(
+                reg.status.in_(ROSTER_STATUSES), reg.walk_in.is_(True), reg.attended_at.is_not(None)
+            ),
+        )
     )
     q = (q or "").strip()
     if q:
@@ -276,8 +366,7 @@ def roster_entry(registration: WorkshopRegistration) -> RosterEntry:
     return _entry(registration, registration.contact)
 
 
-def check_in(registration: WorkshopRegistration, *, user_id: int | None,
-             now: datetime) -> bool:
+def check_in(registration: WorkshopRegistration, *, user_id: int | None, now: datetime) -> bool:
     """Mark the person attended (idempotent) and record participation "attended".
 
     An invited (or declined) person who comes anyway is a walk-in: the registration is
@@ -293,8 +382,13 @@ def check_in(registration: WorkshopRegistration, *, user_id: int | None,
     _ensure_not_canceled(workshop)
     if registration.contact.erased_at is not None:
         raise AttendanceError(_l("This contact was erased on request."))
-    changed = _mark_attended(workshop, registration, user_id=user_id, now=now,
-                             walk_in=registration.status not in REGISTERED)
+    changed = _mark_attended(
+        workshop,
+        registration,
+        user_id=user_id,
+        now=now,
+        walk_in=registration.status not in REGISTERED,
+    )
     db.session.commit()
     return changed
 
@@ -309,15 +403,20 @@ def undo_check_in(registration: WorkshopRegistration, *, now: datetime) -> bool:
         True when this call undid a check-in, False when there was none.
     """
     workshop = registration.workshop
-    no_show = (workshop.status == "completed" and registration.status == "confirmed"
-               and not registration.walk_in)
+    no_show = (
+        workshop.status == "completed"
+        and registration.status == "confirmed"
+        and not registration.walk_in
+    )
     values = {"attended_at": None, "checked_in_by": None}
     if no_show:
         values["no_show"] = True
     released = db.session.execute(
         update(WorkshopRegistration)
-        .where(WorkshopRegistration.id == registration.id,
-               WorkshopRegistration.attended_at.is_not(None))
+        .where(
+            WorkshopRegistration.id == registration.id,
+            WorkshopRegistration.attended_at.is_not(None),
+        )
         .values(**values)
         .execution_options(synchronize_session=False)
     ).rowcount
@@ -356,12 +455,12 @@ def _fill_blanks(contact: Contact, values: dict, *, now: datetime) -> None:
         contact.age_band, changed = values["age_band"], True
     if contact.gender is None and values["gender"]:
         contact.gender, changed = values["gender"], True
-    if (contact.state_code is None and values["state_code"]
-            and contact.country == values["country"]):
+    if contact.state_code is None and values["state_code"] and contact.country == values["country"]:
         contact.state_code = values["state_code"]
         contact.municipality = contact.municipality or values["municipality"]
-        contact.timezone = derive_timezone(contact.country, contact.state_code,
-                                           contact.municipality)
+        contact.timezone = derive_timezone(
+            contact.country, contact.state_code, contact.municipality
+        )
         changed = True
     if contact.consent_source is None:
         contact.consent_source, contact.consent_basis = "workshop", None
@@ -380,8 +479,14 @@ def _walk_in_values(raw: dict, *, org: Organization, today) -> dict:
     under 18 — which includes an unknown age, as everywhere else (eligibility.py).
     """
     raw = {name: str(raw.get(name) or "") for name in WALK_IN_FIELDS}
-    raw.update(consent_source="workshop", consent_date=today.isoformat(), consent_basis="",
-               country="", timezone="", tags="")
+    raw.update(
+        consent_source="workshop",
+        consent_date=today.isoformat(),
+        consent_basis="",
+        country="",
+        timezone="",
+        tags="",
+    )
     field_errors: dict[str | None, list[str]] = {}
     try:
         values = validate_contact(raw, org=org, today=today)
@@ -390,20 +495,30 @@ def _walk_in_values(raw: dict, *, org: Organization, today) -> dict:
         values, _errors = clean_contact(raw, org=org, today=today)
     if not values["first_name"] and "first_name" not in field_errors:
         field_errors.setdefault("first_name", []).append(
-            str(_l("Enter the first name: the roster lists people by name.")))
+            str(_l("Enter the first name: the roster lists people by name."))
+        )
     age_ok = not field_errors.get("birth_year") and not field_errors.get("age_band")
-    if (age_ok and not values["guardian_consent"]
-            and may_be_minor(values["birth_year"], values["age_band"], today=today)):
-        field_errors.setdefault("guardian_consent", []).append(str(_l(
-            "A parent or guardian must consent for someone who may be under 18. For an "
-            "adult, record the birth year or age band.")))
+    if (
+        age_ok
+        and not values["guardian_consent"]
+        and may_be_minor(values["birth_year"], values["age_band"], today=today)
+    ):
+        field_errors.setdefault("guardian_consent", []).append(
+            str(
+                _l(
+                    "A parent or guardian must consent for someone who may be under 18. For an "
+                    "adult, record the birth year or age band."
+                )
+            )
+        )
     if field_errors:
         raise ContactInvalid(field_errors)
     return values
 
 
-def register_walk_in(workshop: Workshop, raw: dict, *, user_id: int | None,
-                     now: datetime) -> WalkInResult:
+def register_walk_in(
+    workshop: Workshop, raw: dict, *, user_id: int | None, now: datetime
+) -> WalkInResult:
     """Register a young person at the door and check them in.
 
     `raw` holds the walk-in form's fields (WALK_IN_FIELDS, strings; guardian_consent
@@ -422,8 +537,9 @@ def register_walk_in(workshop: Workshop, raw: dict, *, user_id: int | None,
     org = _organization(workshop)
     values = _walk_in_values(raw, org=org, today=local_today(org, now))
 
-    contact = db.session.scalar(select(Contact).where(
-        Contact.organization_id == org.id, Contact.phone == values["phone"]))
+    contact = db.session.scalar(
+        select(Contact).where(Contact.organization_id == org.id, Contact.phone == values["phone"])
+    )
     created = contact is None
     registration = None
     if created:
@@ -433,9 +549,12 @@ def register_walk_in(workshop: Workshop, raw: dict, *, user_id: int | None,
         db.session.flush()
     else:
         _fill_blanks(contact, values, now=now)
-        registration = db.session.scalar(select(WorkshopRegistration).where(
-            WorkshopRegistration.workshop_id == workshop.id,
-            WorkshopRegistration.contact_id == contact.id))
+        registration = db.session.scalar(
+            select(WorkshopRegistration).where(
+                WorkshopRegistration.workshop_id == workshop.id,
+                WorkshopRegistration.contact_id == contact.id,
+            )
+        )
 
     if registration is None:
         registration = _new_walk_in(workshop, contact.id, user_id=user_id, now=now)
@@ -481,8 +600,9 @@ class SheetResult:
         return out.getvalue()
 
 
-def import_sign_in_sheet(workshop: Workshop, *, data: bytes, filename: str | None,
-                         user_id: int | None, now: datetime) -> SheetResult:
+def import_sign_in_sheet(
+    workshop: Workshop, *, data: bytes, filename: str | None, user_id: int | None, now: datetime
+) -> SheetResult:
     """Record attendance from a sign-in sheet: a CSV with a phone column (and optionally
     a name), read like a contact import (encoding, delimiter, Spanish/English headers).
 
@@ -498,9 +618,12 @@ def import_sign_in_sheet(workshop: Workshop, *, data: bytes, filename: str | Non
     """
     _ensure_not_canceled(workshop)
     if len(data) > max_file_bytes():
-        raise CsvImportError(_l(
-            "The file is larger than %(mb)d MB. Split it into several files.",
-            mb=max_file_bytes() // (1024 * 1024)))
+        raise CsvImportError(
+            _l(
+                "The file is larger than %(mb)d MB. Split it into several files.",
+                mb=max_file_bytes() // (1024 * 1024),
+            )
+        )
     layout = inspect_csv(data, max_rows=MAX_SHEET_ROWS)
     result = SheetResult(filename=(filename or "")[:255], headers=layout.headers)
     width = len(layout.headers)
@@ -524,14 +647,30 @@ def import_sign_in_sheet(workshop: Workshop, *, data: bytes, filename: str | Non
                 reject(row, str(error.message))
 
     phones = {phone for _row, phone in readable}
-    contact_ids = dict(db.session.execute(select(Contact.phone, Contact.id).where(
-        Contact.organization_id == workshop.organization_id, Contact.phone.in_(phones)
-    )).all()) if phones else {}
-    registrations = {r.contact_id: r for r in db.session.scalars(
-        select(WorkshopRegistration).where(
-            WorkshopRegistration.workshop_id == workshop.id,
-            WorkshopRegistration.contact_id.in_(contact_ids.values()))
-    )} if contact_ids else {}
+    contact_ids = (
+        dict(
+            db.session.execute(
+                select(Contact.phone, Contact.id).where(
+                    Contact.organization_id == workshop.organization_id, Contact.phone.in_(phones)
+                )
+            ).all()
+        )
+        if phones
+        else {}
+    )
+    registrations = (
+        {
+            r.contact_id: r
+            for r in db.session.scalars(
+                select(WorkshopRegistration).where(
+                    WorkshopRegistration.workshop_id == workshop.id,
+                    WorkshopRegistration.contact_id.in_(contact_ids.values()),
+                )
+            )
+        }
+        if contact_ids
+        else {}
+    )
 
     seen, arriving, walk_ins = set(), [], []
     for row, phone in readable:
@@ -541,8 +680,7 @@ def import_sign_in_sheet(workshop: Workshop, *, data: bytes, filename: str | Non
         seen.add(phone)
         contact_id = contact_ids.get(phone)
         if contact_id is None:
-            reject(row, str(_l("Not a contact of your organization: register them as a "
-                               "walk-in.")))
+            reject(row, str(_l("Not a contact of your organization: register them as a walk-in.")))
             continue
         registration = registrations.get(contact_id)
         if registration is None:
@@ -582,7 +720,8 @@ def report_token(workshop: Workshop, result: SheetResult) -> str:
     carried by the result page instead of being stored with personal data in it.
     """
     return _report_serializer().dumps(
-        {"o": workshop.organization_id, "w": workshop.id, "csv": result.report_csv()})
+        {"o": workshop.organization_id, "w": workshop.id, "csv": result.report_csv()}
+    )
 
 
 def report_from_token(workshop: Workshop, token: str) -> str | None:
@@ -609,12 +748,20 @@ class CompletionResult:
 
 def _queue_thank_yous(workshop: Workshop, org: Organization, *, now: datetime) -> tuple[int, int]:
     today = local_today(org, now)
-    already = set(db.session.scalars(select(OutboxMessage.contact_id).where(
-        OutboxMessage.workshop_id == workshop.id, OutboxMessage.purpose == "thank_you")))
+    already = set(
+        db.session.scalars(
+            select(OutboxMessage.contact_id).where(
+                OutboxMessage.workshop_id == workshop.id, OutboxMessage.purpose == "thank_you"
+            )
+        )
+    )
     attendees = db.session.scalars(
-        select(Contact).join(WorkshopRegistration, WorkshopRegistration.contact_id == Contact.id)
-        .where(WorkshopRegistration.workshop_id == workshop.id,
-               WorkshopRegistration.attended_at.is_not(None))
+        select(Contact)
+        .join(WorkshopRegistration, WorkshopRegistration.contact_id == Contact.id)
+        .where(
+            WorkshopRegistration.workshop_id == workshop.id,
+            WorkshopRegistration.attended_at.is_not(None),
+        )
         .order_by(Contact.id)
     ).all()
     bodies: dict[str, str] = {}
@@ -627,20 +774,31 @@ def _queue_thank_yous(workshop: Workshop, org: Organization, *, now: datetime) -
             continue
         language = contact.language
         if language not in bodies:
-            bodies[language] = sms_text("workshop_thank_you", language, org=org.name,
-                                        title=workshop.title_for(language))
-        db.session.add(OutboxMessage(
-            organization_id=workshop.organization_id, campaign_id=workshop.campaign_id,
-            workshop_id=workshop.id, contact_id=contact.id, purpose="thank_you",
-            language=language, body=bodies[language], due_at=now,
-            expires_at=now + THANK_YOU_VALID_FOR, status="scheduled", created_at=now,
-        ))
+            bodies[language] = sms_text(
+                "workshop_thank_you", language, org=org.name, title=workshop.title_for(language)
+            )
+        db.session.add(
+            OutboxMessage(
+                organization_id=workshop.organization_id,
+                campaign_id=workshop.campaign_id,
+                workshop_id=workshop.id,
+                contact_id=contact.id,
+                purpose="thank_you",
+                language=language,
+                body=bodies[language],
+                due_at=now,
+                expires_at=now + THANK_YOU_VALID_FOR,
+                status="scheduled",
+                created_at=now,
+            )
+        )
         queued += 1
     return queued, blocked
 
 
-def complete_workshop(workshop: Workshop, *, send_thank_you: bool,
-                      now: datetime) -> CompletionResult:
+def complete_workshop(
+    workshop: Workshop, *, send_thank_you: bool, now: datetime
+) -> CompletionResult:
     """Close a workshop that has started: status "completed"; every confirmed
     registration not checked in (walk-ins aside) becomes a no-show (participation
     "no_show"); optionally queue a thank-you SMS to every attendee who can be messaged.
@@ -671,15 +829,23 @@ def complete_workshop(workshop: Workshop, *, send_thank_you: bool,
     reg = WorkshopRegistration
     missing = db.session.execute(
         select(reg.id, reg.contact_id)
-        .where(reg.workshop_id == workshop.id, reg.status == "confirmed",
-               reg.walk_in.is_(False), reg.attended_at.is_(None), reg.no_show.is_(False))
+        .where(
+            reg.workshop_id == workshop.id,
+            reg.status == "confirmed",
+            reg.walk_in.is_(False),
+            reg.attended_at.is_(None),
+            reg.no_show.is_(False),
+        )
         .order_by(reg.id)
         .with_for_update()
     ).all()
     if missing:
         db.session.execute(
-            update(reg).where(reg.id.in_([row.id for row in missing]))
-            .values(no_show=True).execution_options(synchronize_session=False))
+            update(reg)
+            .where(reg.id.in_([row.id for row in missing]))
+            .values(no_show=True)
+            .execution_options(synchronize_session=False)
+        )
         for row in missing:
             _event(workshop, row.contact_id, "no_show", now)
 
@@ -721,7 +887,8 @@ def workshop_funnels(organization_id: int, workshop_ids) -> dict[int, dict[str, 
     rows = db.session.execute(
         select(reg.workshop_id, *_funnel_columns())
         .where(reg.organization_id == organization_id, reg.workshop_id.in_(ids))
-        .group_by(reg.workshop_id))
+        .group_by(reg.workshop_id)
+    )
     for workshop_id, *counts in rows:
         funnels[workshop_id] = dict(zip(FUNNEL_KEYS, map(int, counts), strict=True))
     return funnels

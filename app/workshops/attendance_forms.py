@@ -1,5 +1,6 @@
 """Forms of the attendance pages. They only parse input: `contacts.validation.clean_contact`
 (through `attendance.register_walk_in`) decides what a valid walk-in is."""
+
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileField, FileRequired
@@ -20,23 +21,29 @@ class RosterSearchForm(BaseForm):
     class Meta:
         csrf = False
 
-    q = StringField(_l("Search by name or phone"), validators=[Optional(), Length(max=80)],
-                    render_kw={"type": "search", "autocomplete": "off"})
+    q = StringField(
+        _l("Search by name or phone"),
+        validators=[Optional(), Length(max=80)],
+        render_kw={"type": "search", "autocomplete": "off"},
+    )
 
 
 class WalkInForm(BaseForm):
     """Field names are `clean_contact`'s raw keys, so its errors map back to fields."""
 
-    phone = TelField(_l("Mobile phone"),
-                     render_kw={"autocomplete": "off", "maxlength": 40, "inputmode": "tel"})
+    phone = TelField(
+        _l("Mobile phone"), render_kw={"autocomplete": "off", "maxlength": 40, "inputmode": "tel"}
+    )
     first_name = StringField(_l("First name"), render_kw={"autocomplete": "off", "maxlength": 80})
     language = SelectField(_l("Preferred language"), choices=choices(LANGUAGE_LABELS.items()))
-    birth_year = StringField(_l("Birth year"),
-                             render_kw={"inputmode": "numeric", "maxlength": 4})
-    age_band = SelectField(_l("Age band (when the birth year is unknown)"),
-                           choices=choices([("", _l("Unknown")), *AGE_BAND_LABELS.items()]))
-    gender = SelectField(_l("Gender (optional)"),
-                         choices=choices([("", _l("Not recorded")), *GENDER_LABELS.items()]))
+    birth_year = StringField(_l("Birth year"), render_kw={"inputmode": "numeric", "maxlength": 4})
+    age_band = SelectField(
+        _l("Age band (when the birth year is unknown)"),
+        choices=choices([("", _l("Unknown")), *AGE_BAND_LABELS.items()]),
+    )
+    gender = SelectField(
+        _l("Gender (optional)"), choices=choices([("", _l("Not recorded")), *GENDER_LABELS.items()])
+    )
     state = SelectField(_l("State"), choices=[], validate_choice=False)
     municipality = StringField(_l("Municipality"), render_kw={"maxlength": 80})
     guardian_consent = BooleanField(_l("A parent or guardian consented (required under 18)"))
@@ -48,8 +55,11 @@ class WalkInForm(BaseForm):
 
     def raw(self) -> dict:
         """The submitted values as `register_walk_in` expects them."""
-        raw = {name: (field.data or "") for name, field in self._fields.items()
-               if name not in ("csrf_token", "submit", "guardian_consent")}
+        raw = {
+            name: (field.data or "")
+            for name, field in self._fields.items()
+            if name not in ("csrf_token", "submit", "guardian_consent")
+        }
         raw["guardian_consent"] = "yes" if self.guardian_consent.data else "no"
         return raw
 

@@ -3,6 +3,7 @@
 Check-in and undo answer JSON to the roster's script (`Accept: application/json`) and
 redirect back to the roster otherwise, so the page also works without JavaScript.
 """
+
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_time
@@ -112,8 +113,11 @@ def _action_response(workshop: Workshop, registration: WorkshopRegistration, mes
         flash(message, "success")
         return redirect(_roster_url(workshop, registration.id))
     html = render_template(
-        "workshops/attendance/_row.html", entry=attendance.roster_entry(registration),
-        q=request.form.get("q", ""), **_page_context(workshop))
+        "workshops/attendance/_row.html",
+        entry=attendance.roster_entry(registration),
+        q=request.form.get("q", ""),
+        **_page_context(workshop),
+    )
     return jsonify(html=html, message=message, counts=attendance.workshop_funnel(workshop))
 
 
@@ -130,13 +134,17 @@ def roster(workshop_id):
     workshop = _workshop(workshop_id)
     search = RosterSearchForm(request.args)
     q = search.q.data.strip() if search.validate() and search.q.data else ""
-    complete_form = CompleteWorkshopForm(
-        send_thank_you=current_user.organization.thank_you_sms)
+    complete_form = CompleteWorkshopForm(send_thank_you=current_user.organization.thank_you_sms)
     return render_template(
-        "workshops/attendance/roster.html", search=search, q=q,
-        entries=attendance.roster(workshop, q=q), counts=attendance.workshop_funnel(workshop),
-        complete_form=complete_form, started=utcnow() >= workshop.starts_at,
-        **_page_context(workshop))
+        "workshops/attendance/roster.html",
+        search=search,
+        q=q,
+        entries=attendance.roster(workshop, q=q),
+        counts=attendance.workshop_funnel(workshop),
+        complete_form=complete_form,
+        started=utcnow() >= workshop.starts_at,
+        **_page_context(workshop),
+    )
 
 
 @bp.post("/<int:workshop_id>/attendance/<int:registration_id>/check-in")
@@ -151,8 +159,11 @@ def check_in(workshop_id, registration_id):
     except DomainError as error:
         return _action_error(workshop, registration, error)
     name = _display_name(registration)
-    message = (_("%(name)s is checked in.", name=name) if changed
-               else _("%(name)s was already checked in.", name=name))
+    message = (
+        _("%(name)s is checked in.", name=name)
+        if changed
+        else _("%(name)s was already checked in.", name=name)
+    )
     return _action_response(workshop, registration, message)
 
 
@@ -165,8 +176,11 @@ def undo(workshop_id, registration_id):
         abort(400)
     changed = attendance.undo_check_in(registration, now=utcnow())
     name = _display_name(registration)
-    message = (_("Check-in of %(name)s undone.", name=name) if changed
-               else _("%(name)s was not checked in.", name=name))
+    message = (
+        _("Check-in of %(name)s undone.", name=name)
+        if changed
+        else _("%(name)s was not checked in.", name=name)
+    )
     return _action_response(workshop, registration, message)
 
 
@@ -189,32 +203,42 @@ def walk_in(workshop_id):
     org = current_user.organization
     form = WalkInForm(org_country=workshop.country)
     if request.method == "GET":
-        form.language.data = (workshop.language if workshop.language in ("es", "en")
-                              else org.default_language)
+        form.language.data = (
+            workshop.language if workshop.language in ("es", "en") else org.default_language
+        )
         form.state.data = workshop.state_code or ""
         form.municipality.data = workshop.municipality
     if form.validate_on_submit():
         try:
-            result = attendance.register_walk_in(workshop, form.raw(), user_id=current_user.id,
-                                                 now=utcnow())
+            result = attendance.register_walk_in(
+                workshop, form.raw(), user_id=current_user.id, now=utcnow()
+            )
         except DomainError as error:
             _attach_contact_errors(form, error)
         else:
             name = result.contact.first_name
             messages = {
                 "walk_in": _("%(name)s is registered as a walk-in and checked in.", name=name),
-                "checked_in": _("%(name)s was already registered and is now checked in.",
-                                name=name),
+                "checked_in": _(
+                    "%(name)s was already registered and is now checked in.", name=name
+                ),
                 "already": _("%(name)s was already checked in.", name=name),
             }
             flash(messages[result.outcome], "success")
             if not result.contact_created:
-                flash(_("The phone number matched an existing contact; their data was "
-                        "completed, not replaced."), "info")
-            return redirect(url_for(".roster", workshop_id=workshop.id,
-                                    _anchor=f"reg-{result.registration.id}"))
-    return render_template("workshops/attendance/walk_in.html", form=form, org=org,
-                           **_page_context(workshop)), form_status(form)
+                flash(
+                    _(
+                        "The phone number matched an existing contact; their data was "
+                        "completed, not replaced."
+                    ),
+                    "info",
+                )
+            return redirect(
+                url_for(".roster", workshop_id=workshop.id, _anchor=f"reg-{result.registration.id}")
+            )
+    return render_template(
+        "workshops/attendance/walk_in.html", form=form, org=org, **_page_context(workshop)
+    ), form_status(form)
 
 
 @bp.route("/<int:workshop_id>/attendance/upload", methods=["GET", "POST"])
@@ -226,21 +250,31 @@ def upload(workshop_id):
         sheet = form.file.data
         try:
             result = attendance.import_sign_in_sheet(
-                workshop, data=read_limited(sheet.stream), filename=sheet.filename,
-                user_id=current_user.id, now=utcnow())
+                workshop,
+                data=read_limited(sheet.stream),
+                filename=sheet.filename,
+                user_id=current_user.id,
+                now=utcnow(),
+            )
         except DomainError as error:
             attach_to_form(form, error)
         else:
             # Rendered, not redirected: the report travels with the page (see
             # attendance.report_token); uploading the same sheet again changes nothing.
             return render_template(
-                "workshops/attendance/upload_result.html", result=result,
-                token=attendance.report_token(workshop, result), **_page_context(workshop))
+                "workshops/attendance/upload_result.html",
+                result=result,
+                token=attendance.report_token(workshop, result),
+                **_page_context(workshop),
+            )
     return render_template(
-        "workshops/attendance/upload.html", form=form,
+        "workshops/attendance/upload.html",
+        form=form,
         fields=[(FIELD_LABELS[name], DOCUMENTED_HEADERS[name]) for name in SHEET_FIELDS],
-        max_mb=max_file_bytes() // (1024 * 1024), max_rows=attendance.MAX_SHEET_ROWS,
-        **_page_context(workshop)), form_status(form)
+        max_mb=max_file_bytes() // (1024 * 1024),
+        max_rows=attendance.MAX_SHEET_ROWS,
+        **_page_context(workshop),
+    ), form_status(form)
 
 
 @bp.post("/<int:workshop_id>/attendance/rejected.csv")
@@ -255,7 +289,8 @@ def report(workshop_id):
     # The BOM makes Excel read the accents as UTF-8.
     response = Response("\ufeff" + text, mimetype="text/csv")
     response.headers["Content-Disposition"] = (
-        f'attachment; filename="sign-in-sheet-rejected-rows-{workshop.id}.csv"')
+        f'attachment; filename="sign-in-sheet-rejected-rows-{workshop.id}.csv"'
+    )
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -269,21 +304,38 @@ def complete(workshop_id):
         abort(400)
     try:
         result = attendance.complete_workshop(
-            workshop, send_thank_you=form.send_thank_you.data, now=utcnow())
+            workshop, send_thank_you=form.send_thank_you.data, now=utcnow()
+        )
     except DomainError as error:
         flash(str(error), "error")
     else:
         flash(_("The workshop is completed."), "success")
-        flash(ngettext("%(num)d confirmed participant who was not checked in is now a no-show.",
-                       "%(num)d confirmed participants who were not checked in are now "
-                       "no-shows.", result.no_shows), "info")
+        flash(
+            ngettext(
+                "%(num)d confirmed participant who was not checked in is now a no-show.",
+                "%(num)d confirmed participants who were not checked in are now no-shows.",
+                result.no_shows,
+            ),
+            "info",
+        )
         if form.send_thank_you.data:
-            flash(ngettext("%(num)d thank-you SMS queued.", "%(num)d thank-you SMS queued.",
-                           result.thank_yous), "info")
+            flash(
+                ngettext(
+                    "%(num)d thank-you SMS queued.",
+                    "%(num)d thank-you SMS queued.",
+                    result.thank_yous,
+                ),
+                "info",
+            )
             if result.not_messageable:
-                flash(ngettext(
-                    "%(num)d attendee cannot be messaged (no consent, opted out or minor "
-                    "without guardian consent).",
-                    "%(num)d attendees cannot be messaged (no consent, opted out or minor "
-                    "without guardian consent).", result.not_messageable), "warning")
+                flash(
+                    ngettext(
+                        "%(num)d attendee cannot be messaged (no consent, opted out or minor "
+                        "without guardian consent).",
+                        "%(num)d attendees cannot be messaged (no consent, opted out or minor "
+                        "without guardian consent).",
+                        result.not_messageable,
+                    ),
+                    "warning",
+                )
     return redirect(url_for(".roster", workshop_id=workshop.id))

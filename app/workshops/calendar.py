@@ -10,6 +10,7 @@ its VTIMEZONE), SEQUENCE (bumped on reschedule and cancel, so clients replace ol
 and STATUS (CANCELLED for canceled workshops, which stay in the feed so subscribed
 calendars drop or strike them). DTSTAMP/LAST-MODIFIED are the last change to the workshop.
 """
+
 import secrets
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -45,8 +46,12 @@ def uid_for(workshop) -> str:
 
 
 def _location(workshop) -> str:
-    parts = [workshop.venue_name, workshop.venue_address, workshop.municipality,
-             state_name(workshop.country, workshop.state_code)]
+    parts = [
+        workshop.venue_name,
+        workshop.venue_address,
+        workshop.municipality,
+        state_name(workshop.country, workshop.state_code),
+    ]
     return ", ".join(part.strip() for part in parts if part and part.strip())
 
 
@@ -57,8 +62,10 @@ def _description(workshop, campaign_name: str, language: str) -> str:
     lines = [
         _("Campaign: %(name)s", name=campaign_name),
         _("Kind: %(kind)s", kind=KIND_LABELS.get(workshop.kind, workshop.kind)),
-        _("Language: %(language)s",
-          language=DELIVERY_LANGUAGE_LABELS.get(workshop.language, workshop.language)),
+        _(
+            "Language: %(language)s",
+            language=DELIVERY_LANGUAGE_LABELS.get(workshop.language, workshop.language),
+        ),
         ngettext("Capacity: %(num)d person", "Capacity: %(num)d people", workshop.capacity),
         _("RSVP code: %(code)s", code=workshop.code),
     ]
@@ -95,10 +102,14 @@ def build_feed(org: Organization, *, now: datetime) -> bytes:
     """The organization's workshops (from PAST_DAYS ago on) as an iCalendar file."""
     language = org.default_language if org.default_language in ("es", "en") else "es"
     rows = db.session.execute(
-        select(Workshop, Campaign.name).join(Campaign, Campaign.id == Workshop.campaign_id)
-        .where(Workshop.organization_id == org.id,
-               Workshop.ends_at >= now - timedelta(days=PAST_DAYS))
-        .order_by(Workshop.starts_at, Workshop.id).limit(MAX_EVENTS)).all()
+        select(Workshop, Campaign.name)
+        .join(Campaign, Campaign.id == Workshop.campaign_id)
+        .where(
+            Workshop.organization_id == org.id, Workshop.ends_at >= now - timedelta(days=PAST_DAYS)
+        )
+        .order_by(Workshop.starts_at, Workshop.id)
+        .limit(MAX_EVENTS)
+    ).all()
     with force_locale(language):
         calendar = Calendar()
         calendar.add("prodid", "-//Alcance//Workshops//" + language.upper())

@@ -1,4 +1,5 @@
 """Workshop forms. They parse input; `services` decides what is valid."""
+
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -21,10 +22,13 @@ from .services import DELIVERY_LANGUAGE_LABELS, KIND_LABELS, MAX_ADDRESS, MAX_CA
 COUNTRY_LABELS = {"MX": _l("Mexico"), "US": _l("United States")}
 # Zones of split states' border municipalities (US daylight saving rules), besides each
 # state's own zone.
-BORDER_ZONES = ("America/Ciudad_Juarez", "America/Ojinaga", "America/Matamoros",
-                "America/Bahia_Banderas")
-ZONES = sorted({s.timezone for s in (*MX_STATES.values(), *US_STATES.values())}
-               | set(BORDER_ZONES))
+BORDER_ZONES = (
+    "America/Ciudad_Juarez",
+    "America/Ojinaga",
+    "America/Matamoros",
+    "America/Bahia_Banderas",
+)
+ZONES = sorted({s.timezone for s in (*MX_STATES.values(), *US_STATES.values())} | set(BORDER_ZONES))
 
 
 def _state_choices(form, field) -> list[SelectChoice]:
@@ -35,8 +39,10 @@ def _state_choices(form, field) -> list[SelectChoice]:
     result = [SelectChoice("", _("Choose a state"))]
     for country in order:
         group = str(COUNTRY_LABELS[country])
-        result.extend(SelectChoice(f"{country}:{code}", name, optgroup=group)
-                      for code, name in STATE_CHOICES(country))
+        result.extend(
+            SelectChoice(f"{country}:{code}", name, optgroup=group)
+            for code, name in STATE_CHOICES(country)
+        )
     return result
 
 
@@ -49,44 +55,75 @@ def _zone_choices(form, field) -> list[SelectChoice]:
 class WorkshopForm(BaseForm):
     """The workshop's details. Field names match the service's keywords (errors map back)."""
 
-    title_es = StringField(_l("Title in Spanish"), validators=[Length(max=160)],
-                           render_kw={"maxlength": 160, "lang": "es", "autocomplete": "off"})
-    title_en = StringField(_l("Title in English"), validators=[Length(max=160)],
-                           render_kw={"maxlength": 160, "lang": "en", "autocomplete": "off"})
-    kind = SelectField(_l("Kind of workshop"),
-                       choices=choices([("", _l("Choose a kind")), *KIND_LABELS.items()]))
-    venue_name = StringField(_l("Venue"), validators=[Length(max=160)],
-                             render_kw={"maxlength": 160})
-    venue_address = TextAreaField(_l("Address (optional)"),
-                                  validators=[Optional(), Length(max=MAX_ADDRESS)],
-                                  render_kw={"rows": 2, "maxlength": MAX_ADDRESS})
+    title_es = StringField(
+        _l("Title in Spanish"),
+        validators=[Length(max=160)],
+        render_kw={"maxlength": 160, "lang": "es", "autocomplete": "off"},
+    )
+    title_en = StringField(
+        _l("Title in English"),
+        validators=[Length(max=160)],
+        render_kw={"maxlength": 160, "lang": "en", "autocomplete": "off"},
+    )
+    kind = SelectField(
+        _l("Kind of workshop"), choices=choices([("", _l("Choose a kind")), *KIND_LABELS.items()])
+    )
+    venue_name = StringField(
+        _l("Venue"), validators=[Length(max=160)], render_kw={"maxlength": 160}
+    )
+    venue_address = TextAreaField(
+        _l("Address (optional)"),
+        validators=[Optional(), Length(max=MAX_ADDRESS)],
+        render_kw={"rows": 2, "maxlength": MAX_ADDRESS},
+    )
     state = SelectField(_l("State"), choices=_state_choices)
-    municipality = StringField(_l("Municipality"), validators=[Length(max=80)],
-                               render_kw={"maxlength": 80, "autocomplete": "off"})
+    municipality = StringField(
+        _l("Municipality"),
+        validators=[Length(max=80)],
+        render_kw={"maxlength": 80, "autocomplete": "off"},
+    )
     timezone = SelectField(_l("Time zone of the venue"), choices=_zone_choices)
-    capacity = IntegerField(_l("Capacity (people)"),
-                            validators=[InputRequired(), NumberRange(1, MAX_CAPACITY)],
-                            render_kw={"inputmode": "numeric", "min": 1, "max": MAX_CAPACITY})
-    facilitator = StringField(_l("Facilitator (optional)"),
-                              validators=[Optional(), Length(max=120)],
-                              render_kw={"maxlength": 120})
-    language = SelectField(_l("Language of the workshop"),
-                           choices=choices(DELIVERY_LANGUAGE_LABELS.items()))
+    capacity = IntegerField(
+        _l("Capacity (people)"),
+        validators=[InputRequired(), NumberRange(1, MAX_CAPACITY)],
+        render_kw={"inputmode": "numeric", "min": 1, "max": MAX_CAPACITY},
+    )
+    facilitator = StringField(
+        _l("Facilitator (optional)"),
+        validators=[Optional(), Length(max=120)],
+        render_kw={"maxlength": 120},
+    )
+    language = SelectField(
+        _l("Language of the workshop"), choices=choices(DELIVERY_LANGUAGE_LABELS.items())
+    )
     submit = SubmitField(_l("Save workshop"))
 
-    DETAILS = ("title_es", "title_en", "kind", "venue_name", "venue_address", "municipality",
-               "timezone", "capacity", "facilitator", "language")
+    DETAILS = (
+        "title_es",
+        "title_en",
+        "kind",
+        "venue_name",
+        "venue_address",
+        "municipality",
+        "timezone",
+        "capacity",
+        "facilitator",
+        "language",
+    )
 
     def service_kwargs(self) -> dict:
         country, _sep, code = (self.state.data or "").partition(":")
         return {name: self._fields[name].data for name in self.DETAILS} | {
-            "country": country, "state_code": code}
+            "country": country,
+            "state_code": code,
+        }
 
     @classmethod
     def data_from(cls, workshop) -> dict:
         data = {name: getattr(workshop, name) for name in cls.DETAILS}
-        if workshop.timezone == derive_timezone(workshop.country, workshop.state_code,
-                                                workshop.municipality):
+        if workshop.timezone == derive_timezone(
+            workshop.country, workshop.state_code, workshop.municipality
+        ):
             data["timezone"] = ""  # automatic: follows the place when it is edited
         data["state"] = f"{workshop.country}:{workshop.state_code}" if workshop.state_code else ""
         return data
@@ -99,8 +136,11 @@ class NewWorkshopForm(WorkshopForm):
     end_time = TimeField(_l("Ends at"), validators=[Optional()])
 
     def time_kwargs(self) -> dict:
-        return {"local_date": self.local_date.data, "start_time": self.start_time.data,
-                "end_time": self.end_time.data}
+        return {
+            "local_date": self.local_date.data,
+            "start_time": self.start_time.data,
+            "end_time": self.end_time.data,
+        }
 
 
 class RescheduleForm(BaseForm):

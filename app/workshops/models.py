@@ -24,7 +24,9 @@ class Workshop(OrgOwned, db.Model):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"), index=True)
+    campaign_id: Mapped[int] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="CASCADE"), index=True
+    )
     code: Mapped[str] = mapped_column(String(4))  # "SI 4821"
     title_es: Mapped[str] = mapped_column(String(160))
     title_en: Mapped[str] = mapped_column(String(160))
@@ -41,7 +43,9 @@ class Workshop(OrgOwned, db.Model):
     facilitator: Mapped[str | None] = mapped_column(String(120))
     language: Mapped[str] = mapped_column(String(4), default="es")
     status: Mapped[str] = mapped_column(String(10), default="scheduled")
-    sequence: Mapped[int] = mapped_column(Integer, default=0)  # iCalendar SEQUENCE, bumped on change
+    sequence: Mapped[int] = mapped_column(
+        Integer, default=0
+    )  # iCalendar SEQUENCE, bumped on change
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 

@@ -15,6 +15,7 @@ Every row expires at the workshop's start (`expires_at`), so nothing goes out la
 
 These helpers add rows to the session; the calling service commits.
 """
+
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -63,18 +64,43 @@ def workshop_sms(template: str, workshop, language: str, **extra) -> str:
     """A workshop SMS (templates/outreach/sms/<template>.txt) in `language`, with the
     workshop's title, date, time (venue's zone), venue and code."""
     values = workshop_values(workshop, language)
-    return sms_text(template, language, title=values["workshop_title"],
-                    date=values["workshop_date"], time=values["workshop_time"],
-                    venue=values["workshop_venue"], code=values["workshop_code"], **extra)
+    return sms_text(
+        template,
+        language,
+        title=values["workshop_title"],
+        date=values["workshop_date"],
+        time=values["workshop_time"],
+        venue=values["workshop_venue"],
+        code=values["workshop_code"],
+        **extra,
+    )
 
 
-def _row(contact, workshop, *, purpose: str, body: str, due_at: datetime, now: datetime,
-         status: str = "scheduled", **values) -> OutboxMessage:
+def _row(
+    contact,
+    workshop,
+    *,
+    purpose: str,
+    body: str,
+    due_at: datetime,
+    now: datetime,
+    status: str = "scheduled",
+    **values,
+) -> OutboxMessage:
     row = OutboxMessage(
-        organization_id=workshop.organization_id, campaign_id=workshop.campaign_id,
-        contact_id=contact.id, workshop_id=workshop.id, purpose=purpose,
-        language=contact.language, body=body, due_at=due_at, expires_at=workshop.starts_at,
-        status=status, created_at=now, **values)
+        organization_id=workshop.organization_id,
+        campaign_id=workshop.campaign_id,
+        contact_id=contact.id,
+        workshop_id=workshop.id,
+        purpose=purpose,
+        language=contact.language,
+        body=body,
+        due_at=due_at,
+        expires_at=workshop.starts_at,
+        status=status,
+        created_at=now,
+        **values,
+    )
     db.session.add(row)
     return row
 
@@ -91,11 +117,21 @@ def queue_reminders(contact, workshop, org, *, now: datetime) -> ReminderResult:
         desired = workshop.starts_at - timedelta(hours=hours)
         if desired < now:
             continue  # confirmed after this reminder's moment: nothing to remind yet
-        moment = latest_allowed_before(workshop.starts_at, desired, contact.timezone, window,
-                                       not_before_utc=now)
+        moment = latest_allowed_before(
+            workshop.starts_at, desired, contact.timezone, window, not_before_utc=now
+        )
         if moment is None:
-            _row(contact, workshop, purpose="reminder", body=body, due_at=desired, now=now,
-                 status="skipped", skip_reason=NO_ALLOWED_TIME, final_at=now)
+            _row(
+                contact,
+                workshop,
+                purpose="reminder",
+                body=body,
+                due_at=desired,
+                now=now,
+                status="skipped",
+                skip_reason=NO_ALLOWED_TIME,
+                final_at=now,
+            )
             result.skipped += 1
         elif moment not in planned:  # two offsets moved to the same minute: remind once
             planned.add(moment)
@@ -112,14 +148,25 @@ def queue_notice(contact, workshop, org, template: str, *, now: datetime, **extr
     _row(contact, workshop, purpose="workshop_notice", body=body, due_at=due, now=now)
 
 
-def cancel_pending(workshop_id: int, *, purposes: tuple[str, ...], reason: str, now: datetime,
-                   contact_id: int | None = None) -> int:
+def cancel_pending(
+    workshop_id: int,
+    *,
+    purposes: tuple[str, ...],
+    reason: str,
+    now: datetime,
+    contact_id: int | None = None,
+) -> int:
     """Cancel the workshop's not-yet-sent rows of these purposes (one contact's, or all)."""
-    stmt = (update(OutboxMessage)
-            .where(OutboxMessage.workshop_id == workshop_id,
-                   OutboxMessage.purpose.in_(purposes), OutboxMessage.status.in_(PENDING))
-            .values(status="canceled", skip_reason=reason, final_at=now)
-            .execution_options(synchronize_session=False))
+    stmt = (
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.workshop_id == workshop_id,
+            OutboxMessage.purpose.in_(purposes),
+            OutboxMessage.status.in_(PENDING),
+        )
+        .values(status="canceled", skip_reason=reason, final_at=now)
+        .execution_options(synchronize_session=False)
+    )
     if contact_id is not None:
         stmt = stmt.where(OutboxMessage.contact_id == contact_id)
     return db.session.execute(stmt).rowcount or 0

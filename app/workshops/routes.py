@@ -1,5 +1,6 @@
 """Workshop pages: week calendar, create/edit, detail, invitations, reschedule and cancel,
 and the organization's iCalendar feed (secret URL, no sign-in: calendar apps cannot)."""
+
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
@@ -33,8 +34,9 @@ def _locale() -> str:
 
 
 def venue_date(workshop, fmt: str = "full") -> str:
-    return format_date(workshop.starts_at.astimezone(ZoneInfo(workshop.timezone)).date(), fmt,
-                       locale=_locale())
+    return format_date(
+        workshop.starts_at.astimezone(ZoneInfo(workshop.timezone)).date(), fmt, locale=_locale()
+    )
 
 
 def venue_time(moment, workshop) -> str:
@@ -51,10 +53,10 @@ def label_helpers() -> dict:
         "kind_label": lambda code: services.KIND_LABELS.get(code, code),
         "workshop_status_label": lambda code: services.STATUS_LABELS.get(code, code),
         "workshop_status_badge": lambda code: STATUS_BADGES.get(code, ""),
-        "registration_status_label":
-            lambda code: services.REGISTRATION_STATUS_LABELS.get(code, code),
-        "delivery_language_label":
-            lambda code: services.DELIVERY_LANGUAGE_LABELS.get(code, code),
+        "registration_status_label": lambda code: services.REGISTRATION_STATUS_LABELS.get(
+            code, code
+        ),
+        "delivery_language_label": lambda code: services.DELIVERY_LANGUAGE_LABELS.get(code, code),
         "venue_date": venue_date,
         "venue_time": venue_time,
         "zone_city": zone_city,
@@ -76,8 +78,10 @@ WEEK_YEARS_AHEAD = 10
 def _week_range(today: date) -> tuple[date, date]:
     """Mondays of the first and last weeks the calendar shows (ISO weeks)."""
     last_week = date(today.year + WEEK_YEARS_AHEAD, 12, 28).isocalendar().week
-    return (date.fromisocalendar(FIRST_WEEK_YEAR, 1, 1),
-            date.fromisocalendar(today.year + WEEK_YEARS_AHEAD, last_week, 1))
+    return (
+        date.fromisocalendar(FIRST_WEEK_YEAR, 1, 1),
+        date.fromisocalendar(today.year + WEEK_YEARS_AHEAD, last_week, 1),
+    )
 
 
 @bp.get("/")
@@ -89,9 +93,11 @@ def index():
     first, last = _week_range(today)
     if not first <= monday <= last:
         # Far weeks are typos, and near date.min/date.max the page's neighbours overflow.
-        message = _("Choose a week between %(first)s and %(last)s.",
-                    first=format_date(first, "medium", locale=_locale()),
-                    last=format_date(last + timedelta(days=6), "medium", locale=_locale()))
+        message = _(
+            "Choose a week between %(first)s and %(last)s.",
+            first=format_date(first, "medium", locale=_locale()),
+            last=format_date(last + timedelta(days=6), "medium", locale=_locale()),
+        )
         return render_template("errors/error.html", code=400, message=message), 400
     start, end = services.week_bounds(monday, org.timezone)
     days: dict = {}
@@ -101,21 +107,29 @@ def index():
         days.setdefault(day, []).append(row)
     feed_url = url_for("workshops.calendar_feed", token=org.calendar_token, _external=True)
     return render_template(
-        "workshops/index.html", days=sorted(days.items()), monday=monday,
-        sunday=monday + timedelta(days=6), this_week=services.week_label(today),
+        "workshops/index.html",
+        days=sorted(days.items()),
+        monday=monday,
+        sunday=monday + timedelta(days=6),
+        this_week=services.week_label(today),
         week=services.week_label(monday),
         previous_week=services.week_label(monday - timedelta(days=7)),
         next_week=services.week_label(monday + timedelta(days=7)),
-        feed_url=feed_url, webcal_url="webcal://" + feed_url.split("://", 1)[1],
-        action=ActionForm())
+        feed_url=feed_url,
+        webcal_url="webcal://" + feed_url.split("://", 1)[1],
+        action=ActionForm(),
+    )
 
 
 # --- Create, edit, detail -------------------------------------------------------------------
 
 
 def _campaign_choices(form) -> None:
-    campaigns = db.session.scalars(scoped(Campaign).where(
-        Campaign.status.in_(services.OPEN_CAMPAIGN_STATUSES)).order_by(Campaign.name)).all()
+    campaigns = db.session.scalars(
+        scoped(Campaign)
+        .where(Campaign.status.in_(services.OPEN_CAMPAIGN_STATUSES))
+        .order_by(Campaign.name)
+    ).all()
     form.campaign_id.choices = choices([(c.id, c.name) for c in campaigns])
 
 
@@ -130,14 +144,14 @@ def new():
     if form.validate_on_submit():
         campaign = get_owned_or_404(Campaign, form.campaign_id.data)
         try:
-            workshop = services.create_workshop(campaign, now=utcnow(), **form.service_kwargs(),
-                                                **form.time_kwargs())
+            workshop = services.create_workshop(
+                campaign, now=utcnow(), **form.service_kwargs(), **form.time_kwargs()
+            )
         except DomainError as error:
             db.session.rollback()
             attach_to_form(form, error)
         else:
-            flash(_("Workshop created. Its RSVP code is %(code)s.", code=workshop.code),
-                  "success")
+            flash(_("Workshop created. Its RSVP code is %(code)s.", code=workshop.code), "success")
             return redirect(url_for("workshops.detail", workshop_id=workshop.id))
     return render_template("workshops/form.html", form=form, workshop=None), form_status(form)
 
@@ -151,13 +165,18 @@ def detail(workshop_id):
         attendance_url = url_for(ATTENDANCE_ENDPOINT, workshop_id=workshop.id)
     now = utcnow()
     return render_template(
-        "workshops/detail.html", workshop=workshop,
+        "workshops/detail.html",
+        workshop=workshop,
         registrations=services.registrations_by_status(workshop),
-        funnel=services.funnel(workshop), messages=services.message_counts(workshop),
+        funnel=services.funnel(workshop),
+        messages=services.message_counts(workshop),
         can_invite=_open(workshop) and workshop.campaign.status in ("active", "paused"),
-        is_open=_open(workshop), started=workshop.starts_at <= now,
+        is_open=_open(workshop),
+        started=workshop.starts_at <= now,
         week=services.week_label(workshop.starts_at.astimezone(ZoneInfo(workshop.timezone)).date()),
-        attendance_url=attendance_url, action=ActionForm())
+        attendance_url=attendance_url,
+        action=ActionForm(),
+    )
 
 
 @bp.route("/<int:workshop_id>/edit", methods=["GET", "POST"])
@@ -176,10 +195,14 @@ def edit(workshop_id):
         else:
             flash(_("Workshop saved."), "success")
             if promoted:
-                flash(ngettext(
-                    "%(num)d person moved from the waitlist to a seat and was notified.",
-                    "%(num)d people moved from the waitlist to a seat and were notified.",
-                    promoted), "success")
+                flash(
+                    ngettext(
+                        "%(num)d person moved from the waitlist to a seat and was notified.",
+                        "%(num)d people moved from the waitlist to a seat and were notified.",
+                        promoted,
+                    ),
+                    "success",
+                )
             return redirect(url_for("workshops.detail", workshop_id=workshop.id))
     return render_template("workshops/form.html", form=form, workshop=workshop), form_status(form)
 
@@ -188,8 +211,9 @@ def edit(workshop_id):
 
 
 def _affected(workshop) -> int:
-    return sum(services.rsvp.count_by_status(workshop.id, status)
-               for status in ("confirmed", "waitlisted"))
+    return sum(
+        services.rsvp.count_by_status(workshop.id, status) for status in ("confirmed", "waitlisted")
+    )
 
 
 @bp.route("/<int:workshop_id>/reschedule", methods=["GET", "POST"])
@@ -200,27 +224,44 @@ def reschedule(workshop_id):
         flash(_("Only scheduled, upcoming workshops can be rescheduled."), "error")
         return redirect(url_for("workshops.detail", workshop_id=workshop.id))
     form = RescheduleForm(
-        data=None if request.method == "POST" else RescheduleForm.data_from(workshop))
+        data=None if request.method == "POST" else RescheduleForm.data_from(workshop)
+    )
     if form.validate_on_submit():
         try:
-            result = services.reschedule_workshop(workshop, now=utcnow(), **{
-                "local_date": form.local_date.data, "start_time": form.start_time.data,
-                "end_time": form.end_time.data})
+            result = services.reschedule_workshop(
+                workshop,
+                now=utcnow(),
+                **{
+                    "local_date": form.local_date.data,
+                    "start_time": form.start_time.data,
+                    "end_time": form.end_time.data,
+                },
+            )
         except DomainError as error:
             db.session.rollback()
             attach_to_form(form, error)
         else:
-            flash(ngettext("Workshop rescheduled. %(num)d person will be notified by SMS.",
-                           "Workshop rescheduled. %(num)d people will be notified by SMS.",
-                           result.notified), "success")
+            flash(
+                ngettext(
+                    "Workshop rescheduled. %(num)d person will be notified by SMS.",
+                    "Workshop rescheduled. %(num)d people will be notified by SMS.",
+                    result.notified,
+                ),
+                "success",
+            )
             if result.reminders.skipped:
-                flash(ngettext(
-                    "%(num)d reminder could not be scheduled outside quiet hours.",
-                    "%(num)d reminders could not be scheduled outside quiet hours.",
-                    result.reminders.skipped), "warning")
+                flash(
+                    ngettext(
+                        "%(num)d reminder could not be scheduled outside quiet hours.",
+                        "%(num)d reminders could not be scheduled outside quiet hours.",
+                        result.reminders.skipped,
+                    ),
+                    "warning",
+                )
             return redirect(url_for("workshops.detail", workshop_id=workshop.id))
-    return render_template("workshops/reschedule.html", form=form, workshop=workshop,
-                           affected=_affected(workshop)), form_status(form)
+    return render_template(
+        "workshops/reschedule.html", form=form, workshop=workshop, affected=_affected(workshop)
+    ), form_status(form)
 
 
 @bp.route("/<int:workshop_id>/cancel", methods=["GET", "POST"])
@@ -238,13 +279,22 @@ def cancel(workshop_id):
             db.session.rollback()
             flash(str(error), "error")
         else:
-            flash(ngettext("Workshop canceled. %(num)d person will be notified by SMS.",
-                           "Workshop canceled. %(num)d people will be notified by SMS.",
-                           result.notified), "success")
+            flash(
+                ngettext(
+                    "Workshop canceled. %(num)d person will be notified by SMS.",
+                    "Workshop canceled. %(num)d people will be notified by SMS.",
+                    result.notified,
+                ),
+                "success",
+            )
         return redirect(url_for("workshops.detail", workshop_id=workshop.id))
-    return render_template("workshops/cancel.html", form=form, workshop=workshop,
-                           affected=_affected(workshop),
-                           notifies=workshop.starts_at > utcnow()), form_status(form)
+    return render_template(
+        "workshops/cancel.html",
+        form=form,
+        workshop=workshop,
+        affected=_affected(workshop),
+        notifies=workshop.starts_at > utcnow(),
+    ), form_status(form)
 
 
 # --- Invitations --------------------------------------------------------------------------------
@@ -255,31 +305,48 @@ def cancel(workshop_id):
 def invite(workshop_id):
     workshop = get_owned_or_404(Workshop, workshop_id)
     form = InviteForm()
-    messages = db.session.scalars(scoped(CampaignMessage).where(
-        CampaignMessage.campaign_id == workshop.campaign_id).order_by(CampaignMessage.id)).all()
+    messages = db.session.scalars(
+        scoped(CampaignMessage)
+        .where(CampaignMessage.campaign_id == workshop.campaign_id)
+        .order_by(CampaignMessage.id)
+    ).all()
     audiences = db.session.scalars(scoped(Audience).order_by(Audience.name)).all()
     form.message.choices = choices([(m.id, m.label) for m in messages])
     form.audience.choices = choices([(a.id, a.name) for a in audiences])
     if form.validate_on_submit():
         try:
             send, created = services.invite_audience(
-                workshop, message=get_owned_or_404(CampaignMessage, form.message.data),
+                workshop,
+                message=get_owned_or_404(CampaignMessage, form.message.data),
                 audience=get_owned_or_404(Audience, form.audience.data),
-                local_date=form.local_date.data, local_time=form.local_time.data,
-                user_id=current_user.id, now=utcnow())
+                local_date=form.local_date.data,
+                local_time=form.local_time.data,
+                user_id=current_user.id,
+                now=utcnow(),
+            )
         except DomainError as error:
             db.session.rollback()
             attach_to_form(form, error)
         else:
             if send.job_id:  # a large audience: a worker prepares the invitations
-                flash(_("Scheduled. The invitations are being prepared in the background; "
-                        "this page shows the progress."), "success")
+                flash(
+                    _(
+                        "Scheduled. The invitations are being prepared in the background; "
+                        "this page shows the progress."
+                    ),
+                    "success",
+                )
                 return redirect(url_for("outreach.send_detail", send_id=send.id))
-            flash(ngettext("%(num)d invitation scheduled.", "%(num)d invitations scheduled.",
-                           created), "success")
+            flash(
+                ngettext(
+                    "%(num)d invitation scheduled.", "%(num)d invitations scheduled.", created
+                ),
+                "success",
+            )
             return redirect(url_for("workshops.detail", workshop_id=workshop.id))
-    return render_template("workshops/invite.html", form=form, workshop=workshop,
-                           is_open=_open(workshop)), form_status(form)
+    return render_template(
+        "workshops/invite.html", form=form, workshop=workshop, is_open=_open(workshop)
+    ), form_status(form)
 
 
 # --- iCalendar feed ---------------------------------------------------------------------------
@@ -303,6 +370,11 @@ def calendar_feed(token):
 def regenerate_calendar_token():
     if ActionForm().validate_on_submit():
         services.regenerate_calendar_token(current_user.organization, actor_id=current_user.id)
-        flash(_("New calendar link created. The old link no longer works: subscribe again "
-                "with the new one."), "success")
+        flash(
+            _(
+                "New calendar link created. The old link no longer works: subscribe again "
+                "with the new one."
+            ),
+            "success",
+        )
     return redirect(url_for("workshops.index"))

@@ -21,6 +21,7 @@ language; participation events record rsvp_yes (confirmed), waitlisted and rsvp_
 
 The handlers run inside `inbound.receive_sms`, which stores the message and commits once.
 """
+
 from datetime import datetime
 
 from babel.dates import format_date
@@ -51,16 +52,23 @@ def open_registrations(contact, *, now: datetime) -> list[tuple[WorkshopRegistra
     rows = db.session.execute(
         select(WorkshopRegistration, Workshop)
         .join(Workshop, Workshop.id == WorkshopRegistration.workshop_id)
-        .where(WorkshopRegistration.contact_id == contact.id,
-               WorkshopRegistration.organization_id == contact.organization_id,
-               WorkshopRegistration.status.in_(OPEN_STATUSES), upcoming(now))
-        .order_by(Workshop.starts_at, Workshop.id))
+        .where(
+            WorkshopRegistration.contact_id == contact.id,
+            WorkshopRegistration.organization_id == contact.organization_id,
+            WorkshopRegistration.status.in_(OPEN_STATUSES),
+            upcoming(now),
+        )
+        .order_by(Workshop.starts_at, Workshop.id)
+    )
     return [tuple(row) for row in rows]
 
 
 def workshop_by_code(organization_id: int, code: str, *, now: datetime) -> Workshop | None:
-    return db.session.scalar(select(Workshop).where(
-        Workshop.organization_id == organization_id, Workshop.code == code, upcoming(now)))
+    return db.session.scalar(
+        select(Workshop).where(
+            Workshop.organization_id == organization_id, Workshop.code == code, upcoming(now)
+        )
+    )
 
 
 def lock_workshop(workshop_id: int) -> Workshop:
@@ -83,24 +91,39 @@ def lock_workshop(workshop_id: int) -> Workshop:
 def registration_of(workshop_id: int, contact_id: int) -> WorkshopRegistration | None:
     return db.session.scalar(
         select(WorkshopRegistration)
-        .where(WorkshopRegistration.workshop_id == workshop_id,
-               WorkshopRegistration.contact_id == contact_id)
-        .execution_options(populate_existing=True))
+        .where(
+            WorkshopRegistration.workshop_id == workshop_id,
+            WorkshopRegistration.contact_id == contact_id,
+        )
+        .execution_options(populate_existing=True)
+    )
 
 
 def count_by_status(workshop_id: int, status: str) -> int:
-    return db.session.scalar(select(func.count()).where(
-        WorkshopRegistration.workshop_id == workshop_id,
-        WorkshopRegistration.status == status)) or 0
+    return (
+        db.session.scalar(
+            select(func.count()).where(
+                WorkshopRegistration.workshop_id == workshop_id,
+                WorkshopRegistration.status == status,
+            )
+        )
+        or 0
+    )
 
 
 def waitlist_position(registration: WorkshopRegistration) -> int:
     """1 for the first on the waitlist (order: waitlisted_at, then id)."""
     r = WorkshopRegistration
-    ahead = db.session.scalar(select(func.count()).where(
-        r.workshop_id == registration.workshop_id, r.status == "waitlisted",
-        or_(r.waitlisted_at < registration.waitlisted_at,
-            and_(r.waitlisted_at == registration.waitlisted_at, r.id < registration.id))))
+    ahead = db.session.scalar(
+        select(func.count()).where(
+            r.workshop_id == registration.workshop_id,
+            r.status == "waitlisted",
+            or_(
+                r.waitlisted_at < registration.waitlisted_at,
+                and_(r.waitlisted_at == registration.waitlisted_at, r.id < registration.id),
+            ),
+        )
+    )
     return (ahead or 0) + 1
 
 
@@ -108,9 +131,16 @@ def waitlist_position(registration: WorkshopRegistration) -> int:
 
 
 def _event(registration, workshop, kind: str, *, now: datetime, detail: str | None = None):
-    record_event(organization_id=workshop.organization_id, contact_id=registration.contact_id,
-                 kind=kind, channel="sms", occurred_at=now, campaign_id=workshop.campaign_id,
-                 workshop_id=workshop.id, detail=detail)
+    record_event(
+        organization_id=workshop.organization_id,
+        contact_id=registration.contact_id,
+        kind=kind,
+        channel="sms",
+        occurred_at=now,
+        campaign_id=workshop.campaign_id,
+        workshop_id=workshop.id,
+        detail=detail,
+    )
 
 
 def _seat_or_waitlist(registration, workshop, org, *, now: datetime) -> str:
@@ -142,8 +172,12 @@ def accept(workshop_id: int, contact, org, *, now: datetime) -> tuple[str, Works
         return "already_" + registration.status, registration
     if registration is None:  # not invited, but knows the code (a friend passed it on)
         registration = WorkshopRegistration(
-            organization_id=workshop.organization_id, workshop_id=workshop.id,
-            contact_id=contact.id, status="invited", created_at=now)
+            organization_id=workshop.organization_id,
+            workshop_id=workshop.id,
+            contact_id=contact.id,
+            status="invited",
+            created_at=now,
+        )
         db.session.add(registration)
     registration.contact = contact
     registration.responded_at = now
@@ -160,8 +194,12 @@ def decline(workshop_id: int, contact, org, *, now: datetime) -> tuple[str, Work
     registration = registration_of(workshop.id, contact.id)
     if registration is None:
         registration = WorkshopRegistration(
-            organization_id=workshop.organization_id, workshop_id=workshop.id,
-            contact_id=contact.id, status="invited", created_at=now)
+            organization_id=workshop.organization_id,
+            workshop_id=workshop.id,
+            contact_id=contact.id,
+            status="invited",
+            created_at=now,
+        )
         db.session.add(registration)
     previous = registration.status
     if previous in ("declined", "canceled"):
@@ -169,8 +207,13 @@ def decline(workshop_id: int, contact, org, *, now: datetime) -> tuple[str, Work
     registration.responded_at = now
     if previous == "confirmed":
         registration.status = "canceled"
-        cancel_pending(workshop.id, contact_id=contact.id, purposes=("reminder",),
-                       reason="rsvp_canceled", now=now)
+        cancel_pending(
+            workshop.id,
+            contact_id=contact.id,
+            purposes=("reminder",),
+            reason="rsvp_canceled",
+            now=now,
+        )
         _event(registration, workshop, "rsvp_no", now=now, detail="canceled")
         db.session.flush()
         promote_waitlisted(workshop, org, now=now)
@@ -197,11 +240,15 @@ def promote_waitlisted(workshop, org, *, now: datetime) -> list[WorkshopRegistra
     promoted = db.session.scalars(
         select(WorkshopRegistration)
         .join(Contact, Contact.id == WorkshopRegistration.contact_id)
-        .where(WorkshopRegistration.workshop_id == workshop.id,
-               WorkshopRegistration.status == "waitlisted",
-               Contact.opted_out_at.is_(None), Contact.erased_at.is_(None))
+        .where(
+            WorkshopRegistration.workshop_id == workshop.id,
+            WorkshopRegistration.status == "waitlisted",
+            Contact.opted_out_at.is_(None),
+            Contact.erased_at.is_(None),
+        )
         .order_by(WorkshopRegistration.waitlisted_at, WorkshopRegistration.id)
-        .limit(free)).all()
+        .limit(free)
+    ).all()
     for registration in promoted:
         registration.status = "confirmed"
         _event(registration, workshop, "rsvp_yes", now=now, detail="promoted")
@@ -225,23 +272,33 @@ REPLIES = {
 
 
 def _choices_text(rows, language: str) -> str:
-    """"4821 Decide tú (sáb 5 dic); 1234 …" for a clarifying SMS."""
+    """ "4821 Decide tú (sáb 5 dic); 1234 …" for a clarifying SMS."""
     from zoneinfo import ZoneInfo
 
     items = []
     for _registration, workshop in rows[:MAX_CHOICES]:
         day = workshop.starts_at.astimezone(ZoneInfo(workshop.timezone)).date()
-        items.append(f"{workshop.code} {workshop.title_for(language)} "
-                     f"({format_date(day, 'EEE d MMM', locale=language)})")
+        items.append(
+            f"{workshop.code} {workshop.title_for(language)} "
+            f"({format_date(day, 'EEE d MMM', locale=language)})"
+        )
     return "; ".join(items)
 
 
 def _reply_about(ctx: InboundContext, workshop, template: str, **extra) -> None:
     values = workshop_values(workshop, ctx.contact.language)
-    queue_reply(ctx.contact, template, now=ctx.now, campaign_id=workshop.campaign_id,
-                title=values["workshop_title"], date=values["workshop_date"],
-                time=values["workshop_time"], venue=values["workshop_venue"],
-                code=values["workshop_code"], **extra)
+    queue_reply(
+        ctx.contact,
+        template,
+        now=ctx.now,
+        campaign_id=workshop.campaign_id,
+        title=values["workshop_title"],
+        date=values["workshop_date"],
+        time=values["workshop_time"],
+        venue=values["workshop_venue"],
+        code=values["workshop_code"],
+        **extra,
+    )
 
 
 def _rsvp(ctx: InboundContext, *, yes: bool) -> str:
@@ -254,30 +311,52 @@ def _rsvp(ctx: InboundContext, *, yes: bool) -> str:
     if code:
         workshop = workshop_by_code(contact.organization_id, code, now=ctx.now)
         if workshop is None:
-            queue_reply(contact, "workshop_unknown_code", now=ctx.now,
-                        campaign_id=ctx.inbound.campaign_id, code=code)
+            queue_reply(
+                contact,
+                "workshop_unknown_code",
+                now=ctx.now,
+                campaign_id=ctx.inbound.campaign_id,
+                code=code,
+            )
             return "rsvp_unknown_code"
     else:
         rows = open_registrations(contact, now=ctx.now)
         if not rows:
-            queue_reply(contact, "workshop_none_open", now=ctx.now,
-                        campaign_id=ctx.inbound.campaign_id)
-            record_event(organization_id=contact.organization_id, contact_id=contact.id,
-                         kind="reply", channel="sms", occurred_at=ctx.now,
-                         campaign_id=ctx.inbound.campaign_id)
+            queue_reply(
+                contact, "workshop_none_open", now=ctx.now, campaign_id=ctx.inbound.campaign_id
+            )
+            record_event(
+                organization_id=contact.organization_id,
+                contact_id=contact.id,
+                kind="reply",
+                channel="sms",
+                occurred_at=ctx.now,
+                campaign_id=ctx.inbound.campaign_id,
+            )
             return "rsvp_no_invitation"
         if len(rows) > 1:
-            queue_reply(contact, "workshop_choose", now=ctx.now,
-                        campaign_id=ctx.inbound.campaign_id, yes=yes,
-                        choices=_choices_text(rows, contact.language))
+            queue_reply(
+                contact,
+                "workshop_choose",
+                now=ctx.now,
+                campaign_id=ctx.inbound.campaign_id,
+                yes=yes,
+                choices=_choices_text(rows, contact.language),
+            )
             return "rsvp_ambiguous"
         workshop = rows[0][1]
     ctx.inbound.campaign_id = workshop.campaign_id  # the reply shows in this campaign's inbox
-    outcome, registration = (accept if yes else decline)(workshop.id, contact, ctx.organization,
-                                                          now=ctx.now)
+    outcome, registration = (accept if yes else decline)(
+        workshop.id, contact, ctx.organization, now=ctx.now
+    )
     if registration is None:  # canceled or started while we waited for the lock
-        queue_reply(contact, "workshop_unknown_code", now=ctx.now,
-                    campaign_id=workshop.campaign_id, code=workshop.code)
+        queue_reply(
+            contact,
+            "workshop_unknown_code",
+            now=ctx.now,
+            campaign_id=workshop.campaign_id,
+            code=workshop.code,
+        )
         return "rsvp_unknown_code"
     extra = {}
     if registration.status == "waitlisted":

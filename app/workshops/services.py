@@ -13,6 +13,7 @@ Codes: 4 random digits, unique within the organization for ever (a database cons
 "SI 4821" can never mean two workshops, not even a past one; creation retries on the rare
 collision with a concurrent creation.
 """
+
 import secrets
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -100,22 +101,39 @@ def _optional(value, *, field: str, max_length: int) -> str | None:
     return text or None
 
 
-def _clean(*, title_es, title_en, kind, venue_name, venue_address, country, state_code,
-           municipality, timezone, capacity, facilitator, language) -> dict:
+def _clean(
+    *,
+    title_es,
+    title_en,
+    kind,
+    venue_name,
+    venue_address,
+    country,
+    state_code,
+    municipality,
+    timezone,
+    capacity,
+    facilitator,
+    language,
+) -> dict:
     """Validated, normalized workshop fields (everything but the times)."""
     values = {
-        "title_es": _required(title_es, field="title_es", max_length=160,
-                              message=_l("Enter the title in Spanish.")),
-        "title_en": _required(title_en, field="title_en", max_length=160,
-                              message=_l("Enter the title in English.")),
+        "title_es": _required(
+            title_es, field="title_es", max_length=160, message=_l("Enter the title in Spanish.")
+        ),
+        "title_en": _required(
+            title_en, field="title_en", max_length=160, message=_l("Enter the title in English.")
+        ),
     }
     if kind not in KINDS:
         raise DomainError(_l("Choose the kind of workshop."), field="kind")
     values["kind"] = kind
-    values["venue_name"] = _required(venue_name, field="venue_name", max_length=160,
-                                     message=_l("Enter the name of the venue."))
-    values["venue_address"] = _optional(venue_address, field="venue_address",
-                                        max_length=MAX_ADDRESS)
+    values["venue_name"] = _required(
+        venue_name, field="venue_name", max_length=160, message=_l("Enter the name of the venue.")
+    )
+    values["venue_address"] = _optional(
+        venue_address, field="venue_address", max_length=MAX_ADDRESS
+    )
     country = (country or "").strip().upper()
     states = {"MX": MX_STATES, "US": US_STATES}.get(country)
     if states is None or state_code not in states:
@@ -131,8 +149,10 @@ def _clean(*, title_es, title_en, kind, venue_name, venue_address, country, stat
     if isinstance(capacity, bool) or not isinstance(capacity, int):
         raise DomainError(_l("Enter how many people fit."), field="capacity")
     if not 1 <= capacity <= MAX_CAPACITY:
-        raise DomainError(_l("The capacity must be between 1 and %(max)d people.",
-                             max=MAX_CAPACITY), field="capacity")
+        raise DomainError(
+            _l("The capacity must be between 1 and %(max)d people.", max=MAX_CAPACITY),
+            field="capacity",
+        )
     values["capacity"] = capacity
     values["facilitator"] = _optional(_text(facilitator), field="facilitator", max_length=120)
     if language not in DELIVERY_LANGUAGES:
@@ -144,9 +164,15 @@ def _clean(*, title_es, title_en, kind, venue_name, venue_address, country, stat
 def _instant(day: date, wall: time, zone: str, *, field: str) -> datetime:
     moment = local_to_utc(day, wall, zone)
     if moment.astimezone(ZoneInfo(zone)).replace(tzinfo=None) != datetime.combine(
-            day, wall.replace(tzinfo=None, second=0, microsecond=0)):
-        raise DomainError(_l("That time does not exist on that day in the venue's time zone "
-                             "(the clocks go forward). Choose another time."), field=field)
+        day, wall.replace(tzinfo=None, second=0, microsecond=0)
+    ):
+        raise DomainError(
+            _l(
+                "That time does not exist on that day in the venue's time zone "
+                "(the clocks go forward). Choose another time."
+            ),
+            field=field,
+        )
     return moment
 
 
@@ -179,8 +205,9 @@ def local_parts(workshop) -> tuple[date, time, time]:
 
 
 def _new_code(organization_id: int) -> str:
-    taken = set(db.session.scalars(select(Workshop.code).where(
-        Workshop.organization_id == organization_id)))
+    taken = set(
+        db.session.scalars(select(Workshop.code).where(Workshop.organization_id == organization_id))
+    )
     if len(taken) >= 9_000:
         raise DomainError(_l("Every workshop code is in use. Contact support."))
     while True:  # 1000-9999: no leading zero for young people to drop when they reply
@@ -192,24 +219,41 @@ def _new_code(organization_id: int) -> str:
 # --- Creating and editing -------------------------------------------------------------------
 
 
-def create_workshop(campaign, *, now: datetime, local_date: date | None,
-                    start_time: time | None, end_time: time | None, **fields) -> Workshop:
+def create_workshop(
+    campaign,
+    *,
+    now: datetime,
+    local_date: date | None,
+    start_time: time | None,
+    end_time: time | None,
+    **fields,
+) -> Workshop:
     """Create a scheduled workshop of `campaign` with a fresh 4-digit code.
 
     `fields`: title_es, title_en, kind, venue_name, venue_address, country, state_code,
     municipality, timezone (blank: derived), capacity, facilitator, language.
     """
     if campaign.status not in OPEN_CAMPAIGN_STATUSES:
-        raise DomainError(_l("Workshops can only be added to draft, active or paused campaigns."),
-                          field="campaign_id")
+        raise DomainError(
+            _l("Workshops can only be added to draft, active or paused campaigns."),
+            field="campaign_id",
+        )
     values = _clean(**fields)
     starts_at, ends_at = _times(local_date, start_time, end_time, values["timezone"], now=now)
     workshop = None
     for attempt in range(CODE_ATTEMPTS):
-        workshop = Workshop(organization_id=campaign.organization_id, campaign_id=campaign.id,
-                            code=_new_code(campaign.organization_id), starts_at=starts_at,
-                            ends_at=ends_at, status="scheduled", sequence=0, created_at=now,
-                            updated_at=now, **values)
+        workshop = Workshop(
+            organization_id=campaign.organization_id,
+            campaign_id=campaign.id,
+            code=_new_code(campaign.organization_id),
+            starts_at=starts_at,
+            ends_at=ends_at,
+            status="scheduled",
+            sequence=0,
+            created_at=now,
+            updated_at=now,
+            **values,
+        )
         db.session.add(workshop)
         try:
             db.session.commit()
@@ -224,11 +268,17 @@ def create_workshop(campaign, *, now: datetime, local_date: date | None,
 
 def _has_audience(workshop) -> bool:
     """Anyone invited, registered or with a pending invitation SMS for this workshop."""
-    registered = db.session.scalar(select(func.count()).where(
-        WorkshopRegistration.workshop_id == workshop.id,
-        WorkshopRegistration.status.in_(rsvp.OPEN_STATUSES)))
-    pending = db.session.scalar(select(func.count()).where(
-        OutboxMessage.workshop_id == workshop.id, OutboxMessage.status.in_(PENDING)))
+    registered = db.session.scalar(
+        select(func.count()).where(
+            WorkshopRegistration.workshop_id == workshop.id,
+            WorkshopRegistration.status.in_(rsvp.OPEN_STATUSES),
+        )
+    )
+    pending = db.session.scalar(
+        select(func.count()).where(
+            OutboxMessage.workshop_id == workshop.id, OutboxMessage.status.in_(PENDING)
+        )
+    )
     return bool(registered or pending)
 
 
@@ -247,18 +297,27 @@ def update_workshop(workshop, *, now: datetime, **fields) -> int:
     values = _clean(**fields)
     confirmed = rsvp.count_by_status(workshop.id, "confirmed")
     if values["capacity"] < confirmed:
-        raise DomainError(lazy_ngettext(
-            "%(num)d person already has a seat: the capacity cannot be lower.",
-            "%(num)d people already have a seat: the capacity cannot be lower.", confirmed),
-            field="capacity")
+        raise DomainError(
+            lazy_ngettext(
+                "%(num)d person already has a seat: the capacity cannot be lower.",
+                "%(num)d people already have a seat: the capacity cannot be lower.",
+                confirmed,
+            ),
+            field="capacity",
+        )
     if values["timezone"] != workshop.timezone:
         if workshop.starts_at <= now or _has_audience(workshop):
-            raise DomainError(_l("This place is in another time zone, which would change the "
-                                 "time of the workshop. Cancel it and create a new one."),
-                              field="state")
+            raise DomainError(
+                _l(
+                    "This place is in another time zone, which would change the "
+                    "time of the workshop. Cancel it and create a new one."
+                ),
+                field="state",
+            )
         local_date, start, end = local_parts(workshop)
-        workshop.starts_at, workshop.ends_at = _times(local_date, start, end, values["timezone"],
-                                                      now=now)
+        workshop.starts_at, workshop.ends_at = _times(
+            local_date, start, end, values["timezone"], now=now
+        )
         workshop.sequence += 1
     for key, value in values.items():
         setattr(workshop, key, value)
@@ -281,9 +340,13 @@ class ChangeResult:
 
 def _people(workshop, statuses) -> list[WorkshopRegistration]:
     return db.session.scalars(
-        select(WorkshopRegistration).where(WorkshopRegistration.workshop_id == workshop.id,
-                                           WorkshopRegistration.status.in_(statuses))
-        .order_by(WorkshopRegistration.id)).all()
+        select(WorkshopRegistration)
+        .where(
+            WorkshopRegistration.workshop_id == workshop.id,
+            WorkshopRegistration.status.in_(statuses),
+        )
+        .order_by(WorkshopRegistration.id)
+    ).all()
 
 
 def _rerender_invitations(workshop, org) -> int:
@@ -291,21 +354,35 @@ def _rerender_invitations(workshop, org) -> int:
     from ..outreach.fanout import _body_sql
 
     updated = 0
-    sends = db.session.scalars(select(OutreachSend).where(
-        OutreachSend.workshop_id == workshop.id)).all()
+    sends = db.session.scalars(
+        select(OutreachSend).where(OutreachSend.workshop_id == workshop.id)
+    ).all()
     for send in sends:
         language, body = _body_sql(send, send.campaign, org)
-        updated += db.session.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.send_id == send.id, OutboxMessage.status.in_(PENDING),
-                   OutboxMessage.contact_id == Contact.id)
-            .values(body=body, language=language, expires_at=workshop.starts_at)
-            .execution_options(synchronize_session=False)).rowcount or 0
+        updated += (
+            db.session.execute(
+                update(OutboxMessage)
+                .where(
+                    OutboxMessage.send_id == send.id,
+                    OutboxMessage.status.in_(PENDING),
+                    OutboxMessage.contact_id == Contact.id,
+                )
+                .values(body=body, language=language, expires_at=workshop.starts_at)
+                .execution_options(synchronize_session=False)
+            ).rowcount
+            or 0
+        )
     return updated
 
 
-def reschedule_workshop(workshop, *, local_date: date | None, start_time: time | None,
-                        end_time: time | None, now: datetime) -> ChangeResult:
+def reschedule_workshop(
+    workshop,
+    *,
+    local_date: date | None,
+    start_time: time | None,
+    end_time: time | None,
+    now: datetime,
+) -> ChangeResult:
     """Move a scheduled workshop to a new local date and time (the venue's zone).
 
     Bumps the calendar SEQUENCE, cancels pending reminders and queues new ones for the
@@ -324,9 +401,11 @@ def reschedule_workshop(workshop, *, local_date: date | None, start_time: time |
     workshop.updated_at = now
     result = ChangeResult()
     result.messages_canceled = reminders.cancel_pending(
-        workshop.id, purposes=("reminder",), reason="workshop_rescheduled", now=now)
+        workshop.id, purposes=("reminder",), reason="workshop_rescheduled", now=now
+    )
     result.messages_canceled += reminders.cancel_pending(
-        workshop.id, purposes=("workshop_notice",), reason="superseded", now=now)
+        workshop.id, purposes=("workshop_notice",), reason="superseded", now=now
+    )
     result.invitations_updated = _rerender_invitations(workshop, org)
     for registration in _people(workshop, ("confirmed", "waitlisted")):
         contact = registration.contact
@@ -350,13 +429,19 @@ def cancel_workshop(workshop, *, now: datetime) -> ChangeResult:
     workshop.updated_at = now
     result = ChangeResult()
     result.messages_canceled = reminders.cancel_pending(
-        workshop.id, purposes=WORKSHOP_PURPOSES, reason="workshop_canceled", now=now)
-    db.session.execute(update(OutreachSend).where(OutreachSend.workshop_id == workshop.id)
-                       .values(status="canceled").execution_options(synchronize_session=False))
+        workshop.id, purposes=WORKSHOP_PURPOSES, reason="workshop_canceled", now=now
+    )
+    db.session.execute(
+        update(OutreachSend)
+        .where(OutreachSend.workshop_id == workshop.id)
+        .values(status="canceled")
+        .execution_options(synchronize_session=False)
+    )
     if workshop.starts_at > now:
         for registration in _people(workshop, ("confirmed", "waitlisted")):
-            reminders.queue_notice(registration.contact, workshop, org, "workshop_canceled",
-                                   now=now)
+            reminders.queue_notice(
+                registration.contact, workshop, org, "workshop_canceled", now=now
+            )
             result.notified += 1
     db.session.commit()
     return result
@@ -365,8 +450,16 @@ def cancel_workshop(workshop, *, now: datetime) -> ChangeResult:
 # --- Invitations --------------------------------------------------------------------------------
 
 
-def invite_audience(workshop, *, message, audience, local_date: date | None,
-                    local_time: time | None, user_id: int | None, now: datetime):
+def invite_audience(
+    workshop,
+    *,
+    message,
+    audience,
+    local_date: date | None,
+    local_time: time | None,
+    user_id: int | None,
+    now: datetime,
+):
     """Invite an audience through the outreach scheduler. Returns (send, rows created).
 
     The SMS goes out at `local_time` in each recipient's zone; quiet hours, language and
@@ -378,11 +471,20 @@ def invite_audience(workshop, *, message, audience, local_date: date | None,
     if local_date is None or local_time is None:
         raise DomainError(_l("Choose the date and time of the invitation."), field="local_date")
     if local_to_utc(local_date, local_time, workshop.timezone) >= workshop.starts_at:
-        raise DomainError(_l("The invitation must go out before the workshop starts."),
-                          field="local_date")
-    return schedule_send(workshop.campaign, message=message, audience=audience, kind="once",
-                         user_id=user_id, now=now, local_date=local_date, local_time=local_time,
-                         workshop=workshop)
+        raise DomainError(
+            _l("The invitation must go out before the workshop starts."), field="local_date"
+        )
+    return schedule_send(
+        workshop.campaign,
+        message=message,
+        audience=audience,
+        kind="once",
+        user_id=user_id,
+        now=now,
+        local_date=local_date,
+        local_time=local_time,
+        workshop=workshop,
+    )
 
 
 def regenerate_calendar_token(org, *, actor_id: int) -> str:
@@ -412,29 +514,41 @@ def week_label(monday: date) -> str:
 
 def _counts():
     r = WorkshopRegistration
-    return (select(r.workshop_id,
-                   func.sum(case((r.status == "confirmed", 1), else_=0)).label("confirmed"),
-                   func.sum(case((r.status == "waitlisted", 1), else_=0)).label("waitlisted"))
-            .group_by(r.workshop_id).subquery())
+    return (
+        select(
+            r.workshop_id,
+            func.sum(case((r.status == "confirmed", 1), else_=0)).label("confirmed"),
+            func.sum(case((r.status == "waitlisted", 1), else_=0)).label("waitlisted"),
+        )
+        .group_by(r.workshop_id)
+        .subquery()
+    )
 
 
 def workshops_between(organization_id: int, start: datetime, end: datetime) -> list[tuple]:
     """(workshop, confirmed, waitlisted) starting in [start, end), by start time."""
     counts = _counts()
     rows = db.session.execute(
-        select(Workshop, func.coalesce(counts.c.confirmed, 0),
-               func.coalesce(counts.c.waitlisted, 0))
+        select(
+            Workshop, func.coalesce(counts.c.confirmed, 0), func.coalesce(counts.c.waitlisted, 0)
+        )
         .outerjoin(counts, counts.c.workshop_id == Workshop.id)
-        .where(Workshop.organization_id == organization_id, Workshop.starts_at >= start,
-               Workshop.starts_at < end)
-        .order_by(Workshop.starts_at, Workshop.id))
+        .where(
+            Workshop.organization_id == organization_id,
+            Workshop.starts_at >= start,
+            Workshop.starts_at < end,
+        )
+        .order_by(Workshop.starts_at, Workshop.id)
+    )
     return [tuple(row) for row in rows]
 
 
 def week_bounds(monday: date, zone: str) -> tuple[datetime, datetime]:
     """UTC bounds of the week starting `monday`, in the organization's zone."""
-    return (local_to_utc(monday, time(0, 0), zone),
-            local_to_utc(monday + timedelta(days=7), time(0, 0), zone))
+    return (
+        local_to_utc(monday, time(0, 0), zone),
+        local_to_utc(monday + timedelta(days=7), time(0, 0), zone),
+    )
 
 
 def registrations_by_status(workshop) -> dict[str, list[tuple]]:
@@ -442,10 +556,16 @@ def registrations_by_status(workshop) -> dict[str, list[tuple]]:
     rows = db.session.execute(
         select(WorkshopRegistration, Contact)
         .join(Contact, Contact.id == WorkshopRegistration.contact_id)
-        .where(WorkshopRegistration.workshop_id == workshop.id,
-               WorkshopRegistration.organization_id == workshop.organization_id)
-        .order_by(WorkshopRegistration.waitlisted_at, func.lower(Contact.first_name),
-                  WorkshopRegistration.id)).all()
+        .where(
+            WorkshopRegistration.workshop_id == workshop.id,
+            WorkshopRegistration.organization_id == workshop.organization_id,
+        )
+        .order_by(
+            WorkshopRegistration.waitlisted_at,
+            func.lower(Contact.first_name),
+            WorkshopRegistration.id,
+        )
+    ).all()
     grouped: dict[str, list[tuple]] = {status: [] for status in REGISTRATION_STATUS_LABELS}
     for registration, contact in rows:
         grouped.setdefault(registration.status, []).append((registration, contact))
@@ -464,14 +584,22 @@ class Funnel:
 def funnel(workshop) -> Funnel:
     """invited → confirmed → attended for one workshop (walk-ins count as attended only)."""
     r = WorkshopRegistration
-    row = db.session.execute(select(
-        func.count(r.invited_at),
-        func.sum(case((r.walk_in.is_(True), 0), (r.status == "confirmed", 1),
-                      (r.attended_at.is_not(None), 1), else_=0)),
-        func.count(r.attended_at),
-        func.sum(case((r.status == "waitlisted", 1), else_=0)),
-        func.sum(case((r.status.in_(("declined", "canceled")), 1), else_=0)),
-    ).where(r.workshop_id == workshop.id)).one()
+    row = db.session.execute(
+        select(
+            func.count(r.invited_at),
+            func.sum(
+                case(
+                    (r.walk_in.is_(True), 0),
+                    (r.status == "confirmed", 1),
+                    (r.attended_at.is_not(None), 1),
+                    else_=0,
+                )
+            ),
+            func.count(r.attended_at),
+            func.sum(case((r.status == "waitlisted", 1), else_=0)),
+            func.sum(case((r.status.in_(("declined", "canceled")), 1), else_=0)),
+        ).where(r.workshop_id == workshop.id)
+    ).one()
     return Funnel(*(int(value or 0) for value in row))
 
 
@@ -480,16 +608,25 @@ def message_counts(workshop) -> dict[str, dict[str, int]]:
     result: dict[str, dict[str, int]] = {}
     rows = db.session.execute(
         select(OutboxMessage.purpose, OutboxMessage.status, func.count())
-        .where(OutboxMessage.workshop_id == workshop.id,
-               OutboxMessage.organization_id == workshop.organization_id,
-               OutboxMessage.purpose.in_(WORKSHOP_PURPOSES))
-        .group_by(OutboxMessage.purpose, OutboxMessage.status))
+        .where(
+            OutboxMessage.workshop_id == workshop.id,
+            OutboxMessage.organization_id == workshop.organization_id,
+            OutboxMessage.purpose.in_(WORKSHOP_PURPOSES),
+        )
+        .group_by(OutboxMessage.purpose, OutboxMessage.status)
+    )
     for purpose, status, count in rows:
         result.setdefault(purpose, {})[status] = count
     return result
 
 
 def upcoming_count(organization_id: int, *, now: datetime) -> int:
-    return db.session.scalar(select(func.count()).where(
-        Workshop.organization_id == organization_id,
-        and_(Workshop.status == "scheduled", Workshop.starts_at > now))) or 0
+    return (
+        db.session.scalar(
+            select(func.count()).where(
+                Workshop.organization_id == organization_id,
+                and_(Workshop.status == "scheduled", Workshop.starts_at > now),
+            )
+        )
+        or 0
+    )

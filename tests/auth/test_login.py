@@ -5,7 +5,9 @@ from tests.conftest import STRONG_PASSWORD, csrf_token_from
 
 def post_login(client, email, password, **kw):
     token = csrf_token_from(client.get("/login"))
-    return client.post("/login", data={"csrf_token": token, "email": email, "password": password}, **kw)
+    return client.post(
+        "/login", data={"csrf_token": token, "email": email, "password": password}, **kw
+    )
 
 
 def test_login_and_logout(client, make_user):
@@ -22,8 +24,12 @@ def test_login_and_logout(client, make_user):
 
 def test_failed_login_is_generic_and_translated(client, make_user):
     make_user(email="ana@example.org")
-    wrong = post_login(client, "ana@example.org", "wrong-password-123", headers={"Accept-Language": "es"})
-    unknown = post_login(client, "nadie@example.org", "wrong-password-123", headers={"Accept-Language": "es"})
+    wrong = post_login(
+        client, "ana@example.org", "wrong-password-123", headers={"Accept-Language": "es"}
+    )
+    unknown = post_login(
+        client, "nadie@example.org", "wrong-password-123", headers={"Accept-Language": "es"}
+    )
     for response in (wrong, unknown):
         assert response.status_code == 400
         assert "Correo electrónico o contraseña incorrectos." in response.get_data(as_text=True)
@@ -52,7 +58,9 @@ def test_rate_limit_per_ip_across_accounts(app, client, make_user):
     users = [make_user() for _ in range(4)]
     for u in users[:3]:
         post_login(client, u.email, "wrong-password-123")
-    response = post_login(client, users[3].email, STRONG_PASSWORD, headers={"Accept-Language": "en"})
+    response = post_login(
+        client, users[3].email, STRONG_PASSWORD, headers={"Accept-Language": "en"}
+    )
     assert "Too many failed attempts" in response.get_data(as_text=True)
 
 
@@ -80,13 +88,20 @@ def test_copied_cookie_rejected_after_password_change(app, client, make_user, lo
     other_device = app.test_client()
     login(user, c=other_device)
     token = csrf_token_from(client.get("/account/password"))
-    response = client.post("/account/password", data={
-        "csrf_token": token, "current_password": STRONG_PASSWORD,
-        "new_password": "Otra-Frase-Muy-Segura-2026"})
+    response = client.post(
+        "/account/password",
+        data={
+            "csrf_token": token,
+            "current_password": STRONG_PASSWORD,
+            "new_password": "Otra-Frase-Muy-Segura-2026",
+        },
+    )
     assert response.status_code == 302
     assert other_device.get("/dashboard").status_code == 302
     assert client.get("/dashboard").status_code == 302
-    assert post_login(app.test_client(), user.email, "Otra-Frase-Muy-Segura-2026").status_code == 302
+    assert (
+        post_login(app.test_client(), user.email, "Otra-Frase-Muy-Segura-2026").status_code == 302
+    )
 
 
 def test_password_change_rejects_weak_and_wrong_current(client, make_user, login):
@@ -94,9 +109,14 @@ def test_password_change_rejects_weak_and_wrong_current(client, make_user, login
     login(user)
     before = user.password_hash
     cases = [
-        ({"current_password": "wrong-current-pw", "new_password": "Otra-Frase-Muy-Segura-2026"},
-         "La contraseña actual no es correcta."),
-        ({"current_password": STRONG_PASSWORD, "new_password": "corto"}, "Usa al menos 12 caracteres."),
+        (
+            {"current_password": "wrong-current-pw", "new_password": "Otra-Frase-Muy-Segura-2026"},
+            "La contraseña actual no es correcta.",
+        ),
+        (
+            {"current_password": STRONG_PASSWORD, "new_password": "corto"},
+            "Usa al menos 12 caracteres.",
+        ),
         ({"current_password": STRONG_PASSWORD, "new_password": "password1234"}, "demasiado común"),
     ]
     for data, message in cases:
@@ -126,8 +146,10 @@ def test_next_parameter_cannot_redirect_offsite(client, make_user):
     token = csrf_token_from(client.get("/login"))
     for target in ("https://evil.example/", "//evil.example/", "/\\evil.example"):
         client.get("/")  # keep a session
-        response = client.post(f"/login?next={target}",
-                               data={"csrf_token": token, "email": user.email, "password": STRONG_PASSWORD})
+        response = client.post(
+            f"/login?next={target}",
+            data={"csrf_token": token, "email": user.email, "password": STRONG_PASSWORD},
+        )
         assert response.headers["Location"].endswith("/dashboard")
         client.delete_cookie("alcance_session")
         token = csrf_token_from(client.get("/login"))

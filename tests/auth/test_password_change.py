@@ -1,5 +1,6 @@
 """Changing the password is limited exactly like signing in: a stolen session cannot be
 used to guess the current password."""
+
 from app.extensions import db
 from tests.conftest import STRONG_PASSWORD, csrf_token_from
 
@@ -10,8 +11,10 @@ LOCKED_ES = "Demasiados intentos fallidos. Espera 15 minutos e inténtalo de nue
 
 def change(client, current, new=NEW_PASSWORD, lang="en"):
     token = csrf_token_from(client.get(f"/account/password?lang={lang}"))
-    return client.post("/account/password", data={
-        "csrf_token": token, "current_password": current, "new_password": new})
+    return client.post(
+        "/account/password",
+        data={"csrf_token": token, "current_password": current, "new_password": new},
+    )
 
 
 def test_wrong_current_passwords_lock_the_account(app, client, make_user, login):
@@ -30,8 +33,9 @@ def test_wrong_current_passwords_lock_the_account(app, client, make_user, login)
     # ...and the same account limit holds for signing in.
     other = app.test_client()
     token = csrf_token_from(other.get("/login?lang=en"))
-    response = other.post("/login", data={"csrf_token": token, "email": user.email,
-                                          "password": STRONG_PASSWORD})
+    response = other.post(
+        "/login", data={"csrf_token": token, "email": user.email, "password": STRONG_PASSWORD}
+    )
     assert response.status_code == 400 and LOCKED_EN in response.get_data(as_text=True)
 
 
@@ -41,8 +45,10 @@ def test_failed_sign_ins_count_against_change_password(app, client, make_user, l
     other = app.test_client()
     for _ in range(5):
         token = csrf_token_from(other.get("/login"))
-        other.post("/login", data={"csrf_token": token, "email": user.email,
-                                   "password": "wrong-password-123"})
+        other.post(
+            "/login",
+            data={"csrf_token": token, "email": user.email, "password": "wrong-password-123"},
+        )
     response = change(client, STRONG_PASSWORD)
     assert response.status_code == 400 and LOCKED_EN in response.get_data(as_text=True)
 

@@ -1,5 +1,6 @@
 """Sign-in limits: one atomic check-and-consume before any password is verified (memory and
 Redis), and a per-process fallback when Redis does not answer."""
+
 import logging
 import os
 import threading
@@ -31,8 +32,9 @@ def use_backend(app, backend: str) -> None:
 
 def post_login(client, email, password, **kw):
     token = csrf_token_from(client.get("/login"))
-    return client.post("/login", data={"csrf_token": token, "email": email, "password": password},
-                       **kw)
+    return client.post(
+        "/login", data={"csrf_token": token, "email": email, "password": password}, **kw
+    )
 
 
 def run_together(n: int, target) -> list:
@@ -65,8 +67,9 @@ def test_take_is_atomic(app, backend):
 
 
 @pytest.mark.parametrize("backend", ["memory", "redis"])
-def test_concurrent_wrong_passwords_get_only_the_limit_of_checks(app, make_user, monkeypatch,
-                                                                 backend):
+def test_concurrent_wrong_passwords_get_only_the_limit_of_checks(
+    app, make_user, monkeypatch, backend
+):
     """40 wrong passwords at once from 40 addresses: exactly 5 (the account limit) are
     checked; the others are refused before any password is verified."""
     use_backend(app, backend)
@@ -105,8 +108,9 @@ def test_a_successful_sign_in_is_not_counted_against_the_address(app, client, ma
     assert post_login(client, users[1].email, STRONG_PASSWORD).status_code == 302
 
 
-def test_sign_in_falls_back_to_a_per_process_limit_when_redis_is_down(app, client, make_user,
-                                                                        caplog):
+def test_sign_in_falls_back_to_a_per_process_limit_when_redis_is_down(
+    app, client, make_user, caplog
+):
     use_backend(app, "down")
     user = make_user()
     caplog.set_level(logging.INFO, logger="alcance")
@@ -116,8 +120,9 @@ def test_sign_in_falls_back_to_a_per_process_limit_when_redis_is_down(app, clien
     response = post_login(client, user.email, STRONG_PASSWORD, headers={"Accept-Language": "en"})
     assert response.status_code == 400  # still limited, in this process's memory
     assert "Too many failed attempts" in response.get_data(as_text=True)
-    warnings = [r for r in caplog.records if r.name == "alcance.ratelimit"
-                and r.levelno == logging.WARNING]
+    warnings = [
+        r for r in caplog.records if r.name == "alcance.ratelimit" and r.levelno == logging.WARNING
+    ]
     assert len(warnings) == 1 and "per-process" in warnings[0].getMessage()
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert user.email not in caplog.text

@@ -1,9 +1,10 @@
 """User management by admins, role permissions and organization isolation."""
+
 import pytest
 
 from app.auth.models import User
-from app.organizations.models import Organization
 from app.extensions import db
+from app.organizations.models import Organization
 from tests.conftest import csrf_token_from
 
 
@@ -18,8 +19,13 @@ def admin(make_user, make_org):
 
 def create_user_post(client, **data):
     token = csrf_token_from(client.get("/users"))
-    payload = {"csrf_token": token, "email": "nueva@example.org", "role": "coordinator",
-               "language": "es", "password": "Prevencion-Comunitaria-2026"}
+    payload = {
+        "csrf_token": token,
+        "email": "nueva@example.org",
+        "role": "coordinator",
+        "language": "es",
+        "password": "Prevencion-Comunitaria-2026",
+    }
     payload.update(data)
     return client.post("/users", data=payload)
 
@@ -79,7 +85,9 @@ def test_admin_changes_role_and_deactivates(app, client, admin, login, make_user
 def test_admin_cannot_demote_self(client, admin, login):
     login(admin)
     token = csrf_token_from(client.get(f"/users/{admin.id}"))
-    response = client.post(f"/users/{admin.id}", data={"csrf_token": token, "role": "evaluator", "active": "y"})
+    response = client.post(
+        f"/users/{admin.id}", data={"csrf_token": token, "role": "evaluator", "active": "y"}
+    )
     assert response.status_code == 400
     db.session.refresh(admin)
     assert admin.role == "admin"
@@ -97,7 +105,9 @@ def test_other_organization_user_is_404(client, admin, login, make_user, make_or
     login(admin)
     assert client.get(f"/users/{stranger.id}").status_code == 404
     token = csrf_token_from(client.get("/users"))
-    response = client.post(f"/users/{stranger.id}", data={"csrf_token": token, "role": "admin", "active": "y"})
+    response = client.post(
+        f"/users/{stranger.id}", data={"csrf_token": token, "role": "admin", "active": "y"}
+    )
     assert response.status_code == 404
     db.session.refresh(stranger)
     assert stranger.role == "coordinator"
@@ -117,22 +127,47 @@ def test_permission_denial_is_logged(client, make_user, login, caplog):
 def test_admin_updates_settings(client, admin, login):
     login(admin)
     token = csrf_token_from(client.get("/organization/settings"))
-    base = {"csrf_token": token, "quiet_start": "08:00", "quiet_end": "21:00", "cap_messages": "3",
-            "cap_days": "7", "opt_out_notice": "first", "contact_line": "664 555 0100",
-            "reminder_hours": "24, 2", "small_cell_threshold": "5"}
-    bad = client.post("/organization/settings", data={
-        **base, "name": "ONG", "timezone": "Mars/Olympus", "default_language": "es"})
+    base = {
+        "csrf_token": token,
+        "quiet_start": "08:00",
+        "quiet_end": "21:00",
+        "cap_messages": "3",
+        "cap_days": "7",
+        "opt_out_notice": "first",
+        "contact_line": "664 555 0100",
+        "reminder_hours": "24, 2",
+        "small_cell_threshold": "5",
+    }
+    bad = client.post(
+        "/organization/settings",
+        data={**base, "name": "ONG", "timezone": "Mars/Olympus", "default_language": "es"},
+    )
     assert bad.status_code == 400
     db.session.refresh(admin.organization)
     assert admin.organization.timezone == "America/Tijuana"
     for window in (("21:00", "08:00"), ("19:45", "21:00"), ("05:00", "21:00")):
-        response = client.post("/organization/settings", data={
-            **base, "quiet_start": window[0], "quiet_end": window[1], "name": "ONG",
-            "timezone": "America/Tijuana", "default_language": "es"})
+        response = client.post(
+            "/organization/settings",
+            data={
+                **base,
+                "quiet_start": window[0],
+                "quiet_end": window[1],
+                "name": "ONG",
+                "timezone": "America/Tijuana",
+                "default_language": "es",
+            },
+        )
         assert response.status_code == 400
-    ok = client.post("/organization/settings", data={
-        **base, "name": "ONG Frontera", "timezone": "America/Ciudad_Juarez",
-        "default_language": "en", "cap_messages": "2"})
+    ok = client.post(
+        "/organization/settings",
+        data={
+            **base,
+            "name": "ONG Frontera",
+            "timezone": "America/Ciudad_Juarez",
+            "default_language": "en",
+            "cap_messages": "2",
+        },
+    )
     assert ok.status_code == 302
     db.session.refresh(admin.organization)
     assert admin.organization.timezone == "America/Ciudad_Juarez"
@@ -140,12 +175,15 @@ def test_admin_updates_settings(client, admin, login):
     assert admin.organization.contact_line == "664 555 0100"
 
 
-@pytest.mark.parametrize("lang, hours, message", [
-    ("en", "24, two", "Write whole hours between 1 and 336"),
-    ("es", "0", "Escribe horas enteras entre 1 y 336"),
-    ("en", "400", "Write whole hours between 1 and 336"),
-    ("en", "48,24,6,2", "At most 3 reminders."),
-])
+@pytest.mark.parametrize(
+    "lang, hours, message",
+    [
+        ("en", "24, two", "Write whole hours between 1 and 336"),
+        ("es", "0", "Escribe horas enteras entre 1 y 336"),
+        ("en", "400", "Write whole hours between 1 and 336"),
+        ("en", "48,24,6,2", "At most 3 reminders."),
+    ],
+)
 def test_reminder_hours_are_validated(client, admin, login, lang, hours, message):
     login(admin)
     page = client.get(f"/organization/settings?lang={lang}")
@@ -159,14 +197,21 @@ def test_reminder_hours_are_validated(client, admin, login, lang, hours, message
 
 def test_workshop_and_report_settings_are_saved(client, admin, login):
     login(admin)
-    data = {**_settings_form(client.get("/organization/settings")),
-            "reminder_hours": " 2; 48 ,2", "thank_you_sms": "y", "small_cell_threshold": "10"}
+    data = {
+        **_settings_form(client.get("/organization/settings")),
+        "reminder_hours": " 2; 48 ,2",
+        "thank_you_sms": "y",
+        "small_cell_threshold": "10",
+    }
     assert client.post("/organization/settings", data=data).status_code == 302
     org = db.session.get(Organization, admin.organization_id)
     db.session.refresh(org)
     assert (org.reminder_hours, org.thank_you_sms, org.small_cell_threshold) == ("48,2", True, 10)
-    data = {**_settings_form(client.get("/organization/settings")), "reminder_hours": "",
-            "small_cell_threshold": "2"}
+    data = {
+        **_settings_form(client.get("/organization/settings")),
+        "reminder_hours": "",
+        "small_cell_threshold": "2",
+    }
     assert client.post("/organization/settings", data=data).status_code == 400  # below 3
     data["small_cell_threshold"] = "5"
     data.pop("thank_you_sms", None)  # an unticked box is not sent
@@ -177,7 +222,17 @@ def test_workshop_and_report_settings_are_saved(client, admin, login):
 
 def _settings_form(page) -> dict:
     """Every settings field, valid, as an admin would submit them."""
-    return {"csrf_token": csrf_token_from(page), "name": "ONG", "timezone": "America/Tijuana",
-            "default_language": "es", "quiet_start": "08:00", "quiet_end": "21:00",
-            "cap_messages": "3", "cap_days": "7", "opt_out_notice": "first", "contact_line": "",
-            "reminder_hours": "24,2", "small_cell_threshold": "5"}
+    return {
+        "csrf_token": csrf_token_from(page),
+        "name": "ONG",
+        "timezone": "America/Tijuana",
+        "default_language": "es",
+        "quiet_start": "08:00",
+        "quiet_end": "21:00",
+        "cap_messages": "3",
+        "cap_days": "7",
+        "opt_out_notice": "first",
+        "contact_line": "",
+        "reminder_hours": "24,2",
+        "small_cell_threshold": "5",
+    }

@@ -1,4 +1,5 @@
 """Campaign pages: forms and errors, status buttons, message editor, isolation, permissions."""
+
 import re
 from html import unescape
 
@@ -24,15 +25,27 @@ def token(client) -> str:
 
 
 CAMPAIGN_FORM = {
-    "name": "Vapeo: la verdad", "description": "Secundarias de Mérida.",
-    "objectives": "Bajar la intención de vapear.", "topic": "tobacco_vaping",
-    "strategy": "education", "level": "selective", "target_age_min": "12",
-    "target_age_max": "15", "target_population": "3000", "start_date": "2026-04-01",
-    "end_date": "2026-07-15", "default_language": "es",
-    "places-0-state": "MX:31", "places-0-municipality": "Mérida",
+    "name": "Vapeo: la verdad",
+    "description": "Secundarias de Mérida.",
+    "objectives": "Bajar la intención de vapear.",
+    "topic": "tobacco_vaping",
+    "strategy": "education",
+    "level": "selective",
+    "target_age_min": "12",
+    "target_age_max": "15",
+    "target_population": "3000",
+    "start_date": "2026-04-01",
+    "end_date": "2026-07-15",
+    "default_language": "es",
+    "places-0-state": "MX:31",
+    "places-0-municipality": "Mérida",
     "places-0-target_population": "2500",
-    "places-1-state": "MX:04", "places-1-municipality": "", "places-1-target_population": "",
-    "places-2-state": "", "places-2-municipality": "", "places-2-target_population": "",
+    "places-1-state": "MX:04",
+    "places-1-municipality": "",
+    "places-1-target_population": "",
+    "places-2-state": "",
+    "places-2-municipality": "",
+    "places-2-target_population": "",
 }
 
 
@@ -55,7 +68,8 @@ def signed_in(client, login, coordinator):
 
 
 def test_index_lists_campaigns_with_status_topic_dates_and_message_count(
-        client, signed_in, make_campaign, make_message):
+    client, signed_in, make_campaign, make_message
+):
     active = make_campaign(status="active")
     make_message(active)
     make_message(active, label="Semana 2")
@@ -76,28 +90,43 @@ def test_create_campaign_with_places(client, signed_in):
     campaign = db.session.scalars(select(Campaign)).one()
     assert response.headers["Location"].endswith(f"/campaigns/{campaign.id}")
     assert (campaign.organization_id, campaign.status, campaign.level) == (
-        signed_in.organization_id, "draft", "selective")
-    assert [(p.country, p.state_code, p.municipality, p.target_population)
-            for p in campaign.places] == [("MX", "31", "Mérida", 2500), ("MX", "04", None, None)]
+        signed_in.organization_id,
+        "draft",
+        "selective",
+    )
+    assert [
+        (p.country, p.state_code, p.municipality, p.target_population) for p in campaign.places
+    ] == [("MX", "31", "Mérida", 2500), ("MX", "04", None, None)]
 
 
-@pytest.mark.parametrize("changes, message", [
-    ({"name": ""}, "This field is required."),
-    ({"topic": ""}, "This field is required."),
-    ({"target_age_min": "abc"}, "Not a valid integer value."),
-    ({"target_age_min": "8"}, "Ages must be between 10 and 35."),
-    ({"target_age_min": "20", "target_age_max": "16"},
-     "The minimum age cannot be above the maximum age."),
-    ({"target_population": "-3"}, "The target population cannot be negative."),
-    ({"end_date": "2026-03-01"}, "The end date cannot be before the start date."),
-    ({"start_date": "mañana"}, "Not a valid date value."),
-    ({"strategy": "scare_tactics"}, "Not a valid choice."),
-    ({"places-0-state": "MX:99"}, "Not a valid choice."),
-    ({"places-1-state": "MX:31", "places-1-municipality": "Mérida"}, "Place 2 is listed twice."),
-    ({"places-1-target_population": "-1"}, "Place 2: the target population cannot be negative."),
-    ({"places-2-municipality": "Progreso"}, "Choose a state, or clear the row."),
-    ({"places-2-target_population": "muchos"}, "Not a valid integer value."),
-])
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"name": ""}, "This field is required."),
+        ({"topic": ""}, "This field is required."),
+        ({"target_age_min": "abc"}, "Not a valid integer value."),
+        ({"target_age_min": "8"}, "Ages must be between 10 and 35."),
+        (
+            {"target_age_min": "20", "target_age_max": "16"},
+            "The minimum age cannot be above the maximum age.",
+        ),
+        ({"target_population": "-3"}, "The target population cannot be negative."),
+        ({"end_date": "2026-03-01"}, "The end date cannot be before the start date."),
+        ({"start_date": "mañana"}, "Not a valid date value."),
+        ({"strategy": "scare_tactics"}, "Not a valid choice."),
+        ({"places-0-state": "MX:99"}, "Not a valid choice."),
+        (
+            {"places-1-state": "MX:31", "places-1-municipality": "Mérida"},
+            "Place 2 is listed twice.",
+        ),
+        (
+            {"places-1-target_population": "-1"},
+            "Place 2: the target population cannot be negative.",
+        ),
+        ({"places-2-municipality": "Progreso"}, "Choose a state, or clear the row."),
+        ({"places-2-target_population": "muchos"}, "Not a valid integer value."),
+    ],
+)
 def test_bad_campaign_input_is_refused_and_nothing_created(client, signed_in, changes, message):
     response = post_campaign(client, **changes)
     assert response.status_code == 400
@@ -134,8 +163,9 @@ def test_edit_campaign(client, signed_in, make_campaign):
     campaign = make_campaign()
     page = client.get(f"/campaigns/{campaign.id}/edit").get_data(as_text=True)
     assert 'value="Tijuana"' in page and '<option selected value="US:CA">' in page
-    response = post_campaign(client, f"/campaigns/{campaign.id}/edit", name="Nuevo nombre",
-                             **{"places-1-state": ""})
+    response = post_campaign(
+        client, f"/campaigns/{campaign.id}/edit", name="Nuevo nombre", **{"places-1-state": ""}
+    )
     assert response.status_code == 302
     db.session.expire_all()
     campaign = db.session.get(Campaign, campaign.id)
@@ -145,8 +175,9 @@ def test_edit_campaign(client, signed_in, make_campaign):
 
 def test_edit_with_bad_input_changes_nothing(client, signed_in, make_campaign):
     campaign = make_campaign()
-    response = post_campaign(client, f"/campaigns/{campaign.id}/edit", name="Otro",
-                             target_age_max="40")
+    response = post_campaign(
+        client, f"/campaigns/{campaign.id}/edit", name="Otro", target_age_max="40"
+    )
     assert response.status_code == 400 and "Ages must be between 10 and 35." in text(response)
     db.session.expire_all()
     assert db.session.get(Campaign, campaign.id).name == "Fentanilo: lo que no te dicen"
@@ -162,15 +193,26 @@ def test_archived_campaign_cannot_be_edited(client, signed_in, make_campaign):
 # --- Detail and status --------------------------------------------------------------------
 
 
-def test_detail_shows_translated_labels_places_and_messages(client, signed_in, make_campaign,
-                                                            make_message):
+def test_detail_shows_translated_labels_places_and_messages(
+    client, signed_in, make_campaign, make_message
+):
     campaign = make_campaign()
     make_message(campaign, body_es=UCS2_QUESTION)
     page = text(client.get(f"/campaigns/{campaign.id}"))
-    for expected in ("Draft", "Fentanyl", "Information dissemination", "Universal",
-                     "15 to 24 years", "5,000", "Baja California Tijuana Mexico 4,000",
-                     "California San Diego United States 1,000", "Sum of the places 5,000",
-                     "Spanish", UCS2_QUESTION, "Semana 1"):
+    for expected in (
+        "Draft",
+        "Fentanyl",
+        "Information dissemination",
+        "Universal",
+        "15 to 24 years",
+        "5,000",
+        "Baja California Tijuana Mexico 4,000",
+        "California San Diego United States 1,000",
+        "Sum of the places 5,000",
+        "Spanish",
+        UCS2_QUESTION,
+        "Semana 1",
+    ):
         assert expected in page, expected
     # The server-side summary of the accented Spanish question.
     assert "64 characters · 1 SMS · UCS-2 (Unicode, shorter SMS)" in page
@@ -189,46 +231,54 @@ def test_detail_shows_only_legal_transitions(client, signed_in, make_campaign):
     assert 'data-confirm="Complete this campaign? Every pending message will be canceled."' in html
 
 
-def test_schedule_link_only_when_the_outreach_page_exists(app, client, signed_in,
-                                                          make_campaign, make_message):
+def test_schedule_link_only_when_the_outreach_page_exists(
+    app, client, signed_in, make_campaign, make_message
+):
     campaign = make_campaign(status="active")
     make_message(campaign)
     if "outreach.new_send" not in app.view_functions:
         assert ">Schedule<" not in client.get(f"/campaigns/{campaign.id}").get_data(as_text=True)
         app.view_functions["outreach.new_send"] = lambda campaign_id: ""
-        app.url_map.add(app.url_rule_class("/_test/sends/<int:campaign_id>",
-                                           endpoint="outreach.new_send"))
+        app.url_map.add(
+            app.url_rule_class("/_test/sends/<int:campaign_id>", endpoint="outreach.new_send")
+        )
     html = client.get(f"/campaigns/{campaign.id}").get_data(as_text=True)
     assert re.search(r'href="[^"]*">Schedule<', html)
 
 
-def test_pause_resume_complete_through_the_page(client, signed_in, make_campaign, make_message,
-                                                make_outbox):
+def test_pause_resume_complete_through_the_page(
+    client, signed_in, make_campaign, make_message, make_outbox
+):
     campaign = make_campaign(status="active")
     make_outbox(make_message(campaign), ["scheduled", "scheduled", "sent"])
     url = f"/campaigns/{campaign.id}/status"
 
-    response = client.post(url, data={"csrf_token": token(client), "to": "paused"},
-                           follow_redirects=True)
+    response = client.post(
+        url, data={"csrf_token": token(client), "to": "paused"}, follow_redirects=True
+    )
     assert "Campaign paused. 2 pending messages are on hold." in text(response)
     assert "Pending messages: 0 scheduled, 2 on hold." in text(response)
     assert outbox_statuses(campaign) == {"held": 2, "sent": 1}
 
-    response = client.post(url, data={"csrf_token": token(client), "to": "active"},
-                           follow_redirects=True)
+    response = client.post(
+        url, data={"csrf_token": token(client), "to": "active"}, follow_redirects=True
+    )
     assert "Campaign resumed. 2 held messages are scheduled again." in text(response)
 
-    response = client.post(url, data={"csrf_token": token(client), "to": "completed"},
-                           follow_redirects=True)
+    response = client.post(
+        url, data={"csrf_token": token(client), "to": "completed"}, follow_redirects=True
+    )
     assert "Campaign completed. 2 pending messages were canceled." in text(response)
     assert outbox_statuses(campaign) == {"canceled": 2, "sent": 1}
 
 
 def test_illegal_transition_through_the_page(client, signed_in, make_campaign):
     campaign = make_campaign()
-    response = client.post(f"/campaigns/{campaign.id}/status",
-                           data={"csrf_token": token(client), "to": "completed"},
-                           follow_redirects=True)
+    response = client.post(
+        f"/campaigns/{campaign.id}/status",
+        data={"csrf_token": token(client), "to": "completed"},
+        follow_redirects=True,
+    )
     assert "A campaign cannot go from “Draft” to “Completed”." in text(response)
     assert db.session.get(Campaign, campaign.id).status == "draft"
 
@@ -245,10 +295,14 @@ def test_status_post_needs_a_known_status_and_csrf(client, signed_in, make_campa
 
 
 def post_message(client, url, **changes):
-    data = {"csrf_token": token(client), "label": "Semana 1",
-            "body_es": "Hola {first_name}, ¿sabes qué es el fentanilo?",
-            "body_en": "Hi {first_name}, do you know what fentanyl is?",
-            "submit": "Save message", **changes}
+    data = {
+        "csrf_token": token(client),
+        "label": "Semana 1",
+        "body_es": "Hola {first_name}, ¿sabes qué es el fentanilo?",
+        "body_en": "Hi {first_name}, do you know what fentanyl is?",
+        "submit": "Save message",
+        **changes,
+    }
     return client.post(url, data={k: v for k, v in data.items() if v is not None})
 
 
@@ -259,19 +313,29 @@ def test_editor_has_live_counters_and_the_opt_out_note(client, signed_in, make_c
     for lang in ("es", "en"):
         assert f'data-sms-counter="body_{lang}-count"' in html
         output = re.search(rf'<output id="body_{lang}-count"[^>]*>', html).group(0)
-        for attribute in ("data-label-chars", "data-label-segments", "data-label-encoding-gsm",
-                          "data-label-encoding-ucs2", "data-label-warning"):
+        for attribute in (
+            "data-label-chars",
+            "data-label-segments",
+            "data-label-encoding-gsm",
+            "data-label-encoding-ucs2",
+            "data-label-warning",
+        ):
             assert f'{attribute}="' in output
     assert "The opt-out instruction is added to the first message each contact receives" in html
 
 
-def test_preview_renders_samples_and_the_ucs2_warning_without_saving(client, signed_in,
-                                                                     make_campaign):
+def test_preview_renders_samples_and_the_ucs2_warning_without_saving(
+    client, signed_in, make_campaign
+):
     campaign = make_campaign()
-    response = post_message(client, f"/campaigns/{campaign.id}/messages/new", submit=None,
-                            preview="Preview", label="",
-                            body_es="Hola {first_name}, " + UCS2_QUESTION + " " * 40 + "Más en "
-                            "{org}.")
+    response = post_message(
+        client,
+        f"/campaigns/{campaign.id}/messages/new",
+        submit=None,
+        preview="Preview",
+        label="",
+        body_es="Hola {first_name}, " + UCS2_QUESTION + " " * 40 + "Más en {org}.",
+    )
     assert response.status_code == 200
     page = text(response)
     assert "Hola Alex, ¿Sabías que el fentanilo es 50 veces más potente" in page
@@ -290,13 +354,16 @@ def test_save_message(client, signed_in, make_campaign):
     assert (message.campaign_id, message.label) == (campaign.id, "Semana 1")
 
 
-@pytest.mark.parametrize("changes, message", [
-    ({"body_es": "a" * 1601}, "The Spanish text has 1601 characters; the limit is 1600"),
-    ({"body_en": "b" * 1601}, "The English text has 1601 characters; the limit is 1600"),
-    ({"body_es": ""}, "Write the Spanish text."),
-    ({"body_es": "Hola {nombre}"}, "Unknown placeholder {nombre}. You can use: {first_name}"),
-    ({"label": ""}, "This field is required."),
-])
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"body_es": "a" * 1601}, "The Spanish text has 1601 characters; the limit is 1600"),
+        ({"body_en": "b" * 1601}, "The English text has 1601 characters; the limit is 1600"),
+        ({"body_es": ""}, "Write the Spanish text."),
+        ({"body_es": "Hola {nombre}"}, "Unknown placeholder {nombre}. You can use: {first_name}"),
+        ({"label": ""}, "This field is required."),
+    ],
+)
 def test_bad_message_is_refused(client, signed_in, make_campaign, changes, message):
     campaign = make_campaign()
     response = post_message(client, f"/campaigns/{campaign.id}/messages/new", **changes)
@@ -307,14 +374,16 @@ def test_bad_message_is_refused(client, signed_in, make_campaign, changes, messa
 
 def test_failed_save_still_shows_the_summary(client, signed_in, make_campaign):
     campaign = make_campaign()
-    response = post_message(client, f"/campaigns/{campaign.id}/messages/new", label="",
-                            body_es=UCS2_QUESTION)
+    response = post_message(
+        client, f"/campaigns/{campaign.id}/messages/new", label="", body_es=UCS2_QUESTION
+    )
     assert response.status_code == 400
     assert "64 characters · 1 SMS · UCS-2" in text(response)
 
 
-def test_edit_message_warns_about_rows_with_the_old_text(client, signed_in, make_campaign,
-                                                         make_message, make_outbox):
+def test_edit_message_warns_about_rows_with_the_old_text(
+    client, signed_in, make_campaign, make_message, make_outbox
+):
     campaign = make_campaign(status="active")
     message = make_message(campaign)
     make_outbox(message, ["scheduled"])
@@ -328,8 +397,9 @@ def test_edit_message_warns_about_rows_with_the_old_text(client, signed_in, make
     assert db.session.get(CampaignMessage, message.id).body_en == "Hi {first_name}!"
 
 
-def test_messages_of_a_completed_campaign_are_read_only(client, signed_in, make_campaign,
-                                                        make_message):
+def test_messages_of_a_completed_campaign_are_read_only(
+    client, signed_in, make_campaign, make_message
+):
     campaign = make_campaign()
     message = make_message(campaign)
     campaign.status = "completed"
@@ -343,23 +413,33 @@ def test_messages_of_a_completed_campaign_are_read_only(client, signed_in, make_
 def test_delete_message(client, signed_in, make_campaign, make_message):
     campaign = make_campaign()
     message = make_message(campaign)
-    response = client.post(f"/campaigns/{campaign.id}/messages/{message.id}/delete",
-                           data={"csrf_token": token(client)}, follow_redirects=True)
+    response = client.post(
+        f"/campaigns/{campaign.id}/messages/{message.id}/delete",
+        data={"csrf_token": token(client)},
+        follow_redirects=True,
+    )
     assert "Message deleted." in text(response)
     assert db.session.get(CampaignMessage, message.id) is None
 
 
-@pytest.mark.parametrize("statuses, message", [
-    (["sent"], "This message was already sent, so it is kept in the campaign's history."),
-    (["scheduled"], "This message is scheduled to be sent. Cancel its send first"),
-])
-def test_delete_message_refused(client, signed_in, make_campaign, make_message, make_outbox,
-                                statuses, message):
+@pytest.mark.parametrize(
+    "statuses, message",
+    [
+        (["sent"], "This message was already sent, so it is kept in the campaign's history."),
+        (["scheduled"], "This message is scheduled to be sent. Cancel its send first"),
+    ],
+)
+def test_delete_message_refused(
+    client, signed_in, make_campaign, make_message, make_outbox, statuses, message
+):
     campaign = make_campaign(status="active")
     msg = make_message(campaign)
     make_outbox(msg, statuses)
-    response = client.post(f"/campaigns/{campaign.id}/messages/{msg.id}/delete",
-                           data={"csrf_token": token(client)}, follow_redirects=True)
+    response = client.post(
+        f"/campaigns/{campaign.id}/messages/{msg.id}/delete",
+        data={"csrf_token": token(client)},
+        follow_redirects=True,
+    )
     assert message in text(response)
     assert db.session.get(CampaignMessage, msg.id) is not None
 
@@ -368,8 +448,9 @@ def test_message_of_another_campaign_is_404(client, signed_in, make_campaign, ma
     first, second = make_campaign(), make_campaign(name="Otra")
     message = make_message(second)
     assert client.get(f"/campaigns/{first.id}/messages/{message.id}/edit").status_code == 404
-    response = client.post(f"/campaigns/{first.id}/messages/{message.id}/delete",
-                           data={"csrf_token": token(client)})
+    response = client.post(
+        f"/campaigns/{first.id}/messages/{message.id}/delete", data={"csrf_token": token(client)}
+    )
     assert response.status_code == 404
     assert db.session.get(CampaignMessage, message.id) is not None
 
@@ -380,9 +461,12 @@ def test_message_of_another_campaign_is_404(client, signed_in, make_campaign, ma
 def routes(campaign_id, message_id):
     c, m = campaign_id, message_id
     return [
-        ("GET", f"/campaigns/{c}"), ("GET", f"/campaigns/{c}/edit"),
-        ("POST", f"/campaigns/{c}/edit"), ("POST", f"/campaigns/{c}/status"),
-        ("GET", f"/campaigns/{c}/messages/new"), ("POST", f"/campaigns/{c}/messages/new"),
+        ("GET", f"/campaigns/{c}"),
+        ("GET", f"/campaigns/{c}/edit"),
+        ("POST", f"/campaigns/{c}/edit"),
+        ("POST", f"/campaigns/{c}/status"),
+        ("GET", f"/campaigns/{c}/messages/new"),
+        ("POST", f"/campaigns/{c}/messages/new"),
         ("GET", f"/campaigns/{c}/messages/{m}/edit"),
         ("POST", f"/campaigns/{c}/messages/{m}/edit"),
         ("POST", f"/campaigns/{c}/messages/{m}/delete"),
@@ -403,9 +487,18 @@ def test_other_organizations_campaigns_are_404_everywhere(client, signed_in, for
         if method == "GET":
             response = client.get(url)
         else:
-            response = client.post(url, data={**CAMPAIGN_FORM, "csrf_token": csrf,
-                                              "to": "paused", "label": "x", "body_es": "x",
-                                              "body_en": "x", "submit": "Save"})
+            response = client.post(
+                url,
+                data={
+                    **CAMPAIGN_FORM,
+                    "csrf_token": csrf,
+                    "to": "paused",
+                    "label": "x",
+                    "body_es": "x",
+                    "body_en": "x",
+                    "submit": "Save",
+                },
+            )
         assert response.status_code == 404, (method, url)
     db.session.expire_all()
     assert db.session.get(Campaign, campaign.id).status == "active"
@@ -413,17 +506,23 @@ def test_other_organizations_campaigns_are_404_everywhere(client, signed_in, for
     assert "Fentanilo" not in text(client.get("/campaigns/"))
 
 
-def test_evaluators_get_403_everywhere(client, login, make_user, org, make_campaign,
-                                       make_message):
+def test_evaluators_get_403_everywhere(client, login, make_user, org, make_campaign, make_message):
     campaign = make_campaign()
     message = make_message(campaign)
     login(make_user(org, role="evaluator", language="en"))
     csrf = csrf_token_from(client.get("/account/password"))
-    urls = [("GET", "/campaigns/"), ("GET", "/campaigns/new"), ("POST", "/campaigns/new"),
-            *routes(campaign.id, message.id)]
+    urls = [
+        ("GET", "/campaigns/"),
+        ("GET", "/campaigns/new"),
+        ("POST", "/campaigns/new"),
+        *routes(campaign.id, message.id),
+    ]
     for method, url in urls:
-        response = client.get(url) if method == "GET" else client.post(
-            url, data={"csrf_token": csrf, "to": "active"})
+        response = (
+            client.get(url)
+            if method == "GET"
+            else client.post(url, data={"csrf_token": csrf, "to": "active"})
+        )
         assert response.status_code == 403, (method, url)
     assert db.session.get(Campaign, campaign.id).status == "draft"
     assert 'href="/campaigns/"' not in client.get("/account/password").get_data(as_text=True)

@@ -1,4 +1,5 @@
 """Campaign services: validation, status transitions and their outbox effects, messages."""
+
 from datetime import date
 
 import pytest
@@ -21,18 +22,28 @@ def count(model) -> int:
 
 
 def test_create_campaign_is_a_draft_with_places(org, make_campaign):
-    campaign = make_campaign(places=[
-        services.PlaceSpec("MX", "Edomex", " Ecatepec  de Morelos ", 1200),
-        {"country": "mx", "state": "Nuevo Leon", "municipality": None,
-         "target_population": None},
-        services.PlaceSpec("US", "Texas", "El Paso", 0),
-    ])
+    campaign = make_campaign(
+        places=[
+            services.PlaceSpec("MX", "Edomex", " Ecatepec  de Morelos ", 1200),
+            {
+                "country": "mx",
+                "state": "Nuevo Leon",
+                "municipality": None,
+                "target_population": None,
+            },
+            services.PlaceSpec("US", "Texas", "El Paso", 0),
+        ]
+    )
     db.session.expire_all()
     assert campaign.status == "draft" and campaign.organization_id == org.id
-    places = [(p.country, p.state_code, p.municipality, p.target_population)
-              for p in campaign.places]
-    assert places == [("MX", "15", "Ecatepec de Morelos", 1200), ("MX", "19", None, None),
-                      ("US", "TX", "El Paso", 0)]
+    places = [
+        (p.country, p.state_code, p.municipality, p.target_population) for p in campaign.places
+    ]
+    assert places == [
+        ("MX", "15", "Ecatepec de Morelos", 1200),
+        ("MX", "19", None, None),
+        ("US", "TX", "El Paso", 0),
+    ]
 
 
 BAD_INPUT = [
@@ -44,31 +55,57 @@ BAD_INPUT = [
     ({"target_age_min": 9}, "target_age_min", "Ages must be between 10 and 35."),
     ({"target_age_max": 36}, "target_age_max", "Ages must be between 10 and 35."),
     ({"target_age_min": None}, "target_age_min", "Ages must be between 10 and 35."),
-    ({"target_age_min": 25, "target_age_max": 18}, "target_age_min",
-     "The minimum age cannot be above the maximum age."),
+    (
+        {"target_age_min": 25, "target_age_max": 18},
+        "target_age_min",
+        "The minimum age cannot be above the maximum age.",
+    ),
     ({"target_population": -1}, "target_population", "The target population cannot be negative."),
     ({"target_population": "many"}, "target_population", "Enter a whole number."),
-    ({"start_date": date(2026, 6, 1), "end_date": date(2026, 5, 31)}, "end_date",
-     "The end date cannot be before the start date."),
+    (
+        {"start_date": date(2026, 6, 1), "end_date": date(2026, 5, 31)},
+        "end_date",
+        "The end date cannot be before the start date.",
+    ),
     ({"default_language": "fr"}, "default_language", "Choose Spanish or English."),
     ({"description": "x" * 5001}, "description", "Use at most 5000 characters."),
-    ({"places": [services.PlaceSpec("MX", "Texas")]}, "places",
-     "Place 1: “Texas” is not a state of Mexico."),
-    ({"places": [services.PlaceSpec("MX", "02"), services.PlaceSpec("CA", "ON")]}, "places",
-     "Place 2: choose Mexico or the United States."),
-    ({"places": [services.PlaceSpec("MX", "02", None, -5)]}, "places",
-     "Place 1: the target population cannot be negative."),
-    ({"places": [services.PlaceSpec("MX", "02", "Tijuana"),
-                 services.PlaceSpec("MX", "BC", "tijuana")]}, "places",
-     "Place 2 is listed twice."),
-    ({"places": [services.PlaceSpec("MX", "02", "x" * 81)]}, "places",
-     "Place 1: the municipality name is too long (at most 80 characters)."),
+    (
+        {"places": [services.PlaceSpec("MX", "Texas")]},
+        "places",
+        "Place 1: “Texas” is not a state of Mexico.",
+    ),
+    (
+        {"places": [services.PlaceSpec("MX", "02"), services.PlaceSpec("CA", "ON")]},
+        "places",
+        "Place 2: choose Mexico or the United States.",
+    ),
+    (
+        {"places": [services.PlaceSpec("MX", "02", None, -5)]},
+        "places",
+        "Place 1: the target population cannot be negative.",
+    ),
+    (
+        {
+            "places": [
+                services.PlaceSpec("MX", "02", "Tijuana"),
+                services.PlaceSpec("MX", "BC", "tijuana"),
+            ]
+        },
+        "places",
+        "Place 2 is listed twice.",
+    ),
+    (
+        {"places": [services.PlaceSpec("MX", "02", "x" * 81)]},
+        "places",
+        "Place 1: the municipality name is too long (at most 80 characters).",
+    ),
 ]
 
 
 @pytest.mark.parametrize("overrides, field, message", BAD_INPUT)
-def test_create_rejects_bad_input_and_creates_nothing(org, campaign_values, overrides, field,
-                                                      message):
+def test_create_rejects_bad_input_and_creates_nothing(
+    org, campaign_values, overrides, field, message
+):
     with pytest.raises(DomainError) as caught:
         services.create_campaign(org.id, **campaign_values(**overrides))
     assert caught.value.field == field
@@ -77,8 +114,9 @@ def test_create_rejects_bad_input_and_creates_nothing(org, campaign_values, over
     assert count(Campaign) == 0 and count(CampaignPlace) == 0
 
 
-def test_duplicate_name_is_refused_within_an_organization_only(org, make_org, make_campaign,
-                                                               campaign_values):
+def test_duplicate_name_is_refused_within_an_organization_only(
+    org, make_org, make_campaign, campaign_values
+):
     make_campaign(name="Semana sin alcohol")
     with pytest.raises(DomainError, match="already has a campaign with this name"):
         services.create_campaign(org.id, **campaign_values(name="  semana SIN alcohol "))
@@ -96,16 +134,29 @@ def test_age_bounds_are_inclusive(make_campaign):
 def test_update_replaces_fields_and_places(make_campaign, campaign_values):
     campaign = make_campaign()
     kept_id = campaign.places[0].id  # Tijuana, Baja California
-    services.update_campaign(campaign, **campaign_values(
-        name="Fentanilo 2026", level="selective", target_population=None,
-        places=[services.PlaceSpec("MX", "02", "Tijuana", 4500),
-                services.PlaceSpec("MX", "08", "Juárez", 800)]))
+    services.update_campaign(
+        campaign,
+        **campaign_values(
+            name="Fentanilo 2026",
+            level="selective",
+            target_population=None,
+            places=[
+                services.PlaceSpec("MX", "02", "Tijuana", 4500),
+                services.PlaceSpec("MX", "08", "Juárez", 800),
+            ],
+        ),
+    )
     db.session.expire_all()
     campaign = db.session.get(Campaign, campaign.id)
     assert (campaign.name, campaign.level, campaign.target_population) == (
-        "Fentanilo 2026", "selective", None)
+        "Fentanilo 2026",
+        "selective",
+        None,
+    )
     assert [(p.state_code, p.municipality, p.target_population) for p in campaign.places] == [
-        ("02", "Tijuana", 4500), ("08", "Juárez", 800)]
+        ("02", "Tijuana", 4500),
+        ("08", "Juárez", 800),
+    ]
     assert campaign.places[0].id == kept_id
     assert count(CampaignPlace) == 2
 
@@ -114,9 +165,15 @@ def test_update_with_bad_input_changes_nothing(make_campaign, campaign_values):
     campaign = make_campaign()
     before = (campaign.name, campaign.target_age_min, [p.id for p in campaign.places])
     with pytest.raises(DomainError):
-        services.update_campaign(campaign, **campaign_values(
-            name="Nuevo nombre", target_age_min=30, target_age_max=20,
-            places=[services.PlaceSpec("MX", "09")]))
+        services.update_campaign(
+            campaign,
+            **campaign_values(
+                name="Nuevo nombre",
+                target_age_min=30,
+                target_age_max=20,
+                places=[services.PlaceSpec("MX", "09")],
+            ),
+        )
     db.session.rollback()
     db.session.expire_all()
     campaign = db.session.get(Campaign, campaign.id)
@@ -136,9 +193,20 @@ ILLEGAL = sorted((a, b) for a in STATUSES for b in STATUSES if b not in TRANSITI
 
 
 def test_the_lifecycle_is_the_documented_one():
-    assert LEGAL == sorted([("draft", "active"), ("draft", "archived"), ("active", "paused"),
-                            ("active", "completed"), ("paused", "active"),
-                            ("paused", "completed"), ("completed", "archived")])
+    assert (
+        sorted(
+            [
+                ("draft", "active"),
+                ("draft", "archived"),
+                ("active", "paused"),
+                ("active", "completed"),
+                ("paused", "active"),
+                ("paused", "completed"),
+                ("completed", "archived"),
+            ]
+        )
+        == LEGAL
+    )
 
 
 @pytest.mark.parametrize("current, target", LEGAL)
@@ -158,7 +226,8 @@ def test_illegal_transition_names_both_states(make_campaign, current, target):
         services.transition_campaign(campaign, target, now=NOW)
     labels = {s: str(services.STATUS_LABELS[s]) for s in STATUSES}
     assert str(caught.value) == (
-        f"A campaign cannot go from “{labels[current]}” to “{labels[target]}”.")
+        f"A campaign cannot go from “{labels[current]}” to “{labels[target]}”."
+    )
     db.session.rollback()
     assert db.session.get(Campaign, campaign.id).status == current
 
@@ -171,8 +240,12 @@ def test_unknown_status_is_refused(make_campaign):
 def test_transition_from_a_stale_status_is_refused(make_campaign):
     campaign = make_campaign(status="active")
     # Another coordinator completed it meanwhile; this session still sees "active".
-    db.session.execute(update(Campaign).where(Campaign.id == campaign.id)
-                       .values(status="completed").execution_options(synchronize_session=False))
+    db.session.execute(
+        update(Campaign)
+        .where(Campaign.id == campaign.id)
+        .values(status="completed")
+        .execution_options(synchronize_session=False)
+    )
     db.session.commit()
     campaign.__dict__["status"] = "active"
     with pytest.raises(DomainError, match="Someone else changed"):
@@ -183,12 +256,23 @@ def test_transition_from_a_stale_status_is_refused(make_campaign):
 def test_allowed_transitions_in_lifecycle_order(make_campaign):
     assert services.allowed_transitions(make_campaign()) == ["active", "archived"]
     assert services.allowed_transitions(make_campaign(name="B", status="paused")) == [
-        "active", "completed"]
+        "active",
+        "completed",
+    ]
     assert services.allowed_transitions(make_campaign(name="C", status="archived")) == []
 
 
-ALL_ROW_STATUSES = ["scheduled", "scheduled", "held", "claimed", "sent", "delivered", "failed",
-                    "canceled", "skipped"]
+ALL_ROW_STATUSES = [
+    "scheduled",
+    "scheduled",
+    "held",
+    "claimed",
+    "sent",
+    "delivered",
+    "failed",
+    "canceled",
+    "skipped",
+]
 
 
 @pytest.fixture
@@ -222,8 +306,15 @@ def test_pausing_holds_pending_rows_in_one_update(busy_campaign):
         stop()
     assert len(statements) == 1
     assert result.outbox_rows == 2
-    assert outbox_statuses(campaign) == {"held": 3, "claimed": 1, "sent": 1, "delivered": 1,
-                                         "failed": 1, "canceled": 1, "skipped": 1}
+    assert outbox_statuses(campaign) == {
+        "held": 3,
+        "claimed": 1,
+        "sent": 1,
+        "delivered": 1,
+        "failed": 1,
+        "canceled": 1,
+        "skipped": 1,
+    }
     assert outbox_statuses(other) == {"scheduled": 1, "held": 1}  # untouched
 
 
@@ -232,8 +323,15 @@ def test_resuming_releases_held_rows(busy_campaign):
     services.transition_campaign(campaign, "paused", now=NOW)
     result = services.transition_campaign(campaign, "active", now=NOW)
     assert result.outbox_rows == 3  # including the row that was held before the pause
-    assert outbox_statuses(campaign) == {"scheduled": 3, "claimed": 1, "sent": 1, "delivered": 1,
-                                         "failed": 1, "canceled": 1, "skipped": 1}
+    assert outbox_statuses(campaign) == {
+        "scheduled": 3,
+        "claimed": 1,
+        "sent": 1,
+        "delivered": 1,
+        "failed": 1,
+        "canceled": 1,
+        "skipped": 1,
+    }
     assert outbox_statuses(other) == {"scheduled": 1, "held": 1}
 
 
@@ -244,18 +342,29 @@ def test_completing_cancels_pending_rows_and_sends(busy_campaign, paused_first):
         services.transition_campaign(campaign, "paused", now=NOW)
     result = services.transition_campaign(campaign, "completed", now=NOW)
     assert result.outbox_rows == 3
-    assert outbox_statuses(campaign) == {"canceled": 4, "claimed": 1, "sent": 1, "delivered": 1,
-                                         "failed": 1, "skipped": 1}
-    canceled = db.session.scalars(select(OutboxMessage).where(
-        OutboxMessage.campaign_id == campaign.id,
-        OutboxMessage.skip_reason == "campaign_completed")).all()
+    assert outbox_statuses(campaign) == {
+        "canceled": 4,
+        "claimed": 1,
+        "sent": 1,
+        "delivered": 1,
+        "failed": 1,
+        "skipped": 1,
+    }
+    canceled = db.session.scalars(
+        select(OutboxMessage).where(
+            OutboxMessage.campaign_id == campaign.id,
+            OutboxMessage.skip_reason == "campaign_completed",
+        )
+    ).all()
     assert len(canceled) == 3 and all(row.final_at == NOW for row in canceled)
-    sends = db.session.scalars(select(OutreachSend.status)
-                               .where(OutreachSend.campaign_id == campaign.id)).all()
+    sends = db.session.scalars(
+        select(OutreachSend.status).where(OutreachSend.campaign_id == campaign.id)
+    ).all()
     assert sends == ["canceled"]
     assert outbox_statuses(other) == {"scheduled": 1, "held": 1}
-    assert db.session.scalars(select(OutreachSend.status)
-                              .where(OutreachSend.campaign_id == other.id)).all() == ["scheduled"]
+    assert db.session.scalars(
+        select(OutreachSend.status).where(OutreachSend.campaign_id == other.id)
+    ).all() == ["scheduled"]
 
 
 def test_activating_and_archiving_leave_history_alone(busy_campaign):
@@ -271,9 +380,12 @@ def test_activating_and_archiving_leave_history_alone(busy_campaign):
 
 def test_add_message_normalizes_line_breaks(make_campaign):
     campaign = make_campaign()
-    message = services.add_message(campaign, label="  Semana   1 ",
-                                   body_es="Hola {first_name},\r\n¿vienes? \r\n",
-                                   body_en="Hi {first_name},\r\ncoming?")
+    message = services.add_message(
+        campaign,
+        label="  Semana   1 ",
+        body_es="Hola {first_name},\r\n¿vienes? \r\n",
+        body_en="Hi {first_name},\r\ncoming?",
+    )
     assert message.label == "Semana 1"
     assert message.body_es == "Hola {first_name},\n¿vienes?"
     assert message.body_en == "Hi {first_name},\ncoming?"
@@ -281,24 +393,37 @@ def test_add_message_normalizes_line_breaks(make_campaign):
 
 
 def test_bodies_up_to_1600_characters_are_accepted(make_campaign):
-    message = services.add_message(make_campaign(), label="Largo", body_es="á" * 1600,
-                                   body_en="a" * 1600)
+    message = services.add_message(
+        make_campaign(), label="Largo", body_es="á" * 1600, body_en="a" * 1600
+    )
     assert len(message.body_es) == 1600
 
 
-@pytest.mark.parametrize("overrides, field, message", [
-    ({"body_es": "á" * 1601}, "body_es",
-     "The Spanish text has 1601 characters; the limit is 1600 (Twilio's maximum)."),
-    ({"body_en": "a" * 1601}, "body_en",
-     "The English text has 1601 characters; the limit is 1600 (Twilio's maximum)."),
-    ({"body_es": "  \r\n "}, "body_es", "Write the Spanish text."),
-    ({"body_en": ""}, "body_en", "Write the English text."),
-    ({"label": " "}, "label", "Give the message a short label."),
-    ({"body_es": "Hola {nombre}, te esperamos en {lugar} con {nombre}"}, "body_es",
-     "Unknown placeholders {nombre}, {lugar}. You can use: {first_name}, {campaign}, {org}, "
-     "{workshop_title}, {workshop_date}, {workshop_time}, {workshop_venue}, {workshop_code}."),
-    ({"body_en": "Hi {First_Name}"}, "body_en", "Unknown placeholder {First_Name}."),
-])
+@pytest.mark.parametrize(
+    "overrides, field, message",
+    [
+        (
+            {"body_es": "á" * 1601},
+            "body_es",
+            "The Spanish text has 1601 characters; the limit is 1600 (Twilio's maximum).",
+        ),
+        (
+            {"body_en": "a" * 1601},
+            "body_en",
+            "The English text has 1601 characters; the limit is 1600 (Twilio's maximum).",
+        ),
+        ({"body_es": "  \r\n "}, "body_es", "Write the Spanish text."),
+        ({"body_en": ""}, "body_en", "Write the English text."),
+        ({"label": " "}, "label", "Give the message a short label."),
+        (
+            {"body_es": "Hola {nombre}, te esperamos en {lugar} con {nombre}"},
+            "body_es",
+            "Unknown placeholders {nombre}, {lugar}. You can use: {first_name}, {campaign}, {org}, "
+            "{workshop_title}, {workshop_date}, {workshop_time}, {workshop_venue}, {workshop_code}.",
+        ),
+        ({"body_en": "Hi {First_Name}"}, "body_en", "Unknown placeholder {First_Name}."),
+    ],
+)
 def test_bad_messages_are_refused(make_campaign, make_message, overrides, field, message):
     campaign = make_campaign()
     with pytest.raises(DomainError) as caught:
@@ -315,20 +440,22 @@ def test_messages_of_finished_campaigns_are_frozen(make_campaign, make_message, 
     message = make_message(campaign)
     campaign.status = status
     db.session.commit()
-    for action in (lambda: make_message(campaign),
-                   lambda: services.update_message(message, label="x", body_es="a", body_en="b"),
-                   lambda: services.delete_message(message)):
+    for action in (
+        lambda: make_message(campaign),
+        lambda: services.update_message(message, label="x", body_es="a", body_en="b"),
+        lambda: services.delete_message(message),
+    ):
         with pytest.raises(DomainError, match="completed or archived campaign"):
             action()
 
 
-def test_update_message_reports_rows_keeping_the_old_text(make_campaign, make_message,
-                                                          make_outbox):
+def test_update_message_reports_rows_keeping_the_old_text(make_campaign, make_message, make_outbox):
     campaign = make_campaign(status="active")
     message = make_message(campaign)
     make_outbox(message, ["scheduled", "held", "sent"])
-    pending = services.update_message(message, label="Semana 1", body_es="Nuevo texto",
-                                      body_en="New text")
+    pending = services.update_message(
+        message, label="Semana 1", body_es="Nuevo texto", body_en="New text"
+    )
     assert pending == 2
     assert db.session.get(CampaignMessage, message.id).body_es == "Nuevo texto"
 
@@ -340,8 +467,10 @@ def test_update_message_with_bad_input_changes_nothing(make_campaign, make_messa
     db.session.rollback()
     db.session.expire_all()
     stored = db.session.get(CampaignMessage, message.id)
-    assert (stored.label, stored.body_en) == ("Semana 1",
-                                              "Hi {first_name}, do you know what fentanyl is?")
+    assert (stored.label, stored.body_en) == (
+        "Semana 1",
+        "Hi {first_name}, do you know what fentanyl is?",
+    )
 
 
 def test_delete_unused_message(make_campaign, make_message):
@@ -350,10 +479,11 @@ def test_delete_unused_message(make_campaign, make_message):
     assert count(CampaignMessage) == 0
 
 
-@pytest.mark.parametrize("statuses", [["sent"], ["delivered", "scheduled"], ["failed"],
-                                      ["claimed"], ["unknown", "canceled"]])
-def test_delete_refused_once_anything_was_sent(make_campaign, make_message, make_outbox,
-                                                statuses):
+@pytest.mark.parametrize(
+    "statuses",
+    [["sent"], ["delivered", "scheduled"], ["failed"], ["claimed"], ["unknown", "canceled"]],
+)
+def test_delete_refused_once_anything_was_sent(make_campaign, make_message, make_outbox, statuses):
     campaign = make_campaign(status="active")
     message = make_message(campaign)
     make_outbox(message, statuses, send_status="canceled")
@@ -363,11 +493,13 @@ def test_delete_refused_once_anything_was_sent(make_campaign, make_message, make
     assert count(CampaignMessage) == 1 and count(OutboxMessage) == len(statuses)
 
 
-@pytest.mark.parametrize("statuses, send_status", [(["scheduled"], "scheduled"),
-                                                   (["held", "canceled"], "scheduled"),
-                                                   ([], "scheduled")])
-def test_delete_refused_while_a_send_is_pending(make_campaign, make_message, make_outbox,
-                                                statuses, send_status):
+@pytest.mark.parametrize(
+    "statuses, send_status",
+    [(["scheduled"], "scheduled"), (["held", "canceled"], "scheduled"), ([], "scheduled")],
+)
+def test_delete_refused_while_a_send_is_pending(
+    make_campaign, make_message, make_outbox, statuses, send_status
+):
     campaign = make_campaign(status="active")
     message = make_message(campaign)
     make_outbox(message, statuses, send_status=send_status)
@@ -405,8 +537,11 @@ def test_summary_of_an_accented_spanish_question(app):
 
 
 def test_summary_renders_placeholders_with_the_values(app):
-    summary = services.summarize_body("Hi {first_name}, from {org}", language="en",
-                                      values={"first_name": "Alex", "org": "Jóvenes"})
+    summary = services.summarize_body(
+        "Hi {first_name}, from {org}",
+        language="en",
+        values={"first_name": "Alex", "org": "Jóvenes"},
+    )
     assert summary.rendered == "Hi Alex, from Jóvenes"
     # The organization's name alone turns the English text into UCS-2.
     assert (summary.info.encoding, summary.info.non_gsm_chars) == ("UCS-2", ("ó",))

@@ -1,7 +1,8 @@
 """Audience pages: create/edit with preview (with and without JavaScript), detail counts,
 delete, validation, permissions and organization isolation."""
+
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from flask_babel import force_locale, gettext
@@ -14,7 +15,7 @@ from tests.conftest import csrf_token_from
 from tests.support import TODAY
 
 YEAR = TODAY.year  # the frozen calendar (tests/support.py), not the real one
-WHEN = datetime(2026, 1, 5, 17, 0, tzinfo=timezone.utc)
+WHEN = datetime(2026, 1, 5, 17, 0, tzinfo=UTC)
 
 
 def es(msgid: str, **values) -> str:
@@ -23,9 +24,18 @@ def es(msgid: str, **values) -> str:
 
 
 def add_contact(org, n, **overrides) -> Contact:
-    values = dict(organization_id=org.id, phone=f"+52664{n:07d}", first_name=f"Joven {n}",
-                  language="es", birth_year=YEAR - 20, country="MX", state_code="02",
-                  municipality="Tijuana", timezone="America/Tijuana", consent_source="workshop")
+    values = dict(
+        organization_id=org.id,
+        phone=f"+52664{n:07d}",
+        first_name=f"Joven {n}",
+        language="es",
+        birth_year=YEAR - 20,
+        country="MX",
+        state_code="02",
+        municipality="Tijuana",
+        timezone="America/Tijuana",
+        consent_source="workshop",
+    )
     values.update(overrides)
     contact = Contact(**values)
     db.session.add(contact)
@@ -70,39 +80,66 @@ def crowd(org):
 
 def test_create_audience(client, org, coordinator):
     token = csrf_token_from(client.get("/audiences/new"))
-    response = client.post("/audiences/new", data={
-        "csrf_token": token, "name": "Secundaria Tijuana", "languages": ["es"],
-        "age_min": "12", "age_max": "17", "state_codes": ["02"], "municipalities": "Tijuana",
-        "tags": "secundaria", "consent_sources": ["school", "workshop"], "submit": "1"})
+    response = client.post(
+        "/audiences/new",
+        data={
+            "csrf_token": token,
+            "name": "Secundaria Tijuana",
+            "languages": ["es"],
+            "age_min": "12",
+            "age_max": "17",
+            "state_codes": ["02"],
+            "municipalities": "Tijuana",
+            "tags": "secundaria",
+            "consent_sources": ["school", "workshop"],
+            "submit": "1",
+        },
+    )
     assert response.status_code == 302
     audience = db.session.scalar(select(Audience))
     assert audience.organization_id == org.id
-    assert audience.filters == {"languages": ["es"], "age_min": 12, "age_max": 17,
-                                "state_codes": ["02"], "municipalities": ["Tijuana"],
-                                "tags": ["secundaria"], "consent_sources": ["workshop", "school"]}
+    assert audience.filters == {
+        "languages": ["es"],
+        "age_min": 12,
+        "age_max": 17,
+        "state_codes": ["02"],
+        "municipalities": ["Tijuana"],
+        "tags": ["secundaria"],
+        "consent_sources": ["workshop", "school"],
+    }
     assert response.headers["Location"].endswith(f"/audiences/{audience.id}")
 
 
 @pytest.mark.parametrize(
     "data, field, message",
     [
-        ({"age_min": "20", "age_max": "15"}, "age_max",
-         "The maximum age must not be lower than the minimum age."),
+        (
+            {"age_min": "20", "age_max": "15"},
+            "age_max",
+            "The maximum age must not be lower than the minimum age.",
+        ),
         ({"age_min": "8"}, "age_min", None),
         ({"age_max": "40"}, "age_max", None),
         ({"age_min": "quince"}, "age_min", None),
         ({"languages": ["fr"]}, "languages", "Unknown value: %(value)s."),
         ({"state_codes": ["77"]}, "state_codes", None),
-        ({"country": "US", "state_codes": ["02"]}, "state_codes",
-         "These states are not in the chosen country: %(codes)s."),
+        (
+            {"country": "US", "state_codes": ["02"]},
+            "state_codes",
+            "These states are not in the chosen country: %(codes)s.",
+        ),
         ({"country": "ZZ"}, "country", None),
         ({"name": ""}, "name", None),
     ],
 )
-def test_invalid_audience_is_refused_and_nothing_saved(client, org, coordinator, data, field,
-                                                      message):
-    payload = {"csrf_token": csrf_token_from(client.get("/audiences/new")), "name": "Prueba",
-               "submit": "1"}
+def test_invalid_audience_is_refused_and_nothing_saved(
+    client, org, coordinator, data, field, message
+):
+    payload = {
+        "csrf_token": csrf_token_from(client.get("/audiences/new")),
+        "name": "Prueba",
+        "submit": "1",
+    }
     payload.update(data)
     response = client.post("/audiences/new", data=payload)
     assert response.status_code == 400
@@ -115,15 +152,22 @@ def test_invalid_audience_is_refused_and_nothing_saved(client, org, coordinator,
 
 
 def test_required_name_uses_wtforms_spanish_message(client, org, coordinator):
-    payload = {"csrf_token": csrf_token_from(client.get("/audiences/new")), "name": "",
-               "submit": "1"}
+    payload = {
+        "csrf_token": csrf_token_from(client.get("/audiences/new")),
+        "name": "",
+        "submit": "1",
+    }
     html = client.post("/audiences/new", data=payload).get_data(as_text=True)
     assert "Este campo es obligatorio" in html
 
 
 def test_age_error_is_translated(client, org, coordinator):
-    payload = {"csrf_token": csrf_token_from(client.get("/audiences/new")), "name": "x",
-               "age_min": "8", "submit": "1"}
+    payload = {
+        "csrf_token": csrf_token_from(client.get("/audiences/new")),
+        "name": "x",
+        "age_min": "8",
+        "submit": "1",
+    }
     html = client.post("/audiences/new", data=payload).get_data(as_text=True)
     assert es("Ages must be between %(min)d and %(max)d.", min=10, max=35) in html
     client.get("/audiences/?lang=en")
@@ -134,17 +178,26 @@ def test_age_error_is_translated(client, org, coordinator):
 
 def test_preview_button_counts_without_saving(client, crowd, coordinator):
     token = csrf_token_from(client.get("/audiences/new"))
-    response = client.post("/audiences/new", data={
-        "csrf_token": token, "name": "", "languages": ["es"], "preview": "1"})
+    response = client.post(
+        "/audiences/new",
+        data={"csrf_token": token, "name": "", "languages": ["es"], "preview": "1"},
+    )
     assert response.status_code == 200
     html = response.get_data(as_text=True)
     # Spanish speakers: 1, 2, 4, 5 (6 erased); eligible 1 and 2.
     with force_locale("es"):
         from flask_babel import ngettext
 
-        sentence = str(escape(ngettext(
-            "%(num)d contact can be messaged (of %(matched)d matching).",
-            "%(num)d contacts can be messaged (of %(matched)d matching).", 2, matched=4)))
+        sentence = str(
+            escape(
+                ngettext(
+                    "%(num)d contact can be messaged (of %(matched)d matching).",
+                    "%(num)d contacts can be messaged (of %(matched)d matching).",
+                    2,
+                    matched=4,
+                )
+            )
+        )
     assert sentence in html
     assert es("Opted out") in html and es("Minor without guardian consent") in html
     assert "Joven 1" in html and "Joven 4" not in html  # sample: eligible only
@@ -158,7 +211,9 @@ def test_preview_json_endpoint(client, crowd, coordinator):
     data = response.get_json()
     assert (data["valid"], data["eligible"], data["matched"]) == (True, 2, 4)
     assert {e["reason"]: e["count"] for e in data["excluded"]} == {
-        "opted_out": 1, "no_guardian_consent": 1}
+        "opted_out": 1,
+        "no_guardian_consent": 1,
+    }
     assert all(e["label"] for e in data["excluded"]) and data["message"]
 
     everyone = client.get("/audiences/preview").get_json()
@@ -190,17 +245,27 @@ def test_list_describes_each_audience(client, org, coordinator):
 
 
 def test_edit_audience(client, org, coordinator):
-    audience = add_audience(org, languages=["es"], municipalities=["Tijuana", "Tecate"],
-                            state_codes=["02"])
+    audience = add_audience(
+        org, languages=["es"], municipalities=["Tijuana", "Tecate"], state_codes=["02"]
+    )
     url = f"/audiences/{audience.id}/edit"
     page = client.get(url).get_data(as_text=True)
     assert 'value="Tijuana, Tecate"' in page
-    assert re.search(r'<input checked id="state_codes-\d+" name="state_codes" type="checkbox" '
-                     r'value="02">', page)
+    assert re.search(
+        r'<input checked id="state_codes-\d+" name="state_codes" type="checkbox" '
+        r'value="02">',
+        page,
+    )
     assert 'checked id="languages-0"' in page
-    response = client.post(url, data={"csrf_token": csrf_token_from(client.get(url)),
-                                      "name": "Tijuana adultos", "age_min": "18",
-                                      "submit": "1"})
+    response = client.post(
+        url,
+        data={
+            "csrf_token": csrf_token_from(client.get(url)),
+            "name": "Tijuana adultos",
+            "age_min": "18",
+            "submit": "1",
+        },
+    )
     assert response.status_code == 302
     db.session.refresh(audience)
     assert audience.name == "Tijuana adultos" and audience.filters == {"age_min": 18}
@@ -209,9 +274,16 @@ def test_edit_audience(client, org, coordinator):
 def test_edit_with_invalid_filters_changes_nothing(client, org, coordinator):
     audience = add_audience(org, languages=["es"])
     url = f"/audiences/{audience.id}/edit"
-    response = client.post(url, data={"csrf_token": csrf_token_from(client.get(url)),
-                                      "name": "Otro", "age_min": "30", "age_max": "12",
-                                      "submit": "1"})
+    response = client.post(
+        url,
+        data={
+            "csrf_token": csrf_token_from(client.get(url)),
+            "name": "Otro",
+            "age_min": "30",
+            "age_max": "12",
+            "submit": "1",
+        },
+    )
     assert response.status_code == 400
     db.session.refresh(audience)
     assert audience.name == "Tijuana" and audience.filters == {"languages": ["es"]}
@@ -219,9 +291,14 @@ def test_edit_with_invalid_filters_changes_nothing(client, org, coordinator):
 
 def test_duplicate_name_is_refused(client, org, coordinator):
     add_audience(org, "Todos")
-    response = client.post("/audiences/new", data={
-        "csrf_token": csrf_token_from(client.get("/audiences/new")), "name": "Todos",
-        "submit": "1"})
+    response = client.post(
+        "/audiences/new",
+        data={
+            "csrf_token": csrf_token_from(client.get("/audiences/new")),
+            "name": "Todos",
+            "submit": "1",
+        },
+    )
     assert response.status_code == 400
     assert es("An audience with this name already exists.") in response.get_data(as_text=True)
     assert count_audiences() == 1
@@ -250,12 +327,20 @@ def test_form_loads_the_live_count_script(client, org, coordinator):
 def test_evaluator_gets_403_everywhere(client, org, make_user, login):
     audience = add_audience(org)
     login(make_user(org, role="evaluator"))
-    for route in ("/audiences/", f"/audiences/{audience.id}", "/audiences/new",
-                  f"/audiences/{audience.id}/edit", "/audiences/preview"):
+    for route in (
+        "/audiences/",
+        f"/audiences/{audience.id}",
+        "/audiences/new",
+        f"/audiences/{audience.id}/edit",
+        "/audiences/preview",
+    ):
         assert client.get(route).status_code == 403, route
     token = csrf_token_from(client.get("/account/password"))
-    for route in ("/audiences/new", f"/audiences/{audience.id}/edit",
-                  f"/audiences/{audience.id}/delete"):
+    for route in (
+        "/audiences/new",
+        f"/audiences/{audience.id}/edit",
+        f"/audiences/{audience.id}/delete",
+    ):
         response = client.post(route, data={"csrf_token": token, "name": "x", "submit": "1"})
         assert response.status_code == 403, route
     assert count_audiences() == 1

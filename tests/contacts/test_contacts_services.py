@@ -1,5 +1,6 @@
 """Contact services: create/edit through clean_contact, duplicates, opt-out/in, erasure, list."""
-from datetime import date, datetime, timezone
+
+from datetime import UTC, date, datetime
 
 import pytest
 from sqlalchemy import func, select
@@ -10,15 +11,27 @@ from app.errors import DomainError
 from app.extensions import db
 
 TODAY = date(2026, 6, 15)
-NOW = datetime(2026, 6, 15, 18, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 6, 15, 18, 0, tzinfo=UTC)
 
 
 def raw(**overrides) -> dict:
-    values = dict(phone="664 123 4567", first_name="Ana", language="es", birth_year="2005",
-                  age_band="", gender="female", country="MX", state="02",
-                  municipality="Tijuana", timezone="", tags="escuela-12, futbol",
-                  consent_source="workshop", consent_basis="", consent_date="2026-03-01",
-                  guardian_consent="no")
+    values = dict(
+        phone="664 123 4567",
+        first_name="Ana",
+        language="es",
+        birth_year="2005",
+        age_band="",
+        gender="female",
+        country="MX",
+        state="02",
+        municipality="Tijuana",
+        timezone="",
+        tags="escuela-12, futbol",
+        consent_source="workshop",
+        consent_basis="",
+        consent_date="2026-03-01",
+        guardian_consent="no",
+    )
     values.update(overrides)
     return values
 
@@ -42,8 +55,9 @@ def test_create_contact_stores_canonical_values(org):
 
 
 def test_guardian_consent_is_dated(org):
-    contact = services.create_contact(org, raw(birth_year="2012", guardian_consent="yes"),
-                                      today=TODAY, now=NOW)
+    contact = services.create_contact(
+        org, raw(birth_year="2012", guardian_consent="yes"), today=TODAY, now=NOW
+    )
     assert contact.guardian_consent and contact.guardian_consent_at == NOW
 
 
@@ -72,8 +86,7 @@ def test_invalid_input_maps_errors_to_fields_and_changes_nothing(org, overrides,
 
 def test_several_errors_each_on_its_field(org):
     with pytest.raises(services.ContactInvalid) as caught:
-        services.create_contact(org, raw(phone="1", birth_year="1900", state="Narnia"),
-                                today=TODAY)
+        services.create_contact(org, raw(phone="1", birth_year="1900", state="Narnia"), today=TODAY)
     assert set(caught.value.field_errors) == {"phone", "birth_year", "state"}
 
 
@@ -87,8 +100,9 @@ def test_wrong_country_for_a_national_number_is_a_phone_error(org):
 def test_duplicate_phone_in_the_organization_is_refused(org):
     services.create_contact(org, raw(), today=TODAY)
     with pytest.raises(DomainError) as caught:
-        services.create_contact(org, raw(phone="+52 1 664 123 4567", first_name="Otra"),
-                                today=TODAY)
+        services.create_contact(
+            org, raw(phone="+52 1 664 123 4567", first_name="Otra"), today=TODAY
+        )
     assert caught.value.field == "phone"
     assert count_contacts() == 1
 
@@ -101,10 +115,19 @@ def test_same_phone_in_another_organization_is_fine(org, make_org):
 
 def test_update_changes_fields_and_tags(org):
     contact = services.create_contact(org, raw(), today=TODAY, now=NOW)
-    later = datetime(2026, 6, 20, tzinfo=timezone.utc)
-    services.update_contact(contact, raw(first_name="Ana María", tags="futbol, teatro",
-                                         state="Chihuahua", municipality="Cd. Juárez"),
-                            org=org, today=TODAY, now=later)
+    later = datetime(2026, 6, 20, tzinfo=UTC)
+    services.update_contact(
+        contact,
+        raw(
+            first_name="Ana María",
+            tags="futbol, teatro",
+            state="Chihuahua",
+            municipality="Cd. Juárez",
+        ),
+        org=org,
+        today=TODAY,
+        now=later,
+    )
     db.session.refresh(contact)
     assert contact.first_name == "Ana María"
     assert contact.tag_names == ["futbol", "teatro"]
@@ -115,7 +138,7 @@ def test_update_changes_fields_and_tags(org):
 
 def test_update_keeps_the_consent_time_when_the_date_is_unchanged(org):
     contact = services.create_contact(org, raw(), today=TODAY, now=NOW)
-    signed = datetime(2026, 3, 1, 15, 30, tzinfo=timezone.utc)
+    signed = datetime(2026, 3, 1, 15, 30, tzinfo=UTC)
     contact.consent_at = signed
     db.session.commit()
     services.update_contact(contact, raw(first_name="Ana"), org=org, today=TODAY)
@@ -128,8 +151,9 @@ def test_update_to_another_contacts_phone_changes_nothing(org):
     services.create_contact(org, raw(), today=TODAY)
     other = services.create_contact(org, raw(phone="6649876543", first_name="Luis"), today=TODAY)
     with pytest.raises(DomainError):
-        services.update_contact(other, raw(phone="6641234567", first_name="Changed"),
-                                org=org, today=TODAY)
+        services.update_contact(
+            other, raw(phone="6641234567", first_name="Changed"), org=org, today=TODAY
+        )
     db.session.rollback()
     db.session.refresh(other)
     assert (other.phone, other.first_name) == ("+526649876543", "Luis")
@@ -138,8 +162,9 @@ def test_update_to_another_contacts_phone_changes_nothing(org):
 def test_update_with_bad_input_changes_nothing(org):
     contact = services.create_contact(org, raw(), today=TODAY)
     with pytest.raises(services.ContactInvalid):
-        services.update_contact(contact, raw(first_name="Nuevo", birth_year="1800"),
-                                org=org, today=TODAY)
+        services.update_contact(
+            contact, raw(first_name="Nuevo", birth_year="1800"), org=org, today=TODAY
+        )
     db.session.rollback()
     db.session.refresh(contact)
     assert contact.first_name == "Ana" and contact.birth_year == 2005
@@ -154,7 +179,7 @@ def test_opt_out_and_back_in(org):
     with pytest.raises(DomainError):
         services.opt_in_contact(contact, consent_confirmed=False, now=NOW)
     assert contact.opted_out_at == NOW
-    later = datetime(2026, 7, 1, tzinfo=timezone.utc)
+    later = datetime(2026, 7, 1, tzinfo=UTC)
     services.opt_in_contact(contact, consent_confirmed=True, now=later)
     assert contact.opted_out_at is None and contact.opt_out_channel is None
     assert contact.consent_at == later
@@ -168,7 +193,11 @@ def test_erase_keeps_a_de_identified_countable_row(org):
     erased = db.session.get(Contact, contact_id)
     assert erased is not None and erased.erased_at == NOW
     assert (erased.phone, erased.first_name, erased.birth_year, erased.consent_basis) == (
-        None, None, None, None)
+        None,
+        None,
+        None,
+        None,
+    )
     assert erased.age_band == "15-17"  # 2026 - 2010 = 16
     assert (erased.gender, erased.state_code, erased.municipality) == ("male", "02", "Tijuana")
     assert erased.tag_names == []
@@ -181,8 +210,17 @@ def test_erase_keeps_a_de_identified_countable_row(org):
     services.create_contact(org, raw(birth_year="2010"), today=TODAY)
 
 
-@pytest.mark.parametrize("year, band", [(2014, "12-14"), (2009, "15-17"), (2008, "18-24"),
-                                        (2001, "25-29"), (1996, None), (2016, None)])
+@pytest.mark.parametrize(
+    "year, band",
+    [
+        (2014, "12-14"),
+        (2009, "15-17"),
+        (2008, "18-24"),
+        (2001, "25-29"),
+        (1996, None),
+        (2016, None),
+    ],
+)
 def test_age_band_for(year, band):
     assert services.age_band_for(year, 2026) == band
 
@@ -196,7 +234,7 @@ def test_format_phone():
 
 def test_local_today_uses_the_organization_zone(org):
     # 03:00 UTC on Jan 1 is still Dec 31 in Tijuana.
-    new_year_utc = datetime(2027, 1, 1, 3, tzinfo=timezone.utc)
+    new_year_utc = datetime(2027, 1, 1, 3, tzinfo=UTC)
     assert services.local_today(org, new_year_utc) == date(2026, 12, 31)
 
 
@@ -204,9 +242,17 @@ def test_local_today_uses_the_organization_zone(org):
 
 
 def add(org, n, **overrides):
-    values = dict(organization_id=org.id, phone=f"+52664{n:07d}", first_name=f"Persona {n}",
-                  language="es", country="MX", state_code="02", timezone="America/Tijuana",
-                  birth_year=2000, consent_source="workshop")
+    values = dict(
+        organization_id=org.id,
+        phone=f"+52664{n:07d}",
+        first_name=f"Persona {n}",
+        language="es",
+        country="MX",
+        state_code="02",
+        timezone="America/Tijuana",
+        birth_year=2000,
+        consent_source="workshop",
+    )
     values.update(overrides)
     contact = Contact(**values)
     db.session.add(contact)

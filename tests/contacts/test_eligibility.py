@@ -1,6 +1,7 @@
 """Messaging eligibility: the Python rule, and its SQL twins agreeing with it everywhere."""
+
 import itertools
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 from sqlalchemy import select
@@ -18,14 +19,20 @@ from app.contacts.models import Contact
 from app.extensions import db
 
 TODAY = date(2026, 6, 15)
-WHEN = datetime(2026, 1, 10, 18, 0, tzinfo=timezone.utc)
+WHEN = datetime(2026, 1, 10, 18, 0, tzinfo=UTC)
 
 
 def contact(**overrides) -> Contact:
     """An adult with consent, reachable: each test changes one thing."""
-    values = dict(consent_source="workshop", birth_year=2000, age_band=None,
-                  guardian_consent=False, opted_out_at=None, undeliverable=False,
-                  erased_at=None)
+    values = dict(
+        consent_source="workshop",
+        birth_year=2000,
+        age_band=None,
+        guardian_consent=False,
+        opted_out_at=None,
+        undeliverable=False,
+        erased_at=None,
+    )
     values.update(overrides)
     return Contact(**values)
 
@@ -56,10 +63,16 @@ def test_reasons_come_in_a_fixed_order():
     no_consent = contact(consent_source=None, opted_out_at=WHEN)
     assert block_reason(no_consent, today=TODAY) == "no_consent"
     assert block_reason(contact(opted_out_at=WHEN, undeliverable=True), today=TODAY) == "opted_out"
-    assert block_reason(
-        contact(undeliverable=True, birth_year=2012), today=TODAY) == "undeliverable"
-    assert REASON_ORDER == ("erased", "no_consent", "opted_out", "undeliverable",
-                            "no_guardian_consent")
+    assert (
+        block_reason(contact(undeliverable=True, birth_year=2012), today=TODAY) == "undeliverable"
+    )
+    assert REASON_ORDER == (
+        "erased",
+        "no_consent",
+        "opted_out",
+        "undeliverable",
+        "no_guardian_consent",
+    )
 
 
 @pytest.mark.parametrize(
@@ -86,8 +99,9 @@ def test_boundary_moves_with_the_calendar_year():
     assert not may_be_minor(born, None, today=date(2027, 1, 1))
 
 
-@pytest.mark.parametrize("band, minor", [("12-14", True), ("15-17", True), ("18-24", False),
-                                         ("25-29", False)])
+@pytest.mark.parametrize(
+    "band, minor", [("12-14", True), ("15-17", True), ("18-24", False), ("25-29", False)]
+)
 def test_minor_by_age_band(band, minor):
     person = contact(birth_year=None, age_band=band)
     assert block_reason(person, today=TODAY) == ("no_guardian_consent" if minor else None)
@@ -120,9 +134,15 @@ def test_every_reason_has_a_label():
 
 
 AGES = [
-    (TODAY.year - 12, None), (TODAY.year - 18, None), (TODAY.year - 19, None),
-    (TODAY.year - 29, None), (None, "12-14"), (None, "15-17"), (None, "18-24"),
-    (None, "25-29"), (None, None),
+    (TODAY.year - 12, None),
+    (TODAY.year - 18, None),
+    (TODAY.year - 19, None),
+    (TODAY.year - 29, None),
+    (None, "12-14"),
+    (None, "15-17"),
+    (None, "18-24"),
+    (None, "25-29"),
+    (None, None),
 ]
 
 
@@ -137,12 +157,22 @@ def test_sql_twins_agree_with_python_on_every_combination(make_org):
         AGES,
     )
     for n, (erased, source, opted, undeliverable, guardian, (year, band)) in enumerate(combos):
-        db.session.add(Contact(
-            organization_id=org.id, phone=f"+52664{n:07d}", language="es", country="MX",
-            timezone="America/Tijuana", erased_at=erased, consent_source=source,
-            opted_out_at=opted, undeliverable=undeliverable, guardian_consent=guardian,
-            birth_year=year, age_band=band,
-        ))
+        db.session.add(
+            Contact(
+                organization_id=org.id,
+                phone=f"+52664{n:07d}",
+                language="es",
+                country="MX",
+                timezone="America/Tijuana",
+                erased_at=erased,
+                consent_source=source,
+                opted_out_at=opted,
+                undeliverable=undeliverable,
+                guardian_consent=guardian,
+                birth_year=year,
+                age_band=band,
+            )
+        )
     db.session.commit()
 
     rows = db.session.execute(

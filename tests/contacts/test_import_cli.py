@@ -1,4 +1,5 @@
 """`flask contacts import`: summary in the operator's language; bad input changes nothing."""
+
 import csv
 
 import pytest
@@ -44,12 +45,24 @@ def invoke(runner, *args):
 def test_import_with_report(runner, org, csv_file, tmp_path, monkeypatch):
     monkeypatch.setenv("ALCANCE_LANG", "en")
     report = tmp_path / "rechazados.csv"
-    result = invoke(runner, "--org", "frontera", csv_file, "--consent-source", "imported_list",
-                    "--consent-basis", "Registro de la feria", "--report", report)
+    result = invoke(
+        runner,
+        "--org",
+        "frontera",
+        csv_file,
+        "--consent-source",
+        "imported_list",
+        "--consent-basis",
+        "Registro de la feria",
+        "--report",
+        report,
+    )
     assert result.exit_code == 0, result.output
     assert "Read 4 rows (Windows-1252 (Latin-1), semicolon (;))." in result.output
-    assert ("Import finished: 2 created, 1 updated, 0 skipped (duplicates), 1 rejected."
-            in result.output)
+    assert (
+        "Import finished: 2 created, 1 updated, 0 skipped (duplicates), 1 rejected."
+        in result.output
+    )
     assert "Line 3: Invalid mobile phone number." in result.output
     assert f"Rejected rows written to {report}." in result.output
     with open(report, encoding="utf-8-sig", newline="") as f:
@@ -71,18 +84,28 @@ def test_summary_in_spanish(runner, org, csv_file, monkeypatch):
     monkeypatch.setenv("ALCANCE_LANG", "es")
     result = invoke(runner, "--org", "frontera", csv_file)
     assert result.exit_code == 0, result.output
-    assert es("Import finished: %(created)d created, %(updated)d updated, %(skipped)d "
-              "skipped (duplicates), %(rejected)d rejected.",
-              created=2, updated=1, skipped=0, rejected=1) in result.output
+    assert (
+        es(
+            "Import finished: %(created)d created, %(updated)d updated, %(skipped)d "
+            "skipped (duplicates), %(rejected)d rejected.",
+            created=2,
+            updated=1,
+            skipped=0,
+            rejected=1,
+        )
+        in result.output
+    )
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--org", "nadie", "{file}"], "No existe una organización con el nombre corto «nadie»."),
-    (["--org", "frontera", "{file}", "--on-duplicate", "merge"], "Opción inválida"),
-    (["--org", "frontera", "{file}", "--consent-source", "rumor"], "Opción inválida"),
-])
-def test_bad_arguments_in_spanish_change_nothing(runner, org, csv_file, monkeypatch, args,
-                                                  message):
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--org", "nadie", "{file}"], "No existe una organización con el nombre corto «nadie»."),
+        (["--org", "frontera", "{file}", "--on-duplicate", "merge"], "Opción inválida"),
+        (["--org", "frontera", "{file}", "--consent-source", "rumor"], "Opción inválida"),
+    ],
+)
+def test_bad_arguments_in_spanish_change_nothing(runner, org, csv_file, monkeypatch, args, message):
     monkeypatch.setenv("ALCANCE_LANG", "es")
     result = invoke(runner, *[a.format(file=csv_file) for a in args])
     assert result.exit_code == 2
@@ -90,18 +113,27 @@ def test_bad_arguments_in_spanish_change_nothing(runner, org, csv_file, monkeypa
     assert count() == 0 and count(ContactImport) == 0
 
 
-@pytest.mark.parametrize("make_args, msgid", [
-    (lambda f, tmp: ["--org", "frontera", tmp / "no-existe.csv"], "Cannot read the file %(path)s."),
-    (lambda f, tmp: ["--org", "frontera", tmp], "Cannot read the file %(path)s."),
-    (lambda f, tmp: [f], "Give the organization with --org SLUG."),
-    (lambda f, tmp: ["--org", "frontera"], "Give the CSV file to import."),
-    (lambda f, tmp: ["--org", "frontera", f, "--consent-source", "imported_list"],
-     "State on what basis the people on this list agreed to be contacted."),
-    (lambda f, tmp: ["--org", "frontera", f, "--report", tmp / "no" / "dir.csv"],
-     "Cannot write the report to %(path)s."),
-])
-def test_bad_input_changes_nothing(runner, org, csv_file, tmp_path, monkeypatch, make_args,
-                                   msgid):
+@pytest.mark.parametrize(
+    "make_args, msgid",
+    [
+        (
+            lambda f, tmp: ["--org", "frontera", tmp / "no-existe.csv"],
+            "Cannot read the file %(path)s.",
+        ),
+        (lambda f, tmp: ["--org", "frontera", tmp], "Cannot read the file %(path)s."),
+        (lambda f, tmp: [f], "Give the organization with --org SLUG."),
+        (lambda f, tmp: ["--org", "frontera"], "Give the CSV file to import."),
+        (
+            lambda f, tmp: ["--org", "frontera", f, "--consent-source", "imported_list"],
+            "State on what basis the people on this list agreed to be contacted.",
+        ),
+        (
+            lambda f, tmp: ["--org", "frontera", f, "--report", tmp / "no" / "dir.csv"],
+            "Cannot write the report to %(path)s.",
+        ),
+    ],
+)
+def test_bad_input_changes_nothing(runner, org, csv_file, tmp_path, monkeypatch, make_args, msgid):
     monkeypatch.setenv("ALCANCE_LANG", "es")
     args = make_args(csv_file, tmp_path)
     result = invoke(runner, *args)
@@ -111,11 +143,14 @@ def test_bad_input_changes_nothing(runner, org, csv_file, tmp_path, monkeypatch,
     assert count() == 0 and count(ContactImport) == 0
 
 
-@pytest.mark.parametrize("content, msgid", [
-    (b"", "The file is empty."),
-    (b"\x00\x01binary\x00", "This is not a CSV text file"),
-    (b"nombre\nAna\n", "No phone column found."),
-])
+@pytest.mark.parametrize(
+    "content, msgid",
+    [
+        (b"", "The file is empty."),
+        (b"\x00\x01binary\x00", "This is not a CSV text file"),
+        (b"nombre\nAna\n", "No phone column found."),
+    ],
+)
 def test_bad_files_change_nothing(runner, org, tmp_path, monkeypatch, content, msgid):
     monkeypatch.setenv("ALCANCE_LANG", "en")
     path = tmp_path / "malo.csv"
@@ -150,8 +185,9 @@ def test_many_rejections_point_to_the_report(runner, org, tmp_path, monkeypatch)
 def test_cli_warns_about_rows_in_another_encoding(runner, org, tmp_path, monkeypatch):
     monkeypatch.setenv("ALCANCE_LANG", "en")
     path = tmp_path / "mezcla.csv"
-    path.write_bytes("telefono;nombre\n6645550101;José\n".encode("cp1252")
-                     + "6645550102;José\n".encode("utf-8"))
+    path.write_bytes(
+        "telefono;nombre\n6645550101;José\n".encode("cp1252") + "6645550102;José\n".encode()
+    )
     result = invoke(runner, "--org", "frontera", path)
     assert result.exit_code == 0, result.output
     assert "1 line looks garbled" in result.output and "Check line 3 before" in result.output

@@ -1,4 +1,5 @@
 """CSV parsing for imports: encodings, delimiters, header mapping, limits, neutralization."""
+
 import io
 
 import pytest
@@ -19,26 +20,68 @@ def fields(headers):
 
 
 def test_spanish_headers_with_and_without_accents(app):
-    headers = ["Teléfono", "NOMBRE", "idioma", "Año_Nacimiento", "rango_edad", "género", "País",
-               "Estado", "Municipio", "zona_horaria", "etiquetas", "consentimiento",
-               "base_consentimiento", "fecha_consentimiento", "consentimiento_tutor"]
+    headers = [
+        "Teléfono",
+        "NOMBRE",
+        "idioma",
+        "Año_Nacimiento",
+        "rango_edad",
+        "género",
+        "País",
+        "Estado",
+        "Municipio",
+        "zona_horaria",
+        "etiquetas",
+        "consentimiento",
+        "base_consentimiento",
+        "fecha_consentimiento",
+        "consentimiento_tutor",
+    ]
     assert fields(headers) == [
-        "phone", "first_name", "language", "birth_year", "age_band", "gender", "country",
-        "state", "municipality", "timezone", "tags", "consent_source", "consent_basis",
-        "consent_date", "guardian_consent",
+        "phone",
+        "first_name",
+        "language",
+        "birth_year",
+        "age_band",
+        "gender",
+        "country",
+        "state",
+        "municipality",
+        "timezone",
+        "tags",
+        "consent_source",
+        "consent_basis",
+        "consent_date",
+        "guardian_consent",
     ]
 
 
 def test_english_headers_and_synonyms(app):
-    headers = ["Phone", "first_name", "Language", "birth year", "age_band", "Gender", "country",
-               "state", "City", "timezone", "Tags", "consent_source", "consent_basis",
-               "consent_date", "guardian_consent"]
+    headers = [
+        "Phone",
+        "first_name",
+        "Language",
+        "birth year",
+        "age_band",
+        "Gender",
+        "country",
+        "state",
+        "City",
+        "timezone",
+        "Tags",
+        "consent_source",
+        "consent_basis",
+        "consent_date",
+        "guardian_consent",
+    ]
     assert fields(headers)[0] == "phone" and fields(headers)[8] == "municipality"
     assert fields(["celular"]) == ["phone"]
     assert fields(["Móvil"]) == ["phone"]
     assert fields(["mobile"]) == ["phone"]
     assert fields(["ano_nacimiento", "anio_nacimiento", "AÑO DE NACIMIENTO"])[:2] == [
-        "birth_year", None]  # the same field twice: the first column wins
+        "birth_year",
+        None,
+    ]  # the same field twice: the first column wins
     assert fields(["sexo"]) == ["gender"]
     assert fields(["entidad"]) == ["state"]
     assert fields(["ciudad"]) == ["municipality"]
@@ -50,17 +93,23 @@ def test_english_headers_and_synonyms(app):
 def test_unknown_and_repeated_columns_are_ignored(app):
     columns = map_columns(["telefono", "notas", "phone", "", "\ufeffcorreo"])
     assert [(c.header, c.field, c.duplicate) for c in columns] == [
-        ("telefono", "phone", False), ("notas", None, False), ("phone", None, True),
-        ("", None, False), ("correo", None, False),
+        ("telefono", "phone", False),
+        ("notas", None, False),
+        ("phone", None, True),
+        ("", None, False),
+        ("correo", None, False),
     ]
 
 
-@pytest.mark.parametrize("data, encoding", [
-    ("telefono,nombre\n6645550101,Peña\n".encode(), "utf-8"),
-    (b"\xef\xbb\xbf" + "telefono,nombre\n6645550101,Peña\n".encode(), "utf-8-sig"),
-    ("telefono,nombre\n6645550101,Peña Álvarez\n".encode("cp1252"), "cp1252"),
-    ("telefono,nombre\n6645550101,“Lupita” — ñ\n".encode("cp1252"), "cp1252"),
-])
+@pytest.mark.parametrize(
+    "data, encoding",
+    [
+        ("telefono,nombre\n6645550101,Peña\n".encode(), "utf-8"),
+        (b"\xef\xbb\xbf" + "telefono,nombre\n6645550101,Peña\n".encode(), "utf-8-sig"),
+        ("telefono,nombre\n6645550101,Peña Álvarez\n".encode("cp1252"), "cp1252"),
+        ("telefono,nombre\n6645550101,“Lupita” — ñ\n".encode("cp1252"), "cp1252"),
+    ],
+)
 def test_encodings(app, data, encoding):
     layout = inspect_csv(data)
     assert layout.encoding == encoding
@@ -77,19 +126,22 @@ def test_detect_encoding_refuses_binary_and_undecodable():
         detect_encoding(b"\xef\xbb\xbftelefono\n\xff")  # a BOM promises UTF-8
 
 
-@pytest.mark.parametrize("line, delimiter", [
-    ("telefono,nombre,estado", ","),
-    ("telefono;nombre;estado", ";"),
-    ('telefono;"nombre, apellido";estado', ";"),
-    ('"a;b",c', ","),
-    ("telefono", ","),
-])
+@pytest.mark.parametrize(
+    "line, delimiter",
+    [
+        ("telefono,nombre,estado", ","),
+        ("telefono;nombre;estado", ";"),
+        ('telefono;"nombre, apellido";estado', ";"),
+        ('"a;b",c', ","),
+        ("telefono", ","),
+    ],
+)
 def test_delimiter_from_the_header_line(line, delimiter):
     assert detect_delimiter(line) == delimiter
 
 
 def test_semicolon_file_with_quoted_cells_and_decimal_commas(app):
-    data = 'telefono;nombre;etiquetas\r\n6645550101;"Ruiz; Ana";"a, b"\r\n'.encode()
+    data = b'telefono;nombre;etiquetas\r\n6645550101;"Ruiz; Ana";"a, b"\r\n'
     layout = inspect_csv(data)
     assert layout.delimiter == ";"
     (row,) = list(iter_rows(data, layout))
@@ -109,18 +161,21 @@ def test_blank_and_empty_rows_are_not_counted(app):
     assert layout.total_rows == 2  # ";;" is a one-cell row with text: it will be rejected
 
 
-@pytest.mark.parametrize("data, message", [
-    (b"", "The file is empty."),
-    (b"\xef\xbb\xbf \r\n", "The file is empty."),
-    (b",,,\n , ,\n", "The file is empty."),
-    (b"telefono,nombre\n", "The file has a header row but no contacts."),
-    (b"telefono,nombre\n\n\n", "The file has a header row but no contacts."),
-    (b"nombre,estado\nAna,BC\n", "No phone column found."),
-    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "This is not a CSV text file"),
-    ("telefono\n".encode("utf-16"), "This is not a CSV text file"),
-    (b"telefono\n" + b'"' + b"a" * 200_000 + b"\n", "The file is not valid CSV near line 2"),
-    ((",".join(["x"] * 101) + "\n1\n").encode(), "The file has more than 100 columns."),
-])
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        (b"", "The file is empty."),
+        (b"\xef\xbb\xbf \r\n", "The file is empty."),
+        (b",,,\n , ,\n", "The file is empty."),
+        (b"telefono,nombre\n", "The file has a header row but no contacts."),
+        (b"telefono,nombre\n\n\n", "The file has a header row but no contacts."),
+        (b"nombre,estado\nAna,BC\n", "No phone column found."),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "This is not a CSV text file"),
+        ("telefono\n".encode("utf-16"), "This is not a CSV text file"),
+        (b"telefono\n" + b'"' + b"a" * 200_000 + b"\n", "The file is not valid CSV near line 2"),
+        ((",".join(["x"] * 101) + "\n1\n").encode(), "The file has more than 100 columns."),
+    ],
+)
 def test_files_refused_as_a_whole(app, data, message):
     with pytest.raises(CsvImportError) as info:
         inspect_csv(data)
@@ -136,33 +191,38 @@ def test_too_many_rows(app):
 
 
 def test_overlong_cells_and_extra_cells(app):
-    data = ("telefono,nombre\n6645550101," + "x" * (MAX_CELL_CHARS + 1) + "\n"
-            "6645550102,Ana,extra,cells\n6645550103\n").encode()
+    data = (
+        "telefono,nombre\n6645550101," + "x" * (MAX_CELL_CHARS + 1) + "\n"
+        "6645550102,Ana,extra,cells\n6645550103\n"
+    ).encode()
     rows = list(iter_rows(data, inspect_csv(data)))
     assert rows[0].problems == [f"A cell is longer than {MAX_CELL_CHARS} characters."]
     assert rows[1].cells == ["6645550102", "Ana"] and not rows[1].problems
     assert rows[2].raw == {"phone": "6645550103", "first_name": None}
 
 
-@pytest.mark.parametrize("value, expected", [
-    ("=cmd|' /C calc'!A0", "'=cmd|' /C calc'!A0"),
-    ("+52 664 555 0101", "'+52 664 555 0101"),
-    ("-2+3", "'-2+3"),
-    ("@SUM(A1)", "'@SUM(A1)"),
-    ("\t=1", "'\t=1"),
-    ("\r=1", "'\r=1"),
-    ("Ana =1", "Ana =1"),
-    ("", ""),
-    (None, ""),
-    (12, "12"),
-])
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        ("=cmd|' /C calc'!A0", "'=cmd|' /C calc'!A0"),
+        ("+52 664 555 0101", "'+52 664 555 0101"),
+        ("-2+3", "'-2+3"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\t=1", "'\t=1"),
+        ("\r=1", "'\r=1"),
+        ("Ana =1", "Ana =1"),
+        ("", ""),
+        (None, ""),
+        (12, "12"),
+    ],
+)
 def test_neutralize(value, expected):
     assert neutralize(value) == expected
 
 
 def test_safe_writer_neutralizes_every_cell():
     out = io.StringIO()
-    SafeCsvWriter(out).writerow(["=HYPERLINK(\"http://x\")", "ok", "@x"])
+    SafeCsvWriter(out).writerow(['=HYPERLINK("http://x")', "ok", "@x"])
     assert out.getvalue() == '"\'=HYPERLINK(""http://x"")",ok,\'@x\r\n'
 
 
@@ -184,17 +244,22 @@ def test_utf8_rows_in_a_windows_1252_file_are_found_by_line(app):
     assert garbled_lines(data, layout) == [3, 5]
 
 
-@pytest.mark.parametrize("data", [
-    "teléfono,nombre\n6645550101,José Peña\n6645550102,Ángel Ñúñez ¿sí?\n".encode("cp1252"),
-    "teléfono,nombre\n6645550101,José Peña\n6645550102,Ángel\n".encode("utf-8"),
-    "\ufeffteléfono,nombre\n6645550101,José Peña\n".encode("utf-8"),
-    b"telefono,nombre\n6645550101,Jose\n",
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        "teléfono,nombre\n6645550101,José Peña\n6645550102,Ángel Ñúñez ¿sí?\n".encode("cp1252"),
+        "teléfono,nombre\n6645550101,José Peña\n6645550102,Ángel\n".encode(),
+        "\ufeffteléfono,nombre\n6645550101,José Peña\n".encode("utf-8"),
+        b"telefono,nombre\n6645550101,Jose\n",
+    ],
+)
 def test_files_in_one_encoding_have_no_garbled_lines(app, data):
     assert garbled_lines(data, inspect_csv(data)) == []
 
 
 def test_garbled_lines_follow_quoted_cells_over_several_lines(app):
-    data = ('telefono,nombre,notas\n6645550101,Ana,"dos\nlíneas"\n'.encode("cp1252")
-            + "6645550102,José,\n".encode("utf-8"))
+    data = (
+        'telefono,nombre,notas\n6645550101,Ana,"dos\nlíneas"\n'.encode("cp1252")
+        + "6645550102,José,\n".encode()
+    )
     assert garbled_lines(data, inspect_csv(data)) == [4]

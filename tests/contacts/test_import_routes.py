@@ -1,5 +1,6 @@
 """Import pages: upload → preview → confirm → result → report; discard; permissions;
 organization isolation; refused uploads."""
+
 import csv
 import io
 
@@ -45,12 +46,19 @@ def coordinator(make_user, org, login, client):
 
 
 def upload(client, data=FILE, filename="lista.csv", **fields):
-    values = {"csrf_token": csrf_token_from(client.get(NEW)), "duplicate_rule": "update",
-              "consent_source": "school", "consent_basis": "",
-              "file": (io.BytesIO(data), filename)}
+    values = {
+        "csrf_token": csrf_token_from(client.get(NEW)),
+        "duplicate_rule": "update",
+        "consent_source": "school",
+        "consent_basis": "",
+        "file": (io.BytesIO(data), filename),
+    }
     values.update(fields)
-    return client.post(NEW, data={k: v for k, v in values.items() if v is not None},
-                       content_type="multipart/form-data")
+    return client.post(
+        NEW,
+        data={k: v for k, v in values.items() if v is not None},
+        content_type="multipart/form-data",
+    )
 
 
 def post(client, url):
@@ -98,7 +106,8 @@ def test_upload_preview_confirm_result_and_report(client, coordinator, run_jobs)
     assert report.status_code == 200
     assert report.mimetype == "text/csv" and report.headers["Cache-Control"] == "no-store"
     assert report.headers["Content-Disposition"] == (
-        f'attachment; filename="rejected-rows-{imp.id}.csv"')
+        f'attachment; filename="rejected-rows-{imp.id}.csv"'
+    )
     text = report.get_data(as_text=True)
     assert text.startswith("\ufeff")
     rows = list(csv.reader(io.StringIO(text[1:])))
@@ -143,12 +152,15 @@ def test_the_form_requires_a_consent_source_and_a_basis_for_lists(client, coordi
     assert count(ContactImport) == 0
 
 
-@pytest.mark.parametrize("data, message", [
-    (b"", "The file is empty."),
-    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00", "This is not a CSV text file"),
-    (b"nombre,estado\nAna,BC\n", "No phone column found."),
-    (b"telefono\n", "The file has a header row but no contacts."),
-])
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        (b"", "The file is empty."),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00", "This is not a CSV text file"),
+        (b"nombre,estado\nAna,BC\n", "No phone column found."),
+        (b"telefono\n", "The file has a header row but no contacts."),
+    ],
+)
 def test_refused_files_show_the_reason_and_store_nothing(client, coordinator, data, message):
     response = upload(client, data=data)
     assert response.status_code == 400
@@ -160,12 +172,16 @@ def test_refused_files_show_the_reason_and_store_nothing(client, coordinator, da
 def test_upload_over_the_request_limit_gets_413(client, coordinator, app):
     # A prebuilt body: the test client would otherwise spool it to a temp file it never closes.
     token = csrf_token_from(client.get(NEW)).encode()
-    body = b"".join([
-        b"--b\r\nContent-Disposition: form-data; name=\"csrf_token\"\r\n\r\n", token,
-        b"\r\n--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.csv\"\r\n",
-        b"Content-Type: text/csv\r\n\r\ntelefono\n",
-        b"6645550101\n" * (app.config["MAX_CONTENT_LENGTH"] // 11 + 10), b"\r\n--b--\r\n",
-    ])
+    body = b"".join(
+        [
+            b'--b\r\nContent-Disposition: form-data; name="csrf_token"\r\n\r\n',
+            token,
+            b'\r\n--b\r\nContent-Disposition: form-data; name="file"; filename="big.csv"\r\n',
+            b"Content-Type: text/csv\r\n\r\ntelefono\n",
+            b"6645550101\n" * (app.config["MAX_CONTENT_LENGTH"] // 11 + 10),
+            b"\r\n--b--\r\n",
+        ]
+    )
     response = client.post(NEW, data=body, content_type="multipart/form-data; boundary=b")
     assert response.status_code == 413
     assert count(ContactImport) == 0
@@ -179,8 +195,9 @@ def test_file_name_is_only_displayed(client, coordinator):
     assert "&lt;script&gt;.csv" in html and "<script>.csv" not in html
 
 
-def test_other_organizations_get_404(client, coordinator, make_org, make_user, login, app,
-                                    run_jobs):
+def test_other_organizations_get_404(
+    client, coordinator, make_org, make_user, login, app, run_jobs
+):
     upload(client)
     imp = db.session.scalar(select(ContactImport))
     post(client, f"{URL}{imp.id}/confirm")

@@ -1,7 +1,8 @@
 """Import services: upload check, preview, apply (merge rules, report, atomicity), discard."""
+
 import csv
 import io
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from app.contacts.models import Contact, ContactImport, ContactTag
 from app.extensions import db
 from tests.factories import make_contact
 
-NOW = datetime(2026, 3, 15, 18, tzinfo=timezone.utc)  # 11:00 in Tijuana
+NOW = datetime(2026, 3, 15, 18, tzinfo=UTC)  # 11:00 in Tijuana
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
@@ -35,8 +36,10 @@ def run(org, data, **options):
 
 
 def contacts(org) -> dict[str, Contact]:
-    return {c.phone: c for c in db.session.scalars(
-        select(Contact).where(Contact.organization_id == org.id))}
+    return {
+        c.phone: c
+        for c in db.session.scalars(select(Contact).where(Contact.organization_id == org.id))
+    }
 
 
 def count(model=Contact) -> int:
@@ -60,10 +63,14 @@ def test_good_file(org):
     found = contacts(org)
     ana = found["+526645550101"]
     assert (ana.first_name, ana.birth_year, ana.state_code, ana.timezone) == (
-        "Ana", 2009, "02", "America/Tijuana")
+        "Ana",
+        2009,
+        "02",
+        "America/Tijuana",
+    )
     assert ana.tag_names == ["prepa"]
     assert ana.guardian_consent
-    assert ana.guardian_consent_at == datetime(2026, 3, 15, 12, tzinfo=timezone.utc)
+    assert ana.guardian_consent_at == datetime(2026, 3, 15, 12, tzinfo=UTC)
     assert ana.consent_source == "workshop" and ana.language == "es"
     assert found["+526565550102"].timezone == "America/Ciudad_Juarez"
     assert found["+526565550102"].tag_names == ["arte", "deportes"]
@@ -73,23 +80,44 @@ def test_good_file(org):
     assert imp.status == "completed" and imp.upload is None
     assert (imp.total_rows, imp.created_count, imp.rejected_count) == (3, 3, 0)
     assert imp.finished_at == NOW
-    assert report_rows(imp) == [["Line", "telefono", "nombre", "año_nacimiento", "estado",
-                                 "municipio", "etiquetas", "consentimiento_tutor", "Reason"]]
+    assert report_rows(imp) == [
+        [
+            "Line",
+            "telefono",
+            "nombre",
+            "año_nacimiento",
+            "estado",
+            "municipio",
+            "etiquetas",
+            "consentimiento_tutor",
+            "Reason",
+        ]
+    ]
 
 
 def test_bad_file_imports_nothing_and_reports_every_row(org):
-    imp, result = run(org, """phone,first_name,birth_year,state,consent_date
+    imp, result = run(
+        org,
+        """phone,first_name,birth_year,state,consent_date
 12345,Ana,2009,BC,
 6645550102,Luis,1950,BC,
 6645550103,Eva,2009,Narnia,
 ,Sin teléfono,2009,,
 6645550104,Leo,2009,BC,2099-01-01
-""")
+""",
+    )
     assert (result.created, result.rejected) == (0, 5)
     assert count() == 0
     rows = report_rows(imp)
-    assert rows[0] == ["Line", "phone", "first_name", "birth_year", "state", "consent_date",
-                       "Reason"]
+    assert rows[0] == [
+        "Line",
+        "phone",
+        "first_name",
+        "birth_year",
+        "state",
+        "consent_date",
+        "Reason",
+    ]
     assert [(r[0], r[-1]) for r in rows[1:]] == [
         ("2", "Invalid mobile phone number."),
         ("3", "Impossible birth year for this program: 1950."),
@@ -109,12 +137,17 @@ def test_mixed_file(org):
 
 
 def test_report_neutralizes_formulas_but_contacts_keep_the_text(org):
-    imp, _result = run(org, """telefono,nombre,notas
+    imp, _result = run(
+        org,
+        """telefono,nombre,notas
 =cmd|' /C calc'!A0,Ana,x
 6645550102,=HYPERLINK("http://evil"),@SUM(1)
 +52 664 555 0103,-Eva,ok
 6645550104,Ana,"=1+1"
-""", consent_source="imported_list", consent_basis="Hoja firmada")
+""",
+        consent_source="imported_list",
+        consent_basis="Hoja firmada",
+    )
     rows = report_rows(imp)
     assert rows[1] == ["2", "'=cmd|' /C calc'!A0", "Ana", "x", "Invalid mobile phone number."]
     found = contacts(org)
@@ -154,11 +187,14 @@ def test_utf8_bom_file(org):
 
 
 def test_duplicates_in_the_file_update_rule(org):
-    _imp, result = run(org, """telefono,nombre,año_nacimiento,etiquetas
+    _imp, result = run(
+        org,
+        """telefono,nombre,año_nacimiento,etiquetas
 664 555 0101,Ana,2009,prepa
 +52 1 664 555 0101,Ana Sofía,,feria
 0446645550101,,2010,
-""")
+""",
+    )
     assert (result.created, result.updated, result.skipped) == (1, 2, 0)
     (ana,) = contacts(org).values()
     assert (ana.first_name, ana.birth_year) == ("Ana Sofía", 2010)  # blanks never erase
@@ -166,8 +202,11 @@ def test_duplicates_in_the_file_update_rule(org):
 
 
 def test_duplicates_in_the_file_skip_rule(org):
-    _imp, result = run(org, "telefono,nombre,etiquetas\n6645550101,Ana,a\n6645550101,Otra,b\n",
-                       duplicate_rule="skip")
+    _imp, result = run(
+        org,
+        "telefono,nombre,etiquetas\n6645550101,Ana,a\n6645550101,Otra,b\n",
+        duplicate_rule="skip",
+    )
     assert (result.created, result.updated, result.skipped) == (1, 0, 1)
     (ana,) = contacts(org).values()
     assert ana.first_name == "Ana" and ana.tag_names == ["a"]
@@ -184,20 +223,32 @@ def test_duplicates_across_batches(org, monkeypatch):
 
 
 def test_existing_contacts_update_rule(org):
-    existing = make_contact(org, phone="+526645550101", first_name="Vieja", birth_year=2005,
-                            gender="female", consent_source="school",
-                            opted_out_at=datetime(2026, 1, 2, tzinfo=timezone.utc),
-                            opt_out_channel="sms")
+    existing = make_contact(
+        org,
+        phone="+526645550101",
+        first_name="Vieja",
+        birth_year=2005,
+        gender="female",
+        consent_source="school",
+        opted_out_at=datetime(2026, 1, 2, tzinfo=UTC),
+        opt_out_channel="sms",
+    )
     db.session.add(ContactTag(contact_id=existing.id, name="antigua"))
     db.session.commit()
-    _imp, result = run(org, "telefono,nombre,estado,municipio,etiquetas,genero\n"
-                            "664-555-0101,Nueva,Sonora,Hermosillo,\"antigua, nueva\",\n")
+    _imp, result = run(
+        org,
+        "telefono,nombre,estado,municipio,etiquetas,genero\n"
+        '664-555-0101,Nueva,Sonora,Hermosillo,"antigua, nueva",\n',
+    )
     assert (result.created, result.updated) == (0, 1)
     db.session.expire_all()
     contact = db.session.get(Contact, existing.id)
     assert contact.first_name == "Nueva"
     assert (contact.state_code, contact.municipality, contact.timezone) == (
-        "26", "Hermosillo", "America/Hermosillo")
+        "26",
+        "Hermosillo",
+        "America/Hermosillo",
+    )
     assert contact.birth_year == 2005 and contact.gender == "female"  # not in the row / blank
     assert contact.consent_source == "school"  # the list default never replaces consent
     assert contact.opted_out_at is not None  # an import never re-subscribes anyone
@@ -207,8 +258,9 @@ def test_existing_contacts_update_rule(org):
 
 def test_existing_contacts_skip_rule(org):
     existing = make_contact(org, phone="+526645550101", first_name="Vieja")
-    _imp, result = run(org, "telefono,nombre\n6645550101,Nueva\n6645550102,Otra\n",
-                       duplicate_rule="skip")
+    _imp, result = run(
+        org, "telefono,nombre\n6645550101,Nueva\n6645550102,Otra\n", duplicate_rule="skip"
+    )
     assert (result.created, result.updated, result.skipped) == (1, 0, 1)
     db.session.expire_all()
     assert db.session.get(Contact, existing.id).first_name == "Vieja"
@@ -216,15 +268,21 @@ def test_existing_contacts_skip_rule(org):
 
 def test_list_consent_fills_contacts_without_consent(org):
     existing = make_contact(org, phone="+526645550101", consent_source=None, consent_at=None)
-    run(org, "telefono,consentimiento\n6645550101,\n6645550102,escuela\n6645550103,\n",
-        consent_source="imported_list", consent_basis="Registro de la feria 2026")
+    run(
+        org,
+        "telefono,consentimiento\n6645550101,\n6645550102,escuela\n6645550103,\n",
+        consent_source="imported_list",
+        consent_basis="Registro de la feria 2026",
+    )
     found = contacts(org)
     db.session.refresh(existing)
     assert (existing.consent_source, existing.consent_basis) == (
-        "imported_list", "Registro de la feria 2026")
+        "imported_list",
+        "Registro de la feria 2026",
+    )
     assert found["+526645550102"].consent_source == "school"
     assert found["+526645550102"].consent_basis is None
-    assert found["+526645550103"].consent_at == datetime(2026, 3, 15, 12, tzinfo=timezone.utc)
+    assert found["+526645550103"].consent_at == datetime(2026, 3, 15, 12, tzinfo=UTC)
 
 
 def test_without_a_list_consent_rows_keep_no_consent(org):
@@ -236,7 +294,7 @@ def test_reimport_is_idempotent(org):
     data = GOOD
     run(org, data)
     before = {p: _snapshot(c) for p, c in contacts(org).items()}
-    later = datetime(2026, 4, 20, 18, tzinfo=timezone.utc)
+    later = datetime(2026, 4, 20, 18, tzinfo=UTC)
     imp = start(org, data)
     result = services.apply_import(imp, now=later)
     assert (result.created, result.updated) == (0, 3)
@@ -249,21 +307,37 @@ def test_reimport_is_idempotent(org):
 
 
 def _snapshot(contact: Contact) -> tuple:
-    return (contact.id, contact.first_name, contact.birth_year, contact.state_code,
-            contact.timezone, contact.consent_source, contact.consent_at,
-            contact.guardian_consent, contact.guardian_consent_at, contact.updated_at,
-            tuple(contact.tag_names))
+    return (
+        contact.id,
+        contact.first_name,
+        contact.birth_year,
+        contact.state_code,
+        contact.timezone,
+        contact.consent_source,
+        contact.consent_at,
+        contact.guardian_consent,
+        contact.guardian_consent_at,
+        contact.updated_at,
+        tuple(contact.tag_names),
+    )
 
 
 def test_preview_writes_no_contacts(org):
     existing = make_contact(org, phone="+526645550102")
-    imp = start(org, "telefono,nombre,notas\n6645550101,Ana,x\n6645550102,Luis,y\n"
-                     "bad,Eva,z\n6645550101,Ana otra vez,w\n")
+    imp = start(
+        org,
+        "telefono,nombre,notas\n6645550101,Ana,x\n6645550102,Luis,y\n"
+        "bad,Eva,z\n6645550101,Ana otra vez,w\n",
+    )
     preview = services.preview_import(imp, now=NOW)
     assert [c.field for c in preview.layout.columns] == ["phone", "first_name", None]
     assert preview.fields == ["phone", "first_name"]
     assert [(r.line, r.outcome) for r in preview.rows] == [
-        (2, "new"), (3, "known"), (4, "rejected"), (5, "repeated")]
+        (2, "new"),
+        (3, "known"),
+        (4, "rejected"),
+        (5, "repeated"),
+    ]
     assert preview.rows[2].errors == ["Invalid mobile phone number."]
     assert preview.rows[0].cells == {"phone": "6645550101", "first_name": "Ana"}
     assert preview.previous is None
@@ -324,8 +398,9 @@ def test_database_error_is_recorded_without_parameters(org, monkeypatch):
     from sqlalchemy.exc import IntegrityError
 
     def boom(self, rows):
-        raise IntegrityError("INSERT INTO contacts ... secret", {"phone": "+52..."},
-                             Exception("duplicate key"))
+        raise IntegrityError(
+            "INSERT INTO contacts ... secret", {"phone": "+52..."}, Exception("duplicate key")
+        )
 
     monkeypatch.setattr(services._Applier, "apply_batch", boom)
     imp = start(org, GOOD)
@@ -334,12 +409,15 @@ def test_database_error_is_recorded_without_parameters(org, monkeypatch):
     assert db.session.get(ContactImport, imp.id).error == "Exception: duplicate key"
 
 
-@pytest.mark.parametrize("data, message", [
-    (b"", "empty"),
-    (b"\x00\x01\x02binary", "not a CSV text file"),
-    (b"telefono\n", "no contacts"),
-    (b"nombre\nAna\n", "No phone column"),
-])
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        (b"", "empty"),
+        (b"\x00\x01\x02binary", "not a CSV text file"),
+        (b"telefono\n", "no contacts"),
+        (b"nombre\nAna\n", "No phone column"),
+    ],
+)
 def test_bad_files_store_nothing(org, data, message):
     with pytest.raises(CsvImportError, match=message):
         start(org, data)
@@ -356,11 +434,14 @@ def test_file_size_limit(org, app):
     assert count(ContactImport) == 0
 
 
-@pytest.mark.parametrize("options, message", [
-    ({"duplicate_rule": "merge"}, "update or skip"),
-    ({"consent_source": "rumor"}, "Unknown consent source"),
-    ({"consent_source": "imported_list", "consent_basis": "  "}, "stated basis"),
-])
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"duplicate_rule": "merge"}, "update or skip"),
+        ({"consent_source": "rumor"}, "Unknown consent source"),
+        ({"consent_source": "imported_list", "consent_basis": "  "}, "stated basis"),
+    ],
+)
 def test_bad_options(org, options, message):
     with pytest.raises(services.ContactImportError, match=message):
         start(org, GOOD, **options)
@@ -372,20 +453,31 @@ def test_imports_are_per_organization(org, make_org):
     make_contact(other, phone="+526645550101", first_name="De la otra")
     _imp, result = run(org, GOOD)
     assert result.created == 3  # the same phone in another organization is another contact
-    assert db.session.scalar(select(Contact.first_name).where(
-        Contact.organization_id == other.id)) == "De la otra"
+    assert (
+        db.session.scalar(select(Contact.first_name).where(Contact.organization_id == other.id))
+        == "De la otra"
+    )
 
 
-@pytest.mark.parametrize("header, cell, expected", [
-    ("estado", "Sonora", ("MX", "26", None, "America/Hermosillo")),
-    ("municipio", "Mexicali", ("MX", "02", "Mexicali", "America/Tijuana")),
-    ("pais", "México", ("MX", "02", "Tijuana", "America/Tijuana")),  # unchanged
-    ("pais", "US", ("US", None, None, "America/New_York")),
-    ("zona_horaria", "America/Mexico_City", ("MX", "02", "Tijuana", "America/Mexico_City")),
-])
+@pytest.mark.parametrize(
+    "header, cell, expected",
+    [
+        ("estado", "Sonora", ("MX", "26", None, "America/Hermosillo")),
+        ("municipio", "Mexicali", ("MX", "02", "Mexicali", "America/Tijuana")),
+        ("pais", "México", ("MX", "02", "Tijuana", "America/Tijuana")),  # unchanged
+        ("pais", "US", ("US", None, None, "America/New_York")),
+        ("zona_horaria", "America/Mexico_City", ("MX", "02", "Tijuana", "America/Mexico_City")),
+    ],
+)
 def test_place_fields_change_together(org, header, cell, expected):
-    existing = make_contact(org, phone="+526645550101", country="MX", state_code="02",
-                            municipality="Tijuana", timezone="America/Tijuana")
+    existing = make_contact(
+        org,
+        phone="+526645550101",
+        country="MX",
+        state_code="02",
+        municipality="Tijuana",
+        timezone="America/Tijuana",
+    )
     run(org, f"telefono,{header}\n+526645550101,{cell}\n")
     db.session.refresh(existing)
     place = (existing.country, existing.state_code, existing.municipality, existing.timezone)
@@ -397,7 +489,7 @@ def test_guardian_consent_is_dated_when_given_and_cleared_when_withdrawn(org):
     run(org, "telefono,consentimiento_tutor\n6645550101,sí\n")
     db.session.refresh(existing)
     assert existing.guardian_consent
-    assert existing.guardian_consent_at == datetime(2026, 3, 15, 12, tzinfo=timezone.utc)
+    assert existing.guardian_consent_at == datetime(2026, 3, 15, 12, tzinfo=UTC)
     run(org, "telefono,consentimiento_tutor\n6645550101,\n")  # blank: unchanged
     db.session.refresh(existing)
     assert existing.guardian_consent
@@ -444,21 +536,31 @@ def test_reimport_with_repeated_phones_writes_nothing(org):
     run(org, data)
     (before,) = [_snapshot(c) for c in contacts(org).values()]
     imp = start(org, data)
-    services.apply_import(imp, now=datetime(2026, 5, 1, tzinfo=timezone.utc))
+    services.apply_import(imp, now=datetime(2026, 5, 1, tzinfo=UTC))
     db.session.expire_all()
     (after,) = [_snapshot(c) for c in contacts(org).values()]
     assert after == before and after[1] == "Ana Sofía"  # updated_at included
 
 
 def test_consent_from_the_row_replaces_the_old_one_and_keeps_the_date_when_unchanged(org):
-    existing = make_contact(org, phone="+526645550101", consent_source="school",
-                            consent_basis="Convenio con la secundaria 12")
+    existing = make_contact(
+        org,
+        phone="+526645550101",
+        consent_source="school",
+        consent_basis="Convenio con la secundaria 12",
+    )
     first_at = existing.consent_at
     run(org, "telefono,consentimiento\n6645550101,escuela\n")
     db.session.refresh(existing)
     assert (existing.consent_source, existing.consent_basis, existing.consent_at) == (
-        "school", "Convenio con la secundaria 12", first_at)
+        "school",
+        "Convenio con la secundaria 12",
+        first_at,
+    )
     run(org, "telefono,consentimiento,fecha_consentimiento\n6645550101,taller,2026-03-01\n")
     db.session.refresh(existing)
     assert (existing.consent_source, existing.consent_basis, existing.consent_at) == (
-        "workshop", None, datetime(2026, 3, 1, 12, tzinfo=timezone.utc))
+        "workshop",
+        None,
+        datetime(2026, 3, 1, 12, tzinfo=UTC),
+    )

@@ -1,4 +1,5 @@
 """Retention: inactive contacts lose their personal data; counts stay."""
+
 from datetime import timedelta
 
 from sqlalchemy import func, select
@@ -18,11 +19,21 @@ def test_purge_erases_only_inactive_contacts(app, make_org):
     org = make_org()
     stale = make_contact(org, birth_year=2008, created_at=OLD, updated_at=OLD, gender="female")
     db.session.add(ContactTag(contact_id=stale.id, name="prepa"))
-    record_event(organization_id=org.id, contact_id=stale.id, kind="sms_delivered",
-                 channel="sms", occurred_at=OLD)
+    record_event(
+        organization_id=org.id,
+        contact_id=stale.id,
+        kind="sms_delivered",
+        channel="sms",
+        occurred_at=OLD,
+    )
     recent_event = make_contact(org, created_at=OLD, updated_at=OLD)
-    record_event(organization_id=org.id, contact_id=recent_event.id, kind="attended",
-                 channel="workshop", occurred_at=NOW - timedelta(days=10))
+    record_event(
+        organization_id=org.id,
+        contact_id=recent_event.id,
+        kind="attended",
+        channel="workshop",
+        occurred_at=NOW - timedelta(days=10),
+    )
     new = make_contact(org)
     db.session.commit()
 
@@ -36,5 +47,7 @@ def test_purge_erases_only_inactive_contacts(app, make_org):
     assert db.session.get(Contact, recent_event.id).erased_at is None
     assert db.session.get(Contact, new.id).erased_at is None
     # The de-identified event still counts.
-    assert db.session.scalar(select(func.count()).where(
-        func.coalesce(Contact.erased_at, NOW) == NOW)) == 3
+    assert (
+        db.session.scalar(select(func.count()).where(func.coalesce(Contact.erased_at, NOW) == NOW))
+        == 3
+    )

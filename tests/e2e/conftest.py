@@ -15,6 +15,7 @@ The whole package is skipped, with the reason in the summary and a banner at the
 Chromium, the playwright package or axe-core (`cd tests/e2e && npm ci`; `make test` does it)
 is missing. It runs once per `make test`: in the SQLite pass, not again in the PostgreSQL one.
 """
+
 from __future__ import annotations
 
 import os
@@ -36,11 +37,15 @@ from .helpers import ARTIFACTS, AXE_JS, CHROMIUM, CHROMIUM_ARGS, ROOT, TIMEOUT_M
 
 def _skip_reason() -> str | None:
     if os.environ.get("TEST_DATABASE_URL"):
-        return ("browser journeys run once per `make test`, in the SQLite pass "
-                "(they serve their own SQLite database)")
+        return (
+            "browser journeys run once per `make test`, in the SQLite pass "
+            "(they serve their own SQLite database)"
+        )
     if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
-        return (f"Chromium not found at {CHROMIUM}: install Debian's package "
-                "(`apt-get install chromium`; `make test` does it when run as root)")
+        return (
+            f"Chromium not found at {CHROMIUM}: install Debian's package "
+            "(`apt-get install chromium`; `make test` does it when run as root)"
+        )
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:
@@ -73,18 +78,24 @@ def pytest_terminal_summary(terminalreporter):
     if helpers.CHECKED_PAGES:
         terminalreporter.write_line(
             f"e2e: {len(helpers.CHECKED_PAGES)} pages checked (screenshot, axe-core, language); "
-            f"screenshots and axe.json in {ARTIFACTS}")
+            f"screenshots and axe.json in {ARTIFACTS}"
+        )
     if not helpers.PENDING:
         if helpers.CHECKED_PAGES:  # this run checked pages: a list left by an earlier run is stale
             (ARTIFACTS / "untranslated.txt").unlink(missing_ok=True)
     else:
-        lines = [f"{text!r}  ({len(pages)} pages, first: {pages[0]})"
-                 for text, pages in sorted(helpers.PENDING.items())]
+        lines = [
+            f"{text!r}  ({len(pages)} pages, first: {pages[0]})"
+            for text, pages in sorted(helpers.PENDING.items())
+        ]
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         (ARTIFACTS / "untranslated.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
         terminalreporter.write_sep(
-            "-", f"e2e: {len(lines)} English strings on Spanish pages, not yet in the Spanish "
-            "catalog (tests/test_translations.py fails on them)", yellow=True)
+            "-",
+            f"e2e: {len(lines)} English strings on Spanish pages, not yet in the Spanish "
+            "catalog (tests/test_translations.py fails on them)",
+            yellow=True,
+        )
         for line in lines[:40]:
             terminalreporter.write_line("  " + line)
         if len(lines) > 40:
@@ -118,9 +129,13 @@ class ServerLog:
             text = f.read()
         if not self.ERROR.search(text):
             return []
-        return [line for line in text.splitlines()
-                if self.ERROR.search(line) or line.startswith(("  File", "    ", "Traceback"))
-                or "Error" in line][:80]
+        return [
+            line
+            for line in text.splitlines()
+            if self.ERROR.search(line)
+            or line.startswith(("  File", "    ", "Traceback"))
+            or "Error" in line
+        ][:80]
 
 
 class LiveServer:
@@ -135,12 +150,18 @@ class LiveServer:
 
     def flask(self, *args: str, timeout: float = 120) -> str:
         """Run `flask --app wsgi ARGS` against the journeys' database; fail on errors."""
-        done = subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", *args],
-                              cwd=ROOT, env=self.env, capture_output=True, text=True,
-                              timeout=timeout)
+        done = subprocess.run(
+            [sys.executable, "-m", "flask", "--app", "wsgi", *args],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
         output = done.stdout + done.stderr
         assert done.returncode == 0 and "Traceback" not in output, (
-            f"flask {' '.join(args)} failed ({done.returncode}):\n{output}")
+            f"flask {' '.join(args)} failed ({done.returncode}):\n{output}"
+        )
         return output
 
     def run_worker(self) -> str:
@@ -172,15 +193,27 @@ def live_server(tmp_path_factory, compiled_translations):
     }
     for name in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "REDIS_URL", "TEST_DATABASE_URL"):
         env.pop(name, None)
-    server = LiveServer(f"http://127.0.0.1:{port}", env, helpers.Database(db_path),
-                        ServerLog(log_path))
+    server = LiveServer(
+        f"http://127.0.0.1:{port}", env, helpers.Database(db_path), ServerLog(log_path)
+    )
     server.flask("db", "upgrade")
     server.flask("seed-demo")
     with open(log_path, "w", encoding="utf-8") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "python:app.gunicorn_conf",
-             "--no-control-socket", "wsgi:app"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "-c",
+                "python:app.gunicorn_conf",
+                "--no-control-socket",
+                "wsgi:app",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -216,8 +249,7 @@ def browser():
 
     expect.set_options(timeout=TIMEOUT_MS)  # assertions wait as long as actions
     with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS,
-                                     headless=True)
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         try:
             yield chromium
         finally:
@@ -242,12 +274,19 @@ class Ui:
     def new_page(self, *, locale: str | None = None, storage_state=None, mobile: bool = False):
         # The browser prefers the *other* language, so signing in goes through the header's
         # language switch.
-        options = dict(locale=locale or ("en-US" if self.lang == "es" else "es-MX"),
-                       timezone_id=helpers.ORG_TIMEZONE, accept_downloads=True,
-                       storage_state=storage_state)
+        options = dict(
+            locale=locale or ("en-US" if self.lang == "es" else "es-MX"),
+            timezone_id=helpers.ORG_TIMEZONE,
+            accept_downloads=True,
+            storage_state=storage_state,
+        )
         if mobile:
-            options.update(viewport={"width": 390, "height": 844}, device_scale_factor=2,
-                           is_mobile=True, has_touch=True)
+            options.update(
+                viewport={"width": 390, "height": 844},
+                device_scale_factor=2,
+                is_mobile=True,
+                has_touch=True,
+            )
         else:
             options.update(viewport={"width": 1280, "height": 900})
         context = self.browser.new_context(**options)
@@ -263,7 +302,8 @@ class Ui:
     def goto(self, page, path: str, slug: str):
         response = page.goto(self.server.url(path))
         assert response is not None and response.status == 200, (
-            f"{path}: HTTP {response.status if response else '?'}")
+            f"{path}: HTTP {response.status if response else '?'}"
+        )
         return self.check(page, slug)
 
     def login(self, page, user: tuple[str, str], *, slug: str = "sign-in"):
@@ -330,8 +370,9 @@ def window_widened(browser, live_server, foreign_strings):
             ui.check(page, "settings-saved")
         ui.close()
     checker.finish()
-    start, end = live_server.db.rows("SELECT quiet_start, quiet_end FROM organizations "
-                                     "WHERE slug = 'demo'")[0]
+    start, end = live_server.db.rows(
+        "SELECT quiet_start, quiet_end FROM organizations WHERE slug = 'demo'"
+    )[0]
     assert (start[:5], end[:5]) == ("06:00", "22:00"), (start, end)
     return helpers.WINDOW
 
@@ -340,8 +381,10 @@ def window_widened(browser, live_server, foreign_strings):
 def place():
     """Where the journeys' contacts live: daytime now (see helpers.PLACES)."""
     chosen = helpers.daytime_place()
-    print(f"\ne2e contacts live in {chosen.municipality} ({chosen.zone}), local time "
-          f"{helpers.local_now(chosen.zone):%H:%M}")
+    print(
+        f"\ne2e contacts live in {chosen.municipality} ({chosen.zone}), local time "
+        f"{helpers.local_now(chosen.zone):%H:%M}"
+    )
     return chosen
 
 

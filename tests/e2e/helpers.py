@@ -5,6 +5,7 @@ it is daytime right now) and read-only look-ups in the journeys' database.
 Nothing here imports Playwright at module level, so the package still collects (and skips,
 loudly) on a machine without it.
 """
+
 from __future__ import annotations
 
 import csv
@@ -14,7 +15,7 @@ import re
 import sqlite3
 import unicodedata
 from dataclasses import dataclass, field
-from datetime import datetime, time, timezone
+from datetime import UTC, datetime, time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -83,7 +84,7 @@ def _margin(zone: str, now: datetime) -> float:
 
 def daytime_place(now: datetime | None = None, *, needed_minutes: int = 20) -> Place:
     """The place whose local time is farthest inside the sending window."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     best = max(PLACES, key=lambda p: _margin(p.zone, now))
     if _margin(best.zone, now) >= needed_minutes:
         return best
@@ -117,10 +118,28 @@ def phone_for(place: Place, block: int, row: int) -> str:
 HEADERS = {
     # Spanish column names for Spanish journeys, English ones for English journeys: both
     # are documented on the upload page.
-    "es": ["telefono", "nombre", "idioma", "año_nacimiento", "pais", "estado", "municipio",
-           "zona_horaria", "etiquetas"],
-    "en": ["phone", "first_name", "language", "birth_year", "country", "state", "city",
-           "timezone", "tags"],
+    "es": [
+        "telefono",
+        "nombre",
+        "idioma",
+        "año_nacimiento",
+        "pais",
+        "estado",
+        "municipio",
+        "zona_horaria",
+        "etiquetas",
+    ],
+    "en": [
+        "phone",
+        "first_name",
+        "language",
+        "birth_year",
+        "country",
+        "state",
+        "city",
+        "timezone",
+        "tags",
+    ],
 }
 
 
@@ -132,17 +151,36 @@ class ContactFile:
     bad_lines: list[int]  # file lines (the header is line 1) that must be rejected
 
 
-def contacts_csv(lang: str, place: Place, *, block: int, names: list[str], tag: str,
-                 bad_rows: bool = True, delimiter: str = ",") -> ContactFile:
+def contacts_csv(
+    lang: str,
+    place: Place,
+    *,
+    block: int,
+    names: list[str],
+    tag: str,
+    bad_rows: bool = True,
+    delimiter: str = ",",
+) -> ContactFile:
     """A contacts CSV: one good row per name (adults, language `lang`, in `place`), and,
     with `bad_rows`, three rows the importer must reject (phone, birth year, language)."""
-    year = datetime.now(timezone.utc).year
+    year = datetime.now(UTC).year
     rows, good, bad_lines = [], [], []
     for i, name in enumerate(names):
         phone = phone_for(place, block, i)
         good.append(Person(name, phone))
-        rows.append([phone, name, lang, str(year - 21 - i), place.country, place.state,
-                     place.municipality, place.zone, f"{tag}, e2e"])
+        rows.append(
+            [
+                phone,
+                name,
+                lang,
+                str(year - 21 - i),
+                place.country,
+                place.state,
+                place.municipality,
+                place.zone,
+                f"{tag}, e2e",
+            ]
+        )
     if bad_rows:
         broken = [
             ["12345", "Fila mala", lang, str(year - 20)],  # not a phone number
@@ -150,8 +188,7 @@ def contacts_csv(lang: str, place: Place, *, block: int, names: list[str], tag: 
             [phone_for(place, block, 8), "Fila mala", "fr", str(year - 20)],  # no such language
         ]
         for cells in broken:
-            rows.append(cells + [place.country, place.state, place.municipality, place.zone,
-                                 tag])
+            rows.append(cells + [place.country, place.state, place.municipality, place.zone, tag])
             bad_lines.append(len(rows) + 1)  # + the header line
     out = io.StringIO()
     writer = csv.writer(out, delimiter=delimiter, lineterminator="\r\n")
@@ -195,8 +232,10 @@ def phone_forms(phone: str) -> set[str]:
     except phonenumbers.NumberParseException:
         return forms
     forms.add(str(parsed.national_number))
-    for fmt in (phonenumbers.PhoneNumberFormat.NATIONAL,
-                phonenumbers.PhoneNumberFormat.INTERNATIONAL):
+    for fmt in (
+        phonenumbers.PhoneNumberFormat.NATIONAL,
+        phonenumbers.PhoneNumberFormat.INTERNATIONAL,
+    ):
         forms.add(phonenumbers.format_number(parsed, fmt))
     return forms
 
@@ -211,7 +250,7 @@ class PersonalData:
     places: set[str]
 
     @classmethod
-    def load(cls, db: Database) -> "PersonalData":
+    def load(cls, db: Database) -> PersonalData:
         rows = db.rows("SELECT phone, first_name, municipality FROM contacts")
         phones = {form for phone, _n, _m in rows if phone for form in phone_forms(phone)}
         names = {name.strip() for _p, name, _m in rows if name and len(name.strip()) >= 3}
@@ -269,9 +308,14 @@ def foreign_strings(translations_dir: str) -> dict[str, dict[str, set[str]]]:
     ids = set()
     skip = {".venv", "node_modules", "test-artifacts", "instance", "tests", "bench"}
     for _file, _line, message, _c, _ctx in extract_from_dir(
-            str(ROOT), method_map, options_map, keywords=keywords,
-            directory_filter=lambda path: not (set(Path(path).parts) & skip
-                                               or Path(path).name.startswith("."))):
+        str(ROOT),
+        method_map,
+        options_map,
+        keywords=keywords,
+        directory_filter=lambda path: (
+            not (set(Path(path).parts) & skip or Path(path).name.startswith("."))
+        ),
+    ):
         forms = tuple(m for m in (message if isinstance(message, tuple) else (message,)) if m)
         if forms:
             ids.add(forms)  # (singular, plural) for ngettext
@@ -280,9 +324,15 @@ def foreign_strings(translations_dir: str) -> dict[str, dict[str, set[str]]]:
     translated, untranslated, spanish = set(), set(), set()
     for forms in ids:
         message = catalog.get(forms[0])
-        strings = () if message is None else (
-            tuple(message.string) if isinstance(message.string, (tuple, list))
-            else (message.string,))
+        strings = (
+            ()
+            if message is None
+            else (
+                tuple(message.string)
+                if isinstance(message.string, (tuple, list))
+                else (message.string,)
+            )
+        )
         english = set().union(*(_fragments(f) for f in forms))
         if strings and all(strings):
             translated |= english
@@ -292,8 +342,10 @@ def foreign_strings(translations_dir: str) -> dict[str, dict[str, set[str]]]:
             untranslated |= english
     english = translated | untranslated
     same = english & spanish
-    return {"es": {"fail": translated - untranslated - same, "pending": untranslated - same},
-            "en": {"fail": spanish - same, "pending": set()}}
+    return {
+        "es": {"fail": translated - untranslated - same, "pending": untranslated - same},
+        "en": {"fail": spanish - same, "pending": set()},
+    }
 
 
 # Untranslated (pending) strings seen on Spanish pages in this run: {string: [page, ...]}.
@@ -371,13 +423,17 @@ class Checker:
             state["url"] = p.url
 
         page.on("load", on_load)
-        page.on("pageerror",
-                lambda error: self.problems.append(f"script error on {page.url}: {error}"))
+        page.on(
+            "pageerror", lambda error: self.problems.append(f"script error on {page.url}: {error}")
+        )
 
         def on_console(message):
             text = message.text
-            if message.type == "error" and "favicon.ico" not in text and not text.startswith(
-                    "Failed to load resource"):
+            if (
+                message.type == "error"
+                and "favicon.ico" not in text
+                and not text.startswith("Failed to load resource")
+            ):
                 self.problems.append(f"console error on {page.url}: {text}")
 
         page.on("console", on_console)
@@ -386,8 +442,11 @@ class Checker:
             url = response.url
             if response.status >= 500:
                 self.problems.append(f"HTTP {response.status} for {url}")
-            elif response.status == 404 and not url.endswith("/favicon.ico") and (
-                    response.request.resource_type in ("script", "stylesheet", "image", "font")):
+            elif (
+                response.status == 404
+                and not url.endswith("/favicon.ico")
+                and (response.request.resource_type in ("script", "stylesheet", "image", "font"))
+            ):
                 self.problems.append(f"missing asset {url}")
 
         page.on("response", on_response)
@@ -408,8 +467,9 @@ class Checker:
             self.problems.append(f"[{n} {slug}] <html lang={html_lang!r}>, expected {lang!r}")
         text = normalize(page.evaluate(PAGE_TEXT_JS))
         strings = self.foreign.get(lang, {})
-        pending = sorted((s for s in strings.get("pending", ()) if s in text), key=len,
-                         reverse=True)
+        pending = sorted(
+            (s for s in strings.get("pending", ()) if s in text), key=len, reverse=True
+        )
         for s in pending:
             PENDING.setdefault(s, []).append(f"{self.test_dir.name}/{n:02d}-{slug}")
         rest = text
@@ -419,7 +479,8 @@ class Checker:
         if wrong:
             self.problems.append(
                 f"[{n} {slug}] text in the other language on a {lang} page although the "
-                f"catalog translates it (or a part without its lang attribute): {wrong}")
+                f"catalog translates it (or a part without its lang attribute): {wrong}"
+            )
         page.evaluate(self._axe)
         results = page.evaluate("""async () => {
           const r = await axe.run(document, {resultTypes: ["violations"]});
@@ -444,20 +505,28 @@ class Checker:
             for v in r.violations:
                 nodes = "\n".join(
                     f"      - {n['target']}: {n['html']}\n        "
-                    + (n["summary"] or "").replace("\n", "\n        ") for n in v["nodes"][:5])
-                report.append(f"  [{r.n} {r.slug} · {r.lang}] {r.url}\n    {v['impact']}: "
-                              f"{v['id']} — {v['help']} ({v['helpUrl']})\n{nodes}")
+                    + (n["summary"] or "").replace("\n", "\n        ")
+                    for n in v["nodes"][:5]
+                )
+                report.append(
+                    f"  [{r.n} {r.slug} · {r.lang}] {r.url}\n    {v['impact']}: "
+                    f"{v['id']} — {v['help']} ({v['helpUrl']})\n{nodes}"
+                )
         self.test_dir.mkdir(parents=True, exist_ok=True)
-        (self.test_dir / "axe.json").write_text(json.dumps(
-            [r.__dict__ for r in self.records], indent=1, ensure_ascii=False), encoding="utf-8")
+        (self.test_dir / "axe.json").write_text(
+            json.dumps([r.__dict__ for r in self.records], indent=1, ensure_ascii=False),
+            encoding="utf-8",
+        )
         failures = []
         if report:
             failures.append("axe-core serious/critical violations:\n" + "\n".join(report))
         if self.problems:
             failures.append("problems seen in the browser:\n  " + "\n  ".join(self.problems))
         if self.unchecked:
-            failures.append("pages visited but not checked (screenshot + axe): "
-                            + ", ".join(map(str, self.unchecked)))
+            failures.append(
+                "pages visited but not checked (screenshot + axe): "
+                + ", ".join(map(str, self.unchecked))
+            )
         if errors:
             failures.append("server errors:\n" + "\n".join(errors))
         assert not failures, "\n\n".join(failures)

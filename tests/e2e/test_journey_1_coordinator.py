@@ -7,6 +7,7 @@ admin widened the window to 06:00-22:00 (conftest.window_widened) and the import
 live where it is daytime now (helpers.daytime_place), so the worker really sends and the
 test can assert "sent" whatever the hour on this machine.
 """
+
 import csv
 import io
 import re
@@ -15,19 +16,29 @@ import pytest
 
 from .helpers import COORDINATOR, LANGS, ORG_TIMEZONE, contacts_csv, local_now
 
-NAMES = {"es": ["Citlali", "Yaretzi", "Itzayana", "Xóchitl"],
-         "en": ["Brianna", "Jaxon", "Kaylee", "Nevaeh"]}
+NAMES = {
+    "es": ["Citlali", "Yaretzi", "Itzayana", "Xóchitl"],
+    "en": ["Brianna", "Jaxon", "Kaylee", "Nevaeh"],
+}
 BLOCK = {"es": 1, "en": 2}  # phone-number block of each language's contacts
 TEXT = {
-    "es": {"body": "Hola {first_name}, conoce los riesgos del fentanilo.",
-           "accented": " Más información en la escuela.",
-           "opt_out": "ya no recibirás más mensajes", "help": "Pueden aplicar cargos"},
-    "en": {"body": "Hi {first_name}, learn the risks of fentanyl.",
-           "accented": " Más información: ask at school.",
-           "opt_out": "you will not receive more messages", "help": "Msg & data rates may apply"},
+    "es": {
+        "body": "Hola {first_name}, conoce los riesgos del fentanilo.",
+        "accented": " Más información en la escuela.",
+        "opt_out": "ya no recibirás más mensajes",
+        "help": "Pueden aplicar cargos",
+    },
+    "en": {
+        "body": "Hi {first_name}, learn the risks of fentanyl.",
+        "accented": " Más información: ask at school.",
+        "opt_out": "you will not receive more messages",
+        "help": "Msg & data rates may apply",
+    },
 }
-OTHER_BODY = {"es": "Hi {first_name}, learn the risks of fentanyl.",
-              "en": "Hola {first_name}, conoce los riesgos del fentanilo."}
+OTHER_BODY = {
+    "es": "Hi {first_name}, learn the risks of fentanyl.",
+    "en": "Hola {first_name}, conoce los riesgos del fentanilo.",
+}
 
 
 @pytest.mark.parametrize("lang", LANGS)
@@ -48,8 +59,9 @@ def test_coordinator_journey(make_ui, live_server, place, compiled_translations,
     ui.check(page, "contacts")
     page.click('a[href="/contacts/imports/new"]')
     ui.check(page, "import-upload")
-    page.set_input_files("#file", files=[{"name": upload.name, "mimeType": "text/csv",
-                                          "buffer": upload.data}])
+    page.set_input_files(
+        "#file", files=[{"name": upload.name, "mimeType": "text/csv", "buffer": upload.data}]
+    )
     page.select_option("#consent_source", "school")
     page.click("#submit")
     page.wait_for_url(re.compile(r"/contacts/imports/\d+/preview$"))
@@ -151,14 +163,19 @@ def test_coordinator_journey(make_ui, live_server, place, compiled_translations,
     ui.check(page, "send-scheduled")
     expect(page.locator(".flash--success")).to_contain_text(str(len(people)))
     send_id = int(page.url.rsplit("/", 1)[1])
-    assert db.rows("SELECT status, COUNT(*) FROM outbox_messages WHERE send_id = ? "
-                   "GROUP BY status", send_id) == [("scheduled", len(people))]
+    assert db.rows(
+        "SELECT status, COUNT(*) FROM outbox_messages WHERE send_id = ? GROUP BY status", send_id
+    ) == [("scheduled", len(people))]
 
     live_server.run_worker()
     page.reload()
     ui.check(page, "send-sent")
-    statuses = dict(db.rows("SELECT status, COUNT(*) FROM outbox_messages WHERE send_id = ? "
-                            "GROUP BY status", send_id))
+    statuses = dict(
+        db.rows(
+            "SELECT status, COUNT(*) FROM outbox_messages WHERE send_id = ? GROUP BY status",
+            send_id,
+        )
+    )
     assert sum(statuses.get(s, 0) for s in ("sent", "delivered")) == len(people), statuses
     expect(page.locator("main table tbody tr")).to_have_count(len(people))
 

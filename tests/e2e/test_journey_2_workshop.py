@@ -8,6 +8,7 @@ live where it is daytime now (helpers.daytime_place), so invitations and the pro
 notice go out at once. SMS texts are checked against the compiled catalog, so they are
 found in whichever language the catalog really renders.
 """
+
 import re
 from datetime import timedelta
 
@@ -19,14 +20,22 @@ NAMES = {"es": ["Ameyalli", "Tonatiuh", "Quetzalli"], "en": ["Skyler", "Paisley"
 BLOCK = {"es": 3, "en": 4}
 DEMO_CAMPAIGN = "Una sola dosis: fentanilo"
 TITLES = {"es": "Decide tú: taller e2e", "en": "Your choice: e2e workshop"}
-CONFIRMED = ("Your spot is saved: %(title)s, %(date)s at %(time)s, %(venue)s. Reply NO "
-             "%(code)s if you cannot come.")
-WAITLISTED = ("%(title)s is full. You are number %(position)d on the waitlist and we will text "
-              "you if a spot opens. Reply NO %(code)s to leave the list.")
-CANCELED = ("Your spot at %(title)s is canceled. Thanks for letting us know. Reply YES "
-            "%(code)s if you change your mind.")
-PROMOTED = ("Good news: a spot opened up and it is yours. %(title)s, %(date)s at %(time)s, "
-            "%(venue)s. Reply NO %(code)s if you cannot come.")
+CONFIRMED = (
+    "Your spot is saved: %(title)s, %(date)s at %(time)s, %(venue)s. Reply NO "
+    "%(code)s if you cannot come."
+)
+WAITLISTED = (
+    "%(title)s is full. You are number %(position)d on the waitlist and we will text "
+    "you if a spot opens. Reply NO %(code)s to leave the list."
+)
+CANCELED = (
+    "Your spot at %(title)s is canceled. Thanks for letting us know. Reply YES "
+    "%(code)s if you change your mind."
+)
+PROMOTED = (
+    "Good news: a spot opened up and it is yours. %(title)s, %(date)s at %(time)s, "
+    "%(venue)s. Reply NO %(code)s if you cannot come."
+)
 
 
 @pytest.mark.parametrize("lang", LANGS)
@@ -67,10 +76,15 @@ def test_workshop_journey(make_ui, live_server, place, compiled_translations, tm
     ui.check(page, "message-new")
     label = f"E2E {lang}: invitación al taller"
     page.fill("#label", label)
-    page.fill("#body_es", "Hola {first_name}: {workshop_title}, {workshop_date} a las "
-                          "{workshop_time} en {workshop_venue}.")
-    page.fill("#body_en", "Hi {first_name}: {workshop_title}, {workshop_date} at "
-                          "{workshop_time}, {workshop_venue}.")
+    page.fill(
+        "#body_es",
+        "Hola {first_name}: {workshop_title}, {workshop_date} a las "
+        "{workshop_time} en {workshop_venue}.",
+    )
+    page.fill(
+        "#body_en",
+        "Hi {first_name}: {workshop_title}, {workshop_date} at {workshop_time}, {workshop_venue}.",
+    )
     page.click("#submit")
     page.wait_for_url(re.compile(rf"/campaigns/{campaign_id}$"))
     ui.check(page, "campaign-with-invitation")
@@ -114,9 +128,13 @@ def test_workshop_journey(make_ui, live_server, place, compiled_translations, tm
     ui.check(page, "invited")
     expect(page.locator(".flash--success")).to_contain_text(str(len(people)))
     live_server.run_worker()
-    invitations = dict(db.rows(
-        "SELECT status, COUNT(*) FROM outbox_messages WHERE workshop_id = ? AND purpose = "
-        "'invitation' GROUP BY status", workshop_id))
+    invitations = dict(
+        db.rows(
+            "SELECT status, COUNT(*) FROM outbox_messages WHERE workshop_id = ? AND purpose = "
+            "'invitation' GROUP BY status",
+            workshop_id,
+        )
+    )
     assert sum(invitations.get(s, 0) for s in ("sent", "delivered")) == len(people), invitations
 
     # --- Three RSVPs: two seats, then the waitlist -------------------------------------------
@@ -134,8 +152,12 @@ def test_workshop_journey(make_ui, live_server, place, compiled_translations, tm
         page.click("#submit")
         expect(page.locator(".flash--info")).to_be_visible()
         ui.check(page, f"phone-{n}-rsvp")
-    statuses = dict(db.rows("SELECT contact_id, status FROM workshop_registrations "
-                            "WHERE workshop_id = ?", workshop_id))
+    statuses = dict(
+        db.rows(
+            "SELECT contact_id, status FROM workshop_registrations WHERE workshop_id = ?",
+            workshop_id,
+        )
+    )
     assert [statuses[i] for i in ids] == ["confirmed", "confirmed", "waitlisted"], statuses
     live_server.run_worker()  # the three replies
 
@@ -155,8 +177,12 @@ def test_workshop_journey(make_ui, live_server, place, compiled_translations, tm
     page.click("#submit")
     expect(page.locator(".flash--info")).to_be_visible()
     ui.check(page, "phone-1-cancels")
-    statuses = dict(db.rows("SELECT contact_id, status FROM workshop_registrations "
-                            "WHERE workshop_id = ?", workshop_id))
+    statuses = dict(
+        db.rows(
+            "SELECT contact_id, status FROM workshop_registrations WHERE workshop_id = ?",
+            workshop_id,
+        )
+    )
     assert [statuses[i] for i in ids] == ["canceled", "confirmed", "confirmed"], statuses
     live_server.run_worker()
     for fragment in says(CANCELED):
@@ -190,23 +216,39 @@ def test_workshop_journey(make_ui, live_server, place, compiled_translations, tm
     expect(row).to_have_class(re.compile(r"roster-row--in"))
     expect(phone.locator('[data-count="attended"]')).to_have_text("1")
     expect(phone.locator("[data-roster-status]")).to_contain_text(people[1].first_name)
-    assert db.value("SELECT attended_at IS NOT NULL FROM workshop_registrations WHERE "
-                    "workshop_id = ? AND contact_id = ?", workshop_id, ids[1]) == 1
+    assert (
+        db.value(
+            "SELECT attended_at IS NOT NULL FROM workshop_registrations WHERE "
+            "workshop_id = ? AND contact_id = ?",
+            workshop_id,
+            ids[1],
+        )
+        == 1
+    )
     ui.check(phone, "mobile-checked-in")
     row.locator("button.roster-undo").tap()
     expect(row.locator("button.roster-checkin")).to_be_visible()
     expect(phone.locator('[data-count="attended"]')).to_have_text("0")
-    assert db.value("SELECT attended_at IS NULL FROM workshop_registrations WHERE "
-                    "workshop_id = ? AND contact_id = ?", workshop_id, ids[1]) == 1
+    assert (
+        db.value(
+            "SELECT attended_at IS NULL FROM workshop_registrations WHERE "
+            "workshop_id = ? AND contact_id = ?",
+            workshop_id,
+            ids[1],
+        )
+        == 1
+    )
     ui.check(phone, "mobile-undone")
     assert loads == [], f"check-in reloaded the page: {loads}"
 
 
 def _load_contacts(live_server, tmp_path, lang, place, tag):
-    upload = contacts_csv(lang, place, block=BLOCK[lang], names=NAMES[lang], tag=tag,
-                          bad_rows=False)
+    upload = contacts_csv(
+        lang, place, block=BLOCK[lang], names=NAMES[lang], tag=tag, bad_rows=False
+    )
     path = tmp_path / upload.name
     path.write_bytes(upload.data)
-    live_server.flask("contacts", "import", "--org", "demo", "--consent-source", "school",
-                      str(path))
+    live_server.flask(
+        "contacts", "import", "--org", "demo", "--consent-source", "school", str(path)
+    )
     return upload.good

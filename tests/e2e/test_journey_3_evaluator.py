@@ -6,6 +6,7 @@ and those the other journeys imported) on any page the evaluator saw or in any f
 Place names are not personal data and may be shown ("San Diego" is a municipality, not
 Diego): helpers.PersonalData removes them before looking for first names.
 """
+
 import csv
 import io
 import re
@@ -57,8 +58,7 @@ def test_evaluator_journey(make_ui, live_server, lang):
     page.wait_for_url(re.compile(r"[?&]from=" + start.isoformat()))
     look(page, "campaign-dashboard-30-days")
     assert f"to={today.isoformat()}" in page.url and "granularity=day" in page.url
-    expect(page.locator(".report-range + p")).to_contain_text(
-        str(today.year))
+    expect(page.locator(".report-range + p")).to_contain_text(str(today.year))
     # Everything (the demo's history, 14 days old, and today's journeys) is in the range.
     assert page.locator(".report-stats .stat").first.inner_text() == reached_all
     # A range before the campaign had sent anything: nothing reached.

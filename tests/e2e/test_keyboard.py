@@ -8,6 +8,7 @@ It schedules the demo campaign's first message to the demo "English speakers (US
 20 days ahead (so no other journey's worker sends it) and then cancels that send, leaving the
 demo data as it was.
 """
+
 import re
 from datetime import timedelta
 
@@ -93,8 +94,12 @@ def test_keyboard_only_sign_in_and_schedule(make_ui, live_server):
         "local_time"].map(id => [id, document.getElementById(id).selectedOptions
         ? document.getElementById(id).selectedOptions[0].text
         : document.getElementById(id).value]))""")
-    assert values == {"message": "Dato clave", "audience": "English speakers (US)",
-                      "local_date": day.isoformat(), "local_time": "14:30"}, values
+    assert values == {
+        "message": "Dato clave",
+        "audience": "English speakers (US)",
+        "local_date": day.isoformat(),
+        "local_time": "14:30",
+    }, values
     assert page.locator('input[name="kind"][value="once"]').is_checked()
     assert page.locator('input[name="timing"][value="local"]').is_checked()
     ui.check(page, "schedule-filled")
@@ -103,8 +108,9 @@ def test_keyboard_only_sign_in_and_schedule(make_ui, live_server):
     page.wait_for_url(re.compile(r"/sends/\d+$"))
     ui.check(page, "send-scheduled")
     send_id = int(page.url.rsplit("/", 1)[1])
-    scheduled = db.value("SELECT COUNT(*) FROM outbox_messages WHERE send_id = ? AND status = "
-                         "'scheduled'", send_id)
+    scheduled = db.value(
+        "SELECT COUNT(*) FROM outbox_messages WHERE send_id = ? AND status = 'scheduled'", send_id
+    )
     assert scheduled and scheduled > 0
     expect(page.locator(".flash--success")).to_contain_text(str(scheduled))
 
@@ -114,5 +120,6 @@ def test_keyboard_only_sign_in_and_schedule(make_ui, live_server):
     page.keyboard.press("Enter")
     expect(page.locator(".flash--success")).to_be_visible()
     ui.check(page, "send-canceled")
-    assert db.rows("SELECT DISTINCT status FROM outbox_messages WHERE send_id = ?",
-                   send_id) == [("canceled",)]
+    assert db.rows("SELECT DISTINCT status FROM outbox_messages WHERE send_id = ?", send_id) == [
+        ("canceled",)
+    ]

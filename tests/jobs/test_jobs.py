@@ -1,4 +1,5 @@
 """Background jobs: queued in the database, claimed with a lease, retried, with progress."""
+
 import threading
 from datetime import timedelta
 
@@ -42,7 +43,12 @@ def test_job_runs_with_progress(app, make_org, handlers):
     db.session.expire_all()
     job = db.session.get(Job, job.id)
     assert (job.status, job.result, job.done, job.total, job.rejected) == (
-        "succeeded", {"answer": 42}, 100, 100, 2)
+        "succeeded",
+        {"answer": 42},
+        100,
+        100,
+        2,
+    )
     assert run_pending(app, "w1", clock=Clock(NOW)) == 0
 
 
@@ -75,8 +81,10 @@ def test_job_of_a_dead_worker_is_recovered(app, make_org, handlers):
 
 def test_concurrent_workers_claim_different_jobs(app, make_org, handlers, postgres_only):
     org = make_org()
-    ids = [services.enqueue("test_ok", organization_id=org.id, payload={}, now=NOW).id
-           for _ in range(12)]
+    ids = [
+        services.enqueue("test_ok", organization_id=org.id, payload={}, now=NOW).id
+        for _ in range(12)
+    ]
     claimed, barrier = [], threading.Barrier(3)
 
     def work(name):
@@ -108,8 +116,9 @@ def test_job_pages_are_organization_scoped(app, client, login, make_org, make_us
     assert client.get(f"/jobs/{own.id}/status").json["status"] == "succeeded"
 
 
-def test_import_runs_as_a_job_and_reports_progress(app, client, login, make_org, make_user,
-                                                    run_jobs, monkeypatch):
+def test_import_runs_as_a_job_and_reports_progress(
+    app, client, login, make_org, make_user, run_jobs, monkeypatch
+):
     from app.contacts import import_jobs
     from app.contacts.models import Contact, ContactImport
 
@@ -121,10 +130,16 @@ def test_import_runs_as_a_job_and_reports_progress(app, client, login, make_org,
     token = csrf_token_from(client.get("/contacts/imports/new"))
     from io import BytesIO
 
-    client.post("/contacts/imports/new", data={
-        "csrf_token": token, "file": (BytesIO(f"telefono,nombre\n{rows}\n".encode()), "l.csv"),
-        "duplicate_rule": "update", "consent_source": "workshop"},
-        content_type="multipart/form-data")
+    client.post(
+        "/contacts/imports/new",
+        data={
+            "csrf_token": token,
+            "file": (BytesIO(f"telefono,nombre\n{rows}\n".encode()), "l.csv"),
+            "duplicate_rule": "update",
+            "consent_source": "workshop",
+        },
+        content_type="multipart/form-data",
+    )
     imp = db.session.scalar(select(ContactImport))
     client.post(f"/contacts/imports/{imp.id}/confirm", data={"csrf_token": token})
     job = db.session.scalar(select(Job))
@@ -143,11 +158,15 @@ def _contacts_analyzed() -> bool:
     from sqlalchemy import text
 
     if db.engine.dialect.name == "postgresql":
-        return db.session.scalar(text(
-            "SELECT last_analyze IS NOT NULL FROM pg_stat_user_tables WHERE relname = 'contacts'"))
-    return bool(db.session.scalar(text(
-        "SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1'")) and db.session.scalar(
-        text("SELECT count(*) FROM sqlite_stat1 WHERE tbl = 'contacts'")))
+        return db.session.scalar(
+            text(
+                "SELECT last_analyze IS NOT NULL FROM pg_stat_user_tables WHERE relname = 'contacts'"
+            )
+        )
+    return bool(
+        db.session.scalar(text("SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1'"))
+        and db.session.scalar(text("SELECT count(*) FROM sqlite_stat1 WHERE tbl = 'contacts'"))
+    )
 
 
 def test_a_claim_takes_one_job(app, make_org, handlers):
@@ -159,8 +178,9 @@ def test_a_claim_takes_one_job(app, make_org, handlers):
     assert statuses == ["running", "queued", "queued"]
 
 
-def test_import_job_writes_reasons_in_the_coordinators_language(app, client, login, make_org,
-                                                                  make_user, run_jobs):
+def test_import_job_writes_reasons_in_the_coordinators_language(
+    app, client, login, make_org, make_user, run_jobs
+):
     from io import BytesIO
 
     from app.contacts.models import ContactImport
@@ -168,11 +188,16 @@ def test_import_job_writes_reasons_in_the_coordinators_language(app, client, log
     login(make_user(make_org(), role="coordinator"))
     client.get("/contacts/imports/new?lang=en")
     token = csrf_token_from(client.get("/contacts/imports/new"))
-    client.post("/contacts/imports/new", data={
-        "csrf_token": token, "file": (BytesIO(b"telefono,nombre\n12345,Malo\n+526645550101,Ana\n"),
-                                      "l.csv"),
-        "duplicate_rule": "update", "consent_source": "workshop"},
-        content_type="multipart/form-data")
+    client.post(
+        "/contacts/imports/new",
+        data={
+            "csrf_token": token,
+            "file": (BytesIO(b"telefono,nombre\n12345,Malo\n+526645550101,Ana\n"), "l.csv"),
+            "duplicate_rule": "update",
+            "consent_source": "workshop",
+        },
+        content_type="multipart/form-data",
+    )
     imp = db.session.scalar(select(ContactImport))
     client.post(f"/contacts/imports/{imp.id}/confirm", data={"csrf_token": token})
     run_jobs()

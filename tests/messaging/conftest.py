@@ -1,4 +1,5 @@
 """Fixtures for gateway tests: the fake Twilio server and a TwilioGateway pointed at it."""
+
 import socket
 
 import pytest
@@ -22,8 +23,11 @@ def make_gateway(fake_twilio):
     made = []
 
     def make(**overrides):
-        kwargs = dict(messaging_service_sid=MESSAGING_SERVICE_SID,
-                      api_base_url=fake_twilio.base_url, timeout=TEST_TIMEOUT)
+        kwargs = dict(
+            messaging_service_sid=MESSAGING_SERVICE_SID,
+            api_base_url=fake_twilio.base_url,
+            timeout=TEST_TIMEOUT,
+        )
         kwargs.update(overrides)
         account_sid = kwargs.pop("account_sid", fake_twilio.account_sid)
         auth_token = kwargs.pop("auth_token", fake_twilio.auth_token)

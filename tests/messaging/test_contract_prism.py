@@ -8,13 +8,14 @@ Twilio error codes cannot come from Prism: the fake server covers those.
 They skip, loudly, only when node/npm or the spec is missing. A missing Prism install is
 installed here with `npm ci` (what `make prism` does).
 """
+
 import os
 import re
 import shutil
 import socket
 import subprocess
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -49,31 +50,46 @@ def _free_port() -> int:
 def _ensure_prism() -> None:
     if PRISM_BIN.exists():
         return
-    result = subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=CONTRACT_DIR,
-                            capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        ["npm", "ci", "--no-audit", "--no-fund"],
+        cwd=CONTRACT_DIR,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     if result.returncode != 0 or not PRISM_BIN.exists():
-        pytest.fail("`npm ci` in tests/contract failed (run `make prism`):\n"
-                    + result.stdout[-2000:] + result.stderr[-2000:])
+        pytest.fail(
+            "`npm ci` in tests/contract failed (run `make prism`):\n"
+            + result.stdout[-2000:]
+            + result.stderr[-2000:]
+        )
 
 
 @pytest.fixture(scope="module")
 def prism_url(tmp_path_factory):
     missing = [tool for tool in ("node", "npm") if shutil.which(tool) is None]
     if missing:
-        pytest.skip(f"CONTRACT TESTS SKIPPED: {' and '.join(missing)} not found on PATH; install "
-                    "Node.js 18+ and run `make prism` to check the gateway against Twilio's spec")
+        pytest.skip(
+            f"CONTRACT TESTS SKIPPED: {' and '.join(missing)} not found on PATH; install "
+            "Node.js 18+ and run `make prism` to check the gateway against Twilio's spec"
+        )
     spec = _spec_path()
     if spec is None:
-        pytest.skip("CONTRACT TESTS SKIPPED: Twilio's OpenAPI spec not found at "
-                    f"{REPO.parent / 'shared/twilio/twilio_api_v2010.json'} and "
-                    "TWILIO_OPENAPI_SPEC is not set")
+        pytest.skip(
+            "CONTRACT TESTS SKIPPED: Twilio's OpenAPI spec not found at "
+            f"{REPO.parent / 'shared/twilio/twilio_api_v2010.json'} and "
+            "TWILIO_OPENAPI_SPEC is not set"
+        )
     _ensure_prism()
     port = _free_port()
     log_path = tmp_path_factory.mktemp("prism") / "prism.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
             [str(PRISM_BIN), "mock", "-h", "127.0.0.1", "-p", str(port), str(spec)],
-            cwd=CONTRACT_DIR, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            cwd=CONTRACT_DIR,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
         )
     try:
         deadline = time.monotonic() + STARTUP_TIMEOUT
@@ -97,8 +113,9 @@ def make_gateway(prism_url):
 
     def make(**kwargs):
         kwargs.setdefault("messaging_service_sid", SERVICE_SID)
-        gateway = TwilioGateway(ACCOUNT_SID, "test-token", api_base_url=prism_url,
-                                timeout=(2, 10), **kwargs)
+        gateway = TwilioGateway(
+            ACCOUNT_SID, "test-token", api_base_url=prism_url, timeout=(2, 10), **kwargs
+        )
         made.append(gateway)
         return gateway
 
@@ -120,8 +137,12 @@ def test_send_with_messaging_service_is_accepted(prism_url, make_gateway):
     assert response.status_code == 201
     assert request.method == "POST"
     assert request.url == f"{prism_url}/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json"
-    assert request.data == {"To": ANA, "Body": "Hola, ¿cómo estás?",
-                            "MessagingServiceSid": SERVICE_SID, "StatusCallback": CALLBACK}
+    assert request.data == {
+        "To": ANA,
+        "Body": "Hola, ¿cómo estás?",
+        "MessagingServiceSid": SERVICE_SID,
+        "StatusCallback": CALLBACK,
+    }
     assert request.auth == (ACCOUNT_SID, "test-token")
     # Static example answer: only its shape is meaningful.
     assert re.fullmatch(r"SM[0-9a-fA-F]{32}", result.sid) and result.status
@@ -146,7 +167,7 @@ def test_find_sent_matches_the_list_operation(prism_url, make_gateway, monkeypat
         return response
 
     monkeypatch.setattr(gateway.http_client, "request", spy)
-    since = datetime(2026, 11, 27, 18, 0, 5, tzinfo=timezone.utc)
+    since = datetime(2026, 11, 27, 18, 0, 5, tzinfo=UTC)
     found = gateway.find_sent(ANA, since=since)
 
     method, first, status = seen[0]
@@ -161,12 +182,17 @@ def test_find_sent_matches_the_list_operation(prism_url, make_gateway, monkeypat
 
 
 # Malformed requests: the raw SDK lets them through, Prism's validation rejects them.
-@pytest.mark.parametrize("kwargs, field", [
-    (dict(to=None, body="x", messaging_service_sid=SERVICE_SID), "To"),
-    (dict(to=ANA, body="x", messaging_service_sid="XX123"), "MessagingServiceSid"),
-    (dict(to=ANA, body="x", messaging_service_sid=SERVICE_SID, status_callback="not a url"),
-     "StatusCallback"),
-])
+@pytest.mark.parametrize(
+    "kwargs, field",
+    [
+        (dict(to=None, body="x", messaging_service_sid=SERVICE_SID), "To"),
+        (dict(to=ANA, body="x", messaging_service_sid="XX123"), "MessagingServiceSid"),
+        (
+            dict(to=ANA, body="x", messaging_service_sid=SERVICE_SID, status_callback="not a url"),
+            "StatusCallback",
+        ),
+    ],
+)
 def test_prism_rejects_malformed_requests_from_the_raw_sdk(make_gateway, kwargs, field):
     gateway = make_gateway()
     with pytest.raises(TwilioRestException) as info:
@@ -177,10 +203,13 @@ def test_prism_rejects_malformed_requests_from_the_raw_sdk(make_gateway, kwargs,
     assert field in response.text
 
 
-@pytest.mark.parametrize("gateway_kwargs, callback", [
-    (dict(messaging_service_sid="XX123"), None),
-    (dict(), "not a url"),
-])
+@pytest.mark.parametrize(
+    "gateway_kwargs, callback",
+    [
+        (dict(messaging_service_sid="XX123"), None),
+        (dict(), "not a url"),
+    ],
+)
 def test_gateway_maps_422_to_permanent_error(make_gateway, gateway_kwargs, callback):
     gateway = make_gateway(**gateway_kwargs)
     with pytest.raises(PermanentSmsError) as info:
@@ -190,4 +219,3 @@ def test_gateway_maps_422_to_permanent_error(make_gateway, gateway_kwargs, callb
     assert err.code is None  # Prism's problem+json has no Twilio code (the SDK copies the 422)
     assert not err.marks_opted_out and not err.marks_undeliverable
     assert ANA not in str(err) and "Hola Ana" not in str(err)
-

@@ -1,7 +1,8 @@
 """FakeSmsGateway, SimulatorGateway and the gateway factory."""
+
 import re
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from flask import Flask
@@ -18,7 +19,7 @@ from app.messaging.simulator import SimulatorGateway
 from app.messaging.twilio_gateway import TwilioGateway
 
 SID = re.compile(r"^SM[0-9a-f]{32}$")
-NOW = datetime(2026, 11, 27, 18, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 27, 18, 0, tzinfo=UTC)
 ANA, BETO = "+5216641234567", "+15105550123"
 
 
@@ -36,8 +37,10 @@ def test_fake_records_sends_with_unique_sids():
     second = sms.send(BETO, "Hi Beto")
     assert SID.match(first.sid) and SID.match(second.sid) and first.sid != second.sid
     assert first.status == "queued"
-    assert sms.sent == [(ANA, "Hola Ana", "https://x.example.org/cb", first.sid, None),
-                        (BETO, "Hi Beto", None, second.sid, None)]
+    assert sms.sent == [
+        (ANA, "Hola Ana", "https://x.example.org/cb", first.sid, None),
+        (BETO, "Hi Beto", None, second.sid, None),
+    ]
     assert sms.sent[0].body == "Hola Ana" and sms.last.to == BETO and sms.to(ANA) == sms.sent[:1]
     assert sms.sent[0].sender is None  # the configured default
 
@@ -51,8 +54,10 @@ def test_fake_records_the_organizations_sender():
 
 def test_fake_fail_next_queues_exceptions_in_order():
     sms = FakeSmsGateway()
-    sms.fail_next(RetryableSmsError("429", code=20429, status=429),
-                  PermanentSmsError("stop", code=21610, status=400))
+    sms.fail_next(
+        RetryableSmsError("429", code=20429, status=429),
+        PermanentSmsError("stop", code=21610, status=400),
+    )
     with pytest.raises(RetryableSmsError):
         sms.send(ANA, "uno")
     with pytest.raises(PermanentSmsError) as info:
@@ -91,8 +96,9 @@ def test_fake_find_sent_filters_by_recipient_and_time_newest_first():
 
 def test_fake_is_thread_safe():
     sms = FakeSmsGateway()
-    threads = [threading.Thread(target=lambda: [sms.send(ANA, "x") for _ in range(200)])
-               for _ in range(4)]
+    threads = [
+        threading.Thread(target=lambda: [sms.send(ANA, "x") for _ in range(200)]) for _ in range(4)
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -108,8 +114,13 @@ def test_simulator_returns_sent_and_records_nothing():
     assert not hasattr(sim, "sent")
 
 
-TWILIO = dict(SMS_BACKEND="twilio", TWILIO_ACCOUNT_SID="AC" + "1" * 32, TWILIO_AUTH_TOKEN="tok",
-              TWILIO_MESSAGING_SERVICE_SID="MG" + "2" * 32, TWILIO_FROM_NUMBER="")
+TWILIO = dict(
+    SMS_BACKEND="twilio",
+    TWILIO_ACCOUNT_SID="AC" + "1" * 32,
+    TWILIO_AUTH_TOKEN="tok",
+    TWILIO_MESSAGING_SERVICE_SID="MG" + "2" * 32,
+    TWILIO_FROM_NUMBER="",
+)
 
 
 def test_factory_builds_each_backend():
@@ -123,8 +134,9 @@ def test_factory_builds_each_backend():
         assert gateway.http_client.rewrite_url("https://api.twilio.com/x") == "http://127.0.0.1:9/x"
     finally:
         gateway.close()
-    gateway = build_gateway({**TWILIO, "TWILIO_MESSAGING_SERVICE_SID": "",
-                             "TWILIO_FROM_NUMBER": "+15005550006"})
+    gateway = build_gateway(
+        {**TWILIO, "TWILIO_MESSAGING_SERVICE_SID": "", "TWILIO_FROM_NUMBER": "+15005550006"}
+    )
     gateway.close()
 
 

@@ -1,4 +1,5 @@
 """The fake Twilio server itself: validation, shapes, latency, faults, signed callbacks."""
+
 import re
 import threading
 import time
@@ -39,18 +40,21 @@ def post(fake, data, *, auth=True, path=None):
 VALID = {"To": ANA, "Body": "Hola", "MessagingServiceSid": MESSAGING_SERVICE_SID}
 
 
-@pytest.mark.parametrize("change, code", [
-    ({"To": None}, 21604),
-    ({"To": "6641234567"}, 21211),
-    ({"To": "+0123"}, 21211),
-    ({"MessagingServiceSid": None}, 21603),
-    ({"MessagingServiceSid": "XX123"}, 21701),
-    ({"MessagingServiceSid": None, "From": "hello"}, 21212),
-    ({"Body": None}, 21602),
-    ({"Body": "x" * 1601}, 21617),
-    ({"StatusCallback": "not a url"}, 21609),
-    ({"StatusCallback": "https://bad_host.example.org/cb"}, 21609),
-])
+@pytest.mark.parametrize(
+    "change, code",
+    [
+        ({"To": None}, 21604),
+        ({"To": "6641234567"}, 21211),
+        ({"To": "+0123"}, 21211),
+        ({"MessagingServiceSid": None}, 21603),
+        ({"MessagingServiceSid": "XX123"}, 21701),
+        ({"MessagingServiceSid": None, "From": "hello"}, 21212),
+        ({"Body": None}, 21602),
+        ({"Body": "x" * 1601}, 21617),
+        ({"StatusCallback": "not a url"}, 21609),
+        ({"StatusCallback": "https://bad_host.example.org/cb"}, 21609),
+    ],
+)
 def test_create_validates_like_twilio(fake_twilio, change, code):
     data = {k: v for k, v in {**VALID, **change}.items() if v is not None}
     response = post(fake_twilio, data)
@@ -67,13 +71,16 @@ def test_media_url_replaces_body(fake_twilio):
     assert post(fake_twilio, data).status_code == 201
 
 
-@pytest.mark.parametrize("auth, path, status, code", [
-    (None, None, 401, 20003),
-    (("AC" + "0" * 32, "wrong"), None, 401, 20003),
-    (True, "/2010-04-01/Accounts/AC" + "9" * 32 + "/Messages.json", 404, 20404),
-    (True, "/2010-04-01/Accounts/ACf4e7f4e7f4e7f4e7f4e7f4e7f4e7f4e7/Calls.json", 404, 20404),
-    (True, "/nowhere", 404, 20404),
-])
+@pytest.mark.parametrize(
+    "auth, path, status, code",
+    [
+        (None, None, 401, 20003),
+        (("AC" + "0" * 32, "wrong"), None, 401, 20003),
+        (True, "/2010-04-01/Accounts/AC" + "9" * 32 + "/Messages.json", 404, 20404),
+        (True, "/2010-04-01/Accounts/ACf4e7f4e7f4e7f4e7f4e7f4e7f4e7f4e7/Calls.json", 404, 20404),
+        (True, "/nowhere", 404, 20404),
+    ],
+)
 def test_auth_and_unknown_paths(fake_twilio, auth, path, status, code):
     response = post(fake_twilio, VALID, auth=auth, path=path)
     assert response.status_code == status and response.json()["code"] == code
@@ -93,8 +100,11 @@ def test_created_resource_is_shaped_like_twilio(fake_twilio):
     assert m["date_created"].endswith("+0000")
     assert m["uri"] == f"/2010-04-01/Accounts/{fake_twilio.account_sid}/Messages/{m['sid']}.json"
     with requests.Session() as s:
-        fetched = s.get(fake_twilio.base_url + m["uri"],
-                        auth=(fake_twilio.account_sid, fake_twilio.auth_token), timeout=5)
+        fetched = s.get(
+            fake_twilio.base_url + m["uri"],
+            auth=(fake_twilio.account_sid, fake_twilio.auth_token),
+            timeout=5,
+        )
     assert fetched.status_code == 200 and fetched.json() == m
 
     direct = post(fake_twilio, {"To": ANA, "Body": "Hola", "From": FROM_NUMBER}).json()
@@ -102,12 +112,21 @@ def test_created_resource_is_shaped_like_twilio(fake_twilio):
     assert direct["num_segments"] == "1"
 
 
-@pytest.mark.parametrize("body, segments", [
-    ("a" * 160, 1), ("a" * 161, 2), ("ñ é ü ¿ ¡" * 17, 1),  # all GSM-7
-    ("€" * 80, 1), ("€" * 81, 2),  # extension characters count double
-    ("á" * 70, 1), ("á" * 71, 2), ("Hola, ¿cómo estás?" + "a" * 52, 1),  # UCS-2
-    ("😀" * 35, 1), ("😀" * 36, 2),  # surrogate pairs count as 2 UCS-2 units
-])
+@pytest.mark.parametrize(
+    "body, segments",
+    [
+        ("a" * 160, 1),
+        ("a" * 161, 2),
+        ("ñ é ü ¿ ¡" * 17, 1),  # all GSM-7
+        ("€" * 80, 1),
+        ("€" * 81, 2),  # extension characters count double
+        ("á" * 70, 1),
+        ("á" * 71, 2),
+        ("Hola, ¿cómo estás?" + "a" * 52, 1),  # UCS-2
+        ("😀" * 35, 1),
+        ("😀" * 36, 2),  # surrogate pairs count as 2 UCS-2 units
+    ],
+)
 def test_count_segments(body, segments):
     assert count_segments(body) == segments
 
@@ -120,8 +139,17 @@ def test_list_filters_and_pages_like_twilio(fake_twilio, gateway):
     url = fake_twilio.base_url + f"/2010-04-01/Accounts/{fake_twilio.account_sid}/Messages.json"
     with requests.Session() as s:
         page = s.get(url, params={"To": ANA, "PageSize": 2}, auth=auth, timeout=5).json()
-    assert set(page) >= {"messages", "next_page_uri", "previous_page_uri", "first_page_uri",
-                         "page", "page_size", "start", "end", "uri"}
+    assert set(page) >= {
+        "messages",
+        "next_page_uri",
+        "previous_page_uri",
+        "first_page_uri",
+        "page",
+        "page_size",
+        "start",
+        "end",
+        "uri",
+    }
     assert len(page["messages"]) == 2 and page["page"] == 0 and page["page_size"] == 2
     assert page["next_page_uri"].startswith("/2010-04-01/") and page["previous_page_uri"] is None
     # The SDK follows next_page_uri (through the base-URL rewrite) until the limit.
@@ -199,8 +227,9 @@ def receiver_app(public_base_url=None):
     @app.post("/webhooks/twilio/status")
     def status():
         url = public_base_url + request.full_path.rstrip("?") if public_base_url else request.url
-        if not RequestValidator(APP_TOKEN).validate(url, request.form,
-                                                   request.headers.get("X-Twilio-Signature", "")):
+        if not RequestValidator(APP_TOKEN).validate(
+            url, request.form, request.headers.get("X-Twilio-Signature", "")
+        ):
             abort(403)
         app.received.append(request.form.to_dict())
         return "", 200
@@ -214,12 +243,16 @@ def test_status_callbacks_through_a_flask_test_client(fake_twilio, gateway):
     gateway.send(ANA, "sin callback")
     app = receiver_app()
 
-    results = fake_twilio.emit_status_callbacks(app.test_client(), APP_TOKEN,
-                                                statuses=("sent", "undelivered"))
+    results = fake_twilio.emit_status_callbacks(
+        app.test_client(), APP_TOKEN, statuses=("sent", "undelivered")
+    )
 
     assert [(r.sid, r.status, r.http_status) for r in results] == [
-        (a.sid, "sent", 200), (a.sid, "undelivered", 200),
-        (b.sid, "sent", 200), (b.sid, "undelivered", 200)]
+        (a.sid, "sent", 200),
+        (a.sid, "undelivered", 200),
+        (b.sid, "sent", 200),
+        (b.sid, "undelivered", 200),
+    ]
     first, second = app.received[:2]
     assert first["MessageSid"] == first["SmsSid"] == a.sid
     assert first["MessageStatus"] == "sent" and "ErrorCode" not in first
@@ -236,8 +269,9 @@ def test_status_callbacks_through_a_flask_test_client(fake_twilio, gateway):
 def test_wrong_token_is_rejected_by_the_receiver(fake_twilio, gateway):
     gateway.send(ANA, "uno", status_callback=CALLBACK_URL)
     app = receiver_app()
-    [result] = fake_twilio.emit_status_callbacks(app.test_client(), "not-the-app-token",
-                                                 statuses=("delivered",))
+    [result] = fake_twilio.emit_status_callbacks(
+        app.test_client(), "not-the-app-token", statuses=("delivered",)
+    )
     assert result.http_status == 403 and app.received == []
 
 
@@ -249,8 +283,9 @@ def test_status_callbacks_over_real_http(fake_twilio, gateway):
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        results = fake_twilio.emit_status_callbacks(f"http://127.0.0.1:{server.server_port}",
-                                                    APP_TOKEN, statuses=("delivered", "sent"))
+        results = fake_twilio.emit_status_callbacks(
+            f"http://127.0.0.1:{server.server_port}", APP_TOKEN, statuses=("delivered", "sent")
+        )
     finally:
         server.shutdown()
         server.server_close()
@@ -263,11 +298,11 @@ def test_status_callbacks_over_real_http(fake_twilio, gateway):
 def test_emit_needs_a_callback_url(fake_twilio, gateway):
     sent = gateway.send(ANA, "sin callback")
     with pytest.raises(ValueError, match="no StatusCallback"):
-        fake_twilio.emit_status_callbacks(receiver_app().test_client(), APP_TOKEN,
-                                          sids=[sent.sid])
+        fake_twilio.emit_status_callbacks(receiver_app().test_client(), APP_TOKEN, sids=[sent.sid])
     app = receiver_app()
-    [result] = fake_twilio.emit_status_callbacks(app.test_client(), APP_TOKEN, sids=[sent.sid],
-                                                 url=CALLBACK_URL, statuses=("failed",))
+    [result] = fake_twilio.emit_status_callbacks(
+        app.test_client(), APP_TOKEN, sids=[sent.sid], url=CALLBACK_URL, statuses=("failed",)
+    )
     assert result.http_status == 200 and app.received[0]["ErrorCode"] == "30003"
 
 
@@ -277,8 +312,9 @@ def test_inbound_sms_params_can_be_posted_signed():
 
     @app.post("/webhooks/twilio/inbound")
     def inbound():
-        ok = RequestValidator(APP_TOKEN).validate(request.url, request.form,
-                                                 request.headers["X-Twilio-Signature"])
+        ok = RequestValidator(APP_TOKEN).validate(
+            request.url, request.form, request.headers["X-Twilio-Signature"]
+        )
         seen.update(request.form.to_dict(), ok=ok)
         return "<Response/>", 200, {"Content-Type": "text/xml"}
 

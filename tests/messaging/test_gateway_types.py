@@ -1,6 +1,7 @@
 """The gateway protocol, result types and error taxonomy."""
+
 import pickle
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -33,10 +34,17 @@ def test_error_flags():
     assert not plain.retryable and not plain.outcome_unknown
 
 
-@pytest.mark.parametrize("code, opted_out, undeliverable", [
-    (21610, True, False), (21211, False, True), (21614, False, True),
-    (21408, False, False), (21611, False, False), (None, False, False),
-])
+@pytest.mark.parametrize(
+    "code, opted_out, undeliverable",
+    [
+        (21610, True, False),
+        (21211, False, True),
+        (21614, False, True),
+        (21408, False, False),
+        (21611, False, False),
+        (None, False, False),
+    ],
+)
 def test_permanent_error_helpers(code, opted_out, undeliverable):
     err = PermanentSmsError("refused", code=code, status=400)
     assert err.marks_opted_out is opted_out
@@ -53,8 +61,9 @@ def test_result_types_are_frozen_and_keep_numbers_out_of_repr():
     result = SendResult("SM" + "0" * 32, "queued", 2)
     with pytest.raises(AttributeError):
         result.status = "sent"
-    found = SentMessage("SM" + "1" * 32, "+5216641234567", "delivered",
-                        datetime(2026, 1, 1, tzinfo=timezone.utc))
+    found = SentMessage(
+        "SM" + "1" * 32, "+5216641234567", "delivered", datetime(2026, 1, 1, tzinfo=UTC)
+    )
     assert found.error_code is None
     assert "+5216641234567" not in repr(found)
 

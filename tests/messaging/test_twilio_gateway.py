@@ -1,11 +1,12 @@
 """TwilioGateway over real HTTP against the fake Twilio server (tests/fake_twilio.py)."""
+
 import json
 import logging
 import re
 import socket
 import ssl
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -55,8 +56,12 @@ def test_send_with_messaging_service_posts_exactly_the_expected_form(fake_twilio
 
     [request] = fake_twilio.requests
     assert request.method == "POST" and request.path == messages_path(fake_twilio)
-    assert request.form == {"To": ANA, "Body": BODY, "MessagingServiceSid": MESSAGING_SERVICE_SID,
-                            "StatusCallback": CALLBACK_URL}
+    assert request.form == {
+        "To": ANA,
+        "Body": BODY,
+        "MessagingServiceSid": MESSAGING_SERVICE_SID,
+        "StatusCallback": CALLBACK_URL,
+    }
     assert all(len(v) == 1 for v in request.form_lists.values())
     assert request.auth == (fake_twilio.account_sid, fake_twilio.auth_token)
     assert request.headers["content-type"] == "application/x-www-form-urlencoded"
@@ -115,7 +120,7 @@ def test_500_means_outcome_unknown(fake_twilio, gateway):
 
 
 def test_read_timeout_after_accepting_is_outcome_unknown_and_findable(fake_twilio, gateway):
-    since = datetime.now(timezone.utc) - timedelta(seconds=1)
+    since = datetime.now(UTC) - timedelta(seconds=1)
     fake_twilio.inject(HANG)
     started = time.monotonic()
     with pytest.raises(OutcomeUnknownSmsError) as info:
@@ -133,11 +138,14 @@ def test_read_timeout_after_accepting_is_outcome_unknown_and_findable(fake_twili
     assert found.sid == created["sid"] and found.to == ANA
 
 
-@pytest.mark.parametrize("fault, cause", [
-    (DROP, "RemoteDisconnected"),  # connection closed before any answer
-    (STALL_BODY, "ReadTimeoutError"),  # headers arrived, body never finished: ConnectionError!
-    (TRUNCATE, "IncompleteRead"),  # ChunkedEncodingError
-])
+@pytest.mark.parametrize(
+    "fault, cause",
+    [
+        (DROP, "RemoteDisconnected"),  # connection closed before any answer
+        (STALL_BODY, "ReadTimeoutError"),  # headers arrived, body never finished: ConnectionError!
+        (TRUNCATE, "IncompleteRead"),  # ChunkedEncodingError
+    ],
+)
 def test_connection_lost_after_sending_is_outcome_unknown(fake_twilio, gateway, fault, cause):
     fake_twilio.inject(fault)
     with pytest.raises(OutcomeUnknownSmsError) as info:
@@ -194,13 +202,16 @@ def test_dns_failure_is_retryable(make_gateway, monkeypatch):
     assert "NameResolutionError" in str(info.value)
 
 
-@pytest.mark.parametrize("code, opted_out, undeliverable", [
-    (21610, True, False),
-    (21211, False, True),
-    (21614, False, True),
-    (21408, False, False),
-    (21611, False, False),
-])
+@pytest.mark.parametrize(
+    "code, opted_out, undeliverable",
+    [
+        (21610, True, False),
+        (21211, False, True),
+        (21614, False, True),
+        (21408, False, False),
+        (21611, False, False),
+    ],
+)
 def test_twilio_4xx_codes_are_permanent(fake_twilio, gateway, code, opted_out, undeliverable):
     fake_twilio.inject(code)
     with pytest.raises(PermanentSmsError) as info:
@@ -242,24 +253,68 @@ def _max_retry(reason):
     return urllib3.exceptions.MaxRetryError(None, "/2010-04-01/x?To=%2B5216641234567", reason)
 
 
-@pytest.mark.parametrize("raised, expected, code", [
-    (TwilioServiceException("https://www.twilio.com/docs/errors/21610", "Unsubscribed", 400,
-                            21610, detail=f"{ANA} sent STOP"), PermanentSmsError, 21610),
-    (TwilioRestException(502, "https://api.twilio.com/x", "Bad gateway", 502),
-     OutcomeUnknownSmsError, None),  # no Twilio code: the SDK copies the status into .code
-    (TwilioRestException(400, "https://api.twilio.com/x", "20429", 20429),
-     RetryableSmsError, 20429),
-    (json.JSONDecodeError("Expecting value", "<html>", 0), OutcomeUnknownSmsError, None),
-    (requests.exceptions.SSLError(_max_retry(urllib3.exceptions.SSLError(
-        ssl.SSLCertVerificationError(1, "certificate verify failed")))), RetryableSmsError, None),
-    (requests.exceptions.SSLError(_max_retry(urllib3.exceptions.SSLError("bad record mac"))),
-     OutcomeUnknownSmsError, None),
-    (requests.exceptions.ProxyError(_max_retry(urllib3.exceptions.ProxyError(
-        "Unable to connect to proxy", OSError("refused")))), RetryableSmsError, None),
-    (requests.exceptions.InvalidURL("bad url"), PermanentSmsError, None),
-    (requests.exceptions.ConnectionError(urllib3.exceptions.ProtocolError(
-        "Connection aborted.", ConnectionResetError(104, "reset"))), OutcomeUnknownSmsError, None),
-])
+@pytest.mark.parametrize(
+    "raised, expected, code",
+    [
+        (
+            TwilioServiceException(
+                "https://www.twilio.com/docs/errors/21610",
+                "Unsubscribed",
+                400,
+                21610,
+                detail=f"{ANA} sent STOP",
+            ),
+            PermanentSmsError,
+            21610,
+        ),
+        (
+            TwilioRestException(502, "https://api.twilio.com/x", "Bad gateway", 502),
+            OutcomeUnknownSmsError,
+            None,
+        ),  # no Twilio code: the SDK copies the status into .code
+        (
+            TwilioRestException(400, "https://api.twilio.com/x", "20429", 20429),
+            RetryableSmsError,
+            20429,
+        ),
+        (json.JSONDecodeError("Expecting value", "<html>", 0), OutcomeUnknownSmsError, None),
+        (
+            requests.exceptions.SSLError(
+                _max_retry(
+                    urllib3.exceptions.SSLError(
+                        ssl.SSLCertVerificationError(1, "certificate verify failed")
+                    )
+                )
+            ),
+            RetryableSmsError,
+            None,
+        ),
+        (
+            requests.exceptions.SSLError(_max_retry(urllib3.exceptions.SSLError("bad record mac"))),
+            OutcomeUnknownSmsError,
+            None,
+        ),
+        (
+            requests.exceptions.ProxyError(
+                _max_retry(
+                    urllib3.exceptions.ProxyError("Unable to connect to proxy", OSError("refused"))
+                )
+            ),
+            RetryableSmsError,
+            None,
+        ),
+        (requests.exceptions.InvalidURL("bad url"), PermanentSmsError, None),
+        (
+            requests.exceptions.ConnectionError(
+                urllib3.exceptions.ProtocolError(
+                    "Connection aborted.", ConnectionResetError(104, "reset")
+                )
+            ),
+            OutcomeUnknownSmsError,
+            None,
+        ),
+    ],
+)
 def test_exception_mapping(gateway, monkeypatch, raised, expected, code):
     def create(**kwargs):
         raise raised
@@ -281,14 +336,16 @@ def test_programming_errors_are_not_disguised(gateway, monkeypatch):
 
 
 def test_redact_removes_phone_numbers():
-    assert redact("The 'To' number +52 1 664 123 4567 is not valid") == \
-        "The 'To' number [number] is not valid"
+    assert (
+        redact("The 'To' number +52 1 664 123 4567 is not valid")
+        == "The 'To' number [number] is not valid"
+    )
     assert redact("code 21610") == "code 21610"
 
 
 # -- find_sent ---------------------------------------------------------------------------------
 def test_find_sent_by_recipient_and_time(fake_twilio, gateway):
-    clock_now = datetime(2026, 11, 27, 18, 0, tzinfo=timezone.utc)
+    clock_now = datetime(2026, 11, 27, 18, 0, tzinfo=UTC)
     fake_twilio.clock = lambda: clock_now - timedelta(days=1)
     gateway.send(ANA, "ayer")
     fake_twilio.clock = lambda: clock_now
@@ -308,11 +365,14 @@ def test_find_sent_by_recipient_and_time(fake_twilio, gateway):
     [lookup] = [r for r in fake_twilio.requests if r.method == "GET"]
     assert lookup.path == messages_path(fake_twilio)
     assert {k: v[0] for k, v in lookup.query.items()} == {
-        "To": ANA, "DateSent>": "2026-11-27T18:00:00Z", "PageSize": "20"}
+        "To": ANA,
+        "DateSent>": "2026-11-27T18:00:00Z",
+        "PageSize": "20",
+    }
 
 
 def test_find_sent_reports_later_status_and_error_code(fake_twilio, gateway):
-    since = datetime.now(timezone.utc) - timedelta(seconds=1)
+    since = datetime.now(UTC) - timedelta(seconds=1)
     sent = gateway.send(ANA, BODY, status_callback=CALLBACK_URL)
     fake_twilio.set_status(sent.sid, "undelivered", error_code=30005)
     [found] = gateway.find_sent(ANA, since=since)
@@ -323,7 +383,7 @@ def test_find_sent_stops_at_twenty(fake_twilio, make_gateway):
     gateway = make_gateway(messaging_service_sid=None, from_number=FROM_NUMBER)
     for i in range(25):
         gateway.send(ANA, f"msg {i}")
-    found = gateway.find_sent(ANA, since=datetime.now(timezone.utc) - timedelta(minutes=1))
+    found = gateway.find_sent(ANA, since=datetime.now(UTC) - timedelta(minutes=1))
     assert len(found) == 20
     assert len([r for r in fake_twilio.requests if r.method == "GET"]) == 1
 
@@ -333,23 +393,26 @@ def test_find_sent_requires_an_aware_datetime(gateway):
         gateway.find_sent(ANA, since=datetime(2026, 11, 27, 18, 0))
 
 
-@pytest.mark.parametrize("fault, expected", [
-    (RATE_LIMIT, RetryableSmsError),
-    (SERVER_ERROR, RetryableSmsError),  # a lookup has no side effect: safe to repeat
-    (HANG, RetryableSmsError),
-    (21211, PermanentSmsError),
-])
+@pytest.mark.parametrize(
+    "fault, expected",
+    [
+        (RATE_LIMIT, RetryableSmsError),
+        (SERVER_ERROR, RetryableSmsError),  # a lookup has no side effect: safe to repeat
+        (HANG, RetryableSmsError),
+        (21211, PermanentSmsError),
+    ],
+)
 def test_find_sent_failures(fake_twilio, gateway, fault, expected):
     fake_twilio.inject(fault, endpoint="list")
     with pytest.raises(expected) as info:
-        gateway.find_sent(ANA, since=datetime.now(timezone.utc))
+        gateway.find_sent(ANA, since=datetime.now(UTC))
     assert_no_personal_data(info.value)
 
 
 def test_find_sent_connection_refused_does_not_leak_the_number(closed_port, make_gateway):
     gateway = make_gateway(api_base_url=f"http://127.0.0.1:{closed_port}")
     with pytest.raises(RetryableSmsError) as info:
-        gateway.find_sent(ANA, since=datetime.now(timezone.utc))
+        gateway.find_sent(ANA, since=datetime.now(UTC))
     assert_no_personal_data(info.value)  # requests' own message quotes the URL with To=
 
 
@@ -366,7 +429,7 @@ def test_default_timeout_is_explicit_and_reaches_requests(fake_twilio, make_gate
 
     monkeypatch.setattr(gateway.http_client.session, "send", spy)
     gateway.send(ANA, BODY)
-    gateway.find_sent(ANA, since=datetime.now(timezone.utc))
+    gateway.find_sent(ANA, since=datetime.now(UTC))
     assert seen == [(5.0, 15.0), (5.0, 15.0)]
 
 
@@ -385,21 +448,38 @@ def test_constructor_requires_credentials_and_a_sender():
         TwilioGateway("AC" + "1" * 32, "", from_number=FROM_NUMBER)
 
 
-@pytest.mark.parametrize("base, url, expected", [
-    ("http://127.0.0.1:4010",
-     "https://api.twilio.com/2010-04-01/Accounts/AC1/Messages.json?To=%2B1555&PageSize=20",
-     "http://127.0.0.1:4010/2010-04-01/Accounts/AC1/Messages.json?To=%2B1555&PageSize=20"),
-    ("http://127.0.0.1:4010/", "https://api.sydney.us1.twilio.com/2010-04-01/x.json",
-     "http://127.0.0.1:4010/2010-04-01/x.json"),
-    ("https://mock.internal/twilio/", "https://messaging.twilio.com/v1/Services",
-     "https://mock.internal/twilio/v1/Services"),
-    ("http://127.0.0.1:4010", "https://example.com/2010-04-01/x.json",
-     "https://example.com/2010-04-01/x.json"),
-    ("http://127.0.0.1:4010", "https://twilio.com.evil.example/x",
-     "https://twilio.com.evil.example/x"),
-    ("http://127.0.0.1:4010", "http://api.twilio.com/x", "http://api.twilio.com/x"),
-    (None, "https://api.twilio.com/x", "https://api.twilio.com/x"),
-])
+@pytest.mark.parametrize(
+    "base, url, expected",
+    [
+        (
+            "http://127.0.0.1:4010",
+            "https://api.twilio.com/2010-04-01/Accounts/AC1/Messages.json?To=%2B1555&PageSize=20",
+            "http://127.0.0.1:4010/2010-04-01/Accounts/AC1/Messages.json?To=%2B1555&PageSize=20",
+        ),
+        (
+            "http://127.0.0.1:4010/",
+            "https://api.sydney.us1.twilio.com/2010-04-01/x.json",
+            "http://127.0.0.1:4010/2010-04-01/x.json",
+        ),
+        (
+            "https://mock.internal/twilio/",
+            "https://messaging.twilio.com/v1/Services",
+            "https://mock.internal/twilio/v1/Services",
+        ),
+        (
+            "http://127.0.0.1:4010",
+            "https://example.com/2010-04-01/x.json",
+            "https://example.com/2010-04-01/x.json",
+        ),
+        (
+            "http://127.0.0.1:4010",
+            "https://twilio.com.evil.example/x",
+            "https://twilio.com.evil.example/x",
+        ),
+        ("http://127.0.0.1:4010", "http://api.twilio.com/x", "http://api.twilio.com/x"),
+        (None, "https://api.twilio.com/x", "https://api.twilio.com/x"),
+    ],
+)
 def test_base_url_rewrite(base, url, expected):
     gateway = TwilioGateway("AC" + "1" * 32, "tok", from_number=FROM_NUMBER, api_base_url=base)
     try:
@@ -410,8 +490,9 @@ def test_base_url_rewrite(base, url, expected):
 
 def test_bad_base_url_is_rejected():
     with pytest.raises(ValueError, match="TWILIO_API_BASE_URL"):
-        TwilioGateway("AC" + "1" * 32, "tok", from_number=FROM_NUMBER,
-                      api_base_url="localhost:4010")
+        TwilioGateway(
+            "AC" + "1" * 32, "tok", from_number=FROM_NUMBER, api_base_url="localhost:4010"
+        )
 
 
 def test_rewrite_follows_sdk_region_and_edge(fake_twilio, make_gateway, monkeypatch):
@@ -425,7 +506,7 @@ def test_no_phone_numbers_or_bodies_in_logs(fake_twilio, gateway, caplog):
     caplog.set_level(logging.DEBUG)
     caplog.set_level(logging.DEBUG, logger="alcance.messaging")  # create_app sets alcance=INFO
     gateway.send(ANA, BODY, status_callback=CALLBACK_URL)
-    gateway.find_sent(ANA, since=datetime.now(timezone.utc))
+    gateway.find_sent(ANA, since=datetime.now(UTC))
     fake_twilio.inject(21211)
     with pytest.raises(PermanentSmsError):
         gateway.send(ANA, BODY)
@@ -438,7 +519,7 @@ def test_no_phone_numbers_or_bodies_in_logs(fake_twilio, gateway, caplog):
 def test_log_phone_opt_in_keeps_the_sdk_request_log(fake_twilio, make_gateway, caplog):
     gateway = make_gateway(log_phone=True)
     caplog.set_level(logging.INFO, logger="twilio.http_client")
-    gateway.find_sent(ANA, since=datetime.now(timezone.utc))
+    gateway.find_sent(ANA, since=datetime.now(UTC))
     assert "%2B5216641234567" in caplog.text
 
 
@@ -448,7 +529,8 @@ def test_module_is_the_only_twilio_importer():
 
     root = Path(__file__).resolve().parents[2] / "app"
     importers = sorted(
-        str(p.relative_to(root)) for p in root.rglob("*.py")
+        str(p.relative_to(root))
+        for p in root.rglob("*.py")
         if re.search(r"^\s*(from|import)\s+twilio\b", p.read_text(encoding="utf-8"), re.M)
     )
     assert importers == ["messaging/twilio_gateway.py"]
@@ -459,8 +541,9 @@ ORG_SERVICE = "MG" + "0a1b" * 8
 ORG_NUMBER = "+526645550100"
 
 
-def test_send_with_an_organizations_messaging_service_overrides_the_default(fake_twilio,
-                                                                              make_gateway):
+def test_send_with_an_organizations_messaging_service_overrides_the_default(
+    fake_twilio, make_gateway
+):
     gateway = make_gateway()  # default: MESSAGING_SERVICE_SID
     gateway.send(ANA, "uno", sender=ORG_SERVICE)
     gateway.send(ANA, "dos", sender=None)
@@ -470,7 +553,8 @@ def test_send_with_an_organizations_messaging_service_overrides_the_default(fake
 
 
 def test_send_with_an_organizations_number_sends_from_it_without_the_default_service(
-        fake_twilio, make_gateway):
+    fake_twilio, make_gateway
+):
     gateway = make_gateway()
     gateway.send(ANA, "tres", sender=ORG_NUMBER)
     [request] = fake_twilio.creates

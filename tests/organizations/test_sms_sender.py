@@ -1,4 +1,5 @@
 """An organization's own SMS sender (issue 12): validated, unique, editable by admins."""
+
 import pytest
 
 from app.errors import DomainError
@@ -16,10 +17,20 @@ def admin(make_user, make_org):
 
 
 def settings_form(page, **overrides) -> dict:
-    data = {"csrf_token": csrf_token_from(page), "name": "ONG", "timezone": "America/Tijuana",
-            "default_language": "es", "quiet_start": "08:00", "quiet_end": "21:00",
-            "cap_messages": "3", "cap_days": "7", "opt_out_notice": "first",
-            "contact_line": "", "reminder_hours": "24,2", "small_cell_threshold": "5"}
+    data = {
+        "csrf_token": csrf_token_from(page),
+        "name": "ONG",
+        "timezone": "America/Tijuana",
+        "default_language": "es",
+        "quiet_start": "08:00",
+        "quiet_end": "21:00",
+        "cap_messages": "3",
+        "cap_days": "7",
+        "opt_out_notice": "first",
+        "contact_line": "",
+        "reminder_hours": "24,2",
+        "small_cell_threshold": "5",
+    }
     data.update(overrides)
     return data
 
@@ -29,12 +40,15 @@ def sender_of(org_id):
     return db.session.get(Organization, org_id).sms_sender
 
 
-@pytest.mark.parametrize("typed, stored", [
-    ("+52 664 555 0100", "+526645550100"),
-    ("+1 (619) 555-0123", "+16195550123"),
-    (" mg" + "0A1B2C3D" * 4 + " ", SERVICE),
-    ("", None),
-])
+@pytest.mark.parametrize(
+    "typed, stored",
+    [
+        ("+52 664 555 0100", "+526645550100"),
+        ("+1 (619) 555-0123", "+16195550123"),
+        (" mg" + "0A1B2C3D" * 4 + " ", SERVICE),
+        ("", None),
+    ],
+)
 def test_admin_sets_the_organizations_sender(client, admin, login, typed, stored):
     login(admin)
     page = client.get("/organization/settings")
@@ -44,14 +58,18 @@ def test_admin_sets_the_organizations_sender(client, admin, login, typed, stored
     assert sender_of(admin.organization_id) == stored
 
 
-@pytest.mark.parametrize("lang, typed, message", [
-    ("en", "6645550100", "Write an E.164 number such as +526641234567"),
-    ("es", "MG123", "Escribe un número en formato E.164"),
-    ("en", "hola", "Write an E.164 number such as +526641234567"),
-    ("es", "+52 664 555 0100 ext 2", "Escribe un número en formato E.164"),
-])
-def test_a_malformed_sender_is_refused_with_a_translated_error(client, admin, login, lang,
-                                                               typed, message):
+@pytest.mark.parametrize(
+    "lang, typed, message",
+    [
+        ("en", "6645550100", "Write an E.164 number such as +526641234567"),
+        ("es", "MG123", "Escribe un número en formato E.164"),
+        ("en", "hola", "Write an E.164 number such as +526641234567"),
+        ("es", "+52 664 555 0100 ext 2", "Escribe un número en formato E.164"),
+    ],
+)
+def test_a_malformed_sender_is_refused_with_a_translated_error(
+    client, admin, login, lang, typed, message
+):
     admin.organization.sms_sender = SERVICE
     db.session.commit()
     login(admin)
@@ -62,26 +80,33 @@ def test_a_malformed_sender_is_refused_with_a_translated_error(client, admin, lo
     assert sender_of(admin.organization_id) == SERVICE
 
 
-@pytest.mark.parametrize("lang, message", [
-    ("en", "Another organization already uses this sender."),
-    ("es", "Otra organización ya usa este remitente."),
-])
+@pytest.mark.parametrize(
+    "lang, message",
+    [
+        ("en", "Another organization already uses this sender."),
+        ("es", "Otra organización ya usa este remitente."),
+    ],
+)
 def test_a_sender_belongs_to_one_organization(client, admin, login, make_org, lang, message):
     other = make_org(slug="ong-b")
     other.sms_sender = "+526645550100"
     db.session.commit()
     login(admin)
     page = client.get(f"/organization/settings?lang={lang}")
-    response = client.post("/organization/settings",
-                           data=settings_form(page, sms_sender="+52 664 555 0100", name="Otra"))
+    response = client.post(
+        "/organization/settings",
+        data=settings_form(page, sms_sender="+52 664 555 0100", name="Otra"),
+    )
     assert response.status_code == 400
     assert message in response.get_data(as_text=True)
     assert sender_of(admin.organization_id) is None
     assert db.session.get(Organization, admin.organization_id).name != "Otra"  # nothing saved
 
 
-@pytest.mark.parametrize("setting, value", [
-    ("TWILIO_MESSAGING_SERVICE_SID", SERVICE), ("TWILIO_FROM_NUMBER", "+15005550006")])
+@pytest.mark.parametrize(
+    "setting, value",
+    [("TWILIO_MESSAGING_SERVICE_SID", SERVICE), ("TWILIO_FROM_NUMBER", "+15005550006")],
+)
 def test_the_shared_default_sender_cannot_be_claimed(app, client, admin, login, setting, value):
     """Claiming the shared sender would route every STOP sent to it to one organization."""
     app.config[setting] = value

@@ -1,5 +1,6 @@
 """Shared builders for outreach tests: a scheduled send and a worker with a fake gateway."""
-from datetime import date, datetime, time, timezone
+
+from datetime import UTC, date, datetime, time
 
 from app.messaging.fake import FakeSmsGateway
 from app.outreach.dispatch import DispatchSettings
@@ -22,20 +23,43 @@ class NoBudget:
 
 
 def utc(*args) -> datetime:
-    return datetime(*args, tzinfo=timezone.utc)
+    return datetime(*args, tzinfo=UTC)
 
 
-def schedule_once(org, *, now, when=date(2026, 12, 1), at=time(17, 0), filters=None,
-                  campaign=None, message=None, **kwargs):
+def schedule_once(
+    org,
+    *,
+    now,
+    when=date(2026, 12, 1),
+    at=time(17, 0),
+    filters=None,
+    campaign=None,
+    message=None,
+    **kwargs,
+):
     campaign = campaign or make_campaign(org)
     message = message or make_message(campaign)
     audience = make_audience(org, filters or {})
-    send, created = schedule_send(campaign, message=message, audience=audience, kind="once",
-                                  user_id=None, now=now, local_date=when, local_time=at, **kwargs)
+    send, created = schedule_send(
+        campaign,
+        message=message,
+        audience=audience,
+        kind="once",
+        user_id=None,
+        now=now,
+        local_date=when,
+        local_time=at,
+        **kwargs,
+    )
     return send, created
 
 
 def make_worker(app, clock, gateway=None, *, worker_id="w1", budget=None, **settings):
-    return Worker(app, gateway=gateway or FakeSmsGateway(clock=clock), clock=clock,
-                  settings=DispatchSettings(**{"concurrency": 2, "batch_size": 50, **settings}),
-                  budget=budget or NoBudget(), worker_id=worker_id)
+    return Worker(
+        app,
+        gateway=gateway or FakeSmsGateway(clock=clock),
+        clock=clock,
+        settings=DispatchSettings(**{"concurrency": 2, "batch_size": 50, **settings}),
+        budget=budget or NoBudget(),
+        worker_id=worker_id,
+    )

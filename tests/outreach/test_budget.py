@@ -1,4 +1,5 @@
 """The send-rate budget: never more than TWILIO_MAX_MPS, per process or across processes."""
+
 import os
 import threading
 import time

@@ -1,4 +1,5 @@
 """Several workers against PostgreSQL: every message claimed and sent exactly once."""
+
 import threading
 from collections import Counter
 from datetime import timedelta
@@ -18,14 +19,42 @@ DUE = utc(2026, 12, 2, 1, 0)
 
 def seed_outbox(org, n: int) -> None:
     campaign = make_campaign(org)
-    db.session.execute(insert(Contact), [dict(
-        organization_id=org.id, phone=f"+5266455{i:05d}", language="es", birth_year=2000,
-        country="MX", state_code="02", timezone="America/Tijuana", consent_source="workshop",
-        consent_at=CONSENTED, guardian_consent=False, undeliverable=False) for i in range(n)])
+    db.session.execute(
+        insert(Contact),
+        [
+            dict(
+                organization_id=org.id,
+                phone=f"+5266455{i:05d}",
+                language="es",
+                birth_year=2000,
+                country="MX",
+                state_code="02",
+                timezone="America/Tijuana",
+                consent_source="workshop",
+                consent_at=CONSENTED,
+                guardian_consent=False,
+                undeliverable=False,
+            )
+            for i in range(n)
+        ],
+    )
     ids = db.session.scalars(select(Contact.id).where(Contact.organization_id == org.id)).all()
-    db.session.execute(insert(OutboxMessage), [dict(
-        organization_id=org.id, campaign_id=campaign.id, contact_id=cid, language="es",
-        body="Mensaje", due_at=DUE, status="scheduled", purpose="campaign") for cid in ids])
+    db.session.execute(
+        insert(OutboxMessage),
+        [
+            dict(
+                organization_id=org.id,
+                campaign_id=campaign.id,
+                contact_id=cid,
+                language="es",
+                body="Mensaje",
+                due_at=DUE,
+                status="scheduled",
+                purpose="campaign",
+            )
+            for cid in ids
+        ],
+    )
     db.session.commit()
 
 
@@ -56,8 +85,10 @@ def test_two_workers_send_each_message_once(app, make_org, postgres_only):
     seed_outbox(make_org(), 300)
     clock = Clock(DUE)
     gateway = FakeSmsGateway(clock=clock)
-    workers = [make_worker(app, clock, gateway, worker_id=f"w{i}", batch_size=20, concurrency=4)
-               for i in range(2)]
+    workers = [
+        make_worker(app, clock, gateway, worker_id=f"w{i}", batch_size=20, concurrency=4)
+        for i in range(2)
+    ]
     threads = [threading.Thread(target=w.run, kwargs={"once": True}) for w in workers]
     for t in threads:
         t.start()

@@ -1,16 +1,16 @@
 """The worker sends each due message once, re-checks everything at send time, and never
 re-sends a message whose outcome is unknown without reconciling it first."""
+
 from datetime import timedelta
 
 from sqlalchemy import select
 
-from app.contacts.models import Contact
 from app.extensions import db
 from app.messaging.fake import FakeSmsGateway
 from app.messaging.gateway import OutcomeUnknownSmsError, PermanentSmsError, RetryableSmsError
 from app.outreach.models import OutboxMessage
 from app.participation.models import ParticipationEvent
-from tests.factories import make_campaign, make_contact, make_message
+from tests.factories import make_contact
 from tests.outreach.helpers import Clock, make_worker, schedule_once, utc
 
 SCHEDULED_AT = utc(2026, 11, 27, 18, 0)
@@ -215,8 +215,16 @@ def test_expired_lease_of_a_dead_worker(app, make_org):
 def test_system_reply_ignores_campaign_rules_but_not_erasure(app, make_org):
     org = make_org()
     contact = make_contact(org, opted_out_at=DUE)
-    db.session.add(OutboxMessage(organization_id=org.id, contact_id=contact.id, purpose="system",
-                                 language="es", body="Confirmación", due_at=DUE))
+    db.session.add(
+        OutboxMessage(
+            organization_id=org.id,
+            contact_id=contact.id,
+            purpose="system",
+            language="es",
+            body="Confirmación",
+            due_at=DUE,
+        )
+    )
     db.session.commit()
     clock = Clock(DUE)
     gateway = FakeSmsGateway(clock=clock)
@@ -269,8 +277,9 @@ def test_a_batch_longer_than_its_lease_keeps_it_and_sends_each_row_once(app, mak
     clock = Clock(DUE)
     gateway = FakeSmsGateway(clock=clock)
     budget = SlowBudget(clock, timedelta(seconds=50))
-    worker = make_worker(app, clock, gateway, budget=budget, concurrency=1,
-                         lease=timedelta(minutes=2))
+    worker = make_worker(
+        app, clock, gateway, budget=budget, concurrency=1, lease=timedelta(minutes=2)
+    )
     try:
         worker.run(once=True)
     finally:
@@ -294,8 +303,14 @@ def test_a_row_recovered_by_another_worker_is_not_sent_by_the_late_one(app, make
     # The worker looked dead; it had not started this row's provider call: given back.
     assert recover_expired_leases(now=later) == (1, 0)
     gateway = FakeSmsGateway(clock=Clock(later))
-    outcome = send_prepared(item, gateway=gateway, clock=Clock(later), budget=NoBudget(),
-                            settings=settings, status_callback=None)
+    outcome = send_prepared(
+        item,
+        gateway=gateway,
+        clock=Clock(later),
+        budget=NoBudget(),
+        settings=settings,
+        status_callback=None,
+    )
     assert outcome == "lease_lost" and gateway.sent == []
     assert [r.status for r in outbox()] == ["scheduled"]  # the next claim sends it, once
 
@@ -307,8 +322,11 @@ def test_renew_leases_only_extends_rows_this_worker_still_holds(app, make_org):
     setup_send(make_org, n=2)
     settings = settings_from_config(app.config)
     first, second = claim_due("w1", now=DUE, limit=10, lease=settings.lease)
-    db.session.execute(OutboxMessage.__table__.update().where(OutboxMessage.id == second)
-                       .values(status="scheduled", claimed_by=None))
+    db.session.execute(
+        OutboxMessage.__table__.update()
+        .where(OutboxMessage.id == second)
+        .values(status="scheduled", claimed_by=None)
+    )
     db.session.commit()
     later = DUE + timedelta(minutes=5)  # past the expiry, not yet recovered: still ours
     assert renew_leases([first, second], worker_id="w1", now=later, settings=settings) == {first}
@@ -338,6 +356,7 @@ def test_a_delivery_callback_that_beats_the_worker_is_not_lost(app, make_org):
     run(app, clock, gateway)  # maintenance applies them
     rows = outbox()
     assert {r.status for r in rows} == {"delivered"} and {r.final_at for r in rows} == {DUE}
-    delivered = db.session.scalars(select(ParticipationEvent.contact_id).where(
-        ParticipationEvent.kind == "sms_delivered")).all()
+    delivered = db.session.scalars(
+        select(ParticipationEvent.contact_id).where(ParticipationEvent.kind == "sms_delivered")
+    ).all()
     assert sorted(delivered) == sorted(c.id for c in contacts)

@@ -6,8 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from app.outreach.encoding import (GSM_BASIC, GSM_EXTENSION, GSM_LOOKALIKES, analyze,
-                                   counter_label_attrs, is_gsm, to_gsm)
+from app.outreach.encoding import (
+    GSM_BASIC,
+    GSM_EXTENSION,
+    GSM_LOOKALIKES,
+    analyze,
+    counter_label_attrs,
+    is_gsm,
+    to_gsm,
+)
 
 JS_FILE = Path(__file__).resolve().parents[2] / "app" / "static" / "js" / "sms_counter.js"
 
@@ -31,8 +38,9 @@ def test_characters_forcing_ucs2(char):
     assert info.encoding == "UCS-2" and info.non_gsm_chars == (char,)
 
 
-@pytest.mark.parametrize("length, segments", [(0, 0), (1, 1), (160, 1), (161, 2), (306, 2),
-                                               (307, 3)])
+@pytest.mark.parametrize(
+    "length, segments", [(0, 0), (1, 1), (160, 1), (161, 2), (306, 2), (307, 3)]
+)
 def test_gsm_segment_boundaries(length, segments):
     info = analyze("a" * length)
     assert (info.encoding, info.units, info.segments) == ("GSM-7", length, segments)
@@ -85,7 +93,7 @@ def test_emoji_counts_two_units_and_pair_is_not_split():
 
 def test_to_gsm_replaces_lookalikes_and_keeps_gsm_letters():
     text = "¿Cómo estás? “Sí”, mañana… pingüino — ¡Únete! Ça"
-    assert to_gsm(text) == "¿Como estas? \"Si\", mañana... pingüino - ¡Unete! Ça"
+    assert to_gsm(text) == '¿Como estas? "Si", mañana... pingüino - ¡Unete! Ça'
     assert is_gsm(to_gsm(text))
     assert to_gsm("Hola 😀") == "Hola 😀"
 
@@ -149,37 +157,78 @@ process.stdout.write(JSON.stringify({ results, text: output.textContent,
   encoding: output.attrs["data-sms-encoding"] }));
 """
 
-SAMPLES = ["", "Hola", "Hola, ¿cómo estás?", "a" * 161, "a" * 152 + "á", "x{}€" * 40,
-           "a" * 152 + "€" + "a" * 152, "Hola 😀 ¿vienes?", "a" * 66 + "😀" + "a" * 66,
-           "“Taller” — mañana…", "ç\u00a0Ç\tfin"]
+SAMPLES = [
+    "",
+    "Hola",
+    "Hola, ¿cómo estás?",
+    "a" * 161,
+    "a" * 152 + "á",
+    "x{}€" * 40,
+    "a" * 152 + "€" + "a" * 152,
+    "Hola 😀 ¿vienes?",
+    "a" * 66 + "😀" + "a" * 66,
+    "“Taller” — mañana…",
+    "ç\u00a0Ç\tfin",
+]
 
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
-@pytest.mark.parametrize("value, text, warning, encoding", [
-    ("Hola, ¿cómo estás?", "18 caracteres · 1 SMS · Unicode",
-     "Fuera de GSM-7: á ó. 1 SMS en vez de 1.", "ucs2"),
-    ("a" * 150 + "ó" * 3, "153 caracteres · 3 SMS · Unicode",
-     "Fuera de GSM-7: ó. 3 SMS en vez de 1.", "ucs2"),
-    ("¡Hola, pingüino!", "16 caracteres · 1 SMS · GSM-7", None, "gsm7"),
-    ("x", "1 carácter · 1 SMS · GSM-7", None, "gsm7"),
-    ("Hola 😀\t", "7 caracteres · 1 SMS · Unicode", "Unicode: U+0009 😀 (1 SMS)", "ucs2"),
-])
+@pytest.mark.parametrize(
+    "value, text, warning, encoding",
+    [
+        (
+            "Hola, ¿cómo estás?",
+            "18 caracteres · 1 SMS · Unicode",
+            "Fuera de GSM-7: á ó. 1 SMS en vez de 1.",
+            "ucs2",
+        ),
+        (
+            "a" * 150 + "ó" * 3,
+            "153 caracteres · 3 SMS · Unicode",
+            "Fuera de GSM-7: ó. 3 SMS en vez de 1.",
+            "ucs2",
+        ),
+        ("¡Hola, pingüino!", "16 caracteres · 1 SMS · GSM-7", None, "gsm7"),
+        ("x", "1 carácter · 1 SMS · GSM-7", None, "gsm7"),
+        ("Hola 😀\t", "7 caracteres · 1 SMS · Unicode", "Unicode: U+0009 😀 (1 SMS)", "ucs2"),
+    ],
+)
 def test_js_counter_matches_python_and_fills_translated_labels(value, text, warning, encoding):
-    labels = {"data-label-chars": "{n} caracteres", "data-label-chars-one": "{n} carácter",
-              "data-label-segments": "{n} SMS", "data-label-encoding-gsm": "GSM-7",
-              "data-label-encoding-ucs2": "Unicode",
-              "data-label-warning": "Fuera de GSM-7: {chars}. {n} SMS en vez de {m}.",
-              "data-label-warning-unicode": "Unicode: {chars} ({n} SMS)"}
-    run = subprocess.run(["node", "-e", NODE_HARNESS, str(JS_FILE), json.dumps(labels), value],
-                         input=json.dumps(SAMPLES), capture_output=True, text=True, timeout=30,
-                         check=True)
+    labels = {
+        "data-label-chars": "{n} caracteres",
+        "data-label-chars-one": "{n} carácter",
+        "data-label-segments": "{n} SMS",
+        "data-label-encoding-gsm": "GSM-7",
+        "data-label-encoding-ucs2": "Unicode",
+        "data-label-warning": "Fuera de GSM-7: {chars}. {n} SMS en vez de {m}.",
+        "data-label-warning-unicode": "Unicode: {chars} ({n} SMS)",
+    }
+    run = subprocess.run(
+        ["node", "-e", NODE_HARNESS, str(JS_FILE), json.dumps(labels), value],
+        input=json.dumps(SAMPLES),
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
     data = json.loads(run.stdout)
     for sample, js in zip(SAMPLES, data["results"], strict=True):
         py = analyze(sample)
-        assert (js["encoding"], js["units"], js["characters"], js["segments"],
-                tuple(js["nonGsm"]), js["gsmSegmentsIfStripped"]) == (
-            py.encoding, py.units, py.characters, py.segments, py.non_gsm_chars,
-            py.gsm_segments_if_stripped), sample
+        assert (
+            js["encoding"],
+            js["units"],
+            js["characters"],
+            js["segments"],
+            tuple(js["nonGsm"]),
+            js["gsmSegmentsIfStripped"],
+        ) == (
+            py.encoding,
+            py.units,
+            py.characters,
+            py.segments,
+            py.non_gsm_chars,
+            py.gsm_segments_if_stripped,
+        ), sample
     assert (data["text"], data["warning"], data["encoding"]) == (text, warning, encoding)
 
 
@@ -188,8 +237,14 @@ def test_counter_labels_are_translatable_with_placeholders(app):
 
     with force_locale("en"):
         attrs = counter_label_attrs()
-    assert set(attrs) == {"data-label-chars", "data-label-chars-one", "data-label-segments",
-                          "data-label-encoding-gsm", "data-label-encoding-ucs2",
-                          "data-label-warning", "data-label-warning-unicode"}
+    assert set(attrs) == {
+        "data-label-chars",
+        "data-label-chars-one",
+        "data-label-segments",
+        "data-label-encoding-gsm",
+        "data-label-encoding-ucs2",
+        "data-label-warning",
+        "data-label-warning-unicode",
+    }
     assert "{n}" in attrs["data-label-chars"] and "{n}" in attrs["data-label-segments"]
     assert all(p in attrs["data-label-warning"] for p in ("{chars}", "{n}", "{m}"))

@@ -1,6 +1,7 @@
 """Exactly once under faults: the holes an adversarial run found in the send path.
 
 Each test fails on the code before the fix (issue 12, items 1, 2, 3, 8 and 9)."""
+
 from datetime import timedelta
 
 import pytest
@@ -110,8 +111,9 @@ def test_reconciliation_leaves_ambiguous_rows_unknown(app, make_org):
     rows[1].body = rows[0].body  # the same text (the notice only went on the first)
     db.session.commit()
     clock.now = DUE + timedelta(minutes=30)
-    reconcile_unknown(gateway=gateway, clock=clock,
-                      settings=make_worker(app, clock, gateway).settings)
+    reconcile_unknown(
+        gateway=gateway, clock=clock, settings=make_worker(app, clock, gateway).settings
+    )
     assert [r.status for r in outbox()] == ["unknown", "unknown"]
     assert len(gateway.sent) == 1
 
@@ -127,10 +129,13 @@ def accepted_then_500(app, org, gateway):
     return contact, make_worker(app, gateway.clock).settings
 
 
-@pytest.mark.parametrize("own_sender, default_sender, ours", [
-    (None, "MG" + "1" * 32, "MG" + "1" * 32),  # the shared Messaging Service
-    ("+526645550100", None, "+526645550100"),  # the organization's own number
-])
+@pytest.mark.parametrize(
+    "own_sender, default_sender, ours",
+    [
+        (None, "MG" + "1" * 32, "MG" + "1" * 32),  # the shared Messaging Service
+        ("+526645550100", None, "+526645550100"),  # the organization's own number
+    ],
+)
 def test_reconciliation_checks_the_sender(app, make_org, own_sender, default_sender, ours):
     """A provider message with the row's text to the same number is the row's only when it
     came from the row's sender."""
@@ -261,15 +266,20 @@ def test_opt_out_after_prepare_stops_the_send(app, make_org):
 
     gateway = FakeSmsGateway()
     worker = make_worker(app, Clock(DUE), gateway)
-    outcome = send_prepared(ready[0], gateway=gateway, clock=Clock(DUE), budget=NoBudget(),
-                            settings=worker.settings, status_callback=None)
+    outcome = send_prepared(
+        ready[0],
+        gateway=gateway,
+        clock=Clock(DUE),
+        budget=NoBudget(),
+        settings=worker.settings,
+        status_callback=None,
+    )
     worker.close()
     assert outcome != "sent" and gateway.sent == []
     assert outbox()[0].send_started_at is None
 
 
-def test_send_page_offers_cancel_while_rows_are_claimed(app, client, make_org, make_user,
-                                                        login):
+def test_send_page_offers_cancel_while_rows_are_claimed(app, client, make_org, make_user, login):
     org = make_org()
     make_contact(org)
     send, _ = schedule_once(org, now=SCHEDULED_AT)

@@ -1,4 +1,5 @@
 """Fan-out: one outbox row per recipient and occurrence, in local time, within quiet hours."""
+
 from datetime import date, time, timedelta
 
 from sqlalchemy import select
@@ -13,8 +14,11 @@ NOW = utc(2026, 11, 27, 18, 0)
 
 
 def rows(**filters):
-    stmt = select(OutboxMessage).filter_by(**filters).order_by(OutboxMessage.contact_id,
-                                                               OutboxMessage.occurrence)
+    stmt = (
+        select(OutboxMessage)
+        .filter_by(**filters)
+        .order_by(OutboxMessage.contact_id, OutboxMessage.occurrence)
+    )
     return db.session.scalars(stmt).all()
 
 
@@ -25,8 +29,8 @@ def test_local_time_means_each_recipients_local_time(app, make_org):
     send, created = schedule_once(org, now=NOW, at=time(17, 0))
     assert created == 2
     due = {r.contact_id: r.due_at for r in rows(send_id=send.id)}
-    assert due[tijuana.id] == utc(2026, 12, 2, 1, 0)   # 17:00 PST (UTC-8)
-    assert due[merida.id] == utc(2026, 12, 1, 23, 0)   # 17:00 in Mérida (UTC-6)
+    assert due[tijuana.id] == utc(2026, 12, 2, 1, 0)  # 17:00 PST (UTC-8)
+    assert due[merida.id] == utc(2026, 12, 1, 23, 0)  # 17:00 in Mérida (UTC-6)
 
 
 def test_fixed_instant_is_the_same_moment_for_everybody_within_quiet_hours(app, make_org):
@@ -47,8 +51,14 @@ def test_quiet_hours_move_early_sends_to_eight(app, make_org):
 
 def test_florida_window_ends_at_twenty(app, make_org):
     org = make_org(country="US", timezone="America/New_York")
-    make_contact(org, phone="+13055550123", country="US", state_code="FL", municipality="Miami",
-                 timezone="America/New_York")
+    make_contact(
+        org,
+        phone="+13055550123",
+        country="US",
+        state_code="FL",
+        municipality="Miami",
+        timezone="America/New_York",
+    )
     send, _ = schedule_once(org, now=NOW, at=time(20, 30))
     assert rows(send_id=send.id)[0].due_at == utc(2026, 12, 2, 13, 0)  # next day 08:00 EST
 
@@ -102,9 +112,17 @@ def test_recurring_every_monday_for_six_weeks_keeps_local_time_across_dst(app, m
     make_contact(org, timezone="America/Tijuana")
     campaign = make_campaign(org)
     send, created = schedule_send(
-        campaign, message=make_message(campaign), audience=make_audience(org), kind="recurring",
-        user_id=None, now=utc(2026, 10, 1), local_date=date(2026, 10, 19), local_time=time(17, 0),
-        weekdays=[0], weeks=6)
+        campaign,
+        message=make_message(campaign),
+        audience=make_audience(org),
+        kind="recurring",
+        user_id=None,
+        now=utc(2026, 10, 1),
+        local_date=date(2026, 10, 19),
+        local_time=time(17, 0),
+        weekdays=[0],
+        weeks=6,
+    )
     assert created == 6
     dues = [r.due_at for r in rows(send_id=send.id)]
     # 17:00 PDT (UTC-7) before 1 November, 17:00 PST (UTC-8) after.
@@ -120,8 +138,18 @@ def test_sequence_relative_to_enrolment_and_late_joiners(app, make_org):
     sends = []
     for day, label in ((0, "d0"), (3, "d3"), (7, "d7")):
         message = make_message(campaign, label=label)
-        sends.append(schedule_send(campaign, message=message, audience=audience, kind="sequence",
-                                   user_id=None, now=NOW, local_time=time(10, 0), day_offset=day)[0])
+        sends.append(
+            schedule_send(
+                campaign,
+                message=message,
+                audience=audience,
+                kind="sequence",
+                user_id=None,
+                now=NOW,
+                local_time=time(10, 0),
+                day_offset=day,
+            )[0]
+        )
     # Joined 2026-11-27 12:00 CDMX: day 0 at 10:00 already passed → now; day 3 and day 7 at 10:00.
     dues = [rows(send_id=s.id, contact_id=first.id)[0].due_at for s in sends]
     assert dues == [NOW, utc(2026, 11, 30, 16, 0), utc(2026, 12, 4, 16, 0)]

@@ -1,4 +1,5 @@
 """Large sends are fanned out by a worker job, not inside the request (issue: long work)."""
+
 import pytest
 from sqlalchemy import func, select
 
@@ -22,8 +23,9 @@ def rows() -> int:
     return db.session.scalar(select(func.count()).select_from(OutboxMessage))
 
 
-def test_a_large_send_is_fanned_out_by_a_job_with_progress(app, client, login, world, large,
-                                                           run_jobs):
+def test_a_large_send_is_fanned_out_by_a_job_with_progress(
+    app, client, login, world, large, run_jobs
+):
     login(world["user"])
     response = schedule(client, world)
     assert response.status_code == 302
@@ -39,12 +41,12 @@ def test_a_large_send_is_fanned_out_by_a_job_with_progress(app, client, login, w
     assert rows() == 3 and db.session.get(OutreachSend, send.id).fanned_out_at is not None
     status = client.get(f"/jobs/{job.id}/status").json
     assert status["percent"] == 100 and status["result_url"].endswith(f"/sends/{send.id}")
-    assert 'class="card job-progress"' not in client.get(f"/sends/{send.id}").get_data(
-        as_text=True)
+    assert 'class="card job-progress"' not in client.get(f"/sends/{send.id}").get_data(as_text=True)
 
 
-def test_a_send_canceled_before_its_job_runs_gets_no_rows(app, client, login, world, large,
-                                                          run_jobs):
+def test_a_send_canceled_before_its_job_runs_gets_no_rows(
+    app, client, login, world, large, run_jobs
+):
     login(world["user"])
     schedule(client, world)
     send = db.session.scalar(select(OutreachSend))
@@ -63,8 +65,9 @@ def test_a_campaign_completed_meanwhile_gets_no_rows(app, client, login, world, 
     assert db.session.scalar(select(OutreachSend.status)) == "canceled"
 
 
-def test_the_job_is_idempotent_and_late_joiners_wait_for_it(app, client, login, world, large,
-                                                             run_jobs):
+def test_the_job_is_idempotent_and_late_joiners_wait_for_it(
+    app, client, login, world, large, run_jobs
+):
     from app.outreach.fanout_jobs import run_send_fanout
 
     login(world["user"])
@@ -81,8 +84,9 @@ def test_the_job_is_idempotent_and_late_joiners_wait_for_it(app, client, login, 
     assert enroll_late_joiners(now=utc(2026, 11, 28)) == 1 and rows() == 4
 
 
-def test_a_large_workshop_invitation_records_invited_once(app, client, login, make_org,
-                                                          make_user, run_jobs):
+def test_a_large_workshop_invitation_records_invited_once(
+    app, client, login, make_org, make_user, run_jobs
+):
     from datetime import timedelta
 
     from app.timeutil import utcnow
@@ -102,13 +106,23 @@ def test_a_large_workshop_invitation_records_invited_once(app, client, login, ma
         make_contact(org)
     url = f"/workshops/{workshop.id}/invite"
     day = (start - timedelta(days=3)).astimezone(TZ).date()
-    response = client.post(url, data={"csrf_token": csrf_token_from(client.get(url)),
-                                      "message": message.id, "audience": audience.id,
-                                      "local_date": day.isoformat(), "local_time": "17:00"})
+    response = client.post(
+        url,
+        data={
+            "csrf_token": csrf_token_from(client.get(url)),
+            "message": message.id,
+            "audience": audience.id,
+            "local_date": day.isoformat(),
+            "local_time": "17:00",
+        },
+    )
     assert response.status_code == 302 and "/sends/" in response.headers["Location"]
     assert rows() == 0
     assert run_jobs() == 1
     assert rows() == 3
-    invited = db.session.scalar(select(func.count()).select_from(ParticipationEvent).where(
-        ParticipationEvent.kind == "invited"))
+    invited = db.session.scalar(
+        select(func.count())
+        .select_from(ParticipationEvent)
+        .where(ParticipationEvent.kind == "invited")
+    )
     assert invited == 3

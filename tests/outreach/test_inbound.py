@@ -1,4 +1,5 @@
 """Inbound SMS: keywords in both languages act at once; everything else reaches the inbox."""
+
 from datetime import timedelta
 
 import pytest
@@ -12,26 +13,56 @@ from tests.factories import make_contact
 from tests.outreach.helpers import utc
 
 NOW = utc(2026, 12, 2, 1, 0)
-OPT_OUT_WORDS = ["STOP", "stop", "StopAll", "UNSUBSCRIBE", "cancel", "END", "quit", "REVOKE",
-                 "optout", "Baja", "baja.", " ALTO ", "Cancelar", "parar", "DETENER", "No más",
-                 "NO MAS", "no mas"]
+OPT_OUT_WORDS = [
+    "STOP",
+    "stop",
+    "StopAll",
+    "UNSUBSCRIBE",
+    "cancel",
+    "END",
+    "quit",
+    "REVOKE",
+    "optout",
+    "Baja",
+    "baja.",
+    " ALTO ",
+    "Cancelar",
+    "parar",
+    "DETENER",
+    "No más",
+    "NO MAS",
+    "no mas",
+]
 _sid = iter(range(1, 100_000))
 
 
 def sms(contact, body, *, provider_answers_keywords=False, now=NOW):
-    return receive_sms(sid=f"SM{next(_sid):032d}", from_number=contact.phone, body=body, now=now,
-                       provider_answers_keywords=provider_answers_keywords)
+    return receive_sms(
+        sid=f"SM{next(_sid):032d}",
+        from_number=contact.phone,
+        body=body,
+        now=now,
+        provider_answers_keywords=provider_answers_keywords,
+    )
 
 
 def replies(contact):
     db.session.expire_all()
-    return db.session.scalars(select(OutboxMessage.body).where(
-        OutboxMessage.contact_id == contact.id, OutboxMessage.purpose == "system")).all()
+    return db.session.scalars(
+        select(OutboxMessage.body).where(
+            OutboxMessage.contact_id == contact.id, OutboxMessage.purpose == "system"
+        )
+    ).all()
 
 
 def pending(contact):
-    return OutboxMessage(organization_id=contact.organization_id, contact_id=contact.id,
-                         language="es", body="Campaña", due_at=NOW + timedelta(days=1))
+    return OutboxMessage(
+        organization_id=contact.organization_id,
+        contact_id=contact.id,
+        language="es",
+        body="Campaña",
+        due_at=NOW + timedelta(days=1),
+    )
 
 
 @pytest.mark.parametrize("word", OPT_OUT_WORDS)
@@ -42,8 +73,10 @@ def test_opt_out_keywords_in_both_languages(app, make_org, word):
     assert sms(contact, word) == "opted_out"
     db.session.refresh(contact)
     assert contact.opted_out_at == NOW and contact.opt_out_channel == "sms"
-    assert db.session.scalar(select(OutboxMessage.status).where(
-        OutboxMessage.purpose == "campaign")) == "canceled"
+    assert (
+        db.session.scalar(select(OutboxMessage.status).where(OutboxMessage.purpose == "campaign"))
+        == "canceled"
+    )
     assert len(replies(contact)) == 1  # exactly one confirmation
     assert sms(contact, word) == "opted_out" and len(replies(contact)) == 1
 
@@ -81,7 +114,9 @@ def test_opt_in_restores_exactly_where_it_was(app, make_org, word):
     db.session.refresh(future)
     db.session.refresh(past)
     assert future.status == "scheduled" and past.status == "canceled"
-    kinds = db.session.scalars(select(ParticipationEvent.kind).order_by(ParticipationEvent.id)).all()
+    kinds = db.session.scalars(
+        select(ParticipationEvent.kind).order_by(ParticipationEvent.id)
+    ).all()
     assert kinds == ["opt_out", "opt_in"]
 
 
@@ -93,18 +128,25 @@ def test_yes_from_an_opted_out_contact_mirrors_twilio_opt_in(app, make_org):
     assert contact.opted_out_at is None
 
 
-@pytest.mark.parametrize("word, language, expected", [
-    ("AYUDA", "es", "Línea de la Vida 800 911 2000"),
-    ("help", "en", "988"),
-    ("Info", "en", "Msg & data rates may apply"),
-])
+@pytest.mark.parametrize(
+    "word, language, expected",
+    [
+        ("AYUDA", "es", "Línea de la Vida 800 911 2000"),
+        ("help", "en", "988"),
+        ("Info", "en", "Msg & data rates may apply"),
+    ],
+)
 def test_help_reply(app, make_org, word, language, expected):
     org = make_org(country="US" if language == "en" else "MX")
     org.contact_line = "664 555 0100"
     db.session.commit()
-    contact = make_contact(org, language=language, country=org.country,
-                           phone="+16195550123" if language == "en" else "+526645550999",
-                           state_code="CA" if language == "en" else "02")
+    contact = make_contact(
+        org,
+        language=language,
+        country=org.country,
+        phone="+16195550123" if language == "en" else "+526645550999",
+        state_code="CA" if language == "en" else "02",
+    )
     assert sms(contact, word) == "help"
     (reply,) = replies(contact)
     assert expected in reply and "664 555 0100" in reply
@@ -122,8 +164,13 @@ def test_stop_request_is_flagged_not_opted_out(app, make_org):
 def test_other_replies_are_stored_once(app, make_org):
     contact = make_contact(make_org())
     sid = "SM" + "f" * 32
-    assert receive_sms(sid=sid, from_number=contact.phone, body="¿A qué hora es?", now=NOW) == "stored"
-    assert receive_sms(sid=sid, from_number=contact.phone, body="¿A qué hora es?", now=NOW) == "duplicate"
+    assert (
+        receive_sms(sid=sid, from_number=contact.phone, body="¿A qué hora es?", now=NOW) == "stored"
+    )
+    assert (
+        receive_sms(sid=sid, from_number=contact.phone, body="¿A qué hora es?", now=NOW)
+        == "duplicate"
+    )
     assert db.session.query(InboundMessage).count() == 1
     assert db.session.scalar(select(ParticipationEvent.kind)) == "reply"
 
@@ -132,15 +179,18 @@ def test_unknown_sender_creates_nothing(app, make_org):
     make_contact(make_org())
     for number in ("+526640000001", "not a number", ""):
         assert receive_sms(sid="SM" + "a" * 32, from_number=number, body="STOP", now=NOW) == (
-            "unknown_sender")
+            "unknown_sender"
+        )
     assert db.session.query(InboundMessage).count() == 0
     assert db.session.query(OutboxMessage).count() == 0
 
 
 def test_old_mexican_mobile_form_is_recognized(app, make_org):
     contact = make_contact(make_org(), phone="+526641234567")
-    assert receive_sms(sid="SM" + "b" * 32, from_number="+5216641234567", body="BAJA",
-                       now=NOW) == "opted_out"
+    assert (
+        receive_sms(sid="SM" + "b" * 32, from_number="+5216641234567", body="BAJA", now=NOW)
+        == "opted_out"
+    )
 
 
 # -- several organizations, one phone (issue 12) ----------------------------------------------
@@ -151,15 +201,29 @@ OWN_SERVICE = "MG" + "ab12" * 8
 
 
 def to_sender(body, *, to=SHARED, service=None, phone=PHONE, now=NOW):
-    return receive_sms(sid=f"SM{next(_sid):032d}", from_number=phone, body=body, now=now,
-                       to_number=to, messaging_service_sid=service)
+    return receive_sms(
+        sid=f"SM{next(_sid):032d}",
+        from_number=phone,
+        body=body,
+        now=now,
+        to_number=to,
+        messaging_service_sid=service,
+    )
 
 
 def sent_to(contact, *, at):
     """The organization has messaged this contact (it knows the phone from a real SMS)."""
-    row = OutboxMessage(organization_id=contact.organization_id, contact_id=contact.id,
-                        language=contact.language, body="Hola", due_at=at, status="sent",
-                        send_started_at=at, sent_at=at, twilio_sid=f"SM{next(_sid):032d}")
+    row = OutboxMessage(
+        organization_id=contact.organization_id,
+        contact_id=contact.id,
+        language=contact.language,
+        body="Hola",
+        due_at=at,
+        status="sent",
+        send_started_at=at,
+        sent_at=at,
+        twilio_sid=f"SM{next(_sid):032d}",
+    )
     db.session.add(row)
     db.session.commit()
 
@@ -172,12 +236,18 @@ def with_sender(org, sender):
 
 def state(contact):
     db.session.expire_all()
-    pending_statuses = db.session.scalars(select(OutboxMessage.status).where(
-        OutboxMessage.contact_id == contact.id, OutboxMessage.purpose == "campaign",
-        OutboxMessage.sent_at.is_(None))).all()
-    opt_outs = db.session.scalars(select(ParticipationEvent.organization_id).where(
-        ParticipationEvent.contact_id == contact.id,
-        ParticipationEvent.kind == "opt_out")).all()
+    pending_statuses = db.session.scalars(
+        select(OutboxMessage.status).where(
+            OutboxMessage.contact_id == contact.id,
+            OutboxMessage.purpose == "campaign",
+            OutboxMessage.sent_at.is_(None),
+        )
+    ).all()
+    opt_outs = db.session.scalars(
+        select(ParticipationEvent.organization_id).where(
+            ParticipationEvent.contact_id == contact.id, ParticipationEvent.kind == "opt_out"
+        )
+    ).all()
     return db.session.get(type(contact), contact.id).opted_out_at, pending_statuses, opt_outs
 
 
@@ -257,8 +327,12 @@ def test_start_to_a_shared_sender_restores_every_organization_it_opted_out(app, 
     first, second = make_org(), make_org()
     a, b = make_contact(first, phone=PHONE), make_contact(second, phone=PHONE)
     sent_to(a, at=NOW - timedelta(days=1))
-    by_coordinator = make_contact(make_org(), phone=PHONE, opted_out_at=NOW - timedelta(days=30),
-                                  opt_out_channel="coordinator")
+    by_coordinator = make_contact(
+        make_org(),
+        phone=PHONE,
+        opted_out_at=NOW - timedelta(days=30),
+        opt_out_channel="coordinator",
+    )
     db.session.add_all([pending(a), pending(b)])
     db.session.commit()
     to_sender("BAJA")
@@ -269,7 +343,8 @@ def test_start_to_a_shared_sender_restores_every_organization_it_opted_out(app, 
 
 
 def test_help_to_a_shared_sender_answers_for_each_organization_that_messages_the_phone(
-        app, make_org):
+    app, make_org
+):
     first, second = make_org(name="Jóvenes Libres"), make_org(name="Frontera Sana")
     silent = make_org(name="Nunca Escribió")
     first.contact_line, second.contact_line = "664 555 0101", "664 555 0202"

@@ -1,33 +1,86 @@
 import pytest
 
-from app.outreach.keywords import (HELP, OPT_IN, OPT_OUT, OTHER, RSVP_NO, RSVP_YES,
-                                   STOP_REQUEST, Intent, classify, is_twilio_opt_in, normalize,
-                                   register, unregister)
+from app.outreach.keywords import (
+    HELP,
+    OPT_IN,
+    OPT_OUT,
+    OTHER,
+    RSVP_NO,
+    RSVP_YES,
+    STOP_REQUEST,
+    Intent,
+    classify,
+    is_twilio_opt_in,
+    normalize,
+    register,
+    unregister,
+)
 
 
-@pytest.mark.parametrize("raw, expected", [
-    ("Sí", "SI"), ("no más", "NO MAS"), ("  Baja.  ", "BAJA"), ("¿a qué hora es?", "A QUE HORA ES"),
-    ("sí #4821", "SI 4821"), ("Yes, 4821", "YES 4821"), ("opt-out", "OPT OUT"),
-    ("don't text me", "DONT TEXT ME"), ("ＳＴＯＰ", "STOP"), ("Ñoño\n\tAYUDA!!", "NONO AYUDA"),
-    ("", ""), ("🙂", ""),
-])
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ("Sí", "SI"),
+        ("no más", "NO MAS"),
+        ("  Baja.  ", "BAJA"),
+        ("¿a qué hora es?", "A QUE HORA ES"),
+        ("sí #4821", "SI 4821"),
+        ("Yes, 4821", "YES 4821"),
+        ("opt-out", "OPT OUT"),
+        ("don't text me", "DONT TEXT ME"),
+        ("ＳＴＯＰ", "STOP"),
+        ("Ñoño\n\tAYUDA!!", "NONO AYUDA"),
+        ("", ""),
+        ("🙂", ""),
+    ],
+)
 def test_normalize(raw, expected):
     assert normalize(raw) == expected
 
 
-OPT_OUT_WORDS = ["STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT",
-                 "OPT OUT", "BAJA", "ALTO", "CANCELAR", "PARAR", "DETENER", "NO MÁS"]
+OPT_OUT_WORDS = [
+    "STOP",
+    "STOPALL",
+    "UNSUBSCRIBE",
+    "CANCEL",
+    "END",
+    "QUIT",
+    "REVOKE",
+    "OPTOUT",
+    "OPT OUT",
+    "BAJA",
+    "ALTO",
+    "CANCELAR",
+    "PARAR",
+    "DETENER",
+    "NO MÁS",
+]
 
 
 @pytest.mark.parametrize("word", OPT_OUT_WORDS)
-@pytest.mark.parametrize("variant", [str.upper, str.lower, str.title,
-                                     lambda w: f"  {w}.  ", lambda w: f"¡{w}!"])
+@pytest.mark.parametrize(
+    "variant", [str.upper, str.lower, str.title, lambda w: f"  {w}.  ", lambda w: f"¡{w}!"]
+)
 def test_opt_out_keywords_in_both_languages(word, variant):
     assert classify(variant(word)).kind == OPT_OUT
 
 
-@pytest.mark.parametrize("text", ["Baja", "baja.", " STOP ", "No más", "NO MAS", "no mas",
-                                  "Opt-Out", "opt out", "Detener", "CANCELAR!", "stop 🛑"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Baja",
+        "baja.",
+        " STOP ",
+        "No más",
+        "NO MAS",
+        "no mas",
+        "Opt-Out",
+        "opt out",
+        "Detener",
+        "CANCELAR!",
+        "stop 🛑",
+    ],
+)
 def test_opt_out_variants(text):
     assert classify(text).kind == OPT_OUT
 
@@ -42,13 +95,25 @@ def test_help_keywords(text):
     assert classify(text).kind == HELP
 
 
-@pytest.mark.parametrize("text, kind, code", [
-    ("SI 4821", RSVP_YES, "4821"), ("si4821", RSVP_YES, "4821"), ("Yes, 4821", RSVP_YES, "4821"),
-    ("sí #4821", RSVP_YES, "4821"), ("SÍ 0007", RSVP_YES, "0007"), ("y 1234", RSVP_YES, "1234"),
-    ("Sí", RSVP_YES, None), ("si", RSVP_YES, None), ("YES!", RSVP_YES, None),
-    ("Y", RSVP_YES, None), ("NO 4821", RSVP_NO, "4821"), ("no, #4821", RSVP_NO, "4821"),
-    ("No", RSVP_NO, None), ("no.", RSVP_NO, None),
-])
+@pytest.mark.parametrize(
+    "text, kind, code",
+    [
+        ("SI 4821", RSVP_YES, "4821"),
+        ("si4821", RSVP_YES, "4821"),
+        ("Yes, 4821", RSVP_YES, "4821"),
+        ("sí #4821", RSVP_YES, "4821"),
+        ("SÍ 0007", RSVP_YES, "0007"),
+        ("y 1234", RSVP_YES, "1234"),
+        ("Sí", RSVP_YES, None),
+        ("si", RSVP_YES, None),
+        ("YES!", RSVP_YES, None),
+        ("Y", RSVP_YES, None),
+        ("NO 4821", RSVP_NO, "4821"),
+        ("no, #4821", RSVP_NO, "4821"),
+        ("No", RSVP_NO, None),
+        ("no.", RSVP_NO, None),
+    ],
+)
 def test_rsvp_grammar(text, kind, code):
     intent = classify(text)
     assert (intent.kind, intent.code) == (kind, code)
@@ -68,26 +133,61 @@ def test_yes_decision():
     assert not is_twilio_opt_in(classify("Sí"))
 
 
-@pytest.mark.parametrize("text", [
-    "stop please", "Please stop", "STOP STOP STOP", "unsubscribe me", "please stop texting me",
-    "Stop sending me messages", "don't text me anymore", "remove me from your list",
-    "no more texts", "ya no me manden mensajes", "no quiero recibir mas mensajes",
-    "No quiero recibir más mensajes, gracias", "dejen de mandarme", "Dejen de mandarme cosas",
-    "no me manden nada", "Baja por favor", "dame de baja", "Quiero darme de baja",
-    "ALTO YA", "no más mensajes por favor", "basta de mensajes", "sáquenme de la lista",
-    "borren mi número", "Cancelar por favor", "quit texting me", "opt me out",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "stop please",
+        "Please stop",
+        "STOP STOP STOP",
+        "unsubscribe me",
+        "please stop texting me",
+        "Stop sending me messages",
+        "don't text me anymore",
+        "remove me from your list",
+        "no more texts",
+        "ya no me manden mensajes",
+        "no quiero recibir mas mensajes",
+        "No quiero recibir más mensajes, gracias",
+        "dejen de mandarme",
+        "Dejen de mandarme cosas",
+        "no me manden nada",
+        "Baja por favor",
+        "dame de baja",
+        "Quiero darme de baja",
+        "ALTO YA",
+        "no más mensajes por favor",
+        "basta de mensajes",
+        "sáquenme de la lista",
+        "borren mi número",
+        "Cancelar por favor",
+        "quit texting me",
+        "opt me out",
+    ],
+)
 def test_stop_requests_are_flagged(text):
     assert classify(text).kind == STOP_REQUEST
 
 
-@pytest.mark.parametrize("text", [
-    "gracias", "¿a qué hora es?", "Gracias, ahí nos vemos", "¿Dónde es el taller?",
-    "I quit vaping last month!", "how do I stop drinking?", "Dejé de fumar",
-    "vivo en Baja California",
-    "ok", "no gracias", "¿Puedo llevar a un amigo?", "cancel my spot for friday", "",
-    "Me gustó mucho la plática", "🙂",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "gracias",
+        "¿a qué hora es?",
+        "Gracias, ahí nos vemos",
+        "¿Dónde es el taller?",
+        "I quit vaping last month!",
+        "how do I stop drinking?",
+        "Dejé de fumar",
+        "vivo en Baja California",
+        "ok",
+        "no gracias",
+        "¿Puedo llevar a un amigo?",
+        "cancel my spot for friday",
+        "",
+        "Me gustó mucho la plática",
+        "🙂",
+    ],
+)
 def test_ordinary_replies_are_other(text):
     assert classify(text).kind == OTHER
 

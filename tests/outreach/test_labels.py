@@ -1,4 +1,5 @@
 """Every skip/cancel reason the code can store has a translated label (coordinators see it)."""
+
 import re
 from pathlib import Path
 
@@ -8,8 +9,11 @@ from app.outreach.labels import SKIP_REASON_LABELS
 APP = Path(__file__).resolve().parents[2] / "app"
 # skip_reason="x", reason="x", the (status, due_at, "x") decisions, return "x" in eligibility,
 # and NAME = "x" constants used as reasons.
-PATTERNS = [r'skip_reason="([a-z_]+)"(?!\s*\+)', r'\breason="([a-z_]+)"(?!\s*\+)',
-            r'return "(?:skipped|canceled)", None, "([a-z_]+)"(?!\s*\+)']
+PATTERNS = [
+    r'skip_reason="([a-z_]+)"(?!\s*\+)',
+    r'\breason="([a-z_]+)"(?!\s*\+)',
+    r'return "(?:skipped|canceled)", None, "([a-z_]+)"(?!\s*\+)',
+]
 PACKAGES = ("outreach", "workshops", "campaigns", "contacts")  # where outbox reasons are set
 
 
@@ -21,8 +25,12 @@ def reasons_in_source() -> set[str]:
             found.update(re.findall(pattern, text))
     eligibility = (APP / "contacts" / "eligibility.py").read_text(encoding="utf-8")
     found.update(re.findall(r'return "([a-z_]+)"', eligibility))
-    found.add(re.search(r'NO_ALLOWED_TIME = "([a-z_]+)"',
-                        (APP / "workshops" / "reminders.py").read_text(encoding="utf-8")).group(1))
+    found.add(
+        re.search(
+            r'NO_ALLOWED_TIME = "([a-z_]+)"',
+            (APP / "workshops" / "reminders.py").read_text(encoding="utf-8"),
+        ).group(1)
+    )
     return found
 
 

@@ -1,4 +1,5 @@
 """Outreach pages: scheduling, sends, inbox and the phone simulator."""
+
 from datetime import timedelta
 
 import pytest
@@ -21,16 +22,28 @@ def world(make_org, make_user):
     message = make_message(campaign)
     audience = make_audience(org, {})
     contacts = [make_contact(org) for _ in range(3)]
-    return dict(org=org, user=coordinator, campaign=campaign, message=message,
-                audience=audience, contacts=contacts)
+    return dict(
+        org=org,
+        user=coordinator,
+        campaign=campaign,
+        message=message,
+        audience=audience,
+        contacts=contacts,
+    )
 
 
 def schedule(client, world, **data):
     url = f"/campaigns/{world['campaign'].id}/sends/new"
     token = csrf_token_from(client.get(url))
-    payload = {"csrf_token": token, "message": world["message"].id,
-               "audience": world["audience"].id, "kind": "once", "timing": "local",
-               "local_date": "2026-12-01", "local_time": "17:00"}
+    payload = {
+        "csrf_token": token,
+        "message": world["message"].id,
+        "audience": world["audience"].id,
+        "kind": "once",
+        "timing": "local",
+        "local_date": "2026-12-01",
+        "local_time": "17:00",
+    }
     payload.update(data)
     return client.post(url, data=payload)
 
@@ -44,15 +57,18 @@ def test_schedule_from_the_form(client, login, world):
     assert "Programado" in page or "Programada" in page or "Scheduled" in page
 
 
-@pytest.mark.parametrize("data", [
-    {"local_date": ""},
-    {"local_time": "25:99"},
-    {"kind": "recurring", "weekdays": []},
-    {"kind": "recurring", "weekdays": ["0"], "weeks": "99"},
-    {"kind": "sequence", "day_offset": "-1"},
-    {"kind": "sometimes"},
-    {"message": "999999"},
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"local_date": ""},
+        {"local_time": "25:99"},
+        {"kind": "recurring", "weekdays": []},
+        {"kind": "recurring", "weekdays": ["0"], "weeks": "99"},
+        {"kind": "sequence", "day_offset": "-1"},
+        {"kind": "sometimes"},
+        {"message": "999999"},
+    ],
+)
 def test_bad_schedule_input_changes_nothing(client, login, world, data):
     login(world["user"])
     response = schedule(client, world, **data)
@@ -82,15 +98,26 @@ def test_other_organizations_outreach_is_404(client, login, world, make_org, mak
     other = make_org()
     login(make_user(other, role="coordinator"))
     campaign_id = world["campaign"].id
-    for url in (f"/campaigns/{campaign_id}/sends", f"/campaigns/{campaign_id}/sends/new",
-                f"/campaigns/{campaign_id}/inbox"):
+    for url in (
+        f"/campaigns/{campaign_id}/sends",
+        f"/campaigns/{campaign_id}/sends/new",
+        f"/campaigns/{campaign_id}/inbox",
+    ):
         assert client.get(url).status_code == 404
     # Their own campaign cannot use org A's message or audience either.
     mine = make_campaign(other)
     token = csrf_token_from(client.get(f"/campaigns/{mine.id}/sends/new"))
-    response = client.post(f"/campaigns/{mine.id}/sends/new", data={
-        "csrf_token": token, "message": world["message"].id, "audience": world["audience"].id,
-        "kind": "once", "local_date": "2026-12-01", "local_time": "17:00"})
+    response = client.post(
+        f"/campaigns/{mine.id}/sends/new",
+        data={
+            "csrf_token": token,
+            "message": world["message"].id,
+            "audience": world["audience"].id,
+            "kind": "once",
+            "local_date": "2026-12-01",
+            "local_time": "17:00",
+        },
+    )
     assert response.status_code == 400
     assert db.session.query(OutboxMessage).count() == 0
 
@@ -120,8 +147,12 @@ def test_simulator_round_trip(app, client, login, world):
     # Delivered at once on the simulated handset.
     assert {r.status for r in db.session.scalars(select(OutboxMessage))} == {"delivered"}
     token = csrf_token_from(page)
-    assert client.post(f"/simulator/{contact.id}", data={"csrf_token": token, "body": "BAJA"}
-                       ).status_code == 302
+    assert (
+        client.post(
+            f"/simulator/{contact.id}", data={"csrf_token": token, "body": "BAJA"}
+        ).status_code
+        == 302
+    )
     db.session.refresh(contact)
     assert contact.opted_out_at is not None
     clock.now += timedelta(seconds=5)
@@ -136,8 +167,12 @@ def test_inbox_shows_flagged_replies_and_marks_reviewed(app, client, login, worl
 
     login(world["user"])
     contact = world["contacts"][0]
-    receive_sms(sid="SM" + "1" * 32, from_number=contact.phone, body="ya no me manden mensajes",
-                now=utc(2026, 12, 2))
+    receive_sms(
+        sid="SM" + "1" * 32,
+        from_number=contact.phone,
+        body="ya no me manden mensajes",
+        now=utc(2026, 12, 2),
+    )
     inbound = db.session.scalar(select(InboundMessage))
     inbound.campaign_id = world["campaign"].id
     db.session.commit()

@@ -1,13 +1,24 @@
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from app.outreach.timing import (ContactRules, FrequencyCap, QuietHours, apply_cap, is_within,
-                                 latest_allowed_before, local_to_utc, next_allowed, plan_send,
-                                 rules_for, sequence_due, weekly_occurrences)
+from app.outreach.timing import (
+    ContactRules,
+    FrequencyCap,
+    QuietHours,
+    apply_cap,
+    is_within,
+    latest_allowed_before,
+    local_to_utc,
+    next_allowed,
+    plan_send,
+    rules_for,
+    sequence_due,
+    weekly_occurrences,
+)
 
-UTC = timezone.utc
+UTC = UTC
 DEFAULT = QuietHours()
 FLORIDA = rules_for("US", "FL", DEFAULT).window
 
@@ -26,20 +37,23 @@ def wall(moment: datetime, tz: str) -> tuple:
     return (lt.date().isoformat(), lt.strftime("%H:%M"))
 
 
-@pytest.mark.parametrize("tz, due, expected_utc", [
-    # 06:30 local -> 08:00 the same day
-    ("America/Tijuana", (2026, 1, 15, 6, 30), utc(2026, 1, 15, 16, 0)),
-    ("America/Mexico_City", (2026, 1, 15, 6, 30), utc(2026, 1, 15, 14, 0)),
-    ("America/Cancun", (2026, 1, 15, 6, 30), utc(2026, 1, 15, 13, 0)),
-    ("America/Los_Angeles", (2026, 7, 1, 6, 30), utc(2026, 7, 1, 15, 0)),
-    ("America/Phoenix", (2026, 7, 1, 6, 30), utc(2026, 7, 1, 15, 0)),
-    # 21:30 local -> 08:00 the next day
-    ("America/Tijuana", (2026, 7, 1, 21, 30), utc(2026, 7, 2, 15, 0)),
-    ("America/Mexico_City", (2026, 7, 1, 21, 30), utc(2026, 7, 2, 14, 0)),
-    ("America/Cancun", (2026, 7, 1, 21, 30), utc(2026, 7, 2, 13, 0)),
-    ("America/Los_Angeles", (2026, 1, 15, 21, 30), utc(2026, 1, 16, 16, 0)),
-    ("America/Phoenix", (2026, 1, 15, 23, 59), utc(2026, 1, 16, 15, 0)),
-])
+@pytest.mark.parametrize(
+    "tz, due, expected_utc",
+    [
+        # 06:30 local -> 08:00 the same day
+        ("America/Tijuana", (2026, 1, 15, 6, 30), utc(2026, 1, 15, 16, 0)),
+        ("America/Mexico_City", (2026, 1, 15, 6, 30), utc(2026, 1, 15, 14, 0)),
+        ("America/Cancun", (2026, 1, 15, 6, 30), utc(2026, 1, 15, 13, 0)),
+        ("America/Los_Angeles", (2026, 7, 1, 6, 30), utc(2026, 7, 1, 15, 0)),
+        ("America/Phoenix", (2026, 7, 1, 6, 30), utc(2026, 7, 1, 15, 0)),
+        # 21:30 local -> 08:00 the next day
+        ("America/Tijuana", (2026, 7, 1, 21, 30), utc(2026, 7, 2, 15, 0)),
+        ("America/Mexico_City", (2026, 7, 1, 21, 30), utc(2026, 7, 2, 14, 0)),
+        ("America/Cancun", (2026, 7, 1, 21, 30), utc(2026, 7, 2, 13, 0)),
+        ("America/Los_Angeles", (2026, 1, 15, 21, 30), utc(2026, 1, 16, 16, 0)),
+        ("America/Phoenix", (2026, 1, 15, 23, 59), utc(2026, 1, 16, 15, 0)),
+    ],
+)
 def test_next_allowed_shifts_quiet_hours(tz, due, expected_utc):
     assert next_allowed(local(tz, *due), tz, DEFAULT) == expected_utc
 
@@ -50,7 +64,9 @@ def test_next_allowed_keeps_allowed_moments(tz):
         moment = local(tz, 2026, 5, 4, hh, mm)
         assert next_allowed(moment, tz, DEFAULT) == moment
     assert wall(next_allowed(local(tz, 2026, 5, 4, 21, 0), tz, DEFAULT), tz) == (
-        "2026-05-05", "08:00")  # the end is exclusive
+        "2026-05-05",
+        "08:00",
+    )  # the end is exclusive
 
 
 def test_florida_and_oklahoma_stop_at_20():
@@ -60,7 +76,9 @@ def test_florida_and_oklahoma_stop_at_20():
     assert rules_for("us", " ok ", DEFAULT).window == QuietHours(time(8), time(20))
     due = local("America/New_York", 2026, 6, 10, 20, 30)
     assert wall(next_allowed(due, "America/New_York", rules.window), "America/New_York") == (
-        "2026-06-11", "08:00")
+        "2026-06-11",
+        "08:00",
+    )
     assert next_allowed(due, "America/New_York", DEFAULT) == due  # elsewhere 20:30 is fine
 
 
@@ -85,23 +103,29 @@ def test_invalid_inputs():
         FrequencyCap(0, 7)
 
 
-@pytest.mark.parametrize("tz, expected_utc", [
-    ("America/Tijuana", utc(2026, 3, 8, 15)),  # follows US rules: PDT from 03-08
-    ("America/Los_Angeles", utc(2026, 3, 8, 15)),
-    ("America/Matamoros", utc(2026, 3, 8, 13)),  # US Central rules: CDT
-    ("America/Mexico_City", utc(2026, 3, 8, 14)),  # no DST
-    ("America/Phoenix", utc(2026, 3, 8, 15)),  # no DST
-])
+@pytest.mark.parametrize(
+    "tz, expected_utc",
+    [
+        ("America/Tijuana", utc(2026, 3, 8, 15)),  # follows US rules: PDT from 03-08
+        ("America/Los_Angeles", utc(2026, 3, 8, 15)),
+        ("America/Matamoros", utc(2026, 3, 8, 13)),  # US Central rules: CDT
+        ("America/Mexico_City", utc(2026, 3, 8, 14)),  # no DST
+        ("America/Phoenix", utc(2026, 3, 8, 15)),  # no DST
+    ],
+)
 def test_next_morning_across_spring_forward(tz, expected_utc):
     assert next_allowed(local(tz, 2026, 3, 7, 22, 0), tz, DEFAULT) == expected_utc
 
 
-@pytest.mark.parametrize("tz, expected_utc", [
-    ("America/Tijuana", utc(2026, 11, 1, 16)),  # PST from 11-01
-    ("America/Los_Angeles", utc(2026, 11, 1, 16)),
-    ("America/Matamoros", utc(2026, 11, 1, 14)),
-    ("America/Mexico_City", utc(2026, 11, 1, 14)),
-])
+@pytest.mark.parametrize(
+    "tz, expected_utc",
+    [
+        ("America/Tijuana", utc(2026, 11, 1, 16)),  # PST from 11-01
+        ("America/Los_Angeles", utc(2026, 11, 1, 16)),
+        ("America/Matamoros", utc(2026, 11, 1, 14)),
+        ("America/Mexico_City", utc(2026, 11, 1, 14)),
+    ],
+)
 def test_next_morning_across_fall_back(tz, expected_utc):
     assert next_allowed(local(tz, 2026, 10, 31, 22, 0), tz, DEFAULT) == expected_utc
 
@@ -113,12 +137,15 @@ def test_local_to_utc_gap_and_fold():
     assert local_to_utc(date(2026, 3, 8), time(2, 30), "America/Matamoros") == utc(2026, 3, 8, 8)
     # 01:30 happens twice on 2026-11-01: take the first (PDT).
     assert local_to_utc(date(2026, 11, 1), time(1, 30), "America/Los_Angeles") == utc(
-        2026, 11, 1, 8, 30)
+        2026, 11, 1, 8, 30
+    )
     assert local_to_utc(date(2026, 3, 8), time(2, 30), "America/Mexico_City") == utc(
-        2026, 3, 8, 8, 30)
+        2026, 3, 8, 8, 30
+    )
     # the second 01:30 (PST) is in quiet hours; the next allowed moment is 08:00 PST
     assert next_allowed(utc(2026, 11, 1, 9, 30), "America/Los_Angeles", DEFAULT) == utc(
-        2026, 11, 1, 16)
+        2026, 11, 1, 16
+    )
 
 
 def test_is_within():
@@ -133,45 +160,63 @@ WORKSHOP = local(MX, 2026, 5, 20, 9, 0)
 
 def test_reminder_in_quiet_hours_moves_to_the_evening_before():
     desired = WORKSHOP - timedelta(hours=2)  # 07:00 local
-    moved = latest_allowed_before(WORKSHOP, desired, MX, DEFAULT,
-                                  not_before_utc=local(MX, 2026, 5, 18, 12, 0))
+    moved = latest_allowed_before(
+        WORKSHOP, desired, MX, DEFAULT, not_before_utc=local(MX, 2026, 5, 18, 12, 0)
+    )
     assert wall(moved, MX) == ("2026-05-19", "20:59")
 
 
 def test_reminder_skipped_when_no_allowed_moment_remains():
     desired = WORKSHOP - timedelta(hours=2)
-    assert latest_allowed_before(WORKSHOP, desired, MX, DEFAULT,
-                                 not_before_utc=local(MX, 2026, 5, 19, 21, 30)) is None
-    assert latest_allowed_before(WORKSHOP, desired, MX, DEFAULT,
-                                 not_before_utc=WORKSHOP - timedelta(hours=1)) is None
+    assert (
+        latest_allowed_before(
+            WORKSHOP, desired, MX, DEFAULT, not_before_utc=local(MX, 2026, 5, 19, 21, 30)
+        )
+        is None
+    )
+    assert (
+        latest_allowed_before(
+            WORKSHOP, desired, MX, DEFAULT, not_before_utc=WORKSHOP - timedelta(hours=1)
+        )
+        is None
+    )
 
 
 def test_reminder_in_window_is_kept_and_never_after_the_deadline():
     desired = WORKSHOP - timedelta(hours=24)
-    assert latest_allowed_before(WORKSHOP, desired, MX, DEFAULT,
-                                 not_before_utc=desired - timedelta(days=3)) == desired
+    assert (
+        latest_allowed_before(
+            WORKSHOP, desired, MX, DEFAULT, not_before_utc=desired - timedelta(days=3)
+        )
+        == desired
+    )
     late = local(MX, 2026, 5, 20, 10, 0)
-    assert latest_allowed_before(WORKSHOP, late, MX, DEFAULT,
-                                 not_before_utc=late - timedelta(days=3)) == WORKSHOP
+    assert (
+        latest_allowed_before(WORKSHOP, late, MX, DEFAULT, not_before_utc=late - timedelta(days=3))
+        == WORKSHOP
+    )
 
 
 def test_reminder_late_evening_moves_earlier_the_same_day():
     start = local(MX, 2026, 5, 21, 0, 30)
-    moved = latest_allowed_before(start, start - timedelta(hours=2), MX, DEFAULT,
-                                  not_before_utc=start - timedelta(days=2))
+    moved = latest_allowed_before(
+        start, start - timedelta(hours=2), MX, DEFAULT, not_before_utc=start - timedelta(days=2)
+    )
     assert wall(moved, MX) == ("2026-05-20", "20:59")
     ny = "America/New_York"
     start = local(ny, 2026, 5, 21, 22, 30)
-    moved = latest_allowed_before(start, start - timedelta(hours=2), ny, FLORIDA,
-                                  not_before_utc=start - timedelta(days=2))
+    moved = latest_allowed_before(
+        start, start - timedelta(hours=2), ny, FLORIDA, not_before_utc=start - timedelta(days=2)
+    )
     assert wall(moved, ny) == ("2026-05-21", "19:59")
 
 
 def test_reminder_across_spring_forward():
     la = "America/Los_Angeles"
     start = local(la, 2026, 3, 8, 9, 0)  # PDT
-    moved = latest_allowed_before(start, start - timedelta(hours=2), la, DEFAULT,
-                                  not_before_utc=start - timedelta(days=2))
+    moved = latest_allowed_before(
+        start, start - timedelta(hours=2), la, DEFAULT, not_before_utc=start - timedelta(days=2)
+    )
     assert moved == utc(2026, 3, 8, 4, 59)  # 20:59 PST on 03-07
     assert wall(moved, la) == ("2026-03-07", "20:59")
 
@@ -179,8 +224,17 @@ def test_reminder_across_spring_forward():
 def test_weekly_recurrence_keeps_local_time_across_dst():
     tj = "America/Tijuana"
     times = weekly_occurrences(date(2026, 2, 23), time(17), {0}, 6, tj)
-    assert [wall(t, tj) for t in times] == [(d, "17:00") for d in (
-        "2026-02-23", "2026-03-02", "2026-03-09", "2026-03-16", "2026-03-23", "2026-03-30")]
+    assert [wall(t, tj) for t in times] == [
+        (d, "17:00")
+        for d in (
+            "2026-02-23",
+            "2026-03-02",
+            "2026-03-09",
+            "2026-03-16",
+            "2026-03-23",
+            "2026-03-30",
+        )
+    ]
     assert times[1] == utc(2026, 3, 3, 1) and times[2] == utc(2026, 3, 10, 0)
     cdmx = weekly_occurrences(date(2026, 2, 23), time(17), {0}, 6, MX)
     assert {t.time() for t in cdmx} == {time(23)}
@@ -188,8 +242,12 @@ def test_weekly_recurrence_keeps_local_time_across_dst():
 
 def test_weekly_recurrence_several_weekdays_and_late_start():
     times = weekly_occurrences(date(2026, 5, 6), time(10), {0, 3}, 2, MX)  # from a Wednesday
-    assert [wall(t, MX)[0] for t in times] == ["2026-05-07", "2026-05-11", "2026-05-14",
-                                               "2026-05-18"]
+    assert [wall(t, MX)[0] for t in times] == [
+        "2026-05-07",
+        "2026-05-11",
+        "2026-05-14",
+        "2026-05-18",
+    ]
     with pytest.raises(ValueError):
         weekly_occurrences(date(2026, 5, 6), time(10), {7}, 2, MX)
 
@@ -197,8 +255,11 @@ def test_weekly_recurrence_several_weekdays_and_late_start():
 def test_sequence_days_after_enrolment():
     enrolled = local(MX, 2026, 4, 10, 6, 0)
     due = sequence_due(enrolled, [0, 3, 7], time(10), MX)
-    assert [wall(d, MX) for d in due] == [("2026-04-10", "10:00"), ("2026-04-13", "10:00"),
-                                          ("2026-04-17", "10:00")]
+    assert [wall(d, MX) for d in due] == [
+        ("2026-04-10", "10:00"),
+        ("2026-04-13", "10:00"),
+        ("2026-04-17", "10:00"),
+    ]
 
 
 def test_sequence_day_zero_already_past_is_due_at_once_then_shifted():
@@ -259,4 +320,5 @@ def test_plan_send_reapplies_quiet_hours_after_a_cap_deferral():
     assert wall(planned, ny) == ("2026-05-09", "08:00")  # 05-08 20:30 is after 20:00 in FL
     assert plan_send(due, ny, rules_for("US", "FL"), sends, max_defer=DAYS) is None
     assert plan_send(local(ny, 2026, 5, 7, 6), ny, rules_for("US", "FL"), []) == local(
-        ny, 2026, 5, 7, 8)
+        ny, 2026, 5, 7, 8
+    )

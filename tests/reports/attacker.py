@@ -8,6 +8,7 @@ every count obeys (not negative; "<5" means 1 to 4) and the shares and rates pri
 the counts. Written from the definitions only, independently of app/reports/suppression.py:
 it is the check, not a copy of the protection.
 """
+
 import csv
 import io
 import math
@@ -23,12 +24,22 @@ INF = math.inf
 
 # Leading label columns of each table, by caption (the rest are figures).
 LABELS = {
-    "Headline figures": 1, "Reach by target place": 2, "Reach by age band": 1,
-    "Reach by gender": 1, "Reach by language": 1, "Reach by state": 1,
-    "Reach by municipality": 2, "Messages delivered per reached contact": 1,
-    "Workshops attended per reached contact": 1, "Failure reasons": 2,
-    "Delivery and opt-outs by message": 1, "Workshop funnel": 3, "Reach over time": 1,
-    "Organization totals": 1, "Campaigns": 4, "By prevention strategy (CSAP)": 1,
+    "Headline figures": 1,
+    "Reach by target place": 2,
+    "Reach by age band": 1,
+    "Reach by gender": 1,
+    "Reach by language": 1,
+    "Reach by state": 1,
+    "Reach by municipality": 2,
+    "Messages delivered per reached contact": 1,
+    "Workshops attended per reached contact": 1,
+    "Failure reasons": 2,
+    "Delivery and opt-outs by message": 1,
+    "Workshop funnel": 3,
+    "Reach over time": 1,
+    "Organization totals": 1,
+    "Campaigns": 4,
+    "By prevention strategy (CSAP)": 1,
     "By prevention level (IOM)": 1,
 }
 
@@ -55,8 +66,8 @@ def page_tables(html: str) -> dict:
     """{caption: (column labels, rows, total)} of every report table on a page."""
     tables = {}
     for caption, body in re.findall(
-            r'<table class="report-table">\s*<caption>(.*?)<span.*?</caption>(.*?)</table>',
-            html, re.S):
+        r'<table class="report-table">\s*<caption>(.*?)<span.*?</caption>(.*?)</table>', html, re.S
+    ):
         head = re.search(r"<thead>(.*?)</thead>", body, re.S).group(1)
         columns = [_text(c) for c in re.findall(r"<th[^>]*>(.*?)</th>", head, re.S)]
 
@@ -64,8 +75,10 @@ def page_tables(html: str) -> dict:
             found = re.search(rf"<{section}>(.*?)</{section}>", body, re.S)
             if not found:
                 return []
-            return [[_text(c) for c in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row, re.S)]
-                    for row in re.findall(r"<tr>(.*?)</tr>", found.group(1), re.S)]
+            return [
+                [_text(c) for c in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row, re.S)]
+                for row in re.findall(r"<tr>(.*?)</tr>", found.group(1), re.S)
+            ]
 
         rows = [r for r in rows_of("tbody") if len(r) == len(columns)]
         total = rows_of("tfoot")
@@ -91,16 +104,16 @@ def page_figures(html: str) -> dict:
     stats = re.search(r'<div class="grid grid--3 report-stats">(.*?)</section>', html, re.S)
     if stats:
         for label, value in re.findall(
-                r'<p class="report-stat__label">(.*?)</p><p class="stat">(.*?)</p>',
-                stats.group(1)):
+            r'<p class="report-stat__label">(.*?)</p><p class="stat">(.*?)</p>', stats.group(1)
+        ):
             figures[("card", _text(label))] = number(_text(value))
-        for label, value in re.findall(r"<li>(.*?): <strong>(.*?)</strong></li>",
-                                       stats.group(1)):
+        for label, value in re.findall(r"<li>(.*?): <strong>(.*?)</strong></li>", stats.group(1)):
             figures[("card", _text(label))] = number(_text(value))
     for svg in re.findall(r'<svg class="chart".*?</svg>', html, re.S):
         chart = re.search(r'aria-labelledby="([^ "]+)-title', svg).group(1)
         for label, series, value in re.findall(
-                r"<rect [^>]*><title>(.*?) · (.*?): (.*?)</title></rect>", svg):
+            r"<rect [^>]*><title>(.*?) · (.*?): (.*?)</title></rect>", svg
+        ):
             figures[(chart, _text(label), _text(series))] = number(_text(value))
     targeted = re.search(r"next to the targeted audience \((.*?) contacts\)", html)
     if targeted:
@@ -146,8 +159,11 @@ class Knowledge:
 
     def rows(self, caption: str, column: str) -> list:
         """The body cells of one column of a table."""
-        return [key for key in self.figures if key[0] == caption and key[2] == column
-                and key[1] != "Total"]
+        return [
+            key
+            for key in self.figures
+            if key[0] == caption and key[2] == column and key[1] != "Total"
+        ]
 
     def equal(self, a, b):
         if self.has(a, b):
@@ -175,10 +191,16 @@ def headline(label: str) -> tuple:
 
 
 R, SR, WR = headline("Reached"), headline("Reached by SMS"), headline("Reached in workshops")
-SO, WO, B = (headline("Reached by SMS only"), headline("Reached in workshops only"),
-             headline("Reached by SMS and in workshops"))
-D, F, U = (headline("Messages delivered"), headline("Messages failed"),
-           headline("Messages undelivered"))
+SO, WO, B = (
+    headline("Reached by SMS only"),
+    headline("Reached in workshops only"),
+    headline("Reached by SMS and in workshops"),
+)
+D, F, U = (
+    headline("Messages delivered"),
+    headline("Messages failed"),
+    headline("Messages undelivered"),
+)
 T, OO, A = headline("Targeted audience"), headline("Opt-outs"), headline("Workshop attendances")
 
 
@@ -203,8 +225,13 @@ def _know_headline(k: Knowledge) -> None:
     k.ratio(OO, [SR], headline("Opt-out rate"))
     k.ratio(headline("Contacts who replied"), [SR], headline("Reply rate"))
     k.ratio(D, [R], headline("Average messages per reached contact"))
-    for card, figure in (("Reached", R), ("SMS only", SO), ("Workshop only", WO),
-                         ("SMS and workshop", B), ("Messages delivered", D)):
+    for card, figure in (
+        ("Reached", R),
+        ("SMS only", SO),
+        ("Workshop only", WO),
+        ("SMS and workshop", B),
+        ("Messages delivered", D),
+    ):
         k.equal(("card", card), figure)
     k.equal(("sentence", "targeted"), T)
 
@@ -213,48 +240,71 @@ def _know_representativeness(k: Knowledge) -> None:
     """Rows add up to the total row (reached, targeted); the municipalities of a state to
     its row; a target place is a row; shares (tables and charts) are a row over its total."""
     charts = {"Reach by age band": "chart-age", "Reach by state": "chart-state"}
-    for caption in ("Reach by age band", "Reach by gender", "Reach by language",
-                    "Reach by state", "Reach by municipality"):
-        for column, share, total in (("Reached", "Share of reached", R),
-                                     ("Targeted", "Share of targeted", T)):
+    for caption in (
+        "Reach by age band",
+        "Reach by gender",
+        "Reach by language",
+        "Reach by state",
+        "Reach by municipality",
+    ):
+        for column, share, total in (
+            ("Reached", "Share of reached", R),
+            ("Targeted", "Share of targeted", T),
+        ):
             cells = k.rows(caption, column)
             k.sum((caption, "Total", column), cells)
             k.equal((caption, "Total", column), total)
             for cell in cells + [(caption, "Total", column)]:
                 k.ratio(cell, [(caption, "Total", column)], (caption, cell[1], share))
                 if caption in charts:
-                    k.ratio(cell, [(caption, "Total", column)],
-                            (charts[caption], cell[1], column))
+                    k.ratio(cell, [(caption, "Total", column)], (charts[caption], cell[1], column))
     for column in ("Reached", "Targeted"):
         for state_row in k.rows("Reach by state", column):
-            munis = [key for key in k.rows("Reach by municipality", column)
-                     if key[1].split(" / ")[0] == state_row[1]]
+            munis = [
+                key
+                for key in k.rows("Reach by municipality", column)
+                if key[1].split(" / ")[0] == state_row[1]
+            ]
             k.sum(state_row, munis)
     for place in k.rows("Reach by target place", "Reached"):
         state, municipality = place[1].split(" / ")
         if municipality == "Whole state":
             source = ("Reach by state", state, "Reached")
         else:
-            source = next((key for key in k.rows("Reach by municipality", "Reached")
-                           if key[1].lower() == f"{state} / {municipality}".lower()), None)
+            source = next(
+                (
+                    key
+                    for key in k.rows("Reach by municipality", "Reached")
+                    if key[1].lower() == f"{state} / {municipality}".lower()
+                ),
+                None,
+            )
         k.equal(place, source)
-        k.ratio(place, [("Reach by target place", place[1], "Target population")],
-                ("Reach by target place", place[1], "Reach proportion"))
+        k.ratio(
+            place,
+            [("Reach by target place", place[1], "Target population")],
+            ("Reach by target place", place[1], "Reach proportion"),
+        )
 
 
 def _know_dose(k: Knowledge) -> None:
     """Rows add up to reached; "0 messages" = workshop only, "0 workshops" = SMS only; the
     rows weighted by their number add up to the deliveries / the attendances."""
     for caption, zero, some, weighted in (
-            ("Messages delivered per reached contact", WO, SR, D),
-            ("Workshops attended per reached contact", SO, WR, A)):
+        ("Messages delivered per reached contact", WO, SR, D),
+        ("Workshops attended per reached contact", SO, WR, A),
+    ):
         cells = k.rows(caption, "Reached contacts")
         k.sum((caption, "Total", "Reached contacts"), cells)
         k.equal((caption, "Total", "Reached contacts"), R)
         k.equal((caption, "0", "Reached contacts"), zero)
         k.sum(some, [c for c in cells if c[1] != "0"])
-        k.sum(weighted, cells, weights={c: int(c[1].split("-")[0].rstrip("+")) for c in cells},
-              slack=True)
+        k.sum(
+            weighted,
+            cells,
+            weights={c: int(c[1].split("-")[0].rstrip("+")) for c in cells},
+            slack=True,
+        )
         for cell in cells:
             k.ratio(cell, [R], (caption, cell[1], "Share of reached"))
 
@@ -269,35 +319,54 @@ def _know_messages(k: Knowledge) -> None:
     for cell in cells:
         k.ratio(cell, [(caption, "Total", "Messages")], (caption, cell[1], "Share of failures"))
     caption = "Delivery and opt-outs by message"
-    for column, total in (("Delivered", D), ("Failed", F), ("Undelivered", U),
-                          ("Opt-outs", OO)):
+    for column, total in (("Delivered", D), ("Failed", F), ("Undelivered", U), ("Opt-outs", OO)):
         k.sum(total, k.rows(caption, column))
     for cell in k.rows(caption, "Delivered"):
         label = cell[1]
         k.equal(cell, (caption, label, "Contacts delivered"))
-        k.ratio((caption, label, "Opt-outs"), [(caption, label, "Contacts delivered")],
-                (caption, label, "Opt-out rate"))
-        k.ratio(cell, [cell, (caption, label, "Failed"), (caption, label, "Undelivered")],
-                (caption, label, "Delivery rate"))
+        k.ratio(
+            (caption, label, "Opt-outs"),
+            [(caption, label, "Contacts delivered")],
+            (caption, label, "Opt-out rate"),
+        )
+        k.ratio(
+            cell,
+            [cell, (caption, label, "Failed"), (caption, label, "Undelivered")],
+            (caption, label, "Delivery rate"),
+        )
 
 
 def _know_funnel(k: Knowledge) -> None:
     """Columns add up to the total row (and the chart); attendees are the RSVP-yes
     attendees plus the walk-ins; RSVP yes are the RSVP-yes attendees plus the no-shows."""
     caption = "Workshop funnel"
-    for column in ("Invited", "RSVP yes", "Attended", "Walk-ins", "Attended after RSVP",
-                   "No-shows"):
+    for column in (
+        "Invited",
+        "RSVP yes",
+        "Attended",
+        "Walk-ins",
+        "Attended after RSVP",
+        "No-shows",
+    ):
         k.sum((caption, "Total", column), k.rows(caption, column))
         k.equal(("chart-funnel", column, "Contacts"), (caption, "Total", column))
     for cell in k.rows(caption, "Attended") + [(caption, "Total", "Attended")]:
         label = cell[1]
         k.sum(cell, [(caption, label, "Attended after RSVP"), (caption, label, "Walk-ins")])
-        k.sum((caption, label, "RSVP yes"), [(caption, label, "Attended after RSVP"),
-                                             (caption, label, "No-shows")])
-        k.ratio((caption, label, "RSVP yes"), [(caption, label, "Invited")],
-                (caption, label, "RSVP rate"))
-        k.ratio((caption, label, "Attended after RSVP"), [(caption, label, "RSVP yes")],
-                (caption, label, "Show-up rate"))
+        k.sum(
+            (caption, label, "RSVP yes"),
+            [(caption, label, "Attended after RSVP"), (caption, label, "No-shows")],
+        )
+        k.ratio(
+            (caption, label, "RSVP yes"),
+            [(caption, label, "Invited")],
+            (caption, label, "RSVP rate"),
+        )
+        k.ratio(
+            (caption, label, "Attended after RSVP"),
+            [(caption, label, "RSVP yes")],
+            (caption, label, "Show-up rate"),
+        )
     k.equal((caption, "Total", "Attended"), A)
 
 
@@ -362,8 +431,7 @@ def _narrow(rows, bounds, known) -> None:
                 new_lo = max(lo, math.ceil(a)) if a not in (INF, -INF) else lo
                 new_hi = min(hi, math.floor(b)) if b not in (INF, -INF) else hi
                 if new_lo <= new_hi and (new_lo, new_hi) != (lo, hi):
-                    bounds[key] = [Fraction(new_lo), new_hi if new_hi == INF
-                                   else Fraction(new_hi)]
+                    bounds[key] = [Fraction(new_lo), new_hi if new_hi == INF else Fraction(new_hi)]
                     changed = True
         if not changed:
             return
@@ -376,32 +444,40 @@ def attack(k: Knowledge) -> dict:
     for key, v in k.figures.items():
         if isinstance(v, tuple):  # hidden: "<5" is 1..4, "*" any count
             limit = v[1][1:]
-            bounds[key] = ([Fraction(1), Fraction(int(limit) - 1)] if v[1].startswith("<")
-                           else [Fraction(0), INF])
+            bounds[key] = (
+                [Fraction(1), Fraction(int(limit) - 1)]
+                if v[1].startswith("<")
+                else [Fraction(0), INF]
+            )
     for _round in range(30):
         before = dict(known)
         for numerator, denominators, ratio in k.ratios:  # shares and rates
             r = known.get(ratio)
-            if r is None or numerator in known or numerator in denominators \
-                    or not all(d in known for d in denominators):
+            if (
+                r is None
+                or numerator in known
+                or numerator in denominators
+                or not all(d in known for d in denominators)
+            ):
                 continue
             den, tol = sum(known[d] for d in denominators), tolerance(r)
-            found = [x for x in range(max(0, math.floor((r - tol) * den)),
-                                      math.ceil((r + tol) * den) + 1)
-                     if den and abs(Fraction(x) / den - r) <= tol]
+            found = [
+                x
+                for x in range(max(0, math.floor((r - tol) * den)), math.ceil((r + tol) * den) + 1)
+                if den and abs(Fraction(x) / den - r) <= tol
+            ]
             if len(found) == 1:
                 known[numerator] = Fraction(found[0])
         rows = []
         for equation in k.equations:
-            terms = {key: Fraction(c) for key, c in equation.items()
-                     if key not in known and c}
+            terms = {key: Fraction(c) for key, c in equation.items() if key not in known and c}
             rhs = -sum(Fraction(c) * known[key] for key, c in equation.items() if key in known)
             if terms:
                 rows.append((terms, rhs))
         reduced = _rref(rows)
         for terms, rhs in reduced:  # a sum or difference that leaves one unknown
             if len(terms) == 1:
-                (key, c), = terms.items()
+                ((key, c),) = terms.items()
                 if (rhs / c).denominator == 1:
                     known[key] = rhs / c
         _narrow(rows + reduced, bounds, known)
@@ -416,6 +492,8 @@ def attack(k: Knowledge) -> dict:
 def recovered(evaluator: dict, truth: dict) -> dict:
     """Suppressed counts the attacker pins to their true value."""
     pinned = attack(campaign_knowledge(evaluator))
-    return {key: int(v) for key, v in pinned.items()
-            if isinstance(truth.get(key), Fraction) and truth[key].denominator == 1
-            and truth[key] == v}
+    return {
+        key: int(v)
+        for key, v in pinned.items()
+        if isinstance(truth.get(key), Fraction) and truth[key].denominator == 1 and truth[key] == v
+    }

@@ -36,8 +36,9 @@ Events (UTC; local time is 6 hours earlier):
 Targeted audience of C1: a send to the audience "state 02" (live contacts c1 c2 c3 c9
 c10), the enrolment of c6 (erased since) and the workshop registrations (c1 c2 c3 c4).
 """
+
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -51,12 +52,22 @@ from tests.factories import make_audience, make_campaign, make_contact, make_mes
 MARCH = (date(2026, 3, 1), date(2026, 3, 31))
 TODAY = date(2026, 11, 27)
 # Names and phones that must never appear in an evaluator's page or export.
-NAMES = ["Xochiquetzal", "Itzayana", "Ximena-Zuleyma", "Quetzalli", "Yatziri", "Zoemi",
-         "Tlacaelel", "Cuauhtli", "Maximiliana", "Anahuacalli"]
+NAMES = [
+    "Xochiquetzal",
+    "Itzayana",
+    "Ximena-Zuleyma",
+    "Quetzalli",
+    "Yatziri",
+    "Zoemi",
+    "Tlacaelel",
+    "Cuauhtli",
+    "Maximiliana",
+    "Anahuacalli",
+]
 
 
 def utc(y, m, d, h=18, minute=0) -> datetime:
-    return datetime(y, m, d, h, minute, tzinfo=timezone.utc)
+    return datetime(y, m, d, h, minute, tzinfo=UTC)
 
 
 @dataclass
@@ -76,12 +87,23 @@ class Dataset:
 
 
 def _workshop(campaign, code, starts_at, **extra):
-    workshop = Workshop(organization_id=campaign.organization_id, campaign_id=campaign.id,
-                        code=code, title_es=f"Taller {code}", title_en=f"Workshop {code}",
-                        kind="community_workshop", venue_name="Casa de la Cultura",
-                        country="MX", state_code="02", municipality="Tijuana",
-                        timezone="America/Mexico_City", starts_at=starts_at,
-                        ends_at=starts_at + timedelta(hours=2), capacity=30, **extra)
+    workshop = Workshop(
+        organization_id=campaign.organization_id,
+        campaign_id=campaign.id,
+        code=code,
+        title_es=f"Taller {code}",
+        title_en=f"Workshop {code}",
+        kind="community_workshop",
+        venue_name="Casa de la Cultura",
+        country="MX",
+        state_code="02",
+        municipality="Tijuana",
+        timezone="America/Mexico_City",
+        starts_at=starts_at,
+        ends_at=starts_at + timedelta(hours=2),
+        capacity=30,
+        **extra,
+    )
     db.session.add(workshop)
     db.session.commit()
     return workshop
@@ -91,16 +113,28 @@ def _workshop(campaign, code, starts_at, **extra):
 def dataset(app, make_org) -> Dataset:
     org = make_org(slug="frontera", timezone="America/Mexico_City")
     other = make_org(slug="otra", timezone="America/Mexico_City")
-    c1 = make_campaign(org, name="Sin Fentanilo", target_population=100,
-                       strategy="information_dissemination", level="universal")
+    c1 = make_campaign(
+        org,
+        name="Sin Fentanilo",
+        target_population=100,
+        strategy="information_dissemination",
+        level="universal",
+    )
     c2 = make_campaign(org, name="Escuela sin Vapeo", strategy="education", level="selective")
-    db.session.add_all([
-        CampaignPlace(campaign_id=c1.id, country="MX", state_code="02", target_population=40),
-        CampaignPlace(campaign_id=c1.id, country="MX", state_code="02", municipality="Tijuana",
-                      target_population=20),
-        CampaignPlace(campaign_id=c1.id, country="MX", state_code="09", target_population=50),
-        CampaignPlace(campaign_id=c1.id, country="MX", state_code="14"),  # no target: skipped
-    ])
+    db.session.add_all(
+        [
+            CampaignPlace(campaign_id=c1.id, country="MX", state_code="02", target_population=40),
+            CampaignPlace(
+                campaign_id=c1.id,
+                country="MX",
+                state_code="02",
+                municipality="Tijuana",
+                target_population=20,
+            ),
+            CampaignPlace(campaign_id=c1.id, country="MX", state_code="09", target_population=50),
+            CampaignPlace(campaign_id=c1.id, country="MX", state_code="14"),  # no target: skipped
+        ]
+    )
     db.session.commit()
     m1, m2 = make_message(c1, label="Aviso 1"), make_message(c1, label="Aviso 2")
     m3 = make_message(c2, label="Vapeo 1")
@@ -120,9 +154,17 @@ def dataset(app, make_org) -> Dataset:
     contacts, phones = {}, []
     for index, (name, (year, band, state, town, gender, language)) in enumerate(specs.items()):
         phone = f"+526641239{index:03d}"
-        contacts[name] = make_contact(org, first_name=NAMES[index], phone=phone,
-                                      birth_year=year, age_band=band, state_code=state,
-                                      municipality=town, gender=gender, language=language)
+        contacts[name] = make_contact(
+            org,
+            first_name=NAMES[index],
+            phone=phone,
+            birth_year=year,
+            age_band=band,
+            state_code=state,
+            municipality=town,
+            gender=gender,
+            language=language,
+        )
         phones.append(phone)
     # c6 was erased on request: identifying fields gone, coarse attributes kept.
     erased = contacts["c6"]
@@ -134,21 +176,46 @@ def dataset(app, make_org) -> Dataset:
     w2 = _workshop(c1, "2222", utc(2026, 3, 20, 17))
 
     audience = make_audience(org, {"state_codes": ["02"]}, name="Baja California")
-    db.session.add(OutreachSend(organization_id=org.id, campaign_id=c1.id, message_id=m1.id,
-                                audience_id=audience.id, kind="once"))
-    db.session.add(CampaignEnrollment(organization_id=org.id, campaign_id=c1.id,
-                                      contact_id=contacts["c6"].id, enrolled_at=utc(2026, 3, 1)))
+    db.session.add(
+        OutreachSend(
+            organization_id=org.id,
+            campaign_id=c1.id,
+            message_id=m1.id,
+            audience_id=audience.id,
+            kind="once",
+        )
+    )
+    db.session.add(
+        CampaignEnrollment(
+            organization_id=org.id,
+            campaign_id=c1.id,
+            contact_id=contacts["c6"].id,
+            enrolled_at=utc(2026, 3, 1),
+        )
+    )
     for workshop, names in ((w1, ("c1", "c2", "c3")), (w2, ("c1", "c4"))):
         for name in names:
-            db.session.add(WorkshopRegistration(organization_id=org.id, workshop_id=workshop.id,
-                                                contact_id=contacts[name].id, status="confirmed"))
+            db.session.add(
+                WorkshopRegistration(
+                    organization_id=org.id,
+                    workshop_id=workshop.id,
+                    contact_id=contacts[name].id,
+                    status="confirmed",
+                )
+            )
     db.session.commit()
 
     def ev(name, kind, when, campaign=c1, **extra):
         channel = "workshop" if kind in ("attended", "walk_in", "no_show") else "sms"
-        record_event(organization_id=org.id, contact_id=contacts[name].id, kind=kind,
-                     channel=channel, occurred_at=when,
-                     campaign_id=campaign.id if campaign else None, **extra)
+        record_event(
+            organization_id=org.id,
+            contact_id=contacts[name].id,
+            kind=kind,
+            channel=channel,
+            occurred_at=when,
+            campaign_id=campaign.id if campaign else None,
+            **extra,
+        )
 
     for name in ("c1", "c2", "c3", "c4", "c5", "c6", "c10"):
         ev(name, "sms_delivered", utc(2026, 3, 2), message_id=m1.id)
@@ -187,11 +254,34 @@ def dataset(app, make_org) -> Dataset:
     other_message = make_message(other_campaign, label="Aviso B")
     for i in range(6):
         contact = make_contact(other, first_name=f"Otro{i}", phone=f"+526649870{i:03d}")
-        record_event(organization_id=other.id, contact_id=contact.id, kind="sms_delivered",
-                     channel="sms", occurred_at=utc(2026, 3, 2), campaign_id=other_campaign.id,
-                     message_id=other_message.id)
-        record_event(organization_id=other.id, contact_id=contact.id, kind="opt_out",
-                     channel="sms", occurred_at=utc(2026, 3, 3))
+        record_event(
+            organization_id=other.id,
+            contact_id=contact.id,
+            kind="sms_delivered",
+            channel="sms",
+            occurred_at=utc(2026, 3, 2),
+            campaign_id=other_campaign.id,
+            message_id=other_message.id,
+        )
+        record_event(
+            organization_id=other.id,
+            contact_id=contact.id,
+            kind="opt_out",
+            channel="sms",
+            occurred_at=utc(2026, 3, 3),
+        )
     db.session.commit()
-    return Dataset(org=org, other_org=other, c1=c1, c2=c2, other_campaign=other_campaign,
-                   m1=m1, m2=m2, m3=m3, w1=w1, w2=w2, contacts=contacts, phones=phones)
+    return Dataset(
+        org=org,
+        other_org=other,
+        c1=c1,
+        c2=c2,
+        other_campaign=other_campaign,
+        m1=m1,
+        m2=m2,
+        m3=m3,
+        w1=w1,
+        w2=w2,
+        contacts=contacts,
+        phones=phones,
+    )

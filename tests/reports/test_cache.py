@@ -1,12 +1,13 @@
 """Report figures are reused for REPORTS_CACHE_SECONDS per web process, keyed by all they
 depend on, and sharing them never leaks one viewer's suppression into another's page."""
-from datetime import datetime, timezone
+
+from datetime import UTC, datetime
 
 import pytest
 
+from app.extensions import db
 from app.participation.services import record_event
 from app.reports import cache
-from app.extensions import db
 from tests.reports.test_routes import MARCH_ARGS, cells, page
 
 
@@ -24,9 +25,14 @@ def _reached(html: str) -> str:
 
 def _new_delivery(dataset):
     contact = dataset.contacts["c9"]  # only a failed SMS in March so far
-    record_event(organization_id=dataset.org.id, contact_id=contact.id, kind="sms_delivered",
-                 channel="sms", occurred_at=datetime(2026, 3, 20, 18, tzinfo=timezone.utc),
-                 campaign_id=dataset.c1.id)
+    record_event(
+        organization_id=dataset.org.id,
+        contact_id=contact.id,
+        kind="sms_delivered",
+        channel="sms",
+        occurred_at=datetime(2026, 3, 20, 18, tzinfo=UTC),
+        campaign_id=dataset.c1.id,
+    )
     db.session.commit()
 
 
@@ -52,17 +58,19 @@ def test_no_caching_when_the_setting_is_zero(app, client, login, make_user, data
     assert _reached(page(client, url, **MARCH_ARGS)[1]) == "10"
 
 
-def test_shared_figures_keep_each_viewers_suppression(app, client, login, make_user, dataset,
-                                                       caching):
+def test_shared_figures_keep_each_viewers_suppression(
+    app, client, login, make_user, dataset, caching
+):
     evaluator = make_user(dataset.org, role="evaluator", email="ev@example.org", language="en")
-    coordinator = make_user(dataset.org, role="coordinator", email="co@example.org",
-                            language="en")
+    coordinator = make_user(dataset.org, role="coordinator", email="co@example.org", language="en")
     url = f"/reports/campaigns/{dataset.c1.id}"
     viewers = {user.id: app.test_client() for user in (evaluator, coordinator)}
     for user in (evaluator, coordinator):
         login(user, c=viewers[user.id])
-    for user, expected in ((evaluator, ["English", "*", "*", "*", "*"]),
-                           (coordinator, ["English", "2", "22.2%", "1", "14.3%"]),
-                           (evaluator, ["English", "*", "*", "*", "*"])):
+    for user, expected in (
+        (evaluator, ["English", "*", "*", "*", "*"]),
+        (coordinator, ["English", "2", "22.2%", "1", "14.3%"]),
+        (evaluator, ["English", "*", "*", "*", "*"]),
+    ):
         html = page(viewers[user.id], url, **MARCH_ARGS)[1]
         assert cells(html, "Reach by language")[1] == expected

@@ -7,6 +7,7 @@ value is the true one (read from the coordinator's exact copy of the same page).
 be, on a hand-built dataset where nearly every cell is small and on a 25-contact campaign
 with one workshop (the issue's shape) where small cells sit beside large ones.
 """
+
 from fractions import Fraction
 
 import pytest
@@ -41,40 +42,86 @@ def scenario(app, make_org):
     small ones, so that complementary suppression has something to do."""
     org = make_org(slug="sur", timezone="America/Mexico_City")
     campaign = make_campaign(org, name="Prevención", target_population=200)
-    db.session.add_all([
-        CampaignPlace(campaign_id=campaign.id, country="MX", state_code="02",
-                      target_population=150),
-        CampaignPlace(campaign_id=campaign.id, country="MX", state_code="02",
-                      municipality="Tijuana", target_population=100)])
+    db.session.add_all(
+        [
+            CampaignPlace(
+                campaign_id=campaign.id, country="MX", state_code="02", target_population=150
+            ),
+            CampaignPlace(
+                campaign_id=campaign.id,
+                country="MX",
+                state_code="02",
+                municipality="Tijuana",
+                target_population=100,
+            ),
+        ]
+    )
     db.session.commit()
     m1, m2 = make_message(campaign, label="Uno"), make_message(campaign, label="Dos")
-    workshop = Workshop(organization_id=org.id, campaign_id=campaign.id, code="3333",
-                        title_es="Taller", title_en="Workshop", kind="community_workshop",
-                        venue_name="Casa", country="MX", state_code="02",
-                        municipality="Tijuana", timezone="America/Mexico_City",
-                        starts_at=utc(2026, 3, 20, 17),
-                        ends_at=utc(2026, 3, 20, 19), capacity=40)
+    workshop = Workshop(
+        organization_id=org.id,
+        campaign_id=campaign.id,
+        code="3333",
+        title_es="Taller",
+        title_en="Workshop",
+        kind="community_workshop",
+        venue_name="Casa",
+        country="MX",
+        state_code="02",
+        municipality="Tijuana",
+        timezone="America/Mexico_City",
+        starts_at=utc(2026, 3, 20, 17),
+        ends_at=utc(2026, 3, 20, 19),
+        capacity=40,
+    )
     db.session.add(workshop)
     db.session.commit()
     audience = make_audience(org, {"state_codes": ["02"]})
-    db.session.add(OutreachSend(organization_id=org.id, campaign_id=campaign.id,
-                                message_id=m1.id, audience_id=audience.id, kind="once"))
+    db.session.add(
+        OutreachSend(
+            organization_id=org.id,
+            campaign_id=campaign.id,
+            message_id=m1.id,
+            audience_id=audience.id,
+            kind="once",
+        )
+    )
     db.session.commit()
     contacts = {}
     for n in range(1, 26):
-        place = (("02", "Tijuana") if n <= 14 else ("02", "Mexicali") if n <= 20
-                 else ("09", "Coyoacán") if n <= 23 else ("14", "Guadalajara"))
+        place = (
+            ("02", "Tijuana")
+            if n <= 14
+            else ("02", "Mexicali")
+            if n <= 20
+            else ("09", "Coyoacán")
+            if n <= 23
+            else ("14", "Guadalajara")
+        )
         year = 2000 if n == 7 else 2013 if n in (3, 12, 16) else 2006 if n % 2 else 2010
         gender = "nonbinary" if n in (5, 18) else "female" if n % 3 else "male"
-        contacts[n] = make_contact(org, first_name=f"Persona{n}", phone=f"+52664700{n:04d}",
-                                   birth_year=year, state_code=place[0],
-                                   municipality=place[1], gender=gender,
-                                   language="en" if n in (4, 9, 21) else "es")
+        contacts[n] = make_contact(
+            org,
+            first_name=f"Persona{n}",
+            phone=f"+52664700{n:04d}",
+            birth_year=year,
+            state_code=place[0],
+            municipality=place[1],
+            gender=gender,
+            language="en" if n in (4, 9, 21) else "es",
+        )
 
     def ev(n, kind, when, **extra):
         channel = "workshop" if kind in ("attended", "walk_in", "no_show") else "sms"
-        record_event(organization_id=org.id, contact_id=contacts[n].id, kind=kind,
-                     channel=channel, occurred_at=when, campaign_id=campaign.id, **extra)
+        record_event(
+            organization_id=org.id,
+            contact_id=contacts[n].id,
+            kind=kind,
+            channel=channel,
+            occurred_at=when,
+            campaign_id=campaign.id,
+            **extra,
+        )
 
     for n in range(1, 21):
         ev(n, "sms_delivered", utc(2026, 3, 2), message_id=m1.id)
@@ -109,10 +156,12 @@ def campaign_under_attack(request, make_user):
         org, campaign = dataset.org, dataset.c1
     else:
         org, campaign = request.getfixturevalue("scenario")
-    evaluator = make_user(org, role="evaluator", email=f"eval-{org.slug}@example.org",
-                          language="en")
-    coordinator = make_user(org, role="coordinator", email=f"coord-{org.slug}@example.org",
-                            language="en")
+    evaluator = make_user(
+        org, role="evaluator", email=f"eval-{org.slug}@example.org", language="en"
+    )
+    coordinator = make_user(
+        org, role="coordinator", email=f"coord-{org.slug}@example.org", language="en"
+    )
     return org, campaign, evaluator, coordinator
 
 
@@ -127,9 +176,12 @@ def _views(app, login, campaign, user):
     client = _client(app, login, user)
     url = f"/reports/campaigns/{campaign.id}"
     html = client.get(url, query_string=MARCH).get_data(as_text=True)
-    files = {key: client.get(f"/reports/export/{key}.csv",
-                             query_string={"campaign_id": campaign.id, **MARCH})
-             .get_data(as_text=True) for key in CAMPAIGN_TABLES}
+    files = {
+        key: client.get(
+            f"/reports/export/{key}.csv", query_string={"campaign_id": campaign.id, **MARCH}
+        ).get_data(as_text=True)
+        for key in CAMPAIGN_TABLES
+    }
     return html, files
 
 
@@ -146,7 +198,8 @@ def _same(in_file, on_page) -> bool:
 
 
 def test_no_suppressed_figure_can_be_recovered_from_its_page_or_file(
-        app, login, campaign_under_attack):
+    app, login, campaign_under_attack
+):
     org, campaign, evaluator, coordinator = campaign_under_attack
     html, files = _views(app, login, campaign, evaluator)
     exact_html, exact_files = _views(app, login, campaign, coordinator)
@@ -173,14 +226,15 @@ def test_no_suppressed_figure_can_be_recovered_from_its_page_or_file(
 def test_the_attacker_finds_a_recoverable_cell(app, login, dataset, make_user):
     """The attack is not toothless: hide one row of an exact table (nothing else) and it is
     worked out from the total; hide 'workshop only' and it follows from the headline."""
-    coordinator = make_user(dataset.org, role="coordinator", email="c@example.org",
-                            language="en")
+    coordinator = make_user(dataset.org, role="coordinator", email="c@example.org", language="en")
     html, _files = _views(app, login, dataset.c1, coordinator)
     truth = page_figures(html)
-    for key in (("Reach by language", "English", "Reached"),
-                ("Headline figures", "Reached in workshops only", "Value"),
-                ("Workshop funnel", "2222 / Workshop 2222 / Mar 20, 2026", "Walk-ins"),
-                ("Delivery and opt-outs by message", "Aviso 2", "Delivered")):
+    for key in (
+        ("Reach by language", "English", "Reached"),
+        ("Headline figures", "Reached in workshops only", "Value"),
+        ("Workshop funnel", "2222 / Workshop 2222 / Mar 20, 2026", "Walk-ins"),
+        ("Delivery and opt-outs by message", "Aviso 2", "Delivered"),
+    ):
         shown = dict(truth)
         shown[key] = (HIDDEN, "*")
         if key[0] == "Workshop funnel":  # every walk-in cell and the total: still found
@@ -197,8 +251,7 @@ def test_organization_page_and_files_hide_nothing_recoverable(app, login, datase
     figures = figures_of_tables(page_tables(html))
     assert figures and not [k for k, v in figures.items() if isinstance(v, tuple)]
     for key in ORGANIZATION_TABLES:
-        text = client.get(f"/reports/export/{key}.csv", query_string=MARCH).get_data(
-            as_text=True)
+        text = client.get(f"/reports/export/{key}.csv", query_string=MARCH).get_data(as_text=True)
         assert "*" not in text and "<" not in text, key
 
 

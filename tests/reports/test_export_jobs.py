@@ -1,4 +1,5 @@
 """Large event exports run in a worker and are downloaded from their own page."""
+
 from datetime import timedelta
 
 import pytest
@@ -54,13 +55,16 @@ def test_a_large_export_is_written_by_a_worker_and_downloaded(app, dataset, view
     download = evaluator.get(f"/reports/exports/{job.id}/events.csv")
     assert download.status_code == 200 and download.headers["Cache-Control"] == "no-store"
     assert download.get_data() == expected  # the same file the request would have streamed
-    assert 'filename="alcance-frontera-events-all-2026-03-01_2026-03-31.csv"' in \
-        download.headers["Content-Disposition"]
+    assert (
+        'filename="alcance-frontera-events-all-2026-03-01_2026-03-31.csv"'
+        in download.headers["Content-Disposition"]
+    )
     download.close()
 
 
-def test_a_coordinators_export_is_not_served_to_evaluators_or_other_orgs(app, dataset, viewers,
-                                                                          run_jobs):
+def test_a_coordinators_export_is_not_served_to_evaluators_or_other_orgs(
+    app, dataset, viewers, run_jobs
+):
     app.config["EXPORT_INLINE_MAX_EVENTS"] = 3
     page_url = viewers["coordinator"].get(EXPORT, query_string=MARCH_ARGS).headers["Location"]
     job_id = int(page_url.rsplit("/", 1)[1])
@@ -68,7 +72,10 @@ def test_a_coordinators_export_is_not_served_to_evaluators_or_other_orgs(app, da
     run_jobs()
     for who in ("evaluator", "stranger"):
         for path in ("", "/status", "/events.csv"):
-            assert viewers[who].get(f"/reports/exports/{job_id}{path}").status_code == 404, (who, path)
+            assert viewers[who].get(f"/reports/exports/{job_id}{path}").status_code == 404, (
+                who,
+                path,
+            )
     response = viewers["coordinator"].get(f"/reports/exports/{job_id}/events.csv")
     assert response.status_code == 200
     response.close()

@@ -1,4 +1,5 @@
 """CSV exports: tables, the streamed participation export, pseudonyms, codebooks."""
+
 import csv
 import io
 
@@ -30,7 +31,8 @@ def read_csv(response) -> list[list[str]]:
 
 
 def test_table_export_matches_the_page_and_is_suppressed_for_evaluators(
-        client, login, evaluator, coordinator, dataset):
+    client, login, evaluator, coordinator, dataset
+):
     url = "/reports/export/language.csv"
     args = {"campaign_id": dataset.c1.id, **MARCH}
     login(coordinator)
@@ -41,14 +43,16 @@ def test_table_export_matches_the_page_and_is_suppressed_for_evaluators(
         ["language", "label", "reached", "reached_share", "targeted", "targeted_share"],
         ["es", "Spanish", "7", "0.7778", "6", "0.8571"],
         ["en", "English", "2", "0.2222", "1", "0.1429"],
-        ["Total", "", "9", "1.0000", "7", "1.0000"]]
+        ["Total", "", "9", "1.0000", "7", "1.0000"],
+    ]
     evaluator_client = client.application.test_client()
     login(evaluator, c=evaluator_client)
     # en = 2 is small; es = 7 would give it away next to the total: both read "*".
     assert read_csv(evaluator_client.get(url, query_string=args))[1:] == [
         ["es", "Spanish", "*", "*", "*", "*"],
         ["en", "English", "*", "*", "*", "*"],
-        ["Total", "", "9", "1.0000", "7", "1.0000"]]
+        ["Total", "", "9", "1.0000", "7", "1.0000"],
+    ]
 
 
 def test_every_dashboard_table_exports(client, login, evaluator, dataset):
@@ -56,8 +60,9 @@ def test_every_dashboard_table_exports(client, login, evaluator, dataset):
     from app.reports.tables import CAMPAIGN_TABLES, ORGANIZATION_TABLES
 
     for table in CAMPAIGN_TABLES + ORGANIZATION_TABLES:
-        response = client.get(f"/reports/export/{table}.csv",
-                              query_string={"campaign_id": dataset.c1.id, **MARCH})
+        response = client.get(
+            f"/reports/export/{table}.csv", query_string={"campaign_id": dataset.c1.id, **MARCH}
+        )
         assert response.status_code == 200, table
         assert len(read_csv(response)) >= 2, table
     assert client.get("/reports/export/nope.csv").status_code == 404
@@ -65,18 +70,24 @@ def test_every_dashboard_table_exports(client, login, evaluator, dataset):
 
 
 def test_formula_injection_is_neutralised(client, login, coordinator, dataset):
-    dataset.c1.name = "=HYPERLINK(\"http://evil\")"
+    dataset.c1.name = '=HYPERLINK("http://evil")'
     dataset.m1.label = "-2+3"
     dataset.contacts["c3"].municipality = "@SUM(A1)"
     db.session.commit()
     login(coordinator)
     campaigns = read_csv(client.get("/reports/export/campaigns.csv", query_string=MARCH))
-    assert ["'=HYPERLINK(\"http://evil\")"] == [r[1] for r in campaigns if "HYPERLINK" in r[1]]
-    messages = read_csv(client.get("/reports/export/messages.csv",
-                                   query_string={"campaign_id": dataset.c1.id, **MARCH}))
+    assert [r[1] for r in campaigns if "HYPERLINK" in r[1]] == ['\'=HYPERLINK("http://evil")']
+    messages = read_csv(
+        client.get(
+            "/reports/export/messages.csv", query_string={"campaign_id": dataset.c1.id, **MARCH}
+        )
+    )
     assert messages[1][1] == "'-2+3"
-    munis = read_csv(client.get("/reports/export/municipality.csv",
-                                query_string={"campaign_id": dataset.c1.id, **MARCH}))
+    munis = read_csv(
+        client.get(
+            "/reports/export/municipality.csv", query_string={"campaign_id": dataset.c1.id, **MARCH}
+        )
+    )
     assert "'@SUM(A1)" in [r[3] for r in munis]
     events = read_csv(client.get("/reports/export/events.csv", query_string=MARCH))
     assert all(not cell.startswith(("=", "+", "-", "@")) for row in events for cell in row)
@@ -85,24 +96,55 @@ def test_formula_injection_is_neutralised(client, login, coordinator, dataset):
 
 def test_participation_export_streams_one_row_per_event(client, login, coordinator, dataset):
     login(coordinator)
-    response = client.get("/reports/export/events.csv",
-                          query_string={"campaign_id": dataset.c1.id, **MARCH})
+    response = client.get(
+        "/reports/export/events.csv", query_string={"campaign_id": dataset.c1.id, **MARCH}
+    )
     assert response.is_streamed
     rows = read_csv(response)
     header, body = rows[0], rows[1:]
-    assert header == ["contact", "age_band", "gender", "language", "country", "state_code",
-                      "municipality", "campaign_id", "campaign", "event", "channel",
-                      "workshop_id", "message_id", "error_code", "occurred_at_utc"]
+    assert header == [
+        "contact",
+        "age_band",
+        "gender",
+        "language",
+        "country",
+        "state_code",
+        "municipality",
+        "campaign_id",
+        "campaign",
+        "event",
+        "channel",
+        "workshop_id",
+        "message_id",
+        "error_code",
+        "occurred_at_utc",
+    ]
     kinds = {}
     for row in body:
         kinds[row[9]] = kinds.get(row[9], 0) + 1
-    assert kinds == {"sms_delivered": 10, "sms_failed": 2, "sms_undelivered": 1, "reply": 3,
-                     "invited": 5, "rsvp_yes": 4, "attended": 6, "walk_in": 2, "no_show": 1,
-                     "opt_out": 1}  # c10's opt-out carries C1's campaign_id
+    assert kinds == {
+        "sms_delivered": 10,
+        "sms_failed": 2,
+        "sms_undelivered": 1,
+        "reply": 3,
+        "invited": 5,
+        "rsvp_yes": 4,
+        "attended": 6,
+        "walk_in": 2,
+        "no_show": 1,
+        "opt_out": 1,
+    }  # c10's opt-out carries C1's campaign_id
     first = body[0]
     assert first[1:8] == ["15-17", "female", "es", "MX", "02", "Tijuana", str(dataset.c1.id)]
-    assert first[8:] == ["Sin Fentanilo", "sms_delivered", "sms", "", str(dataset.m1.id), "",
-                         "2026-03-02T18:00:00Z"]
+    assert first[8:] == [
+        "Sin Fentanilo",
+        "sms_delivered",
+        "sms",
+        "",
+        str(dataset.m1.id),
+        "",
+        "2026-03-02T18:00:00Z",
+    ]
     erased = [r for r in body if r[1] == "15-17" and r[2] == "male"]
     assert erased and erased[0][5:7] == ["09", "Coyoacán"]  # the erased contact still counts
 
@@ -113,8 +155,9 @@ def test_stream_csv_writes_in_chunks():
     assert chunks[1].startswith("a,'=b\r\n")
 
 
-def test_pseudonyms_are_stable_and_unlinkable_across_organizations(client, login, coordinator,
-                                                                   dataset):
+def test_pseudonyms_are_stable_and_unlinkable_across_organizations(
+    client, login, coordinator, dataset
+):
     login(coordinator)
     first = read_csv(client.get("/reports/export/events.csv", query_string=MARCH))
     second = read_csv(client.get("/reports/export/events.csv", query_string=MARCH))
@@ -132,8 +175,16 @@ def test_pseudonyms_are_stable_and_unlinkable_across_organizations(client, login
     assert str(c1.id) not in ids
 
 
-QUASI_IDENTIFIERS = ("age_band", "gender", "language", "country", "state_code", "municipality",
-                     "workshop_id", "week_utc")
+QUASI_IDENTIFIERS = (
+    "age_band",
+    "gender",
+    "language",
+    "country",
+    "state_code",
+    "municipality",
+    "workshop_id",
+    "week_utc",
+)
 DEMOGRAPHICS = QUASI_IDENTIFIERS[:6]
 
 
@@ -142,8 +193,9 @@ def _dicts(rows):
 
 
 @pytest.mark.parametrize("scope", ["campaign", "all"])
-def test_evaluator_event_export_is_k_anonymous(client, login, evaluator, coordinator,
-                                               dataset, scope):
+def test_evaluator_event_export_is_k_anonymous(
+    client, login, evaluator, coordinator, dataset, scope
+):
     args = {**MARCH, **({"campaign_id": dataset.c1.id} if scope == "campaign" else {})}
     login(evaluator)
     rows = read_csv(client.get("/reports/export/events.csv", query_string=args))
@@ -156,40 +208,54 @@ def test_evaluator_event_export_is_k_anonymous(client, login, evaluator, coordin
     # Every combination of quasi-identifiers is shared by at least 5 contacts.
     contacts = {}
     for event in events:
-        contacts.setdefault(tuple(event[c] for c in QUASI_IDENTIFIERS), set()).add(
-            event["contact"])
+        contacts.setdefault(tuple(event[c] for c in QUASI_IDENTIFIERS), set()).add(event["contact"])
     assert min(len(found) for found in contacts.values()) >= 5, contacts
     # A contact's demographics read the same on all its rows (the pseudonym links them).
     for pseudonym in {e["contact"] for e in events}:
-        assert len({tuple(e[c] for c in DEMOGRAPHICS) for e in events
-                    if e["contact"] == pseudonym}) == 1
+        assert (
+            len({tuple(e[c] for c in DEMOGRAPHICS) for e in events if e["contact"] == pseudonym})
+            == 1
+        )
     # Weeks (Mondays), never times of day.
     from datetime import date
 
     for event in events:
-        assert event["week_utc"] == "suppressed" or \
-            date.fromisoformat(event["week_utc"]).weekday() == 0
+        assert (
+            event["week_utc"] == "suppressed"
+            or date.fromisoformat(event["week_utc"]).weekday() == 0
+        )
     assert not any(s in "".join(",".join(r) for r in rows) for s in NAMES)
     # The codebook of this export says how many rows were generalized, column by column.
-    book = read_csv(client.get("/reports/codebook", query_string={
-        "export": "events", "format": "csv", **args, **({} if "campaign_id" in args
-                                                        else {"all": 1})}))
+    book = read_csv(
+        client.get(
+            "/reports/codebook",
+            query_string={
+                "export": "events",
+                "format": "csv",
+                **args,
+                **({} if "campaign_id" in args else {"all": 1}),
+            },
+        )
+    )
     meanings = {row[0]: row[1] for row in book[1:]}
-    for column in ("gender", "language", "state_code", "municipality", "workshop_id",
-                   "week_utc"):
+    for column in ("gender", "language", "state_code", "municipality", "workshop_id", "week_utc"):
         n = sum(1 for e in events if e[column] == "suppressed")
-        assert f"In this file, rows with this column suppressed: {n} of {len(events)}." in \
-            meanings[column]
+        assert (
+            f"In this file, rows with this column suppressed: {n} of {len(events)}."
+            in meanings[column]
+        )
 
 
-def test_an_export_of_fewer_contacts_than_the_threshold_has_no_rows(client, login, evaluator,
-                                                                    dataset):
+def test_an_export_of_fewer_contacts_than_the_threshold_has_no_rows(
+    client, login, evaluator, dataset
+):
     login(evaluator)
     # April: only c7 has events of C1.
     args = {"campaign_id": dataset.c1.id, "from": "2026-04-01", "to": "2026-04-30"}
     assert read_csv(client.get("/reports/export/events.csv", query_string=args))[1:] == []
-    book = read_csv(client.get("/reports/codebook", query_string={
-        "export": "events", "format": "csv", **args}))
+    book = read_csv(
+        client.get("/reports/codebook", query_string={"export": "events", "format": "csv", **args})
+    )
     assert "In this file, rows left out: 1 of 1." in book[1][1]
 
 
@@ -197,13 +263,25 @@ def test_error_code_holds_twilio_codes_only(client, login, coordinator, dataset)
     from app.participation.services import record_event
     from tests.reports.conftest import utc
 
-    record_event(organization_id=dataset.org.id, contact_id=dataset.contacts["c3"].id,
-                 kind="rsvp_no", channel="sms", occurred_at=utc(2026, 3, 6, 17),
-                 campaign_id=dataset.c1.id, workshop_id=dataset.w1.id, detail="declined")
+    record_event(
+        organization_id=dataset.org.id,
+        contact_id=dataset.contacts["c3"].id,
+        kind="rsvp_no",
+        channel="sms",
+        occurred_at=utc(2026, 3, 6, 17),
+        campaign_id=dataset.c1.id,
+        workshop_id=dataset.w1.id,
+        detail="declined",
+    )
     db.session.commit()
     login(coordinator)
-    events = _dicts(read_csv(client.get("/reports/export/events.csv",
-                                        query_string={"campaign_id": dataset.c1.id, **MARCH})))
+    events = _dicts(
+        read_csv(
+            client.get(
+                "/reports/export/events.csv", query_string={"campaign_id": dataset.c1.id, **MARCH}
+            )
+        )
+    )
     codes = {(e["event"], e["error_code"]) for e in events if e["error_code"]}
     assert codes == {("sms_failed", "30003"), ("sms_undelivered", "30005")}
     assert [e["error_code"] for e in events if e["event"] == "rsvp_no"] == [""]
@@ -231,12 +309,18 @@ def test_codebook_in_both_languages(app, client, login, evaluator, dataset, tmp_
     assert [r[0] for r in english[1:]] == [c.key for c in EVENT_COLUMNS]
     contact = english[1]
     assert contact[1].startswith("Pseudonymous contact ID")
-    _add_spanish(app, tmp_path, {
-        "Column": "Columna", "Meaning": "Significado", "Type": "Tipo",
-        "Allowed values": "Valores permitidos",
-        "Pseudonymous contact ID: the same contact has the same ID in every export of the "
-        "organization; it cannot be traced back without the server's secret.":
-        "ID seudónimo del contacto"})
+    _add_spanish(
+        app,
+        tmp_path,
+        {
+            "Column": "Columna",
+            "Meaning": "Significado",
+            "Type": "Tipo",
+            "Allowed values": "Valores permitidos",
+            "Pseudonymous contact ID: the same contact has the same ID in every export of the "
+            "organization; it cannot be traced back without the server's secret.": "ID seudónimo del contacto",
+        },
+    )
     spanish = read_csv(client.get("/reports/codebook?export=events&format=csv&lang=es"))
     assert spanish[0] == ["Columna", "Significado", "Tipo", "Valores permitidos"]
     assert spanish[1][:2] == ["contact", "ID seudónimo del contacto"]  # names stay codes

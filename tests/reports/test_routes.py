@@ -1,4 +1,5 @@
 """Report pages: access, the period form, suppression, isolation, no personal data."""
+
 import re
 
 import pytest
@@ -25,13 +26,16 @@ def page(client, url, **args):
 
 def cells(html: str, caption: str) -> list[list[str]]:
     """The body rows of the table whose caption starts with `caption`, as cell texts."""
-    match = re.search(r"<caption>" + re.escape(caption) + r".*?</caption>(.*?)</table>", html,
-                      re.S)
+    match = re.search(r"<caption>" + re.escape(caption) + r".*?</caption>(.*?)</table>", html, re.S)
     assert match, caption
     body = re.search(r"<tbody>(.*?)</tbody>", match.group(1), re.S).group(1)
-    return [[re.sub(r"<[^>]+>", "", c).strip() for c in
-             re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row, re.S)]
-            for row in re.findall(r"<tr>(.*?)</tr>", body, re.S)]
+    return [
+        [
+            re.sub(r"<[^>]+>", "", c).strip()
+            for c in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row, re.S)
+        ]
+        for row in re.findall(r"<tr>(.*?)</tr>", body, re.S)
+    ]
 
 
 def test_reports_need_the_view_reports_permission(client, dataset):
@@ -44,14 +48,16 @@ def test_coordinator_sees_exact_counts(client, login, coordinator, dataset):
     assert response.status_code == 200
     assert "&lt;5" not in html and "To protect small groups" not in html
     assert cells(html, "Reach by language") == [
-        ["Spanish", "7", "77.8%", "6", "85.7%"], ["English", "2", "22.2%", "1", "14.3%"]]
+        ["Spanish", "7", "77.8%", "6", "85.7%"],
+        ["English", "2", "22.2%", "1", "14.3%"],
+    ]
     assert ["Total", "9", "100.0%", "7", "100.0%"] in [
         [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", t)]
-        for t in re.findall(r"<tfoot>\s*<tr>(.*?)</tr>", html, re.S)]
+        for t in re.findall(r"<tfoot>\s*<tr>(.*?)</tr>", html, re.S)
+    ]
 
 
-def test_evaluator_sees_suppressed_breakdowns_and_exact_totals(client, login, evaluator,
-                                                               dataset):
+def test_evaluator_sees_suppressed_breakdowns_and_exact_totals(client, login, evaluator, dataset):
     login(evaluator)
     response, html = page(client, f"/reports/campaigns/{dataset.c1.id}", **MARCH_ARGS)
     assert response.status_code == 200
@@ -60,7 +66,9 @@ def test_evaluator_sees_suppressed_breakdowns_and_exact_totals(client, login, ev
     # so es is hidden as well; the shares of hidden counts are hidden too. One marker, "*",
     # for both: it does not tell which hidden cell is the small one.
     assert cells(html, "Reach by language") == [
-        ["Spanish", "*", "*", "*", "*"], ["English", "*", "*", "*", "*"]]
+        ["Spanish", "*", "*", "*", "*"],
+        ["English", "*", "*", "*", "*"],
+    ]
     assert "&lt;5" not in html
     # Age bands: every non-zero count is below 5.
     assert [row[1] for row in cells(html, "Reach by age band")] == ["*"] * 6
@@ -71,12 +79,11 @@ def test_evaluator_sees_suppressed_breakdowns_and_exact_totals(client, login, ev
     funnel = cells(html, "Workshop funnel")
     assert [row[8] for row in funnel] == ["*", "0"]
     total = re.search(r"<caption>Workshop funnel.*?<tfoot>(.*?)</tfoot>", html, re.S).group(1)
-    assert [re.sub(r"<[^>]+>", "", c).strip()
-            for c in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", total)][3:9] == [
-        "5", "*", "*", "*", "*", "*"]
+    assert [
+        re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", total)
+    ][3:9] == ["5", "*", "*", "*", "*", "*"]
     chart = re.search(r'<svg[^>]*aria-labelledby="chart-funnel-title.*?</svg>', html, re.S)
-    assert "Invited · Contacts: 5" in chart.group(0) and "No-shows · Contacts" not in \
-        chart.group(0)
+    assert "Invited · Contacts: 5" in chart.group(0) and "No-shows · Contacts" not in chart.group(0)
     # Reached, reached by SMS and in workshops are on the organization dashboard for every
     # campaign, so "workshop only" (9 - 7 = 2) is known anyway: shown as is, in the
     # headline and as "0 messages" alike.
@@ -93,8 +100,13 @@ def test_evaluator_sees_suppressed_breakdowns_and_exact_totals(client, login, ev
 
 def test_evaluator_pages_contain_no_names_or_phones(client, login, evaluator, dataset):
     login(evaluator)
-    urls = ["/reports/", f"/reports/campaigns/{dataset.c1.id}", "/reports/glossary",
-            "/reports/codebook", f"/reports/campaigns/{dataset.c2.id}"]
+    urls = [
+        "/reports/",
+        f"/reports/campaigns/{dataset.c1.id}",
+        "/reports/glossary",
+        "/reports/codebook",
+        f"/reports/campaigns/{dataset.c2.id}",
+    ]
     for url in urls:
         for args in ({}, MARCH_ARGS):
             response, html = page(client, url, **args)
@@ -102,8 +114,9 @@ def test_evaluator_pages_contain_no_names_or_phones(client, login, evaluator, da
             for secret in NAMES + dataset.phones + [p[3:] for p in dataset.phones]:
                 assert secret not in html, (url, secret)
     for table in ("summary", "age_band", "municipality", "funnel", "messages", "places"):
-        body = client.get(f"/reports/export/{table}.csv",
-                          query_string={"campaign_id": dataset.c1.id}).get_data(as_text=True)
+        body = client.get(
+            f"/reports/export/{table}.csv", query_string={"campaign_id": dataset.c1.id}
+        ).get_data(as_text=True)
         assert not any(s in body for s in NAMES + dataset.phones)
     events = client.get("/reports/export/events.csv").get_data(as_text=True)
     assert events.count("\n") > 30
@@ -114,10 +127,14 @@ def test_other_organizations_campaign_is_404(client, login, coordinator, dataset
     login(coordinator)
     other = dataset.other_campaign.id
     assert client.get(f"/reports/campaigns/{other}").status_code == 404
-    assert client.get("/reports/export/summary.csv",
-                      query_string={"campaign_id": other}).status_code == 404
-    assert client.get("/reports/export/events.csv",
-                      query_string={"campaign_id": other}).status_code == 404
+    assert (
+        client.get("/reports/export/summary.csv", query_string={"campaign_id": other}).status_code
+        == 404
+    )
+    assert (
+        client.get("/reports/export/events.csv", query_string={"campaign_id": other}).status_code
+        == 404
+    )
     html = client.get("/reports/").get_data(as_text=True)
     assert "Sin Fentanilo B" not in html
 
@@ -129,12 +146,19 @@ def test_organization_dashboard(client, login, evaluator, dataset):
     campaigns = cells(html, "Campaigns")
     # Campaign-level figures are each campaign's own totals: exact, even for evaluators.
     assert campaigns[0][:3] == ["Escuela sin Vapeo", "Active", "Prevention education"]
-    assert campaigns[1][:6] == ["Sin Fentanilo", "Active", "Information dissemination",
-                                "Universal", "9", "7"]
-    assert f'/reports/campaigns/{dataset.c1.id}?from=2026-03-01' in html
+    assert campaigns[1][:6] == [
+        "Sin Fentanilo",
+        "Active",
+        "Information dissemination",
+        "Universal",
+        "9",
+        "7",
+    ]
+    assert f"/reports/campaigns/{dataset.c1.id}?from=2026-03-01" in html
     assert cells(html, "By prevention strategy (CSAP)") == [
         ["Information dissemination", "1", "9", "7", "5", "10"],
-        ["Prevention education", "1", "2", "2", "0", "2"]]
+        ["Prevention education", "1", "2", "2", "0", "2"],
+    ]
 
 
 def test_spanish_locale_formats_numbers_and_dates(client, login, coordinator, dataset):
@@ -145,24 +169,30 @@ def test_spanish_locale_formats_numbers_and_dates(client, login, coordinator, da
     assert "77,8\xa0%" in html or "77,8%" in html  # Babel's "es" decimal comma
 
 
-@pytest.mark.parametrize("args, message", [
-    ({"from": "2026-13-01"}, "Not a valid date value"),
-    ({"from": "1999-12-31"}, "Choose a date between"),
-    ({"to": "2999-01-01"}, "Choose a date between"),
-    ({"from": "2026-03-10", "to": "2026-03-01"}, "must not be before the start date"),
-    ({"from": "2024-01-01", "to": "2026-03-01", "granularity": "day"}, "Daily points cover"),
-    ({"granularity": "hour"}, "Not a valid choice"),
-])
-def test_bad_periods_are_refused_with_a_message(client, login, coordinator, dataset, args,
-                                                message):
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        ({"from": "2026-13-01"}, "Not a valid date value"),
+        ({"from": "1999-12-31"}, "Choose a date between"),
+        ({"to": "2999-01-01"}, "Choose a date between"),
+        ({"from": "2026-03-10", "to": "2026-03-01"}, "must not be before the start date"),
+        ({"from": "2024-01-01", "to": "2026-03-01", "granularity": "day"}, "Daily points cover"),
+        ({"granularity": "hour"}, "Not a valid choice"),
+    ],
+)
+def test_bad_periods_are_refused_with_a_message(client, login, coordinator, dataset, args, message):
     login(coordinator)
     for url in ("/reports/", f"/reports/campaigns/{dataset.c1.id}"):
         response, html = page(client, url, **args)
         assert response.status_code == 400
         assert message in html
         assert 'aria-invalid="true"' in html
-    assert client.get("/reports/export/summary.csv",
-                      query_string={"campaign_id": dataset.c1.id, **args}).status_code == 400
+    assert (
+        client.get(
+            "/reports/export/summary.csv", query_string={"campaign_id": dataset.c1.id, **args}
+        ).status_code
+        == 400
+    )
 
 
 def test_bad_period_message_in_spanish(client, login, coordinator, dataset):

@@ -1,4 +1,5 @@
 """Small-cell suppression rules (see app/reports/suppression.py for the decisions)."""
+
 from fractions import Fraction
 
 from hypothesis import HealthCheck, given, settings
@@ -136,12 +137,12 @@ def test_no_hidden_cell_can_be_recovered_from_random_tables(case):
         row = linked.add(("row", i), sum(subrows), PART)
         row_keys.append(row)
         if len(subrows) > 1:
-            linked.partition(row, [linked.add(("sub", i, j), v)
-                                   for j, v in enumerate(subrows)])
+            linked.partition(row, [linked.add(("sub", i, j), v) for j, v in enumerate(subrows)])
     linked.partition("total", row_keys)
     shown = linked.shown()
-    figures = {k: ("hidden", "*") if isinstance(v, Hidden) else Fraction(v)
-               for k, v in shown.items()}
+    figures = {
+        k: ("hidden", "*") if isinstance(v, Hidden) else Fraction(v) for k, v in shown.items()
+    }
     knowledge = Knowledge(figures)
     for equation in linked.equations:
         knowledge.equations.append(dict(equation.terms))

@@ -1,6 +1,7 @@
 """Scale tests start worker processes and compare against PostgreSQL's clock: they run on
 the real clock (overrides the frozen one of tests/conftest.py) and only use times relative
 to it."""
+
 import pytest
 
 

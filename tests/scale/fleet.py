@@ -4,6 +4,7 @@ of real `flask --app wsgi outreach worker --once` processes that can be SIGKILLe
 Nothing here times anything for its own sake: deadlines only bound how long a test may
 wait before it fails, and every wait polls for the condition it needs.
 """
+
 from __future__ import annotations
 
 import os
@@ -14,7 +15,8 @@ import time
 import uuid
 from collections import Counter
 from contextlib import contextmanager
-from datetime import datetime, time as wall_time, timezone
+from datetime import UTC, datetime
+from datetime import time as wall_time
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
@@ -43,7 +45,9 @@ def scratch_database(server_url: str, prefix: str = "alcance_scale"):
         admin.dispose()
 
 
-def create_schema_and_seed(url: str, n: int, *, body: str = "Hola, infórmate sobre el fentanilo.") -> list[str]:
+def create_schema_and_seed(
+    url: str, n: int, *, body: str = "Hola, infórmate sobre el fentanilo."
+) -> list[str]:
     """create_all on `url`, then one organization whose window is the whole day, one active
     campaign, `n` eligible adult contacts and one due outbox row each. Returns the phones."""
     from sqlalchemy import insert, select
@@ -61,33 +65,69 @@ def create_schema_and_seed(url: str, n: int, *, body: str = "Hola, infórmate so
         REDIS_URL = ""
 
     app = create_app(ScaleConfig)
-    consent = datetime(2026, 1, 15, 12, tzinfo=timezone.utc)
+    consent = datetime(2026, 1, 15, 12, tzinfo=UTC)
     phones = [f"+52664{i:07d}" for i in range(n)]
     with app.app_context():
         db.create_all()
-        org = create_organization(slug="scale", name="Escala", country="MX",
-                                  timezone="America/Tijuana")
+        org = create_organization(
+            slug="scale", name="Escala", country="MX", timezone="America/Tijuana"
+        )
         # Whatever the wall clock says while the test runs must be inside quiet hours.
         org.quiet_start, org.quiet_end = wall_time(0, 0), wall_time(23, 59, 59)
-        campaign = Campaign(organization_id=org.id, name="Escala", topic="fentanyl",
-                            strategy="information_dissemination", level="universal",
-                            status="active", default_language="es")
+        campaign = Campaign(
+            organization_id=org.id,
+            name="Escala",
+            topic="fentanyl",
+            strategy="information_dissemination",
+            level="universal",
+            status="active",
+            default_language="es",
+        )
         db.session.add(campaign)
         db.session.commit()
         for start in range(0, n, 5000):
-            db.session.execute(insert(Contact), [dict(
-                organization_id=org.id, phone=phone, first_name="Joven", language="es",
-                birth_year=2000, country="MX", state_code="02", municipality="Tijuana",
-                timezone="America/Tijuana", consent_source="workshop", consent_at=consent,
-                guardian_consent=False, undeliverable=False, created_at=consent,
-                updated_at=consent) for phone in phones[start:start + 5000]])
+            db.session.execute(
+                insert(Contact),
+                [
+                    dict(
+                        organization_id=org.id,
+                        phone=phone,
+                        first_name="Joven",
+                        language="es",
+                        birth_year=2000,
+                        country="MX",
+                        state_code="02",
+                        municipality="Tijuana",
+                        timezone="America/Tijuana",
+                        consent_source="workshop",
+                        consent_at=consent,
+                        guardian_consent=False,
+                        undeliverable=False,
+                        created_at=consent,
+                        updated_at=consent,
+                    )
+                    for phone in phones[start : start + 5000]
+                ],
+            )
         ids = db.session.scalars(select(Contact.id).order_by(Contact.id)).all()
-        due = datetime.now(timezone.utc)
+        due = datetime.now(UTC)
         for start in range(0, n, 5000):
-            db.session.execute(insert(OutboxMessage), [dict(
-                organization_id=org.id, campaign_id=campaign.id, contact_id=cid, language="es",
-                body=body, due_at=due, status="scheduled", purpose="campaign")
-                for cid in ids[start:start + 5000]])
+            db.session.execute(
+                insert(OutboxMessage),
+                [
+                    dict(
+                        organization_id=org.id,
+                        campaign_id=campaign.id,
+                        contact_id=cid,
+                        language="es",
+                        body=body,
+                        due_at=due,
+                        status="scheduled",
+                        purpose="campaign",
+                    )
+                    for cid in ids[start : start + 5000]
+                ],
+            )
         db.session.commit()
         db.session.remove()
         db.engine.dispose()
@@ -105,8 +145,13 @@ class Outbox:
 
     def statuses(self) -> Counter:
         with self.engine.connect() as conn:
-            return Counter(dict(conn.execute(text(
-                "SELECT status, count(*) FROM outbox_messages GROUP BY status")).all()))
+            return Counter(
+                dict(
+                    conn.execute(
+                        text("SELECT status, count(*) FROM outbox_messages GROUP BY status")
+                    ).all()
+                )
+            )
 
     def unresolved(self) -> int:
         counts = self.statuses()
@@ -118,18 +163,22 @@ class Outbox:
         Measured against this process's clock, which the workers share (not the database
         server's: a test run under a shifted clock must not wait for the real calendar)."""
         with self.engine.connect() as conn:
-            earliest = conn.execute(text(
-                "SELECT min(due_at) FROM outbox_messages WHERE status = 'scheduled'")).scalar()
+            earliest = conn.execute(
+                text("SELECT min(due_at) FROM outbox_messages WHERE status = 'scheduled'")
+            ).scalar()
         if earliest is None:
             return 0.0
-        return max(0.0, (earliest - datetime.now(timezone.utc)).total_seconds())
+        return max(0.0, (earliest - datetime.now(UTC)).total_seconds())
 
     def rows(self) -> list[tuple]:
         """(phone, status, twilio_sid) for every outbox row."""
         with self.engine.connect() as conn:
-            return conn.execute(text(
-                "SELECT c.phone, o.status, o.twilio_sid FROM outbox_messages o "
-                "JOIN contacts c ON c.id = o.contact_id ORDER BY o.id")).all()
+            return conn.execute(
+                text(
+                    "SELECT c.phone, o.status, o.twilio_sid FROM outbox_messages o "
+                    "JOIN contacts c ON c.id = o.contact_id ORDER BY o.id"
+                )
+            ).all()
 
 
 def worker_env(database_url: str, fake, **settings) -> dict[str, str]:
@@ -137,24 +186,38 @@ def worker_env(database_url: str, fake, **settings) -> dict[str, str]:
     at the fake, a production-length secret. Test-suite variables are not inherited."""
     from tests.fake_twilio import MESSAGING_SERVICE_SID
 
-    dropped = ("TEST_", "TWILIO_", "OUTREACH_", "REDIS_", "DATABASE_", "SMS_", "GUNICORN_",
-               "PUBLIC_BASE_URL", "LOG_JSON", "APP_CONFIG", "SECRET_KEY", "FLASK_")
+    dropped = (
+        "TEST_",
+        "TWILIO_",
+        "OUTREACH_",
+        "REDIS_",
+        "DATABASE_",
+        "SMS_",
+        "GUNICORN_",
+        "PUBLIC_BASE_URL",
+        "LOG_JSON",
+        "APP_CONFIG",
+        "SECRET_KEY",
+        "FLASK_",
+    )
     env = {k: v for k, v in os.environ.items() if not k.startswith(dropped)}
-    env.update({
-        "APP_CONFIG": "development",
-        "DATABASE_URL": database_url,
-        "SECRET_KEY": WORKER_SECRET,
-        "SMS_BACKEND": "twilio",
-        "TWILIO_ACCOUNT_SID": fake.account_sid,
-        "TWILIO_AUTH_TOKEN": fake.auth_token,
-        "TWILIO_MESSAGING_SERVICE_SID": MESSAGING_SERVICE_SID,
-        "TWILIO_API_BASE_URL": fake.base_url,
-        "TWILIO_MAX_MPS": "100000",
-        "REDIS_URL": "",
-        "PUBLIC_BASE_URL": "https://alcance.example.org",
-        "ALCANCE_LANG": "en",
-        "PYTHONUNBUFFERED": "1",
-    })
+    env.update(
+        {
+            "APP_CONFIG": "development",
+            "DATABASE_URL": database_url,
+            "SECRET_KEY": WORKER_SECRET,
+            "SMS_BACKEND": "twilio",
+            "TWILIO_ACCOUNT_SID": fake.account_sid,
+            "TWILIO_AUTH_TOKEN": fake.auth_token,
+            "TWILIO_MESSAGING_SERVICE_SID": MESSAGING_SERVICE_SID,
+            "TWILIO_API_BASE_URL": fake.base_url,
+            "TWILIO_MAX_MPS": "100000",
+            "REDIS_URL": "",
+            "PUBLIC_BASE_URL": "https://alcance.example.org",
+            "ALCANCE_LANG": "en",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
     env.update({k: str(v) for k, v in settings.items()})
     return env
 
@@ -164,8 +227,14 @@ class WorkerProcess:
         self.log_path = log_path
         self._log = open(log_path, "wb")
         try:
-            self.proc = subprocess.Popen(args, cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
-                                         stdout=self._log, stderr=subprocess.STDOUT)
+            self.proc = subprocess.Popen(
+                args,
+                cwd=ROOT,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=self._log,
+                stderr=subprocess.STDOUT,
+            )
         except BaseException:
             self._log.close()
             raise
@@ -204,8 +273,20 @@ class Fleet:
 
     def __init__(self, env: dict, log_dir: Path, *, concurrency: int, batch: int):
         self.env, self.log_dir = env, log_dir
-        self.args = [sys.executable, "-m", "flask", "--app", "wsgi", "outreach", "worker",
-                     "--once", "--concurrency", str(concurrency), "--batch", str(batch)]
+        self.args = [
+            sys.executable,
+            "-m",
+            "flask",
+            "--app",
+            "wsgi",
+            "outreach",
+            "worker",
+            "--once",
+            "--concurrency",
+            str(concurrency),
+            "--batch",
+            str(batch),
+        ]
         self.workers: list[WorkerProcess] = []
 
     def start(self, n: int) -> list[WorkerProcess]:
@@ -235,8 +316,9 @@ class Fleet:
             try:
                 worker.proc.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                raise AssertionError(f"worker still running after {timeout:.0f} s:\n"
-                                     + worker.tail()) from None
+                raise AssertionError(
+                    f"worker still running after {timeout:.0f} s:\n" + worker.tail()
+                ) from None
 
     def check_clean_exits(self) -> None:
         """Workers that were not SIGKILLed must have exited 0."""
@@ -259,8 +341,9 @@ def drain(fleet: Fleet, outbox: Outbox, *, workers: int, timeout: float) -> int:
     waves = 0
     while outbox.unresolved():
         if time.monotonic() > deadline:
-            raise AssertionError(f"rows still unresolved after {timeout:.0f} s: "
-                                 f"{dict(outbox.statuses())}")
+            raise AssertionError(
+                f"rows still unresolved after {timeout:.0f} s: {dict(outbox.statuses())}"
+            )
         time.sleep(min(outbox.next_due_in(), 2.0) + 0.2)
         wave = fleet.start(workers)
         fleet.wait_exit(wave, timeout=max(1.0, deadline - time.monotonic()))
@@ -294,36 +377,77 @@ def seed_two_sends(url: str, n: int, texts: tuple[str, str]) -> tuple[list[str],
     create_schema_and_seed(url, 0)  # schema, organization, campaign
     phones = [f"+52664{i:07d}" for i in range(n)]
     app = _scratch_app(url)
-    consent = datetime(2026, 1, 15, 12, tzinfo=timezone.utc)
-    now = datetime.now(timezone.utc)
+    consent = datetime(2026, 1, 15, 12, tzinfo=UTC)
+    now = datetime.now(UTC)
     with app.app_context():
         campaign = db.session.scalar(select(Campaign))
         org_id = campaign.organization_id
-        db.session.execute(insert(Contact), [dict(
-            organization_id=org_id, phone=phone, first_name="Joven", language="es",
-            birth_year=2000, country="MX", state_code="02", municipality="Tijuana",
-            timezone="America/Tijuana", consent_source="workshop", consent_at=consent,
-            guardian_consent=False, undeliverable=False, created_at=consent,
-            updated_at=consent) for phone in phones])
+        db.session.execute(
+            insert(Contact),
+            [
+                dict(
+                    organization_id=org_id,
+                    phone=phone,
+                    first_name="Joven",
+                    language="es",
+                    birth_year=2000,
+                    country="MX",
+                    state_code="02",
+                    municipality="Tijuana",
+                    timezone="America/Tijuana",
+                    consent_source="workshop",
+                    consent_at=consent,
+                    guardian_consent=False,
+                    undeliverable=False,
+                    created_at=consent,
+                    updated_at=consent,
+                )
+                for phone in phones
+            ],
+        )
         ids = db.session.scalars(select(Contact.id).order_by(Contact.id)).all()
         sends = []
         for label, text_ in zip("AB", texts):
-            message = CampaignMessage(organization_id=org_id, campaign_id=campaign.id,
-                                      label=label, body_es=text_, body_en=text_)
+            message = CampaignMessage(
+                organization_id=org_id,
+                campaign_id=campaign.id,
+                label=label,
+                body_es=text_,
+                body_en=text_,
+            )
             db.session.add(message)
             db.session.flush()
-            send = OutreachSend(organization_id=org_id, campaign_id=campaign.id,
-                                message_id=message.id, kind="once", fixed_at=now,
-                                fanned_out_at=now)
+            send = OutreachSend(
+                organization_id=org_id,
+                campaign_id=campaign.id,
+                message_id=message.id,
+                kind="once",
+                fixed_at=now,
+                fanned_out_at=now,
+            )
             db.session.add(send)
             db.session.flush()
             sends.append((send, message, text_))
         # Interleaved (A then B for each contact), so a batch holds both of a contact's rows.
-        db.session.execute(insert(OutboxMessage), [dict(
-            organization_id=org_id, campaign_id=campaign.id, send_id=send.id,
-            message_id=message.id, contact_id=cid, language="es", body=f"{text_} {i}",
-            due_at=now, status="scheduled", purpose="campaign")
-            for i, cid in enumerate(ids) for send, message, text_ in sends])
+        db.session.execute(
+            insert(OutboxMessage),
+            [
+                dict(
+                    organization_id=org_id,
+                    campaign_id=campaign.id,
+                    send_id=send.id,
+                    message_id=message.id,
+                    contact_id=cid,
+                    language="es",
+                    body=f"{text_} {i}",
+                    due_at=now,
+                    status="scheduled",
+                    purpose="campaign",
+                )
+                for i, cid in enumerate(ids)
+                for send, message, text_ in sends
+            ],
+        )
         send_ids = [send.id for send, _, _ in sends]
         db.session.commit()
         db.session.remove()
@@ -343,10 +467,15 @@ def cancel_send_now(url: str, send_id: int) -> tuple[datetime, set[int]]:
 
     app = _scratch_app(url)
     with app.app_context():
-        moment = datetime.now(timezone.utc)
+        moment = datetime.now(UTC)
         cancel_send(db.session.get(OutreachSend, send_id), now=moment)
-        started = set(db.session.scalars(select(OutboxMessage.id).where(
-            OutboxMessage.send_id == send_id, OutboxMessage.send_started_at.is_not(None))))
+        started = set(
+            db.session.scalars(
+                select(OutboxMessage.id).where(
+                    OutboxMessage.send_id == send_id, OutboxMessage.send_started_at.is_not(None)
+                )
+            )
+        )
         db.session.remove()
         db.engine.dispose()
     return moment, started

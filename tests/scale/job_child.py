@@ -4,6 +4,7 @@
 
 Prints "CLAIMED <id>" and "RUNNING <id>", then blocks inside the job until it is killed.
 """
+
 import sys
 import time
 from datetime import timedelta

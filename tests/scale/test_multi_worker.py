@@ -24,6 +24,7 @@ truth for "sent exactly once".
 No assertion here is about speed: the deadlines only bound how long a test waits before it
 declares the system stuck.
 """
+
 import random
 import signal
 import subprocess
@@ -36,15 +37,24 @@ from sqlalchemy import text
 
 from config import TestingConfig
 from tests.fake_twilio import HANG, RATE_LIMIT, FakeTwilioServer
-from tests.scale.fleet import ROOT, Fleet, Outbox, create_schema_and_seed, drain, \
-    scratch_database, worker_env
+from tests.scale.fleet import (
+    ROOT,
+    Fleet,
+    Outbox,
+    create_schema_and_seed,
+    drain,
+    scratch_database,
+    worker_env,
+)
 
 DATABASE_URL = TestingConfig.SQLALCHEMY_DATABASE_URI
 pytestmark = [
     pytest.mark.postgres,
-    pytest.mark.skipif(not DATABASE_URL.startswith("postgresql"),
-                       reason="scale tests need PostgreSQL (FOR UPDATE SKIP LOCKED across "
-                              "processes): set TEST_DATABASE_URL=postgresql+psycopg://..."),
+    pytest.mark.skipif(
+        not DATABASE_URL.startswith("postgresql"),
+        reason="scale tests need PostgreSQL (FOR UPDATE SKIP LOCKED across "
+        "processes): set TEST_DATABASE_URL=postgresql+psycopg://...",
+    ),
 ]
 SEED = 20261127
 
@@ -83,8 +93,9 @@ def assert_each_sent_exactly_once(fake, outbox: Outbox, phones: list[str]) -> No
     sids = [sid for _, _, sid in rows]
     assert len(set(sids)) == len(sids) == len(phones) and None not in sids
     provider = {m["sid"]: m["to"] for m in fake.messages}
-    assert all(provider.get(sid) == phone for phone, _, sid in rows), \
+    assert all(provider.get(sid) == phone for phone, _, sid in rows), (
         "an outbox row holds a SID the provider created for someone else (or never created)"
+    )
 
 
 def test_eight_workers_send_ten_thousand_messages_exactly_once(scale_db, fake, tmp_path):
@@ -95,8 +106,9 @@ def test_eight_workers_send_ten_thousand_messages_exactly_once(scale_db, fake, t
     for phone in rate_limited:  # occasional 429: not processed, retried with backoff
         fake.inject(RATE_LIMIT, to=phone, times=1)
     # Nobody dies here: a lease far longer than any batch (even on a loaded machine).
-    env = worker_env(scale_db, fake, OUTREACH_LEASE_SECONDS=300,
-                     OUTREACH_RECONCILE_GRACE_SECONDS=10)
+    env = worker_env(
+        scale_db, fake, OUTREACH_LEASE_SECONDS=300, OUTREACH_RECONCILE_GRACE_SECONDS=10
+    )
     fleet, outbox = Fleet(env, tmp_path, concurrency=4, batch=100), Outbox(scale_db)
     try:
         wave = fleet.start(8)
@@ -116,7 +128,8 @@ def test_eight_workers_send_ten_thousand_messages_exactly_once(scale_db, fake, t
 
 
 def test_workers_killed_at_random_moments_never_send_twice_nor_lose_a_message(
-        scale_db, fake, tmp_path):
+    scale_db, fake, tmp_path
+):
     n = 3_000
     phones = create_schema_and_seed(scale_db, n)
     rng = random.Random(SEED + 1)
@@ -125,8 +138,13 @@ def test_workers_killed_at_random_moments_never_send_twice_nor_lose_a_message(
         fake.inject(HANG, to=phone, times=1)
     # A per-worker budget of 20 messages/s (no Redis) and small batches, so that the queue
     # is still being worked on in the last rounds instead of being emptied in the first few.
-    env = worker_env(scale_db, fake, OUTREACH_LEASE_SECONDS=2,
-                     OUTREACH_RECONCILE_GRACE_SECONDS=3, TWILIO_MAX_MPS=20)
+    env = worker_env(
+        scale_db,
+        fake,
+        OUTREACH_LEASE_SECONDS=2,
+        OUTREACH_RECONCILE_GRACE_SECONDS=3,
+        TWILIO_MAX_MPS=20,
+    )
     fleet, outbox = Fleet(env, tmp_path, concurrency=4, batch=20), Outbox(scale_db)
     killed = 0
     try:
@@ -137,7 +155,9 @@ def test_workers_killed_at_random_moments_never_send_twice_nor_lose_a_message(
             alive = fleet.alive
             if not alive:
                 continue
-            victims = alive if rng.random() < 0.25 else rng.sample(alive, rng.randint(1, len(alive)))
+            victims = (
+                alive if rng.random() < 0.25 else rng.sample(alive, rng.randint(1, len(alive)))
+            )
             for worker in victims:
                 worker.kill()
             killed += len(victims)
@@ -175,8 +195,11 @@ def test_chaos_round_two_sends_faults_kills_and_a_cancel(scale_db, fake, tmp_pat
     n = 400
     phones, send_a, send_b = seed_two_sends(scale_db, n, (TEXT_A, TEXT_B))
     rng = random.Random(SEED + 3)
-    faults = {"accepted_then_500": (SERVER_ERROR, True), "accepted_then_hang": (HANG, None),
-              "500_before_accepting": (SERVER_ERROR, False)}
+    faults = {
+        "accepted_then_500": (SERVER_ERROR, True),
+        "accepted_then_hang": (HANG, None),
+        "500_before_accepting": (SERVER_ERROR, False),
+    }
     for fault, record in faults.values():
         for phone in rng.sample(phones, n // 20):
             fake.inject(fault, to=phone, times=1, record=record)
@@ -187,8 +210,13 @@ def test_chaos_round_two_sends_faults_kills_and_a_cancel(scale_db, fake, tmp_pat
         fake.inject(SERVER_ERROR, to=phone, times=1, record=True)
     for phone in rng.sample(phones, n // 20):
         fake.inject(RATE_LIMIT, to=phone, times=1)
-    env = worker_env(scale_db, fake, OUTREACH_LEASE_SECONDS=3,
-                     OUTREACH_RECONCILE_GRACE_SECONDS=4, TWILIO_MAX_MPS=25)
+    env = worker_env(
+        scale_db,
+        fake,
+        OUTREACH_LEASE_SECONDS=3,
+        OUTREACH_RECONCILE_GRACE_SECONDS=4,
+        TWILIO_MAX_MPS=25,
+    )
     fleet, outbox = Fleet(env, tmp_path, concurrency=4, batch=20), Outbox(scale_db)
     killed, canceled_at, started_at_cancel = 0, None, set()
     try:
@@ -209,36 +237,52 @@ def test_chaos_round_two_sends_faults_kills_and_a_cancel(scale_db, fake, tmp_pat
         fleet.check_clean_exits()
 
         with outbox.engine.connect() as conn:
-            rows = conn.execute(text(
-                "SELECT o.id, o.send_id, c.phone, o.body, o.status, o.twilio_sid "
-                "FROM outbox_messages o JOIN contacts c ON c.id = o.contact_id")).all()
+            rows = conn.execute(
+                text(
+                    "SELECT o.id, o.send_id, c.phone, o.body, o.status, o.twilio_sid "
+                    "FROM outbox_messages o JOIN contacts c ON c.id = o.contact_id"
+                )
+            ).all()
             notice = "Responde BAJA para no recibir"
         by_sid = {r.twilio_sid: r for r in rows if r.twilio_sid}
         accepted = fake.messages
         pairs = Counter((m["to"], m["body"]) for m in accepted)
         duplicates = sum(k - 1 for k in pairs.values() if k > 1)
-        unmapped = [m for m in accepted if m["sid"] not in by_sid
-                    or (by_sid[m["sid"]].phone, by_sid[m["sid"]].body) != (m["to"], m["body"])]
+        unmapped = [
+            m
+            for m in accepted
+            if m["sid"] not in by_sid
+            or (by_sid[m["sid"]].phone, by_sid[m["sid"]].body) != (m["to"], m["body"])
+        ]
         lost = [r for r in rows if r.send_id == send_a and r.status != "sent"]
-        after_cancel = [m for m in accepted if m["body"].startswith("pairB")
-                        and by_sid.get(m["sid"]) is not None
-                        and by_sid[m["sid"]].id not in started_at_cancel]
+        after_cancel = [
+            m
+            for m in accepted
+            if m["body"].startswith("pairB")
+            and by_sid.get(m["sid"]) is not None
+            and by_sid[m["sid"]].id not in started_at_cancel
+        ]
         double_notice = [m for m in accepted if m["body"].count(notice) > 1]
         answered_500 = sum(1 for r in fake.creates if r.status == 500)
         hung = sum(1 for r in fake.creates if r.status is None)
-        print(f"\n[chaos] messages: {len(rows)} rows, {len(accepted)} accepted by the provider; "
-              f"faults injected: {6 * (n // 20)} ({answered_500} answered 500, {hung} hung); "
-              f"kills: {killed}; duplicates: {duplicates}; "
-              f"unmapped: {len(unmapped)}; lost: {len(lost)}; sent after cancel: "
-              f"{len(after_cancel)}; send B canceled: "
-              f"{sum(1 for r in rows if r.send_id == send_b and r.status == 'canceled')}; "
-              f"double opt-out line: {len(double_notice)}")
+        print(
+            f"\n[chaos] messages: {len(rows)} rows, {len(accepted)} accepted by the provider; "
+            f"faults injected: {6 * (n // 20)} ({answered_500} answered 500, {hung} hung); "
+            f"kills: {killed}; duplicates: {duplicates}; "
+            f"unmapped: {len(unmapped)}; lost: {len(lost)}; sent after cancel: "
+            f"{len(after_cancel)}; send B canceled: "
+            f"{sum(1 for r in rows if r.send_id == send_b and r.status == 'canceled')}; "
+            f"double opt-out line: {len(double_notice)}"
+        )
 
         assert duplicates == 0 and not unmapped and not lost
         assert not after_cancel and not double_notice
         assert {r.status for r in rows} <= {"sent", "canceled"}
-        assert all(r.status == "canceled" and r.twilio_sid is None
-                   for r in rows if r.send_id == send_b and r.status != "sent")
+        assert all(
+            r.status == "canceled" and r.twilio_sid is None
+            for r in rows
+            if r.send_id == send_b and r.status != "sent"
+        )
         assert any(r.status == "canceled" for r in rows if r.send_id == send_b)
         assert killed >= 4 and canceled_at is not None
         assert answered_500 and hung
@@ -284,9 +328,14 @@ def test_a_job_claimed_by_a_dead_worker_is_recovered(scale_db, fake, tmp_path):
             job_id = enqueue(kind, organization_id=None, payload={"n": 1}, now=utcnow()).id
             db.session.remove()
         with open(log_path, "wb") as log:
-            child = subprocess.Popen([sys.executable, "-m", "tests.scale.job_child", kind, "4"],
-                                     cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log,
-                                     stderr=subprocess.STDOUT)
+            child = subprocess.Popen(
+                [sys.executable, "-m", "tests.scale.job_child", kind, "4"],
+                cwd=ROOT,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         deadline = time.monotonic() + 60
         while f"RUNNING {job_id}" not in log_path.read_text(errors="replace"):
             assert child.poll() is None, log_path.read_text(errors="replace")[-2000:]
@@ -296,9 +345,10 @@ def test_a_job_claimed_by_a_dead_worker_is_recovered(scale_db, fake, tmp_path):
         child.wait()
 
         with outbox.engine.connect() as conn:
-            status, claimed_by, expires = conn.execute(text(
-                "SELECT status, claimed_by, lease_expires_at FROM jobs WHERE id = :id"),
-                {"id": job_id}).one()
+            status, claimed_by, expires = conn.execute(
+                text("SELECT status, claimed_by, lease_expires_at FROM jobs WHERE id = :id"),
+                {"id": job_id},
+            ).one()
         left = None if expires is None else (expires - utcnow()).total_seconds()
         assert (status, claimed_by) == ("running", f"doomed:{kind}")
         if left is not None and left > 1.0:  # the lease still holds: nobody steals it

@@ -1,5 +1,6 @@
 """Security suite fixtures: two organizations full of objects, a signed-in client per role,
 and the checks every suite shares (state fingerprint, HTML hygiene, leak search)."""
+
 import hashlib
 import re
 from html.parser import HTMLParser
@@ -32,17 +33,38 @@ def world(app, make_org, make_user, run_jobs):
     app.config["TWILIO_AUTH_TOKEN"] = TWILIO_TOKEN
     org_a = make_org(slug="alfa", name=f"{MARKER_A} ONG")
     org_b = make_org(slug="beta", name=f"{MARKER_B} ONG")
-    users = {role: make_user(org_a, role=role, email=f"{role}@alfa.example.org", language="en")
-             for role in ("evaluator", "coordinator", "admin")}
+    users = {
+        role: make_user(org_a, role=role, email=f"{role}@alfa.example.org", language="en")
+        for role in ("evaluator", "coordinator", "admin")
+    }
     extra_a = make_user(org_a, role="coordinator", email="otra-persona@alfa.example.org")
     admin_b = make_user(org_b, role="admin", email="admin@beta.example.org")
     b_user = make_user(org_b, role="coordinator", email=f"{MARKER_B.lower()}@beta.example.org")
-    a = build_objects(org_a, marker=MARKER_A, phone_prefix=PHONES_A,
-                      users={"other_user": extra_a}, run_jobs=run_jobs)
-    b = build_objects(org_b, marker=MARKER_B, phone_prefix=PHONES_B,
-                      users={"other_user": b_user}, run_jobs=run_jobs)
-    return SimpleNamespace(app=app, a=a, b=b, users=users, admin_b=admin_b, org_a=org_a,
-                           org_b=org_b, make_user=make_user, run_jobs=run_jobs)
+    a = build_objects(
+        org_a,
+        marker=MARKER_A,
+        phone_prefix=PHONES_A,
+        users={"other_user": extra_a},
+        run_jobs=run_jobs,
+    )
+    b = build_objects(
+        org_b,
+        marker=MARKER_B,
+        phone_prefix=PHONES_B,
+        users={"other_user": b_user},
+        run_jobs=run_jobs,
+    )
+    return SimpleNamespace(
+        app=app,
+        a=a,
+        b=b,
+        users=users,
+        admin_b=admin_b,
+        org_a=org_a,
+        org_b=org_b,
+        make_user=make_user,
+        run_jobs=run_jobs,
+    )
 
 
 # --- clients ---------------------------------------------------------------------------------
@@ -134,8 +156,13 @@ class _Inspector(HTMLParser):
                 self.problems.append(f"inline event handler <{tag} {name}=...>")
             if name == "style":
                 self.problems.append(f"inline style attribute on <{tag}>")
-            if name in URL_ATTRIBUTES and value and re.sub(r"[\s\x00-\x1f]", "", value).lower() \
-                    .startswith(("javascript:", "vbscript:", "data:text/html")):
+            if (
+                name in URL_ATTRIBUTES
+                and value
+                and re.sub(r"[\s\x00-\x1f]", "", value)
+                .lower()
+                .startswith(("javascript:", "vbscript:", "data:text/html"))
+            ):
                 self.problems.append(f"script URL <{tag} {name}={value[:40]!r}>")
         if tag in ("iframe", "object", "embed", "base"):
             self.problems.append(f"<{tag}> element")

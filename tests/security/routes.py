@@ -13,13 +13,14 @@ Permissions:
     webhook           Twilio: X-Twilio-Signature (no session, no CSRF)
     token             a secret in the URL or header (calendar feed, /metrics): no session
 """
+
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field
-from datetime import date, time, timedelta
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import time, timedelta
 from types import SimpleNamespace
-from typing import Callable
 
 from app.contacts import import_services
 from app.contacts.models import Contact, ContactImport
@@ -36,8 +37,17 @@ from app.workshops.models import Workshop, WorkshopRegistration
 from tests.factories import make_audience, make_campaign, make_contact, make_message
 
 ROLES = ("anonymous", "evaluator", "coordinator", "admin")
-PERMISSIONS = ("public", "login", "view_reports", "view_contacts", "coordinate",
-               "manage_users", "manage_settings", "webhook", "token")
+PERMISSIONS = (
+    "public",
+    "login",
+    "view_reports",
+    "view_contacts",
+    "coordinate",
+    "manage_users",
+    "manage_settings",
+    "webhook",
+    "token",
+)
 
 
 @dataclass(frozen=True)
@@ -83,8 +93,11 @@ def _export_tables(o) -> list[dict]:
 def _codebooks(o) -> list[dict]:
     from app.reports.tables import SPECS
 
-    return [{}, *({"export": key} for key in ("events", *SPECS)),
-            *({"export": key, "format": "csv"} for key in ("events", *SPECS))]
+    return [
+        {},
+        *({"export": key} for key in ("events", *SPECS)),
+        *({"export": key, "format": "csv"} for key in ("events", *SPECS)),
+    ]
 
 
 ROUTES: dict[str, Route] = {
@@ -131,12 +144,14 @@ ROUTES: dict[str, Route] = {
     "campaigns.new": Route("coordinate"),
     "campaigns.detail": owned("coordinate", campaign_id="campaign"),
     "campaigns.edit": owned("coordinate", campaign_id="campaign"),
-    "campaigns.change_status": Route("coordinate", args=_obj(campaign_id="campaign"),
-                                     data=lambda o: {"to": "paused"}, owned=True),
+    "campaigns.change_status": Route(
+        "coordinate", args=_obj(campaign_id="campaign"), data=lambda o: {"to": "paused"}, owned=True
+    ),
     "campaigns.new_message": owned("coordinate", campaign_id="campaign"),
     "campaigns.edit_message": owned("coordinate", campaign_id="campaign", message_id="message"),
-    "campaigns.delete_message": owned("coordinate", campaign_id="campaign",
-                                      message_id="spare_message"),
+    "campaigns.delete_message": owned(
+        "coordinate", campaign_id="campaign", message_id="spare_message"
+    ),
     "outreach.new_send": owned("coordinate", campaign_id="campaign"),
     "outreach.sends": owned("coordinate", campaign_id="campaign"),
     "outreach.inbox": owned("coordinate", campaign_id="campaign"),
@@ -155,23 +170,35 @@ ROUTES: dict[str, Route] = {
     "workshops.cancel": owned("coordinate", workshop_id="workshop"),
     "workshops.invite": owned("coordinate", workshop_id="workshop"),
     "attendance.roster": owned("coordinate", workshop_id="workshop"),
-    "attendance.check_in": owned("coordinate", workshop_id="workshop",
-                                 registration_id="registration"),
+    "attendance.check_in": owned(
+        "coordinate", workshop_id="workshop", registration_id="registration"
+    ),
     "attendance.undo": owned("coordinate", workshop_id="workshop", registration_id="registration"),
     "attendance.complete": owned("coordinate", workshop_id="workshop"),
     "attendance.walk_in": owned("coordinate", workshop_id="workshop"),
     "attendance.upload": owned("coordinate", workshop_id="workshop"),
-    "attendance.report": Route("coordinate", args=_obj(workshop_id="workshop"),
-                               data=lambda o: {"report": o.sheet_report_token}, owned=True),
+    "attendance.report": Route(
+        "coordinate",
+        args=_obj(workshop_id="workshop"),
+        data=lambda o: {"report": o.sheet_report_token},
+        owned=True,
+    ),
     # --- reports (every role that signs in) ---------------------------------------------------------
-    "reports.index": Route("view_reports", args=lambda o: {"from": "2026-01-01", "to": "2026-12-31"}),
+    "reports.index": Route(
+        "view_reports", args=lambda o: {"from": "2026-01-01", "to": "2026-12-31"}
+    ),
     "reports.campaign": owned("view_reports", campaign_id="campaign"),
     "reports.glossary": Route("view_reports"),
     "reports.codebook": Route("view_reports", args=_codebooks),
     "reports.export_table": Route("view_reports", args=_export_tables, owned=True),
-    "reports.export_events": Route("view_reports", args=lambda o: [
-        {"from": "2026-01-01", "to": "2026-12-31"},
-        {"from": "2026-01-01", "to": "2026-12-31", "campaign_id": o.campaign.id}], owned=True),
+    "reports.export_events": Route(
+        "view_reports",
+        args=lambda o: [
+            {"from": "2026-01-01", "to": "2026-12-31"},
+            {"from": "2026-01-01", "to": "2026-12-31", "campaign_id": o.campaign.id},
+        ],
+        owned=True,
+    ),
     "reports.export_job": owned("view_reports", job_id="export_job"),
     "reports.export_job_status": owned("view_reports", job_id="export_job"),
     "reports.export_download": owned("view_reports", job_id="export_job"),
@@ -218,12 +245,19 @@ CSV_WITH_REJECTS = (
 
 def _csv(name: str) -> bytes:
     n = next(_seq)
-    return CSV_WITH_REJECTS.format(a=f"{(n * 2) % 10000:04d}", b=f"{(n * 2 + 1) % 10000:04d}",
-                                   name=name).encode()
+    return CSV_WITH_REJECTS.format(
+        a=f"{(n * 2) % 10000:04d}", b=f"{(n * 2 + 1) % 10000:04d}", name=name
+    ).encode()
 
 
-def build_objects(org, *, marker: str, phone_prefix: str, users: dict | None = None,
-                  run_jobs: Callable | None = None) -> SimpleNamespace:
+def build_objects(
+    org,
+    *,
+    marker: str,
+    phone_prefix: str,
+    users: dict | None = None,
+    run_jobs: Callable | None = None,
+) -> SimpleNamespace:
     """One of every organization-owned object a URL can name, in `org`.
 
     Every text an organization's user could see carries `marker`, and phones start with
@@ -234,8 +268,11 @@ def build_objects(org, *, marker: str, phone_prefix: str, users: dict | None = N
 
     def contact(**overrides):
         k = next(_seq)
-        values = dict(first_name=f"{marker}Joven{k}", phone=f"{phone_prefix}{k % 10000:04d}",
-                      municipality="Tijuana")
+        values = dict(
+            first_name=f"{marker}Joven{k}",
+            phone=f"{phone_prefix}{k % 10000:04d}",
+            municipality="Tijuana",
+        )
         values.update(overrides)
         c = make_contact(org, **values)
         o.names.append(c.first_name)
@@ -246,48 +283,96 @@ def build_objects(org, *, marker: str, phone_prefix: str, users: dict | None = N
     o.second_contact = contact()
     o.opted_out = contact(opted_out_at=utcnow() - timedelta(days=2), opt_out_channel="sms")
     o.campaign = make_campaign(org, name=f"{marker} Campaña {n}")
-    o.message = make_message(o.campaign, label=f"{marker} Aviso {n}",
-                             body_es=f"Hola {{first_name}}, {marker} informa.",
-                             body_en=f"Hi {{first_name}}, {marker} informs.")
+    o.message = make_message(
+        o.campaign,
+        label=f"{marker} Aviso {n}",
+        body_es=f"Hola {{first_name}}, {marker} informa.",
+        body_en=f"Hi {{first_name}}, {marker} informs.",
+    )
     o.spare_message = make_message(o.campaign, label=f"{marker} Repuesto {n}")
-    o.audience = make_audience(org, {}, name=f"{marker} Audiencia {n}",
-                               description=f"{marker} descripción")
-    o.send, _ = schedule_send(o.campaign, message=o.message, audience=o.audience, kind="once",
-                              user_id=None, now=utcnow(),
-                              local_date=(utcnow() + timedelta(days=20)).date(),
-                              local_time=time(17, 0))
-    o.inbound = InboundMessage(organization_id=org.id, twilio_sid=f"SMsec{n:030d}",
-                               contact_id=o.contact.id, campaign_id=o.campaign.id,
-                               body=f"{marker} ya no quiero", intent="other", needs_review=True)
+    o.audience = make_audience(
+        org, {}, name=f"{marker} Audiencia {n}", description=f"{marker} descripción"
+    )
+    o.send, _ = schedule_send(
+        o.campaign,
+        message=o.message,
+        audience=o.audience,
+        kind="once",
+        user_id=None,
+        now=utcnow(),
+        local_date=(utcnow() + timedelta(days=20)).date(),
+        local_time=time(17, 0),
+    )
+    o.inbound = InboundMessage(
+        organization_id=org.id,
+        twilio_sid=f"SMsec{n:030d}",
+        contact_id=o.contact.id,
+        campaign_id=o.campaign.id,
+        body=f"{marker} ya no quiero",
+        intent="other",
+        needs_review=True,
+    )
     db.session.add(o.inbound)
     starts = (utcnow() + timedelta(days=15)).replace(microsecond=0)
     o.workshop = Workshop(
-        organization_id=org.id, campaign_id=o.campaign.id, code=f"{1000 + n % 9000:04d}",
-        title_es=f"{marker} Taller {n}", title_en=f"{marker} Workshop {n}",
-        kind="community_workshop", venue_name=f"{marker} Casa", country="MX", state_code="02",
-        municipality="Tijuana", timezone="America/Tijuana", starts_at=starts,
-        ends_at=starts + timedelta(hours=2), capacity=30, language="es", status="scheduled")
+        organization_id=org.id,
+        campaign_id=o.campaign.id,
+        code=f"{1000 + n % 9000:04d}",
+        title_es=f"{marker} Taller {n}",
+        title_en=f"{marker} Workshop {n}",
+        kind="community_workshop",
+        venue_name=f"{marker} Casa",
+        country="MX",
+        state_code="02",
+        municipality="Tijuana",
+        timezone="America/Tijuana",
+        starts_at=starts,
+        ends_at=starts + timedelta(hours=2),
+        capacity=30,
+        language="es",
+        status="scheduled",
+    )
     db.session.add(o.workshop)
     db.session.commit()
     o.registration = WorkshopRegistration(
-        organization_id=org.id, workshop_id=o.workshop.id, contact_id=o.second_contact.id,
-        status="confirmed", invited_at=utcnow() - timedelta(days=1))
+        organization_id=org.id,
+        workshop_id=o.workshop.id,
+        contact_id=o.second_contact.id,
+        status="confirmed",
+        invited_at=utcnow() - timedelta(days=1),
+    )
     db.session.add(o.registration)
     for kind in ("sms_delivered", "reply"):
-        record_event(organization_id=org.id, contact_id=o.contact.id, kind=kind, channel="sms",
-                     occurred_at=utcnow() - timedelta(days=1), campaign_id=o.campaign.id,
-                     message_id=o.message.id)
+        record_event(
+            organization_id=org.id,
+            contact_id=o.contact.id,
+            kind=kind,
+            channel="sms",
+            occurred_at=utcnow() - timedelta(days=1),
+            campaign_id=o.campaign.id,
+            message_id=o.message.id,
+        )
     db.session.commit()
 
     o.previewed_import = import_services.create_import(
-        org, user_id=None, filename=f"{marker}-lista.csv", data=_csv(marker + "Imp"))
+        org, user_id=None, filename=f"{marker}-lista.csv", data=_csv(marker + "Imp")
+    )
     o.completed_import = import_services.create_import(
-        org, user_id=None, filename=f"{marker}-hecha.csv", data=_csv(marker + "Hecho"))
+        org, user_id=None, filename=f"{marker}-hecha.csv", data=_csv(marker + "Hecho")
+    )
     o.job = import_services.queue_import(o.completed_import, user_id=None, now=utcnow())
     # A large event export as an evaluator would get it (suppressed), written by a worker.
     o.export_job = export_jobs.queue_event_export(
-        org.id, user_id=None, campaign_id=None, period=Period(tz="America/Tijuana"),
-        threshold=5, locale="es", filename=f"{marker}-eventos.csv", total=2, now=utcnow())
+        org.id,
+        user_id=None,
+        campaign_id=None,
+        period=Period(tz="America/Tijuana"),
+        threshold=5,
+        locale="es",
+        filename=f"{marker}-eventos.csv",
+        total=2,
+        now=utcnow(),
+    )
     if run_jobs is not None:
         run_jobs()
         db.session.expire_all()
@@ -298,12 +383,12 @@ def build_objects(org, *, marker: str, phone_prefix: str, users: dict | None = N
     # A sign-in sheet with a rejected row: its signed report is the POST data of
     # attendance.report (the report travels with the page, it is not stored).
     sheet = f"telefono,nombre\n{o.second_contact.phone},X\n12345,{marker}Nadie\n".encode()
-    result = attendance.import_sign_in_sheet(o.workshop, data=sheet, filename="hoja.csv",
-                                             user_id=None, now=utcnow())
+    result = attendance.import_sign_in_sheet(
+        o.workshop, data=sheet, filename="hoja.csv", user_id=None, now=utcnow()
+    )
     o.sheet_report_token = attendance.report_token(o.workshop, result)
     # undo the check-in the sheet made, so the registration is back to plain "confirmed"
-    attendance.undo_check_in(db.session.get(WorkshopRegistration, o.registration.id),
-                             now=utcnow())
+    attendance.undo_check_in(db.session.get(WorkshopRegistration, o.registration.id), now=utcnow())
     o.registration = db.session.get(WorkshopRegistration, o.registration.id)
     o.other_user = (users or {}).get("other_user")
     db.session.commit()
@@ -313,5 +398,10 @@ def build_objects(org, *, marker: str, phone_prefix: str, users: dict | None = N
 def contacts_named(org, marker: str) -> list[Contact]:
     from sqlalchemy import select
 
-    return list(db.session.scalars(select(Contact).where(
-        Contact.organization_id == org.id, Contact.first_name.contains(marker))))
+    return list(
+        db.session.scalars(
+            select(Contact).where(
+                Contact.organization_id == org.id, Contact.first_name.contains(marker)
+            )
+        )
+    )

@@ -9,10 +9,22 @@ Expected:
 Every response to organization A's users is searched for organization B's names and
 phone numbers; every page an evaluator can open, for the names and phones of A's contacts.
 """
+
 from urllib.parse import urlsplit
 
-from .conftest import (MARKER_A, METRICS_TOKEN, PHONES_A, build_url, changed_tables,
-                       clients_by_role, csrf_token, fingerprint, leaks, pii, sign_in)
+from .conftest import (
+    MARKER_A,
+    METRICS_TOKEN,
+    PHONES_A,
+    build_url,
+    changed_tables,
+    clients_by_role,
+    csrf_token,
+    fingerprint,
+    leaks,
+    pii,
+    sign_in,
+)
 from .routes import ROLES, ROUTES, build_objects, least_privileged, required_roles
 
 STATE_CHANGING = ("POST", "PUT", "PATCH", "DELETE")
@@ -31,13 +43,16 @@ def test_every_route_is_in_the_table(app):
     stale = sorted(ROUTES.keys() - endpoints)
     assert not missing, (
         "routes without an entry in tests/security/routes.py (say which permission they "
-        "need and how to build their URL):\n  " + "\n  ".join(missing))
+        "need and how to build their URL):\n  " + "\n  ".join(missing)
+    )
     assert not stale, "entries for routes that no longer exist:\n  " + "\n  ".join(stale)
 
 
 def _is_login_redirect(response) -> bool:
-    return response.status_code == 302 and urlsplit(
-        response.headers.get("Location", "")).path == "/login"
+    return (
+        response.status_code == 302
+        and urlsplit(response.headers.get("Location", "")).path == "/login"
+    )
 
 
 class Matrix:
@@ -48,8 +63,10 @@ class Matrix:
         self.cells: set[tuple] = set()
 
     def fail(self, what: str, response, expected: str) -> None:
-        self.failures.append(f"{what}: got {response.status_code} "
-                             f"{response.headers.get('Location', '')}, expected {expected}")
+        self.failures.append(
+            f"{what}: got {response.status_code} "
+            f"{response.headers.get('Location', '')}, expected {expected}"
+        )
 
     def scan(self, what: str, role: str, response) -> None:
         if response.status_code >= 400 or response.direct_passthrough:
@@ -118,13 +135,18 @@ def test_authorization_matrix(world, capsys):
                         response = client.get(url)
                         if not 200 <= response.status_code < 400:
                             m.fail(what, response, "2xx/3xx")
-                        if role != "anonymous" and _is_login_redirect(response) and \
-                                rule.endpoint != "auth.login":
+                        if (
+                            role != "anonymous"
+                            and _is_login_redirect(response)
+                            and rule.endpoint != "auth.login"
+                        ):
                             m.fail(what, response, "no redirect to login")
                     elif spec.permission == "public":
                         response = client.open(url, method=method, data=data)
-                        if response.status_code in (401, 403, 404, 405) or \
-                                response.status_code >= 500:
+                        if (
+                            response.status_code in (401, 403, 404, 405)
+                            or response.status_code >= 500
+                        ):
                             m.fail(what, response, "a public route to answer")
                     else:
                         continue  # authorized POST: phase 2 below (fresh objects)
@@ -140,11 +162,13 @@ def test_authorization_matrix(world, capsys):
     authorized_posts = _authorized_posts(world, m)
     routes = {rule.endpoint for rule in app.url_map.iter_rules()}
     with capsys.disabled():
-        print(f"\n[authorization matrix] {len(routes)} routes, "
-              f"{len({(e, mt) for e, mt, _r, _o in m.cells})} route×method pairs, "
-              f"{len(ROLES)} roles × 2 organizations: {len(m.cells)} cells, "
-              f"{m.checked} requests ({denied_posts} denied state-changing requests, "
-              f"{authorized_posts} authorized POSTs with fresh objects)")
+        print(
+            f"\n[authorization matrix] {len(routes)} routes, "
+            f"{len({(e, mt) for e, mt, _r, _o in m.cells})} route×method pairs, "
+            f"{len(ROLES)} roles × 2 organizations: {len(m.cells)} cells, "
+            f"{m.checked} requests ({denied_posts} denied state-changing requests, "
+            f"{authorized_posts} authorized POSTs with fresh objects)"
+        )
     assert not m.failures, "\n".join(m.failures)
 
 
@@ -159,8 +183,11 @@ def _unchanged(m: Matrix, baseline: dict, what: str) -> dict:
 def _check_token_route(m: Matrix, client, endpoint: str, url: str, what: str):
     """Token routes ignore the session: the secret alone opens them."""
     if endpoint == "main.metrics":
-        for headers in ({}, {"Authorization": "Bearer wrong"},
-                        {"Authorization": "Basic " + METRICS_TOKEN}):
+        for headers in (
+            {},
+            {"Authorization": "Bearer wrong"},
+            {"Authorization": "Basic " + METRICS_TOKEN},
+        ):
             response = client.get(url, headers=headers)
             if response.status_code != 401:
                 m.fail(f"{what} {headers}", response, "401")
@@ -199,9 +226,13 @@ def _authorized_posts(world, m: Matrix) -> int:
         for role in [least_privileged(spec.permission)]:
             objs = world.a
             if spec.owned:  # an earlier request may have deleted or changed world.a's
-                objs = build_objects(world.org_a, marker=MARKER_A, phone_prefix=PHONES_A,
-                                     users={"other_user": world.users["evaluator"]},
-                                     run_jobs=world.run_jobs)
+                objs = build_objects(
+                    world.org_a,
+                    marker=MARKER_A,
+                    phone_prefix=PHONES_A,
+                    users={"other_user": world.users["evaluator"]},
+                    run_jobs=world.run_jobs,
+                )
             client = sign_in(app, world.users[role])
             data = {"csrf_token": csrf_token(client), **(spec.data(objs) if spec.data else {})}
             url = build_url(app, rule.endpoint, spec.urls(objs)[0])

@@ -1,6 +1,7 @@
 """CSRF: every state-changing route refuses a request without a valid token (400, nothing
 changes), for a signed-in user whose role allows the action; Twilio's webhooks (the only
 exempt routes) refuse a missing or wrong X-Twilio-Signature (403) and accept a correct one."""
+
 import pytest
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import select
@@ -48,9 +49,16 @@ def test_state_changing_routes_require_a_csrf_token(world, capsys):
         url = build_url(app, rule.endpoint, spec.urls(world.a)[0])
         data = spec.data(world.a) if spec.data else {}
         if rule.endpoint == "auth.login":
-            data = {"email": world.users["admin"].email, "password": "Prevencion-Juvenil-Tijuana-26"}
-        for case, token in (("missing", None), ("wrong", "not-a-token"),
-                            ("another session's", foreign_token), ("empty", "")):
+            data = {
+                "email": world.users["admin"].email,
+                "password": "Prevencion-Juvenil-Tijuana-26",
+            }
+        for case, token in (
+            ("missing", None),
+            ("wrong", "not-a-token"),
+            ("another session's", foreign_token),
+            ("empty", ""),
+        ):
             sent = dict(data)
             if token is not None:
                 sent["csrf_token"] = token
@@ -60,8 +68,10 @@ def test_state_changing_routes_require_a_csrf_token(world, capsys):
             routes.add((rule.endpoint, method))
             what = f"{method} {url} [{rule.endpoint}] as {role}, {case} token"
             if response.status_code != 400 or not refusals:
-                failures.append(f"{what}: got {response.status_code} {refusals}, expected a "
-                                "400 from the CSRF check")
+                failures.append(
+                    f"{what}: got {response.status_code} {refusals}, expected a "
+                    "400 from the CSRF check"
+                )
             after = fingerprint()
             if changed_tables(baseline, after):
                 failures.append(f"{what}: changed {changed_tables(baseline, after)}")
@@ -70,21 +80,26 @@ def test_state_changing_routes_require_a_csrf_token(world, capsys):
         # refusals above were the token's doing.
         if rule.endpoint not in ("auth.logout",):
             refusals.clear()
-            response = client.open(url, method=method,
-                                   data={**data, "csrf_token": csrf_token(client)})
+            response = client.open(
+                url, method=method, data={**data, "csrf_token": csrf_token(client)}
+            )
             if refusals or response.status_code >= 500:
                 failures.append(f"{method} {url}: refused even with a valid token {refusals}")
             baseline = fingerprint()
     with capsys.disabled():
-        print(f"\n[csrf] {len(routes)} state-changing route×method pairs × 4 bad tokens: "
-              f"{checked} refused requests (webhooks checked separately)")
+        print(
+            f"\n[csrf] {len(routes)} state-changing route×method pairs × 4 bad tokens: "
+            f"{checked} refused requests (webhooks checked separately)"
+        )
     assert not failures, "\n".join(failures)
 
 
 def test_only_the_webhooks_are_exempt(app):
     from app.extensions import csrf
 
-    assert app.config.get("WTF_CSRF_ENABLED", True) and app.config.get("WTF_CSRF_CHECK_DEFAULT", True)
+    assert app.config.get("WTF_CSRF_ENABLED", True) and app.config.get(
+        "WTF_CSRF_CHECK_DEFAULT", True
+    )
     assert not csrf._exempt_views
     assert {bp.name for bp in csrf._exempt_blueprints} == {"webhooks"}
     assert {e for e in app.view_functions if e.startswith("webhooks.")} == WEBHOOKS
@@ -98,20 +113,35 @@ def _sign(url, params, token=TWILIO_TOKEN):
 
 
 def _status_params(sid, status="delivered"):
-    return {"MessageSid": sid, "SmsSid": sid, "MessageStatus": status, "SmsStatus": status,
-            "AccountSid": "AC" + "0" * 32, "To": "+526647770001", "From": "+15005550006",
-            "ApiVersion": "2010-04-01"}
+    return {
+        "MessageSid": sid,
+        "SmsSid": sid,
+        "MessageStatus": status,
+        "SmsStatus": status,
+        "AccountSid": "AC" + "0" * 32,
+        "To": "+526647770001",
+        "From": "+15005550006",
+        "ApiVersion": "2010-04-01",
+    }
 
 
 def _inbound_params(phone, body, sid="SM" + "d" * 32):
-    return {"MessageSid": sid, "SmsMessageSid": sid, "AccountSid": "AC" + "0" * 32,
-            "From": phone, "To": "+15005550006", "Body": body, "NumMedia": "0"}
+    return {
+        "MessageSid": sid,
+        "SmsMessageSid": sid,
+        "AccountSid": "AC" + "0" * 32,
+        "From": phone,
+        "To": "+15005550006",
+        "Body": body,
+        "NumMedia": "0",
+    }
 
 
 @pytest.fixture
 def sent_row(world):
-    row = db.session.scalar(select(OutboxMessage).where(
-        OutboxMessage.organization_id == world.org_a.id).limit(1))
+    row = db.session.scalar(
+        select(OutboxMessage).where(OutboxMessage.organization_id == world.org_a.id).limit(1)
+    )
     row.status, row.twilio_sid = "sent", "SM" + "e" * 32
     db.session.commit()
     return row
@@ -135,8 +165,9 @@ def test_webhooks_check_the_twilio_signature(world, sent_row, endpoint):
         "wrong token": {"X-Twilio-Signature": _sign(public, params, "another-token-000")},
         "wrong URL": {"X-Twilio-Signature": _sign("https://evil.example" + path, params)},
         "internal URL": {"X-Twilio-Signature": _sign("http://localhost" + path, params)},
-        "other params": {"X-Twilio-Signature": _sign(public, {**params, "Body": "x",
-                                                              "MessageStatus": "failed"})},
+        "other params": {
+            "X-Twilio-Signature": _sign(public, {**params, "Body": "x", "MessageStatus": "failed"})
+        },
     }
     baseline = fingerprint()
     for case, headers in bad_cases.items():
@@ -150,13 +181,16 @@ def test_webhooks_check_the_twilio_signature(world, sent_row, endpoint):
     assert not changed_tables(baseline, fingerprint())
     # Tampering with a signed request: one parameter changed after signing.
     tampered = dict(params, Body="BAJA", MessageStatus="failed")
-    assert client.post(path, data=tampered,
-                       headers={"X-Twilio-Signature": good}).status_code == 403
+    assert client.post(path, data=tampered, headers={"X-Twilio-Signature": good}).status_code == 403
     assert not changed_tables(baseline, fingerprint())
     # Without a configured auth token nothing is accepted, not even "signed" requests.
     app.config["TWILIO_AUTH_TOKEN"] = ""
-    assert client.post(path, data=params, headers={
-        "X-Twilio-Signature": _sign(public, params, "")}).status_code == 403
+    assert (
+        client.post(
+            path, data=params, headers={"X-Twilio-Signature": _sign(public, params, "")}
+        ).status_code
+        == 403
+    )
     app.config["TWILIO_AUTH_TOKEN"] = TWILIO_TOKEN
     # The correct signature is accepted, and does its work.
     response = client.post(path, data=params, headers={"X-Twilio-Signature": good})
@@ -165,6 +199,10 @@ def test_webhooks_check_the_twilio_signature(world, sent_row, endpoint):
     if endpoint == "webhooks.status":
         assert db.session.get(OutboxMessage, sent_row.id).status == "delivered"
     else:
-        assert db.session.scalar(select(InboundMessage).where(
-            InboundMessage.twilio_sid == params["MessageSid"])) is not None
+        assert (
+            db.session.scalar(
+                select(InboundMessage).where(InboundMessage.twilio_sid == params["MessageSid"])
+            )
+            is not None
+        )
         assert db.session.get(Contact, world.a.contact.id).opted_out_at is None

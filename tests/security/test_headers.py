@@ -1,6 +1,7 @@
 """Security headers and cookie flags on every HTML response: every GET route each role can
 render, and every error page; HSTS and hardened cookies in production only; no inline
 scripts, event handlers, javascript: URLs or inline styles in any rendered HTML."""
+
 import pytest
 
 from app import create_app
@@ -11,8 +12,12 @@ from tests.conftest import STRONG_PASSWORD
 from .conftest import build_url, clients_by_role, csrf_token, html_problems
 from .routes import ROUTES, required_roles
 
-REQUIRED_CSP = ("default-src 'self'", "object-src 'none'", "base-uri 'none'",
-                "frame-ancestors 'none'")
+REQUIRED_CSP = (
+    "default-src 'self'",
+    "object-src 'none'",
+    "base-uri 'none'",
+    "frame-ancestors 'none'",
+)
 
 
 def header_problems(response, *, production: bool) -> list[str]:
@@ -21,8 +26,9 @@ def header_problems(response, *, production: bool) -> list[str]:
     if headers.get("X-Content-Type-Options") != "nosniff":
         problems.append("no X-Content-Type-Options: nosniff")
     hsts = headers.get("Strict-Transport-Security", "")
-    if production and not (hsts.startswith("max-age=") and int(
-            hsts.split("=", 1)[1].split(";")[0]) >= 31536000):
+    if production and not (
+        hsts.startswith("max-age=") and int(hsts.split("=", 1)[1].split(";")[0]) >= 31536000
+    ):
         problems.append(f"HSTS missing or short in production: {hsts!r}")
     if not production and hsts:
         problems.append("HSTS outside production")
@@ -43,8 +49,12 @@ def header_problems(response, *, production: bool) -> list[str]:
             problems.append(f"cookie without HttpOnly: {cookie[:40]}")
         if "samesite=lax" not in flags and "samesite=strict" not in flags:
             problems.append(f"cookie without SameSite: {cookie[:40]}")
-        if production and ("secure" not in flags or not cookie.startswith("__Host-")
-                           or "path=/" not in flags or any(f.startswith("domain=") for f in flags)):
+        if production and (
+            "secure" not in flags
+            or not cookie.startswith("__Host-")
+            or "path=/" not in flags
+            or any(f.startswith("domain=") for f in flags)
+        ):
             problems.append(f"production cookie not Secure/__Host-: {cookie[:60]}")
     return problems
 
@@ -69,8 +79,7 @@ def test_headers_on_every_page_of_every_role(world, capsys):
                 url = build_url(app, endpoint, values)
                 headers = {"Authorization": f"Bearer {app.config['METRICS_TOKEN']}"}
                 for lang in ("es", "en"):
-                    response = clients[role].get(url, headers={**headers,
-                                                               "Accept-Language": lang})
+                    response = clients[role].get(url, headers={**headers, "Accept-Language": lang})
                     pages += 1
                     html += response.mimetype == "text/html"
                     for problem in header_problems(response, production=False):
@@ -85,8 +94,10 @@ def test_headers_on_every_page_of_every_role(world, capsys):
         403: evaluator.get("/campaigns/"),
         404: coordinator.get("/no-such-page"),
         405: coordinator.get("/logout"),
-        413: coordinator.post("/contacts/new", data={
-            "csrf_token": csrf_token(coordinator), "first_name": "x" * (128 * 1024)}),
+        413: coordinator.post(
+            "/contacts/new",
+            data={"csrf_token": csrf_token(coordinator), "first_name": "x" * (128 * 1024)},
+        ),
         500: coordinator.get("/__security-test-boom"),
     }
     for code, response in errors.items():
@@ -95,8 +106,10 @@ def test_headers_on_every_page_of_every_role(world, capsys):
         html += 1
         failures += [f"error page {code}: {p}" for p in header_problems(response, production=False)]
     with capsys.disabled():
-        print(f"\n[headers] {pages} responses checked ({html} HTML pages, es and en, 4 roles) "
-              f"+ {len(errors)} error pages")
+        print(
+            f"\n[headers] {pages} responses checked ({html} HTML pages, es and en, 4 roles) "
+            f"+ {len(errors)} error pages"
+        )
     assert not failures, "\n".join(failures)
 
 
@@ -126,10 +139,14 @@ def test_production_headers_and_cookies(production_app):
     from app.organizations.services import create_organization
 
     app = production_app
-    org = create_organization(slug="prod", name="Producción", country="MX",
-                              timezone="America/Tijuana", default_language="es")
-    user = create_user(org, email="admin@prod.example.org", role="admin",
-                       password=STRONG_PASSWORD)
+    org = create_organization(
+        slug="prod",
+        name="Producción",
+        country="MX",
+        timezone="America/Tijuana",
+        default_language="es",
+    )
+    user = create_user(org, email="admin@prod.example.org", role="admin", password=STRONG_PASSWORD)
     client = app.test_client()
     base = "https://alcance.example.org"
     login_page = client.get("/login", base_url=base)
@@ -138,14 +155,26 @@ def test_production_headers_and_cookies(production_app):
     token = csrf_token_from_text(login_page.get_data(as_text=True))
     data = {"csrf_token": token, "email": user.email, "password": STRONG_PASSWORD}
     # Over HTTPS, Flask-WTF also wants a same-origin Referer (login CSRF from elsewhere fails)
-    assert client.post("/login", base_url=base, data=data, headers={
-        "Referer": "https://evil.example/login"}).status_code == 400
-    response = client.post("/login", base_url=base, data=data,
-                           headers={"Referer": base + "/login"})
+    assert (
+        client.post(
+            "/login", base_url=base, data=data, headers={"Referer": "https://evil.example/login"}
+        ).status_code
+        == 400
+    )
+    response = client.post("/login", base_url=base, data=data, headers={"Referer": base + "/login"})
     assert response.status_code == 302
     assert header_problems(response, production=True) == []
-    for path in ("/dashboard", "/contacts/", "/campaigns/", "/workshops/", "/reports/",
-                 "/users", "/organization/settings", "/no-such-page", "/healthz"):
+    for path in (
+        "/dashboard",
+        "/contacts/",
+        "/campaigns/",
+        "/workshops/",
+        "/reports/",
+        "/users",
+        "/organization/settings",
+        "/no-such-page",
+        "/healthz",
+    ):
         page = client.get(path, base_url=base)
         assert page.status_code in (200, 404), (path, page.status_code)
         assert header_problems(page, production=True) == [], path

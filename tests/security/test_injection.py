@@ -9,6 +9,7 @@ hypothesis-generated ones. Every answer, the page it redirects to, and afterward
 page of the organization must be free of the payloads' raw markup (no unescaped output,
 no inline script or event handler) and no answer may be a 500.
 """
+
 import csv
 import io
 import itertools
@@ -23,8 +24,21 @@ from hypothesis import strategies as st
 from .conftest import build_url, html_problems, sign_in
 from .routes import ROUTES
 
-TEXT_TYPES = {"", "text", "search", "email", "tel", "url", "password", "number", "date",
-              "time", "datetime-local", "month", "week"}
+TEXT_TYPES = {
+    "",
+    "text",
+    "search",
+    "email",
+    "tel",
+    "url",
+    "password",
+    "number",
+    "date",
+    "time",
+    "datetime-local",
+    "month",
+    "week",
+}
 # Markup that must never come back raw (each is also caught by html_problems when it does).
 CORES = [
     "<script>alert(1)</script>",
@@ -46,7 +60,7 @@ INERT = [
     "ÁÉÍÓÚÜÑ áéíóúüñ ¿¡ " * 60,  # very long accented text
     "nul\x00byte",
     "{{7*7}} ${7*7} %(name)s %s {0}",
-    "=HYPERLINK(\"http://evil.example\",\"x\")",
+    '=HYPERLINK("http://evil.example","x")',
     "\r\nSet-Cookie: x=1",
 ]
 FIXED = CORES + INERT
@@ -68,8 +82,11 @@ class Form:
 
     @property
     def key(self):
-        return (self.method, urlsplit(self.action).path, tuple(sorted(
-            name for name, kind, _v in self.fields if kind != "fixed")))
+        return (
+            self.method,
+            urlsplit(self.action).path,
+            tuple(sorted(name for name, kind, _v in self.fields if kind != "fixed")),
+        )
 
 
 class FormParser(HTMLParser):
@@ -82,9 +99,12 @@ class FormParser(HTMLParser):
     def handle_starttag(self, tag, attrs):
         a = {k: (v if v is not None else "") for k, v in attrs}
         if tag == "form":
-            self.form = Form(self.page, a.get("action") or self.page,
-                             (a.get("method") or "get").upper(),
-                             a.get("enctype", "application/x-www-form-urlencoded"))
+            self.form = Form(
+                self.page,
+                a.get("action") or self.page,
+                (a.get("method") or "get").upper(),
+                a.get("enctype", "application/x-www-form-urlencoded"),
+            )
             self.forms.append(self.form)
         elif self.form is None or "disabled" in a:
             return
@@ -123,7 +143,8 @@ class FormParser(HTMLParser):
             self.textarea = None
         elif tag == "select" and self.select:
             chosen = [v for v, selected in self.options if selected] or [
-                v for v, _s in self.options[:1]]
+                v for v, _s in self.options[:1]
+            ]
             if self.form is not None:
                 for value in chosen:
                     self.form.fields.append((self.select, "choice", value))
@@ -163,8 +184,9 @@ def tagged(payload: str) -> str:
 def hostile(draw) -> str:
     core = draw(st.sampled_from(CORES + INERT))
     before = draw(st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=12))
-    after = draw(st.sampled_from(["", "ñandú", "\u202e", "\u200b", "😀", "'", '"', "<",
-                                  "\x00", "É" * 200]))
+    after = draw(
+        st.sampled_from(["", "ñandú", "\u202e", "\u200b", "😀", "'", '"', "<", "\x00", "É" * 200])
+    )
     return before + core + after
 
 
@@ -196,8 +218,10 @@ def submit(client, form: Form, values: dict, submit_button, checker: Checker, wh
     data = {}
     for name, kind, default in form.fields:
         if kind == "file":
-            data[name] = (csv_file([values.get(n, "x") for n in form.text_fields] or ["x"]),
-                          "hostil.csv")
+            data[name] = (
+                csv_file([values.get(n, "x") for n in form.text_fields] or ["x"]),
+                "hostil.csv",
+            )
         elif kind == "text":
             data.setdefault(name, values.get(name, default))
         else:
@@ -210,9 +234,15 @@ def submit(client, form: Form, values: dict, submit_button, checker: Checker, wh
         flat = [(k, v) for k, vs in data.items() for v in (vs if isinstance(vs, list) else [vs])]
         response = client.get(urlsplit(form.action).path + "?" + urlencode(flat))
     else:
-        response = client.post(form.action, data=data, content_type=(
-            "multipart/form-data" if "multipart" in form.enctype or any(
-                k == "file" for _n, k, _v in form.fields) else None))
+        response = client.post(
+            form.action,
+            data=data,
+            content_type=(
+                "multipart/form-data"
+                if "multipart" in form.enctype or any(k == "file" for _n, k, _v in form.fields)
+                else None
+            ),
+        )
     checker.check(what, response)
     if response.status_code in (301, 302, 303) and response.headers.get("Location"):
         target = urlsplit(response.headers["Location"])
@@ -233,8 +263,14 @@ def _fuzz(client, form: Form, checker: Checker) -> int:
     def send(assignment: dict, button, label: str):
         nonlocal count, saved
         values = {name: tagged(payload) for name, payload in assignment.items()}
-        response = submit(client, form, values, button, checker,
-                          f"{form.method} {form.action} ({label}) from {form.page}")
+        response = submit(
+            client,
+            form,
+            values,
+            button,
+            checker,
+            f"{form.method} {form.action} ({label}) from {form.page}",
+        )
         count += 1
         saved += form.method == "POST" and response.status_code in (301, 302, 303)
 
@@ -248,8 +284,14 @@ def _fuzz(client, form: Form, checker: Checker) -> int:
         payload = FIXED[index % len(FIXED)]
         send({name: payload}, buttons[0], f"{name}: {payload[:30]!r}")
 
-    @settings(max_examples=15, deadline=None, database=None, derandomize=True,
-              phases=[Phase.generate], suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=15,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        phases=[Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
     @given(data=st.data())
     def examples(data):
         chosen = data.draw(st.lists(st.sampled_from(texts), min_size=1, unique=True))
@@ -292,10 +334,12 @@ def test_hostile_input_in_every_form(world, capsys):
                 checker.check(f"GET {path} after {form.action}", response)
                 response.close()
     with capsys.disabled():
-        print(f"\n[injection] {len(forms)} forms, {fields} text fields, "
-              f"{len(FIXED)} fixed payloads (all fields at once, then each field) + 15 "
-              f"hypothesis examples per form: "
-              f"{submissions} submissions, {checker.requests} responses checked")
+        print(
+            f"\n[injection] {len(forms)} forms, {fields} text fields, "
+            f"{len(FIXED)} fixed payloads (all fields at once, then each field) + 15 "
+            f"hypothesis examples per form: "
+            f"{submissions} submissions, {checker.requests} responses checked"
+        )
     unique = list(dict.fromkeys(checker.failures))
     assert not unique, "\n".join(unique[:60])
 

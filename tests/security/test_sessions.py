@@ -1,6 +1,7 @@
 """Sessions: a copied cookie stops working after logout, password change or deactivation,
 for every role; the cookie never carries the user id; login rotates the session; and the
 login rate limit holds across several gunicorn workers sharing Redis."""
+
 import http.client
 import os
 import random
@@ -18,7 +19,6 @@ import pytest
 from limits import parse
 
 from app.auth.services import update_user
-from app.extensions import db
 from config import Config
 from tests.conftest import STRONG_PASSWORD
 
@@ -62,9 +62,14 @@ def test_copied_cookie_dies_with_password_change(world, role):
     client = sign_in(app, user)
     thief = _steal(app, client)
     other_device = sign_in(app, user)
-    response = client.post("/account/password", data={
-        "csrf_token": csrf_token(client), "current_password": STRONG_PASSWORD,
-        "new_password": NEW_PASSWORD})
+    response = client.post(
+        "/account/password",
+        data={
+            "csrf_token": csrf_token(client),
+            "current_password": STRONG_PASSWORD,
+            "new_password": NEW_PASSWORD,
+        },
+    )
     assert response.status_code == 302
     for c in (client, thief, other_device):
         assert not _signed_in(c)
@@ -95,10 +100,11 @@ def test_cookie_carries_a_random_token_not_the_user_id(world, role):
     forged = app.test_client()
     from itsdangerous import URLSafeTimedSerializer
 
-    bad = URLSafeTimedSerializer("dev-insecure-change-me", salt="cookie-session",
-                                 signer_kwargs={"key_derivation": "hmac", "digest_method":
-                                                __import__("hashlib").sha1}).dumps(
-        {"_user_id": user.session_token, "_fresh": True})
+    bad = URLSafeTimedSerializer(
+        "dev-insecure-change-me",
+        salt="cookie-session",
+        signer_kwargs={"key_derivation": "hmac", "digest_method": __import__("hashlib").sha1},
+    ).dumps({"_user_id": user.session_token, "_fresh": True})
     forged.set_cookie(app.config["SESSION_COOKIE_NAME"], bad)
     assert not _signed_in(forged)
 
@@ -109,9 +115,14 @@ def test_login_rotates_the_session(world):
     client = app.test_client()
     anonymous_token = csrf_token(client)
     before = client.get_cookie(app.config["SESSION_COOKIE_NAME"]).value
-    response = client.post("/login", data={"csrf_token": anonymous_token,
-                                           "email": world.users["coordinator"].email,
-                                           "password": STRONG_PASSWORD})
+    response = client.post(
+        "/login",
+        data={
+            "csrf_token": anonymous_token,
+            "email": world.users["coordinator"].email,
+            "password": STRONG_PASSWORD,
+        },
+    )
     assert response.status_code == 302
     after = client.get_cookie(app.config["SESSION_COOKIE_NAME"]).value
     assert after != before
@@ -145,9 +156,15 @@ def _free_port() -> int:
 
 
 def _flask(env, *args, stdin=None):
-    result = subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", *args],
-                            cwd=ROOT, env=env, input=stdin, capture_output=True, text=True,
-                            timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "wsgi", *args],
+        cwd=ROOT,
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     return result
 
@@ -159,8 +176,9 @@ class Server:
     def request(self, method, path, body=None, headers=None):
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
         try:
-            conn.request(method, path, body=body, headers={"Connection": "close",
-                                                           **(headers or {})})
+            conn.request(
+                method, path, body=body, headers={"Connection": "close", **(headers or {})}
+            )
             response = conn.getresponse()
             return response.status, dict(response.getheaders()), response.read().decode()
         finally:
@@ -169,8 +187,11 @@ class Server:
     def posts(self) -> list[tuple[str, str]]:
         """(worker pid, status) of every POST /login in the access log, in order."""
         lines = self.log.read_text(errors="replace").splitlines()
-        return [(m.group(1), m.group(2)) for m in
-                (re.match(r"^<?(\d+)>? POST /login (\d{3})$", line.strip()) for line in lines) if m]
+        return [
+            (m.group(1), m.group(2))
+            for m in (re.match(r"^<?(\d+)>? POST /login (\d{3})$", line.strip()) for line in lines)
+            if m
+        ]
 
     def attempt(self, email: str, password: str) -> tuple[str, str]:
         """One sign-in attempt on fresh connections: (answering worker pid, page text).
@@ -188,10 +209,15 @@ class Server:
         seen = len(self.posts())
         try:
             status, _h, page = self.request(
-                "POST", "/login", body=urlencode({"csrf_token": token, "email": email,
-                                                  "password": password}),
-                headers={"Cookie": cookie, "Accept-Language": "en",
-                         "Content-Type": "application/x-www-form-urlencoded"})
+                "POST",
+                "/login",
+                body=urlencode({"csrf_token": token, "email": email, "password": password}),
+                headers={
+                    "Cookie": cookie,
+                    "Accept-Language": "en",
+                    "Content-Type": "application/x-www-form-urlencoded",
+                },
+            )
         finally:
             for s in holders:
                 s.close()
@@ -207,31 +233,77 @@ class Server:
 def gunicorn_server(tmp_path):
     redis_url = _redis_url()
     if redis_url is None:
-        message = ("== Redis does not answer at TEST_REDIS_URL / 127.0.0.1:6379: the "
-                   "multi-worker login limit test is SKIPPED ==")
+        message = (
+            "== Redis does not answer at TEST_REDIS_URL / 127.0.0.1:6379: the "
+            "multi-worker login limit test is SKIPPED =="
+        )
         print("\n" + message, file=sys.stderr)
         pytest.skip(message)
     if shutil.which("gunicorn", path=str(Path(sys.executable).parent)) is None:
         pytest.skip("== gunicorn is not installed in the virtualenv: SKIPPED ==")
     port = _free_port()
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("TEST_", "FLASK_", "GUNICORN_", "LOGIN_LIMIT"))}
-    env.update(APP_CONFIG="development", DATABASE_URL=f"sqlite:///{tmp_path / 'login.sqlite3'}",
-               SECRET_KEY=secrets.token_hex(32), REDIS_URL=redis_url, SMS_BACKEND="simulator",
-               GUNICORN_WORKERS="3", GUNICORN_THREADS="1", GUNICORN_BIND=f"127.0.0.1:{port}",
-               GUNICORN_TIMEOUT="30", ALCANCE_LANG="en", PYTHONUNBUFFERED="1")
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("TEST_", "FLASK_", "GUNICORN_", "LOGIN_LIMIT"))
+    }
+    env.update(
+        APP_CONFIG="development",
+        DATABASE_URL=f"sqlite:///{tmp_path / 'login.sqlite3'}",
+        SECRET_KEY=secrets.token_hex(32),
+        REDIS_URL=redis_url,
+        SMS_BACKEND="simulator",
+        GUNICORN_WORKERS="3",
+        GUNICORN_THREADS="1",
+        GUNICORN_BIND=f"127.0.0.1:{port}",
+        GUNICORN_TIMEOUT="30",
+        ALCANCE_LANG="en",
+        PYTHONUNBUFFERED="1",
+    )
     _flask(env, "db", "upgrade")
-    _flask(env, "orgs", "create", "sec-gunicorn", "--name", "Seguridad", "--country", "MX",
-           "--timezone", "America/Tijuana")
+    _flask(
+        env,
+        "orgs",
+        "create",
+        "sec-gunicorn",
+        "--name",
+        "Seguridad",
+        "--country",
+        "MX",
+        "--timezone",
+        "America/Tijuana",
+    )
     email = f"lock-{secrets.token_hex(4)}@example.org"
-    _flask(env, "users", "create", "--org", "sec-gunicorn", "--email", email, "--role",
-           "coordinator", "--password-stdin", stdin=STRONG_PASSWORD + "\n")
+    _flask(
+        env,
+        "users",
+        "create",
+        "--org",
+        "sec-gunicorn",
+        "--email",
+        email,
+        "--role",
+        "coordinator",
+        "--password-stdin",
+        stdin=STRONG_PASSWORD + "\n",
+    )
     log = tmp_path / "gunicorn.log"
     with open(log, "w") as out:
         process = subprocess.Popen(
-            [str(Path(sys.executable).parent / "gunicorn"), "-c", "python:app.gunicorn_conf",
-             "--access-logformat", "%(p)s %(m)s %(U)s %(s)s", "--no-control-socket", "wsgi:app"],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+            [
+                str(Path(sys.executable).parent / "gunicorn"),
+                "-c",
+                "python:app.gunicorn_conf",
+                "--access-logformat",
+                "%(p)s %(m)s %(U)s %(s)s",
+                "--no-control-socket",
+                "wsgi:app",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     server = Server(port, log)
     try:
         deadline = time.time() + 30
@@ -276,6 +348,8 @@ def test_login_limit_holds_across_gunicorn_workers(gunicorn_server, capsys):
     assert len(set(refused_by)) >= 2, refused_by
     assert any(n < limit for n in own_failures.values()), own_failures
     with capsys.disabled():
-        print(f"\n[login limit] {limit} failures answered by workers {failures}; "
-              f"right password refused by workers {refused_by} "
-              f"(3 gunicorn workers, Redis)")
+        print(
+            f"\n[login limit] {limit} failures answered by workers {failures}; "
+            f"right password refused by workers {refused_by} "
+            f"(3 gunicorn workers, Redis)"
+        )

@@ -1,5 +1,6 @@
 """Twilio may deliver one webhook several times at once (issue 12, item 15): a duplicate
 SID is a normal, idempotent outcome answered 2xx, never a 500 (PostgreSQL: real row locks)."""
+
 import threading
 from collections import Counter
 
@@ -61,7 +62,8 @@ def events(kind):
 def test_the_same_inbound_sms_delivered_twenty_times_at_once(app, make_org):
     contact = make_contact(make_org())
     assert deliver_at_once(app, INBOUND_URL, inbound_params(contact.phone, "BAJA", SID)) == {
-        200: COPIES}
+        200: COPIES
+    }
     assert db.session.query(InboundMessage).count() == 1
     assert events("opt_out") == 1
     assert db.session.query(OutboxMessage).filter_by(purpose="system").count() == 1  # one reply
@@ -76,8 +78,16 @@ def test_the_same_reply_delivered_twenty_times_at_once(app, make_org):
 
 def sent_row(org):
     contact = make_contact(org)
-    row = OutboxMessage(organization_id=org.id, contact_id=contact.id, language="es",
-                        body="Hola", due_at=NOW, status="sent", sent_at=NOW, twilio_sid=SID)
+    row = OutboxMessage(
+        organization_id=org.id,
+        contact_id=contact.id,
+        language="es",
+        body="Hola",
+        due_at=NOW,
+        status="sent",
+        sent_at=NOW,
+        twilio_sid=SID,
+    )
     db.session.add(row)
     db.session.commit()
     return row

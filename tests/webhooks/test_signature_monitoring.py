@@ -1,6 +1,7 @@
 """A wrong PUBLIC_BASE_URL makes every webhook fail its signature: that must be visible —
 counted in /metrics, one WARNING per interval naming the validated URL, and the admin status
 page — and still change nothing."""
+
 import logging
 import os
 
@@ -23,16 +24,25 @@ def twilio(app):
 
 
 def status_callback(client, **headers):
-    params = {"MessageSid": "SM" + "a" * 32, "MessageStatus": "delivered", "To": PHONE,
-              "From": "+15005550006"}
+    params = {
+        "MessageSid": "SM" + "a" * 32,
+        "MessageStatus": "delivered",
+        "To": PHONE,
+        "From": "+15005550006",
+    }
     signature = RequestValidator(TOKEN).compute_signature(TWILIO_CALLS, params)
-    return client.post("/webhooks/twilio/status", data=params, base_url="http://internal:8000",
-                       headers={"X-Twilio-Signature": signature, **headers})
+    return client.post(
+        "/webhooks/twilio/status",
+        data=params,
+        base_url="http://internal:8000",
+        headers={"X-Twilio-Signature": signature, **headers},
+    )
 
 
 def metrics(client) -> str:
     return client.get("/metrics", headers={"Authorization": f"Bearer {METRICS}"}).get_data(
-        as_text=True)
+        as_text=True
+    )
 
 
 def test_rejections_are_counted_and_warned_once_per_interval(app, client, caplog):

@@ -1,6 +1,7 @@
 """Signed webhooks are never lost to database errors (issue 12, item 11): dropped
 connections are retried, and while the database stays unreachable the signed request is
 kept in a durable local spool that is replayed, in order and once, when it is back."""
+
 import json
 import os
 import stat
@@ -79,8 +80,15 @@ def database(app):
 @pytest.fixture
 def contact(make_org):
     contact = make_contact(make_org())
-    db.session.add(OutboxMessage(organization_id=contact.organization_id, contact_id=contact.id,
-                                 language="es", body="Campaña", due_at=NOW + timedelta(days=1)))
+    db.session.add(
+        OutboxMessage(
+            organization_id=contact.organization_id,
+            contact_id=contact.id,
+            language="es",
+            body="Campaña",
+            due_at=NOW + timedelta(days=1),
+        )
+    )
     db.session.commit()
     db.session.refresh(contact)  # tests read contact.phone while the database is down
     return contact
@@ -97,7 +105,8 @@ def opted_out_at(contact):
 
 
 def test_an_unreachable_database_spools_the_request_and_the_replay_stores_it_once(
-        client, contact, database, spool_file):
+    client, contact, database, spool_file
+):
     database.down()
     response = post(client, INBOUND_URL, inbound_params(contact.phone, "BAJA", SID))
     assert response.status_code == 200
@@ -107,8 +116,13 @@ def test_an_unreachable_database_spools_the_request_and_the_replay_stores_it_onc
 
     [entry] = spooled(spool_file)
     assert entry["kind"] == "inbound"
-    assert entry["fields"] == {"MessageSid": SID, "From": contact.phone, "To": "+15005550006",
-                               "Body": "BAJA", "MessagingServiceSid": ""}
+    assert entry["fields"] == {
+        "MessageSid": SID,
+        "From": contact.phone,
+        "To": "+15005550006",
+        "Body": "BAJA",
+        "MessagingServiceSid": "",
+    }
     assert stat.S_IMODE(os.stat(spool_file).st_mode) == 0o600  # phone numbers and bodies
     assert inbound_count() == 0 and opted_out_at(contact) is None
 
@@ -129,7 +143,8 @@ def test_an_unreachable_database_spools_the_request_and_the_replay_stores_it_onc
 
 
 def test_dropped_connections_are_retried_before_anything_is_spooled(
-        client, contact, database, spool_file):
+    client, contact, database, spool_file
+):
     database.down(times=len(spool.RETRY_PAUSES))  # the last attempt gets through
     assert post(client, INBOUND_URL, inbound_params(contact.phone, "BAJA", SID)).status_code == 200
     assert inbound_count() == 1 and opted_out_at(contact) is not None
@@ -137,7 +152,8 @@ def test_dropped_connections_are_retried_before_anything_is_spooled(
 
 
 def test_replay_keeps_arrival_order_and_waits_while_the_database_is_down(
-        client, contact, database, spool_file):
+    client, contact, database, spool_file
+):
     phone = contact.phone
     database.down()
     for n, body in enumerate(("BAJA", "ALTA")):
@@ -150,28 +166,41 @@ def test_replay_keeps_arrival_order_and_waits_while_the_database_is_down(
 
     assert spool.drain() == 2
     assert opted_out_at(contact) is None  # opted out, then back in: the order they were sent
-    kinds = db.session.scalars(select(ParticipationEvent.kind)
-                               .order_by(ParticipationEvent.id)).all()
+    kinds = db.session.scalars(
+        select(ParticipationEvent.kind).order_by(ParticipationEvent.id)
+    ).all()
     assert kinds == ["opt_out", "opt_in"]
 
 
 def test_new_webhooks_queue_behind_spooled_ones_and_drain_them(
-        client, contact, database, spool_file):
+    client, contact, database, spool_file
+):
     database.down()
     post(client, INBOUND_URL, inbound_params(contact.phone, "BAJA", "SM" + "1" * 32))
     database.up()
     # The database is back: this request appends itself behind the spooled STOP, then
     # replays both in order (so a START is never overtaken by the STOP sent before it).
-    assert post(client, INBOUND_URL,
-                inbound_params(contact.phone, "ALTA", "SM" + "2" * 32)).status_code == 200
+    assert (
+        post(
+            client, INBOUND_URL, inbound_params(contact.phone, "ALTA", "SM" + "2" * 32)
+        ).status_code
+        == 200
+    )
     assert spooled(spool_file) == []
     assert inbound_count() == 2 and opted_out_at(contact) is None
 
 
 def test_a_spooled_status_callback_is_replayed(client, contact, database, spool_file):
-    row = OutboxMessage(organization_id=contact.organization_id, contact_id=contact.id,
-                        language="es", body="Hola", due_at=NOW, status="sent", sent_at=NOW,
-                        twilio_sid=SID)
+    row = OutboxMessage(
+        organization_id=contact.organization_id,
+        contact_id=contact.id,
+        language="es",
+        body="Hola",
+        due_at=NOW,
+        status="sent",
+        sent_at=NOW,
+        twilio_sid=SID,
+    )
     db.session.add(row)
     db.session.commit()
     database.down()
@@ -184,11 +213,23 @@ def test_a_spooled_status_callback_is_replayed(client, contact, database, spool_
 
 
 def test_an_entry_that_cannot_be_processed_is_set_aside_not_retried_forever(
-        contact, spool_file, caplog):
+    contact, spool_file, caplog
+):
     spool.append({"v": 1, "kind": "bogus", "received_at": NOW.isoformat(), "fields": {}})
-    spool.append({"v": 1, "kind": "inbound", "received_at": NOW.isoformat(),
-                  "fields": {"MessageSid": SID, "From": contact.phone, "To": "",
-                             "Body": "hola", "MessagingServiceSid": ""}})
+    spool.append(
+        {
+            "v": 1,
+            "kind": "inbound",
+            "received_at": NOW.isoformat(),
+            "fields": {
+                "MessageSid": SID,
+                "From": contact.phone,
+                "To": "",
+                "Body": "hola",
+                "MessagingServiceSid": "",
+            },
+        }
+    )
     assert spool.drain() == 2
     assert inbound_count() == 1 and spooled(spool_file) == []
     failed = spool.spool_dir() / spool.FAILED_NAME
@@ -198,7 +239,8 @@ def test_an_entry_that_cannot_be_processed_is_set_aside_not_retried_forever(
 
 
 def test_when_even_the_spool_cannot_be_written_the_answer_is_500(
-        app, client, contact, database, tmp_path):
+    app, client, contact, database, tmp_path
+):
     not_a_directory = tmp_path / "file"
     not_a_directory.write_text("")
     app.config["INBOUND_SPOOL_DIR"] = str(not_a_directory)
@@ -256,15 +298,22 @@ def terminate(admin_engine, pid=None) -> int:
     """pg_terminate_backend, waiting until the backend is gone (PostgreSQL 14+)."""
     with admin_engine.connect() as conn:
         if pid is not None:
-            return int(conn.execute(text("SELECT pg_terminate_backend(:pid, 5000)"),
-                                    {"pid": pid}).scalar())
-        return len(conn.execute(text(
-            "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid()")).all())
+            return int(
+                conn.execute(text("SELECT pg_terminate_backend(:pid, 5000)"), {"pid": pid}).scalar()
+            )
+        return len(
+            conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            ).all()
+        )
 
 
 def test_a_connection_terminated_in_the_middle_of_a_request_is_retried(
-        app, client, contact, admin_engine, spool_file):
+    app, client, contact, admin_engine, spool_file
+):
     """The connection dies after the request's first statement: the transaction is
     retried on a new connection and the message is stored, not answered with a 500."""
     killed = []
@@ -286,7 +335,8 @@ def test_a_connection_terminated_in_the_middle_of_a_request_is_retried(
 
 
 def test_connections_terminated_between_requests_lose_nothing(
-        client, make_org, admin_engine, spool_file):
+    client, make_org, admin_engine, spool_file
+):
     org = make_org()
     phones = [make_contact(org).phone for _ in range(8)]
     for n, phone in enumerate(phones):
@@ -296,8 +346,9 @@ def test_connections_terminated_between_requests_lose_nothing(
     assert inbound_count() == 8 and not spool_file.exists()
 
 
-def test_several_replayers_process_each_entry_once(app, client, make_org, database, spool_file,
-                                                   postgres_only):
+def test_several_replayers_process_each_entry_once(
+    app, client, make_org, database, spool_file, postgres_only
+):
     org = make_org()
     phones = [make_contact(org).phone for _ in range(20)]
     database.down()

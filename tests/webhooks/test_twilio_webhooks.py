@@ -1,4 +1,5 @@
 """Twilio webhooks: signed exactly as Twilio signs, validated against PUBLIC_BASE_URL."""
+
 import pytest
 from sqlalchemy import select
 from twilio.request_validator import RequestValidator
@@ -21,13 +22,18 @@ def auth_token(app):
     app.config["TWILIO_AUTH_TOKEN"] = TOKEN
 
 
-def post(client, url, params, *, sign_url=None, token=TOKEN, signature=None, headers=None,
-         base_url=None):
+def post(
+    client, url, params, *, sign_url=None, token=TOKEN, signature=None, headers=None, base_url=None
+):
     if signature is None:
         signature = RequestValidator(token).compute_signature(sign_url or url, params)
     path = url.replace(PUBLIC, "")
-    return client.post(path, data=params, base_url=base_url or "http://internal:8000",
-                       headers={"X-Twilio-Signature": signature, **(headers or {})})
+    return client.post(
+        path,
+        data=params,
+        base_url=base_url or "http://internal:8000",
+        headers={"X-Twilio-Signature": signature, **(headers or {})},
+    )
 
 
 @pytest.fixture
@@ -35,18 +41,33 @@ def sent_row(make_org):
     org = make_org()
     contact = make_contact(org)
     campaign = make_campaign(org)
-    row = OutboxMessage(organization_id=org.id, contact_id=contact.id, campaign_id=campaign.id,
-                        language="es", body="Hola", due_at=utc(2026, 12, 1), status="sent",
-                        twilio_sid="SM" + "a" * 32, sent_at=utc(2026, 12, 1))
+    row = OutboxMessage(
+        organization_id=org.id,
+        contact_id=contact.id,
+        campaign_id=campaign.id,
+        language="es",
+        body="Hola",
+        due_at=utc(2026, 12, 1),
+        status="sent",
+        twilio_sid="SM" + "a" * 32,
+        sent_at=utc(2026, 12, 1),
+    )
     db.session.add(row)
     db.session.commit()
     return row
 
 
 def status_params(sid, status, error=None):
-    params = {"MessageSid": sid, "SmsSid": sid, "MessageStatus": status, "SmsStatus": status,
-              "AccountSid": "AC" + "0" * 32, "To": "+526645550001", "From": "+15005550006",
-              "ApiVersion": "2010-04-01"}
+    params = {
+        "MessageSid": sid,
+        "SmsSid": sid,
+        "MessageStatus": status,
+        "SmsStatus": status,
+        "AccountSid": "AC" + "0" * 32,
+        "To": "+526645550001",
+        "From": "+15005550006",
+        "ApiVersion": "2010-04-01",
+    }
     if error:
         params["ErrorCode"] = error
     return params
@@ -83,13 +104,16 @@ def test_bad_signatures_are_rejected_and_change_nothing(client, sent_row, case):
     elif case == "wrong":
         response = post(client, STATUS_URL, params, signature="bm90IGEgc2lnbmF0dXJl")
     elif case == "wrong_url":
-        response = post(client, STATUS_URL, params, sign_url="https://evil.example/webhooks/twilio/status")
+        response = post(
+            client, STATUS_URL, params, sign_url="https://evil.example/webhooks/twilio/status"
+        )
     elif case == "wrong_token":
         response = post(client, STATUS_URL, params, token="another-token")
     else:
         signature = RequestValidator(TOKEN).compute_signature(STATUS_URL, params)
-        response = post(client, STATUS_URL, {**params, "MessageStatus": "failed"},
-                        signature=signature)
+        response = post(
+            client, STATUS_URL, {**params, "MessageStatus": "failed"}, signature=signature
+        )
     assert response.status_code == 403
     db.session.refresh(sent_row)
     assert sent_row.status == "sent"
@@ -97,17 +121,25 @@ def test_bad_signatures_are_rejected_and_change_nothing(client, sent_row, case):
 
 def test_proxied_request_validates_against_public_url(client, sent_row):
     # The app sees http://10.0.0.5:8000 behind TLS termination; Twilio signed the public URL.
-    response = post(client, STATUS_URL, status_params(sent_row.twilio_sid, "delivered"),
-                    base_url="http://10.0.0.5:8000",
-                    headers={"X-Forwarded-Proto": "https", "X-Forwarded-Host": "alcance.example.org"})
+    response = post(
+        client,
+        STATUS_URL,
+        status_params(sent_row.twilio_sid, "delivered"),
+        base_url="http://10.0.0.5:8000",
+        headers={"X-Forwarded-Proto": "https", "X-Forwarded-Host": "alcance.example.org"},
+    )
     assert response.status_code == 204
 
 
 def test_query_string_is_part_of_the_signature(client, sent_row):
     url = STATUS_URL + "?org=1"
     assert post(client, url, status_params(sent_row.twilio_sid, "delivered")).status_code == 204
-    assert post(client, url, status_params(sent_row.twilio_sid, "delivered"),
-                sign_url=STATUS_URL).status_code == 403
+    assert (
+        post(
+            client, url, status_params(sent_row.twilio_sid, "delivered"), sign_url=STATUS_URL
+        ).status_code
+        == 403
+    )
 
 
 def test_malformed_status_body_is_400(client):
@@ -126,13 +158,18 @@ def test_a_callback_before_the_sid_is_recorded_is_applied_when_it_is(client, sen
     from app.outreach.status import apply_early_callbacks
 
     early_sid, stranger_sid = "SM" + "d" * 32, "SM" + "e" * 32
-    for sid, status in ((early_sid, "sent"), (early_sid, "undelivered"),
-                        (stranger_sid, "delivered")):
+    for sid, status in (
+        (early_sid, "sent"),
+        (early_sid, "undelivered"),
+        (stranger_sid, "delivered"),
+    ):
         params = status_params(sid, status, error="30003" if status == "undelivered" else None)
         assert post(client, STATUS_URL, params).status_code == 204
     kept = db.session.scalars(select(EarlyStatusCallback).order_by(EarlyStatusCallback.id)).all()
     assert [(k.twilio_sid, k.status, k.error_code) for k in kept] == [
-        (early_sid, "undelivered", "30003"), (stranger_sid, "delivered", None)]  # "sent": no news
+        (early_sid, "undelivered", "30003"),
+        (stranger_sid, "delivered", None),
+    ]  # "sent": no news
     received = kept[0].received_at
 
     assert apply_early_callbacks(now=received) == 0  # the SID is not known yet
@@ -142,20 +179,33 @@ def test_a_callback_before_the_sid_is_recorded_is_applied_when_it_is(client, sen
     assert apply_early_callbacks(now=received) == 0  # applied once
     db.session.refresh(sent_row)
     assert (sent_row.status, sent_row.error_code, sent_row.final_at) == (
-        "undelivered", "30003", received)
+        "undelivered",
+        "30003",
+        received,
+    )
     events = db.session.scalars(select(ParticipationEvent)).all()
     assert [(e.kind, e.occurred_at) for e in events] == [("sms_undelivered", received)]
     # Never matched (another application's message on the account): forgotten after 3 days.
     assert [k.twilio_sid for k in db.session.scalars(select(EarlyStatusCallback))] == [stranger_sid]
     from datetime import timedelta
+
     apply_early_callbacks(now=received + timedelta(days=3, seconds=1))
     assert db.session.scalar(select(EarlyStatusCallback)) is None
 
 
 def inbound_params(from_, body, sid="SM" + "c" * 32):
-    return {"MessageSid": sid, "SmsMessageSid": sid, "AccountSid": "AC" + "0" * 32,
-            "From": from_, "To": "+15005550006", "Body": body, "NumMedia": "0",
-            "NumSegments": "1", "SmsStatus": "received", "ApiVersion": "2010-04-01"}
+    return {
+        "MessageSid": sid,
+        "SmsMessageSid": sid,
+        "AccountSid": "AC" + "0" * 32,
+        "From": from_,
+        "To": "+15005550006",
+        "Body": body,
+        "NumMedia": "0",
+        "NumSegments": "1",
+        "SmsStatus": "received",
+        "ApiVersion": "2010-04-01",
+    }
 
 
 def test_inbound_baja_opts_out_and_answers_twiml(client, sent_row):
@@ -182,11 +232,14 @@ def test_a_repeated_early_callback_is_kept_once(client):
 
     sid = "SM" + "9" * 32
     for params in [status_params(sid, "undelivered", "30003")] * 3 + [
-            status_params(sid, "delivered")]:
+        status_params(sid, "delivered")
+    ]:
         assert post(client, STATUS_URL, params).status_code == 204
     kept = db.session.scalars(select(EarlyStatusCallback).order_by(EarlyStatusCallback.id)).all()
     assert [(k.status, k.error_code) for k in kept] == [
-        ("undelivered", "30003"), ("delivered", None)]
+        ("undelivered", "30003"),
+        ("delivered", None),
+    ]
 
 
 # -- routing by the number written to (issue 12) ---------------------------------------------
@@ -209,8 +262,11 @@ def test_inbound_is_routed_by_the_messaging_service_it_was_sent_to(client, make_
     db.session.commit()
     phone = "+526645557777"
     mine, theirs = make_contact(owner, phone=phone), make_contact(other, phone=phone)
-    params = {**inbound_params(phone, "BAJA", sid="SM" + "8" * 32), "To": "+526645550199",
-              "MessagingServiceSid": "MG" + "c" * 32}
+    params = {
+        **inbound_params(phone, "BAJA", sid="SM" + "8" * 32),
+        "To": "+526645550199",
+        "MessagingServiceSid": "MG" + "c" * 32,
+    }
     assert post(client, INBOUND_URL, params).status_code == 200
     db.session.expire_all()
     assert db.session.get(Contact, mine.id).opted_out_at is not None

@@ -1,5 +1,6 @@
 """Attendance pages: door roster (with and without JavaScript), walk-ins, sign-in sheets,
 completion; organization isolation and permissions."""
+
 import csv
 import io
 import re
@@ -110,11 +111,13 @@ def test_check_in_and_undo_without_javascript(client, coordinator, org, workshop
     ana = make_contact(org, first_name="Ana")
     registration = register(workshop, ana)
     csrf = token(client, workshop)
-    response = client.post(url(workshop, f"/{registration.id}/check-in"),
-                           data={"csrf_token": csrf, "q": "an"})
+    response = client.post(
+        url(workshop, f"/{registration.id}/check-in"), data={"csrf_token": csrf, "q": "an"}
+    )
     assert response.status_code == 302
     assert response.headers["Location"].endswith(
-        f"/workshops/{workshop.id}/attendance?q=an#reg-{registration.id}")
+        f"/workshops/{workshop.id}/attendance?q=an#reg-{registration.id}"
+    )
     html = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "Ana is checked in." in html and "Checked in at" in html
     assert '<dd data-count="attended">1</dd>' in html
@@ -122,33 +125,42 @@ def test_check_in_and_undo_without_javascript(client, coordinator, org, workshop
 
     again = client.post(url(workshop, f"/{registration.id}/check-in"), data={"csrf_token": csrf})
     assert "Ana was already checked in." in client.get(again.headers["Location"]).get_data(
-        as_text=True)
+        as_text=True
+    )
     assert kinds(ana) == ["attended"]
 
     response = client.post(url(workshop, f"/{registration.id}/undo"), data={"csrf_token": csrf})
     assert response.status_code == 302
     assert "Check-in of Ana undone." in client.get(response.headers["Location"]).get_data(
-        as_text=True)
-    assert kinds(ana) == [] and db.session.get(WorkshopRegistration, registration.id) \
-        .attended_at is None
+        as_text=True
+    )
+    assert (
+        kinds(ana) == []
+        and db.session.get(WorkshopRegistration, registration.id).attended_at is None
+    )
 
 
 def test_check_in_and_undo_with_javascript(client, coordinator, org, workshop):
     ana = make_contact(org, first_name="Ana")
     registration = register(workshop, ana)
     csrf = token(client, workshop)
-    response = client.post(url(workshop, f"/{registration.id}/check-in"),
-                           data={"csrf_token": csrf}, headers=JSON)
+    response = client.post(
+        url(workshop, f"/{registration.id}/check-in"), data={"csrf_token": csrf}, headers=JSON
+    )
     assert response.status_code == 200 and response.is_json
     data = response.get_json()
     assert data["message"] == "Ana is checked in."
     assert data["counts"]["attended"] == 1 and data["counts"]["confirmed"] == 1
-    assert data["html"].lstrip().startswith(f'<li class="roster-row roster-row--in" '
-                                            f'id="reg-{registration.id}"')
+    assert (
+        data["html"]
+        .lstrip()
+        .startswith(f'<li class="roster-row roster-row--in" id="reg-{registration.id}"')
+    )
     assert f"/{registration.id}/undo" in data["html"] and 'name="csrf_token"' in data["html"]
 
-    data = client.post(url(workshop, f"/{registration.id}/undo"), data={"csrf_token": csrf},
-                       headers=JSON).get_json()
+    data = client.post(
+        url(workshop, f"/{registration.id}/undo"), data={"csrf_token": csrf}, headers=JSON
+    ).get_json()
     assert data["counts"]["attended"] == 0 and "roster-checkin" in data["html"]
     assert kinds(ana) == []
 
@@ -157,18 +169,24 @@ def test_check_in_error_as_json_for_a_canceled_workshop(client, coordinator, org
     workshop = make_workshop(org, status="canceled")
     registration = register(workshop, make_contact(org))
     csrf = token(client, workshop)
-    response = client.post(url(workshop, f"/{registration.id}/check-in"),
-                           data={"csrf_token": csrf}, headers=JSON)
+    response = client.post(
+        url(workshop, f"/{registration.id}/check-in"), data={"csrf_token": csrf}, headers=JSON
+    )
     assert response.status_code == 409
     assert response.get_json()["error"] == (
-        "This workshop was canceled: attendance cannot be recorded.")
+        "This workshop was canceled: attendance cannot be recorded."
+    )
     assert kinds() == []
 
 
 def test_posts_need_the_csrf_token(client, coordinator, org, workshop):
     registration = register(workshop, make_contact(org))
-    for path in (f"/{registration.id}/check-in", f"/{registration.id}/undo", "/complete",
-                 "/rejected.csv"):
+    for path in (
+        f"/{registration.id}/check-in",
+        f"/{registration.id}/undo",
+        "/complete",
+        "/rejected.csv",
+    ):
         assert client.post(url(workshop, path), data={}).status_code == 400, path
     assert kinds() == []
 
@@ -177,13 +195,21 @@ def test_posts_need_the_csrf_token(client, coordinator, org, workshop):
 
 
 def walk_in_form(client, workshop, **fields):
-    values = {"csrf_token": csrf_token_from(client.get(url(workshop, "/walk-in"))),
-              "phone": "664 555 0177", "first_name": "Itzel", "language": "es",
-              "birth_year": str(utcnow().year - 20), "age_band": "", "gender": "",
-              "state": "02", "municipality": "Tijuana"}
+    values = {
+        "csrf_token": csrf_token_from(client.get(url(workshop, "/walk-in"))),
+        "phone": "664 555 0177",
+        "first_name": "Itzel",
+        "language": "es",
+        "birth_year": str(utcnow().year - 20),
+        "age_band": "",
+        "gender": "",
+        "state": "02",
+        "municipality": "Tijuana",
+    }
     values.update(fields)
-    return client.post(url(workshop, "/walk-in"),
-                       data={k: v for k, v in values.items() if v is not None})
+    return client.post(
+        url(workshop, "/walk-in"), data={k: v for k, v in values.items() if v is not None}
+    )
 
 
 def test_walk_in_form_defaults_to_the_workshop(client, coordinator, workshop):
@@ -214,8 +240,9 @@ def test_walk_in_minor_without_guardian_consent_is_rejected(client, coordinator,
     assert "A parent or guardian must consent for someone who may be under 18." in html
     assert count(Contact) == 0 and count(WorkshopRegistration) == 0 and kinds() == []
 
-    response = walk_in_form(client, workshop, birth_year=str(utcnow().year - 15),
-                            guardian_consent="y")
+    response = walk_in_form(
+        client, workshop, birth_year=str(utcnow().year - 15), guardian_consent="y"
+    )
     assert response.status_code == 302
     assert db.session.scalar(select(Contact)).guardian_consent
 
@@ -242,19 +269,23 @@ def test_walk_in_matches_a_contact_written_with_044(client, coordinator, org, wo
 
 # -- sign-in sheets --------------------------------------------------------------------
 
-MIXED = ("Nombre;Teléfono;Notas\n"
-         "Begoña;664 555 0101;=cmd|' /C calc'!A0\n"
-         "Begoña;+52 1 664 555 0101;\n"
-         "Luis;656 555 0102;\n"
-         "Desconocido;664 555 0199;\n"
-         "Malo;12345;@SUM(A1)\n").encode("cp1252")
+MIXED = (
+    "Nombre;Teléfono;Notas\n"
+    "Begoña;664 555 0101;=cmd|' /C calc'!A0\n"
+    "Begoña;+52 1 664 555 0101;\n"
+    "Luis;656 555 0102;\n"
+    "Desconocido;664 555 0199;\n"
+    "Malo;12345;@SUM(A1)\n"
+).encode("cp1252")
 
 
 def upload(client, workshop, data, filename="firmas.csv"):
     csrf = csrf_token_from(client.get(url(workshop, "/upload")))
-    return client.post(url(workshop, "/upload"),
-                       data={"csrf_token": csrf, "file": (io.BytesIO(data), filename)},
-                       content_type="multipart/form-data")
+    return client.post(
+        url(workshop, "/upload"),
+        data={"csrf_token": csrf, "file": (io.BytesIO(data), filename)},
+        content_type="multipart/form-data",
+    )
 
 
 def test_upload_mixed_sheet_report_and_reupload(client, coordinator, org, workshop):
@@ -275,18 +306,26 @@ def test_upload_mixed_sheet_report_and_reupload(client, coordinator, org, worksh
     assert kinds(begona) == ["attended"] and sorted(kinds(luis)) == ["attended", "walk_in"]
 
     report_token = re.search(r'name="report" value="([^"]+)"', html).group(1)
-    report = client.post(url(workshop, "/rejected.csv"),
-                         data={"csrf_token": csrf_token_from(response), "report": report_token})
+    report = client.post(
+        url(workshop, "/rejected.csv"),
+        data={"csrf_token": csrf_token_from(response), "report": report_token},
+    )
     assert report.status_code == 200 and report.mimetype == "text/csv"
     assert report.headers["Cache-Control"] == "no-store"
     assert report.headers["Content-Disposition"] == (
-        f'attachment; filename="sign-in-sheet-rejected-rows-{workshop.id}.csv"')
+        f'attachment; filename="sign-in-sheet-rejected-rows-{workshop.id}.csv"'
+    )
     text = report.get_data(as_text=True)
     assert text.startswith("\ufeff")
     assert list(csv.reader(io.StringIO(text[1:]))) == [
         ["Line", "Nombre", "Teléfono", "Notas", "Reason"],
-        ["5", "Desconocido", "664 555 0199", "",
-         "Not a contact of your organization: register them as a walk-in."],
+        [
+            "5",
+            "Desconocido",
+            "664 555 0199",
+            "",
+            "Not a contact of your organization: register them as a walk-in.",
+        ],
         ["6", "Malo", "12345", "'@SUM(A1)", "Invalid mobile phone number."],
     ]
 
@@ -299,18 +338,22 @@ def test_upload_mixed_sheet_report_and_reupload(client, coordinator, org, worksh
 def test_upload_good_sheet_with_english_headers(client, coordinator, org, workshop):
     ana = make_contact(org, phone="+526645550101", first_name="Ana")
     register(workshop, ana)
-    html = upload(client, workshop, b"\xef\xbb\xbfName,Phone\nAna,(664) 555-0101\n") \
-        .get_data(as_text=True)
+    html = upload(client, workshop, b"\xef\xbb\xbfName,Phone\nAna,(664) 555-0101\n").get_data(
+        as_text=True
+    )
     assert re.findall(r'<p class="stat">(\d+)</p>', html) == ["1", "0", "0", "0", "0"]
     assert "Download the rejected rows" not in html
     assert kinds(ana) == ["attended"]
 
 
-@pytest.mark.parametrize(("data", "message"), [
-    (b"", "The file is empty."),
-    (b"\x89PNG\r\n\x1a\n\x00\x00", "This is not a CSV text file"),
-    (b"nombre\nAna\n", "No phone column found."),
-])
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"", "The file is empty."),
+        (b"\x89PNG\r\n\x1a\n\x00\x00", "This is not a CSV text file"),
+        (b"nombre\nAna\n", "No phone column found."),
+    ],
+)
 def test_upload_refused_files(client, coordinator, workshop, data, message):
     response = upload(client, workshop, data)
     assert response.status_code == 400
@@ -322,20 +365,28 @@ def test_upload_too_large(client, coordinator, workshop, app):
     app.config["CONTACT_IMPORT_MAX_BYTES"] = 1024 * 1024
     # A prebuilt body: the test client would otherwise spool it to a temp file it never closes.
     csrf = csrf_token_from(client.get(url(workshop, "/upload"))).encode()
-    body = b"".join([
-        b"--b\r\nContent-Disposition: form-data; name=\"csrf_token\"\r\n\r\n", csrf,
-        b"\r\n--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.csv\"\r\n",
-        b"Content-Type: text/csv\r\n\r\ntelefono\n", b"6645550101\n" * 100_000, b"\r\n--b--\r\n",
-    ])
-    response = client.post(url(workshop, "/upload"), data=body,
-                           content_type="multipart/form-data; boundary=b")
+    body = b"".join(
+        [
+            b'--b\r\nContent-Disposition: form-data; name="csrf_token"\r\n\r\n',
+            csrf,
+            b'\r\n--b\r\nContent-Disposition: form-data; name="file"; filename="big.csv"\r\n',
+            b"Content-Type: text/csv\r\n\r\ntelefono\n",
+            b"6645550101\n" * 100_000,
+            b"\r\n--b--\r\n",
+        ]
+    )
+    response = client.post(
+        url(workshop, "/upload"), data=body, content_type="multipart/form-data; boundary=b"
+    )
     assert response.status_code == 400
     assert "The file is larger than 1 MB." in response.get_data(as_text=True)
 
 
 def test_forged_report_token_is_refused(client, coordinator, workshop):
-    response = client.post(url(workshop, "/rejected.csv"),
-                           data={"csrf_token": token(client, workshop), "report": "forged"})
+    response = client.post(
+        url(workshop, "/rejected.csv"),
+        data={"csrf_token": token(client, workshop), "report": "forged"},
+    )
     assert response.status_code == 404
 
 
@@ -347,14 +398,18 @@ def test_complete_marks_no_shows_and_queues_thank_yous(client, coordinator, org,
     db.session.commit()
     came = make_contact(org, first_name="Ana", language="en")
     missed = make_contact(org, first_name="Luis")
-    client.post(url(workshop, f"/{register(workshop, came).id}/check-in"),
-                data={"csrf_token": token(client, workshop)})
+    client.post(
+        url(workshop, f"/{register(workshop, came).id}/check-in"),
+        data={"csrf_token": token(client, workshop)},
+    )
     register(workshop, missed)
     html = client.get(url(workshop)).get_data(as_text=True)
     assert ' checked id="send_thank_you"' in html  # the organization's default
 
-    response = client.post(url(workshop, "/complete"),
-                           data={"csrf_token": token(client, workshop), "send_thank_you": "y"})
+    response = client.post(
+        url(workshop, "/complete"),
+        data={"csrf_token": token(client, workshop), "send_thank_you": "y"},
+    )
     assert response.status_code == 302
     html = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "The workshop is completed." in html
@@ -365,13 +420,20 @@ def test_complete_marks_no_shows_and_queues_thank_yous(client, coordinator, org,
     assert kinds(missed) == ["no_show"]
     message = db.session.scalar(select(OutboxMessage))
     assert (message.contact_id, message.purpose, message.language, message.workshop_id) == (
-        came.id, "thank_you", "en", workshop.id)
-    assert message.body == ("Jóvenes Libres: thank you for coming to Workshop: fentanyl kills! "
-                            "We hope to see you again soon.")
+        came.id,
+        "thank_you",
+        "en",
+        workshop.id,
+    )
+    assert message.body == (
+        "Jóvenes Libres: thank you for coming to Workshop: fentanyl kills! "
+        "We hope to see you again soon."
+    )
 
     again = client.post(url(workshop, "/complete"), data={"csrf_token": token(client, workshop)})
-    assert "This workshop is already completed." in client.get(again.headers["Location"]) \
-        .get_data(as_text=True)
+    assert "This workshop is already completed." in client.get(again.headers["Location"]).get_data(
+        as_text=True
+    )
     assert count(OutboxMessage) == 1
 
 
@@ -379,8 +441,9 @@ def test_complete_without_the_checkbox_sends_nothing(client, coordinator, org, w
     org.thank_you_sms = True
     db.session.commit()
     attended = register(workshop, make_contact(org))
-    client.post(url(workshop, f"/{attended.id}/check-in"),
-                data={"csrf_token": token(client, workshop)})
+    client.post(
+        url(workshop, f"/{attended.id}/check-in"), data={"csrf_token": token(client, workshop)}
+    )
     client.post(url(workshop, "/complete"), data={"csrf_token": token(client, workshop)})
     assert db.session.get(Workshop, workshop.id).status == "completed"
     assert count(OutboxMessage) == 0
@@ -393,15 +456,17 @@ def test_a_workshop_cannot_be_completed_before_it_starts(client, coordinator, or
     assert "You can complete the workshop once it has started." in html
     response = client.post(url(workshop, "/complete"), data={"csrf_token": token(client, workshop)})
     assert "A workshop can be completed only once it has started." in client.get(
-        response.headers["Location"]).get_data(as_text=True)
+        response.headers["Location"]
+    ).get_data(as_text=True)
     assert db.session.get(Workshop, workshop.id).status == "scheduled"
 
 
 # -- isolation and permissions ---------------------------------------------------------
 
 
-def test_other_organizations_get_404_everywhere(client, coordinator, org, workshop, app,
-                                                make_org, make_user, login):
+def test_other_organizations_get_404_everywhere(
+    client, coordinator, org, workshop, app, make_org, make_user, login
+):
     registration = register(workshop, make_contact(org))
     intruder_org = make_org(slug="ong-b")
     own = make_workshop(intruder_org, code="1234")
@@ -412,8 +477,14 @@ def test_other_organizations_get_404_everywhere(client, coordinator, org, worksh
     csrf = csrf_token_from(other.get(url(own)))
     for path in ("", "/walk-in", "/upload"):
         assert other.get(url(workshop, path)).status_code == 404, path
-    for path in (f"/{registration.id}/check-in", f"/{registration.id}/undo", "/walk-in",
-                 "/upload", "/rejected.csv", "/complete"):
+    for path in (
+        f"/{registration.id}/check-in",
+        f"/{registration.id}/undo",
+        "/walk-in",
+        "/upload",
+        "/rejected.csv",
+        "/complete",
+    ):
         assert other.post(url(workshop, path), data={"csrf_token": csrf}).status_code == 404, path
     # another organization's registration through one's own workshop
     for path in (f"/{registration.id}/check-in", f"/{registration.id}/undo"):
@@ -422,15 +493,20 @@ def test_other_organizations_get_404_everywhere(client, coordinator, org, worksh
 
     # the coordinator cannot reach the intruder's registration through their own workshop
     csrf = token(client, workshop)
-    assert client.post(url(workshop, f"/{own_registration.id}/check-in"),
-                       data={"csrf_token": csrf}).status_code == 404
+    assert (
+        client.post(
+            url(workshop, f"/{own_registration.id}/check-in"), data={"csrf_token": csrf}
+        ).status_code
+        == 404
+    )
 
 
 def test_registration_of_another_workshop_is_404(client, coordinator, org, workshop):
     second = make_workshop(org, code="7777")
     registration = register(second, make_contact(org))
-    response = client.post(url(workshop, f"/{registration.id}/check-in"),
-                           data={"csrf_token": token(client, workshop)})
+    response = client.post(
+        url(workshop, f"/{registration.id}/check-in"), data={"csrf_token": token(client, workshop)}
+    )
     assert response.status_code == 404 and kinds() == []
 
 
@@ -440,8 +516,14 @@ def test_evaluators_get_403(client, make_user, org, login, workshop):
     for path in ("", "/walk-in", "/upload"):
         assert client.get(url(workshop, path)).status_code == 403, path
     csrf = csrf_token_from(client.get("/dashboard"))
-    for path in (f"/{registration.id}/check-in", f"/{registration.id}/undo", "/walk-in",
-                 "/upload", "/rejected.csv", "/complete"):
+    for path in (
+        f"/{registration.id}/check-in",
+        f"/{registration.id}/undo",
+        "/walk-in",
+        "/upload",
+        "/rejected.csv",
+        "/complete",
+    ):
         assert client.post(url(workshop, path), data={"csrf_token": csrf}).status_code == 403, path
     assert kinds() == []
 

@@ -1,7 +1,8 @@
 """Attendance services: check-in/undo, walk-ins, sign-in sheets, completion, the funnel."""
+
 import csv
 import io
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, insert, select
@@ -16,7 +17,7 @@ from app.workshops import attendance
 from app.workshops.models import Workshop, WorkshopRegistration
 from tests.factories import make_campaign, make_contact
 
-STARTS = datetime(2026, 3, 14, 17, tzinfo=timezone.utc)  # 10:00 in Tijuana
+STARTS = datetime(2026, 3, 14, 17, tzinfo=UTC)  # 10:00 in Tijuana
 NOW = STARTS + timedelta(minutes=20)
 ADULT = str(NOW.year - 20)
 MINOR = str(NOW.year - 15)
@@ -25,11 +26,21 @@ MINOR = str(NOW.year - 15)
 def make_workshop(org, **overrides) -> Workshop:
     campaign = overrides.pop("campaign", None) or make_campaign(org)
     values = dict(
-        organization_id=org.id, campaign_id=campaign.id, code=overrides.pop("code", "4821"),
-        title_es="Taller: el fentanilo mata", title_en="Workshop: fentanyl kills",
-        kind="community_workshop", venue_name="Centro Comunitario Otay", country="MX",
-        state_code="02", municipality="Tijuana", timezone="America/Tijuana",
-        starts_at=STARTS, ends_at=STARTS + timedelta(hours=2), capacity=30, language="es",
+        organization_id=org.id,
+        campaign_id=campaign.id,
+        code=overrides.pop("code", "4821"),
+        title_es="Taller: el fentanilo mata",
+        title_en="Workshop: fentanyl kills",
+        kind="community_workshop",
+        venue_name="Centro Comunitario Otay",
+        country="MX",
+        state_code="02",
+        municipality="Tijuana",
+        timezone="America/Tijuana",
+        starts_at=STARTS,
+        ends_at=STARTS + timedelta(hours=2),
+        capacity=30,
+        language="es",
         status="scheduled",
     )
     values.update(overrides)
@@ -40,8 +51,13 @@ def make_workshop(org, **overrides) -> Workshop:
 
 
 def register(workshop, contact, status="confirmed", **overrides) -> WorkshopRegistration:
-    values = dict(organization_id=workshop.organization_id, workshop_id=workshop.id,
-                  contact_id=contact.id, status=status, invited_at=STARTS - timedelta(days=7))
+    values = dict(
+        organization_id=workshop.organization_id,
+        workshop_id=workshop.id,
+        contact_id=contact.id,
+        status=status,
+        invited_at=STARTS - timedelta(days=7),
+    )
     values.update(overrides)
     registration = WorkshopRegistration(**values)
     db.session.add(registration)
@@ -63,9 +79,17 @@ def count(model) -> int:
 
 
 def walk_in_raw(**overrides) -> dict:
-    raw = dict(phone="664 555 0177", first_name="Itzel", language="es", birth_year=ADULT,
-               age_band="", gender="female", state="02", municipality="Tijuana",
-               guardian_consent="no")
+    raw = dict(
+        phone="664 555 0177",
+        first_name="Itzel",
+        language="es",
+        birth_year=ADULT,
+        age_band="",
+        gender="female",
+        state="02",
+        municipality="Tijuana",
+        guardian_consent="no",
+    )
     raw.update(overrides)
     return raw
 
@@ -92,14 +116,20 @@ def test_check_in_is_idempotent_and_records_one_attended_event(org, user, worksh
     contact = make_contact(org)
     registration = register(workshop, contact)
     assert attendance.check_in(registration, user_id=user.id, now=NOW) is True
-    assert attendance.check_in(registration, user_id=user.id, now=NOW + timedelta(minutes=1)) \
-        is False
+    assert (
+        attendance.check_in(registration, user_id=user.id, now=NOW + timedelta(minutes=1)) is False
+    )
     registration = db.session.get(WorkshopRegistration, registration.id)
     assert registration.attended_at == NOW and registration.checked_in_by == user.id
     assert not registration.walk_in and registration.status == "confirmed"
     event = db.session.scalar(select(ParticipationEvent))
-    assert (event.kind, event.channel, event.workshop_id, event.campaign_id, event.occurred_at) \
-        == ("attended", "workshop", workshop.id, workshop.campaign_id, NOW)
+    assert (event.kind, event.channel, event.workshop_id, event.campaign_id, event.occurred_at) == (
+        "attended",
+        "workshop",
+        workshop.id,
+        workshop.campaign_id,
+        NOW,
+    )
     assert events() == ["attended"]
 
 
@@ -135,8 +165,9 @@ def test_check_in_refused_for_a_canceled_workshop(org, user):
     registration = register(workshop, make_contact(org))
     with pytest.raises(attendance.AttendanceError):
         attendance.check_in(registration, user_id=user.id, now=NOW)
-    assert events() == [] and db.session.get(WorkshopRegistration, registration.id).attended_at \
-        is None
+    assert (
+        events() == [] and db.session.get(WorkshopRegistration, registration.id).attended_at is None
+    )
 
 
 def test_roster_lists_and_searches(org, workshop):
@@ -173,14 +204,23 @@ def test_walk_in_creates_a_consented_contact_and_registration(org, user, worksho
     result = attendance.register_walk_in(workshop, walk_in_raw(), user_id=user.id, now=NOW)
     assert result.contact_created and result.outcome == "walk_in"
     contact = db.session.get(Contact, result.contact.id)
-    assert (contact.phone, contact.first_name, contact.birth_year, contact.state_code,
-            contact.municipality, contact.timezone) == (
-        "+526645550177", "Itzel", int(ADULT), "02", "Tijuana", "America/Tijuana")
+    assert (
+        contact.phone,
+        contact.first_name,
+        contact.birth_year,
+        contact.state_code,
+        contact.municipality,
+        contact.timezone,
+    ) == ("+526645550177", "Itzel", int(ADULT), "02", "Tijuana", "America/Tijuana")
     assert (contact.consent_source, contact.consent_at) == ("workshop", NOW)
     registration = db.session.get(WorkshopRegistration, result.registration.id)
-    assert (registration.status, registration.walk_in, registration.attended_at,
-            registration.checked_in_by, registration.invited_at) == (
-        "confirmed", True, NOW, user.id, None)
+    assert (
+        registration.status,
+        registration.walk_in,
+        registration.attended_at,
+        registration.checked_in_by,
+        registration.invited_at,
+    ) == ("confirmed", True, NOW, user.id, None)
     assert sorted(events(contact)) == ["attended", "walk_in"]
     funnel = attendance.workshop_funnel(workshop)
     assert (funnel["confirmed"], funnel["attended"], funnel["walk_ins"]) == (0, 1, 1)
@@ -188,34 +228,41 @@ def test_walk_in_creates_a_consented_contact_and_registration(org, user, worksho
 
 def test_minor_walk_in_needs_guardian_consent(org, user, workshop):
     with pytest.raises(ContactInvalid) as error:
-        attendance.register_walk_in(workshop, walk_in_raw(birth_year=MINOR), user_id=user.id,
-                                    now=NOW)
+        attendance.register_walk_in(
+            workshop, walk_in_raw(birth_year=MINOR), user_id=user.id, now=NOW
+        )
     assert list(error.value.field_errors) == ["guardian_consent"]
     # an unknown age may be a minor's
     with pytest.raises(ContactInvalid):
-        attendance.register_walk_in(workshop, walk_in_raw(birth_year=""), user_id=user.id,
-                                    now=NOW)
+        attendance.register_walk_in(workshop, walk_in_raw(birth_year=""), user_id=user.id, now=NOW)
     with pytest.raises(ContactInvalid):
-        attendance.register_walk_in(workshop, walk_in_raw(birth_year="", age_band="15-17"),
-                                    user_id=user.id, now=NOW)
+        attendance.register_walk_in(
+            workshop, walk_in_raw(birth_year="", age_band="15-17"), user_id=user.id, now=NOW
+        )
     assert count(Contact) == 0 and count(WorkshopRegistration) == 0 and events() == []
 
     result = attendance.register_walk_in(
-        workshop, walk_in_raw(birth_year=MINOR, guardian_consent="yes"), user_id=user.id,
-        now=NOW)
+        workshop, walk_in_raw(birth_year=MINOR, guardian_consent="yes"), user_id=user.id, now=NOW
+    )
     contact = db.session.get(Contact, result.contact.id)
     assert contact.guardian_consent and contact.guardian_consent_at == NOW
     adult = attendance.register_walk_in(
-        workshop, walk_in_raw(phone="664 555 0178", birth_year="", age_band="18-24"),
-        user_id=user.id, now=NOW)
+        workshop,
+        walk_in_raw(phone="664 555 0178", birth_year="", age_band="18-24"),
+        user_id=user.id,
+        now=NOW,
+    )
     assert adult.outcome == "walk_in"
 
 
 def test_walk_in_bad_input_changes_nothing(org, user, workshop):
     with pytest.raises(ContactInvalid) as error:
         attendance.register_walk_in(
-            workshop, walk_in_raw(phone="12345", first_name="", birth_year="1850"),
-            user_id=user.id, now=NOW)
+            workshop,
+            walk_in_raw(phone="12345", first_name="", birth_year="1850"),
+            user_id=user.id,
+            now=NOW,
+        )
     fields = error.value.field_errors
     assert fields["phone"] == ["Invalid mobile phone number."]
     assert "first_name" in fields and "birth_year" in fields
@@ -223,11 +270,22 @@ def test_walk_in_bad_input_changes_nothing(org, user, workshop):
 
 
 def test_walk_in_matches_an_old_mexican_form_and_fills_blanks_only(org, user, workshop):
-    known = make_contact(org, phone="+526645550101", first_name="Begoña", birth_year=None,
-                         gender=None, language="en", consent_source=None, consent_at=None)
+    known = make_contact(
+        org,
+        phone="+526645550101",
+        first_name="Begoña",
+        birth_year=None,
+        gender=None,
+        language="en",
+        consent_source=None,
+        consent_at=None,
+    )
     result = attendance.register_walk_in(
-        workshop, walk_in_raw(phone="044 664 555 0101", first_name="Bego", language="es"),
-        user_id=user.id, now=NOW)
+        workshop,
+        walk_in_raw(phone="044 664 555 0101", first_name="Bego", language="es"),
+        user_id=user.id,
+        now=NOW,
+    )
     assert not result.contact_created and result.contact.id == known.id
     assert count(Contact) == 1
     known = db.session.get(Contact, known.id)
@@ -240,11 +298,13 @@ def test_walk_in_matches_an_old_mexican_form_and_fills_blanks_only(org, user, wo
 def test_walk_in_of_a_registered_person_is_a_plain_check_in(org, user, workshop):
     contact = make_contact(org, phone="+526645550101", birth_year=int(ADULT))
     registration = register(workshop, contact)
-    result = attendance.register_walk_in(workshop, walk_in_raw(phone="+52 1 664 555 0101"),
-                                         user_id=user.id, now=NOW)
+    result = attendance.register_walk_in(
+        workshop, walk_in_raw(phone="+52 1 664 555 0101"), user_id=user.id, now=NOW
+    )
     assert result.outcome == "checked_in" and result.registration.id == registration.id
-    again = attendance.register_walk_in(workshop, walk_in_raw(phone="6645550101"),
-                                        user_id=user.id, now=NOW)
+    again = attendance.register_walk_in(
+        workshop, walk_in_raw(phone="6645550101"), user_id=user.id, now=NOW
+    )
     assert again.outcome == "already"
     assert events(contact) == ["attended"]
     assert not db.session.get(WorkshopRegistration, registration.id).walk_in
@@ -253,8 +313,9 @@ def test_walk_in_of_a_registered_person_is_a_plain_check_in(org, user, workshop)
 def test_walk_in_of_an_invited_contact_keeps_one_registration(org, user, workshop):
     contact = make_contact(org, phone="+526645550101", birth_year=int(ADULT))
     registration = register(workshop, contact, status="declined")
-    result = attendance.register_walk_in(workshop, walk_in_raw(phone="664 555 0101"),
-                                         user_id=user.id, now=NOW)
+    result = attendance.register_walk_in(
+        workshop, walk_in_raw(phone="664 555 0101"), user_id=user.id, now=NOW
+    )
     assert result.outcome == "walk_in" and result.registration.id == registration.id
     assert count(WorkshopRegistration) == 1
     assert db.session.get(WorkshopRegistration, registration.id).walk_in
@@ -283,33 +344,54 @@ def test_sheet_good_file(org, user, workshop):
     known = make_contact(org, phone="+526645550102")
     register(workshop, registered)
     data = sheet("telefono\n664 555 0101\n044 664 555 0102\n")
-    result = attendance.import_sign_in_sheet(workshop, data=data, filename="lista.csv",
-                                             user_id=user.id, now=NOW)
-    assert (result.total_rows, result.checked_in, result.walk_ins, result.already,
-            result.duplicates, result.rejected) == (2, 1, 1, 0, 0, [])
+    result = attendance.import_sign_in_sheet(
+        workshop, data=data, filename="lista.csv", user_id=user.id, now=NOW
+    )
+    assert (
+        result.total_rows,
+        result.checked_in,
+        result.walk_ins,
+        result.already,
+        result.duplicates,
+        result.rejected,
+    ) == (2, 1, 1, 0, 0, [])
     assert events(registered) == ["attended"]
     assert sorted(events(known)) == ["attended", "walk_in"]
-    walk_in = db.session.scalar(select(WorkshopRegistration).where(
-        WorkshopRegistration.contact_id == known.id))
+    walk_in = db.session.scalar(
+        select(WorkshopRegistration).where(WorkshopRegistration.contact_id == known.id)
+    )
     assert (walk_in.walk_in, walk_in.attended_at, walk_in.checked_in_by) == (True, NOW, user.id)
 
 
 def test_sheet_bad_rows_and_duplicates_semicolon_latin1(org, user, workshop):
     make_contact(org, phone="+526645550101", first_name="Begoña")
-    data = sheet("Nombre;Teléfono;Firma\n"
-                 "Begoña;664 555 0101;=cmd|' /C calc'!A0\n"
-                 "Begoña Ruiz;+52 1 664 555 0101;\n"
-                 "Desconocida;664 555 0199;\n"
-                 "Malo;12345;@SUM(A1)\n"
-                 "Sin teléfono;;\n", "cp1252")
-    result = attendance.import_sign_in_sheet(workshop, data=data, filename="firmas.csv",
-                                             user_id=user.id, now=NOW)
+    data = sheet(
+        "Nombre;Teléfono;Firma\n"
+        "Begoña;664 555 0101;=cmd|' /C calc'!A0\n"
+        "Begoña Ruiz;+52 1 664 555 0101;\n"
+        "Desconocida;664 555 0199;\n"
+        "Malo;12345;@SUM(A1)\n"
+        "Sin teléfono;;\n",
+        "cp1252",
+    )
+    result = attendance.import_sign_in_sheet(
+        workshop, data=data, filename="firmas.csv", user_id=user.id, now=NOW
+    )
     assert (result.total_rows, result.walk_ins, result.duplicates, len(result.rejected)) == (
-        5, 1, 1, 3)
+        5,
+        1,
+        1,
+        3,
+    )
     assert report_rows(result) == [
         ["Line", "Nombre", "Teléfono", "Firma", "Reason"],
-        ["4", "Desconocida", "664 555 0199", "",
-         "Not a contact of your organization: register them as a walk-in."],
+        [
+            "4",
+            "Desconocida",
+            "664 555 0199",
+            "",
+            "Not a contact of your organization: register them as a walk-in.",
+        ],
         ["5", "Malo", "12345", "'@SUM(A1)", "Invalid mobile phone number."],
         ["6", "Sin teléfono", "", "", "The mobile phone number is missing."],
     ]
@@ -320,16 +402,17 @@ def test_sheet_reupload_is_idempotent(org, user, workshop):
     contact = make_contact(org, phone="+526645550101")
     register(workshop, contact)
     data = sheet("phone,name\n6645550101,Ana\n")
-    attendance.import_sign_in_sheet(workshop, data=data, filename="a.csv", user_id=user.id,
-                                    now=NOW)
-    again = attendance.import_sign_in_sheet(workshop, data=data, filename="a.csv",
-                                            user_id=user.id, now=NOW + timedelta(hours=1))
+    attendance.import_sign_in_sheet(workshop, data=data, filename="a.csv", user_id=user.id, now=NOW)
+    again = attendance.import_sign_in_sheet(
+        workshop, data=data, filename="a.csv", user_id=user.id, now=NOW + timedelta(hours=1)
+    )
     assert (again.checked_in, again.walk_ins, again.already) == (0, 0, 1)
     assert events() == ["attended"] and count(WorkshopRegistration) == 1
 
 
 def test_sheet_with_a_walk_in_registered_at_the_door_meanwhile_changes_nothing(
-        org, user, workshop, monkeypatch):
+    org, user, workshop, monkeypatch
+):
     registered = make_contact(org, phone="+526645550101")
     walk_in = make_contact(org, phone="+526645550102")
     register(workshop, registered)
@@ -338,15 +421,28 @@ def test_sheet_with_a_walk_in_registered_at_the_door_meanwhile_changes_nothing(
     def door_registers_the_walk_in_first(*args, **kwargs):
         claimed = mark_many(*args, **kwargs)
         # Another request (the door) registers the same person before the sheet does.
-        db.session.execute(insert(WorkshopRegistration).values(
-            organization_id=org.id, workshop_id=workshop.id, contact_id=walk_in.id,
-            status="confirmed", walk_in=True, no_show=False, created_at=NOW))
+        db.session.execute(
+            insert(WorkshopRegistration).values(
+                organization_id=org.id,
+                workshop_id=workshop.id,
+                contact_id=walk_in.id,
+                status="confirmed",
+                walk_in=True,
+                no_show=False,
+                created_at=NOW,
+            )
+        )
         return claimed
 
     monkeypatch.setattr(attendance, "_mark_attended_many", door_registers_the_walk_in_first)
     with pytest.raises(attendance.AttendanceError) as error:
-        attendance.import_sign_in_sheet(workshop, data=sheet("telefono\n6645550101\n6645550102\n"),
-                                        filename="a.csv", user_id=user.id, now=NOW)
+        attendance.import_sign_in_sheet(
+            workshop,
+            data=sheet("telefono\n6645550101\n6645550102\n"),
+            filename="a.csv",
+            user_id=user.id,
+            now=NOW,
+        )
     assert "at the same moment" in str(error.value)
     assert events() == [] and count(WorkshopRegistration) == 1  # the whole sheet rolled back
 
@@ -366,8 +462,9 @@ def test_a_large_sheet_is_recorded_in_a_few_statements(org, user, workshop):
 
     event.listen(db.engine, "before_cursor_execute", count_statement)
     try:
-        result = attendance.import_sign_in_sheet(workshop, data=data, filename="a.csv",
-                                                 user_id=user.id, now=NOW)
+        result = attendance.import_sign_in_sheet(
+            workshop, data=data, filename="a.csv", user_id=user.id, now=NOW
+        )
     finally:
         event.remove(db.engine, "before_cursor_execute", count_statement)
     assert (result.checked_in, result.walk_ins) == (20, 20)
@@ -375,16 +472,20 @@ def test_a_large_sheet_is_recorded_in_a_few_statements(org, user, workshop):
     assert sorted(events(kind="attended")) == ["attended"] * 40
 
 
-@pytest.mark.parametrize(("data", "message"), [
-    (b"", "The file is empty."),
-    (b"\x00\x01binary\x00", "This is not a CSV text file"),
-    (b"nombre,firma\nAna,x\n", "No phone column found."),
-    (b"telefono\n", "The file has a header row but no contacts."),
-])
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"", "The file is empty."),
+        (b"\x00\x01binary\x00", "This is not a CSV text file"),
+        (b"nombre,firma\nAna,x\n", "No phone column found."),
+        (b"telefono\n", "The file has a header row but no contacts."),
+    ],
+)
 def test_sheet_refused_files_change_nothing(org, user, workshop, data, message):
     with pytest.raises(CsvImportError) as error:
-        attendance.import_sign_in_sheet(workshop, data=data, filename="x.csv",
-                                        user_id=user.id, now=NOW)
+        attendance.import_sign_in_sheet(
+            workshop, data=data, filename="x.csv", user_id=user.id, now=NOW
+        )
     assert str(error.value).startswith(message)
     assert count(WorkshopRegistration) == 0
 
@@ -393,14 +494,16 @@ def test_sheet_size_limit(app, org, user, workshop):
     app.config["CONTACT_IMPORT_MAX_BYTES"] = 1024 * 1024
     data = b"telefono\n" + b"6645550101\n" * 100_000
     with pytest.raises(CsvImportError, match="larger than 1 MB"):
-        attendance.import_sign_in_sheet(workshop, data=data, filename="x.csv",
-                                        user_id=user.id, now=NOW)
+        attendance.import_sign_in_sheet(
+            workshop, data=data, filename="x.csv", user_id=user.id, now=NOW
+        )
 
 
 def test_report_token_is_bound_to_its_workshop(org, user, workshop):
     data = sheet("telefono\n12345\n")
-    result = attendance.import_sign_in_sheet(workshop, data=data, filename="x.csv",
-                                             user_id=user.id, now=NOW)
+    result = attendance.import_sign_in_sheet(
+        workshop, data=data, filename="x.csv", user_id=user.id, now=NOW
+    )
     token = attendance.report_token(workshop, result)
     assert attendance.report_from_token(workshop, token) == result.report_csv()
     other = make_workshop(org, code="9999")
@@ -432,17 +535,29 @@ def test_complete_marks_no_shows_and_queues_thank_yous(org, user, workshop):
     rows = {m.contact_id: m for m in db.session.scalars(select(OutboxMessage))}
     assert set(rows) == {came.id, walk_in.contact.id}
     english = rows[came.id]
-    assert (english.purpose, english.workshop_id, english.campaign_id, english.language,
-            english.due_at, english.status) == (
-        "thank_you", workshop.id, workshop.campaign_id, "en", done, "scheduled")
+    assert (
+        english.purpose,
+        english.workshop_id,
+        english.campaign_id,
+        english.language,
+        english.due_at,
+        english.status,
+    ) == ("thank_you", workshop.id, workshop.campaign_id, "en", done, "scheduled")
     assert "Workshop: fentanyl kills" in english.body
     spanish = rows[walk_in.contact.id]
     assert spanish.language == "es" and "Taller: el fentanilo mata" in spanish.body
     assert spanish.body != english.body
 
     funnel = attendance.workshop_funnel(workshop)
-    assert funnel == {"invited": 4, "confirmed": 3, "waitlisted": 1, "declined": 0,
-                      "attended": 3, "walk_ins": 1, "no_shows": 1}
+    assert funnel == {
+        "invited": 4,
+        "confirmed": 3,
+        "waitlisted": 1,
+        "declined": 0,
+        "attended": 3,
+        "walk_ins": 1,
+        "no_shows": 1,
+    }
 
     with pytest.raises(attendance.AttendanceError):  # no second completion, no second SMS
         attendance.complete_workshop(workshop, send_thank_you=True, now=done)
@@ -452,8 +567,9 @@ def test_complete_marks_no_shows_and_queues_thank_yous(org, user, workshop):
 def test_complete_without_thank_yous_and_before_the_start(org, user, workshop):
     register(workshop, make_contact(org))
     with pytest.raises(attendance.AttendanceError):
-        attendance.complete_workshop(workshop, send_thank_you=True,
-                                     now=STARTS - timedelta(minutes=1))
+        attendance.complete_workshop(
+            workshop, send_thank_you=True, now=STARTS - timedelta(minutes=1)
+        )
     assert db.session.get(Workshop, workshop.id).status == "scheduled" and events() == []
     result = attendance.complete_workshop(workshop, send_thank_you=False, now=STARTS)
     assert (result.no_shows, result.thank_yous) == (1, 0) and count(OutboxMessage) == 0
@@ -479,8 +595,14 @@ def test_funnel_counts_in_sql(org, workshop):
     for status in ("invited", "invited", "confirmed", "waitlisted", "declined", "canceled"):
         register(workshop, make_contact(org), status=status)
     assert attendance.workshop_funnel(workshop) == {
-        "invited": 6, "confirmed": 1, "waitlisted": 1, "declined": 2, "attended": 0,
-        "walk_ins": 0, "no_shows": 0}
+        "invited": 6,
+        "confirmed": 1,
+        "waitlisted": 1,
+        "declined": 2,
+        "attended": 0,
+        "walk_ins": 0,
+        "no_shows": 0,
+    }
     empty = make_workshop(org, code="0000")
     assert attendance.workshop_funnel(empty) == dict.fromkeys(attendance.FUNNEL_KEYS, 0)
     funnels = attendance.workshop_funnels(org.id, [workshop.id, empty.id])

@@ -1,5 +1,6 @@
 """The organization's iCalendar feed: valid RFC 5545 parsed back with `icalendar`, stable
 UIDs, venue time zones, SEQUENCE and STATUS:CANCELLED, a secret URL, and no personal data."""
+
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -33,16 +34,26 @@ def org(make_org):
 
 
 def test_feed_parses_with_stable_uids_and_venue_time_zones(client, org):
-    tijuana = make_workshop(org, code="4821", facilitator="Mtra. Ruiz",
-                            venue_address="Av. Revolución 1000")
-    cancun = make_workshop(org, code="1234", timezone="America/Cancun", state_code="23",
-                           municipality="Cancún", starts_at=utc(2026, 12, 8, 22, 0),
-                           title_es="Vapeo: la neta", title_en="Vaping: the truth")
+    tijuana = make_workshop(
+        org, code="4821", facilitator="Mtra. Ruiz", venue_address="Av. Revolución 1000"
+    )
+    cancun = make_workshop(
+        org,
+        code="1234",
+        timezone="America/Cancun",
+        state_code="23",
+        municipality="Cancún",
+        starts_at=utc(2026, 12, 8, 22, 0),
+        title_es="Vapeo: la neta",
+        title_en="Vaping: the truth",
+    )
     response = feed(client, org)
     calendar = Calendar.from_ical(response.data)
     assert str(calendar["version"]) == "2.0" and "Alcance" in str(calendar["prodid"])
     assert {str(tz["tzid"]) for tz in calendar.walk("VTIMEZONE")} == {
-        "America/Tijuana", "America/Cancun"}
+        "America/Tijuana",
+        "America/Cancun",
+    }
     found = events(response)
     assert set(found) == {f"workshop-{tijuana.id}@alcance", f"workshop-{cancun.id}@alcance"}
 
@@ -70,8 +81,9 @@ def test_rescheduled_and_canceled_workshops(client, org):
 
     moved = make_workshop(org, code="4821")
     dropped = make_workshop(org, code="1234")
-    services.reschedule_workshop(moved, local_date=date(2026, 12, 12), start_time=time(10, 0),
-                                 end_time=time(12, 0), now=NOW)
+    services.reschedule_workshop(
+        moved, local_date=date(2026, 12, 12), start_time=time(10, 0), end_time=time(12, 0), now=NOW
+    )
     services.cancel_workshop(dropped, now=NOW)
     found = events(feed(client, org))
     event = found[f"workshop-{moved.id}@alcance"]

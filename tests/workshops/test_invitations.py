@@ -1,5 +1,6 @@
 """Invitations through the outreach scheduler, and the full loop: invitation SMS, RSVP reply
 through the phone simulator, confirmation, reminders, all sent by the worker."""
+
 from datetime import date, time, timedelta
 
 import pytest
@@ -35,14 +36,24 @@ def setup(make_org):
 
 
 def invite(workshop, message, audience, *, day=date(2026, 12, 1), at=time(17, 0), now=NOW):
-    return invite_audience(workshop, message=message, audience=audience, local_date=day,
-                           local_time=at, user_id=None, now=now)
+    return invite_audience(
+        workshop,
+        message=message,
+        audience=audience,
+        local_date=day,
+        local_time=at,
+        user_id=None,
+        now=now,
+    )
 
 
 def rows(**filters):
     db.session.expire_all()
-    return db.session.scalars(select(OutboxMessage).filter_by(**filters)
-                              .order_by(OutboxMessage.contact_id, OutboxMessage.id)).all()
+    return db.session.scalars(
+        select(OutboxMessage)
+        .filter_by(**filters)
+        .order_by(OutboxMessage.contact_id, OutboxMessage.id)
+    ).all()
 
 
 def test_fan_out_rows_are_invitations_with_the_rsvp_line_in_each_language(app, setup):
@@ -54,13 +65,20 @@ def test_fan_out_rows_are_invitations_with_the_rsvp_line_in_each_language(app, s
     assert created == 2 and send.workshop_id == workshop.id
     body = {r.contact_id: r for r in rows()}
     assert set(body) == {es.id, en.id}
-    assert body[es.id].body == ("Hola Lupita, ven a Decide tú el sábado 5 diciembre a las 17:00.\n"
-                                "Responde SI 4821 para apartar tu lugar.")
-    assert body[en.id].body == ("Hi Mike, join Your call on Saturday 5 December at 5:00 PM.\n"
-                                "Reply YES 4821 to save your spot.")
+    assert body[es.id].body == (
+        "Hola Lupita, ven a Decide tú el sábado 5 diciembre a las 17:00.\n"
+        "Responde SI 4821 para apartar tu lugar."
+    )
+    assert body[en.id].body == (
+        "Hi Mike, join Your call on Saturday 5 December at 5:00 PM.\n"
+        "Reply YES 4821 to save your spot."
+    )
     for row in body.values():
         assert (row.purpose, row.workshop_id, row.campaign_id) == (
-            "invitation", workshop.id, campaign.id)
+            "invitation",
+            workshop.id,
+            campaign.id,
+        )
         assert row.expires_at == START and row.due_at == utc(2026, 12, 2, 1, 0)  # 17:00 local
 
 
@@ -70,7 +88,8 @@ def test_invited_registrations_and_events(app, setup):
     invite(workshop, message, audience)
     registrations = db.session.scalars(select(WorkshopRegistration)).all()
     assert {(r.contact_id, r.status, r.invited_at) for r in registrations} == {
-        (c.id, "invited", NOW) for c in contacts}
+        (c.id, "invited", NOW) for c in contacts
+    }
     events = db.session.scalars(select(ParticipationEvent)).all()
     assert sorted(e.contact_id for e in events) == sorted(c.id for c in contacts)
     assert {(e.kind, e.workshop_id) for e in events} == {("invited", workshop.id)}
@@ -134,12 +153,19 @@ def test_reschedule_rewrites_pending_invitations(app, setup):
     es = make_contact(org, first_name="Lupita")
     en = make_contact(org, first_name="Mike", language="en")
     invite(workshop, message, audience)
-    result = reschedule_workshop(workshop, local_date=date(2026, 12, 12), start_time=time(10, 0),
-                                 end_time=time(12, 0), now=NOW)
+    result = reschedule_workshop(
+        workshop,
+        local_date=date(2026, 12, 12),
+        start_time=time(10, 0),
+        end_time=time(12, 0),
+        now=NOW,
+    )
     assert result.invitations_updated == 2
     body = {r.contact_id: r for r in rows(purpose="invitation")}
-    assert body[es.id].body == ("Hola Lupita, ven a Decide tú el sábado 12 diciembre a las 10:00."
-                                "\nResponde SI 4821 para apartar tu lugar.")
+    assert body[es.id].body == (
+        "Hola Lupita, ven a Decide tú el sábado 12 diciembre a las 10:00."
+        "\nResponde SI 4821 para apartar tu lugar."
+    )
     assert "Saturday 12 December at 10:00 AM" in body[en.id].body
     assert {r.expires_at for r in body.values()} == {utc(2026, 12, 12, 18, 0)}
 
@@ -154,8 +180,7 @@ def test_cancel_cancels_pending_invitations_and_the_send(app, setup):
     assert send.status == "canceled"
 
 
-def test_full_loop_with_the_worker_and_the_phone_simulator(app, client, login, make_user,
-                                                          make_org):
+def test_full_loop_with_the_worker_and_the_phone_simulator(app, client, login, make_user, make_org):
     # The simulator page uses the real clock: build the world around it.
     from app.outreach.fanout import workshop_values
     from app.outreach.inbound import receive_sms
@@ -170,8 +195,13 @@ def test_full_loop_with_the_worker_and_the_phone_simulator(app, client, login, m
     contact = make_contact(org, first_name="Lupita")
     english = make_contact(org, first_name="Mike", language="en")
     invited_at = start - timedelta(days=4)
-    invite(workshop, message, make_audience(org, {}), day=invited_at.astimezone(TZ).date(),
-           now=utcnow())
+    invite(
+        workshop,
+        message,
+        make_audience(org, {}),
+        day=invited_at.astimezone(TZ).date(),
+        now=utcnow(),
+    )
     clock = Clock(invited_at)
     gateway = FakeSmsGateway(clock=clock)
     worker = make_worker(app, clock, gateway)
@@ -185,13 +215,22 @@ def test_full_loop_with_the_worker_and_the_phone_simulator(app, client, login, m
         app.extensions["sms_gateway"] = SimulatorGateway()
         login(make_user(org, role="coordinator", language="en"))
         page = client.get(f"/simulator/{contact.id}")
-        assert client.post(f"/simulator/{contact.id}", data={
-            "csrf_token": csrf_token_from(page), "body": "Sí"}).status_code == 302
+        assert (
+            client.post(
+                f"/simulator/{contact.id}", data={"csrf_token": csrf_token_from(page), "body": "Sí"}
+            ).status_code
+            == 302
+        )
         # Mike answers by SMS with the code.
-        assert receive_sms(sid="SMloop" + "0" * 28, from_number=english.phone,
-                           body="yes 4821", now=utcnow()) == "rsvp_confirmed"
-        registrations = {r.contact_id: r.status for r in db.session.scalars(
-            select(WorkshopRegistration))}
+        assert (
+            receive_sms(
+                sid="SMloop" + "0" * 28, from_number=english.phone, body="yes 4821", now=utcnow()
+            )
+            == "rsvp_confirmed"
+        )
+        registrations = {
+            r.contact_id: r.status for r in db.session.scalars(select(WorkshopRegistration))
+        }
         assert registrations == {contact.id: "confirmed", english.id: "confirmed"}
         inbound = db.session.scalars(select(InboundMessage)).all()
         assert {(m.intent, m.campaign_id) for m in inbound} == {("rsvp_yes", campaign.id)}
@@ -203,7 +242,8 @@ def test_full_loop_with_the_worker_and_the_phone_simulator(app, client, login, m
         values = workshop_values(workshop, "en")
         assert [m.body for m in gateway.sent if m.to == english.phone][1:] == [
             f"Your spot is saved: Your call, {values['workshop_date']} at "
-            f"{values['workshop_time']}, Casa de la Cultura. Reply NO 4821 if you cannot come."]
+            f"{values['workshop_time']}, Casa de la Cultura. Reply NO 4821 if you cannot come."
+        ]
 
         # Reminders: 24 h and 2 h before the start, to both.
         for hours in (24, 2):
@@ -215,7 +255,8 @@ def test_full_loop_with_the_worker_and_the_phone_simulator(app, client, login, m
             # The invitation, the confirmation and two reminders.
             assert len([m for m in gateway.sent if m.to == phone]) == 4
         assert [m.body for m in gateway.sent if m.to == english.phone][-1].startswith(
-            "Reminder: Your call")
+            "Reminder: Your call"
+        )
     finally:
         worker.close()
     assert db.session.query(OutreachSend).count() == 1

@@ -1,5 +1,6 @@
 """Reminders before a workshop: offsets per organization, quiet hours moving them EARLIER,
 daylight saving time, skipped reminders counted, and the worker sending them."""
+
 from datetime import timedelta
 
 import pytest
@@ -17,8 +18,11 @@ from .test_services import make_workshop
 
 def reminders():
     db.session.expire_all()
-    return db.session.scalars(select(OutboxMessage).where(OutboxMessage.purpose == "reminder")
-                              .order_by(OutboxMessage.due_at)).all()
+    return db.session.scalars(
+        select(OutboxMessage)
+        .where(OutboxMessage.purpose == "reminder")
+        .order_by(OutboxMessage.due_at)
+    ).all()
 
 
 def plan(org, contact, starts_at, *, now, **workshop):
@@ -28,10 +32,18 @@ def plan(org, contact, starts_at, *, now, **workshop):
     return w, result
 
 
-@pytest.mark.parametrize("setting, expected", [
-    ("24,2", [24, 2]), ("2, 24", [24, 2]), ("48;24;2", [48, 24, 2]), ("", []),
-    ("24,abc,0,-1,2", [24, 2]), ("24,24", [24]), ("9999", []),
-])
+@pytest.mark.parametrize(
+    "setting, expected",
+    [
+        ("24,2", [24, 2]),
+        ("2, 24", [24, 2]),
+        ("48;24;2", [48, 24, 2]),
+        ("", []),
+        ("24,abc,0,-1,2", [24, 2]),
+        ("24,24", [24]),
+        ("9999", []),
+    ],
+)
 def test_reminder_hours_setting(make_org, app, setting, expected):
     org = make_org()
     org.reminder_hours = setting
@@ -42,13 +54,19 @@ def test_reminders_24_and_2_hours_before(app, make_org):
     org = make_org()
     contact = make_contact(org, timezone="America/Mexico_City", state_code="09")
     start = utc(2026, 12, 5, 23, 0)  # 17:00 in Mexico City
-    w, result = plan(org, contact, start, now=utc(2026, 11, 27, 18, 0),
-                     timezone="America/Mexico_City")
+    w, result = plan(
+        org, contact, start, now=utc(2026, 11, 27, 18, 0), timezone="America/Mexico_City"
+    )
     assert (result.queued, result.skipped) == (2, 0)
     rows = reminders()
     assert [r.due_at for r in rows] == [start - timedelta(hours=24), start - timedelta(hours=2)]
-    assert all(r.expires_at == start and r.workshop_id == w.id and r.campaign_id == w.campaign_id
-               and r.status == "scheduled" for r in rows)
+    assert all(
+        r.expires_at == start
+        and r.workshop_id == w.id
+        and r.campaign_id == w.campaign_id
+        and r.status == "scheduled"
+        for r in rows
+    )
     assert "Decide tú" in rows[0].body and "17:00" in rows[0].body
 
 
@@ -65,11 +83,25 @@ def test_a_reminder_in_quiet_hours_moves_to_the_evening_before(app, make_org):
 
 def test_the_contacts_zone_and_state_rules_decide(app, make_org):
     org = make_org(country="US", timezone="America/New_York")
-    contact = make_contact(org, phone="+13055550142", country="US", state_code="FL",
-                           municipality="Miami", timezone="America/New_York")
+    contact = make_contact(
+        org,
+        phone="+13055550142",
+        country="US",
+        state_code="FL",
+        municipality="Miami",
+        timezone="America/New_York",
+    )
     start = utc(2026, 12, 5, 13, 30)  # 08:30 in Miami
-    plan(org, contact, start, now=utc(2026, 11, 27, 18, 0), timezone="America/New_York",
-         country="US", state_code="FL", municipality="Miami")
+    plan(
+        org,
+        contact,
+        start,
+        now=utc(2026, 11, 27, 18, 0),
+        timezone="America/New_York",
+        country="US",
+        state_code="FL",
+        municipality="Miami",
+    )
     # Florida: 08:00-20:00, so the 06:30 reminder moves to 19:59 the evening before.
     assert [r.due_at for r in reminders()] == [utc(2026, 12, 4, 13, 30), utc(2026, 12, 5, 0, 59)]
 

@@ -1,5 +1,6 @@
 """Workshop pages: week calendar, create/edit, detail, reschedule/cancel with confirmation,
 invitations, permissions, and organization isolation on every route."""
+
 import re
 from datetime import time, timedelta
 from html import unescape
@@ -62,8 +63,13 @@ def test_week_view_lists_workshops_with_local_time_seats_and_waitlist(client, si
     org = signed_in["org"]
     for status in ("confirmed", "confirmed", "waitlisted"):
         register(w, make_contact(org), status)
-    make_workshop(org, campaign=signed_in["campaign"], code="1111",
-                  starts_at=signed_in["start"] + timedelta(days=7), title_en="Next week's workshop")
+    make_workshop(
+        org,
+        campaign=signed_in["campaign"],
+        code="1111",
+        starts_at=signed_in["start"] + timedelta(days=7),
+        title_en="Next week's workshop",
+    )
     page = text(client.get(f"/workshops/?week={week_of(signed_in['start'])}"))
     assert "Your call" in page and "5:00 PM" in page and "Casa de la Cultura" in page
     assert "2 of 2 confirmed" in page and "1 on the waitlist" in page and "Code 4821" in page
@@ -72,7 +78,8 @@ def test_week_view_lists_workshops_with_local_time_seats_and_waitlist(client, si
     nxt = week_of(signed_in["start"] + timedelta(days=7))
     assert f"week={nxt}" in html
     assert "Next week&#39;s workshop" in client.get(f"/workshops/?week={nxt}").get_data(
-        as_text=True)
+        as_text=True
+    )
 
 
 def test_week_view_defaults_to_this_week(client, signed_in):
@@ -118,19 +125,34 @@ def test_login_required(client, world):
 
 
 def form_data(client, url, **changes):
-    data = {"csrf_token": csrf_token_from(client.get(url)), "title_es": "Vapeo: la neta",
-            "title_en": "Vaping: the truth", "kind": "school_talk",
-            "venue_name": "Secundaria Técnica 5", "venue_address": "", "state": "MX:08",
-            "municipality": "Ciudad Juárez", "timezone": "", "capacity": "25",
-            "facilitator": "", "language": "both"}
+    data = {
+        "csrf_token": csrf_token_from(client.get(url)),
+        "title_es": "Vapeo: la neta",
+        "title_en": "Vaping: the truth",
+        "kind": "school_talk",
+        "venue_name": "Secundaria Técnica 5",
+        "venue_address": "",
+        "state": "MX:08",
+        "municipality": "Ciudad Juárez",
+        "timezone": "",
+        "capacity": "25",
+        "facilitator": "",
+        "language": "both",
+    }
     data.update(changes)
     return data
 
 
 def test_create_from_the_form(client, signed_in):
     day = signed_in["start"].astimezone(TZ).date()
-    data = form_data(client, "/workshops/new", campaign_id=str(signed_in["campaign"].id),
-                     local_date=day.isoformat(), start_time="10:00", end_time="12:00")
+    data = form_data(
+        client,
+        "/workshops/new",
+        campaign_id=str(signed_in["campaign"].id),
+        local_date=day.isoformat(),
+        start_time="10:00",
+        end_time="12:00",
+    )
     response = client.post("/workshops/new", data=data)
     assert response.status_code == 302
     workshop = db.session.scalar(select(Workshop).where(Workshop.title_es == "Vapeo: la neta"))
@@ -141,17 +163,26 @@ def test_create_from_the_form(client, signed_in):
     assert workshop.code in page and "Vaping: the truth" in page
 
 
-@pytest.mark.parametrize("changes, message", [
-    ({"end_time": "09:00"}, "The workshop must end after it starts."),
-    ({"capacity": "0"}, "Number must be between 1 and 5000."),
-    ({"title_es": ""}, "Enter the title in Spanish."),
-    ({"state": ""}, "Choose the state where the venue is."),
-    ({"local_date": "2020-01-01"}, "The start must be in the future."),
-])
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"end_time": "09:00"}, "The workshop must end after it starts."),
+        ({"capacity": "0"}, "Number must be between 1 and 5000."),
+        ({"title_es": ""}, "Enter the title in Spanish."),
+        ({"state": ""}, "Choose the state where the venue is."),
+        ({"local_date": "2020-01-01"}, "The start must be in the future."),
+    ],
+)
 def test_bad_input_is_refused_with_a_message(client, signed_in, changes, message):
     day = signed_in["start"].astimezone(TZ).date()
-    data = form_data(client, "/workshops/new", campaign_id=str(signed_in["campaign"].id),
-                     local_date=day.isoformat(), start_time="10:00", end_time="12:00")
+    data = form_data(
+        client,
+        "/workshops/new",
+        campaign_id=str(signed_in["campaign"].id),
+        local_date=day.isoformat(),
+        start_time="10:00",
+        end_time="12:00",
+    )
     data.update(changes)
     response = client.post("/workshops/new", data=data)
     assert response.status_code == 400
@@ -162,8 +193,14 @@ def test_bad_input_is_refused_with_a_message(client, signed_in, changes, message
 def test_other_organizations_campaigns_cannot_be_chosen(client, signed_in, make_org):
     foreign = make_campaign(make_org())
     day = signed_in["start"].astimezone(TZ).date()
-    data = form_data(client, "/workshops/new", campaign_id=str(foreign.id),
-                     local_date=day.isoformat(), start_time="10:00", end_time="12:00")
+    data = form_data(
+        client,
+        "/workshops/new",
+        campaign_id=str(foreign.id),
+        local_date=day.isoformat(),
+        start_time="10:00",
+        end_time="12:00",
+    )
     assert client.post("/workshops/new", data=data).status_code == 400
     assert db.session.query(Workshop).count() == 1
 
@@ -172,8 +209,9 @@ def test_edit(client, signed_in):
     w = signed_in["workshop"]
     url = f"/workshops/{w.id}/edit"
     assert "Casa de la Cultura" in client.get(url).get_data(as_text=True)
-    data = form_data(client, url, state="MX:02", municipality="Tijuana", venue_name="CECUT",
-                     capacity="40")
+    data = form_data(
+        client, url, state="MX:02", municipality="Tijuana", venue_name="CECUT", capacity="40"
+    )
     assert client.post(url, data=data).status_code == 302
     db.session.refresh(w)
     assert (w.venue_name, w.capacity, w.starts_at) == ("CECUT", 40, signed_in["start"])
@@ -212,9 +250,15 @@ def test_reschedule_asks_for_confirmation_then_notifies(client, signed_in):
     assert "2 confirmed or waitlisted people will get an SMS" in text(page)
     assert "data-confirm" in page.get_data(as_text=True)
     new_day = (signed_in["start"] + timedelta(days=7)).astimezone(TZ).date()
-    response = client.post(url, data={"csrf_token": csrf_token_from(page),
-                                      "local_date": new_day.isoformat(), "start_time": "11:00",
-                                      "end_time": "13:00"})
+    response = client.post(
+        url,
+        data={
+            "csrf_token": csrf_token_from(page),
+            "local_date": new_day.isoformat(),
+            "start_time": "11:00",
+            "end_time": "13:00",
+        },
+    )
     assert response.status_code == 302
     db.session.refresh(w)
     assert w.sequence == 1 and w.starts_at.astimezone(TZ).hour == 11
@@ -225,8 +269,15 @@ def test_reschedule_with_bad_times_changes_nothing(client, signed_in):
     w = signed_in["workshop"]
     url = f"/workshops/{w.id}/reschedule"
     token = csrf_token_from(client.get(url))
-    response = client.post(url, data={"csrf_token": token, "local_date": "2020-01-01",
-                                      "start_time": "11:00", "end_time": "13:00"})
+    response = client.post(
+        url,
+        data={
+            "csrf_token": token,
+            "local_date": "2020-01-01",
+            "start_time": "11:00",
+            "end_time": "13:00",
+        },
+    )
     assert response.status_code == 400
     db.session.refresh(w)
     assert w.sequence == 0 and w.starts_at == signed_in["start"]
@@ -252,18 +303,28 @@ def test_cancel_needs_a_post_with_csrf(client, signed_in):
 
 def test_invite_from_the_form(client, signed_in):
     org, w = signed_in["org"], signed_in["workshop"]
-    message = make_message(signed_in["campaign"], label="Invitación",
-                           body_es="Te invitamos a {workshop_title} el {workshop_date}.",
-                           body_en="Join us at {workshop_title} on {workshop_date}.")
+    message = make_message(
+        signed_in["campaign"],
+        label="Invitación",
+        body_es="Te invitamos a {workshop_title} el {workshop_date}.",
+        body_en="Join us at {workshop_title} on {workshop_date}.",
+    )
     audience = make_audience(org, {})
     contacts = [make_contact(org) for _ in range(3)]
     url = f"/workshops/{w.id}/invite"
     page = client.get(url)
     assert "Invitación" in text(page)
     day = (signed_in["start"] - timedelta(days=3)).astimezone(TZ).date()
-    response = client.post(url, data={"csrf_token": csrf_token_from(page),
-                                      "message": message.id, "audience": audience.id,
-                                      "local_date": day.isoformat(), "local_time": "17:00"})
+    response = client.post(
+        url,
+        data={
+            "csrf_token": csrf_token_from(page),
+            "message": message.id,
+            "audience": audience.id,
+            "local_date": day.isoformat(),
+            "local_time": "17:00",
+        },
+    )
     assert response.status_code == 302
     rows = db.session.scalars(select(OutboxMessage)).all()
     assert len(rows) == len(contacts) and {r.purpose for r in rows} == {"invitation"}
@@ -277,9 +338,16 @@ def test_invitation_after_the_start_is_refused(client, signed_in):
     make_contact(org)
     url = f"/workshops/{w.id}/invite"
     day = (signed_in["start"] + timedelta(days=1)).astimezone(TZ).date()
-    response = client.post(url, data={"csrf_token": csrf_token_from(client.get(url)),
-                                      "message": message.id, "audience": audience.id,
-                                      "local_date": day.isoformat(), "local_time": "17:00"})
+    response = client.post(
+        url,
+        data={
+            "csrf_token": csrf_token_from(client.get(url)),
+            "message": message.id,
+            "audience": audience.id,
+            "local_date": day.isoformat(),
+            "local_time": "17:00",
+        },
+    )
     assert response.status_code == 400
     assert "The invitation must go out before the workshop starts." in text(response)
     assert db.session.query(OutboxMessage).count() == 0
@@ -288,20 +356,30 @@ def test_invitation_after_the_start_is_refused(client, signed_in):
 # --- Isolation -----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("method, path", [
-    ("get", "/workshops/{id}"), ("get", "/workshops/{id}/edit"), ("post", "/workshops/{id}/edit"),
-    ("get", "/workshops/{id}/reschedule"), ("post", "/workshops/{id}/reschedule"),
-    ("get", "/workshops/{id}/cancel"), ("post", "/workshops/{id}/cancel"),
-    ("get", "/workshops/{id}/invite"), ("post", "/workshops/{id}/invite"),
-])
-def test_other_organizations_workshops_are_404_everywhere(client, login, make_org, make_user,
-                                                          world, method, path):
+@pytest.mark.parametrize(
+    "method, path",
+    [
+        ("get", "/workshops/{id}"),
+        ("get", "/workshops/{id}/edit"),
+        ("post", "/workshops/{id}/edit"),
+        ("get", "/workshops/{id}/reschedule"),
+        ("post", "/workshops/{id}/reschedule"),
+        ("get", "/workshops/{id}/cancel"),
+        ("post", "/workshops/{id}/cancel"),
+        ("get", "/workshops/{id}/invite"),
+        ("post", "/workshops/{id}/invite"),
+    ],
+)
+def test_other_organizations_workshops_are_404_everywhere(
+    client, login, make_org, make_user, world, method, path
+):
     intruder = make_user(make_org(), role="admin", language="en")
     login(intruder)
     token = csrf_token_from(client.get("/workshops/"))
     url = path.format(id=world["workshop"].id)
-    response = getattr(client, method)(url, data={"csrf_token": token} if method == "post"
-                                       else None)
+    response = getattr(client, method)(
+        url, data={"csrf_token": token} if method == "post" else None
+    )
     assert response.status_code == 404
     db.session.refresh(world["workshop"])
     assert world["workshop"].status == "scheduled" and world["workshop"].sequence == 0

@@ -1,5 +1,6 @@
 """RSVP by SMS: grammar in both languages, capacity and waitlist (also under concurrency on
 PostgreSQL), promotion on cancel, replies in the contact's language, isolation."""
+
 import threading
 from collections import Counter
 from datetime import timedelta
@@ -20,27 +21,34 @@ _sid = iter(range(1, 1_000_000))
 
 
 def sms(contact, body, *, now=NOW, **kwargs) -> str:
-    return receive_sms(sid=f"SMrsvp{next(_sid):026d}", from_number=contact.phone, body=body,
-                       now=now, **kwargs)
+    return receive_sms(
+        sid=f"SMrsvp{next(_sid):026d}", from_number=contact.phone, body=body, now=now, **kwargs
+    )
 
 
 def replies(contact) -> list[str]:
     db.session.expire_all()
-    return db.session.scalars(select(OutboxMessage.body).where(
-        OutboxMessage.contact_id == contact.id, OutboxMessage.purpose == "system")
-        .order_by(OutboxMessage.id)).all()
+    return db.session.scalars(
+        select(OutboxMessage.body)
+        .where(OutboxMessage.contact_id == contact.id, OutboxMessage.purpose == "system")
+        .order_by(OutboxMessage.id)
+    ).all()
 
 
 def status_of(workshop, contact) -> str | None:
     db.session.expire_all()
-    return db.session.scalar(select(WorkshopRegistration.status).where(
-        WorkshopRegistration.workshop_id == workshop.id,
-        WorkshopRegistration.contact_id == contact.id))
+    return db.session.scalar(
+        select(WorkshopRegistration.status).where(
+            WorkshopRegistration.workshop_id == workshop.id,
+            WorkshopRegistration.contact_id == contact.id,
+        )
+    )
 
 
 def events(contact=None) -> list[tuple[str, str | None]]:
     stmt = select(ParticipationEvent.kind, ParticipationEvent.detail).order_by(
-        ParticipationEvent.id)
+        ParticipationEvent.id
+    )
     if contact is not None:
         stmt = stmt.where(ParticipationEvent.contact_id == contact.id)
     return [tuple(row) for row in db.session.execute(stmt)]
@@ -59,9 +67,23 @@ def workshop(org):
 # --- Grammar -------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("body", ["SI 4821", "si 4821", "Sí 4821", "SÍ 4821", "sí4821", "sí #4821",
-                                  "Si, 4821", " si 4821. ", "YES 4821", "yes 4821", "Yes, 4821",
-                                  "Y 4821"])
+@pytest.mark.parametrize(
+    "body",
+    [
+        "SI 4821",
+        "si 4821",
+        "Sí 4821",
+        "SÍ 4821",
+        "sí4821",
+        "sí #4821",
+        "Si, 4821",
+        " si 4821. ",
+        "YES 4821",
+        "yes 4821",
+        "Yes, 4821",
+        "Y 4821",
+    ],
+)
 def test_yes_with_code_confirms_in_both_languages(app, org, workshop, body):
     contact = make_contact(org)
     register(workshop, contact, "invited")
@@ -92,8 +114,13 @@ def test_bare_yes_with_one_open_invitation(app, org, workshop, body):
 
 @pytest.mark.parametrize("body, yes", [("SI", True), ("No", False)])
 def test_bare_reply_with_several_open_invitations_asks_which(app, org, workshop, body, yes):
-    other = make_workshop(org, code="1234", title_es="Vapeo: la neta",
-                          title_en="Vaping: the truth", starts_at=START + timedelta(days=2))
+    other = make_workshop(
+        org,
+        code="1234",
+        title_es="Vapeo: la neta",
+        title_en="Vaping: the truth",
+        starts_at=START + timedelta(days=2),
+    )
     contact = make_contact(org)
     register(workshop, contact, "invited")
     register(other, contact, "confirmed")
@@ -164,8 +191,14 @@ def test_yes_twice_confirms_once(app, org, workshop):
     assert sms(contact, "si 4821") == "rsvp_already_confirmed"
     assert len(replies(contact)) == 2
     assert events(contact) == [("rsvp_yes", None)]
-    assert len(db.session.scalars(select(OutboxMessage).where(
-        OutboxMessage.purpose == "reminder")).all()) == 2
+    assert (
+        len(
+            db.session.scalars(
+                select(OutboxMessage).where(OutboxMessage.purpose == "reminder")
+            ).all()
+        )
+        == 2
+    )
 
 
 def test_inbound_message_is_stored_with_intent_and_the_workshops_campaign(app, org, workshop):
@@ -181,8 +214,9 @@ def test_inbound_message_is_stored_with_intent_and_the_workshops_campaign(app, o
 def test_duplicate_webhook_is_processed_once(app, org, workshop):
     contact = make_contact(org)
     receive_sms(sid="SMsame", from_number=contact.phone, body="SI 4821", now=NOW)
-    assert receive_sms(sid="SMsame", from_number=contact.phone, body="SI 4821",
-                       now=NOW) == "duplicate"
+    assert (
+        receive_sms(sid="SMsame", from_number=contact.phone, body="SI 4821", now=NOW) == "duplicate"
+    )
     assert len(replies(contact)) == 1
 
 
@@ -233,12 +267,14 @@ def test_cancel_promotes_the_first_on_the_waitlist(app, org):
     assert status_of(workshop, seated) == "canceled"
     assert (status_of(workshop, first), status_of(workshop, second)) == ("confirmed", "waitlisted")
     # The seated contact's reminders are canceled; the promoted one gets reminders and an SMS.
-    reminders = db.session.scalars(select(OutboxMessage).where(
-        OutboxMessage.purpose == "reminder")).all()
+    reminders = db.session.scalars(
+        select(OutboxMessage).where(OutboxMessage.purpose == "reminder")
+    ).all()
     assert {r.status for r in reminders if r.contact_id == seated.id} == {"canceled"}
     assert {r.status for r in reminders if r.contact_id == first.id} == {"scheduled"}
-    (notice,) = db.session.scalars(select(OutboxMessage).where(
-        OutboxMessage.purpose == "workshop_notice")).all()
+    (notice,) = db.session.scalars(
+        select(OutboxMessage).where(OutboxMessage.purpose == "workshop_notice")
+    ).all()
     assert notice.contact_id == first.id and "Decide tú" in notice.body
     assert events(seated) == [("rsvp_yes", None), ("rsvp_no", "canceled")]
     assert events(first) == [("waitlisted", None), ("rsvp_yes", "promoted")]
@@ -280,8 +316,9 @@ def test_concurrent_rsvps_for_the_last_seat(app, make_org, postgres_only):
         with app.app_context():
             try:
                 barrier.wait()
-                outcomes.append(receive_sms(sid=f"SMconc{i:028d}", from_number=phone,
-                                            body="Sí 4821", now=NOW))
+                outcomes.append(
+                    receive_sms(sid=f"SMconc{i:028d}", from_number=phone, body="Sí 4821", now=NOW)
+                )
             except Exception as error:  # pragma: no cover - reported below
                 errors.append(error)
             finally:
@@ -295,11 +332,17 @@ def test_concurrent_rsvps_for_the_last_seat(app, make_org, postgres_only):
     assert errors == []
     assert Counter(outcomes) == {"rsvp_confirmed": 1, "rsvp_waitlisted": 7}
     db.session.expire_all()
-    statuses = Counter(db.session.scalars(select(WorkshopRegistration.status).where(
-        WorkshopRegistration.workshop_id == workshop.id)))
+    statuses = Counter(
+        db.session.scalars(
+            select(WorkshopRegistration.status).where(
+                WorkshopRegistration.workshop_id == workshop.id
+            )
+        )
+    )
     assert statuses == {"confirmed": 3, "waitlisted": 7}
-    waiting = db.session.scalars(select(WorkshopRegistration).where(
-        WorkshopRegistration.status == "waitlisted")).all()
+    waiting = db.session.scalars(
+        select(WorkshopRegistration).where(WorkshopRegistration.status == "waitlisted")
+    ).all()
     from app.workshops.rsvp import waitlist_position
 
     assert sorted(waitlist_position(r) for r in waiting) == list(range(1, 8))
@@ -324,15 +367,21 @@ def test_concurrent_cancel_and_rsvp_keep_capacity(app, make_org, postgres_only):
             db.session.remove()
 
     jobs = [(0, leaving.phone, "NO 4821")] + [
-        (i + 1, c.phone, "SI 4821") for i, c in enumerate(newcomers)]
+        (i + 1, c.phone, "SI 4821") for i, c in enumerate(newcomers)
+    ]
     threads = [threading.Thread(target=send, args=job) for job in jobs]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     db.session.expire_all()
-    statuses = Counter(db.session.scalars(select(WorkshopRegistration.status).where(
-        WorkshopRegistration.workshop_id == workshop.id)))
+    statuses = Counter(
+        db.session.scalars(
+            select(WorkshopRegistration.status).where(
+                WorkshopRegistration.workshop_id == workshop.id
+            )
+        )
+    )
     assert statuses["confirmed"] == 2 and statuses["waitlisted"] == 4
     # The one who waited longest got the freed seat, whatever the order of arrival.
     assert status_of(workshop, waiting) == "confirmed"

@@ -1,4 +1,5 @@
 """Workshop services: create/edit with local times and codes, reschedule, cancel, queries."""
+
 from datetime import date, time, timedelta
 
 import pytest
@@ -15,23 +16,46 @@ from tests.outreach.helpers import utc
 NOW = utc(2026, 11, 27, 18, 0)  # Friday 27 November 2026, 10:00 in Tijuana
 START = utc(2026, 12, 6, 1, 0)  # Saturday 5 December 2026, 17:00 in Tijuana (PST)
 
-FIELDS = dict(title_es="Decide tú", title_en="Your call", kind="community_workshop",
-              venue_name="Casa de la Cultura", venue_address="Av. Revolución 1000",
-              country="MX", state_code="02", municipality="Tijuana", timezone="",
-              capacity=30, facilitator="Mtra. Ruiz", language="es")
+FIELDS = dict(
+    title_es="Decide tú",
+    title_en="Your call",
+    kind="community_workshop",
+    venue_name="Casa de la Cultura",
+    venue_address="Av. Revolución 1000",
+    country="MX",
+    state_code="02",
+    municipality="Tijuana",
+    timezone="",
+    capacity=30,
+    facilitator="Mtra. Ruiz",
+    language="es",
+)
 
 
 def make_workshop(org, *, campaign=None, starts_at=START, hours=2, **overrides) -> Workshop:
     """A workshop row built directly (services are tested below)."""
     campaign = campaign or make_campaign(org)
-    values = dict(organization_id=org.id, campaign_id=campaign.id, code=overrides.pop(
-        "code", f"{4000 + db.session.query(Workshop).count():04d}"),
-        title_es="Decide tú", title_en="Your call", kind="community_workshop",
-        venue_name="Casa de la Cultura", country="MX", state_code="02", municipality="Tijuana",
-        timezone="America/Tijuana", starts_at=starts_at,
-        ends_at=starts_at + timedelta(hours=hours), capacity=30, language="es",
-        status="scheduled", sequence=0, created_at=NOW - timedelta(days=10),
-        updated_at=NOW - timedelta(days=10))
+    values = dict(
+        organization_id=org.id,
+        campaign_id=campaign.id,
+        code=overrides.pop("code", f"{4000 + db.session.query(Workshop).count():04d}"),
+        title_es="Decide tú",
+        title_en="Your call",
+        kind="community_workshop",
+        venue_name="Casa de la Cultura",
+        country="MX",
+        state_code="02",
+        municipality="Tijuana",
+        timezone="America/Tijuana",
+        starts_at=starts_at,
+        ends_at=starts_at + timedelta(hours=hours),
+        capacity=30,
+        language="es",
+        status="scheduled",
+        sequence=0,
+        created_at=NOW - timedelta(days=10),
+        updated_at=NOW - timedelta(days=10),
+    )
     values.update(overrides)
     workshop = Workshop(**values)
     db.session.add(workshop)
@@ -41,25 +65,47 @@ def make_workshop(org, *, campaign=None, starts_at=START, hours=2, **overrides) 
 
 def register(workshop, contact, status="confirmed", *, at=NOW, **values) -> WorkshopRegistration:
     registration = WorkshopRegistration(
-        organization_id=workshop.organization_id, workshop_id=workshop.id, contact_id=contact.id,
-        status=status, invited_at=at - timedelta(days=1), responded_at=at,
-        waitlisted_at=at if status == "waitlisted" else None, created_at=at, **values)
+        organization_id=workshop.organization_id,
+        workshop_id=workshop.id,
+        contact_id=contact.id,
+        status=status,
+        invited_at=at - timedelta(days=1),
+        responded_at=at,
+        waitlisted_at=at if status == "waitlisted" else None,
+        created_at=at,
+        **values,
+    )
     db.session.add(registration)
     db.session.commit()
     return registration
 
 
-def create(org, campaign=None, *, local_date=date(2026, 12, 5), start=time(17, 0),
-           end=time(19, 0), now=NOW, **overrides):
+def create(
+    org,
+    campaign=None,
+    *,
+    local_date=date(2026, 12, 5),
+    start=time(17, 0),
+    end=time(19, 0),
+    now=NOW,
+    **overrides,
+):
     campaign = campaign or make_campaign(org)
-    return services.create_workshop(campaign, now=now, local_date=local_date, start_time=start,
-                                    end_time=end, **{**FIELDS, **overrides})
+    return services.create_workshop(
+        campaign,
+        now=now,
+        local_date=local_date,
+        start_time=start,
+        end_time=end,
+        **{**FIELDS, **overrides},
+    )
 
 
 def outbox(**filters):
     db.session.expire_all()
-    return db.session.scalars(select(OutboxMessage).filter_by(**filters)
-                              .order_by(OutboxMessage.id)).all()
+    return db.session.scalars(
+        select(OutboxMessage).filter_by(**filters).order_by(OutboxMessage.id)
+    ).all()
 
 
 # --- Create ------------------------------------------------------------------------------------
@@ -73,14 +119,18 @@ def test_create_stores_utc_from_the_venues_local_time(app, make_org):
     assert len(workshop.code) == 4 and workshop.code.isdigit()
 
 
-@pytest.mark.parametrize("state, municipality, zone, utc_start", [
-    ("08", "Ciudad Juárez", "America/Ciudad_Juarez", utc(2026, 12, 6, 0, 0)),  # US Mountain
-    ("08", "Chihuahua", "America/Chihuahua", utc(2026, 12, 5, 23, 0)),  # UTC-6, no DST
-    ("23", "Cancún", "America/Cancun", utc(2026, 12, 5, 22, 0)),  # UTC-5
-    ("09", None, "America/Mexico_City", utc(2026, 12, 5, 23, 0)),
-])
-def test_time_zone_is_derived_from_state_and_municipality(app, make_org, state, municipality,
-                                                          zone, utc_start):
+@pytest.mark.parametrize(
+    "state, municipality, zone, utc_start",
+    [
+        ("08", "Ciudad Juárez", "America/Ciudad_Juarez", utc(2026, 12, 6, 0, 0)),  # US Mountain
+        ("08", "Chihuahua", "America/Chihuahua", utc(2026, 12, 5, 23, 0)),  # UTC-6, no DST
+        ("23", "Cancún", "America/Cancun", utc(2026, 12, 5, 22, 0)),  # UTC-5
+        ("09", None, "America/Mexico_City", utc(2026, 12, 5, 23, 0)),
+    ],
+)
+def test_time_zone_is_derived_from_state_and_municipality(
+    app, make_org, state, municipality, zone, utc_start
+):
     workshop = create(make_org(), state_code=state, municipality=municipality)
     assert workshop.timezone == zone and workshop.starts_at == utc_start
 
@@ -92,33 +142,37 @@ def test_a_chosen_time_zone_wins(app, make_org):
 
 
 def test_us_venue(app, make_org):
-    workshop = create(make_org(country="US"), country="US", state_code="CA",
-                      municipality="San Diego")
+    workshop = create(
+        make_org(country="US"), country="US", state_code="CA", municipality="San Diego"
+    )
     assert workshop.timezone == "America/Los_Angeles" and workshop.country == "US"
 
 
-@pytest.mark.parametrize("changes, field", [
-    ({"end": time(16, 0)}, "end_time"),
-    ({"end": time(17, 0)}, "end_time"),
-    ({"start": time(6, 0), "end": time(19, 0)}, "end_time"),  # 13 hours
-    ({"local_date": date(2026, 11, 27), "start": time(9, 0)}, "local_date"),  # already past
-    ({"local_date": None}, "local_date"),
-    ({"start": None}, "start_time"),
-    ({"capacity": 0}, "capacity"),
-    ({"capacity": 5001}, "capacity"),
-    ({"capacity": None}, "capacity"),
-    ({"title_es": "  "}, "title_es"),
-    ({"title_en": ""}, "title_en"),
-    ({"title_es": "x" * 161}, "title_es"),
-    ({"venue_name": ""}, "venue_name"),
-    ({"kind": "party"}, "kind"),
-    ({"state_code": "99"}, "state"),
-    ({"country": "US", "state_code": "02"}, "state"),
-    ({"timezone": "Mars/Olympus"}, "timezone"),
-    ({"language": "fr"}, "language"),
-    # 02:30 does not exist in Tijuana on 14 March 2027 (clocks jump from 02:00 to 03:00).
-    ({"local_date": date(2027, 3, 14), "start": time(2, 30), "end": time(4, 0)}, "start_time"),
-])
+@pytest.mark.parametrize(
+    "changes, field",
+    [
+        ({"end": time(16, 0)}, "end_time"),
+        ({"end": time(17, 0)}, "end_time"),
+        ({"start": time(6, 0), "end": time(19, 0)}, "end_time"),  # 13 hours
+        ({"local_date": date(2026, 11, 27), "start": time(9, 0)}, "local_date"),  # already past
+        ({"local_date": None}, "local_date"),
+        ({"start": None}, "start_time"),
+        ({"capacity": 0}, "capacity"),
+        ({"capacity": 5001}, "capacity"),
+        ({"capacity": None}, "capacity"),
+        ({"title_es": "  "}, "title_es"),
+        ({"title_en": ""}, "title_en"),
+        ({"title_es": "x" * 161}, "title_es"),
+        ({"venue_name": ""}, "venue_name"),
+        ({"kind": "party"}, "kind"),
+        ({"state_code": "99"}, "state"),
+        ({"country": "US", "state_code": "02"}, "state"),
+        ({"timezone": "Mars/Olympus"}, "timezone"),
+        ({"language": "fr"}, "language"),
+        # 02:30 does not exist in Tijuana on 14 March 2027 (clocks jump from 02:00 to 03:00).
+        ({"local_date": date(2027, 3, 14), "start": time(2, 30), "end": time(4, 0)}, "start_time"),
+    ],
+)
 def test_invalid_workshops_are_refused_and_nothing_is_stored(app, make_org, changes, field):
     org = make_org()
     campaign = make_campaign(org)
@@ -175,9 +229,22 @@ def test_code_collision_with_a_concurrent_creation_is_retried(app, make_org, mon
 
 
 def details(workshop, **changes) -> dict:
-    values = {name: getattr(workshop, name) for name in (
-        "title_es", "title_en", "kind", "venue_name", "venue_address", "country", "state_code",
-        "municipality", "capacity", "facilitator", "language")}
+    values = {
+        name: getattr(workshop, name)
+        for name in (
+            "title_es",
+            "title_en",
+            "kind",
+            "venue_name",
+            "venue_address",
+            "country",
+            "state_code",
+            "municipality",
+            "capacity",
+            "facilitator",
+            "language",
+        )
+    }
     values["timezone"] = ""
     values.update(changes)
     return values
@@ -185,8 +252,9 @@ def details(workshop, **changes) -> dict:
 
 def test_edit_details(app, make_org):
     workshop = create(make_org())
-    services.update_workshop(workshop, now=NOW, **details(workshop, venue_name="CECUT",
-                                                          capacity=40, facilitator=""))
+    services.update_workshop(
+        workshop, now=NOW, **details(workshop, venue_name="CECUT", capacity=40, facilitator="")
+    )
     db.session.refresh(workshop)
     assert workshop.venue_name == "CECUT" and workshop.capacity == 40
     assert workshop.facilitator is None and workshop.starts_at == START
@@ -221,16 +289,18 @@ def test_more_capacity_promotes_the_waitlist_in_order(app, make_org):
 def test_moving_to_another_time_zone_keeps_the_wall_time_until_people_are_invited(app, make_org):
     org = make_org()
     workshop = create(org)
-    services.update_workshop(workshop, now=NOW, **details(
-        workshop, state_code="23", municipality="Cancún"))
+    services.update_workshop(
+        workshop, now=NOW, **details(workshop, state_code="23", municipality="Cancún")
+    )
     db.session.refresh(workshop)
     assert workshop.timezone == "America/Cancun"
     assert workshop.starts_at == utc(2026, 12, 5, 22, 0)  # still 17:00, now in Cancún
     assert workshop.sequence == 1
     register(workshop, make_contact(org), "invited")
     with pytest.raises(DomainError) as error:
-        services.update_workshop(workshop, now=NOW, **details(workshop, state_code="02",
-                                                              municipality="Tijuana"))
+        services.update_workshop(
+            workshop, now=NOW, **details(workshop, state_code="02", municipality="Tijuana")
+        )
     assert error.value.field == "state"
 
 
@@ -245,8 +315,16 @@ def busy(make_org):
 
     org = make_org()
     workshop = make_workshop(org, capacity=2)
-    people = {name: make_contact(org, language=lang, first_name=name) for name, lang in (
-        ("Ana", "es"), ("Ben", "en"), ("Cris", "es"), ("Dani", "es"), ("Eli", "es"))}
+    people = {
+        name: make_contact(org, language=lang, first_name=name)
+        for name, lang in (
+            ("Ana", "es"),
+            ("Ben", "en"),
+            ("Cris", "es"),
+            ("Dani", "es"),
+            ("Eli", "es"),
+        )
+    }
     register(workshop, people["Ana"])
     register(workshop, people["Ben"])
     register(workshop, people["Cris"], "waitlisted")
@@ -262,16 +340,23 @@ def test_reschedule_notifies_replaces_reminders_and_bumps_the_sequence(app, busy
     org, workshop, people = busy
     old_reminders = {r.id for r in outbox(purpose="reminder")}
     assert len(old_reminders) == 4
-    result = services.reschedule_workshop(workshop, local_date=date(2026, 12, 12),
-                                          start_time=time(10, 0), end_time=time(12, 0), now=NOW)
+    result = services.reschedule_workshop(
+        workshop,
+        local_date=date(2026, 12, 12),
+        start_time=time(10, 0),
+        end_time=time(12, 0),
+        now=NOW,
+    )
     db.session.refresh(workshop)
     assert workshop.starts_at == utc(2026, 12, 12, 18, 0) and workshop.sequence == 1
     assert result.notified == 3
     notices = {r.contact_id: r for r in outbox(purpose="workshop_notice")}
     assert set(notices) == {people[n].id for n in ("Ana", "Ben", "Cris")}
     assert "sábado 12 diciembre" in notices[people["Ana"].id].body
-    assert "Saturday" in notices[people["Ben"].id].body and "10:00 AM" in notices[
-        people["Ben"].id].body
+    assert (
+        "Saturday" in notices[people["Ben"].id].body
+        and "10:00 AM" in notices[people["Ben"].id].body
+    )
     assert all(n.expires_at == workshop.starts_at for n in notices.values())
     reminders = outbox(purpose="reminder")
     assert {r.status for r in reminders if r.id in old_reminders} == {"canceled"}
@@ -283,12 +368,22 @@ def test_reschedule_notifies_replaces_reminders_and_bumps_the_sequence(app, busy
 def test_reschedule_needs_a_new_future_time(app, busy):
     _org, workshop, _people = busy
     with pytest.raises(DomainError):
-        services.reschedule_workshop(workshop, local_date=date(2026, 12, 5),
-                                     start_time=time(17, 0), end_time=time(19, 0), now=NOW)
+        services.reschedule_workshop(
+            workshop,
+            local_date=date(2026, 12, 5),
+            start_time=time(17, 0),
+            end_time=time(19, 0),
+            now=NOW,
+        )
     db.session.rollback()
     with pytest.raises(DomainError):
-        services.reschedule_workshop(workshop, local_date=date(2026, 11, 26),
-                                     start_time=time(17, 0), end_time=time(19, 0), now=NOW)
+        services.reschedule_workshop(
+            workshop,
+            local_date=date(2026, 11, 26),
+            start_time=time(17, 0),
+            end_time=time(19, 0),
+            now=NOW,
+        )
 
 
 def test_cancel_notifies_and_cancels_everything_pending(app, busy):
