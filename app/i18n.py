@@ -7,7 +7,7 @@ Order: explicit switch (``?lang=``, kept in the session and saved for a signed-i
 from flask import current_app, has_request_context, request, session
 from flask_login import current_user
 
-from .extensions import db
+from app.extensions import db
 
 
 def _languages() -> tuple[str, ...]:

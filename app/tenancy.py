@@ -11,7 +11,7 @@ from flask_login import current_user
 from sqlalchemy import ForeignKey, Select, select
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
-from .extensions import db
+from app.extensions import db
 
 MAX_ID = 2**31 - 1  # ids are 32-bit integers (PostgreSQL "integer")
 

@@ -6,7 +6,7 @@ from flask import current_app, request
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 
-from .timeutil import utcnow
+from app.timeutil import utcnow
 
 # (endpoint, label, permission); features add their entry here.
 NAV_ITEMS = [
@@ -69,7 +69,7 @@ def _nav_items() -> list:
 
 
 def template_context() -> dict:
-    from .outreach.labels import outreach_labels
+    from app.outbox.labels import outreach_labels
 
     return {
         **outreach_labels(),

@@ -42,7 +42,7 @@ def seed(url: str, n: int) -> None:
     from app.contacts.models import Contact
     from app.extensions import db
     from app.organizations.services import create_organization
-    from app.outreach.models import OutboxMessage
+    from app.outbox.models import OutboxMessage
 
     app = make_app(url)
     with app.app_context():
@@ -90,7 +90,7 @@ def sent_stats(url: str) -> tuple[int, float]:
     """(messages sent, seconds between the first and the last send)."""
     from sqlalchemy import create_engine, select
 
-    from app.outreach.models import OutboxMessage
+    from app.outbox.models import OutboxMessage
     from app.timeutil import UTCDateTime  # noqa: F401  (aware datetimes on SQLite too)
 
     engine = create_engine(url)

@@ -26,7 +26,7 @@ def run(backend: str, n: int) -> list[tuple]:
     from app.extensions import db
     from app.jobs.runner import run_pending
     from app.organizations.services import create_organization
-    from app.outreach.models import OutboxMessage
+    from app.outbox.models import OutboxMessage
     from app.outreach.services import schedule_send
 
     with database(backend) as url:

@@ -123,7 +123,7 @@ def test_seed_demo_builds_a_living_history(runner):
     from sqlalchemy import func, select
 
     from app.contacts.models import Audience, Contact
-    from app.outreach.models import InboundMessage, OutboxMessage
+    from app.outbox.models import InboundMessage, OutboxMessage
 
     assert runner.invoke(args=["seed-demo"]).exit_code == 0
     contacts = db.session.scalar(select(func.count()).select_from(Contact))
@@ -144,7 +144,7 @@ def _demo_history() -> dict:
     """Counts of everything the demo's history is made of (no ids, no timestamps)."""
     from sqlalchemy import func, select
 
-    from app.outreach.models import InboundMessage, OutboxMessage
+    from app.outbox.models import InboundMessage, OutboxMessage
     from app.participation.models import ParticipationEvent
     from app.workshops.models import WorkshopRegistration
 

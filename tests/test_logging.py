@@ -21,7 +21,7 @@ from app import create_app
 from app.contacts.models import Contact
 from app.extensions import db
 from app.logging_setup import JSONFormatter, configure_logging
-from app.outreach.models import InboundMessage, OutboxMessage
+from app.outbox.models import InboundMessage, OutboxMessage
 from tests.factories import make_contact
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,5 +1,5 @@
 from app.extensions import db
-from app.outreach.models import OutboxMessage
+from app.outbox.models import OutboxMessage
 from tests.factories import make_contact
 from tests.outreach.helpers import utc
 

@@ -2,7 +2,7 @@ from flask_babel import lazy_gettext as _l
 from wtforms import BooleanField, EmailField, PasswordField, SelectField, SubmitField
 from wtforms.validators import DataRequired, Email, InputRequired, Length
 
-from ..forms import BaseForm, choices
+from app.forms import BaseForm, choices
 
 ROLE_CHOICES = [
     ("coordinator", _l("Coordinator")),

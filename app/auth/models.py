@@ -5,10 +5,10 @@ from flask_login import UserMixin
 from sqlalchemy import Boolean, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..extensions import db
-from ..organizations.models import Organization
-from ..tenancy import OrgOwned
-from ..timeutil import UTCDateTime, utcnow
+from app.extensions import db
+from app.organizations.models import Organization
+from app.tenancy import OrgOwned
+from app.timeutil import UTCDateTime, utcnow
 
 ROLES = ("admin", "coordinator", "evaluator")
 
@@ -45,7 +45,7 @@ class User(OrgOwned, UserMixin, db.Model):
         return self.active
 
     def can(self, permission: str) -> bool:
-        from .permissions import role_has
+        from app.auth.permissions import role_has
 
         return role_has(self.role, permission)
 

@@ -5,7 +5,7 @@ from functools import wraps
 from flask import abort, current_app, request
 from flask_login import current_user
 
-from ..security_log import security_event
+from app.security_log import security_event
 
 PERMISSIONS = {
     "admin": {"manage_users", "manage_settings", "coordinate", "view_reports", "view_contacts"},

@@ -4,14 +4,14 @@ from flask import Blueprint, flash, redirect, render_template, request, session,
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
-from ..errors import DomainError, attach_to_form
-from ..extensions import db
-from ..forms import form_status
-from ..tenancy import get_owned_or_404, scoped
-from . import services
-from .forms import ChangePasswordForm, EditUserForm, LoginForm, NewUserForm
-from .models import User
-from .permissions import permission_required
+from app.auth import services
+from app.auth.forms import ChangePasswordForm, EditUserForm, LoginForm, NewUserForm
+from app.auth.models import User
+from app.auth.permissions import permission_required
+from app.errors import DomainError, attach_to_form
+from app.extensions import db
+from app.forms import form_status
+from app.tenancy import get_owned_or_404, scoped
 
 bp = Blueprint("auth", __name__)
 

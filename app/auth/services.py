@@ -4,19 +4,19 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
-from ..errors import DomainError
-from ..extensions import db
-from ..passwords import (
+from app.auth.models import ROLES, User, new_session_token
+from app.errors import DomainError
+from app.extensions import db
+from app.passwords import (
     burn_verify_time,
     hash_password,
     needs_rehash,
     password_problem,
     verify_password,
 )
-from ..ratelimit import rate_limits
-from ..security_log import security_event
-from ..timeutil import utcnow
-from .models import ROLES, User, new_session_token
+from app.ratelimit import rate_limits
+from app.security_log import security_event
+from app.timeutil import utcnow
 
 
 class LoginError(DomainError):

@@ -16,9 +16,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
-from ..contacts.geography import STATE_CHOICES
-from ..forms import BaseForm, choices
-from .services import (
+from app.campaigns.services import (
     AGE_MAX,
     AGE_MIN,
     COUNTRY_LABELS,
@@ -31,6 +29,8 @@ from .services import (
     PlaceSpec,
     body_problem,
 )
+from app.contacts.geography import STATE_CHOICES
+from app.forms import BaseForm, choices
 
 EXTRA_PLACE_ROWS = 3  # blank rows offered after the campaign's places
 

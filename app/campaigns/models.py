@@ -3,9 +3,9 @@ from datetime import date, datetime
 from sqlalchemy import Date, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..extensions import db
-from ..tenancy import OrgOwned
-from ..timeutil import UTCDateTime, utcnow
+from app.extensions import db
+from app.tenancy import OrgOwned
+from app.timeutil import UTCDateTime, utcnow
 
 TOPICS = (
     "fentanyl",

@@ -9,18 +9,19 @@ from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy import func, select
 
-from ..auth.permissions import permission_required
-from ..contacts.geography import state_name
-from ..errors import DomainError, attach_to_form
-from ..extensions import db
-from ..forms import form_status
-from ..outreach.encoding import counter_label_attrs
-from ..tenancy import current_org_id, get_owned_or_404, scoped
-from ..timeutil import utcnow
-from . import services
-from .forms import EXTRA_PLACE_ROWS, CampaignForm, MessageForm
-from .models import STATUSES, Campaign, CampaignMessage
-from .placeholders import PLACEHOLDERS, sample_values
+from app.auth.permissions import permission_required
+from app.campaigns import services
+from app.campaigns.forms import EXTRA_PLACE_ROWS, CampaignForm, MessageForm
+from app.campaigns.models import STATUSES, Campaign, CampaignMessage
+from app.contacts.geography import state_name
+from app.errors import DomainError, attach_to_form
+from app.extensions import db
+from app.forms import form_status
+from app.outbox.encoding import counter_label_attrs
+from app.outbox.placeholders import PLACEHOLDERS, sample_values
+from app.outbox.text import opt_out_notice
+from app.tenancy import current_org_id, get_owned_or_404, scoped
+from app.timeutil import utcnow
 
 bp = Blueprint("campaigns", __name__, url_prefix="/campaigns")
 
@@ -265,7 +266,7 @@ def _message_page(form: MessageForm, campaign: Campaign, message: CampaignMessag
         samples=samples,
         placeholders=PLACEHOLDERS,
         counter_attrs=counter_label_attrs(),
-        notices={lang: services.opt_out_notice(lang) for lang in services.LANGUAGES},
+        notices={lang: opt_out_notice(lang) for lang in services.LANGUAGES},
         notice_always=org.opt_out_notice == "always",
     ), form_status(form)
 

@@ -9,19 +9,11 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from flask import render_template
-from flask_babel import force_locale, lazy_ngettext
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import delete, exists, func, select, update
+from flask_babel import lazy_ngettext
+from sqlalchemy import exists, func, select, update
 
-from ..contacts.geography import MX_STATES, US_STATES, resolve_state
-from ..errors import DomainError
-from ..extensions import db
-from ..outreach.encoding import SmsInfo, analyze
-from ..outreach.models import OutboxMessage, OutreachSend
-from ..participation.models import ParticipationEvent
-from . import placeholders
-from .models import (
+from app.campaigns.models import (
     LEVELS,
     STATUSES,
     STRATEGIES,
@@ -31,6 +23,16 @@ from .models import (
     CampaignMessage,
     CampaignPlace,
 )
+from app.campaigns.signals import campaign_closed, message_deleting
+from app.contacts.geography import MX_STATES, US_STATES, resolve_state
+from app.errors import DomainError
+from app.extensions import db
+from app.outbox import api as outbox
+from app.outbox import placeholders
+from app.outbox.encoding import SmsInfo, analyze
+from app.outbox.models import OutboxMessage
+from app.outbox.text import opt_out_notice
+from app.participation.models import ParticipationEvent
 
 LANGUAGES = ("es", "en")
 COUNTRIES = ("MX", "US")
@@ -41,8 +43,7 @@ MAX_TEXT = 5000  # description, objectives
 MAX_POPULATION = 1_000_000_000
 
 # Outbox rows not yet handed to the provider, and rows that were (history to keep).
-PENDING = ("scheduled", "held")
-HANDED_OVER = ("claimed", "unknown", "sent", "delivered", "undelivered", "failed")
+PENDING, HANDED_OVER = outbox.PENDING, outbox.HANDED_OVER
 
 # ---------------------------------------------------------------------------------------
 # Translated labels of the stored codes (forms, templates and error messages use them).
@@ -367,15 +368,6 @@ def allowed_transitions(campaign: Campaign) -> list[str]:
     return [status for status in STATUSES if status in TRANSITIONS.get(campaign.status, ())]
 
 
-def _set_outbox_status(campaign_id: int, from_statuses, to_status: str, **values) -> int:
-    return db.session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.campaign_id == campaign_id, OutboxMessage.status.in_(from_statuses))
-        .values(status=to_status, **values)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-
-
 def transition_campaign(campaign: Campaign, to_status: str, *, now: datetime) -> TransitionResult:
     """Move `campaign` to `to_status` along TRANSITIONS, with its effect on the outbox.
 
@@ -411,19 +403,14 @@ def transition_campaign(campaign: Campaign, to_status: str, *, now: datetime) ->
         )
     rows = 0
     if to_status == "paused":
-        rows = _set_outbox_status(campaign.id, ("scheduled",), "held")
+        rows = outbox.set_status(("scheduled",), "held", campaign_id=campaign.id)
     elif to_status == "active" and previous == "paused":
-        rows = _set_outbox_status(campaign.id, ("held",), "scheduled")
+        rows = outbox.set_status(("held",), "scheduled", campaign_id=campaign.id)
     elif to_status in ("completed", "archived"):
-        rows = _set_outbox_status(
-            campaign.id, PENDING, "canceled", skip_reason=f"campaign_{to_status}", final_at=now
+        rows = outbox.cancel_pending(
+            reason=f"campaign_{to_status}", now=now, campaign_id=campaign.id
         )
-        db.session.execute(
-            update(OutreachSend)
-            .where(OutreachSend.campaign_id == campaign.id, OutreachSend.status != "canceled")
-            .values(status="canceled")
-            .execution_options(synchronize_session=False)
-        )
+        campaign_closed.send(campaign, status=to_status, now=now)
     db.session.commit()
     db.session.refresh(campaign)
     return TransitionResult(previous=previous, status=to_status, outbox_rows=rows)
@@ -533,6 +520,11 @@ def update_message(message: CampaignMessage, *, label: str, body_es: str, body_e
     return pending or 0
 
 
+SCHEDULED_MESSAGE = _l(
+    "This message is scheduled to be sent. Cancel its send first, then delete the message."
+)
+
+
 def delete_message(message: CampaignMessage) -> None:
     """Delete a message that never went out.
 
@@ -557,36 +549,10 @@ def delete_message(message: CampaignMessage) -> None:
     pending_rows = select(OutboxMessage.id).where(
         OutboxMessage.message_id == message.id, OutboxMessage.status.in_(PENDING)
     )
-    pending_sends = select(OutreachSend.id).where(
-        OutreachSend.message_id == message.id, OutreachSend.status != "canceled"
-    )
-    if db.session.scalar(select(exists(pending_rows))) or db.session.scalar(
-        select(exists(pending_sends))
-    ):
-        raise DomainError(
-            _l(
-                "This message is scheduled to be sent. Cancel its send first, "
-                "then delete the message."
-            )
-        )
-    # Explicit, so SQLite (no enforced foreign keys) and PostgreSQL end up the same.
-    sends = select(OutreachSend.id).where(OutreachSend.message_id == message.id)
-    db.session.execute(
-        delete(OutboxMessage)
-        .where(OutboxMessage.send_id.in_(sends))
-        .execution_options(synchronize_session=False)
-    )
-    db.session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.message_id == message.id)
-        .values(message_id=None)
-        .execution_options(synchronize_session=False)
-    )
-    db.session.execute(
-        delete(OutreachSend)
-        .where(OutreachSend.message_id == message.id)
-        .execution_options(synchronize_session=False)
-    )
+    if db.session.scalar(select(exists(pending_rows))):
+        raise DomainError(SCHEDULED_MESSAGE)
+    message_deleting.send(message)
+    outbox.detach(column="message_id", message_id=message.id)
     db.session.delete(message)
     db.session.commit()
 
@@ -609,16 +575,6 @@ class BodySummary:
     @property
     def warn_encoding(self) -> bool:
         return not self.info.is_gsm
-
-
-def opt_out_notice(language: str) -> str:
-    """The opt-out instruction the worker appends to a first message, in `language`.
-
-    Rendered from the outreach SMS template the worker uses (outreach.sending.sms_text), so
-    the editor always counts the text that is really sent.
-    """
-    with force_locale(language):
-        return " ".join(render_template("outreach/sms/opt_out_notice.txt").split())
 
 
 def summarize_body(body: str, *, language: str, values: dict) -> BodySummary:

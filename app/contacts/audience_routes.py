@@ -3,16 +3,16 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
 
-from ..auth.permissions import permission_required
-from ..errors import DomainError, attach_to_form
-from ..extensions import db
-from ..forms import BaseForm, form_status
-from ..tenancy import current_org_id, get_owned_or_404, scoped
-from . import audiences as svc
-from .eligibility import REASONS
-from .forms import AudienceForm, label_helpers
-from .models import Audience
-from .services import contact_view, local_today
+from app.auth.permissions import permission_required
+from app.contacts import audiences as svc
+from app.contacts.eligibility import REASONS
+from app.contacts.forms import AudienceForm, label_helpers
+from app.contacts.models import Audience
+from app.contacts.services import contact_view, local_today
+from app.errors import DomainError, attach_to_form
+from app.extensions import db
+from app.forms import BaseForm, form_status
+from app.tenancy import current_org_id, get_owned_or_404, scoped
 
 bp = Blueprint("audiences", __name__, url_prefix="/audiences")
 bp.context_processor(label_helpers)

@@ -16,15 +16,23 @@ from datetime import date, datetime
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, and_, func, or_, select
 
-from ..errors import DomainError
-from ..extensions import db
-from ..timeutil import utcnow
-from .eligibility import REASON_ORDER, block_reason_sql, eligible_sql
-from .forms import CONSENT_SOURCE_LABELS, COUNTRY_LABELS, GENDER_LABELS, LANGUAGE_LABELS
-from .geography import MX_STATES, US_STATES, state_name
-from .models import AGE_BANDS, CONSENT_SOURCES, GENDERS, LANGUAGES, Audience, Contact, ContactTag
-from .services import fold_sql
-from .validation import MAX_AGE, MAX_TAGS, MIN_AGE, TAG_RE, fold, parse_tags
+from app.contacts.eligibility import REASON_ORDER, block_reason_sql, eligible_sql
+from app.contacts.forms import CONSENT_SOURCE_LABELS, COUNTRY_LABELS, GENDER_LABELS, LANGUAGE_LABELS
+from app.contacts.geography import MX_STATES, US_STATES, state_name
+from app.contacts.models import (
+    AGE_BANDS,
+    CONSENT_SOURCES,
+    GENDERS,
+    LANGUAGES,
+    Audience,
+    Contact,
+    ContactTag,
+)
+from app.contacts.services import fold_sql
+from app.contacts.validation import MAX_AGE, MAX_TAGS, MIN_AGE, TAG_RE, fold, parse_tags
+from app.errors import DomainError
+from app.extensions import db
+from app.timeutil import utcnow
 
 FILTER_KEYS = (
     "languages",

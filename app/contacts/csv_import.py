@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 
 from flask_babel import lazy_gettext as _l
 
-from ..csvutil import CsvDecodeError, detect_delimiter, detect_encoding, iter_records, text_stream
-from ..errors import DomainError
-from .validation import fold
+from app.contacts.validation import fold
+from app.csvutil import CsvDecodeError, detect_delimiter, detect_encoding, iter_records, text_stream
+from app.errors import DomainError
 
 MAX_ROWS = 500_000
 MAX_COLUMNS = 100

@@ -13,7 +13,7 @@ from datetime import date
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, case, func, or_
 
-from .models import MINOR_AGE_BANDS, Contact
+from app.contacts.models import MINOR_AGE_BANDS, Contact
 
 REASONS = {
     "erased": _l("Erased on request"),

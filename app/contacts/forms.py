@@ -20,11 +20,11 @@ from wtforms import (
 from wtforms.validators import DataRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from ..forms import BaseForm, choices
-from .eligibility import REASONS
-from .geography import MX_STATES, STATE_CHOICES, US_STATES, state_name
-from .models import AGE_BANDS, CONSENT_SOURCES, GENDERS, LANGUAGES, OPT_OUT_CHANNELS
-from .validation import MAX_AGE, MIN_AGE
+from app.contacts.eligibility import REASONS
+from app.contacts.geography import MX_STATES, STATE_CHOICES, US_STATES, state_name
+from app.contacts.models import AGE_BANDS, CONSENT_SOURCES, GENDERS, LANGUAGES, OPT_OUT_CHANNELS
+from app.contacts.validation import MAX_AGE, MIN_AGE
+from app.forms import BaseForm, choices
 
 LANGUAGE_LABELS = {"es": _l("Spanish"), "en": _l("English")}
 GENDER_LABELS = {

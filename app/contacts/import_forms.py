@@ -3,7 +3,7 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import SelectField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, ValidationError
 
-from ..forms import BaseForm, choices
+from app.forms import BaseForm, choices
 
 DUPLICATE_CHOICES = [
     ("update", _l("Update the existing contact with the file's values (tags are added)")),

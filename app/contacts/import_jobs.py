@@ -3,11 +3,11 @@
 from flask_babel import force_locale
 from sqlalchemy import text
 
-from ..extensions import db
-from ..jobs.services import job_handler
-from ..timeutil import utcnow
-from .import_services import apply_import
-from .models import ContactImport
+from app.contacts.import_services import apply_import
+from app.contacts.models import ContactImport
+from app.extensions import db
+from app.jobs.services import job_handler
+from app.timeutil import utcnow
 
 ANALYZE_AFTER = 5_000  # new contacts after which the query planner's statistics are stale
 

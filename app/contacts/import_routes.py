@@ -3,17 +3,17 @@ from flask_babel import format_number, get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from ..auth.permissions import permission_required
-from ..errors import DomainError, attach_to_form
-from ..extensions import db
-from ..forms import form_status
-from ..jobs.models import Job
-from ..tenancy import get_owned_or_404, scoped
-from ..timeutil import utcnow
-from . import import_services as services
-from .csv_import import DOCUMENTED_HEADERS, FIELD_LABELS, MAX_ROWS
-from .import_forms import CONSENT_SOURCE_CHOICES, DUPLICATE_CHOICES, ImportUploadForm
-from .models import ContactImport
+from app.auth.permissions import permission_required
+from app.contacts import import_services as services
+from app.contacts.csv_import import DOCUMENTED_HEADERS, FIELD_LABELS, MAX_ROWS
+from app.contacts.import_forms import CONSENT_SOURCE_CHOICES, DUPLICATE_CHOICES, ImportUploadForm
+from app.contacts.models import ContactImport
+from app.errors import DomainError, attach_to_form
+from app.extensions import db
+from app.forms import form_status
+from app.jobs.models import Job
+from app.tenancy import get_owned_or_404, scoped
+from app.timeutil import utcnow
 
 bp = Blueprint("contact_imports", __name__, url_prefix="/contacts/imports")
 

@@ -30,11 +30,7 @@ from flask_babel import ngettext
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import DBAPIError
 
-from ..csvutil import SafeCsvWriter
-from ..errors import DomainError
-from ..extensions import db
-from ..organizations.models import Organization
-from .csv_import import (
+from app.contacts.csv_import import (
     FIELD_LABELS,
     MAX_CELL_CHARS,
     PREVIEW_ROWS,
@@ -46,9 +42,13 @@ from .csv_import import (
     iter_rows,
     layout_of,
 )
-from .geography import derive_timezone
-from .models import CONSENT_SOURCES, DUPLICATE_RULES, Contact, ContactImport, ContactTag
-from .validation import CONSENT_ALIASES, clean_contact, fold
+from app.contacts.geography import derive_timezone
+from app.contacts.models import CONSENT_SOURCES, DUPLICATE_RULES, Contact, ContactImport, ContactTag
+from app.contacts.validation import CONSENT_ALIASES, clean_contact, fold
+from app.csvutil import SafeCsvWriter
+from app.errors import DomainError
+from app.extensions import db
+from app.organizations.models import Organization
 
 DEFAULT_MAX_FILE_BYTES = 16 * 1024 * 1024  # same as the web upload limit (MAX_UPLOAD_MB)
 BATCH_SIZE = 2_000
@@ -484,7 +484,7 @@ def queue_import(
 
     `locale` is the coordinator's language: the worker writes the rejected-row reasons in it.
     """
-    from ..jobs.services import enqueue
+    from app.jobs.services import enqueue
 
     claimed = db.session.execute(
         update(ContactImport)

@@ -15,7 +15,7 @@ import re
 import phonenumbers
 from flask_babel import lazy_gettext as _l
 
-from ..errors import DomainError
+from app.errors import DomainError
 
 # +1 is shared by the whole North American plan; the product serves the US (with
 # Puerto Rico, listed among US_STATES), so Canada and the Caribbean are refused.

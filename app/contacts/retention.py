@@ -11,12 +11,20 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import and_, case, delete, exists, or_, select, update
 
-from ..extensions import db
-from ..outreach.models import InboundMessage, OutboxMessage
-from ..participation.models import ParticipationEvent
-from ..security_log import security_event
-from .models import Contact, ContactTag
-from .services import erase_messages
+from app.contacts.models import Contact, ContactTag
+from app.contacts.services import erase_messages
+from app.extensions import db
+from app.participation.models import ParticipationEvent
+from app.security_log import security_event
+
+# Other packages' signs that a contact is active (e.g. the outbox: messages sent since the
+# cutoff or still pending, replies): each a function(cutoff) -> SQL correlated on Contact.id.
+_ACTIVITY = []
+
+
+def register_activity(clause) -> None:
+    if clause not in _ACTIVITY:
+        _ACTIVITY.append(clause)
 
 
 def _age_band_sql(year: int):
@@ -40,16 +48,7 @@ def purge_inactive_contacts(*, months: int, now: datetime) -> int:
         exists().where(
             ParticipationEvent.contact_id == Contact.id, ParticipationEvent.occurred_at >= cutoff
         ),
-        exists().where(
-            OutboxMessage.contact_id == Contact.id,
-            or_(
-                OutboxMessage.sent_at >= cutoff,
-                OutboxMessage.status.in_(("scheduled", "held", "claimed", "unknown")),
-            ),
-        ),
-        exists().where(
-            InboundMessage.contact_id == Contact.id, InboundMessage.received_at >= cutoff
-        ),
+        *(activity(cutoff) for activity in _ACTIVITY),
     )
     stale = and_(
         Contact.erased_at.is_(None),

@@ -2,12 +2,9 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from ..auth.permissions import permission_required
-from ..errors import DomainError, attach_to_form
-from ..forms import form_status
-from ..tenancy import current_org_id, get_owned_or_404
-from . import services
-from .forms import (
+from app.auth.permissions import permission_required
+from app.contacts import services
+from app.contacts.forms import (
     ContactForm,
     ContactSearchForm,
     EraseForm,
@@ -15,8 +12,11 @@ from .forms import (
     OptOutForm,
     label_helpers,
 )
-from .geography import derive_timezone
-from .models import Contact
+from app.contacts.geography import derive_timezone
+from app.contacts.models import Contact
+from app.errors import DomainError, attach_to_form
+from app.forms import form_status
+from app.tenancy import current_org_id, get_owned_or_404
 
 bp = Blueprint("contacts", __name__, url_prefix="/contacts")
 bp.context_processor(label_helpers)

@@ -15,14 +15,14 @@ from sqlalchemy import Select, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
-from ..errors import DomainError
-from ..extensions import db
-from ..outreach.models import InboundMessage, OutboxMessage
-from ..security_log import security_event
-from ..timeutil import utcnow
-from .eligibility import block_reason, block_reason_sql, eligible_sql, may_be_minor
-from .models import AGE_BANDS, Contact, ContactTag
-from .validation import clean_contact, fold
+from app.contacts.eligibility import block_reason, block_reason_sql, eligible_sql, may_be_minor
+from app.contacts.models import AGE_BANDS, Contact, ContactTag
+from app.contacts.signals import contacts_erased
+from app.contacts.validation import clean_contact, fold
+from app.errors import DomainError
+from app.extensions import db
+from app.security_log import security_event
+from app.timeutil import utcnow
 
 PER_PAGE = 50
 COUNT_CAP = 1000  # the list counts matches only up to here: bounded work on every page
@@ -303,28 +303,10 @@ def opt_in_contact(
 
 
 def erase_messages(contact_ids: list[int], *, now: datetime) -> None:
-    """Blank the text of every SMS sent to or received from these contacts and cancel
-    what is still pending for them (part of an erasure; the caller commits).
-
-    Kept for the de-identified counts: statuses, times, segments, error codes, intents.
-    Twilio's error text is dropped too: it may quote the phone number.
-    TODO(issue 13): these UPDATEs move behind the outbox package's one door.
-    """
-    if not contact_ids:
-        return
-    for statement in (
-        update(OutboxMessage)
-        .where(
-            OutboxMessage.contact_id.in_(contact_ids),
-            OutboxMessage.status.in_(("scheduled", "held")),
-        )
-        .values(status="canceled", skip_reason="erased", final_at=now),
-        update(OutboxMessage)
-        .where(OutboxMessage.contact_id.in_(contact_ids))
-        .values(body="", error_message=None),
-        update(InboundMessage).where(InboundMessage.contact_id.in_(contact_ids)).values(body=""),
-    ):
-        db.session.execute(statement.execution_options(synchronize_session=False))
+    """Part of an erasure (the caller commits): every package that keeps message text about
+    these contacts blanks it and cancels what is pending (the outbox subscribes)."""
+    if contact_ids:
+        contacts_erased.send(None, contact_ids=list(contact_ids), now=now)
 
 
 def erase_contact(contact: Contact, *, today: date, now: datetime | None = None) -> None:

@@ -12,9 +12,9 @@ from zoneinfo import available_timezones
 
 from flask_babel import lazy_gettext as _l
 
-from .geography import derive_timezone, resolve_state
-from .models import AGE_BANDS, CONSENT_SOURCES, GENDERS, LANGUAGES
-from .phones import InvalidPhone, normalize_phone
+from app.contacts.geography import derive_timezone, resolve_state
+from app.contacts.models import AGE_BANDS, CONSENT_SOURCES, GENDERS, LANGUAGES
+from app.contacts.phones import InvalidPhone, normalize_phone
 
 MIN_AGE, MAX_AGE = 10, 35  # the program serves 12–29; a little slack for typos in lists
 MAX_TAGS = 20

@@ -9,12 +9,12 @@ from zoneinfo import ZoneInfo
 from flask import current_app
 from sqlalchemy import func, select
 
-from ..auth.models import User
-from ..auth.services import create_user
-from ..extensions import db
-from ..organizations.models import Organization
-from ..organizations.services import create_organization
-from ..timeutil import utcnow
+from app.auth.models import User
+from app.auth.services import create_user
+from app.extensions import db
+from app.organizations.models import Organization
+from app.organizations.services import create_organization
+from app.timeutil import utcnow
 
 DEMO_SLUG = "demo"
 DEMO_USERS = (
@@ -30,9 +30,9 @@ def seed_demo_data(*, only_if_empty: bool = True, now=None):
 
     Returns the demo logins, or None when skipped because the database has data.
     """
-    from .outreach import seed_campaign
-    from .people import seed_audiences, seed_people
-    from .workshops import seed_workshops
+    from app.demo.outreach import seed_campaign
+    from app.demo.people import seed_audiences, seed_people
+    from app.demo.workshops import seed_workshops
 
     now = now or utcnow()
     if only_if_empty and db.session.scalar(select(func.count()).select_from(Organization)):

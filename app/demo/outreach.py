@@ -6,14 +6,14 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from ..campaigns.services import add_message, create_campaign, transition_campaign
-from ..contacts.models import Contact
-from ..extensions import db
-from ..messaging.simulator import SimulatorGateway
-from ..outreach.dispatch import DispatchSettings
-from ..outreach.inbound import receive_sms
-from ..outreach.models import OutboxMessage
-from ..outreach.services import schedule_send
+from app.campaigns.services import add_message, create_campaign, transition_campaign
+from app.contacts.models import Contact
+from app.extensions import db
+from app.messaging.simulator import SimulatorGateway
+from app.outbox.dispatch import DispatchSettings
+from app.outbox.inbound import receive_sms
+from app.outbox.models import OutboxMessage
+from app.outreach.services import schedule_send
 
 REPLIES = ["Gracias por la info", "¿Dónde es el taller?", "AYUDA", "BAJA", "ok", "Thanks!"]
 
@@ -24,7 +24,7 @@ class _NoBudget:
 
 
 def run_demo_worker(app, moment: datetime) -> None:
-    from ..outreach.worker import Worker
+    from app.outbox.worker import Worker
 
     worker = Worker(
         app,

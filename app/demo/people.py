@@ -10,11 +10,11 @@ from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import insert, select
 
-from ..contacts.audiences import create_audience
-from ..contacts.geography import derive_timezone
-from ..contacts.models import Contact, ContactTag
-from ..extensions import db
-from .outreach import local_moment
+from app.contacts.audiences import create_audience
+from app.contacts.geography import derive_timezone
+from app.contacts.models import Contact, ContactTag
+from app.demo.outreach import local_moment
+from app.extensions import db
 
 PLACES = [  # (country, state, municipality, area code, weight)
     ("MX", "02", "Tijuana", "664", 22),

@@ -10,16 +10,16 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from ..campaigns.services import add_message
-from ..contacts.audiences import create_audience
-from ..contacts.models import Contact
-from ..extensions import db
-from ..outreach.inbound import receive_sms
-from ..outreach.models import OutboxMessage
-from ..workshops import attendance
-from ..workshops.models import WorkshopRegistration
-from ..workshops.services import create_workshop, invite_audience
-from .outreach import local_moment, run_demo_worker
+from app.campaigns.services import add_message
+from app.contacts.audiences import create_audience
+from app.contacts.models import Contact
+from app.demo.outreach import local_moment, run_demo_worker
+from app.extensions import db
+from app.outbox.inbound import receive_sms
+from app.outbox.models import OutboxMessage
+from app.workshops import attendance
+from app.workshops.models import WorkshopRegistration
+from app.workshops.services import create_workshop, invite_audience
 
 
 @dataclass(frozen=True)

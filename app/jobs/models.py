@@ -3,8 +3,8 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..extensions import db
-from ..timeutil import UTCDateTime, utcnow
+from app.extensions import db
+from app.timeutil import UTCDateTime, utcnow
 
 JOB_STATUSES = ("queued", "running", "succeeded", "failed")
 

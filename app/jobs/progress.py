@@ -15,8 +15,8 @@ from pathlib import Path
 from flask import current_app
 from sqlalchemy import update
 
-from ..extensions import db
-from .models import Job
+from app.extensions import db
+from app.jobs.models import Job
 
 
 def progress_file(job_id: int) -> Path:

@@ -1,9 +1,9 @@
 from flask import Blueprint, jsonify, render_template, url_for
 
-from ..auth.permissions import permission_required
-from ..tenancy import get_owned_or_404
-from .models import Job
-from .progress import read_progress_file
+from app.auth.permissions import permission_required
+from app.jobs.models import Job
+from app.jobs.progress import read_progress_file
+from app.tenancy import get_owned_or_404
 
 bp = Blueprint("jobs", __name__, url_prefix="/jobs")
 RESULT_ENDPOINTS = {

@@ -3,9 +3,9 @@
 import logging
 import threading
 
-from ..extensions import db
-from ..timeutil import utcnow
-from .services import claim_next, recover_expired, run
+from app.extensions import db
+from app.jobs.services import claim_next, recover_expired, run
+from app.timeutil import utcnow
 
 logger = logging.getLogger("alcance.jobs")
 

@@ -5,9 +5,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import and_, select, update
 
-from ..extensions import db
-from .models import Job
-from .progress import Progress, read_progress_file
+from app.extensions import db
+from app.jobs.models import Job
+from app.jobs.progress import Progress, read_progress_file
 
 logger = logging.getLogger("alcance.jobs")
 HANDLERS = {}

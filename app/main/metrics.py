@@ -7,12 +7,12 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, SummaryMetricFamily
 from sqlalchemy import func, select
 
-from ..extensions import db
-from ..jobs.models import Job
-from ..outreach.models import EarlyStatusCallback, InboundMessage, OutboxMessage
-from ..ratelimit import rate_limits
-from ..timeutil import utcnow
-from ..webhooks.signature import REASONS, rejections
+from app.extensions import db
+from app.jobs.models import Job
+from app.outbox.models import EarlyStatusCallback, InboundMessage, OutboxMessage
+from app.ratelimit import rate_limits
+from app.timeutil import utcnow
+from app.webhooks.signature import REASONS, rejections
 
 
 class OutreachCollector:

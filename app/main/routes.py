@@ -13,9 +13,9 @@ from flask import (
 )
 from flask_login import current_user, login_required
 
-from ..auth.permissions import permission_required
-from ..timeutil import utcnow
-from .status import health, system_status
+from app.auth.permissions import permission_required
+from app.main.status import health, system_status
+from app.timeutil import utcnow
 
 bp = Blueprint("main", __name__)
 
@@ -52,7 +52,7 @@ def status():
 @bp.get("/metrics")
 def metrics():
     """Prometheus scrape endpoint: `Authorization: Bearer $METRICS_TOKEN` (404 when unset)."""
-    from .metrics import render_metrics
+    from app.main.metrics import render_metrics
 
     token = current_app.config.get("METRICS_TOKEN") or ""
     if not token:

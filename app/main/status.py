@@ -7,10 +7,10 @@ from flask import current_app
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from ..extensions import db
-from ..outreach.models import OutboxMessage
-from ..ratelimit import LimitStatus, rate_limits
-from ..webhooks.signature import Rejections, rejections
+from app.extensions import db
+from app.outbox.models import OutboxMessage
+from app.ratelimit import LimitStatus, rate_limits
+from app.webhooks.signature import Rejections, rejections
 
 QUEUE_STATUSES = ("scheduled", "claimed", "unknown")
 

@@ -1,7 +1,7 @@
 """Sending SMS: the gateway protocol and its implementations (see gateway.py)."""
 
-from .factory import build_gateway, get_sms_gateway
-from .gateway import (
+from app.messaging.factory import build_gateway, get_sms_gateway
+from app.messaging.gateway import (
     OutcomeUnknownSmsError,
     PermanentSmsError,
     RetryableSmsError,

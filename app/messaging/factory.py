@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 from flask import current_app
 
-from .gateway import SmsGateway
+from app.messaging.gateway import SmsGateway
 
 BACKENDS = ("twilio", "simulator", "fake")
 
@@ -27,7 +27,7 @@ def build_gateway(config: Mapping) -> SmsGateway:
                 + ", ".join(missing)
                 + " (or set SMS_BACKEND=simulator to use the in-app phone simulator)."
             )
-        from .twilio_gateway import TwilioGateway  # imports the SDK only when used
+        from app.messaging.twilio_gateway import TwilioGateway  # imports the SDK only when used
 
         return TwilioGateway(
             config["TWILIO_ACCOUNT_SID"],
@@ -37,11 +37,11 @@ def build_gateway(config: Mapping) -> SmsGateway:
             api_base_url=config.get("TWILIO_API_BASE_URL") or None,
         )
     if backend == "simulator":
-        from .simulator import SimulatorGateway
+        from app.messaging.simulator import SimulatorGateway
 
         return SimulatorGateway()
     if backend == "fake":
-        from .fake import FakeSmsGateway
+        from app.messaging.fake import FakeSmsGateway
 
         return FakeSmsGateway()
     raise RuntimeError(f"Unknown SMS_BACKEND {backend!r}; use one of: {', '.join(BACKENDS)}.")

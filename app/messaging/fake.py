@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import NamedTuple
 
-from .gateway import SendResult, SentMessage, SmsError
+from app.messaging.gateway import SendResult, SentMessage, SmsError
 
 
 def new_message_sid() -> str:

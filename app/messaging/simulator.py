@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from .fake import new_message_sid
-from .gateway import SendResult, SentMessage
+from app.messaging.fake import new_message_sid
+from app.messaging.gateway import SendResult, SentMessage
 
 
 class SimulatorGateway:

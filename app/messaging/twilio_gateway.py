@@ -43,7 +43,7 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
-from .gateway import (
+from app.messaging.gateway import (
     RATE_LIMITED_CODE,
     OutcomeUnknownSmsError,
     PermanentSmsError,

@@ -14,10 +14,9 @@ from wtforms.validators import (
     ValidationError,
 )
 
-from ..forms import BaseForm, choices
-from ..messaging.gateway import sender_kind
-from ..workshops.reminders import MAX_REMINDER_HOURS
-from .models import COUNTRIES
+from app.forms import BaseForm, choices
+from app.messaging.gateway import sender_kind
+from app.organizations.models import COUNTRIES, MAX_REMINDER_HOURS
 
 COUNTRY_CHOICES = [("MX", _l("Mexico")), ("US", _l("United States"))]
 LANGUAGE_CHOICES = [("es", _l("Spanish")), ("en", _l("English"))]

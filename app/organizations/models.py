@@ -3,10 +3,12 @@ from datetime import datetime, time
 from sqlalchemy import Boolean, Integer, String, Time
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..extensions import db
-from ..timeutil import UTCDateTime, utcnow
+from app.extensions import db
+from app.timeutil import UTCDateTime, utcnow
 
 COUNTRIES = ("MX", "US")
+# Workshop reminders go out at most this many hours (two weeks) before the start.
+MAX_REMINDER_HOURS = 24 * 14
 
 
 def new_calendar_token() -> str:

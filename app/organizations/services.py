@@ -4,10 +4,10 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from ..errors import DomainError
-from ..extensions import db
-from ..security_log import security_event
-from .models import Organization
+from app.errors import DomainError
+from app.extensions import db
+from app.organizations.models import Organization
+from app.security_log import security_event
 
 
 def create_organization(*, slug, name, country, timezone, default_language="es") -> Organization:

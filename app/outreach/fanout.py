@@ -15,57 +15,51 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Integer, and_, case, func, literal, or_
 
-from ..campaigns.placeholders import render
-from ..contacts.audiences import audience_contacts_query
-from ..contacts.models import Contact
-from ..extensions import db
-from ..timeutil import UTCDateTime
-from .models import CampaignEnrollment, OutboxMessage, OutreachSend
-from .timing import QuietHours, local_to_utc, next_allowed, rules_for, weekly_occurrences
+from app.contacts.audiences import audience_contacts_query
+from app.contacts.models import Contact
+from app.db_dialect import insert_ignoring_duplicates
+from app.extensions import db
+from app.outbox import api as outbox
+from app.outbox.placeholders import render
+from app.outbox.timing import local_to_utc, next_allowed, org_window, rules_for, weekly_occurrences
+from app.outreach.invitations import invitation_of
+from app.outreach.models import CampaignEnrollment, OutreachSend
+from app.timeutil import UTCDateTime
 
 FIRST_NAME_TOKEN = "\u27e6first_name\u27e7"  # never typed by a person; no NUL (PostgreSQL)
 STRICT_STATES = ("FL", "OK")
-
-
-def org_window(org) -> QuietHours:
-    return QuietHours(org.quiet_start, org.quiet_end)
+FAN_OUT_COLUMNS = [
+    "organization_id",
+    "campaign_id",
+    "send_id",
+    "message_id",
+    "workshop_id",
+    "contact_id",
+    "occurrence",
+    "purpose",
+    "language",
+    "body",
+    "due_at",
+    "expires_at",
+]
 
 
 def _strict_sql():
     return and_(Contact.country == "US", func.coalesce(Contact.state_code, "").in_(STRICT_STATES))
 
 
-def workshop_values(workshop, language: str) -> dict:
-    """Placeholder values of a workshop, in `language` and the venue's local time."""
-    from babel.dates import format_date, format_time
-
-    local = workshop.starts_at.astimezone(ZoneInfo(workshop.timezone))
-    return {
-        "workshop_title": workshop.title_for(language),
-        "workshop_date": format_date(local.date(), "EEEE d MMMM", locale=language),
-        # Babel puts a narrow no-break space before "PM": not GSM-7, so use a plain space.
-        "workshop_time": format_time(local.time(), "short", locale=language).replace("\u202f", " "),
-        "workshop_venue": workshop.venue_name,
-        "workshop_code": workshop.code,
-    }
-
-
-def _rsvp_line(workshop, language: str) -> str:
-    from .preparing import sms_text
-
-    return sms_text("rsvp_line", language, code=workshop.code)
-
-
-def _body_sql(send: OutreachSend, campaign, org):
-    """CASE picking the recipient's language, with the first name filled in by SQL."""
-    message = send.message
+def body_sql(send: OutreachSend):
+    """(language, body) SQL expressions for a recipient row: a CASE picking the recipient's
+    language, with the first name filled in by SQL."""
+    campaign, org = send.campaign, send.campaign.organization
+    message, invitation = send.message, invitation_of(send)
     bodies = {}
     for lang in ("es", "en"):
         values = {"campaign": campaign.name, "org": org.name}
         template = message.body_for(lang)
-        if send.workshop is not None:
-            values.update(workshop_values(send.workshop, lang))
-            template = f"{template}\n{_rsvp_line(send.workshop, lang)}"
+        if invitation is not None:
+            values.update(invitation.values(send, lang))
+            template = f"{template}\n{invitation.footer(send, lang)}"
         with_name = render(template, {**values, "first_name": FIRST_NAME_TOKEN}, language=lang)
         without = render(template, values, language=lang)
         name = func.nullif(func.trim(func.coalesce(Contact.first_name, "")), "")
@@ -116,15 +110,6 @@ def _due_instants(
     return [next_allowed(max(moment, now), tz, rules.window) for moment in raw]
 
 
-def insert_ignoring_duplicates(model):
-    """INSERT ... ON CONFLICT DO NOTHING on PostgreSQL and SQLite."""
-    if db.engine.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    return dialect_insert(model)
-
-
 def enroll_audience(send: OutreachSend, *, today: date, now: datetime) -> int:
     """Enrol the audience's eligible contacts in the campaign (once each). Returns new rows."""
     eligible = audience_contacts_query(send.organization_id, send.audience.filters, today=today)
@@ -145,7 +130,7 @@ def enroll_audience(send: OutreachSend, *, today: date, now: datetime) -> int:
 
 def fan_out(send: OutreachSend, *, today: date, now: datetime) -> int:
     """Insert the outbox rows of `send` that do not exist yet. Returns how many."""
-    campaign, org = send.campaign, send.campaign.organization
+    org = send.campaign.organization
     recipients = audience_contacts_query(send.organization_id, send.audience.filters, today=today)
     group_cols = [Contact.timezone, _strict_sql().label("strict")]
     if send.kind == "sequence":
@@ -168,7 +153,8 @@ def fan_out(send: OutreachSend, *, today: date, now: datetime) -> int:
         for g in groups
     }
     occurrences = max(len(v) for v in due_by_group.values())
-    language, body = _body_sql(send, campaign, org)
+    language, body = body_sql(send)
+    invitation = invitation_of(send)
     inserted = 0
     for occurrence in range(occurrences):
         whens, groups_here = [], []
@@ -180,7 +166,8 @@ def fan_out(send: OutreachSend, *, today: date, now: datetime) -> int:
                 condition.append(CampaignEnrollment.enrolled_at == key[2])
             whens.append((and_(*condition), literal(dues[occurrence], UTCDateTime())))
             groups_here.append(and_(*condition))
-        purpose = "invitation" if send.workshop_id else "campaign"
+        purpose = "campaign" if invitation is None else "invitation"
+        expires_at = None if invitation is None else invitation.expires_at(send)
         rows = recipients.with_only_columns(
             literal(send.organization_id),
             literal(send.campaign_id),
@@ -193,72 +180,9 @@ def fan_out(send: OutreachSend, *, today: date, now: datetime) -> int:
             language,
             body,
             case(*whens),
-            literal(send.workshop.starts_at if send.workshop_id else None, UTCDateTime()),
-            literal("scheduled"),
-            literal(0),
-            literal(False),
-            literal(now, UTCDateTime()),
+            literal(expires_at, UTCDateTime()),
         ).where(or_(*groups_here))
-        result = db.session.execute(
-            insert_ignoring_duplicates(OutboxMessage)
-            .from_select(
-                [
-                    "organization_id",
-                    "campaign_id",
-                    "send_id",
-                    "message_id",
-                    "workshop_id",
-                    "contact_id",
-                    "occurrence",
-                    "purpose",
-                    "language",
-                    "body",
-                    "due_at",
-                    "expires_at",
-                    "status",
-                    "attempts",
-                    "with_opt_out_notice",
-                    "created_at",
-                ],
-                rows,
-            )
-            .on_conflict_do_nothing()
-            .execution_options(preserve_rowcount=True)
-        )
-        inserted += result.rowcount or 0
-    if send.workshop_id:
-        _register_invited(send, recipients, now=now)
+        inserted += outbox.enqueue_select(rows, FAN_OUT_COLUMNS, now=now)
+    if invitation is not None:
+        invitation.after_fan_out(send, recipients, now)
     return inserted
-
-
-def _register_invited(send: OutreachSend, recipients, *, now: datetime) -> None:
-    """Every invited recipient gets an "invited" registration (kept if it already exists)."""
-    from ..workshops.models import WorkshopRegistration
-
-    rows = recipients.with_only_columns(
-        literal(send.organization_id),
-        literal(send.workshop_id),
-        Contact.id,
-        literal("invited"),
-        literal(now, UTCDateTime()),
-        literal(False),
-        literal(False),
-        literal(now, UTCDateTime()),
-    )
-    db.session.execute(
-        insert_ignoring_duplicates(WorkshopRegistration)
-        .from_select(
-            [
-                "organization_id",
-                "workshop_id",
-                "contact_id",
-                "status",
-                "invited_at",
-                "walk_in",
-                "no_show",
-                "created_at",
-            ],
-            rows,
-        )
-        .on_conflict_do_nothing()
-    )

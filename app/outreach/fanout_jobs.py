@@ -1,10 +1,10 @@
 """The worker side of a large send: enrol the audience and write its outbox rows."""
 
-from ..extensions import db
-from ..jobs.services import job_handler
-from ..timeutil import utcnow
-from .models import OutreachSend
-from .services import fan_out_now
+from app.extensions import db
+from app.jobs.services import job_handler
+from app.outreach.models import OutreachSend
+from app.outreach.services import fan_out_now
+from app.timeutil import utcnow
 
 
 @job_handler("send_fanout")

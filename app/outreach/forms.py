@@ -13,7 +13,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from ..forms import BaseForm, choices
+from app.forms import BaseForm, choices
 
 KIND_CHOICES = [
     ("once", _l("Once, at a date and time")),

@@ -2,9 +2,10 @@
 
 from sqlalchemy import func, or_, select
 
-from ..contacts.models import Contact
-from ..extensions import db
-from .models import InboundMessage, OutboxMessage, OutreachSend
+from app.contacts.models import Contact
+from app.extensions import db
+from app.outbox.models import InboundMessage, OutboxMessage
+from app.outreach.models import OutreachSend
 
 PAGE = 50
 

@@ -7,19 +7,20 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
 
-from ..auth.permissions import permission_required
-from ..campaigns.models import Campaign, CampaignMessage
-from ..contacts.models import Audience, Contact
-from ..errors import DomainError, attach_to_form
-from ..extensions import db
-from ..forms import form_status
-from ..jobs.models import Job
-from ..tenancy import MAX_ID, get_owned_or_404, scoped
-from ..timeutil import utcnow
-from . import queries, services
-from .forms import ActionForm, ScheduleForm, SimulatorReplyForm
-from .inbound import receive_sms
-from .models import InboundMessage, OutreachSend
+from app.auth.permissions import permission_required
+from app.campaigns.models import Campaign, CampaignMessage
+from app.contacts.models import Audience, Contact
+from app.errors import DomainError, attach_to_form
+from app.extensions import db
+from app.forms import form_status
+from app.jobs.models import Job
+from app.outbox.inbound import receive_sms
+from app.outbox.models import InboundMessage
+from app.outreach import queries, services
+from app.outreach.forms import ActionForm, ScheduleForm, SimulatorReplyForm
+from app.outreach.models import OutreachSend
+from app.tenancy import MAX_ID, get_owned_or_404, scoped
+from app.timeutil import utcnow
 
 bp = Blueprint("outreach", __name__)
 

@@ -5,15 +5,20 @@ from datetime import date, datetime, time
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, insert, literal, select, update
+from sqlalchemy import func, select, update
 
-from ..contacts.audiences import audience_contacts_query
-from ..contacts.models import Contact
-from ..errors import DomainError
-from ..extensions import db
-from ..timeutil import UTCDateTime
-from .fanout import enroll_audience, fan_out
-from .models import SEND_KINDS, OutboxMessage, OutreachSend
+from app.campaigns.models import Campaign
+from app.contacts.audiences import audience_contacts_query
+from app.contacts.models import Contact
+from app.db_dialect import lock_rows
+from app.errors import DomainError
+from app.extensions import db
+from app.jobs.services import enqueue
+from app.outbox import api as outbox
+from app.outbox.models import OutboxMessage
+from app.outreach.fanout import enroll_audience, fan_out
+from app.outreach.invitations import invitation_of
+from app.outreach.models import SEND_KINDS, OutreachSend
 
 MAX_WEEKS = 52
 MAX_DAY_OFFSET = 365
@@ -112,8 +117,6 @@ def schedule_send(
     recipients = count_recipients(send, today=now.date())
     if recipients > current_app.config["OUTREACH_INLINE_FANOUT"]:
         # Long work never runs inside a request: a worker makes the rows (fanout_jobs.py).
-        from ..jobs.services import enqueue
-
         db.session.commit()
         job = enqueue(
             "send_fanout",
@@ -146,68 +149,21 @@ def fan_out_now(send: OutreachSend, *, now: datetime) -> int:
     _lock_send(send.id)
     enroll_audience(send, today=now.date(), now=now)
     created = fan_out(send, today=now.date(), now=now)
-    if send.workshop_id is not None:
-        _record_invited(send, now=now)
+    invitation = invitation_of(send)
+    if invitation is not None:
+        invitation.after_first_fan_out(send, now)
     if send.campaign.status == "paused":
-        _set_status(send.id, ("scheduled",), "held")
+        outbox.set_status(("scheduled",), "held", send_id=send.id)
     status_now = db.session.scalar(select(OutreachSend.status).where(OutreachSend.id == send.id))
     if status_now == "canceled":
-        _set_status(
-            send.id, ("scheduled", "held"), "canceled", skip_reason="send_canceled", final_at=now
-        )
+        outbox.cancel_pending(reason="send_canceled", now=now, send_id=send.id)
     send.fanned_out_at = now
     db.session.commit()
     return created
 
 
 def _lock_send(send_id: int) -> None:
-    if db.engine.dialect.name == "postgresql":
-        db.session.execute(
-            select(OutreachSend.id).where(OutreachSend.id == send_id).with_for_update()
-        )
-
-
-def _record_invited(send: OutreachSend, *, now: datetime) -> None:
-    """One "invited" participation event per registration this send created (set-based)."""
-    from ..participation.models import ParticipationEvent
-    from ..workshops.models import WorkshopRegistration
-
-    rows = select(
-        WorkshopRegistration.organization_id,
-        WorkshopRegistration.contact_id,
-        literal(send.campaign_id),
-        literal(send.workshop_id),
-        literal("invited"),
-        literal("sms"),
-        literal(now, UTCDateTime()),
-    ).where(
-        WorkshopRegistration.workshop_id == send.workshop_id,
-        WorkshopRegistration.invited_at == now,
-        WorkshopRegistration.status == "invited",
-    )
-    db.session.execute(
-        insert(ParticipationEvent).from_select(
-            [
-                "organization_id",
-                "contact_id",
-                "campaign_id",
-                "workshop_id",
-                "kind",
-                "channel",
-                "occurred_at",
-            ],
-            rows,
-        )
-    )
-
-
-def _set_status(send_id: int, from_statuses, to_status: str, **values) -> int:
-    return db.session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.send_id == send_id, OutboxMessage.status.in_(from_statuses))
-        .values(status=to_status, **values)
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    lock_rows(select(OutreachSend.id).where(OutreachSend.id == send_id))
 
 
 @dataclass(frozen=True)
@@ -228,25 +184,9 @@ def cancel_send(send: OutreachSend, *, now: datetime) -> CancelResult:
     if send.status == "canceled":
         raise DomainError(_l("This send is already canceled."))
     send.status = "canceled"
-    count = _set_status(
-        send.id, ("scheduled", "held"), "canceled", skip_reason="send_canceled", final_at=now
+    count = outbox.cancel_pending(
+        reason="send_canceled", now=now, claimed_too=True, send_id=send.id
     )
-    count += db.session.execute(
-        update(OutboxMessage)
-        .where(
-            OutboxMessage.send_id == send.id,
-            OutboxMessage.status == "claimed",
-            OutboxMessage.send_started_at.is_(None),
-        )
-        .values(
-            status="canceled",
-            skip_reason="send_canceled",
-            final_at=now,
-            claimed_by=None,
-            lease_expires_at=None,
-        )
-        .execution_options(synchronize_session=False)
-    ).rowcount
     with_provider = db.session.scalar(
         select(func.count())
         .select_from(OutboxMessage)
@@ -258,6 +198,19 @@ def cancel_send(send: OutreachSend, *, now: datetime) -> CancelResult:
     )
     db.session.commit()
     return CancelResult(count, with_provider)
+
+
+def mark_sends_canceled(**filters) -> int:
+    """Mark the matching sends (by campaign_id or workshop_id) canceled, e.g. when their
+    workshop is canceled or their campaign completed; their messages are canceled by the
+    caller in the same unit of work. No commit."""
+    conditions = [getattr(OutreachSend, name) == value for name, value in filters.items()]
+    return db.session.execute(
+        update(OutreachSend)
+        .where(*conditions, OutreachSend.status != "canceled")
+        .values(status="canceled")
+        .execution_options(synchronize_session=False)
+    ).rowcount
 
 
 def cancelable(counts: dict) -> bool:
@@ -288,8 +241,6 @@ def status_counts(*, send_ids=None, campaign_id=None) -> dict:
 
 def enroll_late_joiners(*, now: datetime) -> int:
     """Contacts who joined a sequence's audience after it was scheduled get the whole sequence."""
-    from ..campaigns.models import Campaign
-
     sends = db.session.scalars(
         select(OutreachSend)
         .join(Campaign, Campaign.id == OutreachSend.campaign_id)

@@ -3,9 +3,9 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..extensions import db
-from ..tenancy import OrgOwned
-from ..timeutil import UTCDateTime, utcnow
+from app.extensions import db
+from app.tenancy import OrgOwned
+from app.timeutil import UTCDateTime, utcnow
 
 KINDS = (
     "sms_sent",

@@ -2,8 +2,8 @@
 
 from datetime import datetime
 
-from ..extensions import db
-from .models import CHANNELS, KINDS, ParticipationEvent
+from app.extensions import db
+from app.participation.models import CHANNELS, KINDS, ParticipationEvent
 
 
 def record_event(

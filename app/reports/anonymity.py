@@ -29,13 +29,13 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
 
-from ..contacts.models import Contact
-from ..contacts.validation import fold
-from ..extensions import db
-from ..participation.models import ParticipationEvent as E
-from .forms import Period
-from .metrics import UNKNOWN
-from .queries import age_band_sql, epoch_week, in_period, utc_year, week_monday
+from app.contacts.models import Contact
+from app.contacts.validation import fold
+from app.extensions import db
+from app.participation.models import ParticipationEvent as E
+from app.reports.forms import Period
+from app.reports.metrics import UNKNOWN
+from app.reports.queries import age_band_sql, epoch_week, in_period, utc_year, week_monday
 
 SUPPRESSED = "suppressed"
 WIDE_BANDS = {"12-14": "12-17", "15-17": "12-17", "18-24": "18-29", "25-29": "18-29"}

@@ -10,11 +10,11 @@ figure is hidden everywhere it appears or nowhere.
 from collections import Counter
 from dataclasses import dataclass, field
 
-from ..contacts.models import GENDERS, LANGUAGES
-from ..contacts.validation import fold
-from .metrics import OTHER_AGE, REPORT_AGE_BANDS, UNKNOWN
-from .queries import FUNNEL_FIELDS, CampaignFigures, median
-from .suppression import ANCHOR, PART, SECONDARY, TOTAL, Hidden, Linked
+from app.contacts.models import GENDERS, LANGUAGES
+from app.contacts.validation import fold
+from app.reports.metrics import OTHER_AGE, REPORT_AGE_BANDS, UNKNOWN
+from app.reports.queries import FUNNEL_FIELDS, CampaignFigures, median
+from app.reports.suppression import ANCHOR, PART, SECONDARY, TOTAL, Hidden, Linked
 
 MESSAGE_DOSE_BINS = ("0", "1", "2", "3", "4", "5", "6-9", "10+")
 WORKSHOP_DOSE_BINS = ("0", "1", "2", "3+")

@@ -18,7 +18,7 @@ from typing import Any
 from cachetools import TTLCache
 from flask import current_app
 
-from ..timeutil import utcnow
+from app.timeutil import utcnow
 
 MAX_ENTRIES = 64  # dashboards in use at once per process; bounded memory
 

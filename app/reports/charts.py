@@ -11,7 +11,7 @@ from datetime import date
 
 from markupsafe import Markup, escape
 
-from .suppression import Hidden
+from app.reports.suppression import Hidden
 
 WIDTH = 640
 FONT = 12

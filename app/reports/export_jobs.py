@@ -16,14 +16,14 @@ from flask import current_app
 from flask_babel import force_locale
 from sqlalchemy import delete, func, select
 
-from ..contacts.models import Contact
-from ..extensions import db
-from ..jobs.services import enqueue, job_handler
-from ..participation.models import ParticipationEvent as E
-from .anonymity import scope
-from .exports import event_rows, stream_csv
-from .forms import Period
-from .models import ExportFile
+from app.contacts.models import Contact
+from app.extensions import db
+from app.jobs.services import enqueue, job_handler
+from app.participation.models import ParticipationEvent as E
+from app.reports.anonymity import scope
+from app.reports.exports import event_rows, stream_csv
+from app.reports.forms import Period
+from app.reports.models import ExportFile
 
 KIND = "event_export"
 EXPORT_KEEP = timedelta(hours=24)

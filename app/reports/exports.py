@@ -17,12 +17,12 @@ from collections.abc import Iterator
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from ..campaigns.models import Campaign
-from ..contacts.models import Contact
-from ..csvutil import SafeCsvWriter
-from ..extensions import db
-from ..participation.models import ParticipationEvent
-from .anonymity import (
+from app.campaigns.models import Campaign
+from app.contacts.models import Contact
+from app.csvutil import SafeCsvWriter
+from app.extensions import db
+from app.participation.models import ParticipationEvent
+from app.reports.anonymity import (
     STAT_KEYS,
     demographic_columns,
     demographic_key,
@@ -30,10 +30,10 @@ from .anonymity import (
     plan_export,
     scope,
 )
-from .forms import Period
-from .metrics import UNKNOWN
-from .queries import age_band_sql, utc_year
-from .tables import KIND_TYPES, SPECS, Table, event_columns
+from app.reports.forms import Period
+from app.reports.metrics import UNKNOWN
+from app.reports.queries import age_band_sql, utc_year
+from app.reports.tables import KIND_TYPES, SPECS, Table, event_columns
 
 BOM = "\ufeff"
 BATCH = 5000

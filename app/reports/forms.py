@@ -10,8 +10,8 @@ from flask_babel import lazy_gettext as _l
 from wtforms import DateField, SelectField
 from wtforms.validators import Optional, ValidationError
 
-from ..forms import BaseForm, choices
-from .metrics import MAX_DAILY_POINTS
+from app.forms import BaseForm, choices
+from app.reports.metrics import MAX_DAILY_POINTS
 
 MIN_DATE = date(2000, 1, 1)
 MAX_FUTURE_DAYS = 366

@@ -38,15 +38,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import aliased
 
-from ..campaigns.models import Campaign, CampaignMessage
-from ..contacts.audiences import AudienceInvalid, audience_match_query
-from ..contacts.models import Audience, Contact
-from ..extensions import db
-from ..outreach.models import CampaignEnrollment, OutreachSend
-from ..participation.models import ParticipationEvent
-from ..workshops.models import Workshop, WorkshopRegistration
-from .forms import Period, auto_granularity
-from .metrics import (
+from app.campaigns.models import Campaign, CampaignMessage
+from app.contacts.audiences import AudienceInvalid, audience_match_query
+from app.contacts.models import Audience, Contact
+from app.extensions import db
+from app.outreach.models import CampaignEnrollment, OutreachSend
+from app.participation.models import ParticipationEvent
+from app.reports.forms import Period, auto_granularity
+from app.reports.metrics import (
     AGE_BANDS,
     FAILURE_KINDS,
     FUNNEL_KINDS,
@@ -55,6 +54,7 @@ from .metrics import (
     UNKNOWN,
     WORKSHOP_REACH_KINDS,
 )
+from app.workshops.models import Workshop, WorkshopRegistration
 
 E = ParticipationEvent
 

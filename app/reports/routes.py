@@ -23,28 +23,28 @@ from flask_babel import format_date, format_decimal, format_number, format_perce
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from ..auth.permissions import permission_required
-from ..campaigns.models import Campaign
-from ..campaigns.services import LEVEL_LABELS, STATUS_LABELS, STRATEGY_LABELS
-from ..forms import form_status
-from ..jobs.models import Job
-from ..jobs.routes import job_view
-from ..tenancy import get_owned_or_404
-from ..timeutil import utcnow
-from . import charts, export_jobs, exports
-from .anonymity import plan_export
-from .cache import cached
-from .forms import Period, ReportRangeForm
-from .metrics import METRICS
-from .queries import campaign_figures, organization_figures
-from .suppression import is_hidden
-from .tables import (
+from app.auth.permissions import permission_required
+from app.campaigns.models import Campaign
+from app.campaigns.services import LEVEL_LABELS, STATUS_LABELS, STRATEGY_LABELS
+from app.forms import form_status
+from app.jobs.models import Job
+from app.jobs.routes import job_view
+from app.reports import charts, export_jobs, exports
+from app.reports.anonymity import plan_export
+from app.reports.cache import cached
+from app.reports.forms import Period, ReportRangeForm
+from app.reports.metrics import METRICS
+from app.reports.queries import campaign_figures, organization_figures
+from app.reports.suppression import is_hidden
+from app.reports.tables import (
     CAMPAIGN_TABLES,
     ORGANIZATION_TABLES,
     SPECS,
     campaign_tables,
     organization_tables,
 )
+from app.tenancy import get_owned_or_404
+from app.timeutil import utcnow
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 

@@ -12,12 +12,12 @@ from flask_babel import format_date, format_decimal, format_number, format_perce
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from ..campaigns.models import LEVELS, STRATEGIES
-from ..campaigns.services import LEVEL_LABELS, STATUS_LABELS, STRATEGY_LABELS
-from ..contacts.forms import AGE_BAND_LABELS, COUNTRY_LABELS, GENDER_LABELS, LANGUAGE_LABELS
-from ..contacts.geography import state_name
-from ..contacts.validation import fold
-from .breakdowns import (
+from app.campaigns.models import LEVELS, STRATEGIES
+from app.campaigns.services import LEVEL_LABELS, STATUS_LABELS, STRATEGY_LABELS
+from app.contacts.forms import AGE_BAND_LABELS, COUNTRY_LABELS, GENDER_LABELS, LANGUAGE_LABELS
+from app.contacts.geography import state_name
+from app.contacts.validation import fold
+from app.reports.breakdowns import (
     ATTENDANCES,
     BOTH,
     DELIVERED,
@@ -37,9 +37,9 @@ from .breakdowns import (
     CampaignCells,
     campaign_cells,
 )
-from .metrics import OTHER_AGE, UNKNOWN
-from .queries import FUNNEL_FIELDS, CampaignFigures, OrganizationFigures, ratio
-from .suppression import Hidden, derived
+from app.reports.metrics import OTHER_AGE, UNKNOWN
+from app.reports.queries import FUNNEL_FIELDS, CampaignFigures, OrganizationFigures, ratio
+from app.reports.suppression import Hidden, derived
 
 # --- labels of codes ---------------------------------------------------------------------
 

@@ -3,10 +3,10 @@ so validation works behind TLS termination and proxies; a bad signature changes 
 
 from flask import Blueprint, Response, abort, request
 
-from ..extensions import csrf
-from ..timeutil import utcnow
-from . import spool
-from .signature import twilio_signature_required
+from app.extensions import csrf
+from app.outbox import spool
+from app.timeutil import utcnow
+from app.webhooks.signature import twilio_signature_required
 
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks/twilio")
 csrf.exempt(bp)

@@ -14,10 +14,10 @@ from functools import wraps
 
 from flask import abort, current_app, request
 
-from ..messaging.twilio_gateway import signature_is_valid
-from ..ratelimit import WARN_EVERY_SECONDS, Every, rate_limits
-from ..security_log import security_event
-from ..timeutil import utcnow
+from app.messaging.twilio_gateway import signature_is_valid
+from app.ratelimit import WARN_EVERY_SECONDS, Every, rate_limits
+from app.security_log import security_event
+from app.timeutil import utcnow
 
 logger = logging.getLogger("alcance.webhooks")
 

@@ -34,29 +34,24 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import case, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from ..contacts.csv_import import MAX_CELL_CHARS, CsvImportError, inspect_csv, iter_rows
-from ..contacts.eligibility import can_message, may_be_minor
-from ..contacts.geography import derive_timezone
-from ..contacts.import_services import max_file_bytes
-from ..contacts.models import Contact
-from ..contacts.phones import InvalidPhone, normalize_phone
-from ..contacts.services import (
-    ContactInvalid,
-    _apply,  # the one mapping of validated values onto a Contact
-    fold_sql,
-    local_today,
-    validate_contact,
-)
-from ..contacts.validation import clean_contact, fold
-from ..csvutil import SafeCsvWriter
-from ..errors import DomainError
-from ..extensions import db
-from ..organizations.models import Organization
-from ..outreach.models import OutboxMessage
-from ..outreach.preparing import sms_text
-from ..participation.models import ParticipationEvent
-from ..participation.services import record_event
-from .models import Workshop, WorkshopRegistration
+from app.contacts.csv_import import MAX_CELL_CHARS, CsvImportError, inspect_csv, iter_rows
+from app.contacts.eligibility import can_message, may_be_minor
+from app.contacts.geography import derive_timezone
+from app.contacts.import_services import max_file_bytes
+from app.contacts.models import Contact
+from app.contacts.phones import InvalidPhone, normalize_phone
+from app.contacts.services import ContactInvalid, _apply, fold_sql, local_today, validate_contact
+from app.contacts.validation import clean_contact, fold
+from app.csvutil import SafeCsvWriter
+from app.errors import DomainError
+from app.extensions import db
+from app.organizations.models import Organization
+from app.outbox import api as outbox
+from app.outbox.models import OutboxMessage
+from app.outbox.text import sms_text
+from app.participation.models import ParticipationEvent
+from app.participation.services import record_event
+from app.workshops.models import Workshop, WorkshopRegistration
 
 REGISTERED = ("confirmed", "waitlisted")
 ROSTER_STATUSES = ("confirmed", "waitlisted", "invited")
@@ -777,20 +772,17 @@ def _queue_thank_yous(workshop: Workshop, org: Organization, *, now: datetime) -
             bodies[language] = sms_text(
                 "workshop_thank_you", language, org=org.name, title=workshop.title_for(language)
             )
-        db.session.add(
-            OutboxMessage(
-                organization_id=workshop.organization_id,
-                campaign_id=workshop.campaign_id,
-                workshop_id=workshop.id,
-                contact_id=contact.id,
-                purpose="thank_you",
-                language=language,
-                body=bodies[language],
-                due_at=now,
-                expires_at=now + THANK_YOU_VALID_FOR,
-                status="scheduled",
-                created_at=now,
-            )
+        outbox.enqueue(
+            organization_id=workshop.organization_id,
+            campaign_id=workshop.campaign_id,
+            workshop_id=workshop.id,
+            contact_id=contact.id,
+            purpose="thank_you",
+            language=language,
+            body=bodies[language],
+            due_at=now,
+            expires_at=now + THANK_YOU_VALID_FOR,
+            now=now,
         )
         queued += 1
     return queued, blocked

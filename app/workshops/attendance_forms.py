@@ -7,8 +7,8 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, SelectField, StringField, SubmitField, TelField
 from wtforms.validators import Length, Optional
 
-from ..contacts.forms import AGE_BAND_LABELS, GENDER_LABELS, LANGUAGE_LABELS, state_select_choices
-from ..forms import BaseForm, choices
+from app.contacts.forms import AGE_BAND_LABELS, GENDER_LABELS, LANGUAGE_LABELS, state_select_choices
+from app.forms import BaseForm, choices
 
 
 class AttendanceActionForm(BaseForm):

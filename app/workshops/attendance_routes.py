@@ -23,24 +23,24 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.routing import BuildError
 
-from ..auth.permissions import permission_required
-from ..contacts.csv_import import DOCUMENTED_HEADERS, FIELD_LABELS
-from ..contacts.import_services import max_file_bytes, read_limited
-from ..contacts.services import ContactInvalid
-from ..errors import DomainError, attach_to_form
-from ..forms import form_status
-from ..tenancy import get_owned_or_404
-from ..timeutil import utcnow
-from . import attendance
-from .attendance_forms import (
+from app.auth.permissions import permission_required
+from app.contacts.csv_import import DOCUMENTED_HEADERS, FIELD_LABELS
+from app.contacts.import_services import max_file_bytes, read_limited
+from app.contacts.services import ContactInvalid
+from app.errors import DomainError, attach_to_form
+from app.forms import form_status
+from app.tenancy import get_owned_or_404
+from app.timeutil import utcnow
+from app.workshops import attendance
+from app.workshops.attendance_forms import (
     AttendanceActionForm,
     CompleteWorkshopForm,
     RosterSearchForm,
     SignInSheetForm,
     WalkInForm,
 )
-from .models import Workshop, WorkshopRegistration
-from .services import REGISTRATION_STATUS_LABELS
+from app.workshops.models import Workshop, WorkshopRegistration
+from app.workshops.services import REGISTRATION_STATUS_LABELS
 
 bp = Blueprint("attendance", __name__, url_prefix="/workshops")
 

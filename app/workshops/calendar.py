@@ -20,11 +20,11 @@ from flask_babel import gettext as _
 from icalendar import Calendar, Event
 from sqlalchemy import select
 
-from ..campaigns.models import Campaign
-from ..contacts.geography import state_name
-from ..extensions import db
-from ..organizations.models import Organization
-from .models import Workshop
+from app.campaigns.models import Campaign
+from app.contacts.geography import state_name
+from app.extensions import db
+from app.organizations.models import Organization
+from app.workshops.models import Workshop
 
 PAST_DAYS = 180  # how far back the feed goes
 MAX_EVENTS = 2000
@@ -56,7 +56,7 @@ def _location(workshop) -> str:
 
 
 def _description(workshop, campaign_name: str, language: str) -> str:
-    from .services import DELIVERY_LANGUAGE_LABELS, KIND_LABELS
+    from app.workshops.services import DELIVERY_LANGUAGE_LABELS, KIND_LABELS
 
     other = "en" if language == "es" else "es"
     lines = [

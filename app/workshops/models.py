@@ -3,9 +3,9 @@ from datetime import datetime
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..extensions import db
-from ..tenancy import OrgOwned
-from ..timeutil import UTCDateTime, utcnow
+from app.extensions import db
+from app.tenancy import OrgOwned
+from app.timeutil import UTCDateTime, utcnow
 
 KINDS = ("school_talk", "community_workshop", "sports_arts", "parents_session")
 STATUSES = ("scheduled", "canceled", "completed")

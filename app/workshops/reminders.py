@@ -19,16 +19,12 @@ These helpers add rows to the session; the calling service commits.
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
+from app.organizations.models import MAX_REMINDER_HOURS
+from app.outbox import api as outbox
+from app.outbox.text import sms_text
+from app.outbox.timing import latest_allowed_before, next_allowed, org_window, rules_for
+from app.workshops.texts import workshop_values
 
-from ..extensions import db
-from ..outreach.fanout import org_window, workshop_values
-from ..outreach.models import OutboxMessage
-from ..outreach.preparing import sms_text
-from ..outreach.timing import latest_allowed_before, next_allowed, rules_for
-
-PENDING = ("scheduled", "held")
-MAX_REMINDER_HOURS = 24 * 14
 NO_ALLOWED_TIME = "no_allowed_time"
 
 
@@ -77,17 +73,9 @@ def workshop_sms(template: str, workshop, language: str, **extra) -> str:
 
 
 def _row(
-    contact,
-    workshop,
-    *,
-    purpose: str,
-    body: str,
-    due_at: datetime,
-    now: datetime,
-    status: str = "scheduled",
-    **values,
-) -> OutboxMessage:
-    row = OutboxMessage(
+    contact, workshop, *, purpose: str, body: str, due_at: datetime, now: datetime, skipped=None
+):
+    return outbox.enqueue(
         organization_id=workshop.organization_id,
         campaign_id=workshop.campaign_id,
         contact_id=contact.id,
@@ -97,12 +85,9 @@ def _row(
         body=body,
         due_at=due_at,
         expires_at=workshop.starts_at,
-        status=status,
-        created_at=now,
-        **values,
+        now=now,
+        skipped=skipped,
     )
-    db.session.add(row)
-    return row
 
 
 def queue_reminders(contact, workshop, org, *, now: datetime) -> ReminderResult:
@@ -128,9 +113,7 @@ def queue_reminders(contact, workshop, org, *, now: datetime) -> ReminderResult:
                 body=body,
                 due_at=desired,
                 now=now,
-                status="skipped",
-                skip_reason=NO_ALLOWED_TIME,
-                final_at=now,
+                skipped=NO_ALLOWED_TIME,
             )
             result.skipped += 1
         elif moment not in planned:  # two offsets moved to the same minute: remind once
@@ -157,16 +140,7 @@ def cancel_pending(
     contact_id: int | None = None,
 ) -> int:
     """Cancel the workshop's not-yet-sent rows of these purposes (one contact's, or all)."""
-    stmt = (
-        update(OutboxMessage)
-        .where(
-            OutboxMessage.workshop_id == workshop_id,
-            OutboxMessage.purpose.in_(purposes),
-            OutboxMessage.status.in_(PENDING),
-        )
-        .values(status="canceled", skip_reason=reason, final_at=now)
-        .execution_options(synchronize_session=False)
+    filters = {"contact_id": contact_id} if contact_id is not None else {}
+    return outbox.cancel_pending(
+        reason=reason, now=now, workshop_id=workshop_id, purpose=tuple(purposes), **filters
     )
-    if contact_id is not None:
-        stmt = stmt.where(OutboxMessage.contact_id == contact_id)
-    return db.session.execute(stmt).rowcount or 0

@@ -10,18 +10,24 @@ from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from ..auth.permissions import permission_required
-from ..campaigns.models import Campaign, CampaignMessage
-from ..contacts.geography import state_name
-from ..contacts.models import Audience
-from ..errors import DomainError, attach_to_form
-from ..extensions import db
-from ..forms import choices, form_status
-from ..tenancy import get_owned_or_404, scoped
-from ..timeutil import utcnow
-from . import calendar, services
-from .forms import ActionForm, InviteForm, NewWorkshopForm, RescheduleForm, WorkshopForm
-from .models import Workshop
+from app.auth.permissions import permission_required
+from app.campaigns.models import Campaign, CampaignMessage
+from app.contacts.geography import state_name
+from app.contacts.models import Audience
+from app.errors import DomainError, attach_to_form
+from app.extensions import db
+from app.forms import choices, form_status
+from app.tenancy import get_owned_or_404, scoped
+from app.timeutil import utcnow
+from app.workshops import calendar, services
+from app.workshops.forms import (
+    ActionForm,
+    InviteForm,
+    NewWorkshopForm,
+    RescheduleForm,
+    WorkshopForm,
+)
+from app.workshops.models import Workshop
 
 bp = Blueprint("workshops", __name__, url_prefix="/workshops")
 

@@ -27,14 +27,14 @@ from datetime import datetime
 from babel.dates import format_date
 from sqlalchemy import and_, func, or_, select
 
-from ..contacts.models import Contact
-from ..extensions import db
-from ..outreach import inbound, keywords
-from ..outreach.fanout import workshop_values
-from ..outreach.inbound import InboundContext, handler, queue_reply
-from ..participation.services import record_event
-from .models import Workshop, WorkshopRegistration
-from .reminders import cancel_pending, queue_notice, queue_reminders
+from app.contacts.models import Contact
+from app.extensions import db
+from app.outbox import inbound, keywords
+from app.outbox.inbound import InboundContext, handler, queue_reply
+from app.participation.services import record_event
+from app.workshops.models import Workshop, WorkshopRegistration
+from app.workshops.reminders import cancel_pending, queue_notice, queue_reminders
+from app.workshops.texts import workshop_values
 
 OPEN_STATUSES = ("invited", "confirmed", "waitlisted")
 MAX_CHOICES = 5  # invitations listed in one clarifying SMS
@@ -306,7 +306,7 @@ def _rsvp(ctx: InboundContext, *, yes: bool) -> str:
     if contact.opted_out_at is not None:
         if keywords.is_twilio_opt_in(ctx.intent):
             ctx.inbound.intent = keywords.OPT_IN  # shown as what it was: an opt-in
-        return inbound._other(ctx)  # the default path: Twilio's YES opt-in, else stored
+        return inbound.record_reply(ctx)  # the default path: Twilio's YES opt-in, else stored
     code = ctx.intent.code
     if code:
         workshop = workshop_by_code(contact.organization_id, code, now=ctx.now)

@@ -21,21 +21,24 @@ from zoneinfo import ZoneInfo, available_timezones
 
 from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_ngettext
-from sqlalchemy import and_, case, func, select, update
+from sqlalchemy import and_, case, func, select
 from sqlalchemy.exc import IntegrityError
 
-from ..contacts.geography import MX_STATES, US_STATES, derive_timezone
-from ..contacts.models import Contact
-from ..errors import DomainError
-from ..extensions import db
-from ..organizations.models import Organization, new_calendar_token
-from ..outreach.models import OutboxMessage, OutreachSend
-from ..outreach.services import schedule_send
-from ..outreach.timing import local_to_utc
-from ..security_log import security_event
-from . import reminders, rsvp
-from .models import DELIVERY_LANGUAGES, KINDS, STATUSES, Workshop, WorkshopRegistration
-from .reminders import ReminderResult
+from app.contacts.geography import MX_STATES, US_STATES, derive_timezone
+from app.contacts.models import Contact
+from app.errors import DomainError
+from app.extensions import db
+from app.organizations.models import Organization, new_calendar_token
+from app.outbox import api as outbox
+from app.outbox.models import OutboxMessage
+from app.outbox.timing import local_to_utc
+from app.outreach.fanout import body_sql
+from app.outreach.models import OutreachSend
+from app.outreach.services import mark_sends_canceled, schedule_send
+from app.security_log import security_event
+from app.workshops import reminders, rsvp
+from app.workshops.models import DELIVERY_LANGUAGES, KINDS, STATUSES, Workshop, WorkshopRegistration
+from app.workshops.reminders import ReminderResult
 
 MAX_CAPACITY = 5000
 MAX_DURATION = timedelta(hours=12)
@@ -45,7 +48,7 @@ COUNTRIES = ("MX", "US")
 # A workshop belongs to a campaign that is still being planned or running.
 OPEN_CAMPAIGN_STATUSES = ("draft", "active", "paused")
 WORKSHOP_PURPOSES = ("invitation", "reminder", "workshop_notice")
-PENDING = reminders.PENDING
+PENDING = outbox.PENDING
 
 KIND_LABELS = {
     "school_talk": _l("School talk"),
@@ -351,26 +354,16 @@ def _people(workshop, statuses) -> list[WorkshopRegistration]:
 
 def _rerender_invitations(workshop, org) -> int:
     """Pending invitation SMS carry the new date and time (same rendering as fan-out)."""
-    from ..outreach.fanout import _body_sql
-
     updated = 0
     sends = db.session.scalars(
         select(OutreachSend).where(OutreachSend.workshop_id == workshop.id)
     ).all()
     for send in sends:
-        language, body = _body_sql(send, send.campaign, org)
-        updated += (
-            db.session.execute(
-                update(OutboxMessage)
-                .where(
-                    OutboxMessage.send_id == send.id,
-                    OutboxMessage.status.in_(PENDING),
-                    OutboxMessage.contact_id == Contact.id,
-                )
-                .values(body=body, language=language, expires_at=workshop.starts_at)
-                .execution_options(synchronize_session=False)
-            ).rowcount
-            or 0
+        language, body = body_sql(send)
+        updated += outbox.reword_pending(
+            {"body": body, "language": language, "expires_at": workshop.starts_at},
+            where=(OutboxMessage.contact_id == Contact.id,),
+            send_id=send.id,
         )
     return updated
 
@@ -431,12 +424,7 @@ def cancel_workshop(workshop, *, now: datetime) -> ChangeResult:
     result.messages_canceled = reminders.cancel_pending(
         workshop.id, purposes=WORKSHOP_PURPOSES, reason="workshop_canceled", now=now
     )
-    db.session.execute(
-        update(OutreachSend)
-        .where(OutreachSend.workshop_id == workshop.id)
-        .values(status="canceled")
-        .execution_options(synchronize_session=False)
-    )
+    mark_sends_canceled(workshop_id=workshop.id)
     if workshop.starts_at > now:
         for registration in _people(workshop, ("confirmed", "waitlisted")):
             reminders.queue_notice(

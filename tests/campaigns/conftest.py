@@ -7,7 +7,8 @@ import pytest
 from app.campaigns import services
 from app.contacts.models import Contact
 from app.extensions import db
-from app.outreach.models import OutboxMessage, OutreachSend
+from app.outbox.models import OutboxMessage
+from app.outreach.models import OutreachSend
 
 NOW = datetime(2026, 3, 2, 18, 0, tzinfo=UTC)
 

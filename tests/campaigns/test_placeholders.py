@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from babel.messages.pofile import read_po
 
-from app.campaigns.placeholders import (
+from app.outbox.placeholders import (
     FALLBACKS,
     PLACEHOLDERS,
     fallback_values,

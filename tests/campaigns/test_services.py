@@ -9,7 +9,8 @@ from app.campaigns import services
 from app.campaigns.models import STATUSES, TRANSITIONS, Campaign, CampaignMessage, CampaignPlace
 from app.errors import DomainError
 from app.extensions import db
-from app.outreach.models import OutboxMessage, OutreachSend
+from app.outbox.models import OutboxMessage
+from app.outreach.models import OutreachSend
 
 from .conftest import NOW, UCS2_QUESTION, outbox_statuses
 

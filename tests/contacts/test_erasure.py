@@ -10,7 +10,7 @@ from app.contacts import services
 from app.contacts.retention import purge_inactive_contacts
 from app.extensions import db
 from app.messaging.fake import FakeSmsGateway
-from app.outreach.models import InboundMessage, OutboxMessage
+from app.outbox.models import InboundMessage, OutboxMessage
 from app.participation.models import ParticipationEvent
 from app.participation.services import record_event
 from tests.conftest import csrf_token_from

@@ -11,9 +11,9 @@ from app.contacts import services
 from app.contacts.models import Contact
 from app.errors import DomainError
 from app.extensions import db
-from app.outreach.inbound import receive_sms
-from app.outreach.models import InboundMessage, OutboxMessage
-from app.outreach.status import flag_contact_from_error
+from app.outbox.inbound import receive_sms
+from app.outbox.models import InboundMessage, OutboxMessage
+from app.outbox.status import flag_contact_from_error
 from app.participation.models import ParticipationEvent
 from tests.factories import make_contact
 from tests.support import NOW

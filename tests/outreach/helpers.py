@@ -3,9 +3,9 @@
 from datetime import UTC, date, datetime, time
 
 from app.messaging.fake import FakeSmsGateway
-from app.outreach.dispatch import DispatchSettings
+from app.outbox.dispatch import DispatchSettings
+from app.outbox.worker import Worker
 from app.outreach.services import schedule_send
-from app.outreach.worker import Worker
 from tests.factories import make_audience, make_campaign, make_message
 
 

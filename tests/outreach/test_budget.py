@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from app.outreach.budget import LocalSendBudget
+from app.outbox.budget import LocalSendBudget
 
 
 class FakeTime:
@@ -37,7 +37,7 @@ def test_redis_budget_is_shared_between_workers():
     url = os.environ.get("TEST_REDIS_URL")
     if not url:
         pytest.skip("needs Redis (TEST_REDIS_URL)")
-    from app.outreach.budget_redis import RedisSendBudget
+    from app.outbox.budget_redis import RedisSendBudget
 
     key = f"test-budget-{uuid.uuid4().hex}"
     budgets = [RedisSendBudget(url, 5, key=key) for _ in range(2)]  # two "processes"
@@ -80,7 +80,7 @@ def _rows():
     from sqlalchemy import select
 
     from app.extensions import db
-    from app.outreach.models import OutboxMessage
+    from app.outbox.models import OutboxMessage
 
     db.session.expire_all()
     return db.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
@@ -101,7 +101,7 @@ def test_worker_claims_nothing_while_redis_is_down(app, make_org, caplog):
     import logging
 
     from app.messaging.fake import FakeSmsGateway
-    from app.outreach.budget_redis import RedisSendBudget
+    from app.outbox.budget_redis import RedisSendBudget
     from tests.outreach.helpers import Clock
 
     clock = Clock(_due_rows(make_org))
@@ -122,7 +122,7 @@ def test_worker_sends_once_redis_answers(app, make_org):
     if not url:
         pytest.skip("needs Redis (TEST_REDIS_URL)")
     from app.messaging.fake import FakeSmsGateway
-    from app.outreach.budget_redis import RedisSendBudget
+    from app.outbox.budget_redis import RedisSendBudget
     from tests.outreach.helpers import Clock
 
     clock = Clock(_due_rows(make_org))
@@ -140,7 +140,7 @@ def test_redis_budget_waits_without_granting_when_redis_drops_mid_batch(caplog):
 
     import redis
 
-    from app.outreach.budget_redis import RedisSendBudget
+    from app.outbox.budget_redis import RedisSendBudget
 
     fake = FakeTime()
     budget = RedisSendBudget(DOWN_REDIS, 10, sleep=fake.sleep, monotonic=fake.clock)

@@ -9,8 +9,8 @@ from sqlalchemy import insert, select
 from app.contacts.models import Contact
 from app.extensions import db
 from app.messaging.fake import FakeSmsGateway
-from app.outreach.dispatch import claim_due
-from app.outreach.models import OutboxMessage
+from app.outbox.dispatch import claim_due
+from app.outbox.models import OutboxMessage
 from tests.factories import CONSENTED, make_campaign
 from tests.outreach.helpers import Clock, make_worker, utc
 

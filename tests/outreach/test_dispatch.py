@@ -8,7 +8,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.messaging.fake import FakeSmsGateway
 from app.messaging.gateway import OutcomeUnknownSmsError, PermanentSmsError, RetryableSmsError
-from app.outreach.models import OutboxMessage
+from app.outbox.models import OutboxMessage
 from app.participation.models import ParticipationEvent
 from tests.factories import make_contact
 from tests.outreach.helpers import Clock, make_worker, schedule_once, utc
@@ -197,7 +197,7 @@ def test_21211_marks_undeliverable(app, make_org):
 
 
 def test_expired_lease_of_a_dead_worker(app, make_org):
-    from app.outreach.dispatch import claim_due, recover_expired_leases
+    from app.outbox.dispatch import claim_due, recover_expired_leases
 
     setup_send(make_org, n=2)
     ids = claim_due("dead-worker", now=DUE, limit=10, lease=timedelta(minutes=2))
@@ -233,7 +233,7 @@ def test_system_reply_ignores_campaign_rules_but_not_erasure(app, make_org):
 
 
 def test_a_claim_takes_exactly_its_batch(app, make_org):
-    from app.outreach.dispatch import claim_due
+    from app.outbox.dispatch import claim_due
 
     setup_send(make_org, n=10)
     first = claim_due("w1", now=DUE, limit=3, lease=timedelta(minutes=2))
@@ -263,7 +263,7 @@ class SlowBudget:
         self.clock, self.step, self.recovered = clock, step, []
 
     def acquire(self):
-        from app.outreach.dispatch import recover_expired_leases
+        from app.outbox.dispatch import recover_expired_leases
 
         self.clock.now += self.step
         self.recovered.append(recover_expired_leases(now=self.clock.now))
@@ -290,9 +290,9 @@ def test_a_batch_longer_than_its_lease_keeps_it_and_sends_each_row_once(app, mak
 
 
 def test_a_row_recovered_by_another_worker_is_not_sent_by_the_late_one(app, make_org):
-    from app.outreach.dispatch import claim_due, recover_expired_leases, settings_from_config
-    from app.outreach.preparing import prepare_batch
-    from app.outreach.sending import send_prepared
+    from app.outbox.dispatch import claim_due, recover_expired_leases, settings_from_config
+    from app.outbox.preparing import prepare_batch
+    from app.outbox.sending import send_prepared
     from tests.outreach.helpers import NoBudget
 
     org, (contact,), _ = setup_send(make_org)
@@ -316,8 +316,8 @@ def test_a_row_recovered_by_another_worker_is_not_sent_by_the_late_one(app, make
 
 
 def test_renew_leases_only_extends_rows_this_worker_still_holds(app, make_org):
-    from app.outreach.dispatch import claim_due, settings_from_config
-    from app.outreach.sending import renew_leases
+    from app.outbox.dispatch import claim_due, settings_from_config
+    from app.outbox.sending import renew_leases
 
     setup_send(make_org, n=2)
     settings = settings_from_config(app.config)
@@ -339,7 +339,7 @@ class CallsBackFirst(FakeSmsGateway):
     """Twilio answering the status callback before the API call has even returned."""
 
     def send(self, to, body, *, status_callback=None, sender=None):
-        from app.outreach.status import apply_status_callback
+        from app.outbox.status import apply_status_callback
 
         result = super().send(to, body, status_callback=status_callback, sender=sender)
         apply_status_callback(result.sid, "delivered", None, now=self.clock())

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from app.outreach.encoding import (
+from app.outbox.encoding import (
     GSM_BASIC,
     GSM_EXTENSION,
     GSM_LOOKALIKES,

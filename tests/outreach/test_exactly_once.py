@@ -10,11 +10,13 @@ from sqlalchemy import select
 from app.extensions import db
 from app.messaging.fake import FakeSmsGateway
 from app.messaging.gateway import OutcomeUnknownSmsError, RetryableSmsError, SmsError
+from app.outbox.dispatch import claim_due, recover_expired_leases
+from app.outbox.models import OutboxMessage
+from app.outbox.preparing import prepare_batch
+from app.outbox.text import sms_text
+from app.outbox.sending import reconcile_unknown
 from app.outreach import services
-from app.outreach.dispatch import claim_due, recover_expired_leases
-from app.outreach.models import OutboxMessage, OutreachSend
-from app.outreach.preparing import prepare_batch, sms_text
-from app.outreach.sending import reconcile_unknown
+from app.outreach.models import OutreachSend
 from tests.factories import make_campaign, make_contact, make_message
 from tests.outreach.helpers import Clock, make_worker, schedule_once, utc
 
@@ -261,7 +263,7 @@ def test_opt_out_after_prepare_stops_the_send(app, make_org):
     ready = prepare_batch(ids, worker_id="w1", now=DUE)
     assert len(ready) == 1
     opt_out_contact(contact, channel="sms", now=DUE)
-    from app.outreach.sending import send_prepared
+    from app.outbox.sending import send_prepared
     from tests.outreach.helpers import NoBudget
 
     gateway = FakeSmsGateway()

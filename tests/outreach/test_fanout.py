@@ -5,7 +5,7 @@ from datetime import date, time, timedelta
 from sqlalchemy import select
 
 from app.extensions import db
-from app.outreach.models import OutboxMessage
+from app.outbox.models import OutboxMessage
 from app.outreach.services import enroll_late_joiners, schedule_send
 from tests.factories import make_audience, make_campaign, make_contact, make_message
 from tests.outreach.helpers import schedule_once, utc
@@ -74,7 +74,7 @@ def test_language_choice_and_first_name(app, make_org):
 
 
 def test_missing_first_name_uses_the_fallback(app, make_org):
-    from app.campaigns.placeholders import render
+    from app.outbox.placeholders import render
 
     org = make_org()
     contact = make_contact(org, first_name=None)

@@ -5,7 +5,8 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.jobs.models import Job
-from app.outreach.models import OutboxMessage, OutreachSend
+from app.outbox.models import OutboxMessage
+from app.outreach.models import OutreachSend
 from app.outreach.services import cancel_send, enroll_late_joiners
 from app.participation.models import ParticipationEvent
 from tests.conftest import csrf_token_from

@@ -6,8 +6,8 @@ import pytest
 from sqlalchemy import select
 
 from app.extensions import db
-from app.outreach.inbound import receive_sms
-from app.outreach.models import InboundMessage, OutboxMessage
+from app.outbox.inbound import receive_sms
+from app.outbox.models import InboundMessage, OutboxMessage
 from app.participation.models import ParticipationEvent
 from tests.factories import make_contact
 from tests.outreach.helpers import utc
@@ -376,8 +376,8 @@ def test_other_replies_to_a_shared_sender_go_to_the_organization_that_wrote_last
 def test_rows_already_claimed_in_both_organizations_are_not_sent_after_baja(app, make_org):
     """STOP cancels what is scheduled; what a worker already claimed is caught by the
     send-time check, in every organization that shares the sender."""
-    from app.outreach.dispatch import claim_due
-    from app.outreach.preparing import prepare_batch
+    from app.outbox.dispatch import claim_due
+    from app.outbox.preparing import prepare_batch
     from tests.outreach.helpers import schedule_once
 
     orgs = [make_org(), make_org()]

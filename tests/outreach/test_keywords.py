@@ -1,6 +1,6 @@
 import pytest
 
-from app.outreach.keywords import (
+from app.outbox.keywords import (
     HELP,
     OPT_IN,
     OPT_OUT,

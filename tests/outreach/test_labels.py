@@ -4,7 +4,7 @@ import re
 from pathlib import Path
 
 from app.campaigns.models import STATUSES as CAMPAIGN_STATUSES
-from app.outreach.labels import SKIP_REASON_LABELS
+from app.outbox.labels import SKIP_REASON_LABELS
 
 APP = Path(__file__).resolve().parents[2] / "app"
 # skip_reason="x", reason="x", the (status, due_at, "x") decisions, return "x" in eligibility,
@@ -13,8 +13,9 @@ PATTERNS = [
     r'skip_reason="([a-z_]+)"(?!\s*\+)',
     r'\breason="([a-z_]+)"(?!\s*\+)',
     r'return "(?:skipped|canceled)", None, "([a-z_]+)"(?!\s*\+)',
+    r'Verdict\("(?:skipped|canceled)", "([a-z_]+)"\)',
 ]
-PACKAGES = ("outreach", "workshops", "campaigns", "contacts")  # where outbox reasons are set
+PACKAGES = ("outbox", "outreach", "workshops", "campaigns", "contacts")  # where outbox reasons are set
 
 
 def reasons_in_source() -> set[str]:

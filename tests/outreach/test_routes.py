@@ -8,7 +8,8 @@ from sqlalchemy import select
 from app.contacts.models import Contact
 from app.extensions import db
 from app.messaging.simulator import SimulatorGateway
-from app.outreach.models import InboundMessage, OutboxMessage, OutreachSend
+from app.outbox.models import InboundMessage, OutboxMessage
+from app.outreach.models import OutreachSend
 from tests.conftest import csrf_token_from
 from tests.factories import make_audience, make_campaign, make_contact, make_message
 from tests.outreach.helpers import Clock, make_worker, utc
@@ -163,7 +164,7 @@ def test_simulator_round_trip(app, client, login, world):
 
 
 def test_inbox_shows_flagged_replies_and_marks_reviewed(app, client, login, world):
-    from app.outreach.inbound import receive_sms
+    from app.outbox.inbound import receive_sms
 
     login(world["user"])
     contact = world["contacts"][0]

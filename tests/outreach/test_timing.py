@@ -3,7 +3,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from app.outreach.timing import (
+from app.outbox.timing import (
     ContactRules,
     FrequencyCap,
     QuietHours,

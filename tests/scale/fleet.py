@@ -57,7 +57,7 @@ def create_schema_and_seed(
     from app.contacts.models import Contact
     from app.extensions import db
     from app.organizations.services import create_organization
-    from app.outreach.models import OutboxMessage
+    from app.outbox.models import OutboxMessage
     from config import TestingConfig
 
     class ScaleConfig(TestingConfig):
@@ -372,7 +372,8 @@ def seed_two_sends(url: str, n: int, texts: tuple[str, str]) -> tuple[list[str],
     from app.campaigns.models import Campaign, CampaignMessage
     from app.contacts.models import Contact
     from app.extensions import db
-    from app.outreach.models import OutboxMessage, OutreachSend
+    from app.outbox.models import OutboxMessage
+    from app.outreach.models import OutreachSend
 
     create_schema_and_seed(url, 0)  # schema, organization, campaign
     phones = [f"+52664{i:07d}" for i in range(n)]
@@ -462,7 +463,8 @@ def cancel_send_now(url: str, send_id: int) -> tuple[datetime, set[int]]:
     from sqlalchemy import select
 
     from app.extensions import db
-    from app.outreach.models import OutboxMessage, OutreachSend
+    from app.outbox.models import OutboxMessage
+    from app.outreach.models import OutreachSend
     from app.outreach.services import cancel_send
 
     app = _scratch_app(url)

@@ -26,7 +26,7 @@ from app.contacts import import_services
 from app.contacts.models import Contact, ContactImport
 from app.extensions import db
 from app.jobs.models import Job
-from app.outreach.models import InboundMessage
+from app.outbox.models import InboundMessage
 from app.outreach.services import schedule_send
 from app.participation.services import record_event
 from app.reports import export_jobs

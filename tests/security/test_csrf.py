@@ -10,7 +10,7 @@ from twilio.request_validator import RequestValidator
 from app.contacts.models import Contact
 from app.extensions import db
 from app.main.routes import render_error
-from app.outreach.models import InboundMessage, OutboxMessage
+from app.outbox.models import InboundMessage, OutboxMessage
 
 from .conftest import TWILIO_TOKEN, build_url, changed_tables, csrf_token, fingerprint, sign_in
 from .routes import ROUTES, least_privileged

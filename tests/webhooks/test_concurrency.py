@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import select
 
 from app.extensions import db
-from app.outreach.models import EarlyStatusCallback, InboundMessage, OutboxMessage
-from app.outreach.status import apply_early_callbacks
+from app.outbox.models import EarlyStatusCallback, InboundMessage, OutboxMessage
+from app.outbox.status import apply_early_callbacks
 from app.participation.models import ParticipationEvent
 from tests.factories import make_contact
 from tests.support import NOW

@@ -6,7 +6,7 @@ from twilio.request_validator import RequestValidator
 
 from app.contacts.models import Contact
 from app.extensions import db
-from app.outreach.models import InboundMessage, OutboxMessage
+from app.outbox.models import InboundMessage, OutboxMessage
 from app.participation.models import ParticipationEvent
 from tests.factories import make_campaign, make_contact
 from tests.outreach.helpers import utc
@@ -154,8 +154,8 @@ def test_unknown_sid_is_acknowledged_without_change(client, sent_row):
 
 def test_a_callback_before_the_sid_is_recorded_is_applied_when_it_is(client, sent_row):
     """Twilio can call back before the worker has written the SID it got from the API."""
-    from app.outreach.models import EarlyStatusCallback
-    from app.outreach.status import apply_early_callbacks
+    from app.outbox.models import EarlyStatusCallback
+    from app.outbox.status import apply_early_callbacks
 
     early_sid, stranger_sid = "SM" + "d" * 32, "SM" + "e" * 32
     for sid, status in (
@@ -228,7 +228,7 @@ def test_inbound_rejects_bad_signature_and_malformed(client, sent_row):
 
 
 def test_a_repeated_early_callback_is_kept_once(client):
-    from app.outreach.models import EarlyStatusCallback
+    from app.outbox.models import EarlyStatusCallback
 
     sid = "SM" + "9" * 32
     for params in [status_params(sid, "undelivered", "30003")] * 3 + [

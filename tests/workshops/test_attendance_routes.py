@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from app.contacts.models import Contact
 from app.extensions import db
-from app.outreach.models import OutboxMessage
+from app.outbox.models import OutboxMessage
 from app.participation.models import ParticipationEvent
 from app.timeutil import utcnow
 from app.workshops.models import Workshop, WorkshopRegistration

@@ -11,7 +11,7 @@ from app.contacts.csv_import import CsvImportError
 from app.contacts.models import Contact
 from app.contacts.services import ContactInvalid
 from app.extensions import db
-from app.outreach.models import OutboxMessage
+from app.outbox.models import OutboxMessage
 from app.participation.models import ParticipationEvent
 from app.workshops import attendance
 from app.workshops.models import Workshop, WorkshopRegistration

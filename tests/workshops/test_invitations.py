@@ -10,7 +10,8 @@ from app.errors import DomainError
 from app.extensions import db
 from app.messaging.fake import FakeSmsGateway
 from app.messaging.simulator import SimulatorGateway
-from app.outreach.models import InboundMessage, OutboxMessage, OutreachSend
+from app.outbox.models import InboundMessage, OutboxMessage
+from app.outreach.models import OutreachSend
 from app.participation.models import ParticipationEvent
 from app.timeutil import utcnow
 from app.workshops.models import WorkshopRegistration
@@ -182,8 +183,8 @@ def test_cancel_cancels_pending_invitations_and_the_send(app, setup):
 
 def test_full_loop_with_the_worker_and_the_phone_simulator(app, client, login, make_user, make_org):
     # The simulator page uses the real clock: build the world around it.
-    from app.outreach.fanout import workshop_values
-    from app.outreach.inbound import receive_sms
+    from app.outbox.inbound import receive_sms
+    from app.workshops.texts import workshop_values
 
     from .test_routes import TZ, next_saturday_at_five
 

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.messaging.fake import FakeSmsGateway
-from app.outreach.models import OutboxMessage
+from app.outbox.models import OutboxMessage
 from app.workshops.reminders import NO_ALLOWED_TIME, queue_reminders, reminder_hours
 from tests.factories import make_contact
 from tests.outreach.helpers import Clock, make_worker, utc

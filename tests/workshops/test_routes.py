@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import select
 
 from app.extensions import db
-from app.outreach.models import OutboxMessage
-from app.outreach.timing import local_to_utc
+from app.outbox.models import OutboxMessage
+from app.outbox.timing import local_to_utc
 from app.timeutil import utcnow
 from app.workshops.models import Workshop
 from tests.conftest import csrf_token_from

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import select
 
 from app.extensions import db
-from app.outreach.inbound import receive_sms
-from app.outreach.models import InboundMessage, OutboxMessage
+from app.outbox.inbound import receive_sms
+from app.outbox.models import InboundMessage, OutboxMessage
 from app.participation.models import ParticipationEvent
 from app.workshops.models import WorkshopRegistration
 from tests.factories import make_contact

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from app.errors import DomainError
 from app.extensions import db
-from app.outreach.models import OutboxMessage
+from app.outbox.models import OutboxMessage
 from app.workshops import services
 from app.workshops.models import Workshop, WorkshopRegistration
 from tests.factories import make_campaign, make_contact

@@ -31,9 +31,9 @@ from flask import current_app
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
-from ..extensions import db
-from ..outreach.inbound import receive_sms
-from ..outreach.status import apply_status_callback
+from app.extensions import db
+from app.outbox.inbound import receive_sms
+from app.outbox.status import apply_status_callback
 
 logger = logging.getLogger("alcance.webhooks")
 SPOOL_NAME = "twilio-webhooks.jsonl"

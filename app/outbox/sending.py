@@ -6,14 +6,15 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import and_, exists, func, or_, select, update
 
-from ..contacts.models import Contact
-from ..extensions import db
-from ..messaging.gateway import PermanentSmsError, RetryableSmsError, SmsError
-from ..organizations.models import Organization
-from .dispatch import DispatchSettings, backoff_delay, known_sids
-from .models import OutboxMessage
-from .preparing import Prepared
-from .status import TWILIO_TO_OUTBOX, set_final_status
+from app.contacts.models import Contact
+from app.extensions import db
+from app.messaging.gateway import PermanentSmsError, RetryableSmsError, SmsError
+from app.organizations.models import Organization
+from app.outbox import guards
+from app.outbox.dispatch import DispatchSettings, backoff_delay, known_sids
+from app.outbox.models import OutboxMessage
+from app.outbox.preparing import Prepared
+from app.outbox.status import TWILIO_TO_OUTBOX, set_final_status
 
 logger = logging.getLogger("alcance.outreach")
 
@@ -51,27 +52,15 @@ def renew_leases(
 
 
 def _may_still_go():
-    """SQL: the row's send, campaign and contact still allow it to go out (re-checked right
-    before the provider call: a cancel, pause, completion or opt-out since the batch was
-    prepared stops it). System replies (keyword confirmations) only need a reachable contact."""
-    from ..campaigns.models import Campaign
-    from .models import OutreachSend
-
+    """SQL: the row's contact, and every feature's guard (a canceled send, a paused
+    campaign...), still allow it to go out (re-checked right before the provider call: a
+    change since the batch was prepared stops it). Replies need only a reachable contact."""
     contact_ok = exists().where(
         Contact.id == OutboxMessage.contact_id,
         Contact.erased_at.is_(None),
         or_(OutboxMessage.purpose == "system", Contact.opted_out_at.is_(None)),
     )
-    send_ok = or_(
-        OutboxMessage.send_id.is_(None),
-        exists().where(OutreachSend.id == OutboxMessage.send_id, OutreachSend.status != "canceled"),
-    )
-    campaign_ok = or_(
-        OutboxMessage.purpose == "system",
-        OutboxMessage.campaign_id.is_(None),
-        exists().where(Campaign.id == OutboxMessage.campaign_id, Campaign.status == "active"),
-    )
-    return and_(contact_ok, send_ok, campaign_ok)
+    return and_(contact_ok, guards.still_allowed())
 
 
 def start_row(item: Prepared, *, now: datetime, settings: DispatchSettings) -> str | None:
@@ -240,8 +229,8 @@ def _pair_rows_with_messages(rows, messages, *, now, grace, counts) -> None:
             started = row.send_started_at or row.due_at
             if found or unexplained or now - started <= grace:
                 counts["ambiguous" if found else "pending"] += 1
-            elif _send_canceled(row):
-                row.status, row.skip_reason, row.final_at = "canceled", "send_canceled", now
+            elif reason := guards.withdrawn(row):
+                row.status, row.skip_reason, row.final_at = "canceled", reason, now
                 counts["canceled"] += 1
             else:  # the provider never accepted it: the next preparation decides again
                 row.status, row.send_started_at, row.due_at = "scheduled", None, now
@@ -254,16 +243,6 @@ def _group(items, key) -> list[tuple]:
     for item in items:
         groups[key(item)].append(item)
     return list(groups.items())
-
-
-def _send_canceled(row) -> bool:
-    from .models import OutreachSend
-
-    return (
-        row.send_id is not None
-        and db.session.scalar(select(OutreachSend.status).where(OutreachSend.id == row.send_id))
-        == "canceled"
-    )
 
 
 def _escalate_stale_unknown(*, now: datetime, settings: DispatchSettings) -> int:

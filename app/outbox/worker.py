@@ -13,19 +13,24 @@ import time
 import uuid
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
 
 from flask import current_app
 from sqlalchemy.engine import make_url
 
-from ..extensions import db
-from ..messaging.factory import get_sms_gateway
-from ..timeutil import utcnow
-from .budget import LocalSendBudget
-from .dispatch import DispatchSettings, claim_due, recover_expired_leases, settings_from_config
-from .preparing import prepare_batch
-from .sending import reconcile_unknown, renew_leases, send_prepared
-from .status import apply_early_callbacks
+from app.extensions import db
+from app.messaging.factory import get_sms_gateway
+from app.outbox.budget import LocalSendBudget
+from app.outbox.dispatch import (
+    DispatchSettings,
+    claim_due,
+    recover_expired_leases,
+    settings_from_config,
+)
+from app.outbox.preparing import prepare_batch
+from app.outbox.sending import reconcile_unknown, renew_leases, send_prepared
+from app.outbox.spool import drain as drain_webhook_spool
+from app.outbox.status import apply_early_callbacks
+from app.timeutil import utcnow
 
 logger = logging.getLogger("alcance.outreach")
 
@@ -50,6 +55,7 @@ class Worker:
         settings: DispatchSettings | None = None,
         budget=None,
         worker_id: str | None = None,
+        tasks=None,
     ):
         self.app = app
         self.gateway = gateway or app.extensions["sms_gateway"]
@@ -62,7 +68,8 @@ class Worker:
         self.budget = budget or build_budget(app)
         self.worker_id = worker_id or new_worker_id()
         self.status_callback = app.config["PUBLIC_BASE_URL"] + "/webhooks/twilio/status"
-        self._last_purge = None
+        self.tasks = app.extensions.get("maintenance_tasks", ()) if tasks is None else tasks
+        self._last_run: dict = {}
         self._pool = ThreadPoolExecutor(
             max_workers=self.settings.concurrency, thread_name_prefix="send"
         )
@@ -87,22 +94,18 @@ class Worker:
                 return "error"
 
     def maintenance(self) -> None:
-        from ..contacts.retention import purge_inactive_contacts
-        from ..reports.export_jobs import purge_old_exports
-        from ..webhooks.spool import drain as drain_webhook_spool
-        from .services import enroll_late_joiners
-
+        """The outbox's own upkeep, then the app's periodic tasks (app/schedule.py, given
+        to the app by create_app) that are due."""
         now = self.clock()
         drain_webhook_spool()  # first: a spooled STOP lands before anything is sent
         recover_expired_leases(now=now)
         reconcile_unknown(gateway=self.gateway, clock=self.clock, settings=self.settings)
         apply_early_callbacks(now=now)
-        purge_old_exports(now=now)
-        enroll_late_joiners(now=now)
-        months = self.app.config.get("RETENTION_MONTHS", 0)
-        if months and (self._last_purge is None or now - self._last_purge > timedelta(hours=6)):
-            purge_inactive_contacts(months=months, now=now)
-            self._last_purge = now
+        for task in self.tasks:
+            last = self._last_run.get(task.name)
+            if last is None or now - last >= task.every:
+                task.run(now)
+                self._last_run[task.name] = now
 
     def run_pass(self) -> PassResult:
         """Claim and send one batch. Returns what happened."""
@@ -166,7 +169,7 @@ class Worker:
     ) -> None:
         """Send due messages; with `jobs`, also run background jobs (imports, …) in a thread,
         or, with `once`, run the pending ones first."""
-        from ..jobs.runner import JobThread, run_pending
+        from app.jobs.runner import JobThread, run_pending
 
         stop = stop or threading.Event()
         thread = None
@@ -211,7 +214,7 @@ def _shares_one_connection(uri: str) -> bool:
 def build_budget(app):
     """Redis-shared when REDIS_URL is set (several workers), else per process."""
     if app.config.get("REDIS_URL"):
-        from .budget_redis import RedisSendBudget
+        from app.outbox.budget_redis import RedisSendBudget
 
         return RedisSendBudget(app.config["REDIS_URL"], app.config["TWILIO_MAX_MPS"])
     return LocalSendBudget(app.config["TWILIO_MAX_MPS"])

@@ -259,3 +259,8 @@ def plan_send(
             return moment
         moment = shifted
     return None
+
+
+def org_window(org) -> QuietHours:
+    """The organization's own allowed hours (within the legal ones, see rules_for)."""
+    return QuietHours(org.quiet_start, org.quiet_end)

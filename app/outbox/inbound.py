@@ -20,16 +20,16 @@ from babel.lists import format_list
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from ..contacts.models import Contact
-from ..contacts.phones import InvalidPhone, normalize_phone
-from ..contacts.services import mark_opted_out
-from ..extensions import db
-from ..organizations.models import Organization
-from ..participation.services import record_event
-from . import keywords
-from .models import InboundMessage, OutboxMessage
-from .preparing import sms_text
-from .status import cancel_pending_for_contact
+from app.contacts.models import Contact
+from app.contacts.phones import InvalidPhone, normalize_phone
+from app.contacts.services import mark_opted_out
+from app.extensions import db
+from app.organizations.models import Organization
+from app.outbox import keywords
+from app.outbox.models import InboundMessage, OutboxMessage
+from app.outbox.status import cancel_pending_for_contact
+from app.outbox.text import sms_text
+from app.participation.services import record_event
 
 logger = logging.getLogger("alcance.inbound")
 TWILIO_STANDARD_KEYWORDS = {
@@ -71,6 +71,15 @@ def handler(kind: str):
         return function
 
     return register
+
+
+# The name of the program (campaign) a message belonged to, for the HELP reply: the
+# campaigns feature registers it (the outbox does not know campaigns).
+_PROGRAM_NAME = [lambda campaign_id: None]
+
+
+def register_program_name(lookup) -> None:
+    _PROGRAM_NAME[0] = lookup
 
 
 def queue_reply(contact: Contact, template: str, *, now: datetime, campaign_id=None, **context):
@@ -219,7 +228,7 @@ def receive_sms(
             provider_answers_keywords,
             contacts=contacts if intent.kind in SENDER_WIDE else [primary],
         )
-        outcome = HANDLERS.get(intent.kind, _other)(ctx)
+        outcome = HANDLERS.get(intent.kind, record_reply)(ctx)
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
@@ -330,20 +339,18 @@ def _opt_in(ctx: InboundContext) -> str:
 def _help(ctx: InboundContext) -> str:
     """Answer for each organization that has messaged this phone (the young person may not
     know which one the number belongs to); the one that wrote last (or the only one) else."""
-    from ..campaigns.models import Campaign
-
     contacts = ctx.contacts or [ctx.contact]
     last = _last_sent([c.id for c in contacts])
     for contact in [c for c in contacts if c.id in last] or [ctx.contact]:
         campaign_id = _campaign_of(ctx, contact)
-        campaign = db.session.get(Campaign, campaign_id) if campaign_id else None
+        program = _PROGRAM_NAME[0](campaign_id) if campaign_id else None
         org = db.session.get(Organization, contact.organization_id)
         queue_reply(
             contact,
             "help",
             now=ctx.now,
             campaign_id=campaign_id,
-            program=campaign.name if campaign else org.name,
+            program=program or org.name,
             org=org.name,
             contact_line=org.contact_line,
             cap_messages=org.cap_messages,
@@ -353,7 +360,7 @@ def _help(ctx: InboundContext) -> str:
     return "help"
 
 
-def _other(ctx: InboundContext) -> str:
+def record_reply(ctx: InboundContext) -> str:
     if (
         ctx.intent.kind == keywords.RSVP_YES
         and ctx.contact.opted_out_at is not None

@@ -15,11 +15,11 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from ..cli import fail, localized, validated
-from ..errors import DomainError
-from ..extensions import db
-from .forms import ReportRangeForm
-from .suppression import Hidden
+from app.cli.helpers import fail, localized, validated
+from app.errors import DomainError
+from app.extensions import db
+from app.reports.forms import ReportRangeForm
+from app.reports.suppression import Hidden
 
 reports_cli = AppGroup("reports", help="Participation and reach figures.")
 FORMATS = ("json", "csv")
@@ -63,11 +63,11 @@ def reach(org_slug, campaign_id, date_from, date_to, granularity, output):
     JSON carries every dashboard table; CSV the headline table (one campaign) or the
     campaigns table (whole organization). Bad arguments exit with status 2.
     """
-    from ..campaigns.models import Campaign
-    from ..organizations.services import organization_by_slug
-    from .exports import table_csv
-    from .queries import campaign_figures, organization_figures
-    from .tables import campaign_tables, organization_tables
+    from app.campaigns.models import Campaign
+    from app.organizations.services import organization_by_slug
+    from app.reports.exports import table_csv
+    from app.reports.queries import campaign_figures, organization_figures
+    from app.reports.tables import campaign_tables, organization_tables
 
     if not org_slug:
         _error(_("Give the organization's slug with --org."))

@@ -6,8 +6,8 @@ import click
 from flask.cli import AppGroup
 from flask_babel import gettext as _
 
-from ..cli import fail, localized, validated
-from ..errors import DomainError
+from app.cli.helpers import fail, localized, validated
+from app.errors import DomainError
 
 contacts_cli = AppGroup("contacts", help="Manage contacts.")
 
@@ -47,10 +47,10 @@ def import_contacts(file, org_slug, duplicate_rule, consent_source, consent_basi
     Exits with status 2, having changed nothing, on bad options, an unknown
     organization or a file that cannot be imported.
     """
-    from ..organizations.services import organization_by_slug
-    from ..timeutil import utcnow
-    from . import import_services as services
-    from .import_forms import ImportOptionsForm
+    from app.contacts import import_services as services
+    from app.contacts.import_forms import ImportOptionsForm
+    from app.organizations.services import organization_by_slug
+    from app.timeutil import utcnow
 
     if not org_slug:
         fail(DomainError(_("Give the organization with --org SLUG.")))

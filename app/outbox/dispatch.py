@@ -28,8 +28,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import and_, select, update
 
-from ..extensions import db
-from .models import OutboxMessage
+from app.extensions import db
+from app.outbox.models import OutboxMessage
 
 logger = logging.getLogger("alcance.outreach")
 

@@ -4,11 +4,11 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select, update
 
-from ..contacts.models import Contact
-from ..contacts.services import mark_opted_out
-from ..extensions import db
-from ..participation.services import record_event
-from .models import FINAL_STATUSES, STATUS_RANK, EarlyStatusCallback, OutboxMessage
+from app.contacts.models import Contact
+from app.contacts.services import mark_opted_out
+from app.extensions import db
+from app.outbox.models import FINAL_STATUSES, STATUS_RANK, EarlyStatusCallback, OutboxMessage
+from app.participation.services import record_event
 
 # Async (callback) error codes meaning the number will never receive SMS.
 DEAD_NUMBER_CODES = {"30005", "30006"}

@@ -16,18 +16,23 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from flask import render_template
-from flask_babel import force_locale
 from sqlalchemy import func, select
 
-from ..campaigns.models import Campaign
-from ..contacts.eligibility import block_reason
-from ..contacts.models import Contact
-from ..extensions import db
-from ..organizations.models import Organization
-from .fanout import org_window
-from .models import CAPPED_PURPOSES, OutboxMessage, OutreachSend
-from .timing import FrequencyCap, is_within, next_allowed, plan_send, rules_for
+from app.contacts.eligibility import block_reason
+from app.contacts.models import Contact
+from app.extensions import db
+from app.organizations.models import Organization
+from app.outbox import guards
+from app.outbox.models import CAPPED_PURPOSES, OutboxMessage
+from app.outbox.text import opt_out_notice
+from app.outbox.timing import (
+    FrequencyCap,
+    is_within,
+    next_allowed,
+    org_window,
+    plan_send,
+    rules_for,
+)
 
 
 @dataclass(frozen=True)
@@ -43,12 +48,6 @@ class Prepared:
     worker_id: str
     lease_expires_at: datetime
     sender: str | None = None  # the organization's own number or Messaging Service, if any
-
-
-def sms_text(template: str, language: str, **context) -> str:
-    """A system SMS (templates/outreach/sms/*.txt) in the recipient's language."""
-    with force_locale(language):
-        return " ".join(render_template(f"outreach/sms/{template}.txt", **context).split())
 
 
 def counted_as_sent():
@@ -96,20 +95,19 @@ def _history(contact_ids: list[int], since: datetime, batch: list[int]) -> tuple
     return recent, ever
 
 
-def _decide(row, contact, org, campaign, send_status, recent, now):
-    """(status, due_at, reason) when the row must not go now, else None."""
-    if send_status == "canceled":
-        return "canceled", None, "send_canceled"
+def _decide(row, contact, org, first, later, recent, now):
+    """(status, due_at, reason) when the row must not go now, else None. `first` and `later`
+    are the features' verdicts on the row (guards.py), if any."""
+    if first is not None:
+        return first.status, None, first.reason
     if row.purpose == "system":
         if contact.erased_at is not None or contact.undeliverable or not contact.phone:
             return "skipped", None, "unreachable"
         return None
     if row.expires_at is not None and now >= row.expires_at:
         return "skipped", None, "expired"
-    if campaign is None or campaign.status == "paused":
-        return "held", None, None
-    if campaign.status != "active":
-        return "canceled", None, "campaign_" + campaign.status
+    if later is not None:
+        return later.status, None, later.reason
     reason = block_reason(contact, today=now.date())
     if reason:
         return "skipped", None, reason
@@ -153,19 +151,7 @@ def prepare_batch(ids: list[int], *, worker_id: str, now: datetime) -> list[Prep
             select(Organization).where(Organization.id.in_({r.organization_id for r in rows}))
         )
     }
-    campaigns = {
-        c.id: c
-        for c in db.session.scalars(
-            select(Campaign).where(Campaign.id.in_({r.campaign_id for r in rows if r.campaign_id}))
-        )
-    }
-    send_statuses = dict(
-        db.session.execute(
-            select(OutreachSend.id, OutreachSend.status).where(
-                OutreachSend.id.in_({r.send_id for r in rows if r.send_id})
-            )
-        ).all()
-    )
+    first, later = guards.verdicts(rows, first=True), guards.verdicts(rows, first=False)
     longest = max(max(o.cap_days, 1) for o in orgs.values())
     recent, ever = _history(contact_ids, now - timedelta(days=longest), [r.id for r in rows])
 
@@ -176,8 +162,8 @@ def prepare_batch(ids: list[int], *, worker_id: str, now: datetime) -> list[Prep
             row,
             contact,
             org,
-            campaigns.get(row.campaign_id),
-            send_statuses.get(row.send_id),
+            first.get(row.id),
+            later.get(row.id),
             recent[contact.id],
             now,
         )
@@ -192,7 +178,7 @@ def prepare_batch(ids: list[int], *, worker_id: str, now: datetime) -> list[Prep
             final_text = row.prepared_at is not None  # prepared before: its text is fixed
             if not final_text and (org.opt_out_notice == "always" or contact.id not in ever):
                 if row.language not in notices:
-                    notices[row.language] = sms_text("opt_out_notice", row.language)
+                    notices[row.language] = opt_out_notice(row.language)
                 row.body, row.with_opt_out_notice = f"{row.body}\n{notices[row.language]}", True
             ever.add(contact.id)
             recent[contact.id].append(now)

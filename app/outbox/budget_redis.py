@@ -16,7 +16,7 @@ from limits import RateLimitItemPerSecond
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
-from ..ratelimit import REDIS_TIMEOUT_SECONDS, WARN_EVERY_SECONDS, Every
+from app.ratelimit import REDIS_TIMEOUT_SECONDS, WARN_EVERY_SECONDS, Every
 
 logger = logging.getLogger("alcance.outreach")
 

@@ -1,0 +1,39 @@
+"""The few places where SQLite and PostgreSQL differ, behind one small API.
+
+PostgreSQL has row locks (SELECT ... FOR UPDATE), SKIP LOCKED and ON CONFLICT; SQLite has
+one writer at a time (BEGIN IMMEDIATE takes the write lock) and ON CONFLICT too. Code asks
+here instead of testing the dialect name itself.
+"""
+
+from sqlalchemy.dialects.postgresql import insert as postgres_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from app.extensions import db
+
+
+def dialect_name() -> str:
+    return db.session.get_bind().dialect.name
+
+
+def is_postgres() -> bool:
+    return dialect_name() == "postgresql"
+
+
+def insert_ignoring_duplicates(model):
+    """INSERT ... (call .on_conflict_do_nothing() on it) for the current database."""
+    return (postgres_insert if is_postgres() else sqlite_insert)(model)
+
+
+def lock_rows(statement) -> None:
+    """Lock the rows `statement` selects until the transaction ends: row locks on
+    PostgreSQL; on SQLite the single-writer lock is taken by the write that follows."""
+    if is_postgres():
+        db.session.execute(statement.with_for_update())
+
+
+def take_write_lock() -> None:
+    """Start a transaction that holds the database write lock now (SQLite: BEGIN
+    IMMEDIATE, after ending the current one); on PostgreSQL a no-op (use lock_rows)."""
+    if not is_postgres():
+        db.session.commit()
+        db.session.connection().exec_driver_sql("BEGIN IMMEDIATE")

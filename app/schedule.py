@@ -1,0 +1,36 @@
+"""The one list of periodic maintenance the worker runs besides sending (like Redash's
+tasks/schedule.py). The outbox's own upkeep (the inbound spool, expired leases,
+reconciliation, early callbacks) runs first on every pass; these follow, in this order.
+Wired into the app by create_app, so the worker imports none of these features."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from app.contacts.retention import purge_inactive_contacts
+from app.outreach.services import enroll_late_joiners
+from app.reports.export_jobs import purge_old_exports
+
+
+@dataclass(frozen=True)
+class Task:
+    name: str
+    run: Callable[[datetime], object]  # called with the worker's "now"
+    every: timedelta = timedelta(0)  # 0: on every maintenance pass
+
+
+def maintenance_tasks(config) -> tuple[Task, ...]:
+    tasks = [
+        Task("purge_old_exports", lambda now: purge_old_exports(now=now)),
+        Task("enroll_late_joiners", lambda now: enroll_late_joiners(now=now)),
+    ]
+    months = config.get("RETENTION_MONTHS", 0)
+    if months:
+        tasks.append(
+            Task(
+                "purge_inactive_contacts",
+                lambda now: purge_inactive_contacts(months=months, now=now),
+                every=timedelta(hours=6),
+            )
+        )
+    return tuple(tasks)
