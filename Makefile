@@ -6,17 +6,30 @@ FLASK := $(BIN)/flask --app wsgi
 PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 REDIS_TEST_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: run test install translations compile-translations db seed bench clean
+.PHONY: run test lint install install-dev translations compile-translations db seed bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
+# Runtime only for `make run`; tests and lint add requirements-dev.txt.
 $(VENV)/.installed: requirements.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements.txt
 	touch $@
 
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt $(VENV)/.installed
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
 install: $(VENV)/.installed
+
+install-dev: $(VENV)/.installed-dev
+
+# Style, format and the layer contracts (pyproject.toml). `.ci/run` runs it before the tests.
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	PYTHONPATH=. $(BIN)/lint-imports
 
 compile-translations: install
 	$(BIN)/pybabel compile --use-fuzzy -d translations -f >/dev/null
@@ -66,7 +79,7 @@ e2e-deps:
 	fi
 
 # SQLite always; PostgreSQL (and Redis) too whenever they answer on this machine.
-test: install prism e2e-deps
+test: install-dev prism e2e-deps
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 	@if $(BIN)/python tests/services_up.py postgres "$(PG_TEST_URL)"; then \
 		echo "== PostgreSQL at $(PG_TEST_URL) =="; \
@@ -78,7 +91,7 @@ test: install prism e2e-deps
 # The suite with the process clock shifted by libfaketime (+0d, +731d, +400 days 9 hours):
 # lists every test that fails shifted but passes unshifted. Not part of `make test`.
 .PHONY: test-any-date
-test-any-date: install
+test-any-date: install-dev
 	@command -v faketime >/dev/null 2>&1 || { apt-get install -y -qq faketime >/dev/null 2>&1 \
 		|| { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq faketime >/dev/null 2>&1; }; } \
 		|| { echo "== faketime could not be installed (apt-get install faketime, as root) =="; exit 2; }
@@ -88,7 +101,7 @@ test-any-date: install
 # uses wrk from Debian when it can be installed, else bench/web_load.py's own generator.
 # Logs: bench/output/. Figures and the machine they came from: bench/RESULTS.md.
 BENCH_ARGS ?=
-bench: install compile-translations
+bench: install-dev compile-translations
 	@command -v wrk >/dev/null 2>&1 || apt-get install -y wrk >/dev/null 2>&1 \
 		|| { apt-get update >/dev/null 2>&1 && apt-get install -y wrk >/dev/null 2>&1; } \
 		|| echo "== wrk not installable: the web load uses the Python load generator =="

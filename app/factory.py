@@ -4,7 +4,9 @@ outbox guards and the worker's periodic tasks."""
 
 from pathlib import Path
 
-from flask import Flask
+from flask import Flask, abort, request
+from flask_babel.speaklater import LazyString
+from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.utils import import_string
@@ -47,8 +49,6 @@ ROOT = Path(__file__).resolve().parent.parent
 def _reject_nul_bytes():
     """A NUL character in a query or form value (or an upload's file name) is refused as a
     bad request (400): PostgreSQL text cannot hold it, so it would fail later as a 500."""
-    from flask import abort, request
-
     values = [v for _k, vs in request.args.lists() for v in vs]
     if request.method != "GET":
         values += [v for _k, vs in request.form.lists() for v in vs]
@@ -58,8 +58,6 @@ def _reject_nul_bytes():
 
 
 def _escape_lazy_strings(value):
-    from flask_babel.speaklater import LazyString
-
     return str(value) if isinstance(value, LazyString) else value
 
 
@@ -93,8 +91,6 @@ def create_app(config_object="config.DevelopmentConfig") -> Flask:
 
     @login_manager.user_loader
     def load_user(session_token):
-        from sqlalchemy import select
-
         return db.session.scalar(select(User).where(User.session_token == session_token))
 
     app.jinja_env.policies["ext.i18n.trimmed"] = True

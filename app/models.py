@@ -5,6 +5,8 @@ from app.campaigns.models import Campaign, CampaignMessage, CampaignPlace  # noq
 from app.contacts.models import Audience, Contact, ContactImport, ContactTag  # noqa: F401
 from app.jobs.models import Job  # noqa: F401
 from app.organizations.models import Organization  # noqa: F401
+from app.outbox.models import EarlyStatusCallback, InboundMessage, OutboxMessage  # noqa: F401
+from app.outreach.models import CampaignEnrollment, OutreachSend  # noqa: F401
 from app.participation.models import ParticipationEvent  # noqa: F401
 from app.reports.models import ExportFile  # noqa: F401
 from app.workshops.models import Workshop, WorkshopRegistration  # noqa: F401

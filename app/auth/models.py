@@ -45,7 +45,7 @@ class User(OrgOwned, UserMixin, db.Model):
         return self.active
 
     def can(self, permission: str) -> bool:
-        from app.auth.permissions import role_has
+        from app.permissions import role_has
 
         return role_has(self.role, permission)
 

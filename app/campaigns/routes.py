@@ -9,7 +9,6 @@ from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy import func, select
 
-from app.auth.permissions import permission_required
 from app.campaigns import services
 from app.campaigns.forms import EXTRA_PLACE_ROWS, CampaignForm, MessageForm
 from app.campaigns.models import STATUSES, Campaign, CampaignMessage
@@ -20,6 +19,7 @@ from app.forms import form_status
 from app.outbox.encoding import counter_label_attrs
 from app.outbox.placeholders import PLACEHOLDERS, sample_values
 from app.outbox.text import opt_out_notice
+from app.permissions import permission_required
 from app.tenancy import current_org_id, get_owned_or_404, scoped
 from app.timeutil import utcnow
 

@@ -166,6 +166,68 @@ def _clean_places(places) -> list[dict]:
     return cleaned
 
 
+def _clean_name(organization_id: int, campaign_id: int | None, name) -> str:
+    name = " ".join(_text(name).split())
+    if not name:
+        raise DomainError(_l("Give the campaign a name."), field="name")
+    if len(name) > 120:
+        raise DomainError(_l("Use at most %(n)d characters.", n=120), field="name")
+    duplicate = select(Campaign.id).where(
+        Campaign.organization_id == organization_id, func.lower(Campaign.name) == name.lower()
+    )
+    if campaign_id is not None:
+        duplicate = duplicate.where(Campaign.id != campaign_id)
+    if db.session.scalar(select(exists(duplicate))):
+        raise DomainError(
+            _l("Your organization already has a campaign with this name."), field="name"
+        )
+    return name
+
+
+def _check_classification(topic, strategy, level) -> None:
+    if topic not in TOPICS:
+        raise DomainError(_l("Choose a topic from the list."), field="topic")
+    if strategy not in STRATEGIES:
+        raise DomainError(_l("Choose a prevention strategy from the list."), field="strategy")
+    if level not in LEVELS:
+        raise DomainError(_l("Choose a prevention level from the list."), field="level")
+
+
+def _clean_ages(target_age_min, target_age_max) -> tuple[int, int]:
+    age_min = _optional_int(target_age_min, field="target_age_min")
+    age_max = _optional_int(target_age_max, field="target_age_max")
+    for field, age in (("target_age_min", age_min), ("target_age_max", age_max)):
+        if age is None or not AGE_MIN <= age <= AGE_MAX:
+            raise DomainError(
+                _l("Ages must be between %(min)d and %(max)d.", min=AGE_MIN, max=AGE_MAX),
+                field=field,
+            )
+    if age_min > age_max:
+        raise DomainError(
+            _l("The minimum age cannot be above the maximum age."), field="target_age_min"
+        )
+    return age_min, age_max
+
+
+def _clean_population(target_population) -> int | None:
+    population = _optional_int(target_population, field="target_population")
+    if population is not None and population < 0:
+        raise DomainError(
+            _l("The target population cannot be negative."), field="target_population"
+        )
+    if population is not None and population > MAX_POPULATION:
+        raise DomainError(_l("The target population is too large."), field="target_population")
+    return population
+
+
+def _check_dates(start_date, end_date) -> None:
+    for field, value in (("start_date", start_date), ("end_date", end_date)):
+        if value is not None and not isinstance(value, date):
+            raise DomainError(_l("Enter a valid date."), field=field)
+    if start_date and end_date and end_date < start_date:
+        raise DomainError(_l("The end date cannot be before the start date."), field="end_date")
+
+
 def _clean_campaign(
     organization_id: int,
     campaign_id: int | None,
@@ -184,54 +246,15 @@ def _clean_campaign(
     end_date,
     default_language,
 ) -> tuple[dict, list[dict]]:
-    name = " ".join(_text(name).split())
-    if not name:
-        raise DomainError(_l("Give the campaign a name."), field="name")
-    if len(name) > 120:
-        raise DomainError(_l("Use at most %(n)d characters.", n=120), field="name")
-    duplicate = select(Campaign.id).where(
-        Campaign.organization_id == organization_id, func.lower(Campaign.name) == name.lower()
-    )
-    if campaign_id is not None:
-        duplicate = duplicate.where(Campaign.id != campaign_id)
-    if db.session.scalar(select(exists(duplicate))):
-        raise DomainError(
-            _l("Your organization already has a campaign with this name."), field="name"
-        )
+    name = _clean_name(organization_id, campaign_id, name)
     description, objectives = _text(description) or None, _text(objectives) or None
     for field, value in (("description", description), ("objectives", objectives)):
         if value and len(value) > MAX_TEXT:
             raise DomainError(_l("Use at most %(n)d characters.", n=MAX_TEXT), field=field)
-    if topic not in TOPICS:
-        raise DomainError(_l("Choose a topic from the list."), field="topic")
-    if strategy not in STRATEGIES:
-        raise DomainError(_l("Choose a prevention strategy from the list."), field="strategy")
-    if level not in LEVELS:
-        raise DomainError(_l("Choose a prevention level from the list."), field="level")
-    age_min = _optional_int(target_age_min, field="target_age_min")
-    age_max = _optional_int(target_age_max, field="target_age_max")
-    for field, age in (("target_age_min", age_min), ("target_age_max", age_max)):
-        if age is None or not AGE_MIN <= age <= AGE_MAX:
-            raise DomainError(
-                _l("Ages must be between %(min)d and %(max)d.", min=AGE_MIN, max=AGE_MAX),
-                field=field,
-            )
-    if age_min > age_max:
-        raise DomainError(
-            _l("The minimum age cannot be above the maximum age."), field="target_age_min"
-        )
-    population = _optional_int(target_population, field="target_population")
-    if population is not None and population < 0:
-        raise DomainError(
-            _l("The target population cannot be negative."), field="target_population"
-        )
-    if population is not None and population > MAX_POPULATION:
-        raise DomainError(_l("The target population is too large."), field="target_population")
-    for field, value in (("start_date", start_date), ("end_date", end_date)):
-        if value is not None and not isinstance(value, date):
-            raise DomainError(_l("Enter a valid date."), field=field)
-    if start_date and end_date and end_date < start_date:
-        raise DomainError(_l("The end date cannot be before the start date."), field="end_date")
+    _check_classification(topic, strategy, level)
+    age_min, age_max = _clean_ages(target_age_min, target_age_max)
+    population = _clean_population(target_population)
+    _check_dates(start_date, end_date)
     if default_language not in LANGUAGES:
         raise DomainError(_l("Choose Spanish or English."), field="default_language")
     values = dict(

@@ -7,7 +7,11 @@ from flask.cli import AppGroup
 from flask_babel import gettext as _
 
 from app.cli.helpers import fail, localized, validated
+from app.contacts import import_services as services
+from app.contacts.import_forms import ImportOptionsForm
 from app.errors import DomainError
+from app.organizations.services import organization_by_slug
+from app.timeutil import utcnow
 
 contacts_cli = AppGroup("contacts", help="Manage contacts.")
 
@@ -47,11 +51,6 @@ def import_contacts(file, org_slug, duplicate_rule, consent_source, consent_basi
     Exits with status 2, having changed nothing, on bad options, an unknown
     organization or a file that cannot be imported.
     """
-    from app.contacts import import_services as services
-    from app.contacts.import_forms import ImportOptionsForm
-    from app.organizations.services import organization_by_slug
-    from app.timeutil import utcnow
-
     if not org_slug:
         fail(DomainError(_("Give the organization with --org SLUG.")))
     if not file:

@@ -2,6 +2,9 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from app.outbox.dispatch import settings_from_config
+from app.outbox.worker import Worker
+
 outreach_cli = AppGroup("outreach", help="Send scheduled outreach.")
 
 
@@ -29,9 +32,6 @@ outreach_cli = AppGroup("outreach", help="Send scheduled outreach.")
 def worker(once, concurrency, batch, poll):
     """Claim due outbox messages with a lease and send them, and run background jobs
     (contact imports, …). Safe to run several, on several machines."""
-    from app.outbox.dispatch import settings_from_config
-    from app.outbox.worker import Worker
-
     app = current_app._get_current_object()
     settings = settings_from_config(app.config, concurrency=concurrency, batch_size=batch)
     runner = Worker(app, settings=settings)

@@ -3,7 +3,7 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
 
-from app.auth.permissions import permission_required
+from app.permissions import permission_required
 from app.contacts import audiences as svc
 from app.contacts.eligibility import REASONS
 from app.contacts.forms import AudienceForm, label_helpers

@@ -3,7 +3,7 @@ from flask_babel import format_number, get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from app.auth.permissions import permission_required
+from app.permissions import permission_required
 from app.contacts import import_services as services
 from app.contacts.csv_import import DOCUMENTED_HEADERS, FIELD_LABELS, MAX_ROWS
 from app.contacts.import_forms import CONSENT_SOURCE_CHOICES, DUPLICATE_CHOICES, ImportUploadForm

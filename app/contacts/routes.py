@@ -2,7 +2,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from app.auth.permissions import permission_required
+from app.permissions import permission_required
 from app.contacts import services
 from app.contacts.forms import (
     ContactForm,

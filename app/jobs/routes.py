@@ -1,6 +1,6 @@
 from flask import Blueprint, jsonify, render_template, url_for
 
-from app.auth.permissions import permission_required
+from app.permissions import permission_required
 from app.jobs.models import Job
 from app.jobs.progress import read_progress_file
 from app.tenancy import get_owned_or_404

@@ -13,7 +13,7 @@ from flask import (
 )
 from flask_login import current_user, login_required
 
-from app.auth.permissions import permission_required
+from app.permissions import permission_required
 from app.main.status import health, system_status
 from app.timeutil import utcnow
 

@@ -213,3 +213,8 @@ def erase_texts(contact_ids, *, now: datetime) -> None:
         update(InboundMessage).where(InboundMessage.contact_id.in_(contact_ids)).values(body=""),
     ):
         db.session.execute(statement.execution_options(synchronize_session=False))
+
+
+def mark_reviewed(inbound: InboundMessage, *, now: datetime) -> None:
+    """A coordinator has read a reply flagged for review."""
+    inbound.reviewed_at = now

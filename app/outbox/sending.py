@@ -212,7 +212,7 @@ def _pair_rows_with_messages(rows, messages, *, now, grace, counts) -> None:
         found = sorted((m for m in messages if m.body == text), key=lambda m: m.date_created)
         same.sort(key=lambda r: (r.send_started_at or r.due_at, r.id))
         if found and len(found) >= len(same):
-            for row, match in zip(same, found):
+            for row, match in zip(same, found, strict=False):  # oldest with oldest
                 row.twilio_sid, row.sent_at, row.status = match.sid, match.date_created, "sent"
                 row.reconcile_after = None
                 final = TWILIO_TO_OUTBOX.get(match.status, "sent")

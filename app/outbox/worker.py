@@ -18,8 +18,10 @@ from flask import current_app
 from sqlalchemy.engine import make_url
 
 from app.extensions import db
+from app.jobs.runner import JobThread, run_pending
 from app.messaging.factory import get_sms_gateway
 from app.outbox.budget import LocalSendBudget
+from app.outbox.budget_redis import RedisSendBudget
 from app.outbox.dispatch import (
     DispatchSettings,
     claim_due,
@@ -169,8 +171,6 @@ class Worker:
     ) -> None:
         """Send due messages; with `jobs`, also run background jobs (imports, …) in a thread,
         or, with `once`, run the pending ones first."""
-        from app.jobs.runner import JobThread, run_pending
-
         stop = stop or threading.Event()
         thread = None
         if jobs and once:
@@ -214,8 +214,6 @@ def _shares_one_connection(uri: str) -> bool:
 def build_budget(app):
     """Redis-shared when REDIS_URL is set (several workers), else per process."""
     if app.config.get("REDIS_URL"):
-        from app.outbox.budget_redis import RedisSendBudget
-
         return RedisSendBudget(app.config["REDIS_URL"], app.config["TWILIO_MAX_MPS"])
     return LocalSendBudget(app.config["TWILIO_MAX_MPS"])
 

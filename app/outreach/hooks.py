@@ -50,7 +50,9 @@ def _withdrawn(row) -> str | None:
 
 
 register_guard(
-    Guard("send", verdicts=_verdicts, still_allowed=_still_allowed, withdrawn=_withdrawn, first=True)
+    Guard(
+        "send", verdicts=_verdicts, still_allowed=_still_allowed, withdrawn=_withdrawn, first=True
+    )
 )
 
 

@@ -7,7 +7,6 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
 
-from app.auth.permissions import permission_required
 from app.campaigns.models import Campaign, CampaignMessage
 from app.contacts.models import Audience, Contact
 from app.errors import DomainError, attach_to_form
@@ -19,6 +18,7 @@ from app.outbox.models import InboundMessage
 from app.outreach import queries, services
 from app.outreach.forms import ActionForm, ScheduleForm, SimulatorReplyForm
 from app.outreach.models import OutreachSend
+from app.permissions import permission_required
 from app.tenancy import MAX_ID, get_owned_or_404, scoped
 from app.timeutil import utcnow
 

@@ -25,28 +25,38 @@ MAX_DAY_OFFSET = 365
 MAX_YEARS_AHEAD = 5  # a send further ahead is a typo (and past year 9999, an overflow)
 
 
-def _validate(kind, *, local_date, local_time, fixed_at, weekdays, weeks, day_offset, now):
+def _check_once(*, local_date, local_time, fixed_at, **_):
+    if fixed_at is None and (local_date is None or local_time is None):
+        raise DomainError(_l("Choose a date and a time."), field="local_date")
+    if fixed_at is not None and fixed_at.tzinfo is None:
+        raise DomainError(_l("The fixed instant needs a time zone."), field="fixed_at")
+
+
+def _check_recurring(*, local_date, local_time, weekdays, weeks, **_):
+    if local_date is None or local_time is None:
+        raise DomainError(_l("Choose the first date and the time."), field="local_date")
+    if not weekdays or not set(weekdays) <= set(range(7)):
+        raise DomainError(_l("Choose at least one weekday."), field="weekdays")
+    if not weeks or not 1 <= weeks <= MAX_WEEKS:
+        raise DomainError(_l("The number of weeks must be between 1 and 52."), field="weeks")
+
+
+def _check_sequence(*, local_time, day_offset, **_):
+    if local_time is None:
+        raise DomainError(_l("Choose the time of day."), field="local_time")
+    if day_offset is None or not 0 <= day_offset <= MAX_DAY_OFFSET:
+        raise DomainError(
+            _l("The day must be between 0 and 365 after joining."), field="day_offset"
+        )
+
+
+_CHECKS = {"once": _check_once, "recurring": _check_recurring, "sequence": _check_sequence}
+
+
+def _validate(kind, *, local_date, now, **schedule):
     if kind not in SEND_KINDS:
         raise DomainError(_l("Unknown kind of send."), field="kind")
-    if kind == "once":
-        if fixed_at is None and (local_date is None or local_time is None):
-            raise DomainError(_l("Choose a date and a time."), field="local_date")
-        if fixed_at is not None and fixed_at.tzinfo is None:
-            raise DomainError(_l("The fixed instant needs a time zone."), field="fixed_at")
-    elif kind == "recurring":
-        if local_date is None or local_time is None:
-            raise DomainError(_l("Choose the first date and the time."), field="local_date")
-        if not weekdays or not set(weekdays) <= set(range(7)):
-            raise DomainError(_l("Choose at least one weekday."), field="weekdays")
-        if not weeks or not 1 <= weeks <= MAX_WEEKS:
-            raise DomainError(_l("The number of weeks must be between 1 and 52."), field="weeks")
-    else:
-        if local_time is None:
-            raise DomainError(_l("Choose the time of day."), field="local_time")
-        if day_offset is None or not 0 <= day_offset <= MAX_DAY_OFFSET:
-            raise DomainError(
-                _l("The day must be between 0 and 365 after joining."), field="day_offset"
-            )
+    _CHECKS[kind](local_date=local_date, **schedule)
     if local_date is not None and local_date.year < now.year - 1:
         raise DomainError(_l("The date is too far in the past."), field="local_date")
     if local_date is not None and local_date.year > now.year + MAX_YEARS_AHEAD:
@@ -261,5 +271,5 @@ def enroll_late_joiners(*, now: datetime) -> int:
 
 
 def mark_reviewed(inbound, *, now: datetime) -> None:
-    inbound.reviewed_at = now
+    outbox.mark_reviewed(inbound, now=now)
     db.session.commit()

@@ -23,7 +23,7 @@ from flask_babel import format_date, format_decimal, format_number, format_perce
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from app.auth.permissions import permission_required
+from app.permissions import permission_required
 from app.campaigns.models import Campaign
 from app.campaigns.services import LEVEL_LABELS, STATUS_LABELS, STRATEGY_LABELS
 from app.forms import form_status

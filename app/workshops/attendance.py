@@ -595,6 +595,82 @@ class SheetResult:
         return out.getvalue()
 
 
+def _reject(result: "SheetResult", row, reason: str) -> None:
+    width = len(result.headers)
+    cells = [c if len(c) <= MAX_CELL_CHARS else c[:MAX_CELL_CHARS] + "…" for c in row.cells]
+    result.rejected.append(RejectedRow(row.line, cells + [""] * (width - len(cells)), reason))
+
+
+def _readable_phones(data: bytes, layout, workshop: Workshop, result: "SheetResult") -> list:
+    """(row, normalized phone) of every row with a valid phone; the others are rejected."""
+    readable = []
+    for row in iter_rows(data, layout):
+        result.total_rows += 1
+        text = (row.raw.get("phone") or "").strip()
+        if row.problems:
+            _reject(result, row, " ".join(row.problems))
+        elif not text:
+            _reject(result, row, str(_l("The mobile phone number is missing.")))
+        else:
+            try:
+                readable.append((row, normalize_phone(text, default_region=workshop.country)))
+            except InvalidPhone as error:
+                _reject(result, row, str(error.message))
+    return readable
+
+
+def _known(workshop: Workshop, phones: set) -> tuple[dict, dict]:
+    """{phone: contact id} of the organization's contacts, {contact id: registration}."""
+    if not phones:
+        return {}, {}
+    contact_ids = dict(
+        db.session.execute(
+            select(Contact.phone, Contact.id).where(
+                Contact.organization_id == workshop.organization_id, Contact.phone.in_(phones)
+            )
+        ).all()
+    )
+    if not contact_ids:
+        return contact_ids, {}
+    registrations = {
+        r.contact_id: r
+        for r in db.session.scalars(
+            select(WorkshopRegistration).where(
+                WorkshopRegistration.workshop_id == workshop.id,
+                WorkshopRegistration.contact_id.in_(contact_ids.values()),
+            )
+        )
+    }
+    return contact_ids, registrations
+
+
+def _sort_arrivals(readable, contact_ids, registrations, result: "SheetResult"):
+    """Registrations to check in and contacts to add as walk-ins (each phone once)."""
+    seen, arriving, walk_ins = set(), [], []
+    for row, phone in readable:
+        if phone in seen:
+            result.duplicates += 1
+            continue
+        seen.add(phone)
+        contact_id = contact_ids.get(phone)
+        if contact_id is None:
+            _reject(
+                result,
+                row,
+                str(_l("Not a contact of your organization: register them as a walk-in.")),
+            )
+            continue
+        registration = registrations.get(contact_id)
+        if registration is None:
+            walk_ins.append(contact_id)
+            result.walk_ins += 1
+        elif registration.attended_at is not None:
+            result.already += 1
+        else:
+            arriving.append(registration)
+    return arriving, walk_ins
+
+
 def import_sign_in_sheet(
     workshop: Workshop, *, data: bytes, filename: str | None, user_id: int | None, now: datetime
 ) -> SheetResult:
@@ -621,70 +697,9 @@ def import_sign_in_sheet(
         )
     layout = inspect_csv(data, max_rows=MAX_SHEET_ROWS)
     result = SheetResult(filename=(filename or "")[:255], headers=layout.headers)
-    width = len(layout.headers)
-
-    def reject(row, reason: str) -> None:
-        cells = [c if len(c) <= MAX_CELL_CHARS else c[:MAX_CELL_CHARS] + "…" for c in row.cells]
-        result.rejected.append(RejectedRow(row.line, cells + [""] * (width - len(cells)), reason))
-
-    readable = []
-    for row in iter_rows(data, layout):
-        result.total_rows += 1
-        text = (row.raw.get("phone") or "").strip()
-        if row.problems:
-            reject(row, " ".join(row.problems))
-        elif not text:
-            reject(row, str(_l("The mobile phone number is missing.")))
-        else:
-            try:
-                readable.append((row, normalize_phone(text, default_region=workshop.country)))
-            except InvalidPhone as error:
-                reject(row, str(error.message))
-
-    phones = {phone for _row, phone in readable}
-    contact_ids = (
-        dict(
-            db.session.execute(
-                select(Contact.phone, Contact.id).where(
-                    Contact.organization_id == workshop.organization_id, Contact.phone.in_(phones)
-                )
-            ).all()
-        )
-        if phones
-        else {}
-    )
-    registrations = (
-        {
-            r.contact_id: r
-            for r in db.session.scalars(
-                select(WorkshopRegistration).where(
-                    WorkshopRegistration.workshop_id == workshop.id,
-                    WorkshopRegistration.contact_id.in_(contact_ids.values()),
-                )
-            )
-        }
-        if contact_ids
-        else {}
-    )
-
-    seen, arriving, walk_ins = set(), [], []
-    for row, phone in readable:
-        if phone in seen:
-            result.duplicates += 1
-            continue
-        seen.add(phone)
-        contact_id = contact_ids.get(phone)
-        if contact_id is None:
-            reject(row, str(_l("Not a contact of your organization: register them as a walk-in.")))
-            continue
-        registration = registrations.get(contact_id)
-        if registration is None:
-            walk_ins.append(contact_id)
-            result.walk_ins += 1
-        elif registration.attended_at is not None:
-            result.already += 1
-        else:
-            arriving.append(registration)
+    readable = _readable_phones(data, layout, workshop, result)
+    contact_ids, registrations = _known(workshop, {phone for _row, phone in readable})
+    arriving, walk_ins = _sort_arrivals(readable, contact_ids, registrations, result)
     # Set-based: a few statements for the whole sheet, not a few per row.
     try:
         claimed = _mark_attended_many(workshop, arriving, user_id=user_id, now=now)

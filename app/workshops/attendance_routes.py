@@ -23,12 +23,12 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.routing import BuildError
 
-from app.auth.permissions import permission_required
 from app.contacts.csv_import import DOCUMENTED_HEADERS, FIELD_LABELS
 from app.contacts.import_services import max_file_bytes, read_limited
 from app.contacts.services import ContactInvalid
 from app.errors import DomainError, attach_to_form
 from app.forms import form_status
+from app.permissions import permission_required
 from app.tenancy import get_owned_or_404
 from app.timeutil import utcnow
 from app.workshops import attendance
@@ -39,8 +39,8 @@ from app.workshops.attendance_forms import (
     SignInSheetForm,
     WalkInForm,
 )
+from app.workshops.labels import REGISTRATION_STATUS_LABELS
 from app.workshops.models import Workshop, WorkshopRegistration
-from app.workshops.services import REGISTRATION_STATUS_LABELS
 
 bp = Blueprint("attendance", __name__, url_prefix="/workshops")
 

@@ -24,6 +24,7 @@ from app.campaigns.models import Campaign
 from app.contacts.geography import state_name
 from app.extensions import db
 from app.organizations.models import Organization
+from app.workshops.labels import DELIVERY_LANGUAGE_LABELS, KIND_LABELS
 from app.workshops.models import Workshop
 
 PAST_DAYS = 180  # how far back the feed goes
@@ -56,8 +57,6 @@ def _location(workshop) -> str:
 
 
 def _description(workshop, campaign_name: str, language: str) -> str:
-    from app.workshops.services import DELIVERY_LANGUAGE_LABELS, KIND_LABELS
-
     other = "en" if language == "es" else "es"
     lines = [
         _("Campaign: %(name)s", name=campaign_name),

@@ -10,16 +10,16 @@ from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from app.auth.permissions import permission_required
 from app.campaigns.models import Campaign, CampaignMessage
 from app.contacts.geography import state_name
 from app.contacts.models import Audience
 from app.errors import DomainError, attach_to_form
 from app.extensions import db
 from app.forms import choices, form_status
+from app.permissions import permission_required
 from app.tenancy import get_owned_or_404, scoped
 from app.timeutil import utcnow
-from app.workshops import calendar, services
+from app.workshops import calendar, labels, services
 from app.workshops.forms import (
     ActionForm,
     InviteForm,
@@ -56,13 +56,11 @@ def zone_city(zone: str) -> str:
 @bp.context_processor
 def label_helpers() -> dict:
     return {
-        "kind_label": lambda code: services.KIND_LABELS.get(code, code),
-        "workshop_status_label": lambda code: services.STATUS_LABELS.get(code, code),
+        "kind_label": lambda code: labels.KIND_LABELS.get(code, code),
+        "workshop_status_label": lambda code: labels.STATUS_LABELS.get(code, code),
         "workshop_status_badge": lambda code: STATUS_BADGES.get(code, ""),
-        "registration_status_label": lambda code: services.REGISTRATION_STATUS_LABELS.get(
-            code, code
-        ),
-        "delivery_language_label": lambda code: services.DELIVERY_LANGUAGE_LABELS.get(code, code),
+        "registration_status_label": lambda code: labels.REGISTRATION_STATUS_LABELS.get(code, code),
+        "delivery_language_label": lambda code: labels.DELIVERY_LANGUAGE_LABELS.get(code, code),
         "venue_date": venue_date,
         "venue_time": venue_time,
         "zone_city": zone_city,

@@ -23,6 +23,7 @@ The handlers run inside `inbound.receive_sms`, which stores the message and comm
 """
 
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from babel.dates import format_date
 from sqlalchemy import and_, func, or_, select
@@ -273,8 +274,6 @@ REPLIES = {
 
 def _choices_text(rows, language: str) -> str:
     """ "4821 Decide tú (sáb 5 dic); 1234 …" for a clarifying SMS."""
-    from zoneinfo import ZoneInfo
-
     items = []
     for _registration, workshop in rows[:MAX_CHOICES]:
         day = workshop.starts_at.astimezone(ZoneInfo(workshop.timezone)).date()

@@ -37,7 +37,8 @@ from app.outreach.models import OutreachSend
 from app.outreach.services import mark_sends_canceled, schedule_send
 from app.security_log import security_event
 from app.workshops import reminders, rsvp
-from app.workshops.models import DELIVERY_LANGUAGES, KINDS, STATUSES, Workshop, WorkshopRegistration
+from app.workshops.labels import REGISTRATION_STATUS_LABELS
+from app.workshops.models import DELIVERY_LANGUAGES, KINDS, Workshop, WorkshopRegistration
 from app.workshops.reminders import ReminderResult
 
 MAX_CAPACITY = 5000
@@ -49,36 +50,6 @@ COUNTRIES = ("MX", "US")
 OPEN_CAMPAIGN_STATUSES = ("draft", "active", "paused")
 WORKSHOP_PURPOSES = ("invitation", "reminder", "workshop_notice")
 PENDING = outbox.PENDING
-
-KIND_LABELS = {
-    "school_talk": _l("School talk"),
-    "community_workshop": _l("Community workshop"),
-    "sports_arts": _l("Sports or arts activity"),
-    "parents_session": _l("Session for parents and caregivers"),
-}
-STATUS_LABELS = {
-    "scheduled": _l("Scheduled"),
-    "canceled": _l("Canceled"),
-    "completed": _l("Completed"),
-}
-DELIVERY_LANGUAGE_LABELS = {
-    "es": _l("Spanish"),
-    "en": _l("English"),
-    "both": _l("Spanish and English"),
-}
-REGISTRATION_STATUS_LABELS = {
-    # TRANSLATORS: registration status: the young person has a seat.
-    "confirmed": _l("Confirmed"),
-    # TRANSLATORS: registration status: waiting for a seat to free up.
-    "waitlisted": _l("Waitlist"),
-    # TRANSLATORS: registration status: invited, no answer yet.
-    "invited": _l("Invited, no answer yet"),
-    "declined": _l("Declined"),
-    # TRANSLATORS: registration status: had a seat or a waitlist place and gave it back.
-    "canceled": _l("Canceled by the contact"),
-}
-assert set(KIND_LABELS) == set(KINDS) and set(STATUS_LABELS) == set(STATUSES)
-assert set(DELIVERY_LANGUAGE_LABELS) == set(DELIVERY_LANGUAGES)
 
 
 # --- Validation ------------------------------------------------------------------------------

@@ -215,7 +215,7 @@ ROUTES: dict[str, Route] = {
 
 def required_roles(permission: str) -> set[str]:
     """Roles that pass `permission` (anonymous included for public routes)."""
-    from app.auth.permissions import role_has
+    from app.permissions import role_has
 
     if permission in ("public", "webhook", "token"):
         return set(ROLES)
