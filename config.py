@@ -139,7 +139,8 @@ class ProductionConfig(Config):
         if not key or key == DEFAULT_SECRET_KEY or len(key) < 32:
             raise RuntimeError(
                 "SECRET_KEY must be set to a random value of at least 32 characters in "
-                "production (for example: python -c 'import secrets; print(secrets.token_hex(32))')."
+                "production (for example: "
+                "python -c 'import secrets; print(secrets.token_hex(32))')."
             )
         if config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite") and not _env_bool(
             "ALLOW_SQLITE_IN_PRODUCTION", False

@@ -37,3 +37,35 @@ def take_write_lock() -> None:
     if not is_postgres():
         db.session.commit()
         db.session.connection().exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def claimable(statement):
+    """`statement` (a SELECT of queued rows to claim) made safe for concurrent workers:
+    on PostgreSQL FOR UPDATE SKIP LOCKED (each worker gets different rows); on SQLite the
+    same statement, run after the current transaction is rolled back and one holding the
+    write lock is begun (BEGIN IMMEDIATE), so claims happen one at a time."""
+    if is_postgres():
+        return statement.with_for_update(skip_locked=True)
+    db.session.rollback()
+    db.session.connection().exec_driver_sql("BEGIN IMMEDIATE")
+    return statement
+
+
+def lock_for_write(statement) -> None:
+    """Hold the rows `statement` selects for writing until the transaction ends:
+    PostgreSQL locks those rows (in the statement's order, so lockers never deadlock);
+    SQLite ends the current transaction and begins one holding the database write lock."""
+    if is_postgres():
+        db.session.execute(statement.with_for_update())
+    else:
+        take_write_lock()
+
+
+def write_lock_in_transaction() -> None:
+    """SQLite: make sure the open transaction holds the write lock (the driver opens one
+    only at the first write, which already holds it; else BEGIN IMMEDIATE). PostgreSQL:
+    nothing to do (lock rows with lock_rows)."""
+    if not is_postgres():
+        connection = db.session.connection()
+        if not connection.connection.dbapi_connection.in_transaction:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")

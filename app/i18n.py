@@ -4,6 +4,8 @@ Order: explicit switch (``?lang=``, kept in the session and saved for a signed-i
 → the user's saved preference → the browser's Accept-Language → Spanish.
 """
 
+import os
+
 from flask import current_app, has_request_context, request, session
 from flask_login import current_user
 
@@ -20,9 +22,12 @@ def select_locale() -> str:
     explicit = session.get("lang")
     if explicit in _languages():
         return explicit
-    if current_user and current_user.is_authenticated:
-        if current_user.preferred_language in _languages():
-            return current_user.preferred_language
+    if (
+        current_user
+        and current_user.is_authenticated
+        and current_user.preferred_language in _languages()
+    ):
+        return current_user.preferred_language
     best = request.accept_languages.best_match(_languages())
     return best or current_app.config["BABEL_DEFAULT_LOCALE"]
 
@@ -46,8 +51,6 @@ def apply_language_switch() -> None:
 
 def cli_locale() -> str:
     """Locale for CLI output: ALCANCE_LANG, else LANG (en_US.UTF-8 → en), else Spanish."""
-    import os
-
     for var in ("ALCANCE_LANG", "LANG"):
         value = (os.environ.get(var) or "")[:2].lower()
         if value in ("es", "en"):

@@ -14,6 +14,9 @@ import re
 import time
 import traceback
 
+from flask.logging import default_handler
+from sqlalchemy.exc import StatementError
+
 # E.164 ("+526641234567") or a bare run of 10 to 15 digits ("6641234567").
 _PHONE = re.compile(r"(?<![\w+])\+?\d{10,15}(?!\w)")
 _QUOTED = re.compile(r'"[^"]*"')
@@ -32,8 +35,6 @@ def redact(text: str) -> str:
 
 def _database_error_text(error: BaseException) -> str | None:
     """What may be logged of a database error: never the values of the rows it quotes."""
-    from sqlalchemy.exc import StatementError
-
     if isinstance(error, StatementError):
         orig = error.orig
         text = "StatementError"
@@ -99,7 +100,7 @@ class UTCFormatter(logging.Formatter):
 
     def formatTime(self, record, datefmt=None):  # noqa: N802 (logging API name)
         return time.strftime("%Y-%m-%dT%H:%M:%S", self.converter(record.created)) + (
-            ".%03dZ" % record.msecs
+            f".{int(record.msecs):03d}Z"
         )
 
     def formatException(self, ei):  # noqa: N802 (logging API name)
@@ -148,8 +149,6 @@ def make_formatter(json_lines: bool) -> logging.Formatter:
 def configure_logging(app) -> None:
     """Route every logger of the process through one root handler in the configured format
     (idempotent: a later app in the same process updates the format)."""
-    from flask.logging import default_handler
-
     root = logging.getLogger()
     handler = next((h for h in root.handlers if getattr(h, "_alcance", False)), None)
     if handler is None:

@@ -113,11 +113,13 @@ return 1
 
 class RedisWindows:
     """The same windows in Redis: one Lua script checks and consumes atomically for every
-    process. Raises redis.RedisError when Redis does not answer."""
+    process. Raises `self.error` (redis.RedisError) when Redis does not answer."""
 
     def __init__(self, url: str, prefix: str):
+        # Imported here, the only place: processes without REDIS_URL never load the client.
         import redis
 
+        self.error = redis.RedisError
         self.client = redis.Redis.from_url(
             url, socket_connect_timeout=REDIS_TIMEOUT_SECONDS, socket_timeout=REDIS_TIMEOUT_SECONDS
         )
@@ -162,13 +164,11 @@ class Limiter:
     def with_redis(self, operation):
         """(True, operation(redis)) when Redis is configured and answers, else (False, None).
         A failure is logged (once per interval) and Redis is left alone for a short pause."""
-        import redis
-
         if self.redis is None or self.monotonic() < self.retry_at:
             return False, None
         try:
             result = operation(self.redis)
-        except redis.RedisError as error:
+        except self.redis.error as error:
             self.retry_at = self.monotonic() + REDIS_RETRY_SECONDS
             self.degraded = True
             if self._warn.due():
@@ -215,11 +215,9 @@ class Limiter:
         """ "ok", "unreachable" or "not_configured": asks Redis now (health checks)."""
         if self.redis is None:
             return "not_configured"
-        import redis
-
         try:
             return "ok" if self.redis.ping() else "unreachable"
-        except redis.RedisError:
+        except self.redis.error:
             return "unreachable"
 
 

@@ -6,6 +6,9 @@ from flask import current_app, request
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 
+from app.organizations.countries import COUNTRY_LABELS
+from app.outbox.labels import outbox_labels
+from app.outreach.labels import send_labels
 from app.timeutil import utcnow
 
 # (endpoint, label, permission); features add their entry here.
@@ -26,7 +29,6 @@ ROLE_LABELS = {
     "coordinator": _l("Coordinator"),
     "evaluator": _l("Evaluator"),
 }
-COUNTRY_LABELS = {"MX": _l("Mexico"), "US": _l("United States")}
 
 ERROR_TITLES = {
     400: _l("The request could not be processed"),
@@ -69,10 +71,9 @@ def _nav_items() -> list:
 
 
 def template_context() -> dict:
-    from app.outbox.labels import outreach_labels
-
     return {
-        **outreach_labels(),
+        **outbox_labels(),
+        **send_labels(),
         "current_locale": str(get_locale() or "es"),
         "nav_items": _nav_items(),
         "lang_switch_url": lang_switch_url,

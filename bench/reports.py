@@ -27,7 +27,22 @@ import statistics
 import time
 from datetime import UTC, date, datetime, timedelta
 
+# `common` puts the project root on sys.path: it comes before the app imports below.
 from common import backends, database, make_app, print_table, seed_contacts
+from sqlalchemy import func, insert, select, text
+
+from app.campaigns.models import Campaign, CampaignMessage, CampaignPlace
+from app.contacts.models import Audience, Contact
+from app.db_dialect import is_postgres
+from app.extensions import db
+from app.organizations.services import create_organization
+from app.outreach.models import CampaignEnrollment, OutreachSend
+from app.participation.models import ParticipationEvent
+from app.reports.campaign import campaign_figures
+from app.reports.organization import organization_figures
+from app.reports.period import Period
+from app.reports.tables import campaign_tables
+from app.workshops.models import Workshop
 
 TARGETS = {"sqlite": 2.0, "postgresql": 1.0}
 START = datetime(2026, 1, 5, tzinfo=UTC)
@@ -64,14 +79,6 @@ COLUMNS = (
 
 def _setup(org_id: int, n_contacts: int, rng: random.Random):
     """Campaigns, messages, workshops, audience send, enrolments. Returns ids."""
-    from sqlalchemy import insert, select, text
-
-    from app.campaigns.models import Campaign, CampaignMessage, CampaignPlace
-    from app.contacts.models import Audience, Contact
-    from app.extensions import db
-    from app.outreach.models import CampaignEnrollment, OutreachSend
-    from app.workshops.models import Workshop
-
     db.session.execute(
         text(
             "UPDATE contacts SET gender = CASE id % 7 WHEN 0 THEN 'male' WHEN 1 THEN 'male' "
@@ -212,7 +219,7 @@ def _events(
     rng: random.Random,
 ):
     """Yield event tuples (COLUMNS order, occurred_at as an aware datetime)."""
-    kinds, weights = zip(*KIND_WEIGHTS)
+    kinds, weights = zip(*KIND_WEIGHTS, strict=True)
     per_campaign = [(main, n_events // 2)] + [
         (c, n_events // 2 // (len(campaigns) - 1)) for c in campaigns[1:]
     ]
@@ -252,15 +259,15 @@ def _events(
 
 
 def _load_events(backend: str, rows) -> None:
-    from app.extensions import db
-
     connection = db.session.connection().connection.dbapi_connection
     if backend == "postgresql":
         columns = ", ".join(COLUMNS)
-        with connection.cursor() as cursor:
-            with cursor.copy(f"COPY participation_events ({columns}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
+        with (
+            connection.cursor() as cursor,
+            cursor.copy(f"COPY participation_events ({columns}) FROM STDIN") as copy,
+        ):
+            for row in rows:
+                copy.write_row(row)
         connection.commit()
         return
     sql = (
@@ -278,11 +285,7 @@ def _load_events(backend: str, rows) -> None:
 
 def _backend_cpu() -> float | None:
     """CPU seconds used so far by this session's PostgreSQL backend (local server only)."""
-    from sqlalchemy import text
-
-    from app.extensions import db
-
-    if db.engine.dialect.name != "postgresql":
+    if not is_postgres():
         return 0.0
     pid = db.session.execute(text("SELECT pg_backend_pid()")).scalar()
     try:
@@ -314,16 +317,6 @@ def _time(fn, runs: int) -> tuple[dict, object]:
 
 
 def run(backend: str, n_contacts: int, n_events: int, runs: int) -> list[tuple]:
-    from sqlalchemy import func, select, text
-
-    from app.campaigns.models import Campaign
-    from app.extensions import db
-    from app.organizations.services import create_organization
-    from app.participation.models import ParticipationEvent
-    from app.reports.forms import Period
-    from app.reports.queries import campaign_figures, organization_figures
-    from app.reports.tables import campaign_tables
-
     rng = random.Random(2026)
     rows = []
     with database(backend) as url:

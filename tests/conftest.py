@@ -20,10 +20,10 @@ from sqlalchemy import text
 from app import create_app
 from app.extensions import babel, db
 from config import TestingConfig
-from tests.support import NOW
+from tests import factories
+from tests.support import NOW, ON_POSTGRES, STRONG_PASSWORD, log_in
 
 ROOT = Path(__file__).resolve().parent.parent
-ON_POSTGRES = TestingConfig.SQLALCHEMY_DATABASE_URI.startswith("postgresql")
 
 
 @pytest.fixture(autouse=True)
@@ -128,61 +128,23 @@ def runner(app):
 
 @pytest.fixture
 def make_org(app):
-    from app.organizations.services import create_organization
-
-    counter = iter(range(1, 10_000))
-
-    def make(**overrides):
-        n = next(counter)
-        values = dict(
-            slug=f"org-{n}",
-            name=f"Organización {n}",
-            country="MX",
-            timezone="America/Tijuana",
-            default_language="es",
-        )
-        values.update(overrides)
-        return create_organization(**values)
-
-    return make
-
-
-STRONG_PASSWORD = "Prevencion-Juvenil-Tijuana-26"
+    """`tests.factories.make_org`, with the app (and its database) set up."""
+    return factories.make_org
 
 
 @pytest.fixture
-def make_user(app, make_org):
-    from app.auth.services import create_user
-
-    counter = iter(range(1, 10_000))
-
-    def make(org=None, role="coordinator", **overrides):
-        n = next(counter)
-        return create_user(
-            org or make_org(),
-            email=overrides.pop("email", f"user{n}@example.org"),
-            role=role,
-            password=overrides.pop("password", STRONG_PASSWORD),
-            language=overrides.pop("language", None),
-        )
-
-    return make
+def make_user(app):
+    """`tests.factories.make_user`, with the app (and its database) set up."""
+    return factories.make_user
 
 
 @pytest.fixture
 def login(client):
-    """Sign a user in through the real login form (CSRF disabled only for this POST)."""
+    """Sign a user in through the real login form (see `tests.support.log_in`); on the
+    test's client unless another is given."""
 
     def do_login(user, password=STRONG_PASSWORD, c=None):
-        c = c or client
-        app = c.application
-        app.config["WTF_CSRF_ENABLED"] = False
-        try:
-            response = c.post("/login", data={"email": user.email, "password": password})
-        finally:
-            app.config["WTF_CSRF_ENABLED"] = True
-        assert response.status_code == 302, response.get_data(as_text=True)[:500]
-        return response
+        return log_in(c or client, user, password)
 
     return do_login
 
@@ -191,16 +153,6 @@ def login(client):
 def postgres_only():
     if not ON_POSTGRES:
         pytest.skip("needs PostgreSQL row locks (set TEST_DATABASE_URL)")
-
-
-def csrf_token_from(response) -> str:
-    import re
-
-    match = re.search(
-        r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', response.get_data(as_text=True)
-    )
-    assert match, "no CSRF token in page"
-    return match.group(1)
 
 
 os.environ.setdefault("ALCANCE_LANG", "en")

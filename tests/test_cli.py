@@ -1,7 +1,7 @@
 from app.auth.models import User
 from app.extensions import db
 from app.organizations.models import Organization
-from tests.conftest import STRONG_PASSWORD
+from tests.support import STRONG_PASSWORD
 
 
 def test_orgs_create(runner):

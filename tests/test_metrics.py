@@ -1,7 +1,7 @@
 from app.extensions import db
 from app.outbox.models import OutboxMessage
 from tests.factories import make_contact
-from tests.outreach.helpers import utc
+from tests.support import utc
 
 
 def test_metrics_hidden_without_token(client):
@@ -68,7 +68,7 @@ def test_metrics_report_jobs_and_their_durations(app, client, make_org):
 
 def test_metrics_report_redis_and_the_sign_in_fallback(app, client, make_user):
     from app.ratelimit import rate_limits
-    from tests.conftest import csrf_token_from
+    from tests.support import csrf_token_from
 
     app.config["METRICS_TOKEN"] = "s3cret-metrics-token"
     app.config["REDIS_URL"] = "redis://127.0.0.1:6390/0"  # nothing listens there

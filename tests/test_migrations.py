@@ -10,7 +10,7 @@ from sqlalchemy import create_engine, text
 
 from app import create_app
 from app.extensions import db
-from tests.conftest import ON_POSTGRES
+from tests.support import ON_POSTGRES
 
 
 @pytest.fixture

@@ -61,7 +61,7 @@ def test_spanish_page_smoke(client):
 
 
 def test_wtforms_messages_are_spanish(client):
-    from tests.conftest import csrf_token_from
+    from tests.support import csrf_token_from
 
     token = csrf_token_from(client.get("/login?lang=es"))
     html = client.post("/login", data={"csrf_token": token, "email": "", "password": ""}).get_data(

@@ -7,6 +7,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
 from app.organizations.models import Organization
+from app.permissions import role_has
 from app.tenancy import OrgOwned
 from app.timeutil import UTCDateTime, utcnow
 
@@ -45,8 +46,6 @@ class User(OrgOwned, UserMixin, db.Model):
         return self.active
 
     def can(self, permission: str) -> bool:
-        from app.permissions import role_has
-
         return role_has(self.role, permission)
 
     def __repr__(self) -> str:

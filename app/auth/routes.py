@@ -7,10 +7,10 @@ from flask_login import current_user, login_required, login_user, logout_user
 from app.auth import services
 from app.auth.forms import ChangePasswordForm, EditUserForm, LoginForm, NewUserForm
 from app.auth.models import User
-from app.permissions import permission_required
 from app.errors import DomainError, attach_to_form
 from app.extensions import db
 from app.forms import form_status
+from app.permissions import permission_required
 from app.tenancy import get_owned_or_404, scoped
 
 bp = Blueprint("auth", __name__)

@@ -27,6 +27,7 @@ from app.campaigns.signals import campaign_closed, message_deleting
 from app.contacts.geography import MX_STATES, US_STATES, resolve_state
 from app.errors import DomainError
 from app.extensions import db
+from app.organizations.countries import COUNTRY_LABELS
 from app.outbox import api as outbox
 from app.outbox import placeholders
 from app.outbox.encoding import SmsInfo, analyze
@@ -80,7 +81,6 @@ LEVEL_LABELS = {
     "indicated": _l("Indicated"),
 }
 LANGUAGE_LABELS = {"es": _l("Spanish"), "en": _l("English")}
-COUNTRY_LABELS = {"MX": _l("Mexico"), "US": _l("United States")}
 assert set(STATUS_LABELS) == set(STATUSES) and set(TOPIC_LABELS) == set(TOPICS)
 assert set(STRATEGY_LABELS) == set(STRATEGIES) and set(LEVEL_LABELS) == set(LEVELS)
 

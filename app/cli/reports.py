@@ -15,11 +15,17 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy import select
 
+from app.campaigns.models import Campaign
 from app.cli.helpers import fail, localized, validated
 from app.errors import DomainError
 from app.extensions import db
+from app.organizations.services import organization_by_slug
+from app.reports.campaign import campaign_figures
+from app.reports.exports import table_csv
 from app.reports.forms import ReportRangeForm
+from app.reports.organization import organization_figures
 from app.reports.suppression import Hidden
+from app.reports.tables import campaign_tables, organization_tables
 
 reports_cli = AppGroup("reports", help="Participation and reach figures.")
 FORMATS = ("json", "csv")
@@ -42,10 +48,10 @@ def _json_value(value):
 
 def _table_json(table) -> dict:
     keys = [c.key for c in table.spec.columns]
-    rows = [dict(zip(keys, map(_json_value, row))) for row in table.rows]
+    rows = [dict(zip(keys, map(_json_value, row), strict=True)) for row in table.rows]
     result = {"rows": rows}
     if table.total is not None:
-        result["total"] = dict(zip(keys, map(_json_value, table.total)))
+        result["total"] = dict(zip(keys, map(_json_value, table.total), strict=True))
     return result
 
 
@@ -63,12 +69,6 @@ def reach(org_slug, campaign_id, date_from, date_to, granularity, output):
     JSON carries every dashboard table; CSV the headline table (one campaign) or the
     campaigns table (whole organization). Bad arguments exit with status 2.
     """
-    from app.campaigns.models import Campaign
-    from app.organizations.services import organization_by_slug
-    from app.reports.exports import table_csv
-    from app.reports.queries import campaign_figures, organization_figures
-    from app.reports.tables import campaign_tables, organization_tables
-
     if not org_slug:
         _error(_("Give the organization's slug with --org."))
     if output not in FORMATS:

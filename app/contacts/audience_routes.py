@@ -3,31 +3,19 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
 
-from app.permissions import permission_required
 from app.contacts import audiences as svc
 from app.contacts.eligibility import REASONS
 from app.contacts.forms import AudienceForm, label_helpers
 from app.contacts.models import Audience
 from app.contacts.services import contact_view, local_today
-from app.errors import DomainError, attach_to_form
+from app.errors import DomainError, attach_errors
 from app.extensions import db
 from app.forms import BaseForm, form_status
+from app.permissions import permission_required
 from app.tenancy import current_org_id, get_owned_or_404, scoped
 
 bp = Blueprint("audiences", __name__, url_prefix="/audiences")
 bp.context_processor(label_helpers)
-
-
-def _attach_filter_errors(form, error: DomainError) -> None:
-    if isinstance(error, svc.AudienceInvalid):
-        for name, messages in error.field_errors.items():
-            field = form._fields.get(name)
-            if field is not None:
-                field.errors = [*field.errors, *messages]
-            else:
-                form.form_errors.extend(messages)
-    else:
-        attach_to_form(form, error)
 
 
 def _summary_and_rows(filters: dict):
@@ -82,7 +70,7 @@ def _edit_page(form, audience):
                 try:
                     filters = svc.validate_filters(form.raw_filters())
                 except DomainError as error:
-                    _attach_filter_errors(form, error)
+                    attach_errors(form, error)
                 else:
                     summary, rows = _summary_and_rows(filters)
         elif valid:
@@ -105,7 +93,7 @@ def _edit_page(form, audience):
                     flash(_("Audience saved."), "success")
             except DomainError as error:
                 db.session.rollback()
-                _attach_filter_errors(form, error)
+                attach_errors(form, error)
             else:
                 return redirect(url_for("audiences.detail", audience_id=audience.id))
     return render_template(

@@ -16,8 +16,9 @@ from datetime import date, datetime
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, and_, func, or_, select
 
+from app.contacts.age import band_bounds
 from app.contacts.eligibility import REASON_ORDER, block_reason_sql, eligible_sql
-from app.contacts.forms import CONSENT_SOURCE_LABELS, COUNTRY_LABELS, GENDER_LABELS, LANGUAGE_LABELS
+from app.contacts.forms import CONSENT_SOURCE_LABELS, GENDER_LABELS, LANGUAGE_LABELS
 from app.contacts.geography import MX_STATES, US_STATES, state_name
 from app.contacts.models import (
     AGE_BANDS,
@@ -30,8 +31,9 @@ from app.contacts.models import (
 )
 from app.contacts.services import fold_sql
 from app.contacts.validation import MAX_AGE, MAX_TAGS, MIN_AGE, TAG_RE, fold, parse_tags
-from app.errors import DomainError
+from app.errors import DomainError, InvalidFields
 from app.extensions import db
+from app.organizations.countries import COUNTRY_LABELS
 from app.timeutil import utcnow
 
 FILTER_KEYS = (
@@ -50,12 +52,8 @@ SAMPLE_SIZE = 10
 _STATES = {"MX": MX_STATES, "US": US_STATES}
 
 
-class AudienceInvalid(DomainError):
+class AudienceInvalid(InvalidFields):
     """Filters refused; `field_errors` maps each filter key to translated messages."""
-
-    def __init__(self, field_errors: dict[str, list[str]]):
-        super().__init__(next(iter(field_errors.values()))[0])
-        self.field_errors = field_errors
 
 
 def _as_list(value) -> list[str]:
@@ -167,11 +165,6 @@ def validate_filters(raw: dict) -> dict:
 # --- evaluation in SQL ----------------------------------------------------------------
 
 
-def _band_bounds(band: str) -> tuple[int, int]:
-    low, high = band.split("-")
-    return int(low), int(high)
-
-
 def _age_condition(age_min: int | None, age_max: int | None, today: date):
     """Age at send time is `today.year - birth_year` (the age reached this year).
 
@@ -186,7 +179,7 @@ def _age_condition(age_min: int | None, age_max: int | None, today: date):
         Contact.birth_year.is_not(None),
         Contact.birth_year.between(today.year - high, today.year - low),
     )
-    bands = [b for b in AGE_BANDS if low <= _band_bounds(b)[0] and _band_bounds(b)[1] <= high]
+    bands = [b for b in AGE_BANDS if low <= band_bounds(b)[0] and band_bounds(b)[1] <= high]
     if not bands:
         return by_year
     return or_(by_year, and_(Contact.birth_year.is_(None), Contact.age_band.in_(bands)))

@@ -13,6 +13,7 @@ from datetime import date
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, case, func, or_
 
+from app.contacts.age import age_in
 from app.contacts.models import MINOR_AGE_BANDS, Contact
 
 REASONS = {
@@ -25,14 +26,9 @@ REASONS = {
 REASON_ORDER = tuple(REASONS)
 
 
-def age_in(birth_year: int, year: int) -> int:
-    """The age reached during `year` (the most we can know from a birth year)."""
-    return year - birth_year
-
-
 def may_be_minor(birth_year: int | None, age_band: str | None, *, today: date) -> bool:
     if birth_year is not None:
-        return today.year - birth_year <= 18
+        return age_in(birth_year, today.year) <= 18
     if age_band is not None:
         return age_band in MINOR_AGE_BANDS
     return True

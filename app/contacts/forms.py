@@ -25,6 +25,7 @@ from app.contacts.geography import MX_STATES, STATE_CHOICES, US_STATES, state_na
 from app.contacts.models import AGE_BANDS, CONSENT_SOURCES, GENDERS, LANGUAGES, OPT_OUT_CHANNELS
 from app.contacts.validation import MAX_AGE, MIN_AGE
 from app.forms import BaseForm, choices
+from app.organizations.countries import COUNTRY_LABELS
 
 LANGUAGE_LABELS = {"es": _l("Spanish"), "en": _l("English")}
 GENDER_LABELS = {
@@ -47,7 +48,6 @@ OPT_OUT_CHANNEL_LABELS = {
     "carrier": _l("Carrier report"),
     "coordinator": _l("Set by a coordinator"),
 }
-COUNTRY_LABELS = {"MX": _l("Mexico"), "US": _l("United States")}
 # TRANSLATORS: age bands are shown as "12–14 years".
 AGE_BAND_LABELS = {band: _l("%(band)s years", band=band.replace("-", "–")) for band in AGE_BANDS}
 ELIGIBLE = "eligible"

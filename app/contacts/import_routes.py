@@ -3,7 +3,6 @@ from flask_babel import format_number, get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from app.permissions import permission_required
 from app.contacts import import_services as services
 from app.contacts.csv_import import DOCUMENTED_HEADERS, FIELD_LABELS, MAX_ROWS
 from app.contacts.import_forms import CONSENT_SOURCE_CHOICES, DUPLICATE_CHOICES, ImportUploadForm
@@ -12,6 +11,7 @@ from app.errors import DomainError, attach_to_form
 from app.extensions import db
 from app.forms import form_status
 from app.jobs.models import Job
+from app.permissions import permission_required
 from app.tenancy import get_owned_or_404, scoped
 from app.timeutil import utcnow
 

@@ -9,8 +9,9 @@ and the text of the messages exchanged with the contact is blanked.
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, case, delete, exists, or_, select, update
+from sqlalchemy import and_, delete, exists, or_, select, update
 
+from app.contacts.age import age_band_sql
 from app.contacts.models import Contact, ContactTag
 from app.contacts.services import erase_messages
 from app.extensions import db
@@ -25,18 +26,6 @@ _ACTIVITY = []
 def register_activity(clause) -> None:
     if clause not in _ACTIVITY:
         _ACTIVITY.append(clause)
-
-
-def _age_band_sql(year: int):
-    age = year - Contact.birth_year
-    return case(
-        (Contact.birth_year.is_(None), Contact.age_band),
-        (age.between(12, 14), "12-14"),
-        (age.between(15, 17), "15-17"),
-        (age.between(18, 24), "18-24"),
-        (age.between(25, 29), "25-29"),
-        else_=None,
-    )
 
 
 def purge_inactive_contacts(*, months: int, now: datetime) -> int:
@@ -66,7 +55,7 @@ def purge_inactive_contacts(*, months: int, now: datetime) -> int:
             update(Contact)
             .where(Contact.id.in_(chunk))
             .values(
-                age_band=_age_band_sql(now.year),
+                age_band=age_band_sql(now.year),
                 birth_year=None,
                 phone=None,
                 first_name=None,

@@ -2,7 +2,6 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from app.permissions import permission_required
 from app.contacts import services
 from app.contacts.forms import (
     ContactForm,
@@ -14,8 +13,9 @@ from app.contacts.forms import (
 )
 from app.contacts.geography import derive_timezone
 from app.contacts.models import Contact
-from app.errors import DomainError, attach_to_form
+from app.errors import DomainError, attach_errors, attach_to_form
 from app.forms import form_status
+from app.permissions import permission_required
 from app.tenancy import current_org_id, get_owned_or_404
 
 bp = Blueprint("contacts", __name__, url_prefix="/contacts")
@@ -33,18 +33,6 @@ def _cursor(name: str) -> int | None:
     if not value.isdigit() or len(value) > 18:
         abort(400)
     return int(value)
-
-
-def _attach_contact_errors(form, error: DomainError) -> None:
-    if isinstance(error, services.ContactInvalid):
-        for name, messages in error.field_errors.items():
-            field = form._fields.get(name) if name else None
-            if field is not None:
-                field.errors = [*field.errors, *messages]
-            else:
-                form.form_errors.extend(messages)
-    else:
-        attach_to_form(form, error)
 
 
 @bp.get("/")
@@ -96,7 +84,7 @@ def new():
         try:
             contact = services.create_contact(org, form.raw(), today=services.local_today(org))
         except DomainError as error:
-            _attach_contact_errors(form, error)
+            attach_errors(form, error)
         else:
             flash(_("Contact created."), "success")
             return redirect(url_for("contacts.detail", contact_id=contact.id))
@@ -118,7 +106,7 @@ def edit(contact_id):
         try:
             services.update_contact(contact, form.raw(), org=org, today=services.local_today(org))
         except DomainError as error:
-            _attach_contact_errors(form, error)
+            attach_errors(form, error)
         else:
             flash(_("Contact updated."), "success")
             return redirect(url_for("contacts.detail", contact_id=contact.id))

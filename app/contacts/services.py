@@ -15,11 +15,13 @@ from sqlalchemy import Select, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
+from app.contacts.age import age_band_for, age_in
 from app.contacts.eligibility import block_reason, block_reason_sql, eligible_sql, may_be_minor
-from app.contacts.models import AGE_BANDS, Contact, ContactTag
+from app.contacts.models import Contact, ContactTag
 from app.contacts.signals import contacts_erased
 from app.contacts.validation import clean_contact, fold
-from app.errors import DomainError
+from app.db_dialect import is_postgres
+from app.errors import DomainError, InvalidFields
 from app.extensions import db
 from app.security_log import security_event
 from app.timeutil import utcnow
@@ -51,31 +53,14 @@ CONTACT_FIELDS = (
 _NEUTRAL = {"phone": "+525512345678", "guardian_consent": "no"}
 
 
-class ContactInvalid(DomainError):
+class ContactInvalid(InvalidFields):
     """`clean_contact` refused the input. `field_errors` maps a form field (or None, for
     the form as a whole) to its translated messages."""
-
-    def __init__(self, field_errors: dict[str | None, list[str]]):
-        first = next(iter(field_errors.values()))[0]
-        super().__init__(first)
-        self.field_errors = field_errors
 
 
 def local_today(org, now: datetime | None = None) -> date:
     """The organization's calendar date: ages and eligibility are judged by it."""
     return (now or utcnow()).astimezone(ZoneInfo(org.timezone)).date()
-
-
-def age_band_for(birth_year: int | None, year: int) -> str | None:
-    """The report band (12-14, 15-17, 18-24, 25-29) of the age reached in `year`."""
-    if birth_year is None:
-        return None
-    age = year - birth_year
-    for band in AGE_BANDS:
-        low, high = (int(part) for part in band.split("-"))
-        if low <= age <= high:
-            return band
-    return None
 
 
 def format_phone(e164: str | None, *, country: str | None = None) -> str:
@@ -172,7 +157,9 @@ def _set_tags(contact: Contact, names: list[str]) -> None:
         contact.tags.append(ContactTag(name=name))
 
 
-def _apply(contact: Contact, values: dict, *, now: datetime) -> None:
+def apply_contact_values(contact: Contact, values: dict, *, now: datetime) -> None:
+    """Write `validate_contact`'s values on `contact` (tags too; no commit). Guardian
+    consent given now is dated `now`; a consent date equal to the stored one keeps its time."""
     guardian_before = bool(contact.guardian_consent)
     consent_at = values["consent_at"]
     if consent_at and contact.consent_at and consent_at.date() == contact.consent_at.date():
@@ -223,7 +210,7 @@ def create_contact(org, raw: dict, *, today: date, now: datetime | None = None) 
     values = validate_contact(raw, org=org, today=today)
     _ensure_phone_free(org.id, values["phone"])
     contact = Contact(organization_id=org.id, created_at=now, updated_at=now)
-    _apply(contact, values, now=now)
+    apply_contact_values(contact, values, now=now)
     db.session.add(contact)
     _commit_or_duplicate()
     return contact
@@ -238,7 +225,7 @@ def update_contact(
         raise DomainError(_l("This contact was erased on request and cannot be edited."))
     values = validate_contact(raw, org=org, today=today)
     _ensure_phone_free(contact.organization_id, values["phone"], except_id=contact.id)
-    _apply(contact, values, now=now)
+    apply_contact_values(contact, values, now=now)
     contact.updated_at = now
     _commit_or_duplicate()
 
@@ -342,7 +329,7 @@ def erase_contact(contact: Contact, *, today: date, now: datetime | None = None)
 _ACCENTED = "áàäâãéèëêíìïîóòöôõúùüûñçÁÀÄÂÃÉÈËÊÍÌÏÎÓÒÖÔÕÚÙÜÛÑÇ"
 _PLAIN = "aaaaaeeeeiiiiooooouuuuncaaaaaeeeeiiiiooooouuuunc"
 # SQLite's parser refuses deeply nested calls, so it folds Spanish's accents only.
-_SQLITE_FOLDS = tuple(zip("áéíóúüñÁÉÍÓÚÜÑ", "aeiouunaeiouun"))
+_SQLITE_FOLDS = tuple(zip("áéíóúüñÁÉÍÓÚÜÑ", "aeiouunaeiouun", strict=True))
 
 
 def fold_sql(column):
@@ -351,7 +338,7 @@ def fold_sql(column):
     PostgreSQL has translate(); SQLite gets nested replace() calls. Its lower() only
     knows ASCII, which is why upper-case accented letters are mapped too.
     """
-    if db.session.get_bind().dialect.name == "postgresql":
+    if is_postgres():
         return func.translate(func.lower(column), _ACCENTED, _PLAIN)
     expr = column
     for accented, plain in _SQLITE_FOLDS:
@@ -461,7 +448,7 @@ def list_contacts(
 
 def contact_view(contact: Contact, *, today: date, org_country: str) -> dict:
     """What the pages show about one contact, computed once."""
-    age = today.year - contact.birth_year if contact.birth_year is not None else None
+    age = age_in(contact.birth_year, today.year) if contact.birth_year is not None else None
     return {
         "contact": contact,
         "phone": format_phone(contact.phone, country=org_country),

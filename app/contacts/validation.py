@@ -140,117 +140,179 @@ def parse_tags(text: str | None) -> list[str]:
     return sorted({" ".join(p.split()).lower() for p in parts if p.strip()})
 
 
+def _collapsed(value) -> str:
+    """The text stripped, with runs of whitespace collapsed to one space."""
+    return " ".join(_strip(value).split())
+
+
 def clean_contact(raw: dict, *, org, today: date) -> tuple[dict, list[str]]:
+    """Model-ready `values` from form-like `raw` strings, and the translated `errors` (in
+    field order: country, phone, name, language, age, gender, place, tags, consent,
+    guardian consent). Each helper below cleans one field and appends its errors."""
     errors: list[str] = []
     values: dict = {}
-
     country_text = _strip(raw.get("country"))
-    country = _country_code(country_text) if country_text else org.country
+    country = _clean_country(country_text, org, errors)
+    phone = _clean_phone(raw.get("phone"), country, errors)
+    if phone is not None:
+        values["phone"] = phone
+        if not country_text:  # "+1 619…" in a Mexican organization's list is a US contact
+            country = next((c for prefix, c in PHONE_COUNTRY if phone.startswith(prefix)), country)
+    values["country"] = country
+    values["first_name"] = _clean_first_name(raw.get("first_name"), errors)
+    values["language"] = _clean_language(raw.get("language"), org, errors)
+    values["birth_year"] = _clean_birth_year(raw.get("birth_year"), today, errors)
+    values["age_band"] = _clean_age_band(raw.get("age_band"), values["birth_year"], errors)
+    values["gender"] = _clean_gender(raw.get("gender"), errors)
+    values["state_code"] = state_code = _clean_state(raw.get("state"), country, errors)
+    values["municipality"] = municipality = _clean_municipality(raw.get("municipality"), errors)
+    values["timezone"] = _clean_timezone(
+        raw.get("timezone"), (country, state_code, municipality), errors
+    )
+    values["tags"] = _clean_tags(raw.get("tags"), errors)
+    source, basis = _clean_consent_source(
+        raw.get("consent_source"), raw.get("consent_basis"), errors
+    )
+    values["consent_source"], values["consent_basis"] = source, basis
+    values["consent_at"] = _clean_consent_at(raw.get("consent_date"), source, today, errors)
+    values["guardian_consent"] = _clean_guardian(raw.get("guardian_consent"), errors)
+    return values, errors
+
+
+def _clean_country(text: str, org, errors: list[str]) -> str:
+    country = _country_code(text) if text else org.country
     if country is None:
         errors.append(str(_l("Unknown country (use MX or US).")))
-        country = org.country
+        return org.country
+    return country
 
-    phone_text = _strip(raw.get("phone"))
-    if not phone_text:
+
+def _clean_phone(value, country: str, errors: list[str]) -> str | None:
+    text = _strip(value)
+    if not text:
         errors.append(str(_l("The mobile phone number is missing.")))
-    else:
-        try:
-            values["phone"] = normalize_phone(phone_text, default_region=country)
-        except InvalidPhone as error:
-            errors.append(str(error.message))
-        else:
-            if not country_text:  # "+1 619…" in a Mexican organization's list is a US contact
-                country = next(
-                    (c for prefix, c in PHONE_COUNTRY if values["phone"].startswith(prefix)),
-                    country,
-                )
-    values["country"] = country
+        return None
+    try:
+        return normalize_phone(text, default_region=country)
+    except InvalidPhone as error:
+        errors.append(str(error.message))
+        return None
 
-    first_name = " ".join(_strip(raw.get("first_name")).split())
+
+def _clean_first_name(value, errors: list[str]) -> str | None:
+    first_name = _collapsed(value)
     if len(first_name) > 80:
         errors.append(str(_l("The first name is too long (80 characters at most).")))
-    values["first_name"] = first_name or None
+    return first_name or None
 
-    lang_text = fold(raw.get("language"))
-    language = LANGUAGE_ALIASES.get(lang_text) if lang_text else org.default_language
+
+def _clean_language(value, org, errors: list[str]) -> str | None:
+    text = fold(value)
+    language = LANGUAGE_ALIASES.get(text) if text else org.default_language
     if language not in LANGUAGES:
         errors.append(str(_l("Unknown language (use es or en).")))
-    values["language"] = language
+    return language
 
-    values["birth_year"], values["age_band"] = None, None
-    year_text = _strip(raw.get("birth_year"))
-    if year_text:
-        if not year_text.isdigit() or len(year_text) != 4:
-            errors.append(str(_l("The birth year must be a four-digit year.")))
-        else:
-            year = int(year_text)
-            if not MIN_AGE <= today.year - year <= MAX_AGE:
-                errors.append(
-                    str(_l("Impossible birth year for this program: %(year)s.", year=year))
-                )
-            values["birth_year"] = year
-    band = _strip(raw.get("age_band")).replace("–", "-").replace(" ", "")
-    if band:
-        if band not in AGE_BANDS:
-            errors.append(str(_l("Unknown age band (use 12-14, 15-17, 18-24 or 25-29).")))
-        elif values["birth_year"] is None:
-            values["age_band"] = band
 
-    gender_text = fold(raw.get("gender"))
-    if gender_text:
-        gender = GENDER_ALIASES.get(gender_text)
-        if gender not in GENDERS:
-            errors.append(str(_l("Unknown gender value.")))
-        values["gender"] = gender
-    else:
-        values["gender"] = None
+def _clean_birth_year(value, today: date, errors: list[str]) -> int | None:
+    text = _strip(value)
+    if not text:
+        return None
+    if not text.isdigit() or len(text) != 4:
+        errors.append(str(_l("The birth year must be a four-digit year.")))
+        return None
+    year = int(text)
+    if not MIN_AGE <= today.year - year <= MAX_AGE:
+        errors.append(str(_l("Impossible birth year for this program: %(year)s.", year=year)))
+    return year
 
-    state_text = _strip(raw.get("state"))
-    state_code = _state_code(country, state_text) if state_text else None
-    if state_text and state_code is None:
-        errors.append(str(_l("Unknown state: %(state)s.", state=state_text[:40])))
-    values["state_code"] = state_code
-    municipality = " ".join(_strip(raw.get("municipality")).split())
+
+def _clean_age_band(value, birth_year: int | None, errors: list[str]) -> str | None:
+    """The band, kept only without a birth year (which is more precise)."""
+    band = _strip(value).replace("–", "-").replace(" ", "")
+    if not band:
+        return None
+    if band not in AGE_BANDS:
+        errors.append(str(_l("Unknown age band (use 12-14, 15-17, 18-24 or 25-29).")))
+        return None
+    return band if birth_year is None else None
+
+
+def _clean_gender(value, errors: list[str]) -> str | None:
+    text = fold(value)
+    if not text:
+        return None
+    gender = GENDER_ALIASES.get(text)
+    if gender not in GENDERS:
+        errors.append(str(_l("Unknown gender value.")))
+    return gender
+
+
+def _clean_state(value, country: str, errors: list[str]) -> str | None:
+    text = _strip(value)
+    if not text:
+        return None
+    code = _state_code(country, text)
+    if code is None:
+        errors.append(str(_l("Unknown state: %(state)s.", state=text[:40])))
+    return code
+
+
+def _clean_municipality(value, errors: list[str]) -> str | None:
+    municipality = _collapsed(value)
     if len(municipality) > 80:
         errors.append(str(_l("The municipality name is too long.")))
-    values["municipality"] = municipality or None
+    return municipality or None
 
-    tz = _strip(raw.get("timezone"))
+
+def _clean_timezone(value, place: tuple[str, str | None, str | None], errors: list[str]) -> str:
+    """The zone given, or the one derived from the place (country, state, municipality)."""
+    tz = _strip(value)
     if tz and tz not in known_timezones():
         errors.append(str(_l("Unknown time zone: %(tz)s.", tz=tz[:64])))
-    values["timezone"] = tz or _derived_timezone(country, state_code, municipality or None)
+    return tz or _derived_timezone(*place)
 
-    tags = parse_tags(raw.get("tags"))
+
+def _clean_tags(value, errors: list[str]) -> list[str]:
+    tags = parse_tags(value)
     if len(tags) > MAX_TAGS or any(not TAG_RE.match(t) for t in tags):
         errors.append(
             str(_l("Tags: at most 20, each up to 40 letters, digits, spaces or hyphens."))
         )
-    values["tags"] = tags
+    return tags
 
-    source_text = fold(raw.get("consent_source"))
-    source = CONSENT_ALIASES.get(source_text) if source_text else None
-    if source_text and source not in CONSENT_SOURCES:
+
+def _clean_consent_source(
+    source_value, basis_value, errors: list[str]
+) -> tuple[str | None, str | None]:
+    """(consent source, stated basis); an imported list must state its basis."""
+    text = fold(source_value)
+    source = CONSENT_ALIASES.get(text) if text else None
+    if text and source not in CONSENT_SOURCES:
         errors.append(str(_l("Unknown consent source.")))
-    basis = " ".join(_strip(raw.get("consent_basis")).split())
+    basis = _collapsed(basis_value)
     if source == "imported_list" and not basis:
         errors.append(str(_l("An imported list needs the stated basis of its consent.")))
-    values["consent_source"], values["consent_basis"] = source, basis or None
-    values["consent_at"] = None
-    consent_date = _strip(raw.get("consent_date"))
-    if consent_date:
-        try:
-            day = date.fromisoformat(consent_date[:10])
-        except ValueError:
-            errors.append(str(_l("The consent date must look like 2026-03-31.")))
-        else:
-            if day > today:
-                errors.append(str(_l("The consent date is in the future.")))
-            values["consent_at"] = datetime.combine(day, time(12), tzinfo=UTC)
-    elif source:
-        values["consent_at"] = datetime.combine(today, time(12), tzinfo=UTC)
+    return source, basis or None
 
-    guardian = fold(raw.get("guardian_consent"))
+
+def _clean_consent_at(value, source: str | None, today: date, errors: list[str]) -> datetime | None:
+    """Noon UTC of the consent date given, else of today when there is a consent source."""
+    text = _strip(value)
+    if not text:
+        return datetime.combine(today, time(12), tzinfo=UTC) if source else None
+    try:
+        day = date.fromisoformat(text[:10])
+    except ValueError:
+        errors.append(str(_l("The consent date must look like 2026-03-31.")))
+        return None
+    if day > today:
+        errors.append(str(_l("The consent date is in the future.")))
+    return datetime.combine(day, time(12), tzinfo=UTC)
+
+
+def _clean_guardian(value, errors: list[str]) -> bool:
+    guardian = fold(value)
     if guardian not in YES | NO:
         errors.append(str(_l("Guardian consent must be yes or no.")))
-    values["guardian_consent"] = guardian in YES
-    return values, errors
+    return guardian in YES

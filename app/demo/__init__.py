@@ -4,13 +4,15 @@ Demo passwords are public by design: the demo organization is for trying the pro
 on a laptop, never for real young people's data.
 """
 
-from zoneinfo import ZoneInfo
-
 from flask import current_app
 from sqlalchemy import func, select
 
 from app.auth.models import User
 from app.auth.services import create_user
+from app.contacts.services import local_today
+from app.demo.outreach import seed_campaign
+from app.demo.people import seed_audiences, seed_people
+from app.demo.workshops import seed_workshops
 from app.extensions import db
 from app.organizations.models import Organization
 from app.organizations.services import create_organization
@@ -30,10 +32,6 @@ def seed_demo_data(*, only_if_empty: bool = True, now=None):
 
     Returns the demo logins, or None when skipped because the database has data.
     """
-    from app.demo.outreach import seed_campaign
-    from app.demo.people import seed_audiences, seed_people
-    from app.demo.workshops import seed_workshops
-
     now = now or utcnow()
     if only_if_empty and db.session.scalar(select(func.count()).select_from(Organization)):
         return None
@@ -56,7 +54,7 @@ def seed_demo_data(*, only_if_empty: bool = True, now=None):
         # The history is laid out on the organization's local calendar (days before and
         # after `today`, at fixed wall times), so a demo seeded at 03:00 has the same
         # messages, replies and attendance as one seeded at noon.
-        today = now.astimezone(ZoneInfo(org.timezone)).date()
+        today = local_today(org, now)
         seed_people(org, today=today)
         audiences = seed_audiences(org, now=now)
         app = current_app._get_current_object()

@@ -13,6 +13,7 @@ from app.messaging.simulator import SimulatorGateway
 from app.outbox.dispatch import DispatchSettings
 from app.outbox.inbound import receive_sms
 from app.outbox.models import OutboxMessage
+from app.outbox.worker import Worker
 from app.outreach.services import schedule_send
 
 REPLIES = ["Gracias por la info", "¿Dónde es el taller?", "AYUDA", "BAJA", "ok", "Thanks!"]
@@ -24,8 +25,6 @@ class _NoBudget:
 
 
 def run_demo_worker(app, moment: datetime) -> None:
-    from app.outbox.worker import Worker
-
     worker = Worker(
         app,
         gateway=SimulatorGateway(),
@@ -76,13 +75,19 @@ def seed_campaign(app, org, audiences: dict, *, today: date, now: datetime):
     first = add_message(
         campaign,
         label="Dato clave",
-        body_es="Hola {first_name}, una pastilla falsa puede tener fentanilo. Una sola dosis puede matar.",
+        body_es=(
+            "Hola {first_name}, una pastilla falsa puede tener fentanilo. "
+            "Una sola dosis puede matar."
+        ),
         body_en="Hi {first_name}, a fake pill can contain fentanyl. One dose can kill.",
     )
     second = add_message(
         campaign,
         label="Dónde pedir ayuda",
-        body_es="Si tú o alguien cercano necesita ayuda, llama gratis a la Línea de la Vida 800 911 2000.",
+        body_es=(
+            "Si tú o alguien cercano necesita ayuda, llama gratis a la Línea de la Vida "
+            "800 911 2000."
+        ),
         body_en="If you or someone close needs help, call SAMHSA 1-800-662-4357 (free, 24/7).",
     )
     send_day = today - timedelta(days=14)
@@ -121,7 +126,7 @@ def _demo_replies(org, *, now: datetime) -> None:
         .order_by(Contact.id)
         .limit(len(REPLIES))
     ).all()
-    for n, (contact, text) in enumerate(zip(sent_to, REPLIES)):
+    for n, (contact, text) in enumerate(zip(sent_to, REPLIES, strict=False)):
         receive_sms(
             sid=f"SMdemo{n:026d}",
             from_number=contact.phone,

@@ -15,6 +15,7 @@ from pathlib import Path
 from flask import current_app
 from sqlalchemy import update
 
+from app.db_dialect import is_postgres
 from app.extensions import db
 from app.jobs.models import Job
 
@@ -43,7 +44,7 @@ class Progress:
         self.job_id, self.worker_id, self.clock, self.lease = job_id, worker_id, clock, lease
         self.every = every_seconds
         self._last = 0.0
-        self._postgres = db.engine.dialect.name == "postgresql"
+        self._postgres = is_postgres()
 
     def __call__(
         self, *, done: int, rejected: int = 0, total: int | None = None, force: bool = False

@@ -5,6 +5,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import and_, select, update
 
+from app.db_dialect import claimable, is_postgres
 from app.extensions import db
 from app.jobs.models import Job
 from app.jobs.progress import Progress, read_progress_file
@@ -51,20 +52,15 @@ def enqueue(
 def claim_next(worker_id: str, *, now: datetime, lease: timedelta | None = None) -> Job | None:
     """Claim the oldest runnable job (FOR UPDATE SKIP LOCKED / BEGIN IMMEDIATE)."""
     if lease is None:
-        lease = LEASE if db.engine.dialect.name == "postgresql" else SQLITE_LEASE
+        lease = LEASE if is_postgres() else SQLITE_LEASE
     runnable = (
         select(Job.id)
         .where(Job.status == "queued", Job.run_after <= now)
         .order_by(Job.run_after, Job.id)
         .limit(1)
     )
-    if db.engine.dialect.name == "postgresql":
-        # Lock first, then update that row (see outreach.dispatch.claim_due for why).
-        runnable = runnable.with_for_update(skip_locked=True)
-    else:
-        db.session.rollback()
-        db.session.connection().exec_driver_sql("BEGIN IMMEDIATE")
-    job_id = db.session.scalar(runnable)
+    # Lock first, then update that row (see app.outbox.dispatch.claim_due for why).
+    job_id = db.session.scalar(claimable(runnable))
     if job_id is not None:
         db.session.execute(
             update(Job)
@@ -130,7 +126,7 @@ def run(job: Job, *, clock) -> None:
         db.session.commit()
         return
     job = db.session.get(Job, job_id)
-    final = read_progress_file(job_id) if db.engine.dialect.name != "postgresql" else None
+    final = None if is_postgres() else read_progress_file(job_id)
     if final:
         job.done, job.rejected = final.get("done", job.done), final.get("rejected", job.rejected)
         job.total = final.get("total", job.total)

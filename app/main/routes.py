@@ -13,8 +13,9 @@ from flask import (
 )
 from flask_login import current_user, login_required
 
-from app.permissions import permission_required
+from app.main.metrics import render_metrics
 from app.main.status import health, system_status
+from app.permissions import permission_required
 from app.timeutil import utcnow
 
 bp = Blueprint("main", __name__)
@@ -52,8 +53,6 @@ def status():
 @bp.get("/metrics")
 def metrics():
     """Prometheus scrape endpoint: `Authorization: Bearer $METRICS_TOKEN` (404 when unset)."""
-    from app.main.metrics import render_metrics
-
     token = current_app.config.get("METRICS_TOKEN") or ""
     if not token:
         abort(404)

@@ -6,7 +6,9 @@ from collections.abc import Mapping
 
 from flask import current_app
 
+from app.messaging.fake import FakeSmsGateway
 from app.messaging.gateway import SmsGateway
+from app.messaging.simulator import SimulatorGateway
 
 BACKENDS = ("twilio", "simulator", "fake")
 
@@ -37,12 +39,8 @@ def build_gateway(config: Mapping) -> SmsGateway:
             api_base_url=config.get("TWILIO_API_BASE_URL") or None,
         )
     if backend == "simulator":
-        from app.messaging.simulator import SimulatorGateway
-
         return SimulatorGateway()
     if backend == "fake":
-        from app.messaging.fake import FakeSmsGateway
-
         return FakeSmsGateway()
     raise RuntimeError(f"Unknown SMS_BACKEND {backend!r}; use one of: {', '.join(BACKENDS)}.")
 

@@ -16,9 +16,9 @@ from wtforms.validators import (
 
 from app.forms import BaseForm, choices
 from app.messaging.gateway import sender_kind
-from app.organizations.models import COUNTRIES, MAX_REMINDER_HOURS
+from app.organizations.countries import COUNTRY_LABELS
+from app.organizations.models import MAX_REMINDER_HOURS
 
-COUNTRY_CHOICES = [("MX", _l("Mexico")), ("US", _l("United States"))]
 LANGUAGE_CHOICES = [("es", _l("Spanish")), ("en", _l("English"))]
 
 
@@ -42,7 +42,7 @@ class OrganizationForm(BaseForm):
         ],
     )
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
-    country = SelectField(_l("Country"), choices=choices(COUNTRY_CHOICES))
+    country = SelectField(_l("Country"), choices=choices(COUNTRY_LABELS.items()))
     timezone = StringField(_l("Time zone"), validators=[DataRequired(), validate_timezone])
     default_language = SelectField(_l("Default language"), choices=choices(LANGUAGE_CHOICES))
 
@@ -137,5 +137,3 @@ class SettingsForm(BaseForm):
                 _l("Start before 19:30 so Florida and Oklahoma (until 20:00) keep a window.")
             )
 
-
-assert {c for c, _ in COUNTRY_CHOICES} == set(COUNTRIES)

@@ -1,3 +1,4 @@
+import secrets
 from datetime import datetime, time
 
 from sqlalchemy import Boolean, Integer, String, Time
@@ -12,8 +13,6 @@ MAX_REMINDER_HOURS = 24 * 14
 
 
 def new_calendar_token() -> str:
-    import secrets
-
     return secrets.token_urlsafe(32)
 
 

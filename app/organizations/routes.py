@@ -2,12 +2,12 @@ from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from app.permissions import permission_required
 from app.errors import DomainError, attach_to_form
 from app.extensions import db
 from app.forms import form_status
 from app.organizations import services
 from app.organizations.forms import SettingsForm
+from app.permissions import permission_required
 
 bp = Blueprint("organizations", __name__, url_prefix="/organization")
 

@@ -28,6 +28,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import and_, select, update
 
+from app.db_dialect import is_postgres, take_write_lock
 from app.extensions import db
 from app.outbox.models import OutboxMessage
 
@@ -76,7 +77,7 @@ def claim_due(worker_id: str, *, now: datetime, limit: int, lease: timedelta) ->
     values = dict(
         status="claimed", claimed_by=worker_id, lease_expires_at=now + lease, send_started_at=None
     )
-    if db.engine.dialect.name == "postgresql":
+    if is_postgres():
         # Two statements in one transaction: lock the batch (skipping rows other workers
         # hold), then update exactly those rows. (Inside `UPDATE ... WHERE id IN (subquery
         # LIMIT n)` PostgreSQL may re-run the subquery per row and claim far more than n.)
@@ -93,8 +94,7 @@ def claim_due(worker_id: str, *, now: datetime, limit: int, lease: timedelta) ->
     # SQLite has no row locks (SQLAlchemy drops FOR UPDATE there): take the write lock
     # first so the SELECT inside the UPDATE cannot race another worker.
     db.session.rollback()
-    connection = db.session.connection()
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    take_write_lock()
     stmt = (
         update(OutboxMessage)
         .where(OutboxMessage.id.in_(due.scalar_subquery()), OutboxMessage.status == "scheduled")

@@ -1,4 +1,4 @@
-"""Translated labels for outreach states (used by templates through the context processor)."""
+"""Translated labels of outbox states, skip reasons and reply intents (for templates)."""
 
 from flask_babel import lazy_gettext as _l
 
@@ -34,7 +34,6 @@ SKIP_REASON_LABELS = {
     "rsvp_canceled": _l("Place given up"),
     "superseded": _l("Replaced by a newer notice"),
 }
-SEND_KIND_LABELS = {"once": _l("Once"), "recurring": _l("Recurring"), "sequence": _l("Sequence")}
 INTENT_LABELS = {
     "opt_out": _l("Opt-out"),
     "opt_in": _l("Opt-in"),
@@ -57,11 +56,10 @@ STATUS_BADGE = {
 }
 
 
-def outreach_labels() -> dict:
+def outbox_labels() -> dict:
     return {
         "outbox_status_label": lambda s: OUTBOX_STATUS_LABELS.get(s, s),
         "skip_reason_label": lambda s: SKIP_REASON_LABELS.get(s, s) if s else "",
-        "send_kind_label": lambda s: SEND_KIND_LABELS.get(s, s),
         "intent_label": lambda s: INTENT_LABELS.get(s, s),
         "status_badge": lambda s: STATUS_BADGE.get(s, ""),
     }

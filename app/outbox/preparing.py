@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 
 from app.contacts.eligibility import block_reason
 from app.contacts.models import Contact
+from app.db_dialect import lock_for_write
 from app.extensions import db
 from app.organizations.models import Organization
 from app.outbox import guards
@@ -61,16 +62,7 @@ def counted_as_sent():
 
 
 def _lock_contacts(contact_ids: list[int]) -> None:
-    if db.engine.dialect.name == "postgresql":
-        db.session.execute(
-            select(Contact.id)
-            .where(Contact.id.in_(contact_ids))
-            .order_by(Contact.id)
-            .with_for_update()
-        )
-    else:
-        db.session.commit()
-        db.session.connection().exec_driver_sql("BEGIN IMMEDIATE")
+    lock_for_write(select(Contact.id).where(Contact.id.in_(contact_ids)).order_by(Contact.id))
 
 
 def _history(contact_ids: list[int], since: datetime, batch: list[int]) -> tuple[dict, set]:

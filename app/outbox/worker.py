@@ -14,12 +14,10 @@ import uuid
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 
-from flask import current_app
 from sqlalchemy.engine import make_url
 
 from app.extensions import db
 from app.jobs.runner import JobThread, run_pending
-from app.messaging.factory import get_sms_gateway
 from app.outbox.budget import LocalSendBudget
 from app.outbox.budget_redis import RedisSendBudget
 from app.outbox.dispatch import (
@@ -216,7 +214,3 @@ def build_budget(app):
     if app.config.get("REDIS_URL"):
         return RedisSendBudget(app.config["REDIS_URL"], app.config["TWILIO_MAX_MPS"])
     return LocalSendBudget(app.config["TWILIO_MAX_MPS"])
-
-
-def current_worker(**kwargs) -> Worker:
-    return Worker(current_app._get_current_object(), gateway=get_sms_gateway(), **kwargs)

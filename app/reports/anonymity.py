@@ -33,9 +33,9 @@ from app.contacts.models import Contact
 from app.contacts.validation import fold
 from app.extensions import db
 from app.participation.models import ParticipationEvent as E
-from app.reports.forms import Period
 from app.reports.metrics import UNKNOWN
-from app.reports.queries import age_band_sql, epoch_week, in_period, utc_year, week_monday
+from app.reports.period import Period
+from app.reports.sql import epoch_week, in_period, report_age_band, utc_year, week_monday
 
 SUPPRESSED = "suppressed"
 WIDE_BANDS = {"12-14": "12-17", "15-17": "12-17", "18-24": "18-29", "25-29": "18-29"}
@@ -57,7 +57,7 @@ STAT_KEYS = (
 )
 
 
-def scope(org_id: int, campaign_id: int | None, period: Period) -> list:
+def export_scope(org_id: int, campaign_id: int | None, period: Period) -> list:
     """The events of an export: the organization's, in the period, of one campaign or all."""
     conditions = [
         E.organization_id == org_id,
@@ -74,7 +74,7 @@ def first_events(org_id: int, campaign_id: int | None, period: Period):
     return (
         select(E.contact_id.label("contact_id"), func.min(E.occurred_at).label("first_at"))
         .join(Contact, Contact.id == E.contact_id)
-        .where(*scope(org_id, campaign_id, period))
+        .where(*export_scope(org_id, campaign_id, period))
         .group_by(E.contact_id)
         .subquery("firsts")
     )
@@ -82,7 +82,7 @@ def first_events(org_id: int, campaign_id: int | None, period: Period):
 
 def demographic_columns(firsts) -> tuple:
     return (
-        age_band_sql(utc_year(firsts.c.first_at)),
+        report_age_band(utc_year(firsts.c.first_at)),
         Contact.gender,
         Contact.language,
         Contact.country,
@@ -164,14 +164,14 @@ def plan_export(org_id: int, campaign_id: int | None, period: Period, k: int) ->
     inner = (
         select(
             E.contact_id.label("contact_id"),
-            *(c.label(n) for c, n in zip(demographic_columns(firsts), DEMOGRAPHICS)),
+            *(c.label(n) for c, n in zip(demographic_columns(firsts), DEMOGRAPHICS, strict=True)),
             E.workshop_id.label("workshop_id"),
             E.kind.label("kind"),
             epoch_week(E.occurred_at).label("week"),
         )
         .join(Contact, Contact.id == E.contact_id)
         .join(firsts, firsts.c.contact_id == E.contact_id)
-        .where(*scope(org_id, campaign_id, period))
+        .where(*export_scope(org_id, campaign_id, period))
         .subquery("export_rows")
     )
     demo = [inner.c[n] for n in DEMOGRAPHICS]
@@ -222,7 +222,7 @@ def _changes(plan: Plan, exact: dict, rows_of: Counter, groups: dict) -> Counter
         if generalized is None:
             stats["dropped"] += rows
             continue
-        for name, before, after in zip(DEMOGRAPHICS, exact[key], generalized):
+        for name, before, after in zip(DEMOGRAPHICS, exact[key], generalized, strict=True):
             if before != after:
                 widened = name == "age_band" and after != SUPPRESSED
                 stats["age_band_widened" if widened else name] += rows

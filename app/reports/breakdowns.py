@@ -12,8 +12,10 @@ from dataclasses import dataclass, field
 
 from app.contacts.models import GENDERS, LANGUAGES
 from app.contacts.validation import fold
+from app.reports.campaign import CampaignFigures
+from app.reports.funnel import FUNNEL_FIELDS
 from app.reports.metrics import OTHER_AGE, REPORT_AGE_BANDS, UNKNOWN
-from app.reports.queries import FUNNEL_FIELDS, CampaignFigures, median
+from app.reports.numbers import median
 from app.reports.suppression import ANCHOR, PART, SECONDARY, TOTAL, Hidden, Linked
 
 MESSAGE_DOSE_BINS = ("0", "1", "2", "3", "4", "5", "6-9", "10+")

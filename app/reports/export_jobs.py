@@ -20,10 +20,10 @@ from app.contacts.models import Contact
 from app.extensions import db
 from app.jobs.services import enqueue, job_handler
 from app.participation.models import ParticipationEvent as E
-from app.reports.anonymity import scope
+from app.reports.anonymity import export_scope
 from app.reports.exports import event_rows, stream_csv
-from app.reports.forms import Period
 from app.reports.models import ExportFile
+from app.reports.period import Period
 
 KIND = "event_export"
 EXPORT_KEEP = timedelta(hours=24)
@@ -35,7 +35,7 @@ def count_events(org_id: int, *, campaign_id: int | None, period: Period) -> int
         select(func.count())
         .select_from(E)
         .join(Contact, Contact.id == E.contact_id)
-        .where(*scope(org_id, campaign_id, period))
+        .where(*export_scope(org_id, campaign_id, period))
     )
 
 

@@ -26,14 +26,16 @@ from app.reports.anonymity import (
     STAT_KEYS,
     demographic_columns,
     demographic_key,
+    export_scope,
     first_events,
     plan_export,
-    scope,
 )
-from app.reports.forms import Period
+from app.reports.event_columns import event_columns
 from app.reports.metrics import UNKNOWN
-from app.reports.queries import age_band_sql, utc_year
-from app.reports.tables import KIND_TYPES, SPECS, Table, event_columns
+from app.reports.period import Period
+from app.reports.specs import KIND_TYPES, SPECS
+from app.reports.sql import report_age_band, utc_year
+from app.reports.tables import Table
 
 BOM = "\ufeff"
 BATCH = 5000
@@ -90,7 +92,7 @@ def event_rows(
     stmt = (
         select(
             E.contact_id,
-            age_band_sql(utc_year(E.occurred_at)),
+            report_age_band(utc_year(E.occurred_at)),
             *demographic_columns(firsts),
             E.campaign_id,
             Campaign.name,
@@ -104,7 +106,7 @@ def event_rows(
         .join(Contact, Contact.id == E.contact_id)
         .join(firsts, firsts.c.contact_id == E.contact_id)
         .outerjoin(Campaign, Campaign.id == E.campaign_id)
-        .where(*scope(org_id, campaign_id, period))
+        .where(*export_scope(org_id, campaign_id, period))
         .order_by(E.id)
         .execution_options(yield_per=BATCH)
     )
@@ -172,7 +174,7 @@ def event_rows(
 
 
 def _epoch_week(moment) -> int:
-    """`queries.epoch_week` of an aware timestamp, in Python."""
+    """`sql.epoch_week` of an aware timestamp, in Python."""
     return (int(moment.timestamp()) // 86400 + 3) // 7
 
 

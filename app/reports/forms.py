@@ -1,8 +1,6 @@
 """The report period form (pages, exports and `flask reports reach` validate through it)."""
 
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, timedelta
 
 from flask_babel import format_date
 from flask_babel import gettext as _
@@ -11,46 +9,10 @@ from wtforms import DateField, SelectField
 from wtforms.validators import Optional, ValidationError
 
 from app.forms import BaseForm, choices
-from app.reports.metrics import MAX_DAILY_POINTS
+from app.reports.period import MAX_DAILY_POINTS, Period
 
 MIN_DATE = date(2000, 1, 1)
 MAX_FUTURE_DAYS = 366
-GRANULARITIES = ("day", "week")
-# Open periods get daily points up to this many days, weekly points beyond.
-AUTO_DAILY_DAYS = 92
-
-
-@dataclass(frozen=True)
-class Period:
-    """Whole local days [start, end] in `tz`; None means open on that side."""
-
-    start: date | None = None
-    end: date | None = None
-    tz: str = "UTC"
-
-    def bounds_utc(self) -> tuple[datetime | None, datetime | None]:
-        """[start, end) as aware UTC instants: local midnight to the next local midnight."""
-        zone = ZoneInfo(self.tz)
-        low = (
-            datetime.combine(self.start, time(0), tzinfo=zone).astimezone(UTC)
-            if self.start
-            else None
-        )
-        high = (
-            datetime.combine(self.end + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)
-            if self.end
-            else None
-        )
-        return low, high
-
-    def as_args(self) -> dict:
-        """Query-string arguments that select this period again."""
-        args = {}
-        if self.start:
-            args["from"] = self.start.isoformat()
-        if self.end:
-            args["to"] = self.end.isoformat()
-        return args
 
 
 def _latest_allowed(today: date) -> date:
@@ -113,12 +75,3 @@ class ReportRangeForm(BaseForm):
 
     def chosen_granularity(self) -> str | None:
         return self.granularity.data or None
-
-
-def auto_granularity(first: date, last: date, chosen: str | None) -> str:
-    """The time series step: the chosen one, else days for short spans and weeks beyond."""
-    if chosen in GRANULARITIES and not (
-        chosen == "day" and (last - first).days + 1 > MAX_DAILY_POINTS
-    ):
-        return chosen
-    return "day" if (last - first).days + 1 <= AUTO_DAILY_DAYS else "week"

@@ -2,8 +2,9 @@
 
 The `Metric` entries below are the definitions. The glossary page renders them (in the
 reader's language: the texts are catalogue messages), the dashboards, the CSV exports
-and `flask reports reach` all compute them through `queries.py`, whose functions name
-the metric keys they implement. Change a definition here and in `queries.py` together.
+and `flask reports reach` all compute them through reach.py, messages.py, funnel.py,
+campaign.py and organization.py, whose functions name the metric keys they implement.
+Change a definition here and in those modules together.
 
 Conventions shared by every metric:
 
@@ -21,6 +22,8 @@ from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
 
+from app.contacts.models import AGE_BANDS
+
 # Kinds of participation event that make a contact "reached". A walk-in records both
 # "walk_in" and "attended"; counting "walk_in" too keeps a walk-in reached even if only
 # that event was recorded (distinct contacts, so nobody counts twice).
@@ -31,14 +34,11 @@ DELIVERY_KINDS = ("sms_delivered", "sms_failed", "sms_undelivered")
 FAILURE_KINDS = ("sms_failed", "sms_undelivered")
 FUNNEL_KINDS = ("invited", "rsvp_yes", "attended", "walk_in", "no_show")
 
-# Age bands (IMJUVE youth: 12-29) plus the two bands that keep totals whole.
-AGE_BANDS = ("12-14", "15-17", "18-24", "25-29")
+# The age bands (IMJUVE youth: 12-29) plus the two bands that keep totals whole.
 OTHER_AGE = "other"  # a known age outside 12-29
 UNKNOWN = "unknown"  # no birth year and no stored band; also gender/state/municipality
 REPORT_AGE_BANDS = AGE_BANDS + (OTHER_AGE, UNKNOWN)
 CHANNELS = ("sms_only", "workshop_only", "both")
-# Longest per-day time series (longer periods use weeks).
-MAX_DAILY_POINTS = 366
 
 
 @dataclass(frozen=True)

@@ -23,26 +23,23 @@ from flask_babel import format_date, format_decimal, format_number, format_perce
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from app.permissions import permission_required
 from app.campaigns.models import Campaign
 from app.campaigns.services import LEVEL_LABELS, STATUS_LABELS, STRATEGY_LABELS
 from app.forms import form_status
 from app.jobs.models import Job
-from app.jobs.routes import job_view
+from app.jobs.views import job_view
+from app.permissions import permission_required
 from app.reports import charts, export_jobs, exports
 from app.reports.anonymity import plan_export
 from app.reports.cache import cached
-from app.reports.forms import Period, ReportRangeForm
+from app.reports.campaign import campaign_figures
+from app.reports.forms import ReportRangeForm
 from app.reports.metrics import METRICS
-from app.reports.queries import campaign_figures, organization_figures
+from app.reports.organization import organization_figures
+from app.reports.period import Period
+from app.reports.specs import CAMPAIGN_TABLES, ORGANIZATION_TABLES, SPECS
 from app.reports.suppression import is_hidden
-from app.reports.tables import (
-    CAMPAIGN_TABLES,
-    ORGANIZATION_TABLES,
-    SPECS,
-    campaign_tables,
-    organization_tables,
-)
+from app.reports.tables import campaign_tables, organization_tables
 from app.tenancy import get_owned_or_404
 from app.timeutil import utcnow
 
@@ -212,12 +209,17 @@ def _campaign_charts(figures, tables) -> dict:
         return [
             (str(label), [r, t])
             for label, r, t in zip(
-                labels, table.column_values("reached_share"), table.column_values("targeted_share")
+                labels,
+                table.column_values("reached_share"),
+                table.column_values("targeted_share"),
+                strict=True,
             )
         ]
 
     # The funnel chart draws the table's total row: the same hidden values ("*").
-    totals = dict(zip([c.key for c in tables["funnel"].spec.columns], tables["funnel"].total))
+    totals = dict(
+        zip([c.key for c in tables["funnel"].spec.columns], tables["funnel"].total, strict=True)
+    )
     funnel_rows = [
         (label, [totals[key]])
         for key, label in (

@@ -464,7 +464,7 @@ def _narrow(rows, bounds: dict, pinned: dict) -> None:
         free = [(key, c) for key, c in terms.items() if key not in pinned]
         spans = [_span(c, bounds[key]) for key, c in free]
         low, high = _Sum([s[0] for s in spans]), _Sum([s[1] for s in spans])
-        for (key, c), span in zip(free, spans):
+        for (key, c), span in zip(free, spans, strict=True):
             # c * key = rest - (the other terms), which lie in [low, high] without key
             others_low, others_high = low.without(span[0]), high.without(span[1])
             lo, hi = bounds[key]

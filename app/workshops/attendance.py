@@ -40,7 +40,13 @@ from app.contacts.geography import derive_timezone
 from app.contacts.import_services import max_file_bytes
 from app.contacts.models import Contact
 from app.contacts.phones import InvalidPhone, normalize_phone
-from app.contacts.services import ContactInvalid, _apply, fold_sql, local_today, validate_contact
+from app.contacts.services import (
+    ContactInvalid,
+    apply_contact_values,
+    fold_sql,
+    local_today,
+    validate_contact,
+)
 from app.contacts.validation import clean_contact, fold
 from app.csvutil import SafeCsvWriter
 from app.errors import DomainError
@@ -539,7 +545,7 @@ def register_walk_in(
     registration = None
     if created:
         contact = Contact(organization_id=org.id, created_at=now, updated_at=now)
-        _apply(contact, dict(values, consent_at=now), now=now)
+        apply_contact_values(contact, dict(values, consent_at=now), now=now)
         db.session.add(contact)
         db.session.flush()
     else:

@@ -25,8 +25,7 @@ from werkzeug.routing import BuildError
 
 from app.contacts.csv_import import DOCUMENTED_HEADERS, FIELD_LABELS
 from app.contacts.import_services import max_file_bytes, read_limited
-from app.contacts.services import ContactInvalid
-from app.errors import DomainError, attach_to_form
+from app.errors import DomainError, attach_errors, attach_to_form
 from app.forms import form_status
 from app.permissions import permission_required
 from app.tenancy import get_owned_or_404
@@ -184,18 +183,6 @@ def undo(workshop_id, registration_id):
     return _action_response(workshop, registration, message)
 
 
-def _attach_contact_errors(form, error: DomainError) -> None:
-    if isinstance(error, ContactInvalid):
-        for name, messages in error.field_errors.items():
-            field = form._fields.get(name) if name else None
-            if field is not None:
-                field.errors = [*field.errors, *messages]
-            else:
-                form.form_errors.extend(messages)
-    else:
-        attach_to_form(form, error)
-
-
 @bp.route("/<int:workshop_id>/attendance/walk-in", methods=["GET", "POST"])
 @permission_required("coordinate")
 def walk_in(workshop_id):
@@ -214,7 +201,7 @@ def walk_in(workshop_id):
                 workshop, form.raw(), user_id=current_user.id, now=utcnow()
             )
         except DomainError as error:
-            _attach_contact_errors(form, error)
+            attach_errors(form, error)
         else:
             name = result.contact.first_name
             messages = {

@@ -17,10 +17,10 @@ from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from app.contacts.geography import MX_STATES, STATE_CHOICES, US_STATES, derive_timezone
 from app.forms import BaseForm, choices
+from app.organizations.countries import COUNTRY_LABELS
 from app.workshops.labels import DELIVERY_LANGUAGE_LABELS, KIND_LABELS
 from app.workshops.services import MAX_ADDRESS, MAX_CAPACITY, local_parts
 
-COUNTRY_LABELS = {"MX": _l("Mexico"), "US": _l("United States")}
 # Zones of split states' border municipalities (US daylight saving rules), besides each
 # state's own zone.
 BORDER_ZONES = (

@@ -1,6 +1,6 @@
 """RSVP by SMS: "SI 4821" / "YES 4821" saves a spot, "NO 4821" gives it back.
 
-Grammar (see outreach/keywords.py; accents, case and punctuation are ignored):
+Grammar (see app/outbox/keywords.py; accents, case and punctuation are ignored):
 
 - YES/SI + code: confirm a seat at the organization's scheduled, upcoming workshop with
   that code, or join its waitlist when it is full. NO + code: cancel (a confirmed seat
@@ -29,6 +29,7 @@ from babel.dates import format_date
 from sqlalchemy import and_, func, or_, select
 
 from app.contacts.models import Contact
+from app.db_dialect import is_postgres, write_lock_in_transaction
 from app.extensions import db
 from app.outbox import inbound, keywords
 from app.outbox.inbound import InboundContext, handler, queue_reply
@@ -80,12 +81,10 @@ def lock_workshop(workshop_id: int) -> Workshop:
     first write, so an open one already holds that lock; otherwise BEGIN IMMEDIATE.
     """
     stmt = select(Workshop).where(Workshop.id == workshop_id)
-    if db.engine.dialect.name == "postgresql":
+    if is_postgres():
         stmt = stmt.with_for_update()
     else:
-        connection = db.session.connection()
-        if not connection.connection.dbapi_connection.in_transaction:
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        write_lock_in_transaction()
     return db.session.scalar(stmt.execution_options(populate_existing=True))
 
 

@@ -1,6 +1,6 @@
 from app.auth.models import User
 from app.extensions import db
-from tests.conftest import STRONG_PASSWORD, csrf_token_from
+from tests.support import STRONG_PASSWORD, csrf_token_from
 
 
 def post_login(client, email, password, **kw):

@@ -2,7 +2,7 @@
 used to guess the current password."""
 
 from app.extensions import db
-from tests.conftest import STRONG_PASSWORD, csrf_token_from
+from tests.support import STRONG_PASSWORD, csrf_token_from
 
 NEW_PASSWORD = "Otra-Frase-Muy-Segura-2026"
 LOCKED_EN = "Too many failed attempts. Wait 15 minutes and try again."

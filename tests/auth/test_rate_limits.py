@@ -11,7 +11,7 @@ import pytest
 
 from app.auth import services
 from app.ratelimit import rate_limits
-from tests.conftest import STRONG_PASSWORD, csrf_token_from
+from tests.support import STRONG_PASSWORD, csrf_token_from
 
 DOWN_REDIS = "redis://127.0.0.1:6390/0"  # nothing listens there: "Redis down"
 CONCURRENT = 40

@@ -5,7 +5,7 @@ import pytest
 from app.auth.models import User
 from app.extensions import db
 from app.organizations.models import Organization
-from tests.conftest import csrf_token_from
+from tests.support import csrf_token_from
 
 
 def count_users() -> int:

@@ -1,10 +1,8 @@
 """Placeholder rendering, fallbacks and typo detection."""
 
 from datetime import date
-from pathlib import Path
 
 import pytest
-from babel.messages.pofile import read_po
 
 from app.outbox.placeholders import (
     FALLBACKS,
@@ -15,18 +13,7 @@ from app.outbox.placeholders import (
     unknown_placeholders,
     used_placeholders,
 )
-
-PO = Path(__file__).resolve().parents[2] / "translations" / "es" / "LC_MESSAGES" / "messages.po"
-
-
-def spanish(msgid: str) -> str:
-    """The Spanish catalogue's translation, or skip until the catalogue has it."""
-    with open(PO, "rb") as f:
-        message = read_po(f).get(msgid)
-    if message is None or not message.string:
-        pytest.skip(f"Spanish catalogue has no translation of {msgid!r} yet")
-    return message.string
-
+from tests.campaigns.helpers import spanish
 
 ALL = {
     "first_name": "Ana",

@@ -8,10 +8,9 @@ from sqlalchemy import func, select
 
 from app.campaigns.models import Campaign, CampaignMessage
 from app.extensions import db
-from tests.conftest import csrf_token_from
-
-from .conftest import UCS2_QUESTION, outbox_statuses
-from .test_placeholders import spanish
+from tests.campaigns.helpers import UCS2_QUESTION, outbox_statuses, spanish
+from tests.factories import make_outbox
+from tests.support import csrf_token_from
 
 
 def text(response) -> str:
@@ -68,12 +67,12 @@ def signed_in(client, login, coordinator):
 
 
 def test_index_lists_campaigns_with_status_topic_dates_and_message_count(
-    client, signed_in, make_campaign, make_message
+    client, signed_in, create_campaign, add_message
 ):
-    active = make_campaign(status="active")
-    make_message(active)
-    make_message(active, label="Semana 2")
-    make_campaign(name="Archivada", status="archived")
+    active = create_campaign(status="active")
+    add_message(active)
+    add_message(active, label="Semana 2")
+    create_campaign(name="Archivada", status="archived")
     page = text(client.get("/campaigns/"))
     assert "Fentanilo: lo que no te dicen Active Fentanyl Mar 1, 2026 to Jun 30, 2026 2" in page
     assert "Archivada" not in page and "Show 1 archived campaign" in page
@@ -159,8 +158,8 @@ def test_new_form_offers_three_place_rows_and_defaults(client, signed_in):
     assert '<optgroup label="United States">' in html
 
 
-def test_edit_campaign(client, signed_in, make_campaign):
-    campaign = make_campaign()
+def test_edit_campaign(client, signed_in, create_campaign):
+    campaign = create_campaign()
     page = client.get(f"/campaigns/{campaign.id}/edit").get_data(as_text=True)
     assert 'value="Tijuana"' in page and '<option selected value="US:CA">' in page
     response = post_campaign(
@@ -173,8 +172,8 @@ def test_edit_campaign(client, signed_in, make_campaign):
     assert [p.state_code for p in campaign.places] == ["31"]
 
 
-def test_edit_with_bad_input_changes_nothing(client, signed_in, make_campaign):
-    campaign = make_campaign()
+def test_edit_with_bad_input_changes_nothing(client, signed_in, create_campaign):
+    campaign = create_campaign()
     response = post_campaign(
         client, f"/campaigns/{campaign.id}/edit", name="Otro", target_age_max="40"
     )
@@ -183,8 +182,8 @@ def test_edit_with_bad_input_changes_nothing(client, signed_in, make_campaign):
     assert db.session.get(Campaign, campaign.id).name == "Fentanilo: lo que no te dicen"
 
 
-def test_archived_campaign_cannot_be_edited(client, signed_in, make_campaign):
-    campaign = make_campaign(status="archived")
+def test_archived_campaign_cannot_be_edited(client, signed_in, create_campaign):
+    campaign = create_campaign(status="archived")
     response = client.get(f"/campaigns/{campaign.id}/edit", follow_redirects=True)
     assert "An archived campaign cannot be changed." in text(response)
     assert "Edit campaign" not in text(client.get(f"/campaigns/{campaign.id}"))
@@ -194,10 +193,10 @@ def test_archived_campaign_cannot_be_edited(client, signed_in, make_campaign):
 
 
 def test_detail_shows_translated_labels_places_and_messages(
-    client, signed_in, make_campaign, make_message
+    client, signed_in, create_campaign, add_message
 ):
-    campaign = make_campaign()
-    make_message(campaign, body_es=UCS2_QUESTION)
+    campaign = create_campaign()
+    add_message(campaign, body_es=UCS2_QUESTION)
     page = text(client.get(f"/campaigns/{campaign.id}"))
     for expected in (
         "Draft",
@@ -221,8 +220,8 @@ def test_detail_shows_translated_labels_places_and_messages(
     assert "GSM-7 (standard)" in page
 
 
-def test_detail_shows_only_legal_transitions(client, signed_in, make_campaign):
-    campaign = make_campaign(status="paused")
+def test_detail_shows_only_legal_transitions(client, signed_in, create_campaign):
+    campaign = create_campaign(status="paused")
     html = client.get(f"/campaigns/{campaign.id}").get_data(as_text=True)
     buttons = re.findall(r'name="to" value="(\w+)"', html)
     assert buttons == ["active", "completed"]
@@ -232,10 +231,10 @@ def test_detail_shows_only_legal_transitions(client, signed_in, make_campaign):
 
 
 def test_schedule_link_only_when_the_outreach_page_exists(
-    app, client, signed_in, make_campaign, make_message
+    app, client, signed_in, create_campaign, add_message
 ):
-    campaign = make_campaign(status="active")
-    make_message(campaign)
+    campaign = create_campaign(status="active")
+    add_message(campaign)
     if "outreach.new_send" not in app.view_functions:
         assert ">Schedule<" not in client.get(f"/campaigns/{campaign.id}").get_data(as_text=True)
         app.view_functions["outreach.new_send"] = lambda campaign_id: ""
@@ -246,11 +245,9 @@ def test_schedule_link_only_when_the_outreach_page_exists(
     assert re.search(r'href="[^"]*">Schedule<', html)
 
 
-def test_pause_resume_complete_through_the_page(
-    client, signed_in, make_campaign, make_message, make_outbox
-):
-    campaign = make_campaign(status="active")
-    make_outbox(make_message(campaign), ["scheduled", "scheduled", "sent"])
+def test_pause_resume_complete_through_the_page(client, signed_in, create_campaign, add_message):
+    campaign = create_campaign(status="active")
+    make_outbox(add_message(campaign), ["scheduled", "scheduled", "sent"])
     url = f"/campaigns/{campaign.id}/status"
 
     response = client.post(
@@ -272,8 +269,8 @@ def test_pause_resume_complete_through_the_page(
     assert outbox_statuses(campaign) == {"canceled": 2, "sent": 1}
 
 
-def test_illegal_transition_through_the_page(client, signed_in, make_campaign):
-    campaign = make_campaign()
+def test_illegal_transition_through_the_page(client, signed_in, create_campaign):
+    campaign = create_campaign()
     response = client.post(
         f"/campaigns/{campaign.id}/status",
         data={"csrf_token": token(client), "to": "completed"},
@@ -283,8 +280,8 @@ def test_illegal_transition_through_the_page(client, signed_in, make_campaign):
     assert db.session.get(Campaign, campaign.id).status == "draft"
 
 
-def test_status_post_needs_a_known_status_and_csrf(client, signed_in, make_campaign):
-    campaign = make_campaign()
+def test_status_post_needs_a_known_status_and_csrf(client, signed_in, create_campaign):
+    campaign = create_campaign()
     url = f"/campaigns/{campaign.id}/status"
     assert client.post(url, data={"csrf_token": token(client), "to": "gone"}).status_code == 400
     assert client.post(url, data={"to": "active"}).status_code == 400
@@ -306,8 +303,8 @@ def post_message(client, url, **changes):
     return client.post(url, data={k: v for k, v in data.items() if v is not None})
 
 
-def test_editor_has_live_counters_and_the_opt_out_note(client, signed_in, make_campaign):
-    campaign = make_campaign()
+def test_editor_has_live_counters_and_the_opt_out_note(client, signed_in, create_campaign):
+    campaign = create_campaign()
     html = client.get(f"/campaigns/{campaign.id}/messages/new").get_data(as_text=True)
     assert "js/sms_counter.js" in html
     for lang in ("es", "en"):
@@ -325,9 +322,9 @@ def test_editor_has_live_counters_and_the_opt_out_note(client, signed_in, make_c
 
 
 def test_preview_renders_samples_and_the_ucs2_warning_without_saving(
-    client, signed_in, make_campaign
+    client, signed_in, create_campaign
 ):
-    campaign = make_campaign()
+    campaign = create_campaign()
     response = post_message(
         client,
         f"/campaigns/{campaign.id}/messages/new",
@@ -346,8 +343,8 @@ def test_preview_renders_samples_and_the_ucs2_warning_without_saving(
     assert db.session.scalar(select(func.count()).select_from(CampaignMessage)) == 0
 
 
-def test_save_message(client, signed_in, make_campaign):
-    campaign = make_campaign()
+def test_save_message(client, signed_in, create_campaign):
+    campaign = create_campaign()
     response = post_message(client, f"/campaigns/{campaign.id}/messages/new")
     assert response.status_code == 302
     message = db.session.scalars(select(CampaignMessage)).one()
@@ -364,16 +361,16 @@ def test_save_message(client, signed_in, make_campaign):
         ({"label": ""}, "This field is required."),
     ],
 )
-def test_bad_message_is_refused(client, signed_in, make_campaign, changes, message):
-    campaign = make_campaign()
+def test_bad_message_is_refused(client, signed_in, create_campaign, changes, message):
+    campaign = create_campaign()
     response = post_message(client, f"/campaigns/{campaign.id}/messages/new", **changes)
     assert response.status_code == 400
     assert message in text(response)
     assert db.session.scalar(select(func.count()).select_from(CampaignMessage)) == 0
 
 
-def test_failed_save_still_shows_the_summary(client, signed_in, make_campaign):
-    campaign = make_campaign()
+def test_failed_save_still_shows_the_summary(client, signed_in, create_campaign):
+    campaign = create_campaign()
     response = post_message(
         client, f"/campaigns/{campaign.id}/messages/new", label="", body_es=UCS2_QUESTION
     )
@@ -382,10 +379,10 @@ def test_failed_save_still_shows_the_summary(client, signed_in, make_campaign):
 
 
 def test_edit_message_warns_about_rows_with_the_old_text(
-    client, signed_in, make_campaign, make_message, make_outbox
+    client, signed_in, create_campaign, add_message
 ):
-    campaign = make_campaign(status="active")
-    message = make_message(campaign)
+    campaign = create_campaign(status="active")
+    message = add_message(campaign)
     make_outbox(message, ["scheduled"])
     url = f"/campaigns/{campaign.id}/messages/{message.id}/edit"
     assert 'value="Semana 1"' in client.get(url).get_data(as_text=True)
@@ -398,10 +395,10 @@ def test_edit_message_warns_about_rows_with_the_old_text(
 
 
 def test_messages_of_a_completed_campaign_are_read_only(
-    client, signed_in, make_campaign, make_message
+    client, signed_in, create_campaign, add_message
 ):
-    campaign = make_campaign()
-    message = make_message(campaign)
+    campaign = create_campaign()
+    message = add_message(campaign)
     campaign.status = "completed"
     db.session.commit()
     response = client.get(f"/campaigns/{campaign.id}/messages/new", follow_redirects=True)
@@ -410,9 +407,9 @@ def test_messages_of_a_completed_campaign_are_read_only(
     assert f"/messages/{message.id}/edit" not in page and "New message" not in page
 
 
-def test_delete_message(client, signed_in, make_campaign, make_message):
-    campaign = make_campaign()
-    message = make_message(campaign)
+def test_delete_message(client, signed_in, create_campaign, add_message):
+    campaign = create_campaign()
+    message = add_message(campaign)
     response = client.post(
         f"/campaigns/{campaign.id}/messages/{message.id}/delete",
         data={"csrf_token": token(client)},
@@ -429,11 +426,9 @@ def test_delete_message(client, signed_in, make_campaign, make_message):
         (["scheduled"], "This message is scheduled to be sent. Cancel its send first"),
     ],
 )
-def test_delete_message_refused(
-    client, signed_in, make_campaign, make_message, make_outbox, statuses, message
-):
-    campaign = make_campaign(status="active")
-    msg = make_message(campaign)
+def test_delete_message_refused(client, signed_in, create_campaign, add_message, statuses, message):
+    campaign = create_campaign(status="active")
+    msg = add_message(campaign)
     make_outbox(msg, statuses)
     response = client.post(
         f"/campaigns/{campaign.id}/messages/{msg.id}/delete",
@@ -444,9 +439,9 @@ def test_delete_message_refused(
     assert db.session.get(CampaignMessage, msg.id) is not None
 
 
-def test_message_of_another_campaign_is_404(client, signed_in, make_campaign, make_message):
-    first, second = make_campaign(), make_campaign(name="Otra")
-    message = make_message(second)
+def test_message_of_another_campaign_is_404(client, signed_in, create_campaign, add_message):
+    first, second = create_campaign(), create_campaign(name="Otra")
+    message = add_message(second)
     assert client.get(f"/campaigns/{first.id}/messages/{message.id}/edit").status_code == 404
     response = client.post(
         f"/campaigns/{first.id}/messages/{message.id}/delete", data={"csrf_token": token(client)}
@@ -474,10 +469,10 @@ def routes(campaign_id, message_id):
 
 
 @pytest.fixture
-def foreign(make_org, make_campaign, make_message):
+def foreign(make_org, create_campaign, add_message):
     """A campaign and message of another organization."""
-    campaign = make_campaign(organization=make_org(), status="active")
-    return campaign, make_message(campaign)
+    campaign = create_campaign(organization=make_org(), status="active")
+    return campaign, add_message(campaign)
 
 
 def test_other_organizations_campaigns_are_404_everywhere(client, signed_in, foreign):
@@ -506,9 +501,9 @@ def test_other_organizations_campaigns_are_404_everywhere(client, signed_in, for
     assert "Fentanilo" not in text(client.get("/campaigns/"))
 
 
-def test_evaluators_get_403_everywhere(client, login, make_user, org, make_campaign, make_message):
-    campaign = make_campaign()
-    message = make_message(campaign)
+def test_evaluators_get_403_everywhere(client, login, make_user, org, create_campaign, add_message):
+    campaign = create_campaign()
+    message = add_message(campaign)
     login(make_user(org, role="evaluator", language="en"))
     csrf = csrf_token_from(client.get("/account/password"))
     urls = [
@@ -528,8 +523,8 @@ def test_evaluators_get_403_everywhere(client, login, make_user, org, make_campa
     assert 'href="/campaigns/"' not in client.get("/account/password").get_data(as_text=True)
 
 
-def test_signed_out_visitors_are_sent_to_login(client, make_campaign):
-    campaign = make_campaign()
+def test_signed_out_visitors_are_sent_to_login(client, create_campaign):
+    campaign = create_campaign()
     for url in ("/campaigns/", f"/campaigns/{campaign.id}"):
         response = client.get(url)
         assert response.status_code == 302 and "/login" in response.headers["Location"]

@@ -11,8 +11,9 @@ from app.errors import DomainError
 from app.extensions import db
 from app.outbox.models import OutboxMessage
 from app.outreach.models import OutreachSend
-
-from .conftest import NOW, UCS2_QUESTION, outbox_statuses
+from tests.campaigns.helpers import UCS2_QUESTION, outbox_statuses
+from tests.factories import campaign_values, make_outbox
+from tests.support import NOW
 
 
 def count(model) -> int:
@@ -22,8 +23,8 @@ def count(model) -> int:
 # --- Create and update ------------------------------------------------------------------
 
 
-def test_create_campaign_is_a_draft_with_places(org, make_campaign):
-    campaign = make_campaign(
+def test_create_campaign_is_a_draft_with_places(org, create_campaign):
+    campaign = create_campaign(
         places=[
             services.PlaceSpec("MX", "Edomex", " Ecatepec  de Morelos ", 1200),
             {
@@ -104,9 +105,7 @@ BAD_INPUT = [
 
 
 @pytest.mark.parametrize("overrides, field, message", BAD_INPUT)
-def test_create_rejects_bad_input_and_creates_nothing(
-    org, campaign_values, overrides, field, message
-):
+def test_create_rejects_bad_input_and_creates_nothing(org, overrides, field, message):
     with pytest.raises(DomainError) as caught:
         services.create_campaign(org.id, **campaign_values(**overrides))
     assert caught.value.field == field
@@ -115,10 +114,8 @@ def test_create_rejects_bad_input_and_creates_nothing(
     assert count(Campaign) == 0 and count(CampaignPlace) == 0
 
 
-def test_duplicate_name_is_refused_within_an_organization_only(
-    org, make_org, make_campaign, campaign_values
-):
-    make_campaign(name="Semana sin alcohol")
+def test_duplicate_name_is_refused_within_an_organization_only(org, make_org, create_campaign):
+    create_campaign(name="Semana sin alcohol")
     with pytest.raises(DomainError, match="already has a campaign with this name"):
         services.create_campaign(org.id, **campaign_values(name="  semana SIN alcohol "))
     db.session.rollback()
@@ -127,13 +124,13 @@ def test_duplicate_name_is_refused_within_an_organization_only(
     assert count(Campaign) == 2
 
 
-def test_age_bounds_are_inclusive(make_campaign):
-    campaign = make_campaign(target_age_min=10, target_age_max=35)
+def test_age_bounds_are_inclusive(create_campaign):
+    campaign = create_campaign(target_age_min=10, target_age_max=35)
     assert (campaign.target_age_min, campaign.target_age_max) == (10, 35)
 
 
-def test_update_replaces_fields_and_places(make_campaign, campaign_values):
-    campaign = make_campaign()
+def test_update_replaces_fields_and_places(create_campaign):
+    campaign = create_campaign()
     kept_id = campaign.places[0].id  # Tijuana, Baja California
     services.update_campaign(
         campaign,
@@ -162,8 +159,8 @@ def test_update_replaces_fields_and_places(make_campaign, campaign_values):
     assert count(CampaignPlace) == 2
 
 
-def test_update_with_bad_input_changes_nothing(make_campaign, campaign_values):
-    campaign = make_campaign()
+def test_update_with_bad_input_changes_nothing(create_campaign):
+    campaign = create_campaign()
     before = (campaign.name, campaign.target_age_min, [p.id for p in campaign.places])
     with pytest.raises(DomainError):
         services.update_campaign(
@@ -181,8 +178,8 @@ def test_update_with_bad_input_changes_nothing(make_campaign, campaign_values):
     assert (campaign.name, campaign.target_age_min, [p.id for p in campaign.places]) == before
 
 
-def test_archived_campaign_cannot_be_updated(make_campaign, campaign_values):
-    campaign = make_campaign(status="archived")
+def test_archived_campaign_cannot_be_updated(create_campaign):
+    campaign = create_campaign(status="archived")
     with pytest.raises(DomainError, match="archived campaign cannot be changed"):
         services.update_campaign(campaign, **campaign_values(name="Otra"))
 
@@ -211,8 +208,8 @@ def test_the_lifecycle_is_the_documented_one():
 
 
 @pytest.mark.parametrize("current, target", LEGAL)
-def test_legal_transition(make_campaign, current, target):
-    campaign = make_campaign(status=current)
+def test_legal_transition(create_campaign, current, target):
+    campaign = create_campaign(status=current)
     result = services.transition_campaign(campaign, target, now=NOW)
     assert (result.previous, result.status) == (current, target)
     db.session.expire_all()
@@ -221,8 +218,8 @@ def test_legal_transition(make_campaign, current, target):
 
 
 @pytest.mark.parametrize("current, target", ILLEGAL)
-def test_illegal_transition_names_both_states(make_campaign, current, target):
-    campaign = make_campaign(status=current)
+def test_illegal_transition_names_both_states(create_campaign, current, target):
+    campaign = create_campaign(status=current)
     with pytest.raises(DomainError) as caught:
         services.transition_campaign(campaign, target, now=NOW)
     labels = {s: str(services.STATUS_LABELS[s]) for s in STATUSES}
@@ -233,13 +230,13 @@ def test_illegal_transition_names_both_states(make_campaign, current, target):
     assert db.session.get(Campaign, campaign.id).status == current
 
 
-def test_unknown_status_is_refused(make_campaign):
+def test_unknown_status_is_refused(create_campaign):
     with pytest.raises(DomainError, match="Unknown campaign status"):
-        services.transition_campaign(make_campaign(), "deleted", now=NOW)
+        services.transition_campaign(create_campaign(), "deleted", now=NOW)
 
 
-def test_transition_from_a_stale_status_is_refused(make_campaign):
-    campaign = make_campaign(status="active")
+def test_transition_from_a_stale_status_is_refused(create_campaign):
+    campaign = create_campaign(status="active")
     # Another coordinator completed it meanwhile; this session still sees "active".
     db.session.execute(
         update(Campaign)
@@ -254,13 +251,13 @@ def test_transition_from_a_stale_status_is_refused(make_campaign):
     assert db.session.get(Campaign, campaign.id).status == "completed"
 
 
-def test_allowed_transitions_in_lifecycle_order(make_campaign):
-    assert services.allowed_transitions(make_campaign()) == ["active", "archived"]
-    assert services.allowed_transitions(make_campaign(name="B", status="paused")) == [
+def test_allowed_transitions_in_lifecycle_order(create_campaign):
+    assert services.allowed_transitions(create_campaign()) == ["active", "archived"]
+    assert services.allowed_transitions(create_campaign(name="B", status="paused")) == [
         "active",
         "completed",
     ]
-    assert services.allowed_transitions(make_campaign(name="C", status="archived")) == []
+    assert services.allowed_transitions(create_campaign(name="C", status="archived")) == []
 
 
 ALL_ROW_STATUSES = [
@@ -277,13 +274,13 @@ ALL_ROW_STATUSES = [
 
 
 @pytest.fixture
-def busy_campaign(make_campaign, make_message, make_outbox, make_org):
+def busy_campaign(create_campaign, add_message, make_org):
     """An active campaign with outbox rows in every status, and a bystander campaign."""
-    campaign = make_campaign(status="active")
-    message = make_message(campaign)
+    campaign = create_campaign(status="active")
+    message = add_message(campaign)
     make_outbox(message, ALL_ROW_STATUSES)
-    other = make_campaign(name="Otra campaña", status="active")
-    make_outbox(make_message(other), ["scheduled", "held"])
+    other = create_campaign(name="Otra campaña", status="active")
+    make_outbox(add_message(other), ["scheduled", "held"])
     return campaign, other
 
 
@@ -379,8 +376,8 @@ def test_activating_and_archiving_leave_history_alone(busy_campaign):
 # --- Messages ---------------------------------------------------------------------------
 
 
-def test_add_message_normalizes_line_breaks(make_campaign):
-    campaign = make_campaign()
+def test_add_message_normalizes_line_breaks(create_campaign):
+    campaign = create_campaign()
     message = services.add_message(
         campaign,
         label="  Semana   1 ",
@@ -393,9 +390,9 @@ def test_add_message_normalizes_line_breaks(make_campaign):
     assert message.organization_id == campaign.organization_id
 
 
-def test_bodies_up_to_1600_characters_are_accepted(make_campaign):
+def test_bodies_up_to_1600_characters_are_accepted(create_campaign):
     message = services.add_message(
-        make_campaign(), label="Largo", body_es="á" * 1600, body_en="a" * 1600
+        create_campaign(), label="Largo", body_es="á" * 1600, body_en="a" * 1600
     )
     assert len(message.body_es) == 1600
 
@@ -420,15 +417,16 @@ def test_bodies_up_to_1600_characters_are_accepted(make_campaign):
             {"body_es": "Hola {nombre}, te esperamos en {lugar} con {nombre}"},
             "body_es",
             "Unknown placeholders {nombre}, {lugar}. You can use: {first_name}, {campaign}, {org}, "
-            "{workshop_title}, {workshop_date}, {workshop_time}, {workshop_venue}, {workshop_code}.",
+            "{workshop_title}, {workshop_date}, {workshop_time}, {workshop_venue}, "
+            "{workshop_code}.",
         ),
         ({"body_en": "Hi {First_Name}"}, "body_en", "Unknown placeholder {First_Name}."),
     ],
 )
-def test_bad_messages_are_refused(make_campaign, make_message, overrides, field, message):
-    campaign = make_campaign()
+def test_bad_messages_are_refused(create_campaign, add_message, overrides, field, message):
+    campaign = create_campaign()
     with pytest.raises(DomainError) as caught:
-        make_message(campaign, **overrides)
+        add_message(campaign, **overrides)
     assert caught.value.field == field
     assert str(caught.value).startswith(message)
     db.session.rollback()
@@ -436,13 +434,13 @@ def test_bad_messages_are_refused(make_campaign, make_message, overrides, field,
 
 
 @pytest.mark.parametrize("status", ["completed", "archived"])
-def test_messages_of_finished_campaigns_are_frozen(make_campaign, make_message, status):
-    campaign = make_campaign()
-    message = make_message(campaign)
+def test_messages_of_finished_campaigns_are_frozen(create_campaign, add_message, status):
+    campaign = create_campaign()
+    message = add_message(campaign)
     campaign.status = status
     db.session.commit()
     for action in (
-        lambda: make_message(campaign),
+        lambda: add_message(campaign),
         lambda: services.update_message(message, label="x", body_es="a", body_en="b"),
         lambda: services.delete_message(message),
     ):
@@ -450,9 +448,9 @@ def test_messages_of_finished_campaigns_are_frozen(make_campaign, make_message, 
             action()
 
 
-def test_update_message_reports_rows_keeping_the_old_text(make_campaign, make_message, make_outbox):
-    campaign = make_campaign(status="active")
-    message = make_message(campaign)
+def test_update_message_reports_rows_keeping_the_old_text(create_campaign, add_message):
+    campaign = create_campaign(status="active")
+    message = add_message(campaign)
     make_outbox(message, ["scheduled", "held", "sent"])
     pending = services.update_message(
         message, label="Semana 1", body_es="Nuevo texto", body_en="New text"
@@ -461,8 +459,8 @@ def test_update_message_reports_rows_keeping_the_old_text(make_campaign, make_me
     assert db.session.get(CampaignMessage, message.id).body_es == "Nuevo texto"
 
 
-def test_update_message_with_bad_input_changes_nothing(make_campaign, make_message):
-    message = make_message(make_campaign())
+def test_update_message_with_bad_input_changes_nothing(create_campaign, add_message):
+    message = add_message(create_campaign())
     with pytest.raises(DomainError):
         services.update_message(message, label="Otro", body_es="Hola {nombre}", body_en="Hi")
     db.session.rollback()
@@ -474,8 +472,8 @@ def test_update_message_with_bad_input_changes_nothing(make_campaign, make_messa
     )
 
 
-def test_delete_unused_message(make_campaign, make_message):
-    message = make_message(make_campaign())
+def test_delete_unused_message(create_campaign, add_message):
+    message = add_message(create_campaign())
     services.delete_message(message)
     assert count(CampaignMessage) == 0
 
@@ -484,9 +482,9 @@ def test_delete_unused_message(make_campaign, make_message):
     "statuses",
     [["sent"], ["delivered", "scheduled"], ["failed"], ["claimed"], ["unknown", "canceled"]],
 )
-def test_delete_refused_once_anything_was_sent(make_campaign, make_message, make_outbox, statuses):
-    campaign = make_campaign(status="active")
-    message = make_message(campaign)
+def test_delete_refused_once_anything_was_sent(create_campaign, add_message, statuses):
+    campaign = create_campaign(status="active")
+    message = add_message(campaign)
     make_outbox(message, statuses, send_status="canceled")
     with pytest.raises(DomainError, match="already sent, so it is kept"):
         services.delete_message(message)
@@ -499,10 +497,10 @@ def test_delete_refused_once_anything_was_sent(make_campaign, make_message, make
     [(["scheduled"], "scheduled"), (["held", "canceled"], "scheduled"), ([], "scheduled")],
 )
 def test_delete_refused_while_a_send_is_pending(
-    make_campaign, make_message, make_outbox, statuses, send_status
+    create_campaign, add_message, statuses, send_status
 ):
-    campaign = make_campaign(status="active")
-    message = make_message(campaign)
+    campaign = create_campaign(status="active")
+    message = add_message(campaign)
     make_outbox(message, statuses, send_status=send_status)
     with pytest.raises(DomainError, match="Cancel its send first"):
         services.delete_message(message)
@@ -510,10 +508,10 @@ def test_delete_refused_while_a_send_is_pending(
     assert count(CampaignMessage) == 1 and count(OutreachSend) == 1
 
 
-def test_delete_after_the_send_was_canceled(make_campaign, make_message, make_outbox):
-    campaign = make_campaign(status="active")
-    message = make_message(campaign)
-    keep = make_message(campaign, label="Semana 2")
+def test_delete_after_the_send_was_canceled(create_campaign, add_message):
+    campaign = create_campaign(status="active")
+    message = add_message(campaign)
+    keep = add_message(campaign, label="Semana 2")
     make_outbox(message, ["canceled", "skipped"], send_status="canceled")
     make_outbox(keep, ["scheduled"])
     services.delete_message(message)

@@ -9,10 +9,10 @@ from flask_babel import force_locale, gettext
 from markupsafe import escape
 from sqlalchemy import func, select
 
-from app.contacts.models import Audience, Contact
+from app.contacts.models import Audience
 from app.extensions import db
-from tests.conftest import csrf_token_from
-from tests.support import TODAY
+from tests.factories import make_audience, make_contact
+from tests.support import TODAY, csrf_token_from
 
 YEAR = TODAY.year  # the frozen calendar (tests/support.py), not the real one
 WHEN = datetime(2026, 1, 5, 17, 0, tzinfo=UTC)
@@ -21,33 +21,6 @@ WHEN = datetime(2026, 1, 5, 17, 0, tzinfo=UTC)
 def es(msgid: str, **values) -> str:
     with force_locale("es"):
         return str(escape(gettext(msgid, **values)))
-
-
-def add_contact(org, n, **overrides) -> Contact:
-    values = dict(
-        organization_id=org.id,
-        phone=f"+52664{n:07d}",
-        first_name=f"Joven {n}",
-        language="es",
-        birth_year=YEAR - 20,
-        country="MX",
-        state_code="02",
-        municipality="Tijuana",
-        timezone="America/Tijuana",
-        consent_source="workshop",
-    )
-    values.update(overrides)
-    contact = Contact(**values)
-    db.session.add(contact)
-    db.session.commit()
-    return contact
-
-
-def add_audience(org, name="Tijuana", **filters) -> Audience:
-    audience = Audience(organization_id=org.id, name=name, filters=filters)
-    db.session.add(audience)
-    db.session.commit()
-    return audience
 
 
 def count_audiences() -> int:
@@ -69,12 +42,12 @@ def coordinator(make_user, org, login):
 @pytest.fixture
 def crowd(org):
     """Five Spanish speakers in Tijuana: 3 eligible, 1 opted out, 1 minor without guardian."""
-    add_contact(org, 1)
-    add_contact(org, 2)
-    add_contact(org, 3, language="en")
-    add_contact(org, 4, opted_out_at=WHEN)
-    add_contact(org, 5, birth_year=YEAR - 15)
-    add_contact(org, 6, erased_at=WHEN, phone=None, first_name=None)
+    make_contact(org, 1)
+    make_contact(org, 2)
+    make_contact(org, 3, language="en")
+    make_contact(org, 4, opted_out_at=WHEN)
+    make_contact(org, 5, birth_year=YEAR - 15)
+    make_contact(org, 6, erased_at=WHEN, phone=None, first_name=None)
     return org
 
 
@@ -226,27 +199,29 @@ def test_preview_json_endpoint(client, crowd, coordinator):
 
 
 def test_detail_shows_live_count_excluded_and_sample(client, crowd, coordinator):
-    audience = add_audience(crowd, languages=["es"])
+    audience = make_audience(crowd, {"languages": ["es"]}, name="Tijuana")
     html = client.get(f"/audiences/{audience.id}").get_data(as_text=True)
     assert es("Opted out") in html and es("Minor without guardian consent") in html
     assert "Joven 1" in html and "Joven 2" in html
     assert "Joven 3" not in html and "Joven 4" not in html and "Joven 5" not in html
     assert 'scope="col"' in html and 'scope="row"' in html
     # The count is live: a new eligible contact shows up at once.
-    add_contact(crowd, 7)
+    make_contact(crowd, 7)
     assert "Joven 7" in client.get(f"/audiences/{audience.id}").get_data(as_text=True)
 
 
 def test_list_describes_each_audience(client, org, coordinator):
-    add_audience(org, "Jóvenes 15-17", age_min=15, age_max=17)
+    make_audience(org, {"age_min": 15, "age_max": 17}, name="Jóvenes 15-17")
     html = client.get("/audiences/").get_data(as_text=True)
     assert "Jóvenes 15-17" in html
     assert es("%(min)d to %(max)d years", min=15, max=17) in html
 
 
 def test_edit_audience(client, org, coordinator):
-    audience = add_audience(
-        org, languages=["es"], municipalities=["Tijuana", "Tecate"], state_codes=["02"]
+    audience = make_audience(
+        org,
+        {"languages": ["es"], "municipalities": ["Tijuana", "Tecate"], "state_codes": ["02"]},
+        name="Tijuana",
     )
     url = f"/audiences/{audience.id}/edit"
     page = client.get(url).get_data(as_text=True)
@@ -272,7 +247,7 @@ def test_edit_audience(client, org, coordinator):
 
 
 def test_edit_with_invalid_filters_changes_nothing(client, org, coordinator):
-    audience = add_audience(org, languages=["es"])
+    audience = make_audience(org, {"languages": ["es"]}, name="Tijuana")
     url = f"/audiences/{audience.id}/edit"
     response = client.post(
         url,
@@ -290,7 +265,7 @@ def test_edit_with_invalid_filters_changes_nothing(client, org, coordinator):
 
 
 def test_duplicate_name_is_refused(client, org, coordinator):
-    add_audience(org, "Todos")
+    make_audience(org, name="Todos")
     response = client.post(
         "/audiences/new",
         data={
@@ -305,7 +280,7 @@ def test_duplicate_name_is_refused(client, org, coordinator):
 
 
 def test_delete_audience(client, org, coordinator):
-    audience = add_audience(org)
+    audience = make_audience(org, name="Tijuana")
     token = csrf_token_from(client.get(f"/audiences/{audience.id}"))
     response = client.post(f"/audiences/{audience.id}/delete", data={"csrf_token": token})
     assert response.status_code == 302
@@ -325,7 +300,7 @@ def test_form_loads_the_live_count_script(client, org, coordinator):
 
 
 def test_evaluator_gets_403_everywhere(client, org, make_user, login):
-    audience = add_audience(org)
+    audience = make_audience(org, name="Tijuana")
     login(make_user(org, role="evaluator"))
     for route in (
         "/audiences/",
@@ -348,7 +323,7 @@ def test_evaluator_gets_403_everywhere(client, org, make_user, login):
 
 def test_other_organizations_audiences_are_404_everywhere(client, org, coordinator, make_org):
     other = make_org(slug="ong-b")
-    theirs = add_audience(other, "Ajena")
+    theirs = make_audience(other, name="Ajena")
     for route in (f"/audiences/{theirs.id}", f"/audiences/{theirs.id}/edit"):
         assert client.get(route).status_code == 404, route
     token = csrf_token_from(client.get("/audiences/new"))
@@ -362,9 +337,9 @@ def test_other_organizations_audiences_are_404_everywhere(client, org, coordinat
 
 def test_other_organizations_contacts_never_count(client, org, coordinator, make_org):
     other = make_org(slug="ong-b")
-    add_contact(other, 1, first_name="Ajena")
-    add_contact(org, 2)
-    mine = add_audience(org, "Todos")
+    make_contact(other, 1, first_name="Ajena")
+    make_contact(org, 2)
+    mine = make_audience(org, name="Todos")
     assert client.get("/audiences/preview").get_json()["matched"] == 1
     html = client.get(f"/audiences/{mine.id}").get_data(as_text=True)
     assert "Joven 2" in html and "Ajena" not in html

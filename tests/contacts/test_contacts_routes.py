@@ -11,31 +11,11 @@ from sqlalchemy import func, select
 
 from app.contacts.models import Contact, ContactTag
 from app.extensions import db
-from tests.conftest import csrf_token_from
-from tests.support import TODAY
+from tests.factories import make_contact
+from tests.support import TODAY, csrf_token_from
 
 YEAR = TODAY.year  # the frozen calendar (tests/support.py), not the real one
 WHEN = datetime(2026, 1, 5, 17, 0, tzinfo=UTC)
-
-
-def add_contact(org, n=1, **overrides) -> Contact:
-    values = dict(
-        organization_id=org.id,
-        phone=f"+52664{n:07d}",
-        first_name=f"Joven {n}",
-        language="es",
-        birth_year=YEAR - 20,
-        country="MX",
-        state_code="02",
-        municipality="Tijuana",
-        timezone="America/Tijuana",
-        consent_source="workshop",
-    )
-    values.update(overrides)
-    contact = Contact(**values)
-    db.session.add(contact)
-    db.session.commit()
-    return contact
 
 
 def es(msgid: str, **values) -> str:
@@ -87,8 +67,8 @@ def form_data(client, url, **overrides) -> dict:
 
 
 def test_list_shows_contacts_with_badges_and_links(client, org, coordinator, make_org):
-    add_contact(org, 1, first_name="Ximena", birth_year=YEAR - 15, guardian_consent=False)
-    add_contact(
+    make_contact(org, 1, first_name="Ximena", birth_year=YEAR - 15, guardian_consent=False)
+    make_contact(
         org,
         2,
         first_name="Omar",
@@ -98,9 +78,9 @@ def test_list_shows_contacts_with_badges_and_links(client, org, coordinator, mak
         state_code="CA",
         timezone="America/Los_Angeles",
     )
-    add_contact(org, 3, first_name="Borrada", erased_at=WHEN, phone=None)
-    add_contact(make_org(), 4, first_name="Ajena")
-    tagged = add_contact(org, 5, first_name="Tere", age_band="18-24", birth_year=None)
+    make_contact(org, 3, first_name="Borrada", erased_at=WHEN, phone=None)
+    make_contact(make_org(), 4, first_name="Ajena")
+    tagged = make_contact(org, 5, first_name="Tere", age_band="18-24", birth_year=None)
     tagged.tags.append(ContactTag(name="futbol"))
     db.session.commit()
 
@@ -125,8 +105,8 @@ def test_list_links_to_the_csv_import(client, org, coordinator):
 
 
 def test_search_and_filters_through_the_page(client, org, coordinator):
-    add_contact(org, 1, first_name="Ángela")
-    add_contact(org, 2, first_name="Rocío", phone="+526649871234", language="en")
+    make_contact(org, 1, first_name="Ángela")
+    make_contact(org, 2, first_name="Rocío", phone="+526649871234", language="en")
     html = client.get("/contacts/?q=angela").get_data(as_text=True)
     assert "Ángela" in html and "Rocío" not in html
     html = client.get("/contacts/?q=987 12").get_data(as_text=True)
@@ -140,7 +120,7 @@ def test_search_and_filters_through_the_page(client, org, coordinator):
 
 
 def test_invalid_filter_value_is_ignored_not_fatal(client, org, coordinator):
-    add_contact(org, 1, first_name="Ángela")
+    make_contact(org, 1, first_name="Ángela")
     response = client.get("/contacts/?eligibility=bogus&language=xx")
     assert response.status_code == 200
     assert "Ángela" in response.get_data(as_text=True)
@@ -148,7 +128,7 @@ def test_invalid_filter_value_is_ignored_not_fatal(client, org, coordinator):
 
 def test_pagination_by_cursor(client, org, coordinator):
     for n in range(1, 56):
-        add_contact(org, n)
+        make_contact(org, n)
     first = client.get("/contacts/?tag=&q=").get_data(as_text=True)
     assert "Joven 55" in first and "Joven 6<" in first and "Joven 5<" not in first
     older = re.search(r'rel="next" href="([^"]+)"', first).group(1).replace("&amp;", "&")
@@ -164,7 +144,7 @@ def test_pagination_by_cursor(client, org, coordinator):
 
 def test_pagination_keeps_the_filters(client, org, coordinator):
     for n in range(1, 56):
-        add_contact(org, n, language="en")
+        make_contact(org, n, language="en")
     html = client.get("/contacts/?language=en").get_data(as_text=True)
     older = re.search(r'rel="next" href="([^"]+)"', html).group(1)
     assert "language=en" in older
@@ -179,7 +159,7 @@ def test_bad_cursor_is_a_400(client, org, coordinator):
 
 
 def test_detail_shows_consent_opt_out_and_eligibility(client, org, coordinator):
-    contact = add_contact(
+    contact = make_contact(
         org,
         1,
         first_name="Iván",
@@ -251,7 +231,7 @@ def test_bad_input_in_english(client, org, coordinator):
 
 
 def test_duplicate_phone_is_refused(client, org, coordinator):
-    add_contact(org, 1, phone="+526645550101", first_name="Primera")
+    make_contact(org, 1, phone="+526645550101", first_name="Primera")
     response = client.post(
         "/contacts/new", data=form_data(client, "/contacts/new", phone="+52 1 664 555 0101")
     )
@@ -263,7 +243,7 @@ def test_duplicate_phone_is_refused(client, org, coordinator):
 
 
 def test_edit_contact(client, org, coordinator):
-    contact = add_contact(org, 1, first_name="Paola", timezone="America/Tijuana")
+    contact = make_contact(org, 1, first_name="Paola", timezone="America/Tijuana")
     contact.tags.append(ContactTag(name="teatro"))
     db.session.commit()
     page = client.get(f"/contacts/{contact.id}/edit").get_data(as_text=True)
@@ -286,8 +266,8 @@ def test_edit_contact(client, org, coordinator):
 
 
 def test_edit_with_bad_input_or_taken_phone_changes_nothing(client, org, coordinator):
-    add_contact(org, 1, phone="+526645550101")
-    contact = add_contact(org, 2, first_name="Sofía")
+    make_contact(org, 1, phone="+526645550101")
+    contact = make_contact(org, 2, first_name="Sofía")
     url = f"/contacts/{contact.id}/edit"
     response = client.post(url, data=form_data(client, url, first_name="Otra", birth_year="18"))
     assert response.status_code == 400
@@ -303,7 +283,7 @@ def test_edit_with_bad_input_or_taken_phone_changes_nothing(client, org, coordin
 
 
 def test_opt_out_and_back_in_by_a_coordinator(client, org, coordinator):
-    contact = add_contact(org, 1)
+    contact = make_contact(org, 1)
     token = csrf_token_from(client.get(f"/contacts/{contact.id}"))
     response = client.post(f"/contacts/{contact.id}/opt-out", data={"csrf_token": token})
     assert response.status_code == 302
@@ -329,7 +309,7 @@ def test_opt_out_and_back_in_by_a_coordinator(client, org, coordinator):
 
 
 def test_erase_needs_confirmation_then_keeps_a_de_identified_row(client, org, coordinator):
-    contact = add_contact(org, 1, first_name="Renata", birth_year=YEAR - 16, guardian_consent=True)
+    contact = make_contact(org, 1, first_name="Renata", birth_year=YEAR - 16, guardian_consent=True)
     contact.tags.append(ContactTag(name="futbol"))
     db.session.commit()
     url = f"/contacts/{contact.id}/erase"
@@ -387,7 +367,7 @@ POST_ROUTES = [
 
 
 def test_evaluator_gets_403_everywhere(client, org, make_user, login):
-    contact = add_contact(org, 1, opted_out_at=WHEN)
+    contact = make_contact(org, 1, opted_out_at=WHEN)
     login(make_user(org, role="evaluator"))
     for route in GET_ROUTES:
         response = client.get(route.format(id=contact.id))
@@ -404,14 +384,14 @@ def test_evaluator_gets_403_everywhere(client, org, make_user, login):
 
 
 def test_admin_can_use_the_contact_pages(client, org, make_user, login):
-    contact = add_contact(org, 1)
+    contact = make_contact(org, 1)
     login(make_user(org, role="admin"))
     assert client.get("/contacts/").status_code == 200
     assert client.get(f"/contacts/{contact.id}/edit").status_code == 200
 
 
 def test_other_organizations_contacts_are_404_everywhere(client, org, coordinator, make_org):
-    stranger = add_contact(make_org(slug="ong-b"), 1, first_name="Ajena", opted_out_at=WHEN)
+    stranger = make_contact(make_org(slug="ong-b"), 1, first_name="Ajena", opted_out_at=WHEN)
     for route in GET_ROUTES[1:]:
         if route == "/contacts/new":
             continue

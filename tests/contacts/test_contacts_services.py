@@ -9,6 +9,7 @@ from app.contacts import services
 from app.contacts.models import Contact, ContactTag
 from app.errors import DomainError
 from app.extensions import db
+from tests.factories import make_contact
 
 TODAY = date(2026, 6, 15)
 NOW = datetime(2026, 6, 15, 18, 0, tzinfo=UTC)
@@ -241,28 +242,10 @@ def test_local_today_uses_the_organization_zone(org):
 # --- the list ---------------------------------------------------------------------------
 
 
-def add(org, n, **overrides):
-    values = dict(
-        organization_id=org.id,
-        phone=f"+52664{n:07d}",
-        first_name=f"Persona {n}",
-        language="es",
-        country="MX",
-        state_code="02",
-        timezone="America/Tijuana",
-        birth_year=2000,
-        consent_source="workshop",
-    )
-    values.update(overrides)
-    contact = Contact(**values)
-    db.session.add(contact)
-    return contact
-
-
 def test_search_by_name_ignores_case_and_accents(org):
-    add(org, 1, first_name="José Ángel")
-    add(org, 2, first_name="MARÍA")
-    add(org, 3, first_name="Juan")
+    make_contact(org, 1, first_name="José Ángel")
+    make_contact(org, 2, first_name="MARÍA")
+    make_contact(org, 3, first_name="Juan")
     db.session.commit()
 
     def names(q):
@@ -278,8 +261,8 @@ def test_search_by_name_ignores_case_and_accents(org):
 
 
 def test_search_by_partial_phone_and_tag(org):
-    a = add(org, 1, phone="+526641112233")
-    b = add(org, 2, phone="+526649998877")
+    a = make_contact(org, 1, phone="+526641112233")
+    b = make_contact(org, 2, phone="+526649998877")
     b.tags.append(ContactTag(name="futbol"))
     db.session.commit()
 
@@ -292,9 +275,9 @@ def test_search_by_partial_phone_and_tag(org):
 
 
 def test_filters_by_code_and_eligibility(org):
-    ok = add(org, 1)
-    out = add(org, 2, opted_out_at=NOW, language="en")
-    minor = add(org, 3, birth_year=2012, state_code="14", consent_source="school")
+    ok = make_contact(org, 1)
+    out = make_contact(org, 2, opted_out_at=NOW, language="en")
+    minor = make_contact(org, 3, birth_year=2012, state_code="14", consent_source="school")
     db.session.commit()
 
     def ids(**filters):
@@ -309,9 +292,9 @@ def test_filters_by_code_and_eligibility(org):
 
 
 def test_erased_and_other_organizations_contacts_are_not_listed(org, make_org):
-    kept = add(org, 1)
-    add(org, 2, erased_at=NOW, phone=None, first_name=None)
-    add(make_org(), 3)
+    kept = make_contact(org, 1)
+    make_contact(org, 2, erased_at=NOW, phone=None, first_name=None)
+    make_contact(make_org(), 3)
     db.session.commit()
     page = services.list_contacts(org.id, {}, today=TODAY)
     assert [c.id for c in page.contacts] == [kept.id] and page.matches == 1
@@ -319,7 +302,7 @@ def test_erased_and_other_organizations_contacts_are_not_listed(org, make_org):
 
 def test_keyset_pagination_walks_forward_and_back(org):
     for n in range(1, 8):
-        add(org, n)
+        make_contact(org, n)
     db.session.commit()
     ids = sorted(db.session.scalars(select(Contact.id)).all(), reverse=True)
 
@@ -339,7 +322,7 @@ def test_keyset_pagination_walks_forward_and_back(org):
 def test_match_count_is_capped(org, monkeypatch):
     monkeypatch.setattr(services, "COUNT_CAP", 4)
     for n in range(1, 7):
-        add(org, n)
+        make_contact(org, n, first_name=f"Persona {n}")
     db.session.commit()
     page = services.list_contacts(org.id, {}, today=TODAY, per_page=2)
     assert page.capped and page.matches == 4

@@ -13,10 +13,9 @@ from app.messaging.fake import FakeSmsGateway
 from app.outbox.models import InboundMessage, OutboxMessage
 from app.participation.models import ParticipationEvent
 from app.participation.services import record_event
-from tests.conftest import csrf_token_from
 from tests.factories import make_campaign, make_contact
 from tests.outreach.helpers import make_worker
-from tests.support import NOW, TODAY, Clock
+from tests.support import NOW, TODAY, Clock, csrf_token_from
 
 OTHER_CELL = "6641239876"
 

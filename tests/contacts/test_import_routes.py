@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from app.contacts.models import Contact, ContactImport
 from app.extensions import db
-from tests.conftest import csrf_token_from
+from tests.support import csrf_token_from
 
 URL = "/contacts/imports/"
 NEW = "/contacts/imports/new"

@@ -9,7 +9,7 @@ from app.contacts.retention import purge_inactive_contacts
 from app.extensions import db
 from app.participation.services import record_event
 from tests.factories import make_contact
-from tests.outreach.helpers import utc
+from tests.support import utc
 
 NOW = utc(2026, 11, 27)
 OLD = NOW - timedelta(days=500)

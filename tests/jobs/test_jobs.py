@@ -10,8 +10,7 @@ from app.extensions import db
 from app.jobs import services
 from app.jobs.models import Job
 from app.jobs.runner import run_pending
-from tests.conftest import csrf_token_from
-from tests.outreach.helpers import Clock, utc
+from tests.support import Clock, csrf_token_from, utc
 
 NOW = utc(2026, 12, 1, 12)
 

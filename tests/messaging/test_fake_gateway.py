@@ -2,7 +2,7 @@
 
 import re
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from flask import Flask
@@ -17,18 +17,10 @@ from app.messaging import (
 from app.messaging.fake import FakeSmsGateway
 from app.messaging.simulator import SimulatorGateway
 from app.messaging.twilio_gateway import TwilioGateway
+from tests.support import NOW, Clock
 
 SID = re.compile(r"^SM[0-9a-f]{32}$")
-NOW = datetime(2026, 11, 27, 18, 0, tzinfo=UTC)
 ANA, BETO = "+5216641234567", "+15105550123"
-
-
-class Clock:
-    def __init__(self, now):
-        self.now = now
-
-    def __call__(self):
-        return self.now
 
 
 def test_fake_records_sends_with_unique_sids():

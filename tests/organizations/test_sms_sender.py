@@ -6,7 +6,7 @@ from app.errors import DomainError
 from app.extensions import db
 from app.organizations.models import Organization
 from app.organizations.services import update_settings
-from tests.conftest import csrf_token_from
+from tests.support import csrf_token_from
 
 SERVICE = "MG" + "0a1b2c3d" * 4
 

@@ -1,29 +1,19 @@
-"""Shared builders for outreach tests: a scheduled send and a worker with a fake gateway."""
+"""Outreach helpers: schedule a send through the service or through the page, and a worker
+with a fake gateway (clocks and `utc` are in tests/support.py, rows in tests/factories.py)."""
 
-from datetime import UTC, date, datetime, time
+from datetime import date, time
 
 from app.messaging.fake import FakeSmsGateway
 from app.outbox.dispatch import DispatchSettings
 from app.outbox.worker import Worker
 from app.outreach.services import schedule_send
 from tests.factories import make_audience, make_campaign, make_message
-
-
-class Clock:
-    def __init__(self, now: datetime):
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
+from tests.support import csrf_token_from
 
 
 class NoBudget:
     def acquire(self):
         pass
-
-
-def utc(*args) -> datetime:
-    return datetime(*args, tzinfo=UTC)
 
 
 def schedule_once(
@@ -63,3 +53,20 @@ def make_worker(app, clock, gateway=None, *, worker_id="w1", budget=None, **sett
         budget=budget or NoBudget(),
         worker_id=worker_id,
     )
+
+
+def schedule(client, world, **data):
+    """Post the "new send" form of the `world` fixture's campaign (data overrides fields)."""
+    url = f"/campaigns/{world['campaign'].id}/sends/new"
+    token = csrf_token_from(client.get(url))
+    payload = {
+        "csrf_token": token,
+        "message": world["message"].id,
+        "audience": world["audience"].id,
+        "kind": "once",
+        "timing": "local",
+        "local_date": "2026-12-01",
+        "local_time": "17:00",
+    }
+    payload.update(data)
+    return client.post(url, data=payload)

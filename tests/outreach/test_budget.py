@@ -4,6 +4,7 @@ import os
 import threading
 import time
 import uuid
+from itertools import pairwise
 
 import pytest
 
@@ -30,7 +31,7 @@ def test_local_budget_spaces_sends_at_the_rate():
         moments.append(fake.now)
     # 1 immediately, then one every 0.1 s: 50 sends take 4.9 s of (fake) time.
     assert moments[-1] == pytest.approx(4.9, abs=0.01)
-    assert all(b - a >= 0.099 for a, b in zip(moments, moments[1:]))
+    assert all(b - a >= 0.099 for a, b in pairwise(moments))
 
 
 def test_redis_budget_is_shared_between_workers():
@@ -67,7 +68,8 @@ DOWN_REDIS = "redis://127.0.0.1:6390/0"  # nothing listens there
 
 def _due_rows(make_org, n=3):
     from tests.factories import make_contact
-    from tests.outreach.helpers import schedule_once, utc
+    from tests.outreach.helpers import schedule_once
+    from tests.support import utc
 
     org = make_org()
     for _ in range(n):
@@ -102,7 +104,7 @@ def test_worker_claims_nothing_while_redis_is_down(app, make_org, caplog):
 
     from app.messaging.fake import FakeSmsGateway
     from app.outbox.budget_redis import RedisSendBudget
-    from tests.outreach.helpers import Clock
+    from tests.support import Clock
 
     clock = Clock(_due_rows(make_org))
     gateway = FakeSmsGateway(clock=clock)
@@ -123,7 +125,7 @@ def test_worker_sends_once_redis_answers(app, make_org):
         pytest.skip("needs Redis (TEST_REDIS_URL)")
     from app.messaging.fake import FakeSmsGateway
     from app.outbox.budget_redis import RedisSendBudget
-    from tests.outreach.helpers import Clock
+    from tests.support import Clock
 
     clock = Clock(_due_rows(make_org))
     gateway = FakeSmsGateway(clock=clock)

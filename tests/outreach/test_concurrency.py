@@ -12,7 +12,8 @@ from app.messaging.fake import FakeSmsGateway
 from app.outbox.dispatch import claim_due
 from app.outbox.models import OutboxMessage
 from tests.factories import CONSENTED, make_campaign
-from tests.outreach.helpers import Clock, make_worker, utc
+from tests.outreach.helpers import make_worker
+from tests.support import Clock, utc
 
 DUE = utc(2026, 12, 2, 1, 0)
 

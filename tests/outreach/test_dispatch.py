@@ -11,7 +11,8 @@ from app.messaging.gateway import OutcomeUnknownSmsError, PermanentSmsError, Ret
 from app.outbox.models import OutboxMessage
 from app.participation.models import ParticipationEvent
 from tests.factories import make_contact
-from tests.outreach.helpers import Clock, make_worker, schedule_once, utc
+from tests.outreach.helpers import make_worker, schedule_once
+from tests.support import Clock, utc
 
 SCHEDULED_AT = utc(2026, 11, 27, 18, 0)
 DUE = utc(2026, 12, 2, 1, 0)  # 17:00 in Tijuana on 1 December

@@ -13,12 +13,13 @@ from app.messaging.gateway import OutcomeUnknownSmsError, RetryableSmsError, Sms
 from app.outbox.dispatch import claim_due, recover_expired_leases
 from app.outbox.models import OutboxMessage
 from app.outbox.preparing import prepare_batch
-from app.outbox.text import sms_text
 from app.outbox.sending import reconcile_unknown
+from app.outbox.text import sms_text
 from app.outreach import services
 from app.outreach.models import OutreachSend
 from tests.factories import make_campaign, make_contact, make_message
-from tests.outreach.helpers import Clock, make_worker, schedule_once, utc
+from tests.outreach.helpers import make_worker, schedule_once
+from tests.support import Clock, utc
 
 SCHEDULED_AT = utc(2026, 11, 27, 18, 0)
 DUE = utc(2026, 12, 2, 1, 0)  # 17:00 in Tijuana on 1 December

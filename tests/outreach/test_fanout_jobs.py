@@ -9,10 +9,9 @@ from app.outbox.models import OutboxMessage
 from app.outreach.models import OutreachSend
 from app.outreach.services import cancel_send, enroll_late_joiners
 from app.participation.models import ParticipationEvent
-from tests.conftest import csrf_token_from
 from tests.factories import make_contact
-from tests.outreach.helpers import utc
-from tests.outreach.test_routes import schedule, world  # noqa: F401  (fixture)
+from tests.outreach.helpers import schedule
+from tests.support import csrf_token_from, utc
 
 
 @pytest.fixture
@@ -91,9 +90,8 @@ def test_a_large_workshop_invitation_records_invited_once(
     from datetime import timedelta
 
     from app.timeutil import utcnow
-    from tests.factories import make_audience, make_campaign, make_message
-    from tests.workshops.test_routes import TZ
-    from tests.workshops.test_services import make_workshop
+    from tests.factories import make_audience, make_campaign, make_message, make_workshop
+    from tests.support import TIJUANA
 
     app.config["OUTREACH_INLINE_FANOUT"] = 2
     org = make_org()
@@ -106,7 +104,7 @@ def test_a_large_workshop_invitation_records_invited_once(
     for _ in range(3):
         make_contact(org)
     url = f"/workshops/{workshop.id}/invite"
-    day = (start - timedelta(days=3)).astimezone(TZ).date()
+    day = (start - timedelta(days=3)).astimezone(TIJUANA).date()
     response = client.post(
         url,
         data={

@@ -10,7 +10,7 @@ from app.outbox.inbound import receive_sms
 from app.outbox.models import InboundMessage, OutboxMessage
 from app.participation.models import ParticipationEvent
 from tests.factories import make_contact
-from tests.outreach.helpers import utc
+from tests.support import utc
 
 NOW = utc(2026, 12, 2, 1, 0)
 OPT_OUT_WORDS = [
@@ -186,7 +186,7 @@ def test_unknown_sender_creates_nothing(app, make_org):
 
 
 def test_old_mexican_mobile_form_is_recognized(app, make_org):
-    contact = make_contact(make_org(), phone="+526641234567")
+    make_contact(make_org(), phone="+526641234567")
     assert (
         receive_sms(sid="SM" + "b" * 32, from_number="+5216641234567", body="BAJA", now=NOW)
         == "opted_out"

@@ -10,43 +10,9 @@ from app.extensions import db
 from app.messaging.simulator import SimulatorGateway
 from app.outbox.models import InboundMessage, OutboxMessage
 from app.outreach.models import OutreachSend
-from tests.conftest import csrf_token_from
-from tests.factories import make_audience, make_campaign, make_contact, make_message
-from tests.outreach.helpers import Clock, make_worker, utc
-
-
-@pytest.fixture
-def world(make_org, make_user):
-    org = make_org()
-    coordinator = make_user(org, role="coordinator")
-    campaign = make_campaign(org)
-    message = make_message(campaign)
-    audience = make_audience(org, {})
-    contacts = [make_contact(org) for _ in range(3)]
-    return dict(
-        org=org,
-        user=coordinator,
-        campaign=campaign,
-        message=message,
-        audience=audience,
-        contacts=contacts,
-    )
-
-
-def schedule(client, world, **data):
-    url = f"/campaigns/{world['campaign'].id}/sends/new"
-    token = csrf_token_from(client.get(url))
-    payload = {
-        "csrf_token": token,
-        "message": world["message"].id,
-        "audience": world["audience"].id,
-        "kind": "once",
-        "timing": "local",
-        "local_date": "2026-12-01",
-        "local_time": "17:00",
-    }
-    payload.update(data)
-    return client.post(url, data=payload)
+from tests.factories import make_campaign
+from tests.outreach.helpers import make_worker, schedule
+from tests.support import Clock, csrf_token_from, utc
 
 
 def test_schedule_from_the_form(client, login, world):

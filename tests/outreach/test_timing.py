@@ -17,14 +17,10 @@ from app.outbox.timing import (
     sequence_due,
     weekly_occurrences,
 )
+from tests.support import utc
 
-UTC = UTC
 DEFAULT = QuietHours()
 FLORIDA = rules_for("US", "FL", DEFAULT).window
-
-
-def utc(*args) -> datetime:
-    return datetime(*args, tzinfo=UTC)
 
 
 def local(tz: str, *args) -> datetime:

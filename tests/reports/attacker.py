@@ -15,7 +15,7 @@ import math
 import re
 from fractions import Fraction
 
-from app.reports.tables import SPECS
+from app.reports.specs import SPECS
 
 HIDDEN = "hidden"
 INF = math.inf
@@ -62,6 +62,17 @@ def number(text: str):
         return shown  # a label
 
 
+def _section_rows(table: str, section: str) -> list[list[str]]:
+    """The cell texts of each row of a table's <tbody> or <tfoot>."""
+    found = re.search(rf"<{section}>(.*?)</{section}>", table, re.S)
+    if not found:
+        return []
+    return [
+        [_text(c) for c in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row, re.S)]
+        for row in re.findall(r"<tr>(.*?)</tr>", found.group(1), re.S)
+    ]
+
+
 def page_tables(html: str) -> dict:
     """{caption: (column labels, rows, total)} of every report table on a page."""
     tables = {}
@@ -70,18 +81,8 @@ def page_tables(html: str) -> dict:
     ):
         head = re.search(r"<thead>(.*?)</thead>", body, re.S).group(1)
         columns = [_text(c) for c in re.findall(r"<th[^>]*>(.*?)</th>", head, re.S)]
-
-        def rows_of(section):
-            found = re.search(rf"<{section}>(.*?)</{section}>", body, re.S)
-            if not found:
-                return []
-            return [
-                [_text(c) for c in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row, re.S)]
-                for row in re.findall(r"<tr>(.*?)</tr>", found.group(1), re.S)
-            ]
-
-        rows = [r for r in rows_of("tbody") if len(r) == len(columns)]
-        total = rows_of("tfoot")
+        rows = [r for r in _section_rows(body, "tbody") if len(r) == len(columns)]
+        total = _section_rows(body, "tfoot")
         tables[_text(caption)] = (columns, rows, total[0] if total else None)
     return tables
 
@@ -93,7 +94,7 @@ def figures_of_tables(tables: dict) -> dict:
         lead = LABELS[caption]
         for row in rows + ([total] if total else []):
             label = " / ".join(row[:lead]) if row is not total else "Total"
-            for column, cell in zip(columns[lead:], row[lead:]):
+            for column, cell in zip(columns[lead:], row[lead:], strict=True):
                 figures[(caption, label, column)] = number(cell)
     return figures
 
@@ -135,8 +136,8 @@ def csv_figures(text: str, key: str, page: dict) -> dict:
     labels = [" / ".join(r[:lead]) for r in page_rows] + (["Total"] if total else [])
     assert len(body) == len(labels), key
     figures = {}
-    for label, row in zip(labels, body):
-        cells = dict(zip(header, row))
+    for label, row in zip(labels, body, strict=True):
+        cells = dict(zip(header, row, strict=True))
         for column in figure_columns:
             figures[(caption, label, str(column.label))] = number(cells[column.key])
     return figures
@@ -437,53 +438,69 @@ def _narrow(rows, bounds, known) -> None:
             return
 
 
-def attack(k: Knowledge) -> dict:
-    """The values the attacker pins down for hidden figures: {key: value}."""
-    known = {key: v for key, v in k.figures.items() if isinstance(v, Fraction)}
+def _hidden_bounds(figures: dict) -> dict:
+    """What a suppression marker says: "<5" is 1..4, "*" any count."""
     bounds = {}
-    for key, v in k.figures.items():
-        if isinstance(v, tuple):  # hidden: "<5" is 1..4, "*" any count
+    for key, v in figures.items():
+        if isinstance(v, tuple):
             limit = v[1][1:]
             bounds[key] = (
                 [Fraction(1), Fraction(int(limit) - 1)]
                 if v[1].startswith("<")
                 else [Fraction(0), INF]
             )
+    return bounds
+
+
+def _from_ratios(k: Knowledge, known: dict) -> None:
+    """A count whose printed share or rate allows a single whole number."""
+    for numerator, denominators, ratio in k.ratios:
+        r = known.get(ratio)
+        if (
+            r is None
+            or numerator in known
+            or numerator in denominators
+            or not all(d in known for d in denominators)
+        ):
+            continue
+        den, tol = sum(known[d] for d in denominators), tolerance(r)
+        found = [
+            x
+            for x in range(max(0, math.floor((r - tol) * den)), math.ceil((r + tol) * den) + 1)
+            if den and abs(Fraction(x) / den - r) <= tol
+        ]
+        if len(found) == 1:
+            known[numerator] = Fraction(found[0])
+
+
+def _from_identities(k: Knowledge, known: dict, bounds: dict) -> None:
+    """Sums and differences that leave one unknown, then bounds narrowed to one value."""
+    rows = []
+    for equation in k.equations:
+        terms = {key: Fraction(c) for key, c in equation.items() if key not in known and c}
+        rhs = -sum(Fraction(c) * known[key] for key, c in equation.items() if key in known)
+        if terms:
+            rows.append((terms, rhs))
+    reduced = _rref(rows)
+    for terms, rhs in reduced:  # a sum or difference that leaves one unknown
+        if len(terms) == 1:
+            ((key, c),) = terms.items()
+            if (rhs / c).denominator == 1:
+                known[key] = rhs / c
+    _narrow(rows + reduced, bounds, known)
+    for key, (lo, hi) in bounds.items():
+        if key not in known and lo == hi:
+            known[key] = lo
+
+
+def attack(k: Knowledge) -> dict:
+    """The values the attacker pins down for hidden figures: {key: value}."""
+    known = {key: v for key, v in k.figures.items() if isinstance(v, Fraction)}
+    bounds = _hidden_bounds(k.figures)
     for _round in range(30):
         before = dict(known)
-        for numerator, denominators, ratio in k.ratios:  # shares and rates
-            r = known.get(ratio)
-            if (
-                r is None
-                or numerator in known
-                or numerator in denominators
-                or not all(d in known for d in denominators)
-            ):
-                continue
-            den, tol = sum(known[d] for d in denominators), tolerance(r)
-            found = [
-                x
-                for x in range(max(0, math.floor((r - tol) * den)), math.ceil((r + tol) * den) + 1)
-                if den and abs(Fraction(x) / den - r) <= tol
-            ]
-            if len(found) == 1:
-                known[numerator] = Fraction(found[0])
-        rows = []
-        for equation in k.equations:
-            terms = {key: Fraction(c) for key, c in equation.items() if key not in known and c}
-            rhs = -sum(Fraction(c) * known[key] for key, c in equation.items() if key in known)
-            if terms:
-                rows.append((terms, rhs))
-        reduced = _rref(rows)
-        for terms, rhs in reduced:  # a sum or difference that leaves one unknown
-            if len(terms) == 1:
-                ((key, c),) = terms.items()
-                if (rhs / c).denominator == 1:
-                    known[key] = rhs / c
-        _narrow(rows + reduced, bounds, known)
-        for key, (lo, hi) in bounds.items():
-            if key not in known and lo == hi:
-                known[key] = lo
+        _from_ratios(k, known)  # shares and rates
+        _from_identities(k, known, bounds)
         if known == before:
             break
     return {key: v for key, v in known.items() if isinstance(k.figures.get(key), tuple)}

@@ -38,7 +38,6 @@ c10), the enrolment of c6 (erased since) and the workshop registrations (c1 c2 c
 """
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -46,28 +45,16 @@ from app.campaigns.models import CampaignPlace
 from app.extensions import db
 from app.outreach.models import CampaignEnrollment, OutreachSend
 from app.participation.services import record_event
-from app.workshops.models import Workshop, WorkshopRegistration
-from tests.factories import make_audience, make_campaign, make_contact, make_message
-
-MARCH = (date(2026, 3, 1), date(2026, 3, 31))
-TODAY = date(2026, 11, 27)
-# Names and phones that must never appear in an evaluator's page or export.
-NAMES = [
-    "Xochiquetzal",
-    "Itzayana",
-    "Ximena-Zuleyma",
-    "Quetzalli",
-    "Yatziri",
-    "Zoemi",
-    "Tlacaelel",
-    "Cuauhtli",
-    "Maximiliana",
-    "Anahuacalli",
-]
-
-
-def utc(y, m, d, h=18, minute=0) -> datetime:
-    return datetime(y, m, d, h, minute, tzinfo=UTC)
+from tests.factories import (
+    make_audience,
+    make_campaign,
+    make_contact,
+    make_message,
+    make_registration,
+    make_workshop,
+)
+from tests.reports.helpers import NAMES
+from tests.support import utc
 
 
 @dataclass
@@ -84,29 +71,6 @@ class Dataset:
     w2: object
     contacts: dict = field(default_factory=dict)  # "c1".."c10"
     phones: list = field(default_factory=list)
-
-
-def _workshop(campaign, code, starts_at, **extra):
-    workshop = Workshop(
-        organization_id=campaign.organization_id,
-        campaign_id=campaign.id,
-        code=code,
-        title_es=f"Taller {code}",
-        title_en=f"Workshop {code}",
-        kind="community_workshop",
-        venue_name="Casa de la Cultura",
-        country="MX",
-        state_code="02",
-        municipality="Tijuana",
-        timezone="America/Mexico_City",
-        starts_at=starts_at,
-        ends_at=starts_at + timedelta(hours=2),
-        capacity=30,
-        **extra,
-    )
-    db.session.add(workshop)
-    db.session.commit()
-    return workshop
 
 
 @pytest.fixture
@@ -138,7 +102,30 @@ def dataset(app, make_org) -> Dataset:
     db.session.commit()
     m1, m2 = make_message(c1, label="Aviso 1"), make_message(c1, label="Aviso 2")
     m3 = make_message(c2, label="Vapeo 1")
+    contacts, phones = _contacts(org)
+    w1 = _workshop(c1, "1111", utc(2026, 3, 11, 2))
+    w2 = _workshop(c1, "2222", utc(2026, 3, 20, 17))
+    _targeted_audience(c1, m1, contacts, {w1: ("c1", "c2", "c3"), w2: ("c1", "c4")})
+    d = Dataset(
+        org=org,
+        other_org=other,
+        c1=c1,
+        c2=c2,
+        other_campaign=None,
+        m1=m1,
+        m2=m2,
+        m3=m3,
+        w1=w1,
+        w2=w2,
+        contacts=contacts,
+        phones=phones,
+    )
+    _events(d)
+    d.other_campaign = _other_organization(other)
+    return d
 
+
+def _contacts(org) -> tuple[dict, list]:
     specs = {  # name: (birth_year, age_band, state, municipality, gender, language)
         "c1": (2010, None, "02", "Tijuana", "female", "es"),
         "c2": (2012, None, "02", "tijuana", "male", "es"),
@@ -169,16 +156,29 @@ def dataset(app, make_org) -> Dataset:
     # c6 was erased on request: identifying fields gone, coarse attributes kept.
     erased = contacts["c6"]
     erased.phone = erased.first_name = None
-    erased.erased_at = utc(2026, 4, 1)
+    erased.erased_at = utc(2026, 4, 1, 18)
     db.session.commit()
+    return contacts, phones
 
-    w1 = _workshop(c1, "1111", utc(2026, 3, 11, 2))
-    w2 = _workshop(c1, "2222", utc(2026, 3, 20, 17))
 
-    audience = make_audience(org, {"state_codes": ["02"]}, name="Baja California")
+def _workshop(campaign, code, starts_at):
+    return make_workshop(
+        campaign.organization,
+        campaign=campaign,
+        code=code,
+        starts_at=starts_at,
+        title_es=f"Taller {code}",
+        title_en=f"Workshop {code}",
+        timezone="America/Mexico_City",
+    )
+
+
+def _targeted_audience(c1, m1, contacts, registered) -> None:
+    """A send to the audience "state 02", the enrolment of c6, workshop registrations."""
+    audience = make_audience(c1.organization, {"state_codes": ["02"]}, name="Baja California")
     db.session.add(
         OutreachSend(
-            organization_id=org.id,
+            organization_id=c1.organization_id,
             campaign_id=c1.id,
             message_id=m1.id,
             audience_id=audience.id,
@@ -187,29 +187,27 @@ def dataset(app, make_org) -> Dataset:
     )
     db.session.add(
         CampaignEnrollment(
-            organization_id=org.id,
+            organization_id=c1.organization_id,
             campaign_id=c1.id,
             contact_id=contacts["c6"].id,
-            enrolled_at=utc(2026, 3, 1),
+            enrolled_at=utc(2026, 3, 1, 18),
         )
     )
-    for workshop, names in ((w1, ("c1", "c2", "c3")), (w2, ("c1", "c4"))):
-        for name in names:
-            db.session.add(
-                WorkshopRegistration(
-                    organization_id=org.id,
-                    workshop_id=workshop.id,
-                    contact_id=contacts[name].id,
-                    status="confirmed",
-                )
-            )
     db.session.commit()
+    for workshop, names in registered.items():
+        for name in names:
+            make_registration(workshop, contacts[name])
+
+
+def _events(d: Dataset) -> None:
+    """The participation events of the table in this module's docstring."""
+    c1, c2, m1, m2, m3, w1, w2 = d.c1, d.c2, d.m1, d.m2, d.m3, d.w1, d.w2
 
     def ev(name, kind, when, campaign=c1, **extra):
         channel = "workshop" if kind in ("attended", "walk_in", "no_show") else "sms"
         record_event(
-            organization_id=org.id,
-            contact_id=contacts[name].id,
+            organization_id=d.org.id,
+            contact_id=d.contacts[name].id,
             kind=kind,
             channel=channel,
             occurred_at=when,
@@ -218,21 +216,21 @@ def dataset(app, make_org) -> Dataset:
         )
 
     for name in ("c1", "c2", "c3", "c4", "c5", "c6", "c10"):
-        ev(name, "sms_delivered", utc(2026, 3, 2), message_id=m1.id)
-    ev("c9", "sms_failed", utc(2026, 3, 2), message_id=m1.id, detail="30003")
-    ev("c1", "reply", utc(2026, 3, 3))
-    ev("c3", "reply", utc(2026, 3, 3))
+        ev(name, "sms_delivered", utc(2026, 3, 2, 18), message_id=m1.id)
+    ev("c9", "sms_failed", utc(2026, 3, 2, 18), message_id=m1.id, detail="30003")
+    ev("c1", "reply", utc(2026, 3, 3, 18))
+    ev("c3", "reply", utc(2026, 3, 3, 18))
     ev("c3", "reply", utc(2026, 3, 3, 19))
     for name in ("c1", "c2", "c3"):
         ev(name, "invited", utc(2026, 3, 5, 16), workshop_id=w1.id)
-    ev("c4", "opt_out", utc(2026, 3, 5), campaign=None)
+    ev("c4", "opt_out", utc(2026, 3, 5, 18), campaign=None)
     for name in ("c1", "c2"):
         ev(name, "rsvp_yes", utc(2026, 3, 6, 16), workshop_id=w1.id)
-    ev("c8", "opt_out", utc(2026, 3, 6), campaign=None)
+    ev("c8", "opt_out", utc(2026, 3, 6, 18), campaign=None)
     for name in ("c1", "c3", "c10"):
-        ev(name, "sms_delivered", utc(2026, 3, 9), message_id=m2.id)
-    ev("c2", "sms_undelivered", utc(2026, 3, 9), message_id=m2.id, detail="30005")
-    ev("c4", "sms_failed", utc(2026, 3, 9), message_id=m2.id)
+        ev(name, "sms_delivered", utc(2026, 3, 9, 18), message_id=m2.id)
+    ev("c2", "sms_undelivered", utc(2026, 3, 9, 18), message_id=m2.id, detail="30005")
+    ev("c4", "sms_failed", utc(2026, 3, 9, 18), message_id=m2.id)
     ev("c10", "opt_out", utc(2026, 3, 9, 20), campaign=c1)
     for name in ("c1", "c5", "c8"):
         ev(name, "attended", utc(2026, 3, 11, 3), workshop_id=w1.id)
@@ -242,14 +240,16 @@ def dataset(app, make_org) -> Dataset:
         ev(name, "invited", utc(2026, 3, 12, 16), workshop_id=w2.id)
         ev(name, "rsvp_yes", utc(2026, 3, 13, 16), workshop_id=w2.id)
     for name in ("c1", "c2"):
-        ev(name, "sms_delivered", utc(2026, 3, 15), campaign=c2, message_id=m3.id)
-    ev("c1", "opt_out", utc(2026, 3, 16), campaign=None)
+        ev(name, "sms_delivered", utc(2026, 3, 15, 18), campaign=c2, message_id=m3.id)
+    ev("c1", "opt_out", utc(2026, 3, 16, 18), campaign=None)
     for name in ("c1", "c4", "c7"):
-        ev(name, "attended", utc(2026, 3, 20), workshop_id=w2.id)
-    ev("c7", "walk_in", utc(2026, 3, 20), workshop_id=w2.id)
-    ev("c7", "sms_delivered", utc(2026, 4, 15), message_id=m1.id)
+        ev(name, "attended", utc(2026, 3, 20, 18), workshop_id=w2.id)
+    ev("c7", "walk_in", utc(2026, 3, 20, 18), workshop_id=w2.id)
+    ev("c7", "sms_delivered", utc(2026, 4, 15, 18), message_id=m1.id)
 
-    # Organization B: a look-alike campaign whose events must never be counted for A.
+
+def _other_organization(other):
+    """Organization B: a look-alike campaign whose events must never be counted for A."""
     other_campaign = make_campaign(other, name="Sin Fentanilo B", target_population=10)
     other_message = make_message(other_campaign, label="Aviso B")
     for i in range(6):
@@ -259,7 +259,7 @@ def dataset(app, make_org) -> Dataset:
             contact_id=contact.id,
             kind="sms_delivered",
             channel="sms",
-            occurred_at=utc(2026, 3, 2),
+            occurred_at=utc(2026, 3, 2, 18),
             campaign_id=other_campaign.id,
             message_id=other_message.id,
         )
@@ -268,20 +268,7 @@ def dataset(app, make_org) -> Dataset:
             contact_id=contact.id,
             kind="opt_out",
             channel="sms",
-            occurred_at=utc(2026, 3, 3),
+            occurred_at=utc(2026, 3, 3, 18),
         )
     db.session.commit()
-    return Dataset(
-        org=org,
-        other_org=other,
-        c1=c1,
-        c2=c2,
-        other_campaign=other_campaign,
-        m1=m1,
-        m2=m2,
-        m3=m3,
-        w1=w1,
-        w2=w2,
-        contacts=contacts,
-        phones=phones,
-    )
+    return other_campaign

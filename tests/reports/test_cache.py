@@ -8,7 +8,7 @@ import pytest
 from app.extensions import db
 from app.participation.services import record_event
 from app.reports import cache
-from tests.reports.test_routes import MARCH_ARGS, cells, page
+from tests.reports.helpers import MARCH_ARGS, cells, page
 
 
 @pytest.fixture

@@ -16,9 +16,14 @@ from app.campaigns.models import CampaignPlace
 from app.extensions import db
 from app.outreach.models import OutreachSend
 from app.participation.services import record_event
-from app.reports.tables import CAMPAIGN_TABLES, ORGANIZATION_TABLES
-from app.workshops.models import Workshop
-from tests.factories import make_audience, make_campaign, make_contact, make_message
+from app.reports.specs import CAMPAIGN_TABLES, ORGANIZATION_TABLES
+from tests.factories import (
+    make_audience,
+    make_campaign,
+    make_contact,
+    make_message,
+    make_workshop,
+)
 from tests.reports.attacker import (
     HIDDEN,
     csv_figures,
@@ -29,9 +34,8 @@ from tests.reports.attacker import (
     recovered,
     tolerance,
 )
+from tests.reports.helpers import MARCH_ARGS
 from tests.support import utc
-
-MARCH = {"from": "2026-03-01", "to": "2026-03-31", "granularity": "day"}
 
 # --- datasets ----------------------------------------------------------------------------
 
@@ -58,24 +62,17 @@ def scenario(app, make_org):
     )
     db.session.commit()
     m1, m2 = make_message(campaign, label="Uno"), make_message(campaign, label="Dos")
-    workshop = Workshop(
-        organization_id=org.id,
-        campaign_id=campaign.id,
+    workshop = make_workshop(
+        org,
+        campaign=campaign,
         code="3333",
         title_es="Taller",
         title_en="Workshop",
-        kind="community_workshop",
         venue_name="Casa",
-        country="MX",
-        state_code="02",
-        municipality="Tijuana",
         timezone="America/Mexico_City",
         starts_at=utc(2026, 3, 20, 17),
-        ends_at=utc(2026, 3, 20, 19),
         capacity=40,
     )
-    db.session.add(workshop)
-    db.session.commit()
     audience = make_audience(org, {"state_codes": ["02"]})
     db.session.add(
         OutreachSend(
@@ -87,29 +84,7 @@ def scenario(app, make_org):
         )
     )
     db.session.commit()
-    contacts = {}
-    for n in range(1, 26):
-        place = (
-            ("02", "Tijuana")
-            if n <= 14
-            else ("02", "Mexicali")
-            if n <= 20
-            else ("09", "Coyoacán")
-            if n <= 23
-            else ("14", "Guadalajara")
-        )
-        year = 2000 if n == 7 else 2013 if n in (3, 12, 16) else 2006 if n % 2 else 2010
-        gender = "nonbinary" if n in (5, 18) else "female" if n % 3 else "male"
-        contacts[n] = make_contact(
-            org,
-            first_name=f"Persona{n}",
-            phone=f"+52664700{n:04d}",
-            birth_year=year,
-            state_code=place[0],
-            municipality=place[1],
-            gender=gender,
-            language="en" if n in (4, 9, 21) else "es",
-        )
+    contacts = {n: make_contact(org, **_person(n)) for n in range(1, 26)}
 
     def ev(n, kind, when, **extra):
         channel = "workshop" if kind in ("attended", "walk_in", "no_show") else "sms"
@@ -149,6 +124,30 @@ def scenario(app, make_org):
     return org, campaign
 
 
+def _person(n: int) -> dict:
+    """Contact n of the scenario: where they live, their age, gender and language."""
+    place = (
+        ("02", "Tijuana")
+        if n <= 14
+        else ("02", "Mexicali")
+        if n <= 20
+        else ("09", "Coyoacán")
+        if n <= 23
+        else ("14", "Guadalajara")
+    )
+    year = 2000 if n == 7 else 2013 if n in (3, 12, 16) else 2006 if n % 2 else 2010
+    gender = "nonbinary" if n in (5, 18) else "female" if n % 3 else "male"
+    return dict(
+        first_name=f"Persona{n}",
+        phone=f"+52664700{n:04d}",
+        birth_year=year,
+        state_code=place[0],
+        municipality=place[1],
+        gender=gender,
+        language="en" if n in (4, 9, 21) else "es",
+    )
+
+
 @pytest.fixture(params=["hand", "scenario"])
 def campaign_under_attack(request, make_user):
     if request.param == "hand":
@@ -175,10 +174,10 @@ def _views(app, login, campaign, user):
     """The campaign page and every campaign CSV, as `user` gets them."""
     client = _client(app, login, user)
     url = f"/reports/campaigns/{campaign.id}"
-    html = client.get(url, query_string=MARCH).get_data(as_text=True)
+    html = client.get(url, query_string=MARCH_ARGS).get_data(as_text=True)
     files = {
         key: client.get(
-            f"/reports/export/{key}.csv", query_string={"campaign_id": campaign.id, **MARCH}
+            f"/reports/export/{key}.csv", query_string={"campaign_id": campaign.id, **MARCH_ARGS}
         ).get_data(as_text=True)
         for key in CAMPAIGN_TABLES
     }
@@ -247,11 +246,13 @@ def test_the_attacker_finds_a_recoverable_cell(app, login, dataset, make_user):
 def test_organization_page_and_files_hide_nothing_recoverable(app, login, dataset, make_user):
     evaluator = make_user(dataset.org, role="evaluator", email="e@example.org", language="en")
     client = _client(app, login, evaluator)
-    html = client.get("/reports/", query_string=MARCH).get_data(as_text=True)
+    html = client.get("/reports/", query_string=MARCH_ARGS).get_data(as_text=True)
     figures = figures_of_tables(page_tables(html))
     assert figures and not [k for k, v in figures.items() if isinstance(v, tuple)]
     for key in ORGANIZATION_TABLES:
-        text = client.get(f"/reports/export/{key}.csv", query_string=MARCH).get_data(as_text=True)
+        text = client.get(f"/reports/export/{key}.csv", query_string=MARCH_ARGS).get_data(
+            as_text=True
+        )
         assert "*" not in text and "<" not in text, key
 
 

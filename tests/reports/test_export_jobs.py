@@ -8,7 +8,7 @@ from app.extensions import db
 from app.jobs.models import Job
 from app.reports import export_jobs
 from app.timeutil import utcnow
-from tests.reports.test_routes import MARCH_ARGS
+from tests.reports.helpers import MARCH_ARGS
 
 EXPORT = "/reports/export/events.csv"
 

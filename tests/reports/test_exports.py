@@ -9,7 +9,7 @@ from babel.messages.mofile import write_mo
 
 from app.extensions import babel, db
 from app.reports.exports import pseudonym, pseudonym_key, stream_csv
-from tests.reports.conftest import NAMES
+from tests.reports.helpers import NAMES
 
 MARCH = {"from": "2026-03-01", "to": "2026-03-31"}
 
@@ -57,7 +57,7 @@ def test_table_export_matches_the_page_and_is_suppressed_for_evaluators(
 
 def test_every_dashboard_table_exports(client, login, evaluator, dataset):
     login(evaluator)
-    from app.reports.tables import CAMPAIGN_TABLES, ORGANIZATION_TABLES
+    from app.reports.specs import CAMPAIGN_TABLES, ORGANIZATION_TABLES
 
     for table in CAMPAIGN_TABLES + ORGANIZATION_TABLES:
         response = client.get(
@@ -189,7 +189,7 @@ DEMOGRAPHICS = QUASI_IDENTIFIERS[:6]
 
 
 def _dicts(rows):
-    return [dict(zip(rows[0], row)) for row in rows[1:]]
+    return [dict(zip(rows[0], row, strict=True)) for row in rows[1:]]
 
 
 @pytest.mark.parametrize("scope", ["campaign", "all"])
@@ -211,9 +211,9 @@ def test_evaluator_event_export_is_k_anonymous(
         contacts.setdefault(tuple(event[c] for c in QUASI_IDENTIFIERS), set()).add(event["contact"])
     assert min(len(found) for found in contacts.values()) >= 5, contacts
     # A contact's demographics read the same on all its rows (the pseudonym links them).
-    for pseudonym in {e["contact"] for e in events}:
+    for contact_id in {e["contact"] for e in events}:
         assert (
-            len({tuple(e[c] for c in DEMOGRAPHICS) for e in events if e["contact"] == pseudonym})
+            len({tuple(e[c] for c in DEMOGRAPHICS) for e in events if e["contact"] == contact_id})
             == 1
         )
     # Weeks (Mondays), never times of day.
@@ -261,7 +261,7 @@ def test_an_export_of_fewer_contacts_than_the_threshold_has_no_rows(
 
 def test_error_code_holds_twilio_codes_only(client, login, coordinator, dataset):
     from app.participation.services import record_event
-    from tests.reports.conftest import utc
+    from tests.support import utc
 
     record_event(
         organization_id=dataset.org.id,
@@ -301,7 +301,7 @@ def _add_spanish(app, tmp_path, messages: dict):
 
 
 def test_codebook_in_both_languages(app, client, login, evaluator, dataset, tmp_path):
-    from app.reports.tables import EVALUATOR_EVENT_COLUMNS as EVENT_COLUMNS
+    from app.reports.event_columns import EVALUATOR_EVENT_COLUMNS as EVENT_COLUMNS
 
     login(evaluator)
     english = read_csv(client.get("/reports/codebook?export=events&format=csv&lang=en"))
@@ -317,8 +317,10 @@ def test_codebook_in_both_languages(app, client, login, evaluator, dataset, tmp_
             "Meaning": "Significado",
             "Type": "Tipo",
             "Allowed values": "Valores permitidos",
-            "Pseudonymous contact ID: the same contact has the same ID in every export of the "
-            "organization; it cannot be traced back without the server's secret.": "ID seudónimo del contacto",
+            (
+                "Pseudonymous contact ID: the same contact has the same ID in every export of "
+                "the organization; it cannot be traced back without the server's secret."
+            ): "ID seudónimo del contacto",
         },
     )
     spanish = read_csv(client.get("/reports/codebook?export=events&format=csv&lang=es"))

@@ -5,10 +5,13 @@ from datetime import date
 
 import pytest
 
-from app.reports.forms import Period
-from app.reports.queries import campaign_figures, median, organization_figures
+from app.reports.campaign import campaign_figures
+from app.reports.numbers import median
+from app.reports.organization import organization_figures
+from app.reports.period import Period
 from app.reports.tables import campaign_tables, organization_tables
-from tests.reports.conftest import MARCH, TODAY
+from tests.reports.helpers import MARCH
+from tests.support import TODAY
 
 TZ = "America/Mexico_City"
 

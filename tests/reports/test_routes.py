@@ -4,9 +4,7 @@ import re
 
 import pytest
 
-from tests.reports.conftest import NAMES
-
-MARCH_ARGS = {"from": "2026-03-01", "to": "2026-03-31", "granularity": "day"}
+from tests.reports.helpers import MARCH_ARGS, NAMES, cells, page
 
 
 @pytest.fixture
@@ -17,25 +15,6 @@ def evaluator(dataset, make_user):
 @pytest.fixture
 def coordinator(dataset, make_user):
     return make_user(dataset.org, role="coordinator", email="coord@example.org", language="en")
-
-
-def page(client, url, **args):
-    response = client.get(url, query_string=args)
-    return response, response.get_data(as_text=True)
-
-
-def cells(html: str, caption: str) -> list[list[str]]:
-    """The body rows of the table whose caption starts with `caption`, as cell texts."""
-    match = re.search(r"<caption>" + re.escape(caption) + r".*?</caption>(.*?)</table>", html, re.S)
-    assert match, caption
-    body = re.search(r"<tbody>(.*?)</tbody>", match.group(1), re.S).group(1)
-    return [
-        [
-            re.sub(r"<[^>]+>", "", c).strip()
-            for c in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row, re.S)
-        ]
-        for row in re.findall(r"<tr>(.*?)</tr>", body, re.S)
-    ]
 
 
 def test_reports_need_the_view_reports_permission(client, dataset):

@@ -30,13 +30,22 @@ from app.outbox.models import InboundMessage
 from app.outreach.services import schedule_send
 from app.participation.services import record_event
 from app.reports import export_jobs
-from app.reports.forms import Period
+from app.reports.period import Period
 from app.timeutil import utcnow
 from app.workshops import attendance
-from app.workshops.models import Workshop, WorkshopRegistration
-from tests.factories import make_audience, make_campaign, make_contact, make_message
+from app.workshops.models import WorkshopRegistration
+from tests.factories import (
+    make_audience,
+    make_campaign,
+    make_contact,
+    make_message,
+    make_registration,
+    make_workshop,
+)
 
 ROLES = ("anonymous", "evaluator", "coordinator", "admin")
+STATE_CHANGING = ("POST", "PUT", "PATCH", "DELETE")
+METHODS = ("GET", *STATE_CHANGING)
 PERMISSIONS = (
     "public",
     "login",
@@ -70,7 +79,8 @@ class Route:
 
 
 def _obj(**spec) -> Callable:
-    """URL values read from OrgObjects: _obj(campaign_id="campaign") -> {"campaign_id": o.campaign.id}."""
+    """URL values read from OrgObjects:
+    _obj(campaign_id="campaign") -> {"campaign_id": o.campaign.id}."""
     return lambda o: {name: getattr(o, attr).id for name, attr in spec.items()}
 
 
@@ -79,7 +89,7 @@ def owned(permission: str, **spec) -> Route:
 
 
 def _export_tables(o) -> list[dict]:
-    from app.reports.tables import SPECS
+    from app.reports.specs import SPECS
 
     urls = []
     for table, spec in SPECS.items():
@@ -91,7 +101,7 @@ def _export_tables(o) -> list[dict]:
 
 
 def _codebooks(o) -> list[dict]:
-    from app.reports.tables import SPECS
+    from app.reports.specs import SPECS
 
     return [
         {},
@@ -161,7 +171,7 @@ ROUTES: dict[str, Route] = {
     "outreach.simulator": Route("coordinate"),
     "outreach.simulator_phone": owned("coordinate", contact_id="contact"),
     "outreach.simulator_messages": owned("coordinate", contact_id="contact"),
-    # --- workshops and attendance ------------------------------------------------------------------
+    # --- workshops and attendance -------------------------------------------------------------
     "workshops.index": Route("coordinate"),
     "workshops.new": Route("coordinate", args=lambda o: {"campaign_id": o.campaign.id}),
     "workshops.detail": owned("coordinate", workshop_id="workshop"),
@@ -183,7 +193,7 @@ ROUTES: dict[str, Route] = {
         data=lambda o: {"report": o.sheet_report_token},
         owned=True,
     ),
-    # --- reports (every role that signs in) ---------------------------------------------------------
+    # --- reports (every role that signs in) ---------------------------------------------------
     "reports.index": Route(
         "view_reports", args=lambda o: {"from": "2026-01-01", "to": "2026-12-31"}
     ),
@@ -229,6 +239,13 @@ def least_privileged(permission: str) -> str:
         if role in required_roles(permission):
             return role
     raise AssertionError(permission)
+
+
+def route_methods(app):
+    """Every (rule, method) of the app that the suites check, in a stable order."""
+    for rule in sorted(app.url_map.iter_rules(), key=lambda r: (r.rule, r.endpoint)):
+        for method in sorted(rule.methods & set(METHODS)):
+            yield rule, method
 
 
 # --- objects of one organization ------------------------------------------------------------
@@ -314,34 +331,16 @@ def build_objects(
     )
     db.session.add(o.inbound)
     starts = (utcnow() + timedelta(days=15)).replace(microsecond=0)
-    o.workshop = Workshop(
-        organization_id=org.id,
-        campaign_id=o.campaign.id,
+    o.workshop = make_workshop(
+        org,
+        campaign=o.campaign,
         code=f"{1000 + n % 9000:04d}",
         title_es=f"{marker} Taller {n}",
         title_en=f"{marker} Workshop {n}",
-        kind="community_workshop",
         venue_name=f"{marker} Casa",
-        country="MX",
-        state_code="02",
-        municipality="Tijuana",
-        timezone="America/Tijuana",
         starts_at=starts,
-        ends_at=starts + timedelta(hours=2),
-        capacity=30,
-        language="es",
-        status="scheduled",
     )
-    db.session.add(o.workshop)
-    db.session.commit()
-    o.registration = WorkshopRegistration(
-        organization_id=org.id,
-        workshop_id=o.workshop.id,
-        contact_id=o.second_contact.id,
-        status="confirmed",
-        invited_at=utcnow() - timedelta(days=1),
-    )
-    db.session.add(o.registration)
+    o.registration = make_registration(o.workshop, o.second_contact, at=utcnow())
     for kind in ("sms_delivered", "reply"):
         record_event(
             organization_id=org.id,

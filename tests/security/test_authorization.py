@@ -10,31 +10,30 @@ Every response to organization A's users is searched for organization B's names 
 phone numbers; every page an evaluator can open, for the names and phones of A's contacts.
 """
 
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from .conftest import (
+from tests.security.helpers import (
     MARKER_A,
     METRICS_TOKEN,
     PHONES_A,
     build_url,
     changed_tables,
     clients_by_role,
-    csrf_token,
     fingerprint,
     leaks,
     pii,
     sign_in,
 )
-from .routes import ROLES, ROUTES, build_objects, least_privileged, required_roles
-
-STATE_CHANGING = ("POST", "PUT", "PATCH", "DELETE")
-METHODS = ("GET", *STATE_CHANGING)
-
-
-def route_methods(app):
-    for rule in sorted(app.url_map.iter_rules(), key=lambda r: (r.rule, r.endpoint)):
-        for method in sorted(rule.methods & set(METHODS)):
-            yield rule, method
+from tests.security.routes import (
+    ROLES,
+    ROUTES,
+    build_objects,
+    least_privileged,
+    required_roles,
+    route_methods,
+)
+from tests.support import csrf_token
 
 
 def test_every_route_is_in_the_table(app):
@@ -61,6 +60,8 @@ class Matrix:
         self.failures: list[str] = []
         self.checked = 0
         self.cells: set[tuple] = set()
+        self.denied_posts = 0
+        self.baseline: dict = {}
 
     def fail(self, what: str, response, expected: str) -> None:
         self.failures.append(
@@ -81,83 +82,52 @@ class Matrix:
             if found:
                 self.failures.append(f"{what}: evaluator sees names/phones {found}")
 
+    def unchanged(self, what: str) -> None:
+        """Nothing changed since the last check (the new state is the next baseline)."""
+        after = fingerprint()
+        changed = changed_tables(self.baseline, after)
+        if changed:
+            self.failures.append(f"{what}: changed {changed}")
+        self.baseline = after
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One request of the matrix: a route and method, as a role, on an organization's URL."""
+
+    endpoint: str
+    method: str
+    spec: object  # the route's entry in ROUTES
+    allowed: set  # the roles its permission lets through
+    role: str
+    org: str  # "own" or "other"
+    url: str
+    token: str  # the role's CSRF token
+
+    @property
+    def what(self) -> str:
+        return f"{self.method} {self.url} [{self.endpoint}] as {self.role} ({self.org} org)"
+
+    @property
+    def data(self) -> dict | None:
+        return None if self.method == "GET" else {"csrf_token": self.token}
+
 
 def test_authorization_matrix(world, capsys):
     app = world.app
     clients = clients_by_role(world)
     tokens = {role: csrf_token(client) for role, client in clients.items()}
     m = Matrix(world)
-    baseline = fingerprint()
-    denied_posts = 0
+    m.baseline = fingerprint()
 
     for rule, method in route_methods(app):
         spec = ROUTES.get(rule.endpoint)
         if spec is None:
             continue  # reported by test_every_route_is_in_the_table
-        own_urls = [build_url(app, rule.endpoint, v) for v in spec.urls(world.a)]
-        other_urls = [build_url(app, rule.endpoint, v) for v in spec.urls(world.b)]
-        allowed = required_roles(spec.permission)
-        for role in ROLES:
-            client = clients[role]
-            for org, urls in (("own", own_urls), ("other", other_urls)):
-                for index, url in enumerate(urls):
-                    if org == "other" and (not spec.owned or url == own_urls[index]):
-                        continue  # no foreign object in this URL: "own" covers it
-                    what = f"{method} {url} [{rule.endpoint}] as {role} ({org} org)"
-                    data = None
-                    if method != "GET":
-                        data = {"csrf_token": tokens[role]}
-                    # -- special routes ------------------------------------------------
-                    if spec.permission == "webhook":
-                        response = client.open(url, method=method, data={"MessageSid": "SMx"})
-                        if response.status_code != 403:
-                            m.fail(what, response, "403 without a Twilio signature")
-                        denied_posts += 1
-                    elif spec.permission == "token":
-                        response = _check_token_route(m, client, rule.endpoint, url, what)
-                    elif role == "anonymous" and spec.permission != "public":
-                        response = client.open(url, method=method, data=data)
-                        if not _is_login_redirect(response):
-                            m.fail(what, response, "302 to /login")
-                        denied_posts += method != "GET"
-                    elif role not in allowed:
-                        response = client.open(url, method=method, data=data)
-                        expected = {403} if org == "own" else {403, 404}
-                        if response.status_code not in expected:
-                            m.fail(what, response, " or ".join(map(str, sorted(expected))))
-                        denied_posts += method != "GET"
-                    elif org == "other":
-                        response = client.open(url, method=method, data=data)
-                        if response.status_code != 404:
-                            m.fail(what, response, "404 (another organization's object)")
-                        denied_posts += method != "GET"
-                    elif method == "GET":
-                        response = client.get(url)
-                        if not 200 <= response.status_code < 400:
-                            m.fail(what, response, "2xx/3xx")
-                        if (
-                            role != "anonymous"
-                            and _is_login_redirect(response)
-                            and rule.endpoint != "auth.login"
-                        ):
-                            m.fail(what, response, "no redirect to login")
-                    elif spec.permission == "public":
-                        response = client.open(url, method=method, data=data)
-                        if (
-                            response.status_code in (401, 403, 404, 405)
-                            or response.status_code >= 500
-                        ):
-                            m.fail(what, response, "a public route to answer")
-                    else:
-                        continue  # authorized POST: phase 2 below (fresh objects)
-                    m.checked += 1
-                    m.cells.add((rule.endpoint, method, role, org))
-                    m.scan(what, role, response)
-                    response.close()
-                    if method != "GET":  # every refused state-changing request: no change
-                        baseline = _unchanged(m, baseline, what)
+        for cell in _cells(world, rule, method, spec, tokens):
+            _check(m, clients[cell.role], cell)
         if method == "GET":  # GET is safe: nothing changed, whoever asked
-            baseline = _unchanged(m, baseline, f"GET {rule.endpoint}")
+            m.unchanged(f"GET {rule.endpoint}")
 
     authorized_posts = _authorized_posts(world, m)
     routes = {rule.endpoint for rule in app.url_map.iter_rules()}
@@ -166,18 +136,94 @@ def test_authorization_matrix(world, capsys):
             f"\n[authorization matrix] {len(routes)} routes, "
             f"{len({(e, mt) for e, mt, _r, _o in m.cells})} route×method pairs, "
             f"{len(ROLES)} roles × 2 organizations: {len(m.cells)} cells, "
-            f"{m.checked} requests ({denied_posts} denied state-changing requests, "
+            f"{m.checked} requests ({m.denied_posts} denied state-changing requests, "
             f"{authorized_posts} authorized POSTs with fresh objects)"
         )
     assert not m.failures, "\n".join(m.failures)
 
 
-def _unchanged(m: Matrix, baseline: dict, what: str) -> dict:
-    after = fingerprint()
-    changed = changed_tables(baseline, after)
-    if changed:
-        m.failures.append(f"{what}: changed {changed}")
-    return after
+def _cells(world, rule, method, spec, tokens):
+    """Every role × organization × URL of one route and method, in a stable order."""
+    own_urls = [build_url(world.app, rule.endpoint, v) for v in spec.urls(world.a)]
+    other_urls = [build_url(world.app, rule.endpoint, v) for v in spec.urls(world.b)]
+    allowed = required_roles(spec.permission)
+    for role in ROLES:
+        for org, urls in (("own", own_urls), ("other", other_urls)):
+            for index, url in enumerate(urls):
+                if org == "other" and (not spec.owned or url == own_urls[index]):
+                    continue  # no foreign object in this URL: "own" covers it
+                yield Cell(rule.endpoint, method, spec, allowed, role, org, url, tokens[role])
+
+
+def _check(m: Matrix, client, cell: Cell) -> None:
+    response = _request(m, client, cell)
+    if response is None:
+        return  # authorized POST: phase 2 below (fresh objects)
+    m.checked += 1
+    m.cells.add((cell.endpoint, cell.method, cell.role, cell.org))
+    m.scan(cell.what, cell.role, response)
+    response.close()
+    if cell.method != "GET":  # every refused state-changing request: no change
+        m.unchanged(cell.what)
+
+
+def _request(m: Matrix, client, cell: Cell):
+    """Send one request of the matrix and check its status; None for an authorized POST
+    (phase 2 sends those, with fresh objects)."""
+    permission = cell.spec.permission
+    if permission == "webhook":
+        response = client.open(cell.url, method=cell.method, data={"MessageSid": "SMx"})
+        if response.status_code != 403:
+            m.fail(cell.what, response, "403 without a Twilio signature")
+        m.denied_posts += 1
+        return response
+    if permission == "token":
+        return _check_token_route(m, client, cell.endpoint, cell.url, cell.what)
+    if cell.role == "anonymous" and permission != "public":
+        return _refused(m, client, cell, _is_login_redirect, "302 to /login")
+    if cell.role not in cell.allowed:
+        expected = {403} if cell.org == "own" else {403, 404}
+        return _refused(
+            m,
+            client,
+            cell,
+            lambda response: response.status_code in expected,
+            " or ".join(map(str, sorted(expected))),
+        )
+    if cell.org == "other":
+        return _refused(
+            m,
+            client,
+            cell,
+            lambda response: response.status_code == 404,
+            "404 (another organization's object)",
+        )
+    if cell.method == "GET":
+        return _allowed_get(m, client, cell)
+    if permission == "public":
+        response = client.open(cell.url, method=cell.method, data=cell.data)
+        if response.status_code in (401, 403, 404, 405) or response.status_code >= 500:
+            m.fail(cell.what, response, "a public route to answer")
+        return response
+    return None
+
+
+def _refused(m: Matrix, client, cell: Cell, refused, expected: str):
+    """A request that must be refused: `refused(response)` says whether it was."""
+    response = client.open(cell.url, method=cell.method, data=cell.data)
+    if not refused(response):
+        m.fail(cell.what, response, expected)
+    m.denied_posts += cell.method != "GET"
+    return response
+
+
+def _allowed_get(m: Matrix, client, cell: Cell):
+    response = client.get(cell.url)
+    if not 200 <= response.status_code < 400:
+        m.fail(cell.what, response, "2xx/3xx")
+    if cell.role != "anonymous" and _is_login_redirect(response) and cell.endpoint != "auth.login":
+        m.fail(cell.what, response, "no redirect to login")
+    return response
 
 
 def _check_token_route(m: Matrix, client, endpoint: str, url: str, what: str):

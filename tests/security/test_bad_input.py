@@ -11,7 +11,8 @@ from twilio.request_validator import RequestValidator
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
-from .conftest import TWILIO_TOKEN, changed_tables, csrf_token, fingerprint, sign_in
+from tests.security.helpers import TWILIO_TOKEN, changed_tables, fingerprint, sign_in
+from tests.support import csrf_token
 
 LANGS = ("es", "en")
 

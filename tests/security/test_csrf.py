@@ -11,10 +11,9 @@ from app.contacts.models import Contact
 from app.extensions import db
 from app.main.routes import render_error
 from app.outbox.models import InboundMessage, OutboxMessage
-
-from .conftest import TWILIO_TOKEN, build_url, changed_tables, csrf_token, fingerprint, sign_in
-from .routes import ROUTES, least_privileged
-from .test_authorization import STATE_CHANGING, route_methods
+from tests.security.helpers import TWILIO_TOKEN, build_url, changed_tables, fingerprint, sign_in
+from tests.security.routes import ROUTES, STATE_CHANGING, least_privileged, route_methods
+from tests.support import csrf_token
 
 WEBHOOKS = {"webhooks.inbound", "webhooks.status"}
 

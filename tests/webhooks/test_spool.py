@@ -14,9 +14,9 @@ from sqlalchemy.exc import OperationalError
 
 from app.contacts.models import Contact
 from app.extensions import db
+from app.outbox import spool
 from app.outbox.models import InboundMessage, OutboxMessage
 from app.participation.models import ParticipationEvent
-from app.outbox import spool
 from tests.factories import make_contact
 from tests.support import NOW
 from tests.webhooks.signing import (

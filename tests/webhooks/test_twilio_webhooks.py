@@ -9,7 +9,7 @@ from app.extensions import db
 from app.outbox.models import InboundMessage, OutboxMessage
 from app.participation.models import ParticipationEvent
 from tests.factories import make_campaign, make_contact
-from tests.outreach.helpers import utc
+from tests.support import utc
 
 TOKEN = "test-auth-token-0123456789abcdef"
 PUBLIC = "https://alcance.example.org"

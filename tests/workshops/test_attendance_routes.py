@@ -17,9 +17,8 @@ from app.outbox.models import OutboxMessage
 from app.participation.models import ParticipationEvent
 from app.timeutil import utcnow
 from app.workshops.models import Workshop, WorkshopRegistration
-from tests.conftest import csrf_token_from
-from tests.factories import make_contact
-from tests.workshops.test_attendance_services import make_workshop, register
+from tests.factories import make_contact, make_registration, make_workshop
+from tests.support import csrf_token_from
 
 JSON = {"Accept": "application/json"}
 
@@ -56,7 +55,14 @@ def coordinator(make_user, org, login, client):
 @pytest.fixture
 def workshop(org):
     starts = utcnow().replace(microsecond=0) - timedelta(minutes=30)
-    return make_workshop(org, starts_at=starts, ends_at=starts + timedelta(hours=2))
+    return make_workshop(
+        org,
+        code="4821",
+        starts_at=starts,
+        title_es="Taller: el fentanilo mata",
+        title_en="Workshop: fentanyl kills",
+        venue_name="Centro Comunitario Otay",
+    )
 
 
 def url(workshop, path=""):
@@ -72,10 +78,10 @@ def token(client, workshop) -> str:
 
 def test_roster_page_works_on_a_phone(client, coordinator, org, workshop):
     ana = make_contact(org, first_name="Ana", phone="+526645550101")
-    register(workshop, ana)
-    register(workshop, make_contact(org, first_name="Eva"), status="waitlisted")
-    register(workshop, make_contact(org, first_name="Iván"), status="invited")
-    register(workshop, make_contact(org, first_name="Nadie"), status="declined")
+    make_registration(workshop, ana)
+    make_registration(workshop, make_contact(org, first_name="Eva"), status="waitlisted")
+    make_registration(workshop, make_contact(org, first_name="Iván"), status="invited")
+    make_registration(workshop, make_contact(org, first_name="Nadie"), status="declined")
     response = client.get(url(workshop))
     assert response.status_code == 200
     html = response.get_data(as_text=True)
@@ -97,8 +103,8 @@ def test_roster_page_works_on_a_phone(client, coordinator, org, workshop):
 
 
 def test_roster_search_without_javascript(client, coordinator, org, workshop):
-    register(workshop, make_contact(org, first_name="José Luis", phone="+526645550101"))
-    register(workshop, make_contact(org, first_name="Ana", phone="+526645550102"))
+    make_registration(workshop, make_contact(org, first_name="José Luis", phone="+526645550101"))
+    make_registration(workshop, make_contact(org, first_name="Ana", phone="+526645550102"))
     html = client.get(url(workshop) + "?q=jose").get_data(as_text=True)
     assert "José Luis" in html and ">Ana<" not in html and "Show everyone" in html
     html = client.get(url(workshop) + "?q=0102").get_data(as_text=True)
@@ -109,7 +115,7 @@ def test_roster_search_without_javascript(client, coordinator, org, workshop):
 
 def test_check_in_and_undo_without_javascript(client, coordinator, org, workshop):
     ana = make_contact(org, first_name="Ana")
-    registration = register(workshop, ana)
+    registration = make_registration(workshop, ana)
     csrf = token(client, workshop)
     response = client.post(
         url(workshop, f"/{registration.id}/check-in"), data={"csrf_token": csrf, "q": "an"}
@@ -142,7 +148,7 @@ def test_check_in_and_undo_without_javascript(client, coordinator, org, workshop
 
 def test_check_in_and_undo_with_javascript(client, coordinator, org, workshop):
     ana = make_contact(org, first_name="Ana")
-    registration = register(workshop, ana)
+    registration = make_registration(workshop, ana)
     csrf = token(client, workshop)
     response = client.post(
         url(workshop, f"/{registration.id}/check-in"), data={"csrf_token": csrf}, headers=JSON
@@ -167,7 +173,7 @@ def test_check_in_and_undo_with_javascript(client, coordinator, org, workshop):
 
 def test_check_in_error_as_json_for_a_canceled_workshop(client, coordinator, org):
     workshop = make_workshop(org, status="canceled")
-    registration = register(workshop, make_contact(org))
+    registration = make_registration(workshop, make_contact(org))
     csrf = token(client, workshop)
     response = client.post(
         url(workshop, f"/{registration.id}/check-in"), data={"csrf_token": csrf}, headers=JSON
@@ -180,7 +186,7 @@ def test_check_in_error_as_json_for_a_canceled_workshop(client, coordinator, org
 
 
 def test_posts_need_the_csrf_token(client, coordinator, org, workshop):
-    registration = register(workshop, make_contact(org))
+    registration = make_registration(workshop, make_contact(org))
     for path in (
         f"/{registration.id}/check-in",
         f"/{registration.id}/undo",
@@ -291,7 +297,7 @@ def upload(client, workshop, data, filename="firmas.csv"):
 def test_upload_mixed_sheet_report_and_reupload(client, coordinator, org, workshop):
     begona = make_contact(org, phone="+526645550101", first_name="Begoña")
     luis = make_contact(org, phone="+526565550102", first_name="Luis")
-    register(workshop, begona)
+    make_registration(workshop, begona)
     page = client.get(url(workshop, "/upload")).get_data(as_text=True)
     assert 'enctype="multipart/form-data"' in page and "<code>telefono</code>" in page
 
@@ -337,7 +343,7 @@ def test_upload_mixed_sheet_report_and_reupload(client, coordinator, org, worksh
 
 def test_upload_good_sheet_with_english_headers(client, coordinator, org, workshop):
     ana = make_contact(org, phone="+526645550101", first_name="Ana")
-    register(workshop, ana)
+    make_registration(workshop, ana)
     html = upload(client, workshop, b"\xef\xbb\xbfName,Phone\nAna,(664) 555-0101\n").get_data(
         as_text=True
     )
@@ -399,10 +405,10 @@ def test_complete_marks_no_shows_and_queues_thank_yous(client, coordinator, org,
     came = make_contact(org, first_name="Ana", language="en")
     missed = make_contact(org, first_name="Luis")
     client.post(
-        url(workshop, f"/{register(workshop, came).id}/check-in"),
+        url(workshop, f"/{make_registration(workshop, came).id}/check-in"),
         data={"csrf_token": token(client, workshop)},
     )
-    register(workshop, missed)
+    make_registration(workshop, missed)
     html = client.get(url(workshop)).get_data(as_text=True)
     assert ' checked id="send_thank_you"' in html  # the organization's default
 
@@ -440,7 +446,7 @@ def test_complete_marks_no_shows_and_queues_thank_yous(client, coordinator, org,
 def test_complete_without_the_checkbox_sends_nothing(client, coordinator, org, workshop):
     org.thank_you_sms = True
     db.session.commit()
-    attended = register(workshop, make_contact(org))
+    attended = make_registration(workshop, make_contact(org))
     client.post(
         url(workshop, f"/{attended.id}/check-in"), data={"csrf_token": token(client, workshop)}
     )
@@ -467,10 +473,10 @@ def test_a_workshop_cannot_be_completed_before_it_starts(client, coordinator, or
 def test_other_organizations_get_404_everywhere(
     client, coordinator, org, workshop, app, make_org, make_user, login
 ):
-    registration = register(workshop, make_contact(org))
+    registration = make_registration(workshop, make_contact(org))
     intruder_org = make_org(slug="ong-b")
     own = make_workshop(intruder_org, code="1234")
-    own_registration = register(own, make_contact(intruder_org))
+    own_registration = make_registration(own, make_contact(intruder_org))
 
     other = app.test_client()
     login(make_user(intruder_org, role="admin"), c=other)
@@ -503,7 +509,7 @@ def test_other_organizations_get_404_everywhere(
 
 def test_registration_of_another_workshop_is_404(client, coordinator, org, workshop):
     second = make_workshop(org, code="7777")
-    registration = register(second, make_contact(org))
+    registration = make_registration(second, make_contact(org))
     response = client.post(
         url(workshop, f"/{registration.id}/check-in"), data={"csrf_token": token(client, workshop)}
     )
@@ -511,7 +517,7 @@ def test_registration_of_another_workshop_is_404(client, coordinator, org, works
 
 
 def test_evaluators_get_403(client, make_user, org, login, workshop):
-    registration = register(workshop, make_contact(org))
+    registration = make_registration(workshop, make_contact(org))
     login(make_user(org, role="evaluator"))
     for path in ("", "/walk-in", "/upload"):
         assert client.get(url(workshop, path)).status_code == 403, path
@@ -534,6 +540,6 @@ def test_anonymous_users_are_sent_to_sign_in(client, workshop):
 
 
 def test_roster_in_spanish(client, coordinator, org, workshop):
-    register(workshop, make_contact(org, first_name="Ana"))
+    make_registration(workshop, make_contact(org, first_name="Ana"))
     html = client.get(url(workshop) + "?lang=es").get_data(as_text=True)
     assert 'lang="es"' in html and "Taller: el fentanilo mata" in html

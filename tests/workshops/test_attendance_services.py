@@ -15,54 +15,12 @@ from app.outbox.models import OutboxMessage
 from app.participation.models import ParticipationEvent
 from app.workshops import attendance
 from app.workshops.models import Workshop, WorkshopRegistration
-from tests.factories import make_campaign, make_contact
+from tests.factories import make_contact, make_registration, make_workshop
 
 STARTS = datetime(2026, 3, 14, 17, tzinfo=UTC)  # 10:00 in Tijuana
 NOW = STARTS + timedelta(minutes=20)
 ADULT = str(NOW.year - 20)
 MINOR = str(NOW.year - 15)
-
-
-def make_workshop(org, **overrides) -> Workshop:
-    campaign = overrides.pop("campaign", None) or make_campaign(org)
-    values = dict(
-        organization_id=org.id,
-        campaign_id=campaign.id,
-        code=overrides.pop("code", "4821"),
-        title_es="Taller: el fentanilo mata",
-        title_en="Workshop: fentanyl kills",
-        kind="community_workshop",
-        venue_name="Centro Comunitario Otay",
-        country="MX",
-        state_code="02",
-        municipality="Tijuana",
-        timezone="America/Tijuana",
-        starts_at=STARTS,
-        ends_at=STARTS + timedelta(hours=2),
-        capacity=30,
-        language="es",
-        status="scheduled",
-    )
-    values.update(overrides)
-    workshop = Workshop(**values)
-    db.session.add(workshop)
-    db.session.commit()
-    return workshop
-
-
-def register(workshop, contact, status="confirmed", **overrides) -> WorkshopRegistration:
-    values = dict(
-        organization_id=workshop.organization_id,
-        workshop_id=workshop.id,
-        contact_id=contact.id,
-        status=status,
-        invited_at=STARTS - timedelta(days=7),
-    )
-    values.update(overrides)
-    registration = WorkshopRegistration(**values)
-    db.session.add(registration)
-    db.session.commit()
-    return registration
 
 
 def events(contact=None, kind=None) -> list[str]:
@@ -106,7 +64,14 @@ def user(make_user, org):
 
 @pytest.fixture
 def workshop(org):
-    return make_workshop(org)
+    return make_workshop(
+        org,
+        code="4821",
+        starts_at=STARTS,
+        title_es="Taller: el fentanilo mata",
+        title_en="Workshop: fentanyl kills",
+        venue_name="Centro Comunitario Otay",
+    )
 
 
 # -- check-in and undo -----------------------------------------------------------------
@@ -114,7 +79,7 @@ def workshop(org):
 
 def test_check_in_is_idempotent_and_records_one_attended_event(org, user, workshop):
     contact = make_contact(org)
-    registration = register(workshop, contact)
+    registration = make_registration(workshop, contact)
     assert attendance.check_in(registration, user_id=user.id, now=NOW) is True
     assert (
         attendance.check_in(registration, user_id=user.id, now=NOW + timedelta(minutes=1)) is False
@@ -135,7 +100,7 @@ def test_check_in_is_idempotent_and_records_one_attended_event(org, user, worksh
 
 def test_undo_removes_the_attended_event_and_is_idempotent(org, user, workshop):
     contact = make_contact(org)
-    registration = register(workshop, contact)
+    registration = make_registration(workshop, contact)
     attendance.check_in(registration, user_id=user.id, now=NOW)
     assert attendance.undo_check_in(registration, now=NOW) is True
     assert attendance.undo_check_in(registration, now=NOW) is False
@@ -151,7 +116,7 @@ def test_undo_removes_the_attended_event_and_is_idempotent(org, user, workshop):
 
 def test_an_invited_person_who_comes_is_a_walk_in(org, user, workshop):
     contact = make_contact(org)
-    registration = register(workshop, contact, status="invited")
+    registration = make_registration(workshop, contact, status="invited")
     attendance.check_in(registration, user_id=user.id, now=NOW)
     registration = db.session.get(WorkshopRegistration, registration.id)
     assert registration.walk_in and registration.status == "invited"  # the RSVP is kept
@@ -161,8 +126,8 @@ def test_an_invited_person_who_comes_is_a_walk_in(org, user, workshop):
 
 
 def test_check_in_refused_for_a_canceled_workshop(org, user):
-    workshop = make_workshop(org, status="canceled")
-    registration = register(workshop, make_contact(org))
+    workshop = make_workshop(org, starts_at=STARTS, status="canceled")
+    registration = make_registration(workshop, make_contact(org))
     with pytest.raises(attendance.AttendanceError):
         attendance.check_in(registration, user_id=user.id, now=NOW)
     assert (
@@ -177,14 +142,14 @@ def test_roster_lists_and_searches(org, workshop):
     said_no = make_contact(org, first_name="Daniel", phone="+526645550104")
     invited = make_contact(org, first_name="Érika", phone="+526645550105")
     erased = make_contact(org, first_name=None, phone=None, erased_at=NOW)
-    register(workshop, ana)
-    register(workshop, jose)
-    register(workshop, wait, status="waitlisted")
-    register(workshop, said_no, status="declined")
-    register(workshop, invited, status="invited")
-    register(workshop, erased)
-    other = make_workshop(org, code="1111")
-    register(other, make_contact(org, first_name="Otra"))
+    make_registration(workshop, ana)
+    make_registration(workshop, jose)
+    make_registration(workshop, wait, status="waitlisted")
+    make_registration(workshop, said_no, status="declined")
+    make_registration(workshop, invited, status="invited")
+    make_registration(workshop, erased)
+    other = make_workshop(org, starts_at=STARTS, code="1111")
+    make_registration(other, make_contact(org, first_name="Otra"))
 
     names = [e.name for e in attendance.roster(workshop)]
     assert names == ["Ana Sofía", "Begoña", "Érika", "José"]
@@ -297,7 +262,7 @@ def test_walk_in_matches_an_old_mexican_form_and_fills_blanks_only(org, user, wo
 
 def test_walk_in_of_a_registered_person_is_a_plain_check_in(org, user, workshop):
     contact = make_contact(org, phone="+526645550101", birth_year=int(ADULT))
-    registration = register(workshop, contact)
+    registration = make_registration(workshop, contact)
     result = attendance.register_walk_in(
         workshop, walk_in_raw(phone="+52 1 664 555 0101"), user_id=user.id, now=NOW
     )
@@ -312,7 +277,7 @@ def test_walk_in_of_a_registered_person_is_a_plain_check_in(org, user, workshop)
 
 def test_walk_in_of_an_invited_contact_keeps_one_registration(org, user, workshop):
     contact = make_contact(org, phone="+526645550101", birth_year=int(ADULT))
-    registration = register(workshop, contact, status="declined")
+    registration = make_registration(workshop, contact, status="declined")
     result = attendance.register_walk_in(
         workshop, walk_in_raw(phone="664 555 0101"), user_id=user.id, now=NOW
     )
@@ -322,7 +287,7 @@ def test_walk_in_of_an_invited_contact_keeps_one_registration(org, user, worksho
 
 
 def test_walk_in_for_a_canceled_workshop_is_refused(org, user):
-    workshop = make_workshop(org, status="canceled")
+    workshop = make_workshop(org, starts_at=STARTS, status="canceled")
     with pytest.raises(attendance.AttendanceError):
         attendance.register_walk_in(workshop, walk_in_raw(), user_id=user.id, now=NOW)
     assert count(Contact) == 0
@@ -342,7 +307,7 @@ def report_rows(result) -> list[list[str]]:
 def test_sheet_good_file(org, user, workshop):
     registered = make_contact(org, phone="+526645550101")
     known = make_contact(org, phone="+526645550102")
-    register(workshop, registered)
+    make_registration(workshop, registered)
     data = sheet("telefono\n664 555 0101\n044 664 555 0102\n")
     result = attendance.import_sign_in_sheet(
         workshop, data=data, filename="lista.csv", user_id=user.id, now=NOW
@@ -400,7 +365,7 @@ def test_sheet_bad_rows_and_duplicates_semicolon_latin1(org, user, workshop):
 
 def test_sheet_reupload_is_idempotent(org, user, workshop):
     contact = make_contact(org, phone="+526645550101")
-    register(workshop, contact)
+    make_registration(workshop, contact)
     data = sheet("phone,name\n6645550101,Ana\n")
     attendance.import_sign_in_sheet(workshop, data=data, filename="a.csv", user_id=user.id, now=NOW)
     again = attendance.import_sign_in_sheet(
@@ -415,7 +380,7 @@ def test_sheet_with_a_walk_in_registered_at_the_door_meanwhile_changes_nothing(
 ):
     registered = make_contact(org, phone="+526645550101")
     walk_in = make_contact(org, phone="+526645550102")
-    register(workshop, registered)
+    make_registration(workshop, registered)
     mark_many = attendance._mark_attended_many
 
     def door_registers_the_walk_in_first(*args, **kwargs):
@@ -453,7 +418,7 @@ def test_a_large_sheet_is_recorded_in_a_few_statements(org, user, workshop):
 
     people = [make_contact(org, phone=f"+52664555{n:04d}") for n in range(40)]
     for person in people[:20]:
-        register(workshop, person)
+        make_registration(workshop, person)
     data = sheet("telefono\n" + "".join(f"{p.phone}\n" for p in people))
     statements = []
 
@@ -506,7 +471,7 @@ def test_report_token_is_bound_to_its_workshop(org, user, workshop):
     )
     token = attendance.report_token(workshop, result)
     assert attendance.report_from_token(workshop, token) == result.report_csv()
-    other = make_workshop(org, code="9999")
+    other = make_workshop(org, starts_at=STARTS, code="9999")
     assert attendance.report_from_token(other, token) is None
     tampered = token[:-2] + ("yy" if token.endswith("xx") else "xx")  # never the token itself
     assert attendance.report_from_token(workshop, tampered) is None
@@ -521,9 +486,9 @@ def test_complete_marks_no_shows_and_queues_thank_yous(org, user, workshop):
     waitlisted = make_contact(org, first_name="Eva")
     opted_out = make_contact(org, first_name="Sol", opted_out_at=NOW - timedelta(days=1))
     for contact in (came, opted_out):
-        attendance.check_in(register(workshop, contact), user_id=user.id, now=NOW)
-    register(workshop, missed)
-    register(workshop, waitlisted, status="waitlisted")
+        attendance.check_in(make_registration(workshop, contact), user_id=user.id, now=NOW)
+    make_registration(workshop, missed)
+    make_registration(workshop, waitlisted, status="waitlisted")
     walk_in = attendance.register_walk_in(workshop, walk_in_raw(), user_id=user.id, now=NOW)
 
     done = STARTS + timedelta(hours=2)
@@ -565,7 +530,7 @@ def test_complete_marks_no_shows_and_queues_thank_yous(org, user, workshop):
 
 
 def test_complete_without_thank_yous_and_before_the_start(org, user, workshop):
-    register(workshop, make_contact(org))
+    make_registration(workshop, make_contact(org))
     with pytest.raises(attendance.AttendanceError):
         attendance.complete_workshop(
             workshop, send_thank_you=True, now=STARTS - timedelta(minutes=1)
@@ -577,7 +542,7 @@ def test_complete_without_thank_yous_and_before_the_start(org, user, workshop):
 
 def test_late_check_in_and_undo_after_completion_keep_no_shows_right(org, user, workshop):
     contact = make_contact(org)
-    registration = register(workshop, contact)
+    registration = make_registration(workshop, contact)
     attendance.complete_workshop(workshop, send_thank_you=False, now=NOW)
     assert events(contact) == ["no_show"]
 
@@ -593,7 +558,7 @@ def test_late_check_in_and_undo_after_completion_keep_no_shows_right(org, user, 
 
 def test_funnel_counts_in_sql(org, workshop):
     for status in ("invited", "invited", "confirmed", "waitlisted", "declined", "canceled"):
-        register(workshop, make_contact(org), status=status)
+        make_registration(workshop, make_contact(org), status=status)
     assert attendance.workshop_funnel(workshop) == {
         "invited": 6,
         "confirmed": 1,
@@ -603,7 +568,7 @@ def test_funnel_counts_in_sql(org, workshop):
         "walk_ins": 0,
         "no_shows": 0,
     }
-    empty = make_workshop(org, code="0000")
+    empty = make_workshop(org, starts_at=STARTS, code="0000")
     assert attendance.workshop_funnel(empty) == dict.fromkeys(attendance.FUNNEL_KEYS, 0)
     funnels = attendance.workshop_funnels(org.id, [workshop.id, empty.id])
     assert funnels[workshop.id]["invited"] == 6 and funnels[empty.id]["invited"] == 0
@@ -612,7 +577,7 @@ def test_funnel_counts_in_sql(org, workshop):
 def test_simultaneous_check_ins_record_one_attendance(app, org, user, workshop, postgres_only):
     import threading
 
-    registrations = [register(workshop, make_contact(org)).id for _ in range(5)]
+    registrations = [make_registration(workshop, make_contact(org)).id for _ in range(5)]
     results, barrier = [], threading.Barrier(4)
 
     def tap():

@@ -9,11 +9,8 @@ from icalendar import Calendar
 
 from app.extensions import db
 from app.workshops import services
-from tests.conftest import csrf_token_from
-from tests.factories import make_contact
-from tests.outreach.helpers import utc
-
-from .test_services import NOW, START, make_workshop, register
+from tests.factories import WORKSHOP_START, make_contact, make_registration, make_workshop
+from tests.support import NOW, csrf_token_from, utc
 
 
 def feed(client, org):
@@ -60,8 +57,8 @@ def test_feed_parses_with_stable_uids_and_venue_time_zones(client, org):
     event = found[f"workshop-{tijuana.id}@alcance"]
     start = event.decoded("dtstart")
     assert event["dtstart"].params["TZID"] == "America/Tijuana"
-    assert start == START and start.replace(tzinfo=None) == datetime(2026, 12, 5, 17, 0)
-    assert event.decoded("dtend") == START + timedelta(hours=2)
+    assert start == WORKSHOP_START and start.replace(tzinfo=None) == datetime(2026, 12, 5, 17, 0)
+    assert event.decoded("dtend") == WORKSHOP_START + timedelta(hours=2)
     assert str(event["summary"]) == "Decide tú"  # the organization's default language
     assert "Casa de la Cultura" in str(event["location"])
     assert "Av. Revolución 1000" in str(event["location"])
@@ -96,7 +93,7 @@ def test_rescheduled_and_canceled_workshops(client, org):
 def test_no_young_peoples_data_in_the_feed(client, org):
     workshop = make_workshop(org, code="4821")
     contact = make_contact(org, first_name="Xochiquetzal", phone="+526645559876")
-    register(workshop, contact)
+    make_registration(workshop, contact)
     body = feed(client, org).get_data(as_text=True)
     assert "Xochiquetzal" not in body and "5559876" not in body and "+52" not in body
 

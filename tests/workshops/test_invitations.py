@@ -16,11 +16,16 @@ from app.participation.models import ParticipationEvent
 from app.timeutil import utcnow
 from app.workshops.models import WorkshopRegistration
 from app.workshops.services import cancel_workshop, invite_audience, reschedule_workshop
-from tests.conftest import csrf_token_from
-from tests.factories import make_audience, make_campaign, make_contact, make_message
-from tests.outreach.helpers import Clock, make_worker, utc
-
-from .test_services import NOW, START, make_workshop
+from tests.factories import (
+    WORKSHOP_START,
+    make_audience,
+    make_campaign,
+    make_contact,
+    make_message,
+    make_workshop,
+)
+from tests.outreach.helpers import make_worker
+from tests.support import NOW, Clock, csrf_token_from, utc
 
 INVITE_ES = "Hola {first_name}, ven a {workshop_title} el {workshop_date} a las {workshop_time}."
 INVITE_EN = "Hi {first_name}, join {workshop_title} on {workshop_date} at {workshop_time}."
@@ -80,7 +85,9 @@ def test_fan_out_rows_are_invitations_with_the_rsvp_line_in_each_language(app, s
             workshop.id,
             campaign.id,
         )
-        assert row.expires_at == START and row.due_at == utc(2026, 12, 2, 1, 0)  # 17:00 local
+        assert row.expires_at == WORKSHOP_START and row.due_at == utc(
+            2026, 12, 2, 1, 0
+        )  # 17:00 local
 
 
 def test_invited_registrations_and_events(app, setup):
@@ -130,7 +137,7 @@ def test_invitations_that_make_no_sense_are_refused(app, setup, case):
     elif case == "canceled":
         workshop.status = "canceled"
     elif case == "past":
-        kwargs = {"now": START + timedelta(minutes=1)}
+        kwargs = {"now": WORKSHOP_START + timedelta(minutes=1)}
     elif case == "draft":
         campaign.status = "draft"
     else:
@@ -185,8 +192,7 @@ def test_full_loop_with_the_worker_and_the_phone_simulator(app, client, login, m
     # The simulator page uses the real clock: build the world around it.
     from app.outbox.inbound import receive_sms
     from app.workshops.texts import workshop_values
-
-    from .test_routes import TZ, next_saturday_at_five
+    from tests.support import TIJUANA, next_saturday_at_five
 
     start = next_saturday_at_five()
     org = make_org()
@@ -200,7 +206,7 @@ def test_full_loop_with_the_worker_and_the_phone_simulator(app, client, login, m
         workshop,
         message,
         make_audience(org, {}),
-        day=invited_at.astimezone(TZ).date(),
+        day=invited_at.astimezone(TIJUANA).date(),
         now=utcnow(),
     )
     clock = Clock(invited_at)

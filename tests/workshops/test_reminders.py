@@ -10,10 +10,9 @@ from app.extensions import db
 from app.messaging.fake import FakeSmsGateway
 from app.outbox.models import OutboxMessage
 from app.workshops.reminders import NO_ALLOWED_TIME, queue_reminders, reminder_hours
-from tests.factories import make_contact
-from tests.outreach.helpers import Clock, make_worker, utc
-
-from .test_services import make_workshop
+from tests.factories import make_contact, make_workshop
+from tests.outreach.helpers import make_worker
+from tests.support import Clock, utc
 
 
 def reminders():

@@ -2,7 +2,7 @@
 invitations, permissions, and organization isolation on every route."""
 
 import re
-from datetime import time, timedelta
+from datetime import timedelta
 from html import unescape
 from zoneinfo import ZoneInfo
 
@@ -11,15 +11,17 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.outbox.models import OutboxMessage
-from app.outbox.timing import local_to_utc
 from app.timeutil import utcnow
 from app.workshops.models import Workshop
-from tests.conftest import csrf_token_from
-from tests.factories import make_audience, make_campaign, make_contact, make_message
-
-from .test_services import make_workshop, register
-
-TZ = ZoneInfo("America/Tijuana")
+from tests.factories import (
+    make_audience,
+    make_campaign,
+    make_contact,
+    make_message,
+    make_registration,
+    make_workshop,
+)
+from tests.support import TIJUANA, csrf_token_from, next_saturday_at_five
 
 
 def text(response) -> str:
@@ -28,15 +30,8 @@ def text(response) -> str:
 
 
 def week_of(moment) -> str:
-    year, week, _day = moment.astimezone(TZ).isocalendar()
+    year, week, _day = moment.astimezone(TIJUANA).isocalendar()
     return f"{year}-W{week:02d}"
-
-
-def next_saturday_at_five():
-    """17:00 in Tijuana on the Saturday at least 8 days from now (always in the future)."""
-    day = (utcnow().astimezone(TZ) + timedelta(days=8)).date()
-    day += timedelta(days=(5 - day.weekday()) % 7)
-    return local_to_utc(day, time(17, 0), TZ)
 
 
 @pytest.fixture
@@ -62,7 +57,7 @@ def test_week_view_lists_workshops_with_local_time_seats_and_waitlist(client, si
     w = signed_in["workshop"]
     org = signed_in["org"]
     for status in ("confirmed", "confirmed", "waitlisted"):
-        register(w, make_contact(org), status)
+        make_registration(w, make_contact(org), status)
     make_workshop(
         org,
         campaign=signed_in["campaign"],
@@ -99,7 +94,7 @@ def test_week_out_of_range_is_a_translated_400(client, signed_in, week):
 
 
 def test_first_and_last_weeks_in_range_render_with_their_neighbours(client, signed_in):
-    last_year = utcnow().astimezone(TZ).year + 10
+    last_year = utcnow().astimezone(TIJUANA).year + 10
     for week in ("2000-W01", f"{last_year}-W52"):
         page = client.get(f"/workshops/?week={week}")
         assert page.status_code == 200, week
@@ -144,7 +139,7 @@ def form_data(client, url, **changes):
 
 
 def test_create_from_the_form(client, signed_in):
-    day = signed_in["start"].astimezone(TZ).date()
+    day = signed_in["start"].astimezone(TIJUANA).date()
     data = form_data(
         client,
         "/workshops/new",
@@ -174,7 +169,7 @@ def test_create_from_the_form(client, signed_in):
     ],
 )
 def test_bad_input_is_refused_with_a_message(client, signed_in, changes, message):
-    day = signed_in["start"].astimezone(TZ).date()
+    day = signed_in["start"].astimezone(TIJUANA).date()
     data = form_data(
         client,
         "/workshops/new",
@@ -192,7 +187,7 @@ def test_bad_input_is_refused_with_a_message(client, signed_in, changes, message
 
 def test_other_organizations_campaigns_cannot_be_chosen(client, signed_in, make_org):
     foreign = make_campaign(make_org())
-    day = signed_in["start"].astimezone(TZ).date()
+    day = signed_in["start"].astimezone(TIJUANA).date()
     data = form_data(
         client,
         "/workshops/new",
@@ -222,11 +217,13 @@ def test_edit(client, signed_in):
 
 def test_detail_groups_registrations_and_shows_the_funnel(client, signed_in):
     w, org = signed_in["workshop"], signed_in["org"]
-    register(w, make_contact(org, first_name="Ana", phone="+526645550001"))
-    register(w, make_contact(org, first_name="Beto", phone="+526645550002"), attended_at=utcnow())
-    register(w, make_contact(org, first_name="Cami", phone="+526645550003"), "waitlisted")
-    register(w, make_contact(org, first_name="Dani"), "invited")
-    register(w, make_contact(org, first_name="Eli"), "declined")
+    make_registration(w, make_contact(org, first_name="Ana", phone="+526645550001"))
+    make_registration(
+        w, make_contact(org, first_name="Beto", phone="+526645550002"), attended_at=utcnow()
+    )
+    make_registration(w, make_contact(org, first_name="Cami", phone="+526645550003"), "waitlisted")
+    make_registration(w, make_contact(org, first_name="Dani"), "invited")
+    make_registration(w, make_contact(org, first_name="Eli"), "declined")
     html = client.get(f"/workshops/{w.id}").get_data(as_text=True)
     page = text(client.get(f"/workshops/{w.id}"))
     for name in ("Ana", "Beto", "Cami", "Dani", "Eli"):
@@ -243,13 +240,13 @@ def test_detail_groups_registrations_and_shows_the_funnel(client, signed_in):
 
 def test_reschedule_asks_for_confirmation_then_notifies(client, signed_in):
     w, org = signed_in["workshop"], signed_in["org"]
-    register(w, make_contact(org))
-    register(w, make_contact(org), "waitlisted")
+    make_registration(w, make_contact(org))
+    make_registration(w, make_contact(org), "waitlisted")
     url = f"/workshops/{w.id}/reschedule"
     page = client.get(url)
     assert "2 confirmed or waitlisted people will get an SMS" in text(page)
     assert "data-confirm" in page.get_data(as_text=True)
-    new_day = (signed_in["start"] + timedelta(days=7)).astimezone(TZ).date()
+    new_day = (signed_in["start"] + timedelta(days=7)).astimezone(TIJUANA).date()
     response = client.post(
         url,
         data={
@@ -261,7 +258,7 @@ def test_reschedule_asks_for_confirmation_then_notifies(client, signed_in):
     )
     assert response.status_code == 302
     db.session.refresh(w)
-    assert w.sequence == 1 and w.starts_at.astimezone(TZ).hour == 11
+    assert w.sequence == 1 and w.starts_at.astimezone(TIJUANA).hour == 11
     assert db.session.query(OutboxMessage).filter_by(purpose="workshop_notice").count() == 2
 
 
@@ -285,7 +282,7 @@ def test_reschedule_with_bad_times_changes_nothing(client, signed_in):
 
 def test_cancel_needs_a_post_with_csrf(client, signed_in):
     w, org = signed_in["workshop"], signed_in["org"]
-    register(w, make_contact(org))
+    make_registration(w, make_contact(org))
     url = f"/workshops/{w.id}/cancel"
     page = client.get(url)
     assert "1 confirmed or waitlisted person will get an SMS" in text(page)
@@ -314,7 +311,7 @@ def test_invite_from_the_form(client, signed_in):
     url = f"/workshops/{w.id}/invite"
     page = client.get(url)
     assert "Invitación" in text(page)
-    day = (signed_in["start"] - timedelta(days=3)).astimezone(TZ).date()
+    day = (signed_in["start"] - timedelta(days=3)).astimezone(TIJUANA).date()
     response = client.post(
         url,
         data={
@@ -337,7 +334,7 @@ def test_invitation_after_the_start_is_refused(client, signed_in):
     audience = make_audience(org, {})
     make_contact(org)
     url = f"/workshops/{w.id}/invite"
-    day = (signed_in["start"] + timedelta(days=1)).astimezone(TZ).date()
+    day = (signed_in["start"] + timedelta(days=1)).astimezone(TIJUANA).date()
     response = client.post(
         url,
         data={

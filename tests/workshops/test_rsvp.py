@@ -13,9 +13,8 @@ from app.outbox.inbound import receive_sms
 from app.outbox.models import InboundMessage, OutboxMessage
 from app.participation.models import ParticipationEvent
 from app.workshops.models import WorkshopRegistration
-from tests.factories import make_contact
-
-from .test_services import NOW, START, make_workshop, register
+from tests.factories import WORKSHOP_START, make_contact, make_registration, make_workshop
+from tests.support import NOW
 
 _sid = iter(range(1, 1_000_000))
 
@@ -86,7 +85,7 @@ def workshop(org):
 )
 def test_yes_with_code_confirms_in_both_languages(app, org, workshop, body):
     contact = make_contact(org)
-    register(workshop, contact, "invited")
+    make_registration(workshop, contact, "invited")
     assert sms(contact, body) == "rsvp_confirmed"
     assert status_of(workshop, contact) == "confirmed"
     (reply,) = replies(contact)
@@ -96,7 +95,7 @@ def test_yes_with_code_confirms_in_both_languages(app, org, workshop, body):
 
 def test_reply_in_the_contacts_language(app, org, workshop):
     contact = make_contact(org, language="en")
-    register(workshop, contact, "invited")
+    make_registration(workshop, contact, "invited")
     sms(contact, "YES 4821")
     (reply,) = replies(contact)
     assert reply.startswith("Your spot is saved: Your call, Saturday 5 December at 5:00 PM")
@@ -106,7 +105,7 @@ def test_reply_in_the_contacts_language(app, org, workshop):
 @pytest.mark.parametrize("body", ["SI", "sí", "Sí.", "yes", "Y"])
 def test_bare_yes_with_one_open_invitation(app, org, workshop, body):
     contact = make_contact(org)
-    register(workshop, contact, "invited")
+    make_registration(workshop, contact, "invited")
     make_workshop(org, code="1111", starts_at=NOW - timedelta(days=3))  # past: not open
     assert sms(contact, body) == "rsvp_confirmed"
     assert status_of(workshop, contact) == "confirmed"
@@ -119,11 +118,11 @@ def test_bare_reply_with_several_open_invitations_asks_which(app, org, workshop,
         code="1234",
         title_es="Vapeo: la neta",
         title_en="Vaping: the truth",
-        starts_at=START + timedelta(days=2),
+        starts_at=WORKSHOP_START + timedelta(days=2),
     )
     contact = make_contact(org)
-    register(workshop, contact, "invited")
-    register(other, contact, "confirmed")
+    make_registration(workshop, contact, "invited")
+    make_registration(other, contact, "confirmed")
     assert sms(contact, body) == "rsvp_ambiguous"
     (reply,) = replies(contact)
     assert "4821 Decide tú (sáb 5 dic)" in reply and "1234 Vapeo: la neta (lun 7 dic)" in reply
@@ -141,7 +140,7 @@ def test_bare_reply_without_open_invitations(app, org, workshop):
 
 def test_unknown_code(app, org, workshop):
     contact = make_contact(org)
-    register(workshop, contact, "invited")
+    make_registration(workshop, contact, "invited")
     assert sms(contact, "SI 9999") == "rsvp_unknown_code"
     (reply,) = replies(contact)
     assert "9999" in reply
@@ -155,7 +154,7 @@ def test_codes_of_canceled_or_past_workshops_are_unknown(app, org, state):
     else:
         workshop = make_workshop(org, code="4821", starts_at=NOW - timedelta(hours=1))
     contact = make_contact(org)
-    register(workshop, contact, "invited")
+    make_registration(workshop, contact, "invited")
     assert sms(contact, "SI 4821") == "rsvp_unknown_code"
     assert status_of(workshop, contact) == "invited"
 
@@ -169,7 +168,7 @@ def test_another_organizations_code_is_unknown(app, org, workshop, make_org):
 
 def test_no_with_code_declines_an_invitation(app, org, workshop):
     contact = make_contact(org)
-    register(workshop, contact, "invited")
+    make_registration(workshop, contact, "invited")
     assert sms(contact, "no 4821") == "rsvp_declined"
     assert status_of(workshop, contact) == "declined"
     assert events(contact) == [("rsvp_no", "declined")]
@@ -225,7 +224,7 @@ def test_duplicate_webhook_is_processed_once(app, org, workshop):
 
 def test_bare_yes_from_an_opted_out_contact_is_an_opt_in(app, org, workshop):
     contact = make_contact(org, opted_out_at=NOW - timedelta(days=1))
-    register(workshop, contact, "invited")
+    make_registration(workshop, contact, "invited")
     assert sms(contact, "YES") == "opted_in"
     db.session.refresh(contact)
     assert contact.opted_out_at is None
@@ -307,7 +306,7 @@ def test_concurrent_rsvps_for_the_last_seat(app, make_org, postgres_only):
     org = make_org()
     workshop = make_workshop(org, code="4821", capacity=3)
     for _ in range(2):
-        register(workshop, make_contact(org))
+        make_registration(workshop, make_contact(org))
     contacts = [make_contact(org) for _ in range(8)]
     phones = [c.phone for c in contacts]
     barrier, outcomes, errors = threading.Barrier(len(phones)), [], []
@@ -353,10 +352,10 @@ def test_concurrent_cancel_and_rsvp_keep_capacity(app, make_org, postgres_only):
     org = make_org()
     workshop = make_workshop(org, code="4821", capacity=2)
     leaving = make_contact(org)
-    register(workshop, leaving)
-    register(workshop, make_contact(org))
+    make_registration(workshop, leaving)
+    make_registration(workshop, make_contact(org))
     waiting = make_contact(org)
-    register(workshop, waiting, "waitlisted")
+    make_registration(workshop, waiting, "waitlisted")
     newcomers = [make_contact(org) for _ in range(4)]
     barrier = threading.Barrier(1 + len(newcomers))
 

@@ -9,12 +9,15 @@ from app.errors import DomainError
 from app.extensions import db
 from app.outbox.models import OutboxMessage
 from app.workshops import services
-from app.workshops.models import Workshop, WorkshopRegistration
-from tests.factories import make_campaign, make_contact
-from tests.outreach.helpers import utc
-
-NOW = utc(2026, 11, 27, 18, 0)  # Friday 27 November 2026, 10:00 in Tijuana
-START = utc(2026, 12, 6, 1, 0)  # Saturday 5 December 2026, 17:00 in Tijuana (PST)
+from app.workshops.models import Workshop
+from tests.factories import (
+    WORKSHOP_START,
+    make_campaign,
+    make_contact,
+    make_registration,
+    make_workshop,
+)
+from tests.support import NOW, utc
 
 FIELDS = dict(
     title_es="Decide tú",
@@ -30,54 +33,6 @@ FIELDS = dict(
     facilitator="Mtra. Ruiz",
     language="es",
 )
-
-
-def make_workshop(org, *, campaign=None, starts_at=START, hours=2, **overrides) -> Workshop:
-    """A workshop row built directly (services are tested below)."""
-    campaign = campaign or make_campaign(org)
-    values = dict(
-        organization_id=org.id,
-        campaign_id=campaign.id,
-        code=overrides.pop("code", f"{4000 + db.session.query(Workshop).count():04d}"),
-        title_es="Decide tú",
-        title_en="Your call",
-        kind="community_workshop",
-        venue_name="Casa de la Cultura",
-        country="MX",
-        state_code="02",
-        municipality="Tijuana",
-        timezone="America/Tijuana",
-        starts_at=starts_at,
-        ends_at=starts_at + timedelta(hours=hours),
-        capacity=30,
-        language="es",
-        status="scheduled",
-        sequence=0,
-        created_at=NOW - timedelta(days=10),
-        updated_at=NOW - timedelta(days=10),
-    )
-    values.update(overrides)
-    workshop = Workshop(**values)
-    db.session.add(workshop)
-    db.session.commit()
-    return workshop
-
-
-def register(workshop, contact, status="confirmed", *, at=NOW, **values) -> WorkshopRegistration:
-    registration = WorkshopRegistration(
-        organization_id=workshop.organization_id,
-        workshop_id=workshop.id,
-        contact_id=contact.id,
-        status=status,
-        invited_at=at - timedelta(days=1),
-        responded_at=at,
-        waitlisted_at=at if status == "waitlisted" else None,
-        created_at=at,
-        **values,
-    )
-    db.session.add(registration)
-    db.session.commit()
-    return registration
 
 
 def create(
@@ -114,7 +69,9 @@ def outbox(**filters):
 def test_create_stores_utc_from_the_venues_local_time(app, make_org):
     workshop = create(make_org())
     assert workshop.timezone == "America/Tijuana"
-    assert workshop.starts_at == START and workshop.ends_at == START + timedelta(hours=2)
+    assert workshop.starts_at == WORKSHOP_START and workshop.ends_at == WORKSHOP_START + timedelta(
+        hours=2
+    )
     assert workshop.status == "scheduled" and workshop.sequence == 0
     assert len(workshop.code) == 4 and workshop.code.isdigit()
 
@@ -257,14 +214,14 @@ def test_edit_details(app, make_org):
     )
     db.session.refresh(workshop)
     assert workshop.venue_name == "CECUT" and workshop.capacity == 40
-    assert workshop.facilitator is None and workshop.starts_at == START
+    assert workshop.facilitator is None and workshop.starts_at == WORKSHOP_START
 
 
 def test_capacity_cannot_drop_below_confirmed_seats(app, make_org):
     org = make_org()
     workshop = make_workshop(org, capacity=3)
     for _ in range(2):
-        register(workshop, make_contact(org))
+        make_registration(workshop, make_contact(org))
     with pytest.raises(DomainError) as error:
         services.update_workshop(workshop, now=NOW, **details(workshop, capacity=1))
     assert error.value.field == "capacity"
@@ -273,9 +230,13 @@ def test_capacity_cannot_drop_below_confirmed_seats(app, make_org):
 def test_more_capacity_promotes_the_waitlist_in_order(app, make_org):
     org = make_org()
     workshop = make_workshop(org, capacity=1)
-    register(workshop, make_contact(org))
-    first = register(workshop, make_contact(org), "waitlisted", at=NOW - timedelta(hours=2))
-    second = register(workshop, make_contact(org), "waitlisted", at=NOW - timedelta(hours=1))
+    make_registration(workshop, make_contact(org))
+    first = make_registration(
+        workshop, make_contact(org), "waitlisted", at=NOW - timedelta(hours=2)
+    )
+    second = make_registration(
+        workshop, make_contact(org), "waitlisted", at=NOW - timedelta(hours=1)
+    )
     promoted = services.update_workshop(workshop, now=NOW, **details(workshop, capacity=2))
     assert promoted == 1
     db.session.refresh(first)
@@ -296,7 +257,7 @@ def test_moving_to_another_time_zone_keeps_the_wall_time_until_people_are_invite
     assert workshop.timezone == "America/Cancun"
     assert workshop.starts_at == utc(2026, 12, 5, 22, 0)  # still 17:00, now in Cancún
     assert workshop.sequence == 1
-    register(workshop, make_contact(org), "invited")
+    make_registration(workshop, make_contact(org), "invited")
     with pytest.raises(DomainError) as error:
         services.update_workshop(
             workshop, now=NOW, **details(workshop, state_code="02", municipality="Tijuana")
@@ -325,11 +286,11 @@ def busy(make_org):
             ("Eli", "es"),
         )
     }
-    register(workshop, people["Ana"])
-    register(workshop, people["Ben"])
-    register(workshop, people["Cris"], "waitlisted")
-    register(workshop, people["Dani"], "invited")
-    register(workshop, people["Eli"], "declined")
+    make_registration(workshop, people["Ana"])
+    make_registration(workshop, people["Ben"])
+    make_registration(workshop, people["Cris"], "waitlisted")
+    make_registration(workshop, people["Dani"], "invited")
+    make_registration(workshop, people["Eli"], "declined")
     for name in ("Ana", "Ben"):
         queue_reminders(people[name], workshop, org, now=NOW)
     db.session.commit()
@@ -423,10 +384,10 @@ def test_parse_week():
 def test_workshops_between_counts_seats(app, make_org):
     org = make_org()
     workshop = make_workshop(org, capacity=1)
-    make_workshop(org, starts_at=START + timedelta(days=7))
-    make_workshop(make_org(), starts_at=START)  # another organization
-    register(workshop, make_contact(org))
-    register(workshop, make_contact(org), "waitlisted")
+    make_workshop(org, starts_at=WORKSHOP_START + timedelta(days=7))
+    make_workshop(make_org(), starts_at=WORKSHOP_START)  # another organization
+    make_registration(workshop, make_contact(org))
+    make_registration(workshop, make_contact(org), "waitlisted")
     start, end = services.week_bounds(date(2026, 11, 30), "America/Tijuana")
     rows = services.workshops_between(org.id, start, end)
     assert [(w.id, c, wl) for w, c, wl in rows] == [(workshop.id, 1, 1)]
@@ -435,11 +396,11 @@ def test_workshops_between_counts_seats(app, make_org):
 def test_funnel(app, make_org):
     org = make_org()
     workshop = make_workshop(org)
-    register(workshop, make_contact(org))
-    register(workshop, make_contact(org), attended_at=NOW)
-    register(workshop, make_contact(org), "waitlisted")
-    register(workshop, make_contact(org), "declined")
-    register(workshop, make_contact(org), "invited")
+    make_registration(workshop, make_contact(org))
+    make_registration(workshop, make_contact(org), attended_at=NOW)
+    make_registration(workshop, make_contact(org), "waitlisted")
+    make_registration(workshop, make_contact(org), "declined")
+    make_registration(workshop, make_contact(org), "invited")
     funnel = services.funnel(workshop)
     assert (funnel.invited, funnel.confirmed, funnel.attended) == (5, 2, 1)
     assert (funnel.waitlisted, funnel.declined) == (1, 1)

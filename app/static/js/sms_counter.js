@@ -5,9 +5,9 @@
 //           data-label-encoding-gsm="GSM-7" data-label-encoding-ucs2="UCS-2"
 //           data-label-warning="Characters outside GSM-7: {chars}. {n} SMS instead of {m}."
 //           data-label-warning-unicode="..."></output>
-// The labels are rendered server-side (app.outreach.encoding.counter_label_attrs), so they are
+// The labels are rendered server-side (app.outbox.encoding.counter_label_attrs), so they are
 // translated; the optional data-label-chars-one is used when the count is 1.
-// The algorithm and the tables mirror app/outreach/encoding.py; a test keeps the tables equal.
+// The algorithm and the tables mirror app/outbox/encoding.py; a test keeps the tables equal.
 (function () {
   "use strict";
 

@@ -1,0 +1,195 @@
+"""SMS outcomes of a campaign: failures, replies and attributed opt-outs (metrics
+delivery_rate, failure_reasons, opt_out_rate and reply_rate; see metrics.py)."""
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+from sqlalchemy import Integer, String, distinct, func, select, union_all
+from sqlalchemy.orm import aliased
+
+from app.extensions import db
+from app.participation.models import ParticipationEvent as E
+from app.reports.metrics import FAILURE_KINDS
+from app.reports.period import Period
+from app.reports.sql import in_period, union_branch
+
+
+class FailureKey(NamedTuple):
+    kind: str  # "sms_failed" or "sms_undelivered"
+    code: str | None  # the Twilio error code, None when the provider gave none
+    message_id: int | None
+
+
+class Failures(NamedTuple):
+    failed: int
+    undelivered: int
+
+
+@dataclass
+class SmsOutcomes:
+    failures: dict[FailureKey, int]  # failed/undelivered messages
+    replies: int  # distinct contacts with a free-text reply
+
+    def _of_kind(self, kind: str) -> int:
+        return sum(n for key, n in self.failures.items() if key.kind == kind)
+
+    @property
+    def failed(self) -> int:
+        return self._of_kind("sms_failed")
+
+    @property
+    def undelivered(self) -> int:
+        return self._of_kind("sms_undelivered")
+
+    def code_counts(self) -> dict[str | None, int]:
+        """Failed and undelivered messages per error code."""
+        counts = Counter()
+        for key, n in self.failures.items():
+            counts[key.code] += n
+        return dict(counts)
+
+    def by_message(self, known: set) -> dict[int | None, Failures]:
+        """Failures per message (None: without a known one)."""
+        counts = {}
+        for key, n in self.failures.items():
+            message_id = key.message_id if key.message_id in known else None
+            failed, undelivered = counts.get(message_id, Failures(0, 0))
+            counts[message_id] = (
+                Failures(failed + n, undelivered)
+                if key.kind == "sms_failed"
+                else Failures(failed, undelivered + n)
+            )
+        return counts
+
+
+# Rows of the outcomes statement: failures by (kind, code, message), and the repliers.
+FAILURES, REPLIES = "failures", "replies"
+OUTCOME_COLUMNS = {"kind": String, "code": String, "message_id": Integer, "n": Integer}
+
+
+def sms_outcomes(org_id: int, campaign_id: int, period: Period) -> SmsOutcomes:
+    """Metrics failure_reasons, delivery_rate (failures, per message too) and reply_rate
+    (repliers), from the rare kinds only, in one statement."""
+    scope = (
+        E.organization_id == org_id,
+        E.campaign_id == campaign_id,
+        *in_period(E.occurred_at, period),
+    )
+    statement = union_all(
+        union_branch(
+            OUTCOME_COLUMNS,
+            FAILURES,
+            kind=E.kind,
+            code=E.detail,
+            message_id=E.message_id,
+            n=func.count(),
+        )
+        .where(*scope, E.kind.in_(FAILURE_KINDS))
+        .group_by(E.kind, E.detail, E.message_id),
+        union_branch(OUTCOME_COLUMNS, REPLIES, n=func.count(distinct(E.contact_id))).where(
+            *scope, E.kind == "reply"
+        ),
+    )
+    failures, replies = {}, 0
+    for row in db.session.execute(statement):
+        if row.section == REPLIES:
+            replies = int(row.n)
+        else:
+            failures[FailureKey(row.kind, row.code or None, row.message_id)] = int(row.n)
+    return SmsOutcomes(failures, replies)
+
+
+# --- opt-outs ---------------------------------------------------------------------------
+
+
+@dataclass
+class AttributedOptOuts:
+    """Contacts whose opt-out is attributed to a delivery, in total and per value of one
+    column of the delivery (its campaign or its message)."""
+
+    total: int = 0
+    by: dict = field(default_factory=dict)
+
+
+def _attributed(org_id: int, period: Period):
+    """Metric opt_out_rate: each opt-out in the period with the campaign and message of
+    the last delivery to that contact before it (NULL when there is none).
+
+    The lookup follows `ix_participation_contact` (contact_id, occurred_at) once per
+    opt-out, then reads the delivery by primary key: opt-outs are rare, so this stays
+    cheap however many deliveries there are (no join over the campaign's events).
+    """
+    o = aliased(E, name="o")
+    d = aliased(E, name="d")
+    last_delivered = (
+        select(d.id)
+        .where(
+            d.contact_id == o.contact_id,
+            d.organization_id == org_id,
+            d.kind == "sms_delivered",
+            d.occurred_at <= o.occurred_at,
+        )
+        .order_by(d.occurred_at.desc(), d.id.desc())
+        .limit(1)
+        .correlate(o)
+        .scalar_subquery()
+    )
+    opt_outs = (
+        select(o.contact_id.label("contact_id"), last_delivered.label("delivered_id"))
+        .where(o.organization_id == org_id, o.kind == "opt_out", *in_period(o.occurred_at, period))
+        .cte("opt_outs")
+        .prefix_with("MATERIALIZED")
+    )
+
+    def of_delivery(column):
+        delivery = aliased(E)
+        return (
+            select(getattr(delivery, column))
+            .where(delivery.id == opt_outs.c.delivered_id)
+            .scalar_subquery()
+        )
+
+    return (
+        select(
+            opt_outs.c.contact_id,
+            of_delivery("campaign_id").label("campaign_id"),
+            of_delivery("message_id").label("message_id"),
+        )
+        .cte("attributed")
+        .prefix_with("MATERIALIZED")
+    )
+
+
+# Rows of the attribution statement: contacts per value of the column, and in total.
+PER_VALUE, TOTAL = "per_value", "total"
+
+
+def attributed_opt_outs(
+    org_id: int, period: Period, group: str, where: Callable
+) -> AttributedOptOuts:
+    """Contacts whose opt-out is attributed to each value of the delivery's `group`
+    column ("campaign_id" or "message_id"), and in total, among the attributions
+    matching `where` (a condition on the attribution's columns)."""
+    a = _attributed(org_id, period).c
+    layout = {"value": Integer, "contacts": Integer}
+    people = func.count(distinct(a.contact_id))
+    statement = union_all(
+        union_branch(layout, PER_VALUE, value=a[group], contacts=people)
+        .where(where(a))
+        .group_by(a[group]),
+        union_branch(layout, TOTAL, contacts=people).where(where(a)),
+    )
+    result = AttributedOptOuts()
+    for row in db.session.execute(statement):
+        if row.section == TOTAL:
+            result.total = int(row.contacts)
+        else:
+            result.by[row.value] = int(row.contacts)
+    return result
+
+
+def campaign_opt_outs(org_id: int, campaign_id: int, period: Period) -> AttributedOptOuts:
+    """Contacts whose opt-out is attributed to the campaign, in total and per message."""
+    return attributed_opt_outs(org_id, period, "message_id", lambda a: a.campaign_id == campaign_id)
