@@ -65,7 +65,7 @@ def create_app(config_object="config.DevelopmentConfig") -> Flask:
     """Build the application. Touches neither the database nor the network."""
 
     app = Flask(
-        __name__,
+        "app",  # the package: its logger is "app", its root path app/
         template_folder=str(ROOT / "templates"),
         instance_path=str(ROOT / "instance"),
     )

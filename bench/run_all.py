@@ -13,6 +13,7 @@ Benchmarks measure, they do not test: the exit status is 0 unless a benchmark cr
 """
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -50,10 +51,8 @@ def parse_json_lines(text: str) -> list[dict]:
     rows = []
     for line in text.splitlines():
         if line.startswith("BENCH_JSON "):
-            try:
+            with contextlib.suppress(ValueError):
                 rows.append(json.loads(line[len("BENCH_JSON ") :]))
-            except ValueError:
-                pass
     return rows
 
 
@@ -207,20 +206,16 @@ def load_average() -> float:
 
 def machine() -> dict:
     cpu = "?"
-    try:
-        for line in open("/proc/cpuinfo"):
+    with contextlib.suppress(OSError), open("/proc/cpuinfo") as lines:
+        for line in lines:
             if line.startswith("model name"):
                 cpu = line.split(":", 1)[1].strip()
                 break
-    except OSError:
-        pass
     mem = "?"
-    try:
-        for line in open("/proc/meminfo"):
+    with contextlib.suppress(OSError), open("/proc/meminfo") as lines:
+        for line in lines:
             if line.startswith("MemTotal:"):
                 mem = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
-    except OSError:
-        pass
     return {
         "nproc": os.cpu_count(),
         "memory": mem,
@@ -302,7 +297,7 @@ def main() -> int:
         )
         results.append((name, figures, status, seconds))
     total = sum(r[3] for r in results)
-    load = open("/proc/loadavg").read().split()[:3] if os.path.exists("/proc/loadavg") else "?"
+    load = Path("/proc/loadavg").read_text().split()[:3] if os.path.exists("/proc/loadavg") else "?"
     print(
         f"\nAll benchmarks ({total / 60:.1f} min; load average at the end {' '.join(load)})"
         + (" -- QUICK sizes, figures not meaningful" if args.quick else "")
@@ -310,7 +305,7 @@ def main() -> int:
     )
     print(render(results, markdown=False))
     counts = {"PASS": 0, "FAIL": 0}
-    for _, figures, status, _ in results:
+    for _, figures, _status, _ in results:
         for f in figures:
             if f.get("pass") is not None:
                 counts["PASS" if f["pass"] else "FAIL"] += 1

@@ -37,6 +37,7 @@ import tempfile
 import threading
 import time
 from http.cookies import SimpleCookie
+from pathlib import Path
 from urllib.parse import urlencode
 
 from common import (
@@ -222,7 +223,7 @@ def run_wrk(
         text=True,
         timeout=seconds + 120,
     )
-    line = next((l for l in done.stdout.splitlines() if l.startswith("WRK_JSON ")), None)
+    line = next((s for s in done.stdout.splitlines() if s.startswith("WRK_JSON ")), None)
     if done.returncode != 0 or line is None:
         raise RuntimeError("wrk failed:\n" + done.stdout[-2000:] + done.stderr[-2000:])
     data = json.loads(line[len("WRK_JSON ") :])
@@ -330,7 +331,7 @@ def run(backend: str, args) -> list[tuple]:
             f"/campaigns/{ids['campaign']}",
             f"/reports/campaigns/{ids['campaign']}",
         ]
-        log = open(os.path.join(tmp, "gunicorn.log"), "wb")
+        log = open(os.path.join(tmp, "gunicorn.log"), "wb")  # noqa: SIM115  (closed in finally)
         server = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-c", "python:app.gunicorn_conf", "wsgi:app"],
             cwd=ROOT,
@@ -345,7 +346,7 @@ def run(backend: str, args) -> list[tuple]:
             runs = [("50 users", args.seconds, THINK_MS)]
             if args.saturate_seconds:
                 runs.append(("saturation", args.saturate_seconds, None))
-            for label, seconds, think in runs:
+            for _label, seconds, think in runs:
                 m = generate(port, cookie, paths, users=args.users, seconds=seconds, think=think)
                 rps = m["requests"] / m["seconds"]
                 name = (
@@ -363,7 +364,7 @@ def run(backend: str, args) -> list[tuple]:
                 ]
         except Exception:
             log.flush()
-            print(open(log.name, errors="replace").read()[-3000:], file=sys.stderr)
+            print(Path(log.name).read_text(errors="replace")[-3000:], file=sys.stderr)
             raise
         finally:
             stop_process(server, timeout=40)

@@ -26,6 +26,7 @@ sent, body never finishes), TRUNCATE (created, body cut short), or a Twilio erro
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import math
 import secrets
@@ -303,10 +304,8 @@ class FakeTwilioServer:
         with self._lock:
             conns = list(self._conns)
         for conn in conns:  # end idle keep-alive connections so handler threads exit
-            try:
+            with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
         server.server_close()  # joins the handler threads
         self._thread.join()
 

@@ -112,7 +112,7 @@ def test_demo_users_can_sign_in_in_both_languages(app, runner, login):
     from app.demo import DEMO_USERS
 
     runner.invoke(args=["seed-demo"])
-    for role, email, password in DEMO_USERS:
+    for _role, email, password in DEMO_USERS:
         for lang, word in (("es", "Inicio"), ("en", "Dashboard")):
             c = app.test_client()
             login(db.session.query(User).filter_by(email=email).one(), password=password, c=c)

@@ -19,7 +19,6 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional, Va
 from app.campaigns.services import (
     AGE_MAX,
     AGE_MIN,
-    COUNTRY_LABELS,
     LANGUAGE_LABELS,
     LEVEL_LABELS,
     MAX_PLACES,
@@ -31,6 +30,7 @@ from app.campaigns.services import (
 )
 from app.contacts.geography import STATE_CHOICES
 from app.forms import BaseForm, choices
+from app.organizations.countries import COUNTRY_LABELS
 
 EXTRA_PLACE_ROWS = 3  # blank rows offered after the campaign's places
 

@@ -136,4 +136,3 @@ class SettingsForm(BaseForm):
             raise ValidationError(
                 _l("Start before 19:30 so Florida and Oklahoma (until 20:00) keep a window.")
             )
-

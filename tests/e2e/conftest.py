@@ -31,8 +31,8 @@ from pathlib import Path
 
 import pytest
 
-from . import helpers
-from .helpers import ARTIFACTS, AXE_JS, CHROMIUM, CHROMIUM_ARGS, ROOT, TIMEOUT_MS
+from tests.e2e import helpers
+from tests.e2e.helpers import ARTIFACTS, AXE_JS, CHROMIUM, CHROMIUM_ARGS, ROOT, TIMEOUT_MS
 
 
 def _skip_reason() -> str | None:

@@ -358,7 +358,10 @@ CHECKED_PAGES: list[str] = []  # every page checked in this run ("<test>/<n>-<sl
 # are hidden elements; accessible names in attributes are included.
 PAGE_TEXT_JS = """() => {
   const pageLang = (document.documentElement.lang || "").slice(0, 2);
-  const other = (el) => { const l = el.closest("[lang]"); return l && l.lang.slice(0, 2) !== pageLang; };
+  const other = (el) => {
+    const l = el.closest("[lang]");
+    return l && l.lang.slice(0, 2) !== pageLang;
+  };
   const parts = [document.title];
   const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
   let node;
@@ -368,9 +371,13 @@ PAGE_TEXT_JS = """() => {
     if (!el.checkVisibility()) continue;
     parts.push(node.nodeValue);
   }
-  for (const el of document.querySelectorAll("[aria-label], [title], [placeholder], [alt], input[type=submit], input[type=button]")) {
+  const named = "[aria-label], [title], [placeholder], [alt], "
+    + "input[type=submit], input[type=button]";
+  for (const el of document.querySelectorAll(named)) {
     if (other(el)) continue;
-    for (const a of ["aria-label", "title", "placeholder", "alt"]) if (el.hasAttribute(a)) parts.push(el.getAttribute(a));
+    for (const a of ["aria-label", "title", "placeholder", "alt"]) {
+      if (el.hasAttribute(a)) parts.push(el.getAttribute(a));
+    }
     if (el.matches("input[type=submit], input[type=button]")) parts.push(el.value);
   }
   return parts.join("\\n").replace(/[ \\t\\u00a0]+/g, " ");

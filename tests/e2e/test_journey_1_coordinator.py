@@ -14,7 +14,7 @@ import re
 
 import pytest
 
-from .helpers import COORDINATOR, LANGS, ORG_TIMEZONE, contacts_csv, local_now
+from tests.e2e.helpers import COORDINATOR, LANGS, ORG_TIMEZONE, contacts_csv, local_now
 
 NAMES = {
     "es": ["Citlali", "Yaretzi", "Itzayana", "Xóchitl"],

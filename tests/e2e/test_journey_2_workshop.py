@@ -14,7 +14,7 @@ from datetime import timedelta
 
 import pytest
 
-from .helpers import COORDINATOR, LANGS, contacts_csv, local_now, sms_fragments
+from tests.e2e.helpers import COORDINATOR, LANGS, contacts_csv, local_now, sms_fragments
 
 NAMES = {"es": ["Ameyalli", "Tonatiuh", "Quetzalli"], "en": ["Skyler", "Paisley", "Maverick"]}
 BLOCK = {"es": 3, "en": 4}

@@ -14,7 +14,7 @@ from datetime import timedelta
 
 import pytest
 
-from .helpers import EVALUATOR, LANGS, ORG_TIMEZONE, PersonalData, local_now
+from tests.e2e.helpers import EVALUATOR, LANGS, ORG_TIMEZONE, PersonalData, local_now
 
 DEMO_CAMPAIGN = "Una sola dosis: fentanilo"
 

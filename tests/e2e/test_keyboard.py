@@ -12,7 +12,7 @@ demo data as it was.
 import re
 from datetime import timedelta
 
-from .helpers import COORDINATOR, ORG_TIMEZONE, local_now
+from tests.e2e.helpers import COORDINATOR, ORG_TIMEZONE, local_now
 
 DEMO_CAMPAIGN = "Una sola dosis: fentanilo"
 MAX_TABS = 120

@@ -159,7 +159,8 @@ def _contacts_analyzed() -> bool:
     if db.engine.dialect.name == "postgresql":
         return db.session.scalar(
             text(
-                "SELECT last_analyze IS NOT NULL FROM pg_stat_user_tables WHERE relname = 'contacts'"
+                "SELECT last_analyze IS NOT NULL FROM pg_stat_user_tables "
+                "WHERE relname = 'contacts'"
             )
         )
     return bool(

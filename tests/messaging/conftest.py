@@ -6,9 +6,7 @@ import pytest
 
 from app.messaging.twilio_gateway import TwilioGateway
 from tests.fake_twilio import MESSAGING_SERVICE_SID, FakeTwilioServer
-
-TEST_TIMEOUT = (0.5, 0.5)  # (connect, read): keeps the timeout tests fast
-CALLBACK_URL = "https://alcance.example.org/webhooks/twilio/status"
+from tests.messaging.helpers import TEST_TIMEOUT
 
 
 @pytest.fixture

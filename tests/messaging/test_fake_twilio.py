@@ -1,5 +1,6 @@
 """The fake Twilio server itself: validation, shapes, latency, faults, signed callbacks."""
 
+import contextlib
 import re
 import threading
 import time
@@ -22,8 +23,7 @@ from tests.fake_twilio import (
     inbound_sms_params,
     post_signed,
 )
-
-from .conftest import CALLBACK_URL
+from tests.messaging.helpers import CALLBACK_URL
 
 ANA = "+5216641234567"
 APP_TOKEN = "app-auth-token-for-webhooks"
@@ -212,10 +212,8 @@ def test_stop_is_quick_with_hanging_requests_and_idle_connections():
 
 
 def _swallow(fn, *args):
-    try:
+    with contextlib.suppress(requests.RequestException):
         fn(*args)
-    except requests.RequestException:
-        pass
 
 
 # -- signed status callbacks and inbound webhooks -----------------------------------------------

@@ -27,8 +27,7 @@ from tests.fake_twilio import (
     STALL_BODY,
     TRUNCATE,
 )
-
-from .conftest import CALLBACK_URL, TEST_TIMEOUT
+from tests.messaging.helpers import CALLBACK_URL, TEST_TIMEOUT
 
 ANA = "+5216641234567"
 BETO = "+15105550123"

@@ -9,9 +9,7 @@ from app.outbox.models import OutboxMessage
 from app.outreach.services import enroll_late_joiners, schedule_send
 from tests.factories import make_audience, make_campaign, make_contact, make_message
 from tests.outreach.helpers import schedule_once
-from tests.support import utc
-
-NOW = utc(2026, 11, 27, 18, 0)
+from tests.support import NOW, utc
 
 
 def rows(**filters):

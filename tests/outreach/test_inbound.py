@@ -9,7 +9,7 @@ from app.extensions import db
 from app.outbox.inbound import receive_sms
 from app.outbox.models import InboundMessage, OutboxMessage
 from app.participation.models import ParticipationEvent
-from tests.factories import make_contact
+from tests.factories import make_contact, make_outbox_row
 from tests.support import utc
 
 NOW = utc(2026, 12, 2, 1, 0)
@@ -213,19 +213,15 @@ def to_sender(body, *, to=SHARED, service=None, phone=PHONE, now=NOW):
 
 def sent_to(contact, *, at):
     """The organization has messaged this contact (it knows the phone from a real SMS)."""
-    row = OutboxMessage(
-        organization_id=contact.organization_id,
-        contact_id=contact.id,
+    make_outbox_row(
+        contact,
         language=contact.language,
-        body="Hola",
         due_at=at,
         status="sent",
         send_started_at=at,
         sent_at=at,
         twilio_sid=f"SM{next(_sid):032d}",
     )
-    db.session.add(row)
-    db.session.commit()
 
 
 def with_sender(org, sender):

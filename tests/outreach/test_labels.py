@@ -15,13 +15,8 @@ PATTERNS = [
     r'return "(?:skipped|canceled)", None, "([a-z_]+)"(?!\s*\+)',
     r'Verdict\("(?:skipped|canceled)", "([a-z_]+)"\)',
 ]
-PACKAGES = (
-    "outbox",
-    "outreach",
-    "workshops",
-    "campaigns",
-    "contacts",
-)  # where outbox reasons are set
+# Where outbox reasons are set.
+PACKAGES = ("outbox", "outreach", "workshops", "campaigns", "contacts")
 
 
 def reasons_in_source() -> set[str]:

@@ -225,7 +225,7 @@ def worker_env(database_url: str, fake, **settings) -> dict[str, str]:
 class WorkerProcess:
     def __init__(self, args: list[str], env: dict, log_path: Path):
         self.log_path = log_path
-        self._log = open(log_path, "wb")
+        self._log = open(log_path, "wb")  # noqa: SIM115  (open while the worker runs; close())
         try:
             self.proc = subprocess.Popen(
                 args,
@@ -408,7 +408,7 @@ def seed_two_sends(url: str, n: int, texts: tuple[str, str]) -> tuple[list[str],
         )
         ids = db.session.scalars(select(Contact.id).order_by(Contact.id)).all()
         sends = []
-        for label, text_ in zip("AB", texts):
+        for label, text_ in zip("AB", texts, strict=True):
             message = CampaignMessage(
                 organization_id=org_id,
                 campaign_id=campaign.id,

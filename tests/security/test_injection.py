@@ -109,18 +109,7 @@ class FormParser(HTMLParser):
         elif self.form is None or "disabled" in a:
             return
         elif tag == "input" and a.get("name"):
-            kind = a.get("type", "").lower()
-            if kind in ("submit", "image"):
-                self.form.submits.append((a["name"], a.get("value", "")))
-            elif kind in ("checkbox", "radio"):
-                if "checked" in a:
-                    self.form.fields.append((a["name"], "choice", a.get("value", "on")))
-            elif kind == "hidden":
-                self.form.fields.append((a["name"], "fixed", a.get("value", "")))
-            elif kind == "file":
-                self.form.fields.append((a["name"], "file", ""))
-            elif kind in TEXT_TYPES:
-                self.form.fields.append((a["name"], "text", a.get("value", "")))
+            self._input(a)
         elif tag == "button" and a.get("name") and a.get("type", "submit") == "submit":
             self.form.submits.append((a["name"], a.get("value", "")))
         elif tag == "textarea" and a.get("name"):
@@ -129,6 +118,21 @@ class FormParser(HTMLParser):
             self.select, self.options = a["name"], []
         elif tag == "option" and self.select:
             self.options.append((a.get("value", ""), "selected" in a))
+
+    def _input(self, a: dict) -> None:
+        """A named <input> of the current form: a submit button or a field."""
+        kind = a.get("type", "").lower()
+        if kind in ("submit", "image"):
+            self.form.submits.append((a["name"], a.get("value", "")))
+        elif kind in ("checkbox", "radio"):
+            if "checked" in a:
+                self.form.fields.append((a["name"], "choice", a.get("value", "on")))
+        elif kind == "hidden":
+            self.form.fields.append((a["name"], "fixed", a.get("value", "")))
+        elif kind == "file":
+            self.form.fields.append((a["name"], "file", ""))
+        elif kind in TEXT_TYPES:
+            self.form.fields.append((a["name"], "text", a.get("value", "")))
 
     def handle_data(self, data):
         if self.textarea is not None:

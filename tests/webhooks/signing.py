@@ -9,17 +9,23 @@ INBOUND_URL = PUBLIC + "/webhooks/twilio/inbound"
 SHARED_SENDER = "+15005550006"
 
 
-def post(client, url, params, *, token=TOKEN):
-    signature = RequestValidator(token).compute_signature(url, params)
+def post(
+    client, url, params, *, sign_url=None, token=TOKEN, signature=None, headers=None, base_url=None
+):
+    """POST `params` to the app's path of the public `url`, signed as Twilio signs (over
+    `sign_url`, by default `url`, with `token`) unless a `signature` is given; the request
+    reaches the app at an internal address (behind the proxy) unless `base_url` says."""
+    if signature is None:
+        signature = RequestValidator(token).compute_signature(sign_url or url, params)
     return client.post(
         url.replace(PUBLIC, ""),
         data=params,
-        base_url="http://internal:8000",
-        headers={"X-Twilio-Signature": signature},
+        base_url=base_url or "http://internal:8000",
+        headers={"X-Twilio-Signature": signature, **(headers or {})},
     )
 
 
-def inbound_params(from_, body, sid, *, to=SHARED_SENDER, service=None):
+def inbound_params(from_, body, sid="SM" + "c" * 32, *, to=SHARED_SENDER, service=None):
     params = {
         "MessageSid": sid,
         "SmsMessageSid": sid,

@@ -11,7 +11,7 @@ from app.extensions import db
 from app.outbox.models import EarlyStatusCallback, InboundMessage, OutboxMessage
 from app.outbox.status import apply_early_callbacks
 from app.participation.models import ParticipationEvent
-from tests.factories import make_contact
+from tests.factories import make_contact, make_outbox_row
 from tests.support import NOW
 from tests.webhooks.signing import (
     INBOUND_URL,
@@ -77,20 +77,7 @@ def test_the_same_reply_delivered_twenty_times_at_once(app, make_org):
 
 
 def sent_row(org):
-    contact = make_contact(org)
-    row = OutboxMessage(
-        organization_id=org.id,
-        contact_id=contact.id,
-        language="es",
-        body="Hola",
-        due_at=NOW,
-        status="sent",
-        sent_at=NOW,
-        twilio_sid=SID,
-    )
-    db.session.add(row)
-    db.session.commit()
-    return row
+    return make_outbox_row(make_contact(org), status="sent", sent_at=NOW, twilio_sid=SID)
 
 
 def test_the_same_status_callback_delivered_twenty_times_at_once(app, make_org):

@@ -17,7 +17,7 @@ from app.extensions import db
 from app.outbox import spool
 from app.outbox.models import InboundMessage, OutboxMessage
 from app.participation.models import ParticipationEvent
-from tests.factories import make_contact
+from tests.factories import make_contact, make_outbox_row
 from tests.support import NOW
 from tests.webhooks.signing import (
     INBOUND_URL,
@@ -80,16 +80,7 @@ def database(app):
 @pytest.fixture
 def contact(make_org):
     contact = make_contact(make_org())
-    db.session.add(
-        OutboxMessage(
-            organization_id=contact.organization_id,
-            contact_id=contact.id,
-            language="es",
-            body="Campaña",
-            due_at=NOW + timedelta(days=1),
-        )
-    )
-    db.session.commit()
+    make_outbox_row(contact, body="Campaña", due_at=NOW + timedelta(days=1))
     db.session.refresh(contact)  # tests read contact.phone while the database is down
     return contact
 

@@ -6,15 +6,18 @@ from twilio.request_validator import RequestValidator
 
 from app.contacts.models import Contact
 from app.extensions import db
-from app.outbox.models import InboundMessage, OutboxMessage
+from app.outbox.models import InboundMessage
 from app.participation.models import ParticipationEvent
-from tests.factories import make_campaign, make_contact
+from tests.factories import make_campaign, make_contact, make_outbox_row
 from tests.support import utc
-
-TOKEN = "test-auth-token-0123456789abcdef"
-PUBLIC = "https://alcance.example.org"
-STATUS_URL = PUBLIC + "/webhooks/twilio/status"
-INBOUND_URL = PUBLIC + "/webhooks/twilio/inbound"
+from tests.webhooks.signing import (
+    INBOUND_URL,
+    STATUS_URL,
+    TOKEN,
+    inbound_params,
+    post,
+    status_params,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -22,55 +25,19 @@ def auth_token(app):
     app.config["TWILIO_AUTH_TOKEN"] = TOKEN
 
 
-def post(
-    client, url, params, *, sign_url=None, token=TOKEN, signature=None, headers=None, base_url=None
-):
-    if signature is None:
-        signature = RequestValidator(token).compute_signature(sign_url or url, params)
-    path = url.replace(PUBLIC, "")
-    return client.post(
-        path,
-        data=params,
-        base_url=base_url or "http://internal:8000",
-        headers={"X-Twilio-Signature": signature, **(headers or {})},
-    )
-
-
 @pytest.fixture
 def sent_row(make_org):
     org = make_org()
     contact = make_contact(org)
     campaign = make_campaign(org)
-    row = OutboxMessage(
-        organization_id=org.id,
-        contact_id=contact.id,
+    return make_outbox_row(
+        contact,
         campaign_id=campaign.id,
-        language="es",
-        body="Hola",
         due_at=utc(2026, 12, 1),
         status="sent",
         twilio_sid="SM" + "a" * 32,
         sent_at=utc(2026, 12, 1),
     )
-    db.session.add(row)
-    db.session.commit()
-    return row
-
-
-def status_params(sid, status, error=None):
-    params = {
-        "MessageSid": sid,
-        "SmsSid": sid,
-        "MessageStatus": status,
-        "SmsStatus": status,
-        "AccountSid": "AC" + "0" * 32,
-        "To": "+526645550001",
-        "From": "+15005550006",
-        "ApiVersion": "2010-04-01",
-    }
-    if error:
-        params["ErrorCode"] = error
-    return params
 
 
 def test_status_callback_delivered(client, sent_row):
@@ -191,21 +158,6 @@ def test_a_callback_before_the_sid_is_recorded_is_applied_when_it_is(client, sen
 
     apply_early_callbacks(now=received + timedelta(days=3, seconds=1))
     assert db.session.scalar(select(EarlyStatusCallback)) is None
-
-
-def inbound_params(from_, body, sid="SM" + "c" * 32):
-    return {
-        "MessageSid": sid,
-        "SmsMessageSid": sid,
-        "AccountSid": "AC" + "0" * 32,
-        "From": from_,
-        "To": "+15005550006",
-        "Body": body,
-        "NumMedia": "0",
-        "NumSegments": "1",
-        "SmsStatus": "received",
-        "ApiVersion": "2010-04-01",
-    }
 
 
 def test_inbound_baja_opts_out_and_answers_twiml(client, sent_row):
