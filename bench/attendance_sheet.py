@@ -3,7 +3,7 @@
     .venv/bin/python bench/attendance_sheet.py [--contacts 20000] [--rows 5000]
 
 Sign-in sheets are processed in the web request, not in a worker job (unlike contact
-imports): they are capped at attendance.MAX_SHEET_ROWS (5,000) rows and only match phones
+imports): they are capped at sign_in_sheet.MAX_SHEET_ROWS (5,000) rows and only match phones
 to existing contacts, and the report of rejected rows travels with the page instead of being
 stored. This measures that the cap keeps the request short: a 5,000-row sheet (2,500
 registered people, 1,500 other contacts who become walk-ins, 500 unknown phones, 500 invalid
@@ -26,7 +26,7 @@ def run(backend: str, n_contacts: int, n_rows: int) -> list[tuple]:
     from app.contacts.models import Contact
     from app.extensions import db
     from app.organizations.services import create_organization
-    from app.workshops import attendance
+    from app.workshops import sign_in_sheet
     from app.workshops.models import Workshop, WorkshopRegistration
 
     with database(backend) as url:
@@ -98,7 +98,7 @@ def run(backend: str, n_contacts: int, n_rows: int) -> list[tuple]:
             lines += [f"12{n},Mal" for n in range(invalid)]
             data = ("\n".join(lines) + "\n").encode()
             started = time.perf_counter()
-            result = attendance.import_sign_in_sheet(
+            result = sign_in_sheet.import_sign_in_sheet(
                 workshop, data=data, filename="hoja.csv", user_id=None, now=now
             )
             seconds = time.perf_counter() - started

@@ -17,7 +17,7 @@ from app.demo.outreach import local_moment, run_demo_worker
 from app.extensions import db
 from app.outbox.inbound import receive_sms
 from app.outbox.models import OutboxMessage
-from app.workshops import attendance
+from app.workshops import attendance, completion, walk_ins
 from app.workshops.models import WorkshopRegistration
 from app.workshops.services import create_workshop, invite_audience
 
@@ -188,7 +188,7 @@ def _one_workshop(app, org, campaign, spec, invitation, audience, *, day, now, r
     for before in (timedelta(hours=23), timedelta(hours=1)):  # the 24 h and 2 h reminders
         run_demo_worker(app, workshop.starts_at - before)
     _door(workshop, rng)
-    attendance.complete_workshop(
+    completion.complete_workshop(
         workshop, send_thank_you=True, now=workshop.ends_at + timedelta(minutes=20)
     )
     run_demo_worker(app, workshop.ends_at + timedelta(minutes=30))
@@ -234,7 +234,7 @@ def _door(workshop, rng) -> None:
             attendance.check_in(registration, user_id=None, now=arrival + timedelta(minutes=n))
     year_now = workshop.starts_at.astimezone(ZoneInfo(workshop.timezone)).year
     for n, (name, age, gender) in enumerate(WALK_INS):
-        attendance.register_walk_in(
+        walk_ins.register_walk_in(
             workshop,
             {
                 "phone": f"{664 if workshop.state_code == '02' else 656} 555 02{workshop.id}{n}",

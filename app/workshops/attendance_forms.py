@@ -1,5 +1,5 @@
 """Forms of the attendance pages. They only parse input: `contacts.validation.clean_contact`
-(through `attendance.register_walk_in`) decides what a valid walk-in is."""
+(through `walk_ins.register_walk_in`) decides what a valid walk-in is."""
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l

@@ -30,7 +30,7 @@ from app.forms import form_status
 from app.permissions import permission_required
 from app.tenancy import get_owned_or_404
 from app.timeutil import utcnow
-from app.workshops import attendance
+from app.workshops import attendance, completion, funnel, sign_in_sheet, walk_ins
 from app.workshops.attendance_forms import (
     AttendanceActionForm,
     CompleteWorkshopForm,
@@ -117,7 +117,7 @@ def _action_response(workshop: Workshop, registration: WorkshopRegistration, mes
         q=request.form.get("q", ""),
         **_page_context(workshop),
     )
-    return jsonify(html=html, message=message, counts=attendance.workshop_funnel(workshop))
+    return jsonify(html=html, message=message, counts=funnel.workshop_funnel(workshop))
 
 
 def _action_error(workshop: Workshop, registration: WorkshopRegistration, error: DomainError):
@@ -139,7 +139,7 @@ def roster(workshop_id):
         search=search,
         q=q,
         entries=attendance.roster(workshop, q=q),
-        counts=attendance.workshop_funnel(workshop),
+        counts=funnel.workshop_funnel(workshop),
         complete_form=complete_form,
         started=utcnow() >= workshop.starts_at,
         **_page_context(workshop),
@@ -197,7 +197,7 @@ def walk_in(workshop_id):
         form.municipality.data = workshop.municipality
     if form.validate_on_submit():
         try:
-            result = attendance.register_walk_in(
+            result = walk_ins.register_walk_in(
                 workshop, form.raw(), user_id=current_user.id, now=utcnow()
             )
         except DomainError as error:
@@ -236,7 +236,7 @@ def upload(workshop_id):
     if form.validate_on_submit():
         sheet = form.file.data
         try:
-            result = attendance.import_sign_in_sheet(
+            result = sign_in_sheet.import_sign_in_sheet(
                 workshop,
                 data=read_limited(sheet.stream),
                 filename=sheet.filename,
@@ -247,11 +247,11 @@ def upload(workshop_id):
             attach_to_form(form, error)
         else:
             # Rendered, not redirected: the report travels with the page (see
-            # attendance.report_token); uploading the same sheet again changes nothing.
+            # sign_in_sheet.report_token); uploading the same sheet again changes nothing.
             return render_template(
                 "workshops/attendance/upload_result.html",
                 result=result,
-                token=attendance.report_token(workshop, result),
+                token=sign_in_sheet.report_token(workshop, result),
                 **_page_context(workshop),
             )
     return render_template(
@@ -259,7 +259,7 @@ def upload(workshop_id):
         form=form,
         fields=[(FIELD_LABELS[name], DOCUMENTED_HEADERS[name]) for name in SHEET_FIELDS],
         max_mb=max_file_bytes() // (1024 * 1024),
-        max_rows=attendance.MAX_SHEET_ROWS,
+        max_rows=sign_in_sheet.MAX_SHEET_ROWS,
         **_page_context(workshop),
     ), form_status(form)
 
@@ -270,7 +270,7 @@ def report(workshop_id):
     workshop = _workshop(workshop_id)
     if not AttendanceActionForm().validate_on_submit():
         abort(400)
-    text = attendance.report_from_token(workshop, request.form.get("report", ""))
+    text = sign_in_sheet.report_from_token(workshop, request.form.get("report", ""))
     if text is None:
         abort(404)
     # The BOM makes Excel read the accents as UTF-8.
@@ -290,7 +290,7 @@ def complete(workshop_id):
     if not form.validate_on_submit():
         abort(400)
     try:
-        result = attendance.complete_workshop(
+        result = completion.complete_workshop(
             workshop, send_thank_you=form.send_thank_you.data, now=utcnow()
         )
     except DomainError as error:

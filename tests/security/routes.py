@@ -32,7 +32,7 @@ from app.participation.services import record_event
 from app.reports import export_jobs
 from app.reports.period import Period
 from app.timeutil import utcnow
-from app.workshops import attendance
+from app.workshops import attendance, sign_in_sheet
 from app.workshops.models import WorkshopRegistration
 from tests.factories import (
     make_audience,
@@ -382,10 +382,10 @@ def build_objects(
     # A sign-in sheet with a rejected row: its signed report is the POST data of
     # attendance.report (the report travels with the page, it is not stored).
     sheet = f"telefono,nombre\n{o.second_contact.phone},X\n12345,{marker}Nadie\n".encode()
-    result = attendance.import_sign_in_sheet(
+    result = sign_in_sheet.import_sign_in_sheet(
         o.workshop, data=sheet, filename="hoja.csv", user_id=None, now=utcnow()
     )
-    o.sheet_report_token = attendance.report_token(o.workshop, result)
+    o.sheet_report_token = sign_in_sheet.report_token(o.workshop, result)
     # undo the check-in the sheet made, so the registration is back to plain "confirmed"
     attendance.undo_check_in(db.session.get(WorkshopRegistration, o.registration.id), now=utcnow())
     o.registration = db.session.get(WorkshopRegistration, o.registration.id)

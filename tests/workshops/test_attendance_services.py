@@ -13,7 +13,8 @@ from app.contacts.services import ContactInvalid
 from app.extensions import db
 from app.outbox.models import OutboxMessage
 from app.participation.models import ParticipationEvent
-from app.workshops import attendance
+from app.workshops import attendance, completion, sign_in_sheet, walk_ins
+from app.workshops import funnel as funnels_of
 from app.workshops.models import Workshop, WorkshopRegistration
 from tests.factories import make_contact, make_registration, make_workshop
 
@@ -107,11 +108,11 @@ def test_undo_removes_the_attended_event_and_is_idempotent(org, user, workshop):
     registration = db.session.get(WorkshopRegistration, registration.id)
     assert registration.attended_at is None and registration.checked_in_by is None
     assert events() == []  # reports cannot count an undone attendance
-    assert attendance.workshop_funnel(workshop)["attended"] == 0
+    assert funnels_of.workshop_funnel(workshop)["attended"] == 0
 
     attendance.check_in(registration, user_id=user.id, now=NOW)  # checked in again
     assert events() == ["attended"]
-    assert attendance.workshop_funnel(workshop)["attended"] == 1
+    assert funnels_of.workshop_funnel(workshop)["attended"] == 1
 
 
 def test_an_invited_person_who_comes_is_a_walk_in(org, user, workshop):
@@ -166,7 +167,7 @@ def test_roster_lists_and_searches(org, workshop):
 
 
 def test_walk_in_creates_a_consented_contact_and_registration(org, user, workshop):
-    result = attendance.register_walk_in(workshop, walk_in_raw(), user_id=user.id, now=NOW)
+    result = walk_ins.register_walk_in(workshop, walk_in_raw(), user_id=user.id, now=NOW)
     assert result.contact_created and result.outcome == "walk_in"
     contact = db.session.get(Contact, result.contact.id)
     assert (
@@ -187,31 +188,29 @@ def test_walk_in_creates_a_consented_contact_and_registration(org, user, worksho
         registration.invited_at,
     ) == ("confirmed", True, NOW, user.id, None)
     assert sorted(events(contact)) == ["attended", "walk_in"]
-    funnel = attendance.workshop_funnel(workshop)
+    funnel = funnels_of.workshop_funnel(workshop)
     assert (funnel["confirmed"], funnel["attended"], funnel["walk_ins"]) == (0, 1, 1)
 
 
 def test_minor_walk_in_needs_guardian_consent(org, user, workshop):
     with pytest.raises(ContactInvalid) as error:
-        attendance.register_walk_in(
-            workshop, walk_in_raw(birth_year=MINOR), user_id=user.id, now=NOW
-        )
+        walk_ins.register_walk_in(workshop, walk_in_raw(birth_year=MINOR), user_id=user.id, now=NOW)
     assert list(error.value.field_errors) == ["guardian_consent"]
     # an unknown age may be a minor's
     with pytest.raises(ContactInvalid):
-        attendance.register_walk_in(workshop, walk_in_raw(birth_year=""), user_id=user.id, now=NOW)
+        walk_ins.register_walk_in(workshop, walk_in_raw(birth_year=""), user_id=user.id, now=NOW)
     with pytest.raises(ContactInvalid):
-        attendance.register_walk_in(
+        walk_ins.register_walk_in(
             workshop, walk_in_raw(birth_year="", age_band="15-17"), user_id=user.id, now=NOW
         )
     assert count(Contact) == 0 and count(WorkshopRegistration) == 0 and events() == []
 
-    result = attendance.register_walk_in(
+    result = walk_ins.register_walk_in(
         workshop, walk_in_raw(birth_year=MINOR, guardian_consent="yes"), user_id=user.id, now=NOW
     )
     contact = db.session.get(Contact, result.contact.id)
     assert contact.guardian_consent and contact.guardian_consent_at == NOW
-    adult = attendance.register_walk_in(
+    adult = walk_ins.register_walk_in(
         workshop,
         walk_in_raw(phone="664 555 0178", birth_year="", age_band="18-24"),
         user_id=user.id,
@@ -222,7 +221,7 @@ def test_minor_walk_in_needs_guardian_consent(org, user, workshop):
 
 def test_walk_in_bad_input_changes_nothing(org, user, workshop):
     with pytest.raises(ContactInvalid) as error:
-        attendance.register_walk_in(
+        walk_ins.register_walk_in(
             workshop,
             walk_in_raw(phone="12345", first_name="", birth_year="1850"),
             user_id=user.id,
@@ -245,7 +244,7 @@ def test_walk_in_matches_an_old_mexican_form_and_fills_blanks_only(org, user, wo
         consent_source=None,
         consent_at=None,
     )
-    result = attendance.register_walk_in(
+    result = walk_ins.register_walk_in(
         workshop,
         walk_in_raw(phone="044 664 555 0101", first_name="Bego", language="es"),
         user_id=user.id,
@@ -263,11 +262,11 @@ def test_walk_in_matches_an_old_mexican_form_and_fills_blanks_only(org, user, wo
 def test_walk_in_of_a_registered_person_is_a_plain_check_in(org, user, workshop):
     contact = make_contact(org, phone="+526645550101", birth_year=int(ADULT))
     registration = make_registration(workshop, contact)
-    result = attendance.register_walk_in(
+    result = walk_ins.register_walk_in(
         workshop, walk_in_raw(phone="+52 1 664 555 0101"), user_id=user.id, now=NOW
     )
     assert result.outcome == "checked_in" and result.registration.id == registration.id
-    again = attendance.register_walk_in(
+    again = walk_ins.register_walk_in(
         workshop, walk_in_raw(phone="6645550101"), user_id=user.id, now=NOW
     )
     assert again.outcome == "already"
@@ -278,7 +277,7 @@ def test_walk_in_of_a_registered_person_is_a_plain_check_in(org, user, workshop)
 def test_walk_in_of_an_invited_contact_keeps_one_registration(org, user, workshop):
     contact = make_contact(org, phone="+526645550101", birth_year=int(ADULT))
     registration = make_registration(workshop, contact, status="declined")
-    result = attendance.register_walk_in(
+    result = walk_ins.register_walk_in(
         workshop, walk_in_raw(phone="664 555 0101"), user_id=user.id, now=NOW
     )
     assert result.outcome == "walk_in" and result.registration.id == registration.id
@@ -289,7 +288,7 @@ def test_walk_in_of_an_invited_contact_keeps_one_registration(org, user, worksho
 def test_walk_in_for_a_canceled_workshop_is_refused(org, user):
     workshop = make_workshop(org, starts_at=STARTS, status="canceled")
     with pytest.raises(attendance.AttendanceError):
-        attendance.register_walk_in(workshop, walk_in_raw(), user_id=user.id, now=NOW)
+        walk_ins.register_walk_in(workshop, walk_in_raw(), user_id=user.id, now=NOW)
     assert count(Contact) == 0
 
 
@@ -309,7 +308,7 @@ def test_sheet_good_file(org, user, workshop):
     known = make_contact(org, phone="+526645550102")
     make_registration(workshop, registered)
     data = sheet("telefono\n664 555 0101\n044 664 555 0102\n")
-    result = attendance.import_sign_in_sheet(
+    result = sign_in_sheet.import_sign_in_sheet(
         workshop, data=data, filename="lista.csv", user_id=user.id, now=NOW
     )
     assert (
@@ -339,7 +338,7 @@ def test_sheet_bad_rows_and_duplicates_semicolon_latin1(org, user, workshop):
         "Sin teléfono;;\n",
         "cp1252",
     )
-    result = attendance.import_sign_in_sheet(
+    result = sign_in_sheet.import_sign_in_sheet(
         workshop, data=data, filename="firmas.csv", user_id=user.id, now=NOW
     )
     assert (result.total_rows, result.walk_ins, result.duplicates, len(result.rejected)) == (
@@ -367,8 +366,10 @@ def test_sheet_reupload_is_idempotent(org, user, workshop):
     contact = make_contact(org, phone="+526645550101")
     make_registration(workshop, contact)
     data = sheet("phone,name\n6645550101,Ana\n")
-    attendance.import_sign_in_sheet(workshop, data=data, filename="a.csv", user_id=user.id, now=NOW)
-    again = attendance.import_sign_in_sheet(
+    sign_in_sheet.import_sign_in_sheet(
+        workshop, data=data, filename="a.csv", user_id=user.id, now=NOW
+    )
+    again = sign_in_sheet.import_sign_in_sheet(
         workshop, data=data, filename="a.csv", user_id=user.id, now=NOW + timedelta(hours=1)
     )
     assert (again.checked_in, again.walk_ins, again.already) == (0, 0, 1)
@@ -381,7 +382,7 @@ def test_sheet_with_a_walk_in_registered_at_the_door_meanwhile_changes_nothing(
     registered = make_contact(org, phone="+526645550101")
     walk_in = make_contact(org, phone="+526645550102")
     make_registration(workshop, registered)
-    mark_many = attendance._mark_attended_many
+    mark_many = sign_in_sheet.mark_attended_many
 
     def door_registers_the_walk_in_first(*args, **kwargs):
         claimed = mark_many(*args, **kwargs)
@@ -399,9 +400,9 @@ def test_sheet_with_a_walk_in_registered_at_the_door_meanwhile_changes_nothing(
         )
         return claimed
 
-    monkeypatch.setattr(attendance, "_mark_attended_many", door_registers_the_walk_in_first)
+    monkeypatch.setattr(sign_in_sheet, "mark_attended_many", door_registers_the_walk_in_first)
     with pytest.raises(attendance.AttendanceError) as error:
-        attendance.import_sign_in_sheet(
+        sign_in_sheet.import_sign_in_sheet(
             workshop,
             data=sheet("telefono\n6645550101\n6645550102\n"),
             filename="a.csv",
@@ -427,7 +428,7 @@ def test_a_large_sheet_is_recorded_in_a_few_statements(org, user, workshop):
 
     event.listen(db.engine, "before_cursor_execute", count_statement)
     try:
-        result = attendance.import_sign_in_sheet(
+        result = sign_in_sheet.import_sign_in_sheet(
             workshop, data=data, filename="a.csv", user_id=user.id, now=NOW
         )
     finally:
@@ -448,7 +449,7 @@ def test_a_large_sheet_is_recorded_in_a_few_statements(org, user, workshop):
 )
 def test_sheet_refused_files_change_nothing(org, user, workshop, data, message):
     with pytest.raises(CsvImportError) as error:
-        attendance.import_sign_in_sheet(
+        sign_in_sheet.import_sign_in_sheet(
             workshop, data=data, filename="x.csv", user_id=user.id, now=NOW
         )
     assert str(error.value).startswith(message)
@@ -459,22 +460,22 @@ def test_sheet_size_limit(app, org, user, workshop):
     app.config["CONTACT_IMPORT_MAX_BYTES"] = 1024 * 1024
     data = b"telefono\n" + b"6645550101\n" * 100_000
     with pytest.raises(CsvImportError, match="larger than 1 MB"):
-        attendance.import_sign_in_sheet(
+        sign_in_sheet.import_sign_in_sheet(
             workshop, data=data, filename="x.csv", user_id=user.id, now=NOW
         )
 
 
 def test_report_token_is_bound_to_its_workshop(org, user, workshop):
     data = sheet("telefono\n12345\n")
-    result = attendance.import_sign_in_sheet(
+    result = sign_in_sheet.import_sign_in_sheet(
         workshop, data=data, filename="x.csv", user_id=user.id, now=NOW
     )
-    token = attendance.report_token(workshop, result)
-    assert attendance.report_from_token(workshop, token) == result.report_csv()
+    token = sign_in_sheet.report_token(workshop, result)
+    assert sign_in_sheet.report_from_token(workshop, token) == result.report_csv()
     other = make_workshop(org, starts_at=STARTS, code="9999")
-    assert attendance.report_from_token(other, token) is None
+    assert sign_in_sheet.report_from_token(other, token) is None
     tampered = token[:-2] + ("yy" if token.endswith("xx") else "xx")  # never the token itself
-    assert attendance.report_from_token(workshop, tampered) is None
+    assert sign_in_sheet.report_from_token(workshop, tampered) is None
 
 
 # -- completion ------------------------------------------------------------------------
@@ -489,10 +490,10 @@ def test_complete_marks_no_shows_and_queues_thank_yous(org, user, workshop):
         attendance.check_in(make_registration(workshop, contact), user_id=user.id, now=NOW)
     make_registration(workshop, missed)
     make_registration(workshop, waitlisted, status="waitlisted")
-    walk_in = attendance.register_walk_in(workshop, walk_in_raw(), user_id=user.id, now=NOW)
+    walk_in = walk_ins.register_walk_in(workshop, walk_in_raw(), user_id=user.id, now=NOW)
 
     done = STARTS + timedelta(hours=2)
-    result = attendance.complete_workshop(workshop, send_thank_you=True, now=done)
+    result = completion.complete_workshop(workshop, send_thank_you=True, now=done)
     assert (result.no_shows, result.thank_yous, result.not_messageable) == (1, 2, 1)
     assert db.session.get(Workshop, workshop.id).status == "completed"
     assert events(missed) == ["no_show"] and events(waitlisted) == []
@@ -513,7 +514,7 @@ def test_complete_marks_no_shows_and_queues_thank_yous(org, user, workshop):
     assert spanish.language == "es" and "Taller: el fentanilo mata" in spanish.body
     assert spanish.body != english.body
 
-    funnel = attendance.workshop_funnel(workshop)
+    funnel = funnels_of.workshop_funnel(workshop)
     assert funnel == {
         "invited": 4,
         "confirmed": 3,
@@ -525,25 +526,25 @@ def test_complete_marks_no_shows_and_queues_thank_yous(org, user, workshop):
     }
 
     with pytest.raises(attendance.AttendanceError):  # no second completion, no second SMS
-        attendance.complete_workshop(workshop, send_thank_you=True, now=done)
+        completion.complete_workshop(workshop, send_thank_you=True, now=done)
     assert count(OutboxMessage) == 2
 
 
 def test_complete_without_thank_yous_and_before_the_start(org, user, workshop):
     make_registration(workshop, make_contact(org))
     with pytest.raises(attendance.AttendanceError):
-        attendance.complete_workshop(
+        completion.complete_workshop(
             workshop, send_thank_you=True, now=STARTS - timedelta(minutes=1)
         )
     assert db.session.get(Workshop, workshop.id).status == "scheduled" and events() == []
-    result = attendance.complete_workshop(workshop, send_thank_you=False, now=STARTS)
+    result = completion.complete_workshop(workshop, send_thank_you=False, now=STARTS)
     assert (result.no_shows, result.thank_yous) == (1, 0) and count(OutboxMessage) == 0
 
 
 def test_late_check_in_and_undo_after_completion_keep_no_shows_right(org, user, workshop):
     contact = make_contact(org)
     registration = make_registration(workshop, contact)
-    attendance.complete_workshop(workshop, send_thank_you=False, now=NOW)
+    completion.complete_workshop(workshop, send_thank_you=False, now=NOW)
     assert events(contact) == ["no_show"]
 
     attendance.check_in(registration, user_id=user.id, now=NOW)
@@ -552,14 +553,14 @@ def test_late_check_in_and_undo_after_completion_keep_no_shows_right(org, user, 
 
     attendance.undo_check_in(registration, now=NOW)
     assert events(contact) == ["no_show"]
-    funnel = attendance.workshop_funnel(workshop)
+    funnel = funnels_of.workshop_funnel(workshop)
     assert (funnel["attended"], funnel["no_shows"]) == (0, 1)
 
 
 def test_funnel_counts_in_sql(org, workshop):
     for status in ("invited", "invited", "confirmed", "waitlisted", "declined", "canceled"):
         make_registration(workshop, make_contact(org), status=status)
-    assert attendance.workshop_funnel(workshop) == {
+    assert funnels_of.workshop_funnel(workshop) == {
         "invited": 6,
         "confirmed": 1,
         "waitlisted": 1,
@@ -569,8 +570,8 @@ def test_funnel_counts_in_sql(org, workshop):
         "no_shows": 0,
     }
     empty = make_workshop(org, starts_at=STARTS, code="0000")
-    assert attendance.workshop_funnel(empty) == dict.fromkeys(attendance.FUNNEL_KEYS, 0)
-    funnels = attendance.workshop_funnels(org.id, [workshop.id, empty.id])
+    assert funnels_of.workshop_funnel(empty) == dict.fromkeys(funnels_of.FUNNEL_KEYS, 0)
+    funnels = funnels_of.workshop_funnels(org.id, [workshop.id, empty.id])
     assert funnels[workshop.id]["invited"] == 6 and funnels[empty.id]["invited"] == 0
 
 

@@ -1,0 +1,178 @@
+"""Walk-ins: someone who attends without being registered is added (a new contact, or an
+existing one) and checked in, in one step at the door. See attendance.py for the vocabulary."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+
+from app.contacts.eligibility import may_be_minor
+from app.contacts.geography import derive_timezone
+from app.contacts.models import Contact
+from app.contacts.services import (
+    ContactInvalid,
+    apply_contact_values,
+    local_today,
+    validate_contact,
+)
+from app.contacts.validation import clean_contact
+from app.extensions import db
+from app.organizations.models import Organization
+from app.workshops.attendance import (
+    REGISTERED,
+    add_walk_in,
+    commit_or_conflict,
+    ensure_not_canceled,
+    mark_attended,
+    organization_of,
+)
+from app.workshops.models import Workshop, WorkshopRegistration
+
+WALK_IN_FIELDS = (
+    "phone",
+    "first_name",
+    "language",
+    "birth_year",
+    "age_band",
+    "gender",
+    "state",
+    "municipality",
+    "guardian_consent",
+)
+
+
+@dataclass
+class WalkInResult:
+    registration: WorkshopRegistration
+    contact: Contact
+    contact_created: bool
+    outcome: str  # "walk_in", "checked_in" (was registered) or "already" (checked in before)
+
+
+def _fill_blanks(contact: Contact, values: dict, *, now: datetime) -> None:
+    """Complete a known contact with what the walk-in form adds; never overwrite data.
+
+    Opt-outs are left alone: registering at the door is not a renewed SMS consent.
+    """
+    changed = False
+    if not contact.first_name and values["first_name"]:
+        contact.first_name, changed = values["first_name"], True
+    if contact.birth_year is None and values["birth_year"] is not None:
+        contact.birth_year, contact.age_band, changed = values["birth_year"], None, True
+    elif contact.birth_year is None and contact.age_band is None and values["age_band"]:
+        contact.age_band, changed = values["age_band"], True
+    if contact.gender is None and values["gender"]:
+        contact.gender, changed = values["gender"], True
+    if contact.state_code is None and values["state_code"] and contact.country == values["country"]:
+        contact.state_code = values["state_code"]
+        contact.municipality = contact.municipality or values["municipality"]
+        contact.timezone = derive_timezone(
+            contact.country, contact.state_code, contact.municipality
+        )
+        changed = True
+    if contact.consent_source is None:
+        contact.consent_source, contact.consent_basis = "workshop", None
+        contact.consent_at, changed = now, True
+    if values["guardian_consent"] and not contact.guardian_consent:
+        contact.guardian_consent, contact.guardian_consent_at, changed = True, now, True
+    if changed:
+        contact.updated_at = now
+
+
+def _walk_in_values(raw: dict, *, org: Organization, today) -> dict:
+    """`clean_contact`'s values for the walk-in form, or ContactInvalid (by field).
+
+    The walk-in's consent is the workshop's, dated today; a first name is required (the
+    roster lists people by name) and so is the guardian's consent when the person may be
+    under 18 — which includes an unknown age, as everywhere else (eligibility.py).
+    """
+    raw = {name: str(raw.get(name) or "") for name in WALK_IN_FIELDS}
+    raw.update(
+        consent_source="workshop",
+        consent_date=today.isoformat(),
+        consent_basis="",
+        country="",
+        timezone="",
+        tags="",
+    )
+    field_errors: dict[str | None, list[str]] = {}
+    try:
+        values = validate_contact(raw, org=org, today=today)
+    except ContactInvalid as error:
+        field_errors = {name: list(messages) for name, messages in error.field_errors.items()}
+        values, _errors = clean_contact(raw, org=org, today=today)
+    if not values["first_name"] and "first_name" not in field_errors:
+        field_errors.setdefault("first_name", []).append(
+            str(_l("Enter the first name: the roster lists people by name."))
+        )
+    age_ok = not field_errors.get("birth_year") and not field_errors.get("age_band")
+    if (
+        age_ok
+        and not values["guardian_consent"]
+        and may_be_minor(values["birth_year"], values["age_band"], today=today)
+    ):
+        field_errors.setdefault("guardian_consent", []).append(
+            str(
+                _l(
+                    "A parent or guardian must consent for someone who may be under 18. For an "
+                    "adult, record the birth year or age band."
+                )
+            )
+        )
+    if field_errors:
+        raise ContactInvalid(field_errors)
+    return values
+
+
+def register_walk_in(
+    workshop: Workshop, raw: dict, *, user_id: int | None, now: datetime
+) -> WalkInResult:
+    """Register a young person at the door and check them in.
+
+    `raw` holds the walk-in form's fields (WALK_IN_FIELDS, strings; guardian_consent
+    "yes"/"no"), validated by `clean_contact` exactly as the contact form and the CSV
+    import are. The phone (normalized to E.164, old Mexican forms included) matches an
+    existing contact of the organization, which is completed but never overwritten (see
+    `_fill_blanks`); otherwise a contact is created with consent source "workshop".
+    Someone already registered (confirmed or waitlisted) is simply checked in; anyone
+    else becomes a walk-in (participation "walk_in" and "attended").
+
+    Raises:
+        ContactInvalid: a field is invalid (nothing changed).
+        AttendanceError: the workshop was canceled, or a concurrent registration.
+    """
+    ensure_not_canceled(workshop)
+    org = organization_of(workshop)
+    values = _walk_in_values(raw, org=org, today=local_today(org, now))
+
+    contact = db.session.scalar(
+        select(Contact).where(Contact.organization_id == org.id, Contact.phone == values["phone"])
+    )
+    created = contact is None
+    registration = None
+    if created:
+        contact = Contact(organization_id=org.id, created_at=now, updated_at=now)
+        apply_contact_values(contact, dict(values, consent_at=now), now=now)
+        db.session.add(contact)
+        db.session.flush()
+    else:
+        _fill_blanks(contact, values, now=now)
+        registration = db.session.scalar(
+            select(WorkshopRegistration).where(
+                WorkshopRegistration.workshop_id == workshop.id,
+                WorkshopRegistration.contact_id == contact.id,
+            )
+        )
+
+    if registration is None:
+        registration = add_walk_in(workshop, contact.id, user_id=user_id, now=now)
+        outcome = "walk_in"
+    else:
+        walk_in = registration.status not in REGISTERED
+        if mark_attended(workshop, registration, user_id=user_id, now=now, walk_in=walk_in):
+            outcome = "walk_in" if walk_in or registration.walk_in else "checked_in"
+        else:
+            outcome = "already"
+    commit_or_conflict()
+    return WalkInResult(registration, contact, created, outcome)
