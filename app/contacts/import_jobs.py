@@ -21,7 +21,7 @@ def refresh_planner_statistics() -> None:
     db.session.commit()
 
 
-@job_handler("contact_import")
+@job_handler("contact_import", result_page=("contact_imports.result", "import_id"))
 def run_contact_import(job, progress) -> dict:
     imp = db.session.get(ContactImport, job.payload["import_id"])
     if imp is None or imp.organization_id != job.organization_id:

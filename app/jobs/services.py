@@ -16,11 +16,20 @@ LEASE = timedelta(minutes=2)  # renewed by every progress report on PostgreSQL
 SQLITE_LEASE = timedelta(minutes=30)  # SQLite cannot renew it mid-transaction
 
 
-def job_handler(kind: str):
-    """Register `function(job, progress) -> result dict` for jobs of `kind`."""
+# The page that shows a finished job's result, by kind: (endpoint, its argument), the
+# argument's value read from the job's result or else from its payload.
+RESULT_ENDPOINTS: dict[str, tuple[str, str]] = {}
+
+
+def job_handler(kind: str, *, result_page: tuple[str, str] | None = None):
+    """Register `function(job, progress) -> result dict` for jobs of `kind`, and the page
+    that shows its result: (endpoint, argument) — the feature that queues the job knows it,
+    the jobs pages do not."""
 
     def register(function):
         HANDLERS[kind] = function
+        if result_page is not None:
+            RESULT_ENDPOINTS[kind] = result_page
         return function
 
     return register

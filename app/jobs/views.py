@@ -5,14 +5,7 @@ from flask import url_for
 
 from app.jobs.models import Job
 from app.jobs.progress import read_progress_file
-
-# The page that shows a finished job's result, by kind: (endpoint, its argument), the
-# argument's value read from the job's result or else from its payload.
-RESULT_ENDPOINTS = {
-    "contact_import": ("contact_imports.result", "import_id"),
-    "send_fanout": ("outreach.send_detail", "send_id"),
-    "event_export": ("reports.export_job", "job_id"),
-}
+from app.jobs.services import RESULT_ENDPOINTS
 
 
 def _result_url(job: Job) -> str | None:

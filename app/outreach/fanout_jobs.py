@@ -7,7 +7,7 @@ from app.outreach.services import fan_out_now
 from app.timeutil import utcnow
 
 
-@job_handler("send_fanout")
+@job_handler("send_fanout", result_page=("outreach.send_detail", "send_id"))
 def run_send_fanout(job, progress) -> dict:
     send = db.session.get(OutreachSend, job.payload["send_id"])
     if send is None or send.organization_id != job.organization_id:

@@ -65,7 +65,7 @@ def queue_event_export(
     )
 
 
-@job_handler(KIND)
+@job_handler(KIND, result_page=("reports.export_job", "job_id"))
 def run_event_export(job, progress) -> dict:
     p = job.payload
     period = Period(
