@@ -111,6 +111,24 @@ _summary_columns = (
     ),
 )
 
+# The counts of a rollup table (by strategy, by level): the same columns for each.
+ROLLUP_COUNTS = (
+    C("campaigns", _l("Campaigns"), _l("Number of campaigns."), "count"),
+    C("reached", _l("Reached"), _l("Reached contacts."), "count"),
+    C(
+        "sms_reached",
+        _l("Reached by SMS"),
+        _l("Contacts with at least one delivered message."),
+        "count",
+    ),
+    C(
+        "workshop_reached",
+        _l("Reached in workshops"),
+        _l("Contacts who attended at least one workshop."),
+        "count",
+    ),
+    C("delivered", _l("Messages delivered"), _l("Delivered messages."), "count"),
+)
 SPECS: dict[str, TableSpec] = {
     spec.key: spec
     for spec in (
@@ -556,21 +574,7 @@ SPECS: dict[str, TableSpec] = {
                     page=False,
                 ),
                 C("label", _l("Strategy"), _l("Strategy, in your language."), "text"),
-                C("campaigns", _l("Campaigns"), _l("Number of campaigns."), "count"),
-                C("reached", _l("Reached"), _l("Reached contacts."), "count"),
-                C(
-                    "sms_reached",
-                    _l("Reached by SMS"),
-                    _l("Contacts with at least one delivered message."),
-                    "count",
-                ),
-                C(
-                    "workshop_reached",
-                    _l("Reached in workshops"),
-                    _l("Contacts who attended at least one workshop."),
-                    "count",
-                ),
-                C("delivered", _l("Messages delivered"), _l("Delivered messages."), "count"),
+                *ROLLUP_COUNTS,
             ),
             suppressed=False,
         ),
@@ -589,21 +593,7 @@ SPECS: dict[str, TableSpec] = {
                     page=False,
                 ),
                 C("label", _l("Level"), _l("Level, in your language."), "text"),
-                C("campaigns", _l("Campaigns"), _l("Number of campaigns."), "count"),
-                C("reached", _l("Reached"), _l("Reached contacts."), "count"),
-                C(
-                    "sms_reached",
-                    _l("Reached by SMS"),
-                    _l("Contacts with at least one delivered message."),
-                    "count",
-                ),
-                C(
-                    "workshop_reached",
-                    _l("Reached in workshops"),
-                    _l("Contacts who attended at least one workshop."),
-                    "count",
-                ),
-                C("delivered", _l("Messages delivered"), _l("Delivered messages."), "count"),
+                *ROLLUP_COUNTS,
             ),
             suppressed=False,
         ),
