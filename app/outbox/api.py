@@ -50,6 +50,11 @@ def _conditions(where=(), **filters) -> list:
     return conditions
 
 
+def _only_pending(statuses) -> None:
+    if not set(statuses) <= set(PENDING):
+        raise ValueError("only messages not yet claimed by a worker can be changed")
+
+
 def _check(purpose: str, channel: str) -> None:
     if purpose not in PURPOSES or channel not in CHANNELS:
         raise ValueError(f"unknown purpose or channel: {purpose!r}, {channel!r}")
@@ -117,9 +122,16 @@ def enqueue_select(rows, columns: list[str], *, now: datetime) -> int:
     return result.rowcount or 0
 
 
-def set_status(from_statuses, to_status: str, *, where=(), values=None, **filters) -> int:
-    """Move the matching rows in `from_statuses` to `to_status` (e.g. hold and release a
-    paused campaign's rows). Returns how many moved."""
+def set_status(from_statuses, to_status: str, *, where=(), **filters) -> int:
+    """Hold or release the matching pending rows ("scheduled" ↔ "held", e.g. a paused
+    campaign's). Any other move belongs to the outbox (cancel with `cancel_pending`).
+    Returns how many moved."""
+    if not set(from_statuses) <= set(PENDING) or to_status not in PENDING:
+        raise ValueError(f"features only hold and release messages, not {to_status!r}")
+    return _move(from_statuses, to_status, where=where, **filters)
+
+
+def _move(from_statuses, to_status: str, *, where=(), values=None, **filters) -> int:
     return db.session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.status.in_(from_statuses), *_conditions(where, **filters))
@@ -133,7 +145,8 @@ def cancel_pending(
 ) -> int:
     """Cancel the matching rows not yet handed to the provider. With `claimed_too`, also
     rows a worker has claimed but not started (the worker re-checks before each call)."""
-    count = set_status(
+    _only_pending(statuses)
+    count = _move(
         statuses,
         "canceled",
         where=where,
@@ -141,7 +154,7 @@ def cancel_pending(
         **filters,
     )
     if claimed_too:
-        count += set_status(
+        count += _move(
             ("claimed",),
             "canceled",
             where=(*where, OutboxMessage.send_started_at.is_(None)),
@@ -165,6 +178,7 @@ def reword_pending(values: dict, *, statuses=PENDING, where=(), **filters) -> in
     after it moved). Returns how many rows changed."""
     if set(values) - set(REWORDABLE):
         raise TypeError(f"only {REWORDABLE} can be reworded")
+    _only_pending(statuses)
     return (
         db.session.execute(
             update(OutboxMessage)
