@@ -74,12 +74,13 @@ def handler(kind: str):
 
 
 # The name of the program (campaign) a message belonged to, for the HELP reply: the
-# campaigns feature registers it (the outbox does not know campaigns).
-_PROGRAM_NAME = [lambda campaign_id: None]
+# campaigns feature registers the lookup (the outbox does not know campaigns).
+_program_name = lambda campaign_id: None  # noqa: E731  (replaced by register_program_name)
 
 
 def register_program_name(lookup) -> None:
-    _PROGRAM_NAME[0] = lookup
+    global _program_name
+    _program_name = lookup
 
 
 def queue_reply(contact: Contact, template: str, *, now: datetime, campaign_id=None, **context):
@@ -343,7 +344,7 @@ def _help(ctx: InboundContext) -> str:
     last = _last_sent([c.id for c in contacts])
     for contact in [c for c in contacts if c.id in last] or [ctx.contact]:
         campaign_id = _campaign_of(ctx, contact)
-        program = _PROGRAM_NAME[0](campaign_id) if campaign_id else None
+        program = _program_name(campaign_id) if campaign_id else None
         org = db.session.get(Organization, contact.organization_id)
         queue_reply(
             contact,
