@@ -111,9 +111,8 @@ _summary_columns = (
     ),
 )
 
-# The counts of a rollup table (by strategy, by level): the same columns for each.
-ROLLUP_COUNTS = (
-    C("campaigns", _l("Campaigns"), _l("Number of campaigns."), "count"),
+# People reached and messages delivered: the same columns wherever a table counts them.
+REACH_COUNTS = (
     C("reached", _l("Reached"), _l("Reached contacts."), "count"),
     C(
         "sms_reached",
@@ -128,6 +127,11 @@ ROLLUP_COUNTS = (
         "count",
     ),
     C("delivered", _l("Messages delivered"), _l("Delivered messages."), "count"),
+)
+# A rollup table (by strategy, by level): its campaigns, then the reach counts.
+ROLLUP_COUNTS = (
+    C("campaigns", _l("Campaigns"), _l("Number of campaigns."), "count"),
+    *REACH_COUNTS,
 )
 SPECS: dict[str, TableSpec] = {
     spec.key: spec
@@ -512,20 +516,7 @@ SPECS: dict[str, TableSpec] = {
                     LEVEL_VALUES,
                     labeler=lambda code: LEVEL_LABELS.get(code, code),
                 ),
-                C("reached", _l("Reached"), _l("Reached contacts."), "count"),
-                C(
-                    "sms_reached",
-                    _l("Reached by SMS"),
-                    _l("Contacts with at least one delivered message."),
-                    "count",
-                ),
-                C(
-                    "workshop_reached",
-                    _l("Reached in workshops"),
-                    _l("Contacts who attended at least one workshop."),
-                    "count",
-                ),
-                C("delivered", _l("Messages delivered"), _l("Delivered messages."), "count"),
+                *REACH_COUNTS,
                 C(
                     "delivery_rate",
                     _l("Delivery rate"),
