@@ -7,17 +7,24 @@ from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
 
 ROOT = Path(__file__).resolve().parent.parent
-KEYWORDS = {**DEFAULT_KEYWORDS, "_l": None, "lazy_gettext": None, "lazy_ngettext": (1, 2)}
+KEYWORDS = {
+    **DEFAULT_KEYWORDS,
+    "_l": None,
+    "lazy_gettext": None,
+    "lazy_ngettext": (1, 2),
+    "lazy_pgettext": ((1, "c"), 2),
+}
 
 
-def extracted_msgids() -> set[str]:
+def extracted_msgids() -> set[tuple[str, str | None]]:
+    """(msgid, context) of every string the code marks for translation."""
     with open(ROOT / "babel.cfg", encoding="utf-8") as f:
         method_map, options_map = parse_mapping_cfg(f)
     ids = set()
-    for _file, _line, message, _comments, _context in extract_from_dir(
+    for _file, _line, message, _comments, context in extract_from_dir(
         str(ROOT), method_map, options_map, keywords=KEYWORDS
     ):
-        ids.add(message if isinstance(message, str) else message[0])
+        ids.add((message if isinstance(message, str) else message[0], context))
     return ids
 
 
@@ -29,10 +36,10 @@ def load(lang: str):
 def test_every_extracted_string_is_translated_to_spanish():
     catalog = load("es")
     problems = []
-    for msgid in sorted(extracted_msgids()):
-        message = catalog.get(msgid)
+    for msgid, context in sorted(extracted_msgids(), key=lambda m: (m[0], m[1] or "")):
+        message = catalog.get(msgid, context=context)
         if message is None:
-            problems.append(f"missing: {msgid!r}")
+            problems.append(f"missing: {msgid!r} (context {context!r})")
             continue
         strings = message.string if isinstance(message.string, tuple) else (message.string,)
         if not all(strings):
@@ -51,7 +58,7 @@ def test_catalogs_have_no_placeholder_mismatches():
 
 def test_english_catalog_exists_for_every_msgid():
     english = load("en")
-    missing = [m for m in extracted_msgids() if english.get(m) is None]
+    missing = [m for m in extracted_msgids() if english.get(m[0], context=m[1]) is None]
     assert not missing, f"run `make translations`: {missing[:10]}"
 
 

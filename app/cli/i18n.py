@@ -25,6 +25,8 @@ def i18n_extract():
         "lazy_gettext",
         "-k",
         "lazy_ngettext:1,2",
+        "-k",
+        "lazy_pgettext:1c,2",
         "-c",
         "TRANSLATORS:",
         "--no-location",
