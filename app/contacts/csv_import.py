@@ -51,7 +51,42 @@ HEADER_ALIASES: dict[str, tuple[str, ...]] = {
         "cell",
         "cell phone",
     ),
-    "first_name": ("nombre", "nombres", "primer nombre", "first name", "name", "given name"),
+    "first_name": (
+        "nombre",
+        "nombres",
+        "nombre s",
+        "primer nombre",
+        "nombre de pila",
+        "first name",
+        "firstname",
+        "given name",
+        "given names",
+        "forename",
+    ),
+    "last_name": (
+        "apellidos",
+        "apellido",
+        "apellido paterno",
+        "primer apellido",
+        "last name",
+        "lastname",
+        "surname",
+        "surnames",
+        "family name",
+    ),
+    "second_last_name": ("apellido materno", "segundo apellido", "second last name"),
+    # One cell with the whole name: split into first and last names (see contacts.names).
+    "full_name": (
+        "nombre completo",
+        "nombre y apellidos",
+        "nombre s y apellidos",
+        "nombre y apellido",
+        "full name",
+        "fullname",
+        "name",
+        "participante",
+        "participant",
+    ),
     "language": ("idioma", "lengua", "language", "lang"),
     "birth_year": (
         "ano nacimiento",
@@ -98,7 +133,10 @@ FIELDS = tuple(HEADER_ALIASES)
 # The names the upload page shows (Spanish, then English).
 DOCUMENTED_HEADERS = {
     "phone": ("telefono", "celular", "movil", "phone", "mobile"),
-    "first_name": ("nombre", "first_name", "name"),
+    "first_name": ("nombre", "first_name"),
+    "last_name": ("apellidos", "apellido_paterno", "last_name", "surname"),
+    "second_last_name": ("apellido_materno", "segundo_apellido"),
+    "full_name": ("nombre_completo", "full_name", "name"),
     "language": ("idioma", "language", "lang"),
     "birth_year": ("año_nacimiento", "birth_year"),
     "age_band": ("rango_edad", "age_band"),
@@ -117,6 +155,9 @@ DOCUMENTED_HEADERS = {
 FIELD_LABELS = {
     "phone": _l("Phone"),
     "first_name": _l("First name"),
+    "last_name": _l("Last name"),
+    "second_last_name": _l("Second last name"),
+    "full_name": _l("Full name"),
     "language": _l("Language"),
     "birth_year": _l("Birth year"),
     "age_band": _l("Age band"),
@@ -183,6 +224,7 @@ class SourceRow:
     cells: list[str]
     raw: dict[str, str | None]  # canonical field -> cell text
     problems: list[str]  # reasons found before validation (cell too long)
+    long_fields: list[str] = field(default_factory=list)  # the fields of those cells
 
 
 def map_columns(headers: list[str]) -> list[Column]:
@@ -274,7 +316,7 @@ def iter_rows(data: bytes, layout: CsvLayout) -> Iterator[SourceRow]:
     for line, cells in records:
         if len(cells) > width:
             cells = cells[:width]  # unnamed trailing cells cannot be mapped
-        raw, problems = {}, []
+        raw, problems, long_fields = {}, [], []
         for name, index in field_index:
             value = cells[index] if index < len(cells) else None
             if value is not None and len(value) > MAX_CELL_CHARS:
@@ -282,8 +324,30 @@ def iter_rows(data: bytes, layout: CsvLayout) -> Iterator[SourceRow]:
                     _l("A cell is longer than %(n)d characters.", n=MAX_CELL_CHARS)
                 )
                 problems = [too_long]
+                long_fields.append(name)
             raw[name] = value
-        yield SourceRow(line, cells, raw, problems)
+        yield SourceRow(line, cells, raw, problems, long_fields)
+
+
+def gender_letters(data: bytes, layout: CsvLayout) -> frozenset[str]:
+    """The one-letter gender values "h" and "f" found anywhere in the file's gender column.
+
+    They tell what a bare "M" means in that file: beside "H" it is "Mujer" (Mexican forms
+    and the CURP write H/M); beside "F" it is "Masculino"/"Male" (M/F lists)."""
+    index = layout.field_index.get("gender")
+    if index is None:
+        return frozenset()
+    found = set()
+    records = _records(data, layout.encoding, layout.delimiter)
+    next(records)
+    for _line, cells in records:
+        if index < len(cells):
+            value = cells[index].strip().rstrip(".").lower()
+            if value in ("h", "f"):
+                found.add(value)
+                if len(found) == 2:
+                    break
+    return frozenset(found)
 
 
 # A well-formed UTF-8 multi-byte sequence. Windows-1252 text almost never contains one

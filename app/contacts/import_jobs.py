@@ -6,6 +6,7 @@ from sqlalchemy import text
 from app.contacts.import_services import apply_import
 from app.contacts.models import ContactImport
 from app.extensions import db
+from app.i18n import regional_locale
 from app.jobs.services import job_handler
 from app.timeutil import utcnow
 
@@ -27,7 +28,7 @@ def run_contact_import(job, progress) -> dict:
     if imp is None or imp.organization_id != job.organization_id:
         raise LookupError("import not found")
     # Rejected-row reasons are stored as text: write them in the coordinator's language.
-    with force_locale(job.payload.get("locale") or "es"):
+    with force_locale(regional_locale(job.payload.get("locale"))):
         result = apply_import(imp, now=utcnow(), progress=progress)
     progress(done=result.total, rejected=result.rejected, force=True)
     if result.created >= ANALYZE_AFTER:
@@ -38,4 +39,5 @@ def run_contact_import(job, progress) -> dict:
         "updated": result.updated,
         "skipped": result.skipped,
         "rejected": result.rejected,
+        "warned": result.warned,
     }

@@ -111,7 +111,7 @@ def result(import_id):
         return redirect(url_for(".preview", import_id=imp.id))
     job = db.session.get(Job, imp.job_id) if imp.job_id else None
     return render_template(
-        "contacts/imports/result.html", imp=imp, job=job, sample=services.rejected_sample(imp)
+        "contacts/imports/result.html", imp=imp, job=job, summary=services.report_summary(imp)
     )
 
 

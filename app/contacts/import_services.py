@@ -7,10 +7,18 @@ tags) inside a single transaction that also stores the counts and the rejected-r
 report. On an unexpected error nothing lands and the import is marked "failed" (its
 file kept, so it can be retried or discarded).
 
-Merge rule for a phone already known (in the organization, or earlier in the file):
-"skip" keeps the contact as it is; "update" copies the fields the row *fills in*
-(blank cells never erase data) and adds its tags. An import never touches opt-outs
-or the undeliverable flag.
+Merge rule for a phone already known in the organization: "skip" keeps the contact as
+it is; "update" copies the fields the row *fills in* (blank cells never erase data) and
+adds its tags. A phone repeated inside one file (compared in E.164, so "664 555 0101" and
+"+52 664 555 0101" are the same) is taken from its first row: the later rows are rejected
+("Same phone as line 2."), never merged over it. An import never touches opt-outs or the
+undeliverable flag.
+
+Only the phone can reject a row: a problem in an optional column leaves that field
+unknown and is reported as a warning on the row (see `validation.clean_contact`).
+
+The preview is a dry run of the same `_Applier` (every row checked, the known phones
+looked up, nothing written), so its counts are the ones applying gives.
 """
 
 import csv
@@ -37,6 +45,7 @@ from app.contacts.csv_import import (
     CsvLayout,
     SourceRow,
     garbled_lines,
+    gender_letters,
     inspect_csv,
     iter_rows,
     layout_of,
@@ -55,6 +64,7 @@ from app.organizations.models import Organization
 DEFAULT_MAX_FILE_BYTES = 16 * 1024 * 1024  # same as the web upload limit (MAX_UPLOAD_MB)
 BATCH_SIZE = 2_000
 REPORT_SAMPLE = 20
+PREVIEW_SAMPLE = 50  # rejected rows, and rows with warnings, listed on the preview page
 GARBLED_LINES_SHOWN = 10  # the warning names this many lines, then "…"
 APPLICABLE = ("previewed", "failed")
 QUEUEABLE = APPLICABLE  # a queued import is applied by the worker (status "queued")
@@ -62,6 +72,7 @@ QUEUEABLE = APPLICABLE  # a queued import is applied by the worker (status "queu
 # Contact columns an import writes; "update" changes only these.
 MERGED = (
     "first_name",
+    "last_name",
     "language",
     "birth_year",
     "age_band",
@@ -195,16 +206,51 @@ class CheckedRow:
     values: dict
     errors: list[str]
     provided: frozenset[str]  # fields the row itself fills in (before import defaults)
+    warnings: list[str] = field(default_factory=list)
 
 
-def _check_row(row: SourceRow, imp: ContactImport, org: Organization, today: date) -> CheckedRow:
+def _gender_m(letters: frozenset[str]) -> str | None:
+    """What "M" means in a file by the other one-letter values of its gender column:
+    H/M is hombre/mujer, M/F is male (masculino)/female; otherwise the row's language."""
+    if letters == {"h"}:
+        return "female"
+    if letters == {"f"}:
+        return "male"
+    return None
+
+
+def _names_provided(provided: set[str], values: dict) -> None:
+    """A full-name or second-surname cell fills the first and last names it gives."""
+    if "second_last_name" in provided:
+        provided.add("last_name")
+    if "full_name" in provided and not provided & {"first_name", "last_name"}:
+        provided.update(name for name in ("first_name", "last_name") if values[name])
+
+
+def _check_row(
+    row: SourceRow,
+    imp: ContactImport,
+    org: Organization,
+    today: date,
+    gender_m: str | None = None,
+) -> CheckedRow:
     raw = row.raw
-    provided = frozenset(name for name, value in raw.items() if value and value.strip())
+    provided = {name for name, value in raw.items() if value and value.strip()}
+    warnings: list[str] = []
     if row.problems:
-        return CheckedRow(row, {}, row.problems, provided)
+        if "phone" in row.long_fields:
+            return CheckedRow(row, {}, row.problems, frozenset(provided))
+        # A long cell in an optional column is left out; the row is still imported.
+        raw = {k: (None if k in row.long_fields else v) for k, v in raw.items()}
+        provided -= set(row.long_fields)
+        warnings.extend(row.problems)
+    raw = dict(raw)
+    if raw.get("second_last_name"):
+        raw["last_name"] = " ".join(
+            part for part in (raw.get("last_name"), raw["second_last_name"]) if part
+        )
     if imp.consent_source:
         # The list's consent applies to rows that do not state their own.
-        raw = dict(raw)
         if "consent_source" not in provided:
             raw["consent_source"] = imp.consent_source
         if (
@@ -213,8 +259,14 @@ def _check_row(row: SourceRow, imp: ContactImport, org: Organization, today: dat
             and CONSENT_ALIASES.get(fold(raw["consent_source"])) == imp.consent_source
         ):
             raw["consent_basis"] = imp.consent_basis
-    values, errors = clean_contact(raw, org=org, today=today)
-    return CheckedRow(row, values, errors, provided)
+    warned: set[str] = set()
+    values, errors = clean_contact(
+        raw, org=org, today=today, warnings=warnings, gender_m=gender_m, warned_fields=warned
+    )
+    _names_provided(provided, values)
+    # A value that was not understood is not "filled in": it never replaces a known one.
+    provided -= warned - {"tags"}
+    return CheckedRow(row, values, errors, frozenset(provided), warnings)
 
 
 def _new_state(values: dict, now: datetime) -> dict:
@@ -255,7 +307,7 @@ def _merge_place(state: dict, values: dict, provided: frozenset[str]) -> None:
 
 def _merge(state: dict, values: dict, provided: frozenset[str], now: datetime) -> None:
     """Update `state` (a contact's MERGED columns) from a row: only what the row fills in."""
-    for name in ("first_name", "language", "gender"):
+    for name in ("first_name", "last_name", "language", "gender"):
         if name in provided:
             state[name] = values[name]
     if "birth_year" in provided:
@@ -291,16 +343,35 @@ def _merge(state: dict, values: dict, provided: frozenset[str], now: datetime) -
 
 
 @dataclass
+class ReportRow:
+    """A rejected row, or one imported with warnings, as the preview lists it."""
+
+    line: int
+    cells: dict[str, str]  # mapped field -> the cell as written (shortened)
+    reasons: list[str]
+
+
+@dataclass
 class ApplyResult:
     created: int = 0
     updated: int = 0
     skipped: int = 0
     rejected: int = 0
+    warned: int = 0  # created or updated rows with a warning (an optional value left unknown)
     rejected_sample: list[tuple[int, str]] = field(default_factory=list)
+    rejected_rows: list[ReportRow] = field(default_factory=list)  # first PREVIEW_SAMPLE
+    warned_rows: list[ReportRow] = field(default_factory=list)  # first PREVIEW_SAMPLE
+    # line -> (row, outcome, reasons) of the file's first rows (the preview's sample)
+    first_rows: dict[int, tuple[CheckedRow, str, list[str]]] = field(default_factory=dict)
 
     @property
     def total(self) -> int:
         return self.created + self.updated + self.skipped + self.rejected
+
+    @property
+    def imported(self) -> int:
+        """Contacts the import writes: created plus updated."""
+        return self.created + self.updated
 
 
 def _bulk_insert(model, rows: list[dict]) -> None:
@@ -348,6 +419,11 @@ class _BatchPlan:
 
 
 class _Applier:
+    """Applies (or, with `dry_run`, only counts) the rows of a file, batch by batch.
+
+    A dry run goes through the very same steps (checks, in-file duplicates, the SELECT of
+    known phones, the create/update/skip decision) and stops before each write."""
+
     def __init__(
         self,
         imp: ContactImport,
@@ -356,32 +432,72 @@ class _Applier:
         *,
         today: date,
         now: datetime,
+        dry_run: bool = False,
+        first_rows: int = 0,
     ):
         self.imp, self.org, self.layout, self.today, self.now = imp, org, layout, today, now
+        self.dry_run, self.first_rows = dry_run, first_rows
         self.result = ApplyResult()
         self.report = io.StringIO()
         self.writer = SafeCsvWriter(self.report)
-        self.writer.writerow([_("Line"), *layout.headers, _("Reason")])
+        self.writer.writerow([_("Line"), *layout.headers, _("Result"), _("Reason")])
+        self.warned_report = io.StringIO()  # appended after the rejected rows
+        self.warned_writer = SafeCsvWriter(self.warned_report)
         self.width = len(layout.headers)
+        self.fields = [c.field for c in layout.columns if c.field]
+        self.first_line: dict[str, int] = {}  # phone -> line of its first row in the file
+        self.shown_lines: set[int] = set()  # lines of the file's first `first_rows` rows
 
-    def reject(self, checked: CheckedRow) -> None:
-        reason = " ".join(checked.errors)
+    def _report_row(self, checked: CheckedRow, reasons: list[str]) -> ReportRow:
+        raw = checked.source.raw
+        cells = {name: (raw.get(name) or "")[:200] for name in self.fields}
+        return ReportRow(checked.source.line, cells, reasons)
+
+    def _write(self, writer, checked: CheckedRow, outcome: str, reasons: list[str]) -> None:
+        if self.dry_run:
+            return
         cells = [
             c if len(c) <= MAX_CELL_CHARS else c[:MAX_CELL_CHARS] + "…"
             for c in checked.source.cells
         ]
         cells += [""] * (self.width - len(cells))
-        self.writer.writerow([checked.source.line, *cells, reason])
+        writer.writerow([checked.source.line, *cells, outcome, " ".join(reasons)])
+
+    def _note_first(self, checked: CheckedRow, outcome: str, reasons: list[str]) -> None:
+        if checked.source.line in self.shown_lines:
+            self.result.first_rows[checked.source.line] = (checked, outcome, reasons)
+
+    def reject(self, checked: CheckedRow, errors: list[str] | None = None) -> None:
+        errors = errors or checked.errors
+        reason = " ".join(errors)
+        self._write(self.writer, checked, _("Rejected"), errors)
         self.result.rejected += 1
         if len(self.result.rejected_sample) < REPORT_SAMPLE:
             self.result.rejected_sample.append((checked.source.line, reason))
+        if len(self.result.rejected_rows) < PREVIEW_SAMPLE:
+            self.result.rejected_rows.append(self._report_row(checked, errors))
+        self._note_first(checked, "rejected", errors)
+
+    def warn(self, checked: CheckedRow) -> None:
+        self._write(self.warned_writer, checked, _("Imported with warnings"), checked.warnings)
+        self.result.warned += 1
+        if len(self.result.warned_rows) < PREVIEW_SAMPLE:
+            self.result.warned_rows.append(self._report_row(checked, checked.warnings))
+
+    def report_text(self) -> str:
+        """The report: rejected rows first, then the rows imported with warnings."""
+        return self.report.getvalue() + self.warned_report.getvalue()
 
     def run(self, data: bytes, progress=None) -> ApplyResult:
+        gender_m = _gender_m(gender_letters(data, self.layout))
         checked = (
-            _check_row(row, self.imp, self.org, self.today) for row in iter_rows(data, self.layout)
+            _check_row(row, self.imp, self.org, self.today, gender_m)
+            for row in iter_rows(data, self.layout)
         )
         seen = 0
         for batch in _batches(checked, BATCH_SIZE):
+            if seen < self.first_rows:
+                self.shown_lines.update(r.source.line for r in batch[: self.first_rows - seen])
             seen += len(batch)
             if progress is not None:
                 progress(done=seen, rejected=self.result.rejected)
@@ -389,22 +505,35 @@ class _Applier:
             for row in batch:
                 if row.errors:
                     self.reject(row)
+                elif (first := self.first_line.get(row.values["phone"])) is not None:
+                    self.reject(row, [_("Same phone as line %(line)d.", line=first)])
                 else:
+                    self.first_line[row.values["phone"]] = row.source.line
                     good.append(row)
             if good:
                 self.apply_batch(good)
         return self.result
 
     def apply_batch(self, rows: list[CheckedRow]) -> None:
-        """Create, update or skip the contacts of `rows` (all valid): one SELECT of the
-        known phones (and of their tags), one bulk INSERT of new contacts, one bulk UPDATE
-        of the changed ones and one bulk INSERT of tags."""
+        """Create, update or skip the contacts of `rows` (all valid, each phone once in the
+        file): one SELECT of the known phones (and of their tags), one bulk INSERT of new
+        contacts, one bulk UPDATE of the changed ones and one bulk INSERT of tags."""
         update_rule = self.imp.duplicate_rule == "update"
         plan = _BatchPlan(known=self._known_states(rows))
-        if plan.known and update_rule and any(row.values["tags"] for row in rows):
+        if (
+            not self.dry_run
+            and plan.known
+            and update_rule
+            and any(row.values["tags"] for row in rows)
+        ):
             plan.known_tags = self._tags_of([cid for cid, _state in plan.known.values()])
         for row in rows:
-            self._plan_row(plan, row, update_rule=update_rule)
+            outcome = self._plan_row(plan, row, update_rule=update_rule)
+            if row.warnings and outcome != "skipped":
+                self.warn(row)
+            self._note_first(row, outcome, row.warnings)
+        if self.dry_run:
+            return
         tag_rows = self._insert_new(plan)
         self._update_changed(plan)
         for contact_id, names in plan.added_tags.items():
@@ -435,22 +564,21 @@ class _Applier:
             tags.setdefault(contact_id, set()).add(name)
         return tags
 
-    def _plan_row(self, plan: _BatchPlan, row: CheckedRow, *, update_rule: bool) -> None:
-        """Count the row as created, updated or skipped and record its effect in `plan`."""
+    def _plan_row(self, plan: _BatchPlan, row: CheckedRow, *, update_rule: bool) -> str:
+        """Count the row as created, updated or skipped, record its effect in `plan` and
+        return which ("created", "updated" or "skipped")."""
         values, phone = row.values, row.values["phone"]
-        if phone not in plan.new and phone not in plan.known:
+        if phone not in plan.known:
             self.result.created += 1
             plan.new[phone] = _new_state(values, self.now)
             plan.new_tags[phone] = set(values["tags"])
-        elif not update_rule:
+            return "created"
+        if not update_rule:
             self.result.skipped += 1
-        elif phone in plan.new:  # repeated in the file
-            self.result.updated += 1
-            _merge(plan.new[phone], values, row.provided, self.now)
-            plan.new_tags[phone].update(values["tags"])
-        else:
-            self.result.updated += 1
-            self._merge_known(plan, row)
+            return "skipped"
+        self.result.updated += 1
+        self._merge_known(plan, row)
+        return "updated"
 
     def _merge_known(self, plan: _BatchPlan, row: CheckedRow) -> None:
         values = row.values
@@ -571,7 +699,7 @@ def apply_import(imp: ContactImport, *, now: datetime, progress=None) -> ApplyRe
         imp.total_rows = result.total
         imp.created_count, imp.updated_count = result.created, result.updated
         imp.skipped_count, imp.rejected_count = result.skipped, result.rejected
-        imp.rejected_report = applier.report.getvalue()
+        imp.rejected_report = applier.report_text()
         imp.upload = None  # from now on only counts and the rejected rows are kept
         imp.error = None
         imp.finished_at = now
@@ -633,17 +761,18 @@ def encoding_warning(imp: ContactImport) -> str | None:
 class PreviewRow:
     line: int
     cells: dict[str, str]  # mapped field -> the cell as written
-    errors: list[str]
-    outcome: str  # "new", "known" (already in the organization), "repeated" or "rejected"
+    reasons: list[str]  # why it is rejected, or its warnings
+    outcome: str  # "created", "updated", "skipped" or "rejected"
 
 
 @dataclass
 class ImportPreview:
     layout: CsvLayout
     fields: list[str]  # mapped fields, in column order
-    rows: list[PreviewRow]
+    rows: list[PreviewRow]  # the file's first rows
     previous: ContactImport | None  # an earlier completed import of the same file
     encoding_warning: str | None = None  # see `encoding_warning`
+    counts: ApplyResult = field(default_factory=ApplyResult)  # the dry run of the whole file
 
     @property
     def encoding_label(self) -> str:
@@ -657,45 +786,42 @@ class ImportPreview:
         return str(FIELD_LABELS[name])
 
 
-def preview_import(
-    imp: ContactImport, *, now: datetime, limit: int = PREVIEW_ROWS
-) -> ImportPreview:
-    """The mapping and the first `limit` rows, validated exactly as applying would.
-
-    Writes nothing."""
+def dry_run(imp: ContactImport, *, now: datetime, first_rows: int = 0) -> ApplyResult:
+    """What applying `imp` now would do, counted by the same code without writing:
+    created, updated, skipped, rejected and warned rows, with samples of the rejected rows
+    and of the rows with warnings."""
     org = db.session.get(Organization, imp.organization_id)
     data = imp.upload
     layout = layout_of(data, imp.encoding, imp.delimiter)
-    layout.total_rows = imp.total_rows
-    today = local_today(org, now)
-    checked = [_check_row(row, imp, org, today) for row in islice(iter_rows(data, layout), limit)]
-    phones = {c.values["phone"] for c in checked if not c.errors}
-    known = (
-        set(
-            db.session.scalars(
-                select(Contact.phone).where(
-                    Contact.organization_id == org.id, Contact.phone.in_(phones)
-                )
-            )
-        )
-        if phones
-        else set()
+    applier = _Applier(
+        imp, org, layout, today=local_today(org, now), now=now, dry_run=True, first_rows=first_rows
     )
+    return applier.run(data)
+
+
+def preview_import(
+    imp: ContactImport, *, now: datetime, limit: int = PREVIEW_ROWS
+) -> ImportPreview:
+    """The mapping, the counts of a dry run over the whole file, and its first `limit`
+    rows, checked exactly as applying would. Writes nothing."""
+    data = imp.upload
+    layout = layout_of(data, imp.encoding, imp.delimiter)
+    layout.total_rows = imp.total_rows
+    counts = dry_run(imp, now=now, first_rows=limit)
     fields = [c.field for c in layout.columns if c.field]
-    rows, seen = [], set()
-    for c in checked:
-        if c.errors:
-            outcome = "rejected"
-        else:
-            phone = c.values["phone"]
-            outcome = "repeated" if phone in seen else "known" if phone in known else "new"
-            seen.add(phone)
-        cells = {name: (c.source.raw.get(name) or "")[:200] for name in fields}
-        rows.append(PreviewRow(c.source.line, cells, c.errors, outcome))
+    rows = [
+        PreviewRow(
+            line,
+            {name: (checked.source.raw.get(name) or "")[:200] for name in fields},
+            reasons,
+            outcome,
+        )
+        for line, (checked, outcome, reasons) in sorted(counts.first_rows.items())
+    ]
     previous = db.session.scalar(
         select(ContactImport)
         .where(
-            ContactImport.organization_id == org.id,
+            ContactImport.organization_id == imp.organization_id,
             ContactImport.id != imp.id,
             ContactImport.file_sha256 == imp.file_sha256,
             ContactImport.status == "completed",
@@ -703,23 +829,48 @@ def preview_import(
         .order_by(ContactImport.id.desc())
         .limit(1)
     )
-    return ImportPreview(layout, fields, rows, previous, encoding_warning(imp))
+    return ImportPreview(layout, fields, rows, previous, encoding_warning(imp), counts)
 
 
 def rejected_report(imp: ContactImport) -> str | None:
-    """The rejected rows as CSV text (original cells and the reason, formulas neutralized),
-    or None before the import was applied."""
+    """The report as CSV text: the rejected rows, then the rows imported with warnings
+    (line, original cells, result and reason; formulas neutralized), or None before the
+    import was applied."""
     return imp.rejected_report if imp.status == "completed" else None
+
+
+@dataclass
+class ReportSummary:
+    rejected: list[tuple[str, str]]  # (line, reason) of the first rejected rows
+    warned: list[tuple[str, str]]  # (line, warnings) of the first rows with warnings
+    warned_count: int
+
+
+def report_summary(imp: ContactImport, limit: int = REPORT_SAMPLE) -> ReportSummary:
+    """The first rejected rows and rows with warnings, and how many had warnings, for the
+    result page (the report lists the `rejected_count` rejected rows first)."""
+    text = rejected_report(imp)
+    if not text:
+        return ReportSummary([], [], 0)
+    records = csv.reader(io.StringIO(text))
+    next(records, None)
+    rejected, warned, count = [], [], 0
+    for index, cells in enumerate(records):
+        if not cells:
+            continue
+        if index < imp.rejected_count:
+            if len(rejected) < limit:
+                rejected.append((cells[0], cells[-1]))
+            continue
+        count += 1
+        if len(warned) < limit:
+            warned.append((cells[0], cells[-1]))
+    return ReportSummary(rejected, warned, count)
 
 
 def rejected_sample(imp: ContactImport, limit: int = REPORT_SAMPLE) -> list[tuple[str, str]]:
     """(line, reason) of the first rejected rows, for the result page."""
-    text = rejected_report(imp)
-    if not text:
-        return []
-    records = csv.reader(io.StringIO(text))
-    next(records, None)
-    return [(cells[0], cells[-1]) for cells in islice(records, limit) if cells]
+    return report_summary(imp, limit).rejected
 
 
 def discard_import(imp: ContactImport) -> None:

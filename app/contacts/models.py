@@ -32,7 +32,8 @@ class Contact(OrgOwned, db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     phone: Mapped[str | None] = mapped_column(String(16))  # E.164; NULL once erased
-    first_name: Mapped[str | None] = mapped_column(String(80))
+    first_name: Mapped[str | None] = mapped_column(String(80))  # given name(s)
+    last_name: Mapped[str | None] = mapped_column(String(120))  # surname(s)
     language: Mapped[str] = mapped_column(String(2), default="es")
     birth_year: Mapped[int | None] = mapped_column(Integer)
     age_band: Mapped[str | None] = mapped_column(String(5))  # when the birth year is unknown

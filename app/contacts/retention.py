@@ -59,6 +59,7 @@ def purge_inactive_contacts(*, months: int, now: datetime) -> int:
                 birth_year=None,
                 phone=None,
                 first_name=None,
+                last_name=None,
                 consent_basis=None,
                 erased_at=now,
                 updated_at=now,

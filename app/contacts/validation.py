@@ -2,6 +2,15 @@
 
 `clean_contact(raw, org=..., today=...)` takes canonical field names with string (or
 None) values and returns `(values, errors)`: model-ready values, or translated errors.
+
+The CSV import passes a `warnings` list: then only the phone can make a row invalid, and
+a problem in an optional field leaves that field unknown (blank, the organization's
+language, no consent recorded) and is reported in `warnings` instead of `errors`.
+
+Gender values accepted on import (matched ignoring case and accents):
+female: F, Mujer, Femenino, Female, Woman; male: H, Hombre, Masculino, Male, Man;
+nonbinary: No binario, Non-binary, NB, Otro, Other; undisclosed: Prefiero no decir, Prefer
+not to say. "M" is ambiguous (Mujer or Male/Masculino): see `m_gender`.
 """
 
 import re
@@ -14,6 +23,7 @@ from flask_babel import lazy_gettext as _l
 
 from app.contacts.geography import derive_timezone, resolve_state
 from app.contacts.models import AGE_BANDS, CONSENT_SOURCES, GENDERS, LANGUAGES
+from app.contacts.names import split_full_name
 from app.contacts.phones import InvalidPhone, normalize_phone
 
 MIN_AGE, MAX_AGE = 10, 35  # the program serves 12–29; a little slack for typos in lists
@@ -36,16 +46,26 @@ GENDER_ALIASES = {
     "f": "female",
     "mujer": "female",
     "femenino": "female",
-    "m": None,
+    "woman": "female",
+    "fem": "female",
+    "m": None,  # ambiguous: see m_gender
     "male": "male",
+    "man": "male",
     "hombre": "male",
     "masculino": "male",
+    "masc": "male",
     "h": "male",
     "nonbinary": "nonbinary",
     "non-binary": "nonbinary",
+    "non binary": "nonbinary",
     "no binario": "nonbinary",
+    "no binaria": "nonbinary",
     "no binarie": "nonbinary",
     "nb": "nonbinary",
+    "x": "nonbinary",
+    "otro": "nonbinary",
+    "otra": "nonbinary",
+    "other": "nonbinary",
     "undisclosed": "undisclosed",
     "prefer not to say": "undisclosed",
     "prefiero no decir": "undisclosed",
@@ -145,38 +165,113 @@ def _collapsed(value) -> str:
     return " ".join(_strip(value).split())
 
 
-def clean_contact(raw: dict, *, org, today: date) -> tuple[dict, list[str]]:
+def m_gender(language: str | None) -> str:
+    """What a bare "M" means: "Mujer" in Spanish (the H/M of Mexican forms and the CURP),
+    "Male" in English. The CSV import reads it by the file's other letters first (see
+    `import_services`), so "M/F" lists keep M = masculino."""
+    return "male" if language == "en" else "female"
+
+
+class _Tracked:
+    """Calls field cleaners, noting which fields added a message to `messages`."""
+
+    def __init__(self, messages: list[str], fields: set[str] | None):
+        self.messages, self.fields = messages, fields
+
+    def __call__(self, names: tuple[str, ...], cleaner, *args, **kwargs):
+        before = len(self.messages)
+        result = cleaner(*args, **kwargs)
+        if self.fields is not None and len(self.messages) > before:
+            self.fields.update(names)
+        return result
+
+
+def clean_contact(
+    raw: dict,
+    *,
+    org,
+    today: date,
+    warnings: list[str] | None = None,
+    gender_m: str | None = None,
+    warned_fields: set[str] | None = None,
+) -> tuple[dict, list[str]]:
     """Model-ready `values` from form-like `raw` strings, and the translated `errors` (in
     field order: country, phone, name, language, age, gender, place, tags, consent,
-    guardian consent). Each helper below cleans one field and appends its errors."""
+    guardian consent). Each helper below cleans one field and appends its errors.
+
+    With a `warnings` list, problems in optional fields go there instead, and the field
+    is left unknown (see the module docstring); `warned_fields` then receives the raw keys
+    of the fields warned about. `gender_m` is what "M" means (None: `m_gender` of the
+    row's language when lenient; ambiguous, so invalid, otherwise)."""
     errors: list[str] = []
+    lenient = warnings is not None
+    soft = warnings if lenient else errors
+    field = _Tracked(soft, warned_fields)
     values: dict = {}
     country_text = _strip(raw.get("country"))
-    country = _clean_country(country_text, org, errors)
+    country = field(("country",), _clean_country, country_text, org, soft)
     phone = _clean_phone(raw.get("phone"), country, errors)
     if phone is not None:
         values["phone"] = phone
         if not country_text:  # "+1 619…" in a Mexican organization's list is a US contact
             country = next((c for prefix, c in PHONE_COUNTRY if phone.startswith(prefix)), country)
     values["country"] = country
-    values["first_name"] = _clean_first_name(raw.get("first_name"), errors)
-    values["language"] = _clean_language(raw.get("language"), org, errors)
-    values["birth_year"] = _clean_birth_year(raw.get("birth_year"), today, errors)
-    values["age_band"] = _clean_age_band(raw.get("age_band"), values["birth_year"], errors)
-    values["gender"] = _clean_gender(raw.get("gender"), errors)
-    values["state_code"] = state_code = _clean_state(raw.get("state"), country, errors)
-    values["municipality"] = municipality = _clean_municipality(raw.get("municipality"), errors)
-    values["timezone"] = _clean_timezone(
-        raw.get("timezone"), (country, state_code, municipality), errors
+    language = field(("language",), _clean_language, raw.get("language"), org, soft, lenient)
+    values["language"] = language
+    values["first_name"], values["last_name"] = field(
+        ("first_name", "last_name"), _clean_names, raw, language, soft
     )
-    values["tags"] = _clean_tags(raw.get("tags"), errors)
-    source, basis = _clean_consent_source(
-        raw.get("consent_source"), raw.get("consent_basis"), errors
+    values["birth_year"] = field(
+        ("birth_year",), _clean_birth_year, raw.get("birth_year"), today, soft
     )
-    values["consent_source"], values["consent_basis"] = source, basis
-    values["consent_at"] = _clean_consent_at(raw.get("consent_date"), source, today, errors)
-    values["guardian_consent"] = _clean_guardian(raw.get("guardian_consent"), errors)
+    values["age_band"] = field(
+        ("age_band",), _clean_age_band, raw.get("age_band"), values["birth_year"], soft
+    )
+    m_means = gender_m or (m_gender(language) if lenient else None)
+    values["gender"] = field(("gender",), _clean_gender, raw.get("gender"), m_means, soft, lenient)
+    state_code = field(("state",), _clean_state, raw.get("state"), country, soft)
+    municipality = field(("municipality",), _clean_municipality, raw.get("municipality"), soft)
+    values["state_code"], values["municipality"] = state_code, municipality
+    values["timezone"] = field(
+        ("timezone",),
+        _clean_timezone,
+        raw.get("timezone"),
+        (country, state_code, municipality),
+        soft,
+    )
+    values["tags"] = field(("tags",), _clean_tags, raw.get("tags"), soft, lenient=lenient)
+    field(
+        ("consent_source", "consent_basis", "consent_date"),
+        _clean_consent,
+        raw,
+        values,
+        today,
+        soft,
+        lenient=lenient,
+    )
+    values["guardian_consent"] = field(
+        ("guardian_consent",), _clean_guardian, raw.get("guardian_consent"), soft
+    )
     return values, errors
+
+
+def _clean_consent(raw: dict, values: dict, today: date, errors: list[str], *, lenient: bool):
+    """consent_source, consent_basis and consent_at; leniently, a problem records none."""
+    problems: list[str] = []
+    source, basis = _clean_consent_source(
+        raw.get("consent_source"), raw.get("consent_basis"), problems
+    )
+    consent_at = _clean_consent_at(raw.get("consent_date"), source, today, problems)
+    if problems and lenient:
+        errors.extend(
+            str(_l("%(problem)s No consent was recorded for this row.", problem=p))
+            for p in problems
+        )
+        source = basis = consent_at = None
+    else:
+        errors.extend(problems)
+    values["consent_source"], values["consent_basis"] = source, basis
+    values["consent_at"] = consent_at
 
 
 def _clean_country(text: str, org, errors: list[str]) -> str:
@@ -185,6 +280,19 @@ def _clean_country(text: str, org, errors: list[str]) -> str:
         errors.append(str(_l("Unknown country (use MX or US).")))
         return org.country
     return country
+
+
+def _clean_names(raw: dict, language: str, errors: list[str]) -> tuple[str | None, str | None]:
+    """(first, last) names; a full name is split only when neither is given (see names)."""
+    first, last = _collapsed(raw.get("first_name")), _collapsed(raw.get("last_name"))
+    if not first and not last:
+        first, last = split_full_name(_collapsed(raw.get("full_name")), language=language)
+    first_name = _clean_first_name(first, errors)
+    last_name = _collapsed(last) or None
+    if last_name and len(last_name) > 120:
+        errors.append(str(_l("The last name is too long (120 characters at most).")))
+        last_name = None
+    return first_name, last_name
 
 
 def _clean_phone(value, country: str, errors: list[str]) -> str | None:
@@ -203,14 +311,26 @@ def _clean_first_name(value, errors: list[str]) -> str | None:
     first_name = _collapsed(value)
     if len(first_name) > 80:
         errors.append(str(_l("The first name is too long (80 characters at most).")))
+        return None
     return first_name or None
 
 
-def _clean_language(value, org, errors: list[str]) -> str | None:
+def _clean_language(value, org, errors: list[str], lenient: bool = False) -> str | None:
     text = fold(value)
     language = LANGUAGE_ALIASES.get(text) if text else org.default_language
-    if language not in LANGUAGES:
+    if language not in LANGUAGES and not lenient:
         errors.append(str(_l("Unknown language (use es or en).")))
+    elif language not in LANGUAGES:
+        errors.append(
+            str(
+                _l(
+                    "Unknown language “%(value)s” (use es or en): the organization's "
+                    "language was used.",
+                    value=_strip(value)[:40],
+                )
+            )
+        )
+        return org.default_language
     return language
 
 
@@ -224,6 +344,7 @@ def _clean_birth_year(value, today: date, errors: list[str]) -> int | None:
     year = int(text)
     if not MIN_AGE <= today.year - year <= MAX_AGE:
         errors.append(str(_l("Impossible birth year for this program: %(year)s.", year=year)))
+        return None
     return year
 
 
@@ -238,13 +359,20 @@ def _clean_age_band(value, birth_year: int | None, errors: list[str]) -> str | N
     return band if birth_year is None else None
 
 
-def _clean_gender(value, errors: list[str]) -> str | None:
-    text = fold(value)
+def _clean_gender(
+    value, m_means: str | None, errors: list[str], lenient: bool = False
+) -> str | None:
+    text = fold(value).rstrip(".")
     if not text:
         return None
-    gender = GENDER_ALIASES.get(text)
-    if gender not in GENDERS:
+    gender = m_means if text == "m" else GENDER_ALIASES.get(text)
+    if gender not in GENDERS and not lenient:
         errors.append(str(_l("Unknown gender value.")))
+    elif gender not in GENDERS:
+        errors.append(
+            str(_l("Unknown gender “%(value)s”: left as unknown.", value=_strip(value)[:40]))
+        )
+        return None
     return gender
 
 
@@ -262,6 +390,7 @@ def _clean_municipality(value, errors: list[str]) -> str | None:
     municipality = _collapsed(value)
     if len(municipality) > 80:
         errors.append(str(_l("The municipality name is too long.")))
+        return None
     return municipality or None
 
 
@@ -270,15 +399,19 @@ def _clean_timezone(value, place: tuple[str, str | None, str | None], errors: li
     tz = _strip(value)
     if tz and tz not in known_timezones():
         errors.append(str(_l("Unknown time zone: %(tz)s.", tz=tz[:64])))
+        tz = ""
     return tz or _derived_timezone(*place)
 
 
-def _clean_tags(value, errors: list[str]) -> list[str]:
+def _clean_tags(value, errors: list[str], *, lenient: bool = False) -> list[str]:
+    """The tags; leniently, the valid ones among the first 20."""
     tags = parse_tags(value)
     if len(tags) > MAX_TAGS or any(not TAG_RE.match(t) for t in tags):
         errors.append(
             str(_l("Tags: at most 20, each up to 40 letters, digits, spaces or hyphens."))
         )
+        if lenient:
+            tags = [t for t in tags if TAG_RE.match(t)][:MAX_TAGS]
     return tags
 
 

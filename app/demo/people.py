@@ -54,6 +54,26 @@ NAMES = [
     "Naomi",
     None,
 ]
+SURNAMES = [
+    "Hernández",
+    "García",
+    "Martínez",
+    "López",
+    "González",
+    "Pérez",
+    "Rodríguez",
+    "Sánchez",
+    "Ramírez",
+    "Cruz",
+    "Flores",
+    "Gómez",
+    "Morales",
+    "Vázquez",
+    "Reyes",
+    "Jiménez",
+    "de la Cruz",
+    "Ortiz",
+]
 SOURCES = ["school", "workshop", "web_form", "sms_keyword", "imported_list"]
 NOON = time(12, 0)
 TAGS = ["secundaria", "prepa", "feria de salud", "deportes", "arte", "padres"]
@@ -66,8 +86,17 @@ def _phone(country: str, area: str, n: int) -> str:
     return ("+52" if country == "MX" else "+1") + area + subscriber
 
 
+def _last_name(rng: random.Random, country: str) -> str:
+    """Mexican contacts have two surnames (paterno, materno); US contacts one."""
+    if country == "MX":
+        return " ".join(rng.sample(SURNAMES, 2))
+    return rng.choice(SURNAMES)
+
+
 def seed_people(org, *, today: date, count: int = 320, seed: int = 2026) -> None:
     rng = random.Random(seed)
+    # Surnames come from their own generator, so the rest of the demo stays as it was.
+    surname_rng = random.Random(seed + 1)
     used, rows, tags = set(), [], {}
     for i in range(count):
         country, state, town, area, _ = rng.choices(PLACES, [p[4] for p in PLACES])[0]
@@ -79,11 +108,13 @@ def seed_people(org, *, today: date, count: int = 320, seed: int = 2026) -> None
         minor = birth_year is not None and today.year - birth_year <= 18
         source = rng.choices(SOURCES, [5, 4, 2, 1, 1])[0]
         consented = local_moment(today - timedelta(days=rng.randint(20, 200)), NOON, org.timezone)
+        first_name = rng.choice(NAMES)
         rows.append(
             dict(
                 organization_id=org.id,
                 phone=phone,
-                first_name=rng.choice(NAMES),
+                first_name=first_name,
+                last_name=_last_name(surname_rng, country) if first_name else None,
                 language="en" if country == "US" and rng.random() < 0.6 else "es",
                 birth_year=birth_year,
                 age_band=None if birth_year else rng.choice(["15-17", "18-24", "25-29"]),

@@ -60,23 +60,31 @@ def test_import_with_report(runner, org, csv_file, tmp_path, monkeypatch):
     assert result.exit_code == 0, result.output
     assert "Read 4 rows (Windows-1252 (Latin-1), semicolon (;))." in result.output
     assert (
-        "Import finished: 2 created, 1 updated, 0 skipped (duplicates), 1 rejected."
+        "Import finished: 2 created, 0 updated, 0 skipped (duplicates), 2 rejected."
         in result.output
     )
     assert "Line 3: Invalid mobile phone number." in result.output
+    assert "Line 4: Same phone as line 2." in result.output  # the first row wins
     assert f"Rejected rows written to {report}." in result.output
     with open(report, encoding="utf-8-sig", newline="") as f:
         rows = list(csv.reader(f))
-    assert rows[1] == ["3", "12345", "Malo", "'=cmd|' /C calc'!A0", "Invalid mobile phone number."]
+    assert rows[1] == [
+        "3",
+        "12345",
+        "Malo",
+        "'=cmd|' /C calc'!A0",
+        "Rejected",
+        "Invalid mobile phone number.",
+    ]
     ana = db.session.scalar(select(Contact).where(Contact.phone == "+526645550101"))
-    assert ana.first_name == "Ana Sofía"
+    assert ana.first_name == "Ana"
     assert (ana.consent_source, ana.consent_basis) == ("imported_list", "Registro de la feria")
     imp = db.session.scalar(select(ContactImport))
     assert (imp.status, imp.user_id, imp.filename) == ("completed", None, "lista.csv")
 
     again = invoke(runner, "--org", "frontera", csv_file, "--on-duplicate", "skip")
     assert again.exit_code == 0, again.output
-    assert "0 created, 0 updated, 3 skipped (duplicates), 1 rejected." in again.output
+    assert "0 created, 0 updated, 2 skipped (duplicates), 2 rejected." in again.output
     assert count() == 2
 
 
@@ -89,9 +97,9 @@ def test_summary_in_spanish(runner, org, csv_file, monkeypatch):
             "Import finished: %(created)d created, %(updated)d updated, %(skipped)d "
             "skipped (duplicates), %(rejected)d rejected.",
             created=2,
-            updated=1,
+            updated=0,
             skipped=0,
-            rejected=1,
+            rejected=2,
         )
         in result.output
     )

@@ -86,7 +86,8 @@ def test_english_headers_and_synonyms(app):
     assert fields(["entidad"]) == ["state"]
     assert fields(["ciudad"]) == ["municipality"]
     assert fields(["fuente_consentimiento"]) == ["consent_source"]
-    assert fields(["name"]) == ["first_name"]
+    assert fields(["name"]) == ["full_name"]  # split into first and last names
+    assert fields(["Apellidos", "Nombre completo"]) == ["last_name", "full_name"]
     assert fields(["lang"]) == ["language"]
 
 

@@ -83,8 +83,8 @@ def test_upload_preview_confirm_result_and_report(client, coordinator, run_jobs)
     assert "<code>Teléfono</code>" in html and "<code>Notas</code>" in html
     assert "Ignored" in html and "Birth year" in html
     assert "Invalid mobile phone number." in html
-    assert "Repeated in the file: merged" in html and "New contact" in html
-    assert "Import 4 rows" in html
+    assert "Same phone as line 2." in html and "New contact" in html
+    assert "Import 2 contacts" in html  # the dry run's count: 2 new, 2 rejected
     assert "=cmd|&#39; /C calc&#39;!A0" not in html  # ignored columns are not shown
     assert count() == 0  # the preview wrote nothing
 
@@ -96,11 +96,11 @@ def test_upload_preview_confirm_result_and_report(client, coordinator, run_jobs)
     assert "Import started." in queued and "<progress" in queued and count() == 0
     assert run_jobs() == 1
     html = client.get(response.headers["Location"]).get_data(as_text=True)
-    assert '<p class="stat">2</p>' in html and '<p class="stat">1</p>' in html
+    assert "<strong>2</strong> New contacts" in html and "<strong>2</strong> Rejected" in html
     assert "Invalid mobile phone number." in html
     assert count() == 2
     begona = db.session.scalar(select(Contact).where(Contact.phone == "+526645550101"))
-    assert begona.first_name == "Begoña Ruiz" and begona.birth_year == 2009
+    assert begona.first_name == "Begoña" and begona.birth_year == 2009  # the first row wins
 
     report = client.get(f"{URL}{imp.id}/rejected.csv")
     assert report.status_code == 200
@@ -112,8 +112,27 @@ def test_upload_preview_confirm_result_and_report(client, coordinator, run_jobs)
     assert text.startswith("\ufeff")
     rows = list(csv.reader(io.StringIO(text[1:])))
     assert rows == [
-        ["Line", "Teléfono", "Nombre", "Año_nacimiento", "Estado", "Notas", "Reason"],
-        ["4", "12345", "Malo", "2009", "BC", "'@SUM(A1)", "Invalid mobile phone number."],
+        ["Line", "Teléfono", "Nombre", "Año_nacimiento", "Estado", "Notas", "Result", "Reason"],
+        [
+            "3",
+            "'+52 1 664 555 0101",
+            "Begoña Ruiz",
+            "",
+            "",
+            "",
+            "Rejected",
+            "Same phone as line 2.",
+        ],
+        [
+            "4",
+            "12345",
+            "Malo",
+            "2009",
+            "BC",
+            "'@SUM(A1)",
+            "Rejected",
+            "Invalid mobile phone number.",
+        ],
     ]
 
     # the preview of an applied import leads to its result; it cannot be applied twice
@@ -257,7 +276,7 @@ def test_preview_warns_about_rows_in_another_encoding(client, coordinator):
     html = client.get(f"{URL}{imp.id}/preview?lang=es").get_data(as_text=True)
     assert "2 líneas se ven con caracteres extraños" in html
     assert "Revisa las líneas 3, 6 antes de importar" in html
-    assert "Import 6 rows" not in html and "Importar 6 filas" in html  # not refused
+    assert "Import 6 contacts" not in html and "Importar 6 contactos" in html  # not refused
 
 
 def test_garbled_line_list_is_capped(client, coordinator):

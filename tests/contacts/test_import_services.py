@@ -90,6 +90,7 @@ def test_good_file(org):
             "municipio",
             "etiquetas",
             "consentimiento_tutor",
+            "Result",
             "Reason",
         ]
     ]
@@ -106,8 +107,9 @@ def test_bad_file_imports_nothing_and_reports_every_row(org):
 6645550104,Leo,2009,BC,2099-01-01
 """,
     )
-    assert (result.created, result.rejected) == (0, 5)
-    assert count() == 0
+    # Only the phone rejects a row (issue 14): the other problems are warnings.
+    assert (result.created, result.rejected, result.warned) == (3, 2, 3)
+    assert count() == 3
     rows = report_rows(imp)
     assert rows[0] == [
         "Line",
@@ -116,17 +118,26 @@ def test_bad_file_imports_nothing_and_reports_every_row(org):
         "birth_year",
         "state",
         "consent_date",
+        "Result",
         "Reason",
     ]
-    assert [(r[0], r[-1]) for r in rows[1:]] == [
-        ("2", "Invalid mobile phone number."),
-        ("3", "Impossible birth year for this program: 1950."),
-        ("4", "Unknown state: Narnia."),
-        ("5", "The mobile phone number is missing."),
-        ("6", "The consent date is in the future."),
+    assert [(r[0], r[-2], r[-1]) for r in rows[1:]] == [
+        ("2", "Rejected", "Invalid mobile phone number."),
+        ("5", "Rejected", "The mobile phone number is missing."),
+        ("3", "Imported with warnings", "Impossible birth year for this program: 1950."),
+        ("4", "Imported with warnings", "Unknown state: Narnia."),
+        (
+            "6",
+            "Imported with warnings",
+            "The consent date is in the future. No consent was recorded for this row.",
+        ),
     ]
-    assert rows[2][1:-1] == ["6645550102", "Luis", "1950", "BC", ""]  # original values
+    assert rows[3][1:-2] == ["6645550102", "Luis", "1950", "BC", ""]  # original values
     assert services.rejected_sample(imp)[0] == ("2", "Invalid mobile phone number.")
+    found = contacts(org)
+    assert found["+526645550102"].birth_year is None  # left unknown
+    assert found["+526645550103"].state_code is None
+    assert found["+526645550104"].consent_source is None
 
 
 def test_mixed_file(org):
@@ -149,7 +160,14 @@ def test_report_neutralizes_formulas_but_contacts_keep_the_text(org):
         consent_basis="Hoja firmada",
     )
     rows = report_rows(imp)
-    assert rows[1] == ["2", "'=cmd|' /C calc'!A0", "Ana", "x", "Invalid mobile phone number."]
+    assert rows[1] == [
+        "2",
+        "'=cmd|' /C calc'!A0",
+        "Ana",
+        "x",
+        "Rejected",
+        "Invalid mobile phone number.",
+    ]
     found = contacts(org)
     assert found["+526645550102"].first_name == '=HYPERLINK("http://evil")'  # stored as text
     assert found["+526645550103"].first_name == "-Eva"
@@ -158,11 +176,14 @@ def test_report_neutralizes_formulas_but_contacts_keep_the_text(org):
 
 
 def test_rejected_report_truncates_overlong_cells(org):
-    imp, result = run(org, "telefono,nombre\n6645550101," + "x" * 5000 + "\n")
-    assert result.rejected == 1
-    (row,) = report_rows(imp)[1:]
-    assert len(row[2]) == 1001 and row[2].endswith("…")
-    assert row[3] == "A cell is longer than 1000 characters."
+    imp, result = run(org, "telefono,nombre\n6645550101," + "x" * 5000 + "\n" + "1" * 1200 + ",y\n")
+    # A long optional cell is left out with a warning; a long phone rejects its row.
+    assert (result.created, result.warned, result.rejected) == (1, 1, 1)
+    assert contacts(org)["+526645550101"].first_name is None
+    rejected, warned = report_rows(imp)[1:]
+    assert len(rejected[1]) == 1001 and rejected[1].endswith("…")
+    assert rejected[-1] == "A cell is longer than 1000 characters."
+    assert len(warned[2]) == 1001 and warned[-1] == "A cell is longer than 1000 characters."
 
 
 def test_latin1_semicolon_file(org):
@@ -195,10 +216,16 @@ def test_duplicates_in_the_file_update_rule(org):
 0446645550101,,2010,
 """,
     )
-    assert (result.created, result.updated, result.skipped) == (1, 2, 0)
+    # Issue 14: the first row wins; the later ones are rejected, never merged over it.
+    imp = db.session.get(ContactImport, _imp.id)
+    assert (result.created, result.updated, result.skipped, result.rejected) == (1, 0, 0, 2)
     (ana,) = contacts(org).values()
-    assert (ana.first_name, ana.birth_year) == ("Ana Sofía", 2010)  # blanks never erase
-    assert ana.tag_names == ["feria", "prepa"]
+    assert (ana.first_name, ana.birth_year) == ("Ana", 2009)
+    assert ana.tag_names == ["prepa"]
+    assert [(r[0], r[-1]) for r in report_rows(imp)[1:]] == [
+        ("3", "Same phone as line 2."),
+        ("4", "Same phone as line 2."),
+    ]
 
 
 def test_duplicates_in_the_file_skip_rule(org):
@@ -207,7 +234,7 @@ def test_duplicates_in_the_file_skip_rule(org):
         "telefono,nombre,etiquetas\n6645550101,Ana,a\n6645550101,Otra,b\n",
         duplicate_rule="skip",
     )
-    assert (result.created, result.updated, result.skipped) == (1, 0, 1)
+    assert (result.created, result.updated, result.skipped, result.rejected) == (1, 0, 0, 1)
     (ana,) = contacts(org).values()
     assert ana.first_name == "Ana" and ana.tag_names == ["a"]
 
@@ -216,9 +243,10 @@ def test_duplicates_across_batches(org, monkeypatch):
     monkeypatch.setattr(services, "BATCH_SIZE", 2)
     rows = "".join(f"66455501{n:02d},N{n},t{n % 3}\n" for n in range(7))
     _imp, result = run(org, "telefono,nombre,etiquetas\n" + rows + "6645550100,Último,t9\n")
-    assert (result.created, result.updated) == (7, 1)
+    assert (result.created, result.updated, result.rejected) == (7, 0, 1)
     first = contacts(org)["+526645550100"]
-    assert first.first_name == "Último" and first.tag_names == ["t0", "t9"]
+    assert first.first_name == "N0" and first.tag_names == ["t0"]
+    assert result.rejected_sample == [(9, "Same phone as line 2.")]
     assert count() == 7
 
 
@@ -333,12 +361,13 @@ def test_preview_writes_no_contacts(org):
     assert [c.field for c in preview.layout.columns] == ["phone", "first_name", None]
     assert preview.fields == ["phone", "first_name"]
     assert [(r.line, r.outcome) for r in preview.rows] == [
-        (2, "new"),
-        (3, "known"),
+        (2, "created"),
+        (3, "updated"),
         (4, "rejected"),
-        (5, "repeated"),
+        (5, "rejected"),
     ]
-    assert preview.rows[2].errors == ["Invalid mobile phone number."]
+    assert preview.rows[2].reasons == ["Invalid mobile phone number."]
+    assert preview.rows[3].reasons == ["Same phone as line 2."]
     assert preview.rows[0].cells == {"phone": "6645550101", "first_name": "Ana"}
     assert preview.previous is None
     assert count() == 1 and existing.first_name != "Ana"
@@ -536,10 +565,11 @@ def test_reimport_with_repeated_phones_writes_nothing(org):
     run(org, data)
     (before,) = [_snapshot(c) for c in contacts(org).values()]
     imp = start(org, data)
-    services.apply_import(imp, now=datetime(2026, 5, 1, tzinfo=UTC))
+    result = services.apply_import(imp, now=datetime(2026, 5, 1, tzinfo=UTC))
+    assert (result.updated, result.rejected) == (1, 1)
     db.session.expire_all()
     (after,) = [_snapshot(c) for c in contacts(org).values()]
-    assert after == before and after[1] == "Ana Sofía"  # updated_at included
+    assert after == before and after[1] == "Ana"  # updated_at included
 
 
 def test_consent_from_the_row_replaces_the_old_one_and_keeps_the_date_when_unchanged(org):

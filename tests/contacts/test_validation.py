@@ -23,6 +23,7 @@ def test_minimal_row_takes_the_organization_defaults(app):
         "country": "MX",
         "phone": "+526645550101",
         "first_name": None,
+        "last_name": None,
         "language": "es",
         "birth_year": None,
         "age_band": None,
