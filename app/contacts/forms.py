@@ -8,7 +8,9 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from wtforms import (
     BooleanField,
+    HiddenField,
     IntegerField,
+    RadioField,
     SelectChoice,
     SelectField,
     SelectMultipleField,
@@ -89,6 +91,9 @@ class ContactForm(BaseForm):
     first_name = StringField(
         _l("First name (optional)"), render_kw={"autocomplete": "off", "maxlength": 80}
     )
+    last_name = StringField(
+        _l("Last name (optional)"), render_kw={"autocomplete": "off", "maxlength": 120}
+    )
     language = SelectField(_l("Preferred language"), choices=choices(LANGUAGE_LABELS.items()))
     birth_year = StringField(_l("Birth year"), render_kw={"inputmode": "numeric", "maxlength": 4})
     age_band = SelectField(
@@ -148,6 +153,93 @@ class EraseForm(BaseForm):
         validators=[DataRequired(message=_l("Confirm the erasure to continue."))],
     )
     submit = SubmitField(_l("Erase personal data"))
+
+
+BULK_ACTION_LABELS = {
+    "add_tag": _l("Add a tag"),
+    "remove_tag": _l("Remove a tag"),
+    "opt_out": _l("Opt out…"),
+    "export": _l("Export to CSV"),
+    "erase": _l("Erase on request…"),
+}
+BULK_SCOPES = ("selected", "page", "all")
+# Why a coordinator opts contacts out (recorded as a code; no free text, so no personal data).
+OPT_OUT_REASON_LABELS = {
+    "asked": _l("The young person asked not to be messaged"),
+    "guardian": _l("A parent or guardian asked"),
+    "wrong_number": _l("Wrong number: the phone is not theirs"),
+    "program_left": _l("They left the program"),
+    "other": _l("Another reason"),
+}
+
+
+class BulkActionForm(BaseForm):
+    """The contact list's bulk actions (one form wrapping the table).
+
+    Only CSRF fails validation: every other field is parsed leniently and judged by the
+    bulk service, which answers with a clear message (a form error would only say "Not a
+    valid choice"). The list's filters travel as a `ContactSearchForm` with prefix "f".
+    """
+
+    scope = RadioField(
+        _l("Apply to"),
+        choices=choices(
+            [
+                ("selected", _l("The contacts checked below")),
+                ("page", _l("Every contact on this page")),
+                ("all", _l("Every contact matching the search")),
+            ]
+        ),
+        default="selected",
+        validate_choice=False,
+    )
+    ids = SelectMultipleField(_l("Select"), choices=[], validate_choice=False)
+    page_ids = SelectMultipleField(choices=[], validate_choice=False)
+    # Own ids: the search form above the list has a "tag" field too.
+    action = SelectField(
+        _l("Action"),
+        choices=choices([("", _l("Choose an action")), *BULK_ACTION_LABELS.items()]),
+        validate_choice=False,
+        id="bulk-action",
+    )
+    tag = StringField(
+        _l("Tag to add or remove"),
+        render_kw={"maxlength": 40, "autocomplete": "off"},
+        id="bulk-tag",
+    )
+    # The confirmation step of the destructive actions.
+    step = HiddenField()
+    reason = SelectField(
+        _l("Reason"),
+        choices=choices([("", _l("Choose a reason")), *OPT_OUT_REASON_LABELS.items()]),
+        validate_choice=False,
+    )
+    confirm = BooleanField(_l("Stop every message to these contacts, now and in the future."))
+    confirm_count = StringField(
+        _l("Number of contacts to erase"), render_kw={"inputmode": "numeric", "maxlength": 9}
+    )
+    # Where the list was (its keyset cursors), to return there afterwards.
+    after = HiddenField()
+    before = HiddenField()
+    submit = SubmitField(_l("Apply"))
+
+    @property
+    def confirming(self) -> bool:
+        return self.step.data == "confirm"
+
+    def chosen_ids(self) -> list[str]:
+        """The ids the scope designates, as submitted (the service parses and checks them)."""
+        if self.scope.data == "page":
+            return list(self.page_ids.data or [])
+        return list(self.ids.data or [])
+
+    def cursors(self) -> dict:
+        """The list's cursor to return to (only a well-formed one)."""
+        for name in ("after", "before"):
+            value = self._fields[name].data or ""
+            if value.isdigit() and len(value) <= 18:
+                return {name: value}
+        return {}
 
 
 class ContactSearchForm(BaseForm):

@@ -34,6 +34,7 @@ COUNT_CAP = 1000  # the list counts matches only up to here: bounded work on eve
 CONTACT_FIELDS = (
     "phone",
     "first_name",
+    "last_name",
     "language",
     "birth_year",
     "age_band",
@@ -167,6 +168,7 @@ def apply_contact_values(contact: Contact, values: dict, *, now: datetime) -> No
     for name in (
         "phone",
         "first_name",
+        "last_name",
         "language",
         "birth_year",
         "age_band",
@@ -289,6 +291,17 @@ def opt_in_contact(
     security_event("contact_opted_in", contact_id=contact.id, org_id=contact.organization_id)
 
 
+# What an erasure blanks on the contact row (besides its tags, the birth year kept as an age
+# band, and the text of its messages).
+ERASED_VALUES = {
+    "birth_year": None,
+    "phone": None,
+    "first_name": None,
+    "last_name": None,
+    "consent_basis": None,
+}
+
+
 def erase_messages(contact_ids: list[int], *, now: datetime) -> None:
     """Part of an erasure (the caller commits): every package that keeps message text about
     these contacts blanks it and cancels what is pending (the outbox subscribes)."""
@@ -309,10 +322,8 @@ def erase_contact(contact: Contact, *, today: date, now: datetime | None = None)
         raise DomainError(_l("This contact was already erased."))
     if contact.birth_year is not None:
         contact.age_band = age_band_for(contact.birth_year, today.year)
-    contact.birth_year = None
-    contact.phone = None
-    contact.first_name = None
-    contact.consent_basis = None
+    for name, value in ERASED_VALUES.items():
+        setattr(contact, name, value)
     contact.tags.clear()
     contact.erased_at = now
     contact.updated_at = now
@@ -355,13 +366,19 @@ class ContactPage:
     capped: bool = field(default=False)
 
 
+def full_name_sql():
+    """SQL twin of `full_name` for searching: "first last" (a missing part is blank)."""
+    return func.coalesce(Contact.first_name, "") + " " + func.coalesce(Contact.last_name, "")
+
+
 def contact_filter_query(org_id: int, filters: dict, *, today: date) -> Select:
     """Live (not erased) contacts of the organization matching the list filters.
 
-    `q` searches the first name (case- and accent-insensitive "contains") or, when it is
-    made of digits and phone punctuation, the phone number (partial digits). `tag` is an
-    exact tag; the rest are codes. Names are not indexed: the search scans the
-    organization's rows in id order and stops at a page, which is fine at 200k.
+    `q` searches the first and last names together ("contains", ignoring case and
+    accents: "ana lop" finds Ana López) or, when it is made of digits and phone
+    punctuation, the phone number (partial digits). `tag` is an exact tag; the rest are
+    codes. Names are not indexed: the search scans the organization's rows in id order
+    and stops at a page, which is fine at 200k.
     """
     stmt = select(Contact).where(Contact.organization_id == org_id, Contact.erased_at.is_(None))
     q = (filters.get("q") or "").strip()
@@ -370,7 +387,7 @@ def contact_filter_query(org_id: int, filters: dict, *, today: date) -> Select:
         if digits and all(c.isdigit() or c in "+-() ." for c in q):
             stmt = stmt.where(Contact.phone.contains(digits))
         else:
-            stmt = stmt.where(fold_sql(Contact.first_name).contains(fold(q), autoescape=True))
+            stmt = stmt.where(fold_sql(full_name_sql()).contains(fold(q), autoescape=True))
     if filters.get("tag"):
         tag = " ".join(filters["tag"].split()).lower()
         stmt = stmt.where(
@@ -446,11 +463,17 @@ def list_contacts(
     )
 
 
+def full_name(contact: Contact) -> str:
+    """ "First Last" as the pages show it; either part may be missing ("" when both are)."""
+    return " ".join(part for part in (contact.first_name, contact.last_name) if part)
+
+
 def contact_view(contact: Contact, *, today: date, org_country: str) -> dict:
     """What the pages show about one contact, computed once."""
     age = age_in(contact.birth_year, today.year) if contact.birth_year is not None else None
     return {
         "contact": contact,
+        "name": full_name(contact),
         "phone": format_phone(contact.phone, country=org_country),
         "age": age,
         "flags": contact_flags(contact, today=today),
