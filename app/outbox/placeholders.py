@@ -28,9 +28,10 @@ once per language and substitute per-recipient values in SQL (see outreach/fanou
 import re
 from datetime import date, time, timedelta
 
-from babel.dates import format_date, format_time
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
+
+from app.outbox.text import sms_date, sms_time
 
 WORKSHOP_FIELDS = (
     "workshop_title",
@@ -137,11 +138,9 @@ def sample_values(language: str, *, campaign: str, org: str, today: date) -> dic
             "org": org,
             # TRANSLATORS: sample workshop title shown in the message editor's preview.
             "workshop_title": str(_l("Decide for yourself")),
-            "workshop_date": format_date(when, "long", locale=language),
-            # CLDR puts a narrow no-break space (not GSM-7) before "PM"; an SMS would not.
-            "workshop_time": format_time(time(17, 0), "short", locale=language).replace(
-                "\u202f", " "
-            ),
+            # The same formats as a real workshop's SMS (app/workshops/texts.py).
+            "workshop_date": sms_date(when, language),
+            "workshop_time": sms_time(time(17, 0), language),
             # TRANSLATORS: sample workshop venue shown in the message editor's preview.
             "workshop_venue": str(_l("Community center")),
             "workshop_code": "4821",

@@ -3,9 +3,13 @@
 Everything takes and returns aware UTC datetimes; local times are computed with the IANA
 database (`zoneinfo`), never with fixed offsets. Rules:
 
-- Quiet hours: deliver only within [start, end) of the recipient's local wall time
-  (default 08:00-21:00). US Florida and Oklahoma: the intersection of the organization's
-  window with 08:00-20:00, and at most 3 messages per rolling 24 h.
+- Quiet hours: deliver only within [start, end) of the recipient's local wall time: the
+  intersection of the recipient's country window (`country_window`) with the organization's
+  own window (`org_window`), so the narrower one wins. Country windows: Mexico 09:00-21:00
+  (Twilio's Mexico guideline: nothing between 21:00 and 09:00); US 08:00-21:00 (TCPA), and
+  08:00-20:00 in Florida and Oklahoma (state law, by the contact's `state_code`), which also
+  allow at most 3 messages per rolling 24 h; anywhere else 08:00-21:00. If the organization's
+  window does not meet the country's at all, the country's window applies.
 - A message due outside the window moves LATER to the next local `start` (`next_allowed`).
   A workshop reminder moves EARLIER instead, to one minute before the previous window's end
   (20:59), never after the workshop and never before `not_before`; if none is left it is
@@ -93,14 +97,47 @@ class ContactRules:
         return FrequencyCap(self.max_per_24h, days=1) if self.max_per_24h else None
 
 
-def rules_for(
-    country: str | None, state_code: str | None, org_window: QuietHours = QuietHours()
-) -> ContactRules:
-    """Quiet hours and 24-hour cap for a recipient (FL/OK law is stricter than TCPA)."""
-    key = ((country or "").strip().upper(), (state_code or "").strip().upper())
+# Default allowed hours by the recipient's country (see the module docstring).
+DEFAULT_WINDOW = QuietHours(time(8, 0), time(21, 0))
+COUNTRY_WINDOWS = {
+    "MX": QuietHours(time(9, 0), time(21, 0)),
+    "US": DEFAULT_WINDOW,
+}
+STRICT_WINDOW = QuietHours(time(8, 0), STRICT_END)
+
+
+def _key(country: str | None, state_code: str | None) -> tuple[str, str]:
+    return (country or "").strip().upper(), (state_code or "").strip().upper()
+
+
+def country_window(country: str | None, state_code: str | None = None) -> QuietHours:
+    """The default allowed hours for a recipient's country (and US state), before the
+    organization narrows them."""
+    key = _key(country, state_code)
     if key in STRICT_STATES:
-        return ContactRules(org_window.intersect(QuietHours(time(8, 0), STRICT_END)), 3)
-    return ContactRules(org_window, None)
+        return STRICT_WINDOW
+    return COUNTRY_WINDOWS.get(key[0], DEFAULT_WINDOW)
+
+
+def allowed_window(
+    country: str | None, state_code: str | None, org_window: QuietHours = DEFAULT_WINDOW
+) -> QuietHours:
+    """The recipient's allowed hours: country window ∩ organization window (the narrower
+    wins); the country window alone when the two do not overlap."""
+    legal = country_window(country, state_code)
+    if org_window.start < legal.end and legal.start < org_window.end:
+        return org_window.intersect(legal)
+    return legal
+
+
+def rules_for(
+    country: str | None, state_code: str | None, org_window: QuietHours = DEFAULT_WINDOW
+) -> ContactRules:
+    """Quiet hours and 24-hour cap for a recipient: the country's default window (Mexico
+    09:00-21:00, US 08:00-21:00, FL/OK 08:00-20:00 and 3 per 24 h) within the
+    organization's."""
+    window = allowed_window(country, state_code, org_window)
+    return ContactRules(window, 3 if _key(country, state_code) in STRICT_STATES else None)
 
 
 def local_to_utc(local_date: date, local_time: time, tz: str | ZoneInfo) -> datetime:
@@ -262,5 +299,6 @@ def plan_send(
 
 
 def org_window(org) -> QuietHours:
-    """The organization's own allowed hours (within the legal ones, see rules_for)."""
+    """The organization's own allowed hours; `rules_for` narrows them to the recipient's
+    country window."""
     return QuietHours(org.quiet_start, org.quiet_end)

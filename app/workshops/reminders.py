@@ -56,10 +56,13 @@ def _window(contact, org):
     return rules_for(contact.country, contact.state_code, org_window(org)).window
 
 
-def workshop_sms(template: str, workshop, language: str, **extra) -> str:
+def workshop_sms(
+    template: str, workshop, language: str, country: str | None = None, **extra
+) -> str:
     """A workshop SMS (templates/outreach/sms/<template>.txt) in `language`, with the
-    workshop's title, date, time (venue's zone), venue and code."""
-    values = workshop_values(workshop, language)
+    workshop's title, date and time (venue's zone, formats of `language` + `country`),
+    venue and code."""
+    values = workshop_values(workshop, language, country)
     return sms_text(
         template,
         language,
@@ -96,7 +99,7 @@ def queue_reminders(contact, workshop, org, *, now: datetime) -> ReminderResult:
     if workshop.status != "scheduled" or workshop.starts_at <= now:
         return result
     window = _window(contact, org)
-    body = workshop_sms("workshop_reminder", workshop, contact.language)
+    body = workshop_sms("workshop_reminder", workshop, contact.language, contact.country)
     planned = set()
     for hours in reminder_hours(org):
         desired = workshop.starts_at - timedelta(hours=hours)
@@ -126,7 +129,7 @@ def queue_reminders(contact, workshop, org, *, now: datetime) -> ReminderResult:
 def queue_notice(contact, workshop, org, template: str, *, now: datetime, **extra) -> None:
     """A workshop notice (rescheduled, canceled, promoted) for `contact`, due at the next
     moment inside the contact's quiet-hours window."""
-    body = workshop_sms(template, workshop, contact.language, **extra)
+    body = workshop_sms(template, workshop, contact.language, contact.country, **extra)
     due = next_allowed(now, contact.timezone, _window(contact, org))
     _row(contact, workshop, purpose="workshop_notice", body=body, due_at=due, now=now)
 

@@ -284,7 +284,7 @@ def _choices_text(rows, language: str) -> str:
 
 
 def _reply_about(ctx: InboundContext, workshop, template: str, **extra) -> None:
-    values = workshop_values(workshop, ctx.contact.language)
+    values = workshop_values(workshop, ctx.contact.language, ctx.contact.country)
     queue_reply(
         ctx.contact,
         template,

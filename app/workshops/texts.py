@@ -2,19 +2,18 @@
 
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_date, format_time
-
-from app.outbox.text import sms_text
+from app.outbox.text import sms_date, sms_text, sms_time
 
 
-def workshop_values(workshop, language: str) -> dict:
-    """Placeholder values of a workshop, in `language` and the venue's local time."""
+def workshop_values(workshop, language: str, country: str | None = None) -> dict:
+    """Placeholder values of a workshop, in `language` and the formats of the recipient's
+    `country` (None: the language's usual country), at the venue's local time (the
+    workshop happens there)."""
     local = workshop.starts_at.astimezone(ZoneInfo(workshop.timezone))
     return {
         "workshop_title": workshop.title_for(language),
-        "workshop_date": format_date(local.date(), "EEEE d MMMM", locale=language),
-        # Babel puts a narrow no-break space before "PM": not GSM-7, so use a plain space.
-        "workshop_time": format_time(local.time(), "short", locale=language).replace("\u202f", " "),
+        "workshop_date": sms_date(local.date(), language, country),
+        "workshop_time": sms_time(local.time(), language, country),
         "workshop_venue": workshop.venue_name,
         "workshop_code": workshop.code,
     }

@@ -123,7 +123,8 @@ def test_sample_values(app, language):
     assert set(values) == set(PLACEHOLDERS)
     assert values["first_name"] == "Alex" and values["campaign"] == "C"
     assert (
-        values["workshop_date"] == {"es": "14 de marzo de 2026", "en": "March 14, 2026"}[language]
+        values["workshop_date"]
+        == {"es": "sábado 14 de marzo", "en": "Saturday, March 14"}[language]
     )
     assert values["workshop_time"] == {"es": "17:00", "en": "5:00 PM"}[language]
     assert "\u202f" not in values["workshop_time"]

@@ -66,7 +66,7 @@ def test_opt_out_notice_only_on_the_first_message(app, make_org):
     clock.now = DUE + timedelta(days=1)
     run(app, clock, gateway)
     first, second = [s.body for s in gateway.sent]
-    assert first.endswith("Responde BAJA para no recibir más mensajes.")
+    assert first.endswith("Responde BAJA para dejar de recibir mensajes.")
     assert "BAJA" not in second
 
 
@@ -101,7 +101,7 @@ def test_quiet_hours_rechecked_at_send_time(app, make_org):
     run(app, clock, gateway)
     assert gateway.sent == []
     row = outbox()[0]
-    assert row.status == "scheduled" and row.due_at == utc(2026, 12, 2, 16, 0)  # 08:00 PST
+    assert row.status == "scheduled" and row.due_at == utc(2026, 12, 2, 17, 0)  # 09:00 PST (Mexico)
 
 
 def test_frequency_cap_defers_the_fourth_message(app, make_org):

@@ -86,8 +86,8 @@ def test_rules_for_other_places_use_the_org_window():
     # Florida: the intersection of the org window and 08:00-20:00
     assert rules_for("US", "FL", org).window == org
     assert rules_for("US", "FL", QuietHours(time(7), time(22))).window == FLORIDA
-    with pytest.raises(ValueError):
-        rules_for("US", "FL", QuietHours(time(20, 30), time(22)))
+    # No overlap with the state's window: the state's window applies.
+    assert rules_for("US", "FL", QuietHours(time(20, 30), time(22))).window == FLORIDA
 
 
 def test_invalid_inputs():

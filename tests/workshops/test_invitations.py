@@ -72,11 +72,11 @@ def test_fan_out_rows_are_invitations_with_the_rsvp_line_in_each_language(app, s
     body = {r.contact_id: r for r in rows()}
     assert set(body) == {es.id, en.id}
     assert body[es.id].body == (
-        "Hola Lupita, ven a Decide tú el sábado 5 diciembre a las 17:00.\n"
+        "Hola Lupita, ven a Decide tú el sábado 5 de diciembre a las 17:00.\n"
         "Responde SI 4821 para apartar tu lugar."
     )
     assert body[en.id].body == (
-        "Hi Mike, join Your call on Saturday 5 December at 5:00 PM.\n"
+        "Hi Mike, join Your call on Saturday, December 5 at 5:00 PM.\n"
         "Reply YES 4821 to save your spot."
     )
     for row in body.values():
@@ -171,10 +171,10 @@ def test_reschedule_rewrites_pending_invitations(app, setup):
     assert result.invitations_updated == 2
     body = {r.contact_id: r for r in rows(purpose="invitation")}
     assert body[es.id].body == (
-        "Hola Lupita, ven a Decide tú el sábado 12 diciembre a las 10:00."
+        "Hola Lupita, ven a Decide tú el sábado 12 de diciembre a las 10:00."
         "\nResponde SI 4821 para apartar tu lugar."
     )
-    assert "Saturday 12 December at 10:00 AM" in body[en.id].body
+    assert "Saturday, December 12 at 10:00 AM" in body[en.id].body
     assert {r.expires_at for r in body.values()} == {utc(2026, 12, 12, 18, 0)}
 
 

@@ -14,6 +14,10 @@ from tests.factories import make_contact, make_workshop
 from tests.outreach.helpers import make_worker
 from tests.support import Clock, utc
 
+SAN_DIEGO = dict(
+    country="US", state_code="CA", municipality="San Diego", timezone="America/Los_Angeles"
+)
+
 
 def reminders():
     db.session.expire_all()
@@ -107,7 +111,8 @@ def test_the_contacts_zone_and_state_rules_decide(app, make_org):
 
 def test_the_day_after_spring_forward(app, make_org):
     org = make_org()
-    contact = make_contact(org)  # Tijuana, US daylight saving rules
+    # San Diego: US daylight saving rules and the US window (08:00), like Tijuana's clocks.
+    contact = make_contact(org, **SAN_DIEGO)
     start = utc(2026, 3, 9, 15, 30)  # Monday 9 March 2026, 08:30 PDT (the clocks moved on the 8th)
     plan(org, contact, start, now=utc(2026, 3, 1, 18, 0))
     assert [r.due_at for r in reminders()] == [
@@ -127,7 +132,7 @@ def test_spring_forward_day_itself_moves_the_24h_reminder_a_day_earlier(app, mak
 
 def test_the_day_after_fall_back(app, make_org):
     org = make_org()
-    contact = make_contact(org)
+    contact = make_contact(org, **SAN_DIEGO)
     start = utc(2026, 11, 2, 16, 30)  # Monday 2 November 2026, 08:30 PST
     plan(org, contact, start, now=utc(2026, 10, 20, 18, 0))
     assert [r.due_at for r in reminders()] == [

@@ -89,7 +89,7 @@ def test_yes_with_code_confirms_in_both_languages(app, org, workshop, body):
     assert sms(contact, body) == "rsvp_confirmed"
     assert status_of(workshop, contact) == "confirmed"
     (reply,) = replies(contact)
-    assert "Decide tú" in reply and "sábado 5 diciembre" in reply and "4821" in reply
+    assert "Decide tú" in reply and "sábado 5 de diciembre" in reply and "4821" in reply
     assert events(contact) == [("rsvp_yes", None)]
 
 
@@ -98,7 +98,7 @@ def test_reply_in_the_contacts_language(app, org, workshop):
     make_registration(workshop, contact, "invited")
     sms(contact, "YES 4821")
     (reply,) = replies(contact)
-    assert reply.startswith("Your spot is saved: Your call, Saturday 5 December at 5:00 PM")
+    assert reply.startswith("Your spot is saved: Your call, Saturday, December 5 at 5:00 PM")
     assert "Reply NO 4821" in reply
 
 

@@ -313,7 +313,7 @@ def test_reschedule_notifies_replaces_reminders_and_bumps_the_sequence(app, busy
     assert result.notified == 3
     notices = {r.contact_id: r for r in outbox(purpose="workshop_notice")}
     assert set(notices) == {people[n].id for n in ("Ana", "Ben", "Cris")}
-    assert "sábado 12 diciembre" in notices[people["Ana"].id].body
+    assert "sábado 12 de diciembre" in notices[people["Ana"].id].body
     assert (
         "Saturday" in notices[people["Ben"].id].body
         and "10:00 AM" in notices[people["Ben"].id].body
@@ -323,7 +323,8 @@ def test_reschedule_notifies_replaces_reminders_and_bumps_the_sequence(app, busy
     assert {r.status for r in reminders if r.id in old_reminders} == {"canceled"}
     new = [r for r in reminders if r.id not in old_reminders]
     assert {r.contact_id for r in new} == {people["Ana"].id, people["Ben"].id}
-    assert {r.due_at for r in new} == {utc(2026, 12, 11, 18, 0), utc(2026, 12, 12, 16, 0)}
+    # The 2 h reminder (08:00 in Tijuana) is before Mexico's 09:00: the evening before, 20:59.
+    assert {r.due_at for r in new} == {utc(2026, 12, 11, 18, 0), utc(2026, 12, 12, 4, 59)}
 
 
 def test_reschedule_needs_a_new_future_time(app, busy):
@@ -365,7 +366,8 @@ def test_notices_respect_quiet_hours(app, busy):
     _org, workshop, people = busy
     late = utc(2026, 11, 28, 6, 30)  # 22:30 in Tijuana
     services.cancel_workshop(workshop, now=late)
-    assert {n.due_at for n in outbox(purpose="workshop_notice")} == {utc(2026, 11, 28, 16, 0)}
+    # 09:00 in Tijuana: Mexican numbers get nothing before 09:00.
+    assert {n.due_at for n in outbox(purpose="workshop_notice")} == {utc(2026, 11, 28, 17, 0)}
 
 
 # --- Queries -------------------------------------------------------------------------------------
