@@ -100,6 +100,16 @@ class Config:
     # phone numbers and bodies (0700/0600). Empty: the instance directory.
     INBOUND_SPOOL_DIR = os.environ.get("INBOUND_SPOOL_DIR", "")
     OUTREACH_UNKNOWN_ESCALATION_SECONDS = _env_int("OUTREACH_UNKNOWN_ESCALATION_SECONDS", 21600)
+    # Estimated price of one outbound SMS segment by recipient country, for the cost shown
+    # before a send is scheduled (always labelled an estimate). Defaults: Twilio's public
+    # list prices (US long code $0.0083, carrier fees excluded; Mexico about $0.115);
+    # override them with SMS_PRICE_MX / SMS_PRICE_US and the currency with
+    # SMS_PRICE_CURRENCY (ISO 4217).
+    SMS_PRICE_CURRENCY = os.environ.get("SMS_PRICE_CURRENCY", "USD")
+    SMS_PRICE_PER_SEGMENT = {
+        country: os.environ.get(f"SMS_PRICE_{country}") or default
+        for country, default in {"MX": "0.1150", "US": "0.0083"}.items()
+    }
 
     @staticmethod
     def validate(config) -> None:

@@ -169,7 +169,7 @@ def cancel_pending(
     return count
 
 
-REWORDABLE = ("body", "language", "expires_at", "due_at")
+REWORDABLE = ("body", "language", "expires_at", "due_at", "message_id")
 
 
 def reword_pending(values: dict, *, statuses=PENDING, where=(), **filters) -> int:

@@ -3,8 +3,8 @@
 Set-based: one INSERT ... SELECT per occurrence, never a Python loop over contacts.
 Per-recipient values are computed in SQL:
 - the body: pre-rendered per language in Python, with the first name substituted by SQL;
-- the due time: computed in Python once per distinct (time zone, state rule[, enrolment
-  moment]) group — a handful of groups — and chosen per row with a CASE.
+- the due time: computed in Python once per distinct (time zone, country, state rule[,
+  enrolment moment]) group — a handful of groups — and chosen per row with a CASE.
 Re-running a fan-out inserts nothing twice (ON CONFLICT DO NOTHING on the unique send,
 contact, occurrence), so enrolment passes for contacts who join later can reuse it safely.
 (A correlated NOT EXISTS against the table being filled is quadratic on PostgreSQL.)
@@ -13,13 +13,15 @@ contact, occurrence), so enrolment passes for contacts who join later can reuse 
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Integer, and_, case, func, literal, or_
+from sqlalchemy import Integer, and_, case, func, literal, or_, select
 
 from app.contacts.audiences import audience_contacts_query
 from app.contacts.models import Contact
+from app.contacts.names import greeting_name_sql
 from app.db_dialect import insert_ignoring_duplicates
 from app.extensions import db
 from app.outbox import api as outbox
+from app.outbox.models import OutboxMessage
 from app.outbox.placeholders import render
 from app.outbox.timing import local_to_utc, next_allowed, org_window, rules_for, weekly_occurrences
 from app.outreach.invitations import invitation_of
@@ -48,9 +50,9 @@ def _strict_sql():
     return and_(Contact.country == "US", func.coalesce(Contact.state_code, "").in_(STRICT_STATES))
 
 
-def body_sql(send: OutreachSend):
-    """(language, body) SQL expressions for a recipient row: a CASE picking the recipient's
-    language, with the first name filled in by SQL."""
+def rendered_bodies(send: OutreachSend) -> dict[str, tuple[str, str]]:
+    """{language: (text with FIRST_NAME_TOKEN where the name goes, text for a contact
+    without a first name)}: what every recipient row's body is made of."""
     campaign, org = send.campaign, send.campaign.organization
     message, invitation = send.message, invitation_of(send)
     bodies = {}
@@ -61,16 +63,30 @@ def body_sql(send: OutreachSend):
             values.update(invitation.values(send, lang))
             template = f"{template}\n{invitation.footer(send, lang)}"
         with_name = render(template, {**values, "first_name": FIRST_NAME_TOKEN}, language=lang)
-        without = render(template, values, language=lang)
-        name = func.nullif(func.trim(func.coalesce(Contact.first_name, "")), "")
+        bodies[lang] = (with_name, render(template, values, language=lang))
+    return bodies
+
+
+def recipient_language_sql(campaign):
+    """The language of a recipient's row: the contact's, or the campaign's default."""
+    return case(
+        (Contact.language.in_(("es", "en")), Contact.language), else_=campaign.default_language
+    )
+
+
+def body_sql(send: OutreachSend):
+    """(language, body) SQL expressions for a recipient row: a CASE picking the recipient's
+    language, with the first name filled in by SQL."""
+    campaign = send.campaign
+    bodies = {}
+    for lang, (with_name, without) in rendered_bodies(send).items():
+        name = greeting_name_sql(Contact.first_name)
         bodies[lang] = case(
             (name.is_(None), literal(without)),
             else_=func.replace(literal(with_name), FIRST_NAME_TOKEN, name),
         )
     default = bodies[campaign.default_language if campaign.default_language in bodies else "es"]
-    language = case(
-        (Contact.language.in_(("es", "en")), Contact.language), else_=campaign.default_language
-    )
+    language = recipient_language_sql(campaign)
     body = case(
         (Contact.language == "en", bodies["en"]),
         (Contact.language == "es", bodies["es"]),
@@ -82,6 +98,7 @@ def body_sql(send: OutreachSend):
 def _due_instants(
     send: OutreachSend,
     tz: str,
+    country: str | None,
     strict: bool,
     org,
     *,
@@ -89,7 +106,8 @@ def _due_instants(
     enrolled_at: datetime | None = None,
 ) -> list[datetime]:
     """Due instants (UTC, quiet hours applied) of every occurrence for one recipient group."""
-    rules = rules_for("US", "FL" if strict else None, org_window(org))
+    # The recipient's country window (and the stricter FL/OK one) within the organization's.
+    rules = rules_for(country, "FL" if strict else None, org_window(org))
     if send.kind == "once":
         raw = [send.fixed_at or local_to_utc(send.local_date, send.local_time, tz)]
     elif send.kind == "recurring":
@@ -128,11 +146,23 @@ def enroll_audience(send: OutreachSend, *, today: date, now: datetime) -> int:
     return result.rowcount or 0
 
 
+def _group_condition(key):
+    """The recipients of one due-time group: (time zone, country, FL/OK[, enrolment])."""
+    condition = [
+        Contact.timezone == key[0],
+        Contact.country == key[1] if key[1] is not None else Contact.country.is_(None),
+        _strict_sql() if key[2] else ~_strict_sql(),
+    ]
+    if len(key) > 3:
+        condition.append(CampaignEnrollment.enrolled_at == key[3])
+    return and_(*condition)
+
+
 def fan_out(send: OutreachSend, *, today: date, now: datetime) -> int:
     """Insert the outbox rows of `send` that do not exist yet. Returns how many."""
     org = send.campaign.organization
     recipients = audience_contacts_query(send.organization_id, send.audience.filters, today=today)
-    group_cols = [Contact.timezone, _strict_sql().label("strict")]
+    group_cols = [Contact.timezone, Contact.country, _strict_sql().label("strict")]
     if send.kind == "sequence":
         recipients = recipients.join(
             CampaignEnrollment,
@@ -148,7 +178,7 @@ def fan_out(send: OutreachSend, *, today: date, now: datetime) -> int:
 
     due_by_group = {
         tuple(g): _due_instants(
-            send, g[0], bool(g[1]), org, now=now, enrolled_at=g[2] if len(g) > 2 else None
+            send, g[0], g[1], bool(g[2]), org, now=now, enrolled_at=g[3] if len(g) > 3 else None
         )
         for g in groups
     }
@@ -161,11 +191,9 @@ def fan_out(send: OutreachSend, *, today: date, now: datetime) -> int:
         for key, dues in due_by_group.items():
             if occurrence >= len(dues):
                 continue
-            condition = [Contact.timezone == key[0], _strict_sql() if key[1] else ~_strict_sql()]
-            if len(key) > 2:
-                condition.append(CampaignEnrollment.enrolled_at == key[2])
-            whens.append((and_(*condition), literal(dues[occurrence], UTCDateTime())))
-            groups_here.append(and_(*condition))
+            condition = _group_condition(key)
+            whens.append((condition, literal(dues[occurrence], UTCDateTime())))
+            groups_here.append(condition)
         purpose = "campaign" if invitation is None else "invitation"
         expires_at = None if invitation is None else invitation.expires_at(send)
         rows = recipients.with_only_columns(
@@ -186,3 +214,65 @@ def fan_out(send: OutreachSend, *, today: date, now: datetime) -> int:
     if invitation is not None:
         invitation.after_fan_out(send, recipients, now)
     return inserted
+
+
+def refresh_pending(send: OutreachSend, *, now: datetime) -> int:
+    """Give the send's rows not yet claimed by a worker the send's current text and due
+    times (after the coordinator edited it), computed as `fan_out` does. Rows already
+    claimed or sent are never touched (`outbox.reword_pending` only changes pending rows).
+    Returns how many rows changed."""
+    org = send.campaign.organization
+    per_contact = (
+        select(Contact.id).where(Contact.id == OutboxMessage.contact_id).correlate(OutboxMessage)
+    )
+    group_cols = [Contact.timezone, Contact.country, _strict_sql().label("strict")]
+    if send.kind == "sequence":
+        per_contact = per_contact.join(
+            CampaignEnrollment,
+            and_(
+                CampaignEnrollment.contact_id == Contact.id,
+                CampaignEnrollment.campaign_id == send.campaign_id,
+            ),
+        )
+        group_cols.append(CampaignEnrollment.enrolled_at)
+    pending = (
+        select(*group_cols)
+        .select_from(OutboxMessage)
+        .join(Contact, Contact.id == OutboxMessage.contact_id)
+        .where(OutboxMessage.send_id == send.id, OutboxMessage.status.in_(outbox.PENDING))
+    )
+    if send.kind == "sequence":
+        pending = pending.join(
+            CampaignEnrollment,
+            and_(
+                CampaignEnrollment.contact_id == Contact.id,
+                CampaignEnrollment.campaign_id == send.campaign_id,
+            ),
+        )
+    groups = db.session.execute(pending.distinct()).all()
+    if not groups:
+        return 0
+    due_by_group = {
+        tuple(g): _due_instants(
+            send, g[0], g[1], bool(g[2]), org, now=now, enrolled_at=g[3] if len(g) > 3 else None
+        )
+        for g in groups
+    }
+    language, body = body_sql(send)
+    changed = 0
+    for occurrence in range(max(len(v) for v in due_by_group.values())):
+        whens = [
+            (_group_condition(key), literal(dues[occurrence], UTCDateTime()))
+            for key, dues in due_by_group.items()
+            if occurrence < len(dues)
+        ]
+        # A contact whose zone changed since the groups were read keeps its time.
+        due = case(*whens, else_=OutboxMessage.due_at)
+        values = {
+            "due_at": per_contact.with_only_columns(due).scalar_subquery(),
+            "language": per_contact.with_only_columns(language).scalar_subquery(),
+            "body": per_contact.with_only_columns(body).scalar_subquery(),
+            "message_id": send.message_id,
+        }
+        changed += outbox.reword_pending(values, send_id=send.id, occurrence=occurrence)
+    return changed

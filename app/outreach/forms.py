@@ -1,6 +1,7 @@
 from flask_babel import lazy_gettext as _l
 from wtforms import (
     DateField,
+    HiddenField,
     IntegerField,
     RadioField,
     SelectField,
@@ -56,7 +57,22 @@ class ScheduleForm(BaseForm):
         _l("Days after joining (0 = the day they join)"),
         validators=[Optional(), NumberRange(0, 365)],
     )
-    submit = SubmitField(_l("Schedule"))
+    send_now = HiddenField()  # "1": the coordinator chose "Send now" (kept through review)
+    submit = SubmitField(_l("Review before scheduling"))
+    now = SubmitField(_l("Send now…"))
+    confirm = SubmitField(_l("Confirm and schedule"))
+    change = SubmitField(_l("Change"))
+
+
+class EditSendForm(BaseForm):
+    """Change a send's message and time (until its first message goes out)."""
+
+    message = SelectField(_l("Message"), coerce=int, validators=[InputRequired()])
+    timing = RadioField(_l("Time meaning"), choices=choices(TIMING_CHOICES), default="local")
+    local_date = DateField(_l("Date (first date for recurring sends)"), validators=[Optional()])
+    local_time = TimeField(_l("Time"), validators=[Optional()])
+    submit = SubmitField(_l("Save changes"))
+    now = SubmitField(_l("Send now"))
 
 
 class ActionForm(BaseForm):

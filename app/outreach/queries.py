@@ -22,9 +22,10 @@ def sends_of(campaign) -> list[OutreachSend]:
 
 
 def outbox_page(send, *, after_id: int | None, status: str | None):
-    """One page of a send's recipient messages, keyset-paginated by id."""
+    """One page of a send's recipient messages, keyset-paginated by id: (row, first name,
+    phone, the contact's time zone)."""
     stmt = (
-        select(OutboxMessage, Contact.first_name, Contact.phone)
+        select(OutboxMessage, Contact.first_name, Contact.phone, Contact.timezone)
         .join(Contact, Contact.id == OutboxMessage.contact_id)
         .where(
             OutboxMessage.organization_id == send.organization_id, OutboxMessage.send_id == send.id
@@ -68,6 +69,10 @@ def unreviewed_count(campaign) -> int:
     )
 
 
+# Enough for the demo (~290) and a pilot; the page filters them as you type.
+SIMULATOR_CONTACTS = 1000
+
+
 def simulator_contacts(org_id: int) -> list:
     """Contacts with a recent message exchange, newest first (phone simulator index)."""
     last = (
@@ -85,7 +90,7 @@ def simulator_contacts(org_id: int) -> list:
             .join(last, last.c.contact_id == Contact.id)
             .where(Contact.erased_at.is_(None))
             .order_by(last.c.last_id.desc())
-            .limit(50)
+            .limit(SIMULATOR_CONTACTS)
         )
         .scalars()
         .all()

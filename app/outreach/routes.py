@@ -8,6 +8,7 @@ from flask_babel import ngettext
 from flask_login import current_user
 
 from app.campaigns.models import Campaign, CampaignMessage
+from app.contacts.forms import LANGUAGE_LABELS
 from app.contacts.models import Audience, Contact
 from app.errors import DomainError, attach_to_form
 from app.extensions import db
@@ -16,7 +17,9 @@ from app.jobs.models import Job
 from app.outbox.inbound import receive_sms
 from app.outbox.models import InboundMessage
 from app.outreach import queries, services
-from app.outreach.forms import ActionForm, ScheduleForm, SimulatorReplyForm
+from app.outreach.display import money, recipient_time
+from app.outreach.estimates import prices
+from app.outreach.forms import ActionForm, EditSendForm, ScheduleForm, SimulatorReplyForm
 from app.outreach.models import OutreachSend
 from app.permissions import permission_required
 from app.tenancy import MAX_ID, get_owned_or_404, scoped
@@ -25,71 +28,192 @@ from app.timeutil import utcnow
 bp = Blueprint("outreach", __name__)
 
 
-def _schedule_choices(form, campaign):
-    messages = db.session.scalars(
+def _campaign_messages(campaign):
+    return db.session.scalars(
         scoped(CampaignMessage)
         .where(CampaignMessage.campaign_id == campaign.id)
         .order_by(CampaignMessage.id)
     ).all()
+
+
+def _schedule_choices(form, campaign):
     audiences = db.session.scalars(scoped(Audience).order_by(Audience.name)).all()
-    form.message.choices = [(m.id, m.label) for m in messages]
+    form.message.choices = [(m.id, m.label) for m in _campaign_messages(campaign)]
     form.audience.choices = [(a.id, a.name) for a in audiences]
+
+
+def _org_moment(local_date, local_time):
+    """A date and time of the form as an instant in the organization's time zone."""
+    zone = ZoneInfo(current_user.organization.timezone)
+    return datetime.combine(local_date, local_time, tzinfo=zone)
+
+
+def _fixed_time(send) -> str:
+    """A send's fixed moment in the organization's zone, with the zone's abbreviation."""
+    if send.fixed_at is None:
+        return ""
+    return recipient_time(send.fixed_at, send.campaign.organization.timezone)
+
+
+def _cost_texts(estimate) -> dict:
+    """The estimated cost and the prices it uses, in the UI locale's currency format."""
+    currency = estimate.currency
+    return {
+        "cost_text": "" if estimate.cost is None else money(estimate.cost, currency),
+        "price_text": ", ".join(
+            f"{country} {money(price, currency, exact=True)}"
+            for country, price in sorted(prices().items())
+        ),
+    }
+
+
+def _schedule_args(form, now) -> tuple[bool, dict]:
+    """(send now?, the keyword arguments of services.schedule_send) from the form."""
+    send_now = bool(form.now.data) or form.send_now.data == "1"
+    args = dict(
+        message=get_owned_or_404(CampaignMessage, form.message.data),
+        audience=get_owned_or_404(Audience, form.audience.data),
+        user_id=current_user.id,
+        now=now,
+    )
+    if send_now:
+        return True, dict(args, kind="once", fixed_at=now)
+    fixed_at = None
+    if (
+        form.timing.data == "fixed"
+        and form.kind.data == "once"
+        and form.local_date.data
+        and form.local_time.data
+    ):
+        fixed_at = _org_moment(form.local_date.data, form.local_time.data)
+    return False, dict(
+        args,
+        kind=form.kind.data,
+        local_date=form.local_date.data,
+        local_time=form.local_time.data,
+        fixed_at=fixed_at,
+        weekdays=[int(d) for d in form.weekdays.data or []],
+        weeks=form.weeks.data,
+        day_offset=form.day_offset.data,
+    )
+
+
+# Form values carried from the review step to the confirmation (not the buttons).
+_NOT_CARRIED = {"csrf_token", "submit", "now", "confirm", "change", "send_now"}
+
+
+def _scheduled_flash(send, created):
+    if send.job_id:
+        flash(
+            _(
+                "Scheduled. The recipients' messages are being prepared in the "
+                "background; this page shows the progress."
+            ),
+            "success",
+        )
+    else:
+        flash(
+            ngettext("Scheduled: %(num)d message.", "Scheduled: %(num)d messages.", created),
+            "success",
+        )
 
 
 @bp.route("/campaigns/<int:campaign_id>/sends/new", methods=["GET", "POST"])
 @permission_required("coordinate")
 def new_send(campaign_id):
+    """Fill in the form, review the figures (recipients, SMS, estimated cost), confirm."""
     campaign = get_owned_or_404(Campaign, campaign_id)
     form = ScheduleForm()
     _schedule_choices(form, campaign)
-    if form.validate_on_submit():
-        fixed_at = None
-        if (
-            form.timing.data == "fixed"
-            and form.kind.data == "once"
-            and form.local_date.data
-            and (form.local_time.data)
-        ):
-            zone = ZoneInfo(current_user.organization.timezone)
-            fixed_at = datetime.combine(form.local_date.data, form.local_time.data, tzinfo=zone)
+    review = None
+    if form.validate_on_submit() and not form.change.data:
+        now = utcnow()
+        send_now, args = _schedule_args(form, now)
         try:
-            send, created = services.schedule_send(
-                campaign,
+            if form.confirm.data:
+                send, created = services.schedule_send(campaign, **args)
+            else:
+                review = services.review_send(campaign, **args)
+        except DomainError as error:
+            db.session.rollback()
+            attach_to_form(form, error)
+            review = None
+        else:
+            if form.confirm.data:
+                _scheduled_flash(send, created)
+                return redirect(url_for("outreach.send_detail", send_id=send.id))
+    if review is not None:
+        carried = [(k, v) for k, v in request.form.items(multi=True) if k not in _NOT_CARRIED]
+        return render_template(
+            "outreach/new_send.html",
+            form=form,
+            campaign=campaign,
+            review=review,
+            send_now=send_now,
+            carried=carried,
+            organization_time=_fixed_time(review.send),
+            language_label=lambda code: LANGUAGE_LABELS.get(code, code),
+            **_cost_texts(review.estimate),
+        )
+    return render_template(
+        "outreach/new_send.html", form=form, campaign=campaign, review=None
+    ), form_status(form)
+
+
+def _edit_defaults(send) -> dict:
+    data = {"message": send.message_id, "timing": "fixed" if send.fixed_at else "local"}
+    if send.fixed_at:
+        local = send.fixed_at.astimezone(ZoneInfo(current_user.organization.timezone))
+        data.update(local_date=local.date(), local_time=local.time().replace(second=0))
+    else:
+        data.update(local_date=send.local_date, local_time=send.local_time)
+    return data
+
+
+@bp.route("/sends/<int:send_id>/edit", methods=["GET", "POST"])
+@permission_required("coordinate")
+def edit_send(send_id):
+    """Change a send's message or time until its first message goes out."""
+    send = get_owned_or_404(OutreachSend, send_id)
+    counts = services.status_counts(send_ids=[send.id]).get(send.id, {})
+    if not services.editable(send, counts):
+        flash(_("This send can no longer be changed; you can still cancel it."), "error")
+        return redirect(url_for("outreach.send_detail", send_id=send.id))
+    form = EditSendForm(data=_edit_defaults(send))
+    form.message.choices = [(m.id, m.label) for m in _campaign_messages(send.campaign)]
+    if form.validate_on_submit():
+        now = utcnow()
+        local_date, local_time, fixed_at = form.local_date.data, form.local_time.data, None
+        if form.now.data and send.kind == "once":
+            local_date = local_time = None
+            fixed_at = now
+        elif form.timing.data == "fixed" and send.kind == "once" and local_date and local_time:
+            fixed_at = _org_moment(local_date, local_time)
+        try:
+            changed = services.edit_send(
+                send,
                 message=get_owned_or_404(CampaignMessage, form.message.data),
-                audience=get_owned_or_404(Audience, form.audience.data),
-                kind=form.kind.data,
-                user_id=current_user.id,
-                now=utcnow(),
-                local_date=form.local_date.data,
-                local_time=form.local_time.data,
+                now=now,
+                local_date=local_date,
+                local_time=local_time,
                 fixed_at=fixed_at,
-                weekdays=[int(d) for d in form.weekdays.data or []],
-                weeks=form.weeks.data,
-                day_offset=form.day_offset.data,
             )
         except DomainError as error:
             db.session.rollback()
             attach_to_form(form, error)
         else:
-            if send.job_id:
-                flash(
-                    _(
-                        "Scheduled. The recipients' messages are being prepared in the "
-                        "background; this page shows the progress."
-                    ),
-                    "success",
+            flash(
+                ngettext(
+                    "Changes saved; %(num)d pending message updated.",
+                    "Changes saved; %(num)d pending messages updated.",
+                    changed,
                 )
-            else:
-                flash(
-                    ngettext(
-                        "Scheduled: %(num)d message.", "Scheduled: %(num)d messages.", created
-                    ),
-                    "success",
-                )
+                if send.fanned_out_at
+                else _("Changes saved."),
+                "success",
+            )
             return redirect(url_for("outreach.send_detail", send_id=send.id))
-    return render_template("outreach/new_send.html", form=form, campaign=campaign), form_status(
-        form
-    )
+    return render_template("outreach/edit_send.html", form=form, send=send), form_status(form)
 
 
 @bp.get("/campaigns/<int:campaign_id>/sends")
@@ -124,13 +248,18 @@ def send_detail(send_id):
     return render_template(
         "outreach/send_detail.html",
         send=send,
-        rows=rows,
+        rows=[
+            (row, name, phone, recipient_time(row.due_at, tz), recipient_time(row.sent_at, tz))
+            for row, name, phone, tz in rows
+        ],
         counts=counts,
         status=status,
         next_after=next_after,
         action=ActionForm(),
         job=job,
         cancelable=send.status != "canceled" and services.cancelable(counts),
+        editable=services.editable(send, counts),
+        organization_time=_fixed_time(send),
     )
 
 
@@ -231,4 +360,6 @@ def simulator_messages(contact_id):
     """The conversation as HTML fragment, polled by the page (no inline script)."""
     _simulator_only()
     contact = get_owned_or_404(Contact, contact_id)
-    return render_template("outreach/_conversation.html", messages=queries.conversation(contact))
+    return render_template(
+        "outreach/_conversation.html", contact=contact, messages=queries.conversation(contact)
+    )

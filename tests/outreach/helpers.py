@@ -56,7 +56,8 @@ def make_worker(app, clock, gateway=None, *, worker_id="w1", budget=None, **sett
 
 
 def schedule(client, world, **data):
-    """Post the "new send" form of the `world` fixture's campaign (data overrides fields)."""
+    """Post the "new send" form of the `world` fixture's campaign (data overrides fields),
+    confirming at once (the page's review step is skipped)."""
     url = f"/campaigns/{world['campaign'].id}/sends/new"
     token = csrf_token_from(client.get(url))
     payload = {
@@ -67,6 +68,7 @@ def schedule(client, world, **data):
         "timing": "local",
         "local_date": "2026-12-01",
         "local_time": "17:00",
+        "confirm": "1",
     }
     payload.update(data)
     return client.post(url, data=payload)

@@ -99,7 +99,12 @@ def test_a_large_workshop_invitation_records_invited_once(
     campaign = make_campaign(org)
     start = (utcnow() + timedelta(days=10)).replace(hour=1, minute=0, second=0, microsecond=0)
     workshop = make_workshop(org, campaign=campaign, code="4821", starts_at=start)
-    message = make_message(campaign, label="Invitación")
+    message = make_message(
+        campaign,
+        label="Invitación",
+        body_es="Te esperamos el {workshop_date}.",
+        body_en="See you on {workshop_date}.",
+    )
     audience = make_audience(org, {})
     for _ in range(3):
         make_contact(org)

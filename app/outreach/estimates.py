@@ -1,0 +1,165 @@
+"""What a send will take before it is scheduled: recipients, SMS segments, estimated cost.
+
+Figures come from the same rules the fan-out and the worker apply:
+- recipients: the audience's eligible contacts today (`audience_contacts_query`);
+- text: each recipient's language version with the placeholders filled in, their own first
+  name included (a name like "María" turns a GSM-7 text into UCS-2), plus the opt-out line
+  when the worker will add it (the contact's first message, or every message if the
+  organization chose "always");
+- segments: `app.outbox.encoding.analyze` (GSM-7 160/153, UCS-2 70/67);
+- cost: segments × the configured price per segment of the recipient's country
+  (`SMS_PRICE_PER_SEGMENT`, an estimate: carrier fees and price changes are not known here).
+"""
+
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+
+from flask import current_app
+from sqlalchemy import exists, func, literal, or_, select
+
+from app.contacts.audiences import audience_contacts_query
+from app.contacts.models import Contact
+from app.extensions import db
+from app.outbox.encoding import analyze
+from app.outbox.models import OutboxMessage
+from app.outbox.text import opt_out_notice
+from app.outreach.fanout import FIRST_NAME_TOKEN, recipient_language_sql, rendered_bodies
+
+# Rows that count as "already messaged" for the opt-out line: the same rule as the worker's
+# (app.outbox.preparing.counted_as_sent, which features may not import).
+_COUNTED = ("claimed", "unknown", "sent", "delivered", "undelivered", "failed_unknown")
+
+
+@dataclass
+class VersionEstimate:
+    """One language version of the message."""
+
+    language: str
+    recipients: int = 0
+    segments_min: int = 0  # per message, over this version's recipients
+    segments_max: int = 0
+    encodings: set = field(default_factory=set)  # "GSM-7" / "UCS-2"
+    with_notice: int = 0  # recipients whose message carries the opt-out line
+    sample: str = ""  # the text for a recipient without a first name
+
+    @property
+    def is_unicode(self) -> bool:
+        return "UCS-2" in self.encodings
+
+
+@dataclass
+class SendEstimate:
+    recipients: int
+    occurrences: int  # messages per recipient (recurring sends: one per occurrence)
+    messages: int
+    segments: int
+    cost: Decimal | None  # None: no price configured for any recipient's country
+    currency: str
+    unpriced_recipients: int  # recipients in countries without a configured price
+    versions: list[VersionEstimate]
+
+
+def prices() -> dict[str, Decimal]:
+    """The configured price per segment by country (invalid values are ignored)."""
+    result = {}
+    for country, value in (current_app.config.get("SMS_PRICE_PER_SEGMENT") or {}).items():
+        try:
+            price = Decimal(str(value))
+        except InvalidOperation:
+            continue
+        if price.is_finite() and price >= 0:
+            result[str(country).upper()] = price
+    return result
+
+
+def _ever_messaged():
+    return exists().where(
+        OutboxMessage.contact_id == Contact.id,
+        OutboxMessage.purpose != "system",
+        OutboxMessage.status.in_(_COUNTED),
+        or_(OutboxMessage.send_started_at.is_not(None), OutboxMessage.prepared_at.is_not(None)),
+    )
+
+
+def _recipient_groups(send, today):
+    """(language, country, first name, gets the opt-out line, count) of the recipients."""
+    org = send.campaign.organization
+    notice = literal(True) if org.opt_out_notice == "always" else ~_ever_messaged()
+    inner = (
+        audience_contacts_query(send.organization_id, send.audience.filters, today=today)
+        .with_only_columns(
+            recipient_language_sql(send.campaign).label("language"),
+            Contact.country.label("country"),
+            func.trim(func.coalesce(Contact.first_name, "")).label("name"),
+            notice.label("notice"),
+        )
+        .subquery()
+    )
+    columns = (inner.c.language, inner.c.country, inner.c.name, inner.c.notice)
+    return db.session.execute(select(*columns, func.count()).group_by(*columns)).all()
+
+
+def occurrences_of(send) -> int:
+    if send.kind == "recurring":
+        return (send.weeks or 0) * len(send.weekdays or ())
+    return 1
+
+
+def estimate_send(send, *, today) -> SendEstimate:
+    """Recipients, segments and estimated cost of `send` (saved or not yet saved)."""
+    bodies = rendered_bodies(send)
+    default = send.campaign.default_language if send.campaign.default_language in bodies else "es"
+    notices, segment_cache = {}, {}
+    price_of = prices()
+    occurrences = occurrences_of(send)
+    versions: dict[str, VersionEstimate] = {}
+    recipients = segments = unpriced = 0
+    cost = Decimal(0)
+
+    def info(language, name, notice):
+        key = (language, name, notice)
+        if key not in segment_cache:
+            with_name, without = bodies[language]
+            text = with_name.replace(FIRST_NAME_TOKEN, name) if name else without
+            if notice:
+                if language not in notices:
+                    notices[language] = opt_out_notice(language)
+                text = f"{text}\n{notices[language]}"
+            segment_cache[key] = analyze(text)
+        return segment_cache[key]
+
+    always = send.campaign.organization.opt_out_notice == "always"
+    for language, country, name, notice, count in _recipient_groups(send, today):
+        language = language if language in bodies else default
+        name = (name or "").strip(" ")
+        first = info(language, name, bool(notice))
+        # The opt-out line goes with a contact's first message only, unless "always".
+        rest = first if always else info(language, name, False)
+        sent = (first, rest) if occurrences > 1 else (first,)
+        per_recipient = first.segments + rest.segments * (occurrences - 1)
+        version = versions.setdefault(language, VersionEstimate(language))
+        version.recipients += count
+        version.with_notice += count if notice else 0
+        version.encodings.update(each.encoding for each in sent)
+        low, high = min(each.segments for each in sent), max(each.segments for each in sent)
+        version.segments_min = min(version.segments_min or low, low)
+        version.segments_max = max(version.segments_max, high)
+        recipients += count
+        segments += per_recipient * count
+        price = price_of.get((country or "").upper())
+        if price is None:
+            unpriced += count
+        else:
+            cost += price * per_recipient * count
+    for language, version in versions.items():
+        version.sample = bodies[language][1]
+    return SendEstimate(
+        recipients=recipients,
+        occurrences=occurrences,
+        messages=recipients * occurrences,
+        segments=segments,
+        cost=None if recipients and unpriced == recipients else cost,
+        currency=current_app.config.get("SMS_PRICE_CURRENCY") or "USD",
+        unpriced_recipients=unpriced,
+        versions=[versions[lang] for lang in ("es", "en") if lang in versions],
+    )
