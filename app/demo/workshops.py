@@ -246,6 +246,7 @@ def _door(workshop, rng) -> None:
                 "state": workshop.state_code,
                 "municipality": workshop.municipality,
                 "guardian_consent": "no",
+                "consent": "yes",
             },
             user_id=None,
             now=workshop.starts_at + timedelta(minutes=5 + n),

@@ -33,6 +33,8 @@ SKIP_REASON_LABELS = {
     "workshop_rescheduled": _l("Workshop rescheduled"),
     "rsvp_canceled": _l("Place given up"),
     "superseded": _l("Replaced by a newer notice"),
+    "workshop_completed": _l("Workshop completed"),
+    "completion_undone": _l("Workshop completion undone"),
 }
 INTENT_LABELS = {
     "opt_out": _l("Opt-out"),

@@ -253,6 +253,18 @@ def add_walk_in(
     return registration
 
 
+def attendance_status(attended_at: datetime | None, no_show: bool) -> str | None:
+    """What every list shows of a registration's attendance (one rule for the door roster
+    and the workshop's registrations): "attended" once checked in, whichever way (at the
+    door, as a walk-in, from a sign-in sheet); "no_show" when the workshop was completed
+    without them; None while nothing is known yet."""
+    if attended_at is not None:
+        return "attended"
+    if no_show:
+        return "no_show"
+    return None
+
+
 @dataclass(frozen=True)
 class RosterEntry:
     registration_id: int
@@ -265,8 +277,12 @@ class RosterEntry:
     attended_at: datetime | None
 
     @property
+    def attendance(self) -> str | None:
+        return attendance_status(self.attended_at, self.no_show)
+
+    @property
     def attended(self) -> bool:
-        return self.attended_at is not None
+        return self.attendance == "attended"
 
     @property
     def search_name(self) -> str:

@@ -47,20 +47,28 @@ class WalkInForm(BaseForm):
     state = SelectField(_l("State"), choices=[], validate_choice=False)
     municipality = StringField(_l("Municipality"), render_kw={"maxlength": 80})
     guardian_consent = BooleanField(_l("A parent or guardian consented (required under 18)"))
+    # The label names the organization: set in __init__.
+    consent = BooleanField("", render_kw={"required": True})
     submit = SubmitField(_l("Register and check in"))
 
-    def __init__(self, *args, org_country="MX", **kwargs):
+    def __init__(self, *args, org_country="MX", org_name="", **kwargs):
         super().__init__(*args, **kwargs)
         self.state.choices = state_select_choices(org_country, _("Not recorded"))
+        self.consent.label.text = _(
+            "The young person agrees to receive SMS from %(org)s about this program, and knows "
+            "they can stop them at any time by replying STOP or BAJA.",
+            org=org_name,
+        )
 
     def raw(self) -> dict:
         """The submitted values as `register_walk_in` expects them."""
         raw = {
             name: (field.data or "")
             for name, field in self._fields.items()
-            if name not in ("csrf_token", "submit", "guardian_consent")
+            if name not in ("csrf_token", "submit", "guardian_consent", "consent")
         }
         raw["guardian_consent"] = "yes" if self.guardian_consent.data else "no"
+        raw["consent"] = "yes" if self.consent.data else "no"
         return raw
 
 
@@ -71,4 +79,6 @@ class SignInSheetForm(BaseForm):
 
 class CompleteWorkshopForm(BaseForm):
     send_thank_you = BooleanField(_l("Send a thank-you SMS to everyone who attended"))
+    # Shown, and required by completion.complete_workshop, before the scheduled end.
+    early = BooleanField(_l("Yes, the workshop is over: complete it before its scheduled end"))
     submit = SubmitField(_l("Complete the workshop"))

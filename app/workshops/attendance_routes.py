@@ -6,7 +6,7 @@ redirect back to the roster otherwise, so the page also works without JavaScript
 
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_date, format_time
+from babel.dates import format_date, format_datetime, format_time
 from flask import (
     Blueprint,
     Response,
@@ -27,6 +27,7 @@ from app.contacts.csv_import import DOCUMENTED_HEADERS, FIELD_LABELS
 from app.contacts.import_services import max_file_bytes, read_limited
 from app.errors import DomainError, attach_errors, attach_to_form
 from app.forms import form_status
+from app.i18n import current_language
 from app.permissions import permission_required
 from app.tenancy import get_owned_or_404
 from app.timeutil import utcnow
@@ -38,7 +39,7 @@ from app.workshops.attendance_forms import (
     SignInSheetForm,
     WalkInForm,
 )
-from app.workshops.labels import REGISTRATION_STATUS_LABELS
+from app.workshops.labels import ATTENDANCE_LABELS, REGISTRATION_STATUS_LABELS
 from app.workshops.models import Workshop, WorkshopRegistration
 
 bp = Blueprint("attendance", __name__, url_prefix="/workshops")
@@ -71,10 +72,11 @@ def _page_context(workshop: Workshop) -> dict:
 
     return {
         "workshop": workshop,
-        "title": workshop.title_for(locale),
+        "title": workshop.title_for(current_language()),
         "day": format_date(workshop.starts_at.astimezone(zone).date(), "full", locale=locale),
         "venue_time": venue_time,
         "status_label": lambda code: REGISTRATION_STATUS_LABELS.get(code, code),
+        "attendance_label": lambda code: ATTENDANCE_LABELS.get(code, code),
         "back_link": _back_link(workshop),
     }
 
@@ -134,6 +136,8 @@ def roster(workshop_id):
     search = RosterSearchForm(request.args)
     q = search.q.data.strip() if search.validate() and search.q.data else ""
     complete_form = CompleteWorkshopForm(send_thank_you=current_user.organization.thank_you_sms)
+    now = utcnow()
+    deadline = completion.undo_deadline(workshop)
     return render_template(
         "workshops/attendance/roster.html",
         search=search,
@@ -141,7 +145,13 @@ def roster(workshop_id):
         entries=attendance.roster(workshop, q=q),
         counts=funnel.workshop_funnel(workshop),
         complete_form=complete_form,
-        started=utcnow() >= workshop.starts_at,
+        started=now >= workshop.starts_at,
+        ends_early=completion.ends_early(workshop, now),
+        undo_until=(
+            format_datetime(deadline, "short", tzinfo=ZoneInfo(workshop.timezone), locale=_locale())
+            if deadline is not None and now <= deadline
+            else None
+        ),
         **_page_context(workshop),
     )
 
@@ -188,7 +198,7 @@ def undo(workshop_id, registration_id):
 def walk_in(workshop_id):
     workshop = _workshop(workshop_id)
     org = current_user.organization
-    form = WalkInForm(org_country=workshop.country)
+    form = WalkInForm(org_country=workshop.country, org_name=org.name)
     if request.method == "GET":
         form.language.data = (
             workshop.language if workshop.language in ("es", "en") else org.default_language
@@ -291,38 +301,86 @@ def complete(workshop_id):
         abort(400)
     try:
         result = completion.complete_workshop(
-            workshop, send_thank_you=form.send_thank_you.data, now=utcnow()
+            workshop,
+            send_thank_you=form.send_thank_you.data,
+            early_confirmed=form.early.data,
+            now=utcnow(),
         )
     except DomainError as error:
         flash(str(error), "error")
     else:
-        flash(_("The workshop is completed."), "success")
+        _flash_completed(result, send_thank_you=form.send_thank_you.data)
+    return redirect(url_for(".roster", workshop_id=workshop.id))
+
+
+def _flash_completed(result: completion.CompletionResult, *, send_thank_you: bool) -> None:
+    flash(_("The workshop is completed."), "success")
+    flash(
+        ngettext(
+            "%(num)d confirmed participant who was not checked in is now a no-show.",
+            "%(num)d confirmed participants who were not checked in are now no-shows.",
+            result.no_shows,
+        ),
+        "info",
+    )
+    if result.messages_canceled:
         flash(
             ngettext(
-                "%(num)d confirmed participant who was not checked in is now a no-show.",
-                "%(num)d confirmed participants who were not checked in are now no-shows.",
-                result.no_shows,
+                "%(num)d invitation, reminder or notice not yet sent was canceled.",
+                "%(num)d invitations, reminders or notices not yet sent were canceled.",
+                result.messages_canceled,
             ),
             "info",
         )
-        if form.send_thank_you.data:
+    if send_thank_you:
+        flash(
+            ngettext(
+                "%(num)d thank-you SMS queued.",
+                "%(num)d thank-you SMS queued.",
+                result.thank_yous,
+            ),
+            "info",
+        )
+        if result.not_messageable:
             flash(
                 ngettext(
-                    "%(num)d thank-you SMS queued.",
-                    "%(num)d thank-you SMS queued.",
-                    result.thank_yous,
+                    "%(num)d attendee cannot be messaged (no consent, opted out or minor "
+                    "without guardian consent).",
+                    "%(num)d attendees cannot be messaged (no consent, opted out or minor "
+                    "without guardian consent).",
+                    result.not_messageable,
+                ),
+                "warning",
+            )
+
+
+@bp.post("/<int:workshop_id>/attendance/undo-completion")
+@permission_required("coordinate")
+def undo_completion(workshop_id):
+    workshop = _workshop(workshop_id)
+    if not AttendanceActionForm().validate_on_submit():
+        abort(400)
+    try:
+        result = completion.undo_completion(workshop, now=utcnow())
+    except DomainError as error:
+        flash(str(error), "error")
+    else:
+        flash(_("The completion is undone: the workshop is open again."), "success")
+        flash(
+            ngettext(
+                "%(num)d no-show is registered again.",
+                "%(num)d no-shows are registered again.",
+                result.no_shows_reverted,
+            ),
+            "info",
+        )
+        if result.thank_yous_canceled:
+            flash(
+                ngettext(
+                    "%(num)d thank-you SMS not yet sent was canceled.",
+                    "%(num)d thank-you SMS not yet sent were canceled.",
+                    result.thank_yous_canceled,
                 ),
                 "info",
             )
-            if result.not_messageable:
-                flash(
-                    ngettext(
-                        "%(num)d attendee cannot be messaged (no consent, opted out or minor "
-                        "without guardian consent).",
-                        "%(num)d attendees cannot be messaged (no consent, opted out or minor "
-                        "without guardian consent).",
-                        result.not_messageable,
-                    ),
-                    "warning",
-                )
     return redirect(url_for(".roster", workshop_id=workshop.id))

@@ -168,3 +168,20 @@ class ActionForm(BaseForm):
     """A bare CSRF-protected POST (cancel, regenerate the calendar link)."""
 
     submit = SubmitField(_l("Confirm"))
+
+
+class InvitationMessageForm(BaseForm):
+    """The invitation message written from the invite page (campaigns.services rules)."""
+
+    label = StringField(
+        _l("Label (only you see it)"),
+        validators=[InputRequired(), Length(max=120)],
+        render_kw={"maxlength": 120},
+    )
+    body_es = TextAreaField(
+        _l("Spanish text"), render_kw={"rows": 5, "lang": "es", "spellcheck": "true"}
+    )
+    body_en = TextAreaField(
+        _l("English text"), render_kw={"rows": 5, "lang": "en", "spellcheck": "true"}
+    )
+    submit = SubmitField(_l("Save the invitation message"))

@@ -1,6 +1,7 @@
 """Translated labels of workshop kinds, statuses and languages (one home)."""
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 
 from app.workshops.models import DELIVERY_LANGUAGES, KINDS, STATUSES
 
@@ -30,6 +31,12 @@ REGISTRATION_STATUS_LABELS = {
     "declined": _l("Declined"),
     # TRANSLATORS: registration status: had a seat or a waitlist place and gave it back.
     "canceled": _l("Canceled by the contact"),
+}
+# What the door roster and the registrations list show (attendance.attendance_status).
+ATTENDANCE_LABELS = {
+    # TRANSLATORS: one person's attendance at a workshop (a badge beside their name).
+    "attended": lazy_pgettext("attendance of one person", "Attended"),
+    "no_show": _l("No-show"),
 }
 assert set(KIND_LABELS) == set(KINDS) and set(STATUS_LABELS) == set(STATUSES)
 assert set(DELIVERY_LANGUAGE_LABELS) == set(DELIVERY_LANGUAGES)

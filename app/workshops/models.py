@@ -52,7 +52,8 @@ class Workshop(OrgOwned, db.Model):
     campaign = relationship("Campaign")
 
     def title_for(self, language: str) -> str:
-        return self.title_en if language == "en" else self.title_es
+        """The title in `language` ("en", or a regional locale such as "en_US"/"en-US")."""
+        return self.title_en if str(language or "").lower()[:2] == "en" else self.title_es
 
 
 class WorkshopRegistration(OrgOwned, db.Model):

@@ -19,9 +19,10 @@ from app.forms import choices, form_status
 from app.permissions import permission_required
 from app.tenancy import get_owned_or_404, scoped
 from app.timeutil import utcnow
-from app.workshops import calendar, labels, services
+from app.workshops import attendance, calendar, invitation_messages, labels, services
 from app.workshops.forms import (
     ActionForm,
+    InvitationMessageForm,
     InviteForm,
     NewWorkshopForm,
     RescheduleForm,
@@ -61,6 +62,8 @@ def label_helpers() -> dict:
         "workshop_status_badge": lambda code: STATUS_BADGES.get(code, ""),
         "registration_status_label": lambda code: labels.REGISTRATION_STATUS_LABELS.get(code, code),
         "delivery_language_label": lambda code: labels.DELIVERY_LANGUAGE_LABELS.get(code, code),
+        "attendance_of": lambda r: attendance.attendance_status(r.attended_at, r.no_show),
+        "attendance_label": lambda code: labels.ATTENDANCE_LABELS.get(code, code),
         "venue_date": venue_date,
         "venue_time": venue_time,
         "zone_city": zone_city,
@@ -304,19 +307,30 @@ def cancel(workshop_id):
 # --- Invitations --------------------------------------------------------------------------------
 
 
+def _invite_page(workshop, form: InviteForm, message_form: InvitationMessageForm | None = None):
+    """The invite page. Only the campaign's invitation messages are offered; without any,
+    the page offers to write one (`message_form`, prefilled with the default texts)."""
+    messages = invitation_messages.invitation_messages(workshop.campaign_id)
+    audiences = db.session.scalars(scoped(Audience).order_by(Audience.name)).all()
+    form.message.choices = choices([(m.id, m.label) for m in messages])
+    form.audience.choices = choices([(a.id, a.name) for a in audiences])
+    if not messages and message_form is None:
+        message_form = InvitationMessageForm(
+            formdata=None, data=invitation_messages.default_invitation(workshop)
+        )
+    return messages, message_form
+
+
 @bp.route("/<int:workshop_id>/invite", methods=["GET", "POST"])
 @permission_required("coordinate")
 def invite(workshop_id):
     workshop = get_owned_or_404(Workshop, workshop_id)
     form = InviteForm()
-    messages = db.session.scalars(
-        scoped(CampaignMessage)
-        .where(CampaignMessage.campaign_id == workshop.campaign_id)
-        .order_by(CampaignMessage.id)
-    ).all()
-    audiences = db.session.scalars(scoped(Audience).order_by(Audience.name)).all()
-    form.message.choices = choices([(m.id, m.label) for m in messages])
-    form.audience.choices = choices([(a.id, a.name) for a in audiences])
+    messages, message_form = _invite_page(workshop, form)
+    if not form.is_submitted():
+        chosen = request.args.get("message", type=int)
+        if chosen in {m.id for m in messages}:
+            form.message.data = chosen
     if form.validate_on_submit():
         try:
             send, created = services.invite_audience(
@@ -349,8 +363,45 @@ def invite(workshop_id):
             )
             return redirect(url_for("workshops.detail", workshop_id=workshop.id))
     return render_template(
-        "workshops/invite.html", form=form, workshop=workshop, is_open=_open(workshop)
+        "workshops/invite.html",
+        form=form,
+        message_form=message_form,
+        workshop=workshop,
+        is_open=_open(workshop),
     ), form_status(form)
+
+
+@bp.post("/<int:workshop_id>/invitation-message")
+@permission_required("coordinate")
+def new_invitation_message(workshop_id):
+    """Write the campaign's invitation message from the invite page, then go back to it."""
+    workshop = get_owned_or_404(Workshop, workshop_id)
+    message_form = InvitationMessageForm()
+    if message_form.validate_on_submit():
+        try:
+            message = invitation_messages.write_invitation_message(
+                workshop.campaign,
+                label=message_form.label.data,
+                body_es=message_form.body_es.data,
+                body_en=message_form.body_en.data,
+            )
+        except DomainError as error:
+            db.session.rollback()
+            attach_to_form(message_form, error)
+        else:
+            flash(_("Invitation message saved. Now choose who receives it and when."), "success")
+            return redirect(
+                url_for("workshops.invite", workshop_id=workshop.id, message=message.id)
+            )
+    form = InviteForm(formdata=None)
+    _messages, message_form = _invite_page(workshop, form, message_form)
+    return render_template(
+        "workshops/invite.html",
+        form=form,
+        message_form=message_form,
+        workshop=workshop,
+        is_open=_open(workshop),
+    ), form_status(message_form)
 
 
 # --- iCalendar feed ---------------------------------------------------------------------------

@@ -39,6 +39,7 @@ WALK_IN_FIELDS = (
     "state",
     "municipality",
     "guardian_consent",
+    "consent",
 )
 
 
@@ -80,13 +81,40 @@ def _fill_blanks(contact: Contact, values: dict, *, now: datetime) -> None:
         contact.updated_at = now
 
 
-def _walk_in_values(raw: dict, *, org: Organization, today) -> dict:
-    """`clean_contact`'s values for the walk-in form, or ContactInvalid (by field).
+def _known_contact(org: Organization, phone: str | None) -> Contact | None:
+    if phone is None:
+        return None
+    return db.session.scalar(
+        select(Contact).where(Contact.organization_id == org.id, Contact.phone == phone)
+    )
 
-    The walk-in's consent is the workshop's, dated today; a first name is required (the
-    roster lists people by name) and so is the guardian's consent when the person may be
-    under 18 — which includes an unknown age, as everywhere else (eligibility.py).
+
+def needs_guardian_consent(contact: Contact | None, values: dict, *, today) -> bool:
+    """Whether the walk-in still lacks a guardian's consent it needs: the person (the
+    known contact completed with the form, as `_fill_blanks` will) may be under 18 and
+    no guardian consent is on file or given now."""
+    if values["guardian_consent"] or (contact is not None and contact.guardian_consent):
+        return False
+    birth_year, age_band = values["birth_year"], values["age_band"]
+    if contact is not None:
+        if contact.birth_year is not None:
+            birth_year, age_band = contact.birth_year, None
+        elif birth_year is None and contact.age_band is not None:
+            age_band = contact.age_band
+    return may_be_minor(birth_year, age_band, today=today)
+
+
+def _walk_in_values(raw: dict, *, org: Organization, today) -> tuple[dict, Contact | None]:
+    """`clean_contact`'s values for the walk-in form and the contact its phone matches
+    (None for a new person), or ContactInvalid (by field).
+
+    The walk-in's consent is the workshop's, dated today, and must be confirmed with the
+    form's own checkbox (`consent` "yes"). A first name is required unless the known
+    contact has one (the roster lists people by name). A guardian's consent is required
+    only when the person may be under 18 — which includes an unknown age, as everywhere
+    else (eligibility.py) — and none is on file: an adult contact is never asked.
     """
+    consent_given = str(raw.get("consent") or "") == "yes"
     raw = {name: str(raw.get(name) or "") for name in WALK_IN_FIELDS}
     raw.update(
         consent_source="workshop",
@@ -96,22 +124,25 @@ def _walk_in_values(raw: dict, *, org: Organization, today) -> dict:
         timezone="",
         tags="",
     )
+    contact = _known_contact(org, clean_contact(raw, org=org, today=today)[0].get("phone"))
+    if contact is not None and contact.state_code is not None:
+        # The form starts with the venue's place, which only fills a blank one: a known
+        # contact with a place of their own (say a US phone at a Mexican venue) is not
+        # refused over it.
+        raw.update(state="", municipality="")
     field_errors: dict[str | None, list[str]] = {}
     try:
         values = validate_contact(raw, org=org, today=today)
     except ContactInvalid as error:
         field_errors = {name: list(messages) for name, messages in error.field_errors.items()}
         values, _errors = clean_contact(raw, org=org, today=today)
-    if not values["first_name"] and "first_name" not in field_errors:
+    has_name = values["first_name"] or (contact is not None and contact.first_name)
+    if not has_name and "first_name" not in field_errors:
         field_errors.setdefault("first_name", []).append(
             str(_l("Enter the first name: the roster lists people by name."))
         )
     age_ok = not field_errors.get("birth_year") and not field_errors.get("age_band")
-    if (
-        age_ok
-        and not values["guardian_consent"]
-        and may_be_minor(values["birth_year"], values["age_band"], today=today)
-    ):
+    if age_ok and needs_guardian_consent(contact, values, today=today):
         field_errors.setdefault("guardian_consent", []).append(
             str(
                 _l(
@@ -120,9 +151,18 @@ def _walk_in_values(raw: dict, *, org: Organization, today) -> dict:
                 )
             )
         )
+    if not consent_given:
+        field_errors.setdefault("consent", []).append(
+            str(
+                _l(
+                    "Check that the young person agrees to receive messages: without their "
+                    "consent they cannot be registered."
+                )
+            )
+        )
     if field_errors:
         raise ContactInvalid(field_errors)
-    return values
+    return values, contact
 
 
 def register_walk_in(
@@ -130,8 +170,8 @@ def register_walk_in(
 ) -> WalkInResult:
     """Register a young person at the door and check them in.
 
-    `raw` holds the walk-in form's fields (WALK_IN_FIELDS, strings; guardian_consent
-    "yes"/"no"), validated by `clean_contact` exactly as the contact form and the CSV
+    `raw` holds the walk-in form's fields (WALK_IN_FIELDS, strings; guardian_consent and
+    consent "yes"/"no"), validated by `clean_contact` exactly as the contact form and the CSV
     import are. The phone (normalized to E.164, old Mexican forms included) matches an
     existing contact of the organization, which is completed but never overwritten (see
     `_fill_blanks`); otherwise a contact is created with consent source "workshop".
@@ -144,11 +184,7 @@ def register_walk_in(
     """
     ensure_not_canceled(workshop)
     org = organization_of(workshop)
-    values = _walk_in_values(raw, org=org, today=local_today(org, now))
-
-    contact = db.session.scalar(
-        select(Contact).where(Contact.organization_id == org.id, Contact.phone == values["phone"])
-    )
+    values, contact = _walk_in_values(raw, org=org, today=local_today(org, now))
     created = contact is None
     registration = None
     if created:

@@ -226,6 +226,7 @@ def test_workshop_journey(make_ui, live_server, place, compiled_translations, tm
         == 1
     )
     ui.check(phone, "mobile-checked-in")
+    phone.wait_for_timeout(2100)  # a tap within 2 s of the check-in is ignored (issue 14)
     row.locator("button.roster-undo").tap()
     expect(row.locator("button.roster-checkin")).to_be_visible()
     expect(phone.locator('[data-count="attended"]')).to_have_text("0")

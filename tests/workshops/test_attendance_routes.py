@@ -211,6 +211,7 @@ def walk_in_form(client, workshop, **fields):
         "gender": "",
         "state": "02",
         "municipality": "Tijuana",
+        "consent": "y",  # the young person's own consent (issue 14)
     }
     values.update(fields)
     return client.post(
@@ -414,7 +415,8 @@ def test_complete_marks_no_shows_and_queues_thank_yous(client, coordinator, org,
 
     response = client.post(
         url(workshop, "/complete"),
-        data={"csrf_token": token(client, workshop), "send_thank_you": "y"},
+        # before the scheduled end: confirmed (issue 14)
+        data={"csrf_token": token(client, workshop), "send_thank_you": "y", "early": "y"},
     )
     assert response.status_code == 302
     html = client.get(response.headers["Location"]).get_data(as_text=True)
@@ -450,7 +452,9 @@ def test_complete_without_the_checkbox_sends_nothing(client, coordinator, org, w
     client.post(
         url(workshop, f"/{attended.id}/check-in"), data={"csrf_token": token(client, workshop)}
     )
-    client.post(url(workshop, "/complete"), data={"csrf_token": token(client, workshop)})
+    client.post(
+        url(workshop, "/complete"), data={"csrf_token": token(client, workshop), "early": "y"}
+    )
     assert db.session.get(Workshop, workshop.id).status == "completed"
     assert count(OutboxMessage) == 0
 

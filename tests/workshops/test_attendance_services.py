@@ -48,6 +48,7 @@ def walk_in_raw(**overrides) -> dict:
         state="02",
         municipality="Tijuana",
         guardian_consent="no",
+        consent="yes",  # the young person's own consent (issue 14)
     )
     raw.update(overrides)
     return raw
@@ -537,14 +538,19 @@ def test_complete_without_thank_yous_and_before_the_start(org, user, workshop):
             workshop, send_thank_you=True, now=STARTS - timedelta(minutes=1)
         )
     assert db.session.get(Workshop, workshop.id).status == "scheduled" and events() == []
-    result = completion.complete_workshop(workshop, send_thank_you=False, now=STARTS)
+    result = completion.complete_workshop(
+        workshop,
+        send_thank_you=False,
+        now=STARTS,
+        early_confirmed=True,  # before the end
+    )
     assert (result.no_shows, result.thank_yous) == (1, 0) and count(OutboxMessage) == 0
 
 
 def test_late_check_in_and_undo_after_completion_keep_no_shows_right(org, user, workshop):
     contact = make_contact(org)
     registration = make_registration(workshop, contact)
-    completion.complete_workshop(workshop, send_thank_you=False, now=NOW)
+    completion.complete_workshop(workshop, send_thank_you=False, now=NOW, early_confirmed=True)
     assert events(contact) == ["no_show"]
 
     attendance.check_in(registration, user_id=user.id, now=NOW)

@@ -102,7 +102,8 @@ def test_first_and_last_weeks_in_range_render_with_their_neighbours(client, sign
 
 def test_spanish_page(client, signed_in):
     page = text(client.get(f"/workshops/?week={week_of(signed_in['start'])}&lang=es"))
-    assert "Decide tú" in page and "17:00" in page and "sábado" in page
+    # es_MX (issue 14): Mexico's 12-hour clock, "5:00 p.m." (text() folds the narrow space).
+    assert "Decide tú" in page and "5:00 p.m." in page and "sábado" in page
 
 
 def test_nav_and_permissions(client, login, make_user, world):
@@ -330,7 +331,9 @@ def test_invite_from_the_form(client, signed_in):
 
 def test_invitation_after_the_start_is_refused(client, signed_in):
     org, w = signed_in["org"], signed_in["workshop"]
-    message = make_message(signed_in["campaign"])
+    message = make_message(  # an invitation: it says when (issue 14)
+        signed_in["campaign"], body_es="Taller el {workshop_date}", body_en="On {workshop_date}"
+    )
     audience = make_audience(org, {})
     make_contact(org)
     url = f"/workshops/{w.id}/invite"

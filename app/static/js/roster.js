@@ -1,6 +1,10 @@
 // Door roster (templates/workshops/attendance/roster.html): instant filter by name or
 // phone digits, and check-in/undo without reloading the page. Progressive enhancement:
 // without JavaScript the search form and the buttons post and redirect as usual.
+//
+// A double tap never undoes: after a check-in the "Check in" button's place shows the time
+// (not a control), "Undo" sits elsewhere, focus goes to that time, and for COOLDOWN_MS any
+// further activation in the same row is ignored. The server's check-in is idempotent too.
 (() => {
   "use strict";
   const root = document.querySelector("[data-roster]");
@@ -13,6 +17,15 @@
   // Same folding as the server (validation.fold): no accents, lowercase, single spaces.
   const fold = (text) => (text || "").normalize("NFKD").replace(/[\u0300-\u036f]/g, "")
     .toLowerCase().replace(/_/g, " ").replace(/\s+/g, " ").trim();
+
+  const COOLDOWN_MS = 2000;
+  const lastAction = new Map(); // row id -> time of its last completed action
+
+  function coolingDown(row) {
+    if (!row) return false;
+    const at = lastAction.get(row.id);
+    return at !== undefined && Date.now() - at < COOLDOWN_MS;
+  }
 
   const rows = () => Array.from(list ? list.querySelectorAll("[data-roster-row]") : []);
 
@@ -59,6 +72,7 @@
     event.preventDefault();
     const row = form.closest("[data-roster-row]");
     const button = form.querySelector("button");
+    if (coolingDown(row) || (row && row.getAttribute("aria-busy") === "true")) return;
     if (row) row.setAttribute("aria-busy", "true");
     if (button) button.disabled = true;
     let data = null;
@@ -81,10 +95,13 @@
       template.innerHTML = data.html.trim();
       const fresh = template.content.firstElementChild;
       row.replaceWith(fresh);
+      lastAction.set(fresh.id, Date.now());
       updateCounts(data.counts);
       announce(data.message, false);
       applyFilter();
-      const next = fresh.querySelector("button");
+      // After a check-in, focus the check-in time, never the new "Undo" button; after an
+      // undo, the "Check in" button again.
+      const next = fresh.querySelector("[data-roster-done]") || fresh.querySelector("button");
       if (next) next.focus();
       return;
     }
