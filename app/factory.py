@@ -39,7 +39,7 @@ from app.reports.routes import bp as reports_bp
 from app.security_headers import add_security_headers
 from app.ui import template_context
 from app.webhooks.routes import bp as webhooks_bp
-from app.workshops import invitations, rsvp  # noqa: F401  (invitation sends, RSVP replies)
+from app.workshops import invitations, previews, rsvp  # noqa: F401  (invitation sends, RSVP replies, editor preview)
 from app.workshops.attendance_routes import bp as attendance_bp
 from app.workshops.routes import bp as workshops_bp
 

@@ -7,9 +7,8 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
-from sqlalchemy import func, select
 
-from app.campaigns import services
+from app.campaigns import previews, services
 from app.campaigns.forms import EXTRA_PLACE_ROWS, CampaignForm, MessageForm
 from app.campaigns.models import STATUSES, Campaign, CampaignMessage
 from app.contacts.geography import state_name
@@ -17,10 +16,16 @@ from app.errors import DomainError, attach_to_form
 from app.extensions import db
 from app.forms import form_status
 from app.outbox.encoding import counter_label_attrs
-from app.outbox.placeholders import PLACEHOLDERS, sample_values
+from app.outbox.placeholders import (
+    PLACEHOLDERS,
+    WORKSHOP_FIELDS,
+    fallback_values,
+    sample_values,
+    used_placeholders,
+)
 from app.outbox.text import opt_out_notice
 from app.permissions import permission_required
-from app.tenancy import current_org_id, get_owned_or_404, scoped
+from app.tenancy import current_org_id, get_owned_or_404
 from app.timeutil import utcnow
 
 bp = Blueprint("campaigns", __name__, url_prefix="/campaigns")
@@ -32,17 +37,16 @@ STATUS_BADGES = {
     "completed": "",
     "archived": "badge--muted",
 }
-# Lists show live campaigns first.
-STATUS_ORDER = {
-    status: i for i, status in enumerate(("active", "paused", "draft", "completed", "archived"))
-}
 SCHEDULE_ENDPOINT = "outreach.new_send"  # built by the outreach pages; linked once it exists
+# A campaign's sends list and inbox (app/outreach/routes.py), linked from its page.
+OUTREACH_ENDPOINTS = ("outreach.sends", "outreach.inbox")
 
 
 @bp.context_processor
 def label_helpers() -> dict:
     return {
         "status_label": lambda code: services.STATUS_LABELS.get(code, code),
+        "filter_label": lambda code: services.FILTER_LABELS.get(code, code),
         "status_badge": lambda code: STATUS_BADGES.get(code, ""),
         "topic_label": lambda code: services.TOPIC_LABELS.get(code, code),
         "strategy_label": lambda code: services.STRATEGY_LABELS.get(code, code),
@@ -87,12 +91,80 @@ def _samples(campaign) -> dict:
     }
 
 
-def _summaries(bodies: dict, samples: dict) -> dict:
+def _summaries(bodies: dict, samples: dict, footers: dict | None = None) -> dict:
     """{language: BodySummary} for the non-empty bodies."""
+    footers = footers or {}
     return {
-        lang: services.summarize_body(body, language=lang, values=samples[lang])
+        lang: services.summarize_body(
+            body, language=lang, values=samples[lang], footer=footers.get(lang, "")
+        )
         for lang, body in bodies.items()
         if (body or "").strip()
+    }
+
+
+def _preview_event(events: list, bodies: dict) -> previews.PreviewEvent | None:
+    """The event the phone preview shows: the editor's choice ("" for none), else the one
+    this message already invites to, else the next one when the text uses its fields."""
+    by_key = {event.key: event for event in events}
+    chosen = request.values.get("preview_event")
+    if chosen is not None:
+        return by_key.get(chosen)
+    invited = next((event for event in events if event.invited), None)
+    if invited is not None or not events:
+        return invited
+    uses = {name for body in bodies.values() for name in used_placeholders(body or "")}
+    return events[0] if uses & set(WORKSHOP_FIELDS) else None
+
+
+def _phone_preview(campaign, message, bodies: dict) -> dict:
+    """What the editor's phone preview needs (rendered into the page for sms_counter.js,
+    which composes the text as the worker does): sample values, or the chosen workshop's,
+    the line its invitation adds, the placeholders' fallbacks and the exact opt-out line
+    in each language, and whether that line goes on every message or only on the first."""
+    org = current_user.organization
+    events = previews.preview_events(campaign, message)
+    event = _preview_event(events, bodies)
+    samples = _samples(campaign)
+    if events:
+        # The campaign has workshops: a message sent to none of them gets the fallbacks
+        # ("to be confirmed"); without any, sample values show a plausible length.
+        samples = {
+            lang: {k: v for k, v in values.items() if k not in WORKSHOP_FIELDS}
+            for lang, values in samples.items()
+        }
+    values = {
+        lang: {**samples[lang], **(event.values.get(lang, {}) if event else {})}
+        for lang in services.LANGUAGES
+    }
+    footers = {lang: (event.footers.get(lang, "") if event else "") for lang in services.LANGUAGES}
+    always = org.opt_out_notice == "always"
+    first = always or request.method == "GET" or bool(request.form.get("preview_first"))
+    data = {
+        "noticeAlways": always,
+        "first": first,
+        "selected": event.key if event else "",
+        "languages": {
+            lang: {
+                "values": samples[lang],
+                "fallbacks": fallback_values(lang),
+                "notice": opt_out_notice(lang),
+            }
+            for lang in services.LANGUAGES
+        },
+        "events": [
+            {"key": e.key, "label": e.label, "values": e.values, "footers": e.footers}
+            for e in events
+        ],
+    }
+    return {
+        "events": events,
+        "event": event,
+        "values": values,
+        "footers": footers,
+        "first": first,
+        "always": always,
+        "data": data,
     }
 
 
@@ -102,20 +174,21 @@ def _summaries(bodies: dict, samples: dict) -> dict:
 @bp.get("/")
 @permission_required("coordinate")
 def index():
-    show_archived = request.args.get("show") == "archived"
-    messages = (
-        select(func.count(CampaignMessage.id))
-        .where(CampaignMessage.campaign_id == Campaign.id)
-        .correlate(Campaign)
-        .scalar_subquery()
-    )
-    rows = db.session.execute(scoped(Campaign, Campaign, messages)).all()
-    archived = sum(1 for campaign, _n in rows if campaign.status == "archived")
-    if not show_archived:
-        rows = [row for row in rows if row[0].status != "archived"]
-    rows.sort(key=lambda row: (STATUS_ORDER.get(row[0].status, 9), row[0].name.casefold()))
+    status_filter = request.args.get("status")
+    if status_filter is None and request.args.get("show") == "archived":
+        status_filter = "all"  # the list's earlier "show archived" link
+    # An unknown filter (an old bookmark, a typo) shows the default list with a notice.
+    unknown_filter = status_filter is not None and status_filter not in services.LIST_FILTERS
+    if status_filter is None or unknown_filter:
+        status_filter = services.DEFAULT_FILTER
+    listing = services.list_campaigns(current_org_id(), status_filter=status_filter)
     return render_template(
-        "campaigns/index.html", rows=rows, archived=archived, show_archived=show_archived
+        "campaigns/index.html",
+        rows=listing.rows,
+        counts=listing.counts,
+        status_filter=status_filter,
+        filters=services.LIST_FILTERS,
+        unknown_filter=unknown_filter,
     )
 
 
@@ -181,10 +254,33 @@ def detail(campaign_id):
         summaries=summaries,
         transitions=services.allowed_transitions(campaign),
         outbox=services.outbox_counts(campaign),
+        activity=services.campaign_activity(campaign),
         places_total=places_total,
         can_schedule=SCHEDULE_ENDPOINT in current_app.view_functions,
         schedule_endpoint=SCHEDULE_ENDPOINT,
+        outreach_links=all(e in current_app.view_functions for e in OUTREACH_ENDPOINTS),
     )
+
+
+@bp.post("/<int:campaign_id>/duplicate")
+@permission_required("coordinate")
+def duplicate(campaign_id):
+    campaign = get_owned_or_404(Campaign, campaign_id)
+    try:
+        copy = services.duplicate_campaign(campaign, now=utcnow())
+    except DomainError as error:
+        db.session.rollback()
+        flash(str(error), "error")
+        return redirect(url_for("campaigns.detail", campaign_id=campaign.id))
+    flash(
+        _(
+            "Campaign duplicated as the draft “%(name)s”: its messages and places, "
+            "without sends or history.",
+            name=copy.name,
+        ),
+        "success",
+    )
+    return redirect(url_for("campaigns.detail", campaign_id=copy.id))
 
 
 @bp.post("/<int:campaign_id>/status")
@@ -253,9 +349,9 @@ def _message_page(form: MessageForm, campaign: Campaign, message: CampaignMessag
                 attach_to_form(form, error)
             else:
                 return redirect(url_for("campaigns.detail", campaign_id=campaign.id))
-    samples = _samples(campaign)
-    summaries = _summaries({"es": form.body_es.data, "en": form.body_en.data}, samples)
-    org = current_user.organization
+    bodies = {"es": form.body_es.data, "en": form.body_en.data}
+    phone = _phone_preview(campaign, message, bodies)
+    summaries = _summaries(bodies, phone["values"], phone["footers"])
     return render_template(
         "campaigns/message_form.html",
         form=form,
@@ -263,11 +359,12 @@ def _message_page(form: MessageForm, campaign: Campaign, message: CampaignMessag
         message=message,
         summaries=summaries,
         previewing=previewing,
-        samples=samples,
+        samples=phone["values"],
+        phone=phone,
         placeholders=PLACEHOLDERS,
         counter_attrs=counter_label_attrs(),
         notices={lang: opt_out_notice(lang) for lang in services.LANGUAGES},
-        notice_always=org.opt_out_notice == "always",
+        notice_always=phone["always"],
     ), form_status(form)
 
 

@@ -9,8 +9,8 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from flask_babel import gettext, lazy_ngettext, lazy_pgettext
 from flask_babel import lazy_gettext as _l
-from flask_babel import lazy_ngettext
 from sqlalchemy import exists, func, select, update
 
 from app.campaigns.models import (
@@ -31,7 +31,7 @@ from app.organizations.countries import COUNTRY_LABELS
 from app.outbox import api as outbox
 from app.outbox import placeholders
 from app.outbox.encoding import SmsInfo, analyze
-from app.outbox.models import OutboxMessage
+from app.outbox.models import InboundMessage, OutboxMessage
 from app.outbox.text import opt_out_notice
 from app.participation.models import ParticipationEvent
 
@@ -48,14 +48,15 @@ PENDING, HANDED_OVER = outbox.PENDING, outbox.HANDED_OVER
 
 # ---------------------------------------------------------------------------------------
 # Translated labels of the stored codes (forms, templates and error messages use them).
-# Statuses are masculine in Spanish: they qualify "estado" ("Estado: Activo").
+# A status label qualifies the campaign ("campaña", feminine in Spanish: "Activa",
+# "Archivada"), hence its own context: other features' "Active" may agree with other nouns.
 
 STATUS_LABELS = {
-    "draft": _l("Draft"),
-    "active": _l("Active"),
-    "paused": _l("Paused"),
-    "completed": _l("Completed"),
-    "archived": _l("Archived"),
+    "draft": lazy_pgettext("campaign status", "Draft"),
+    "active": lazy_pgettext("campaign status", "Active"),
+    "paused": lazy_pgettext("campaign status", "Paused"),
+    "completed": lazy_pgettext("campaign status", "Completed"),
+    "archived": lazy_pgettext("campaign status", "Archived"),
 }
 TOPIC_LABELS = {
     "fentanyl": _l("Fentanyl"),
@@ -450,6 +451,165 @@ def outbox_counts(campaign: Campaign) -> dict[str, int]:
 
 
 # ---------------------------------------------------------------------------------------
+# The list, a campaign's activity, duplicates
+
+# The list's filters: "current" (the default: everything but archived), one status, "all".
+DEFAULT_FILTER = "current"
+LIST_FILTERS = (DEFAULT_FILTER, "active", "paused", "draft", "completed", "archived", "all")
+# The filters name groups of campaigns ("Activas", "Borradores"): plural, hence a context of
+# their own.
+FILTER_LABELS = {
+    "current": lazy_pgettext("campaign filter", "Current"),
+    "active": lazy_pgettext("campaign filter", "Active"),
+    "paused": lazy_pgettext("campaign filter", "Paused"),
+    "draft": lazy_pgettext("campaign filter", "Drafts"),
+    "completed": lazy_pgettext("campaign filter", "Completed"),
+    "archived": lazy_pgettext("campaign filter", "Archived"),
+    "all": lazy_pgettext("campaign filter", "All"),
+}
+assert set(FILTER_LABELS) == set(LIST_FILTERS) and set(LIST_FILTERS[1:6]) == set(STATUSES)
+# Live campaigns first.
+LIST_ORDER = {status: i for i, status in enumerate(LIST_FILTERS[1:6])}
+
+
+@dataclass(frozen=True)
+class CampaignList:
+    rows: list  # (Campaign, number of messages)
+    counts: dict[str, int]  # every filter of LIST_FILTERS: how many campaigns it shows
+
+
+def list_campaigns(organization_id: int, *, status_filter: str) -> CampaignList:
+    """The organization's campaigns that `status_filter` (one of LIST_FILTERS) shows, live
+    ones first then by name, with the number of campaigns behind every filter."""
+    if status_filter not in LIST_FILTERS:
+        raise ValueError(status_filter)
+    by_status = dict(
+        db.session.execute(
+            select(Campaign.status, func.count())
+            .where(Campaign.organization_id == organization_id)
+            .group_by(Campaign.status)
+        ).all()
+    )
+    counts = {status: by_status.get(status, 0) for status in STATUSES}
+    counts["all"] = sum(by_status.values())
+    counts[DEFAULT_FILTER] = counts["all"] - counts["archived"]
+    messages = (
+        select(func.count(CampaignMessage.id))
+        .where(CampaignMessage.campaign_id == Campaign.id)
+        .correlate(Campaign)
+        .scalar_subquery()
+    )
+    query = select(Campaign, messages).where(Campaign.organization_id == organization_id)
+    if status_filter == DEFAULT_FILTER:
+        query = query.where(Campaign.status != "archived")
+    elif status_filter != "all":
+        query = query.where(Campaign.status == status_filter)
+    rows = list(db.session.execute(query).all())
+    rows.sort(key=lambda row: (LIST_ORDER.get(row[0].status, 9), row[0].name.casefold()))
+    return CampaignList(rows=rows, counts=counts)
+
+
+@dataclass(frozen=True)
+class Activity:
+    replies_to_review: int  # replies flagged for review that nobody reviewed yet
+    sends_scheduled: int  # sends with messages still waiting to go (scheduled or held)
+    messages_scheduled: int  # those messages
+
+
+def campaign_activity(campaign: Campaign) -> Activity:
+    """What waits in a campaign's inbox and outbox (read from the outbox's tables, so the
+    campaign pages need nothing from the sends feature)."""
+    replies = db.session.scalar(
+        select(func.count()).where(
+            InboundMessage.organization_id == campaign.organization_id,
+            InboundMessage.campaign_id == campaign.id,
+            InboundMessage.needs_review.is_(True),
+            InboundMessage.reviewed_at.is_(None),
+        )
+    )
+    sends, messages = db.session.execute(
+        select(func.count(func.distinct(OutboxMessage.send_id)), func.count()).where(
+            OutboxMessage.organization_id == campaign.organization_id,
+            OutboxMessage.campaign_id == campaign.id,
+            OutboxMessage.status.in_(PENDING),
+        )
+    ).one()
+    return Activity(
+        replies_to_review=replies or 0, sends_scheduled=sends or 0, messages_scheduled=messages
+    )
+
+
+def _copy_name(organization_id: int, name: str) -> str:
+    """ "Copy of <name>" in the current language, numbered when taken, at most 120 chars."""
+    taken = {
+        n.lower()
+        for n in db.session.scalars(
+            select(Campaign.name).where(Campaign.organization_id == organization_id)
+        )
+    }
+    for n in range(1, 100):
+        suffix = "" if n == 1 else f" ({n})"
+        base = name
+        # TRANSLATORS: the name of a duplicated campaign ("Copia de Sin Fentanilo").
+        copy = gettext("Copy of %(name)s", name=base) + suffix
+        while len(copy) > 120:  # shorten the original name, never the words around it
+            base = base[: len(base) - (len(copy) - 120)].rstrip()
+            copy = gettext("Copy of %(name)s", name=base) + suffix
+        if copy.lower() not in taken:
+            return copy
+    raise DomainError(_l("Your organization already has a campaign with this name."))
+
+
+def duplicate_campaign(campaign: Campaign, *, now: datetime) -> Campaign:
+    """A new draft with `campaign`'s definition: its fields, target places and messages
+    (both languages). Nothing of what happened is copied: no sends, enrolments, outbox
+    rows, replies or history. Named "Copy of <name>" in the current language."""
+    columns = (
+        "description",
+        "objectives",
+        "topic",
+        "strategy",
+        "level",
+        "target_age_min",
+        "target_age_max",
+        "target_population",
+        "start_date",
+        "end_date",
+        "default_language",
+    )
+    copy = Campaign(
+        organization_id=campaign.organization_id,
+        name=_copy_name(campaign.organization_id, campaign.name),
+        status="draft",
+        created_at=now,
+        updated_at=now,
+        **{column: getattr(campaign, column) for column in columns},
+    )
+    copy.places = [
+        CampaignPlace(
+            country=p.country,
+            state_code=p.state_code,
+            municipality=p.municipality,
+            target_population=p.target_population,
+        )
+        for p in campaign.places
+    ]
+    copy.messages = [
+        CampaignMessage(
+            organization_id=campaign.organization_id,
+            label=m.label,
+            body_es=m.body_es,
+            body_en=m.body_en,
+            created_at=now,
+        )
+        for m in campaign.messages
+    ]
+    db.session.add(copy)
+    db.session.commit()
+    return copy
+
+
+# ---------------------------------------------------------------------------------------
 # Messages
 
 BODY_FIELDS = {"es": "body_es", "en": "body_en"}
@@ -589,7 +749,7 @@ class BodySummary:
     """What one language's text costs, rendered with sample values."""
 
     language: str
-    rendered: str
+    rendered: str  # with the invitation's line (RSVP) when previewing a workshop's
     info: SmsInfo
     first_info: SmsInfo  # the same text with the opt-out instruction appended
     notice: str
@@ -599,11 +759,20 @@ class BodySummary:
     def warn_encoding(self) -> bool:
         return not self.info.is_gsm
 
+    @property
+    def first_text(self) -> str:
+        """The exact text of a contact's first message (the worker's composition)."""
+        return f"{self.rendered}\n{self.notice}"
 
-def summarize_body(body: str, *, language: str, values: dict) -> BodySummary:
-    """Render `body` with `values` and count characters, segments and encoding, alone and
-    with the opt-out instruction that goes with a contact's first message."""
-    rendered = placeholders.render(_normalize_body(body), values, language=language)
+
+def summarize_body(body: str, *, language: str, values: dict, footer: str = "") -> BodySummary:
+    """Render `body` with `values` (plus `footer`, the line an invitation adds, as fan-out
+    does) and count characters, segments and encoding, alone and with the opt-out
+    instruction that goes with a contact's first message."""
+    template = _normalize_body(body)
+    if footer:
+        template = f"{template}\n{footer}"
+    rendered = placeholders.render(template, values, language=language)
     notice = opt_out_notice(language)
     first = f"{rendered}\n{notice}"
     return BodySummary(

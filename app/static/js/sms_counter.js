@@ -8,6 +8,8 @@
 // The labels are rendered server-side (app.outbox.encoding.counter_label_attrs), so they are
 // translated; the optional data-label-chars-one is used when the count is 1.
 // The algorithm and the tables mirror app/outbox/encoding.py; a test keeps the tables equal.
+// The editor's phone preview ([data-sms-phone], see initPhones) shows and counts the exact
+// text a recipient gets.
 (function () {
   "use strict";
 
@@ -110,7 +112,11 @@
   }
 
   function render(textarea, output) {
-    var info = analyze(textarea.value);
+    renderCount(textarea.value, output);
+  }
+
+  function renderCount(value, output) {
+    var info = analyze(value);
     var charsLabel = info.characters === 1 ? label(output, "chars-one", null) : null;
     if (charsLabel === null) charsLabel = label(output, "chars", "{n} characters");
     var summary = [
@@ -135,7 +141,90 @@
     }
   }
 
+  // --- The phone preview: the exact text a recipient gets ---------------------------------
+  // Mirrors app/outbox/placeholders.py `render` (a missing first name or code is dropped
+  // with its comma) and the composition of fan-out and the worker: the text, the line an
+  // invitation adds (RSVP), then the opt-out instruction when it goes with this message.
+  // Data: the JSON in #sms-preview-data's data-preview attribute (rendered server-side, so
+  // the values, fallbacks and the opt-out line are the catalog's, never written here).
+  var TOKEN = /([ \t]*)\{([^{}\n]*)\}/g;
+  var GAP = "\ue000";
+  var DANGLING_COMMA = new RegExp(",(" + GAP + "+)(?=[,.;:!?]|[ \\t]*(?:\\n|$))", "g");
+  var LINE_START = new RegExp(
+    "(^|\\n)" + GAP + "+[ \\t]*[,;:]?[ \\t]*([^\\p{L}\\p{N}\\p{M}_]*?)([\\p{L}\\p{N}\\p{M}_])", "gu"
+  );
+
+  function has(object, key) {
+    return object !== null && object !== undefined && Object.prototype.hasOwnProperty.call(object, key);
+  }
+
+  function renderPlaceholders(template, values, fallbacks) {
+    var dropped = false;
+    var text = template.replace(TOKEN, function (match, space, name) {
+      if (!has(fallbacks, name)) return match;  // unknown placeholder: left as written
+      var value = has(values, name) && values[name] !== null ? String(values[name]).trim() : "";
+      if (!value) value = fallbacks[name] || "";
+      if (!value) { dropped = true; return GAP; }
+      return space + value;
+    });
+    if (dropped) {
+      text = text.replace(DANGLING_COMMA, "$1");
+      text = text.replace(LINE_START, function (m, start, lead, first) {
+        return start + lead + first.toUpperCase();
+      });
+      text = text.split(GAP).join("");
+    }
+    return text;
+  }
+
+  function compose(body, language, data, event, first) {
+    var lang = data.languages[language];
+    var template = body.replace(/\r\n?/g, "\n").trim();
+    if (!template) return "";
+    var values = Object.assign({}, lang.values, event && event.values ? event.values[language] : {});
+    var footer = event && event.footers ? event.footers[language] : "";
+    if (footer) template += "\n" + footer;
+    var text = renderPlaceholders(template, values, lang.fallbacks);
+    if (data.noticeAlways || first) text += "\n" + lang.notice;
+    return text;
+  }
+
+  function initPhones() {
+    var holder = document.getElementById("sms-preview-data");
+    var phones = document.querySelectorAll("[data-sms-phone]");
+    if (!holder || phones.length === 0) return;
+    var data;
+    try { data = JSON.parse(holder.getAttribute("data-preview")); } catch (e) { return; }
+    if (!data || !data.languages) return;
+    var select = document.querySelector("[data-sms-event]");
+    var checkbox = document.querySelector("[data-sms-first]");
+    var events = {};
+    (data.events || []).forEach(function (event) { events[event.key] = event; });
+
+    Array.prototype.forEach.call(phones, function (phone) {
+      var language = phone.getAttribute("data-sms-phone");
+      var textarea = document.getElementById(phone.getAttribute("data-sms-source"));
+      var bubble = phone.querySelector("[data-sms-phone-text]");
+      var output = phone.querySelector("[data-sms-phone-count]");
+      if (!textarea || !bubble || !output || !has(data.languages, language)) return;
+      var update = function () {
+        var key = select ? select.value : data.selected;
+        var first = checkbox ? checkbox.checked : data.first;
+        var text = compose(textarea.value, language, data, events[key] || null, first);
+        bubble.textContent = text;
+        bubble.hidden = !text;
+        renderCount(text, output);
+      };
+      textarea.addEventListener("input", update);
+      if (select) select.addEventListener("change", update);
+      if (checkbox) checkbox.addEventListener("change", update);
+      phone.hidden = false;
+      update();
+    });
+  }
+
   function init() {
+    initPhones();
     var textareas = document.querySelectorAll("textarea[data-sms-counter]");
     Array.prototype.forEach.call(textareas, function (textarea) {
       var output = document.getElementById(textarea.getAttribute("data-sms-counter"));
@@ -147,7 +236,8 @@
     });
   }
 
-  window.AlcanceSms = { analyze: analyze, toGsm: toGsm };
+  window.AlcanceSms = { analyze: analyze, toGsm: toGsm, render: renderPlaceholders,
+                        compose: compose };
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", init);
   } else {
