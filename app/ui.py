@@ -2,10 +2,10 @@
 
 from urllib.parse import quote, urlencode
 
-from flask import current_app, request
-from flask_babel import get_locale
+from flask import current_app, has_request_context, request
 from flask_babel import lazy_gettext as _l
 
+from app.i18n import current_language, html_lang
 from app.organizations.countries import COUNTRY_LABELS
 from app.outbox.labels import outbox_labels
 from app.outreach.labels import send_labels
@@ -23,6 +23,48 @@ NAV_ITEMS = [
     ("outreach.simulator", _l("Phone simulator"), "coordinate"),
     ("organizations.settings", _l("Settings"), "manage_settings"),
 ]
+
+# The navigation entry each page belongs to (aria-current in the header): endpoints first,
+# then the blueprint as a whole. The outreach blueprint is split: its sends and inbox pages
+# belong to Campaigns (as does any new page of it), its simulator pages to the phone
+# simulator. Pages of no section (sign-in, change password, a background job) highlight
+# nothing.
+SECTION_BY_ENDPOINT = {
+    "main.index": "main.index",
+    "main.status": "organizations.settings",
+    "auth.users": "auth.users",
+    "auth.edit_user": "auth.users",
+    "outreach.new_send": "campaigns.index",
+    "outreach.sends": "campaigns.index",
+    "outreach.send_detail": "campaigns.index",
+    "outreach.cancel_send": "campaigns.index",
+    "outreach.inbox": "campaigns.index",
+    "outreach.mark_reviewed": "campaigns.index",
+    "outreach.simulator": "outreach.simulator",
+    "outreach.simulator_phone": "outreach.simulator",
+    "outreach.simulator_messages": "outreach.simulator",
+}
+SECTION_BY_BLUEPRINT = {
+    "campaigns": "campaigns.index",
+    "outreach": "campaigns.index",
+    "contacts": "contacts.index",
+    "contact_imports": "contacts.index",
+    "audiences": "audiences.index",
+    "workshops": "workshops.index",
+    "attendance": "workshops.index",
+    "reports": "reports.index",
+    "organizations": "organizations.settings",
+}
+
+
+def nav_section(endpoint: str | None) -> str | None:
+    """The NAV_ITEMS endpoint of the section `endpoint` belongs to, or None."""
+    if not endpoint:
+        return None
+    if endpoint in SECTION_BY_ENDPOINT:
+        return SECTION_BY_ENDPOINT[endpoint]
+    return SECTION_BY_BLUEPRINT.get(endpoint.partition(".")[0])
+
 
 ROLE_LABELS = {
     "admin": _l("Administrator"),
@@ -74,8 +116,11 @@ def template_context() -> dict:
     return {
         **outbox_labels(),
         **send_labels(),
-        "current_locale": str(get_locale() or "es"),
+        # The UI language ("es", "en"), also when the locale is regional (es_MX).
+        "current_locale": current_language(),
+        "html_lang": html_lang(),  # "es-MX": the browser formats numbers by it
         "nav_items": _nav_items(),
+        "nav_section": nav_section(request.endpoint if has_request_context() else None),
         "lang_switch_url": lang_switch_url,
         "role_label": lambda role: ROLE_LABELS.get(role, role),
         "country_label": lambda code: COUNTRY_LABELS.get(code, code),

@@ -52,7 +52,10 @@ def login():
 def logout():
     services.end_all_sessions(current_user._get_current_object(), reason="logout")
     logout_user()
+    language = session.get("lang")
     session.clear()
+    if language:  # the sign-in page stays in the language the person chose
+        session["lang"] = language
     flash(_("You have signed out."), "info")
     return redirect(url_for("auth.login"))
 

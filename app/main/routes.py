@@ -13,6 +13,7 @@ from flask import (
 )
 from flask_login import current_user, login_required
 
+from app.main import dashboard
 from app.main.metrics import render_metrics
 from app.main.status import health, system_status
 from app.permissions import permission_required
@@ -31,7 +32,29 @@ def home():
 @bp.get("/dashboard")
 @login_required
 def index():
-    return render_template("main/index.html")
+    org, now = current_user.organization, utcnow()
+    context = {}
+    if current_user.can("coordinate"):
+        context["attention"] = dashboard.attention(org.id, now=now)
+        context["active"] = dashboard.active_figures(org, context["attention"].reviews)
+    elif current_user.can("view_reports"):
+        context["figures"] = dashboard.report_figures(org)
+    if current_user.can("manage_users"):
+        context["admin"] = dashboard.admin_overview(org)
+    return render_template("main/index.html", **context)
+
+
+@bp.get("/favicon.ico")
+def favicon():
+    """Browsers ask for /favicon.ico on their own (pages link the icons, see base.html): a
+    permanent redirect to the static file, cached for a week (the file itself is revalidated,
+    like every static file)."""
+    # No HTML body: the generic redirect page would be an HTML page, which is never stored.
+    response = Response(status=301, mimetype="text/plain")
+    response.headers["Location"] = url_for("static", filename="favicon.ico")
+    response.cache_control.public = True
+    response.cache_control.max_age = 7 * 86400
+    return response
 
 
 @bp.get("/healthz")

@@ -1,0 +1,286 @@
+"""What the home page (/dashboard) shows each role: a coordinator's to-dos for today, an
+evaluator's headline figures, an administrator's users and settings.
+
+Every query is scoped to one organization (the signed-in user's): another organization's
+rows never reach the page. Report figures come from app.reports through its cache with the
+reports page's own key, so the dashboard and the reports page show the same numbers."""
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, or_, select
+
+from app.auth.models import User
+from app.campaigns.models import Campaign, CampaignMessage
+from app.contacts.models import ContactImport
+from app.extensions import db
+from app.jobs.models import Job
+from app.organizations.models import Organization
+from app.outbox.models import InboundMessage, OutboxMessage
+from app.outreach.models import OutreachSend
+from app.reports.cache import cached
+from app.reports.numbers import ratio
+from app.reports.organization import OrganizationFigures, organization_figures
+from app.reports.period import Period
+from app.workshops.models import Workshop
+from app.workshops.services import workshops_between
+
+SEND_WINDOW = timedelta(hours=48)  # "sends in the next 48 hours"
+WORKSHOP_WINDOW = timedelta(days=14)
+RECENT_FAILURES = timedelta(days=7)  # failed imports and jobs stay on the page this long
+LIST_LIMIT = 8
+PENDING_STATUSES = ("scheduled", "held")  # outbox rows still waiting for their moment
+BACKGROUND_KINDS = ("send_fanout",)  # contact imports are listed from their own table
+
+
+@dataclass(frozen=True)
+class ReviewItem:
+    campaign_id: int
+    campaign_name: str
+    count: int
+    latest_at: datetime
+
+
+@dataclass(frozen=True)
+class UpcomingSend:
+    send_id: int
+    campaign_name: str
+    message_label: str
+    first_due_at: datetime
+    recipients: int
+
+
+@dataclass(frozen=True)
+class UpcomingWorkshop:
+    workshop: Workshop
+    confirmed: int
+    waitlisted: int
+
+
+@dataclass(frozen=True)
+class BackgroundItem:
+    kind: str  # "contact_import" or a job kind
+    status: str
+    url_endpoint: str
+    url_args: dict
+    label: str  # a file name, a campaign name
+    at: datetime
+
+
+@dataclass
+class Attention:
+    reviews: list[ReviewItem] = field(default_factory=list)
+    sends: list[UpcomingSend] = field(default_factory=list)
+    workshops: list[UpcomingWorkshop] = field(default_factory=list)
+    background: list[BackgroundItem] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.reviews or self.sends or self.workshops or self.background)
+
+
+@dataclass(frozen=True)
+class ActiveCampaign:
+    campaign_id: int
+    name: str
+    reached: int
+    delivered: int
+    unreviewed: int
+
+
+@dataclass(frozen=True)
+class ActiveFigures:
+    campaigns: list[ActiveCampaign]
+    delivered: int
+    delivery_rate: float | None
+    opt_outs: int
+
+
+@dataclass(frozen=True)
+class AdminOverview:
+    users_by_role: dict[str, int]
+    inactive_users: int
+    recent_sign_ins: list[User]
+    organization: Organization
+
+
+# --- shared ----------------------------------------------------------------------------------
+
+
+def report_figures(org: Organization) -> OrganizationFigures:
+    """The reports page's organization figures for its default period (all time), from the
+    same cache entry the reports page uses."""
+    period = Period(None, None, org.timezone)
+    return cached(
+        ("organization", org.id, period), lambda: organization_figures(org.id, period)
+    ).value
+
+
+# --- coordinators ----------------------------------------------------------------------------
+
+
+def replies_to_review(org_id: int) -> list[ReviewItem]:
+    """Replies flagged for review and not yet reviewed, per campaign (most recent first)."""
+    i = InboundMessage
+    rows = db.session.execute(
+        select(Campaign.id, Campaign.name, func.count(i.id), func.max(i.received_at))
+        .join(Campaign, Campaign.id == i.campaign_id)
+        .where(
+            i.organization_id == org_id,
+            Campaign.organization_id == org_id,
+            i.needs_review.is_(True),
+            i.reviewed_at.is_(None),
+        )
+        .group_by(Campaign.id, Campaign.name)
+        .order_by(func.max(i.received_at).desc())
+    ).all()
+    return [ReviewItem(*row) for row in rows]
+
+
+def upcoming_sends(org_id: int, *, now: datetime) -> list[UpcomingSend]:
+    """Sends with messages due in the next 48 hours, with how many recipients they reach."""
+    o = OutboxMessage
+    rows = db.session.execute(
+        select(
+            OutreachSend.id,
+            Campaign.name,
+            CampaignMessage.label,
+            func.min(o.due_at),
+            func.count(func.distinct(o.contact_id)),
+        )
+        .join(OutreachSend, OutreachSend.id == o.send_id)
+        .join(Campaign, Campaign.id == OutreachSend.campaign_id)
+        .join(CampaignMessage, CampaignMessage.id == OutreachSend.message_id)
+        .where(
+            o.organization_id == org_id,
+            OutreachSend.organization_id == org_id,
+            OutreachSend.status == "scheduled",
+            o.status.in_(PENDING_STATUSES),
+            o.due_at >= now,
+            o.due_at < now + SEND_WINDOW,
+        )
+        .group_by(OutreachSend.id, Campaign.name, CampaignMessage.label)
+        .order_by(func.min(o.due_at), OutreachSend.id)
+        .limit(LIST_LIMIT)
+    ).all()
+    return [UpcomingSend(*row) for row in rows]
+
+
+def upcoming_workshops(org_id: int, *, now: datetime) -> list[UpcomingWorkshop]:
+    rows = workshops_between(org_id, now, now + WORKSHOP_WINDOW)
+    return [
+        UpcomingWorkshop(workshop, int(confirmed), int(waitlisted))
+        for workshop, confirmed, waitlisted in rows
+        if workshop.status == "scheduled"
+    ][:LIST_LIMIT]
+
+
+def background_work(org_id: int, *, now: datetime) -> list[BackgroundItem]:
+    """Contact imports and send fan-outs that are waiting, running, or failed lately, and
+    imports previewed but not confirmed yet."""
+    since = now - RECENT_FAILURES
+    imports = db.session.scalars(
+        select(ContactImport)
+        .where(
+            ContactImport.organization_id == org_id,
+            or_(
+                ContactImport.status.in_(("queued", "running")),
+                (ContactImport.status.in_(("previewed", "failed")))
+                & (ContactImport.created_at >= since),
+            ),
+        )
+        .order_by(ContactImport.created_at.desc())
+        .limit(LIST_LIMIT)
+    ).all()
+    items = [
+        BackgroundItem(
+            "contact_import",
+            imp.status,
+            "contact_imports.preview" if imp.status == "previewed" else "contact_imports.result",
+            {"import_id": imp.id},
+            imp.filename,
+            imp.created_at,
+        )
+        for imp in imports
+    ]
+    jobs = db.session.scalars(
+        select(Job)
+        .where(
+            Job.organization_id == org_id,
+            Job.kind.in_(BACKGROUND_KINDS),
+            or_(
+                Job.status.in_(("queued", "running")),
+                (Job.status == "failed") & (Job.created_at >= since),
+            ),
+        )
+        .order_by(Job.created_at.desc())
+        .limit(LIST_LIMIT)
+    ).all()
+    items += [
+        BackgroundItem(job.kind, job.status, "jobs.detail", {"job_id": job.id}, "", job.created_at)
+        for job in jobs
+    ]
+    return sorted(items, key=lambda item: item.at, reverse=True)[:LIST_LIMIT]
+
+
+def attention(org_id: int, *, now: datetime) -> Attention:
+    """Everything that needs a coordinator today."""
+    return Attention(
+        reviews=replies_to_review(org_id),
+        sends=upcoming_sends(org_id, now=now),
+        workshops=upcoming_workshops(org_id, now=now),
+        background=background_work(org_id, now=now),
+    )
+
+
+def active_figures(org: Organization, reviews: list[ReviewItem]) -> ActiveFigures:
+    """Headline figures of the organization's active campaigns (the reports' numbers)."""
+    unreviewed = {item.campaign_id: item.count for item in reviews}
+    active = [s for s in report_figures(org).campaigns if s.status == "active"]
+    failed = sum(s.failed + s.undelivered for s in active)
+    delivered = sum(s.delivered for s in active)
+    return ActiveFigures(
+        campaigns=[
+            ActiveCampaign(
+                s.campaign_id, s.name, s.reached, s.delivered, unreviewed.get(s.campaign_id, 0)
+            )
+            for s in active
+        ],
+        delivered=delivered,
+        delivery_rate=ratio(delivered, delivered + failed),
+        opt_outs=sum(s.opt_outs for s in active),
+    )
+
+
+# --- administrators --------------------------------------------------------------------------
+
+
+def admin_overview(org: Organization) -> AdminOverview:
+    """Users per role (active ones), the latest sign-ins and the organization's settings."""
+    by_role = dict(
+        db.session.execute(
+            select(User.role, func.count())
+            .where(User.organization_id == org.id, User.active.is_(True))
+            .group_by(User.role)
+        ).all()
+    )
+    inactive = (
+        db.session.scalar(
+            select(func.count()).where(User.organization_id == org.id, User.active.is_(False))
+        )
+        or 0
+    )
+    recent = db.session.scalars(
+        select(User)
+        .where(User.organization_id == org.id, User.last_login_at.is_not(None))
+        .order_by(User.last_login_at.desc(), User.id)
+        .limit(5)
+    ).all()
+    return AdminOverview(
+        users_by_role={
+            role: by_role.get(role, 0) for role in ("admin", "coordinator", "evaluator")
+        },
+        inactive_users=inactive,
+        recent_sign_ins=list(recent),
+        organization=org,
+    )
