@@ -100,7 +100,7 @@ def test_404_page_is_translated(client):
     assert "Página no encontrada" in es.get_data(as_text=True)
     en = client.get("/no-such-page", headers={"Accept-Language": "en"})
     assert "Page not found" in en.get_data(as_text=True)
-    assert '<html lang="en">' in en.get_data(as_text=True)
+    assert '<html lang="en-US">' in en.get_data(as_text=True)
 
 
 def test_500_page_is_friendly(app, client):

@@ -101,7 +101,9 @@ def change_password(user: User, *, current: str, new: str, ip: str, now=None) ->
         security_event("password_change_failed", user_id=user.id)
         raise DomainError(_l("The current password is not correct."), field="current_password")
     _attempt_succeeded(user.email, slots)
-    problem = password_problem(new, user_inputs=[user.email, user.organization.name])
+    problem = password_problem(
+        new, user_inputs=[user.email, user.organization.name, user.organization.slug]
+    )
     if problem:
         raise DomainError(problem, field="new_password")
     user.password_hash = hash_password(new)
@@ -116,7 +118,7 @@ def create_user(organization, *, email: str, role: str, password: str, language=
         raise DomainError(_l("Unknown role."), field="role")
     if db.session.scalar(select(func.count()).where(User.email == email)):
         raise DomainError(_l("A user with this e-mail already exists."), field="email")
-    problem = password_problem(password, user_inputs=[email, organization.name])
+    problem = password_problem(password, user_inputs=[email, organization.name, organization.slug])
     if problem:
         raise DomainError(problem, field="password")
     user = User(

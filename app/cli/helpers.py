@@ -8,7 +8,7 @@ from flask_babel import gettext as _
 from werkzeug.datastructures import MultiDict
 
 from app.errors import DomainError
-from app.i18n import cli_locale
+from app.i18n import cli_locale, regional_locale
 
 
 def localized(command):
@@ -16,7 +16,7 @@ def localized(command):
 
     @wraps(command)
     def wrapped(*args, **kwargs):
-        with force_locale(cli_locale()):
+        with force_locale(regional_locale(cli_locale())):
             return command(*args, **kwargs)
 
     return wrapped

@@ -1,5 +1,6 @@
 from flask import Blueprint, jsonify, render_template
 
+from app.jobs.labels import job_status_label
 from app.jobs.models import Job
 from app.jobs.views import job_view
 from app.permissions import permission_required
@@ -12,7 +13,9 @@ bp = Blueprint("jobs", __name__, url_prefix="/jobs")
 @permission_required("coordinate")
 def detail(job_id):
     job = get_owned_or_404(Job, job_id)
-    return render_template("jobs/detail.html", job=job, view=job_view(job))
+    return render_template(
+        "jobs/detail.html", job=job, view=job_view(job), status_label=job_status_label(job.status)
+    )
 
 
 @bp.get("/<int:job_id>/status")

@@ -1,7 +1,10 @@
+import re
 from datetime import time
 from zoneinfo import available_timezones
 
+from babel.lists import format_list
 from flask import current_app
+from flask_babel import get_locale, ngettext
 from flask_babel import lazy_gettext as _l
 from wtforms import BooleanField, IntegerField, SelectField, StringField, SubmitField, TimeField
 from wtforms.validators import (
@@ -55,6 +58,43 @@ NOTICE_CHOICES = [
 
 MIN_SMALL_CELL, MAX_SMALL_CELL = 3, 50  # below 3 a single young person can be singled out
 MAX_REMINDERS = 3
+# Words people put between hours ("24 y 2", "24 and 2"), besides commas and spaces.
+LIST_WORDS = {"y", "e", "and", "&"}
+
+
+def hour_list(text: str | None) -> list[str]:
+    """The items of a typed list of hours: "24, 2", "24;2", "24 y 2" → ["24", "2"]."""
+    return [t for t in re.split(r"[\s,;]+", text or "") if t and t.lower() not in LIST_WORDS]
+
+
+def spoken_hours(stored: str | None) -> str:
+    """Stored reminder hours ("24,2") as the UI language lists them ("24 y 2")."""
+    return format_list(hour_list(stored), locale=get_locale() or "es_MX")
+
+
+def reminder_summary(stored: str | None) -> str:
+    """The reminders now in force, as a sentence ("24 y 2 horas antes del inicio.")."""
+    hours = hour_list(stored)
+    if not hours:
+        return str(_l("No workshop reminders are sent."))
+    # One hour reads singular ("1 hora"); a list reads plural ("24 y 1 horas"): 2 stands
+    # for "several" in both languages.
+    n = int(hours[0]) if len(hours) == 1 else 2
+    return ngettext(
+        "Now: %(hours)s hour before the start.",
+        "Now: %(hours)s hours before the start.",
+        n,
+        hours=spoken_hours(stored),
+    )
+
+
+class HourListField(StringField):
+    """A list of hours stored as "24,2" and shown as the UI language lists it ("24 y 2")."""
+
+    def _value(self):
+        if self.raw_data:
+            return self.raw_data[0]  # what was typed, when the form is shown again
+        return spoken_hours(self.data)
 
 
 class SettingsForm(BaseForm):
@@ -75,8 +115,8 @@ class SettingsForm(BaseForm):
         _l("Contact line named in HELP replies"), validators=[Optional(), Length(max=60)]
     )
     sms_sender = StringField(_l("Own SMS sender"), validators=[Optional(), Length(max=40)])
-    reminder_hours = StringField(
-        _l("Workshop reminders, hours before the start"), validators=[Optional(), Length(max=20)]
+    reminder_hours = HourListField(
+        _l("Workshop reminders, hours before the start"), validators=[Optional(), Length(max=40)]
     )
     thank_you_sms = BooleanField(_l("Send a thank-you SMS to attendees when a workshop is closed"))
     small_cell_threshold = IntegerField(
@@ -86,8 +126,9 @@ class SettingsForm(BaseForm):
     submit = SubmitField(_l("Save settings"))
 
     def validate_reminder_hours(self, field):
-        """Blank: no reminders. Else up to three whole hours, e.g. "24, 2", stored as "24,2"."""
-        parts = [p.strip() for p in (field.data or "").replace(";", ",").split(",") if p.strip()]
+        """Blank: no reminders. Else up to three whole hours, e.g. "24, 2" or "24 y 2", stored
+        as "24,2"."""
+        parts = hour_list(field.data)
         if not all(p.isdigit() and 1 <= int(p) <= MAX_REMINDER_HOURS for p in parts):
             raise ValidationError(
                 _l(

@@ -6,7 +6,7 @@ from app.errors import DomainError, attach_to_form
 from app.extensions import db
 from app.forms import form_status
 from app.organizations import services
-from app.organizations.forms import SettingsForm
+from app.organizations.forms import MIN_SMALL_CELL, SettingsForm, reminder_summary
 from app.permissions import permission_required
 
 bp = Blueprint("organizations", __name__, url_prefix="/organization")
@@ -31,4 +31,10 @@ def settings():
         else:
             flash(_("Settings saved."), "success")
             return redirect(url_for("organizations.settings"))
-    return render_template("organizations/settings.html", form=form, org=org), form_status(form)
+    return render_template(
+        "organizations/settings.html",
+        form=form,
+        org=org,
+        reminder_summary=reminder_summary(org.reminder_hours),
+        min_small_cell=MIN_SMALL_CELL,
+    ), form_status(form)

@@ -18,6 +18,7 @@ from sqlalchemy import delete, func, select
 
 from app.contacts.models import Contact
 from app.extensions import db
+from app.i18n import regional_locale
 from app.jobs.services import enqueue, job_handler
 from app.participation.models import ParticipationEvent as E
 from app.reports.anonymity import export_scope
@@ -84,7 +85,7 @@ def run_event_export(job, progress) -> dict:
                 progress(done=n)
             yield row
 
-    with force_locale(p.get("locale") or "es"):
+    with force_locale(regional_locale(p.get("locale"))):
         rows = event_rows(
             job.organization_id,
             campaign_id=p["campaign_id"],

@@ -19,13 +19,14 @@ from flask import (
     stream_with_context,
     url_for,
 )
-from flask_babel import format_date, format_decimal, format_number, format_percent, get_locale
+from flask_babel import format_date, format_decimal, format_number, format_percent
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from app.campaigns.models import Campaign
 from app.campaigns.services import LEVEL_LABELS, STATUS_LABELS, STRATEGY_LABELS
 from app.forms import form_status
+from app.i18n import current_language
 from app.jobs.models import Job
 from app.jobs.views import job_view
 from app.permissions import permission_required
@@ -90,7 +91,7 @@ def _valid_range_or_400() -> ReportRangeForm:
 
 
 def _language() -> str:
-    return str(get_locale() or "es")
+    return current_language()
 
 
 def _rate(value) -> str:

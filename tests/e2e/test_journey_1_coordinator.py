@@ -77,8 +77,8 @@ def test_coordinator_journey(make_ui, live_server, place, compiled_translations,
     # The reasons are written by the worker, in the coordinator's language (the page
     # language check fails on English reasons on a Spanish page).
     ui.check(page, "import-result")
-    stats = page.locator(".import-counts .stat").all_inner_texts()
-    assert stats == [str(len(upload.good)), "0", "0", "3"], stats
+    stats = page.locator(".import-summary strong").all_inner_texts()
+    assert stats == [str(len(upload.good)), "0", "0", "3", "0"], stats  # …, rejected, warned
     lines = page.locator("main table tbody tr td.num").all_inner_texts()
     assert [int(x) for x in lines] == upload.bad_lines
     with page.expect_download() as download_info:
@@ -159,6 +159,9 @@ def test_coordinator_journey(make_ui, live_server, place, compiled_translations,
     page.fill("#local_date", moment.date().isoformat())
     page.fill("#local_time", moment.strftime("%H:%M"))
     page.click("#submit")
+    expect(page.locator("#confirm")).to_be_visible()
+    ui.check(page, "schedule-review")  # recipients, segments and cost before confirming
+    page.click("#confirm")
     page.wait_for_url(re.compile(r"/sends/\d+$"))
     ui.check(page, "send-scheduled")
     expect(page.locator(".flash--success")).to_contain_text(str(len(people)))

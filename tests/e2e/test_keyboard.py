@@ -105,6 +105,10 @@ def test_keyboard_only_sign_in_and_schedule(make_ui, live_server):
     ui.check(page, "schedule-filled")
     tab_to(page, "#submit")
     page.keyboard.press("Space")
+    expect(page.locator("#confirm")).to_be_visible()
+    ui.check(page, "schedule-review")  # recipients, segments and cost before confirming
+    tab_to(page, "#confirm")
+    page.keyboard.press("Space")
     page.wait_for_url(re.compile(r"/sends/\d+$"))
     ui.check(page, "send-scheduled")
     send_id = int(page.url.rsplit("/", 1)[1])

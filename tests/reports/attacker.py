@@ -77,7 +77,12 @@ def page_tables(html: str) -> dict:
     """{caption: (column labels, rows, total)} of every report table on a page."""
     tables = {}
     for caption, body in re.findall(
-        r'<table class="report-table">\s*<caption>(.*?)<span.*?</caption>(.*?)</table>', html, re.S
+        # A caption whose card heading already names the table keeps its title for
+        # screen readers only (visually hidden span).
+        r'<table class="report-table">\s*<caption>(?:<span class="visually-hidden">)?(.*?)</?span'
+        r".*?</caption>(.*?)</table>",
+        html,
+        re.S,
     ):
         head = re.search(r"<thead>(.*?)</thead>", body, re.S).group(1)
         columns = [_text(c) for c in re.findall(r"<th[^>]*>(.*?)</th>", head, re.S)]

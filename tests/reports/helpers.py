@@ -29,7 +29,13 @@ def page(client, url, **args):
 
 def cells(html: str, caption: str) -> list[list[str]]:
     """The body rows of the table whose caption starts with `caption`, as cell texts."""
-    match = re.search(r"<caption>" + re.escape(caption) + r".*?</caption>(.*?)</table>", html, re.S)
+    match = re.search(
+        r'<caption>(?:<span class="visually-hidden">)?'  # the title may be visually hidden
+        + re.escape(caption)
+        + r".*?</caption>(.*?)</table>",
+        html,
+        re.S,
+    )
     assert match, caption
     body = re.search(r"<tbody>(.*?)</tbody>", match.group(1), re.S).group(1)
     return [

@@ -125,6 +125,7 @@ ROUTES: dict[str, Route] = {
     "auth.edit_user": owned("manage_users", user_id="other_user"),
     "organizations.settings": Route("manage_settings"),
     "main.status": Route("manage_settings"),
+    "main.favicon": Route("public"),
     "workshops.regenerate_calendar_token": Route("manage_settings"),
     # --- contacts (coordinators and administrators) ------------------------------------------
     "contacts.index": Route("view_contacts"),
@@ -134,6 +135,7 @@ ROUTES: dict[str, Route] = {
     "contacts.erase": owned("coordinate", contact_id="contact"),
     "contacts.opt_in": owned("coordinate", contact_id="opted_out"),
     "contacts.opt_out": owned("coordinate", contact_id="contact"),
+    "contacts.bulk_action": Route("coordinate"),
     "contact_imports.index": Route("coordinate"),
     "contact_imports.new": Route("coordinate"),
     "contact_imports.preview": owned("coordinate", import_id="previewed_import"),
@@ -154,6 +156,7 @@ ROUTES: dict[str, Route] = {
     "campaigns.new": Route("coordinate"),
     "campaigns.detail": owned("coordinate", campaign_id="campaign"),
     "campaigns.edit": owned("coordinate", campaign_id="campaign"),
+    "campaigns.duplicate": owned("coordinate", campaign_id="campaign"),
     "campaigns.change_status": Route(
         "coordinate", args=_obj(campaign_id="campaign"), data=lambda o: {"to": "paused"}, owned=True
     ),
@@ -167,6 +170,7 @@ ROUTES: dict[str, Route] = {
     "outreach.inbox": owned("coordinate", campaign_id="campaign"),
     "outreach.send_detail": owned("coordinate", send_id="send"),
     "outreach.cancel_send": owned("coordinate", send_id="send"),
+    "outreach.edit_send": owned("coordinate", send_id="send"),
     "outreach.mark_reviewed": owned("coordinate", inbound_id="inbound"),
     "outreach.simulator": Route("coordinate"),
     "outreach.simulator_phone": owned("coordinate", contact_id="contact"),
@@ -179,12 +183,14 @@ ROUTES: dict[str, Route] = {
     "workshops.reschedule": owned("coordinate", workshop_id="workshop"),
     "workshops.cancel": owned("coordinate", workshop_id="workshop"),
     "workshops.invite": owned("coordinate", workshop_id="workshop"),
+    "workshops.new_invitation_message": owned("coordinate", workshop_id="workshop"),
     "attendance.roster": owned("coordinate", workshop_id="workshop"),
     "attendance.check_in": owned(
         "coordinate", workshop_id="workshop", registration_id="registration"
     ),
     "attendance.undo": owned("coordinate", workshop_id="workshop", registration_id="registration"),
     "attendance.complete": owned("coordinate", workshop_id="workshop"),
+    "attendance.undo_completion": owned("coordinate", workshop_id="workshop"),
     "attendance.walk_in": owned("coordinate", workshop_id="workshop"),
     "attendance.upload": owned("coordinate", workshop_id="workshop"),
     "attendance.report": Route(
