@@ -30,6 +30,12 @@ def neutralize(value) -> str:
     return "'" + text if text.startswith(FORMULA_PREFIXES) else text
 
 
+def restore(text: str) -> str:
+    """The inverse of `neutralize`: our own exports (and spreadsheets' habit) quote a cell
+    that starts like a formula ("'+52664…"); reading it back drops that one quote."""
+    return text[1:] if text[:1] == "'" and text[1:2] in FORMULA_PREFIXES and text[1:2] else text
+
+
 class SafeCsvWriter:
     """A csv.writer whose every cell is neutralized. Wraps any text stream."""
 
@@ -104,4 +110,4 @@ def iter_records(stream, delimiter: str) -> Iterator[tuple[int, list[str]]]:
     for cells in reader:
         start, previous_end = previous_end + 1, reader.line_num
         if cells and any(c.strip() for c in cells):
-            yield start, cells
+            yield start, [restore(c) for c in cells]

@@ -303,7 +303,12 @@ def opt_out(
                 Contact.erased_at.is_(None),
                 Contact.opted_out_at.is_(None),
             )
-            .values(opted_out_at=now, opt_out_channel="coordinator", updated_at=now)
+            .values(
+                opted_out_at=now,
+                opt_out_channel="coordinator",
+                opt_out_reason=reason,
+                updated_at=now,
+            )
             .execution_options(synchronize_session=False)
         ).rowcount
     db.session.commit()

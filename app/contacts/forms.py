@@ -66,6 +66,7 @@ def label_helpers() -> dict:
         "gender_label": lambda code: GENDER_LABELS.get(code, code or ""),
         "consent_source_label": lambda code: CONSENT_SOURCE_LABELS.get(code, code or ""),
         "opt_out_channel_label": lambda code: OPT_OUT_CHANNEL_LABELS.get(code, code or ""),
+        "opt_out_reason_label": lambda code: OPT_OUT_REASON_LABELS.get(code, code or ""),
         "age_band_label": lambda band: AGE_BAND_LABELS.get(band, band or ""),
         "reason_label": lambda code: REASONS.get(code, code or ""),
         "state_label": lambda country, code: state_name(country, code) if country else code,

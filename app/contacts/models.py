@@ -51,6 +51,7 @@ class Contact(OrgOwned, db.Model):
 
     opted_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     opt_out_channel: Mapped[str | None] = mapped_column(String(12))
+    opt_out_reason: Mapped[str | None] = mapped_column(String(20))  # a code, set by staff
     undeliverable: Mapped[bool] = mapped_column(Boolean, default=False)
     undeliverable_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 

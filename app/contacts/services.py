@@ -286,6 +286,7 @@ def opt_in_contact(
         raise DomainError(_l("Confirm the renewed consent to opt back in."), field="confirm")
     contact.opted_out_at = None
     contact.opt_out_channel = None
+    contact.opt_out_reason = None
     contact.consent_at = now
     db.session.commit()
     security_event("contact_opted_in", contact_id=contact.id, org_id=contact.organization_id)

@@ -324,8 +324,8 @@ def _clean_language(value, org, errors: list[str], lenient: bool = False) -> str
         errors.append(
             str(
                 _l(
-                    "Unknown language “%(value)s” (use es or en): the organization's "
-                    "language was used.",
+                    "Unknown language “%(value)s” (use es or en): a new contact gets the "
+                    "organization's language, an existing one keeps theirs.",
                     value=_strip(value)[:40],
                 )
             )

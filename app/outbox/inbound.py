@@ -286,7 +286,7 @@ def _opt_out(ctx: InboundContext) -> str:
 
 def _restore(ctx: InboundContext, contact: Contact) -> None:
     opted_out_at = contact.opted_out_at
-    contact.opted_out_at, contact.opt_out_channel = None, None
+    contact.opted_out_at, contact.opt_out_channel, contact.opt_out_reason = None, None, None
     # Back exactly where it was: messages canceled by the opt-out and still ahead return.
     db.session.execute(
         update(OutboxMessage)

@@ -34,6 +34,8 @@ from sqlalchemy.exc import IntegrityError
 from app.contacts.models import Contact
 from app.contacts.services import (
     fold_sql,
+    full_name,
+    full_name_sql,
 )
 from app.contacts.validation import fold
 from app.errors import DomainError
@@ -303,7 +305,7 @@ def _entry(registration: WorkshopRegistration, contact: Contact) -> RosterEntry:
     return RosterEntry(
         registration_id=registration.id,
         contact_id=contact.id,
-        name=contact.first_name,
+        name=full_name(contact),
         phone=contact.phone,
         status=registration.status,
         walk_in=registration.walk_in,
@@ -316,7 +318,7 @@ def roster(workshop: Workshop, *, q: str | None = None) -> list[RosterEntry]:
     """Who may come through the door: confirmed, waitlisted and invited registrations,
     plus anyone already checked in or registered as a walk-in, sorted by name.
 
-    `q` filters by first name (case- and accent-insensitive "contains") or, when it is
+    `q` filters by name (first and last; case- and accent-insensitive "contains") or, when it is
     made of digits and phone punctuation, by phone digits. Erased contacts are left out.
     """
     reg = WorkshopRegistration
@@ -338,7 +340,7 @@ def roster(workshop: Workshop, *, q: str | None = None) -> list[RosterEntry]:
         if digits and all(c.isdigit() or c in "+-() ." for c in q):
             stmt = stmt.where(Contact.phone.contains(digits))
         else:
-            stmt = stmt.where(fold_sql(Contact.first_name).contains(fold(q), autoescape=True))
+            stmt = stmt.where(fold_sql(full_name_sql()).contains(fold(q), autoescape=True))
     entries = [_entry(r, c) for r, c in db.session.execute(stmt)]
     return sorted(entries, key=lambda e: (e.search_name == "", e.search_name, e.registration_id))
 

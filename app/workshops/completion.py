@@ -46,13 +46,8 @@ class UndoResult:
 
 
 def completed_at(workshop: Workshop) -> datetime | None:
-    """When `workshop` was completed (None unless it is).
-
-    TODO(issue 14): read a dedicated `Workshop.completed_at` column once it exists. Until
-    then completing is the workshop's last change (`updated_at`); editing a completed
-    workshop's details moves it later, which only lengthens the undo window.
-    """
-    return workshop.updated_at if workshop.status == "completed" else None
+    """When `workshop` was completed (None unless it is)."""
+    return workshop.completed_at if workshop.status == "completed" else None
 
 
 def undo_deadline(workshop: Workshop) -> datetime | None:
@@ -152,7 +147,7 @@ def complete_workshop(
     claimed = db.session.execute(
         update(Workshop)
         .where(Workshop.id == workshop.id, Workshop.status == "scheduled")
-        .values(status="completed", updated_at=now)
+        .values(status="completed", completed_at=now, updated_at=now)
         .execution_options(synchronize_session=False)
     ).rowcount
     if claimed != 1:  # completed (or canceled) a moment ago by someone else
@@ -220,7 +215,7 @@ def undo_completion(workshop: Workshop, *, now: datetime) -> UndoResult:
     reopened = db.session.execute(
         update(Workshop)
         .where(Workshop.id == workshop.id, Workshop.status == "completed")
-        .values(status="scheduled", updated_at=now)
+        .values(status="scheduled", completed_at=None, updated_at=now)
         .execution_options(synchronize_session=False)
     ).rowcount
     if reopened != 1:  # reopened a moment ago by someone else

@@ -46,6 +46,7 @@ class Workshop(OrgOwned, db.Model):
     sequence: Mapped[int] = mapped_column(
         Integer, default=0
     )  # iCalendar SEQUENCE, bumped on change
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # undo counts from it
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 

@@ -367,8 +367,12 @@ def test_opt_out_asks_for_confirmation_then_stops_the_messages(app, client, org,
     )
     for contact in (fresh(a.id), fresh(b.id)):
         assert contact.opted_out_at is not None and contact.opt_out_channel == "coordinator"
+        assert contact.opt_out_reason == "guardian"
     kept = fresh(earlier.id)
     assert kept.opted_out_at == WHEN and kept.opt_out_channel == "sms"
+    assert kept.opt_out_reason is None  # its own opt-out, untouched
+    detail = client.get(f"/contacts/{a.id}").get_data(as_text=True)
+    assert es("Reason: %(reason)s", reason=es("A parent or guardian asked")) in detail
 
     # The message that was pending never goes out.
     clock = Clock(NOW + timedelta(minutes=1))

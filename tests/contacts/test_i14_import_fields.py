@@ -95,9 +95,10 @@ def test_unknown_optional_values_are_warnings_not_rejections(org):
     ((line, *_cells, outcome, reason),) = rows[1:]
     assert (line, outcome) == ("2", "Imported with warnings")
     assert "Unknown gender “quizá”: left as unknown." in reason
-    assert "Unknown language “klingon” (use es or en): the organization's language was used." in (
-        reason
-    )
+    assert (
+        "Unknown language “klingon” (use es or en): a new contact gets the organization's "
+        "language, an existing one keeps theirs."
+    ) in (reason)
     assert "Unknown state: Narnia." in reason
     summary = services.report_summary(imp)
     assert summary.warned_count == 1 and summary.warned[0][0] == "2" and summary.rejected == []

@@ -232,6 +232,16 @@ def test_a_thank_you_already_sent_stays_sent(org, workshop):
     assert statuses(workshop, "thank_you") == [("sent", None)]
 
 
+def test_editing_a_completed_workshop_does_not_move_the_undo_window(org, workshop):
+    completed(org, workshop)
+    workshop.facilitator = "Otra persona"  # a later change of its details
+    workshop.updated_at = AFTER_END + timedelta(hours=5)
+    db.session.commit()
+    assert completion.undo_deadline(workshop) == AFTER_END + timedelta(hours=24)
+    with pytest.raises(attendance.AttendanceError):
+        completion.undo_completion(workshop, now=AFTER_END + timedelta(hours=24, seconds=1))
+
+
 def test_undo_after_24_hours_is_refused_and_changes_nothing(org, workshop):
     _came, _missed, no_show = completed(org, workshop)
     with pytest.raises(attendance.AttendanceError) as error:
