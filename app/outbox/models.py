@@ -103,6 +103,16 @@ class OutboxMessage(OrgOwned, db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+def counted_as_sent():
+    """Rows handed (or about to be handed) to the provider, whatever the outcome so far:
+    what caps and "first message" (the opt-out line) count."""
+    return (
+        OutboxMessage.send_started_at.is_not(None) | OutboxMessage.prepared_at.is_not(None)
+    ) & OutboxMessage.status.in_(
+        ("claimed", "unknown", "sent", "delivered", "undelivered", "failed_unknown")
+    )
+
+
 class InboundMessage(OrgOwned, db.Model):
     """An SMS a contact sent us. Unknown senders are not stored (no junk, no strangers' data)."""
 

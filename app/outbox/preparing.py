@@ -24,7 +24,7 @@ from app.db_dialect import lock_for_write
 from app.extensions import db
 from app.organizations.models import Organization
 from app.outbox import guards
-from app.outbox.models import CAPPED_PURPOSES, OutboxMessage
+from app.outbox.models import CAPPED_PURPOSES, OutboxMessage, counted_as_sent
 from app.outbox.text import opt_out_notice
 from app.outbox.timing import (
     FrequencyCap,
@@ -49,16 +49,6 @@ class Prepared:
     worker_id: str
     lease_expires_at: datetime
     sender: str | None = None  # the organization's own number or Messaging Service, if any
-
-
-def counted_as_sent():
-    """Rows handed (or about to be handed) to the provider, whatever the outcome so far:
-    what caps and "first message" count."""
-    return (
-        OutboxMessage.send_started_at.is_not(None) | OutboxMessage.prepared_at.is_not(None)
-    ) & OutboxMessage.status.in_(
-        ("claimed", "unknown", "sent", "delivered", "undelivered", "failed_unknown")
-    )
 
 
 def _lock_contacts(contact_ids: list[int]) -> None:

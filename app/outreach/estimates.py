@@ -15,19 +15,15 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
 from flask import current_app
-from sqlalchemy import exists, func, literal, or_, select
+from sqlalchemy import exists, func, literal, select
 
 from app.contacts.audiences import audience_contacts_query
 from app.contacts.models import Contact
 from app.extensions import db
 from app.outbox.encoding import analyze
-from app.outbox.models import OutboxMessage
+from app.outbox.models import OutboxMessage, counted_as_sent
 from app.outbox.text import opt_out_notice
 from app.outreach.fanout import FIRST_NAME_TOKEN, recipient_language_sql, rendered_bodies
-
-# Rows that count as "already messaged" for the opt-out line: the same rule as the worker's
-# (app.outbox.preparing.counted_as_sent, which features may not import).
-_COUNTED = ("claimed", "unknown", "sent", "delivered", "undelivered", "failed_unknown")
 
 
 @dataclass
@@ -73,11 +69,11 @@ def prices() -> dict[str, Decimal]:
 
 
 def _ever_messaged():
+    """The contact was messaged before (the worker's rule: no opt-out line then)."""
     return exists().where(
         OutboxMessage.contact_id == Contact.id,
         OutboxMessage.purpose != "system",
-        OutboxMessage.status.in_(_COUNTED),
-        or_(OutboxMessage.send_started_at.is_not(None), OutboxMessage.prepared_at.is_not(None)),
+        counted_as_sent(),
     )
 
 
