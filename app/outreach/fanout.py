@@ -158,20 +158,28 @@ def _group_condition(key):
     return and_(*condition)
 
 
-def fan_out(send: OutreachSend, *, today: date, now: datetime) -> int:
-    """Insert the outbox rows of `send` that do not exist yet. Returns how many."""
-    org = send.campaign.organization
-    recipients = audience_contacts_query(send.organization_id, send.audience.filters, today=today)
-    group_cols = [Contact.timezone, Contact.country, _strict_sql().label("strict")]
+def _due_time_groups(stmt, send: OutreachSend):
+    """`stmt` (over contacts) and the columns a recipient's due time depends on: time zone,
+    country, the FL/OK rule and, for a sequence, when the contact enrolled."""
+    columns = [Contact.timezone, Contact.country, _strict_sql().label("strict")]
     if send.kind == "sequence":
-        recipients = recipients.join(
+        stmt = stmt.join(
             CampaignEnrollment,
             and_(
                 CampaignEnrollment.contact_id == Contact.id,
                 CampaignEnrollment.campaign_id == send.campaign_id,
             ),
         )
-        group_cols.append(CampaignEnrollment.enrolled_at)
+        columns.append(CampaignEnrollment.enrolled_at)
+    return stmt, columns
+
+
+def fan_out(send: OutreachSend, *, today: date, now: datetime) -> int:
+    """Insert the outbox rows of `send` that do not exist yet. Returns how many."""
+    org = send.campaign.organization
+    recipients, group_cols = _due_time_groups(
+        audience_contacts_query(send.organization_id, send.audience.filters, today=today), send
+    )
     groups = db.session.execute(recipients.with_only_columns(*group_cols).distinct()).all()
     if not groups:
         return 0
@@ -222,19 +230,10 @@ def refresh_pending(send: OutreachSend, *, now: datetime) -> int:
     claimed or sent are never touched (`outbox.reword_pending` only changes pending rows).
     Returns how many rows changed."""
     org = send.campaign.organization
-    per_contact = (
-        select(Contact.id).where(Contact.id == OutboxMessage.contact_id).correlate(OutboxMessage)
+    per_contact, group_cols = _due_time_groups(
+        select(Contact.id).where(Contact.id == OutboxMessage.contact_id).correlate(OutboxMessage),
+        send,
     )
-    group_cols = [Contact.timezone, Contact.country, _strict_sql().label("strict")]
-    if send.kind == "sequence":
-        per_contact = per_contact.join(
-            CampaignEnrollment,
-            and_(
-                CampaignEnrollment.contact_id == Contact.id,
-                CampaignEnrollment.campaign_id == send.campaign_id,
-            ),
-        )
-        group_cols.append(CampaignEnrollment.enrolled_at)
     pending = (
         select(*group_cols)
         .select_from(OutboxMessage)
