@@ -122,7 +122,8 @@ def test_reinviting_keeps_existing_answers(app, setup):
 def test_frequency_cap_and_quiet_hours_apply(app, setup):
     org, _campaign, workshop, message, audience = setup
     make_contact(org, timezone="America/Mexico_City", state_code="09")
-    invite(workshop, message, audience, at=time(22, 30))  # quiet hours: next morning 09:00 (Mexican numbers)
+    # Quiet hours: the next morning at 09:00, the earliest hour for Mexican numbers.
+    invite(workshop, message, audience, at=time(22, 30))
     (row,) = rows()
     assert row.due_at == utc(2026, 12, 2, 15, 0)
 
