@@ -55,12 +55,13 @@ class Place:
 
 
 # Where the journeys' contacts live. Quiet hours are the recipient's local time, and the
-# worker (a real process on the real clock) sends nothing outside 06:00-22:00 there. The
+# worker (a real process on the real clock) sends nothing outside 06:00-22:00 there, nor
+# outside the country's hours (Mexican numbers 09:00-21:00, US numbers 08:00-21:00). The
 # journeys therefore give their contacts the zone, among these real US/Mexico places, where
-# the local time is farthest inside that window right now. Between about 08:20 and 10:40 UTC
-# it is night in every US state and Mexican city; then Guam (a US territory, UTC+10, where it
-# is evening) is used, with an explicit `zona_horaria` column: the importer accepts any IANA
-# zone for a contact (a young person whose number is from New York may live elsewhere).
+# the local time is farthest inside those windows right now. When it is night in every US
+# state and Mexican city (about 09:00-12:20 UTC), US numbers living in Guam (a US
+# territory, UTC+10) or Madrid are used, with an explicit `zona_horaria` column: the
+# importer accepts any IANA zone for a contact (a number from New York may live elsewhere).
 PLACES = (
     Place("MX", "Baja California", "Tijuana", "America/Tijuana", "+52664", 7),
     Place("MX", "Ciudad de México", "Iztapalapa", "America/Mexico_City", "+5255", 8),
@@ -70,25 +71,32 @@ PLACES = (
     Place("US", "New York", "New York", "America/New_York", "+1212", 7),
     Place("US", "Puerto Rico", "San Juan", "America/Puerto_Rico", "+1787", 7),
 )
-NIGHT_FALLBACK = Place("US", "", "Hagåtña", "Pacific/Guam", "+1212", 7)
+NIGHT_FALLBACKS = (
+    Place("US", "", "Hagåtña", "Pacific/Guam", "+1212", 7),
+    Place("US", "", "Madrid", "Europe/Madrid", "+1212", 7),
+)
+# The app's default hours by the number's country (app/outbox/timing.py), in minutes.
+COUNTRY_HOURS = {"MX": (9 * 60, 21 * 60), "US": (8 * 60, 21 * 60)}
 
 
-def _margin(zone: str, now: datetime) -> float:
-    """Minutes from the local time to the nearer edge of WINDOW (negative: outside)."""
-    local = now.astimezone(ZoneInfo(zone))
+def _margin(place: Place, now: datetime) -> float:
+    """Minutes from the local time to the nearer edge of the window the worker applies to
+    `place`'s contacts: WINDOW within their country's hours (negative: outside)."""
+    local = now.astimezone(ZoneInfo(place.zone))
     minutes = local.hour * 60 + local.minute
-    start = WINDOW[0].hour * 60 + WINDOW[0].minute
-    end = WINDOW[1].hour * 60 + WINDOW[1].minute
+    country_start, country_end = COUNTRY_HOURS[place.country]
+    start = max(WINDOW[0].hour * 60 + WINDOW[0].minute, country_start)
+    end = min(WINDOW[1].hour * 60 + WINDOW[1].minute, country_end)
     return min(minutes - start, end - minutes)
 
 
-def daytime_place(now: datetime | None = None, *, needed_minutes: int = 20) -> Place:
+def daytime_place(now: datetime | None = None, *, needed_minutes: int = 60) -> Place:
     """The place whose local time is farthest inside the sending window."""
     now = now or datetime.now(UTC)
-    best = max(PLACES, key=lambda p: _margin(p.zone, now))
-    if _margin(best.zone, now) >= needed_minutes:
+    best = max(PLACES, key=lambda p: _margin(p, now))
+    if _margin(best, now) >= needed_minutes:
         return best
-    return NIGHT_FALLBACK
+    return max(NIGHT_FALLBACKS, key=lambda p: _margin(p, now))
 
 
 def local_now(zone: str) -> datetime:
