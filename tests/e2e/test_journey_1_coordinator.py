@@ -25,7 +25,7 @@ TEXT = {
     "es": {
         "body": "Hola {first_name}, conoce los riesgos del fentanilo.",
         "accented": " Más información en la escuela.",
-        "opt_out": "ya no recibirás más mensajes",
+        "opt_out": "ya no te enviaremos mensajes",
         "help": "Pueden aplicar cargos",
     },
     "en": {
