@@ -73,6 +73,16 @@ def test_language_choice_and_first_name(app, make_org):
     assert body[en.id] == ("en", "Hi Mike, fentanyl kills. Learn more.")
 
 
+def test_first_name_is_the_first_given_name_only(app, make_org):
+    org = make_org()
+    two = make_contact(org, language="es", first_name="María Fernanda", last_name="Peña López")
+    spaced = make_contact(org, language="en", first_name="  José   Ángel ", last_name="Ruiz")
+    send, _ = schedule_once(org, now=NOW)
+    body = {r.contact_id: r.body for r in rows(send_id=send.id)}
+    assert body[two.id] == "Hola María, el fentanilo mata. Infórmate."
+    assert body[spaced.id] == "Hi José, fentanyl kills. Learn more."
+
+
 def test_missing_first_name_uses_the_fallback(app, make_org):
     from app.outbox.placeholders import render
 
