@@ -4,7 +4,8 @@
 
 Generates the file in a temp dir (Mexican and US numbers valid for `phonenumbers`,
 accented names and places, ~2% bad rows, ~3% duplicates written in other forms),
-then imports it (upload check + apply, then a re-import of the same file) on:
+then previews it (the preview page's dry run: the same code, no writes) and imports it
+(upload check + apply), then previews and re-imports the same file, on:
 - SQLite, in a temp file database;
 - PostgreSQL, when $BENCH_DATABASE_URL (or postgresql+psycopg://postgres@127.0.0.1:5432/test)
   answers: in a dedicated temporary database (or schema, without CREATEDB rights),
@@ -206,6 +207,22 @@ def run_one(url: str, schema: str | None, file: str) -> dict:
         )
         data = Path(file).read_bytes()
         for label in ("import", "re-import"):
+            # The preview page's dry run (same code, no writes) of the file about to be
+            # imported: the coordinator waits for it before confirming.
+            started = time.perf_counter()
+            imp = import_services.create_import(
+                org, user_id=None, filename="bench.csv", data=data, consent_source="school"
+            )
+            result = import_services.preview_import(imp, now=utcnow()).counts
+            out["preview" if label == "import" else "re-preview"] = {
+                "seconds": time.perf_counter() - started,
+                "rows": result.total,
+                "created": result.created,
+                "updated": result.updated,
+                "skipped": result.skipped,
+                "rejected": result.rejected,
+                "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            }
             started = time.perf_counter()
             imp = import_services.create_import(
                 org, user_id=None, filename="bench.csv", data=data, consent_source="school"
