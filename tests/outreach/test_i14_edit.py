@@ -12,8 +12,9 @@ from app.outbox import api as outbox_api
 from app.outbox.dispatch import claim_due
 from app.outbox.models import OutboxMessage
 from app.outreach.models import OutreachSend
-from app.outreach.services import edit_send, schedule_send
-from tests.factories import make_audience, make_campaign, make_contact, make_message, make_org
+from app.outreach.services import edit_send
+from tests.factories import make_campaign, make_contact, make_message, make_org
+from tests.outreach.helpers import schedule_once
 from tests.support import NOW, ON_POSTGRES, csrf_token, csrf_token_from, utc
 
 
@@ -23,16 +24,7 @@ def _setup(n=3):
     message = make_message(campaign)
     other = make_message(campaign, label="Otro", body_es="Nuevo texto", body_en="New text")
     contacts = [make_contact(org) for _ in range(n)]
-    send, _ = schedule_send(
-        campaign,
-        message=message,
-        audience=make_audience(org, {}),
-        kind="once",
-        user_id=None,
-        now=NOW,
-        local_date=date(2026, 12, 1),
-        local_time=time(17, 0),
-    )
+    send, _ = schedule_once(org, now=NOW, campaign=campaign, message=message)
     return send, other, contacts
 
 
@@ -133,15 +125,8 @@ def test_a_claim_racing_with_the_edit_makes_it_refuse(app, monkeypatch):
 def test_the_edit_page_changes_a_send(client, login, world):
     login(world["user"])
     other = make_message(world["campaign"], label="Otro", body_es="Nuevo", body_en="New")
-    send, _ = schedule_send(
-        world["campaign"],
-        message=world["message"],
-        audience=world["audience"],
-        kind="once",
-        user_id=None,
-        now=NOW,
-        local_date=date(2026, 12, 1),
-        local_time=time(17, 0),
+    send, _ = schedule_once(
+        world["org"], now=NOW, campaign=world["campaign"], message=world["message"]
     )
     url = f"/sends/{send.id}/edit"
     page = client.get(url)
@@ -173,15 +158,8 @@ def test_the_edit_page_changes_a_send(client, login, world):
 )
 def test_bad_edits_are_refused_and_change_nothing(client, login, world, data):
     login(world["user"])
-    send, _ = schedule_send(
-        world["campaign"],
-        message=world["message"],
-        audience=world["audience"],
-        kind="once",
-        user_id=None,
-        now=NOW,
-        local_date=date(2026, 12, 1),
-        local_time=time(17, 0),
+    send, _ = schedule_once(
+        world["org"], now=NOW, campaign=world["campaign"], message=world["message"]
     )
     url = f"/sends/{send.id}/edit?lang=es"
     payload = {
@@ -200,15 +178,8 @@ def test_bad_edits_are_refused_and_change_nothing(client, login, world, data):
 
 def test_the_edit_page_refuses_a_started_send(client, login, world):
     login(world["user"])
-    send, _ = schedule_send(
-        world["campaign"],
-        message=world["message"],
-        audience=world["audience"],
-        kind="once",
-        user_id=None,
-        now=NOW,
-        local_date=date(2026, 12, 1),
-        local_time=time(17, 0),
+    send, _ = schedule_once(
+        world["org"], now=NOW, campaign=world["campaign"], message=world["message"]
     )
     claim_due("w1", now=utc(2026, 12, 2, 1, 0), limit=1, lease=timedelta(minutes=2))
     db.session.commit()
@@ -232,15 +203,8 @@ def test_the_edit_page_refuses_a_started_send(client, login, world):
 
 
 def test_another_organizations_send_cannot_be_edited(client, login, world, make_org, make_user):
-    send, _ = schedule_send(
-        world["campaign"],
-        message=world["message"],
-        audience=world["audience"],
-        kind="once",
-        user_id=None,
-        now=NOW,
-        local_date=date(2026, 12, 1),
-        local_time=time(17, 0),
+    send, _ = schedule_once(
+        world["org"], now=NOW, campaign=world["campaign"], message=world["message"]
     )
     login(make_user(make_org(), role="coordinator"))
     assert client.get(f"/sends/{send.id}/edit").status_code == 404
@@ -256,15 +220,12 @@ def test_an_edit_applies_each_recipients_country_window(app):
         phone="+16195550123",
     )
     # The US contact joins after the fan-out: give it its own row through a second send.
-    us_send, _ = schedule_send(
-        send.campaign,
-        message=other,
-        audience=make_audience(send.campaign.organization, {"country": "US"}),
-        kind="once",
-        user_id=None,
+    us_send, _ = schedule_once(
+        send.campaign.organization,
         now=NOW,
-        local_date=date(2026, 12, 1),
-        local_time=time(17, 0),
+        campaign=send.campaign,
+        message=other,
+        filters={"country": "US"},
     )
     for each in (send, us_send):
         edit_send(
