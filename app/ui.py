@@ -5,7 +5,9 @@ from urllib.parse import quote, urlencode
 from flask import current_app, has_request_context, request
 from flask_babel import lazy_gettext as _l
 
+from app.contacts.forms import LANGUAGE_LABELS
 from app.i18n import current_language, html_lang
+from app.jobs.labels import job_status_label
 from app.organizations.countries import COUNTRY_LABELS
 from app.outbox.labels import outbox_labels
 from app.outreach.labels import send_labels
@@ -34,12 +36,6 @@ SECTION_BY_ENDPOINT = {
     "main.status": "organizations.settings",
     "auth.users": "auth.users",
     "auth.edit_user": "auth.users",
-    "outreach.new_send": "campaigns.index",
-    "outreach.sends": "campaigns.index",
-    "outreach.send_detail": "campaigns.index",
-    "outreach.cancel_send": "campaigns.index",
-    "outreach.inbox": "campaigns.index",
-    "outreach.mark_reviewed": "campaigns.index",
     "outreach.simulator": "outreach.simulator",
     "outreach.simulator_phone": "outreach.simulator",
     "outreach.simulator_messages": "outreach.simulator",
@@ -124,6 +120,8 @@ def template_context() -> dict:
         "lang_switch_url": lang_switch_url,
         "role_label": lambda role: ROLE_LABELS.get(role, role),
         "country_label": lambda code: COUNTRY_LABELS.get(code, code),
+        "language_label": lambda code: LANGUAGE_LABELS.get(code, code),
+        "job_status_label": job_status_label,
         "error_title": lambda code: ERROR_TITLES.get(code, ERROR_TITLES[500]),
         "error_text": lambda code: ERROR_TEXTS.get(code, ERROR_TEXTS[500]),
         "now": utcnow(),

@@ -16,11 +16,11 @@ from app.contacts.models import ContactImport
 from app.extensions import db
 from app.jobs.models import Job
 from app.organizations.models import Organization
+from app.outbox import api as outbox
 from app.outbox.models import InboundMessage, OutboxMessage
 from app.outreach.models import OutreachSend
-from app.reports.cache import cached
 from app.reports.numbers import ratio
-from app.reports.organization import OrganizationFigures, organization_figures
+from app.reports.organization import OrganizationFigures, cached_organization_figures
 from app.reports.period import Period
 from app.workshops.models import Workshop
 from app.workshops.services import workshops_between
@@ -29,7 +29,6 @@ SEND_WINDOW = timedelta(hours=48)  # "sends in the next 48 hours"
 WORKSHOP_WINDOW = timedelta(days=14)
 RECENT_FAILURES = timedelta(days=7)  # failed imports and jobs stay on the page this long
 LIST_LIMIT = 8
-PENDING_STATUSES = ("scheduled", "held")  # outbox rows still waiting for their moment
 BACKGROUND_KINDS = ("send_fanout",)  # contact imports are listed from their own table
 
 
@@ -110,10 +109,7 @@ class AdminOverview:
 def report_figures(org: Organization) -> OrganizationFigures:
     """The reports page's organization figures for its default period (all time), from the
     same cache entry the reports page uses."""
-    period = Period(None, None, org.timezone)
-    return cached(
-        ("organization", org.id, period), lambda: organization_figures(org.id, period)
-    ).value
+    return cached_organization_figures(org, Period(None, None, org.timezone)).value
 
 
 # --- coordinators ----------------------------------------------------------------------------
@@ -155,7 +151,7 @@ def upcoming_sends(org_id: int, *, now: datetime) -> list[UpcomingSend]:
             o.organization_id == org_id,
             OutreachSend.organization_id == org_id,
             OutreachSend.status == "scheduled",
-            o.status.in_(PENDING_STATUSES),
+            o.status.in_(outbox.PENDING),
             o.due_at >= now,
             o.due_at < now + SEND_WINDOW,
         )

@@ -18,6 +18,7 @@ from flask import current_app
 from sqlalchemy import exists, func, literal, select
 
 from app.contacts.audiences import audience_contacts_query
+from app.contacts.names import greeting_name_sql
 from app.contacts.models import Contact
 from app.extensions import db
 from app.outbox.encoding import analyze
@@ -86,7 +87,8 @@ def _recipient_groups(send, today):
         .with_only_columns(
             recipient_language_sql(send.campaign).label("language"),
             Contact.country.label("country"),
-            func.trim(func.coalesce(Contact.first_name, "")).label("name"),
+            # The name the fan-out writes ({first_name} is the first given name).
+            func.coalesce(greeting_name_sql(Contact.first_name), "").label("name"),
             notice.label("notice"),
         )
         .subquery()
@@ -127,7 +129,7 @@ def estimate_send(send, *, today) -> SendEstimate:
     always = send.campaign.organization.opt_out_notice == "always"
     for language, country, name, notice, count in _recipient_groups(send, today):
         language = language if language in bodies else default
-        name = (name or "").strip(" ")
+        name = name or ""
         first = info(language, name, bool(notice))
         # The opt-out line goes with a contact's first message only, unless "always".
         rest = first if always else info(language, name, False)

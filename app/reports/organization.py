@@ -8,6 +8,7 @@ from sqlalchemy import Integer, String, cast, distinct, func, or_, select, union
 from app.campaigns.models import Campaign
 from app.extensions import db
 from app.participation.models import ParticipationEvent as E
+from app.reports.cache import Computed, cached
 from app.reports.messages import attributed_opt_outs
 from app.reports.metrics import FAILURE_KINDS, REACH_KINDS, WORKSHOP_REACH_KINDS
 from app.reports.numbers import ratio
@@ -240,3 +241,9 @@ def organization_figures(org_id: int, period: Period) -> OrganizationFigures:
         by_strategy=_with_campaign_counts(rollups[PER_STRATEGY], campaigns, "strategy"),
         by_level=_with_campaign_counts(rollups[PER_LEVEL], campaigns, "level"),
     )
+
+
+def cached_organization_figures(org, period: Period) -> Computed:
+    """`organization_figures` through the report cache: the reports page and the dashboard
+    share one entry per organization and period."""
+    return cached(("organization", org.id, period), lambda: organization_figures(org.id, period))

@@ -36,7 +36,7 @@ from app.reports.cache import cached
 from app.reports.campaign import campaign_figures
 from app.reports.forms import ReportRangeForm
 from app.reports.metrics import METRICS
-from app.reports.organization import organization_figures
+from app.reports.organization import cached_organization_figures
 from app.reports.period import Period
 from app.reports.specs import CAMPAIGN_TABLES, ORGANIZATION_TABLES, SPECS
 from app.reports.suppression import is_hidden
@@ -72,10 +72,6 @@ def _campaign_figures(campaign, period: Period, granularity):
         ("campaign", campaign.organization_id, campaign.id, period, today, granularity),
         lambda: campaign_figures(campaign, period, today=today, granularity=granularity),
     )
-
-
-def _organization_figures(org, period: Period):
-    return cached(("organization", org.id, period), lambda: organization_figures(org.id, period))
 
 
 def _range_form() -> ReportRangeForm:
@@ -141,7 +137,7 @@ def index():
     form = _range_form()
     figures = tables = computed_at = None
     if form.validate():
-        computed = _organization_figures(org, form.period(org.timezone))
+        computed = cached_organization_figures(org, form.period(org.timezone))
         figures, computed_at = computed.value, computed.computed_at
         tables = organization_tables(figures)
     return render_template(
@@ -369,7 +365,7 @@ def export_table(table):
     form = _valid_range_or_400()
     period = form.period(org.timezone)
     if SPECS[table].scope == "organization":
-        built = organization_tables(_organization_figures(org, period).value)
+        built = organization_tables(cached_organization_figures(org, period).value)
         name = f"alcance-{org.slug}-{table}-{_period_slug(period)}.csv"
     else:
         campaign = get_owned_or_404(Campaign, request.args.get("campaign_id"))

@@ -60,6 +60,17 @@ def test_segments_follow_each_recipients_real_text(app):
     assert estimate.currency == "USD"
 
 
+def test_segments_count_the_name_the_fan_out_writes(app):
+    # "Joven Ánimo" would make the text UCS-2, but {first_name} is only "Joven".
+    org = make_org()
+    message = make_message(make_campaign(org), body_es=GSM_ES)
+    contact = make_contact(org, first_name="Joven Ánimo", last_name="Pérez")
+    make_outbox_row(contact, status="delivered", prepared_at=NOW, send_started_at=NOW)
+    estimate = _review(org, message).estimate
+    assert estimate.segments == 1
+    assert not estimate.versions[0].is_unicode
+
+
 def test_opt_out_line_only_counted_for_a_first_message(app):
     org = make_org()
     message = make_message(make_campaign(org), body_es=GSM_ES)
