@@ -18,8 +18,8 @@ from flask import current_app
 from sqlalchemy import exists, func, literal, select
 
 from app.contacts.audiences import audience_contacts_query
-from app.contacts.names import greeting_name_sql
 from app.contacts.models import Contact
+from app.contacts.names import greeting_name_sql
 from app.extensions import db
 from app.outbox.encoding import analyze
 from app.outbox.models import OutboxMessage, counted_as_sent
