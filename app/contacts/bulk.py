@@ -117,8 +117,9 @@ def make_selection(
         )
     parsed = set()
     for value in ids:
-        text = str(value).strip()
-        if not (text.isascii() and text.isdigit()) or not 0 < int(text[:11]) <= MAX_ID:
+        text = str(value).strip().lstrip("0")
+        # Length first: a huge number must not reach int() or the database.
+        if not (text.isascii() and text.isdigit()) or len(text) > 10 or int(text) > MAX_ID:
             raise _gone()
         parsed.add(int(text))
     return Selection(org_id, ids=tuple(sorted(parsed)))

@@ -163,7 +163,6 @@ BULK_ACTION_LABELS = {
     "export": _l("Export to CSV"),
     "erase": _l("Erase on request…"),
 }
-BULK_SCOPES = ("selected", "page", "all")
 # Why a coordinator opts contacts out (recorded as a code; no free text, so no personal data).
 OPT_OUT_REASON_LABELS = {
     "asked": _l("The young person asked not to be messaged"),

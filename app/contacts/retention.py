@@ -13,7 +13,7 @@ from sqlalchemy import and_, delete, exists, or_, select, update
 
 from app.contacts.age import age_band_sql
 from app.contacts.models import Contact, ContactTag
-from app.contacts.services import erase_messages
+from app.contacts.services import ERASED_VALUES, erase_messages
 from app.extensions import db
 from app.participation.models import ParticipationEvent
 from app.security_log import security_event
@@ -56,11 +56,7 @@ def purge_inactive_contacts(*, months: int, now: datetime) -> int:
             .where(Contact.id.in_(chunk))
             .values(
                 age_band=age_band_sql(now.year),
-                birth_year=None,
-                phone=None,
-                first_name=None,
-                last_name=None,
-                consent_basis=None,
+                **ERASED_VALUES,
                 erased_at=now,
                 updated_at=now,
             )

@@ -16,7 +16,7 @@ from app.campaigns import services as campaigns
 from app.campaigns.models import Campaign, CampaignMessage
 from app.errors import DomainError
 from app.extensions import db
-from app.outbox.placeholders import WORKSHOP_FIELDS, used_placeholders
+from app.outbox.placeholders import used_placeholders
 
 # TRANSLATORS: the default text of a workshop invitation SMS. Keep every {placeholder} as
 # is. The RSVP line ("Reply YES 4821...") is added after it. In Spanish, prefer words
@@ -38,19 +38,26 @@ NEEDS_WORKSHOP = {
 }
 
 
+# An invitation says when or where; a text with only the title or the code does not.
+WHEN_WHERE = {"workshop_date", "workshop_time", "workshop_venue"}
+
+
 def speaks_of_workshop(body: str | None) -> bool:
-    return any(name in WORKSHOP_FIELDS for name in used_placeholders(body or ""))
+    return bool(WHEN_WHERE & set(used_placeholders(body or "")))
 
 
 def is_invitation(message: CampaignMessage) -> bool:
     return speaks_of_workshop(message.body_es) or speaks_of_workshop(message.body_en)
 
 
-def invitation_messages(campaign_id: int) -> list[CampaignMessage]:
-    """The campaign's messages that can invite to one of its workshops, oldest first."""
+def invitation_messages(workshop) -> list[CampaignMessage]:
+    """The messages of `workshop`'s campaign that can invite to it, oldest first."""
     messages = db.session.scalars(
         select(CampaignMessage)
-        .where(CampaignMessage.campaign_id == campaign_id)
+        .where(
+            CampaignMessage.organization_id == workshop.organization_id,
+            CampaignMessage.campaign_id == workshop.campaign_id,
+        )
         .order_by(CampaignMessage.id)
     )
     return [message for message in messages if is_invitation(message)]
@@ -79,7 +86,6 @@ def write_invitation_message(
         DomainError: on the field concerned; nothing is saved.
     """
     for language, body in (("es", body_es), ("en", body_en)):
-        used = set(used_placeholders(body or ""))
-        if (body or "").strip() and not used & {"workshop_date", "workshop_time", "workshop_venue"}:
+        if (body or "").strip() and not speaks_of_workshop(body):
             raise DomainError(NEEDS_WORKSHOP[language], field=BODY_FIELDS[language])
     return campaigns.add_message(campaign, label=label, body_es=body_es, body_en=body_en)

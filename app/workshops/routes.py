@@ -310,7 +310,7 @@ def cancel(workshop_id):
 def _invite_page(workshop, form: InviteForm, message_form: InvitationMessageForm | None = None):
     """The invite page. Only the campaign's invitation messages are offered; without any,
     the page offers to write one (`message_form`, prefilled with the default texts)."""
-    messages = invitation_messages.invitation_messages(workshop.campaign_id)
+    messages = invitation_messages.invitation_messages(workshop)
     audiences = db.session.scalars(scoped(Audience).order_by(Audience.name)).all()
     form.message.choices = choices([(m.id, m.label) for m in messages])
     form.audience.choices = choices([(a.id, a.name) for a in audiences])

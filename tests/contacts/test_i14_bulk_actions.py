@@ -202,6 +202,15 @@ ME = "me"  # replaced by the id of the test's own contact
             "Some of the selected contacts are no longer in your list. Reload the page and "
             "select them again.",
         ),
+        *(
+            (
+                dict(scope="selected", ids=[ME, bad], action="add_tag", tag="x"),
+                "Some of the selected contacts are no longer in your list. Reload the page and "
+                "select them again.",
+            )
+            # Leading zeros hiding a huge number, past Python's int() digit limit, zero.
+            for bad in ("00000000001" + "0" * 30, "9" * 5000, "0")
+        ),
         (
             dict(scope="all", action="add_tag", tag="x", **{"f-state": "ZZ"}),
             "The search filters are not valid. Search again, then choose the contacts.",

@@ -10,6 +10,7 @@ from markupsafe import escape
 from sqlalchemy import func, select
 
 from app.campaigns.models import CampaignMessage
+from app.errors import DomainError
 from app.extensions import db
 from app.outbox.encoding import is_gsm
 from app.workshops import invitation_messages
@@ -121,9 +122,14 @@ def test_invitation_messages_are_those_that_speak_of_the_workshop(workshop):
     invite = make_message(
         workshop.campaign, label="Inv", body_es="Te esperamos el {workshop_date}", body_en="Hi"
     )
-    assert [m.id for m in invitation_messages.invitation_messages(workshop.campaign_id)] == [
-        invite.id
-    ]
+    # Only the code or the title does not say when or where: not offered, and not
+    # accepted when written from the invite page either (one rule for both).
+    make_message(workshop.campaign, label="Code", body_es="Clave {workshop_code}", body_en="Hi")
+    assert [m.id for m in invitation_messages.invitation_messages(workshop)] == [invite.id]
+    with pytest.raises(DomainError):
+        invitation_messages.write_invitation_message(
+            workshop.campaign, label="x", body_es="Clave {workshop_code}", body_en="{workshop_date}"
+        )
 
 
 def test_the_page_in_spanish(client, coordinator, workshop):
