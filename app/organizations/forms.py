@@ -67,14 +67,20 @@ def hour_list(text: str | None) -> list[str]:
     return [t for t in re.split(r"[\s,;]+", text or "") if t and t.lower() not in LIST_WORDS]
 
 
+def stored_hours(stored: str | None) -> list[str]:
+    """The whole hours of a stored list ("24,2"); anything else is ignored, as the reminder
+    scheduler ignores it."""
+    return [hour for hour in hour_list(stored) if hour.isascii() and hour.isdigit()]
+
+
 def spoken_hours(stored: str | None) -> str:
     """Stored reminder hours ("24,2") as the UI language lists them ("24 y 2")."""
-    return format_list(hour_list(stored), locale=get_locale() or "es_MX")
+    return format_list(stored_hours(stored), locale=get_locale() or "es_MX")
 
 
 def reminder_summary(stored: str | None) -> str:
     """The reminders now in force, as a sentence ("24 y 2 horas antes del inicio.")."""
-    hours = hour_list(stored)
+    hours = stored_hours(stored)
     if not hours:
         return str(_l("No workshop reminders are sent."))
     # One hour reads singular ("1 hora"); a list reads plural ("24 y 1 horas"): 2 stands

@@ -104,3 +104,12 @@ def test_a_wrong_list_is_shown_again_as_typed(client, login, admin):
     response = client.post("/organization/settings", data=form_data(page, reminder_hours="24 y x"))
     assert response.status_code == 400
     assert 'value="24 y x"' in response.get_data(as_text=True)
+
+
+def test_a_stored_value_that_is_not_hours_does_not_break_the_page(client, login, admin):
+    # Written outside the form (an old row, a manual fix): the page still opens and
+    # shows the hours the reminder scheduler would use.
+    admin.organization.reminder_hours = "24,dos"
+    db.session.commit()
+    login(admin)
+    assert "Now: 24 hours before the start." in page_text(client, "en")
