@@ -31,7 +31,7 @@ from app.organizations.countries import COUNTRY_LABELS
 from app.outbox import api as outbox
 from app.outbox import placeholders
 from app.outbox.encoding import SmsInfo, analyze
-from app.outbox.models import InboundMessage, OutboxMessage
+from app.outbox.models import OutboxMessage
 from app.outbox.text import opt_out_notice
 from app.participation.models import ParticipationEvent
 
@@ -519,13 +519,8 @@ class Activity:
 def campaign_activity(campaign: Campaign) -> Activity:
     """What waits in a campaign's inbox and outbox (read from the outbox's tables, so the
     campaign pages need nothing from the sends feature)."""
-    replies = db.session.scalar(
-        select(func.count()).where(
-            InboundMessage.organization_id == campaign.organization_id,
-            InboundMessage.campaign_id == campaign.id,
-            InboundMessage.needs_review.is_(True),
-            InboundMessage.reviewed_at.is_(None),
-        )
+    replies = outbox.unreviewed_replies(
+        organization_id=campaign.organization_id, campaign_id=campaign.id
     )
     sends, messages = db.session.execute(
         select(func.count(func.distinct(OutboxMessage.send_id)), func.count()).where(
@@ -535,7 +530,7 @@ def campaign_activity(campaign: Campaign) -> Activity:
         )
     ).one()
     return Activity(
-        replies_to_review=replies or 0, sends_scheduled=sends or 0, messages_scheduled=messages
+        replies_to_review=replies, sends_scheduled=sends or 0, messages_scheduled=messages
     )
 
 

@@ -232,3 +232,18 @@ def erase_texts(contact_ids, *, now: datetime) -> None:
 def mark_reviewed(inbound: InboundMessage, *, now: datetime) -> None:
     """A coordinator has read a reply flagged for review."""
     inbound.reviewed_at = now
+
+
+def unreviewed_replies(*, organization_id: int, campaign_id: int) -> int:
+    """Replies of a campaign flagged for review and not reviewed yet (a read, for pages)."""
+    return (
+        db.session.scalar(
+            select(func.count()).where(
+                InboundMessage.organization_id == organization_id,
+                InboundMessage.campaign_id == campaign_id,
+                InboundMessage.needs_review.is_(True),
+                InboundMessage.reviewed_at.is_(None),
+            )
+        )
+        or 0
+    )

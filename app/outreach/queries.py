@@ -4,6 +4,7 @@ from sqlalchemy import func, or_, select
 
 from app.contacts.models import Contact
 from app.extensions import db
+from app.outbox import api as outbox
 from app.outbox.models import InboundMessage, OutboxMessage
 from app.outreach.models import OutreachSend
 
@@ -56,16 +57,8 @@ def inbox_of(campaign, *, flagged_only: bool):
 
 
 def unreviewed_count(campaign) -> int:
-    return (
-        db.session.scalar(
-            select(func.count()).where(
-                InboundMessage.organization_id == campaign.organization_id,
-                InboundMessage.campaign_id == campaign.id,
-                InboundMessage.needs_review.is_(True),
-                InboundMessage.reviewed_at.is_(None),
-            )
-        )
-        or 0
+    return outbox.unreviewed_replies(
+        organization_id=campaign.organization_id, campaign_id=campaign.id
     )
 
 
