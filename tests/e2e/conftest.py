@@ -190,6 +190,9 @@ def live_server(tmp_path_factory, compiled_translations):
         "GUNICORN_THREADS": "4",
         "ALCANCE_LANG": helpers.WORKER_LANG,
         "LOG_JSON": "0",
+        # The report cache is per gunicorn process: with two processes, the dashboard and the
+        # reports page could each serve a copy computed at a different moment of the journey.
+        "REPORTS_CACHE_SECONDS": "0",
     }
     for name in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "REDIS_URL", "TEST_DATABASE_URL"):
         env.pop(name, None)
