@@ -34,7 +34,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
-from sqlalchemy import insert, select, update
+from sqlalchemy import Integer, insert, select, update
 from sqlalchemy.exc import DBAPIError
 
 from app.contacts.csv_import import (
@@ -55,7 +55,7 @@ from app.contacts.models import CONSENT_SOURCES, DUPLICATE_RULES, Contact, Conta
 from app.contacts.services import local_today
 from app.contacts.validation import CONSENT_ALIASES, clean_contact, fold
 from app.csvutil import SafeCsvWriter
-from app.db_dialect import is_postgres
+from app.db_dialect import in_values, is_postgres
 from app.errors import DomainError
 from app.extensions import db
 from app.jobs.services import enqueue
@@ -227,7 +227,7 @@ def _names_provided(provided: set[str], values: dict) -> None:
         provided.update(name for name in ("first_name", "last_name") if values[name])
 
 
-def _check_row(
+def check_row(
     row: SourceRow,
     imp: ContactImport,
     org: Organization,
@@ -491,7 +491,7 @@ class _Applier:
     def run(self, data: bytes, progress=None) -> ApplyResult:
         gender_m = _gender_m(gender_letters(data, self.layout))
         checked = (
-            _check_row(row, self.imp, self.org, self.today, gender_m)
+            check_row(row, self.imp, self.org, self.today, gender_m)
             for row in iter_rows(data, self.layout)
         )
         seen = 0
@@ -548,7 +548,7 @@ class _Applier:
             phone: (contact_id, dict(zip(MERGED, state, strict=True)))
             for contact_id, phone, *state in db.session.execute(
                 select(Contact.id, Contact.phone, *_STATE_COLUMNS).where(
-                    Contact.organization_id == self.org.id, Contact.phone.in_(phones)
+                    Contact.organization_id == self.org.id, in_values(Contact.phone, phones)
                 )
             )
         }
@@ -558,7 +558,7 @@ class _Applier:
         tags: dict[int, set[str]] = {}
         for contact_id, name in db.session.execute(
             select(ContactTag.contact_id, ContactTag.name).where(
-                ContactTag.contact_id.in_(contact_ids)
+                in_values(ContactTag.contact_id, contact_ids, Integer)
             )
         ):
             tags.setdefault(contact_id, set()).add(name)
@@ -614,7 +614,7 @@ class _Applier:
             return []
         ids = db.session.execute(
             select(Contact.id, Contact.phone).where(
-                Contact.organization_id == org_id, Contact.phone.in_(tagged)
+                Contact.organization_id == org_id, in_values(Contact.phone, tagged)
             )
         )
         return [
