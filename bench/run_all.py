@@ -34,6 +34,7 @@ BENCHMARKS = [
     ("contacts_import", "contacts_import.py", [], ["--rows", "3000"], 1200),
     ("fanout", "fanout.py", [], ["--contacts", "3000"], 900),
     ("dispatch", "dispatch.py", [], ["--messages", "300", "--limit", "20"], 1500),
+    ("status_counts", "status_counts.py", [], ["--messages", "3000", "--runs", "3"], 900),
     ("reports", "reports.py", [], ["--contacts", "5000", "--events", "20000", "--runs", "1"], 2400),
     (
         "web_load",

@@ -441,13 +441,9 @@ def transition_campaign(campaign: Campaign, to_status: str, *, now: datetime) ->
 
 
 def outbox_counts(campaign: Campaign) -> dict[str, int]:
-    """{outbox status: number of rows} for the campaign."""
-    rows = db.session.execute(
-        select(OutboxMessage.status, func.count())
-        .where(OutboxMessage.campaign_id == campaign.id)
-        .group_by(OutboxMessage.status)
-    )
-    return dict(rows.all())
+    """{outbox status: number of rows} for the campaign (the outbox's status counters: the
+    campaign page never counts the messages themselves)."""
+    return outbox.status_counts(campaign.organization_id, campaign_id=campaign.id)
 
 
 # ---------------------------------------------------------------------------------------
@@ -522,15 +518,18 @@ def campaign_activity(campaign: Campaign) -> Activity:
     replies = outbox.unreviewed_replies(
         organization_id=campaign.organization_id, campaign_id=campaign.id
     )
-    sends, messages = db.session.execute(
-        select(func.count(func.distinct(OutboxMessage.send_id)), func.count()).where(
-            OutboxMessage.organization_id == campaign.organization_id,
-            OutboxMessage.campaign_id == campaign.id,
-            OutboxMessage.status.in_(PENDING),
-        )
-    ).one()
+    # From the status counters: a campaign page never counts its outbox rows.
+    pending = {
+        send_id: sum(counts.get(status, 0) for status in PENDING)
+        for send_id, counts in outbox.status_counts(
+            campaign.organization_id, campaign_id=campaign.id, by_send=True
+        ).items()
+    }
+    campaign_wide = outbox.status_counts(campaign.organization_id, campaign_id=campaign.id)
     return Activity(
-        replies_to_review=replies, sends_scheduled=sends or 0, messages_scheduled=messages
+        replies_to_review=replies,
+        sends_scheduled=sum(1 for n in pending.values() if n),
+        messages_scheduled=sum(campaign_wide.get(status, 0) for status in PENDING),
     )
 
 

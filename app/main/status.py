@@ -8,6 +8,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.extensions import db
+from app.outbox import api as outbox
 from app.outbox.models import OutboxMessage
 from app.ratelimit import LimitStatus, rate_limits
 from app.webhooks.signature import Rejections, rejections
@@ -50,14 +51,8 @@ def system_status(organization_id: int, *, now: datetime) -> SystemStatus:
     organizations' volumes are not shown)."""
     base = current_app.config["PUBLIC_BASE_URL"]
     org_rows = OutboxMessage.organization_id == organization_id
-    queue = dict.fromkeys(QUEUE_STATUSES, 0)
-    queue.update(
-        db.session.execute(
-            select(OutboxMessage.status, func.count())
-            .where(org_rows, OutboxMessage.status.in_(QUEUE_STATUSES))
-            .group_by(OutboxMessage.status)
-        ).all()
-    )
+    counts = outbox.status_counts(organization_id)  # the counters, not a scan of the rows
+    queue = {status: counts.get(status, 0) for status in QUEUE_STATUSES}
     due = (
         db.session.scalar(
             select(func.count()).where(

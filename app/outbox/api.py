@@ -12,11 +12,19 @@ list, tuple or set with `IN`; `where=` adds SQL conditions for the rest.
 
 from datetime import datetime
 
-from sqlalchemy import delete, func, literal, select, update
+from sqlalchemy import delete, func, literal, literal_column, select, union_all, update
 
 from app.db_dialect import insert_ignoring_duplicates
 from app.extensions import db
-from app.outbox.models import CHANNELS, PURPOSES, InboundMessage, OutboxMessage
+from app.outbox.counters import fold_if_many
+from app.outbox.models import (
+    CHANNELS,
+    PURPOSES,
+    InboundMessage,
+    OutboxMessage,
+    OutboxStatusCount,
+    OutboxStatusDelta,
+)
 from app.timeutil import UTCDateTime
 
 # Not yet claimed by a worker: a cancel, a pause or a new text still applies as is.
@@ -247,3 +255,50 @@ def unreviewed_replies(*, organization_id: int, campaign_id: int) -> int:
         )
         or 0
     )
+
+
+def status_counts(
+    organization_id: int | None = None, *, send_ids=None, campaign_id=None, by_send=False
+):
+    """How many messages have each status, exact at this moment, read from the status
+    counters (app/outbox/counters.py) instead of the messages themselves: with `send_ids`
+    (or `by_send`, every send of the campaign), {send_id: {status: count}}; else {status:
+    count} of the campaign, of the organization, or (no organization, e.g. for metrics) of
+    every organization. Statuses without messages are left out; so is "no send" (0)."""
+    per_send = by_send or send_ids is not None
+    if send_ids is not None:
+        send_ids = [i for i in send_ids if i]  # 0 is the counters' "no send"
+        if not send_ids:
+            return {}
+    filters = {"organization_id": organization_id, "campaign_id": campaign_id}
+    parts = []
+    for model, value, is_delta in (
+        (OutboxStatusCount, OutboxStatusCount.count, 0),
+        (OutboxStatusDelta, OutboxStatusDelta.delta, 1),
+    ):
+        conditions = [getattr(model, k) == v for k, v in filters.items() if v is not None]
+        if send_ids is not None:
+            conditions.append(model.send_id.in_(send_ids))
+        parts.append(
+            select(
+                model.send_id,
+                model.status,
+                value.label("n"),
+                literal_column(str(is_delta)).label("is_delta"),
+            ).where(*conditions)
+        )
+    # One statement, so one snapshot: a fold committing meanwhile moves deltas into the
+    # counts all at once, and the sum is the same before and after it.
+    both = union_all(*parts).subquery()
+    keys = [both.c.send_id, both.c.status] if per_send else [both.c.status]
+    rows = db.session.execute(
+        select(*keys, func.sum(both.c.n), func.sum(both.c.is_delta)).group_by(*keys)
+    ).all()
+    fold_if_many(sum(row[-1] for row in rows))
+    if not per_send:
+        return {status: int(n) for status, n, _ in rows if n}
+    result: dict = {}
+    for send_id, status, n, _ in rows:
+        if n and send_id:
+            result.setdefault(send_id, {})[status] = int(n)
+    return result

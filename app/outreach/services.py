@@ -410,24 +410,11 @@ def cancelable(counts: dict) -> bool:
 
 
 def status_counts(*, send_ids=None, campaign_id=None) -> dict:
-    """{send_id: {status: count}} for the given sends, or {status: count} for a campaign."""
+    """{send_id: {status: count}} for the given sends, or {status: count} for a campaign
+    (the outbox's status counters: no page counts the messages themselves)."""
     if campaign_id is not None:
-        rows = db.session.execute(
-            select(OutboxMessage.status, func.count())
-            .where(OutboxMessage.campaign_id == campaign_id)
-            .group_by(OutboxMessage.status)
-        )
-        return dict(rows.all())
-    result: dict = {}
-    if send_ids:
-        rows = db.session.execute(
-            select(OutboxMessage.send_id, OutboxMessage.status, func.count())
-            .where(OutboxMessage.send_id.in_(send_ids))
-            .group_by(OutboxMessage.send_id, OutboxMessage.status)
-        )
-        for send_id, status, count in rows:
-            result.setdefault(send_id, {})[status] = count
-    return result
+        return outbox.status_counts(campaign_id=campaign_id)
+    return outbox.status_counts(send_ids=list(send_ids or ()))
 
 
 def enroll_late_joiners(*, now: datetime) -> int:
