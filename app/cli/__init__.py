@@ -8,6 +8,7 @@ from app.cli.demo import seed_demo
 from app.cli.i18n import i18n_cli
 from app.cli.orgs import orgs_cli, users_cli
 from app.cli.outbox import outreach_cli
+from app.cli.partitions import partitions_cli
 from app.cli.reports import reports_cli
 
 
@@ -20,5 +21,6 @@ def register_cli(app) -> None:
         contacts_cli,
         outreach_cli,
         reports_cli,
+        partitions_cli,
     ):
         app.cli.add_command(command)

@@ -20,8 +20,17 @@ from app.extensions import db
 from app.jobs.models import Job
 
 
+def progress_folder() -> Path:
+    return Path(current_app.instance_path) / "job-progress"
+
+
 def progress_file(job_id: int) -> Path:
-    return Path(current_app.instance_path) / "job-progress" / f"{job_id}.json"
+    return progress_folder() / f"{job_id}.json"
+
+
+def discard_progress_file(job_id: int) -> None:
+    """The job ended: its row holds the final figures (app.jobs.cleanup purges leftovers)."""
+    progress_file(job_id).unlink(missing_ok=True)
 
 
 def read_progress_file(job_id: int) -> dict | None:

@@ -8,7 +8,7 @@ from sqlalchemy import and_, select, update
 from app.db_dialect import claimable, is_postgres
 from app.extensions import db
 from app.jobs.models import Job
-from app.jobs.progress import Progress, read_progress_file
+from app.jobs.progress import Progress, discard_progress_file, read_progress_file
 
 logger = logging.getLogger("alcance.jobs")
 HANDLERS = {}
@@ -133,6 +133,8 @@ def run(job: Job, *, clock) -> None:
         job.finished_at = clock() if final else None
         job.claimed_by = job.lease_expires_at = None
         db.session.commit()
+        if not is_postgres():
+            discard_progress_file(job_id)
         return
     job = db.session.get(Job, job_id)
     final = None if is_postgres() else read_progress_file(job_id)
@@ -144,3 +146,5 @@ def run(job: Job, *, clock) -> None:
     if job.total is not None:
         job.done = max(job.done, job.total)
     db.session.commit()
+    if not is_postgres():
+        discard_progress_file(job_id)  # folded into the row just committed

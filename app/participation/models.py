@@ -1,9 +1,11 @@
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String
+from sqlalchemy import ForeignKey, Index, Integer, PrimaryKeyConstraint, String, event
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
+from app.participation.partitions import create_initial_partitions
 from app.tenancy import OrgOwned
 from app.timeutil import UTCDateTime, utcnow
 
@@ -28,7 +30,14 @@ CHANNELS = ("sms", "workshop", "web", "import")
 
 class ParticipationEvent(OrgOwned, db.Model):
     """Append-only: one row per participation event. Rows survive a contact's erasure
-    (the contact row stays, de-identified), so reach figures stay correct."""
+    (the contact row stays, de-identified), so reach figures stay correct.
+
+    On PostgreSQL the table is partitioned by month of `occurred_at`
+    (app/participation/partitions.py), so its primary key must include it: the database's
+    key is (id, occurred_at) there, while the mapped key stays `id`, unique by itself (one
+    SERIAL sequence) and the key on SQLite, whose plain table autoincrements only a lone
+    INTEGER PRIMARY KEY. Nothing may reference an event by foreign key: PostgreSQL would
+    need (id, occurred_at)."""
 
     __tablename__ = "participation_events"
     __table_args__ = (
@@ -56,6 +65,10 @@ class ParticipationEvent(OrgOwned, db.Model):
         Index(
             "ix_participation_org_kind_time", "organization_id", "kind", "occurred_at", "contact_id"
         ),
+        {
+            "postgresql_partition_by": "RANGE (occurred_at)",
+            "info": {"postgresql_primary_key": ("id", "occurred_at")},
+        },
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -70,3 +83,24 @@ class ParticipationEvent(OrgOwned, db.Model):
     channel: Mapped[str] = mapped_column(String(10))
     detail: Mapped[str | None] = mapped_column(String(40))  # e.g. a Twilio error code
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+@compiles(PrimaryKeyConstraint, "postgresql")
+def _postgresql_primary_key(constraint, compiler, **kw):
+    """A table's `info["postgresql_primary_key"]` columns as its key on PostgreSQL (the
+    partition key must be part of a partitioned table's key)."""
+    table = constraint.table
+    columns = table.info.get("postgresql_primary_key") if table is not None else None
+    if not columns:
+        return compiler.visit_primary_key_constraint(constraint, **kw)
+    name = compiler.preparer.format_constraint(constraint) if constraint.name else None
+    prefix = f"CONSTRAINT {name} " if name else ""
+    return f"{prefix}PRIMARY KEY ({', '.join(columns)})"
+
+
+@event.listens_for(ParticipationEvent.__table__, "after_create")
+def _create_partitions(table, connection, **kw):
+    # db.create_all (tests, a new laptop or server database) builds the partitioned parent;
+    # inserts need its partitions at once. Migrations create them themselves.
+    if connection.dialect.name == "postgresql":
+        create_initial_partitions(connection, now=utcnow(), months_ahead=3)
