@@ -1,15 +1,31 @@
-"""Recently computed report figures, reused for REPORTS_CACHE_SECONDS (default 60).
+"""Recently computed report figures and their rendered HTML, reused for
+REPORTS_CACHE_SECONDS (default 60).
 
-A dashboard's figures at national scale take tens of milliseconds to seconds of database
-work; evaluators and coordinators reload the same dashboards all day. Each web process
-keeps the figures it computed, keyed by everything they depend on (organization,
-campaign, period, local date, granularity), for at most a minute: pages say "figures as
-of HH:MM", so nobody mistakes them for live counters. Per process (no shared store): no
-serialization, nothing personal leaves the process, and a figure is never older than the
-setting whichever process answers.
+Figures come from the rollups (participation.rollups), yet a national dashboard still
+takes tens of milliseconds to compute and more to turn into tables, charts and HTML;
+evaluators and coordinators reload the same dashboards all day. Entries are keyed by
+everything they depend on (organization, campaign, period, local date, granularity; for
+HTML also the viewer's suppression threshold, language and links) and kept at most a
+minute: pages say "figures as of HH:MM", so nobody mistakes them for live counters.
+
+Shared, not per process, when REDIS_URL is set: every web process then serves the same
+copy of a key (the first one computed wins, `SET NX`), so the dashboard and the reports
+page never show figures computed at different moments by different processes. Keying by
+a data version instead (the rollups' last change) would have needed a counter row that
+every event insert updates, a lock all concurrent writers of an organization would queue
+on. Figures are aggregates (no names, no phones), and a rendered fragment holds only what
+its key's viewers may see. Without Redis, or when it does not answer, each process keeps
+its own copies (the previous behaviour).
+
+A fragment is cached under its figures' key and `computed_at`, so it is always the
+rendering of the figures shown beside it.
 """
 
+import hashlib
+import logging
+import pickle
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,7 +36,12 @@ from flask import current_app
 
 from app.timeutil import utcnow
 
-MAX_ENTRIES = 64  # dashboards in use at once per process; bounded memory
+logger = logging.getLogger("alcance.reports")
+
+MAX_ENTRIES = 256  # figures and fragments in use at once per process; bounded memory
+REDIS_PREFIX = "alcance:reports:"
+REDIS_TIMEOUT_SECONDS = 0.5
+REDIS_RETRY_SECONDS = 30  # after a Redis failure, this process keeps its own copies
 
 
 @dataclass(frozen=True)
@@ -31,6 +52,8 @@ class Computed:
 
 _lock = threading.Lock()
 _caches: dict[int, TTLCache] = {}  # one per TTL setting (tests change it)
+_clients: dict[str, Any] = {}  # one Redis client per URL
+_redis_down_until = [0.0]
 
 
 def _cache(seconds: int) -> TTLCache:
@@ -40,25 +63,113 @@ def _cache(seconds: int) -> TTLCache:
         return _caches[seconds]
 
 
-def cached(key: tuple, compute: Callable[[], Any]) -> Computed:
-    """`compute()` or the same key's result from the last REPORTS_CACHE_SECONDS."""
+def _redis():
+    """The shared store's client, or None (not configured, or failing lately)."""
+    url = current_app.config.get("REDIS_URL")
+    if not url or time.monotonic() < _redis_down_until[0]:
+        return None
+    with _lock:
+        if url not in _clients:
+            import redis  # only processes with REDIS_URL load the client
+
+            _clients[url] = redis.Redis.from_url(
+                url,
+                socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+                socket_timeout=REDIS_TIMEOUT_SECONDS,
+            )
+        return _clients[url]
+
+
+def _redis_failed(error: Exception) -> None:
+    _redis_down_until[0] = time.monotonic() + REDIS_RETRY_SECONDS
+    logger.warning("report cache: Redis unavailable (%s); per-process copies", type(error).__name__)
+
+
+def _redis_key(full_key: tuple) -> str:
+    return REDIS_PREFIX + hashlib.sha256(repr(full_key).encode()).hexdigest()
+
+
+def _shared(full_key: tuple, seconds: int, compute: Callable[[], Any]) -> Any | None:
+    """Through Redis: the stored value, or `compute()`'s stored first-come; None when
+    Redis is not available (the caller falls back to this process's cache)."""
+    client = _redis()
+    if client is None:
+        return None
+    import redis
+
+    key = _redis_key(full_key)
+    try:
+        stored = client.get(key)
+        if stored is not None:
+            return pickle.loads(stored)  # noqa: S301 - written by this app's processes only
+        value = compute()
+        if not client.set(key, pickle.dumps(value), ex=seconds, nx=True):
+            # Another process stored its copy first: show that one, like every process.
+            stored = client.get(key)
+            if stored is not None:
+                return pickle.loads(stored)  # noqa: S301
+        return value
+    except (redis.RedisError, OSError) as error:
+        _redis_failed(error)
+        return None
+
+
+def _get_or_compute(key: tuple, compute: Callable[[], Any]) -> Any:
     seconds = current_app.config.get("REPORTS_CACHE_SECONDS", 0)
     if seconds <= 0:
-        return Computed(compute(), utcnow())
-    cache = _cache(seconds)
+        return compute()
     full_key = (current_app.config["SQLALCHEMY_DATABASE_URI"],) + key
+    computed = []
+
+    def once():  # a Redis failure after computing must not compute twice
+        if not computed:
+            computed.append(compute())
+        return computed[0]
+
+    shared = _shared(full_key, seconds, once)
+    if shared is not None:
+        return shared
+    cache = _cache(seconds)
     with _lock:
         hit = cache.get(full_key)
     if hit is not None:
         return hit
     # Computed outside the lock: two requests may compute the same key at once, harmless.
-    result = Computed(compute(), utcnow())
+    result = once()
     with _lock:
         cache[full_key] = result
     return result
 
 
+def cached(key: tuple, compute: Callable[[], Any]) -> Computed:
+    """`compute()` or the same key's result from the last REPORTS_CACHE_SECONDS."""
+    return _get_or_compute(("figures",) + key, lambda: Computed(compute(), utcnow()))
+
+
+def cached_fragment(figures_key: tuple, computed: Computed, variant: tuple, render) -> str:
+    """The HTML `render()` makes from the figures `computed` (cached under `figures_key`),
+    for one `variant` of viewer (suppression threshold, language, links), reused like
+    the figures. The key holds `computed_at`: new figures, new HTML."""
+    return _get_or_compute(("fragment", computed.computed_at) + figures_key + variant, render)
+
+
 def clear() -> None:
+    """Forget every copy (tests; the minute's expiry does it otherwise)."""
     with _lock:
         for cache in _caches.values():
             cache.clear()
+    _redis_down_until[0] = 0.0
+    try:
+        client = _redis()
+    except RuntimeError:  # outside an application context: no shared store to clear
+        client = None
+    if client is None:
+        return
+    import redis
+
+    try:
+        keys = list(client.scan_iter(match=REDIS_PREFIX + "*", count=1000))
+        if keys:
+            client.delete(*keys)
+    except (redis.RedisError, OSError) as error:
+        _redis_failed(error)

@@ -5,7 +5,8 @@ numbers: suppression for evaluators is applied later, when the numbers become ta
 (`tables.py`), so the CLI, the pages and the exports share them.
 
 A campaign report is six statements: reach (`reach.campaign_reach`: the campaign's
-events grouped by contact once, as a MATERIALIZED CTE that four GROUP BYs read), the
+reached contacts from the rollups, one row each, as a MATERIALIZED CTE that four GROUP
+BYs read), the
 rare SMS outcomes (failures, replies), the workshop funnel, the opt-out attribution, the
 targeted audience and the message labels. Python only adds up their small grouped
 results: municipality spellings that differ by accents or case, and the UTC hours of
@@ -31,6 +32,7 @@ from app.reports.reach import (
     MessageReach,
     NewlyReached,
     campaign_reach,
+    campaign_reach_from_events,
     targeted_groups,
 )
 from app.reports.sql import allow_large_hash_aggregates
@@ -243,14 +245,24 @@ def _message_figures(
 
 
 def campaign_figures(
-    campaign: Campaign, period: Period, *, today: date, granularity: str | None = None
+    campaign: Campaign,
+    period: Period,
+    *,
+    today: date,
+    granularity: str | None = None,
+    from_rollups: bool = True,
 ) -> CampaignFigures:
-    """Every figure of the campaign dashboard for `period` (exact; see metrics.py)."""
+    """Every figure of the campaign dashboard for `period` (exact; see metrics.py).
+
+    Reach comes from the rollups (participation.rollups); `from_rollups=False` reads the
+    raw events instead, the reference the tests and the bench compare with."""
     org_id, campaign_id = campaign.organization_id, campaign.id
     allow_large_hash_aggregates()
     reference_year = min(period.end or today, today).year
     labels = _message_labels(org_id, campaign_id)
-    reach = campaign_reach(org_id, campaign_id, period, list(labels))
+    reach = (campaign_reach if from_rollups else campaign_reach_from_events)(
+        org_id, campaign_id, period, list(labels)
+    )
     outcomes = sms_outcomes(org_id, campaign_id, period)
     workshops, workshop_doses = workshop_funnel(org_id, campaign_id, period)
     opt_outs = campaign_opt_outs(org_id, campaign_id, period)

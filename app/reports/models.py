@@ -6,6 +6,10 @@ from sqlalchemy import ForeignKey, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
+
+# The rollups the reports read: imported here so that the metadata (create_all, Alembic)
+# has their tables and triggers wherever the report models are loaded.
+from app.participation.rollups import ROLLUP_TABLES  # noqa: F401
 from app.tenancy import OrgOwned
 from app.timeutil import UTCDateTime, utcnow
 

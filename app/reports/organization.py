@@ -8,11 +8,12 @@ from sqlalchemy import Integer, String, cast, distinct, func, or_, select, union
 from app.campaigns.models import Campaign
 from app.extensions import db
 from app.participation.models import ParticipationEvent as E
+from app.participation.rollups import ReachHourRollup, ReachRollup
 from app.reports.cache import Computed, cached
 from app.reports.messages import attributed_opt_outs
 from app.reports.metrics import FAILURE_KINDS, REACH_KINDS, WORKSHOP_REACH_KINDS
 from app.reports.numbers import ratio
-from app.reports.period import Period
+from app.reports.period import Period, period_hours
 from app.reports.sql import allow_large_hash_aggregates, count_if, in_period, union_branch
 
 
@@ -118,11 +119,10 @@ PER_STRATEGY, PER_LEVEL = "strategy", "level"
 COUNTS_LAYOUT = {"key": String, **dict.fromkeys(COUNT_FIELDS, Integer)}
 
 
-def _counts_statement(org_id: int, period: Period):
-    """One statement: the organization's events grouped by (campaign, contact) once, in
-    the order of `ix_participation_campaign_contact`, kept as a MATERIALIZED CTE, then
-    counted per campaign, per strategy, per level and overall."""
-    pairs = (
+def _pairs_from_events(org_id: int, period: Period):
+    """The reference (tests, bench): the organization's events grouped by (campaign,
+    contact) once, in the order of `ix_participation_campaign_contact`."""
+    return (
         select(
             E.campaign_id.label("campaign_id"),
             E.contact_id.label("contact_id"),
@@ -139,9 +139,50 @@ def _counts_statement(org_id: int, period: Period):
         )
         .group_by(E.campaign_id, E.contact_id)
         .order_by(E.campaign_id, E.contact_id)  # streamed from the campaign/contact index
-        .cte("pairs")
-        .prefix_with("MATERIALIZED")
     )
+
+
+def _pairs_from_rollups(org_id: int, period: Period):
+    """The same (campaign, contact) rows from the rollups: `participation_reach` for all
+    time, the contact hours inside the period otherwise; None when the period's bounds
+    are not whole UTC hours (only the events are exact then)."""
+    hours = period_hours(period)
+    if hours is None:
+        return None
+    if hours == (None, None):
+        R = ReachRollup
+        return select(
+            R.campaign_id.label("campaign_id"),
+            R.contact_id.label("contact_id"),
+            R.delivered.label("delivered"),
+            R.attended.label("attended"),
+            R.failed.label("failed"),
+            R.undelivered.label("undelivered"),
+        ).where(R.organization_id == org_id)
+    H, (low, high) = ReachHourRollup, hours
+    return (
+        select(
+            H.campaign_id.label("campaign_id"),
+            H.contact_id.label("contact_id"),
+            *(func.sum(H.__table__.c[name]).label(name) for name in PAIR_COUNTS),
+        )
+        .where(
+            H.organization_id == org_id,
+            *([H.hour >= low] if low is not None else []),
+            *([H.hour < high] if high is not None else []),
+        )
+        .group_by(H.campaign_id, H.contact_id)
+    )
+
+
+PAIR_COUNTS = ("delivered", "attended", "failed", "undelivered")
+
+
+def _counts_statement(pairs):
+    """One statement: the (campaign, contact) rows of `pairs` (columns campaign_id,
+    contact_id and PAIR_COUNTS), kept as a MATERIALIZED CTE, counted per campaign, per
+    strategy, per level and overall."""
+    pairs = pairs.cte("pairs").prefix_with("MATERIALIZED")
     q = pairs.c
     sms, workshop = q.delivered > 0, q.attended > 0
     reached = or_(sms, workshop)
@@ -195,14 +236,22 @@ def _with_campaign_counts(
     return list(found.values())
 
 
-def organization_figures(org_id: int, period: Period) -> OrganizationFigures:
+def organization_figures(
+    org_id: int, period: Period, *, from_rollups: bool = True
+) -> OrganizationFigures:
     """Metrics reached, delivery_rate, opt_out_rate, reach_proportion for every campaign,
-    the organization (people counted once) and by CSAP strategy and IOM level."""
+    the organization (people counted once) and by CSAP strategy and IOM level.
+
+    The people come from the rollups (participation.rollups); `from_rollups=False` reads
+    the raw events instead, the reference the tests and the bench compare with."""
     allow_large_hash_aggregates()
+    pairs = _pairs_from_rollups(org_id, period) if from_rollups else None
+    if pairs is None:
+        pairs = _pairs_from_events(org_id, period)
     summaries = _campaign_summaries(org_id)
     totals = Counts()
     rollups = {PER_STRATEGY: {}, PER_LEVEL: {}}
-    for row in db.session.execute(_counts_statement(org_id, period)):
+    for row in db.session.execute(_counts_statement(pairs)):
         counts = Counts(**{name: int(row._mapping[name] or 0) for name in COUNT_FIELDS})
         if row.section == PER_CAMPAIGN:
             summary = summaries.get(int(row.key))
@@ -246,4 +295,9 @@ def organization_figures(org_id: int, period: Period) -> OrganizationFigures:
 def cached_organization_figures(org, period: Period) -> Computed:
     """`organization_figures` through the report cache: the reports page and the dashboard
     share one entry per organization and period."""
-    return cached(("organization", org.id, period), lambda: organization_figures(org.id, period))
+    return cached(organization_key(org, period), lambda: organization_figures(org.id, period))
+
+
+def organization_key(org, period: Period) -> tuple:
+    """The cache key of the organization's figures for `period` (their HTML's too)."""
+    return ("organization", org.id, period)

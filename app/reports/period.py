@@ -44,6 +44,21 @@ class Period:
         return args
 
 
+def period_hours(period: Period) -> tuple[int | None, int | None] | None:
+    """The period as whole UTC hours since the epoch [low, high) (None: open), or None
+    when a bound is not a whole UTC hour (a zone with a fractional offset)."""
+    hours = []
+    for bound in period.bounds_utc():
+        if bound is None:
+            hours.append(None)
+            continue
+        seconds = int(bound.timestamp())
+        if seconds % 3600:
+            return None
+        hours.append(seconds // 3600)
+    return hours[0], hours[1]
+
+
 def auto_granularity(first: date, last: date, chosen: str | None) -> str:
     """The time series step: the chosen one, else days for short spans and weeks beyond."""
     if chosen in GRANULARITIES and not (

@@ -1,9 +1,14 @@
 """Who was reached and who was targeted, as groups of contacts with the same attributes.
 
 `campaign_reach` is one statement for the metrics reached, channel, representativeness
-(reached side), dose_messages, time_series and the deliveries of each message;
-`targeted_groups` one GROUP BY for the metric targeted (and the targeted side of
-representativeness). See metrics.py for the definitions.
+(reached side), dose_messages, time_series and the deliveries of each message, read from
+the rollups that the insert triggers keep (app/participation/rollups.py): one row per
+reached contact for all time, the contact hours of the period otherwise, so a request
+never scans the campaign's raw events. `campaign_reach_from_events` computes the same
+from the events: the reference of tests/reports/test_i15_rollups.py and bench/reports.py,
+and the path for a period whose bounds are not whole UTC hours. `targeted_groups` is one
+GROUP BY for the metric targeted (and the targeted side of representativeness). See
+metrics.py for the definitions.
 """
 
 import json
@@ -12,15 +17,32 @@ from dataclasses import dataclass
 from datetime import date
 from typing import NamedTuple
 
-from sqlalchemy import BigInteger, String, and_, case, func, literal, or_, select, union_all
+from sqlalchemy import (
+    BigInteger,
+    String,
+    and_,
+    case,
+    distinct,
+    func,
+    literal,
+    or_,
+    select,
+    union_all,
+)
 
 from app.contacts.audiences import AudienceInvalid, audience_match_query
 from app.contacts.models import Audience, Contact
 from app.extensions import db
 from app.outreach.models import CampaignEnrollment, OutreachSend
 from app.participation.models import ParticipationEvent as E
+from app.participation.rollups import (
+    MessageContactRollup,
+    MessageTotalRollup,
+    ReachHourRollup,
+    ReachRollup,
+)
 from app.reports.metrics import REACH_KINDS
-from app.reports.period import Period
+from app.reports.period import Period, period_hours
 from app.reports.sql import (
     count_if,
     epoch_hour,
@@ -29,6 +51,7 @@ from app.reports.sql import (
     report_age_band,
     union_branch,
     utc_year,
+    utc_year_of_hour,
 )
 from app.workshops.models import Workshop, WorkshopRegistration
 
@@ -110,8 +133,9 @@ def _message_column(i: int) -> str:
 
 
 def _per_contact(org_id: int, campaign_id: int, period: Period, known: list[int]):
-    """The campaign's reaching events grouped by contact: deliveries, attendances, the
-    year and UTC hour of the first one, and the deliveries of each message.
+    """From the raw events (the reference; see `campaign_reach_from_events`): the
+    campaign's reaching events grouped by contact: deliveries, attendances, the year and
+    UTC hour of the first one, and the deliveries of each message.
 
     The scan follows `ix_participation_campaign_contact`, already in contact order, so
     grouping needs no sort on SQLite and no hash table on PostgreSQL. Per-message delivery
@@ -154,6 +178,65 @@ def _per_contact(org_id: int, campaign_id: int, period: Period, known: list[int]
     )
 
 
+def _per_contact_all_time(org_id: int, campaign_id: int):
+    """From `participation_reach`: one row per reached contact of the campaign, all time
+    (the per-message figures come from the message totals instead)."""
+    R = ReachRollup
+    return (
+        select(
+            R.contact_id.label("contact_id"),
+            R.delivered.label("delivered"),
+            R.attended.label("attended"),
+            utc_year(R.first_reach_at).label("year"),
+            epoch_hour(R.first_reach_at).label("hour"),
+        )
+        .where(
+            R.organization_id == org_id,
+            R.campaign_id == campaign_id,
+            R.first_reach_at.is_not(None),
+        )
+        .subquery("per_contact")
+    )
+
+
+def _per_contact_in_hours(org_id: int, campaign_id: int, hours: tuple, known: list[int]):
+    """From `participation_reach_hours`: the columns of `_per_contact`, for the events of
+    the UTC hours [low, high) (None: open), exact because every event of an hour is in it.
+    """
+    H = ReachHourRollup
+    low, high = hours
+    reaching = H.delivered + H.attended
+    per_message = [
+        func.sum(case((H.message_key == m, H.delivered), else_=0)).label(_message_column(i))
+        for i, m in enumerate(known)
+    ]
+    per_message.append(
+        func.sum(
+            case((H.message_key.in_(known), 0), else_=H.delivered) if known else H.delivered
+        ).label(_message_column(len(known)))
+    )
+    first_hour = func.min(case((reaching > 0, H.hour)))
+    return (
+        select(
+            H.contact_id.label("contact_id"),
+            func.sum(H.delivered).label("delivered"),
+            func.sum(H.attended).label("attended"),
+            utc_year_of_hour(first_hour).label("year"),
+            first_hour.label("hour"),
+            *per_message,
+        )
+        .where(
+            H.organization_id == org_id,
+            H.campaign_id == campaign_id,
+            *([H.hour >= low] if low is not None else []),
+            *([H.hour < high] if high is not None else []),
+        )
+        .group_by(H.contact_id)
+        .having(func.sum(reaching) > 0)
+        .subquery("per_contact")
+    )
+
+
 def _reach_layout(n_messages: int) -> dict:
     """The columns of every row of the reach statement, after `section`."""
     layout = dict.fromkeys((*ATTRIBUTES, "channel"), String)
@@ -164,20 +247,16 @@ def _reach_layout(n_messages: int) -> dict:
     return layout
 
 
-def campaign_reach(
-    org_id: int, campaign_id: int, period: Period, message_ids: list[int]
-) -> ReachResult:
-    """Metrics reached, channel, representativeness (reached side), dose_messages,
-    time_series and the deliveries per message, in one statement.
+def _reach_statement(org_id: int, per_contact, n_messages: int):
+    """The reach statement over `per_contact` (a subquery with the columns of
+    `_per_contact` and the first `n_messages` per-message columns).
 
-    The events of the campaign are grouped by contact once (`_per_contact`), joined to
-    the contacts, and kept as a MATERIALIZED common table expression that every branch
-    of the UNION ALL reads. (Folding the targeted audience into the same pass over the
-    contacts measured slower on PostgreSQL.)
+    The per-contact rows are joined to the contacts and kept as a MATERIALIZED common
+    table expression that every branch of the UNION ALL reads. (Folding the targeted
+    audience into the same pass over the contacts measured slower on PostgreSQL.)
     """
-    known = [m for m in message_ids if m is not None]
-    c = _per_contact(org_id, campaign_id, period, known).c
-    names = [_message_column(i) for i in range(len(known) + 1)]
+    c = per_contact.c
+    names = [_message_column(i) for i in range(n_messages)]
     people = (
         select(
             c.delivered,
@@ -206,7 +285,7 @@ def campaign_reach(
     for i, name in enumerate(names):
         per_message[f"message_{i}_delivered"] = func.sum(p[name])
         per_message[f"message_{i}_contacts"] = count_if(p[name] > 0)
-    statement = union_all(
+    return union_all(
         branch(GROUPS, **{k.name: k for k in group_keys}, contacts=func.count()).group_by(
             *group_keys
         ),
@@ -214,6 +293,69 @@ def campaign_reach(
         branch(HOURS, contacts=func.count(), hour=p.hour).group_by(p.hour),
         branch(TOTALS, contacts=func.count(), delivered=func.sum(p.delivered), **per_message),
     )
+
+
+def campaign_reach_from_events(
+    org_id: int, campaign_id: int, period: Period, message_ids: list[int]
+) -> ReachResult:
+    """`campaign_reach` computed from the raw events: the reference the rollups are tested
+    and benchmarked against, and the path for periods that are not whole UTC hours."""
+    known = [m for m in message_ids if m is not None]
+    per_contact = _per_contact(org_id, campaign_id, period, known)
+    statement = _reach_statement(org_id, per_contact, len(known) + 1)
+    return _reach_result(db.session.execute(statement), known + [None])
+
+
+def _message_reach_all_time(org_id: int, campaign_id: int, known: list[int]) -> dict:
+    """Deliveries and distinct contacts per known message, and (None) for the others,
+    all time: sums of the sharded totals; the contacts without a known message are
+    counted from their (few) pairs, since one contact may have several such keys."""
+    T, P = MessageTotalRollup, MessageContactRollup
+    scope_t = (T.organization_id == org_id, T.campaign_id == campaign_id)
+    totals = {
+        key: (int(delivered), int(contacts))
+        for key, delivered, contacts in db.session.execute(
+            select(T.message_key, func.sum(T.delivered), func.sum(T.contacts))
+            .where(*scope_t)
+            .group_by(T.message_key)
+        )
+    }
+    result = {m: MessageReach(*totals.get(m, (0, 0))) for m in known}
+    others = [key for key in totals if key not in known]
+    contacts = 0
+    if others:
+        contacts = db.session.scalar(
+            select(func.count(distinct(P.contact_id))).where(
+                P.organization_id == org_id,
+                P.campaign_id == campaign_id,
+                P.message_key.in_(others),
+            )
+        )
+    result[None] = MessageReach(sum(totals[key][0] for key in others), int(contacts or 0))
+    return result
+
+
+def campaign_reach(
+    org_id: int, campaign_id: int, period: Period, message_ids: list[int]
+) -> ReachResult:
+    """Metrics reached, channel, representativeness (reached side), dose_messages,
+    time_series and the deliveries per message, from the rollups (participation.rollups),
+    equal to `campaign_reach_from_events` contact for contact.
+
+    All time reads one row per reached contact (`participation_reach`) and the message
+    totals; a period with bounds reads the contact hours inside it.
+    """
+    known = [m for m in message_ids if m is not None]
+    hours = period_hours(period)
+    if hours is None:
+        return campaign_reach_from_events(org_id, campaign_id, period, message_ids)
+    if hours == (None, None):
+        statement = _reach_statement(org_id, _per_contact_all_time(org_id, campaign_id), 0)
+        result = _reach_result(db.session.execute(statement), [])
+        result.per_message = _message_reach_all_time(org_id, campaign_id, known)
+        return result
+    per_contact = _per_contact_in_hours(org_id, campaign_id, hours, known)
+    statement = _reach_statement(org_id, per_contact, len(known) + 1)
     return _reach_result(db.session.execute(statement), known + [None])
 
 

@@ -22,6 +22,7 @@ from flask import (
 from flask_babel import format_date, format_decimal, format_number, format_percent
 from flask_babel import gettext as _
 from flask_login import current_user
+from markupsafe import Markup
 
 from app.campaigns.models import Campaign
 from app.campaigns.services import LEVEL_LABELS, STATUS_LABELS, STRATEGY_LABELS
@@ -32,11 +33,11 @@ from app.jobs.views import job_view
 from app.permissions import permission_required
 from app.reports import charts, export_jobs, exports
 from app.reports.anonymity import plan_export
-from app.reports.cache import cached
+from app.reports.cache import cached, cached_fragment
 from app.reports.campaign import campaign_figures
 from app.reports.forms import ReportRangeForm
 from app.reports.metrics import METRICS
-from app.reports.organization import cached_organization_figures
+from app.reports.organization import cached_organization_figures, organization_key
 from app.reports.period import Period
 from app.reports.specs import CAMPAIGN_TABLES, ORGANIZATION_TABLES, SPECS
 from app.reports.suppression import is_hidden
@@ -65,13 +66,24 @@ def _today():
     return datetime.now(ZoneInfo(_org().timezone)).date()
 
 
+def _campaign_key(campaign, period: Period, granularity) -> tuple:
+    return ("campaign", campaign.organization_id, campaign.id, period, _today(), granularity)
+
+
 def _campaign_figures(campaign, period: Period, granularity):
     """The campaign's figures and when they were computed (cache.py)."""
-    today = _today()
+    key = _campaign_key(campaign, period, granularity)
+    today = key[4]
     return cached(
-        ("campaign", campaign.organization_id, campaign.id, period, today, granularity),
-        lambda: campaign_figures(campaign, period, today=today, granularity=granularity),
+        key, lambda: campaign_figures(campaign, period, today=today, granularity=granularity)
     )
+
+
+def _fragment(figures_key: tuple, computed, threshold, range_args: dict, render) -> Markup:
+    """The report's tables and charts as HTML, rendered once per figures and viewer
+    variant (suppression threshold, language, period links) and reused (cache.py)."""
+    variant = (threshold, _language(), tuple(sorted(range_args.items())))
+    return Markup(cached_fragment(figures_key, computed, variant, render))
 
 
 def _range_form() -> ReportRangeForm:
@@ -135,20 +147,31 @@ def report_helpers() -> dict:
 def index():
     org = _org()
     form = _range_form()
-    figures = tables = computed_at = None
+    figures = body = computed_at = None
+    range_args, threshold = _range_args(form), _threshold()
     if form.validate():
-        computed = cached_organization_figures(org, form.period(org.timezone))
+        period = form.period(org.timezone)
+        computed = cached_organization_figures(org, period)
         figures, computed_at = computed.value, computed.computed_at
-        tables = organization_tables(figures)
+        body = _fragment(
+            organization_key(org, period),
+            computed,
+            threshold,
+            range_args,
+            lambda: render_template(
+                "reports/_index_body.html",
+                figures=figures,
+                tables=organization_tables(figures),
+                range_args=range_args,
+                threshold=threshold,
+            ),
+        )
     return render_template(
         "reports/index.html",
         form=form,
         figures=figures,
-        tables=tables,
+        body=body,
         computed_at=computed_at,
-        range_args=_range_args(form),
-        threshold=_threshold(),
-        order=ORGANIZATION_TABLES,
     ), form_status(form)
 
 
@@ -158,26 +181,42 @@ def campaign(campaign_id):
     org = _org()
     campaign = get_owned_or_404(Campaign, campaign_id)
     form = _range_form()
-    figures = tables = chart_svgs = computed_at = None
-    threshold = _threshold()
+    figures = body = computed_at = None
+    range_args, threshold = _range_args(form), _threshold()
     if form.validate():
-        computed = _campaign_figures(campaign, form.period(org.timezone), form.chosen_granularity())
+        key = _campaign_key(campaign, form.period(org.timezone), form.chosen_granularity())
+        computed = _campaign_figures(campaign, key[3], key[5])
         figures, computed_at = computed.value, computed.computed_at
-        tables = campaign_tables(figures, threshold, _language())
-        chart_svgs = _campaign_charts(figures, tables)
-    headline = {row[0]: row[2] for row in tables["summary"].rows} if tables else None
+        body = _fragment(
+            key,
+            computed,
+            threshold,
+            range_args,
+            lambda: _render_campaign_body(campaign, figures, threshold, range_args),
+        )
     return render_template(
         "reports/campaign.html",
         campaign=campaign,
         form=form,
         figures=figures,
-        tables=tables,
-        charts=chart_svgs,
-        headline=headline,
+        body=body,
         computed_at=computed_at,
-        threshold=threshold,
-        range_args=_range_args(form),
+        range_args=range_args,
     ), form_status(form)
+
+
+def _render_campaign_body(campaign, figures, threshold, range_args: dict) -> str:
+    tables = campaign_tables(figures, threshold, _language())
+    return render_template(
+        "reports/_campaign_body.html",
+        campaign=campaign,
+        figures=figures,
+        tables=tables,
+        charts=_campaign_charts(figures, tables),
+        headline={row[0]: row[2] for row in tables["summary"].rows},
+        threshold=threshold,
+        range_args=range_args,
+    )
 
 
 def _range_args(form: ReportRangeForm) -> dict:

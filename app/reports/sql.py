@@ -80,6 +80,15 @@ def utc_year(column):
     return extract("year", column)
 
 
+def utc_year_of_hour(hour):
+    """The calendar year (UTC) of an `epoch_hour` value (a SQL integer expression)."""
+    if is_postgres():
+        return cast(
+            func.date_part("year", func.timezone("UTC", func.to_timestamp(hour * 3600))), Integer
+        )
+    return cast(func.strftime("%Y", hour * 3600, "unixepoch"), Integer)
+
+
 def allow_large_hash_aggregates() -> None:
     """PostgreSQL: give this transaction's hash aggregates room (a large campaign's fit in
     memory). SQLite has no such setting."""

@@ -1,14 +1,21 @@
-"""Report figures are reused for REPORTS_CACHE_SECONDS per web process, keyed by all they
-depend on, and sharing them never leaks one viewer's suppression into another's page."""
+"""Report figures and their rendered tables and charts are reused for
+REPORTS_CACHE_SECONDS, keyed by all they depend on: shared by every process through Redis
+when REDIS_URL is set (one copy per key, the first stored), per process otherwise or when
+Redis does not answer; sharing never leaks one viewer's suppression into another's page."""
 
+import os
 from datetime import UTC, datetime
 
 import pytest
 
 from app.extensions import db
 from app.participation.services import record_event
-from app.reports import cache
+from app.reports import cache, routes
 from tests.reports.helpers import MARCH_ARGS, cells, page
+
+needs_redis = pytest.mark.skipif(
+    not os.environ.get("TEST_REDIS_URL"), reason="needs Redis (TEST_REDIS_URL)"
+)
 
 
 @pytest.fixture
@@ -74,3 +81,79 @@ def test_shared_figures_keep_each_viewers_suppression(
     ):
         html = page(viewers[user.id], url, **MARCH_ARGS)[1]
         assert cells(html, "Reach by language")[1] == expected
+
+
+def _forget_this_process() -> None:
+    """What another web process looks like: none of this process's copies."""
+    with cache._lock:
+        for copies in cache._caches.values():
+            copies.clear()
+
+
+def test_tables_and_charts_are_rendered_once_per_figures_and_viewer(
+    app, client, login, make_user, dataset, caching, monkeypatch
+):
+    rendered = []
+    real = routes.campaign_tables
+
+    def counting(figures, threshold, language):
+        rendered.append((threshold, language))
+        return real(figures, threshold, language)
+
+    monkeypatch.setattr(routes, "campaign_tables", counting)
+    login(make_user(dataset.org, role="coordinator", email="co@example.org", language="en"))
+    url = f"/reports/campaigns/{dataset.c1.id}"
+    first = page(client, url, **MARCH_ARGS)[1]
+    assert page(client, url, **MARCH_ARGS)[1] == first  # the same HTML, not rebuilt
+    assert rendered == [(None, "en")]
+    assert "Cifras" in page(client, url, **MARCH_ARGS, lang="es")[1]  # another variant
+    assert rendered == [(None, "en"), (None, "es")]
+    _new_delivery(dataset)
+    cache.clear()  # new figures: new HTML beside them
+    assert _reached(page(client, url, **MARCH_ARGS, lang="en")[1]) == "10"
+    assert len(rendered) == 3
+
+
+def test_organization_tables_are_cached_beside_their_figures(
+    app, client, login, make_user, dataset, caching, monkeypatch
+):
+    rendered = []
+    real = routes.organization_tables
+    monkeypatch.setattr(
+        routes, "organization_tables", lambda figures: rendered.append(1) or real(figures)
+    )
+    login(make_user(dataset.org, role="coordinator", email="co@example.org", language="en"))
+    first = page(client, "/reports/", **MARCH_ARGS)[1]
+    assert page(client, "/reports/", **MARCH_ARGS)[1] == first
+    assert rendered == [1]
+
+
+@needs_redis
+def test_every_process_serves_the_same_shared_copy(app, client, login, make_user, dataset, caching):
+    assert app.config["REDIS_URL"]
+    login(make_user(dataset.org, role="coordinator", email="co@example.org", language="en"))
+    url = f"/reports/campaigns/{dataset.c1.id}"
+    before = page(client, url, **MARCH_ARGS)[1]
+    assert _reached(before) == "9"
+    _new_delivery(dataset)
+    _forget_this_process()
+    # Another process answers with the copy the first one stored, "as of" the same time.
+    assert page(client, url, **MARCH_ARGS)[1] == before
+    # Two processes computing one key at once: both show the copy stored first.
+    key = ("test", dataset.org.id)
+    with app.test_request_context():
+        first = cache.cached(key, lambda: "first")
+        _forget_this_process()
+        second = cache.cached(key, lambda: "second")
+    assert second == first and second.value == "first"
+
+
+def test_per_process_copies_when_redis_does_not_answer(
+    app, client, login, make_user, dataset, caching
+):
+    app.config["REDIS_URL"] = "redis://127.0.0.1:6390/0"  # nothing listens there
+    login(make_user(dataset.org, role="coordinator", email="co@example.org", language="en"))
+    url = f"/reports/campaigns/{dataset.c1.id}"
+    assert _reached(page(client, url, **MARCH_ARGS)[1]) == "9"
+    _new_delivery(dataset)
+    assert _reached(page(client, url, **MARCH_ARGS)[1]) == "9"  # this process's copy
