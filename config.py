@@ -24,6 +24,12 @@ def _env_int(name: str, default: int) -> int:
     return int(value) if value not in (None, "") else default
 
 
+def _env_int_or_auto(name: str) -> int | str:
+    """A whole number, or "auto" (the default: unset, empty or "auto")."""
+    value = (os.environ.get(name) or "auto").strip().lower()
+    return value if value == "auto" else int(value)
+
+
 def database_url(url: str) -> str:
     """Accept the common 'postgres://' and 'postgresql://' spellings and use psycopg 3."""
     for prefix in ("postgres://", "postgresql://"):
@@ -75,7 +81,10 @@ class Config:
     LOG_JSON = _env_bool("LOG_JSON", False)
     METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")  # enables /metrics
     RETENTION_MONTHS = _env_int("RETENTION_MONTHS", 0)  # 0 = keep contacts until erased
-    # Report figures are reused for this many seconds per web process (0 = always fresh).
+    # PostgreSQL: monthly participation-event partitions kept created this many months ahead.
+    PARTITION_MONTHS_AHEAD = _env_int("PARTITION_MONTHS_AHEAD", 3)
+    # Report figures and their rendered tables are reused for this many seconds: shared by
+    # every process through Redis when REDIS_URL is set, else per process (0 = always fresh).
     REPORTS_CACHE_SECONDS = _env_int("REPORTS_CACHE_SECONDS", 60)
     # Event exports larger than this are written by a worker job, then downloaded.
     EXPORT_INLINE_MAX_EVENTS = _env_int("EXPORT_INLINE_MAX_EVENTS", 50_000)
@@ -89,9 +98,18 @@ class Config:
     )
 
     TWILIO_API_BASE_URL = os.environ.get("TWILIO_API_BASE_URL", "")  # tests/benchmarks only
+    # The provider's send rate (messages/s, all workers together); 0 = no limit. The worker
+    # sizes its threads from it (app/outbox/dispatch.py, plan_dispatch).
     TWILIO_MAX_MPS = float(os.environ.get("TWILIO_MAX_MPS", "10"))
-    OUTREACH_CONCURRENCY = _env_int("OUTREACH_CONCURRENCY", 8)
-    OUTREACH_BATCH = _env_int("OUTREACH_BATCH", 200)
+    # "auto": threads ≈ TWILIO_MAX_MPS × observed provider latency × 1.5, within
+    # [OUTREACH_CONCURRENCY_MIN, OUTREACH_CONCURRENCY_MAX] (the max when there is no limit);
+    # a number fixes it. OUTREACH_BATCH "auto" = 10 × the threads.
+    OUTREACH_CONCURRENCY = _env_int_or_auto("OUTREACH_CONCURRENCY")
+    OUTREACH_CONCURRENCY_MIN = _env_int("OUTREACH_CONCURRENCY_MIN", 4)
+    OUTREACH_CONCURRENCY_MAX = _env_int("OUTREACH_CONCURRENCY_MAX", 64)
+    OUTREACH_BATCH = _env_int_or_auto("OUTREACH_BATCH")
+    # Database connections a worker's sending threads share (statements of ~1 ms each).
+    OUTREACH_DB_CONNECTIONS = _env_int("OUTREACH_DB_CONNECTIONS", 8)
     # Sends to more recipients than this are fanned out by a worker job, not in the request.
     OUTREACH_INLINE_FANOUT = _env_int("OUTREACH_INLINE_FANOUT", 2000)
     OUTREACH_LEASE_SECONDS = _env_int("OUTREACH_LEASE_SECONDS", 120)

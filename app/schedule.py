@@ -8,7 +8,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from app.contacts.retention import purge_inactive_contacts
+from app.jobs.cleanup import purge_progress_files
+from app.outbox.counters import fold as fold_status_counters
 from app.outreach.services import enroll_late_joiners
+from app.participation.partitions import maintain_partitions
 from app.reports.export_jobs import purge_old_exports
 
 
@@ -23,6 +26,15 @@ def maintenance_tasks(config) -> tuple[Task, ...]:
     tasks = [
         Task("purge_old_exports", lambda now: purge_old_exports(now=now)),
         Task("enroll_late_joiners", lambda now: enroll_late_joiners(now=now)),
+        Task("purge_progress_files", lambda now: purge_progress_files(), every=timedelta(hours=1)),
+        # PostgreSQL: next months' event partitions exist before their first event.
+        Task(
+            "maintain_partitions",
+            lambda now: maintain_partitions(
+                now=now, months_ahead=config.get("PARTITION_MONTHS_AHEAD", 3)
+            ),
+            every=timedelta(hours=1),
+        ),
     ]
     months = config.get("RETENTION_MONTHS", 0)
     if months:
@@ -33,4 +45,7 @@ def maintenance_tasks(config) -> tuple[Task, ...]:
                 every=timedelta(hours=6),
             )
         )
+    # Last, so it also takes the deltas of the tasks above: the outbox's status counters
+    # fold what every writer added since the last pass (reads stay cheap).
+    tasks.append(Task("fold_status_counters", lambda now: fold_status_counters()))
     return tuple(tasks)

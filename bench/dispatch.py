@@ -1,30 +1,44 @@
 """Benchmark: dispatch throughput through the real TwilioGateway against a fake Twilio
-HTTP server that answers each request after 100 ms.
+HTTP server that answers each request after 100 ms, side by side with a raw SDK loop.
 
-    .venv/bin/python bench/dispatch.py [--messages 4000] [--limit 50]
+    .venv/bin/python bench/dispatch.py [--messages 6000] [--limit 100] [--threads 64]
 
-Runs `flask outreach worker --once` processes (1 and 4) on SQLite and PostgreSQL:
-- unlimited budget: target at least 200 messages/s sustained;
-- TWILIO_MAX_MPS=--limit with one worker: target within 5 % of the limit;
-- TWILIO_MAX_MPS=--limit with 4 workers sharing the budget through Redis: together within
-  5 % of the limit (skipped when Redis does not answer).
-Several workers always get REDIS_URL ($BENCH_REDIS_URL, default redis://127.0.0.1:6379/14)
-when Redis answers, so the send budget is shared as in production.
+On PostgreSQL ($BENCH_DATABASE_URL's server; a scratch database per run), each run starting
+a fresh fake Twilio process (tests/fake_twilio.py):
+(a) one `flask outreach worker --once --concurrency <threads>` process, no rate limit
+    (TWILIO_MAX_MPS=0), vs a raw loop of the Twilio SDK (`client.messages.create`, same HTTP
+    client and pool size, no database) with the same threads: target >= 0.8 x raw;
+(b) TWILIO_MAX_MPS=--limit, 4 worker processes sharing the budget through Redis
+    ($BENCH_REDIS_URL, default redis://127.0.0.1:6379/14), default (auto) sizing: sustained
+    rate within 5 % of the limit (skipped when Redis does not answer);
+(c) default settings (OUTREACH_CONCURRENCY/OUTREACH_BATCH auto) and no rate limit vs raw
+    with the threads the worker chose: target >= 0.8 x raw;
+(d) default settings with TWILIO_MAX_MPS=--limit, one worker: within 5 % of the limit.
+Every run checks exactly-once against the fake's record of creates (listed through its API):
+no recipient twice, none missing, and every row `sent` with a SID the fake created for it.
+Rates are sustained: messages between the first and the last send, over that time (process
+start-up excluded).
 """
 
 import argparse
+import json
 import os
+import re
 import subprocess
 import sys
+import tempfile
+import threading
 import time
+from collections import Counter
 from datetime import UTC, datetime
 from datetime import time as clock_time
+from pathlib import Path
 
 from common import (
     ROOT,
-    backends,
     database,
     make_app,
+    postgres_url,
     print_table,
     redis_url,
     seed_contacts,
@@ -33,6 +47,7 @@ from common import (
 )
 
 LATENCY = 0.1
+BODY = "Hola, infórmate sobre el fentanilo."
 
 
 def seed(url: str, n: int) -> None:
@@ -73,7 +88,7 @@ def seed(url: str, n: int) -> None:
                     campaign_id=campaign.id,
                     contact_id=cid,
                     language="es",
-                    body="Hola, infórmate sobre el fentanilo.",
+                    body=BODY,
                     due_at=now,
                     status="scheduled",
                     purpose="campaign",
@@ -86,27 +101,78 @@ def seed(url: str, n: int) -> None:
         db.engine.dispose()
 
 
-def sent_stats(url: str) -> tuple[int, float]:
-    """(messages sent, seconds between the first and the last send)."""
+def outbox_rows(url: str) -> list[tuple]:
+    """(phone, status, sid, sent_at) of every outbox row."""
     from sqlalchemy import create_engine, select
 
+    from app.contacts.models import Contact
     from app.outbox.models import OutboxMessage
-    from app.timeutil import UTCDateTime  # noqa: F401  (aware datetimes on SQLite too)
 
     engine = create_engine(url)
     with engine.connect() as conn:
-        moments = sorted(
-            conn.execute(
-                select(OutboxMessage.sent_at).where(OutboxMessage.status == "sent")
-            ).scalars()
-        )
+        rows = conn.execute(
+            select(
+                Contact.phone, OutboxMessage.status, OutboxMessage.twilio_sid, OutboxMessage.sent_at
+            ).join(Contact, Contact.id == OutboxMessage.contact_id)
+        ).all()
     engine.dispose()
-    return len(moments), (moments[-1] - moments[0]).total_seconds() if moments else 0.0
+    return [tuple(r) for r in rows]
+
+
+def fake_creates(twilio_env: dict) -> list[dict]:
+    """Every message the fake Twilio created, through its list API (1,000 a page)."""
+    import requests
+
+    base = twilio_env["TWILIO_API_BASE_URL"].rstrip("/")
+    account = twilio_env["TWILIO_ACCOUNT_SID"]
+    url = f"{base}/2010-04-01/Accounts/{account}/Messages.json"
+    found, page = [], 0
+    with requests.Session() as session:
+        session.trust_env = False
+        while True:
+            answer = session.get(
+                url,
+                params={"PageSize": 1000, "Page": page},
+                auth=(account, twilio_env["TWILIO_AUTH_TOKEN"]),
+                timeout=60,
+            )
+            answer.raise_for_status()
+            payload = answer.json()
+            found += payload["messages"]
+            if not payload.get("next_page_uri"):
+                return found
+            page += 1
+
+
+def exactly_once(created: list[dict], phones: list[str], rows: list[tuple] | None) -> str:
+    """ "ok", or what went wrong: duplicates, missing recipients, rows not matching."""
+    per_phone = Counter(m["to"] for m in created)
+    twice = sum(1 for n in per_phone.values() if n > 1)
+    missing = len(set(phones) - set(per_phone))
+    problems = [f"{twice} twice"] if twice else []
+    problems += [f"{missing} missing"] if missing else []
+    if rows is not None:
+        by_sid = {m["sid"]: m["to"] for m in created}
+        bad = sum(
+            1 for phone, status, sid, _ in rows if status != "sent" or by_sid.get(sid) != phone
+        )
+        problems += [f"{bad} rows not sent with their SID"] if bad else []
+    return "ok" if not problems else ", ".join(problems)
+
+
+def sustained(moments: list) -> float:
+    moments = sorted(moments)
+    if len(moments) < 2:
+        return 0.0
+    span = moments[-1] - moments[0]
+    span = span.total_seconds() if hasattr(span, "total_seconds") else span
+    return (len(moments) - 1) / span if span > 0 else 0.0
 
 
 def worker_env(url: str, twilio_env: dict, *, mps: float, redis: str | None = None) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OUTREACH_")}
     return {
-        **os.environ,
+        **env,
         **twilio_env,
         "APP_CONFIG": "development",
         "DATABASE_URL": url,
@@ -119,110 +185,184 @@ def worker_env(url: str, twilio_env: dict, *, mps: float, redis: str | None = No
 
 
 def run_workers(
-    url: str, twilio_env: dict, *, workers: int, mps: float, n: int, redis: str | None = None
-) -> tuple:
-    """Returns (sustained msg/s between first and last send, msg/s including start-up)."""
+    url: str,
+    twilio_env: dict,
+    *,
+    workers: int,
+    mps: float,
+    threads: int | None = None,
+    redis: str | None = None,
+) -> dict:
+    """Run `workers` processes to the end; returns rate, exactly-once check, chosen threads."""
     env = worker_env(url, twilio_env, mps=mps, redis=redis)
-    started = time.perf_counter()
-    procs = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "flask",
-                "--app",
-                "wsgi",
-                "outreach",
-                "worker",
-                "--once",
-                "--concurrency",
-                "32",
-                "--batch",
-                "256",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        for _ in range(workers)
+    args = [sys.executable, "-m", "flask", "--app", "wsgi", "outreach", "worker", "--once"]
+    if threads:
+        args += ["--concurrency", str(threads)]
+    with tempfile.TemporaryDirectory() as tmp:
+        logs = [Path(tmp) / f"worker{i}.log" for i in range(workers)]
+        procs = []
+        for log in logs:
+            with open(log, "w") as out:
+                procs.append(
+                    subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=out)
+                )
+        for proc in procs:
+            proc.wait()
+        sized = [re.findall(r"dispatch sized threads=(\d+)", log.read_text()) for log in logs]
+        for proc, log in zip(procs, logs, strict=True):
+            if proc.returncode:
+                print(
+                    f"  worker exited {proc.returncode}:\n{log.read_text()[-3000:]}",
+                    file=sys.stderr,
+                )
+    rows = outbox_rows(url)
+    created = fake_creates(twilio_env)
+    return {
+        "rate": sustained([sent_at for _, status, _, sent_at in rows if status == "sent"]),
+        "check": exactly_once(created, [phone for phone, *_ in rows], rows),
+        "threads": [int(s[-1]) for s in sized if s],
+    }
+
+
+def run_raw(twilio_env: dict, *, n: int, threads: int) -> dict:
+    """The raw SDK loop in its own process (as a worker is): rate and exactly-once check."""
+    answer = subprocess.run(
+        [sys.executable, __file__, "--raw", str(n), "--threads", str(threads)],
+        cwd=ROOT,
+        env={**os.environ, **twilio_env},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    rate = json.loads(answer.stdout.strip().splitlines()[-1])["rate"]
+    phones = [raw_phone(i) for i in range(n)]
+    return {"rate": rate, "check": exactly_once(fake_creates(twilio_env), phones, None)}
+
+
+def raw_phone(i: int) -> str:
+    return f"+52664{i:07d}"
+
+
+def raw_loop(n: int, threads: int) -> None:
+    """`threads` threads call `client.messages.create` for n recipients; prints the rate."""
+    from twilio.rest import Client
+
+    from app.messaging.twilio_gateway import AlcanceTwilioHttpClient
+
+    env = os.environ
+    http = AlcanceTwilioHttpClient(
+        base_url=env["TWILIO_API_BASE_URL"], timeout=(5.0, 15.0), pool_maxsize=threads
+    )
+    client = Client(env["TWILIO_ACCOUNT_SID"], env["TWILIO_AUTH_TOKEN"], http_client=http)
+    client.messages  # noqa: B018  build the SDK's lazy objects before the threads
+    service = env["TWILIO_MESSAGING_SERVICE_SID"]
+    lock, done, next_index = threading.Lock(), [], iter(range(n))
+
+    def loop():
+        while True:
+            with lock:
+                i = next(next_index, None)
+            if i is None:
+                return
+            client.messages.create(to=raw_phone(i), body=BODY, messaging_service_sid=service)
+            with lock:
+                done.append(time.monotonic())
+
+    pool = [threading.Thread(target=loop) for _ in range(threads)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+    print(json.dumps({"rate": sustained(done), "sent": len(done)}), flush=True)
+
+
+def fresh_run(function, *args, **kwargs) -> dict:
+    """`function(twilio_env, ...)` against a fake Twilio process of its own (a clean record)."""
+    fake, twilio_env = start_fake_twilio(LATENCY)
+    try:
+        return function(twilio_env, *args, **kwargs)
+    finally:
+        stop_process(fake)
+
+
+def alcance(twilio_env: dict, n: int, **options) -> dict:
+    with database("postgresql") as url:
+        seed(url, n)
+        return run_workers(url, twilio_env, **options)
+
+
+def compare_rows(label: str, ours: dict, raw: dict, threads) -> list[tuple]:
+    ratio = ours["rate"] / raw["rate"] if raw["rate"] else 0.0
+    return [
+        (f"{label}: Alcance msg/s", f"{ours['rate']:,.0f}", "", None),
+        (f"  raw SDK loop, {threads} threads, msg/s", f"{raw['rate']:,.0f}", "", None),
+        ("  Alcance / raw", f"{ratio:.2f}", ">= 0.8", ratio >= 0.8),
+        (
+            "  exactly once (Alcance; raw)",
+            f"{ours['check']}; {raw['check']}",
+            "ok; ok",
+            ours["check"] == raw["check"] == "ok",
+        ),
     ]
-    for proc in procs:
-        proc.wait()
-    seconds = time.perf_counter() - started
-    sent, span = sent_stats(url)
-    if sent != n:
-        print(f"  warning: {sent} of {n} sent", file=sys.stderr)
-    return (sent - 1) / span, sent / seconds
+
+
+def limit_rows(label: str, ours: dict, limit: float) -> list[tuple]:
+    return [
+        (
+            f"{label}, msg/s",
+            f"{ours['rate']:,.1f}",
+            f"{limit * 0.95:g}-{limit * 1.05:g}",
+            abs(ours["rate"] - limit) <= 0.05 * limit,
+        ),
+        (
+            "  exactly once; threads chosen",
+            f"{ours['check']}; {ours['threads']}",
+            "ok",
+            ours["check"] == "ok",
+        ),
+    ]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--messages", type=int, default=4000)
-    parser.add_argument("--limit", type=float, default=50.0)
-    parser.add_argument("--backend", choices=("sqlite", "postgresql"))
+    parser.add_argument("--messages", type=int, default=6000)
+    parser.add_argument("--limit", type=float, default=100.0)
+    parser.add_argument("--threads", type=int, default=64)
+    parser.add_argument("--backend", choices=("postgresql",), default="postgresql")
+    parser.add_argument("--raw", type=int, help=argparse.SUPPRESS)  # the raw loop's process
     args = parser.parse_args()
-    shared = redis_url()
-    fake, twilio_env = start_fake_twilio(LATENCY)
-    rows = []
-    try:
-        for backend in [args.backend] if args.backend else backends():
-            for workers in (1, 4):
-                redis = shared if workers > 1 else None
-                with database(backend) as url:
-                    seed(url, args.messages)
-                    rate, overall = run_workers(
-                        url, twilio_env, workers=workers, mps=100_000, n=args.messages, redis=redis
-                    )
-                budget = ", Redis budget" if redis else ""
-                rows.append(
-                    (
-                        f"dispatch {backend} {workers} worker(s){budget}, no limit, msg/s",
-                        f"{rate:,.0f}",
-                        ">= 200",
-                        rate >= 200,
-                    )
-                )
-                rows.append(("  same, including process start-up", f"{overall:,.0f}", "", None))
-            target = f"{args.limit * 0.95:g}-{args.limit * 1.05:g}"
-            with database(backend) as url:
-                n = int(args.limit * 30)
-                seed(url, n)
-                rate, _ = run_workers(url, twilio_env, workers=1, mps=args.limit, n=n)
-            rows.append(
-                (
-                    f"dispatch {backend} limit {args.limit:g}/s, 1 worker, msg/s",
-                    f"{rate:,.1f}",
-                    target,
-                    abs(rate - args.limit) <= 0.05 * args.limit,
-                )
-            )
-            if shared:
-                with database(backend) as url:
-                    n = int(args.limit * 30)
-                    seed(url, n)
-                    rate, _ = run_workers(
-                        url, twilio_env, workers=4, mps=args.limit, n=n, redis=shared
-                    )
-                rows.append(
-                    (
-                        f"dispatch {backend} limit {args.limit:g}/s, 4 workers, Redis, msg/s",
-                        f"{rate:,.1f}",
-                        target,
-                        abs(rate - args.limit) <= 0.05 * args.limit,
-                    )
-                )
-            else:
-                rows.append(
-                    (f"dispatch {backend} limit, 4 workers, Redis", "no Redis", target, None)
-                )
-    finally:
-        stop_process(fake)
-    print_table(
-        f"Dispatch via TwilioGateway, fake Twilio latency {LATENCY * 1000:.0f} ms "
-        "(bench/dispatch.py)",
-        rows,
+    if args.raw:
+        raw_loop(args.raw, args.threads)
+        return
+    title = (
+        f"Dispatch via TwilioGateway vs raw SDK, fake Twilio latency {LATENCY * 1000:.0f} ms "
+        "(bench/dispatch.py)"
     )
+    if not postgres_url():
+        print_table(title, [("dispatch postgresql", "no PostgreSQL", "", None)])
+        return
+    n, limit, threads, shared = args.messages, args.limit, args.threads, redis_url()
+    per_limit = max(int(limit * 30), 50)  # about 30 s at the limit
+    rows = []
+    # (a) explicit threads, no limit, vs raw with the same threads.
+    ours = fresh_run(alcance, n, workers=1, mps=0, threads=threads)
+    raw = fresh_run(run_raw, n=n, threads=threads)
+    rows += compare_rows(f"(a) 1 worker, {threads} threads, no limit", ours, raw, threads)
+    # (b) the shared limit, 4 workers, auto sizing.
+    if shared:
+        ours = fresh_run(alcance, per_limit, workers=4, mps=limit, redis=shared)
+        rows += limit_rows(f"(b) limit {limit:g}/s, 4 workers, Redis, auto", ours, limit)
+    else:
+        rows.append((f"(b) limit {limit:g}/s, 4 workers, Redis", "no Redis", "", None))
+    # (c) default (auto) sizing, no limit, vs raw with the threads the worker chose.
+    ours = fresh_run(alcance, n, workers=1, mps=0)
+    chosen = ours["threads"][0] if ours["threads"] else threads
+    raw = fresh_run(run_raw, n=n, threads=chosen)
+    rows += compare_rows("(c) 1 worker, auto sizing, no limit", ours, raw, chosen)
+    # (d) default (auto) sizing under a limit, one worker.
+    ours = fresh_run(alcance, per_limit, workers=1, mps=limit)
+    rows += limit_rows(f"(d) limit {limit:g}/s, 1 worker, auto", ours, limit)
+    print_table(title, rows)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,9 @@ It uses the official SDK with a `TwilioHttpClient` subclass (the SDK's documente
 * an explicit (connect, read) timeout: the SDK waits forever by default;
 * an optional base URL (`TWILIO_API_BASE_URL`) that replaces `https://*.twilio.com`, for the
   fake Twilio server and the Prism contract mock (the SDK has no base-URL option);
-* no request logging unless `log_phone=True`: the SDK logs URLs with phone numbers.
+* no request logging unless `log_phone=True`: the SDK logs URLs with phone numbers;
+* a keep-alive connection pool sized to the sending threads (`size_connection_pool`, which
+  the outreach worker calls with its thread count; it grows, never shrinks).
 
 Failures map onto the error taxonomy of `gateway.py`. The hard part is telling "never sent"
 from "sent, answer lost", because `requests` folds both into `ConnectionError`:
@@ -31,6 +33,7 @@ import json
 import logging
 import re
 import ssl
+import threading
 from datetime import UTC, datetime
 from http.cookiejar import DefaultCookiePolicy
 from urllib.parse import urlsplit, urlunsplit
@@ -103,14 +106,29 @@ class AlcanceTwilioHttpClient(TwilioHttpClient):
         super().__init__(pool_connections=True, timeout=None)
         self.timeout = _validate_timeout(timeout)
         self.log_phone = log_phone
-        # The SDK mounts a sized pool on https:// only; http:// (local fakes, mocks) gets
-        # requests' default of 10 connections. Size both for concurrent senders.
-        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_maxsize)
-        self.session.mount("https://", adapter)
-        self.session.mount("http://", adapter)
+        self.pool_maxsize = 0
+        self._pool_lock = threading.Lock()
+        self.size_pool(pool_maxsize)
         # One session is shared by sending threads; keep it stateless (no cookies).
         self.session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
         self._base = _parse_base_url(base_url) if base_url else None
+
+    def size_pool(self, maxsize: int) -> None:
+        """Keep up to `maxsize` connections per host (at least one per sending thread: beyond
+        the pool, urllib3 opens and drops a connection per request). Grows, never shrinks;
+        requests under way finish on the pool they started with."""
+        with self._pool_lock:
+            if maxsize <= self.pool_maxsize:
+                return
+            # The SDK mounts a sized pool on https:// only; http:// (local fakes, mocks) gets
+            # requests' default of 10 connections. Size both for concurrent senders.
+            old = self.session.adapters.get("http://") if self.pool_maxsize else None
+            adapter = HTTPAdapter(pool_connections=4, pool_maxsize=maxsize)
+            self.session.mount("https://", adapter)
+            self.session.mount("http://", adapter)
+            self.pool_maxsize = maxsize
+            if old is not None:
+                old.close()  # idle connections now; busy ones close when they come back
 
     def rewrite_url(self, url: str) -> str:
         """Send `https://*.twilio.com/<path>?<query>` to the configured base URL instead."""
@@ -199,6 +217,11 @@ class TwilioGateway:
         )
         self.client = Client(account_sid, auth_token, http_client=self.http_client)
         self.client.messages  # noqa: B018  build the SDK's lazy objects now, not in threads
+
+    def size_connection_pool(self, maxsize: int) -> None:
+        """Let `maxsize` threads send at once, each on a kept-alive connection (the worker
+        calls this with its thread count)."""
+        self.http_client.size_pool(maxsize)
 
     @property
     def timeout(self) -> tuple[float, float]:

@@ -1,10 +1,30 @@
-"""Sending prepared outbox rows, and reconciling rows whose outcome is unknown."""
+"""Sending prepared outbox rows, and reconciling rows whose outcome is unknown.
+
+The common path of one message costs two database round trips (issue 15): `start_row`, one
+`UPDATE ... RETURNING` that re-checks the row is still this worker's and still allowed
+(guards, opt-out) and sets `send_started_at`; then, after the provider call, one
+`UPDATE ... WHERE id AND status='claimed' AND claimed_by=<worker>` that records `sent` with
+its SID, segments and `sent_at` and clears the lease. Both run through an `OutcomeWriter`:
+in the worker's sending threads a `ConnectionWriter`, a Connection in AUTOCOMMIT from the
+worker's sending engine (no pre-ping, BEGIN or COMMIT per message, no app context per
+message; see the class for why a connection is borrowed per statement rather than held per
+thread). One statement per message rather than batched outcome writes: nothing waits
+to be flushed, so the crash window stays one message wide and inside the existing path (a
+row with `send_started_at` and no outcome becomes `unknown` on lease expiry and is
+reconciled), and the statements are the ones a session would run. Where every session
+shares one connection (in-memory SQLite) or for direct callers, `SessionWriter` runs the
+same statements through the session. The rare paths (a row no longer allowed, retry with
+backoff, permanent failure, unknown outcome, the simulator's immediate final status through
+`set_final_status`) keep the ORM session.
+"""
 
 import logging
+import time
 from collections import defaultdict
 from datetime import datetime, timedelta
+from functools import lru_cache
 
-from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy import and_, bindparam, exists, func, or_, select, update
 
 from app.contacts.models import Contact
 from app.extensions import db
@@ -63,7 +83,137 @@ def _may_still_go():
     return and_(contact_ok, guards.still_allowed())
 
 
-def start_row(item: Prepared, *, now: datetime, settings: DispatchSettings) -> str | None:
+_OUTBOX = OutboxMessage.__table__
+_MOMENT = OutboxMessage.__table__.c.sent_at.type
+
+
+class SessionWriter:
+    """Runs a statement through the current session and commits (two round trips)."""
+
+    def scalar(self, statement, params: dict):
+        value = db.session.execute(statement, params).scalar()
+        db.session.commit()
+        return value
+
+    def rowcount(self, statement, params: dict) -> int:
+        count = db.session.execute(statement, params).rowcount
+        db.session.commit()
+        return count
+
+    def close(self) -> None:
+        pass
+
+
+class ConnectionWriter:
+    """Runs each statement in one round trip on a Connection in AUTOCOMMIT isolation,
+    borrowed from `engine` (the worker's sending engine: AUTOCOMMIT, no pre-ping, no reset
+    on return) only for that statement: a pool checkout is a few microseconds and no round
+    trip, and the worker needs as many connections as statements run at once (a few), not
+    one per thread waiting on the provider (4 workers × 38 threads exhausted PostgreSQL's
+    default 100 connections in the benchmark)."""
+
+    def __init__(self, engine):
+        self.engine = engine
+
+    def scalar(self, statement, params: dict):
+        with self.engine.connect() as connection:
+            return connection.execute(statement, params).scalar()
+
+    def rowcount(self, statement, params: dict) -> int:
+        with self.engine.connect() as connection:
+            return connection.execute(statement, params).rowcount
+
+    def close(self) -> None:
+        pass
+
+
+OutcomeWriter = SessionWriter | ConnectionWriter
+
+
+@lru_cache(maxsize=8)
+def _start_statement(_guards: tuple):
+    """Built once per set of registered guards (keyed by them); parameters bound per row."""
+    return (
+        update(_OUTBOX)
+        .where(
+            _OUTBOX.c.id == bindparam("p_id"),
+            _OUTBOX.c.status == "claimed",
+            _OUTBOX.c.claimed_by == bindparam("p_worker"),
+            _may_still_go(),
+        )
+        .values(
+            send_started_at=bindparam("p_now", type_=_MOMENT),
+            attempts=_OUTBOX.c.attempts + 1,
+            lease_expires_at=bindparam("p_lease_until", type_=_MOMENT),
+        )
+        .returning(_OUTBOX.c.id)
+    )
+
+
+def _sent_values() -> dict:
+    return dict(
+        status="sent",
+        twilio_sid=bindparam("p_sid"),
+        sent_at=bindparam("p_now", type_=_MOMENT),
+        segments=bindparam("p_segments"),
+        claimed_by=None,
+        lease_expires_at=None,
+    )
+
+
+# The one statement that records a successful call: only on a row still claimed by us.
+SENT_STATEMENT = (
+    update(_OUTBOX)
+    .where(
+        _OUTBOX.c.id == bindparam("p_id"),
+        _OUTBOX.c.status == "claimed",
+        _OUTBOX.c.claimed_by == bindparam("p_worker"),
+    )
+    .values(**_sent_values())
+)
+# The row stopped being ours during the call: lease expiry made it `unknown`. We hold the
+# provider's answer, so record it as reconciliation would (unless it already did).
+_LATE_SENT_STATEMENT = (
+    update(_OUTBOX)
+    .where(
+        _OUTBOX.c.id == bindparam("p_id"),
+        _OUTBOX.c.status == "unknown",
+        _OUTBOX.c.twilio_sid.is_(None),
+    )
+    .values(**_sent_values(), reconcile_after=None)
+)
+
+
+def _sent_params(item: Prepared, result, now: datetime) -> dict:
+    return dict(
+        p_id=item.id,
+        p_worker=item.worker_id,
+        p_sid=result.sid,
+        p_now=now,
+        p_segments=result.num_segments or None,
+    )
+
+
+def record_sent(item: Prepared, result, *, now: datetime, writer: OutcomeWriter) -> str:
+    """Record a successful call in one statement. Returns "sent", or "lease_lost" when the
+    row is no longer this worker's and was not waiting for this answer (left alone)."""
+    params = _sent_params(item, result, now)
+    if writer.rowcount(SENT_STATEMENT, params):
+        return "sent"
+    if writer.rowcount(_LATE_SENT_STATEMENT, params):
+        logger.warning("outcome recorded after the lease expired outbox_id=%s", item.id)
+        return "sent"
+    logger.warning("outcome not recorded: outbox_id=%s is no longer this worker's", item.id)
+    return "lease_lost"
+
+
+def start_row(
+    item: Prepared,
+    *,
+    now: datetime,
+    settings: DispatchSettings,
+    writer: OutcomeWriter | None = None,
+) -> str | None:
     """Mark one prepared row as handed to the provider, right before its own call.
 
     One conditional UPDATE under the row lock: the row must still be claimed by this worker
@@ -71,24 +221,11 @@ def start_row(item: Prepared, *, now: datetime, settings: DispatchSettings) -> s
     call may proceed, else the outcome to report. A row whose rules changed since it was
     prepared (opt-out, pause) goes back to `scheduled`, where the next preparation applies
     them; one that is no longer ours is left alone."""
-    started = db.session.scalar(
-        update(OutboxMessage)
-        .where(
-            OutboxMessage.id == item.id,
-            OutboxMessage.status == "claimed",
-            OutboxMessage.claimed_by == item.worker_id,
-            _may_still_go(),
-        )
-        .values(
-            send_started_at=now,
-            attempts=OutboxMessage.attempts + 1,
-            lease_expires_at=now + settings.lease,
-        )
-        .returning(OutboxMessage.id)
-        .execution_options(synchronize_session=False)
+    started = (writer or SessionWriter()).scalar(
+        _start_statement(tuple(guards.registered())),
+        dict(p_id=item.id, p_worker=item.worker_id, p_now=now, p_lease_until=now + settings.lease),
     )
     if started is not None:
-        db.session.commit()
         return None
     given_back = db.session.execute(
         update(OutboxMessage)
@@ -119,16 +256,20 @@ def send_prepared(
     budget,
     settings: DispatchSettings,
     status_callback: str | None,
+    writer: OutcomeWriter | None = None,
+    latency=None,
 ) -> str:
-    """Send one prepared row and record the outcome right after the call."""
+    """Send one prepared row and record the outcome right after the call.
+
+    `writer` runs the two common-path statements (default: through the session); `latency`
+    (a LatencyMeter), if given, observes how long the provider call took."""
+    writer = writer or SessionWriter()
     budget.acquire()
-    outcome = start_row(item, now=clock(), settings=settings)
+    outcome = start_row(item, now=clock(), settings=settings, writer=writer)
     if outcome is not None:
         return outcome
     try:
-        result = gateway.send(
-            item.to, item.body, status_callback=status_callback, sender=item.sender
-        )
+        result = _call(gateway, item, status_callback, latency)
     except RetryableSmsError as error:
         row = db.session.get(OutboxMessage, item.id)
         code = str(error.code or error.status or "retry")
@@ -175,24 +316,25 @@ def send_prepared(
     final = result.status if result.status in ("delivered", "failed", "undelivered") else None
     if final is None and getattr(gateway, "name", "") == "simulator":
         final = "delivered"  # the simulated handset receives at once
-    # The common case is one UPDATE; the rare final status goes through the ORM path.
-    db.session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.id == item.id)
-        .values(
-            status="sent",
-            twilio_sid=result.sid,
-            sent_at=now,
-            segments=result.num_segments or None,
-            claimed_by=None,
-            lease_expires_at=None,
-        )
-        .execution_options(synchronize_session=False)
-    )
-    if final:
-        set_final_status(db.session.get(OutboxMessage, item.id), final, now=now)
+    if final is None:
+        return record_sent(item, result, now=now, writer=writer)
+    # Rare: a final status at once (the simulator) goes through set_final_status and its
+    # events, in one transaction with the sent row.
+    if not db.session.execute(SENT_STATEMENT, _sent_params(item, result, now)).rowcount:
+        db.session.commit()
+        return record_sent(item, result, now=now, writer=SessionWriter())
+    set_final_status(db.session.get(OutboxMessage, item.id), final, now=now)
     db.session.commit()
     return "sent"
+
+
+def _call(gateway, item: Prepared, status_callback: str | None, latency):
+    called = time.monotonic()
+    try:
+        return gateway.send(item.to, item.body, status_callback=status_callback, sender=item.sender)
+    finally:
+        if latency is not None:
+            latency.observe(time.monotonic() - called)
 
 
 def _pair_rows_with_messages(rows, messages, *, now, grace, counts) -> None:
