@@ -6,7 +6,7 @@ FLASK := $(BIN)/flask --app wsgi
 PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 REDIS_TEST_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: run test lint install install-dev translations compile-translations db seed bench clean
+.PHONY: run test lint install install-dev translations compile-translations db seed bench bench-national clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -106,6 +106,12 @@ bench: install-dev compile-translations
 		|| { apt-get update >/dev/null 2>&1 && apt-get install -y wrk >/dev/null 2>&1; } \
 		|| echo "== wrk not installable: the web load uses the Python load generator =="
 	$(BIN)/python bench/run_all.py --markdown bench/output/results.md $(BENCH_ARGS)
+
+# Issue 15's national scale (PostgreSQL at $BENCH_DATABASE_URL): 1M contacts, 10M outbox rows,
+# 50M events, generated server-side, then page latencies and report totals. Hours on a small
+# machine: run it on a bigger one, or scale it down, e.g. BENCH_ARGS="--scale 0.02".
+bench-national: install-dev compile-translations
+	$(BIN)/python bench/national.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache

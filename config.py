@@ -38,15 +38,25 @@ def database_url(url: str) -> str:
     return url
 
 
+def engine_options(url: str) -> dict:
+    # hide_parameters: database errors (and echo) never print statement parameters, which
+    # hold phone numbers and SMS text (see app/logging_setup.py).
+    options: dict = {"pool_pre_ping": True, "hide_parameters": True}
+    if url.startswith("postgresql") and not _env_bool("DATABASE_PREPARED_STATEMENTS", True):
+        # Behind PgBouncer in transaction mode a session's prepared statements may be on
+        # another server connection: psycopg must not prepare them (README, "Running a
+        # national program").
+        options["connect_args"] = {"prepare_threshold": None}
+    return options
+
+
 class Config:
     ENV_NAME = "base"
     SECRET_KEY = os.environ.get("SECRET_KEY", DEFAULT_SECRET_KEY)
     SQLALCHEMY_DATABASE_URI = database_url(
         os.environ.get("DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'alcance.sqlite3'}")
     )
-    # hide_parameters: database errors (and echo) never print statement parameters, which
-    # hold phone numbers and SMS text (see app/logging_setup.py).
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "hide_parameters": True}
+    SQLALCHEMY_ENGINE_OPTIONS = engine_options(SQLALCHEMY_DATABASE_URI)
     REDIS_URL = os.environ.get("REDIS_URL", "")
 
     LANGUAGES = ("es", "en")

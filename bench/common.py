@@ -49,8 +49,9 @@ def postgres_url() -> str | None:
 
 
 @contextmanager
-def database(backend: str):
-    """A fresh, empty database URL for `backend` ("sqlite" or "postgresql"), removed after."""
+def database(backend: str, *, prefix: str = "alcance_bench_", keep: bool = False):
+    """A fresh, empty database URL for `backend` ("sqlite" or "postgresql"), removed after
+    unless `keep` (PostgreSQL: then named `prefix` + random hex, left for inspection)."""
     if backend == "sqlite":
         with tempfile.TemporaryDirectory() as tmp:
             yield f"sqlite:///{tmp}/bench.sqlite3"
@@ -58,15 +59,16 @@ def database(backend: str):
     from sqlalchemy import create_engine, text
 
     base = postgres_url()
-    name = f"alcance_bench_{uuid.uuid4().hex[:8]}"
+    name = f"{prefix}{uuid.uuid4().hex[:8]}"
     admin = create_engine(base, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     try:
         yield base.rsplit("/", 1)[0] + "/" + name
     finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        if not keep:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
 
 

@@ -36,6 +36,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from http.cookies import SimpleCookie
 from pathlib import Path
 from urllib.parse import urlencode
@@ -114,6 +115,18 @@ def prepare(url: str, env: dict, contacts: int) -> dict:
     return {"org": org_id, "campaign": campaign_id, "contacts": total}
 
 
+def start_server(env: dict, log) -> subprocess.Popen:
+    """gunicorn with the checked-in config (app/gunicorn_conf.py), output to the file `log`;
+    stop it with common.stop_process."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", "python:app.gunicorn_conf", "wsgi:app"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+
+
 # -- talking to the server -----------------------------------------------------------------------
 
 
@@ -160,14 +173,15 @@ def wait_until_up(port: int, server: subprocess.Popen, timeout: float = 60.0) ->
     raise RuntimeError("gunicorn did not answer /healthz")
 
 
-def sign_in(port: int) -> str:
+def sign_in(port: int, email: str = EMAIL, password: str = PASSWORD) -> str:
+    """Sign in through the real login form; returns the session's Cookie header."""
     browser = Browser(port)
     status, page, _ = browser.request("GET", "/login")
     match = re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', page)
     if status != 200 or not match:
         raise RuntimeError(f"no login form (HTTP {status})")
     status, _, headers = browser.request(
-        "POST", "/login", {"csrf_token": match.group(1), "email": EMAIL, "password": PASSWORD}
+        "POST", "/login", {"csrf_token": match.group(1), "email": email, "password": password}
     )
     if status != 302:
         raise RuntimeError(f"sign-in failed (HTTP {status})")
@@ -263,8 +277,11 @@ def run_python(
     seconds: int,
     think: tuple[int, int] | None,
 ) -> dict:
-    """Fallback: one thread per user, keep-alive connections, every latency recorded."""
-    latencies: list[float] = []
+    """Fallback: one thread per user, keep-alive connections, every latency recorded
+    (also per path: "by_path" maps each path to its ascending latencies; "error_kinds"
+    counts the errors by status or exception and path)."""
+    samples: list[tuple[str, float]] = []
+    error_kinds: Counter = Counter()
     errors = [0]
     lock = threading.Lock()
     started = time.monotonic()
@@ -273,7 +290,7 @@ def run_python(
     def user(n: int) -> None:
         rng = random.Random(n)
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-        mine, bad, i = [], 0, n
+        mine, bad, i, kinds = [], 0, n, Counter()
         try:
             while True:
                 if think:
@@ -281,22 +298,27 @@ def run_python(
                 if time.monotonic() >= deadline:
                     break
                 i += 1
+                path = paths[i % len(paths)]
                 begin = time.perf_counter()
                 try:
-                    conn.request("GET", paths[i % len(paths)], headers={"Cookie": cookie})
+                    conn.request("GET", path, headers={"Cookie": cookie})
                     response = conn.getresponse()
                     response.read()
-                    mine.append((time.perf_counter() - begin) * 1000)
-                    bad += response.status != 200
-                except (OSError, http.client.HTTPException):
+                    mine.append((path, (time.perf_counter() - begin) * 1000))
+                    if response.status != 200:
+                        bad += 1
+                        kinds[f"HTTP {response.status} {path}"] += 1
+                except (OSError, http.client.HTTPException) as exc:
                     bad += 1
+                    kinds[f"{type(exc).__name__} {path}"] += 1
                     conn.close()
                     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         finally:
             conn.close()
             with lock:
-                latencies.extend(mine)
+                samples.extend(mine)
                 errors[0] += bad
+                error_kinds.update(kinds)
 
     threads = [threading.Thread(target=user, args=(n,)) for n in range(users)]
     for t in threads:
@@ -304,7 +326,12 @@ def run_python(
     for t in threads:
         t.join()
     elapsed = time.monotonic() - started
-    latencies.sort()
+    by_path = {path: [] for path in paths}
+    for path, ms in samples:
+        by_path[path].append(ms)
+    for values in by_path.values():
+        values.sort()
+    latencies = sorted(ms for _, ms in samples)
     return {
         "requests": len(latencies),
         "seconds": elapsed,
@@ -314,6 +341,8 @@ def run_python(
         "max": latencies[-1] if latencies else float("nan"),
         "errors": errors[0],
         "generator": "python",
+        "by_path": by_path,
+        "error_kinds": dict(error_kinds),  # "HTTP 502 /path" or "TimeoutError /path": count
     }
 
 
@@ -332,13 +361,7 @@ def run(backend: str, args) -> list[tuple]:
             f"/reports/campaigns/{ids['campaign']}",
         ]
         log = open(os.path.join(tmp, "gunicorn.log"), "wb")  # noqa: SIM115  (closed in finally)
-        server = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "python:app.gunicorn_conf", "wsgi:app"],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        server = start_server(env, log)
         try:
             wait_until_up(port, server)
             cookie = sign_in(port)

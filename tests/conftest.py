@@ -5,6 +5,7 @@ once per session and every table is truncated after each test; on SQLite each te
 gets a new in-memory database.
 """
 
+import logging
 import os
 import uuid
 from pathlib import Path
@@ -33,6 +34,17 @@ def frozen_clock():
     other processes (e2e, scale) override this fixture with the real clock."""
     with time_machine.travel(NOW, tick=True) as traveller:
         yield traveller
+
+
+@pytest.fixture(autouse=True)
+def root_logging_restored():
+    """A migration run configures logging from alembic.ini (a plain root handler): undone
+    after each test, so later tests see the app's own logging setup only."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 @pytest.fixture(scope="session")

@@ -69,6 +69,8 @@ class OutboxMessage(OrgOwned, db.Model):
         Index("ix_outbox_due", "status", "due_at"),
         Index("ix_outbox_contact_sent", "contact_id", "sent_at"),
         Index("ix_outbox_campaign_status", "campaign_id", "status"),
+        # A send's next due message (the dashboard) without reading its other rows.
+        Index("ix_outbox_send_status_due", "send_id", "status", "due_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

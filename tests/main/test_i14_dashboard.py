@@ -74,7 +74,7 @@ def test_coordinator_sees_replies_to_review_per_campaign(client, login, make_org
     assert f"/campaigns/{foreign.id}/inbox" not in html
 
 
-def test_coordinator_sees_sends_of_the_next_48_hours_with_recipients(
+def test_coordinator_sees_sends_of_the_next_48_hours_with_messages_waiting(
     client, login, make_org, make_user
 ):
     org, other = make_org(), make_org()
@@ -87,7 +87,7 @@ def test_coordinator_sees_sends_of_the_next_48_hours_with_recipients(
     html = _html(client)
     assert f'href="/sends/{soon.id}"' in html
     assert "Fentanilo: Semana 1" in html
-    assert re.search(r"· 3 recipients", html)
+    assert re.search(r"· 3 messages waiting", html)
     assert "Semana 9" not in html
     assert "Ajeno" not in html
 
