@@ -5,8 +5,6 @@ one writer at a time (BEGIN IMMEDIATE takes the write lock) and ON CONFLICT too.
 here instead of testing the dialect name itself.
 """
 
-from sqlalchemy import String, any_, bindparam
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as postgres_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -24,16 +22,6 @@ def is_postgres() -> bool:
 def insert_ignoring_duplicates(model):
     """INSERT ... (call .on_conflict_do_nothing() on it) for the current database."""
     return (postgres_insert if is_postgres() else sqlite_insert)(model)
-
-
-def in_values(column, values, item_type=String):
-    """`column IN values` for a long list: on PostgreSQL `column = ANY(:array)`, one
-    parameter (thousands of separate parameters cost more to send and parse than the
-    lookup itself); elsewhere a plain IN."""
-    values = list(values)
-    if is_postgres():
-        return column == any_(bindparam(None, values, type_=ARRAY(item_type)))
-    return column.in_(values)
 
 
 def lock_rows(statement) -> None:

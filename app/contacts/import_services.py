@@ -34,7 +34,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
-from sqlalchemy import Integer, insert, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import DBAPIError
 
 from app.contacts.csv_import import (
@@ -55,7 +55,7 @@ from app.contacts.models import CONSENT_SOURCES, DUPLICATE_RULES, Contact, Conta
 from app.contacts.services import local_today
 from app.contacts.validation import CONSENT_ALIASES, clean_contact, fold
 from app.csvutil import SafeCsvWriter
-from app.db_dialect import in_values, is_postgres
+from app.db_dialect import is_postgres
 from app.errors import DomainError
 from app.extensions import db
 from app.jobs.services import enqueue
@@ -548,7 +548,7 @@ class _Applier:
             phone: (contact_id, dict(zip(MERGED, state, strict=True)))
             for contact_id, phone, *state in db.session.execute(
                 select(Contact.id, Contact.phone, *_STATE_COLUMNS).where(
-                    Contact.organization_id == self.org.id, in_values(Contact.phone, phones)
+                    Contact.organization_id == self.org.id, Contact.phone.in_(phones)
                 )
             )
         }
@@ -558,7 +558,7 @@ class _Applier:
         tags: dict[int, set[str]] = {}
         for contact_id, name in db.session.execute(
             select(ContactTag.contact_id, ContactTag.name).where(
-                in_values(ContactTag.contact_id, contact_ids, Integer)
+                ContactTag.contact_id.in_(contact_ids)
             )
         ):
             tags.setdefault(contact_id, set()).add(name)
@@ -614,7 +614,7 @@ class _Applier:
             return []
         ids = db.session.execute(
             select(Contact.id, Contact.phone).where(
-                Contact.organization_id == org_id, in_values(Contact.phone, tagged)
+                Contact.organization_id == org_id, Contact.phone.in_(tagged)
             )
         )
         return [
