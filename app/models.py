@@ -3,6 +3,15 @@
 from app.auth.models import User  # noqa: F401
 from app.campaigns.models import Campaign, CampaignMessage, CampaignPlace  # noqa: F401
 from app.contacts.models import Audience, Contact, ContactImport, ContactTag  # noqa: F401
+from app.conversations.models import (  # noqa: F401
+    Case,
+    CaseEvent,
+    Conversation,
+    LocalService,
+    OnCallShift,
+    Referral,
+    SavedReply,
+)
 from app.jobs.models import Job  # noqa: F401
 from app.organizations.models import Organization  # noqa: F401
 from app.outbox.models import EarlyStatusCallback, InboundMessage, OutboxMessage  # noqa: F401

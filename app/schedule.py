@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from app.contacts.retention import purge_inactive_contacts
+from app.conversations.escalation import escalate
 from app.jobs.cleanup import purge_progress_files
 from app.outbox.counters import fold as fold_status_counters
 from app.outreach.services import enroll_late_joiners
@@ -24,6 +25,8 @@ class Task:
 
 def maintenance_tasks(config) -> tuple[Task, ...]:
     tasks = [
+        # First: an urgent case nobody acknowledged alerts a person in this very pass.
+        Task("escalate_urgent_cases", lambda now: escalate(now)),
         Task("purge_old_exports", lambda now: purge_old_exports(now=now)),
         Task("enroll_late_joiners", lambda now: enroll_late_joiners(now=now)),
         Task("purge_progress_files", lambda now: purge_progress_files(), every=timedelta(hours=1)),

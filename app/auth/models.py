@@ -29,6 +29,8 @@ class User(OrgOwned, UserMixin, db.Model):
     role: Mapped[str] = mapped_column(String(20))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     preferred_language: Mapped[str | None] = mapped_column(String(2))
+    # The staff member's own phone (E.164) for urgent-case alerts; never shown to evaluators.
+    staff_phone: Mapped[str | None] = mapped_column(String(20))
     # The session cookie carries this token, not the id: rotating it on logout or a
     # password change makes every copied cookie worthless.
     session_token: Mapped[str] = mapped_column(String(64), unique=True, default=new_session_token)

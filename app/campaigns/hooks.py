@@ -8,7 +8,7 @@ from app.campaigns.models import Campaign
 from app.extensions import db
 from app.outbox.guards import Guard, Verdict, register_guard
 from app.outbox.inbound import register_program_name
-from app.outbox.models import OutboxMessage
+from app.outbox.models import ANSWERS, OutboxMessage
 
 HELD = Verdict("held")
 
@@ -30,7 +30,7 @@ def _verdicts(rows) -> dict:
 
 def _still_allowed():
     return or_(
-        OutboxMessage.purpose == "system",
+        OutboxMessage.purpose.in_(ANSWERS),
         OutboxMessage.campaign_id.is_(None),
         exists().where(Campaign.id == OutboxMessage.campaign_id, Campaign.status == "active"),
     )

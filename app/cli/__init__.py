@@ -4,6 +4,7 @@
 """
 
 from app.cli.contacts import contacts_cli
+from app.cli.conversations import conversations_cli
 from app.cli.demo import seed_demo
 from app.cli.i18n import i18n_cli
 from app.cli.orgs import orgs_cli, users_cli
@@ -22,5 +23,6 @@ def register_cli(app) -> None:
         outreach_cli,
         reports_cli,
         partitions_cli,
+        conversations_cli,
     ):
         app.cli.add_command(command)

@@ -45,6 +45,10 @@ class Organization(db.Model):
     thank_you_sms: Mapped[bool] = mapped_column(Boolean, default=False)
     calendar_token: Mapped[str] = mapped_column(String(43), default=new_calendar_token)  # .ics URL
     small_cell_threshold: Mapped[int] = mapped_column(Integer, default=5)
+    # Conversations: an urgent case not acknowledged within this many minutes alerts the
+    # on-call coordinator (then every coordinator); a referral's follow-up reminder.
+    case_ack_minutes: Mapped[int] = mapped_column(Integer, default=15, server_default="15")
+    referral_follow_up_days: Mapped[int] = mapped_column(Integer, default=3, server_default="3")
 
     def __repr__(self) -> str:
         return f"<Organization {self.slug}>"

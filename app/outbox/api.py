@@ -108,6 +108,29 @@ def enqueue(
     return row
 
 
+def enqueue_staff_alert(
+    *, organization_id: int, user_id: int, language: str, body: str, now: datetime
+) -> OutboxMessage:
+    """An alert to a staff member's own phone (an urgent case nobody acknowledged): no
+    contact, at once, at any hour, never capped."""
+    row = OutboxMessage(
+        organization_id=organization_id,
+        contact_id=None,
+        user_id=user_id,
+        purpose="staff_alert",
+        language=language,
+        body=body,
+        due_at=now,
+        channel="sms",
+        status="scheduled",
+        attempts=0,
+        with_opt_out_notice=False,
+        created_at=now,
+    )
+    db.session.add(row)
+    return row
+
+
 def enqueue_select(rows, columns: list[str], *, now: datetime) -> int:
     """Many messages in one INSERT ... SELECT: `rows` selects the values of `columns`
     (names from ENQUEUE_COLUMNS). A message already enqueued for the same send, contact and

@@ -26,7 +26,7 @@ from app.contacts.services import mark_opted_out
 from app.extensions import db
 from app.organizations.models import Organization
 from app.outbox import keywords
-from app.outbox.models import InboundMessage, OutboxMessage
+from app.outbox.models import ANSWERS, InboundMessage, OutboxMessage
 from app.outbox.status import cancel_pending_for_contact
 from app.outbox.text import sms_text
 from app.participation.services import record_event
@@ -46,6 +46,10 @@ TWILIO_STANDARD_KEYWORDS = {
     "YES",
 }
 HANDLERS = {}  # intent kind -> handler(ctx) -> outcome string; features add their own
+# listener(ctx, outcome) run after the handler, in the same unit of work (conversations file
+# every message in its thread and open cases from it): a failure rolls the message back too,
+# and the webhook spool keeps it for the next try.
+RECEIVED = []
 # Said to the number, so they act for every organization that shares it (see above).
 SENDER_WIDE = frozenset({keywords.OPT_OUT, keywords.OPT_IN, keywords.HELP})
 # Opt-outs a START to the same sender undoes (not those recorded by a coordinator or import).
@@ -81,6 +85,12 @@ _program_name = lambda campaign_id: None  # noqa: E731  (replaced by register_pr
 def register_program_name(lookup) -> None:
     global _program_name
     _program_name = lookup
+
+
+def on_received(listener):
+    """Register `listener(ctx, outcome)` for every stored inbound message."""
+    RECEIVED.append(listener)
+    return listener
 
 
 def queue_reply(contact: Contact, template: str, *, now: datetime, campaign_id=None, **context):
@@ -161,7 +171,7 @@ def _latest_campaign_id(contact_id: int) -> int | None:
         select(OutboxMessage.campaign_id)
         .where(
             OutboxMessage.contact_id == contact_id,
-            OutboxMessage.purpose != "system",
+            OutboxMessage.purpose.not_in(ANSWERS),
             OutboxMessage.sent_at.is_not(None),
         )
         .order_by(OutboxMessage.sent_at.desc())
@@ -230,6 +240,8 @@ def receive_sms(
             contacts=contacts if intent.kind in SENDER_WIDE else [primary],
         )
         outcome = HANDLERS.get(intent.kind, record_reply)(ctx)
+        for listener in RECEIVED:
+            listener(ctx, outcome)
         db.session.commit()
     except IntegrityError:
         db.session.rollback()

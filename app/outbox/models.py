@@ -23,10 +23,24 @@ from app.timeutil import UTCDateTime, utcnow
 
 # A message knows its channel (today SMS; WhatsApp is next) and its purpose.
 CHANNELS = ("sms",)
-PURPOSES = ("campaign", "invitation", "reminder", "workshop_notice", "thank_you", "system")
+PURPOSES = (
+    "campaign",
+    "invitation",
+    "reminder",
+    "workshop_notice",
+    "thank_you",
+    "system",
+    "reply",
+    "staff_alert",
+)
 # Transactional workshop messages respect quiet hours but not the frequency cap; "system"
 # replies (keyword confirmations) answer a message the contact just sent: neither applies.
 CAPPED_PURPOSES = ("campaign", "invitation")
+# Answers to someone who wrote (keyword confirmations and crisis replies: "system"; a
+# coordinator's "reply") and alerts to staff phones: not outreach. No cap, no opt-out line,
+# no campaign or send rule holds them, no participation event counts them. Replies still
+# respect an opt-out; "system" ones and staff alerts do not.
+ANSWERS = ("system", "reply", "staff_alert")
 OUTBOX_STATUSES = (
     "scheduled",
     "held",
@@ -79,7 +93,9 @@ class OutboxMessage(OrgOwned, db.Model):
     message_id: Mapped[int | None] = mapped_column(
         ForeignKey("campaign_messages.id", ondelete="SET NULL")
     )
-    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    # NULL only for a staff alert (purpose "staff_alert"), sent to `user_id`'s own phone.
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     workshop_id: Mapped[int | None] = mapped_column(
         ForeignKey("workshops.id", ondelete="SET NULL"), index=True
     )

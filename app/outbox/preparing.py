@@ -18,13 +18,14 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 
+from app.auth.models import User
 from app.contacts.eligibility import block_reason
 from app.contacts.models import Contact
 from app.db_dialect import lock_for_write
 from app.extensions import db
 from app.organizations.models import Organization
 from app.outbox import guards
-from app.outbox.models import CAPPED_PURPOSES, OutboxMessage, counted_as_sent
+from app.outbox.models import ANSWERS, CAPPED_PURPOSES, OutboxMessage, counted_as_sent
 from app.outbox.text import opt_out_notice
 from app.outbox.timing import (
     FrequencyCap,
@@ -65,7 +66,7 @@ def _history(contact_ids: list[int], since: datetime, batch: list[int]) -> tuple
             func.coalesce(OutboxMessage.send_started_at, OutboxMessage.prepared_at),
         ).where(
             OutboxMessage.contact_id.in_(contact_ids),
-            OutboxMessage.purpose != "system",
+            OutboxMessage.purpose.not_in(ANSWERS),
             OutboxMessage.id.not_in(batch),
             counted_as_sent(),
         )
@@ -82,9 +83,13 @@ def _decide(row, contact, org, first, later, recent, now):
     are the features' verdicts on the row (guards.py), if any."""
     if first is not None:
         return first.status, None, first.reason
-    if row.purpose == "system":
+    if row.purpose in ANSWERS:
+        # An answer goes when the feature queued it (a reply's time was chosen then); only
+        # an unreachable phone stops it, and an opt-out a coordinator's reply.
         if contact.erased_at is not None or contact.undeliverable or not contact.phone:
             return "skipped", None, "unreachable"
+        if row.purpose == "reply" and contact.opted_out_at is not None:
+            return "skipped", None, "opted_out"
         return None
     if row.expires_at is not None and now >= row.expires_at:
         return "skipped", None, "expired"
@@ -107,6 +112,50 @@ def _decide(row, contact, org, first, later, recent, now):
     return None
 
 
+def _staff_alerts(rows, worker_id: str, now: datetime) -> list[Prepared]:
+    """Alerts to staff phones (no contact): only a staff member without an active account
+    or a phone stops one."""
+    if not rows:
+        return []
+    phones = dict(
+        db.session.execute(
+            select(User.id, User.staff_phone).where(
+                User.id.in_({r.user_id for r in rows}), User.active.is_(True)
+            )
+        ).all()
+    )
+    senders = dict(
+        db.session.execute(
+            select(Organization.id, Organization.sms_sender).where(
+                Organization.id.in_({r.organization_id for r in rows})
+            )
+        ).all()
+    )
+    ready = []
+    for row in rows:
+        if not phones.get(row.user_id):
+            row.status, row.skip_reason, row.final_at = "skipped", "unreachable", now
+            row.claimed_by = row.lease_expires_at = None
+            continue
+        row.prepared_at = now
+        ready.append(
+            Prepared(
+                row.id,
+                phones[row.user_id],
+                row.body,
+                row.purpose,
+                row.organization_id,
+                None,
+                None,
+                None,
+                worker_id,
+                row.lease_expires_at,
+                senders.get(row.organization_id),
+            )
+        )
+    return ready
+
+
 def prepare_batch(ids: list[int], *, worker_id: str, now: datetime) -> list[Prepared]:
     """Apply every send-time rule to a claimed batch; return the rows to send now."""
     if not ids:
@@ -120,9 +169,12 @@ def prepare_batch(ids: list[int], *, worker_id: str, now: datetime) -> list[Prep
         )
         .order_by(OutboxMessage.due_at, OutboxMessage.id)
     ).all()
+    ready = _staff_alerts([r for r in rows if r.contact_id is None], worker_id, now)
+    rows = [r for r in rows if r.contact_id is not None]
     contact_ids = sorted({r.contact_id for r in rows})
     if not contact_ids:
-        return []
+        db.session.commit()
+        return ready
     _lock_contacts(contact_ids)
     contacts = {
         c.id: c for c in db.session.scalars(select(Contact).where(Contact.id.in_(contact_ids)))
@@ -137,7 +189,7 @@ def prepare_batch(ids: list[int], *, worker_id: str, now: datetime) -> list[Prep
     longest = max(max(o.cap_days, 1) for o in orgs.values())
     recent, ever = _history(contact_ids, now - timedelta(days=longest), [r.id for r in rows])
 
-    ready, notices = [], {}
+    notices = {}
     for row in rows:
         contact, org = contacts[row.contact_id], orgs[row.organization_id]
         decision = _decide(
@@ -156,7 +208,7 @@ def prepare_batch(ids: list[int], *, worker_id: str, now: datetime) -> list[Prep
             row.skip_reason = reason
             row.final_at = now if row.status in ("skipped", "canceled") else None
             continue
-        if row.purpose != "system":
+        if row.purpose not in ANSWERS:
             final_text = row.prepared_at is not None  # prepared before: its text is fixed
             if not final_text and (org.opt_out_notice == "always" or contact.id not in ever):
                 if row.language not in notices:

@@ -7,7 +7,13 @@ from sqlalchemy import delete, select, update
 from app.contacts.models import Contact
 from app.contacts.services import mark_opted_out
 from app.extensions import db
-from app.outbox.models import FINAL_STATUSES, STATUS_RANK, EarlyStatusCallback, OutboxMessage
+from app.outbox.models import (
+    ANSWERS,
+    FINAL_STATUSES,
+    STATUS_RANK,
+    EarlyStatusCallback,
+    OutboxMessage,
+)
 from app.participation.services import record_event
 
 # Async (callback) error codes meaning the number will never receive SMS.
@@ -81,7 +87,7 @@ def set_final_status(
         row.error_code, row.error_message = error_code, (error_message or "")[:200] or None
     if status in PARTICIPATION_KIND:
         row.final_at = now
-        if row.purpose != "system":
+        if row.purpose not in ANSWERS:
             record_event(
                 organization_id=row.organization_id,
                 contact_id=row.contact_id,
@@ -94,7 +100,7 @@ def set_final_status(
                 outbox_id=row.id,
                 detail=error_code,
             )
-        if error_code:
+        if error_code and row.contact_id is not None:  # not a staff alert
             contact = db.session.get(Contact, row.contact_id)
             flag_contact_from_error(contact, error_code, now=now)
     return True

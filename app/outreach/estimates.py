@@ -22,7 +22,7 @@ from app.contacts.models import Contact
 from app.contacts.names import greeting_name_sql
 from app.extensions import db
 from app.outbox.encoding import analyze
-from app.outbox.models import OutboxMessage, counted_as_sent
+from app.outbox.models import ANSWERS, OutboxMessage, counted_as_sent
 from app.outbox.text import opt_out_notice
 from app.outreach.fanout import FIRST_NAME_TOKEN, recipient_language_sql, rendered_bodies
 
@@ -73,7 +73,7 @@ def _ever_messaged():
     """The contact was messaged before (the worker's rule: no opt-out line then)."""
     return exists().where(
         OutboxMessage.contact_id == Contact.id,
-        OutboxMessage.purpose != "system",
+        OutboxMessage.purpose.not_in(ANSWERS),
         counted_as_sent(),
     )
 

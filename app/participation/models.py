@@ -24,6 +24,7 @@ KINDS = (
     "attended",
     "no_show",
     "walk_in",
+    "referred",
 )
 CHANNELS = ("sms", "workshop", "web", "import")
 

@@ -34,6 +34,12 @@ DATA = dict(
     contact_line="664 555 0100",
     cap_messages=3,
     cap_days=7,
+    minutes=20,
+    case=12,
+    name="Centro Juvenil Otay",
+    phone="664 555 0199",
+    address="Calle 5 de Mayo 100",
+    hours="Lunes a viernes 9 a 17",
 )
 # The variants a template's own context switches between.
 VARIANTS = {
@@ -56,6 +62,8 @@ UCS2_ALLOWED = {
         "weekly cap says 'por semana', so the US reply is GSM-7, see below)."
     ),
     ("help", "en"): "Mexico: the helpline's proper name is 'Línea de la Vida'.",
+    ("crisis_reply", "es"): "The helpline's proper name is 'Línea de la Vida'.",
+    ("crisis_reply", "en"): "The helpline's proper name is 'Línea de la Vida'.",
 }
 
 
