@@ -2,6 +2,7 @@
 HTTP server that answers each request after 100 ms, side by side with a raw SDK loop.
 
     .venv/bin/python bench/dispatch.py [--messages 6000] [--limit 100] [--threads 64]
+        [--parts abcd] [--repeat 1]
 
 On PostgreSQL ($BENCH_DATABASE_URL's server; a scratch database per run), each run starting
 a fresh fake Twilio process (tests/fake_twilio.py):
@@ -329,6 +330,10 @@ def main() -> None:
     parser.add_argument("--limit", type=float, default=100.0)
     parser.add_argument("--threads", type=int, default=64)
     parser.add_argument("--backend", choices=("postgresql",), default="postgresql")
+    parser.add_argument("--parts", default="abcd", help="which of (a)-(d) to run, e.g. a")
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="run (a) this many times, interleaved with raw"
+    )
     parser.add_argument("--raw", type=int, help=argparse.SUPPRESS)  # the raw loop's process
     args = parser.parse_args()
     if args.raw:
@@ -343,25 +348,32 @@ def main() -> None:
         return
     n, limit, threads, shared = args.messages, args.limit, args.threads, redis_url()
     per_limit = max(int(limit * 30), 50)  # about 30 s at the limit
-    rows = []
-    # (a) explicit threads, no limit, vs raw with the same threads.
-    ours = fresh_run(alcance, n, workers=1, mps=0, threads=threads)
-    raw = fresh_run(run_raw, n=n, threads=threads)
-    rows += compare_rows(f"(a) 1 worker, {threads} threads, no limit", ours, raw, threads)
+    rows, parts = [], args.parts
+    # (a) explicit threads, no limit, vs raw with the same threads (alternating: the machine
+    # is noisy, compare each run's ratio).
+    for run in range(args.repeat if "a" in parts else 0):
+        ours = fresh_run(alcance, n, workers=1, mps=0, threads=threads)
+        raw = fresh_run(run_raw, n=n, threads=threads)
+        label = f"(a) 1 worker, {threads} threads, no limit" + (f" #{run + 1}" if run else "")
+        rows += compare_rows(label, ours, raw, threads)
     # (b) the shared limit, 4 workers, auto sizing.
-    if shared:
+    if "b" not in parts:
+        pass
+    elif shared:
         ours = fresh_run(alcance, per_limit, workers=4, mps=limit, redis=shared)
         rows += limit_rows(f"(b) limit {limit:g}/s, 4 workers, Redis, auto", ours, limit)
     else:
         rows.append((f"(b) limit {limit:g}/s, 4 workers, Redis", "no Redis", "", None))
     # (c) default (auto) sizing, no limit, vs raw with the threads the worker chose.
-    ours = fresh_run(alcance, n, workers=1, mps=0)
-    chosen = ours["threads"][0] if ours["threads"] else threads
-    raw = fresh_run(run_raw, n=n, threads=chosen)
-    rows += compare_rows("(c) 1 worker, auto sizing, no limit", ours, raw, chosen)
+    if "c" in parts:
+        ours = fresh_run(alcance, n, workers=1, mps=0)
+        chosen = ours["threads"][0] if ours["threads"] else threads
+        raw = fresh_run(run_raw, n=n, threads=chosen)
+        rows += compare_rows("(c) 1 worker, auto sizing, no limit", ours, raw, chosen)
     # (d) default (auto) sizing under a limit, one worker.
-    ours = fresh_run(alcance, per_limit, workers=1, mps=limit)
-    rows += limit_rows(f"(d) limit {limit:g}/s, 1 worker, auto", ours, limit)
+    if "d" in parts:
+        ours = fresh_run(alcance, per_limit, workers=1, mps=limit)
+        rows += limit_rows(f"(d) limit {limit:g}/s, 1 worker, auto", ours, limit)
     print_table(title, rows)
 
 

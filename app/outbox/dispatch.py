@@ -9,10 +9,11 @@ The delivery guarantee (README "Delivery guarantee"):
    conditional UPDATE that re-checks it is still this worker's and still allowed (send not
    canceled, campaign active, contact not opted out). From then on it is never re-sent
    blindly; a crash leaves only the rows in flight unknown.
-3. The outcome is committed right after the call: `sent` + SID; a retryable error (429, no
-   connection) goes back to `scheduled` with exponential backoff and jitter, up to
-   `max_attempts`, then `failed`; a permanent error is `failed` with its code; an unknown
-   outcome (5xx, read timeout) is `unknown`.
+3. The outcome is committed right after the call (a success, on PostgreSQL, in one
+   statement with those that arrive meanwhile: sending.BatchWriter): `sent` + SID; a
+   retryable error (429, no connection) goes back to `scheduled` with exponential backoff
+   and jitter, up to `max_attempts`, then `failed`; a permanent error is `failed` with its
+   code; an unknown outcome (5xx, read timeout) is `unknown`.
 4. Expired leases: rows never started go back to `scheduled`; rows started become `unknown`.
 5. `unknown` rows are reconciled: looked up on the provider by recipient and matched by
    exact text and sender; found → `sent` with its SID; not found after a grace period →

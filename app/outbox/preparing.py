@@ -16,12 +16,12 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import ARRAY, Boolean, Integer, bindparam, column, func, select, update
 
 from app.auth.models import User
 from app.contacts.eligibility import block_reason
 from app.contacts.models import Contact
-from app.db_dialect import lock_for_write
+from app.db_dialect import is_postgres, lock_for_write
 from app.extensions import db
 from app.organizations.models import Organization
 from app.outbox import guards
@@ -189,7 +189,7 @@ def prepare_batch(ids: list[int], *, worker_id: str, now: datetime) -> list[Prep
     longest = max(max(o.cap_days, 1) for o in orgs.values())
     recent, ever = _history(contact_ids, now - timedelta(days=longest), [r.id for r in rows])
 
-    notices = {}
+    notices, marks = {}, []
     for row in rows:
         contact, org = contacts[row.contact_id], orgs[row.organization_id]
         decision = _decide(
@@ -208,20 +208,21 @@ def prepare_batch(ids: list[int], *, worker_id: str, now: datetime) -> list[Prep
             row.skip_reason = reason
             row.final_at = now if row.status in ("skipped", "canceled") else None
             continue
+        body, notice = row.body, row.with_opt_out_notice
         if row.purpose not in ANSWERS:
             final_text = row.prepared_at is not None  # prepared before: its text is fixed
             if not final_text and (org.opt_out_notice == "always" or contact.id not in ever):
                 if row.language not in notices:
                     notices[row.language] = opt_out_notice(row.language)
-                row.body, row.with_opt_out_notice = f"{row.body}\n{notices[row.language]}", True
+                body, notice = f"{row.body}\n{notices[row.language]}", True
             ever.add(contact.id)
             recent[contact.id].append(now)
-        row.prepared_at = now
+        marks.append(dict(p_id=row.id, p_body=body, p_notice=notice))
         ready.append(
             Prepared(
                 row.id,
                 contact.phone,
-                row.body,
+                body,
                 row.purpose,
                 row.organization_id,
                 row.contact_id,
@@ -232,5 +233,45 @@ def prepare_batch(ids: list[int], *, worker_id: str, now: datetime) -> list[Prep
                 org.sms_sender,
             )
         )
+    _mark_prepared(marks, now)
     db.session.commit()  # releases the contact locks
     return ready
+
+
+def unnested(*columns):
+    """FROM rows given as one array per column: `unnest(:p_ids, ...) AS v(id, ...)` for
+    columns (name, type), bound as p_<name>s. One statement text whatever the number of
+    rows (PostgreSQL prepares it once) and one statement-level status trigger run."""
+    arrays = [bindparam(f"p_{name}s", type_=ARRAY(kind)) for name, kind in columns]
+    rows = func.unnest(*arrays).table_valued(*(column(name, kind) for name, kind in columns))
+    return rows.render_derived("v")
+
+
+def _mark_prepared(marks: list[dict], now: datetime) -> None:
+    """The ready rows' final text and `prepared_at`, in one statement on PostgreSQL (an ORM
+    flush ran one UPDATE, and one status trigger, per row: ~0.4 ms of the database's CPU
+    per message at 64 threads)."""
+    if not marks:
+        return
+    table = OutboxMessage.__table__
+    if not is_postgres():
+        db.session.execute(
+            update(table)
+            .where(table.c.id == bindparam("p_id"))
+            .values(
+                prepared_at=now, body=bindparam("p_body"), with_opt_out_notice=bindparam("p_notice")
+            ),
+            marks,
+        )
+        return
+    rows = unnested(("id", Integer), ("body", table.c.body.type), ("notice", Boolean))
+    db.session.execute(
+        update(table)
+        .where(table.c.id == rows.c.id)
+        .values(prepared_at=now, body=rows.c.body, with_opt_out_notice=rows.c.notice),
+        dict(
+            p_ids=[m["p_id"] for m in marks],
+            p_bodys=[m["p_body"] for m in marks],
+            p_notices=[m["p_notice"] for m in marks],
+        ),
+    )

@@ -12,11 +12,13 @@ Sending at the provider's limit (issue 15):
   (`size_connection_pool` on the gateway, grown only) follow it.
 - Sending threads live as long as the worker (`SenderPool`). Each pushes one app context
   (for the rare ORM paths) once; the common path's two statements run in AUTOCOMMIT on the
-  worker's own sending engine (sending.py): no app context or pre-ping per message. That
-  engine has no pre-ping and no reset on return, LIFO, and holds min(threads,
-  OUTREACH_DB_CONNECTIONS (8)) connections, no overflow: a statement takes about a
-  millisecond of the ~100 ms a send takes, so a few connections serve all the threads, and
-  several workers stay within PostgreSQL's max_connections. The app's engine (web
+  worker's own sending engine (sending.py): no app context or pre-ping per message. On
+  PostgreSQL the threads hand them to the worker's one `BatchWriter`, which batches the
+  starts, and the outcomes, that arrive together (a thread waits for its start, not for
+  its outcome: the outcome comes back to the pool once written). That engine has no
+  pre-ping and no reset on return, LIFO, and holds min(threads, OUTREACH_DB_CONNECTIONS (8))
+  connections, no overflow: the batch writer uses two at most, and several workers stay
+  within PostgreSQL's max_connections. The app's engine (web
   settings, pre-ping) keeps serving claims, preparation, maintenance and the rare paths.
 - Prefetch: the next batch is claimed and prepared while the current one is still sending,
   once no more than half a batch (at least one row per thread) is left queued or in flight,
@@ -58,6 +60,7 @@ from app.outbox.dispatch import (
 )
 from app.outbox.preparing import prepare_batch
 from app.outbox.sending import (
+    BatchWriter,
     ConnectionWriter,
     SessionWriter,
     reconcile_unknown,
@@ -163,6 +166,9 @@ class SenderPool:
         self._threads, self.size = [], 0
         return unstarted
 
+    def _reporter(self, ticket: int):
+        return lambda outcome: self._done.put((ticket, outcome))
+
     def _serve(self) -> None:
         with self.worker.app.app_context():
             writer = None
@@ -172,7 +178,9 @@ class SenderPool:
                     try:
                         if writer is None:
                             writer = self.worker.open_writer()
-                        outcome = self.worker.send(item, writer)
+                        outcome = self.worker.send(item, writer, self._reporter(ticket))
+                        if outcome is None:  # the batch writer reports it once recorded
+                            continue
                     except Exception:  # no connection: the row's lease expires, it is requeued
                         logger.exception("no database connection to send outbox_id=%s", item.id)
                         outcome = "error"
@@ -187,8 +195,9 @@ class SenderPool:
 
 
 def _closed(writer) -> None:
-    """Close `writer` (if any), whatever state its connection is in; returns None."""
-    if writer is not None:
+    """Close `writer` (if any, and the thread's own), whatever state its connection is in;
+    returns None."""
+    if writer is not None and not getattr(writer, "shared", False):
         with contextlib.suppress(Exception):
             writer.close()
 
@@ -225,6 +234,7 @@ class Worker:
         self._engine = None  # the sending threads' engine, made at first use
         self._engine_lock = threading.Lock()
         self._pool: SenderPool | None = None
+        self._batch_writer: BatchWriter | None = None  # shared by the sending threads
         self._writer = None  # the worker thread's own, when it sends (one thread)
         self._maintenance_every: float | None = None
         self._last_maintenance = 0.0
@@ -240,14 +250,15 @@ class Worker:
                     release_unstarted(unstarted, worker_id=self.worker_id)
             self._pool = None
         self._close_writer()
+        if self._batch_writer is not None:
+            self._batch_writer.close()  # records the outcomes still queued
+            self._batch_writer = None
         if self._engine is not None:
             self._engine.dispose()
             self._engine = None
 
     def _close_writer(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
+        self._writer = _closed(self._writer)
 
     # -- sizing ---------------------------------------------------------------------------
     def _replan(self) -> None:
@@ -289,14 +300,22 @@ class Worker:
             return self._engine
 
     def open_writer(self):
-        """What runs a sending thread's per-message statements (sending.py)."""
+        """What runs a sending thread's per-message statements (sending.py): on PostgreSQL
+        the worker's one BatchWriter, shared by its threads."""
         if self._shared_connection:
             return SessionWriter()
-        return ConnectionWriter(self.sending_engine())
+        engine = self.sending_engine()
+        if engine.dialect.name != "postgresql":
+            return ConnectionWriter(engine)
+        with self._engine_lock:
+            if self._batch_writer is None or not self._batch_writer.alive:
+                self._batch_writer = BatchWriter(engine)
+            return self._batch_writer
 
     # -- sending --------------------------------------------------------------------------
-    def send(self, item, writer) -> str:
-        """Send one prepared row; any unexpected error is logged and reported as "error"."""
+    def send(self, item, writer, report=None) -> str | None:
+        """Send one prepared row; any unexpected error is logged and reported as "error".
+        With `report`, None may be returned: `report` gets the outcome once recorded."""
         try:
             return send_prepared(
                 item,
@@ -307,6 +326,7 @@ class Worker:
                 status_callback=self.status_callback,
                 writer=writer,
                 latency=self.latency,
+                report=report,
             )
         except Exception:  # one bad row must not stop the batch; its lease expires
             logger.exception("send failed unexpectedly outbox_id=%s", item.id)
@@ -371,7 +391,7 @@ class Worker:
         last = self.clock()
         for n, item in enumerate(ready):
             result.count(self.send(item, self._writer))
-            last = self._keep_leases([i.id for i in ready[n + 1 :]], last)
+            last = self._keep_leases(lambda n=n: [i.id for i in ready[n + 1 :]], last)
         return result
 
     def _run_pipelined_pass(self) -> PassResult:
@@ -399,7 +419,7 @@ class Worker:
                 result.count(outcome)
             if self._stop.is_set():
                 break  # close() lets the rows in flight finish and gives back the queued ones
-            last = self._keep_leases(pool.outstanding_ids(), last)
+            last = self._keep_leases(pool.outstanding_ids, last)
             if feeding:
                 self._maintain_if_due()
         result.more = False
@@ -411,9 +431,11 @@ class Worker:
         thread, which covers claiming and preparing the next batch."""
         return max(self.plan.concurrency, self.plan.batch_size // 2)
 
-    def _keep_leases(self, ids, last):
+    def _keep_leases(self, held, last):
+        """Renew the leases of the rows `held()` lists, every third of a lease (listed only
+        then: the pipelined pass checks after every few outcomes)."""
         now = self.clock()
-        if ids and now - last >= self.settings.lease / 3:
+        if now - last >= self.settings.lease / 3 and (ids := held()):
             renew_leases(ids, worker_id=self.worker_id, now=now, settings=self.settings)
             return now
         return last
