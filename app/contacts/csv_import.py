@@ -17,11 +17,12 @@ import csv
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from operator import itemgetter
 
 from flask_babel import lazy_gettext as _l
 
 from app.contacts.validation import fold
-from app.csvutil import CsvDecodeError, detect_delimiter, detect_encoding, iter_records, text_stream
+from app.csvutil import CsvDecodeError, detect_delimiter, detect_encoding, restore, text_stream
 from app.errors import DomainError
 
 MAX_ROWS = 500_000
@@ -242,7 +243,16 @@ def map_columns(headers: list[str]) -> list[Column]:
 
 
 def _records(data: bytes, encoding: str, delimiter: str) -> Iterator[tuple[int, list[str]]]:
-    return iter_records(text_stream(data, encoding), delimiter)
+    """`csvutil.iter_records` of the file (the same records, blank ones skipped as written),
+    faster for large files: `restore` runs only on rows with a quote (it changes only cells
+    that start with one), and a row is blank when its cells joined are."""
+    reader = csv.reader(text_stream(data, encoding), delimiter=delimiter)
+    previous_end = 0
+    for cells in reader:
+        start, previous_end = previous_end + 1, reader.line_num
+        joined = "".join(cells)
+        if joined.strip():  # some cell is not blank
+            yield start, [restore(c) for c in cells] if "'" in joined else cells
 
 
 def inspect_csv(data: bytes, *, max_rows: int = MAX_ROWS) -> CsvLayout:
@@ -310,14 +320,28 @@ def iter_rows(data: bytes, layout: CsvLayout) -> Iterator[SourceRow]:
     """Stream the data rows of a file already checked by `inspect_csv`."""
     records = _records(data, layout.encoding, layout.delimiter)
     next(records)  # the header
-    field_index = list(layout.field_index.items())
+    names = list(layout.field_index)
+    indices = list(layout.field_index.values())
+    needed = max(indices, default=-1) + 1
+    pick = (
+        itemgetter(*indices)
+        if len(indices) > 1
+        else (lambda cells: tuple(cells[i] for i in indices))
+    )
     width = len(layout.columns)
     too_long = None
     for line, cells in records:
         if len(cells) > width:
             cells = cells[:width]  # unnamed trailing cells cannot be mapped
+        if len(cells) >= needed:
+            values = pick(cells)
+            if (
+                max(map(len, values), default=0) <= MAX_CELL_CHARS
+            ):  # the common case: nothing too long
+                yield SourceRow(line, cells, dict(zip(names, values, strict=True)), [], [])
+                continue
         raw, problems, long_fields = {}, [], []
-        for name, index in field_index:
+        for name, index in zip(names, indices, strict=True):
             value = cells[index] if index < len(cells) else None
             if value is not None and len(value) > MAX_CELL_CHARS:
                 too_long = too_long or str(

@@ -449,3 +449,119 @@ def _clean_guardian(value, errors: list[str]) -> bool:
     if guardian not in YES | NO:
         errors.append(str(_l("Guardian consent must be yes or no.")))
     return guardian in YES
+
+
+class ImportCleaner:
+    """`clean_contact` for the rows of one CSV import (lenient: `warnings` and
+    `warned_fields` given), with the same values and messages, faster.
+
+    A list repeats a handful of values per column (languages, years, genders, states,
+    tags, consent sources), so each field's cleaner runs once per distinct input and its
+    result (value and messages, already translated: one import runs in one language) is
+    reused. Only the phone and the names are cleaned on every row. The field order of the
+    messages is `clean_contact`'s; a test compares both on whole files."""
+
+    MAX_CACHED = 50_000  # distinct inputs kept per field (memory bound for odd files)
+
+    def __init__(self, *, org, today: date, gender_m: str | None = None):
+        self.org, self.today, self.gender_m = org, today, gender_m
+        self._caches: dict[str, dict] = {}
+
+    def _cached(self, name: str, key, cleaner, *args, **kwargs) -> tuple:
+        """(value, messages) of `cleaner(*args, messages, **kwargs)`, once per `key`."""
+        cache = self._caches.setdefault(name, {})
+        hit = cache.get(key)
+        if hit is None:
+            if len(cache) >= self.MAX_CACHED:
+                cache.clear()
+            messages: list[str] = []
+            hit = cache[key] = (cleaner(*args, messages, **kwargs), tuple(messages))
+        return hit
+
+    def clean(
+        self, raw: dict, warnings: list[str], warned_fields: set[str]
+    ) -> tuple[dict, list[str]]:
+        """`clean_contact(raw, org=..., today=..., warnings=warnings, gender_m=...,
+        warned_fields=warned_fields)`."""
+        errors: list[str] = []
+        org, cached = self.org, self._cached
+
+        def note(names: tuple[str, ...], hit: tuple):
+            if hit[1]:
+                warnings.extend(hit[1])
+                warned_fields.update(names)
+            return hit[0]
+
+        values: dict = {}
+        country_text = _strip(raw.get("country"))
+        country = note(
+            ("country",), cached("country", country_text, _clean_country, country_text, org)
+        )
+        phone = _clean_phone(raw.get("phone"), country, errors)
+        if phone is not None:
+            values["phone"] = phone
+            if not country_text:
+                country = next(
+                    (c for prefix, c in PHONE_COUNTRY if phone.startswith(prefix)), country
+                )
+        values["country"] = country
+        text = raw.get("language")
+        language = note(
+            ("language",), cached("language", text, _clean_language, text, org, lenient=True)
+        )
+        values["language"] = language
+        names: list[str] = []
+        values["first_name"], values["last_name"] = _clean_names(raw, language, names)
+        note(("first_name", "last_name"), (None, names))
+        self._clean_rest(raw, values, note)
+        return values, errors
+
+    def _clean_rest(self, raw: dict, values: dict, note) -> None:
+        """The fields after the names, in `clean_contact`'s order."""
+        cached, today = self._cached, self.today
+        text = raw.get("birth_year")
+        year = note(("birth_year",), cached("birth_year", text, _clean_birth_year, text, today))
+        values["birth_year"] = year
+        text = raw.get("age_band")
+        values["age_band"] = note(
+            ("age_band",), cached("age_band", (text, year), _clean_age_band, text, year)
+        )
+        m_means = self.gender_m or m_gender(values["language"])
+        text = raw.get("gender")
+        values["gender"] = note(
+            ("gender",),
+            cached("gender", (text, m_means), _clean_gender, text, m_means, lenient=True),
+        )
+        country, text = values["country"], raw.get("state")
+        state_code = note(("state",), cached("state", (text, country), _clean_state, text, country))
+        text = raw.get("municipality")
+        municipality = note(
+            ("municipality",), cached("municipality", text, _clean_municipality, text)
+        )
+        values["state_code"], values["municipality"] = state_code, municipality
+        text, place = raw.get("timezone"), (country, state_code, municipality)
+        values["timezone"] = note(
+            ("timezone",), cached("timezone", (text, place), _clean_timezone, text, place)
+        )
+        text = raw.get("tags")
+        values["tags"] = list(
+            note(("tags",), cached("tags", text, _clean_tags, text, lenient=True))
+        )
+        consent = (raw.get("consent_source"), raw.get("consent_basis"), raw.get("consent_date"))
+        source, basis, consent_at = note(
+            ("consent_source", "consent_basis", "consent_date"),
+            cached("consent", consent, self._consent, consent),
+        )
+        values["consent_source"], values["consent_basis"] = source, basis
+        values["consent_at"] = consent_at
+        text = raw.get("guardian_consent")
+        values["guardian_consent"] = note(
+            ("guardian_consent",), cached("guardian", text, _clean_guardian, text)
+        )
+
+    def _consent(self, consent: tuple, messages: list[str]) -> tuple:
+        source, basis, day = consent
+        values: dict = {}
+        raw = {"consent_source": source, "consent_basis": basis, "consent_date": day}
+        _clean_consent(raw, values, self.today, messages, lenient=True)
+        return values["consent_source"], values["consent_basis"], values["consent_at"]
