@@ -21,6 +21,9 @@ from app.contacts import import_jobs  # noqa: F401  (registers the job handler)
 from app.contacts.audience_routes import bp as audiences_bp
 from app.contacts.import_routes import bp as contact_imports_bp
 from app.contacts.routes import bp as contacts_bp
+from app.conversations import hooks as conversation_hooks  # noqa: F401  (inbound, erasure)
+from app.conversations.routes import bp as conversations_bp
+from app.conversations.settings_routes import bp as conversation_settings_bp
 from app.extensions import babel, csrf, db, login_manager, migrate
 from app.i18n import apply_language_switch, select_locale, select_timezone
 from app.jobs.routes import bp as jobs_bp
@@ -116,6 +119,8 @@ def create_app(config_object="config.DevelopmentConfig") -> Flask:
         audiences_bp,
         campaigns_bp,
         outreach_bp,
+        conversations_bp,
+        conversation_settings_bp,
         webhooks_bp,
         workshops_bp,
         attendance_bp,

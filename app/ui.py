@@ -4,8 +4,13 @@ from urllib.parse import quote, urlencode
 
 from flask import current_app, has_request_context, request
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
+from flask_login import current_user
+from markupsafe import Markup
+from sqlalchemy.exc import SQLAlchemyError
 
 from app.contacts.forms import LANGUAGE_LABELS
+from app.conversations.queries import attention_count
 from app.i18n import current_language, html_lang
 from app.jobs.labels import job_status_label
 from app.organizations.countries import COUNTRY_LABELS
@@ -16,6 +21,7 @@ from app.timeutil import utcnow
 # (endpoint, label, permission); features add their entry here.
 NAV_ITEMS = [
     ("main.index", _l("Dashboard"), "view_reports"),
+    ("conversations.inbox", _l("Inbox"), "coordinate"),
     ("campaigns.index", _l("Campaigns"), "coordinate"),
     ("contacts.index", _l("Contacts"), "view_contacts"),
     ("audiences.index", _l("Audiences"), "view_contacts"),
@@ -43,6 +49,8 @@ SECTION_BY_ENDPOINT = {
 SECTION_BY_BLUEPRINT = {
     "campaigns": "campaigns.index",
     "outreach": "campaigns.index",
+    "conversations": "conversations.inbox",
+    "conversation_settings": "conversations.inbox",
     "contacts": "contacts.index",
     "contact_imports": "contacts.index",
     "audiences": "audiences.index",
@@ -99,12 +107,37 @@ def lang_switch_url(code: str) -> str:
     return f"{path}?{urlencode(args, doseq=True)}"
 
 
+def _inbox_label(label):
+    """ "Inbox" with the count of conversations that need attention (one COUNT query)."""
+    if not (current_user.is_authenticated and current_user.can("coordinate")):
+        return label
+    try:
+        count = attention_count(current_user.organization_id)
+    except SQLAlchemyError:  # an error page after a failed transaction: no count
+        return label
+    if not count:
+        return label
+    return Markup(
+        '{} <span class="badge badge--warn" data-count="inbox"><span aria-hidden="true">{}</span>'
+        '<span class="visually-hidden">{}</span></span>'
+    ).format(
+        str(label),
+        count,
+        ngettext(
+            "%(num)d conversation needs attention", "%(num)d conversations need attention", count
+        ),
+    )
+
+
 def _nav_items() -> list:
     simulator = getattr(current_app.extensions.get("sms_gateway"), "name", "") == "simulator"
     return [
-        item
-        for item in NAV_ITEMS
-        if item[0] in current_app.view_functions and (simulator or item[0] != "outreach.simulator")
+        (endpoint, _inbox_label(label), permission)
+        if endpoint == "conversations.inbox" and has_request_context()
+        else (endpoint, label, permission)
+        for endpoint, label, permission in NAV_ITEMS
+        if endpoint in current_app.view_functions
+        and (simulator or endpoint != "outreach.simulator")
     ]
 
 

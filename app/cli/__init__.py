@@ -11,6 +11,7 @@ from app.cli.orgs import orgs_cli, users_cli
 from app.cli.outbox import outreach_cli
 from app.cli.partitions import partitions_cli
 from app.cli.reports import reports_cli
+from app.cli.surveys import surveys_cli
 
 
 def register_cli(app) -> None:
@@ -24,5 +25,6 @@ def register_cli(app) -> None:
         reports_cli,
         partitions_cli,
         conversations_cli,
+        surveys_cli,
     ):
         app.cli.add_command(command)

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from app.auth.models import User
 from app.auth.services import create_user
 from app.contacts.services import local_today
+from app.demo.conversations import seed_conversations
 from app.demo.outreach import seed_campaign
 from app.demo.people import seed_audiences, seed_people
 from app.demo.workshops import seed_workshops
@@ -27,8 +28,9 @@ DEMO_USERS = (
 
 
 def seed_demo_data(*, only_if_empty: bool = True, now=None):
-    """Create the demo organization, users, contacts, audiences, a campaign with history and
-    its workshops (past ones with attendance, upcoming ones with RSVPs).
+    """Create the demo organization, users, contacts, audiences, a campaign with history,
+    its workshops (past ones with attendance, upcoming ones with RSVPs) and conversations
+    (saved replies, local services, on call, a closed urgent case, messages to answer).
 
     Returns the demo logins, or None when skipped because the database has data.
     """
@@ -60,6 +62,7 @@ def seed_demo_data(*, only_if_empty: bool = True, now=None):
         app = current_app._get_current_object()
         campaign = seed_campaign(app, org, audiences, today=today, now=now)
         seed_workshops(app, org, campaign, today=today, now=now)
+        seed_conversations(app, org, today=today, now=now)
     return DEMO_USERS
 
 

@@ -8,17 +8,22 @@ reports page's own key, so the dashboard and the reports page show the same numb
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from flask import url_for
 from sqlalchemy import func, or_, select
+from werkzeug.routing import BuildError
 
 from app.auth.models import User
 from app.campaigns.models import Campaign, CampaignMessage
-from app.contacts.models import ContactImport
+from app.contacts.models import Contact, ContactImport
+from app.conversations import referrals
+from app.conversations.models import Case
 from app.extensions import db
 from app.jobs.models import Job
 from app.organizations.models import Organization
 from app.outbox import api as outbox
 from app.outbox.models import InboundMessage, OutboxMessage
 from app.outreach.models import OutreachSend
+from app.reports.conversations import OVERALL, conversation_cells
 from app.reports.numbers import ratio
 from app.reports.organization import OrganizationFigures, cached_organization_figures
 from app.reports.period import Period
@@ -254,6 +259,110 @@ def active_figures(org: Organization, reviews: list[ReviewItem]) -> ActiveFigure
         delivery_rate=ratio(delivered, delivered + failed),
         opt_outs=sum(s.opt_outs for s in active),
     )
+
+
+# --- cases (issue 16) --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CaseItem:
+    case_id: int
+    first_name: str | None
+    campaign_name: str | None
+    assignee: str | None  # the assigned user's e-mail
+    age_minutes: int  # since the case needed a person (urgent: since it became urgent)
+    due_at: datetime | None  # follow-ups: when the follow-up was due
+    url: str  # the conversation thread
+
+
+@dataclass
+class CasesAttention:
+    urgent: list[CaseItem] = field(default_factory=list)
+    normal_open: int = 0
+    follow_ups: list[CaseItem] = field(default_factory=list)
+    inbox_url: str = "#"
+
+
+def safe_url(endpoint: str, **values) -> str:
+    """url_for, or "#" while the endpoint does not exist (blueprints built in parallel)."""
+    try:
+        return url_for(endpoint, **values)
+    except BuildError:
+        return "#"
+
+
+def _case_items(org_id: int, cases: list[Case], now: datetime) -> list[CaseItem]:
+    """The cases as the coordinator's dashboard lists them: first name, campaign, assignee."""
+    if not cases:
+        return []
+    contacts = dict(
+        db.session.execute(
+            select(Contact.id, Contact.first_name).where(
+                Contact.organization_id == org_id, Contact.id.in_({c.contact_id for c in cases})
+            )
+        ).all()
+    )
+    campaign_ids = {c.campaign_id for c in cases if c.campaign_id is not None}
+    campaigns = dict(
+        db.session.execute(
+            select(Campaign.id, Campaign.name).where(
+                Campaign.organization_id == org_id, Campaign.id.in_(campaign_ids)
+            )
+        ).all()
+    )
+    user_ids = {c.assigned_user_id for c in cases if c.assigned_user_id is not None}
+    users = dict(
+        db.session.execute(
+            select(User.id, User.email).where(User.organization_id == org_id, User.id.in_(user_ids))
+        ).all()
+    )
+    items = []
+    for case in cases:
+        start = case.urgent_since if case.priority == "urgent" and case.urgent_since else None
+        start = start or case.opened_at
+        items.append(
+            CaseItem(
+                case_id=case.id,
+                first_name=contacts.get(case.contact_id),
+                campaign_name=campaigns.get(case.campaign_id),
+                assignee=users.get(case.assigned_user_id),
+                age_minutes=max(0, int((now - start).total_seconds() // 60)),
+                due_at=case.follow_up_at,
+                url=safe_url("conversations.thread", contact_id=case.contact_id),
+            )
+        )
+    return items
+
+
+def cases_attention(org_id: int, *, now: datetime) -> CasesAttention:
+    """Urgent cases nobody has acknowledged yet (oldest first), how many normal cases wait
+    for a person, and the referrals whose follow-up is due."""
+    urgent = db.session.scalars(
+        select(Case)
+        .where(Case.organization_id == org_id, Case.priority == "urgent", Case.state == "open")
+        .order_by(func.coalesce(Case.urgent_since, Case.opened_at), Case.id)
+    ).all()
+    normal_open = db.session.scalar(
+        select(func.count(Case.id)).where(
+            Case.organization_id == org_id, Case.priority == "normal", Case.state == "open"
+        )
+    )
+    due = referrals.follow_ups_due(org_id, now)[:LIST_LIMIT]
+    return CasesAttention(
+        urgent=_case_items(org_id, list(urgent), now),
+        normal_open=int(normal_open or 0),
+        follow_ups=_case_items(org_id, due, now),
+        inbox_url=safe_url("conversations.inbox"),
+    )
+
+
+def conversation_funnel(org: Organization, threshold: int | None) -> dict | None:
+    """The organization's conversation funnel (all time), as the reports page shows it to
+    the same viewer: counts only, suppressed for `threshold`."""
+    figures = report_figures(org).conversations
+    if figures is None:
+        return None
+    return conversation_cells(figures, threshold).row(OVERALL)
 
 
 # --- administrators --------------------------------------------------------------------------

@@ -35,10 +35,13 @@ def index():
     org, now = current_user.organization, utcnow()
     context = {}
     if current_user.can("coordinate"):
+        context["cases"] = dashboard.cases_attention(org.id, now=now)
         context["attention"] = dashboard.attention(org.id, now=now)
         context["active"] = dashboard.active_figures(org, context["attention"].reviews)
     elif current_user.can("view_reports"):
         context["figures"] = dashboard.report_figures(org)
+        threshold = None if current_user.can("view_contacts") else org.small_cell_threshold or 5
+        context["funnel"] = dashboard.conversation_funnel(org, threshold)
     if current_user.can("manage_users"):
         context["admin"] = dashboard.admin_overview(org)
     return render_template("main/index.html", **context)

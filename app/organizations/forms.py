@@ -129,6 +129,18 @@ class SettingsForm(BaseForm):
         _l("Hide counts smaller than this from evaluators"),
         validators=[InputRequired(), NumberRange(MIN_SMALL_CELL, MAX_SMALL_CELL)],
     )
+    # A POST without these fields (an older form) keeps the stored values: the form is built
+    # from the organization, and a missing field leaves its value as it was.
+    case_ack_minutes = IntegerField(
+        _l("Alert when an urgent case is not acknowledged within (minutes)"),
+        validators=[DataRequired(), NumberRange(1, 240)],
+        render_kw={"inputmode": "numeric", "min": 1, "max": 240},
+    )
+    referral_follow_up_days = IntegerField(
+        _l("Remind to follow up a referral after (days)"),
+        validators=[DataRequired(), NumberRange(1, 60)],
+        render_kw={"inputmode": "numeric", "min": 1, "max": 60},
+    )
     submit = SubmitField(_l("Save settings"))
 
     def validate_reminder_hours(self, field):

@@ -38,6 +38,8 @@ SETTINGS = (
     "reminder_hours",
     "thank_you_sms",
     "small_cell_threshold",
+    "case_ack_minutes",
+    "referral_follow_up_days",
 )
 SENDER_TAKEN = _l("Another organization already uses this sender.")
 

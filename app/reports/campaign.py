@@ -23,6 +23,7 @@ from sqlalchemy import select
 
 from app.campaigns.models import Campaign, CampaignMessage
 from app.extensions import db
+from app.reports.conversations import ConversationFigures, conversation_figures
 from app.reports.funnel import FUNNEL_FIELDS, WorkshopFunnel, workshop_funnel
 from app.reports.messages import Failures, campaign_opt_outs, sms_outcomes
 from app.reports.numbers import ratio
@@ -89,6 +90,9 @@ class CampaignFigures:
     granularity: str
     target_population: int | None
     places: list[PlaceFigures] = field(default_factory=list)
+    # The whole organization's conversation funnel: this report shows the campaign's part
+    # of the one suppressed table (conversations.py).
+    conversations: ConversationFigures | None = None
 
     # -- derived figures (exact) --
     @property
@@ -295,4 +299,7 @@ def campaign_figures(
             for p in campaign.places
             if p.target_population
         ],
+        conversations=conversation_figures(
+            org_id, period, campaign.organization.case_ack_minutes or 15
+        ),
     )

@@ -1,6 +1,9 @@
 """Translated labels of the codes that report tables show (age bands, genders, places,
 error codes...). Exports keep the codes; pages show these labels next to them."""
 
+from datetime import date
+
+from flask_babel import format_date
 from flask_babel import lazy_gettext as _l
 
 from app.contacts.forms import AGE_BAND_LABELS, COUNTRY_LABELS, GENDER_LABELS, LANGUAGE_LABELS
@@ -58,3 +61,12 @@ def country_label(code: str) -> str:
 
 def error_code_label(code: str) -> str:
     return str(ERROR_CODE_LABELS.get(code, _l("Other error")))
+
+
+def month_label(code: str) -> str:
+    """A month code ("2026-03") as the page shows it ("March 2026", "marzo 2026")."""
+    try:
+        year, month = (int(part) for part in code.split("-"))
+        return format_date(date(year, month, 1), "LLLL yyyy")
+    except ValueError:
+        return code

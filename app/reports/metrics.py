@@ -183,6 +183,22 @@ METRICS: tuple[Metric, ...] = (
         ),
     ),
     Metric(
+        "conversation_funnel",
+        _l("Conversation funnel"),
+        _l(
+            "Contacts who sent a free-text reply (once per campaign and month; a campaign's "
+            "row counts each contact once), cases opened in the period (urgent: a crisis "
+            "message; normal: a request for help or a question), cases acknowledged by a "
+            "person within the organization's target (minutes from opening, or for an urgent "
+            "case from the moment it became urgent), the others (acknowledged late or never), "
+            "and cases referred to a service. Median and 90th percentile minutes to "
+            "acknowledge count only acknowledged cases (linear interpolation between ranks). "
+            "Months are in the organization's time zone. Evaluators see counts only, "
+            "suppressed like every breakdown, and no times for fewer acknowledged cases "
+            "than the threshold."
+        ),
+    ),
+    Metric(
         "time_series",
         _l("Reach over time"),
         _l(

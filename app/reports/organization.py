@@ -7,9 +7,11 @@ from sqlalchemy import Integer, String, cast, distinct, func, or_, select, union
 
 from app.campaigns.models import Campaign
 from app.extensions import db
+from app.organizations.models import Organization
 from app.participation.models import ParticipationEvent as E
 from app.participation.rollups import ReachHourRollup, ReachRollup
 from app.reports.cache import Computed, cached
+from app.reports.conversations import ConversationFigures, conversation_figures
 from app.reports.messages import attributed_opt_outs
 from app.reports.metrics import FAILURE_KINDS, REACH_KINDS, WORKSHOP_REACH_KINDS
 from app.reports.numbers import ratio
@@ -86,6 +88,7 @@ class OrganizationFigures:
     opt_outs: int
     by_strategy: list[Rollup]
     by_level: list[Rollup]
+    conversations: ConversationFigures | None = None
 
     @property
     def delivery_rate(self) -> float | None:
@@ -289,7 +292,13 @@ def organization_figures(
         opt_outs=opt_outs.total,
         by_strategy=_with_campaign_counts(rollups[PER_STRATEGY], campaigns, "strategy"),
         by_level=_with_campaign_counts(rollups[PER_LEVEL], campaigns, "level"),
+        conversations=conversation_figures(org_id, period, _ack_minutes(org_id)),
     )
+
+
+def _ack_minutes(org_id: int) -> int:
+    """The organization's target for acknowledging a case (minutes)."""
+    return db.session.get(Organization, org_id).case_ack_minutes or 15
 
 
 def cached_organization_figures(org, period: Period) -> Computed:

@@ -41,7 +41,7 @@ from app.reports.organization import cached_organization_figures, organization_k
 from app.reports.period import Period
 from app.reports.specs import CAMPAIGN_TABLES, ORGANIZATION_TABLES, SPECS
 from app.reports.suppression import is_hidden
-from app.reports.tables import campaign_tables, organization_tables
+from app.reports.tables import campaign_tables, conversation_tables, organization_tables
 from app.tenancy import get_owned_or_404
 from app.timeutil import utcnow
 
@@ -161,7 +161,7 @@ def index():
             lambda: render_template(
                 "reports/_index_body.html",
                 figures=figures,
-                tables=organization_tables(figures),
+                tables={**organization_tables(figures), **conversation_tables(figures, threshold)},
                 range_args=range_args,
                 threshold=threshold,
             ),
@@ -404,7 +404,8 @@ def export_table(table):
     form = _valid_range_or_400()
     period = form.period(org.timezone)
     if SPECS[table].scope == "organization":
-        built = organization_tables(cached_organization_figures(org, period).value)
+        figures = cached_organization_figures(org, period).value
+        built = {**organization_tables(figures), **conversation_tables(figures, _threshold())}
         name = f"alcance-{org.slug}-{table}-{_period_slug(period)}.csv"
     else:
         campaign = get_owned_or_404(Campaign, request.args.get("campaign_id"))

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from flask_babel import lazy_gettext as _l
 
 from app.campaigns.services import LEVEL_LABELS, STATUS_LABELS, STRATEGY_LABELS
-from app.reports.labels import UNKNOWN_LABEL
+from app.reports.labels import UNKNOWN_LABEL, month_label
 
 # Column kinds: how a cell is shown, exported and described in the codebook.
 KIND_TYPES = {
@@ -132,6 +132,50 @@ REACH_COUNTS = (
 ROLLUP_COUNTS = (
     C("campaigns", _l("Campaigns"), _l("Number of campaigns."), "count"),
     *REACH_COUNTS,
+)
+# The conversation funnel (conversations.py): the same columns in every table of it.
+CONVERSATION_COUNTS = (
+    C(
+        "replies",
+        _l("Contacts who replied"),
+        _l("Contacts who sent a free-text reply (once per campaign and month)."),
+        "count",
+    ),
+    C("cases", _l("Cases"), _l("Cases opened (urgent and normal)."), "count"),
+    C("urgent", _l("Urgent"), _l("Urgent cases (a crisis message)."), "count"),
+    C("normal", _l("Normal"), _l("Normal cases (a request for help or a question)."), "count"),
+    C(
+        "within_target",
+        _l("Acknowledged in time"),
+        _l("Cases acknowledged by a person within the organization's target."),
+        "count",
+    ),
+    C(
+        "not_within_target",
+        _l("Not acknowledged in time"),
+        _l("Cases acknowledged late, or never acknowledged."),
+        "count",
+    ),
+    C("referred", _l("Referred"), _l("Cases referred to a service."), "count"),
+    C(
+        "ack_median_minutes",
+        _l("Median minutes to acknowledge"),
+        _l("Median time from opening (urgent: from becoming urgent) to acknowledgement."),
+        "decimal",
+    ),
+    C(
+        "ack_p90_minutes",
+        _l("90th percentile, minutes"),
+        _l("Nine in ten acknowledged cases were acknowledged within this many minutes."),
+        "decimal",
+    ),
+)
+_month_column = C(
+    "month",
+    _l("Month"),
+    _l("Month (YYYY-MM, organization's time zone)."),
+    "code",
+    labeler=lambda code: month_label(code),
 )
 SPECS: dict[str, TableSpec] = {
     spec.key: spec
@@ -587,6 +631,40 @@ SPECS: dict[str, TableSpec] = {
                 *ROLLUP_COUNTS,
             ),
             suppressed=False,
+        ),
+        TableSpec(
+            "conversation_funnel",
+            "campaign",
+            _l("Conversation funnel"),
+            _l(
+                "Replies, cases, acknowledgement within the target and referrals, per month; "
+                "the total row is the campaign's."
+            ),
+            (_month_column, *CONVERSATION_COUNTS),
+        ),
+        TableSpec(
+            "conversations",
+            "organization",
+            _l("Conversation funnel by campaign"),
+            _l("Replies, cases, acknowledgement within the target and referrals."),
+            (
+                C(
+                    "campaign_id",
+                    _l("Campaign ID"),
+                    _l("Internal number of the campaign; empty: no campaign."),
+                    "code",
+                    page=False,
+                ),
+                C("campaign", _l("Campaign"), _l("Campaign name."), "text"),
+                *CONVERSATION_COUNTS,
+            ),
+        ),
+        TableSpec(
+            "conversations_by_month",
+            "organization",
+            _l("Conversation funnel by month"),
+            _l("All campaigns together, per month."),
+            (_month_column, *CONVERSATION_COUNTS),
         ),
     )
 }

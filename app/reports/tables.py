@@ -34,6 +34,17 @@ from app.reports.breakdowns import (
     campaign_cells,
 )
 from app.reports.campaign import CampaignFigures
+from app.reports.conversations import (
+    CAMPAIGN,
+    CELL,
+    MONTH,
+    OVERALL,
+    STEP_FIELDS,
+    ConversationCells,
+    ConversationFigures,
+    acknowledge_times,
+    conversation_cells,
+)
 from app.reports.funnel import FUNNEL_FIELDS
 from app.reports.labels import (
     NO_CODE,
@@ -364,13 +375,70 @@ def campaign_tables(
     _fill_funnel(tables["funnel"], f, c, language)
     # The time series adds up to reached (an anchor, never hidden): shown as is.
     tables["time_series"].rows = [[p.start, p.new, p.cumulative] for p in f.series]
+    if f.conversations is not None:
+        _fill_campaign_conversations(
+            tables["conversation_funnel"],
+            f.conversations,
+            conversation_cells(f.conversations, threshold),
+            f.campaign_id,
+        )
+    return tables
+
+
+# The conversation funnel: one suppressed table of the organization (conversations.py),
+# of which each page shows its part.
+
+
+def _conversation_cells(f: ConversationFigures, c: ConversationCells, row: tuple) -> list:
+    shown = c.row(*row)
+    return [shown[name] for name in STEP_FIELDS] + list(acknowledge_times(f, c, row))
+
+
+def _fill_campaign_conversations(
+    table: Table, f: ConversationFigures, c: ConversationCells, campaign_id: int
+) -> None:
+    table.rows = [
+        [month, *_conversation_cells(f, c, (CELL, campaign_id, month))]
+        for month in f.months
+        if (campaign_id, month) in f.cells
+    ]
+    table.total = [_("Total"), *_conversation_cells(f, c, (CAMPAIGN, campaign_id))]
+
+
+CONVERSATION_TABLES = ("conversations", "conversations_by_month")
+
+
+def _fill_organization_conversations(
+    tables: dict[str, Table], f: ConversationFigures, threshold: int | None
+) -> None:
+    c = conversation_cells(f, threshold)
+    total = _conversation_cells(f, c, (OVERALL,))
+    tables["conversations"].rows = [
+        [campaign_id, name or _("No campaign"), *_conversation_cells(f, c, (CAMPAIGN, campaign_id))]
+        for campaign_id, name in f.campaigns
+    ]
+    tables["conversations"].total = [_("Total"), "", *total]
+    tables["conversations_by_month"].rows = [
+        [month, *_conversation_cells(f, c, (MONTH, month))] for month in f.months
+    ]
+    tables["conversations_by_month"].total = [_("Total"), *total]
+
+
+def conversation_tables(figures: OrganizationFigures, threshold: int | None) -> dict[str, Table]:
+    """The organization's conversation funnel tables, suppressed for `threshold` (None:
+    exact): they replace `organization_tables`' exact copies for evaluators."""
+    tables = {key: Table(SPECS[key]) for key in CONVERSATION_TABLES}
+    if figures.conversations is not None:
+        _fill_organization_conversations(tables, figures.conversations, threshold)
     return tables
 
 
 def organization_tables(figures: OrganizationFigures) -> dict[str, Table]:
-    """The organization dashboard's tables: campaign-level figures, always exact."""
+    """The organization dashboard's tables: campaign-level figures, always exact (the
+    conversation funnel too: pages for evaluators take `conversation_tables`)."""
     f = figures
     tables = {key: Table(SPECS[key]) for key in ORGANIZATION_TABLES}
+    tables.update(conversation_tables(f, None))
     tables["org_summary"].rows = [
         list(r)
         for r in (

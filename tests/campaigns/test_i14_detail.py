@@ -78,13 +78,14 @@ def test_page_links_to_outreach_and_inbox_with_counts(client, signed_in, busy):
     response = client.get(f"/campaigns/{busy.id}")
     html = response.get_data(as_text=True)
     assert f'href="/campaigns/{busy.id}/sends"' in html
-    assert f'href="/campaigns/{busy.id}/inbox?flagged=1"' in html  # straight to what to review
+    # The organization's Inbox, this campaign's conversations (needing attention first).
+    assert f'href="/inbox?campaign={busy.id}"' in html
     page = text(response)
     assert "Outreach 2 sends scheduled · 3 messages waiting to go" in page
     assert "Inbox 2 replies to review" in page
-    # The links lead to the outreach pages.
+    # The links lead to the outreach pages and the Inbox.
     assert client.get(f"/campaigns/{busy.id}/sends").status_code == 200
-    assert client.get(f"/campaigns/{busy.id}/inbox?flagged=1").status_code == 200
+    assert client.get(f"/inbox?campaign={busy.id}").status_code == 200
 
 
 def test_quiet_campaign_still_links_both_pages(client, signed_in, org):
@@ -92,7 +93,7 @@ def test_quiet_campaign_still_links_both_pages(client, signed_in, org):
     response = client.get(f"/campaigns/{campaign.id}")
     html = response.get_data(as_text=True)
     assert f'href="/campaigns/{campaign.id}/sends"' in html
-    assert f'href="/campaigns/{campaign.id}/inbox"' in html
+    assert f'href="/inbox?campaign={campaign.id}"' in html
     page = text(response)
     assert "0 sends scheduled" in page and "No replies to review" in page
     assert "waiting to go" not in page

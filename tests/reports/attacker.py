@@ -41,6 +41,9 @@ LABELS = {
     "Campaigns": 4,
     "By prevention strategy (CSAP)": 1,
     "By prevention level (IOM)": 1,
+    "Conversation funnel": 1,
+    "Conversation funnel by campaign": 1,
+    "Conversation funnel by month": 1,
 }
 
 

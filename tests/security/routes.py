@@ -24,6 +24,7 @@ from types import SimpleNamespace
 
 from app.contacts import import_services
 from app.contacts.models import Contact, ContactImport
+from app.conversations.models import Case, LocalService, OnCallShift, SavedReply
 from app.extensions import db
 from app.jobs.models import Job
 from app.outbox.models import InboundMessage
@@ -40,6 +41,7 @@ from tests.factories import (
     make_contact,
     make_message,
     make_registration,
+    make_user,
     make_workshop,
 )
 
@@ -175,9 +177,49 @@ ROUTES: dict[str, Route] = {
     "outreach.simulator": Route("coordinate"),
     "outreach.simulator_phone": owned("coordinate", contact_id="contact"),
     "outreach.simulator_messages": owned("coordinate", contact_id="contact"),
+    # --- conversations (issue 16) ---------------------------------------------------------------
+    "conversations.inbox": Route("coordinate"),
+    "conversations.thread": owned("coordinate", contact_id="contact"),
+    "conversations.reply": Route(
+        "coordinate",
+        args=_obj(contact_id="contact"),
+        data=lambda o: {"body": "Hola", "send": "1"},
+        owned=True,
+    ),
+    "conversations.opt_out": owned("coordinate", inbound_id="inbound"),
+    "conversations.acknowledge": owned("coordinate", case_id="case"),
+    "conversations.assign": owned("coordinate", case_id="case"),
+    "conversations.waiting": owned("coordinate", case_id="case"),
+    "conversations.note": Route(
+        "coordinate", args=_obj(case_id="case"), data=lambda o: {"note": "Nota"}, owned=True
+    ),
+    "conversations.close": Route(
+        "coordinate", args=_obj(case_id="case"), data=lambda o: {"reason": "resolved"}, owned=True
+    ),
+    "conversations.reopen": owned("coordinate", case_id="case"),
+    "conversations.refer": Route(
+        "coordinate",
+        args=_obj(case_id="case"),
+        data=lambda o: {"service": "linea_vida"},
+        owned=True,
+    ),
     # --- workshops and attendance -------------------------------------------------------------
     "workshops.index": Route("coordinate"),
     "workshops.new": Route("coordinate", args=lambda o: {"campaign_id": o.campaign.id}),
+    # conversation settings (issue 16): a coordinator may delete only their own shift and
+    # set only their own staff phone, so the matrix uses another user's (admins only).
+    "conversation_settings.saved_replies": Route("coordinate"),
+    "conversation_settings.new_saved_reply": Route("coordinate"),
+    "conversation_settings.edit_saved_reply": owned("coordinate", reply_id="saved_reply"),
+    "conversation_settings.delete_saved_reply": owned("coordinate", reply_id="saved_reply"),
+    "conversation_settings.on_call": Route("coordinate"),
+    "conversation_settings.delete_shift": owned("manage_users", shift_id="shift"),
+    "conversation_settings.staff_phone": owned("manage_users", user_id="staff"),
+    "conversation_settings.services": Route("coordinate"),
+    "conversation_settings.new_service": Route("coordinate"),
+    "conversation_settings.edit_service": owned("coordinate", service_id="local_service"),
+    "conversation_settings.deactivate_service": owned("coordinate", service_id="local_service"),
+    "conversation_settings.reactivate_service": owned("coordinate", service_id="local_service"),
     "workshops.detail": owned("coordinate", workshop_id="workshop"),
     "workshops.edit": owned("coordinate", workshop_id="workshop"),
     "workshops.reschedule": owned("coordinate", workshop_id="workshop"),
@@ -336,6 +378,24 @@ def build_objects(
         needs_review=True,
     )
     db.session.add(o.inbound)
+    db.session.flush()
+    # A case of the contact (issue 16), opened on that message; no Conversation row, so
+    # opening the thread (which marks it read) changes nothing.
+    o.case = Case(
+        organization_id=org.id,
+        contact_id=o.contact.id,
+        campaign_id=o.campaign.id,
+        inbound_id=o.inbound.id,
+        intent="needs_help",
+        priority="normal",
+        matched=f"{marker} ayuda",
+        state="open",
+        opened_at=utcnow(),
+        escalation_level=0,
+    )
+    db.session.add(o.case)
+    # Message texts and case terms: like names, an evaluator page must never show them.
+    o.names += [o.inbound.body, o.case.matched]
     starts = (utcnow() + timedelta(days=15)).replace(microsecond=0)
     o.workshop = make_workshop(
         org,
@@ -396,6 +456,27 @@ def build_objects(
     attendance.undo_check_in(db.session.get(WorkshopRegistration, o.registration.id), now=utcnow())
     o.registration = db.session.get(WorkshopRegistration, o.registration.id)
     o.other_user = (users or {}).get("other_user")
+    # Conversation settings (issue 16): a saved reply, a local service, another
+    # coordinator with a staff phone and an on-call shift of theirs.
+    o.saved_reply = SavedReply(
+        organization_id=org.id,
+        title=f"{marker} Respuesta",
+        body_es=f"{marker} hola",
+        body_en=f"{marker} hi",
+    )
+    o.local_service = LocalService(organization_id=org.id, name=f"{marker} Centro", languages="es")
+    o.staff = make_user(org, role="coordinator")
+    o.staff.staff_phone = f"{phone_prefix}9999"
+    o.phones.append(o.staff.staff_phone)
+    db.session.add_all([o.saved_reply, o.local_service])
+    db.session.flush()
+    o.shift = OnCallShift(
+        organization_id=org.id,
+        user_id=o.staff.id,
+        starts_at=utcnow() - timedelta(hours=1),
+        ends_at=utcnow() + timedelta(days=2),
+    )
+    db.session.add(o.shift)
     db.session.commit()
     return o
 

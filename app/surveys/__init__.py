@@ -1,0 +1,1 @@
+"""SMS surveys: the question bank and the parser of young people's answers."""
