@@ -12,7 +12,8 @@ from sqlalchemy import select
 
 from app.auth.models import User
 from app.conversations.models import Case, CaseEvent
-from app.conversations.oncall import ON_CALL_ROLES, on_call
+from app.conversations.oncall import on_call
+from app.conversations.queries import staff
 from app.extensions import db
 from app.organizations.models import Organization
 from app.outbox import api as outbox
@@ -34,20 +35,6 @@ def _overdue(now: datetime):
         .order_by(Case.id)
         .with_for_update(skip_locked=True)
     ).all()
-
-
-def _coordinators(organization_id: int) -> list[User]:
-    return list(
-        db.session.scalars(
-            select(User)
-            .where(
-                User.organization_id == organization_id,
-                User.active.is_(True),
-                User.role.in_(ON_CALL_ROLES),
-            )
-            .order_by(User.id)
-        )
-    )
 
 
 def _alert(case: Case, users: list[User], org: Organization, *, minutes: int, now: datetime):
@@ -88,7 +75,7 @@ def escalate(now: datetime) -> int:
         people = on_call(org.id, now) if case.escalation_level == 0 else []
         # Nobody on call (or nobody with a phone): straight to every coordinator.
         if not any(u.staff_phone for u in people):
-            people, case.escalation_level = _coordinators(org.id), LAST_LEVEL - 1
+            people, case.escalation_level = staff(org.id), LAST_LEVEL - 1
         case.escalation_level += 1
         case.escalated_at = now
         _alert(case, people, org, minutes=minutes, now=now)

@@ -20,18 +20,6 @@ _sid = iter(range(1, 1_000_000))
 
 
 @pytest.fixture
-def org(make_org):
-    return make_org()
-
-
-@pytest.fixture
-def coordinator(org, make_user, login):
-    user = make_user(org, "coordinator", language="en")
-    login(user)
-    return user
-
-
-@pytest.fixture
 def contact(org):
     return make_contact(org, 1, first_name="Ana")
 

@@ -36,18 +36,6 @@ def listed(html) -> list[int]:
 
 
 @pytest.fixture
-def org(make_org):
-    return make_org()
-
-
-@pytest.fixture
-def coordinator(org, make_user, login):
-    user = make_user(org, "coordinator", language="en")
-    login(user)
-    return user
-
-
-@pytest.fixture
 def world(org, coordinator, make_user):
     """Six conversations, one per inbox situation."""
     other = make_user(org, "coordinator")

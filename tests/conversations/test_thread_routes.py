@@ -46,18 +46,6 @@ def conversation_of(contact) -> Conversation:
 
 
 @pytest.fixture
-def org(make_org):
-    return make_org()
-
-
-@pytest.fixture
-def coordinator(org, make_user, login):
-    user = make_user(org, "coordinator", language="en")
-    login(user)
-    return user
-
-
-@pytest.fixture
 def contact(org):
     return make_contact(org, 1, first_name="Ana", last_name="López")
 
