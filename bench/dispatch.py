@@ -52,7 +52,7 @@ BODY = "Hola, infórmate sobre el fentanilo."
 
 
 def seed(url: str, n: int) -> None:
-    from sqlalchemy import insert, select
+    from sqlalchemy import insert, select, update
 
     from app.campaigns.models import Campaign
     from app.contacts.models import Contact
@@ -80,6 +80,11 @@ def seed(url: str, n: int) -> None:
         db.session.commit()
         seed_contacts(org.id, n)
         now = datetime.now(UTC)
+        # ... and the law's (Mexico 09:00-21:00, US 08:00-21:00, by the contact's zone): every
+        # contact in a zone where it is early afternoon now (Etc/GMT-3 is UTC+3).
+        ahead = (13 - now.hour + 12) % 24 - 12
+        db.session.execute(update(Contact).values(timezone=f"Etc/GMT{-ahead:+d}"))
+        db.session.commit()
         ids = db.session.scalars(select(Contact.id)).all()
         db.session.execute(
             insert(OutboxMessage),

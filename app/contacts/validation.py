@@ -295,6 +295,14 @@ def _clean_names(raw: dict, language: str, errors: list[str]) -> tuple[str | Non
     return first_name, last_name
 
 
+def _clean_names_of(key: tuple, errors: list[str]) -> tuple[str | None, str | None]:
+    """`_clean_names` of (first name, last name, full name, language) cells."""
+    first, last, full, language = key
+    return _clean_names(
+        {"first_name": first, "last_name": last, "full_name": full}, language, errors
+    )
+
+
 def _clean_phone(value, country: str, errors: list[str]) -> str | None:
     text = _strip(value)
     if not text:
@@ -456,10 +464,10 @@ class ImportCleaner:
     `warned_fields` given), with the same values and messages, faster.
 
     A list repeats a handful of values per column (languages, years, genders, states,
-    tags, consent sources), so each field's cleaner runs once per distinct input and its
-    result (value and messages, already translated: one import runs in one language) is
-    reused. Only the phone and the names are cleaned on every row. The field order of the
-    messages is `clean_contact`'s; a test compares both on whole files."""
+    tags, consent sources; names too, first names above all), so each field's cleaner runs
+    once per distinct input and its result (value and messages, already translated: one
+    import runs in one language) is reused. Only the phone is cleaned on every row. The
+    field order of the messages is `clean_contact`'s; a test compares both on whole files."""
 
     MAX_CACHED = 50_000  # distinct inputs kept per field (memory bound for odd files)
 
@@ -510,9 +518,10 @@ class ImportCleaner:
             ("language",), cached("language", text, _clean_language, text, org, lenient=True)
         )
         values["language"] = language
-        names: list[str] = []
-        values["first_name"], values["last_name"] = _clean_names(raw, language, names)
-        note(("first_name", "last_name"), (None, names))
+        key = (raw.get("first_name"), raw.get("last_name"), raw.get("full_name"), language)
+        values["first_name"], values["last_name"] = note(
+            ("first_name", "last_name"), cached("names", key, _clean_names_of, key)
+        )
         self._clean_rest(raw, values, note)
         return values, errors
 
