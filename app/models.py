@@ -18,4 +18,11 @@ from app.outbox.models import EarlyStatusCallback, InboundMessage, OutboxMessage
 from app.outreach.models import CampaignEnrollment, OutreachSend  # noqa: F401
 from app.participation.models import ParticipationEvent  # noqa: F401
 from app.reports.models import ExportFile  # noqa: F401
+from app.surveys.models import (  # noqa: F401
+    Survey,
+    SurveyAnswer,
+    SurveyQuestion,
+    SurveyResponse,
+    SurveyRun,
+)
 from app.workshops.models import Workshop, WorkshopRegistration  # noqa: F401

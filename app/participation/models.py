@@ -25,6 +25,8 @@ KINDS = (
     "no_show",
     "walk_in",
     "referred",
+    "survey_started",
+    "survey_completed",
 )
 CHANNELS = ("sms", "workshop", "web", "import")
 
