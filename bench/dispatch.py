@@ -18,13 +18,15 @@ a fresh fake Twilio process (tests/fake_twilio.py):
 Every run checks exactly-once against the fake's record of creates (listed through its API):
 no recipient twice, none missing, and every row `sent` with a SID the fake created for it.
 Rates are sustained: messages between the first and the last send, over that time (process
-start-up excluded).
+start-up excluded). (a) and (c) also print the CPU time per message of the worker process and
+of the raw loop's process (start-up included; the fake's and PostgreSQL's not).
 """
 
 import argparse
 import json
 import os
 import re
+import resource
 import subprocess
 import sys
 import tempfile
@@ -175,6 +177,12 @@ def sustained(moments: list) -> float:
     return (len(moments) - 1) / span if span > 0 else 0.0
 
 
+def children_cpu() -> float:
+    """CPU seconds (user + system) of this process's finished children so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def worker_env(url: str, twilio_env: dict, *, mps: float, redis: str | None = None) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("OUTREACH_")}
     return {
@@ -204,6 +212,7 @@ def run_workers(
     args = [sys.executable, "-m", "flask", "--app", "wsgi", "outreach", "worker", "--once"]
     if threads:
         args += ["--concurrency", str(threads)]
+    cpu = children_cpu()
     with tempfile.TemporaryDirectory() as tmp:
         logs = [Path(tmp) / f"worker{i}.log" for i in range(workers)]
         procs = []
@@ -214,6 +223,7 @@ def run_workers(
                 )
         for proc in procs:
             proc.wait()
+        cpu = children_cpu() - cpu
         sized = [re.findall(r"dispatch sized threads=(\d+)", log.read_text()) for log in logs]
         for proc, log in zip(procs, logs, strict=True):
             if proc.returncode:
@@ -227,11 +237,13 @@ def run_workers(
         "rate": sustained([sent_at for _, status, _, sent_at in rows if status == "sent"]),
         "check": exactly_once(created, [phone for phone, *_ in rows], rows),
         "threads": [int(s[-1]) for s in sized if s],
+        "cpu_ms": 1000 * cpu / max(len(rows), 1),
     }
 
 
 def run_raw(twilio_env: dict, *, n: int, threads: int) -> dict:
     """The raw SDK loop in its own process (as a worker is): rate and exactly-once check."""
+    cpu = children_cpu()
     answer = subprocess.run(
         [sys.executable, __file__, "--raw", str(n), "--threads", str(threads)],
         cwd=ROOT,
@@ -240,9 +252,14 @@ def run_raw(twilio_env: dict, *, n: int, threads: int) -> dict:
         text=True,
         check=True,
     )
+    cpu = children_cpu() - cpu
     rate = json.loads(answer.stdout.strip().splitlines()[-1])["rate"]
     phones = [raw_phone(i) for i in range(n)]
-    return {"rate": rate, "check": exactly_once(fake_creates(twilio_env), phones, None)}
+    return {
+        "rate": rate,
+        "check": exactly_once(fake_creates(twilio_env), phones, None),
+        "cpu_ms": 1000 * cpu / n,
+    }
 
 
 def raw_phone(i: int) -> str:
@@ -308,6 +325,12 @@ def compare_rows(label: str, ours: dict, raw: dict, threads) -> list[tuple]:
             f"{ours['check']}; {raw['check']}",
             "ok; ok",
             ours["check"] == raw["check"] == "ok",
+        ),
+        (
+            "  CPU ms/message, Alcance; raw (with start-up)",
+            f"{ours['cpu_ms']:.2f}; {raw['cpu_ms']:.2f}",
+            "",
+            None,
         ),
     ]
 

@@ -16,7 +16,18 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ARRAY, Boolean, Integer, bindparam, column, func, select, update
+from sqlalchemy import (
+    ARRAY,
+    Boolean,
+    Integer,
+    all_,
+    any_,
+    bindparam,
+    column,
+    func,
+    select,
+    update,
+)
 
 from app.auth.models import User
 from app.contacts.eligibility import block_reason
@@ -25,7 +36,13 @@ from app.db_dialect import is_postgres, lock_for_write
 from app.extensions import db
 from app.organizations.models import Organization
 from app.outbox import guards
-from app.outbox.models import ANSWERS, CAPPED_PURPOSES, OutboxMessage, counted_as_sent
+from app.outbox.models import (
+    ANSWERS,
+    CAPPED_PURPOSES,
+    OPT_OUT_ANSWERS,
+    OutboxMessage,
+    counted_as_sent,
+)
 from app.outbox.text import opt_out_notice
 from app.outbox.timing import (
     FrequencyCap,
@@ -52,8 +69,18 @@ class Prepared:
     sender: str | None = None  # the organization's own number or Messaging Service, if any
 
 
+def _among(column, values: list, *, negate: bool = False):
+    """`column IN (values)` (NOT IN with `negate`); on PostgreSQL `= ANY(:array)`, one
+    parameter: an IN list of a batch's 640 ids is 640 parameters in a statement text that
+    psycopg and PostgreSQL parse again every time (issue 15)."""
+    if not is_postgres():
+        return column.not_in(values) if negate else column.in_(values)
+    array = bindparam(None, list(values), type_=ARRAY(column.type))
+    return column != all_(array) if negate else column == any_(array)
+
+
 def _lock_contacts(contact_ids: list[int]) -> None:
-    lock_for_write(select(Contact.id).where(Contact.id.in_(contact_ids)).order_by(Contact.id))
+    lock_for_write(select(Contact.id).where(_among(Contact.id, contact_ids)).order_by(Contact.id))
 
 
 def _history(contact_ids: list[int], since: datetime, batch: list[int]) -> tuple[dict, set]:
@@ -65,9 +92,9 @@ def _history(contact_ids: list[int], since: datetime, batch: list[int]) -> tuple
             OutboxMessage.contact_id,
             func.coalesce(OutboxMessage.send_started_at, OutboxMessage.prepared_at),
         ).where(
-            OutboxMessage.contact_id.in_(contact_ids),
+            _among(OutboxMessage.contact_id, contact_ids),
             OutboxMessage.purpose.not_in(ANSWERS),
-            OutboxMessage.id.not_in(batch),
+            _among(OutboxMessage.id, batch, negate=True),
             counted_as_sent(),
         )
     )
@@ -78,19 +105,26 @@ def _history(contact_ids: list[int], since: datetime, batch: list[int]) -> tuple
     return recent, ever
 
 
+def _answer_blocked(row, contact, now):
+    """An answer goes when the feature queued it (a reply's time was chosen then); only an
+    unreachable phone stops it, an opt-out a reply (OPT_OUT_ANSWERS), and its `expires_at`
+    one queued for later."""
+    if contact.erased_at is not None or contact.undeliverable or not contact.phone:
+        return "skipped", None, "unreachable"
+    if row.purpose in OPT_OUT_ANSWERS and contact.opted_out_at is not None:
+        return "skipped", None, "opted_out"
+    if row.expires_at is not None and now >= row.expires_at:
+        return "skipped", None, "expired"
+    return None
+
+
 def _decide(row, contact, org, first, later, recent, now):
     """(status, due_at, reason) when the row must not go now, else None. `first` and `later`
     are the features' verdicts on the row (guards.py), if any."""
     if first is not None:
         return first.status, None, first.reason
     if row.purpose in ANSWERS:
-        # An answer goes when the feature queued it (a reply's time was chosen then); only
-        # an unreachable phone stops it, and an opt-out a coordinator's reply.
-        if contact.erased_at is not None or contact.undeliverable or not contact.phone:
-            return "skipped", None, "unreachable"
-        if row.purpose == "reply" and contact.opted_out_at is not None:
-            return "skipped", None, "opted_out"
-        return None
+        return _answer_blocked(row, contact, now)
     if row.expires_at is not None and now >= row.expires_at:
         return "skipped", None, "expired"
     if later is not None:
@@ -160,16 +194,25 @@ def prepare_batch(ids: list[int], *, worker_id: str, now: datetime) -> list[Prep
     """Apply every send-time rule to a claimed batch; return the rows to send now."""
     if not ids:
         return []
-    rows = db.session.scalars(
-        select(OutboxMessage)
-        .where(
-            OutboxMessage.id.in_(ids),
-            OutboxMessage.status == "claimed",
-            OutboxMessage.claimed_by == worker_id,
-        )
-        .order_by(OutboxMessage.due_at, OutboxMessage.id)
-    ).all()
-    ready = _staff_alerts([r for r in rows if r.contact_id is None], worker_id, now)
+    # Plain rows, not ORM objects (issue 15: loading ~640 rows and their contacts as ORM
+    # objects was most of the worker's preparing time); the guards read them the same way.
+    claimed = (
+        _among(OutboxMessage.id, ids),
+        OutboxMessage.status == "claimed",
+        OutboxMessage.claimed_by == worker_id,
+    )
+    order = (OutboxMessage.due_at, OutboxMessage.id)
+    rows = db.session.execute(select(_OUTBOX).where(*claimed).order_by(*order)).all()
+    staff = [r.id for r in rows if r.contact_id is None]  # rare: through the ORM
+    ready = _staff_alerts(
+        db.session.scalars(
+            select(OutboxMessage).where(OutboxMessage.id.in_(staff)).order_by(*order)
+        ).all()
+        if staff
+        else [],
+        worker_id,
+        now,
+    )
     rows = [r for r in rows if r.contact_id is not None]
     contact_ids = sorted({r.contact_id for r in rows})
     if not contact_ids:
@@ -177,7 +220,10 @@ def prepare_batch(ids: list[int], *, worker_id: str, now: datetime) -> list[Prep
         return ready
     _lock_contacts(contact_ids)
     contacts = {
-        c.id: c for c in db.session.scalars(select(Contact).where(Contact.id.in_(contact_ids)))
+        c.id: c
+        for c in db.session.execute(
+            select(Contact.__table__).where(_among(Contact.id, contact_ids))
+        ).all()
     }
     orgs = {
         o.id: o
@@ -189,7 +235,7 @@ def prepare_batch(ids: list[int], *, worker_id: str, now: datetime) -> list[Prep
     longest = max(max(o.cap_days, 1) for o in orgs.values())
     recent, ever = _history(contact_ids, now - timedelta(days=longest), [r.id for r in rows])
 
-    notices, marks = {}, []
+    notices, marks, held = {}, [], []
     for row in rows:
         contact, org = contacts[row.contact_id], orgs[row.organization_id]
         decision = _decide(
@@ -202,11 +248,17 @@ def prepare_batch(ids: list[int], *, worker_id: str, now: datetime) -> list[Prep
             now,
         )
         if decision:
-            row.claimed_by = row.lease_expires_at = None
-            row.status, due_at, reason = decision
-            row.due_at = due_at or row.due_at
-            row.skip_reason = reason
-            row.final_at = now if row.status in ("skipped", "canceled") else None
+            status, due_at, reason = decision
+            final_at = now if status in ("skipped", "canceled") else None
+            held.append(
+                dict(
+                    p_id=row.id,
+                    p_status=status,
+                    p_due=due_at or row.due_at,
+                    p_reason=reason,
+                    p_final=final_at,
+                )
+            )
             continue
         body, notice = row.body, row.with_opt_out_notice
         if row.purpose not in ANSWERS:
@@ -233,9 +285,34 @@ def prepare_batch(ids: list[int], *, worker_id: str, now: datetime) -> list[Prep
                 org.sms_sender,
             )
         )
+    _hold_back(held)
     _mark_prepared(marks, now)
     db.session.commit()  # releases the contact locks
     return ready
+
+
+_OUTBOX = OutboxMessage.__table__
+
+
+def _hold_back(held: list[dict]) -> None:
+    """The rows that must not go now: their new status, due time and reason (one statement
+    per row, as the ORM flushed them), no longer claimed."""
+    if not held:
+        return
+    moment = _OUTBOX.c.due_at.type
+    db.session.execute(
+        update(_OUTBOX)
+        .where(_OUTBOX.c.id == bindparam("p_id"))
+        .values(
+            status=bindparam("p_status"),
+            due_at=bindparam("p_due", type_=moment),
+            skip_reason=bindparam("p_reason"),
+            final_at=bindparam("p_final", type_=moment),
+            claimed_by=None,
+            lease_expires_at=None,
+        ),
+        held,
+    )
 
 
 def unnested(*columns):

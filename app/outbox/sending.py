@@ -1,22 +1,22 @@
 """Sending prepared outbox rows, and reconciling rows whose outcome is unknown.
 
-The common path of one message is two statements (issue 15): `start_row`, an
-`UPDATE ... RETURNING` that re-checks the row is still this worker's and still allowed
-(guards, opt-out) and sets `send_started_at`, right before the provider call; then one
-`UPDATE ... WHERE id AND status='claimed' AND claimed_by=<worker>` that records `sent` with
-its SID, segments and `sent_at` and clears the lease. An outcome writer runs them: in a
-worker's sending threads on PostgreSQL a `BatchWriter`, which runs the starts, and the
-outcomes, that the threads hand it meanwhile as one statement each (at most 50 rows) in
-AUTOCOMMIT on the worker's sending engine (no pre-ping, BEGIN or COMMIT, no app context per
-message). A thread waits for its start (the mark is still written before its own call), not
-for its outcome: a crash before an outcome is written leaves a row with `send_started_at`
-and no outcome, which becomes `unknown` on lease expiry and is reconciled (the existing path
-of a crash during the call); the window is one statement's time, not a timer's. Elsewhere
-(SQLite files) a `ConnectionWriter` runs one statement per step; where every session shares
-one connection (in-memory SQLite) or for direct callers, `SessionWriter` runs the same
-statements through the session. The rare paths (a row no longer allowed, retry with
-backoff, permanent failure, unknown outcome, the simulator's immediate final status through
-`set_final_status`) keep the ORM session.
+The common path of one message is two statements (issue 15): `start_row`, an `UPDATE ...
+RETURNING` that re-checks the row is still this worker's and still allowed (guards, opt-out)
+and sets `send_started_at`, right before the provider call; then one `UPDATE ... WHERE id
+AND status='claimed' AND claimed_by=<worker>` that records `sent` with its SID, segments and
+`sent_at` and clears the lease. An outcome writer runs them: in a worker's sending threads
+on PostgreSQL a `BatchWriter`, which runs the starts, and the outcomes, that the threads
+hand it meanwhile as one statement each (at most 50 rows; outcomes gathered for up to 50 ms)
+in AUTOCOMMIT on the worker's sending engine (no pre-ping, BEGIN or COMMIT, no app context
+per message). A thread waits for its start (the mark is still written before its own call),
+not for its outcome: a crash before an outcome is written leaves a row with
+`send_started_at` and no outcome, which becomes `unknown` on lease expiry and is reconciled
+(the existing path of a crash during the call); the window is at most 50 ms plus one
+statement's time. Elsewhere (SQLite files) a `ConnectionWriter` runs one statement per step;
+where every session shares one connection (in-memory SQLite) or for direct callers,
+`SessionWriter` runs the same statements through the session. The rare paths (a row no
+longer allowed, retry with backoff, permanent failure, unknown outcome, the simulator's
+immediate final status through `set_final_status`) keep the ORM session.
 """
 
 import logging
@@ -153,17 +153,20 @@ class _Pending:
 
     def __init__(self, kind: str, params: dict, report=None):
         self.kind, self.params, self.report, self.answer = kind, params, report, None
-        self._done = threading.Event() if report is None else None
+        self._done = None
+        if report is None:  # held until resolved: lighter than an Event, one waiter
+            self._done = threading.Lock()
+            self._done.acquire()
 
     def resolve(self, answer) -> None:
         self.answer = answer
         if self.report is not None:
             self.report(answer)
         else:
-            self._done.set()
+            self._done.release()
 
     def wait(self):
-        self._done.wait()
+        self._done.acquire()
         if isinstance(self.answer, BaseException):
             raise self.answer
         return self.answer
@@ -176,19 +179,25 @@ class BatchWriter(ConnectionWriter):
     With one statement each (ConnectionWriter), 64 threads queued ~100 ms for one of a few
     connections and PostgreSQL spent ~1.8 ms of CPU per message (the statement-level status
     trigger runs, and plans its EXECUTE, once per statement) in bench/dispatch.py. Batched,
-    a statement serves the rows that arrived while the previous one ran; nothing waits for
-    a timer, so under light load a batch is one row, as before.
+    a start statement serves the rows that arrived while the previous one ran (no timer:
+    under light load a batch is one row, as before).
     - A start stays right before its own call: the thread waits for the statement that
       marks its row (and re-checks guards and opt-out under the row lock), then calls.
-    - Outcomes are recorded after the call without the thread waiting (`report` gets the
-      outcome once committed, within one statement's time). A crash in between leaves rows
-      with `send_started_at` and no outcome: `unknown` at lease expiry, then reconciled,
-      the path a crash during the provider call already takes.
+    - Outcomes are recorded after the call without the thread waiting: the outcome lane
+      gathers what arrives within GATHER_OUTCOMES (50 ms) into one statement of at most
+      BATCH_ROWS (50) rows, and `report` gets each outcome once committed. A crash in
+      between leaves rows with `send_started_at` and no outcome: `unknown` at lease
+      expiry, then reconciled, the path a crash during the provider call already takes.
     - A batch that fails (a deadlock with a multi-row cancel or lease renewal, a broken
       connection) is retried one row at a time, as ConnectionWriter would run it."""
 
     BATCH_ROWS = 50
     START_LANES = 3
+    # An outcome waits up to this long for others to share its statement (at most
+    # BATCH_ROWS rows): ~8x fewer statements, each a status-trigger run and a commit, than
+    # taking only what arrived during the previous one. The crash window stays inside the
+    # unknown -> reconcile path (see the class docstring). Starts never wait for a timer.
+    GATHER_OUTCOMES = 0.05
     shared = True  # one per worker, for all its threads: the worker closes it
 
     def __init__(self, engine):
@@ -198,6 +207,7 @@ class BatchWriter(ConnectionWriter):
         # the WAL flush: ~1 ms on an idle disk, tens on a busy one), which PostgreSQL
         # flushes together.
         self._queues = {"start": queue.SimpleQueue(), "sent": queue.SimpleQueue()}
+        self._closing = threading.Event()
         self._lanes = [
             (kind, threading.Thread(target=self._serve, args=(kind,), name=f"writer-{kind}"))
             for kind in ["start"] * self.START_LANES + ["sent"]
@@ -227,6 +237,7 @@ class BatchWriter(ConnectionWriter):
 
     def close(self) -> None:
         """Record what is queued, then stop the writer's threads."""
+        self._closing.set()
         for kind, _ in self._lanes:  # one stop mark each: a lane takes one, then stops
             self._queues[kind].put(None)
         for _, thread in self._lanes:
@@ -234,8 +245,11 @@ class BatchWriter(ConnectionWriter):
 
     def _serve(self, kind: str) -> None:
         lane, many = self._queues[kind], (self._start_many if kind == "start" else self._sent_many)
+        gather = self.GATHER_OUTCOMES if kind == "sent" else 0.0
         while True:
             taken = [lane.get()]
+            if gather and taken[0] is not None and lane.qsize() < self.BATCH_ROWS - 1:
+                self._closing.wait(gather)  # one wake-up, not one per arriving outcome
             while taken[-1] is not None and len(taken) < self.BATCH_ROWS:
                 try:  # what arrived meanwhile; the rest is for the next turn, or another lane
                     taken.append(lane.get_nowait())

@@ -31,6 +31,7 @@ database (`zoneinfo`), never with fixed offsets. Rules:
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 UTC = UTC
@@ -130,6 +131,7 @@ def allowed_window(
     return legal
 
 
+@lru_cache(maxsize=1024)  # pure; a worker prepares hundreds of rows a second (issue 15)
 def rules_for(
     country: str | None, state_code: str | None, org_window: QuietHours = DEFAULT_WINDOW
 ) -> ContactRules:
@@ -161,6 +163,12 @@ def local_to_utc(local_date: date, local_time: time, tz: str | ZoneInfo) -> date
 
 def is_within(moment_utc: datetime, tz: str | ZoneInfo, window: QuietHours) -> bool:
     _require_aware(moment_utc)
+    return _within(moment_utc, tz, window)
+
+
+@lru_cache(maxsize=4096)
+def _within(moment_utc: datetime, tz: str | ZoneInfo, window: QuietHours) -> bool:
+    """`is_within`, remembered: a batch is prepared at one `now` for a few zones."""
     return window.contains(moment_utc.astimezone(as_zone(tz)).time())
 
 
@@ -282,6 +290,10 @@ def plan_send(
     """
     _require_aware(due_utc)
     caps = [c for c in (cap, rules.daily_cap) if c is not None]
+    if not recent_send_times_utc and _within(due_utc, tz, rules.window):
+        # What the loop below returns for a moment inside the window and no recent sends
+        # (no cap can defer it): the common case when a worker prepares a batch.
+        return None if caps and max_defer < timedelta(0) else due_utc.astimezone(UTC)
     moment = due_utc.astimezone(UTC)
     for _ in range(50):
         shifted = next_allowed(moment, tz, rules.window)
@@ -301,4 +313,9 @@ def plan_send(
 def org_window(org) -> QuietHours:
     """The organization's own allowed hours; `rules_for` narrows them to the recipient's
     country window."""
-    return QuietHours(org.quiet_start, org.quiet_end)
+    return _quiet_hours(org.quiet_start, org.quiet_end)
+
+
+@lru_cache(maxsize=256)
+def _quiet_hours(start: time, end: time) -> QuietHours:
+    return QuietHours(start, end)
