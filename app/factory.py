@@ -40,6 +40,8 @@ from app.ratelimit import rate_limits
 from app.reports import export_jobs  # noqa: F401  (registers the job handler)
 from app.reports.routes import bp as reports_bp
 from app.security_headers import add_security_headers
+from app.surveys import hooks as survey_hooks  # noqa: F401  (survey answers, opt-out, erasure)
+from app.surveys.routes import bp as surveys_bp
 from app.ui import template_context
 from app.webhooks.routes import bp as webhooks_bp
 from app.workshops import invitations, previews, rsvp  # noqa: F401  (invitation sends, RSVP replies, editor preview)
@@ -124,6 +126,7 @@ def create_app(config_object="config.DevelopmentConfig") -> Flask:
         webhooks_bp,
         workshops_bp,
         attendance_bp,
+        surveys_bp,
         reports_bp,
         jobs_bp,
     ):

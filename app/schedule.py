@@ -14,6 +14,7 @@ from app.outbox.counters import fold as fold_status_counters
 from app.outreach.services import enroll_late_joiners
 from app.participation.partitions import maintain_partitions
 from app.reports.export_jobs import purge_old_exports
+from app.surveys.services import expire_responses, fan_out_due_runs
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,18 @@ def maintenance_tasks(config) -> tuple[Task, ...]:
         Task("escalate_urgent_cases", lambda now: escalate(now)),
         Task("purge_old_exports", lambda now: purge_old_exports(now=now)),
         Task("enroll_late_joiners", lambda now: enroll_late_joiners(now=now)),
+        # Survey runs that are due ask their contacts; unanswered questions get their one
+        # reminder, then close as partial.
+        Task(
+            "fan_out_survey_runs",
+            lambda now: fan_out_due_runs(now=now),
+            every=timedelta(minutes=1),
+        ),
+        Task(
+            "expire_survey_responses",
+            lambda now: expire_responses(now=now),
+            every=timedelta(minutes=1),
+        ),
         Task("purge_progress_files", lambda now: purge_progress_files(), every=timedelta(hours=1)),
         # PostgreSQL: next months' event partitions exist before their first event.
         Task(

@@ -26,6 +26,7 @@ NAV_ITEMS = [
     ("contacts.index", _l("Contacts"), "view_contacts"),
     ("audiences.index", _l("Audiences"), "view_contacts"),
     ("workshops.index", _l("Workshops"), "coordinate"),
+    ("surveys.index", _l("Surveys"), "coordinate"),
     ("reports.index", _l("Reports"), "view_reports"),
     ("auth.users", _l("Users"), "manage_users"),
     ("outreach.simulator", _l("Phone simulator"), "coordinate"),
@@ -56,6 +57,7 @@ SECTION_BY_BLUEPRINT = {
     "audiences": "audiences.index",
     "workshops": "workshops.index",
     "attendance": "workshops.index",
+    "surveys": "surveys.index",
     "reports": "reports.index",
     "organizations": "organizations.settings",
 }

@@ -11,6 +11,7 @@ a service that need *valid input* for it use `campaign_values` / `message_values
 
 from datetime import UTC, date, datetime, timedelta
 from itertools import count
+from zoneinfo import ZoneInfo
 
 from app.auth.services import create_user
 from app.campaigns.models import Campaign, CampaignMessage
@@ -20,6 +21,7 @@ from app.extensions import db
 from app.organizations.services import create_organization
 from app.outbox.models import OutboxMessage
 from app.outreach.models import OutreachSend
+from app.surveys.models import Survey, SurveyQuestion, SurveyRun
 from app.workshops.models import Workshop, WorkshopRegistration
 from tests.support import NOW, STRONG_PASSWORD
 
@@ -282,3 +284,88 @@ def make_registration(
     db.session.add(registration)
     db.session.commit()
     return registration
+
+
+# --- surveys ---------------------------------------------------------------------------------
+
+# Default questions of `make_survey`: a 4-point choice, a yes/no, a 1-5 scale with labeled ends.
+SURVEY_QUESTIONS = (
+    dict(
+        qtype="choice",
+        text_es="¿Qué tanto riesgo ves en probar fentanilo?",
+        text_en="How risky is trying fentanyl?",
+        options=[
+            {"es": "Nada", "en": "None"},
+            {"es": "Poco", "en": "A little"},
+            {"es": "Algo", "en": "Some"},
+            {"es": "Mucho", "en": "A lot"},
+        ],
+    ),
+    dict(
+        qtype="yesno",
+        text_es="¿Sabes dónde pedir ayuda?",
+        text_en="Do you know where to get help?",
+    ),
+    dict(
+        qtype="scale",
+        text_es="¿Qué tan capaz te sientes de decir que no?",
+        text_en="How able do you feel to say no?",
+        scale_min=1,
+        scale_max=5,
+        low_es="Nada capaz",
+        low_en="Not able",
+        high_es="Muy capaz",
+        high_en="Very able",
+    ),
+)
+
+
+def make_survey(org, questions=SURVEY_QUESTIONS, **overrides) -> Survey:
+    """A survey of `org` with these questions (dicts of SurveyQuestion columns, numbered
+    from 1 in order; SURVEY_QUESTIONS by default), an intro and a thank-you in both
+    languages."""
+    values = dict(
+        organization_id=org.id,
+        title_es="Encuesta",
+        title_en="Survey",
+        intro_es="Hola, 3 preguntas rapidas.",
+        intro_en="Hi, 3 quick questions.",
+        thanks_es="¡Gracias!",
+        thanks_en="Thanks!",
+        created_at=NOW - timedelta(days=10),
+        updated_at=NOW - timedelta(days=10),
+    )
+    values.update(overrides)
+    survey = Survey(**values)
+    db.session.add(survey)
+    db.session.flush()
+    for position, question in enumerate(questions, start=1):
+        db.session.add(
+            SurveyQuestion(
+                organization_id=org.id, survey_id=survey.id, position=position, **question
+            )
+        )
+    db.session.commit()
+    return survey
+
+
+def make_survey_run(survey, kind="audience", *, starts_at=NOW, **overrides) -> SurveyRun:
+    """A run of `survey` due at `starts_at` (its local date and time in Tijuana), not yet
+    fanned out; give audience_id / campaign_id / workshop_id / follow_up_days as needed."""
+    local = starts_at.astimezone(ZoneInfo("America/Tijuana"))
+    values = dict(
+        organization_id=survey.organization_id,
+        survey_id=survey.id,
+        kind=kind,
+        local_date=local.date(),
+        local_time=local.time().replace(tzinfo=None),
+        starts_at=starts_at,
+        window_hours=24,
+        status="scheduled",
+        created_at=NOW - timedelta(days=1),
+    )
+    values.update(overrides)
+    run = SurveyRun(**values)
+    db.session.add(run)
+    db.session.commit()
+    return run

@@ -18,7 +18,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from app.contacts.age import age_band_for, age_in
 from app.contacts.eligibility import block_reason, block_reason_sql, eligible_sql, may_be_minor
 from app.contacts.models import Contact, ContactTag
-from app.contacts.signals import contacts_erased
+from app.contacts.signals import contact_opted_out, contacts_erased
 from app.contacts.validation import clean_contact, fold
 from app.db_dialect import is_postgres
 from app.errors import DomainError, InvalidFields
@@ -252,6 +252,7 @@ def mark_opted_out(contact: Contact, *, channel: str, now: datetime) -> bool:
     if changed:
         set_committed_value(contact, "opted_out_at", now)
         set_committed_value(contact, "opt_out_channel", channel)
+        contact_opted_out.send(None, contact=contact, now=now)
     else:  # someone else opted it out meanwhile: show their values, not a stale copy
         db.session.refresh(contact, attribute_names=["opted_out_at", "opt_out_channel"])
     return changed

@@ -67,6 +67,8 @@ PURPOSE_LABELS = {
     "system": _l("Automatic reply"),
     "reply": _l("Coordinator reply"),
     "staff_alert": _l("Staff alert"),
+    "survey": _l("Survey question"),
+    "survey_reply": _l("Survey message"),
 }
 ACTION_LABELS = {
     "opened": _l("Case opened"),

@@ -13,6 +13,7 @@ each one that has messaged the phone, and anything else goes to the one that wro
 """
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -67,6 +68,71 @@ class InboundContext:
     # Every contact this SMS speaks to, `contact` first: several for a keyword sent to a
     # shared sender, else just `contact`.
     contacts: list[Contact] = field(default_factory=list)
+
+
+# --- answers a feature is waiting for ---------------------------------------------------
+# Precedence of an inbound message (issue 17):
+#   1. opt-out, opt-in and help keywords (their handlers, always);
+#   2. a message a registered check says is never an answer (a crisis: conversations
+#      handles it as any free text);
+#   3. an RSVP naming its workshop code ("SI 4821": the RSVP handler);
+#   4. interceptors, by priority: a feature waiting for this contact's answer (a survey's
+#      question) takes the message, bare "SI"/"NO"/"YES" included, and returns an outcome;
+#   5. the handler of the message's intent, else `record_reply`.
+# A stop request ("ya no me manden mensajes") is never taken as an answer: it is flagged
+# for a coordinator as always.
+NEVER_INTERCEPTED = frozenset(
+    {keywords.OPT_OUT, keywords.OPT_IN, keywords.HELP, keywords.STOP_REQUEST}
+)
+
+
+@dataclass(frozen=True)
+class Interceptor:
+    take: Callable[["InboundContext"], str | None]  # an outcome when it took the message
+    intent: str  # what a message it took is recorded (and shown) as
+    priority: int
+
+
+INTERCEPTORS: list[Interceptor] = []
+NOT_ANSWERS: list[Callable[["InboundContext"], bool]] = []
+
+
+def register_interceptor(take, *, intent: str, priority: int = 100):
+    """Register `take(ctx) -> outcome | None`: it gets every message no keyword, no
+    not-an-answer check and no coded RSVP claimed first (see the precedence above), and
+    returns an outcome when the message was its answer (the message is then recorded with
+    `intent`), None to let the next one (and finally the intent's handler) have it."""
+    INTERCEPTORS.append(Interceptor(take, intent, priority))
+    INTERCEPTORS.sort(key=lambda interceptor: interceptor.priority)
+    return take
+
+
+def register_not_an_answer(check):
+    """Register `check(ctx) -> bool`: True when the message must never be taken as an answer
+    by an interceptor (a crisis message)."""
+    NOT_ANSWERS.append(check)
+    return check
+
+
+def _may_intercept(ctx: "InboundContext") -> bool:
+    intent = ctx.intent
+    if not INTERCEPTORS or intent.kind in NEVER_INTERCEPTED:
+        return False
+    if intent.kind in (keywords.RSVP_YES, keywords.RSVP_NO) and intent.code:
+        return False
+    return not any(check(ctx) for check in NOT_ANSWERS)
+
+
+def _dispatch(ctx: "InboundContext") -> str:
+    """The outcome of one inbound message, by the precedence above."""
+    if _may_intercept(ctx):
+        for interceptor in list(INTERCEPTORS):
+            outcome = interceptor.take(ctx)
+            if outcome is not None:
+                ctx.intent = keywords.Intent(interceptor.intent)
+                ctx.inbound.intent = interceptor.intent
+                return outcome
+    return HANDLERS.get(ctx.intent.kind, record_reply)(ctx)
 
 
 def handler(kind: str):
@@ -239,7 +305,7 @@ def receive_sms(
             provider_answers_keywords,
             contacts=contacts if intent.kind in SENDER_WIDE else [primary],
         )
-        outcome = HANDLERS.get(intent.kind, record_reply)(ctx)
+        outcome = _dispatch(ctx)
         for listener in RECEIVED:
             listener(ctx, outcome)
         db.session.commit()

@@ -27,7 +27,7 @@ SKIP_REASON_LABELS = {
     "campaign_archived": _l("Campaign archived"),
     "campaign_draft": _l("Campaign in draft"),
     "unreachable": _l("Contact unreachable"),
-    "expired": _l("Too late to send (workshop already started)"),
+    "expired": _l("Too late to send (its moment had passed)"),
     "no_allowed_time": _l("No allowed hour left before the workshop"),
     "workshop_canceled": _l("Workshop canceled"),
     "workshop_rescheduled": _l("Workshop rescheduled"),
@@ -35,6 +35,10 @@ SKIP_REASON_LABELS = {
     "superseded": _l("Replaced by a newer notice"),
     "workshop_completed": _l("Workshop completed"),
     "completion_undone": _l("Workshop completion undone"),
+    "survey_canceled": _l("Survey run canceled"),
+    "survey_closed": _l("Survey run closed"),
+    "survey_partial": _l("No answer in time"),
+    "survey_stopped": _l("Survey stopped (opted out)"),
 }
 INTENT_LABELS = {
     "opt_out": _l("Opt-out"),
@@ -43,6 +47,7 @@ INTENT_LABELS = {
     "rsvp_yes": _l("RSVP yes"),
     "rsvp_no": _l("RSVP no"),
     "stop_request": _l("Asks to stop (review)"),
+    "survey_answer": _l("Survey answer"),
     "other": _l("Reply"),
 }
 STATUS_BADGE = {

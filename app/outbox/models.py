@@ -32,15 +32,22 @@ PURPOSES = (
     "system",
     "reply",
     "staff_alert",
+    "survey",
+    "survey_reply",
 )
 # Transactional workshop messages respect quiet hours but not the frequency cap; "system"
 # replies (keyword confirmations) answer a message the contact just sent: neither applies.
-CAPPED_PURPOSES = ("campaign", "invitation")
+# A survey's first question ("survey") is outreach like a campaign message.
+CAPPED_PURPOSES = ("campaign", "invitation", "survey")
 # Answers to someone who wrote (keyword confirmations and crisis replies: "system"; a
-# coordinator's "reply") and alerts to staff phones: not outreach. No cap, no opt-out line,
-# no campaign or send rule holds them, no participation event counts them. Replies still
-# respect an opt-out; "system" ones and staff alerts do not.
-ANSWERS = ("system", "reply", "staff_alert")
+# coordinator's "reply"; a survey's next question, re-ask, thank-you and reminder:
+# "survey_reply") and alerts to staff phones: not outreach. No cap, no opt-out line, no
+# campaign or send rule holds them, no participation event counts them. They go when queued
+# (one queued for later, e.g. a survey reminder, was given an allowed time then, and is
+# skipped past its `expires_at`). Replies still respect an opt-out; "system" ones and staff
+# alerts do not.
+ANSWERS = ("system", "reply", "staff_alert", "survey_reply")
+OPT_OUT_ANSWERS = ("reply", "survey_reply")
 OUTBOX_STATUSES = (
     "scheduled",
     "held",
@@ -102,7 +109,8 @@ class OutboxMessage(OrgOwned, db.Model):
     occurrence: Mapped[int] = mapped_column(Integer, default=0)
     channel: Mapped[str] = mapped_column(String(10), default="sms", server_default="sms")
     # "campaign" (campaign SMS), "invitation"/"reminder"/"workshop_notice"/"thank_you"
-    # (workshop SMS: campaign rules apply) or "system" (keyword confirmations, replies).
+    # (workshop SMS: campaign rules apply), "survey"/"survey_reply" (a survey's first
+    # question / the rest of it) or "system" (keyword confirmations, replies): PURPOSES.
     purpose: Mapped[str] = mapped_column(String(20), default="campaign")
     language: Mapped[str] = mapped_column(String(2))
     body: Mapped[str] = mapped_column(Text)

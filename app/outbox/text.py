@@ -1,5 +1,6 @@
-"""Fixed SMS texts (templates/outreach/sms/*.txt) in the recipient's language, and the
-dates and times they carry, in the recipient's language and country.
+"""Fixed SMS texts (templates/outreach/sms/*.txt, or a feature's own folder) in the
+recipient's language, and the dates and times they carry, in the recipient's language and
+country.
 
 Dates and times come from Babel (CLDR) for the locale built from the recipient's language
 and country (`sms_locale`: es + MX -> es_MX, es + US -> es_US, en + US -> en_US; a pair
@@ -34,10 +35,11 @@ TIME_SKELETONS = {"es": "Hm"}
 _SPACES = str.maketrans({"\u202f": " ", "\u00a0": " "})
 
 
-def sms_text(template: str, language: str, **context) -> str:
-    """A system SMS (templates/outreach/sms/<template>.txt) in `language`, on one line."""
+def sms_text(template: str, language: str, *, folder: str = "outreach/sms", **context) -> str:
+    """A system SMS (templates/<folder>/<template>.txt, by default outreach/sms) in
+    `language`, on one line."""
     with force_locale(language):
-        return " ".join(render_template(f"outreach/sms/{template}.txt", **context).split())
+        return " ".join(render_template(f"{folder}/{template}.txt", **context).split())
 
 
 def opt_out_notice(language: str) -> str:

@@ -41,6 +41,8 @@ from tests.factories import (
     make_contact,
     make_message,
     make_registration,
+    make_survey,
+    make_survey_run,
     make_user,
     make_workshop,
 )
@@ -110,6 +112,20 @@ def _codebooks(o) -> list[dict]:
         *({"export": key} for key in ("events", *SPECS)),
         *({"export": key, "format": "csv"} for key in ("events", *SPECS)),
     ]
+
+
+_SURVEY_QUESTION = {"qtype": "yesno", "text_es": "¿Vienes?", "text_en": "Coming?"}
+
+
+def _survey_texts(o) -> dict:
+    return {
+        "title_es": f"{o.marker} Encuesta nueva",
+        "title_en": f"{o.marker} New survey",
+        "intro_es": "Hola",
+        "intro_en": "Hi",
+        "thanks_es": "Gracias",
+        "thanks_en": "Thanks",
+    }
 
 
 ROUTES: dict[str, Route] = {
@@ -203,6 +219,60 @@ ROUTES: dict[str, Route] = {
         data=lambda o: {"service": "linea_vida"},
         owned=True,
     ),
+    # --- the survey builder (issue 17) ----------------------------------------------------------
+    "surveys.index": Route("coordinate"),
+    "surveys.new": Route("coordinate", data=lambda o: _survey_texts(o)),
+    "surveys.detail": owned("coordinate", survey_id="survey"),
+    "surveys.edit": Route(
+        "coordinate", args=_obj(survey_id="survey"), data=_survey_texts, owned=True
+    ),
+    "surveys.add_bank": Route(
+        "coordinate",
+        args=_obj(survey_id="survey"),
+        data=lambda o: {"bank_codes": "knows_where_help"},
+        owned=True,
+    ),
+    "surveys.new_question": Route(
+        "coordinate", args=_obj(survey_id="survey"), data=lambda o: _SURVEY_QUESTION, owned=True
+    ),
+    "surveys.edit_question": Route(
+        "coordinate",
+        args=_obj(question_id="survey_question"),
+        data=lambda o: _SURVEY_QUESTION,
+        owned=True,
+    ),
+    "surveys.branches": Route(
+        "coordinate",
+        args=_obj(question_id="survey_question"),
+        data=lambda o: {"branch_1": "0"},
+        owned=True,
+    ),
+    "surveys.move_question": Route(
+        "coordinate",
+        args=_obj(question_id="survey_question"),
+        data=lambda o: {"direction": "down"},
+        owned=True,
+    ),
+    "surveys.delete_question": owned("coordinate", question_id="survey_question"),
+    "surveys.archive": owned("coordinate", survey_id="survey"),
+    "surveys.restore": owned("coordinate", survey_id="survey"),
+    "surveys.duplicate": owned("coordinate", survey_id="survey"),
+    "surveys.preview_page": owned("coordinate", survey_id="survey"),
+    "surveys.new_run": Route(
+        "coordinate",
+        args=_obj(survey_id="survey"),
+        data=lambda o: {
+            "kind": "audience",
+            "audience": str(o.audience.id),
+            "local_date": (utcnow() + timedelta(days=20)).date().isoformat(),
+            "local_time": "17:00",
+            "window_hours": "24",
+        },
+        owned=True,
+    ),
+    "surveys.run": owned("coordinate", run_id="survey_run"),
+    "surveys.cancel_run": owned("coordinate", run_id="survey_run"),
+    "surveys.close_run": owned("coordinate", run_id="survey_run"),
     # --- workshops and attendance -------------------------------------------------------------
     "workshops.index": Route("coordinate"),
     "workshops.new": Route("coordinate", args=lambda o: {"campaign_id": o.campaign.id}),
@@ -478,6 +548,13 @@ def build_objects(
     )
     db.session.add(o.shift)
     db.session.commit()
+    # A survey (issue 17) with three questions written by hand (the first a choice), and a
+    # run of it to the audience, scheduled, not yet sent.
+    o.survey = make_survey(org, title_es=f"{marker} Encuesta {n}", title_en=f"{marker} Survey {n}")
+    o.survey_question = o.survey.questions[0]
+    o.survey_run = make_survey_run(
+        o.survey, audience_id=o.audience.id, starts_at=utcnow() + timedelta(days=20)
+    )
     return o
 
 
