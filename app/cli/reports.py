@@ -1,4 +1,5 @@
-"""`flask reports reach`: the dashboards' figures for scripts (JSON or CSV on stdout).
+"""`flask reports reach` and `flask reports survey`: the dashboards' and survey results'
+figures for scripts (JSON or CSV on stdout).
 
 The command runs with the server's own access, so it prints exact counts (no
 small-cell suppression): whoever can run it can read the database anyway.
@@ -25,7 +26,10 @@ from app.reports.exports import table_csv
 from app.reports.forms import ReportRangeForm
 from app.reports.organization import organization_figures
 from app.reports.suppression import Hidden
+from app.reports.survey_tables import survey_tables
+from app.reports.surveys import TooFew, survey_cells, survey_figures
 from app.reports.tables import campaign_tables, organization_tables
+from app.surveys.models import Survey
 
 reports_cli = AppGroup("reports", help="Participation and reach figures.")
 FORMATS = ("json", "csv")
@@ -41,6 +45,8 @@ def _json_value(value):
         return value.isoformat()
     if isinstance(value, Hidden):
         return str(value)
+    if isinstance(value, TooFew):
+        return None
     if isinstance(value, float):
         return round(value, 6)
     return value
@@ -124,6 +130,56 @@ def reach(org_slug, campaign_id, date_from, date_to, granularity, output):
             "from": _json_value(period.start),
             "to": _json_value(period.end),
             "timezone": period.tz,
+        },
+        "tables": {key: _table_json(table) for key, table in tables.items()},
+    }
+    click.echo(json.dumps(document, ensure_ascii=False, indent=2))
+
+
+@reports_cli.command("survey")
+@click.option("--org", "org_slug", help="Slug of the organization.")
+@click.option("--survey", "survey_id", help="The survey's ID.")
+@click.option("--format", "output", default="json", show_default=True, help="json or csv.")
+@localized
+def survey(org_slug, survey_id, output):
+    """Print a survey's results: the funnel, every question's answers and breakdowns, and
+    baseline vs follow-up comparisons (exact counts, like `reports reach`).
+
+    JSON carries every table of the results page; CSV every table one after another, each
+    under a line with its key. Bad arguments exit with status 2 and change nothing.
+    """
+    if not org_slug:
+        _error(_("Give the organization's slug with --org."))
+    if output not in FORMATS:
+        _error(_("Unknown format %(format)s: use json or csv.", format=output))
+    try:
+        org = organization_by_slug(org_slug)
+    except DomainError as error:
+        fail(error)
+    if not survey_id:
+        _error(_("Give the survey's ID with --survey."))
+    found = db.session.scalar(
+        select(Survey).where(
+            Survey.organization_id == org.id,
+            Survey.id == (int(survey_id) if survey_id.isdigit() and len(survey_id) < 10 else -1),
+        )
+    )
+    if found is None:
+        _error(_("No survey %(id)s in organization %(slug)s.", id=survey_id, slug=org.slug))
+    language = str(get_locale() or "es")
+    figures = survey_figures(org.id, found.id)
+    cells = survey_cells(figures, None, org.small_cell_threshold or 5)
+    tables = survey_tables(figures, cells, found.id, language)
+    if output == "csv":
+        for key, table in tables.items():
+            click.echo(f"# {key}")
+            click.echo(table_csv(table).lstrip("\ufeff"), nl=False)
+        return
+    document = {
+        "organization": org.slug,
+        "survey": {
+            "id": found.id,
+            "title": found.title_en if language == "en" else found.title_es,
         },
         "tables": {key: _table_json(table) for key, table in tables.items()},
     }

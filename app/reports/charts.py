@@ -166,3 +166,82 @@ def time_chart(
         f'y2="{top_pad + plot_h}" class="chart__axis"/>'
     )
     return _svg(chart_id, title, description, height, body)
+
+
+DIVERGING_CLASSES = (
+    "chart__seg chart__seg--low2",
+    "chart__seg chart__seg--low1",
+    "chart__seg chart__seg--mid",
+    "chart__seg chart__seg--high1",
+    "chart__seg chart__seg--high2",
+)
+
+
+def _diverging_class(index: int, points: int) -> str:
+    """Low points in one hue, high points in another, darker towards the ends."""
+    middle = (points - 1) / 2
+    if index == middle:
+        return DIVERGING_CLASSES[2]
+    if index < middle:
+        return DIVERGING_CLASSES[0 if middle - index > 1 else 1]
+    return DIVERGING_CLASSES[4 if index - middle > 1 else 3]
+
+
+def diverging_chart(
+    chart_id: str,
+    title: str,
+    description: str,
+    rows: Sequence[tuple[str, Sequence]],
+    *,
+    points: Sequence[str],
+    fmt: Callable[[float], str],
+) -> Markup:
+    """A diverging stacked bar per row for a scale: the shares of the low points to the
+    left of the centre line, the high points to the right, the middle point (odd scales)
+    split across it. A row with any hidden share (or none at all) draws no bar, only its
+    marker: the other segments would give the hidden one away."""
+    label_width = min(200, max(90, 7 * max((len(label) for label, _ in rows), default=0)))
+    legend_h = 22 * ((len(points) + 2) // 3)
+    bar_h, gap = 20, 12
+    height = legend_h + (bar_h + gap) * max(len(rows), 1) + 24
+    plot = WIDTH - label_width - 20
+    centre = label_width + plot / 2
+    body = []
+    for index, name in enumerate(points):
+        x = label_width + (index % 3) * (plot / 3)
+        y = 4 + 22 * (index // 3)
+        body.append(
+            f'<rect x="{x:.1f}" y="{y}" width="12" height="12" '
+            f'class="{_diverging_class(index, len(points))}"/>'
+        )
+        body.append(_text(x + 16, y + 10, name))
+    half = len(points) // 2
+    for r, (label, shares) in enumerate(rows):
+        y = legend_h + r * (bar_h + gap)
+        body.append(_text(label_width - 8, y + bar_h / 2 + 4, label, anchor="end"))
+        if not shares or any(isinstance(s, Hidden) or s is None for s in shares):
+            marker = next((str(s) for s in shares if isinstance(s, Hidden)), "—")
+            body.append(_text(centre + 4, y + bar_h - 5, marker, "chart__hidden"))
+            continue
+        odd = len(points) % 2 == 1
+        middle = shares[half] if odd else 0
+        left = centre - (sum(shares[:half]) + middle / 2) * plot / 2
+        x = left
+        for index, share in enumerate(shares):
+            width = share * plot / 2
+            if width > 0:
+                body.append(
+                    f'<rect x="{x:.1f}" y="{y}" width="{width:.1f}" height="{bar_h}" '
+                    f'class="{_diverging_class(index, len(points))}">'
+                    f"<title>{escape(label)} · {escape(points[index])}: {escape(fmt(share))}"
+                    f"</title></rect>"
+                )
+            x += width
+    body.append(
+        f'<line x1="{centre:.1f}" y1="{legend_h}" x2="{centre:.1f}" y2="{height - 20}" '
+        f'class="chart__axis"/>'
+    )
+    body.append(_text(label_width, height - 6, "100%", anchor="start"))
+    body.append(_text(centre, height - 6, "0", anchor="middle"))
+    body.append(_text(WIDTH - 20, height - 6, "100%", anchor="end"))
+    return _svg(chart_id, title, description, height, body)

@@ -43,7 +43,7 @@ PSEUDONYM_CHARS = 20  # 80 bits: no collision in any realistic organization
 E = ParticipationEvent
 
 
-def _csv_text(rows) -> str:
+def csv_text(rows) -> str:
     buffer = io.StringIO()
     SafeCsvWriter(buffer).writerows(rows)
     return buffer.getvalue()
@@ -55,7 +55,7 @@ def table_csv(table: Table) -> str:
     rows += [table.csv_row(row) for row in table.rows]
     if table.total is not None:
         rows.append(table.csv_row(table.total))
-    return BOM + _csv_text(rows)
+    return BOM + csv_text(rows)
 
 
 # --- pseudonyms -------------------------------------------------------------------------
@@ -261,4 +261,4 @@ def codebook_entries(
 def codebook_csv(export: str, threshold: int | None, stats: dict | None = None) -> str:
     rows = [[_("Column"), _("Meaning"), _("Type"), _("Allowed values")]]
     rows += [list(entry) for entry in codebook_entries(export, threshold, stats)]
-    return BOM + _csv_text(rows)
+    return BOM + csv_text(rows)

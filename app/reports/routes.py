@@ -41,7 +41,24 @@ from app.reports.organization import cached_organization_figures, organization_k
 from app.reports.period import Period
 from app.reports.specs import CAMPAIGN_TABLES, ORGANIZATION_TABLES, SPECS
 from app.reports.suppression import is_hidden
+from app.reports.survey_tables import (
+    DIMENSION_LABELS,
+    answer_rows,
+    codebook_rows,
+    method_notes,
+    run_label,
+    survey_tables,
+    value_label,
+)
+from app.reports.surveys import (
+    DIMENSIONS,
+    SKIPPED,
+    survey_cells,
+    survey_figures,
+    surveys_with_results,
+)
 from app.reports.tables import campaign_tables, conversation_tables, organization_tables
+from app.surveys.models import Survey
 from app.tenancy import get_owned_or_404
 from app.timeutil import utcnow
 
@@ -499,3 +516,161 @@ def export_url(table: str, campaign_id: int | None, range_args: dict) -> str:
     if campaign_id is not None:
         args["campaign_id"] = campaign_id
     return url_for("reports.export_table", table=table, **args)
+
+
+# --- survey results (issue 17) --------------------------------------------------------------
+
+
+def _min_n() -> int:
+    """Estimates need at least this n, for every viewer (the organization's threshold)."""
+    return _org().small_cell_threshold or 5
+
+
+def _survey_results(survey):
+    figures = survey_figures(survey.organization_id, survey.id)
+    cells = survey_cells(figures, _threshold(), _min_n())
+    return figures, cells, survey_tables(figures, cells, survey.id, _language())
+
+
+def _survey_title(survey) -> str:
+    return survey.title_en if _language() == "en" else survey.title_es
+
+
+@bp.get("/surveys")
+@permission_required("view_reports")
+def surveys():
+    return render_template(
+        "reports/surveys.html",
+        rows=surveys_with_results(_org().id),
+        survey_title=_survey_title,
+    )
+
+
+@bp.get("/surveys/<int:survey_id>")
+@permission_required("view_reports")
+def survey_results(survey_id):
+    survey = get_owned_or_404(Survey, survey_id)
+    by = request.args.get("by", DIMENSIONS[0])
+    if by not in DIMENSIONS:
+        by = DIMENSIONS[0]
+    figures, cells, tables = _survey_results(survey)
+    questions = figures.questions_of(survey.id)
+    return render_template(
+        "reports/survey.html",
+        survey=survey,
+        title=_survey_title(survey),
+        language=_language(),
+        figures=figures,
+        questions=questions,
+        tables=tables,
+        charts=_survey_charts(figures, tables, survey.id),
+        comparisons=[
+            (c, run_label(c.baseline, _language()), run_label(c.follow_up, _language()))
+            for c in figures.comparisons_of(survey.id)
+        ],
+        by=by,
+        dimensions=[(name, DIMENSION_LABELS[name]) for name in DIMENSIONS],
+        threshold=_threshold(),
+        min_n=_min_n(),
+        notes=method_notes(_min_n()),
+    )
+
+
+def _survey_charts(figures, tables, survey_id) -> dict:
+    same_data = _("The table next to the chart has the same data.")
+    language = _language()
+    runs = figures.runs_of(survey_id)
+    result = {}
+    funnel = dict(
+        zip(
+            [c.key for c in tables["funnel"].spec.columns],
+            tables["funnel"].total or [],
+            strict=False,
+        )
+    )
+    result["funnel"] = charts.bar_chart(
+        "chart-survey-funnel",
+        _("Response funnel"),
+        _("Bars show how many contacts reached each step, every run together.") + " " + same_data,
+        [
+            (_("Sent"), [funnel.get("sent")]),
+            (_("Started"), [funnel.get("started")]),
+            (_("Completed"), [funnel.get("completed")]),
+        ],
+        series=[_("Contacts")],
+        fmt=lambda v: format_number(v),
+    )
+    for q in figures.questions_of(survey_id):
+        table = tables[q.code]
+        rows = [row for row in table.rows if row[0] != SKIPPED]
+        if q.qtype == "scale" and rows:
+            points = [value_label(q, v, language) for v in q.values]
+            bars = [
+                (run_label(run, language), [row[3 + 2 * index] for row in rows])
+                for index, run in enumerate(runs)
+            ]
+            bars.append((_("All runs"), [row[-1] for row in rows]))
+            result[q.code] = charts.diverging_chart(
+                f"chart-{q.code}",
+                _("%(code)s: answers on the scale", code=q.code.upper()),
+                _(
+                    "Diverging bars: the share of answers below the middle of the scale to "
+                    "the left of the centre line, above it to the right, per run."
+                )
+                + " "
+                + same_data,
+                bars,
+                points=points,
+                fmt=_rate,
+            )
+        elif q.qtype in ("choice", "yesno", "number") and rows:
+            result[q.code] = charts.bar_chart(
+                f"chart-{q.code}",
+                _("%(code)s: share of answers", code=q.code.upper()),
+                _("Bars show the share of each answer, every run together.") + " " + same_data,
+                [(row[1], [row[-1]]) for row in rows],
+                series=[_("All runs")],
+                fmt=_rate,
+                scale_max=1,
+            )
+    return result
+
+
+def _survey_csv_name(survey, what: str) -> str:
+    return f"alcance-{_org().slug}-survey{survey.id}-{what}-{_language()}.csv"
+
+
+@bp.get("/surveys/<int:survey_id>/export/<table>.csv")
+@permission_required("view_reports")
+def survey_export(survey_id, table):
+    survey = get_owned_or_404(Survey, survey_id)
+    _figures, _cells, tables = _survey_results(survey)
+    if table not in tables:
+        abort(404)
+    return _download(exports.table_csv(tables[table]), _survey_csv_name(survey, table))
+
+
+@bp.get("/surveys/<int:survey_id>/answers.csv")
+@permission_required("view_reports")
+def survey_answers(survey_id):
+    survey = get_owned_or_404(Survey, survey_id)
+    figures = survey_figures(survey.organization_id, survey.id)
+    rows = answer_rows(
+        survey.organization_id,
+        survey.id,
+        secret_key=current_app.config["SECRET_KEY"],
+        threshold=_threshold(),
+        questions=figures.questions,
+    )
+    return _download(
+        stream_with_context(exports.stream_csv(rows)), _survey_csv_name(survey, "answers")
+    )
+
+
+@bp.get("/surveys/<int:survey_id>/codebook.csv")
+@permission_required("view_reports")
+def survey_codebook(survey_id):
+    survey = get_owned_or_404(Survey, survey_id)
+    figures = survey_figures(survey.organization_id, survey.id)
+    rows = codebook_rows(figures, survey.id, _threshold(), _min_n(), _language())
+    return _download(exports.BOM + exports.csv_text(rows), _survey_csv_name(survey, "codebook"))

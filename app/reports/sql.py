@@ -113,3 +113,10 @@ def union_branch(layout: Mapping[str, type[TypeEngine]], section: str, **columns
             for name, kind in layout.items()
         ),
     )
+
+
+def epoch_seconds(column):
+    """Whole seconds since 1970-01-01 UTC of a timestamp."""
+    if is_postgres():
+        return cast(func.floor(func.date_part("epoch", column)), BigInteger)
+    return cast(func.strftime("%s", column), Integer)
