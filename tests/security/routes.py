@@ -328,6 +328,18 @@ ROUTES: dict[str, Route] = {
         owned=True,
     ),
     "reports.export_job": owned("view_reports", job_id="export_job"),
+    # survey results (issue 17)
+    "reports.surveys": Route("view_reports"),
+    "reports.survey_results": owned("view_reports", survey_id="survey"),
+    "reports.survey_export": Route(
+        "view_reports",
+        args=lambda o: [
+            {"survey_id": o.survey.id, "table": table} for table in ("funnel", "q1", "q1_state")
+        ],
+        owned=True,
+    ),
+    "reports.survey_answers": owned("view_reports", survey_id="survey"),
+    "reports.survey_codebook": owned("view_reports", survey_id="survey"),
     "reports.export_job_status": owned("view_reports", job_id="export_job"),
     "reports.export_download": owned("view_reports", job_id="export_job"),
     # --- machine-to-machine ----------------------------------------------------------------------
@@ -555,7 +567,41 @@ def build_objects(
     o.survey_run = make_survey_run(
         o.survey, audience_id=o.audience.id, starts_at=utcnow() + timedelta(days=20)
     )
+    _answered_survey_run(o)
     return o
+
+
+def _answered_survey_run(o) -> None:
+    """A closed run of the survey that the contact answered (survey results pages): the
+    raw reply carries the marker, so an evaluator's page or file must never show it."""
+    from app.surveys.models import SurveyAnswer, SurveyResponse
+
+    run = make_survey_run(o.survey, starts_at=utcnow() - timedelta(days=3), status="closed")
+    response = SurveyResponse(
+        organization_id=o.org.id,
+        run_id=run.id,
+        survey_id=o.survey.id,
+        contact_id=o.contact.id,
+        status="completed",
+        language="es",
+        started_at=utcnow() - timedelta(days=3),
+        completed_at=utcnow() - timedelta(days=3),
+    )
+    db.session.add(response)
+    db.session.flush()
+    raw = f"{o.marker} mi respuesta"
+    db.session.add(
+        SurveyAnswer(
+            organization_id=o.org.id,
+            response_id=response.id,
+            question_id=o.survey_question.id,
+            contact_id=o.contact.id,
+            raw_text=raw,
+            value_num=2,
+        )
+    )
+    db.session.commit()
+    o.names.append(raw)
 
 
 def contacts_named(org, marker: str) -> list[Contact]:
