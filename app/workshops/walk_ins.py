@@ -125,10 +125,14 @@ def _walk_in_values(raw: dict, *, org: Organization, today) -> tuple[dict, Conta
         tags="",
     )
     contact = _known_contact(org, clean_contact(raw, org=org, today=today)[0].get("phone"))
-    if contact is not None and contact.state_code is not None:
+    if contact is not None and (
+        contact.state_code is not None
+        or contact.municipality is not None
+        or contact.country != org.country
+    ):
         # The form starts with the venue's place, which only fills a blank one: a known
-        # contact with a place of their own (say a US phone at a Mexican venue) is not
-        # refused over it.
+        # contact with a place of their own, or from another country (say a US phone at a
+        # Mexican venue, even one from Guam, which has no state), is not refused over it.
         raw.update(state="", municipality="")
     field_errors: dict[str | None, list[str]] = {}
     try:

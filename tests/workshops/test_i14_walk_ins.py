@@ -231,3 +231,20 @@ def test_a_known_us_contact_is_not_refused_over_the_venues_state(org, user, work
     result = walk_in(workshop, user, phone="+1 619 555 0123", state="02")
     assert result.contact.id == known.id
     assert db.session.get(Contact, known.id).state_code == "CA"
+
+
+def test_a_known_contact_of_another_country_without_a_state_is_not_refused(org, user, workshop):
+    # Guam has no state in the list: a US contact without one, at a Mexican venue, keeps
+    # their place (the venue's state belongs to another country).
+    known = make_contact(
+        org,
+        phone="+12125550150",
+        country="US",
+        state_code=None,
+        municipality="Hagåtña",
+        timezone="Pacific/Guam",
+    )
+    result = walk_in(workshop, user, phone="+1 212 555 0150", state="02", municipality="Tijuana")
+    assert result.contact.id == known.id
+    stored = db.session.get(Contact, known.id)
+    assert (stored.country, stored.state_code, stored.municipality) == ("US", None, "Hagåtña")
