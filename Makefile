@@ -6,7 +6,7 @@ FLASK := $(BIN)/flask --app wsgi
 PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 REDIS_TEST_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: run test lint install install-dev translations compile-translations db seed bench bench-national clean
+.PHONY: run test lint install install-dev translations compile-translations db seed bench bench-national bench-surveys clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -112,6 +112,12 @@ bench: install-dev compile-translations
 # machine: run it on a bigger one, or scale it down, e.g. BENCH_ARGS="--scale 0.02".
 bench-national: install-dev compile-translations
 	$(BIN)/python bench/national.py $(BENCH_ARGS)
+
+# Issue 17's SMS surveys (PostgreSQL at $BENCH_DATABASE_URL, a throw-away database): 10,000
+# answers through the signed Twilio webhook under gunicorn (median/p95 next to a plain reply),
+# then the results page at 100,000 answers next to a raw GROUP BY. About 10 minutes.
+bench-surveys: install-dev compile-translations
+	$(BIN)/python bench/surveys.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -129,7 +129,7 @@ def test_seed_demo_builds_a_living_history(runner):
     contacts = db.session.scalar(select(func.count()).select_from(Contact))
     states = db.session.scalar(select(func.count(func.distinct(Contact.state_code))))
     assert 250 <= contacts <= 400 and states >= 8
-    assert db.session.scalar(select(func.count()).select_from(Audience)) == 5
+    assert db.session.scalar(select(func.count()).select_from(Audience)) == 6
     statuses = dict(
         db.session.execute(
             select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)

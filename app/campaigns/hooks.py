@@ -19,6 +19,8 @@ def _verdicts(rows) -> dict:
     statuses = dict(db.session.execute(query).all()) if ids else {}
     found = {}
     for row in rows:
+        if not row.campaign_id:
+            continue  # not a campaign's message (a survey's question, a staff alert...)
         status = statuses.get(row.campaign_id)
         # A campaign message without its campaign waits (as when paused).
         if status is None or status == "paused":

@@ -13,6 +13,7 @@ from app.contacts.services import local_today
 from app.demo.conversations import seed_conversations
 from app.demo.outreach import seed_campaign
 from app.demo.people import seed_audiences, seed_people
+from app.demo.surveys import seed_surveys
 from app.demo.workshops import seed_workshops
 from app.extensions import db
 from app.organizations.models import Organization
@@ -29,8 +30,9 @@ DEMO_USERS = (
 
 def seed_demo_data(*, only_if_empty: bool = True, now=None):
     """Create the demo organization, users, contacts, audiences, a campaign with history,
-    its workshops (past ones with attendance, upcoming ones with RSVPs) and conversations
-    (saved replies, local services, on call, a closed urgent case, messages to answer).
+    its workshops (past ones with attendance, upcoming ones with RSVPs), conversations
+    (saved replies, local services, on call, a closed urgent case, messages to answer) and
+    a second campaign measured with a baseline and a follow-up survey, answered.
 
     Returns the demo logins, or None when skipped because the database has data.
     """
@@ -63,6 +65,7 @@ def seed_demo_data(*, only_if_empty: bool = True, now=None):
         campaign = seed_campaign(app, org, audiences, today=today, now=now)
         seed_workshops(app, org, campaign, today=today, now=now)
         seed_conversations(app, org, today=today, now=now)
+        seed_surveys(app, org, today=today, now=now)
     return DEMO_USERS
 
 
