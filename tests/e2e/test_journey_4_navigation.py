@@ -88,7 +88,8 @@ def test_navigation_journey(make_ui, live_server, lang):
     ui.check(page, "simulator-no-match")
     page.keyboard.press("Escape")
     expect(page.locator("[data-sim-item]:visible")).to_have_count(total)
-    ui.goto(page, f"/simulator/{_phone_in(db, lang)}", "phone")
+    contact_id = _phone_in(db, lang)
+    ui.goto(page, f"/simulator/{contact_id}", "phone")
     assert _current_section(page) == ["/simulator"]
     page.fill("#body", STOP_REQUEST[lang])
     page.click("#submit")
@@ -100,7 +101,12 @@ def test_navigation_journey(make_ui, live_server, lang):
     ui.check(page, "dashboard-attention")
     assert _current_section(page) == ["/dashboard"]
     attention = page.locator(".dash-attention")
-    review = attention.locator('a[href*="/inbox?flagged=1"]').first
+    # The demo has two campaigns: the link to the inbox of the one the reply was filed under.
+    campaign_id = db.value(
+        "SELECT campaign_id FROM inbound_messages WHERE contact_id = ? ORDER BY id DESC LIMIT 1",
+        contact_id,
+    )
+    review = attention.locator(f'a[href$="/campaigns/{campaign_id}/inbox?flagged=1"]').first
     expect(review).to_be_visible()
     expect(attention.locator('a[href$="/attendance"]').first).to_be_visible()
     assert page.locator(".card--link").count() == 0
