@@ -13,13 +13,15 @@ app.outbox.inbound.receive_sms (the survey flow takes it as an answer), and
 lies on the organization's local calendar (days before `today`, at fixed wall times), so a
 demo seeded at 03:00 has the same answers as one seeded at noon.
 
-Timeline (days from today, wall times in the organization's zone): -21 campaign, survey
-and baseline set up; -20 17:00 baseline asked, answers that evening, the next morning and
-after the reminder; -16 and -12 17:00 the campaign's two messages; -5 17:00 the follow-up
-(7 days after each contact's last message), answered the same way; -2 the follow-up run is
-closed. Nothing here falls within a week of the rest of the demo's messages to the same
-contacts but for the English speakers' one campaign message (-14), so no frequency cap
-changes the demo's history.
+Timeline (days from today, wall times in the organization's zone): -26 campaign, survey
+and baseline set up; -25 17:00 baseline asked, answers that evening, the next morning and
+after the reminder, the silent ones closed as partial on -22 at noon; -22 17:00 the
+campaign's message; -17 17:00 the follow-up (5 days after each contact's last message),
+answered the same way; -14 at noon the silent ones are partial and the run is closed.
+All of it before the other demo campaign's message (-14 17:00), which the English speakers
+get too: it stays their last campaign message (a survey question has no campaign), so
+their replies in the rest of the demo are filed under that campaign, and no frequency cap
+changes the demo's history (one capped survey question in the week before it).
 """
 
 import random
@@ -50,9 +52,14 @@ BANK_CODES = (
     "knows_where_help",
     "talked_last_month",
 )
-BASELINE_DAY, FOLLOW_UP_DAY = -20, -5
-MESSAGE_DAYS = (-16, -12)
-FOLLOW_UP_DAYS = 7  # after each contact's last campaign message: day -5
+# Days from today. Everything is over before the other demo campaign's message (-14): for
+# the English speakers, who get both, that one stays the last campaign message, so their
+# replies in the rest of the demo are filed under it (a survey question has no campaign).
+SETUP_DAY, BASELINE_DAY = -26, -25
+MESSAGE_DAYS = (-22,)
+FOLLOW_UP_DAYS = 5  # after each contact's last campaign message: day -17
+FOLLOW_UP_DAY = -17
+CLOSE_DAY = -14
 ASK = time(17, 0)
 WORKER_AT = time(17, 5)  # every recipient's 17:00 has passed (see app/demo/outreach.py)
 SLOT = timedelta(minutes=6)  # a contact answers one question per slot; the worker between
@@ -70,15 +77,9 @@ MESSAGES = (
     (
         "Pastillas falsas",
         "Las pastillas falsas se ven igual que las de farmacia y pueden tener fentanilo. "
-        "No tomes pastillas que no vengan de una farmacia.",
+        "Si necesitas ayuda, llama gratis a la Línea de la Vida: 800 911 2000.",
         "Fake pills look just like real ones and can contain fentanyl. "
-        "Only take pills from a pharmacy.",
-    ),
-    (
-        "Dónde pedir ayuda",
-        "¿Necesitas hablar con alguien? Llama gratis a la Línea de la Vida 800 911 2000, "
-        "las 24 horas.",
-        "Need to talk to someone? Call or text 988, free and 24/7.",
+        "If you need help, call or text 988 (free, 24/7).",
     ),
 )
 
@@ -243,7 +244,7 @@ class _Wave:
 
 def _campaign(org, audiences, *, today: date):
     zone = org.timezone
-    start = today + timedelta(days=-21)
+    start = today + timedelta(days=SETUP_DAY)
     campaign = create_campaign(
         org.id,
         name="Pastillas falsas: pregunta antes",
@@ -319,7 +320,7 @@ def seed_surveys(app, org, *, today: date, now: datetime) -> None:
     user_id = coordinator.id if coordinator else None
     quiet = _wrote_before(org)
     campaign = _campaign(org, _audiences(org, today=today), today=today)
-    setup = today + timedelta(days=-21)
+    setup = today + timedelta(days=SETUP_DAY)
     survey = builder.create_survey(
         organization_id=org.id,
         now=local_moment(setup, time(10, 20), zone),
@@ -381,4 +382,6 @@ def seed_surveys(app, org, *, today: date, now: datetime) -> None:
         scripts.append(_script(rng, contact_id, language, values, behaviour))
     _Wave(app, org, follow_up_day, "f").play(scripts)
     follow_up = db.session.get(SurveyRun, follow_up.id)
-    services.close_run(follow_up, now=local_moment(today + timedelta(days=-2), time(12, 5), zone))
+    services.close_run(
+        follow_up, now=local_moment(today + timedelta(days=CLOSE_DAY), time(12, 30), zone)
+    )

@@ -81,7 +81,7 @@ def test_seed_demo_has_a_baseline_and_a_follow_up_answered_with_a_shift(runner):
     assert [(r.kind, r.status) for r in runs] == [("baseline", "closed"), ("follow_up", "closed")]
     baseline, follow_up = runs
     assert baseline.campaign_id == follow_up.campaign_id is not None
-    assert follow_up.follow_up_days == 7
+    assert follow_up.follow_up_days == 5
     now = utcnow()
     assert baseline.starts_at < follow_up.starts_at < now
 
