@@ -527,8 +527,16 @@ def _min_n() -> int:
 
 
 def _survey_results(survey):
-    figures = survey_figures(survey.organization_id, survey.id)
-    cells = survey_cells(figures, _threshold(), _min_n())
+    # Suppression over every linked table is the slow part (seconds for a big survey read
+    # by an evaluator): figures and cells are reused like the other reports' figures.
+    threshold, min_n = _threshold(), _min_n()
+
+    def compute():
+        figures = survey_figures(survey.organization_id, survey.id)
+        return figures, survey_cells(figures, threshold, min_n)
+
+    computed = cached(("survey", survey.organization_id, survey.id, threshold, min_n), compute)
+    figures, cells = computed.value
     return figures, cells, survey_tables(figures, cells, survey.id, _language())
 
 

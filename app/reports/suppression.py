@@ -149,19 +149,42 @@ class Linked:
 
     # -- protecting -------------------------------------------------------------------------
 
-    def shown(self) -> dict:
-        """{key: value or Hidden} (exact values without a threshold)."""
+    def shown(self, part_of=None) -> dict:
+        """{key: value or Hidden} (exact values without a threshold).
+
+        `part_of(key)` (optional) names the part of the figures a key belongs to, or None
+        for the core: a big group of linked tables is then suppressed core first, then part
+        by part (each with the core's decisions fixed), and the union is checked, and
+        completed if needed, against every identity at once. The result protects exactly
+        what the one-piece search protects; it only finds it in a fraction of the time when
+        the parts are linked through a few core figures (a survey's breakdowns)."""
         if self.threshold is None:
             return {key: value for key, value in self.values.items() if key not in self.slacks}
         k = self.threshold
         self._merge_aliases()
         figures = [key for key in self.values if key not in self.slacks and key not in self.aliases]
+        if part_of is None:
+            hidden = self._suppress(figures, {})
+        else:
+            hidden = self._suppress(figures, self._suppress_in_parts(figures, part_of))
+        for key in self._pinned(set(hidden)):  # known anyway (never seen so far): show it
+            del hidden[key]
+        shown = {
+            key: Hidden(hidden[key], k) if key in hidden else self.values[key] for key in figures
+        }
+        shown.update({key: shown[self._canonical(key)] for key in self.aliases})
+        return shown
+
+    def _suppress(self, figures: list, start: dict) -> dict:
+        """The hidden figures: the small ones, `start`, and the complements they need."""
+        k = self.threshold
         public = self._pinned({key for key in figures if self.roles[key] != ANCHOR})
         hidden = {
             key: SMALL
             for key in figures
             if self.roles[key] == PART and 0 < self.values[key] < k and key not in public
         }
+        hidden.update({key: reason for key, reason in start.items() if key not in hidden})
         self._protect_each_sum(hidden, public)
         for _round in range(len(figures) + 1):
             exposed = self._exposures(set(hidden))
@@ -177,13 +200,46 @@ class Linked:
             if not chosen:
                 break
             hidden.update({key: SECONDARY for key in chosen})
-        for key in self._pinned(set(hidden)):  # known anyway (never seen so far): show it
+        return hidden
+
+    def _suppress_in_parts(self, figures: list, part_of) -> dict:
+        """Core first, then each part with the core's figures fixed (shown ones as anchors,
+        hidden ones hidden from the start): a first answer for `_suppress` to check."""
+        parts, core_equations, part_equations = set(), [], defaultdict(list)
+        for index, eq in enumerate(self.equations):
+            found = {part_of(key) for key in eq.terms if key not in self.slacks} - {None}
+            if len(found) > 1:
+                return {}  # parts linked directly: no shortcut, the one-piece search
+            if found:
+                part_equations[found.pop()].append(index)
+            else:
+                core_equations.append(index)
+        core = [key for key in figures if part_of(key) is None]
+        piece = self._sub(core_equations, core, set())
+        hidden = piece._suppress(core, {})
+        for key in piece._pinned(set(hidden)):  # known from the core anyway: shown
             del hidden[key]
-        shown = {
-            key: Hidden(hidden[key], k) if key in hidden else self.values[key] for key in figures
-        }
-        shown.update({key: shown[self._canonical(key)] for key in self.aliases})
-        return shown
+        for part, indexes in part_equations.items():
+            keys = {key for i in indexes for key in self.equations[i].terms}
+            # the core identities of the core figures it uses bound them as in the whole
+            indexes = indexes + [i for i in core_equations if keys & self.equations[i].terms.keys()]
+            keys = {key for i in indexes for key in self.equations[i].terms}
+            inside = [key for key in figures if key in keys or part_of(key) == part]
+            fixed = {key for key in inside if part_of(key) is None and key not in hidden}
+            sub = self._sub(indexes, inside, fixed)
+            start = {key: hidden[key] for key in inside if key in hidden}
+            hidden.update(sub._suppress(inside, start))
+        return hidden
+
+    def _sub(self, indexes: list, figures: list, anchors: set) -> "Linked":
+        """The figures and identities of one piece, with `anchors` known and never hidden."""
+        sub = Linked(self.threshold)
+        keys = set(figures) | {key for i in indexes for key in self.equations[i].terms}
+        for key in sorted(keys, key=self.order.get):
+            sub.add(key, self.values[key], ANCHOR if key in anchors else self.roles[key])
+        sub.slacks = keys & self.slacks
+        sub.equations = [self.equations[i] for i in indexes]
+        return sub
 
     def _merge_aliases(self) -> None:
         """Rewrite the identities over one unknown per group of equal figures."""

@@ -571,8 +571,16 @@ def survey_cells(f: SurveyFigures, threshold: int | None, min_n: int) -> SurveyC
     _add_answers(b)
     _add_breakdowns(b, cells)
     _add_comparisons(b)
-    cells.shown = b.linked.shown()
+    cells.shown = b.linked.shown(part_of=_breakdown_table)
     return cells
+
+
+def _breakdown_table(key):
+    """The breakdown table a figure belongs to (a question's groups by one dimension; states
+    and their municipalities are one table), or None for the core figures."""
+    if isinstance(key, tuple) and key[0] in ("by", "by_n", "by_valid"):
+        return (key[1], "state" if key[2] == "municipality" else key[2])
+    return None
 
 
 def _add_funnel(b: _Builder) -> None:

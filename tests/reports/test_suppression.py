@@ -154,3 +154,60 @@ def test_no_hidden_cell_can_be_recovered_from_random_tables(case):
     for key, value in linked.values.items():
         if 0 < value < 5 and key != "total" and not anchored:
             assert isinstance(shown[key], Hidden), (rows, key)
+
+
+@st.composite
+def crossed_tables(draw):
+    """One question's answers by value (the core: counts and their total) and the same
+    answers broken down by two or three dimensions (the parts), each table's columns adding
+    up to the core's counts, as on a survey's results page."""
+    values = draw(st.integers(min_value=2, max_value=3))
+    people = draw(st.lists(st.integers(0, values - 1), min_size=1, max_size=40))
+    dimensions = [
+        draw(st.lists(st.integers(0, 3), min_size=len(people), max_size=len(people)))
+        for _ in range(draw(st.integers(min_value=2, max_value=3)))
+    ]
+    return values, people, dimensions
+
+
+def _crossed_linked(values, people, dimensions):
+    linked = Linked(5)
+    columns = [linked.add(("dist", v), people.count(v), TOTAL) for v in range(values)]
+    linked.partition(linked.add("total", len(people), TOTAL), columns)
+    for d, groups in enumerate(dimensions):
+        cells = {}
+        for g in sorted(set(groups)):
+            row = [
+                linked.add(
+                    ("by", d, g, v),
+                    sum(1 for p, x in zip(people, groups, strict=True) if p == v and x == g),
+                )
+                for v in range(values)
+            ]
+            cells.update({(g, v): key for v, key in enumerate(row)})
+            linked.partition(linked.add(("by_n", d, g), groups.count(g)), row)
+        for v in range(values):
+            linked.partition(("dist", v), [key for (g, w), key in cells.items() if w == v])
+        linked.partition("total", [("by_n", d, g) for g in sorted(set(groups))])
+    return linked
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(crossed_tables())
+def test_suppressing_in_parts_leaves_nothing_recoverable(case):
+    """Core first, then each table (`part_of`), then the check against everything at once:
+    the attacker, told every identity, pins down no hidden figure."""
+    linked = _crossed_linked(*case)
+    shown = linked.shown(part_of=lambda key: key[1] if key[0] in ("by", "by_n") else None)
+    figures = {
+        k: ("hidden", "*") if isinstance(v, Hidden) else Fraction(v) for k, v in shown.items()
+    }
+    knowledge = Knowledge(figures)
+    for equation in linked.equations:
+        knowledge.equations.append(dict(equation.terms))
+    for alias, key in linked.aliases.items():
+        knowledge.equal(alias, key)
+    assert not attack(knowledge), {k: str(v) for k, v in shown.items()}
+    for key, value in linked.values.items():
+        if 0 < value < 5 and linked.roles[key] == PART:
+            assert isinstance(shown[key], Hidden) or key in linked.aliases, key
