@@ -20,6 +20,7 @@ from datetime import datetime
 from babel.lists import format_list
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import lazyload
 
 from app.contacts.models import Contact
 from app.contacts.phones import InvalidPhone, normalize_phone
@@ -215,7 +216,12 @@ def _recipients(phone: str, owner: int | None) -> tuple[Contact | None, list[Con
     """Who an SMS from `phone` speaks to. Sent to an organization's own sender: that
     organization only. Sent to the shared sender: every organization without its own sender
     that has this phone, since a keyword is said to the number, not to one organization."""
-    with_phone = select(Contact).where(Contact.phone == phone, Contact.erased_at.is_(None))
+    # Tags are not needed to route a reply: loaded only if something reads them.
+    with_phone = (
+        select(Contact)
+        .where(Contact.phone == phone, Contact.erased_at.is_(None))
+        .options(lazyload(Contact.tags))
+    )
     scope = (
         Contact.organization_id == owner
         if owner is not None
@@ -233,10 +239,13 @@ def _recipients(phone: str, owner: int | None) -> tuple[Contact | None, list[Con
 
 
 def _latest_campaign_id(contact_id: int) -> int | None:
+    """The campaign that last wrote to the contact. Messages of no campaign (a survey's
+    questions, staff alerts) are skipped: a reply after them still belongs to the program."""
     return db.session.scalar(
         select(OutboxMessage.campaign_id)
         .where(
             OutboxMessage.contact_id == contact_id,
+            OutboxMessage.campaign_id.is_not(None),
             OutboxMessage.purpose.not_in(ANSWERS),
             OutboxMessage.sent_at.is_not(None),
         )

@@ -384,3 +384,24 @@ def test_two_answers_at_once_advance_the_question_once(app, make_org, postgres_o
     assert len(answers(contact)) == 1
     assert response_of(contact).position == 2
     assert [p for p, _, _ in survey_sms(contact)].count("survey_reply") == 1
+
+
+def test_a_reply_after_a_survey_question_stays_filed_under_the_campaign(app, org):
+    """A survey's questions belong to no campaign (a baseline goes before the campaign
+    starts): a reply that follows one is filed under the campaign that last wrote to the
+    young person, not under none."""
+    from tests.factories import make_campaign, make_message, make_outbox_row
+
+    _survey, (contact,) = start_survey(org)
+    message = make_message(make_campaign(org, status="active"))
+    make_outbox_row(
+        contact,
+        campaign_id=message.campaign_id,
+        message_id=message.id,
+        status="sent",
+        sent_at=NOW - timedelta(days=2),
+    )
+    db.session.commit()
+    assert sms(contact, "Tengo una duda sobre el taller", now=NOW + timedelta(minutes=5))
+    inbound = db.session.scalar(select(InboundMessage).order_by(InboundMessage.id.desc()))
+    assert inbound.campaign_id == message.campaign_id
