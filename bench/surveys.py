@@ -1,7 +1,7 @@
 """Benchmark: SMS survey answers through the signed Twilio webhook, and the results page.
 
     .venv/bin/python bench/surveys.py [--contacts 10000] [--answers 100000] [--clients 8]
-                                      [--runs 5] [--backend postgresql|sqlite]
+                                      [--rate 50] [--runs 5] [--backend postgresql|sqlite]
 
 One fresh database (PostgreSQL at $BENCH_DATABASE_URL or
 postgresql+psycopg://postgres@127.0.0.1:5432/test by default, SQLite with --backend sqlite):
@@ -13,10 +13,14 @@ does; an answer counts only once its question has left, app/surveys/flow.py).
 1. The webhook. gunicorn with the checked-in config (app/gunicorn_conf.py, production
    settings) serves POST /webhooks/twilio/inbound, signed with X-Twilio-Signature exactly as
    Twilio signs (the auth token of the run, over PUBLIC_BASE_URL + path). --clients threads,
-   each on its own keep-alive connection, send:
+   each on its own keep-alive connection, send at --rate requests/s (an open loop: 10,000
+   young people answer over minutes, not in one instant; 50/s is 10,000 answers in 3 min
+   20 s, faster than a 10,000-recipient send at 100 MPS reaches them), or, with --rate 0,
+   as fast as they can (the machine saturated: the time then measures the queue more than
+   the handling):
    - reference: one plain reply ("gracias!") from each of the other --contacts contacts (no
      survey): the inbound path as it was (keywords, crisis classifier, conversation thread);
-   - survey: one answer from each of the --contacts asked contacts, all at once: the answer
+   - survey: one answer from each of the --contacts asked contacts: the answer
      is parsed and recorded, the next question queued (survey_started event), under the
      response's row lock.
    Per phase: the median and p95 time to handle one request, server side (gunicorn's access
@@ -203,22 +207,27 @@ def _params(phone: str, text_: str, n: int, tag: str) -> dict:
     }
 
 
-def blast(port: int, messages: list[dict], clients: int) -> dict:
-    """POST every message with `clients` threads (keep-alive connections); latencies."""
+def blast(port: int, messages: list[dict], clients: int, rate: float = 0) -> dict:
+    """POST every message with `clients` threads (keep-alive connections); latencies.
+    `rate` > 0: message i leaves at start + i / rate (an open loop, as young people answer
+    over minutes); 0: as fast as the threads go (the server saturated)."""
     work: queue.Queue = queue.Queue()
     prepared = [_signed(port, m) for m in messages]
-    for item in prepared:
-        work.put(item)
+    for index, item in enumerate(prepared):
+        work.put((index, item))
     latencies, errors, lock = [], [0], threading.Lock()
+    begin = time.perf_counter() + 0.05
 
     def client():
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         mine = []
         while True:
             try:
-                body, headers = work.get_nowait()
+                index, (body, headers) = work.get_nowait()
             except queue.Empty:
                 break
+            if rate > 0:
+                time.sleep(max(0.0, begin + index / rate - time.perf_counter()))
             started = time.perf_counter()
             try:
                 conn.request("POST", "/webhooks/twilio/inbound", body=body, headers=headers)
@@ -238,7 +247,7 @@ def blast(port: int, messages: list[dict], clients: int) -> dict:
             latencies.extend(mine)
 
     threads = [threading.Thread(target=client) for _ in range(clients)]
-    started = time.perf_counter()
+    started = begin if rate > 0 else time.perf_counter()
     for t in threads:
         t.start()
     for t in threads:
@@ -494,15 +503,17 @@ def run(backend: str, args) -> list[tuple]:
                 port,
                 [_params(p, "gracias!", n, "R") for n, p in enumerate(ready["others"])],
                 args.clients,
+                args.rate,
             )
             time.sleep(1)
             ref_server, offset = server_ms(log_path, offset)
             rng = random.Random(3)
-            print(f"[{backend}] survey: {len(ready['asked']):,} answers at once…", flush=True)
+            print(f"[{backend}] survey: {len(ready['asked']):,} answers ({args.rate:g}/s, 0 = flat out)…", flush=True)
             answers = blast(
                 port,
                 [_params(p, str(rng.randint(1, 4)), n, "A") for n, p in enumerate(ready["asked"])],
                 args.clients,
+                args.rate,
             )
             time.sleep(1)
             answer_server, offset = server_ms(log_path, offset)
@@ -610,6 +621,12 @@ def main() -> None:
     parser.add_argument("--contacts", type=int, default=10_000)
     parser.add_argument("--answers", type=int, default=100_000)
     parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=50.0,
+        help="answers per second offered (open loop); 0 = as fast as the clients go",
+    )
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--backend", choices=("postgresql", "sqlite"))
