@@ -508,7 +508,8 @@ def run(backend: str, args) -> list[tuple]:
             time.sleep(1)
             ref_server, offset = server_ms(log_path, offset)
             rng = random.Random(3)
-            print(f"[{backend}] survey: {len(ready['asked']):,} answers ({args.rate:g}/s, 0 = flat out)…", flush=True)
+            pace = f"{args.rate:g}/s" if args.rate > 0 else "flat out"
+            print(f"[{backend}] survey: {len(ready['asked']):,} answers ({pace})…", flush=True)
             answers = blast(
                 port,
                 [_params(p, str(rng.randint(1, 4)), n, "A") for n, p in enumerate(ready["asked"])],
