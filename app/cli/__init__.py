@@ -11,6 +11,7 @@ from app.cli.orgs import orgs_cli, users_cli
 from app.cli.outbox import outreach_cli
 from app.cli.partitions import partitions_cli
 from app.cli.reports import reports_cli
+from app.cli.stats import stats_cli
 from app.cli.surveys import surveys_cli
 
 
@@ -26,5 +27,6 @@ def register_cli(app) -> None:
         partitions_cli,
         conversations_cli,
         surveys_cli,
+        stats_cli,
     ):
         app.cli.add_command(command)
