@@ -645,15 +645,36 @@ def _expire(response: SurveyResponse, now: datetime) -> None:
 
 
 def _close_finished_runs(now: datetime) -> int:
-    """Runs asked once (not follow-ups) with no response still open are over."""
-    R = SurveyResponse
+    """Runs asked once (not follow-ups) with no response still open are over. A follow-up is
+    over once its campaign is completed or archived (no message of it will go any more),
+    none of the campaign's messages is pending, the follow-up day of its last message has
+    passed (a day of margin for time zones) and no response is still open."""
+    R, M = SurveyResponse, OutboxMessage
+    open_responses = exists().where(
+        R.run_id == SurveyRun.id, R.status.in_(ACTIVE_RESPONSE_STATUSES)
+    )
+    of_campaign = and_(M.campaign_id == SurveyRun.campaign_id, M.purpose.in_(CAMPAIGN_PURPOSES))
+    last_sent = select(func.max(M.sent_at)).where(of_campaign).scalar_subquery()
+    days = func.coalesce(SurveyRun.follow_up_days, 0) + 1
+    if is_postgres():
+        follow_up_passed = last_sent + func.make_interval(0, 0, 0, days) <= now
+    else:
+        follow_up_passed = func.julianday(last_sent) + days <= func.julianday(now)
+    follow_up_over = and_(
+        SurveyRun.kind == "follow_up",
+        exists().where(
+            Campaign.id == SurveyRun.campaign_id, Campaign.status.in_(("completed", "archived"))
+        ),
+        ~exists().where(of_campaign, M.status.in_(NOT_YET_SENT)),
+        or_(last_sent.is_(None), follow_up_passed),
+    )
     return db.session.execute(
         update(SurveyRun)
         .where(
             SurveyRun.status == "running",
-            SurveyRun.kind != "follow_up",
+            or_(SurveyRun.kind != "follow_up", follow_up_over),
             SurveyRun.fanned_out_at.is_not(None),
-            ~exists().where(R.run_id == SurveyRun.id, R.status.in_(ACTIVE_RESPONSE_STATUSES)),
+            ~open_responses,
         )
         .values(status="closed", closed_at=now)
         .execution_options(synchronize_session=False)

@@ -349,3 +349,42 @@ def test_two_runs_fanned_out_at_once_give_each_contact_one_survey(app, org, post
     # Every response has its own first question, linked to it.
     linked = db.session.scalars(select(SurveyResponse.last_outbox_id)).all()
     assert None not in linked and len(set(linked)) == len(contacts)
+
+
+def test_a_follow_up_closes_once_its_campaign_is_over_and_everyone_was_asked(app, org):
+    """While the campaign runs, someone may still get a last message (and a follow-up days
+    later): the run waits. Once the campaign is completed, nothing of it is pending, every
+    follow-up day has passed and nobody is still answering, the run closes by itself."""
+    campaign = make_campaign(org, status="active")
+    contact = make_contact(org)
+    make_outbox_row(contact, campaign_id=campaign.id, status="sent",
+                    sent_at=NOW - timedelta(days=8))  # fmt: skip
+    run = make_survey_run(
+        make_survey(org), "follow_up", campaign_id=campaign.id, follow_up_days=7,
+        local_date=None, local_time=time(10, 0),
+    )  # fmt: skip
+    assert fan_out_due_runs(now=NOW) == 1
+    db.session.execute(update(OutboxMessage).values(status="skipped", skip_reason="frequency_cap"))
+    db.session.commit()
+    later = NOW + timedelta(days=30)
+    expire_responses(now=later)
+    assert db.session.get(SurveyRun, run.id).status == "running"  # the campaign is active
+    campaign.status = "completed"
+    db.session.commit()
+    expire_responses(now=later)
+    assert db.session.get(SurveyRun, run.id).status == "closed"
+
+
+def test_a_follow_up_of_a_completed_campaign_waits_for_the_last_follow_up_day(app, org):
+    campaign = make_campaign(org, status="completed")
+    contact = make_contact(org)
+    make_outbox_row(contact, campaign_id=campaign.id, status="sent",
+                    sent_at=NOW - timedelta(days=2))  # fmt: skip
+    run = make_survey_run(
+        make_survey(org), "follow_up", campaign_id=campaign.id, follow_up_days=7,
+        local_date=None, local_time=time(10, 0),
+    )  # fmt: skip
+    fan_out_due_runs(now=NOW)
+    expire_responses(now=NOW)
+    assert db.session.get(SurveyRun, run.id).status in ("scheduled", "running")
+    assert responses(run) == {}  # its day has not come: the run must not close before it
