@@ -28,7 +28,8 @@ class PreviewSms:
 
 def survey_preview(survey: Survey) -> dict[str, list[PreviewSms]]:
     """{language: the survey's SMS in order}: the first message (the introduction and the
-    first question), each later question, then the thank-you."""
+    first question), each later question, each question's re-ask and reminder, then the
+    thank-you."""
     questions = list(survey.questions)
     preview = {}
     for lang in LANGUAGES:
@@ -45,16 +46,29 @@ def survey_preview(survey: Survey) -> dict[str, list[PreviewSms]]:
                     notice=notice,
                 )
             )
-        for question in questions[1:]:
-            body = texts.question_sms(question, lang)
-            messages.append(
-                PreviewSms(
-                    label=_l("Question %(n)d", n=question.position),
-                    text=body,
-                    info=analyze(body),
-                    is_question=True,
+        for question in questions:
+            if question.position != questions[0].position:
+                body = texts.question_sms(question, lang)
+                messages.append(
+                    PreviewSms(
+                        label=_l("Question %(n)d", n=question.position),
+                        text=body,
+                        info=analyze(body),
+                        is_question=True,
+                    )
                 )
-            )
+            # What a young person may also get for this question: it should read well too.
+            for label, body in (
+                (
+                    _l("Question %(n)d asked again (answer not understood)", n=question.position),
+                    texts.reask_sms(question, lang),
+                ),
+                (
+                    _l("Question %(n)d: the reminder (no answer yet)", n=question.position),
+                    texts.reminder_sms(question, lang),
+                ),
+            ):
+                messages.append(PreviewSms(label=label, text=body, info=analyze(body)))
         thanks = texts.thanks_sms(survey, lang)
         messages.append(
             PreviewSms(label=_l("Thank-you message"), text=thanks, info=analyze(thanks))

@@ -613,3 +613,20 @@ def test_response_counts_have_every_status(org):
         }
     }
     assert builder.response_counts([]) == {}
+
+
+def test_the_preview_shows_each_questions_reask_and_reminder(app, make_org):
+    from app.surveys import texts
+    from app.surveys.preview import survey_preview
+    from tests.factories import make_survey
+
+    survey = make_survey(make_org())
+    preview = survey_preview(survey)
+    for language in ("es", "en"):
+        shown = [sms.text for sms in preview[language]]
+        for question in survey.questions:
+            reask = texts.reask_sms(question, language)
+            reminder = texts.reminder_sms(question, language)
+            assert reask in shown and reminder in shown, (language, question.position)
+        assert shown[-1] == texts.thanks_sms(survey, language)
+        assert shown.index(texts.reask_sms(survey.questions[0], language)) == 1
