@@ -108,7 +108,8 @@ def seed_contacts(org_id: int, n: int, *, seed: int = 7, batch: int = 10_000) ->
     rows = []
     for i in range(n):
         country, state, town, tz, _ = rng.choices(ZONES, weights)[0]
-        phone = f"+52664{i:07d}" if country == "MX" else f"+1619{i:07d}"
+        # US numbers need an exchange of 200 or more to be valid (the inbound path checks).
+        phone = f"+52664{i:07d}" if country == "MX" else f"+1619{2_000_000 + i:07d}"
         rows.append(
             dict(
                 organization_id=org_id,

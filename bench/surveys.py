@@ -111,14 +111,6 @@ def prepare(url: str, contacts: int) -> dict:
         create_user(org, email=COORDINATOR[0], role="coordinator", password=COORDINATOR[1])
         create_user(org, email=EVALUATOR[0], role="evaluator", password=EVALUATOR[1])
         seed_contacts(org.id, 2 * contacts)
-        # seed_contacts' US numbers have a 000 exchange, which the inbound path rejects as
-        # not a phone number: give them valid ones (exchange 200+).
-        db.session.execute(
-            update(Contact)
-            .where(Contact.organization_id == org.id, Contact.country == "US")
-            .values(phone=func.concat("+1619", 2_000_000 + Contact.id))
-        )
-        db.session.commit()
         rows = db.session.execute(
             select(Contact.id, Contact.phone)
             .where(Contact.organization_id == org.id)
