@@ -24,6 +24,8 @@ from app.contacts.routes import bp as contacts_bp
 from app.conversations import hooks as conversation_hooks  # noqa: F401  (inbound, erasure)
 from app.conversations.routes import bp as conversations_bp
 from app.conversations.settings_routes import bp as conversation_settings_bp
+from app.experiments import hooks as experiment_hooks  # noqa: F401  (outbox guard: holdout)
+from app.experiments.routes import bp as experiments_bp
 from app.extensions import babel, csrf, db, login_manager, migrate
 from app.i18n import apply_language_switch, select_locale, select_timezone
 from app.jobs.routes import bp as jobs_bp
@@ -121,6 +123,7 @@ def create_app(config_object="config.DevelopmentConfig") -> Flask:
         audiences_bp,
         campaigns_bp,
         outreach_bp,
+        experiments_bp,
         conversations_bp,
         conversation_settings_bp,
         webhooks_bp,

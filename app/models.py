@@ -12,6 +12,14 @@ from app.conversations.models import (  # noqa: F401
     Referral,
     SavedReply,
 )
+from app.experiments.models import (  # noqa: F401
+    Experiment,
+    ExperimentArm,
+    ExperimentAssignment,
+    ExperimentOutcome,
+    ExperimentVariant,
+    PreregistrationChange,
+)
 from app.jobs.models import Job  # noqa: F401
 from app.organizations.models import Organization  # noqa: F401
 from app.outbox.models import EarlyStatusCallback, InboundMessage, OutboxMessage  # noqa: F401

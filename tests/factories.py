@@ -17,6 +17,7 @@ from app.auth.services import create_user
 from app.campaigns.models import Campaign, CampaignMessage
 from app.campaigns.services import PlaceSpec
 from app.contacts.models import Audience, Contact
+from app.experiments.models import Experiment, ExperimentArm, ExperimentOutcome
 from app.extensions import db
 from app.organizations.services import create_organization
 from app.outbox.models import OutboxMessage
@@ -369,3 +370,57 @@ def make_survey_run(survey, kind="audience", *, starts_at=NOW, **overrides) -> S
     db.session.add(run)
     db.session.commit()
     return run
+
+
+# --- experiments -----------------------------------------------------------------------------
+
+
+def make_experiment(
+    campaign,
+    weights=(1, 1),
+    *,
+    holdout: int | None = None,
+    stratify: bool = False,
+    audience=None,
+    primary: tuple[str, int] | None = ("attended", 30),
+    **overrides,
+) -> Experiment:
+    """A draft experiment of `campaign`: arms A, B... with these ratios, a holdout with its
+    ratio if given, and a primary outcome (kind, window days) unless None."""
+    values = dict(
+        organization_id=campaign.organization_id,
+        campaign_id=campaign.id,
+        audience_id=audience.id if audience is not None else None,
+        status="draft",
+        stratify=stratify,
+        created_at=NOW - timedelta(days=1),
+    )
+    values.update(overrides)
+    experiment = Experiment(**values)
+    arms = [(key, weight, False) for key, weight in zip("ABCD", weights, strict=False)]
+    if holdout is not None:
+        arms.append(("holdout", holdout, True))
+    experiment.arms = [
+        ExperimentArm(
+            organization_id=campaign.organization_id,
+            key=key,
+            position=position,
+            label="",
+            weight=weight,
+            is_holdout=is_holdout,
+        )
+        for position, (key, weight, is_holdout) in enumerate(arms)
+    ]
+    if primary is not None:
+        experiment.outcomes = [
+            ExperimentOutcome(
+                organization_id=campaign.organization_id,
+                position=0,
+                kind=primary[0],
+                window_days=primary[1],
+                is_primary=True,
+            )
+        ]
+    db.session.add(experiment)
+    db.session.commit()
+    return experiment

@@ -39,6 +39,7 @@ SKIP_REASON_LABELS = {
     "survey_closed": _l("Survey run closed"),
     "survey_partial": _l("No answer in time"),
     "survey_stopped": _l("Survey stopped (opted out)"),
+    "experiment_holdout": _l("Holdout of the campaign's experiment"),
 }
 INTENT_LABELS = {
     "opt_out": _l("Opt-out"),

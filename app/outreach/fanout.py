@@ -19,6 +19,12 @@ from app.contacts.audiences import audience_contacts_query
 from app.contacts.models import Contact
 from app.contacts.names import greeting_name_sql
 from app.db_dialect import insert_ignoring_duplicates
+from app.experiments.allocation import (
+    arm_of_contact_sql,
+    assign_on_entry,
+    campaign_variants,
+    not_in_holdout_sql,
+)
 from app.extensions import db
 from app.outbox import api as outbox
 from app.outbox.models import OutboxMessage
@@ -50,15 +56,16 @@ def _strict_sql():
     return and_(Contact.country == "US", func.coalesce(Contact.state_code, "").in_(STRICT_STATES))
 
 
-def rendered_bodies(send: OutreachSend) -> dict[str, tuple[str, str]]:
+def rendered_bodies(send: OutreachSend, texts: dict | None = None) -> dict[str, tuple[str, str]]:
     """{language: (text with FIRST_NAME_TOKEN where the name goes, text for a contact
-    without a first name)}: what every recipient row's body is made of."""
+    without a first name)}: what every recipient row's body is made of. `texts`
+    ({language: text}): an experiment arm's own text instead of the message's."""
     campaign, org = send.campaign, send.campaign.organization
     message, invitation = send.message, invitation_of(send)
     bodies = {}
     for lang in ("es", "en"):
         values = {"campaign": campaign.name, "org": org.name}
-        template = message.body_for(lang)
+        template = (texts or {}).get(lang) or message.body_for(lang)
         if invitation is not None:
             values.update(invitation.values(send, lang))
             template = f"{template}\n{invitation.footer(send, lang)}"
@@ -76,23 +83,34 @@ def recipient_language_sql(campaign):
 
 def body_sql(send: OutreachSend):
     """(language, body) SQL expressions for a recipient row: a CASE picking the recipient's
-    language, with the first name filled in by SQL."""
+    language, with the first name filled in by SQL; in a campaign's experiment, the
+    recipient's arm's own text where the arm has one."""
+    language, body = recipient_language_sql(send.campaign), _language_body_sql(send)
+    experiment, variants = campaign_variants(send.campaign_id, send.message_id)
+    if variants:
+        arm = arm_of_contact_sql(experiment)
+        arms = [
+            (arm == arm_id, _language_body_sql(send, texts)) for arm_id, texts in variants.items()
+        ]
+        body = case(*arms, else_=body)
+    return language, body
+
+
+def _language_body_sql(send: OutreachSend, texts: dict | None = None):
     campaign = send.campaign
     bodies = {}
-    for lang, (with_name, without) in rendered_bodies(send).items():
+    for lang, (with_name, without) in rendered_bodies(send, texts).items():
         name = greeting_name_sql(Contact.first_name)
         bodies[lang] = case(
             (name.is_(None), literal(without)),
             else_=func.replace(literal(with_name), FIRST_NAME_TOKEN, name),
         )
     default = bodies[campaign.default_language if campaign.default_language in bodies else "es"]
-    language = recipient_language_sql(campaign)
-    body = case(
+    return case(
         (Contact.language == "en", bodies["en"]),
         (Contact.language == "es", bodies["es"]),
         else_=default,
     )
-    return language, body
 
 
 def _due_instants(
@@ -177,9 +195,12 @@ def _due_time_groups(stmt, send: OutreachSend):
 def fan_out(send: OutreachSend, *, today: date, now: datetime) -> int:
     """Insert the outbox rows of `send` that do not exist yet. Returns how many."""
     org = send.campaign.organization
-    recipients, group_cols = _due_time_groups(
-        audience_contacts_query(send.organization_id, send.audience.filters, today=today), send
-    )
+    audience = audience_contacts_query(send.organization_id, send.audience.filters, today=today)
+    # A running experiment assigns newcomers on entry; its holdout gets none of the rows.
+    experiment = assign_on_entry(send.campaign_id, audience, now=now)
+    if experiment is not None:
+        audience = audience.where(not_in_holdout_sql(experiment))
+    recipients, group_cols = _due_time_groups(audience, send)
     groups = db.session.execute(recipients.with_only_columns(*group_cols).distinct()).all()
     if not groups:
         return 0

@@ -25,6 +25,7 @@ from types import SimpleNamespace
 from app.contacts import import_services
 from app.contacts.models import Contact, ContactImport
 from app.conversations.models import Case, LocalService, OnCallShift, SavedReply
+from app.experiments.models import ExperimentVariant
 from app.extensions import db
 from app.jobs.models import Job
 from app.outbox.models import InboundMessage
@@ -39,6 +40,7 @@ from tests.factories import (
     make_audience,
     make_campaign,
     make_contact,
+    make_experiment,
     make_message,
     make_registration,
     make_survey,
@@ -193,6 +195,37 @@ ROUTES: dict[str, Route] = {
     "outreach.simulator": Route("coordinate"),
     "outreach.simulator_phone": owned("coordinate", contact_id="contact"),
     "outreach.simulator_messages": owned("coordinate", contact_id="contact"),
+    # --- experiments (issue 18): coordinators edit, evaluators read -----------------------------
+    "experiments.for_campaign": owned("view_reports", campaign_id="campaign"),
+    "experiments.create": owned("coordinate", campaign_id="campaign"),
+    "experiments.detail": owned("view_reports", experiment_id="experiment"),
+    "experiments.design": Route(
+        "coordinate",
+        args=_obj(experiment_id="experiment"),
+        data=lambda o: {
+            "weight_a": "45",
+            "weight_b": "45",
+            "holdout": "y",
+            "holdout_weight": "10",
+            "audience": str(o.audience.id),
+        },
+        owned=True,
+    ),
+    "experiments.variant": Route(
+        "coordinate",
+        args=_obj(experiment_id="experiment", arm_id="experiment_arm", message_id="message"),
+        data=lambda o: {"body_es": f"{o.marker} variante", "body_en": f"{o.marker} variant"},
+        owned=True,
+    ),
+    "experiments.outcomes": Route(
+        "coordinate",
+        args=_obj(experiment_id="experiment"),
+        data=lambda o: {"kind_0": "attended", "window_0": "30"},
+        owned=True,
+    ),
+    "experiments.start": owned("coordinate", experiment_id="experiment"),
+    "experiments.finish": owned("coordinate", experiment_id="experiment"),
+    "experiments.delete": owned("coordinate", experiment_id="experiment"),
     # --- conversations (issue 16) ---------------------------------------------------------------
     "conversations.inbox": Route("coordinate"),
     "conversations.thread": owned("coordinate", contact_id="contact"),
@@ -489,6 +522,19 @@ def build_objects(
         starts_at=starts,
     )
     o.registration = make_registration(o.workshop, o.second_contact, at=utcnow())
+    # An experiment of the campaign (issue 18), in draft, with a variant: its text, like a
+    # message's, must never reach an evaluator's page.
+    o.experiment = make_experiment(o.campaign, (1, 1), holdout=1, audience=o.audience)
+    o.experiment_arm = o.experiment.arms[1]
+    variant = ExperimentVariant(
+        organization_id=org.id,
+        arm_id=o.experiment_arm.id,
+        message_id=o.message.id,
+        body_es=f"{marker} variante secreta",
+        body_en=f"{marker} secret variant",
+    )
+    db.session.add(variant)
+    o.names.append(variant.body_es)
     for kind in ("sms_delivered", "reply"):
         record_event(
             organization_id=org.id,
