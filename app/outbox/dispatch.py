@@ -47,6 +47,7 @@ from sqlalchemy import and_, select, update
 from app.db_dialect import is_postgres, take_write_lock
 from app.extensions import db
 from app.outbox.models import OutboxMessage
+from app.outbox.preparing import _among as among
 
 logger = logging.getLogger("alcance.outreach")
 
@@ -171,7 +172,7 @@ def claim_due(worker_id: str, *, now: datetime, limit: int, lease: timedelta) ->
         if ids:
             db.session.execute(
                 update(OutboxMessage)
-                .where(OutboxMessage.id.in_(ids))
+                .where(among(OutboxMessage.id, ids))  # one array parameter, not n
                 .values(**values)
                 .execution_options(synchronize_session=False)
             )
@@ -222,7 +223,7 @@ def release_unstarted(ids: list[int], *, worker_id: str) -> int:
     released = db.session.execute(
         update(OutboxMessage)
         .where(
-            OutboxMessage.id.in_(ids),
+            among(OutboxMessage.id, ids),
             OutboxMessage.status == "claimed",
             OutboxMessage.claimed_by == worker_id,
             OutboxMessage.send_started_at.is_(None),
