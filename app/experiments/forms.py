@@ -3,6 +3,7 @@ audience), an arm's variant of a message, the pre-registered outcomes and the sa
 helper. They read and shape the input; the rules live in app.experiments.services."""
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 from wtforms import (
     BooleanField,
     DecimalField,
@@ -130,7 +131,9 @@ class VariantForm(BaseForm):
 
 
 def _kind_choices():
-    return [("", _l("None"))] + [(kind, OUTCOME_KIND_LABELS[kind]) for kind in OUTCOME_KINDS]
+    return [("", lazy_pgettext("outcome", "None"))] + [
+        (kind, OUTCOME_KIND_LABELS[kind]) for kind in OUTCOME_KINDS
+    ]
 
 
 class OutcomesForm(BaseForm):

@@ -2,11 +2,16 @@
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_babel import ngettext
+from flask_babel import lazy_pgettext, ngettext
 
 from app.experiments.outcomes import item_value
 
-STATUS_LABELS = {"draft": _l("Draft"), "running": _l("Running"), "finished": _l("Finished")}
+# TRANSLATORS: the status of an experiment ("experimento", masculine in Spanish).
+STATUS_LABELS = {
+    "draft": lazy_pgettext("experiment", "Draft"),
+    "running": lazy_pgettext("experiment", "Running"),
+    "finished": lazy_pgettext("experiment", "Finished"),
+}
 STATUS_BADGES = {"draft": "badge--muted", "running": "badge--ok", "finished": ""}
 OUTCOME_KIND_LABELS = {
     "rsvp_yes": _l("Said yes to a workshop invitation"),

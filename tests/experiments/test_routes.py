@@ -228,3 +228,26 @@ def test_another_organizations_experiment_is_not_found(client, login, make_org, 
         assert response.status_code == 404
     db.session.expire_all()
     assert theirs.status == "draft" and db.session.get(Experiment, theirs.id) is not None
+
+
+def test_a_survey_question_as_the_primary_outcome(client, login, make_org, make_user):
+    org, campaign, _message, _audience, _contacts, coordinator = _world(make_org, make_user)
+    experiment = make_experiment(campaign, (1, 1))
+    login(coordinator)
+    url = f"/experiments/{experiment.id}/outcomes"
+    page = client.get(url)
+    assert 'value="bank:risk_fentanyl_once"' in page.get_data(as_text=True)
+    token = csrf_token_from(page)
+    data = {"csrf_token": token, "kind_0": "survey_item", "window_0": "60"}
+    data["item_0"] = "bank:risk_fentanyl_once"
+    assert client.post(url, data={**data, "top_box_0": "cuatro"}).status_code == 400
+    assert client.post(url, data={**data, "top_box_0": "4"}).status_code == 302
+    db.session.expire_all()
+    (outcome,) = experiment.outcomes
+    assert (outcome.kind, outcome.survey_bank_code, outcome.top_box) == (
+        "survey_item",
+        "risk_fentanyl_once",
+        [4.0],
+    )
+    detail = client.get(f"/experiments/{experiment.id}").get_data(as_text=True)
+    assert "(counted: 4)" in detail

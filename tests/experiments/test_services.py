@@ -28,6 +28,7 @@ from tests.factories import (
     make_experiment,
     make_message,
     make_outbox_row,
+    make_survey,
 )
 from tests.outreach.helpers import schedule_once
 from tests.support import NOW
@@ -330,3 +331,29 @@ def test_sample_size_next_to_the_audience(app, setup):
     assert advice.enough is False and advice.smallest_arm == 4
     with pytest.raises(ExperimentError):
         services.sample_size_advice(experiment, baseline=0.98, effect=0.05, audience=40)
+
+
+def test_a_survey_answer_as_an_outcome(app, setup, make_org, make_user):
+    org, _campaign, _audience, _contacts, experiment = setup
+    user = make_user(org)
+    theirs = make_survey(make_org())
+    mine = make_survey(org)
+    services.save_outcomes(
+        experiment,
+        [
+            OutcomeSpec("survey_item", 60, True, "bank:risk_fentanyl_once", (4.0,)),
+            OutcomeSpec("survey_item", 60, False, f"question:{mine.questions[1].id}"),
+        ],
+        user_id=user.id,
+        now=NOW,
+    )
+    primary, secondary = experiment.outcomes
+    assert (primary.survey_bank_code, primary.top_box) == ("risk_fentanyl_once", [4.0])
+    assert (secondary.survey_question_id, secondary.top_box) == (mine.questions[1].id, [1.0])
+    for bad in (
+        OutcomeSpec("survey_item", 60, True, "bank:risk_fentanyl_once", (7.0,)),  # no such value
+        OutcomeSpec("survey_item", 60, True, f"question:{theirs.questions[0].id}"),
+        OutcomeSpec("survey_item", 60, True, "bank:nonexistent"),
+    ):
+        with pytest.raises(ExperimentError):
+            services.save_outcomes(experiment, [bad], user_id=user.id, now=NOW)
