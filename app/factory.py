@@ -29,6 +29,8 @@ from app.experiments.routes import bp as experiments_bp
 from app.extensions import babel, csrf, db, login_manager, migrate
 from app.i18n import apply_language_switch, select_locale, select_timezone
 from app.jobs.routes import bp as jobs_bp
+from app.links import hooks as link_hooks  # noqa: F401  (text finalizer: short links, erasure)
+from app.links.routes import bp as links_bp
 from app.logging_setup import configure_logging
 from app.main.routes import bp as main_bp
 from app.main.routes import render_error
@@ -132,6 +134,7 @@ def create_app(config_object="config.DevelopmentConfig") -> Flask:
         surveys_bp,
         reports_bp,
         jobs_bp,
+        links_bp,
     ):
         app.register_blueprint(blueprint)
     app.extensions["sms_gateway"] = build_gateway(app.config)

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from app.contacts.retention import purge_inactive_contacts
 from app.conversations.escalation import escalate
 from app.jobs.cleanup import purge_progress_files
+from app.links.services import purge_expired_links
 from app.outbox.counters import fold as fold_status_counters
 from app.outreach.services import enroll_late_joiners
 from app.participation.partitions import maintain_partitions
@@ -43,6 +44,11 @@ def maintenance_tasks(config) -> tuple[Task, ...]:
             every=timedelta(minutes=1),
         ),
         Task("purge_progress_files", lambda now: purge_progress_files(), every=timedelta(hours=1)),
+        Task(
+            "purge_expired_links",
+            lambda now: purge_expired_links(now=now),
+            every=timedelta(hours=6),
+        ),
         # PostgreSQL: next months' event partitions exist before their first event.
         Task(
             "maintain_partitions",

@@ -228,6 +228,27 @@ def make_outbox(message, statuses, *, send_status="scheduled", at=NOW):
     return send, rows
 
 
+def make_tracked_link(contact, **overrides):
+    """A tracked link of `contact` (app/links) with a fresh code, to https://example.org/info,
+    expiring in 90 days; no outbox row unless one is given."""
+    from app.links.finalize import new_code
+    from app.links.models import TrackedLink
+
+    values = dict(
+        organization_id=contact.organization_id,
+        contact_id=contact.id,
+        code=new_code(),
+        destination="https://example.org/info",
+        created_at=NOW,
+        expires_at=NOW + timedelta(days=90),
+    )
+    values.update(overrides)
+    link = TrackedLink(**values)
+    db.session.add(link)
+    db.session.commit()
+    return link
+
+
 # --- workshops -------------------------------------------------------------------------------
 
 

@@ -4,6 +4,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from wtforms import (
+    BooleanField,
     DateField,
     FieldList,
     FormField,
@@ -201,7 +202,10 @@ class CampaignForm(BaseForm):
 def _body_validator(language: str):
     def validate(form, field):
         problem = body_problem(
-            (field.data or "").replace("\r\n", "\n").replace("\r", "\n").strip(), language
+            (field.data or "").replace("\r\n", "\n").replace("\r", "\n").strip(),
+            language,
+            organization_id=getattr(current_user, "organization_id", None),
+            track_links=bool(form.track_links.data),
         )
         if problem:
             raise ValidationError(str(problem))
@@ -224,6 +228,10 @@ class MessageForm(BaseForm):
         _l("English text"),
         validators=[_body_validator("en")],
         render_kw={"rows": 6, "lang": "en", "spellcheck": "true"},
+    )
+    track_links = BooleanField(
+        _l("Track the web addresses written in the text as well"),
+        render_kw={"data-sms-track-links": "1"},
     )
     preview = SubmitField(_l("Preview"))
     submit = SubmitField(_l("Save message"))

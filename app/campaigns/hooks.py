@@ -1,11 +1,13 @@
 """What a campaign says to the outbox: its messages go out only while it is active (held
 while paused, canceled once completed, archived or back in draft). Registered as an outbox
-guard, and as the program name the HELP reply gives, when the app is built."""
+guard, as the program name the HELP reply gives, and as the options of its messages' texts
+(which track their plain web addresses), when the app is built."""
 
 from sqlalchemy import exists, or_, select
 
-from app.campaigns.models import Campaign
+from app.campaigns.models import Campaign, CampaignMessage
 from app.extensions import db
+from app.outbox.finalizers import TRACK_LINKS, register_message_options
 from app.outbox.guards import Guard, Verdict, register_guard
 from app.outbox.inbound import register_program_name
 from app.outbox.models import ANSWERS, OutboxMessage
@@ -42,5 +44,14 @@ def _program_name(campaign_id: int) -> str | None:
     return db.session.scalar(select(Campaign.name).where(Campaign.id == campaign_id))
 
 
+def _message_options(message_ids: set[int]) -> dict:
+    """The messages whose plain web addresses become tracked links (app/links)."""
+    query = select(CampaignMessage.id).where(
+        CampaignMessage.id.in_(message_ids), CampaignMessage.track_links.is_(True)
+    )
+    return {message_id: frozenset((TRACK_LINKS,)) for message_id in db.session.scalars(query)}
+
+
 register_guard(Guard("campaign", verdicts=_verdicts, still_allowed=_still_allowed))
 register_program_name(_program_name)
+register_message_options(_message_options)

@@ -1,6 +1,6 @@
 from datetime import date, datetime
 
-from sqlalchemy import Date, ForeignKey, Integer, String, Text
+from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
@@ -95,6 +95,8 @@ class CampaignMessage(OrgOwned, db.Model):
     label: Mapped[str] = mapped_column(String(120))
     body_es: Mapped[str] = mapped_column(Text)
     body_en: Mapped[str] = mapped_column(Text)
+    # Plain web addresses in the texts become tracked short links too ({link:…} always do).
+    track_links: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     campaign: Mapped[Campaign] = relationship(back_populates="messages")

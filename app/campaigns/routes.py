@@ -15,6 +15,7 @@ from app.contacts.geography import state_name
 from app.errors import DomainError, attach_to_form
 from app.extensions import db
 from app.forms import form_status
+from app.outbox import finalizers
 from app.outbox.encoding import counter_label_attrs
 from app.outbox.placeholders import (
     PLACEHOLDERS,
@@ -91,12 +92,18 @@ def _samples(campaign) -> dict:
     }
 
 
-def _summaries(bodies: dict, samples: dict, footers: dict | None = None) -> dict:
+def _summaries(
+    bodies: dict, samples: dict, footers: dict | None = None, *, track_links: bool = False
+) -> dict:
     """{language: BodySummary} for the non-empty bodies."""
     footers = footers or {}
     return {
         lang: services.summarize_body(
-            body, language=lang, values=samples[lang], footer=footers.get(lang, "")
+            body,
+            language=lang,
+            values=samples[lang],
+            footer=footers.get(lang, ""),
+            track_links=track_links,
         )
         for lang, body in bodies.items()
         if (body or "").strip()
@@ -156,6 +163,8 @@ def _phone_preview(campaign, message, bodies: dict) -> dict:
             {"key": e.key, "label": e.label, "values": e.values, "footers": e.footers}
             for e in events
         ],
+        # Links become short links at send time (app/links): their length and patterns.
+        **finalizers.preview_data(),
     }
     return {
         "events": events,
@@ -245,7 +254,8 @@ def detail(campaign_id):
     campaign = get_owned_or_404(Campaign, campaign_id)
     samples = _samples(campaign)
     summaries = {
-        m.id: _summaries({"es": m.body_es, "en": m.body_en}, samples) for m in campaign.messages
+        m.id: _summaries({"es": m.body_es, "en": m.body_en}, samples, track_links=m.track_links)
+        for m in campaign.messages
     }
     places_total = sum(p.target_population or 0 for p in campaign.places)
     return render_template(
@@ -324,7 +334,10 @@ def _message_page(form: MessageForm, campaign: Campaign, message: CampaignMessag
             form.label.errors = []  # a label is needed to save, not to preview
         if not previewing and valid:
             values = dict(
-                label=form.label.data, body_es=form.body_es.data, body_en=form.body_en.data
+                label=form.label.data,
+                body_es=form.body_es.data,
+                body_en=form.body_en.data,
+                track_links=bool(form.track_links.data),
             )
             try:
                 if message is None:
@@ -351,7 +364,8 @@ def _message_page(form: MessageForm, campaign: Campaign, message: CampaignMessag
                 return redirect(url_for("campaigns.detail", campaign_id=campaign.id))
     bodies = {"es": form.body_es.data, "en": form.body_en.data}
     phone = _phone_preview(campaign, message, bodies)
-    summaries = _summaries(bodies, phone["values"], phone["footers"])
+    track_links = bool(form.track_links.data)
+    summaries = _summaries(bodies, phone["values"], phone["footers"], track_links=track_links)
     return render_template(
         "campaigns/message_form.html",
         form=form,
@@ -365,6 +379,7 @@ def _message_page(form: MessageForm, campaign: Campaign, message: CampaignMessag
         counter_attrs=counter_label_attrs(),
         notices={lang: opt_out_notice(lang) for lang in services.LANGUAGES},
         notice_always=phone["always"],
+        text_notes=services.text_notes([b or "" for b in bodies.values()], track_links=track_links),
     ), form_status(form)
 
 

@@ -29,7 +29,7 @@ from app.errors import DomainError
 from app.extensions import db
 from app.organizations.countries import COUNTRY_LABELS
 from app.outbox import api as outbox
-from app.outbox import placeholders
+from app.outbox import finalizers, placeholders
 from app.outbox.encoding import SmsInfo, analyze
 from app.outbox.models import OutboxMessage
 from app.outbox.text import opt_out_notice
@@ -594,6 +594,7 @@ def duplicate_campaign(campaign: Campaign, *, now: datetime) -> Campaign:
             label=m.label,
             body_es=m.body_es,
             body_en=m.body_en,
+            track_links=m.track_links,
             created_at=now,
         )
         for m in campaign.messages
@@ -630,13 +631,26 @@ def _normalize_body(body) -> str:
     return (body or "").replace("\r\n", "\n").replace("\r", "\n").strip()
 
 
-def body_problem(body: str, language: str):
-    """Why `body` (normalized) cannot be saved as the `language` text (a lazy message), or None."""
+def text_options(track_links: bool) -> frozenset:
+    """A message's text options for the outbox's finalizers (app/outbox/finalizers.py)."""
+    return frozenset((finalizers.TRACK_LINKS,)) if track_links else frozenset()
+
+
+def body_problem(
+    body: str, language: str, *, organization_id: int | None = None, track_links: bool = False
+):
+    """Why `body` (normalized) cannot be saved as the `language` text (a lazy message), or
+    None. Links (`{link:…}`, and plain addresses with `track_links`) must lead to hosts on
+    the organization's allow-list (app/links, through the outbox's text finalizers)."""
     if not body:
         return BODY_MISSING[language]
     if len(body) > MAX_BODY:
         return _body_too_long(language, len(body))
-    unknown = placeholders.unknown_placeholders(body)
+    options = text_options(track_links)
+    problem = finalizers.text_problem(body, organization_id=organization_id, options=options)
+    if problem:
+        return problem
+    unknown = placeholders.unknown_placeholders(finalizers.as_sent(body, options))
     if unknown:
         allowed = ", ".join("{" + name + "}" for name in placeholders.PLACEHOLDERS)
         return lazy_ngettext(
@@ -649,7 +663,7 @@ def body_problem(body: str, language: str):
     return None
 
 
-def _clean_message(label, body_es, body_en) -> dict:
+def _clean_message(label, body_es, body_en, *, organization_id: int, track_links: bool) -> dict:
     label = " ".join(_text(label).split())
     if not label:
         raise DomainError(_l("Give the message a short label."), field="label")
@@ -658,11 +672,13 @@ def _clean_message(label, body_es, body_en) -> dict:
     bodies = {}
     for language, body in (("es", body_es), ("en", body_en)):
         body = _normalize_body(body)
-        problem = body_problem(body, language)
+        problem = body_problem(
+            body, language, organization_id=organization_id, track_links=track_links
+        )
         if problem:
             raise DomainError(problem, field=BODY_FIELDS[language])
         bodies[BODY_FIELDS[language]] = body
-    return dict(label=label, **bodies)
+    return dict(label=label, track_links=bool(track_links), **bodies)
 
 
 def _check_messages_editable(campaign: Campaign) -> None:
@@ -670,22 +686,44 @@ def _check_messages_editable(campaign: Campaign) -> None:
         raise DomainError(_l("The messages of a completed or archived campaign cannot be changed."))
 
 
-def add_message(campaign: Campaign, *, label: str, body_es: str, body_en: str) -> CampaignMessage:
+def add_message(
+    campaign: Campaign, *, label: str, body_es: str, body_en: str, track_links: bool = False
+) -> CampaignMessage:
     """Add a bilingual SMS to `campaign`. Both texts are required, at most 1,600 characters,
-    and may only use the supported placeholders."""
+    and may only use the supported placeholders; links must lead to allowed hosts."""
     _check_messages_editable(campaign)
-    values = _clean_message(label, body_es, body_en)
+    values = _clean_message(
+        label,
+        body_es,
+        body_en,
+        organization_id=campaign.organization_id,
+        track_links=track_links,
+    )
     message = CampaignMessage(organization_id=campaign.organization_id, campaign=campaign, **values)
     db.session.add(message)
     db.session.commit()
     return message
 
 
-def update_message(message: CampaignMessage, *, label: str, body_es: str, body_en: str) -> int:
-    """Change a message. Returns how many pending outbox rows still carry the previous text:
-    fan-out renders bodies when a send is scheduled, so those rows are not rewritten."""
+def update_message(
+    message: CampaignMessage,
+    *,
+    label: str,
+    body_es: str,
+    body_en: str,
+    track_links: bool | None = None,
+) -> int:
+    """Change a message (`track_links` None keeps its choice). Returns how many pending
+    outbox rows still carry the previous text: fan-out renders bodies when a send is
+    scheduled, so those rows are not rewritten."""
     _check_messages_editable(message.campaign)
-    values = _clean_message(label, body_es, body_en)
+    values = _clean_message(
+        label,
+        body_es,
+        body_en,
+        organization_id=message.organization_id,
+        track_links=message.track_links if track_links is None else track_links,
+    )
     for key, value in values.items():
         setattr(message, key, value)
     pending = db.session.scalar(
@@ -759,11 +797,14 @@ class BodySummary:
         return f"{self.rendered}\n{self.notice}"
 
 
-def summarize_body(body: str, *, language: str, values: dict, footer: str = "") -> BodySummary:
+def summarize_body(
+    body: str, *, language: str, values: dict, footer: str = "", track_links: bool = False
+) -> BodySummary:
     """Render `body` with `values` (plus `footer`, the line an invitation adds, as fan-out
     does) and count characters, segments and encoding, alone and with the opt-out
-    instruction that goes with a contact's first message."""
-    template = _normalize_body(body)
+    instruction that goes with a contact's first message. Links count as the short links
+    that replace them at send time."""
+    template = finalizers.as_sent(_normalize_body(body), text_options(track_links))
     if footer:
         template = f"{template}\n{footer}"
     rendered = placeholders.render(template, values, language=language)
@@ -777,6 +818,17 @@ def summarize_body(body: str, *, language: str, values: dict, footer: str = "") 
         notice=notice,
         too_long=len(first) > MAX_BODY,
     )
+
+
+def text_notes(bodies, *, track_links: bool) -> list:
+    """Warnings for the message editor about what the texts contain (e.g. links and
+    Mexican carriers), once each."""
+    found = []
+    for body in bodies:
+        for note in finalizers.notes(_normalize_body(body), text_options(track_links)):
+            if note not in found:
+                found.append(note)
+    return found
 
 
 def visible_chars(chars) -> str:

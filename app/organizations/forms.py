@@ -4,9 +4,17 @@ from zoneinfo import available_timezones
 
 from babel.lists import format_list
 from flask import current_app
-from flask_babel import get_locale, ngettext
+from flask_babel import get_locale, gettext, ngettext
 from flask_babel import lazy_gettext as _l
-from wtforms import BooleanField, IntegerField, SelectField, StringField, SubmitField, TimeField
+from wtforms import (
+    BooleanField,
+    IntegerField,
+    SelectField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+    TimeField,
+)
 from wtforms.validators import (
     DataRequired,
     InputRequired,
@@ -20,6 +28,7 @@ from wtforms.validators import (
 from app.forms import BaseForm, choices
 from app.messaging.gateway import sender_kind
 from app.organizations.countries import COUNTRY_LABELS
+from app.organizations.link_hosts import MAX_HOSTS, parse_hosts
 from app.organizations.models import MAX_REMINDER_HOURS
 
 LANGUAGE_CHOICES = [("es", _l("Spanish")), ("en", _l("English"))]
@@ -141,7 +150,35 @@ class SettingsForm(BaseForm):
         validators=[DataRequired(), NumberRange(1, 60)],
         render_kw={"inputmode": "numeric", "min": 1, "max": 60},
     )
+    link_hosts = TextAreaField(
+        _l("Hosts tracked links may lead to"),
+        validators=[Optional(), Length(max=8000)],
+        render_kw={"rows": 4, "spellcheck": "false", "autocapitalize": "none"},
+    )
+    link_expiry_days = IntegerField(
+        _l("Tracked links stop working after (days)"),
+        validators=[DataRequired(), NumberRange(1, 730)],
+        render_kw={"inputmode": "numeric", "min": 1, "max": 730},
+    )
     submit = SubmitField(_l("Save settings"))
+
+    def validate_link_hosts(self, field):
+        """One host per line ("example.org", or "*.example.org" for it and its subdomains),
+        stored in ASCII form, one per line (app/organizations/link_hosts.py)."""
+        entries, bad = parse_hosts(field.data)
+        if bad:
+            # gettext, not a lazy string: Jinja takes a lazy string for safe markup, and the
+            # message quotes what was typed.
+            raise ValidationError(
+                gettext(
+                    "Not a host name: %(lines)s. Write one host per line, such as "
+                    "example.org or *.example.org, without https:// or a path.",
+                    lines=", ".join(bad[:5]),
+                )
+            )
+        if len(entries) > MAX_HOSTS:
+            raise ValidationError(gettext("List at most %(n)d hosts.", n=MAX_HOSTS))
+        field.data = "\n".join(entries) or None
 
     def validate_reminder_hours(self, field):
         """Blank: no reminders. Else up to three whole hours, e.g. "24, 2" or "24 y 2", stored

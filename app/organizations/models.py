@@ -1,7 +1,7 @@
 import secrets
 from datetime import datetime, time
 
-from sqlalchemy import Boolean, Integer, String, Time
+from sqlalchemy import Boolean, Integer, String, Text, Time
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
@@ -49,6 +49,10 @@ class Organization(db.Model):
     # on-call coordinator (then every coordinator); a referral's follow-up reminder.
     case_ack_minutes: Mapped[int] = mapped_column(Integer, default=15, server_default="15")
     referral_follow_up_days: Mapped[int] = mapped_column(Integer, default=3, server_default="3")
+    # Tracked links (app/links): the hosts a link may lead to, one per line in stored form
+    # (app/organizations/link_hosts.py), and how many days a recipient's link works.
+    link_hosts: Mapped[str | None] = mapped_column(Text)
+    link_expiry_days: Mapped[int] = mapped_column(Integer, default=90, server_default="90")
 
     def __repr__(self) -> str:
         return f"<Organization {self.slug}>"

@@ -40,6 +40,8 @@ SETTINGS = (
     "small_cell_threshold",
     "case_ack_minutes",
     "referral_follow_up_days",
+    "link_hosts",
+    "link_expiry_days",
 )
 SENDER_TAKEN = _l("Another organization already uses this sender.")
 

@@ -13,7 +13,7 @@ and reconciliation (which matches provider messages by exact text) all see one t
 """
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import (
@@ -35,7 +35,7 @@ from app.contacts.models import Contact
 from app.db_dialect import is_postgres, lock_for_write
 from app.extensions import db
 from app.organizations.models import Organization
-from app.outbox import guards
+from app.outbox import finalizers, guards
 from app.outbox.models import (
     ANSWERS,
     CAPPED_PURPOSES,
@@ -235,7 +235,7 @@ def prepare_batch(ids: list[int], *, worker_id: str, now: datetime) -> list[Prep
     longest = max(max(o.cap_days, 1) for o in orgs.values())
     recent, ever = _history(contact_ids, now - timedelta(days=longest), [r.id for r in rows])
 
-    notices, marks, held = {}, [], []
+    notices, marks, held, fresh = {}, [], [], []
     for row in rows:
         contact, org = contacts[row.contact_id], orgs[row.organization_id]
         decision = _decide(
@@ -270,6 +270,8 @@ def prepare_batch(ids: list[int], *, worker_id: str, now: datetime) -> list[Prep
             ever.add(contact.id)
             recent[contact.id].append(now)
         marks.append(dict(p_id=row.id, p_body=body, p_notice=notice))
+        if row.prepared_at is None:  # its first preparation: features finalize the text
+            fresh.append((row, marks[-1]))
         ready.append(
             Prepared(
                 row.id,
@@ -285,6 +287,7 @@ def prepare_batch(ids: list[int], *, worker_id: str, now: datetime) -> list[Prep
                 org.sms_sender,
             )
         )
+    ready = _finalize_texts(fresh, ready, now)
     _hold_back(held)
     _mark_prepared(marks, now)
     db.session.commit()  # releases the contact locks
@@ -292,6 +295,32 @@ def prepare_batch(ids: list[int], *, worker_id: str, now: datetime) -> list[Prep
 
 
 _OUTBOX = OutboxMessage.__table__
+
+
+def _finalize_texts(fresh: list, ready: list[Prepared], now: datetime) -> list[Prepared]:
+    """The registered finalizers' texts (finalizers.py: e.g. each recipient's own short
+    links) for rows prepared for the first time, in their marks and in `ready`."""
+    if not fresh or not finalizers.active():
+        return ready
+    drafts = [
+        finalizers.Draft(
+            row.id,
+            row.organization_id,
+            row.contact_id,
+            row.campaign_id,
+            row.message_id,
+            row.language,
+            row.purpose,
+            mark["p_body"],
+        )
+        for row, mark in fresh
+    ]
+    texts = finalizers.finalize(drafts, now=now)
+    if not texts:
+        return ready
+    for row, mark in fresh:
+        mark["p_body"] = texts.get(row.id, mark["p_body"])
+    return [replace(p, body=texts[p.id]) if p.id in texts else p for p in ready]
 
 
 def _hold_back(held: list[dict]) -> None:

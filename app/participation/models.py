@@ -27,6 +27,7 @@ KINDS = (
     "referred",
     "survey_started",
     "survey_completed",
+    "clicked",  # first real click on a tracked link, per recipient and message (app/links)
 )
 CHANNELS = ("sms", "workshop", "web", "import")
 

@@ -21,7 +21,7 @@ from app.reports.suppression import ANCHOR, PART, SECONDARY, TOTAL, Hidden, Link
 MESSAGE_DOSE_BINS = ("0", "1", "2", "3", "4", "5", "6-9", "10+")
 WORKSHOP_DOSE_BINS = ("0", "1", "2", "3+")
 DIMENSIONS = ("age_band", "gender", "language")
-MESSAGE_FIELDS = ("delivered", "delivered_contacts", "failed", "undelivered", "opt_outs")
+MESSAGE_FIELDS = ("delivered", "delivered_contacts", "failed", "undelivered", "opt_outs", "clicked")
 
 # Cells that are not rows of a table.
 REACHED, SMS_REACHED, WORKSHOP_REACHED = ("reached",), ("sms_reached",), ("workshop_reached",)

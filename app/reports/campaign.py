@@ -55,6 +55,11 @@ class MessageFigures:
     opt_outs: int
     failed: int = 0
     undelivered: int = 0
+    clicked: int = 0  # distinct contacts who clicked one of its tracked links
+
+    @property
+    def click_through(self) -> float | None:
+        return ratio(self.clicked, self.delivered_contacts)
 
     @property
     def delivery_rate(self) -> float | None:
@@ -93,6 +98,7 @@ class CampaignFigures:
     # The whole organization's conversation funnel: this report shows the campaign's part
     # of the one suppressed table (conversations.py).
     conversations: ConversationFigures | None = None
+    engaged: int = 0  # metric engaged: replied, RSVPed, answered a survey or clicked
 
     # -- derived figures (exact) --
     @property
@@ -135,6 +141,10 @@ class CampaignFigures:
     @property
     def reply_rate(self) -> float | None:
         return ratio(self.replies, self.sms_reached)
+
+    @property
+    def engagement_rate(self) -> float | None:
+        return ratio(self.engaged, self.sms_reached)
 
     @property
     def reach_proportion(self) -> float | None:
@@ -219,6 +229,7 @@ def _message_figures(
     reach: dict[int | None, MessageReach],
     opt_outs: dict[int | None, int],
     failures: dict[int | None, Failures],
+    clicks: dict[int | None, int] | None = None,
 ) -> list[MessageFigures]:
     """The campaign's messages with any delivery, opt-out or failure, then (None) the
     ones without a known message: workshop notices and other messages without a label."""
@@ -243,6 +254,7 @@ def _message_figures(
                 opt_outs=opt_outs.get(m, 0),
                 failed=failed.failed,
                 undelivered=failed.undelivered,
+                clicked=(clicks or {}).get(m, 0),
             )
         )
     return figures
@@ -288,8 +300,13 @@ def campaign_figures(
         failure_codes=outcomes.code_counts(),
         opt_outs=opt_outs.total,
         messages=_message_figures(
-            labels, reach.per_message, opt_outs.by, outcomes.by_message(set(labels))
+            labels,
+            reach.per_message,
+            opt_outs.by,
+            outcomes.by_message(set(labels)),
+            {m: n for m, n in outcomes.clicks.items() if m in labels},
         ),
+        engaged=outcomes.engaged,
         workshops=workshops,
         series=series,
         granularity=step,

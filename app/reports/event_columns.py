@@ -40,7 +40,8 @@ _event_tail = (
         _l(
             "sms_sent, sms_delivered, sms_failed, sms_undelivered, reply, opt_out, opt_in, "
             "invited, rsvp_yes, rsvp_no, waitlisted, attended, no_show, walk_in (a walk-in also "
-            'has an "attended" row).'
+            'has an "attended" row), clicked (the first click on a tracked link of a message, '
+            "per contact; channel web)."
         ),
     ),
     C(

@@ -11,7 +11,7 @@ from sqlalchemy.orm import aliased
 
 from app.extensions import db
 from app.participation.models import ParticipationEvent as E
-from app.reports.metrics import FAILURE_KINDS
+from app.reports.metrics import CLICK_KINDS, ENGAGED_KINDS, FAILURE_KINDS
 from app.reports.period import Period
 from app.reports.sql import in_period, union_branch
 
@@ -31,6 +31,8 @@ class Failures(NamedTuple):
 class SmsOutcomes:
     failures: dict[FailureKey, int]  # failed/undelivered messages
     replies: int  # distinct contacts with a free-text reply
+    engaged: int = 0  # distinct contacts with an ENGAGED_KINDS event (metric engaged)
+    clicks: dict = field(default_factory=dict)  # message id -> distinct contacts who clicked
 
     def _of_kind(self, kind: str) -> int:
         return sum(n for key, n in self.failures.items() if key.kind == kind)
@@ -64,14 +66,16 @@ class SmsOutcomes:
         return counts
 
 
-# Rows of the outcomes statement: failures by (kind, code, message), and the repliers.
-FAILURES, REPLIES = "failures", "replies"
+# Rows of the outcomes statement: failures by (kind, code, message), the repliers, the
+# engaged contacts and the clickers per message.
+FAILURES, REPLIES, ENGAGED, CLICKS = "failures", "replies", "engaged", "clicks"
 OUTCOME_COLUMNS = {"kind": String, "code": String, "message_id": Integer, "n": Integer}
 
 
 def sms_outcomes(org_id: int, campaign_id: int, period: Period) -> SmsOutcomes:
-    """Metrics failure_reasons, delivery_rate (failures, per message too) and reply_rate
-    (repliers), from the rare kinds only, in one statement."""
+    """Metrics failure_reasons, delivery_rate (failures, per message too), reply_rate
+    (repliers), engaged and click_through (clickers per message), from the rare kinds only,
+    in one statement."""
     scope = (
         E.organization_id == org_id,
         E.campaign_id == campaign_id,
@@ -91,14 +95,27 @@ def sms_outcomes(org_id: int, campaign_id: int, period: Period) -> SmsOutcomes:
         union_branch(OUTCOME_COLUMNS, REPLIES, n=func.count(distinct(E.contact_id))).where(
             *scope, E.kind == "reply"
         ),
+        union_branch(OUTCOME_COLUMNS, ENGAGED, n=func.count(distinct(E.contact_id))).where(
+            *scope, E.kind.in_(ENGAGED_KINDS)
+        ),
+        union_branch(
+            OUTCOME_COLUMNS, CLICKS, message_id=E.message_id, n=func.count(distinct(E.contact_id))
+        )
+        .where(*scope, E.kind.in_(CLICK_KINDS))
+        .group_by(E.message_id),
     )
-    failures, replies = {}, 0
+    outcomes = SmsOutcomes({}, 0)
     for row in db.session.execute(statement):
         if row.section == REPLIES:
-            replies = int(row.n)
+            outcomes.replies = int(row.n)
+        elif row.section == ENGAGED:
+            outcomes.engaged = int(row.n)
+        elif row.section == CLICKS:
+            outcomes.clicks[row.message_id] = int(row.n)
         else:
-            failures[FailureKey(row.kind, row.code or None, row.message_id)] = int(row.n)
-    return SmsOutcomes(failures, replies)
+            key = FailureKey(row.kind, row.code or None, row.message_id)
+            outcomes.failures[key] = int(row.n)
+    return outcomes
 
 
 # --- opt-outs ---------------------------------------------------------------------------

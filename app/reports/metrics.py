@@ -33,6 +33,9 @@ REACH_KINDS = SMS_REACH_KINDS + WORKSHOP_REACH_KINDS
 DELIVERY_KINDS = ("sms_delivered", "sms_failed", "sms_undelivered")
 FAILURE_KINDS = ("sms_failed", "sms_undelivered")
 FUNNEL_KINDS = ("invited", "rsvp_yes", "attended", "walk_in", "no_show")
+# A contact "engaged" with a campaign: answered or acted on a message (see the metric).
+ENGAGED_KINDS = ("reply", "rsvp_yes", "rsvp_no", "survey_started", "clicked")
+CLICK_KINDS = ("clicked",)
 
 # The age bands (IMJUVE youth: 12-29) plus the two bands that keep totals whole.
 OTHER_AGE = "other"  # a known age outside 12-29
@@ -168,6 +171,28 @@ METRICS: tuple[Metric, ...] = (
             "STOP, HELP or an RSVP are counted in their own figures), divided by the contacts "
             "with at least one delivered message. A reply belongs to the campaign of the last "
             "message sent to the contact."
+        ),
+    ),
+    Metric(
+        "engaged",
+        _l("Engaged"),
+        _l(
+            "Contacts who answered or acted on the campaign's messages in the period: a "
+            "free-text reply, an RSVP (yes or no), a survey answer or a click on a tracked "
+            "link. A contact counts once however many of these they did. Engagement rate: "
+            "engaged divided by the contacts with at least one delivered message."
+        ),
+    ),
+    Metric(
+        "click_through",
+        _l("Click-through"),
+        _l(
+            "For each message with tracked links: the contacts who clicked one of its links "
+            "at least once in the period, divided by the contacts it was delivered to. Only a "
+            "person's click counts: link previews by messaging apps, carriers' link "
+            "scanners, automated fetchers and any visit within 3 seconds of sending or "
+            "delivery are not clicks. Each recipient's links are their own, so a forwarded "
+            "link counts for the recipient who got it."
         ),
     ),
     Metric(

@@ -387,7 +387,10 @@ SPECS: dict[str, TableSpec] = {
             "messages",
             "campaign",
             _l("Delivery and opt-outs by message"),
-            _l("Each campaign message: deliveries, failures and the opt-outs attributed to it."),
+            _l(
+                "Each campaign message: deliveries, failures, the opt-outs attributed to it "
+                "and the contacts who clicked its tracked links."
+            ),
             (
                 C(
                     "message_id",
@@ -430,6 +433,21 @@ SPECS: dict[str, TableSpec] = {
                     "opt_out_rate",
                     _l("Opt-out rate"),
                     _l("Opt-outs divided by contacts delivered."),
+                    "rate",
+                ),
+                C(
+                    "clicked",
+                    _l("Clicked"),
+                    _l(
+                        "Contacts who clicked one of the message's tracked links (link "
+                        "previews and scanners are not clicks)."
+                    ),
+                    "people",
+                ),
+                C(
+                    "click_through",
+                    _l("Click-through"),
+                    _l("Clicked divided by contacts delivered."),
                     "rate",
                 ),
             ),

@@ -195,6 +195,8 @@ def _summary_rows(f: CampaignFigures, cells: CampaignCells) -> list[list]:
         ("opt_out_rate", _("Opt-out rate"), _rate(c[OPT_OUTS], c[SMS_REACHED]), "proportion"),
         ("replies", _("Contacts who replied"), f.replies, "people"),
         ("reply_rate", _("Reply rate"), _rate(f.replies, c[SMS_REACHED]), "proportion"),
+        ("engaged", _("Engaged contacts"), f.engaged, "people"),
+        ("engagement_rate", _("Engagement rate"), _rate(f.engaged, c[SMS_REACHED]), "proportion"),
         ("median_messages", _("Median messages per reached contact"), c.median_messages, "average"),
         (
             "mean_messages",
@@ -311,7 +313,7 @@ def _fill_failures(table: Table, c: CampaignCells) -> None:
 def _message_rows(f: CampaignFigures, c: CampaignCells) -> list[list]:
     rows = []
     for i, m in enumerate(f.messages):
-        delivered, contacts, failed, undelivered, opt_outs = (
+        delivered, contacts, failed, undelivered, opt_outs, clicked = (
             c[("message", i, name)] for name in MESSAGE_FIELDS
         )
         rows.append(
@@ -325,6 +327,8 @@ def _message_rows(f: CampaignFigures, c: CampaignCells) -> list[list]:
                 _rate(delivered, delivered, failed, undelivered),
                 opt_outs,
                 _rate(opt_outs, contacts),
+                clicked,
+                _rate(clicked, contacts),
             ]
         )
     return rows

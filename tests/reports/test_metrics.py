@@ -180,9 +180,11 @@ def test_delivery_failures_opt_outs_replies(figures, tables):
     # M1: 7 deliveries to 7 contacts, c9 failed, 1 opt-out (c4): 1/7; delivery rate 7/8.
     # M2: 3 to 3, c4 failed, c2 undelivered, 1 opt-out (c10): 1/3; delivery rate 3/5.
     assert messages["Aviso 1"][:4] == [7, 7, 1, 0]
-    assert messages["Aviso 1"][4:] == [pytest.approx(7 / 8), 1, pytest.approx(1 / 7)]
+    assert messages["Aviso 1"][4:7] == [pytest.approx(7 / 8), 1, pytest.approx(1 / 7)]
     assert messages["Aviso 2"][:4] == [3, 3, 1, 1]
-    assert messages["Aviso 2"][4:] == [pytest.approx(3 / 5), 1, pytest.approx(1 / 3)]
+    assert messages["Aviso 2"][4:7] == [pytest.approx(3 / 5), 1, pytest.approx(1 / 3)]
+    # No tracked link was clicked: 0 clicked, click-through 0 (tests/links: with clicks).
+    assert messages["Aviso 1"][7:] == messages["Aviso 2"][7:] == [0, 0]
     # The messages add up to the campaign's deliveries and failures.
     assert sum(r[2] for r in tables["messages"].rows) == figures.delivered
     assert sum(r[4] for r in tables["messages"].rows) == figures.failed

@@ -17,7 +17,11 @@ TWILIO_TOKEN = "test-auth-token-0123456789abcdef"
 MARKER_A, MARKER_B = "Xalfaorg", "Zqbetaorg"
 PHONES_A, PHONES_B = "+52664777", "+52664888"
 # Columns a request may legitimately touch without changing anything the user owns.
-VOLATILE = {("users", "last_login_at"), ("users", "password_hash")}
+VOLATILE = {
+    ("users", "last_login_at"),
+    ("users", "password_hash"),
+    ("tracked_links", "previews"),  # a link preview's visit (app/links/clicks.py)
+}
 
 
 # --- clients ---------------------------------------------------------------------------------

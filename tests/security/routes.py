@@ -22,13 +22,15 @@ from dataclasses import dataclass
 from datetime import time, timedelta
 from types import SimpleNamespace
 
+from sqlalchemy import select
+
 from app.contacts import import_services
 from app.contacts.models import Contact, ContactImport
 from app.conversations.models import Case, LocalService, OnCallShift, SavedReply
 from app.experiments.models import ExperimentVariant
 from app.extensions import db
 from app.jobs.models import Job
-from app.outbox.models import InboundMessage
+from app.outbox.models import InboundMessage, OutboxMessage
 from app.outreach.services import schedule_send
 from app.participation.services import record_event
 from app.reports import export_jobs
@@ -45,6 +47,7 @@ from tests.factories import (
     make_registration,
     make_survey,
     make_survey_run,
+    make_tracked_link,
     make_user,
     make_workshop,
 )
@@ -380,6 +383,8 @@ ROUTES: dict[str, Route] = {
     "webhooks.status": Route("webhook"),
     "workshops.calendar_feed": Route("token", args=lambda o: {"token": o.org.calendar_token}),
     "main.metrics": Route("token"),
+    # tracked links (issue 18): the short link in an SMS; its code is the only key
+    "links.follow_link": Route("public", args=lambda o: {"code": o.link.code}),
 }
 
 # Endpoints whose "other organization" URL differs from "own" only by a query argument
@@ -483,6 +488,19 @@ def build_objects(
         local_date=(utcnow() + timedelta(days=20)).date(),
         local_time=time(17, 0),
     )
+    # A tracked link in the contact's copy of that send, not sent yet: any visit is a
+    # preview (it only counts previews, a volatile column: helpers.VOLATILE).
+    o.link = make_tracked_link(
+        o.contact,
+        outbox_id=db.session.scalar(
+            select(OutboxMessage.id).where(
+                OutboxMessage.send_id == o.send.id, OutboxMessage.contact_id == o.contact.id
+            )
+        ),
+        campaign_id=o.campaign.id,
+        message_id=o.message.id,
+    )
+    org.link_hosts = "example.org"
     o.inbound = InboundMessage(
         organization_id=org.id,
         twilio_sid=f"SMsec{n:030d}",

@@ -177,9 +177,23 @@
     return text;
   }
 
-  function compose(body, language, data, event, first) {
+  // Links become each recipient's short link at send time (app/links/text.py gives the
+  // patterns and a short link of the real length): {link:…} always, plain addresses when
+  // the message tracks them.
+  function shortenLinks(template, data, trackUrls) {
+    if (!data.shortLink) return template;
+    var text = template.replace(new RegExp(data.linkToken, "gi"), data.shortLink);
+    if (trackUrls) {
+      text = text.replace(new RegExp(data.linkUrl, "gi"), function (url) {
+        return url.indexOf(data.shortLinkPrefix) === 0 ? url : data.shortLink;
+      });
+    }
+    return text;
+  }
+
+  function compose(body, language, data, event, first, trackUrls) {
     var lang = data.languages[language];
-    var template = body.replace(/\r\n?/g, "\n").trim();
+    var template = shortenLinks(body.replace(/\r\n?/g, "\n").trim(), data, trackUrls);
     if (!template) return "";
     var values = Object.assign({}, lang.values, event && event.values ? event.values[language] : {});
     var footer = event && event.footers ? event.footers[language] : "";
@@ -198,6 +212,7 @@
     if (!data || !data.languages) return;
     var select = document.querySelector("[data-sms-event]");
     var checkbox = document.querySelector("[data-sms-first]");
+    var tracking = document.querySelector("[data-sms-track-links]");
     var events = {};
     (data.events || []).forEach(function (event) { events[event.key] = event; });
 
@@ -210,7 +225,8 @@
       var update = function () {
         var key = select ? select.value : data.selected;
         var first = checkbox ? checkbox.checked : data.first;
-        var text = compose(textarea.value, language, data, events[key] || null, first);
+        var trackUrls = tracking ? tracking.checked : false;
+        var text = compose(textarea.value, language, data, events[key] || null, first, trackUrls);
         bubble.textContent = text;
         bubble.hidden = !text;
         renderCount(text, output);
@@ -218,6 +234,7 @@
       textarea.addEventListener("input", update);
       if (select) select.addEventListener("change", update);
       if (checkbox) checkbox.addEventListener("change", update);
+      if (tracking) tracking.addEventListener("change", update);
       phone.hidden = false;
       update();
     });

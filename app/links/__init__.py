@@ -1,0 +1,1 @@
+"""Tracked links: each recipient's own short link to an allowed destination, and clicks."""

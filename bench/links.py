@@ -1,0 +1,414 @@
+"""Benchmark: the short-link redirect GET /l/<code> (a young person's tap on a link).
+
+    .venv/bin/python bench/links.py [--contacts 50000] [--links-per-contact 2] [--rate 200]
+                                    [--seconds 30] [--clients 16] [--workers 4]
+                                    [--backend postgresql|sqlite]
+
+One fresh database (PostgreSQL at $BENCH_DATABASE_URL, by default
+postgresql+psycopg://postgres@127.0.0.1:5432/test, used only to create a throw-away
+database; SQLite with --backend sqlite): an organization allowing example.org, --contacts
+contacts (bench/common.seed_contacts), one delivered campaign message each (sent an hour
+ago) and --links-per-contact tracked links in each copy (100,000 links by default).
+
+Three servers in turn, each gunicorn with the checked-in config (app/gunicorn_conf.py,
+--workers workers × 2 threads), each offered --rate requests/s for --seconds, open loop
+(request i leaves at start + i / rate, from --clients threads on keep-alive connections),
+each request a different random link, with a phone browser's User-Agent:
+
+- reference: bench/links_reference.py, a minimal Flask route doing one raw SQL lookup by
+  code and a 302 (no checks, nothing counted);
+- reference + count: the same, plus a raw `UPDATE ... clicks = clicks + 1`;
+- the app: wsgi:app with the production config, GET /l/<code> as it runs: the lookup
+  (link, allow-list, language, when the message left), the preview/click decision, the
+  conditional UPDATE ... RETURNING and, as most requests here are first clicks, the
+  participation event.
+
+Per server: client-side latency from each request's scheduled departure to its response
+(median, p95, p99: queueing included), server-side duration (gunicorn's access log %(M)s,
+whole milliseconds), the rate achieved, errors. Target: the app's client-side p95 < 20 ms
+at 200 requests/s on PostgreSQL. Afterwards the clicks and events are checked: every
+request counted once, one "clicked" event per link.
+"""
+
+import argparse
+import http.client
+import os
+import queue
+import random
+import re
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from common import (
+    ROOT,
+    database,
+    free_port,
+    make_app,
+    postgres_url,
+    print_table,
+    seed_contacts,
+    stop_process,
+)
+from sqlalchemy import func, insert, select, text
+from web_load import server_env, start_server, wait_until_up
+
+TARGET_P95_MS = 20.0
+BROWSER = (
+    "Mozilla/5.0 (Linux; Android 14; SM-A546E) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/124.0.0.0 Mobile Safari/537.36"
+)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    rank = max(1, round(q / 100 * len(ordered)))  # nearest rank
+    return ordered[min(rank, len(ordered)) - 1]
+
+
+# --- setup -------------------------------------------------------------------------------------
+
+
+def prepare(url: str, contacts: int, per_contact: int) -> dict:
+    """Organization, contacts, a delivered message each with its links. Returns the codes."""
+    from app.campaigns.models import Campaign, CampaignMessage
+    from app.contacts.models import Contact
+    from app.extensions import db
+    from app.links.finalize import new_code
+    from app.links.models import TrackedLink
+    from app.organizations.services import create_organization
+    from app.outbox.models import OutboxMessage
+
+    app = make_app(url)
+    started = time.perf_counter()
+    with app.app_context():
+        org = create_organization(
+            slug="bench", name="Bench", country="MX", timezone="America/Mexico_City"
+        )
+        org.link_hosts = "example.org"
+        campaign = Campaign(
+            organization_id=org.id,
+            name="Enlaces",
+            topic="fentanyl",
+            strategy="information_dissemination",
+            level="universal",
+            status="active",
+        )
+        db.session.add(campaign)
+        db.session.flush()
+        message = CampaignMessage(
+            organization_id=org.id,
+            campaign_id=campaign.id,
+            label="Guía",
+            body_es="Lee la guía: {link:https://example.org/guia}",
+            body_en="Read the guide: {link:https://example.org/guide}",
+        )
+        db.session.add(message)
+        db.session.commit()
+        seed_contacts(org.id, contacts)
+        contact_ids = list(
+            db.session.scalars(select(Contact.id).where(Contact.organization_id == org.id))
+        )
+        sent = datetime.now(UTC) - timedelta(hours=1)
+        codes = set()
+        while len(codes) < len(contact_ids) * per_contact:
+            codes.add(new_code())
+        codes = list(codes)
+        for start in range(0, len(contact_ids), 10_000):
+            chunk = contact_ids[start : start + 10_000]
+            rows = [
+                dict(
+                    organization_id=org.id,
+                    campaign_id=campaign.id,
+                    message_id=message.id,
+                    contact_id=contact_id,
+                    language="es",
+                    body="Lee la guía",
+                    due_at=sent,
+                    status="delivered",
+                    prepared_at=sent,
+                    send_started_at=sent,
+                    sent_at=sent,
+                    final_at=sent + timedelta(seconds=5),
+                    attempts=1,
+                )
+                for contact_id in chunk
+            ]
+            db.session.execute(insert(OutboxMessage), rows)
+            outbox = db.session.execute(
+                select(OutboxMessage.id, OutboxMessage.contact_id).where(
+                    OutboxMessage.contact_id.in_(chunk)
+                )
+            ).all()
+            links = []
+            for outbox_id, contact_id in outbox:
+                for _ in range(per_contact):
+                    links.append(
+                        dict(
+                            organization_id=org.id,
+                            code=codes[len(links) + start * per_contact],
+                            outbox_id=outbox_id,
+                            contact_id=contact_id,
+                            campaign_id=campaign.id,
+                            message_id=message.id,
+                            destination="https://example.org/guia",
+                            created_at=sent,
+                            expires_at=sent + timedelta(days=90),
+                            clicks=0,
+                            previews=0,
+                        )
+                    )
+            db.session.execute(insert(TrackedLink), links)
+            db.session.commit()
+        if db.engine.dialect.name == "postgresql":
+            with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                for table in ("tracked_links", "outbox_messages", "contacts", "organizations"):
+                    conn.execute(text(f"VACUUM ANALYZE {table}"))
+        total = db.session.scalar(select(func.count()).select_from(TrackedLink))
+        db.session.remove()
+        db.engine.dispose()
+    return {"app": app, "codes": codes, "links": total, "setup_s": time.perf_counter() - started}
+
+
+# --- load --------------------------------------------------------------------------------------
+
+
+def offer(port: int, paths: list[str], clients: int, rate: float) -> dict:
+    """GET every path, path i leaving at start + i / rate; latencies from that moment."""
+    work: queue.Queue = queue.Queue()
+    for index, path in enumerate(paths):
+        work.put((index, path))
+    latencies, errors, lock = [], [0], threading.Lock()
+    begin = time.perf_counter() + 0.1
+    headers = {"User-Agent": BROWSER, "Accept-Language": "es-MX,es;q=0.9"}
+
+    def client():
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        mine = []
+        while True:
+            try:
+                index, path = work.get_nowait()
+            except queue.Empty:
+                break
+            due = begin + index / rate
+            time.sleep(max(0.0, due - time.perf_counter()))
+            try:
+                conn.request("GET", path, headers=headers)
+                response = conn.getresponse()
+                response.read()
+                ok = response.status == 302 and "Set-Cookie" not in response.headers
+            except (OSError, http.client.HTTPException):
+                ok = False
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            mine.append((time.perf_counter() - max(due, begin)) * 1000)
+            if not ok:
+                with lock:
+                    errors[0] += 1
+        conn.close()
+        with lock:
+            latencies.extend(mine)
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - begin
+    return {"latencies": latencies, "errors": errors[0], "rps": len(paths) / elapsed}
+
+
+ACCESS = re.compile(r'"GET /[lu]/\w+" (\d{3}) \S+ (\d+)ms')
+
+
+def server_ms(log_path: Path, offset: int) -> tuple[list[float], int]:
+    data = log_path.read_bytes()
+    found = [float(m.group(2)) for m in ACCESS.finditer(data[offset:].decode("utf-8", "replace"))]
+    return found, len(data)
+
+
+def run_server(env: dict, module: str, tmp: str, name: str, phases: list) -> dict:
+    """Start gunicorn serving `module`, offer each phase's paths; per phase the figures."""
+    log_path = Path(tmp) / f"{name}.log"
+    with open(log_path, "w") as log:
+        server = subprocess_start(env, module, log)
+    results = {}
+    try:
+        wait_until_up(int(env["GUNICORN_BIND"].rsplit(":", 1)[1]), server)
+        port = int(env["GUNICORN_BIND"].rsplit(":", 1)[1])
+        for phase, warm, paths, clients, rate in phases:
+            offer(port, warm, clients, rate)
+            time.sleep(0.5)
+            _, offset = server_ms(log_path, 0)
+            figures = offer(port, paths, clients, rate)
+            time.sleep(1)
+            figures["server"], _ = server_ms(log_path, offset)
+            results[phase] = figures
+        problems = [
+            line
+            for line in log_path.read_text(errors="replace").splitlines()
+            if " ERROR " in line or "Traceback" in line
+        ]
+        if problems:
+            print(f"[{name}] server errors: {len(problems)}: {problems[:3]}", flush=True)
+    finally:
+        stop_process(server)
+    return results
+
+
+def subprocess_start(env: dict, module: str, log):
+    if module == "wsgi:app":
+        return start_server(env, log)
+    import subprocess
+
+    return subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", "python:app.gunicorn_conf", module],
+        cwd=ROOT,
+        env={**env, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'bench'}"},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+
+
+def counted(app) -> tuple[int, int, int]:
+    """(clicks, previews, clicked events) recorded by the app."""
+    from app.extensions import db
+    from app.links.models import TrackedLink
+    from app.participation.models import ParticipationEvent
+
+    with app.app_context():
+        clicks, previews = db.session.execute(
+            select(func.coalesce(func.sum(TrackedLink.clicks), 0), func.sum(TrackedLink.previews))
+        ).one()
+        events = db.session.scalar(
+            select(func.count())
+            .select_from(ParticipationEvent)
+            .where(ParticipationEvent.kind == "clicked")
+        )
+        db.session.remove()
+        db.engine.dispose()
+    return int(clicks), int(previews or 0), int(events)
+
+
+def run(backend: str, args) -> list[tuple]:
+    with database(backend) as url, tempfile.TemporaryDirectory() as tmp:
+        print(f"[{backend}] seeding {args.contacts:,} contacts and their links…", flush=True)
+        ready = prepare(url, args.contacts, args.links_per_contact)
+        rng = random.Random(5)
+        codes = ready["codes"][:]
+        rng.shuffle(codes)
+        n = int(args.rate * args.seconds)
+        warm_n = int(args.rate * 2)
+        # Each phase gets links of its own: the app's are all first clicks (the heavier path).
+        ref_codes, count_codes = codes[: warm_n + n], codes[warm_n + n : 2 * (warm_n + n)]
+        app_codes = codes[2 * (warm_n + n) : 3 * (warm_n + n)]
+        port = free_port()
+        env = server_env(url, port)
+        env.update(
+            {"GUNICORN_WORKERS": str(args.workers), "GUNICORN_THREADS": "2", "LOG_JSON": "0"}
+        )
+
+        def phase(name, prefix, some):
+            return (
+                name,
+                [f"/{prefix}/{c}" for c in some[:warm_n]],
+                [f"/{prefix}/{c}" for c in some[warm_n:]],
+                args.clients,
+                args.rate,
+            )
+
+        print(
+            f"[{backend}] reference server: {n:,} requests at {args.rate:g}/s, twice…", flush=True
+        )
+        reference = run_server(
+            env,
+            "links_reference:app",
+            tmp,
+            "reference",
+            [phase("lookup", "l", ref_codes), phase("count", "u", count_codes)],
+        )
+        print(f"[{backend}] the app: {n:,} requests at {args.rate:g}/s…", flush=True)
+        ours = run_server(env, "wsgi:app", tmp, "app", [phase("app", "l", app_codes)])["app"]
+        clicks, previews, events = counted(ready["app"])
+
+    def ms(values, q):
+        return f"{percentile(values, q):,.1f}"
+
+    rows = [
+        ("tracked links in the table", f"{ready['links']:,}", "", None),
+        ("setup s", f"{ready['setup_s']:.1f}", "", None),
+    ]
+    for label, figures in (
+        ("reference (raw lookup)", reference["lookup"]),
+        ("reference + raw UPDATE", reference["count"]),
+        ("app GET /l/<code>", ours),
+    ):
+        rows += [
+            (
+                f"{label}: client median / p95 / p99 ms",
+                "/".join(ms(figures["latencies"], q) for q in (50, 95, 99)),
+                "",
+                None,
+            ),
+            (
+                f"{label}: server median / p95 ms",
+                "/".join(ms(figures["server"], q) for q in (50, 95)),
+                "",
+                None,
+            ),
+            (
+                f"{label}: requests/s, errors",
+                f"{figures['rps']:,.0f}, {figures['errors']}",
+                "",
+                None,
+            ),
+        ]
+    p95 = percentile(ours["latencies"], 95)
+    rows += [
+        (
+            f"app redirect client p95 ms at {args.rate:g}/s",
+            f"{p95:,.1f}",
+            f"< {TARGET_P95_MS:.0f}",
+            p95 < TARGET_P95_MS and ours["errors"] == 0,
+        ),
+        (
+            "app clicks counted / events (first clicks)",
+            f"{clicks:,} / {events:,}",
+            f"{warm_n + n:,} / {warm_n + n:,}",
+            clicks == events == warm_n + n and previews == 0,
+        ),
+    ]
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--contacts", type=int, default=50_000)
+    parser.add_argument("--links-per-contact", type=int, default=2)
+    parser.add_argument("--rate", type=float, default=200.0)
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--backend", choices=("postgresql", "sqlite"))
+    args = parser.parse_args()
+    backend = args.backend or ("postgresql" if postgres_url() else "sqlite")
+    if backend == "postgresql" and not postgres_url():
+        sys.exit("PostgreSQL is not reachable (BENCH_DATABASE_URL)")
+    needed = 3 * int(args.rate * (args.seconds + 2))
+    if needed > args.contacts * args.links_per_contact:
+        sys.exit(f"not enough links for three phases: raise --contacts (need {needed:,})")
+    rows = run(backend, args)
+    print_table(
+        f"Short-link redirect ({backend}): {args.rate:g} requests/s for {args.seconds:g} s, "
+        "next to a minimal Flask route",
+        rows,
+    )
+
+
+if __name__ == "__main__":
+    main()
