@@ -1,5 +1,6 @@
-"""`flask reports reach` and `flask reports survey`: the dashboards' and survey results'
-figures for scripts (JSON or CSV on stdout).
+"""`flask reports reach`, `flask reports survey` and `flask reports experiment`: the
+dashboards', survey results' and experiment reports' figures for scripts (JSON or CSV on
+stdout).
 
 The command runs with the server's own access, so it prints exact counts (no
 small-cell suppression): whoever can run it can read the database anyway.
@@ -11,6 +12,7 @@ from functools import partial
 from zoneinfo import ZoneInfo
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 from flask_babel import get_locale
 from flask_babel import gettext as _
@@ -19,10 +21,14 @@ from sqlalchemy import select
 from app.campaigns.models import Campaign
 from app.cli.helpers import fail, localized, validated
 from app.errors import DomainError
+from app.experiments.services import experiment_of
 from app.extensions import db
 from app.organizations.services import organization_by_slug
+from app.reports import experiment_export
 from app.reports.campaign import campaign_figures
-from app.reports.exports import table_csv
+from app.reports.experiment_tables import experiment_tables, item_labels, outcome_title
+from app.reports.experiments import experiment_cells, experiment_figures
+from app.reports.exports import csv_text, table_csv
 from app.reports.forms import ReportRangeForm
 from app.reports.organization import organization_figures
 from app.reports.suppression import Hidden
@@ -30,6 +36,7 @@ from app.reports.survey_tables import survey_tables
 from app.reports.surveys import TooFew, survey_cells, survey_figures
 from app.reports.tables import campaign_tables, organization_tables
 from app.surveys.models import Survey
+from app.timeutil import utcnow
 
 reports_cli = AppGroup("reports", help="Participation and reach figures.")
 FORMATS = ("json", "csv")
@@ -182,5 +189,103 @@ def survey(org_slug, survey_id, output):
             "title": found.title_en if language == "en" else found.title_es,
         },
         "tables": {key: _table_json(table) for key, table in tables.items()},
+    }
+    click.echo(json.dumps(document, ensure_ascii=False, indent=2))
+
+
+@reports_cli.command("experiment")
+@click.option("--org", "org_slug", help="Slug of the organization.")
+@click.option("--campaign", "campaign_id", help="The campaign's ID (its experiment).")
+@click.option("--format", "output", default="json", show_default=True, help="json or csv.")
+@click.option(
+    "--assignments",
+    is_flag=True,
+    help="CSV: the de-identified arm assignments (one row per contact) instead of the tables.",
+)
+@localized
+def experiment(org_slug, campaign_id, output, assignments):
+    """Print a campaign's experiment report: the participant flow, each outcome by arm and
+    each arm against the control (exact counts, like `reports reach`).
+
+    JSON carries every table and the pre-registration changes; CSV every table one after
+    another, each under a line with its key, or with --assignments the de-identified
+    assignments file. Bad arguments exit with status 2 and change nothing.
+    """
+    if not org_slug:
+        _error(_("Give the organization's slug with --org."))
+    if output not in FORMATS:
+        _error(_("Unknown format %(format)s: use json or csv.", format=output))
+    try:
+        org = organization_by_slug(org_slug)
+    except DomainError as error:
+        fail(error)
+    if not campaign_id:
+        _error(_("Give the campaign's ID with --campaign."))
+    campaign = db.session.scalar(
+        select(Campaign).where(
+            Campaign.organization_id == org.id,
+            Campaign.id
+            == (int(campaign_id) if campaign_id.isdigit() and len(campaign_id) < 10 else -1),
+        )
+    )
+    if campaign is None:
+        _error(_("No campaign %(id)s in organization %(slug)s.", id=campaign_id, slug=org.slug))
+    found = experiment_of(campaign)
+    if found is None:
+        _error(_("Campaign %(id)s runs no experiment.", id=campaign.id))
+    now = utcnow()
+    today = datetime.now(ZoneInfo(org.timezone)).date()
+    figures = experiment_figures(found, now=now, today=today)
+    items = item_labels(org.id)
+    if assignments:
+        rows = experiment_export.file_rows(
+            found,
+            figures,
+            secret_key=current_app.config["SECRET_KEY"],
+            threshold=None,
+            now=now,
+            today=today,
+        )
+        click.echo(csv_text(rows), nl=False)
+        return
+    tables = experiment_tables(figures, experiment_cells(figures, None), items)
+    if output == "csv":
+        for key, table in tables.items():
+            click.echo(f"# {key}")
+            click.echo(table_csv(table).lstrip("\ufeff"), nl=False)
+        return
+    document = {
+        "organization": org.slug,
+        "campaign": {"id": campaign.id, "name": campaign.name},
+        "experiment": {
+            "id": found.id,
+            "status": found.status,
+            "started_at": _json_value(found.started_at),
+            "finished_at": _json_value(found.finished_at),
+            "as_of": _json_value(now),
+            "control_arm": figures.control.key if figures.control else None,
+            "comparisons": figures.comparisons(),
+            "outcomes": [
+                {
+                    "code": o.code,
+                    "kind": o.kind,
+                    "window_days": o.window_days,
+                    "primary": o.is_primary,
+                    "text": outcome_title(o, items),
+                }
+                for o in figures.outcomes
+            ],
+        },
+        "tables": {key: _table_json(table) for key, table in tables.items()},
+        "preregistration_changes": [
+            {
+                "changed_at": _json_value(change.changed_at),
+                "after_start": change.after_start,
+                "reason": change.reason,
+                "before": change.before,
+                "after": change.after,
+            }
+            for change in figures.changes
+        ],
     }
     click.echo(json.dumps(document, ensure_ascii=False, indent=2))

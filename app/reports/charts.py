@@ -245,3 +245,80 @@ def diverging_chart(
     body.append(_text(centre, height - 6, "0", anchor="middle"))
     body.append(_text(WIDTH - 20, height - 6, "100%", anchor="end"))
     return _svg(chart_id, title, description, height, body)
+
+
+def _span_of(rows, reference: float | None) -> tuple[float, float]:
+    """An axis from the data (estimates and interval ends) and the reference line, widened
+    to 1, 2, 2.5 or 5 × 10^k on each side."""
+    values = [
+        v
+        for _label, *numbers in rows
+        for v in numbers
+        if isinstance(v, (int, float)) and not isinstance(v, bool)
+    ]
+    if reference is not None:
+        values.append(reference)
+    low, high = min(values, default=0), max(values, default=1)
+    if low >= 0 and high <= 1 and reference is None:
+        return 0.0, _nice_max(high) if high > 0 else 1.0
+    bound = _nice_max(max(abs(low), abs(high)))
+    return -bound, bound
+
+
+def interval_chart(
+    chart_id: str,
+    title: str,
+    description: str,
+    rows: Sequence[tuple[str, object, object, object]],
+    *,
+    fmt: Callable[[float], str],
+    reference: float | None = None,
+) -> Markup:
+    """A dot for each row's estimate and a line for its interval (a forest plot), with a
+    vertical reference line (e.g. no difference). A row with a hidden estimate (or none)
+    draws only its marker; a missing interval draws only the dot."""
+    label_width = min(230, max(90, 7 * max((len(label) for label, *_ in rows), default=0)))
+    right = 24
+    plot = WIDTH - label_width - right
+    row_h = 28
+    height = row_h * max(len(rows), 1) + 36
+    low, high = _span_of(rows, reference)
+
+    def x(value: float) -> float:
+        return label_width + plot * (value - low) / (high - low)
+
+    body = []
+    for r, (label, estimate, lower, upper) in enumerate(rows):
+        y = 8 + r * row_h + row_h / 2
+        body.append(_text(label_width - 8, y + 4, label, anchor="end"))
+        if isinstance(estimate, Hidden) or estimate is None:
+            marker = str(estimate) if estimate is not None else "—"
+            body.append(_text(label_width + 4, y + 4, marker, "chart__hidden"))
+            continue
+        interval = ""
+        if isinstance(lower, (int, float)) and isinstance(upper, (int, float)):
+            body.append(
+                f'<line x1="{x(lower):.1f}" y1="{y:.1f}" x2="{x(upper):.1f}" y2="{y:.1f}" '
+                f'class="chart__line"/>'
+            )
+            interval = f" ({fmt(lower)} – {fmt(upper)})"
+        body.append(
+            f'<circle cx="{x(estimate):.1f}" cy="{y:.1f}" r="5" class="chart__bar">'
+            f"<title>{escape(label)}: {escape(fmt(estimate))}{escape(interval)}</title></circle>"
+        )
+    bottom = 8 + row_h * max(len(rows), 1)
+    if reference is not None:
+        body.append(
+            f'<line x1="{x(reference):.1f}" y1="4" x2="{x(reference):.1f}" y2="{bottom}" '
+            f'class="chart__axis"/>'
+        )
+    body.append(
+        f'<line x1="{label_width}" y1="{bottom}" x2="{WIDTH - right}" y2="{bottom}" '
+        f'class="chart__grid"/>'
+    )
+    ticks = [low, high] if reference is None else [low, reference, high]
+    if reference is None:
+        ticks.insert(1, (low + high) / 2)
+    for value in ticks:
+        body.append(_text(x(value), bottom + 18, fmt(value), anchor="middle"))
+    return _svg(chart_id, title, description, height, body)

@@ -26,15 +26,29 @@ from markupsafe import Markup
 
 from app.campaigns.models import Campaign
 from app.campaigns.services import LEVEL_LABELS, STATUS_LABELS, STRATEGY_LABELS
+from app.experiments.labels import experiment_labels
+from app.experiments.services import experiment_of
 from app.forms import form_status
 from app.i18n import current_language
 from app.jobs.models import Job
 from app.jobs.views import job_view
 from app.permissions import permission_required
-from app.reports import charts, export_jobs, exports
+from app.reports import charts, experiment_export, export_jobs, exports
 from app.reports.anonymity import plan_export
 from app.reports.cache import cached, cached_fragment
 from app.reports.campaign import campaign_figures
+from app.reports.experiment_tables import (
+    experiment_charts,
+    experiment_tables,
+    item_labels,
+    multiplicity_note,
+    spec_text,
+)
+from app.reports.experiments import (
+    experiment_cells,
+    experiment_figures,
+    experiments_with_reports,
+)
 from app.reports.forms import ReportRangeForm
 from app.reports.metrics import METRICS
 from app.reports.organization import cached_organization_figures, organization_key
@@ -153,6 +167,7 @@ def report_helpers() -> dict:
         "status_label": lambda code: STATUS_LABELS.get(code, code),
         "export_url": export_url,
         "is_hidden": is_hidden,
+        **experiment_labels(),
     }
 
 
@@ -214,6 +229,7 @@ def campaign(campaign_id):
     return render_template(
         "reports/campaign.html",
         campaign=campaign,
+        experiment=experiment_of(campaign),
         form=form,
         figures=figures,
         body=body,
@@ -682,3 +698,99 @@ def survey_codebook(survey_id):
     figures = survey_figures(survey.organization_id, survey.id)
     rows = codebook_rows(figures, survey.id, _threshold(), _min_n(), _language())
     return _download(exports.BOM + exports.csv_text(rows), _survey_csv_name(survey, "codebook"))
+
+
+# --- experiment report (issue 18) -----------------------------------------------------------
+
+
+def _experiment_report(campaign):
+    """(experiment, figures, tables, items) of the campaign's experiment, or Nones."""
+    experiment = experiment_of(campaign)
+    if experiment is None:
+        return None, None, None, {}
+    figures = experiment_figures(experiment, now=utcnow(), today=_today())
+    items = item_labels(campaign.organization_id)
+    cells = experiment_cells(figures, _threshold())
+    return experiment, figures, experiment_tables(figures, cells, items), items
+
+
+@bp.get("/experiments")
+@permission_required("view_reports")
+def experiments():
+    return render_template("reports/experiments.html", rows=experiments_with_reports(_org().id))
+
+
+@bp.get("/experiments/<int:campaign_id>")
+@permission_required("view_reports")
+def experiment(campaign_id):
+    campaign = get_owned_or_404(Campaign, campaign_id)
+    experiment, figures, tables, items = _experiment_report(campaign)
+    return render_template(
+        "reports/experiment.html",
+        campaign=campaign,
+        experiment=experiment,
+        figures=figures,
+        tables=tables or {},
+        charts=experiment_charts(figures, tables, _rate) if figures else {},
+        multiplicity=multiplicity_note(figures) if figures else None,
+        notes=experiment_export.method_notes(figures) if figures else [],
+        spec_text=lambda spec: spec_text(spec, items),
+        threshold=_threshold(),
+    )
+
+
+def _experiment_csv_name(campaign, what: str) -> str:
+    return f"alcance-{_org().slug}-experiment{campaign.id}-{what}-{_language()}.csv"
+
+
+@bp.get("/experiments/<int:campaign_id>/export/<table>.csv")
+@permission_required("view_reports")
+def experiment_export_table(campaign_id, table):
+    campaign = get_owned_or_404(Campaign, campaign_id)
+    _experiment, _figures, tables, _items = _experiment_report(campaign)
+    if not tables or table not in tables:
+        abort(404)
+    return _download(exports.table_csv(tables[table]), _experiment_csv_name(campaign, table))
+
+
+def _experiment_file(campaign):
+    experiment = experiment_of(campaign)
+    if experiment is None:
+        abort(404)
+    figures = experiment_figures(experiment, now=utcnow(), today=_today())
+    threshold = _threshold()
+    plan = experiment_export.plan_file(experiment, threshold) if threshold else None
+    return experiment, figures, threshold, plan
+
+
+@bp.get("/experiments/<int:campaign_id>/assignments.csv")
+@permission_required("view_reports")
+def experiment_assignments(campaign_id):
+    campaign = get_owned_or_404(Campaign, campaign_id)
+    experiment, figures, threshold, plan = _experiment_file(campaign)
+    rows = experiment_export.file_rows(
+        experiment,
+        figures,
+        secret_key=current_app.config["SECRET_KEY"],
+        threshold=threshold,
+        now=figures.now,
+        today=_today(),
+        plan=plan,
+    )
+    return _download(
+        stream_with_context(exports.stream_csv(rows)),
+        _experiment_csv_name(campaign, "assignments"),
+    )
+
+
+@bp.get("/experiments/<int:campaign_id>/codebook.csv")
+@permission_required("view_reports")
+def experiment_codebook(campaign_id):
+    campaign = get_owned_or_404(Campaign, campaign_id)
+    _experiment, figures, threshold, plan = _experiment_file(campaign)
+    rows = experiment_export.codebook_rows(
+        figures, threshold, item_labels(campaign.organization_id), plan
+    )
+    return _download(
+        exports.BOM + exports.csv_text(rows), _experiment_csv_name(campaign, "codebook")
+    )

@@ -376,6 +376,18 @@ ROUTES: dict[str, Route] = {
     ),
     "reports.survey_answers": owned("view_reports", survey_id="survey"),
     "reports.survey_codebook": owned("view_reports", survey_id="survey"),
+    # experiment report (issue 18): by the campaign of the experiment
+    "reports.experiments": Route("view_reports"),
+    "reports.experiment": owned("view_reports", campaign_id="campaign"),
+    "reports.experiment_export_table": Route(
+        "view_reports",
+        args=lambda o: [
+            {"campaign_id": o.campaign.id, "table": table} for table in ("flow", "o1", "o1_effects")
+        ],
+        owned=True,
+    ),
+    "reports.experiment_assignments": owned("view_reports", campaign_id="campaign"),
+    "reports.experiment_codebook": owned("view_reports", campaign_id="campaign"),
     "reports.export_job_status": owned("view_reports", job_id="export_job"),
     "reports.export_download": owned("view_reports", job_id="export_job"),
     # --- machine-to-machine ----------------------------------------------------------------------
