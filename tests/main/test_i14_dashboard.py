@@ -229,3 +229,28 @@ def test_admin_sees_users_and_settings(app, client, login, make_org, make_user):
     assert 'href="/organization/settings"' in html
     assert 'href="/users"' in html
     assert "America/Tijuana" in html
+
+
+def test_a_sends_first_due_message_is_the_earliest_of_scheduled_and_held(app, make_org):
+    """The first due time is looked up per pending status (one index entry each) and the
+    earliest kept: a held message due before the scheduled ones comes first; a send with
+    only held messages, or only scheduled ones, is listed too."""
+    from app.main.dashboard import upcoming_sends
+
+    org = make_org()
+    campaign = make_campaign(org)
+    mixed, rows = make_outbox(make_message(campaign), ["scheduled", "held"])
+    rows[0].due_at, rows[1].due_at = NOW + timedelta(hours=5), NOW + timedelta(hours=2)
+    only_held, held_rows = make_outbox(make_message(campaign), ["held"])
+    held_rows[0].due_at = NOW + timedelta(hours=9)
+    only_sched, sched_rows = make_outbox(make_message(campaign), ["scheduled"])
+    sched_rows[0].due_at = NOW + timedelta(hours=1)
+    db.session.commit()
+    listed = {item.send_id: item for item in upcoming_sends(org.id, now=NOW)}
+    assert set(listed) == {mixed.id, only_held.id, only_sched.id}
+    firsts = [(s.send_id, s.first_due_at) for s in upcoming_sends(org.id, now=NOW)]
+    assert firsts == [
+        (only_sched.id, NOW + timedelta(hours=1)),
+        (mixed.id, NOW + timedelta(hours=2)),
+        (only_held.id, NOW + timedelta(hours=9)),
+    ]
