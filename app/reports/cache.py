@@ -39,9 +39,16 @@ from app.timeutil import utcnow
 logger = logging.getLogger("alcance.reports")
 
 MAX_ENTRIES = 256  # figures and fragments in use at once per process; bounded memory
-REDIS_PREFIX = "alcance:reports:"
+REDIS_PREFIX = "alcance:reports:v2:"  # v2: (value, fresh until) pairs
 REDIS_TIMEOUT_SECONDS = 0.5
 REDIS_RETRY_SECONDS = 30  # after a Redis failure, this process keeps its own copies
+# A copy older than REPORTS_CACHE_SECONDS is recomputed by one request (per process, or per
+# deployment through Redis); meanwhile the others get that copy, up to this many times the
+# setting old: a national dashboard takes seconds to compute, and 50 users reloading it
+# must not all compute it at once the moment it expires.
+STALE_FACTOR = 10
+FLIGHT_SECONDS = 120  # the lock of a computation, in case its process dies
+WAIT_SECONDS = 30  # nothing to show yet: how long to wait for another process computing it
 
 
 @dataclass(frozen=True)
@@ -52,6 +59,9 @@ class Computed:
 
 _lock = threading.Lock()
 _caches: dict[int, TTLCache] = {}  # one per TTL setting (tests change it)
+# One computation of a key at a time: a fixed set of locks (bounded memory), a key's by its
+# hash; two keys sharing one only take turns.
+_flights = [threading.Lock() for _ in range(64)]
 _clients: dict[str, Any] = {}  # one Redis client per URL
 _redis_down_until = [0.0]
 
@@ -59,7 +69,7 @@ _redis_down_until = [0.0]
 def _cache(seconds: int) -> TTLCache:
     with _lock:
         if seconds not in _caches:
-            _caches[seconds] = TTLCache(maxsize=MAX_ENTRIES, ttl=seconds)
+            _caches[seconds] = TTLCache(maxsize=MAX_ENTRIES, ttl=seconds * STALE_FACTOR)
         return _caches[seconds]
 
 
@@ -90,8 +100,10 @@ def _redis_key(full_key: tuple) -> str:
 
 
 def _shared(full_key: tuple, seconds: int, compute: Callable[[], Any]) -> Any | None:
-    """Through Redis: the stored value, or `compute()`'s stored first-come; None when
-    Redis is not available (the caller falls back to this process's cache)."""
+    """Through Redis: the fresh stored value; else one process (the holder of the key's
+    lock) computes and stores it while the others show the stale copy, or, when there is
+    none yet, wait for it. None when Redis is not available (the caller falls back to this
+    process's cache)."""
     client = _redis()
     if client is None:
         return None
@@ -100,18 +112,65 @@ def _shared(full_key: tuple, seconds: int, compute: Callable[[], Any]) -> Any | 
     key = _redis_key(full_key)
     try:
         stored = client.get(key)
-        if stored is not None:
-            return pickle.loads(stored)  # noqa: S301 - written by this app's processes only
-        value = compute()
-        if not client.set(key, pickle.dumps(value), ex=seconds, nx=True):
-            # Another process stored its copy first: show that one, like every process.
+        entry = pickle.loads(stored) if stored is not None else None  # noqa: S301 - ours
+        if entry is not None and entry[1] > time.time():
+            return entry[0]
+        if client.set(key + ":lock", b"1", nx=True, ex=FLIGHT_SECONDS):
+            try:
+                value = compute()
+                stored = pickle.dumps((value, time.time() + seconds))
+                client.set(key, stored, ex=seconds * STALE_FACTOR)
+            finally:
+                client.delete(key + ":lock")
+            return value
+        if entry is not None:
+            return entry[0]  # being recomputed by another process: the last copy meanwhile
+        deadline = time.monotonic() + WAIT_SECONDS
+        while time.monotonic() < deadline:
+            time.sleep(0.05)
             stored = client.get(key)
             if stored is not None:
-                return pickle.loads(stored)  # noqa: S301
-        return value
+                return pickle.loads(stored)[0]  # noqa: S301
+        return compute()  # the other process is taking too long: do not wait longer
     except (redis.RedisError, OSError) as error:
         _redis_failed(error)
         return None
+
+
+@dataclass(frozen=True)
+class _Entry:
+    value: Any
+    fresh_until: float  # time.monotonic()
+
+
+def _flight(full_key: tuple) -> threading.Lock:
+    return _flights[hash(full_key) % len(_flights)]
+
+
+def _local(full_key: tuple, seconds: int, compute: Callable[[], Any]) -> Any:
+    """This process's copy, with the same single flight as `_shared` between threads."""
+    cache = _cache(seconds)
+    with _lock:
+        entry = cache.get(full_key)
+    if entry is not None and entry.fresh_until > time.monotonic():
+        return entry.value
+    flight = _flight(full_key)
+    if entry is not None and not flight.acquire(blocking=False):
+        return entry.value  # another thread is recomputing it: the last copy meanwhile
+    if entry is None:
+        flight.acquire()  # nothing to show yet: wait for the thread computing it, if any
+        with _lock:
+            entry = cache.get(full_key)
+        if entry is not None and entry.fresh_until > time.monotonic():
+            flight.release()
+            return entry.value
+    try:
+        value = compute()
+        with _lock:
+            cache[full_key] = _Entry(value, time.monotonic() + seconds)
+        return value
+    finally:
+        flight.release()
 
 
 def _get_or_compute(key: tuple, compute: Callable[[], Any]) -> Any:
@@ -129,16 +188,7 @@ def _get_or_compute(key: tuple, compute: Callable[[], Any]) -> Any:
     shared = _shared(full_key, seconds, once)
     if shared is not None:
         return shared
-    cache = _cache(seconds)
-    with _lock:
-        hit = cache.get(full_key)
-    if hit is not None:
-        return hit
-    # Computed outside the lock: two requests may compute the same key at once, harmless.
-    result = once()
-    with _lock:
-        cache[full_key] = result
-    return result
+    return _local(full_key, seconds, once)
 
 
 def cached(key: tuple, compute: Callable[[], Any]) -> Computed:

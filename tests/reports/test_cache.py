@@ -157,3 +157,69 @@ def test_per_process_copies_when_redis_does_not_answer(
     assert _reached(page(client, url, **MARCH_ARGS)[1]) == "9"
     _new_delivery(dataset)
     assert _reached(page(client, url, **MARCH_ARGS)[1]) == "9"  # this process's copy
+
+
+def _slow(calls: list, value, started=None, release=None):
+    def compute():
+        calls.append(value)
+        if started is not None:
+            started.set()
+        if release is not None:
+            release.wait(5)
+        return value
+
+    return compute
+
+
+def _in_threads(app, functions) -> list:
+    import threading
+
+    results = [None] * len(functions)
+
+    def run(i, function):
+        with app.app_context():
+            results[i] = function()
+
+    threads = [threading.Thread(target=run, args=(i, f)) for i, f in enumerate(functions)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    return results
+
+
+def test_a_key_nobody_has_yet_is_computed_once_however_many_ask(app, caching):
+    """50 users opening a cold dashboard at once: one computes, the others wait for it."""
+    import threading
+
+    calls, release = [], threading.Event()
+    compute = _slow(calls, "figures", release=release)
+    threading.Timer(0.3, release.set).start()
+    results = _in_threads(app, [lambda: cache.cached(("k",), compute).value] * 8)
+    assert results == ["figures"] * 8
+    assert calls == ["figures"]
+
+
+def test_an_expired_copy_is_shown_while_one_request_recomputes_it(app, caching):
+    import threading
+    import time
+
+    app.config["REPORTS_CACHE_SECONDS"] = 1  # a short "minute" (Redis counts whole seconds)
+    assert cache.cached(("k",), lambda: "old").value == "old"
+    time.sleep(1.1)
+    calls, started, release = [], threading.Event(), threading.Event()
+    refresher = threading.Thread(
+        target=lambda: _in_threads(
+            app, [lambda: cache.cached(("k",), _slow(calls, "new", started, release))]
+        )
+    )
+    refresher.start()
+    assert started.wait(5)
+    # Meanwhile everyone else gets the last copy at once, and nobody else recomputes.
+    assert (
+        _in_threads(app, [lambda: cache.cached(("k",), lambda: "again").value] * 4) == ["old"] * 4
+    )
+    release.set()
+    refresher.join(5)
+    assert calls == ["new"]
+    assert cache.cached(("k",), lambda: "again").value == "new"
