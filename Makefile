@@ -49,7 +49,9 @@ run: compile-translations seed
 	$(BIN)/honcho start -f Procfile.dev
 
 # Prism (Twilio API contract mock, pinned in tests/contract/package-lock.json) for
-# tests/messaging/test_contract_prism.py; those tests skip, loudly, when npm is missing.
+# tests/messaging/test_contract_prism.py (Messages API) and tests/whatsapp/
+# test_contract_prism.py (Content API): each starts its own Prism on a free port
+# (tests/prism.py); they skip, loudly, when npm is missing.
 .PHONY: prism
 prism:
 	@if [ ! -x tests/contract/node_modules/.bin/prism ]; then \

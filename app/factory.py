@@ -34,7 +34,7 @@ from app.links.routes import bp as links_bp
 from app.logging_setup import configure_logging
 from app.main.routes import bp as main_bp
 from app.main.routes import render_error
-from app.messaging.factory import build_gateway
+from app.messaging.factory import build_gateway, build_template_gateway
 from app.organizations.routes import bp as organizations_bp
 from app.outbox import hooks as outbox_hooks  # noqa: F401  (erasure, retention activity)
 from app.outreach import fanout_jobs  # noqa: F401  (registers the job handler)
@@ -48,6 +48,7 @@ from app.surveys import hooks as survey_hooks  # noqa: F401  (survey answers, op
 from app.surveys.routes import bp as surveys_bp
 from app.ui import template_context
 from app.webhooks.routes import bp as webhooks_bp
+from app.whatsapp.routes import bp as whatsapp_bp
 from app.workshops import invitations, previews, rsvp  # noqa: F401  (invitation sends, RSVP replies, editor preview)
 from app.workshops.attendance_routes import bp as attendance_bp
 from app.workshops.routes import bp as workshops_bp
@@ -132,12 +133,14 @@ def create_app(config_object="config.DevelopmentConfig") -> Flask:
         workshops_bp,
         attendance_bp,
         surveys_bp,
+        whatsapp_bp,
         reports_bp,
         jobs_bp,
         links_bp,
     ):
         app.register_blueprint(blueprint)
     app.extensions["sms_gateway"] = build_gateway(app.config)
+    app.extensions["template_gateway"] = build_template_gateway(app.config)
     app.extensions["maintenance_tasks"] = schedule.maintenance_tasks(app.config)
     register_cli(app)
     return app

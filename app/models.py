@@ -34,4 +34,5 @@ from app.surveys.models import (  # noqa: F401
     SurveyResponse,
     SurveyRun,
 )
+from app.whatsapp.models import WhatsAppTemplate  # noqa: F401
 from app.workshops.models import Workshop, WorkshopRegistration  # noqa: F401

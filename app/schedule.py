@@ -16,6 +16,7 @@ from app.outreach.services import enroll_late_joiners
 from app.participation.partitions import maintain_partitions
 from app.reports.export_jobs import purge_old_exports
 from app.surveys.services import expire_responses, fan_out_due_runs
+from app.whatsapp.services import refresh_due_templates
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,12 @@ def maintenance_tasks(config) -> tuple[Task, ...]:
             every=timedelta(minutes=1),
         ),
         Task("purge_progress_files", lambda now: purge_progress_files(), every=timedelta(hours=1)),
+        # WhatsApp's decisions on submitted templates (and pauses of approved ones).
+        Task(
+            "refresh_whatsapp_templates",
+            lambda now: refresh_due_templates(now=now),
+            every=timedelta(minutes=5),
+        ),
         Task(
             "purge_expired_links",
             lambda now: purge_expired_links(now=now),

@@ -27,6 +27,7 @@ NAV_ITEMS = [
     ("audiences.index", _l("Audiences"), "view_contacts"),
     ("workshops.index", _l("Workshops"), "coordinate"),
     ("surveys.index", _l("Surveys"), "coordinate"),
+    ("whatsapp.templates", _l("WhatsApp templates"), "coordinate"),
     ("reports.index", _l("Reports"), "view_reports"),
     ("auth.users", _l("Users"), "manage_users"),
     ("outreach.simulator", _l("Phone simulator"), "coordinate"),
@@ -58,6 +59,7 @@ SECTION_BY_BLUEPRINT = {
     "workshops": "workshops.index",
     "attendance": "workshops.index",
     "surveys": "surveys.index",
+    "whatsapp": "whatsapp.templates",
     "reports": "reports.index",
     "organizations": "organizations.settings",
 }

@@ -445,3 +445,31 @@ def make_experiment(
     db.session.add(experiment)
     db.session.commit()
     return experiment
+
+
+# --- WhatsApp templates ---------------------------------------------------------------------
+
+
+def make_whatsapp_template(org, **overrides):
+    """A draft WhatsApp template of `org` (app/whatsapp) in Spanish, with one variable (the
+    first name) and no buttons; `status`, `content_sid`… can be given directly."""
+    from app.whatsapp.models import WhatsAppTemplate
+
+    n = next(_seq)
+    values = dict(
+        organization_id=org.id,
+        name=f"aviso_{n}",
+        language="es",
+        category="utility",
+        body="Hola {{1}}, te esperamos en el taller.",
+        variables={"1": "first_name"},
+        buttons=[],
+        status="draft",
+        created_at=NOW,
+        updated_at=NOW,
+    )
+    values.update(overrides)
+    template = WhatsAppTemplate(**values)
+    db.session.add(template)
+    db.session.commit()
+    return template

@@ -1,4 +1,5 @@
-"""Choose the SMS gateway from the configuration; reach the active one from a request."""
+"""Choose the SMS and WhatsApp template gateways from the configuration; reach the active
+ones from a request."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ from collections.abc import Mapping
 from flask import current_app
 
 from app.messaging.fake import FakeSmsGateway
+from app.messaging.fake_templates import FakeTemplateGateway
 from app.messaging.gateway import SmsGateway
 from app.messaging.simulator import SimulatorGateway
+from app.messaging.templates import TemplateGateway
 
 BACKENDS = ("twilio", "simulator", "fake")
 
@@ -53,4 +56,36 @@ def get_sms_gateway() -> SmsGateway:
         raise RuntimeError(
             'No SMS gateway: create_app must set app.extensions["sms_gateway"] = '
             "build_gateway(app.config)."
+        ) from None
+
+
+def build_template_gateway(config: Mapping) -> TemplateGateway:
+    """The WhatsApp template gateway for `SMS_BACKEND`: Twilio's Content API with the same
+    account for "twilio", an in-memory fake otherwise (approving at the first status check
+    with "simulator", so development works end to end). Touches no network."""
+    backend = (config.get("SMS_BACKEND") or "simulator").strip().lower()
+    if backend == "twilio":
+        if not (config.get("TWILIO_ACCOUNT_SID") and config.get("TWILIO_AUTH_TOKEN")):
+            raise RuntimeError("SMS_BACKEND=twilio needs TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN")
+        from app.messaging.twilio_gateway import TwilioContentGateway
+
+        return TwilioContentGateway(
+            config["TWILIO_ACCOUNT_SID"],
+            config["TWILIO_AUTH_TOKEN"],
+            api_base_url=config.get("TWILIO_API_BASE_URL") or None,
+        )
+    if backend in BACKENDS:
+        return FakeTemplateGateway(auto_approve=backend == "simulator")
+    raise RuntimeError(f"Unknown SMS_BACKEND {backend!r}; use one of: {', '.join(BACKENDS)}.")
+
+
+def get_template_gateway() -> TemplateGateway:
+    """The application's template gateway (`app.extensions["template_gateway"]`, set by
+    create_app)."""
+    try:
+        return current_app.extensions["template_gateway"]
+    except KeyError:
+        raise RuntimeError(
+            'No template gateway: create_app must set app.extensions["template_gateway"] = '
+            "build_template_gateway(app.config)."
         ) from None

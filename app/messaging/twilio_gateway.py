@@ -1,4 +1,5 @@
-"""Twilio implementation of `SmsGateway`: the only module of the app that imports `twilio`.
+"""Twilio implementations of `SmsGateway` and `TemplateGateway` (WhatsApp templates, at the
+end): the only module of the app that imports `twilio`.
 
 It uses the official SDK with a `TwilioHttpClient` subclass (the SDK's documented
 `http_client` hook) that adds what the SDK lacks:
@@ -47,6 +48,8 @@ from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioS
 from twilio.http.http_client import TwilioHttpClient
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
+from twilio.rest.content.v1.content import ContentList
+from twilio.rest.content.v1.content.approval_create import ApprovalCreateList
 
 from app.messaging.gateway import (
     RATE_LIMITED_CODE,
@@ -57,6 +60,18 @@ from app.messaging.gateway import (
     SentMessage,
     SmsError,
     sender_kind,
+)
+from app.messaging.templates import (
+    BUSY,
+    CREDENTIALS,
+    NO_ANSWER,
+    UNKNOWN_TEMPLATE,
+    UNREACHABLE,
+    ApprovalStatus,
+    TemplateContent,
+    TemplateGatewayError,
+    our_status,
+    refused,
 )
 
 logger = logging.getLogger("alcance.messaging.twilio")
@@ -501,3 +516,158 @@ def _parse_base_url(base_url: str) -> tuple[str, str, str]:
 def signature_is_valid(auth_token: str, url: str, params, signature: str) -> bool:
     """Check an X-Twilio-Signature over the public URL and the POSTed form (Twilio's algorithm)."""
     return bool(signature) and RequestValidator(auth_token).validate(url, params, signature)
+
+
+# --- WhatsApp templates: Twilio's Content API ---------------------------------------------------
+
+FIND_TEMPLATE_LIMIT = 1000  # contents scanned for a lost create's friendly name
+_RECORD_PREFIX = re.compile(r"^Unable to \w+ record:?\s*")
+
+
+class TwilioContentGateway:
+    """`TemplateGateway` over Twilio's Content API (content.twilio.com/v1) with the SDK:
+    `contents.create`, `contents(sid).approval_create.create` and
+    `contents(sid).approval_fetch().fetch()`. Logs name templates by their friendly name
+    only, never by their text."""
+
+    name = "twilio"
+
+    def __init__(
+        self,
+        account_sid: str,
+        auth_token: str,
+        *,
+        api_base_url: str | None = None,
+        timeout: float | tuple[float, float] = DEFAULT_TIMEOUT,
+        find_limit: int = FIND_TEMPLATE_LIMIT,
+    ):
+        if not account_sid or not auth_token:
+            raise ValueError("TwilioContentGateway needs an account SID and an auth token")
+        _quiet_loggers()
+        self.http_client = AlcanceTwilioHttpClient(
+            timeout=timeout, base_url=api_base_url or None, pool_maxsize=4
+        )
+        self.client = Client(account_sid, auth_token, http_client=self.http_client)
+        self.find_limit = find_limit
+
+    @property
+    def _contents(self):
+        return self.client.content.v1.contents
+
+    def create_template(self, content: TemplateContent) -> str:
+        """POST /v1/Content: a twilio/text, or a twilio/quick-reply when it has buttons."""
+        if content.buttons:
+            actions = [
+                {"type": "QUICK_REPLY", "title": b.title, "id": b.id} for b in content.buttons
+            ]
+            types = {"twilio/quick-reply": {"body": content.body, "actions": actions}}
+        else:
+            types = {"twilio/text": {"body": content.body}}
+        request = ContentList.ContentCreateRequest(
+            {
+                "friendly_name": content.friendly_name,
+                "language": content.language,
+                "variables": dict(content.samples),
+                "types": types,
+            }
+        )
+        try:
+            created = self._contents.create(request)
+        except (TwilioException, requests.RequestException, json.JSONDecodeError) as exc:
+            error = _template_error(exc, lookup=False)
+            logger.warning("template %s not created: %s", content.friendly_name, error.code)
+            raise error from None
+        if not created.sid:
+            raise TemplateGatewayError(NO_ANSWER, outcome_unknown=True)
+        logger.info("template %s created: %s", content.friendly_name, created.sid)
+        return created.sid
+
+    def find_template(self, friendly_name: str) -> str | None:
+        """GET /v1/Content, page by page (at most `find_limit` contents)."""
+        try:
+            for item in self._contents.stream(page_size=50, limit=self.find_limit):
+                if item.friendly_name == friendly_name and item.sid:
+                    return item.sid
+        except (TwilioException, requests.RequestException, json.JSONDecodeError) as exc:
+            raise _template_error(exc, lookup=True) from None
+        return None
+
+    def request_approval(self, sid: str, *, name: str, category: str) -> ApprovalStatus:
+        """POST /v1/Content/{sid}/ApprovalRequests/whatsapp."""
+        request = ApprovalCreateList.ContentApprovalRequest(
+            {"name": name, "category": category.upper()}
+        )
+        try:
+            answer = self._contents(sid).approval_create.create(request)
+        except (TwilioException, requests.RequestException, json.JSONDecodeError) as exc:
+            error = _template_error(exc, lookup=False)
+            logger.warning("template %s: approval not requested: %s", name, error.code)
+            raise error from None
+        # Just asked: whatever Twilio echoes first ("received", "unsubmitted"), it is pending.
+        status = our_status(answer.status)
+        return ApprovalStatus(
+            status=status if status not in (None, "draft") else "pending",
+            provider_status=answer.status or "",
+            rejection_reason=redact(answer.rejection_reason or ""),
+        )
+
+    def fetch_status(self, sid: str) -> ApprovalStatus:
+        """GET /v1/Content/{sid}/ApprovalRequests (its `whatsapp` object)."""
+        try:
+            answer = self._contents(sid).approval_fetch().fetch()
+        except (TwilioException, requests.RequestException, json.JSONDecodeError) as exc:
+            raise _template_error(exc, lookup=True) from None
+        whatsapp = answer.whatsapp if isinstance(answer.whatsapp, dict) else {}
+        provider = str(whatsapp.get("status") or "")
+        status = our_status(provider)
+        if status is None:
+            logger.warning("template %s: unknown approval status %r", sid, provider[:40])
+            status = "pending" if provider else "draft"
+        return ApprovalStatus(
+            status=status,
+            provider_status=provider,
+            rejection_reason=redact(str(whatsapp.get("rejection_reason") or "")),
+        )
+
+    def close(self) -> None:
+        self.http_client.close()
+
+    def __repr__(self) -> str:
+        return "<TwilioContentGateway>"
+
+
+def _template_error(exc: BaseException, *, lookup: bool) -> TemplateGatewayError:
+    """An SDK/requests exception as a TemplateGatewayError for the coordinator."""
+    if isinstance(exc, (TwilioRestException, TwilioServiceException)):
+        message = getattr(exc, "msg", None) or getattr(exc, "title", "") or ""
+        return _template_http_error(exc.status, exc.code, message, lookup=lookup)
+    if isinstance(exc, TwilioException):
+        response = exc.args[1] if len(exc.args) > 1 else None
+        status = getattr(response, "status_code", None)
+        if status is None:
+            return TemplateGatewayError(NO_ANSWER, outcome_unknown=not lookup, retryable=lookup)
+        code, message = _twilio_error_body(getattr(response, "text", ""))
+        return _template_http_error(status, code, message, lookup=lookup)
+    if isinstance(exc, json.JSONDecodeError):
+        return TemplateGatewayError(NO_ANSWER, outcome_unknown=not lookup, retryable=lookup)
+    if isinstance(exc, _INVALID_REQUEST_ERRORS):
+        return TemplateGatewayError(UNREACHABLE)
+    if lookup or _failed_before_sending(_cause_chain(exc)):
+        return TemplateGatewayError(UNREACHABLE, retryable=True)
+    return TemplateGatewayError(NO_ANSWER, outcome_unknown=True)
+
+
+def _template_http_error(status: int, code, message: str, *, lookup: bool):
+    code = _twilio_code(code, status)
+    if status == 429 or code == RATE_LIMITED_CODE:
+        return TemplateGatewayError(BUSY, code=code, status=status, retryable=True)
+    if status in (401, 403) or code == 20003:
+        return TemplateGatewayError(CREDENTIALS, code=code, status=status)
+    if status == 404 or code == 20404:
+        return TemplateGatewayError(UNKNOWN_TEMPLATE, code=code, status=status)
+    if 400 <= status < 500:
+        reason = redact(_RECORD_PREFIX.sub("", message or "")).strip()[:300]
+        return TemplateGatewayError(refused(reason, code), code=code, status=status)
+    if lookup:
+        return TemplateGatewayError(UNREACHABLE, code=code, status=status, retryable=True)
+    return TemplateGatewayError(NO_ANSWER, code=code, status=status, outcome_unknown=True)

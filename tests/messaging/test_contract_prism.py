@@ -6,105 +6,31 @@ the requests sent (the SDK keeps the last one in `_test_only_last_request`), not
 Twilio error codes cannot come from Prism: the fake server covers those.
 
 They skip, loudly, only when node/npm or the spec is missing. A missing Prism install is
-installed here with `npm ci` (what `make prism` does).
+installed with `npm ci` (what `make prism` does): see tests/prism.py.
 """
 
-import os
 import re
-import shutil
-import socket
-import subprocess
-import time
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from twilio.base.exceptions import TwilioRestException
 
 from app.messaging import PermanentSmsError
 from app.messaging.twilio_gateway import TwilioGateway
+from tests.prism import prism_mock
 
-REPO = Path(__file__).resolve().parents[2]
-CONTRACT_DIR = REPO / "tests" / "contract"
-PRISM_BIN = CONTRACT_DIR / "node_modules" / ".bin" / "prism"
 ACCOUNT_SID = "AC" + "0" * 32
 SERVICE_SID = "MG" + "a1b2" * 8
 CALLBACK = "https://alcance.example.org/webhooks/twilio/status"
 ANA = "+5216641234567"
-STARTUP_TIMEOUT = 90  # seconds; the 1.8 MB spec takes 2-15 s to load
-
-
-def _spec_path() -> Path | None:
-    candidates = [REPO.parent / "shared" / "twilio" / "twilio_api_v2010.json"]
-    if os.environ.get("TWILIO_OPENAPI_SPEC"):
-        candidates.append(Path(os.environ["TWILIO_OPENAPI_SPEC"]))
-    return next((p for p in candidates if p.is_file()), None)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _ensure_prism() -> None:
-    if PRISM_BIN.exists():
-        return
-    result = subprocess.run(
-        ["npm", "ci", "--no-audit", "--no-fund"],
-        cwd=CONTRACT_DIR,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    if result.returncode != 0 or not PRISM_BIN.exists():
-        pytest.fail(
-            "`npm ci` in tests/contract failed (run `make prism`):\n"
-            + result.stdout[-2000:]
-            + result.stderr[-2000:]
-        )
 
 
 @pytest.fixture(scope="module")
 def prism_url(tmp_path_factory):
-    missing = [tool for tool in ("node", "npm") if shutil.which(tool) is None]
-    if missing:
-        pytest.skip(
-            f"CONTRACT TESTS SKIPPED: {' and '.join(missing)} not found on PATH; install "
-            "Node.js 18+ and run `make prism` to check the gateway against Twilio's spec"
-        )
-    spec = _spec_path()
-    if spec is None:
-        pytest.skip(
-            "CONTRACT TESTS SKIPPED: Twilio's OpenAPI spec not found at "
-            f"{REPO.parent / 'shared/twilio/twilio_api_v2010.json'} and "
-            "TWILIO_OPENAPI_SPEC is not set"
-        )
-    _ensure_prism()
-    port = _free_port()
-    log_path = tmp_path_factory.mktemp("prism") / "prism.log"
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [str(PRISM_BIN), "mock", "-h", "127.0.0.1", "-p", str(port), str(spec)],
-            cwd=CONTRACT_DIR,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
-    try:
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while b"Prism is listening" not in log_path.read_bytes():
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail("Prism did not start:\n" + log_path.read_text(errors="replace")[-3000:])
-            time.sleep(0.1)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    with prism_mock(
+        "twilio_api_v2010.json", "TWILIO_OPENAPI_SPEC", tmp_path_factory.mktemp("prism")
+    ) as url:
+        yield url
 
 
 @pytest.fixture

@@ -49,6 +49,7 @@ from tests.factories import (
     make_survey_run,
     make_tracked_link,
     make_user,
+    make_whatsapp_template,
     make_workshop,
 )
 
@@ -130,6 +131,16 @@ def _survey_texts(o) -> dict:
         "intro_en": "Hi",
         "thanks_es": "Gracias",
         "thanks_en": "Thanks",
+    }
+
+
+def _whatsapp_template_form(o) -> dict:
+    return {
+        "name": f"plantilla_{next(_seq)}",
+        "language": "es",
+        "category": "utility",
+        "body": f"Hola {{{{1}}}}, {o.marker} te invita.",
+        "var_1": "first_name",
     }
 
 
@@ -309,6 +320,19 @@ ROUTES: dict[str, Route] = {
     "surveys.run": owned("coordinate", run_id="survey_run"),
     "surveys.cancel_run": owned("coordinate", run_id="survey_run"),
     "surveys.close_run": owned("coordinate", run_id="survey_run"),
+    # --- WhatsApp templates (issue 19) --------------------------------------------------------
+    "whatsapp.templates": Route("coordinate"),
+    "whatsapp.new_template": Route("coordinate", data=lambda o: _whatsapp_template_form(o)),
+    "whatsapp.template": owned("coordinate", template_id="whatsapp_template"),
+    "whatsapp.edit_template": Route(
+        "coordinate",
+        args=_obj(template_id="whatsapp_template"),
+        data=lambda o: _whatsapp_template_form(o),
+        owned=True,
+    ),
+    "whatsapp.submit_template": owned("coordinate", template_id="whatsapp_template"),
+    "whatsapp.refresh_template": owned("coordinate", template_id="whatsapp_template"),
+    "whatsapp.delete_template": owned("coordinate", template_id="whatsapp_template"),
     # --- workshops and attendance -------------------------------------------------------------
     "workshops.index": Route("coordinate"),
     "workshops.new": Route("coordinate", args=lambda o: {"campaign_id": o.campaign.id}),
@@ -644,6 +668,10 @@ def build_objects(
         o.survey, audience_id=o.audience.id, starts_at=utcnow() + timedelta(days=20)
     )
     _answered_survey_run(o)
+    # A WhatsApp template (issue 19), a draft whose text carries the marker.
+    o.whatsapp_template = make_whatsapp_template(
+        org, name=f"aviso_{n}", body=f"Hola {{{{1}}}}, {marker} te invita al taller."
+    )
     return o
 
 
