@@ -223,7 +223,7 @@ for _row in range(OUTCOME_ROWS):
         OutcomesForm,
         f"window_{_row}",
         IntegerField(
-            _l("Window (days after the contact's first message)"),
+            _l("Window (days after the contact's assignment)"),
             validators=[
                 Optional(),
                 NumberRange(

@@ -133,7 +133,8 @@ class ExperimentAssignment(OrgOwned, db.Model):
 
 class ExperimentOutcome(OrgOwned, db.Model):
     """A pre-registered outcome: what counts as an event and within how many days of the
-    contact's first message of the campaign. One is primary.
+    contact's assignment (the start, or their entry later): the same moment in every arm,
+    the holdout included, whatever was sent. One is primary.
 
     survey_item: an answer to a survey question, given by its bank code (comparable across
     surveys) or by one question; `top_box`: the answer values (value_num) that count."""

@@ -20,6 +20,7 @@ from sqlalchemy import exists, func, literal, select
 from app.contacts.audiences import audience_contacts_query
 from app.contacts.models import Contact
 from app.contacts.names import greeting_name_sql
+from app.experiments.allocation import not_in_holdout_sql, started_experiment
 from app.extensions import db
 from app.outbox.encoding import analyze
 from app.outbox.models import ANSWERS, OutboxMessage, counted_as_sent
@@ -82,17 +83,17 @@ def _recipient_groups(send, today):
     """(language, country, first name, gets the opt-out line, count) of the recipients."""
     org = send.campaign.organization
     notice = literal(True) if org.opt_out_notice == "always" else ~_ever_messaged()
-    inner = (
-        audience_contacts_query(send.organization_id, send.audience.filters, today=today)
-        .with_only_columns(
-            recipient_language_sql(send.campaign).label("language"),
-            Contact.country.label("country"),
-            # The name the fan-out writes ({first_name} is the first given name).
-            func.coalesce(greeting_name_sql(Contact.first_name), "").label("name"),
-            notice.label("notice"),
-        )
-        .subquery()
-    )
+    audience = audience_contacts_query(send.organization_id, send.audience.filters, today=today)
+    experiment = started_experiment(send.campaign_id)
+    if experiment is not None:  # fan-out leaves its holdout out
+        audience = audience.where(not_in_holdout_sql(experiment))
+    inner = audience.with_only_columns(
+        recipient_language_sql(send.campaign).label("language"),
+        Contact.country.label("country"),
+        # The name the fan-out writes ({first_name} is the first given name).
+        func.coalesce(greeting_name_sql(Contact.first_name), "").label("name"),
+        notice.label("notice"),
+    ).subquery()
     columns = (inner.c.language, inner.c.country, inner.c.name, inner.c.notice)
     return db.session.execute(select(*columns, func.count()).group_by(*columns)).all()
 

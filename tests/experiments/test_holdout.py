@@ -22,6 +22,8 @@ from app.messaging.fake import FakeSmsGateway
 from app.outbox import api as outbox
 from app.outbox.api import HANDED_OVER
 from app.outbox.models import OutboxMessage
+from app.outreach.estimates import estimate_send
+from app.outreach.models import OutreachSend
 from app.outreach.services import schedule_send
 from tests.factories import (
     make_audience,
@@ -185,3 +187,18 @@ def check_holdout(app, size, english, weights, holdout, stratify, plan):
 def test_no_campaign_message_ever_reaches_the_holdout(app):
     check_holdout(app)
     assert all(SEEN.values()), SEEN
+
+
+def test_the_send_estimate_leaves_the_holdout_out(app):
+    org = make_org()
+    campaign = make_campaign(org)
+    message = make_message(campaign)
+    import_people(org, [(n, "es") for n in range(30)])
+    audience = make_audience(org, {})
+    experiment = make_experiment(campaign, (1, 1), holdout=1, audience=audience)
+    services.start_experiment(experiment, now=NOW)
+    send = OutreachSend(organization_id=org.id, campaign_id=campaign.id, kind="once", fixed_at=NOW)
+    send.campaign, send.message, send.audience = campaign, message, audience
+    held_out = len(holdout_ids(experiment))
+    assert 0 < held_out < 30
+    assert estimate_send(send, today=NOW.date()).recipients == 30 - held_out
