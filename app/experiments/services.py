@@ -200,7 +200,13 @@ def save_variant(
         db.session.commit()
         return None
     for language, body in bodies.items():
-        problem = body_problem(body, language)
+        # Checked as the message it replaces: its links lead to the organization's hosts.
+        problem = body_problem(
+            body,
+            language,
+            organization_id=experiment.organization_id,
+            track_links=message.track_links,
+        )
         if problem:
             raise ExperimentError(problem, field=f"body_{language}")
     if variant is None:

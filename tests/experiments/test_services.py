@@ -357,3 +357,30 @@ def test_a_survey_answer_as_an_outcome(app, setup, make_org, make_user):
     ):
         with pytest.raises(ExperimentError):
             services.save_outcomes(experiment, [bad], user_id=user.id, now=NOW)
+
+
+def test_a_variant_may_link_to_the_organizations_allowed_hosts_only(app, setup):
+    """A variant is checked as the message it replaces: a tracked link to a host on the
+    organization's allow-list saves; one to another host does not."""
+    org, campaign, _audience, _contacts, experiment = setup
+    org.link_hosts = "example.org"
+    db.session.commit()
+    arm_b, message = experiment.arms[1], campaign.messages[0]
+    variant = services.save_variant(
+        experiment,
+        arm_b,
+        message,
+        body_es="Checa {link:https://example.org/pastillas}",
+        body_en="Read {link:https://example.org/pills}",
+        now=NOW,
+    )
+    assert variant is not None
+    with pytest.raises(ExperimentError, match="evil.example"):
+        services.save_variant(
+            experiment,
+            arm_b,
+            message,
+            body_es="Checa {link:https://evil.example/x}",
+            body_en="Read {link:https://example.org/pills}",
+            now=NOW,
+        )
