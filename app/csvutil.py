@@ -11,6 +11,7 @@ opens our CSV in a spreadsheet (OWASP "CSV injection").
 import codecs
 import csv
 import io
+import re
 from collections.abc import Iterable, Iterator
 
 UTF8_BOM = codecs.BOM_UTF8
@@ -24,9 +25,15 @@ class CsvDecodeError(ValueError):
     """The bytes are not text in an encoding we accept (binary or undecodable)."""
 
 
+# A negative number ("-0.0188", "-12,5") is read as a number, not evaluated as a formula.
+_NEGATIVE_NUMBER = re.compile(r"-\d+(?:[.,]\d+)?(?:[eE][-+]?\d+)?")
+
+
 def neutralize(value) -> str:
     """The cell as text, prefixed with a single quote when a spreadsheet would evaluate it."""
     text = "" if value is None else str(value)
+    if _NEGATIVE_NUMBER.fullmatch(text):
+        return text
     return "'" + text if text.startswith(FORMULA_PREFIXES) else text
 
 
