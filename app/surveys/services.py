@@ -38,6 +38,7 @@ from app.contacts.eligibility import block_reason, eligible_sql
 from app.contacts.models import Audience, Contact
 from app.db_dialect import insert_ignoring_duplicates, is_postgres, take_write_lock
 from app.errors import DomainError
+from app.experiments.models import Experiment, ExperimentArm, ExperimentAssignment
 from app.extensions import db
 from app.organizations.models import Organization
 from app.outbox import api as outbox
@@ -441,13 +442,25 @@ def _follow_up_candidates(run: SurveyRun, columns, conditions, now: datetime) ->
 
     pending = exists().where(of_campaign(queued), queued.status.in_(NOT_YET_SENT))
     last_sent = func.max(sent.sent_at)
-    return db.session.execute(
+    since = now - timedelta(days=run.follow_up_days - 1)
+    treated = db.session.execute(
         select(*columns, last_sent)
         .join(sent, of_campaign(sent))
         .where(*conditions, sent.sent_at.is_not(None), ~pending)
         .group_by(*columns)
-        .having(last_sent <= now - timedelta(days=run.follow_up_days - 1))
+        .having(last_sent <= since)
     ).all()
+    # The holdout of the campaign's experiment gets none of its messages but must be asked
+    # too (it is the control): its day counts from its assignment.
+    a, arm = ExperimentAssignment, ExperimentArm
+    held_out = db.session.execute(
+        select(*columns, a.assigned_at)
+        .join(a, a.contact_id == Contact.id)
+        .join(arm, and_(arm.id == a.arm_id, arm.is_holdout.is_(True)))
+        .join(Experiment, Experiment.id == a.experiment_id)
+        .where(*conditions, Experiment.campaign_id == run.campaign_id, a.assigned_at <= since)
+    ).all()
+    return treated + held_out
 
 
 def _first_moment(run: SurveyRun, tz: str, last_sent: datetime | None) -> datetime:

@@ -388,3 +388,38 @@ def test_a_follow_up_of_a_completed_campaign_waits_for_the_last_follow_up_day(ap
     expire_responses(now=NOW)
     assert db.session.get(SurveyRun, run.id).status in ("scheduled", "running")
     assert responses(run) == {}  # its day has not come: the run must not close before it
+
+
+def test_the_holdout_of_the_campaigns_experiment_gets_the_follow_up_days_after_assignment(app, org):
+    """The holdout gets none of the campaign's messages but must answer the follow-up, or
+    the experiment has no control: its day counts from its assignment."""
+    from app.experiments.models import ExperimentAssignment
+    from tests.factories import make_experiment
+
+    campaign = make_campaign(org, status="active")
+    treated, held_out, held_recently = make_contact(org), make_contact(org), make_contact(org)
+    experiment = make_experiment(campaign, (1,), holdout=1, status="running", started_at=NOW)
+    arm, holdout = experiment.arms[0], experiment.arms[-1]
+    for contact, chosen, days_ago in (
+        (treated, arm, 9),
+        (held_out, holdout, 9),
+        (held_recently, holdout, 2),
+    ):
+        db.session.add(
+            ExperimentAssignment(
+                organization_id=org.id,
+                experiment_id=experiment.id,
+                contact_id=contact.id,
+                arm_id=chosen.id,
+                assigned_at=NOW - timedelta(days=days_ago),
+            )
+        )
+    db.session.commit()
+    make_outbox_row(treated, campaign_id=campaign.id, status="sent",
+                    sent_at=NOW - timedelta(days=8))  # fmt: skip
+    run = make_survey_run(
+        make_survey(org), "follow_up", campaign_id=campaign.id, follow_up_days=7,
+        local_date=None, local_time=time(10, 0),
+    )  # fmt: skip
+    fan_out_due_runs(now=NOW)
+    assert set(responses(run)) == {treated.id, held_out.id}
