@@ -25,6 +25,7 @@ from app.links.models import TrackedLink  # noqa: F401
 from app.organizations.models import Organization  # noqa: F401
 from app.outbox.models import EarlyStatusCallback, InboundMessage, OutboxMessage  # noqa: F401
 from app.outreach.models import CampaignEnrollment, OutreachSend  # noqa: F401
+from app.participation.attribution import OptOutAttribution  # noqa: F401
 from app.participation.models import ParticipationEvent  # noqa: F401
 from app.reports.models import ExportFile  # noqa: F401
 from app.surveys.models import (  # noqa: F401

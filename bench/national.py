@@ -27,7 +27,8 @@ $BENCH_DATABASE_URL; dropped after unless --keep):
    VACUUM ANALYZE (what autovacuum does to a loaded table).
 3. Report correctness: the campaign report's figures (app.reports.campaign, from the
    rollups), all time and for the last 90 local days, against raw SQL over
-   participation_events, side by side with both timings.
+   participation_events, side by side with both timings; the organization's attributed
+   opt-outs (app.participation.attribution) against the lookup over the raw events.
 4. gunicorn (app/gunicorn_conf.py, APP_CONFIG=production; bench/web_load.py), the demo
    coordinator signed in: the first (cold) request of each page, then --requests
    sequential requests per page (p50, p95), then --users concurrent clients with
@@ -469,7 +470,39 @@ def check_report(org_id: int, campaign_id: int) -> list[tuple]:
                 None,
             )
         )
+        rows += check_opt_outs(org_id, period, label)
     return rows
+
+
+def check_opt_outs(org_id: int, period, label: str) -> list[tuple]:
+    """The organization's attributed opt-outs (participation.attribution) against the
+    lookup over the raw events, per campaign and in total."""
+    from app.extensions import db
+    from app.reports.messages import attributed_opt_outs
+
+    timings, results = {}, {}
+    for way, from_rollups in (("rollup", True), ("raw", False)):
+        begin = time.perf_counter()
+        results[way] = attributed_opt_outs(
+            org_id, period, "campaign_id", lambda a: True, from_rollups=from_rollups
+        )
+        timings[way] = (time.perf_counter() - begin) * 1000
+        db.session.commit()
+    rolled, raw = results["rollup"], results["raw"]
+    return [
+        (
+            f"report {label}: opt-outs attributed (rollup | raw)",
+            f"{rolled.total:,} | {raw.total:,}",
+            "equal",
+            (rolled.total, rolled.by) == (raw.total, raw.by),
+        ),
+        (
+            f"report {label}: ms opt-out attribution rollup | raw",
+            f"{timings['rollup']:,.0f} | {timings['raw']:,.0f}",
+            "",
+            None,
+        ),
+    ]
 
 
 # -- the web pages -------------------------------------------------------------------------------

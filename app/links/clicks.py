@@ -17,20 +17,24 @@ Previews, not clicks (`previews += 1`, nothing else):
   of that, or of its delivery report: nobody reads an SMS and taps its link that fast,
   while carriers' URL scanners and phones' link previews fetch it as it arrives.
 
-A click: `clicks += 1` in one conditional UPDATE ... RETURNING clicks. The UPDATE that
-takes the counter from 0 to 1 is the first click (row locks make exactly one request see
-1 when two arrive at once on PostgreSQL; SQLite has one writer) and records the
-participation event "clicked", unless another link of the same recipient and message was
-clicked before (a message with two links is one event).
+A click: `clicks += 1` in one UPDATE ... RETURNING clicks. The UPDATE that takes the
+counter from 0 to 1 is the first click (row locks make exactly one request see 1 when two
+arrive at once on PostgreSQL; SQLite has one writer) and records the participation event
+"clicked", unless another link of the same recipient and message was clicked before (a
+message with two links is one event; the same UPDATE returns that). On PostgreSQL the
+transaction's commit does not wait for the disk (db_dialect.commit_without_flush_wait):
+a server crash could lose the last fraction of a second of counts, the redirect never
+waits on a WAL flush.
 """
 
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, bindparam, exists, func, select, update
+from sqlalchemy import bindparam, exists, func, select, update
 
 from app.contacts.models import Contact
+from app.db_dialect import commit_without_flush_wait
 from app.extensions import db
 from app.links.models import TrackedLink
 from app.links.text import CODE_ALPHABET, allowed_destination
@@ -125,17 +129,43 @@ _LOOKUP = (
     .where(_L.c.code == bindparam("code"))
 )
 _PREVIEW = update(_L).where(_L.c.id == bindparam("link_id")).values(previews=_L.c.previews + 1)
-_CLICK = (
-    update(_L)
-    .where(_L.c.id == bindparam("link_id"))
-    .values(
-        clicks=_L.c.clicks + 1,
-        first_click_at=func.coalesce(
-            _L.c.first_click_at, bindparam("now", type_=_L.c.expires_at.type)
-        ),
+_OTHER = _L.alias("other")
+
+
+def _click_statement(key: str):
+    """clicks += 1, the first click's time; RETURNING the new count and whether another link
+    of the recipient's copy of this campaign message (`key` "message_id"; "outbox_id": of
+    this outbox row, for a message of no campaign) already had its first click, which then
+    made the event. Bound values, not correlation: SQLite's RETURNING cannot correlate."""
+    clicked_before = exists().where(
+        _OTHER.c.contact_id == bindparam("p_contact"),
+        _OTHER.c[key] == bindparam("p_key"),
+        _OTHER.c.id != bindparam("link_id"),
+        _OTHER.c.first_click_at.is_not(None),
     )
-    .returning(_L.c.clicks)
-)
+    return (
+        update(_L)
+        .where(_L.c.id == bindparam("link_id"))
+        .values(
+            clicks=_L.c.clicks + 1,
+            first_click_at=func.coalesce(
+                _L.c.first_click_at, bindparam("now", type_=_L.c.expires_at.type)
+            ),
+        )
+        .returning(_L.c.clicks, clicked_before.label("clicked_before"))
+    )
+
+
+_CLICK = {key: _click_statement(key) for key in ("message_id", "outbox_id")}
+
+
+def _click(row, now: datetime) -> tuple[int, bool]:
+    key = "message_id" if row.message_id is not None else "outbox_id"
+    value = getattr(row, key)
+    value = -1 if value is None else value  # a link of no known message: itself only
+    params = {"link_id": row.id, "now": now, "p_contact": row.contact_id, "p_key": value}
+    clicks, clicked_before = db.session.execute(_CLICK[key], params).one()
+    return clicks, bool(clicked_before)
 
 
 @dataclass(frozen=True)
@@ -166,25 +196,6 @@ def is_preview(method: str, user_agent: str | None, row, now: datetime) -> bool:
     return method == "HEAD" or is_bot(user_agent) or _too_soon(row, now)
 
 
-def _clicked_before(row) -> bool:
-    """Another link of this recipient's copy of the message (or of any copy of the same
-    campaign message) already had its first click."""
-    same = _L.c.message_id == row.message_id
-    if row.message_id is None:
-        same = _L.c.outbox_id == row.outbox_id if row.outbox_id is not None else False
-    query = select(
-        exists().where(
-            and_(
-                _L.c.contact_id == row.contact_id,
-                same,
-                _L.c.id != row.id,
-                _L.c.first_click_at.is_not(None),
-            )
-        )
-    )
-    return bool(db.session.scalar(query))
-
-
 def follow(code: str, *, method: str, user_agent: str | None, now: datetime) -> Visit:
     """Resolve a short link and count the visit (one unit of work: commits)."""
     if not _CODE.match(code or ""):
@@ -200,13 +211,14 @@ def follow(code: str, *, method: str, user_agent: str | None, now: datetime) -> 
     if destination is None:
         db.session.rollback()
         return Visit("unavailable", language=row.language)
+    commit_without_flush_wait()  # counters: see db_dialect; the redirect never waits on disk
     if is_preview(method, user_agent, row, now):
         db.session.execute(_PREVIEW, {"link_id": row.id})
         counted = "preview"
     else:
-        clicks = db.session.execute(_CLICK, {"link_id": row.id, "now": now}).scalar_one()
+        clicks, clicked_before = _click(row, now)
         counted = "click"
-        if clicks == 1 and not _clicked_before(row):
+        if clicks == 1 and not clicked_before:
             record_event(
                 organization_id=row.organization_id,
                 contact_id=row.contact_id,

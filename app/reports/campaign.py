@@ -270,8 +270,9 @@ def campaign_figures(
 ) -> CampaignFigures:
     """Every figure of the campaign dashboard for `period` (exact; see metrics.py).
 
-    Reach comes from the rollups (participation.rollups); `from_rollups=False` reads the
-    raw events instead, the reference the tests and the bench compare with."""
+    Reach and opt-outs come from the rollups (participation.rollups, .attribution);
+    `from_rollups=False` reads the raw events instead, the reference the tests and the
+    bench compare with."""
     org_id, campaign_id = campaign.organization_id, campaign.id
     allow_large_hash_aggregates()
     reference_year = min(period.end or today, today).year
@@ -281,7 +282,7 @@ def campaign_figures(
     )
     outcomes = sms_outcomes(org_id, campaign_id, period)
     workshops, workshop_doses = workshop_funnel(org_id, campaign_id, period)
-    opt_outs = campaign_opt_outs(org_id, campaign_id, period)
+    opt_outs = campaign_opt_outs(org_id, campaign_id, period, from_rollups=from_rollups)
     series, step = time_series(reach.hours, period, today, granularity)
     return CampaignFigures(
         campaign_id=campaign_id,

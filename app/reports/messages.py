@@ -10,6 +10,7 @@ from sqlalchemy import Integer, String, distinct, func, select, union_all
 from sqlalchemy.orm import aliased
 
 from app.extensions import db
+from app.participation.attribution import OptOutAttribution
 from app.participation.models import ParticipationEvent as E
 from app.reports.metrics import CLICK_KINDS, ENGAGED_KINDS, FAILURE_KINDS
 from app.reports.period import Period
@@ -130,14 +131,25 @@ class AttributedOptOuts:
     by: dict = field(default_factory=dict)
 
 
-def _attributed(org_id: int, period: Period):
+def _attributed(org_id: int, period: Period, *, from_rollups: bool = True):
     """Metric opt_out_rate: each opt-out in the period with the campaign and message of
-    the last delivery to that contact before it (NULL when there is none).
+    the last delivery to that contact at or before it (NULL when there is none), as the
+    rollup the triggers keep (participation.attribution) or, with `from_rollups=False`,
+    looked up in the raw events (the reference the tests and the bench compare with)."""
+    if not from_rollups:
+        return _attributed_from_events(org_id, period)
+    a = OptOutAttribution
+    return (
+        select(a.contact_id, a.campaign_id, a.message_id)
+        .where(a.organization_id == org_id, *in_period(a.opted_out_at, period))
+        .cte("attributed")
+    )
 
-    The lookup follows `ix_participation_contact` (contact_id, occurred_at) once per
-    opt-out, then reads the delivery by primary key: opt-outs are rare, so this stays
-    cheap however many deliveries there are (no join over the campaign's events).
-    """
+
+def _attributed_from_events(org_id: int, period: Period):
+    """`_attributed` from the raw events: the lookup follows `ix_participation_contact`
+    (contact_id, occurred_at) once per opt-out (in every monthly partition), then reads
+    the delivery by primary key."""
     o = aliased(E, name="o")
     d = aliased(E, name="d")
     last_delivered = (
@@ -184,12 +196,12 @@ PER_VALUE, TOTAL = "per_value", "total"
 
 
 def attributed_opt_outs(
-    org_id: int, period: Period, group: str, where: Callable
+    org_id: int, period: Period, group: str, where: Callable, *, from_rollups: bool = True
 ) -> AttributedOptOuts:
     """Contacts whose opt-out is attributed to each value of the delivery's `group`
     column ("campaign_id" or "message_id"), and in total, among the attributions
     matching `where` (a condition on the attribution's columns)."""
-    a = _attributed(org_id, period).c
+    a = _attributed(org_id, period, from_rollups=from_rollups).c
     layout = {"value": Integer, "contacts": Integer}
     people = func.count(distinct(a.contact_id))
     statement = union_all(
@@ -207,6 +219,14 @@ def attributed_opt_outs(
     return result
 
 
-def campaign_opt_outs(org_id: int, campaign_id: int, period: Period) -> AttributedOptOuts:
+def campaign_opt_outs(
+    org_id: int, campaign_id: int, period: Period, *, from_rollups: bool = True
+) -> AttributedOptOuts:
     """Contacts whose opt-out is attributed to the campaign, in total and per message."""
-    return attributed_opt_outs(org_id, period, "message_id", lambda a: a.campaign_id == campaign_id)
+    return attributed_opt_outs(
+        org_id,
+        period,
+        "message_id",
+        lambda a: a.campaign_id == campaign_id,
+        from_rollups=from_rollups,
+    )

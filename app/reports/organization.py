@@ -245,8 +245,9 @@ def organization_figures(
     """Metrics reached, delivery_rate, opt_out_rate, reach_proportion for every campaign,
     the organization (people counted once) and by CSAP strategy and IOM level.
 
-    The people come from the rollups (participation.rollups); `from_rollups=False` reads
-    the raw events instead, the reference the tests and the bench compare with."""
+    The people and the opt-outs' attribution come from the rollups (participation.rollups,
+    participation.attribution); `from_rollups=False` reads the raw events instead, the
+    reference the tests and the bench compare with."""
     allow_large_hash_aggregates()
     pairs = _pairs_from_rollups(org_id, period) if from_rollups else None
     if pairs is None:
@@ -273,7 +274,11 @@ def organization_figures(
             )
 
     opt_outs = attributed_opt_outs(
-        org_id, period, "campaign_id", lambda a: a.campaign_id.is_not(None)
+        org_id,
+        period,
+        "campaign_id",
+        lambda a: a.campaign_id.is_not(None),
+        from_rollups=from_rollups,
     )
     for campaign_id, n in opt_outs.by.items():
         if campaign_id in summaries:

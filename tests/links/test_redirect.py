@@ -125,6 +125,14 @@ def test_two_links_of_one_message_are_one_event(client, org):
     assert len(clicked_events()) == 1
 
 
+def test_a_link_of_no_known_message_still_records_its_click(client, org):
+    link = make_tracked_link(make_contact(org))  # no outbox row, no campaign message
+    assert visit(client, link).status_code == 302
+    assert state(link) == (1, 0, True)
+    (event,) = clicked_events()
+    assert (event.contact_id, event.message_id, event.outbox_id) == (link.contact_id, None, None)
+
+
 def test_head_is_a_preview(client, org):
     link = sent_link(org)
     response = visit(client, link, method="HEAD")
