@@ -177,8 +177,9 @@ def test_rollup_figures_equal_the_raw_events(app, seed):
 
 def test_reports_read_the_rollups_not_the_events(app):
     """All-time and hour-aligned reach figures come from the rollups: events deleted behind
-    the triggers' back (which the app never does) leave them unchanged. (Failures, the
-    funnel and opt-outs still read their rare kinds from the events.)"""
+    the triggers' back (which the app never does) leave them unchanged. (Failures and the
+    funnel still read their rare kinds from the events; opt-outs have their own rollup,
+    participation.attribution, which follows deletions too.)"""
     world = _world(7, zones=("America/Mexico_City",))
     _insert_history(7, world, rounds=1)
     org, _contacts, campaigns = world[0]
