@@ -11,6 +11,7 @@ from app.auth.models import User
 from app.auth.services import create_user
 from app.contacts.services import local_today
 from app.demo.conversations import seed_conversations
+from app.demo.experiments import seed_experiment
 from app.demo.outreach import seed_campaign
 from app.demo.people import seed_audiences, seed_people
 from app.demo.surveys import seed_surveys
@@ -32,7 +33,8 @@ def seed_demo_data(*, only_if_empty: bool = True, now=None):
     """Create the demo organization, users, contacts, audiences, a campaign with history,
     its workshops (past ones with attendance, upcoming ones with RSVPs), conversations
     (saved replies, local services, on call, a closed urgent case, messages to answer) and
-    a second campaign measured with a baseline and a follow-up survey, answered.
+    a second campaign measured with a baseline and a follow-up survey, answered, and a
+    finished experiment (two texts of a message with a link, and a holdout).
 
     Returns the demo logins, or None when skipped because the database has data.
     """
@@ -62,6 +64,8 @@ def seed_demo_data(*, only_if_empty: bool = True, now=None):
         seed_people(org, today=today)
         audiences = seed_audiences(org, now=now)
         app = current_app._get_current_object()
+        # The experiment's campaign came first (-42 to -30 days): no cap touches the others.
+        seed_experiment(app, org, audiences, today=today, now=now)
         campaign = seed_campaign(app, org, audiences, today=today, now=now)
         seed_workshops(app, org, campaign, today=today, now=now)
         seed_conversations(app, org, today=today, now=now)
