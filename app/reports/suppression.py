@@ -205,7 +205,7 @@ class Linked:
     def _suppress_in_parts(self, figures: list, part_of) -> dict:
         """Core first, then each part with the core's figures fixed (shown ones as anchors,
         hidden ones hidden from the start): a first answer for `_suppress` to check."""
-        parts, core_equations, part_equations = set(), [], defaultdict(list)
+        core_equations, part_equations = [], defaultdict(list)
         for index, eq in enumerate(self.equations):
             found = {part_of(key) for key in eq.terms if key not in self.slacks} - {None}
             if len(found) > 1:
