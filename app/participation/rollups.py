@@ -288,6 +288,87 @@ def sqlite_trigger_ddl() -> list[str]:
     ]
 
 
+# --- deletes -------------------------------------------------------------------------------
+# Events are append-only but for one case: undoing a check-in (or a walk-in, or a workshop's
+# completion) deletes its attendance events. The reach rollups of each affected (campaign,
+# contact) are then recomputed from the events that remain: a handful of rows, rarely. The
+# message rollups count deliveries only, which are never deleted.
+
+
+def _pair_scope(prefix: str = "") -> str:
+    return f"{prefix}campaign_id IS NOT NULL AND {prefix}kind IN ({_KINDS_SQL})"
+
+
+def postgres_delete_trigger_ddl() -> list[str]:
+    pairs = f"""(SELECT DISTINCT organization_id, campaign_id, contact_id FROM old_events
+        WHERE {_pair_scope()})"""
+    remaining = f"""(SELECT e.* FROM participation_events AS e
+        WHERE (e.organization_id, e.campaign_id, e.contact_id) IN {pairs}) AS remaining"""
+    forget = [
+        f"""DELETE FROM {table} AS r USING {pairs} AS p
+        WHERE r.organization_id = p.organization_id AND r.campaign_id = p.campaign_id
+        AND r.contact_id = p.contact_id"""
+        for table in ("participation_reach", "participation_reach_hours")
+    ]
+    body = ";\n".join([*forget, *_postgres_upserts(remaining)[:2]])
+    return [
+        f"""
+        CREATE OR REPLACE FUNCTION participation_rollups_delete() RETURNS trigger
+        LANGUAGE plpgsql AS $$
+        BEGIN
+            {body};
+            RETURN NULL;
+        END
+        $$""",
+        "DROP TRIGGER IF EXISTS participation_rollups_delete ON participation_events",
+        """
+        CREATE TRIGGER participation_rollups_delete AFTER DELETE ON participation_events
+        REFERENCING OLD TABLE AS old_events
+        FOR EACH STATEMENT EXECUTE FUNCTION participation_rollups_delete()""",
+    ]
+
+
+def sqlite_delete_trigger_ddl() -> list[str]:
+    same_pair = """organization_id = OLD.organization_id AND campaign_id = OLD.campaign_id
+        AND contact_id = OLD.contact_id"""
+    sums = f"""
+        sum(kind = '{DELIVERED}'), sum(kind IN ({_ATTENDED_SQL})),
+        sum(kind = '{FAILED}'), sum(kind = '{UNDELIVERED}')"""
+    return [
+        f"""
+        CREATE TRIGGER IF NOT EXISTS participation_rollups_delete
+        AFTER DELETE ON participation_events
+        WHEN {_pair_scope("OLD.")}
+        BEGIN
+            DELETE FROM participation_reach WHERE {same_pair};
+            DELETE FROM participation_reach_hours WHERE {same_pair};
+            INSERT INTO participation_reach (organization_id, campaign_id, contact_id,
+                first_reach_at, delivered, attended, failed, undelivered)
+            SELECT organization_id, campaign_id, contact_id,
+                min(CASE WHEN kind IN ('{DELIVERED}', {_ATTENDED_SQL}) THEN occurred_at END),
+                {sums}
+            FROM participation_events WHERE {same_pair} AND kind IN ({_KINDS_SQL})
+            GROUP BY organization_id, campaign_id, contact_id;
+            INSERT INTO participation_reach_hours (organization_id, campaign_id, hour,
+                contact_id, message_key, delivered, attended, failed, undelivered)
+            SELECT organization_id, campaign_id,
+                CAST(strftime('%s', occurred_at) AS INTEGER) / 3600, contact_id,
+                coalesce(message_id, 0), {sums}
+            FROM participation_events WHERE {same_pair} AND kind IN ({_KINDS_SQL})
+            GROUP BY 1, 2, 3, 4, 5;
+        END""",
+    ]
+
+
+def delete_trigger_ddl(dialect_name: str) -> list[str]:
+    """The statements that keep the reach rollups exact when events are deleted."""
+    if dialect_name == "postgresql":
+        return postgres_delete_trigger_ddl()
+    if dialect_name == "sqlite":
+        return sqlite_delete_trigger_ddl()
+    raise NotImplementedError(f"no rollup triggers for {dialect_name}")
+
+
 def trigger_ddl(dialect_name: str) -> list[str]:
     """The statements that create the rollup triggers on this database."""
     if dialect_name == "postgresql":
@@ -326,6 +407,8 @@ def _create_triggers(target, connection, **kw) -> None:
     if not all(inspector.has_table(name) for name in ours):
         return
     for statement in trigger_ddl(connection.dialect.name):
+        connection.exec_driver_sql(statement)
+    for statement in delete_trigger_ddl(connection.dialect.name):
         connection.exec_driver_sql(statement)
 
 

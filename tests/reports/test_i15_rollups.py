@@ -14,7 +14,7 @@ from dataclasses import asdict
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from sqlalchemy import create_engine, delete, func, insert, select, text
+from sqlalchemy import create_engine, delete, func, insert, select, text, update
 
 from app.campaigns.models import Campaign, CampaignMessage
 from app.contacts.services import erase_contact
@@ -176,10 +176,11 @@ def test_rollup_figures_equal_the_raw_events(app, seed):
 
 
 def test_reports_read_the_rollups_not_the_events(app):
-    """All-time and hour-aligned reach figures come from the rollups: events deleted behind
-    the triggers' back (which the app never does) leave them unchanged. (Failures and the
-    funnel still read their rare kinds from the events; opt-outs have their own rollup,
-    participation.attribution, which follows deletions too.)"""
+    """All-time and hour-aligned reach figures come from the rollups: events changed behind
+    the triggers' back (which the app never does: events are only inserted, and deleted
+    when a check-in is undone, which the rollups follow) leave them unchanged. (Failures and
+    the funnel still read their rare kinds from the events; opt-outs have their own rollup,
+    participation.attribution.)"""
     world = _world(7, zones=("America/Mexico_City",))
     _insert_history(7, world, rounds=1)
     org, _contacts, campaigns = world[0]
@@ -198,7 +199,7 @@ def test_reports_read_the_rollups_not_the_events(app):
 
     before = [reach(p) for p in periods]
     assert before[0][2] > 0
-    db.session.execute(delete(ParticipationEvent))
+    db.session.execute(update(ParticipationEvent).values(kind="reply"))
     db.session.commit()
     assert [reach(p) for p in periods] == before
     empty = campaign_figures(campaign, periods[0], today=TODAY, from_rollups=False)
@@ -304,3 +305,25 @@ def test_concurrent_inserts_stay_exact(app):
     assert _comparable(figures) == _comparable(
         campaign_figures(campaign, everything, today=TODAY, from_rollups=False)
     )
+
+
+def test_undoing_a_check_in_leaves_the_rollups_equal_to_the_events(app):
+    """A check-in undone deletes its attendance events: the reach the rollups give must
+    drop with them, as recomputing from the events does."""
+    from app.workshops.attendance import check_in, undo_check_in
+    from tests.factories import make_registration
+
+    org = make_org()
+    campaign = make_campaign(org, status="active")
+    workshop = make_workshop(org, campaign=campaign, starts_at=NOW - timedelta(hours=1))
+    stays, leaves = make_contact(org), make_contact(org)
+    registrations = [make_registration(workshop, contact) for contact in (stays, leaves)]
+    for registration in registrations:
+        assert check_in(registration, user_id=None, now=NOW)
+    assert undo_check_in(registrations[1], now=NOW + timedelta(minutes=5))
+    period = Period(TODAY - timedelta(days=1), TODAY + timedelta(days=1), org.timezone)
+    for span in (Period(tz=org.timezone), period):
+        rolled = campaign_figures(campaign, span, today=TODAY)
+        raw = campaign_figures(campaign, span, today=TODAY, from_rollups=False)
+        assert _comparable(rolled) == _comparable(raw)
+        assert rolled.reached == 1
