@@ -168,15 +168,17 @@ def contacts_csv(
     tag: str,
     bad_rows: bool = True,
     delimiter: str = ",",
+    first_row: int = 0,
 ) -> ContactFile:
-    """A contacts CSV: one good row per name (adults, language `lang`, in `place`), and,
+    """A contacts CSV: one good row per name (adults, language `lang`, in `place`; phone
+    numbers from row `first_row` of the block, so journeys can share a block), and,
     with `bad_rows`, three rows the importer must reject: only the phone rejects a row (an
     optional value it does not understand is a warning), so: not a phone number, a number
     outside Mexico and the US, and the first row's phone again (the first row wins)."""
     year = datetime.now(UTC).year
     rows, good, bad_lines = [], [], []
     for i, name in enumerate(names):
-        phone = phone_for(place, block, i)
+        phone = phone_for(place, block, first_row + i)
         good.append(Person(name, phone))
         rows.append(
             [
