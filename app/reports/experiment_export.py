@@ -40,7 +40,7 @@ from app.reports.experiment_tables import ARM_VALUES
 from app.reports.experiments import ExperimentFigures, OutcomeInfo, contact_columns
 from app.reports.exports import pseudonym, pseudonym_key
 from app.reports.specs import KIND_TYPES, Column
-from app.reports.sql import epoch_week, week_monday
+from app.reports.sql import epoch_week, week_monday, without_nested_loops
 
 C = Column
 # Generalization steps of a stratum "CC-SS|band", in order (see the module docstring).
@@ -292,7 +292,11 @@ def file_rows(
     org_id, started = experiment.organization_id, experiment.started_at
     start_week = _week(started)
     rows = []
-    for row in db.session.execute(contact_columns(experiment, f.outcomes, now=now, today=today)):
+    with without_nested_loops():
+        found = db.session.execute(
+            contact_columns(experiment, f.outcomes, now=now, today=today)
+        ).all()
+    for row in found:
         m = row._mapping
         arm = arms[m["arm_id"]]
         assigned_at = m["assigned_at"]

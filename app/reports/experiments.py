@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from types import SimpleNamespace
 
-from sqlalchemy import and_, case, exists, func, literal, select
+from sqlalchemy import Float, Integer, String, and_, case, func, literal, or_, select, union_all
 from sqlalchemy.orm import aliased
 
 from app.contacts.eligibility import eligible_sql
@@ -56,12 +56,12 @@ from app.experiments.services import NOT_CAMPAIGN_CONTENT
 from app.extensions import db
 from app.outbox.models import OutboxMessage
 from app.participation.models import ParticipationEvent
-from app.reports.sql import epoch_seconds
+from app.reports.sql import epoch_seconds, union_branch, without_nested_loops
 from app.reports.suppression import TOTAL, Linked
 from app.surveys.models import SurveyAnswer, SurveyQuestion, SurveyResponse, SurveyRun
+from app.timeutil import UTCDateTime
 
 E = ParticipationEvent
-A = ExperimentAssignment
 DAY = 86400
 EVENT_KINDS = {
     "rsvp_yes": ("rsvp_yes",),
@@ -193,46 +193,113 @@ class ExperimentFigures:
 # --- the per-contact columns (figures and the assignments file) -----------------------------
 
 
-def _t0_epoch(started: datetime):
-    """Time zero in epoch seconds: the later of the start and the assignment."""
+def _t0_epoch(a, started: datetime):
+    """Time zero of assignment `a` in epoch seconds: the later of the start and the
+    assignment."""
     start = int(started.timestamp())
-    return case((A.assigned_at > started, epoch_seconds(A.assigned_at)), else_=literal(start))
+    return case((a.assigned_at > started, epoch_seconds(a.assigned_at)), else_=literal(start))
 
 
-def _after_t0(column, started: datetime):
-    return and_(column >= A.assigned_at, column >= started)
+def _after_t0(column, a, started: datetime):
+    return and_(column >= a.assigned_at, column >= started)
 
 
-def _within(column, started: datetime, window_days: int):
-    """`column` (a timestamp) lies in [time zero, time zero + window)."""
+def _within(column, a, started: datetime, window_days: int):
+    """`column` (a timestamp) lies in [time zero, time zero + window) of assignment `a`."""
     return and_(
-        _after_t0(column, started),
-        epoch_seconds(column) < _t0_epoch(started) + window_days * DAY,
+        _after_t0(column, a, started),
+        epoch_seconds(column) < _t0_epoch(a, started) + window_days * DAY,
     )
 
 
-def _measurable(started: datetime, window_days: int, now: datetime):
-    """Whether the window of the row's contact has ended by `now`."""
+def _measurable(assigned_at, started: datetime, window_days: int, now: datetime):
+    """Whether the window of a contact assigned at `assigned_at` has ended by `now`."""
     bound = now - timedelta(days=window_days)
     if started > bound:
         return literal(False)
-    return A.assigned_at <= bound
+    return assigned_at <= bound
 
 
 def _flag(condition):
     return case((condition, 1), else_=0)
 
 
-def _event_in_window(f_org: int, campaign_id: int, outcome: OutcomeInfo, started: datetime):
+# Every branch of the per-contact union: which contact (and arm) a row is about, and what.
+LAYOUT = {
+    "contact_id": Integer,
+    "arm_id": Integer,
+    "stratum": String,
+    "assigned_at": UTCDateTime,
+    "value": Float,
+}
+
+
+def _branch(section: str, a, **columns):
+    return union_branch(LAYOUT, section, contact_id=a.contact_id, arm_id=a.arm_id, **columns)
+
+
+def _assignments(experiment: Experiment):
+    """An alias of the experiment's assignments, and the conditions selecting them."""
+    a = aliased(ExperimentAssignment)
+    return a, (a.organization_id == experiment.organization_id, a.experiment_id == experiment.id)
+
+
+def _flow_branches(experiment: Experiment, today: date) -> list:
+    """Everyone assigned (with stratum and time), the eligible at send (for the holdout:
+    eligible today) and the delivered."""
+    org_id, campaign_id = experiment.organization_id, experiment.campaign_id
+    Out, Survey = OutboxMessage, aliased(OutboxMessage)
+    a, scope = _assignments(experiment)
+    assigned = _branch("assigned", a, stratum=a.stratum, assigned_at=a.assigned_at).where(*scope)
+    a, scope = _assignments(experiment)
+    sent = (
+        _branch("eligible", a)
+        .join(ExperimentArm, ExperimentArm.id == a.arm_id)
+        .join(Out, Out.contact_id == a.contact_id)
+        .where(
+            *scope,
+            ExperimentArm.is_holdout.is_(False),
+            Out.organization_id == org_id,
+            Out.campaign_id == campaign_id,
+            Out.purpose.not_in(NOT_CAMPAIGN_CONTENT),
+            Out.status.not_in(("canceled", "skipped")),
+        )
+    )
+    a, scope = _assignments(experiment)
+    eligible_today = (
+        _branch("eligible", a)
+        .join(ExperimentArm, ExperimentArm.id == a.arm_id)
+        .join(Contact, Contact.id == a.contact_id)
+        .where(*scope, ExperimentArm.is_holdout.is_(True), eligible_sql(today))
+    )
+    a, scope = _assignments(experiment)
+    delivered = (
+        _branch("delivered", a)
+        .join(E, E.contact_id == a.contact_id)
+        .outerjoin(Survey, Survey.id == E.outbox_id)
+        .where(
+            *scope,
+            E.organization_id == org_id,
+            E.campaign_id == campaign_id,
+            E.kind == "sms_delivered",
+            or_(Survey.id.is_(None), Survey.purpose.not_in(NOT_CAMPAIGN_CONTENT)),
+        )
+    )
+    return [assigned, sent, eligible_today, delivered]
+
+
+def _event_branch(experiment: Experiment, outcome: OutcomeInfo):
+    """The contacts with an event of the outcome in their window (a row per event)."""
+    a, scope = _assignments(experiment)
     conditions = [
-        E.organization_id == f_org,
-        E.contact_id == A.contact_id,
+        *scope,
+        E.organization_id == experiment.organization_id,
         E.kind.in_(EVENT_KINDS[outcome.kind]),
-        _within(E.occurred_at, started, outcome.window_days),
+        _within(E.occurred_at, a, experiment.started_at, outcome.window_days),
     ]
     if outcome.kind == "clicked":
-        conditions.append(E.campaign_id == campaign_id)
-    return exists().where(*conditions)
+        conditions.append(E.campaign_id == experiment.campaign_id)
+    return _branch(f"ev_{outcome.code}", a).join(E, E.contact_id == a.contact_id).where(*conditions)
 
 
 def _question_ids(org_id: int, outcome: OutcomeInfo):
@@ -245,79 +312,91 @@ def _question_ids(org_id: int, outcome: OutcomeInfo):
     )
 
 
-def _first_answer(org_id: int, outcome: OutcomeInfo, started: datetime):
-    """The value of the contact's first answer to the outcome's question in the window."""
+def _answer_branch(experiment: Experiment, outcome: OutcomeInfo):
+    """Each contact's first answer (value) to the outcome's question in the window, from a
+    survey run started after time zero."""
     Ans, R, Run = SurveyAnswer, SurveyResponse, SurveyRun
-    return (
-        select(Ans.value_num)
+    org_id, started = experiment.organization_id, experiment.started_at
+    a, scope = _assignments(experiment)
+    rank = func.row_number().over(partition_by=a.contact_id, order_by=(Ans.answered_at, Ans.id))
+    ranked = (
+        select(
+            a.contact_id.label("contact_id"),
+            a.arm_id.label("arm_id"),
+            Ans.value_num.label("value"),
+            rank.label("rank"),
+        )
+        .join(Ans, Ans.contact_id == a.contact_id)
         .join(R, R.id == Ans.response_id)
         .join(Run, Run.id == R.run_id)
         .where(
+            *scope,
             Ans.organization_id == org_id,
-            Ans.contact_id == A.contact_id,
             Ans.question_id.in_(_question_ids(org_id, outcome)),
             Ans.skipped.is_(False),
             Ans.value_num.is_not(None),
-            _within(Ans.answered_at, started, outcome.window_days),
-            _after_t0(Run.starts_at, started),
+            _within(Ans.answered_at, a, started, outcome.window_days),
+            _after_t0(Run.starts_at, a, started),
         )
-        .order_by(Ans.answered_at, Ans.id)
-        .limit(1)
-        .correlate(A)
-        .scalar_subquery()
+        .subquery()
     )
+    return union_branch(
+        LAYOUT,
+        f"val_{outcome.code}",
+        contact_id=ranked.c.contact_id,
+        arm_id=ranked.c.arm_id,
+        value=ranked.c.value,
+    ).where(ranked.c.rank == 1)
 
 
 def contact_columns(experiment: Experiment, outcomes: list[OutcomeInfo], *, now, today: date):
     """SELECT, one row per assignment: arm, contact, stratum, assigned_at, the flow flags
     (eligible, delivered), per window whether it ended (m<days>) and per outcome its
-    event flag (ev_<code>) or, for survey items, the answer's value (val_<code>)."""
-    org_id, campaign_id = experiment.organization_id, experiment.campaign_id
+    event flag (ev_<code>) or, for survey items, the answer's value (val_<code>).
+
+    One UNION ALL of what is known about each contact (every branch an indexed join from
+    the experiment's assignments), grouped by contact: no join between derived tables,
+    whose plans go quadratic while a new experiment's tables have no statistics."""
     started = experiment.started_at
-    Out = OutboxMessage
-    Survey = aliased(OutboxMessage)
-    content_sent = exists().where(
-        Out.organization_id == org_id,
-        Out.campaign_id == campaign_id,
-        Out.contact_id == A.contact_id,
-        Out.purpose.not_in(NOT_CAMPAIGN_CONTENT),
-        Out.status.not_in(("canceled", "skipped")),
-    )
-    delivered = exists().where(
-        E.organization_id == org_id,
-        E.campaign_id == campaign_id,
-        E.kind == "sms_delivered",
-        E.contact_id == A.contact_id,
-        ~exists().where(Survey.id == E.outbox_id, Survey.purpose.in_(NOT_CAMPAIGN_CONTENT)),
-    )
-    columns = [
-        A.arm_id.label("arm_id"),
-        A.contact_id.label("contact_id"),
-        A.stratum.label("stratum"),
-        A.assigned_at.label("assigned_at"),
-        case(
-            (ExperimentArm.is_holdout.is_(True), _flag(eligible_sql(today))),
-            else_=_flag(content_sent),
-        ).label("eligible"),
-        _flag(delivered).label("delivered"),
-    ]
-    for days in sorted({o.window_days for o in outcomes}):
-        columns.append(_flag(_measurable(started, days, now)).label(f"m{days}"))
+    branches = _flow_branches(experiment, today)
     for o in outcomes:
-        measurable = _measurable(started, o.window_days, now)
         if o.kind == "survey_item":
-            value = case((measurable, _first_answer(org_id, o, started)))
+            branches.append(_answer_branch(experiment, o))
+        else:
+            branches.append(_event_branch(experiment, o))
+    h = union_all(*branches).subquery("known").c
+
+    def has(section: str):
+        return func.max(case((h.section == section, 1), else_=0))
+
+    columns = [
+        func.max(h.stratum).label("stratum"),
+        func.max(h.assigned_at).label("assigned_at"),
+        has("eligible").label("eligible"),
+        has("delivered").label("delivered"),
+    ]
+    for o in outcomes:
+        if o.kind == "survey_item":
+            value = func.max(case((h.section == f"val_{o.code}", h.value)))
             columns.append(value.label(f"val_{o.code}"))
         else:
-            event = _event_in_window(org_id, campaign_id, o, started)
-            columns.append(_flag(and_(measurable, event)).label(f"ev_{o.code}"))
-    return (
-        select(*columns)
-        .select_from(A)
-        .join(ExperimentArm, ExperimentArm.id == A.arm_id)
-        .join(Contact, Contact.id == A.contact_id)
-        .where(A.organization_id == org_id, A.experiment_id == experiment.id)
+            columns.append(has(f"ev_{o.code}").label(f"ev_{o.code}"))
+    c = (
+        select(h.contact_id.label("contact_id"), h.arm_id.label("arm_id"), *columns)
+        .group_by(h.contact_id, h.arm_id)
+        .subquery("per_contact_known")
+        .c
     )
+    result = [c.arm_id, c.contact_id, c.stratum, c.assigned_at, c.eligible, c.delivered]
+    for days in sorted({o.window_days for o in outcomes}):
+        result.append(_flag(_measurable(c.assigned_at, started, days, now)).label(f"m{days}"))
+    for o in outcomes:
+        measurable = _measurable(c.assigned_at, started, o.window_days, now)
+        if o.kind == "survey_item":
+            result.append(case((measurable, c[f"val_{o.code}"])).label(f"val_{o.code}"))
+        else:
+            result.append(_flag(and_(measurable, c[f"ev_{o.code}"] == 1)).label(f"ev_{o.code}"))
+    return select(*result)
 
 
 # --- exact figures -------------------------------------------------------------------------
@@ -405,7 +484,9 @@ def experiment_figures(experiment: Experiment, *, now: datetime, today: date):
             ]
         else:
             aggregates.append(func.sum(c[f"ev_{o.code}"]))
-    for arm_id, *values in db.session.execute(select(c.arm_id, *aggregates).group_by(c.arm_id)):
+    with without_nested_loops():
+        grouped = db.session.execute(select(c.arm_id, *aggregates).group_by(c.arm_id)).all()
+    for arm_id, *values in grouped:
         values = [v or 0 for v in values]
         for step, n in zip(FLOW_STEPS, values[:3], strict=True):
             f.flow[(step, arm_id)] = int(n)

@@ -5,6 +5,7 @@ Every expression here runs the same on SQLite and PostgreSQL; where the two diff
 """
 
 from collections.abc import Mapping
+from contextlib import contextmanager
 from datetime import date, timedelta
 
 from sqlalchemy import (
@@ -94,6 +95,24 @@ def allow_large_hash_aggregates() -> None:
     memory). SQLite has no such setting."""
     if is_postgres():
         db.session.execute(text("SET LOCAL work_mem = '64MB'"))
+
+
+@contextmanager
+def without_nested_loops():
+    """PostgreSQL: plan the statements inside with hash or merge joins only. A query that
+    joins every contact of a campaign or experiment to their events is then linear at
+    any size, while a nested loop chosen on missing statistics (new rows, before
+    autovacuum's ANALYZE) rescans an index per contact. SQLite has no such setting."""
+    if not is_postgres():
+        yield
+        return
+    previous = db.session.execute(text("SELECT current_setting('enable_nestloop')")).scalar()
+    db.session.execute(text("SET LOCAL enable_nestloop = off"))
+    try:
+        yield
+    finally:
+        restore = "on" if previous == "on" else "off"
+        db.session.execute(text(f"SET LOCAL enable_nestloop = {restore}"))
 
 
 def union_branch(layout: Mapping[str, type[TypeEngine]], section: str, **columns):
