@@ -316,8 +316,9 @@ def test_codebook_in_the_readers_language(world, client, make_user, login, langu
     if language == "en":
         assert rows[0][:2] == ["Code", "Meaning"]
         assert "Attended a workshop within 30 days" in text and "Primary outcome" in text
-    else:  # the fragment's Spanish reaches the catalog when the lead merges it
+    else:
         assert rows[0][:2] == ["Código", "Significado"]
+        assert "Asistió a un taller en 30 días" in text and "Resultado principal" in text
     assert f"{w.campaign.id}-codebook-{language}.csv" in response.headers["Content-Disposition"]
 
 
@@ -391,7 +392,7 @@ def test_report_page(world, client, make_user, login, language):
     if language == "en":
         assert "Participant flow" in html and "Primary" in html and 'lang="en' in html
     else:
-        assert 'lang="es-MX"' in html and "Total" in html
+        assert 'lang="es-MX"' in html and "Flujo de participantes" in html and "Principal" in html
     campaign_page = client.get(f"/reports/campaigns/{w.campaign.id}").get_data(as_text=True)
     assert f"/reports/experiments/{w.campaign.id}" in campaign_page
     listing = client.get("/reports/experiments").get_data(as_text=True)
