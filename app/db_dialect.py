@@ -5,7 +5,6 @@ one writer at a time (BEGIN IMMEDIATE takes the write lock) and ON CONFLICT too.
 here instead of testing the dialect name itself.
 """
 
-from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import insert as postgres_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -78,4 +77,4 @@ def commit_without_flush_wait() -> None:
     fraction of a second of such commits, never corrupts or reorders anything: for counters
     on a latency-sensitive path (a tracked link's clicks). SQLite: nothing to do."""
     if is_postgres():
-        db.session.execute(text("SET LOCAL synchronous_commit = off"))
+        db.session.connection().exec_driver_sql("SET LOCAL synchronous_commit = off")

@@ -248,6 +248,10 @@ def run_server(env: dict, module: str, tmp: str, name: str, phases: list) -> dic
             figures = offer(port, paths, clients, rate)
             time.sleep(1)
             figures["server"], _ = server_ms(log_path, offset)
+            # gunicorn recycles a worker after max_requests (app/gunicorn_conf.py): a new
+            # one imports the application again while requests wait.
+            tail = log_path.read_bytes()[offset:].decode("utf-8", "replace")
+            figures["restarts"] = tail.count("Booting worker")
             results[phase] = figures
         problems = [
             line
@@ -373,6 +377,7 @@ def run(backend: str, args) -> list[tuple]:
                 "",
                 None,
             ),
+            (f"{label}: workers recycled during the run", f"{figures['restarts']}", "", None),
             (
                 f"{label}: requests/s, errors",
                 f"{figures['rps']:,.0f}, {figures['errors']}",
