@@ -22,7 +22,14 @@ def _world(make_org, make_user):
     message = make_message(campaign)
     audience = make_audience(org, {}, name="Prepas Tijuana")
     contacts = [make_contact(org) for _ in range(12)]
-    return org, campaign, message, audience, contacts, make_user(org, role="coordinator")
+    return (
+        org,
+        campaign,
+        message,
+        audience,
+        contacts,
+        make_user(org, role="coordinator", language="en"),
+    )
 
 
 def _design(experiment) -> list:
@@ -194,7 +201,7 @@ def test_evaluators_read_without_texts_or_counts(client, login, make_org, make_u
         )
     )
     db.session.commit()
-    login(make_user(org, role="evaluator"))
+    login(make_user(org, role="evaluator", language="en"))
     page = client.get(f"/experiments/{experiment.id}")
     html = page.get_data(as_text=True)
     assert page.status_code == 200 and "Holdout" in html
