@@ -70,11 +70,3 @@ def write_lock_in_transaction() -> None:
         if not connection.connection.dbapi_connection.in_transaction:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
 
-
-def commit_without_flush_wait() -> None:
-    """PostgreSQL: the current transaction's COMMIT returns without waiting for its WAL to
-    reach the disk (SET LOCAL synchronous_commit = off). A server crash may lose the last
-    fraction of a second of such commits, never corrupts or reorders anything: for counters
-    on a latency-sensitive path (a tracked link's clicks). SQLite: nothing to do."""
-    if is_postgres():
-        db.session.connection().exec_driver_sql("SET LOCAL synchronous_commit = off")

@@ -10,22 +10,26 @@ database; SQLite with --backend sqlite): an organization allowing example.org, -
 contacts (bench/common.seed_contacts), one delivered campaign message each (sent an hour
 ago) and --links-per-contact tracked links in each copy (100,000 links by default).
 
-Three servers in turn, each gunicorn with the checked-in config (app/gunicorn_conf.py,
---workers workers × 2 threads), each offered --rate requests/s for --seconds, open loop
-(request i leaves at start + i / rate, from --clients threads on keep-alive connections),
-each request a different random link, with a phone browser's User-Agent:
+Two gunicorn servers with the checked-in config (app/gunicorn_conf.py, --workers workers
+× 2 threads) and three routes, each offered --rate requests/s for --seconds in all, open
+loop (request i leaves at start + i / rate, from --clients threads on keep-alive
+connections), each request a different random link, with a phone browser's User-Agent.
+The three take turns in --slices slices (rotating who goes first), so whatever else runs
+on the machine weighs on them alike:
 
 - reference: bench/links_reference.py, a minimal Flask route doing one raw SQL lookup by
   code and a 302 (no checks, nothing counted);
 - reference + count: the same, plus a raw `UPDATE ... clicks = clicks + 1`;
 - the app: wsgi:app with the production config, GET /l/<code> as it runs: the lookup
   (link, allow-list, language, when the message left), the preview/click decision, the
-  conditional UPDATE ... RETURNING and, as most requests here are first clicks, the
-  participation event.
+  UPDATE ... RETURNING and, as most requests here are first clicks, the participation
+  event (one statement with the UPDATE on PostgreSQL).
 
-Per server: client-side latency from each request's scheduled departure to its response
+Per route: client-side latency from each request's scheduled departure to its response
 (median, p95, p99: queueing included), server-side duration (gunicorn's access log %(M)s,
-whole milliseconds), the rate achieved, errors. Target: the app's client-side p95 < 20 ms
+whole milliseconds), gunicorn's CPU time per request (/proc: the master and its workers;
+PostgreSQL's own CPU is not in it), worker recycles (max_requests), the rate achieved,
+errors. Target: the app's client-side p95 < 20 ms
 at 200 requests/s on PostgreSQL. Afterwards the clicks and events are checked: every
 request counted once, one "clicked" event per link.
 """
@@ -223,6 +227,24 @@ def offer(port: int, paths: list[str], clients: int, rate: float) -> dict:
     return {"latencies": latencies, "errors": errors[0], "rps": len(paths) / elapsed}
 
 
+def tree_cpu(root: int) -> float:
+    """CPU seconds (user + system) used so far by `root` and its live child processes (the
+    gunicorn master and workers; a recycled worker's time leaves with it)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(entry) == root or int(fields[1]) == root:
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
 ACCESS = re.compile(r'"GET /[lu]/\w+" (\d{3}) \S+ (\d+)ms')
 
 
@@ -232,36 +254,64 @@ def server_ms(log_path: Path, offset: int) -> tuple[list[float], int]:
     return found, len(data)
 
 
-def run_server(env: dict, module: str, tmp: str, name: str, phases: list) -> dict:
-    """Start gunicorn serving `module`, offer each phase's paths; per phase the figures."""
-    log_path = Path(tmp) / f"{name}.log"
-    with open(log_path, "w") as log:
-        server = subprocess_start(env, module, log)
-    results = {}
-    try:
-        wait_until_up(int(env["GUNICORN_BIND"].rsplit(":", 1)[1]), server)
-        port = int(env["GUNICORN_BIND"].rsplit(":", 1)[1])
-        for phase, warm, paths, clients, rate in phases:
-            offer(port, warm, clients, rate)
-            time.sleep(0.5)
-            _, offset = server_ms(log_path, 0)
-            figures = offer(port, paths, clients, rate)
-            time.sleep(1)
-            figures["server"], _ = server_ms(log_path, offset)
-            # gunicorn recycles a worker after max_requests (app/gunicorn_conf.py): a new
-            # one imports the application again while requests wait.
-            tail = log_path.read_bytes()[offset:].decode("utf-8", "replace")
-            figures["restarts"] = tail.count("Booting worker")
-            results[phase] = figures
-        problems = [
-            line
-            for line in log_path.read_text(errors="replace").splitlines()
-            if " ERROR " in line or "Traceback" in line
-        ]
-        if problems:
-            print(f"[{name}] server errors: {len(problems)}: {problems[:3]}", flush=True)
-    finally:
-        stop_process(server)
+class Server:
+    """A gunicorn serving `module`, its access log and CPU time."""
+
+    def __init__(self, env: dict, module: str, tmp: str, name: str):
+        self.name, self.port = name, int(env["GUNICORN_BIND"].rsplit(":", 1)[1])
+        self.log_path = Path(tmp) / f"{name}.log"
+        with open(self.log_path, "w") as log:
+            self.process = subprocess_start(env, module, log)
+        wait_until_up(self.port, self.process)
+
+    def offset(self) -> int:
+        return len(self.log_path.read_bytes())
+
+    def since(self, offset: int) -> list[float]:
+        return server_ms(self.log_path, offset)[0]
+
+    def recycled(self) -> int:
+        """Workers booted after the first ones (gunicorn's max_requests recycling: a new
+        worker imports the application again, on the same CPUs)."""
+        return max(
+            0, self.log_path.read_text(errors="replace").count("Booting worker") - WORKERS[0]
+        )
+
+    def errors(self) -> list[str]:
+        text_ = self.log_path.read_text(errors="replace")
+        return [line for line in text_.splitlines() if " ERROR " in line or "Traceback" in line]
+
+    def stop(self) -> None:
+        stop_process(self.process)
+
+
+WORKERS = [4]
+
+
+def interleaved(phases: list, slices: int, clients: int, rate: float) -> dict:
+    """Offer each phase's paths in `slices` turns, the phases taking turns (rotating who
+    goes first), so the machine's other load falls on all of them alike."""
+    results = {
+        name: {"latencies": [], "server": [], "errors": 0, "cpu": 0.0, "n": 0, "s": 0.0}
+        for name, *_ in phases
+    }
+    for turn in range(slices):
+        order = phases[turn % len(phases) :] + phases[: turn % len(phases)]
+        for name, server, paths in order:
+            chunk = paths[turn::slices]
+            offset, cpu = server.offset(), tree_cpu(server.process.pid)
+            figures = offer(server.port, chunk, clients, rate)
+            time.sleep(0.3)
+            mine = results[name]
+            mine["cpu"] += tree_cpu(server.process.pid) - cpu
+            mine["server"] += server.since(offset)
+            mine["latencies"] += figures["latencies"]
+            mine["errors"] += figures["errors"]
+            mine["n"] += len(chunk)
+            mine["s"] += len(chunk) / figures["rps"]
+    for mine in results.values():
+        mine["rps"] = mine["n"] / mine["s"]
+        mine["cpu_ms"] = mine["cpu"] * 1000 / mine["n"]
     return results
 
 
@@ -311,6 +361,10 @@ def counted(app, codes: list[str]) -> dict:
     }
 
 
+def load_average() -> str:
+    return " ".join(open("/proc/loadavg").read().split()[:3])
+
+
 def run(backend: str, args) -> list[tuple]:
     with database(backend) as url, tempfile.TemporaryDirectory() as tmp:
         print(f"[{backend}] seeding {args.contacts:,} contacts and their links…", flush=True)
@@ -323,34 +377,45 @@ def run(backend: str, args) -> list[tuple]:
         # Each phase gets links of its own: the app's are all first clicks (the heavier path).
         ref_codes, count_codes = codes[: warm_n + n], codes[warm_n + n : 2 * (warm_n + n)]
         app_codes = codes[2 * (warm_n + n) : 3 * (warm_n + n)]
-        port = free_port()
-        env = server_env(url, port)
-        env.update(
-            {"GUNICORN_WORKERS": str(args.workers), "GUNICORN_THREADS": "2", "LOG_JSON": "0"}
-        )
-
-        def phase(name, prefix, some):
-            return (
-                name,
-                [f"/{prefix}/{c}" for c in some[:warm_n]],
-                [f"/{prefix}/{c}" for c in some[warm_n:]],
-                args.clients,
-                args.rate,
+        WORKERS[0] = args.workers
+        servers = []
+        try:
+            for module, name in (("links_reference:app", "reference"), ("wsgi:app", "app")):
+                env = server_env(url, free_port())
+                env.update(
+                    {
+                        "GUNICORN_WORKERS": str(args.workers),
+                        "GUNICORN_THREADS": "2",
+                        "LOG_JSON": "0",
+                    }
+                )
+                servers.append(Server(env, module, tmp, name))
+            reference, app_server = servers
+            phases = [
+                ("lookup", reference, [f"/l/{c}" for c in ref_codes]),
+                ("count", reference, [f"/u/{c}" for c in count_codes]),
+                ("app", app_server, [f"/l/{c}" for c in app_codes]),
+            ]
+            for _name, server, paths in phases:  # warm every worker
+                offer(server.port, paths[:warm_n], args.clients, args.rate)
+            phases = [(name, server, paths[warm_n:]) for name, server, paths in phases]
+            before = load_average()
+            print(
+                f"[{backend}] {n:,} requests at {args.rate:g}/s to each of the reference's "
+                f"two routes and the app, in {args.slices} turns (load {before})…",
+                flush=True,
             )
-
-        print(
-            f"[{backend}] reference server: {n:,} requests at {args.rate:g}/s, twice…", flush=True
-        )
-        reference = run_server(
-            env,
-            "links_reference:app",
-            tmp,
-            "reference",
-            [phase("lookup", "l", ref_codes), phase("count", "u", count_codes)],
-        )
-        print(f"[{backend}] the app: {n:,} requests at {args.rate:g}/s…", flush=True)
-        ours = run_server(env, "wsgi:app", tmp, "app", [phase("app", "l", app_codes)])["app"]
+            results = interleaved(phases, args.slices, args.clients, args.rate)
+            after = load_average()
+            recycled = {server.name: server.recycled() for server in servers}
+            for server in servers:
+                if server.errors():
+                    print(f"[{server.name}] server errors: {server.errors()[:3]}", flush=True)
+        finally:
+            for server in servers:
+                server.stop()
         recorded = counted(ready["app"], app_codes)
+    reference, ours = {"lookup": results["lookup"], "count": results["count"]}, results["app"]
 
     def ms(values, q):
         return f"{percentile(values, q):,.1f}"
@@ -358,6 +423,13 @@ def run(backend: str, args) -> list[tuple]:
     rows = [
         ("tracked links in the table", f"{ready['links']:,}", "", None),
         ("setup s", f"{ready['setup_s']:.1f}", "", None),
+        ("machine load average before / after", f"{before} / {after}", "", None),
+        (
+            "gunicorn workers recycled: reference / app",
+            f"{recycled['reference']} / {recycled['app']}",
+            "",
+            None,
+        ),
     ]
     for label, figures in (
         ("reference (raw lookup)", reference["lookup"]),
@@ -377,7 +449,7 @@ def run(backend: str, args) -> list[tuple]:
                 "",
                 None,
             ),
-            (f"{label}: workers recycled during the run", f"{figures['restarts']}", "", None),
+            (f"{label}: gunicorn CPU ms per request", f"{figures['cpu_ms']:.2f}", "", None),
             (
                 f"{label}: requests/s, errors",
                 f"{figures['rps']:,.0f}, {figures['errors']}",
@@ -417,6 +489,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--slices", type=int, default=6, help="turns the three phases take")
     parser.add_argument("--backend", choices=("postgresql", "sqlite"))
     args = parser.parse_args()
     backend = args.backend or ("postgresql" if postgres_url() else "sqlite")

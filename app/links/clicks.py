@@ -22,19 +22,18 @@ counter from 0 to 1 is the first click (row locks make exactly one request see 1
 arrive at once on PostgreSQL; SQLite has one writer) and records the participation event
 "clicked", unless another link of the same recipient and message was clicked before (a
 message with two links is one event; the same UPDATE returns that). On PostgreSQL the
-transaction's commit does not wait for the disk (db_dialect.commit_without_flush_wait):
-a server crash could lose the last fraction of a second of counts, the redirect never
-waits on a WAL flush.
+UPDATE and the event's INSERT are one statement, and the lookup also tells the commit not
+to wait for the disk: a visit is two statements and a COMMIT.
 """
 
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, exists, func, insert, select, update
+from sqlalchemy import bindparam, exists, func, insert, literal, select, update
 
 from app.contacts.models import Contact
-from app.db_dialect import commit_without_flush_wait
+from app.db_dialect import is_postgres
 from app.extensions import db
 from app.links.models import TrackedLink
 from app.links.text import CODE_ALPHABET, allowed_destination
@@ -128,11 +127,18 @@ _LOOKUP = (
     .outerjoin(OutboxMessage, OutboxMessage.id == _L.c.outbox_id)
     .where(_L.c.code == bindparam("code"))
 )
+# PostgreSQL: the same lookup also makes this transaction's commit return without waiting
+# for its WAL flush (set_config(..., true) is SET LOCAL): a server crash may lose the last
+# fraction of a second of counts, never corrupts; the redirect never waits on the disk.
+_LOOKUP_PG = _LOOKUP.add_columns(
+    func.set_config("synchronous_commit", "off", True).label("no_flush_wait")
+)
 _PREVIEW = update(_L).where(_L.c.id == bindparam("link_id")).values(previews=_L.c.previews + 1)
 # The participation event of a first click (what participation.services.record_event adds,
 # as one core INSERT: it is on the young person's path).
 assert "clicked" in KINDS
-_EVENT = insert(ParticipationEvent.__table__).values(kind="clicked", channel="web")
+_E = ParticipationEvent.__table__
+_EVENT = insert(_E).values(kind="clicked", channel="web")
 _OTHER = _L.alias("other")
 
 
@@ -160,16 +166,53 @@ def _click_statement(key: str):
     )
 
 
-_CLICK = {key: _click_statement(key) for key in ("message_id", "outbox_id")}
+def _click_and_record_statement(key: str):
+    """PostgreSQL: the click and a first click's event in one statement, `WITH hit AS
+    (UPDATE ... RETURNING ...) INSERT INTO participation_events SELECT ... FROM hit WHERE
+    first`, returning the event's id when there is one."""
+    hit = _click_statement(key).cte("hit")
+    columns = ("organization_id", "contact_id", "campaign_id", "message_id", "outbox_id")
+    source = select(
+        *(bindparam(f"e_{name}", type_=_E.c[name].type) for name in columns),
+        literal("clicked", _E.c.kind.type),
+        literal("web", _E.c.channel.type),
+        bindparam("now", type_=_E.c.occurred_at.type),
+    ).where(hit.c.clicks == 1, ~hit.c.clicked_before)
+    return (
+        insert(_E)
+        .from_select([*columns, "kind", "channel", "occurred_at"], source)
+        .returning(_E.c.id)
+    )
 
 
-def _click(row, now: datetime) -> tuple[int, bool]:
+KEYS = ("message_id", "outbox_id")
+_CLICK = {key: _click_statement(key) for key in KEYS}
+_CLICK_AND_RECORD = {key: _click_and_record_statement(key) for key in KEYS}
+
+
+def _click(row, now: datetime) -> bool:
+    """Count a click; True when it was the recipient's first on this message (its event is
+    recorded). One statement on PostgreSQL, two on SQLite (no data-modifying CTE)."""
     key = "message_id" if row.message_id is not None else "outbox_id"
     value = getattr(row, key)
     value = -1 if value is None else value  # a link of no known message: itself only
     params = {"link_id": row.id, "now": now, "p_contact": row.contact_id, "p_key": value}
-    clicks, clicked_before = db.session.connection().execute(_CLICK[key], params).one()
-    return clicks, bool(clicked_before)
+    event = {
+        "organization_id": row.organization_id,
+        "contact_id": row.contact_id,
+        "campaign_id": row.campaign_id,
+        "message_id": row.message_id,
+        "outbox_id": row.outbox_id,
+    }
+    conn = db.session.connection()
+    if is_postgres():
+        params.update({f"e_{name}": value for name, value in event.items()})
+        return conn.execute(_CLICK_AND_RECORD[key], params).first() is not None
+    clicks, clicked_before = conn.execute(_CLICK[key], params).one()
+    if clicks != 1 or clicked_before:
+        return False
+    conn.execute(_EVENT, {**event, "occurred_at": now})
+    return True
 
 
 @dataclass(frozen=True)
@@ -206,7 +249,7 @@ def follow(code: str, *, method: str, user_agent: str | None, now: datetime) -> 
         return Visit("unknown")
     # Core statements on the session's connection: the ORM adds nothing here but CPU.
     conn = db.session.connection()
-    row = conn.execute(_LOOKUP, {"code": code}).first()
+    row = conn.execute(_LOOKUP_PG if is_postgres() else _LOOKUP, {"code": code}).first()
     if row is None:
         db.session.rollback()
         return Visit("unknown")
@@ -217,25 +260,10 @@ def follow(code: str, *, method: str, user_agent: str | None, now: datetime) -> 
     if destination is None:
         db.session.rollback()
         return Visit("unavailable", language=row.language)
-    commit_without_flush_wait()  # counters: see db_dialect; the redirect never waits on disk
     if is_preview(method, user_agent, row, now):
         conn.execute(_PREVIEW, {"link_id": row.id})
         counted = "preview"
     else:
-        clicks, clicked_before = _click(row, now)
-        counted = "click"
-        if clicks == 1 and not clicked_before:
-            conn.execute(
-                _EVENT,
-                dict(
-                    organization_id=row.organization_id,
-                    contact_id=row.contact_id,
-                    campaign_id=row.campaign_id,
-                    message_id=row.message_id,
-                    outbox_id=row.outbox_id,
-                    occurred_at=now,
-                ),
-            )
-            counted = "first_click"
+        counted = "first_click" if _click(row, now) else "click"
     db.session.commit()
     return Visit("redirect", destination.url, row.language, counted)
