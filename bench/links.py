@@ -27,11 +27,11 @@ on the machine weighs on them alike:
 
 Per route: client-side latency from each request's scheduled departure to its response
 (median, p95, p99: queueing included), server-side duration (gunicorn's access log %(M)s,
-whole milliseconds), gunicorn's CPU time per request (/proc: the master and its workers;
-PostgreSQL's own CPU is not in it), worker recycles (max_requests), the rate achieved,
-errors. Target: the app's client-side p95 < 20 ms
-at 200 requests/s on PostgreSQL. Afterwards the clicks and events are checked: every
-request counted once, one "clicked" event per link.
+whole milliseconds), gunicorn's CPU time per request (/proc: the master, its workers and
+the recycled ones, booting included; PostgreSQL's own CPU is not in it), worker recycles
+(max_requests), the machine's load average, the rate achieved, errors. Target: the app's
+client-side p95 < 20 ms at 200 requests/s on PostgreSQL. Afterwards the clicks and events
+are checked: every request counted once, one "clicked" event per recipient and message.
 """
 
 import argparse
@@ -228,8 +228,8 @@ def offer(port: int, paths: list[str], clients: int, rate: float) -> dict:
 
 
 def tree_cpu(root: int) -> float:
-    """CPU seconds (user + system) used so far by `root` and its live child processes (the
-    gunicorn master and workers; a recycled worker's time leaves with it)."""
+    """CPU seconds (user + system) used so far by the gunicorn master `root`, its live
+    workers and the workers it has reaped (recycled ones: the master's children times)."""
     tick = os.sysconf("SC_CLK_TCK")
     total = 0.0
     for entry in os.listdir("/proc"):
@@ -240,7 +240,9 @@ def tree_cpu(root: int) -> float:
                 fields = f.read().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        if int(entry) == root or int(fields[1]) == root:
+        if int(entry) == root:
+            total += sum(int(x) for x in fields[11:15]) / tick
+        elif int(fields[1]) == root:
             total += (int(fields[11]) + int(fields[12])) / tick
     return total
 
