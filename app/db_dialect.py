@@ -69,4 +69,3 @@ def write_lock_in_transaction() -> None:
         connection = db.session.connection()
         if not connection.connection.dbapi_connection.in_transaction:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
-
