@@ -59,6 +59,33 @@ def _json_value(value):
     return value
 
 
+def _org_for_output(org_slug, output):
+    """The organization of --org, once --org and --format are valid (else exit 2)."""
+    if not org_slug:
+        _error(_("Give the organization's slug with --org."))
+    if output not in FORMATS:
+        _error(_("Unknown format %(format)s: use json or csv.", format=output))
+    try:
+        return organization_by_slug(org_slug)
+    except DomainError as error:
+        fail(error)
+
+
+def _owned_by_id(model, org, raw_id):
+    """The organization's row whose ID was typed, or None (not a number: none)."""
+    wanted = int(raw_id) if raw_id.isdigit() and len(raw_id) < 10 else -1
+    return db.session.scalar(
+        select(model).where(model.organization_id == org.id, model.id == wanted)
+    )
+
+
+def _echo_tables_csv(tables: dict) -> None:
+    """Every table one after another, each under a line with its key."""
+    for key, table in tables.items():
+        click.echo(f"# {key}")
+        click.echo(table_csv(table).lstrip("\ufeff"), nl=False)
+
+
 def _table_json(table) -> dict:
     keys = [c.key for c in table.spec.columns]
     rows = [dict(zip(keys, map(_json_value, row), strict=True)) for row in table.rows]
@@ -155,22 +182,10 @@ def survey(org_slug, survey_id, output):
     JSON carries every table of the results page; CSV every table one after another, each
     under a line with its key. Bad arguments exit with status 2 and change nothing.
     """
-    if not org_slug:
-        _error(_("Give the organization's slug with --org."))
-    if output not in FORMATS:
-        _error(_("Unknown format %(format)s: use json or csv.", format=output))
-    try:
-        org = organization_by_slug(org_slug)
-    except DomainError as error:
-        fail(error)
+    org = _org_for_output(org_slug, output)
     if not survey_id:
         _error(_("Give the survey's ID with --survey."))
-    found = db.session.scalar(
-        select(Survey).where(
-            Survey.organization_id == org.id,
-            Survey.id == (int(survey_id) if survey_id.isdigit() and len(survey_id) < 10 else -1),
-        )
-    )
+    found = _owned_by_id(Survey, org, survey_id)
     if found is None:
         _error(_("No survey %(id)s in organization %(slug)s.", id=survey_id, slug=org.slug))
     language = str(get_locale() or "es")
@@ -178,9 +193,7 @@ def survey(org_slug, survey_id, output):
     cells = survey_cells(figures, None, org.small_cell_threshold or 5)
     tables = survey_tables(figures, cells, found.id, language)
     if output == "csv":
-        for key, table in tables.items():
-            click.echo(f"# {key}")
-            click.echo(table_csv(table).lstrip("\ufeff"), nl=False)
+        _echo_tables_csv(tables)
         return
     document = {
         "organization": org.slug,
@@ -211,23 +224,10 @@ def experiment(org_slug, campaign_id, output, assignments):
     another, each under a line with its key, or with --assignments the de-identified
     assignments file. Bad arguments exit with status 2 and change nothing.
     """
-    if not org_slug:
-        _error(_("Give the organization's slug with --org."))
-    if output not in FORMATS:
-        _error(_("Unknown format %(format)s: use json or csv.", format=output))
-    try:
-        org = organization_by_slug(org_slug)
-    except DomainError as error:
-        fail(error)
+    org = _org_for_output(org_slug, output)
     if not campaign_id:
         _error(_("Give the campaign's ID with --campaign."))
-    campaign = db.session.scalar(
-        select(Campaign).where(
-            Campaign.organization_id == org.id,
-            Campaign.id
-            == (int(campaign_id) if campaign_id.isdigit() and len(campaign_id) < 10 else -1),
-        )
-    )
+    campaign = _owned_by_id(Campaign, org, campaign_id)
     if campaign is None:
         _error(_("No campaign %(id)s in organization %(slug)s.", id=campaign_id, slug=org.slug))
     found = experiment_of(campaign)
@@ -250,9 +250,7 @@ def experiment(org_slug, campaign_id, output, assignments):
         return
     tables = experiment_tables(figures, experiment_cells(figures, None), items)
     if output == "csv":
-        for key, table in tables.items():
-            click.echo(f"# {key}")
-            click.echo(table_csv(table).lstrip("\ufeff"), nl=False)
+        _echo_tables_csv(tables)
         return
     document = {
         "organization": org.slug,
