@@ -49,6 +49,7 @@ OPT_OUT_CHANNEL_LABELS = {
     "import": _l("CSV import"),
     "carrier": _l("Carrier report"),
     "coordinator": _l("Set by a coordinator"),
+    "whatsapp": _l("WhatsApp reply"),
 }
 # TRANSLATORS: age bands are shown as "12–14 years".
 AGE_BAND_LABELS = {band: _l("%(band)s years", band=band.replace("-", "–")) for band in AGE_BANDS}

@@ -12,7 +12,11 @@ GENDERS = ("female", "male", "nonbinary", "undisclosed")
 AGE_BANDS = ("12-14", "15-17", "18-24", "25-29")
 MINOR_AGE_BANDS = ("12-14", "15-17")
 CONSENT_SOURCES = ("workshop", "school", "web_form", "sms_keyword", "imported_list")
-OPT_OUT_CHANNELS = ("sms", "web", "import", "carrier", "coordinator")
+OPT_OUT_CHANNELS = ("sms", "web", "import", "carrier", "coordinator", "whatsapp")
+# The channels a contact can be reached on (the outbox's CHANNELS).
+CONTACT_CHANNELS = ("sms", "whatsapp")
+# Where a WhatsApp opt-in came from (WhatsApp's policy asks for opt-in to WhatsApp itself).
+WHATSAPP_OPT_IN_SOURCES = ("import", "form", "walk_in", "keyword", "whatsapp_message")
 
 
 class Contact(OrgOwned, db.Model):
@@ -54,6 +58,18 @@ class Contact(OrgOwned, db.Model):
     opt_out_reason: Mapped[str | None] = mapped_column(String(20))  # a code, set by staff
     undeliverable: Mapped[bool] = mapped_column(Boolean, default=False)
     undeliverable_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    # WhatsApp (issue 19). `preferred_channel` is where outreach goes; WhatsApp needs its own
+    # opt-in. `whatsapp_opted_out_at` stops WhatsApp only (an organization that keeps channel
+    # opt-outs apart); `opted_out_at` stops every channel. `whatsapp_unreachable_at`: Twilio
+    # said the number is not on WhatsApp (the contact is back on SMS). `last_whatsapp_in_at`:
+    # the contact's last WhatsApp message, which opens WhatsApp's 24-hour window.
+    preferred_channel: Mapped[str] = mapped_column(String(10), default="sms", server_default="sms")
+    whatsapp_opt_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    whatsapp_opt_in_source: Mapped[str | None] = mapped_column(String(20))
+    whatsapp_opted_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    whatsapp_unreachable_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_whatsapp_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)

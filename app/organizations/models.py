@@ -2,6 +2,7 @@ import secrets
 from datetime import datetime, time
 
 from sqlalchemy import Boolean, Integer, String, Text, Time
+from sqlalchemy import true as sa_true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
@@ -53,6 +54,22 @@ class Organization(db.Model):
     # (app/organizations/link_hosts.py), and how many days a recipient's link works.
     link_hosts: Mapped[str | None] = mapped_column(Text)
     link_expiry_days: Mapped[int] = mapped_column(Integer, default=90, server_default="90")
+    # WhatsApp (issue 19). The WhatsApp sender ("+52…" number registered with WhatsApp, or
+    # NULL: the Messaging Service / default sender). A WhatsApp send to a number that is not
+    # on WhatsApp falls back to SMS once (`whatsapp_fallback_sms`). Outside the 24-hour
+    # window with no approved template, a message goes by SMS ("sms") or waits ("hold").
+    # `opt_out_all_channels`: STOP/BAJA on either channel stops both (the default); off,
+    # STOP on WhatsApp stops WhatsApp only (STOP by SMS always stops everything).
+    whatsapp_sender: Mapped[str | None] = mapped_column(String(34))
+    whatsapp_fallback_sms: Mapped[bool] = mapped_column(
+        Boolean, default=True, server_default=sa_true()
+    )
+    whatsapp_no_template: Mapped[str] = mapped_column(
+        String(4), default="sms", server_default="sms"
+    )
+    opt_out_all_channels: Mapped[bool] = mapped_column(
+        Boolean, default=True, server_default=sa_true()
+    )
 
     def __repr__(self) -> str:
         return f"<Organization {self.slug}>"

@@ -21,8 +21,8 @@ from app.extensions import db
 from app.tenancy import OrgOwned
 from app.timeutil import UTCDateTime, utcnow
 
-# A message knows its channel (today SMS; WhatsApp is next) and its purpose.
-CHANNELS = ("sms",)
+# A message knows its channel and its purpose.
+CHANNELS = ("sms", "whatsapp")
 PURPOSES = (
     "campaign",
     "invitation",
@@ -136,6 +136,8 @@ class OutboxMessage(OrgOwned, db.Model):
     with_opt_out_notice: Mapped[bool] = mapped_column(Boolean, default=False)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     final_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # WhatsApp's "read" receipt (the status itself stays "delivered": read is not a rank).
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
@@ -164,6 +166,7 @@ class InboundMessage(OrgOwned, db.Model):
     )
     campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id", ondelete="SET NULL"))
     body: Mapped[str] = mapped_column(Text)
+    channel: Mapped[str] = mapped_column(String(10), default="sms", server_default="sms")
     intent: Mapped[str] = mapped_column(String(20))
     needs_review: Mapped[bool] = mapped_column(Boolean, default=False)
     reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
