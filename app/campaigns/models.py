@@ -97,6 +97,9 @@ class CampaignMessage(OrgOwned, db.Model):
     body_en: Mapped[str] = mapped_column(Text)
     # Plain web addresses in the texts become tracked short links too ({link:…} always do).
     track_links: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The WhatsApp template (its name: one approved row per language, app.whatsapp) sent to
+    # WhatsApp contacts outside the 24-hour window; None: the organization's no-template rule.
+    whatsapp_template_name: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     campaign: Mapped[Campaign] = relationship(back_populates="messages")

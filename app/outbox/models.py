@@ -92,6 +92,7 @@ class OutboxMessage(OrgOwned, db.Model):
         Index("ix_outbox_campaign_status", "campaign_id", "status"),
         # A send's next due message (the dashboard) without reading its other rows.
         Index("ix_outbox_send_status_due", "send_id", "status", "due_at"),
+        Index("uq_outbox_messages_fallback_of_id", "fallback_of_id", unique=True),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -138,6 +139,16 @@ class OutboxMessage(OrgOwned, db.Model):
     final_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # WhatsApp's "read" receipt (the status itself stays "delivered": read is not a rank).
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # What went on WhatsApp, decided when the row is prepared (app/outbox/channel_plan.py):
+    # "free_form" (inside the 24-hour window) or "template" (`content_sid` with
+    # `content_variables`, a JSON object). A row created to retry with a template (63016)
+    # carries "template" before its preparation. NULL for SMS.
+    whatsapp_form: Mapped[str | None] = mapped_column(String(10))
+    content_sid: Mapped[str | None] = mapped_column(String(34))
+    content_variables: Mapped[str | None] = mapped_column(Text)
+    # The WhatsApp row this one replaces (an SMS fallback, or a retry with a template): at
+    # most one per failed row (unique), so a retried callback or a crash can never double it.
+    fallback_of_id: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
