@@ -12,6 +12,9 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.utils import import_string
 
 from app import models, schedule, sqlite  # noqa: F401  (every table; SQLite connection settings)
+from app.api.problems import api_errors_or
+from app.api.routes import init_api
+from app.api.settings_routes import bp as api_keys_bp
 from app.auth.models import User
 from app.auth.routes import bp as auth_bp
 from app.campaigns import hooks as campaign_hooks  # noqa: F401  (outbox guard, HELP name)
@@ -114,8 +117,9 @@ def create_app(config_object="config.DevelopmentConfig") -> Flask:
     app.before_request(_reject_nul_bytes)
     app.before_request(apply_language_switch)
     app.after_request(lambda r: add_security_headers(r, hsts=app.config["SECURITY_HSTS"]))
-    app.register_error_handler(HTTPException, render_error)
-    app.register_error_handler(500, render_error)
+    # /api/v1 answers errors as problem details; every other page, as HTML.
+    app.register_error_handler(HTTPException, api_errors_or(render_error))
+    app.register_error_handler(500, api_errors_or(render_error))
 
     for blueprint in (
         main_bp,
@@ -137,8 +141,10 @@ def create_app(config_object="config.DevelopmentConfig") -> Flask:
         reports_bp,
         jobs_bp,
         links_bp,
+        api_keys_bp,
     ):
         app.register_blueprint(blueprint)
+    init_api(app)
     app.extensions["sms_gateway"] = build_gateway(app.config)
     app.extensions["template_gateway"] = build_template_gateway(app.config)
     app.extensions["maintenance_tasks"] = schedule.maintenance_tasks(app.config)

@@ -1,5 +1,6 @@
 """Imports every model so SQLAlchemy's metadata (and Alembic) sees all tables."""
 
+from app.api.models import ApiIdempotentRequest, ApiKey  # noqa: F401
 from app.auth.models import User  # noqa: F401
 from app.campaigns.models import Campaign, CampaignMessage, CampaignPlace  # noqa: F401
 from app.contacts.models import Audience, Contact, ContactImport, ContactTag  # noqa: F401
