@@ -24,6 +24,7 @@ from app.experiments.models import (  # noqa: F401
 from app.jobs.models import Job  # noqa: F401
 from app.links.models import TrackedLink  # noqa: F401
 from app.organizations.models import Organization  # noqa: F401
+from app.organizations.prices import ChannelPrice  # noqa: F401
 from app.outbox.models import EarlyStatusCallback, InboundMessage, OutboxMessage  # noqa: F401
 from app.outreach.models import CampaignEnrollment, OutreachSend  # noqa: F401
 from app.participation.attribution import OptOutAttribution  # noqa: F401

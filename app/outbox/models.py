@@ -3,6 +3,7 @@ provider callbacks that arrived early. Only app.outbox writes them (see app/outb
 anyone may read them."""
 
 from datetime import datetime
+from decimal import Decimal
 
 from sqlalchemy import (
     BigInteger,
@@ -10,6 +11,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    Numeric,
     String,
     Text,
     UniqueConstraint,
@@ -134,6 +136,11 @@ class OutboxMessage(OrgOwned, db.Model):
     error_code: Mapped[str | None] = mapped_column(String(12))
     error_message: Mapped[str | None] = mapped_column(String(200))
     segments: Mapped[int | None] = mapped_column(Integer)
+    # What the provider charged, when it said (Twilio's `price` on a message lookup: a
+    # negative amount as a string, e.g. "-0.00830"; here as a positive amount) and its
+    # currency (`price_unit`, e.g. "USD"). NULL: not known; reports estimate it instead.
+    price: Mapped[Decimal | None] = mapped_column(Numeric(10, 5))
+    price_unit: Mapped[str | None] = mapped_column(String(3))
     with_opt_out_notice: Mapped[bool] = mapped_column(Boolean, default=False)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     final_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
