@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import NamedTuple
 
-from app.messaging.gateway import SendResult, SentMessage, SmsError
+from app.messaging.gateway import SendResult, SentMessage, SmsError, whatsapp_address
 
 
 def new_message_sid() -> str:
@@ -28,6 +28,23 @@ class SentSms(NamedTuple):
     status_callback: str | None
     sid: str
     sender: str | None = None  # None: the configured default sender
+
+    @property
+    def channel(self) -> str:
+        return "sms"
+
+
+class SentWhatsApp(NamedTuple):
+    """A WhatsApp send (an SMS stays a 5-field SentSms, as tests compare it)."""
+
+    to: str  # E.164, without the "whatsapp:" prefix
+    body: str
+    status_callback: str | None
+    sid: str
+    sender: str | None = None
+    channel: str = "whatsapp"
+    content_sid: str | None = None  # a WhatsApp template
+    content_variables: str | None = None  # its variables (JSON object string)
 
 
 class FakeSmsGateway:
@@ -54,17 +71,39 @@ class FakeSmsGateway:
             self._failures.extend((e, sent) for e in errors)
 
     def send(
-        self, to: str, body: str, *, status_callback: str | None = None, sender: str | None = None
+        self,
+        to: str,
+        body: str,
+        *,
+        status_callback: str | None = None,
+        sender: str | None = None,
+        channel: str = "sms",
+        content_sid: str | None = None,
+        content_variables: str | None = None,
     ) -> SendResult:
         with self._lock:
             failure = self._failures.popleft() if self._failures else None
             if failure is None or failure[1]:
                 sid = new_message_sid()
-                self.sent.append(SentSms(to, body, status_callback, sid, sender))
+                self.sent.append(
+                    SentWhatsApp(
+                        to,
+                        body,
+                        status_callback,
+                        sid,
+                        sender,
+                        channel,
+                        content_sid,
+                        content_variables,
+                    )
+                    if channel == "whatsapp"
+                    else SentSms(to, body, status_callback, sid, sender)
+                )
                 self._records.append(
                     SentMessage(
                         sid=sid,
-                        to=to,
+                        # Twilio lists a WhatsApp message under its "whatsapp:" address.
+                        to=whatsapp_address(to) if channel == "whatsapp" else to,
                         status=self.status,
                         date_created=self.clock(),
                         body=body,
@@ -98,6 +137,10 @@ class FakeSmsGateway:
     def to(self, number: str) -> list[SentSms]:
         """Messages sent to one number."""
         return [s for s in self.sent if s.to == number]
+
+    def on(self, channel: str) -> list[SentSms]:
+        """Messages sent on one channel ("sms", "whatsapp")."""
+        return [s for s in self.sent if s.channel == channel]
 
     def reset(self) -> None:
         with self._lock:

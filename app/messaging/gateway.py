@@ -29,6 +29,31 @@ OPTED_OUT_CODES = frozenset({21610})  # recipient replied STOP to this sender/se
 UNDELIVERABLE_CODES = frozenset({21211, 21614})  # invalid 'To' number; not a mobile number
 RATE_LIMITED_CODE = 20429
 
+# WhatsApp (https://www.twilio.com/docs/whatsapp/api/error-code-mapping). Each may come back
+# at create (HTTP 4xx with the code) or, more often, later in a failed/undelivered status
+# callback's ErrorCode: both paths treat them alike (app/outbox/channel_plan.py).
+CHANNELS = ("sms", "whatsapp")
+WHATSAPP_PREFIX = "whatsapp:"
+# The number is not on WhatsApp: fall back to SMS once and use SMS from then on.
+#   63003 "Channel could not find To address" (WhatsApp 1006/1013/1021: inactive or invalid)
+#   63024 "Invalid message recipient" (WhatsApp 1002/1026: not a WhatsApp user, undeliverable)
+WHATSAPP_NOT_ON_CODES = frozenset({63003, 63024})
+# WhatsApp cannot deliver this message to this user now, though the number may be on it:
+#   63032 "cannot send this message to this user because of a WhatsApp limitation" (472).
+# Fall back to SMS once, but keep WhatsApp for the contact.
+WHATSAPP_UNREACHABLE_CODES = WHATSAPP_NOT_ON_CODES | frozenset({63032})
+# 63016 "Failed to send freeform message because you are outside the allowed window" (470):
+# send it again as the approved template, else the organization's no-template rule.
+WHATSAPP_WINDOW_CODE = 63016
+# Not listed on purpose: 63014 (the user blocked the business on WhatsApp: no SMS behind
+# their back), 63018 (rate limit: retried like 20429 by the dispatcher's backoff).
+
+
+def whatsapp_address(number: str) -> str:
+    """ "+5216641234567" -> "whatsapp:+5216641234567" (unchanged when already prefixed)."""
+    return number if number.startswith(WHATSAPP_PREFIX) else WHATSAPP_PREFIX + number
+
+
 # An organization's own sender: an E.164 number or a Messaging Service SID (Twilio's pattern).
 _E164 = re.compile(r"\+[1-9]\d{7,14}")
 _MESSAGING_SERVICE_SID = re.compile(r"MG[0-9a-fA-F]{32}")
@@ -119,16 +144,29 @@ class SmsGateway(Protocol):
     name: str
 
     def send(
-        self, to: str, body: str, *, status_callback: str | None = None, sender: str | None = None
+        self,
+        to: str,
+        body: str,
+        *,
+        status_callback: str | None = None,
+        sender: str | None = None,
+        channel: str = "sms",
+        content_sid: str | None = None,
+        content_variables: str | None = None,
     ) -> SendResult:
-        """Send one SMS.
+        """Send one SMS, or one WhatsApp message.
 
         Args:
-            to: recipient in E.164 (e.g. "+5216641234567").
-            body: the rendered text.
+            to: recipient in E.164 (e.g. "+5216641234567"), without any "whatsapp:" prefix.
+            body: the rendered text (ignored when `content_sid` is given).
             status_callback: absolute URL the provider POSTs status changes to.
-            sender: the organization's own sender (`Organization.sms_sender`: an E.164
-                number or a Messaging Service SID); None sends from the configured default.
+            sender: the organization's own sender (`Organization.sms_sender`, or for
+                WhatsApp `Organization.whatsapp_sender`: an E.164 number or a Messaging
+                Service SID); None sends from the configured default.
+            channel: "sms" or "whatsapp" (Twilio: `whatsapp:`-prefixed To and From numbers).
+            content_sid: an approved WhatsApp template (Content API "HX…" SID).
+            content_variables: the template's variables as a JSON object string
+                ('{"1": "Ana"}'), sent with `content_sid`.
 
         Raises:
             RetryableSmsError, OutcomeUnknownSmsError, PermanentSmsError (all `SmsError`).

@@ -17,7 +17,15 @@ class SimulatorGateway:
     name = "simulator"
 
     def send(
-        self, to: str, body: str, *, status_callback: str | None = None, sender: str | None = None
+        self,
+        to: str,
+        body: str,
+        *,
+        status_callback: str | None = None,
+        sender: str | None = None,
+        channel: str = "sms",
+        content_sid: str | None = None,
+        content_variables: str | None = None,
     ) -> SendResult:
         return SendResult(sid=new_message_sid(), status="sent", num_segments=None)
 

@@ -60,6 +60,7 @@ from app.messaging.gateway import (
     SentMessage,
     SmsError,
     sender_kind,
+    whatsapp_address,
 )
 from app.messaging.templates import (
     BUSY,
@@ -287,10 +288,25 @@ class TwilioGateway:
         return next(iter(self._sender.values()))
 
     def send(
-        self, to: str, body: str, *, status_callback: str | None = None, sender: str | None = None
+        self,
+        to: str,
+        body: str,
+        *,
+        status_callback: str | None = None,
+        sender: str | None = None,
+        channel: str = "sms",
+        content_sid: str | None = None,
+        content_variables: str | None = None,
     ) -> SendResult:
         """Create one message. See `SmsGateway.send`."""
         kwargs = {"to": to, "body": body, **(self._sender_of(sender) if sender else self._sender)}
+        if channel == "whatsapp":
+            kwargs = self._whatsapp(kwargs)
+        if content_sid:  # a template: its content and variables instead of a body
+            del kwargs["body"]
+            kwargs["content_sid"] = content_sid
+            if content_variables:
+                kwargs["content_variables"] = content_variables
         if status_callback:
             kwargs["status_callback"] = status_callback
         try:
@@ -308,6 +324,15 @@ class TwilioGateway:
         )
         logger.debug("SMS to %s: %s %s", self._who(to), result.sid, result.status)
         return result
+
+    @staticmethod
+    def _whatsapp(kwargs: dict) -> dict:
+        """WhatsApp addresses: "whatsapp:+52…" To and From; a Messaging Service stays as is
+        (Twilio picks its WhatsApp sender)."""
+        kwargs = dict(kwargs, to=whatsapp_address(kwargs["to"]))
+        if "from_" in kwargs:
+            kwargs["from_"] = whatsapp_address(kwargs["from_"])
+        return kwargs
 
     @staticmethod
     def _sender_of(sender: str) -> dict:

@@ -20,6 +20,7 @@ from sqlalchemy import (
     ARRAY,
     Boolean,
     Integer,
+    String,
     all_,
     any_,
     bindparam,
@@ -35,7 +36,7 @@ from app.contacts.models import Contact
 from app.db_dialect import is_postgres, lock_for_write
 from app.extensions import db
 from app.organizations.models import Organization
-from app.outbox import finalizers, guards
+from app.outbox import channel_plan, finalizers, guards
 from app.outbox.models import (
     ANSWERS,
     CAPPED_PURPOSES,
@@ -67,6 +68,9 @@ class Prepared:
     worker_id: str
     lease_expires_at: datetime
     sender: str | None = None  # the organization's own number or Messaging Service, if any
+    channel: str = "sms"  # "whatsapp": `content_sid` (a template) or free-form `body`
+    content_sid: str | None = None
+    content_variables: str | None = None  # JSON object string
 
 
 def _among(column, values: list, *, negate: bool = False):
@@ -235,6 +239,7 @@ def prepare_batch(ids: list[int], *, worker_id: str, now: datetime) -> list[Prep
     longest = max(max(o.cap_days, 1) for o in orgs.values())
     recent, ever = _history(contact_ids, now - timedelta(days=longest), [r.id for r in rows])
 
+    templates = _templates(rows, contacts, now)
     notices, marks, held, fresh = {}, [], [], []
     for row in rows:
         contact, org = contacts[row.contact_id], orgs[row.organization_id]
@@ -260,6 +265,19 @@ def prepare_batch(ids: list[int], *, worker_id: str, now: datetime) -> list[Prep
                 )
             )
             continue
+        if _needs_plan(row):
+            way = channel_plan.plan(row, contact, org, now, templates.get(row.id))
+            if way.held_reason:
+                held.append(
+                    dict(p_id=row.id, p_status="held", p_due=row.due_at, p_reason=way.held_reason)
+                )
+                held[-1]["p_final"] = None
+                continue
+            channel, form = way.channel, way.form
+            content_sid, content_variables = way.content_sid, way.content_variables
+        else:  # prepared before: it keeps what it was given
+            channel, form = row.channel or "sms", row.whatsapp_form
+            content_sid, content_variables = row.content_sid, row.content_variables
         body, notice = row.body, row.with_opt_out_notice
         if row.purpose not in ANSWERS:
             final_text = row.prepared_at is not None  # prepared before: its text is fixed
@@ -269,7 +287,17 @@ def prepare_batch(ids: list[int], *, worker_id: str, now: datetime) -> list[Prep
                 body, notice = f"{row.body}\n{notices[row.language]}", True
             ever.add(contact.id)
             recent[contact.id].append(now)
-        marks.append(dict(p_id=row.id, p_body=body, p_notice=notice))
+        marks.append(
+            dict(
+                p_id=row.id,
+                p_body=body,
+                p_notice=notice,
+                p_channel=channel,
+                p_form=form,
+                p_content_sid=content_sid,
+                p_content_variables=content_variables,
+            )
+        )
         if row.prepared_at is None:  # its first preparation: features finalize the text
             fresh.append((row, marks[-1]))
         ready.append(
@@ -284,7 +312,10 @@ def prepare_batch(ids: list[int], *, worker_id: str, now: datetime) -> list[Prep
                 row.workshop_id,
                 worker_id,
                 row.lease_expires_at,
-                org.sms_sender,
+                (org.whatsapp_sender if channel == "whatsapp" else org.sms_sender),
+                channel,
+                content_sid,
+                content_variables,
             )
         )
     ready = _finalize_texts(fresh, ready, now)
@@ -295,6 +326,36 @@ def prepare_batch(ids: list[int], *, worker_id: str, now: datetime) -> list[Prep
 
 
 _OUTBOX = OutboxMessage.__table__
+
+
+def _needs_plan(row) -> bool:
+    """Its first preparation, or a replacement of a failed WhatsApp row (channel_plan.py)."""
+    return row.prepared_at is None or row.fallback_of_id is not None
+
+
+def _templates(rows, contacts: dict, now: datetime) -> dict:
+    """{row id: TemplateChoice} for the WhatsApp rows outside the window (one lookup)."""
+    asking = []
+    for row in rows:
+        contact = contacts[row.contact_id]
+        if (
+            _needs_plan(row)
+            and channel_plan.wanted_channel(row, contact) == "whatsapp"
+            and channel_plan.needs_template(row, contact, now)
+        ):
+            asking.append(
+                channel_plan.TemplateRequest(
+                    row.id,
+                    row.organization_id,
+                    row.contact_id,
+                    row.campaign_id,
+                    row.message_id,
+                    row.workshop_id,
+                    row.language,
+                    row.purpose,
+                )
+            )
+    return channel_plan.pick_templates(asking, now)
 
 
 def _finalize_texts(fresh: list, ready: list[Prepared], now: datetime) -> list[Prepared]:
@@ -365,19 +426,45 @@ def _mark_prepared(marks: list[dict], now: datetime) -> None:
             update(table)
             .where(table.c.id == bindparam("p_id"))
             .values(
-                prepared_at=now, body=bindparam("p_body"), with_opt_out_notice=bindparam("p_notice")
+                prepared_at=now,
+                body=bindparam("p_body"),
+                with_opt_out_notice=bindparam("p_notice"),
+                channel=bindparam("p_channel"),
+                whatsapp_form=bindparam("p_form"),
+                content_sid=bindparam("p_content_sid"),
+                content_variables=bindparam("p_content_variables"),
             ),
             marks,
         )
         return
-    rows = unnested(("id", Integer), ("body", table.c.body.type), ("notice", Boolean))
+    rows = unnested(
+        ("id", Integer),
+        ("body", table.c.body.type),
+        ("notice", Boolean),
+        ("channel", String),
+        ("form", String),
+        ("content_sid", String),
+        ("content_variable", table.c.content_variables.type),
+    )
     db.session.execute(
         update(table)
         .where(table.c.id == rows.c.id)
-        .values(prepared_at=now, body=rows.c.body, with_opt_out_notice=rows.c.notice),
+        .values(
+            prepared_at=now,
+            body=rows.c.body,
+            with_opt_out_notice=rows.c.notice,
+            channel=rows.c.channel,
+            whatsapp_form=rows.c.form,
+            content_sid=rows.c.content_sid,
+            content_variables=rows.c.content_variable,
+        ),
         dict(
             p_ids=[m["p_id"] for m in marks],
             p_bodys=[m["p_body"] for m in marks],
             p_notices=[m["p_notice"] for m in marks],
+            p_channels=[m["p_channel"] for m in marks],
+            p_forms=[m["p_form"] for m in marks],
+            p_content_sids=[m["p_content_sid"] for m in marks],
+            p_content_variables=[m["p_content_variables"] for m in marks],
         ),
     )

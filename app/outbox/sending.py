@@ -31,7 +31,12 @@ from sqlalchemy import Integer, String, and_, bindparam, exists, func, or_, sele
 
 from app.contacts.models import Contact
 from app.extensions import db
-from app.messaging.gateway import PermanentSmsError, RetryableSmsError, SmsError
+from app.messaging.gateway import (
+    PermanentSmsError,
+    RetryableSmsError,
+    SmsError,
+    whatsapp_address,
+)
 from app.organizations.models import Organization
 from app.outbox import guards
 from app.outbox.dispatch import DispatchSettings, backoff_delay, known_sids
@@ -590,7 +595,19 @@ def send_prepared(
 def _call(gateway, item: Prepared, status_callback: str | None, latency):
     called = time.monotonic()
     try:
-        return gateway.send(item.to, item.body, status_callback=status_callback, sender=item.sender)
+        if item.channel == "sms":  # the SMS call stays as it always was
+            return gateway.send(
+                item.to, item.body, status_callback=status_callback, sender=item.sender
+            )
+        return gateway.send(
+            item.to,
+            item.body,
+            status_callback=status_callback,
+            sender=item.sender,
+            channel=item.channel,
+            content_sid=item.content_sid,
+            content_variables=item.content_variables,
+        )
     finally:
         if latency is not None:
             latency.observe(time.monotonic() - called)
@@ -715,8 +732,9 @@ def reconcile_unknown(*, gateway, clock, settings: DispatchSettings, limit: int 
     )
     by_phone: dict[str, list] = defaultdict(list)
     for row in rows:
-        if phones.get(row.contact_id):
-            by_phone[phones[row.contact_id]].append(row)
+        if phones.get(row.contact_id):  # a WhatsApp message is listed under its address
+            phone = phones[row.contact_id]
+            by_phone[whatsapp_address(phone) if row.channel == "whatsapp" else phone].append(row)
         else:  # erased meanwhile: nothing to look up; it escalates if never resolved
             counts["pending"] += 1
     default_sender = getattr(gateway, "sender", None)
@@ -748,7 +766,13 @@ def reconcile_unknown(*, gateway, clock, settings: DispatchSettings, limit: int 
         taken = known_sids([m.sid for m in found])
         # One phone can hold rows of several organizations, each with its own sender.
         for sender, rows_ in _group(
-            same_phone, lambda r: own_senders.get(r.organization_id) or default_sender
+            same_phone,
+            # WhatsApp: the address already tells the channel; its sender is not compared.
+            lambda r: (
+                None
+                if r.channel == "whatsapp"
+                else own_senders.get(r.organization_id) or default_sender
+            ),
         ):
             free = [
                 m

@@ -7,6 +7,7 @@ from sqlalchemy import delete, select, update
 from app.contacts.models import Contact
 from app.contacts.services import mark_opted_out
 from app.extensions import db
+from app.outbox import channel_plan
 from app.outbox.models import (
     ANSWERS,
     FINAL_STATUSES,
@@ -103,6 +104,9 @@ def set_final_status(
         if error_code and row.contact_id is not None:  # not a staff alert
             contact = db.session.get(Contact, row.contact_id)
             flag_contact_from_error(contact, error_code, now=now)
+            if row.channel == "whatsapp" and status != "delivered":
+                # Not on WhatsApp -> SMS once; outside the window -> the template.
+                channel_plan.after_failure(row, error_code, now=now)
     return True
 
 
