@@ -14,6 +14,7 @@ from app.extensions import db
 from app.organizations.models import Organization
 from app.outbox import api as outbox
 from app.outbox.encoding import analyze
+from app.outbox.inbound import reply_channel
 from app.outbox.timing import next_allowed, org_window, rules_for
 
 ANSWER_AT_ONCE = timedelta(hours=1)
@@ -55,6 +56,9 @@ def send_reply(contact: Contact, body: str, *, user, now: datetime, case: Case |
         body=body,
         due_at=due,
         now=now,
+        # Back on WhatsApp when that is the contact's channel or its last message came
+        # from there within WhatsApp's window (issue 19).
+        channel=reply_channel(contact, now=now),
         campaign_id=conversation.campaign_id,
     )
     conversation.last_reply_at = conversation.last_at = now

@@ -18,6 +18,7 @@ from app.extensions import db
 from app.organizations.models import Organization
 from app.outbox import api as outbox
 from app.outbox import keywords
+from app.outbox.inbound import reply_channel
 from app.outbox.models import OutboxMessage
 from app.outbox.text import sms_text
 from app.participation.services import record_event
@@ -167,6 +168,7 @@ def auto_reply(case: Case, contact: Contact, *, now: datetime) -> bool:
         body=sms_text("crisis_reply", contact.language, org=org.name),
         due_at=now,
         now=now,
+        channel=reply_channel(contact, now=now),  # where the message came in (issue 19)
         campaign_id=case.campaign_id,
     )
     log(case, "auto_replied", now=now)

@@ -7,6 +7,9 @@ ignored), in English (Twilio's defaults) and Spanish (ours):
   BAJA ALTO CANCELAR PARAR DETENER "NO MAS"
 - opt_in: START UNSTOP ALTA
 - help: HELP INFO AYUDA
+- whatsapp_opt_in: WHATSAPP "WHATS APP" WHATS WA WASAP (the same words in both languages):
+  the contact asks for our messages on WhatsApp (issue 19); WhatsApp's policy asks for an
+  opt-in to WhatsApp itself, and this is one (source "keyword").
 - rsvp_yes / rsvp_no: SI, SÍ, YES, Y / NO, optionally followed by a 4-digit workshop code
   ("SI 4821", "si4821", "Yes, 4821", "sí #4821", "NO 4821"); a bare code-less reply has
   `code=None` (the workshop service resolves it against the contact's open invitations).
@@ -24,8 +27,8 @@ contact's opt-out state, decides, and `is_twilio_opt_in(intent)` tells whether T
 treated the message as an opt-in. "SI" is not a Twilio keyword and does not opt anyone in.
 
 Extending: `register(matcher, priority=...)` adds a function `matcher(normalized_text) ->
-Intent | None`. Matchers run by ascending priority (built-ins: opt-in 10, help 20, RSVP 30,
-stop_request 90; registered ones default to 100), then `other`.
+Intent | None`. Matchers run by ascending priority (built-ins: opt-in 10, WhatsApp opt-in 15,
+help 20, RSVP 30, stop_request 90; registered ones default to 100), then `other`.
 """
 
 import re
@@ -34,6 +37,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 OPT_OUT, OPT_IN, HELP = "opt_out", "opt_in", "help"
+WHATSAPP_OPT_IN = "whatsapp_opt_in"
 RSVP_YES, RSVP_NO = "rsvp_yes", "rsvp_no"
 STOP_REQUEST, OTHER = "stop_request", "other"
 
@@ -58,6 +62,8 @@ OPT_OUT_KEYWORDS = frozenset(
 )
 OPT_IN_KEYWORDS = frozenset({"START", "UNSTOP", "ALTA"})
 HELP_KEYWORDS = frozenset({"HELP", "INFO", "AYUDA"})
+# Not Twilio keywords: Twilio's STOP/START handling ignores them, so we always answer.
+WHATSAPP_OPT_IN_KEYWORDS = frozenset({"WHATSAPP", "WHATS APP", "WHATS", "WA", "WASAP"})
 
 
 @dataclass(frozen=True)
@@ -219,6 +225,7 @@ def unregister(matcher: Matcher) -> None:
 
 
 register(_exact(OPT_IN, OPT_IN_KEYWORDS), priority=10)
+register(_exact(WHATSAPP_OPT_IN, WHATSAPP_OPT_IN_KEYWORDS), priority=15)
 register(_exact(HELP, HELP_KEYWORDS), priority=20)
 register(_rsvp, priority=30)
 register(_stop_request, priority=90)

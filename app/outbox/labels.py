@@ -45,12 +45,15 @@ INTENT_LABELS = {
     "opt_out": _l("Opt-out"),
     "opt_in": _l("Opt-in"),
     "help": _l("Help"),
+    "whatsapp_opt_in": _l("WhatsApp opt-in"),
     "rsvp_yes": _l("RSVP yes"),
     "rsvp_no": _l("RSVP no"),
     "stop_request": _l("Asks to stop (review)"),
     "survey_answer": _l("Survey answer"),
     "other": _l("Reply"),
 }
+# The channel a message came in or went out on (the thread's badge).
+CHANNEL_LABELS = {"sms": _l("SMS"), "whatsapp": _l("WhatsApp")}
 STATUS_BADGE = {
     "delivered": "ok",
     "sent": "ok",
@@ -70,4 +73,5 @@ def outbox_labels() -> dict:
         "skip_reason_label": lambda s: SKIP_REASON_LABELS.get(s, s) if s else "",
         "intent_label": lambda s: INTENT_LABELS.get(s, s),
         "status_badge": lambda s: STATUS_BADGE.get(s, ""),
+        "channel_label": lambda s: CHANNEL_LABELS.get(s, s),
     }

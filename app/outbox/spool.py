@@ -68,11 +68,14 @@ def _process(entry: dict) -> str:
         return receive_sms(
             sid=fields["MessageSid"],
             from_number=fields["From"],
-            body=fields["Body"],
+            # A tapped button's Body is its text; ButtonText when a provider leaves Body out.
+            body=fields["Body"] or fields.get("ButtonText", ""),
             to_number=fields["To"] or None,
             messaging_service_sid=fields["MessagingServiceSid"] or None,
             now=received_at,
             provider_answers_keywords=getattr(gateway, "answers_standard_keywords", False),
+            # Entries spooled before WhatsApp have no button fields.
+            button_payload=fields.get("ButtonPayload") or None,
         )
     if entry["kind"] == "status":
         changed = apply_status_callback(

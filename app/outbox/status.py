@@ -37,6 +37,9 @@ TWILIO_TO_OUTBOX = {
     "canceled": "canceled",
     "read": "delivered",
 }
+# WhatsApp's "read" is not a rank of its own: the row is (at least) delivered, and its first
+# read is recorded in `read_at`. A callback kept early keeps "read" as its status.
+READ = "read"
 
 
 def cancel_pending_for_contact(contact_id: int, *, reason: str, now: datetime) -> int:
@@ -110,6 +113,20 @@ def set_final_status(
     return True
 
 
+def apply_status(
+    row: OutboxMessage, status: str, *, now: datetime, error_code: str | None = None
+) -> bool:
+    """`set_final_status`, where `status` may also be READ: the first read is recorded in
+    `read_at` (a read arriving before "delivered" makes the row delivered too; a later or
+    repeated one changes nothing). Returns whether anything changed."""
+    if status != READ:
+        return set_final_status(row, status, now=now, error_code=error_code)
+    first_read = row.read_at is None
+    if first_read:
+        row.read_at = now
+    return set_final_status(row, "delivered", now=now) or first_read
+
+
 def _already_kept(sid: str, status: str, error_code: str | None) -> bool:
     return (
         db.session.scalar(
@@ -131,7 +148,8 @@ def apply_status_callback(
     sid: str, twilio_status: str, error_code: str | None, *, now: datetime
 ) -> bool:
     """Apply a Twilio status callback; idempotent, never moves a message backwards."""
-    status = TWILIO_TO_OUTBOX.get((twilio_status or "").lower())
+    twilio_status = (twilio_status or "").lower()
+    status = READ if twilio_status == READ else TWILIO_TO_OUTBOX.get(twilio_status)
     if status is None or not sid:
         return False
     row = db.session.scalar(
@@ -149,7 +167,7 @@ def apply_status_callback(
         )
         db.session.commit()
         return False
-    changed = set_final_status(row, status, now=now, error_code=error_code or None)
+    changed = apply_status(row, status, now=now, error_code=error_code or None)
     db.session.commit()
     return changed
 
@@ -182,7 +200,7 @@ def apply_early_callbacks(*, now: datetime, limit: int = 500) -> int:
         row = db.session.scalar(
             select(OutboxMessage).where(OutboxMessage.id == outbox_id).with_for_update()
         )
-        applied += set_final_status(
+        applied += apply_status(
             row, callback.status, now=callback.received_at, error_code=callback.error_code
         )
         db.session.commit()

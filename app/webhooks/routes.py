@@ -41,15 +41,17 @@ def inbound():
         abort(400)
     # `To` (and the Messaging Service) say which organization was written to (inbound.py).
     # Twilio never retries an inbound webhook: 200 only once it is stored or spooled.
-    spool.accept(
-        "inbound",
-        {
-            "MessageSid": sid,
-            "From": request.form["From"][:32],
-            "To": request.form.get("To", "")[:34],
-            "Body": request.form.get("Body", "")[:1600],
-            "MessagingServiceSid": request.form.get("MessagingServiceSid", "")[:34],
-        },
-        received_at=utcnow(),
-    )
+    # WhatsApp arrives here too: From/To are "whatsapp:+52…" (the prefix is 9 more
+    # characters), and a tapped quick-reply button adds ButtonPayload/ButtonText.
+    fields = {
+        "MessageSid": sid,
+        "From": request.form["From"][:41],
+        "To": request.form.get("To", "")[:43],
+        "Body": request.form.get("Body", "")[:1600],
+        "MessagingServiceSid": request.form.get("MessagingServiceSid", "")[:34],
+    }
+    for name in ("ButtonPayload", "ButtonText"):
+        if request.form.get(name):
+            fields[name] = request.form[name][:200]
+    spool.accept("inbound", fields, received_at=utcnow())
     return Response(EMPTY_TWIML, 200, mimetype="text/xml")
