@@ -16,6 +16,14 @@ Messages, with Twilio's validation errors, JSON error bodies and paging shape. E
 is served by its own thread (HTTP/1.1 keep-alive), so `latency` applies per request and
 concurrent requests overlap, like the real API. Run it alone with `python -m tests.fake_twilio`.
 
+WhatsApp (issue 19): `whatsapp:`-prefixed To/From, ContentSid + ContentVariables (no Body
+needed), and WhatsApp's refusals. `fake.whatsapp_inbound(number, at)` tells it the number's
+last WhatsApp message (the 24-hour window); `fake.not_on_whatsapp(number)` makes a number
+unknown to WhatsApp. Like Twilio, both are accepted at create and fail afterwards: the
+message's status is "failed" with ErrorCode 63016 (free-form outside the window) or 63003,
+and `emit_status_callbacks` reports that failure. `sync=True` refuses the create itself
+instead (HTTP 400 with the code). `read` callbacks carry ChannelPrefix and EventType=READ.
+
 Faults (`inject`): RATE_LIMIT (429/20429, not processed), SERVER_ERROR (500/20500, not
 created unless record=True), HANG (created, then no answer: the client's read timeout fires),
 DROP (created, then the connection is closed without an answer), STALL_BODY (created, headers
@@ -86,7 +94,17 @@ TWILIO_ERRORS: dict[int, tuple[int, str]] = {
     21614: (400, "'To' number is not a valid mobile number"),
     21617: (400, "The concatenated message body exceeds the 1600 character limit."),
     21701: (400, "The Messaging Service Sid {service} is invalid."),
+    # WhatsApp (https://www.twilio.com/docs/whatsapp/api/error-code-mapping)
+    63003: (400, "Channel could not find To address"),
+    63016: (
+        400,
+        "Failed to send freeform message because you are outside the allowed window. "
+        "If you are using WhatsApp, please use a Message Template.",
+    ),
+    63024: (400, "Invalid message recipient"),
 }
+WHATSAPP = "whatsapp:"
+WHATSAPP_WINDOW = 24 * 3600  # seconds after the user's last message
 
 _GSM_BASIC = set(
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
@@ -117,6 +135,13 @@ def rfc2822(dt: datetime) -> str:
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def bare(address: str | None) -> str | None:
+    """'whatsapp:+52…' -> '+52…' (other addresses unchanged)."""
+    if address and address.startswith(WHATSAPP):
+        return address[len(WHATSAPP) :]
+    return address
 
 
 def is_e164(number: str | None) -> bool:
@@ -263,6 +288,9 @@ class FakeTwilioServer:
         self._messages: list[_Message] = []
         self._by_sid: dict[str, _Message] = {}
         self._rules: list[_Rule] = []
+        self._last_inbound: dict[str, datetime] = {}  # E.164 -> last WhatsApp message
+        self._not_on_whatsapp: dict[str, bool] = {}  # E.164 -> refused at create (sync)
+        self.window_sync = False  # 63016 at create instead of in the status
         self._conns: set[socket.socket] = set()
         self._in_flight = 0
         self.peak_in_flight = 0
@@ -354,6 +382,32 @@ class FakeTwilioServer:
         with self._lock:
             self._rules.append(_Rule(fault, to, times, endpoint, record))
 
+    def whatsapp_inbound(self, number: str, at: datetime) -> None:
+        """The number wrote on WhatsApp at `at`: free-form may go for 24 hours."""
+        with self._lock:
+            self._last_inbound[bare(number)] = at
+
+    def not_on_whatsapp(self, number: str, *, sync: bool = False) -> None:
+        """WhatsApp does not know this number: 63003 in the status (or at create: `sync`)."""
+        with self._lock:
+            self._not_on_whatsapp[bare(number)] = sync
+
+    def _whatsapp_refusal(self, f: dict[str, str]) -> tuple[int, bool] | None:
+        """(error code, at create?) when WhatsApp refuses this create, else None."""
+        to = f.get("To") or ""
+        if not to.startswith(WHATSAPP):
+            return None
+        number = bare(to)
+        with self._lock:
+            if number in self._not_on_whatsapp:
+                return 63003, self._not_on_whatsapp[number]
+            last = self._last_inbound.get(number)
+        if not f.get("ContentSid") and (
+            last is None or (self.clock() - last).total_seconds() >= WHATSAPP_WINDOW
+        ):
+            return 63016, self.window_sync
+        return None
+
     def fail_next(self, *faults: str | int) -> None:
         """Shortcut: the next creates fail with these faults, one each, in order."""
         for fault in faults:
@@ -370,6 +424,8 @@ class FakeTwilioServer:
             self._messages.clear()
             self._by_sid.clear()
             self._rules.clear()
+            self._last_inbound.clear()
+            self._not_on_whatsapp.clear()
             self.peak_in_flight = 0
 
     # -- inspection --------------------------------------------------------------------------
@@ -433,8 +489,13 @@ class FakeTwilioServer:
             callback_url = url or msg.status_callback
             if not callback_url:
                 raise ValueError(f"message {msg.resource['sid']} has no StatusCallback; pass url=")
-            for status in statuses:
-                code = (error_code or 30003) if status in ("failed", "undelivered") else None
+            fails_with = msg.extra.get("fails_with")
+            for status in ("failed",) if fails_with else statuses:
+                code = (
+                    (fails_with or error_code or 30003)
+                    if status in ("failed", "undelivered")
+                    else None
+                )
                 params = self._apply_status(msg, status, code)
                 signature, http_status = post_signed(
                     target, callback_url, params, token, headers=headers
@@ -467,7 +528,7 @@ class FakeTwilioServer:
                 r["error_code"] = error_code
                 r["error_message"] = None
             if status != "queued" and r["num_segments"] == "0":
-                r["num_segments"] = str(count_segments(r["body"]))
+                r["num_segments"] = str(count_segments(r["body"] or ""))
             params = {
                 "AccountSid": r["account_sid"],
                 "ApiVersion": "2010-04-01",
@@ -480,6 +541,10 @@ class FakeTwilioServer:
             }
             if r["messaging_service_sid"]:
                 params["MessagingServiceSid"] = r["messaging_service_sid"]
+            if (r["to"] or "").startswith(WHATSAPP):
+                params["ChannelPrefix"] = "whatsapp"
+                if status == "read":
+                    params["EventType"] = "READ"
             if error_code is not None:
                 params["ErrorCode"] = str(error_code)
             if status in ("delivered", "undelivered"):
@@ -579,7 +644,10 @@ class FakeTwilioServer:
             return self._error(
                 h, req, rule.fault, to=to, from_=f.get("From"), service=f.get("MessagingServiceSid")
             )
-        resource = self._store(f)
+        refusal = self._whatsapp_refusal(f)
+        if refusal is not None and refusal[1]:
+            return self._error(h, req, refusal[0])
+        resource = self._store(f, fails_with=refusal[0] if refusal else None)
         if rule is None:
             return self._json(h, req, 201, resource)
         if rule.fault == SERVER_ERROR:
@@ -590,6 +658,10 @@ class FakeTwilioServer:
         to, sender, service = f.get("To"), f.get("From"), f.get("MessagingServiceSid")
         if not to:
             return 21604, {}
+        whatsapp = to.startswith(WHATSAPP)
+        if sender and not service and whatsapp != sender.startswith(WHATSAPP):
+            return 21212, {"from_": sender}  # both addresses on one channel
+        to, sender = bare(to), bare(sender)
         if not is_e164(to):
             return 21211, {"to": to}
         if not sender and not service:
@@ -610,7 +682,7 @@ class FakeTwilioServer:
             return 21609, {}
         return None
 
-    def _store(self, f: dict[str, str]) -> dict[str, Any]:
+    def _store(self, f: dict[str, str], *, fails_with: int | None = None) -> dict[str, Any]:
         now = self.clock()
         sid = new_sid()
         service = f.get("MessagingServiceSid")
@@ -642,7 +714,12 @@ class FakeTwilioServer:
             "to": f["To"],
             "uri": f"{base}.json",
         }
+        if f.get("ContentSid"):  # a template: Twilio renders it; the fake keeps the request
+            resource["content_sid"] = f["ContentSid"]
+            resource["content_variables"] = f.get("ContentVariables")
         msg = _Message(resource, f.get("StatusCallback"), now)
+        if fails_with is not None:
+            msg.extra["fails_with"] = fails_with
         with self._lock:
             self._messages.append(msg)
             self._by_sid[sid] = msg
