@@ -233,5 +233,9 @@ class MessageForm(BaseForm):
         _l("Track the web addresses written in the text as well"),
         render_kw={"data-sms-track-links": "1"},
     )
+    # Choices: "" (none) and the organization's approved templates, set by the page.
+    whatsapp_template = SelectField(
+        _l("WhatsApp template (outside the 24-hour window)"), choices=[], validate_choice=False
+    )
     preview = SubmitField(_l("Preview"))
     submit = SubmitField(_l("Save message"))

@@ -327,6 +327,11 @@ def _message_page(form: MessageForm, campaign: Campaign, message: CampaignMessag
         flash(_("The messages of a completed or archived campaign cannot be changed."), "error")
         return redirect(url_for("campaigns.detail", campaign_id=campaign.id))
     previewing = False
+    if not form.is_submitted() and message is not None:
+        form.whatsapp_template.data = message.whatsapp_template_name or ""
+    form.whatsapp_template.choices = services.whatsapp_template_choices(
+        campaign.organization_id, form.whatsapp_template.data
+    )
     if form.is_submitted():
         valid = form.validate()
         previewing = bool(form.preview.data)
@@ -338,6 +343,7 @@ def _message_page(form: MessageForm, campaign: Campaign, message: CampaignMessag
                 body_es=form.body_es.data,
                 body_en=form.body_en.data,
                 track_links=bool(form.track_links.data),
+                whatsapp_template=form.whatsapp_template.data,
             )
             try:
                 if message is None:
@@ -380,6 +386,9 @@ def _message_page(form: MessageForm, campaign: Campaign, message: CampaignMessag
         notices={lang: opt_out_notice(lang) for lang in services.LANGUAGES},
         notice_always=phone["always"],
         text_notes=services.text_notes([b or "" for b in bodies.values()], track_links=track_links),
+        whatsapp_ways=services.whatsapp_forecast(
+            campaign, form.whatsapp_template.data or None, now=utcnow()
+        ),
     ), form_status(form)
 
 

@@ -24,12 +24,15 @@ from app.campaigns.models import (
     CampaignPlace,
 )
 from app.campaigns.signals import campaign_closed, message_deleting
+from app.contacts.eligibility import eligible_sql
 from app.contacts.geography import MX_STATES, US_STATES, resolve_state
+from app.contacts.models import Contact
 from app.errors import DomainError
 from app.extensions import db
 from app.organizations.countries import COUNTRY_LABELS
+from app.organizations.models import Organization
 from app.outbox import api as outbox
-from app.outbox import finalizers, placeholders
+from app.outbox import channel_plan, finalizers, placeholders
 from app.outbox.encoding import SmsInfo, analyze
 from app.outbox.models import OutboxMessage
 from app.outbox.text import opt_out_notice
@@ -686,11 +689,69 @@ def _check_messages_editable(campaign: Campaign) -> None:
         raise DomainError(_l("The messages of a completed or archived campaign cannot be changed."))
 
 
+NOT_APPROVED_TEMPLATE = _l("Choose a WhatsApp template that WhatsApp has approved, or none.")
+KEEP = object()  # update_message: keep the message's WhatsApp template
+
+
+def _clean_template_name(name, organization_id: int) -> str | None:
+    """Only an approved template (in at least one language) may be picked (issue 19)."""
+    name = (name or "").strip() or None
+    if name is not None and name not in channel_plan.template_catalog(organization_id):
+        raise DomainError(NOT_APPROVED_TEMPLATE, field="whatsapp_template")
+    return name
+
+
+def whatsapp_template_choices(organization_id: int, current: str | None) -> list[tuple]:
+    """The editor's choices: none, then each approved template with its languages (a
+    message's template that is no longer approved stays listed, marked, so saving asks
+    for another one instead of dropping it silently)."""
+    catalog = channel_plan.template_catalog(organization_id)
+    choices = [("", gettext("None: your organization's no-template rule applies"))]
+    for name in sorted(catalog):
+        languages = ", ".join(sorted(catalog[name]))
+        choices.append((name, f"{name} ({languages})"))
+    if current and current not in catalog:
+        choices.append((current, gettext("%(name)s (not approved)", name=current)))
+    return choices
+
+
+@dataclass(frozen=True)
+class WayCount:
+    way: str
+    label: str
+    count: int
+
+
+def whatsapp_forecast(campaign: Campaign, template_name: str | None, *, now: datetime):
+    """How the organization's messageable contacts would get this message now, per way
+    (WhatsApp free text / template, SMS, SMS instead of WhatsApp, on hold), with why."""
+    organization = db.session.get(Organization, campaign.organization_id)
+    contacts = select(Contact.id).where(
+        Contact.organization_id == campaign.organization_id, eligible_sql(now.date())
+    )
+    counts = channel_plan.forecast(
+        contacts, organization=organization, template_name=template_name, now=now
+    )
+    return [
+        WayCount(way, str(channel_plan.WAY_LABELS[way]), counts[way])
+        for way in channel_plan.WAYS
+        if counts[way]
+    ]
+
+
 def add_message(
-    campaign: Campaign, *, label: str, body_es: str, body_en: str, track_links: bool = False
+    campaign: Campaign,
+    *,
+    label: str,
+    body_es: str,
+    body_en: str,
+    track_links: bool = False,
+    whatsapp_template: str | None = None,
 ) -> CampaignMessage:
     """Add a bilingual SMS to `campaign`. Both texts are required, at most 1,600 characters,
-    and may only use the supported placeholders; links must lead to allowed hosts."""
+    and may only use the supported placeholders; links must lead to allowed hosts.
+    `whatsapp_template` names the approved template WhatsApp contacts get outside the
+    24-hour window."""
     _check_messages_editable(campaign)
     values = _clean_message(
         label,
@@ -698,6 +759,9 @@ def add_message(
         body_en,
         organization_id=campaign.organization_id,
         track_links=track_links,
+    )
+    values["whatsapp_template_name"] = _clean_template_name(
+        whatsapp_template, campaign.organization_id
     )
     message = CampaignMessage(organization_id=campaign.organization_id, campaign=campaign, **values)
     db.session.add(message)
@@ -712,10 +776,12 @@ def update_message(
     body_es: str,
     body_en: str,
     track_links: bool | None = None,
+    whatsapp_template=KEEP,
 ) -> int:
-    """Change a message (`track_links` None keeps its choice). Returns how many pending
-    outbox rows still carry the previous text: fan-out renders bodies when a send is
-    scheduled, so those rows are not rewritten."""
+    """Change a message (`track_links` None and `whatsapp_template` KEEP keep its choice).
+    Returns how many pending outbox rows still carry the previous text: fan-out renders
+    bodies when a send is scheduled, so those rows are not rewritten (the template is read
+    when each row is prepared: a new choice applies to them)."""
     _check_messages_editable(message.campaign)
     values = _clean_message(
         label,
@@ -724,6 +790,10 @@ def update_message(
         organization_id=message.organization_id,
         track_links=message.track_links if track_links is None else track_links,
     )
+    if whatsapp_template is not KEEP:
+        values["whatsapp_template_name"] = _clean_template_name(
+            whatsapp_template, message.organization_id
+        )
     for key, value in values.items():
         setattr(message, key, value)
     pending = db.session.scalar(

@@ -13,7 +13,12 @@ from app.contacts.models import Contact
 from app.contacts.names import greeting_name
 from app.extensions import db
 from app.organizations.models import Organization
-from app.outbox.channel_plan import TemplateChoice, TemplateRequest, register_template_picker
+from app.outbox.channel_plan import (
+    TemplateChoice,
+    TemplateRequest,
+    register_template_catalog,
+    register_template_picker,
+)
 from app.outbox.placeholders import fallback_values
 from app.whatsapp.models import WhatsAppTemplate
 
@@ -91,3 +96,20 @@ def pick(requests: list[TemplateRequest], now: datetime) -> dict[int, TemplateCh
 
 
 register_template_picker(pick)
+
+
+def catalog(organization_id: int) -> dict[str, frozenset]:
+    """{name: languages} of the organization's approved templates (with a content)."""
+    found: dict[str, set] = {}
+    for name, language in db.session.execute(
+        select(WhatsAppTemplate.name, WhatsAppTemplate.language).where(
+            WhatsAppTemplate.organization_id == organization_id,
+            WhatsAppTemplate.status == "approved",
+            WhatsAppTemplate.content_sid.is_not(None),
+        )
+    ):
+        found.setdefault(name, set()).add(language)
+    return {name: frozenset(languages) for name, languages in found.items()}
+
+
+register_template_catalog(catalog)
