@@ -2,6 +2,8 @@
 
 from flask_babel import lazy_gettext as _l
 
+from app.messaging.gateway import WHATSAPP_UNREACHABLE_CODES
+
 OUTBOX_STATUS_LABELS = {
     "scheduled": _l("Scheduled"),
     "held": _l("On hold (campaign paused)"),
@@ -40,6 +42,7 @@ SKIP_REASON_LABELS = {
     "survey_partial": _l("No answer in time"),
     "survey_stopped": _l("Survey stopped (opted out)"),
     "experiment_holdout": _l("Holdout of the campaign's experiment"),
+    "no_whatsapp_template": _l("Waiting for an approved WhatsApp template"),
 }
 INTENT_LABELS = {
     "opt_out": _l("Opt-out"),
@@ -67,6 +70,33 @@ STATUS_BADGE = {
 }
 
 
+# How a row went, next to its status on a send's recipient list (issue 19).
+WAY_NOTES = {
+    "free_form": _l("WhatsApp"),
+    "template": _l("WhatsApp template"),
+    "sms_fallback": _l("SMS instead of WhatsApp"),
+    "template_retry": _l("WhatsApp template (the 24-hour window had closed)"),
+    "not_on_whatsapp": _l("Not reachable on WhatsApp"),
+}
+
+
+def way_note(row) -> str:
+    """The recipient row's channel note: "" for a plain SMS."""
+    if row.fallback_of_id is not None:
+        key = "sms_fallback" if row.channel == "sms" else "template_retry"
+    elif (
+        row.channel == "whatsapp"
+        and (row.error_code or "").isdigit()
+        and (int(row.error_code) in WHATSAPP_UNREACHABLE_CODES)
+    ):
+        key = "not_on_whatsapp"
+    elif row.channel == "whatsapp":
+        key = row.whatsapp_form or "free_form"
+    else:
+        return ""
+    return str(WAY_NOTES[key])
+
+
 def outbox_labels() -> dict:
     return {
         "outbox_status_label": lambda s: OUTBOX_STATUS_LABELS.get(s, s),
@@ -74,4 +104,5 @@ def outbox_labels() -> dict:
         "intent_label": lambda s: INTENT_LABELS.get(s, s),
         "status_badge": lambda s: STATUS_BADGE.get(s, ""),
         "channel_label": lambda s: CHANNEL_LABELS.get(s, s),
+        "way_note": way_note,
     }

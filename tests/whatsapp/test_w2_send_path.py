@@ -17,7 +17,7 @@ from app.outbox.models import OutboxMessage
 from app.outbox.status import apply_status_callback
 from tests.factories import make_contact, make_outbox_row, make_whatsapp_template
 from tests.outreach.helpers import make_worker, schedule_once
-from tests.support import Clock, utc
+from tests.support import Clock, log_in, utc
 
 SCHEDULED_AT = utc(2026, 11, 27, 18, 0)
 DUE = utc(2026, 12, 2, 1, 0)  # 17:00 in Tijuana on 1 December
@@ -393,3 +393,22 @@ def test_concurrent_failed_callbacks_create_one_fallback(app, make_org, postgres
         t.join()
     assert errors == []
     assert len(fallbacks_of(row.id)) == 1
+
+
+def test_fallback_is_visible_on_the_send_recipient_list(app, client, make_org, make_user):
+    org = make_org()
+    user = make_user(org, language="en")
+    contact = whatsapp_contact(org, last_in=DUE - timedelta(hours=1))
+    other = whatsapp_contact(org, last_in=DUE - timedelta(hours=1))
+    send = send_to(org)
+    clock = Clock(DUE)
+    gateway = FakeSmsGateway(clock=clock)
+    gateway.fail_next(PermanentSmsError("not on WhatsApp", code=63003, status=400))
+    run(app, clock, gateway)
+    run(app, clock, gateway)
+    log_in(client, user)
+    html = client.get(f"/sends/{send.id}").get_data(as_text=True)
+    assert html.count('<span class="badge" data-way>Not reachable on WhatsApp</span>') == 1
+    assert html.count('<span class="badge" data-way>SMS instead of WhatsApp</span>') == 1
+    assert html.count('<span class="badge" data-way>WhatsApp</span>') == 1
+    assert {r.contact_id for r in outbox()} == {contact.id, other.id}
