@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from app.contacts.models import GENDERS, LANGUAGES
 from app.contacts.validation import fold
 from app.reports.campaign import CampaignFigures
+from app.reports.channels import REACH_CHANNELS
 from app.reports.funnel import FUNNEL_FIELDS
 from app.reports.metrics import OTHER_AGE, REPORT_AGE_BANDS, UNKNOWN
 from app.reports.numbers import median
@@ -116,6 +117,7 @@ def campaign_cells(f: CampaignFigures, threshold: int | None) -> CampaignCells:
         ATTENDANCES,
     )
     _add_messages(linked, f, cells)
+    _add_channels(linked, f)
     _add_funnel(linked, f)
 
     cells.shown = linked.shown()
@@ -230,6 +232,34 @@ def _add_messages(linked: Linked, f: CampaignFigures, cells: CampaignCells) -> N
         ("opt_outs", OPT_OUTS),
     ):
         linked.partition(total, [("message", i, name) for i in range(len(f.messages))])
+
+
+def _add_channels(linked: Linked, f: CampaignFigures) -> None:
+    """Reach by channel (issue 19): the message channels add up to the contacts reached
+    by SMS (a delivered message), workshop only is the headline's. Per message, the
+    channels' deliveries add up to the message's, and WhatsApp's read messages are at most
+    its deliveries (an unknown non-negative remainder)."""
+    if f.by_channel is None:
+        return
+    parts = []
+    for key in REACH_CHANNELS:
+        cell = linked.add(("reach_channel", key), f.by_channel.reach.get(key, 0))
+        if key != "workshop_only":
+            parts.append(cell)
+    linked.partition(SMS_REACHED, parts)
+    linked.equal(("reach_channel", "workshop_only"), WORKSHOP_ONLY)
+    index = {m.message_id: i for i, m in enumerate(f.messages)}
+    per_message: dict = {}
+    for mc in f.by_channel.messages:
+        delivered = linked.add(("msgch", mc.message_id, mc.channel, "delivered"), mc.delivered)
+        per_message.setdefault(mc.message_id, []).append(delivered)
+        if mc.read is not None:
+            read = linked.add(("msgch", mc.message_id, mc.channel, "read"), mc.read)
+            unread = linked.slack(("slack", "unread", mc.message_id), mc.delivered - mc.read)
+            linked.equation({read: 1, unread: 1, delivered: -1})
+    for message_id, cells in per_message.items():
+        if message_id in index:
+            linked.partition(("message", index[message_id], "delivered"), cells)
 
 
 # Within a funnel row: a whole and the parts it is made of, plus others (none, usually).

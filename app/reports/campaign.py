@@ -23,6 +23,7 @@ from sqlalchemy import select
 
 from app.campaigns.models import Campaign, CampaignMessage
 from app.extensions import db
+from app.reports.channels import ChannelFigures, channel_figures, message_channels
 from app.reports.conversations import ConversationFigures, conversation_figures
 from app.reports.funnel import FUNNEL_FIELDS, WorkshopFunnel, workshop_funnel
 from app.reports.messages import Failures, campaign_opt_outs, sms_outcomes
@@ -99,6 +100,8 @@ class CampaignFigures:
     # of the one suppressed table (conversations.py).
     conversations: ConversationFigures | None = None
     engaged: int = 0  # metric engaged: replied, RSVPed, answered a survey or clicked
+    # Reach by channel, read rates per message and channel, spend (channels.py; issue 19).
+    by_channel: ChannelFigures | None = None
 
     # -- derived figures (exact) --
     @property
@@ -284,7 +287,8 @@ def campaign_figures(
     workshops, workshop_doses = workshop_funnel(org_id, campaign_id, period)
     opt_outs = campaign_opt_outs(org_id, campaign_id, period, from_rollups=from_rollups)
     series, step = time_series(reach.hours, period, today, granularity)
-    return CampaignFigures(
+    workshop_only = sum(g.n for g in reach.groups if g.channel == "workshop_only")
+    figures = CampaignFigures(
         campaign_id=campaign_id,
         period=period,
         reference_year=reference_year,
@@ -320,4 +324,9 @@ def campaign_figures(
         conversations=conversation_figures(
             org_id, period, campaign.organization.case_ack_minutes or 15
         ),
+        by_channel=channel_figures(
+            org_id, campaign_id, period, [*labels, None], workshop_only=workshop_only
+        ),
     )
+    figures.by_channel.messages = message_channels(figures.messages, figures.by_channel.whatsapp)
+    return figures

@@ -38,6 +38,7 @@ from app.reports.anonymity import plan_export
 from app.reports.cache import cached, cached_fragment
 from app.reports.campaign import campaign_figures
 from app.reports.experiment_tables import (
+from app.reports.channels import spend_view
     experiment_charts,
     experiment_tables,
     item_labels,
@@ -270,6 +271,7 @@ def _campaign_charts(figures, tables) -> dict:
         return format_date(day, pattern)
 
     points = [(p.start, p.cumulative) for p in figures.series]
+        spend=spend_view(figures.by_channel, exact=threshold is None),
     new = [(p.start, p.new) for p in figures.series]
     same_data = _("The table next to the chart has the same data.")
 

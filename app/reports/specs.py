@@ -453,6 +453,77 @@ SPECS: dict[str, TableSpec] = {
             ),
         ),
         TableSpec(
+            "reach_channel",
+            "campaign",
+            _l("Reach by channel"),
+            _l(
+                "Reached contacts by the channels their delivered messages went on; those "
+                "reached by messages may also have attended workshops."
+            ),
+            (
+                C(
+                    "channel",
+                    _l("Channel code"),
+                    _l("Code of the row."),
+                    "code",
+                    _l("sms_only, whatsapp_only, sms_and_whatsapp, workshop_only."),
+                    page=False,
+                ),
+                C("label", _l("Channel"), _l("The row, in your language."), "text"),
+                C("reached", _l("Reached"), _l("Reached contacts in this row."), "people"),
+                C(
+                    "share",
+                    _l("Share of reached"),
+                    _l("Contacts in this row divided by all reached contacts."),
+                    "rate",
+                ),
+            ),
+        ),
+        TableSpec(
+            "message_channels",
+            "campaign",
+            _l("Read rates by message and channel"),
+            _l(
+                "Each campaign message's deliveries per channel and, on WhatsApp, the "
+                "messages read (SMS has no read receipts)."
+            ),
+            (
+                C(
+                    "message_id",
+                    _l("Message ID"),
+                    _l(
+                        "Internal number of the campaign message; empty for workshop "
+                        "notices without one."
+                    ),
+                    "code",
+                    page=False,
+                ),
+                C("message", _l("Message"), _l("Label of the campaign message."), "text"),
+                C(
+                    "channel",
+                    _l("Channel code"),
+                    _l("Channel of the messages."),
+                    "code",
+                    _l("sms, whatsapp."),
+                    page=False,
+                ),
+                C("label", _l("Channel"), _l("The channel, in your language."), "text"),
+                C("delivered", _l("Delivered"), _l("Delivered messages."), "count"),
+                C(
+                    "read",
+                    _l("Read"),
+                    _l("Delivered WhatsApp messages the recipient opened; empty for SMS."),
+                    "count",
+                ),
+                C(
+                    "read_rate",
+                    _l("Read rate"),
+                    _l("Read divided by delivered; empty for SMS."),
+                    "rate",
+                ),
+            ),
+        ),
+        TableSpec(
             "funnel",
             "campaign",
             _l("Workshop funnel"),

@@ -34,6 +34,7 @@ from app.reports.breakdowns import (
     campaign_cells,
 )
 from app.reports.campaign import CampaignFigures
+from app.reports.channels import REACH_CHANNELS
 from app.reports.conversations import (
     CAMPAIGN,
     CELL,
@@ -334,6 +335,46 @@ def _message_rows(f: CampaignFigures, c: CampaignCells) -> list[list]:
     return rows
 
 
+def _channel_labels() -> dict:
+    return {
+        "sms_only": _("Messages by SMS only"),
+        "whatsapp_only": _("Messages by WhatsApp only"),
+        "sms_and_whatsapp": _("Messages by SMS and WhatsApp"),
+        "workshop_only": _("Workshops only"),
+        "sms": _("SMS"),
+        "whatsapp": _("WhatsApp"),
+    }
+
+
+def _fill_channels(tables: dict[str, Table], f: CampaignFigures, c: CampaignCells) -> None:
+    """Reach by channel and read rates per message and channel (issue 19)."""
+    if f.by_channel is None:
+        return
+    labels = _channel_labels()
+    tables["reach_channel"].rows = [
+        [key, labels[key], c[("reach_channel", key)], _share(c[("reach_channel", key)], c[REACHED])]
+        for key in REACH_CHANNELS
+    ]
+    tables["reach_channel"].total = ["", _("Total"), c[REACHED], _share(c[REACHED], c[REACHED])]
+    names = {m.message_id: m.label for m in f.messages}
+    rows = []
+    for mc in f.by_channel.messages:
+        delivered = c[("msgch", mc.message_id, mc.channel, "delivered")]
+        read = c[("msgch", mc.message_id, mc.channel, "read")] if mc.read is not None else None
+        rows.append(
+            [
+                mc.message_id,
+                names.get(mc.message_id) or _("Workshop notices"),
+                mc.channel,
+                labels[mc.channel],
+                delivered,
+                read,
+                None if read is None else _rate(read, delivered),
+            ]
+        )
+    tables["message_channels"].rows = rows
+
+
 def _fill_funnel(table: Table, f: CampaignFigures, c: CampaignCells, language: str) -> None:
     for i, w in enumerate(f.workshops):
         cells = {name: c[("funnel", i, name)] for name in FUNNEL_FIELDS}
@@ -376,6 +417,7 @@ def campaign_tables(
     _fill_doses(tables, c)
     _fill_failures(tables["failures"], c)
     tables["messages"].rows = _message_rows(f, c)
+    _fill_channels(tables, f, c)
     _fill_funnel(tables["funnel"], f, c, language)
     # The time series adds up to reached (an anchor, never hidden): shown as is.
     tables["time_series"].rows = [[p.start, p.new, p.cumulative] for p in f.series]

@@ -35,6 +35,8 @@ LABELS = {
     "Workshops attended per reached contact": 1,
     "Failure reasons": 2,
     "Delivery and opt-outs by message": 1,
+    "Reach by channel": 1,
+    "Read rates by message and channel": 2,
     "Workshop funnel": 3,
     "Reach over time": 1,
     "Organization totals": 1,
@@ -220,6 +222,7 @@ def campaign_knowledge(figures: dict) -> Knowledge:
     _know_representativeness(k)
     _know_dose(k)
     _know_messages(k)
+    _know_channels(k)
     _know_funnel(k)
     k.sum(R, k.rows("Reach over time", "Newly reached"))  # the series ends at reached
     return k
@@ -343,6 +346,29 @@ def _know_messages(k: Knowledge) -> None:
             [cell, (caption, label, "Failed"), (caption, label, "Undelivered")],
             (caption, label, "Delivery rate"),
         )
+
+
+def _know_channels(k: Knowledge) -> None:
+    """Reach by channel: rows add up to reached; the message channels to the contacts
+    reached by SMS (a delivered message), workshops only is the headline's. Per message,
+    the channels' deliveries add up to the message's, reads are at most the deliveries,
+    and the read rate is reads over deliveries."""
+    caption = "Reach by channel"
+    cells = k.rows(caption, "Reached")
+    k.sum((caption, "Total", "Reached"), cells)
+    k.equal((caption, "Total", "Reached"), R)
+    k.sum(SR, [c for c in cells if c[1] != "Workshops only"])
+    k.equal((caption, "Workshops only", "Reached"), WO)
+    for cell in cells + [(caption, "Total", "Reached")]:
+        k.ratio(cell, [(caption, "Total", "Reached")], (caption, cell[1], "Share of reached"))
+    caption = "Read rates by message and channel"
+    by_message = {}
+    for cell in k.rows(caption, "Delivered"):
+        by_message.setdefault(cell[1].split(" / ")[0], []).append(cell)
+        k.sum(cell, [(caption, cell[1], "Read")], slack=True)
+        k.ratio((caption, cell[1], "Read"), [cell], (caption, cell[1], "Read rate"))
+    for message, parts in by_message.items():
+        k.sum(("Delivery and opt-outs by message", message, "Delivered"), parts)
 
 
 def _know_funnel(k: Knowledge) -> None:
