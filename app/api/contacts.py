@@ -12,6 +12,7 @@ import binascii
 from flask import url_for
 from flask_babel import gettext as _
 from flask_smorest import Blueprint
+from marshmallow import RAISE
 from sqlalchemy import select
 
 from app.api.guard import current_key, guard, scope_required
@@ -91,7 +92,7 @@ def _decode_cursor(cursor: str) -> int:
 
 @blp.route("", methods=["GET"])
 @scope_required(blp, "contacts:read")
-@blp.arguments(ContactListArgs, location="query", as_kwargs=True)
+@blp.arguments(ContactListArgs, location="query", as_kwargs=True, unknown=RAISE)
 @blp.response(200, ContactPage)
 @blp.doc(responses=NOT_MODIFIED)
 def list_contacts(cursor=None, limit=50, **filters):

@@ -124,7 +124,7 @@ class ContactPage(ma.Schema):
 
 class ContactListArgs(ma.Schema):
     class Meta:
-        unknown = ma.EXCLUDE
+        unknown = ma.RAISE  # a misspelt filter is an error, not a silently wider list
 
     cursor = Text(validate=validate.Length(max=100))
     limit = ma.fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))

@@ -250,3 +250,9 @@ def test_full_key_reaches_every_contact_endpoint(app, api, make_org, make_key):
     contact = make_contact(org)
     client = api(make_key(org, SCOPES))
     assert client.get(f"/api/v1/contacts/{contact.id}").get_json()["phone"] == contact.phone
+
+
+def test_unknown_filters_are_refused(app, api, make_org, make_key):
+    org = make_org()
+    response = api(make_key(org, ["contacts:read"])).get("/api/v1/contacts?langauge=es")
+    assert response.status_code == 422 and "langauge" in str(response.get_json()["errors"])
