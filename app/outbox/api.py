@@ -162,6 +162,18 @@ def set_status(from_statuses, to_status: str, *, where=(), **filters) -> int:
     return _move(from_statuses, to_status, where=where, **filters)
 
 
+def release_held(reason: str, **filters) -> int:
+    """Schedule again the held rows held for `reason` (e.g. "no_whatsapp_template" once a
+    template is approved: their preparation decides again). Returns how many."""
+    return _move(
+        ("held",),
+        "scheduled",
+        where=(OutboxMessage.skip_reason == reason,),
+        values={"skip_reason": None},
+        **filters,
+    )
+
+
 def _move(from_statuses, to_status: str, *, where=(), values=None, **filters) -> int:
     return db.session.execute(
         update(OutboxMessage)

@@ -28,6 +28,8 @@ from app.messaging.templates import (
     TemplateGatewayError,
 )
 from app.organizations.models import Organization
+from app.outbox import api as outbox
+from app.outbox.channel_plan import NO_TEMPLATE_REASON
 from app.outbox.placeholders import fallback_values, sample_values
 from app.whatsapp.models import SUBMITTABLE_STATUSES, WhatsAppTemplate
 from app.whatsapp.validation import clean_template, fill
@@ -313,6 +315,9 @@ def refresh_status(
         .where(WhatsAppTemplate.id == template.id, WhatsAppTemplate.content_sid == sid)
         .values(**_status_values(approval, now))
     ).rowcount
+    if changed and approval.status == "approved" and before != "approved":
+        # WhatsApp rows held for lack of an approved template: their preparation decides again.
+        outbox.release_held(NO_TEMPLATE_REASON, organization_id=template.organization_id)
     db.session.commit()  # expires `template`: it reloads what is stored
     if changed:
         _log_change(template, before, approval.status)

@@ -412,3 +412,30 @@ def test_fallback_is_visible_on_the_send_recipient_list(app, client, make_org, m
     assert html.count('<span class="badge" data-way>SMS instead of WhatsApp</span>') == 1
     assert html.count('<span class="badge" data-way>WhatsApp</span>') == 1
     assert {r.contact_id for r in outbox()} == {contact.id, other.id}
+
+
+def test_rows_held_for_a_template_go_once_it_is_approved(app, make_org, templates_gateway):
+    from app.messaging.templates import TemplateContent
+    from app.whatsapp import services as templates
+
+    org = org_with(make_org, whatsapp_no_template="hold")
+    contact = whatsapp_contact(org)
+    template = make_whatsapp_template(org, name="aviso_taller", status="pending")
+    sid = templates_gateway.create_template(
+        TemplateContent(friendly_name="x", language="es", body=template.body, samples={})
+    )
+    templates_gateway.request_approval(sid, name="aviso_taller", category="utility")
+    template.content_sid = sid
+    db.session.commit()
+    send_to(org, template="aviso_taller")
+    clock = Clock(DUE)
+    gateway = FakeSmsGateway(clock=clock)
+    run(app, clock, gateway)
+    assert outbox(contact)[0].status == "held"
+    templates_gateway.approve(sid)
+    templates.refresh_status(template, now=DUE, gateway=templates_gateway)
+    (row,) = outbox(contact)
+    assert (row.status, row.skip_reason) == ("scheduled", None)
+    run(app, clock, gateway)
+    (sent,) = gateway.sent
+    assert (sent.channel, sent.content_sid) == ("whatsapp", sid)
