@@ -5,18 +5,24 @@ from flask import (
     Response,
     abort,
     current_app,
+    flash,
     jsonify,
     redirect,
     render_template,
     request,
     url_for,
 )
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
+from app.contacts.models import Contact
+from app.forms import form_status
 from app.main import dashboard
+from app.main import whatsapp_simulator as wa_sim
 from app.main.metrics import render_metrics
 from app.main.status import health, system_status
 from app.permissions import permission_required
+from app.tenancy import get_owned_or_404
 from app.timeutil import utcnow
 
 bp = Blueprint("main", __name__)
@@ -95,3 +101,68 @@ def render_error(error):
     if code not in (400, 401, 403, 404, 405, 413, 429, 500):
         code = 500
     return render_template("errors/error.html", code=code), code
+
+
+# --- phone simulator, WhatsApp view (issue 19; the SMS view is outreach's) ----------------
+
+
+def _whatsapp_phone(contact_id: int):
+    if getattr(current_app.extensions["sms_gateway"], "name", "") != "simulator":
+        abort(404)
+    contact = get_owned_or_404(Contact, contact_id)
+    if contact.erased_at is not None:
+        abort(404)
+    return contact
+
+
+@bp.route("/simulator/<int:contact_id>/whatsapp", methods=["GET", "POST"])
+@permission_required("coordinate")
+def simulator_whatsapp(contact_id):
+    """The contact's phone as a WhatsApp chat; a typed reply goes in as a WhatsApp one."""
+    contact = _whatsapp_phone(contact_id)
+    form = wa_sim.WhatsAppReplyForm()
+    if form.validate_on_submit():
+        wa_sim.receive_whatsapp(
+            contact, current_user.organization, body=form.body.data, payload=None, now=utcnow()
+        )
+        flash(_("Reply sent. Answers appear here once the worker sends them."), "info")
+        return redirect(url_for("main.simulator_whatsapp", contact_id=contact.id))
+    return render_template(
+        "outreach/whatsapp_phone.html",
+        contact=contact,
+        form=form,
+        tap=wa_sim.ButtonTapForm(),
+        items=wa_sim.chat(contact),
+    ), form_status(form)
+
+
+@bp.get("/simulator/<int:contact_id>/whatsapp/messages")
+@permission_required("coordinate")
+def simulator_whatsapp_messages(contact_id):
+    """The chat as an HTML fragment, polled by the page (no inline script)."""
+    contact = _whatsapp_phone(contact_id)
+    return render_template(
+        "outreach/_whatsapp_chat.html",
+        contact=contact,
+        tap=wa_sim.ButtonTapForm(),
+        items=wa_sim.chat(contact),
+    )
+
+
+@bp.post("/simulator/<int:contact_id>/whatsapp/button")
+@permission_required("coordinate")
+def simulator_whatsapp_button(contact_id):
+    """A tapped quick-reply button: Body its title, ButtonPayload its id, as Twilio posts
+    them, through the same inbound path as a typed reply."""
+    contact = _whatsapp_phone(contact_id)
+    form = wa_sim.ButtonTapForm()
+    if not form.validate_on_submit():
+        abort(400)
+    title = wa_sim.button_title(contact, form.payload.data)
+    if title is None:  # not a button of a template this contact got
+        abort(400)
+    wa_sim.receive_whatsapp(
+        contact, current_user.organization, body=title, payload=form.payload.data, now=utcnow()
+    )
+    flash(_("Button tapped: “%(title)s”.", title=title), "info")
+    return redirect(url_for("main.simulator_whatsapp", contact_id=contact.id))

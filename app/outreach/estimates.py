@@ -7,8 +7,12 @@ Figures come from the same rules the fan-out and the worker apply:
   when the worker will add it (the contact's first message, or every message if the
   organization chose "always");
 - segments: `app.outbox.encoding.analyze` (GSM-7 160/153, UCS-2 70/67);
-- cost: segments × the configured price per segment of the recipient's country
-  (`SMS_PRICE_PER_SEGMENT`, an estimate: carrier fees and price changes are not known here).
+- channel: the contact's channel today (`contacts.channels.channel_clause`, issue 19);
+- cost: for SMS, segments × the price per segment of the recipient's country; for
+  WhatsApp, one message × the price per WhatsApp message of the recipient's country
+  (`organizations.prices`: the organization's own prices, else the configured estimates;
+  carrier fees and price changes are not known here). A WhatsApp recipient who ends up
+  on SMS at send time (fallback) costs more than estimated.
 """
 
 from dataclasses import dataclass, field
@@ -18,10 +22,12 @@ from flask import current_app
 from sqlalchemy import exists, func, literal, select
 
 from app.contacts.audiences import audience_contacts_query
+from app.contacts.channels import channel_clause
 from app.contacts.models import Contact
 from app.contacts.names import greeting_name_sql
 from app.experiments.allocation import not_in_holdout_sql, started_experiment
 from app.extensions import db
+from app.organizations.prices import price_list
 from app.outbox.encoding import analyze
 from app.outbox.models import ANSWERS, OutboxMessage, counted_as_sent
 from app.outbox.text import opt_out_notice
@@ -46,6 +52,18 @@ class VersionEstimate:
 
 
 @dataclass
+class ChannelEstimate:
+    """The recipients of one channel: messages, SMS segments and cost."""
+
+    channel: str  # "sms" or "whatsapp"
+    recipients: int = 0
+    messages: int = 0
+    segments: int = 0  # SMS segments (0 for WhatsApp: priced per message)
+    cost: Decimal = Decimal(0)
+    unpriced: int = 0  # recipients in countries without a price for this channel
+
+
+@dataclass
 class SendEstimate:
     recipients: int
     occurrences: int  # messages per recipient (recurring sends: one per occurrence)
@@ -54,7 +72,8 @@ class SendEstimate:
     cost: Decimal | None  # None: no price configured for any recipient's country
     currency: str
     unpriced_recipients: int  # recipients in countries without a configured price
-    versions: list[VersionEstimate]
+    versions: list[VersionEstimate]  # the SMS recipients' language versions
+    channels: list[ChannelEstimate] = field(default_factory=list)  # SMS first
 
 
 def prices() -> dict[str, Decimal]:
@@ -80,7 +99,8 @@ def _ever_messaged():
 
 
 def _recipient_groups(send, today):
-    """(language, country, first name, gets the opt-out line, count) of the recipients."""
+    """(language, country, first name, gets the opt-out line, channel, count) of the
+    recipients."""
     org = send.campaign.organization
     notice = literal(True) if org.opt_out_notice == "always" else ~_ever_messaged()
     audience = audience_contacts_query(send.organization_id, send.audience.filters, today=today)
@@ -93,8 +113,9 @@ def _recipient_groups(send, today):
         # The name the fan-out writes ({first_name} is the first given name).
         func.coalesce(greeting_name_sql(Contact.first_name), "").label("name"),
         notice.label("notice"),
+        channel_clause().label("channel"),
     ).subquery()
-    columns = (inner.c.language, inner.c.country, inner.c.name, inner.c.notice)
+    columns = (inner.c.language, inner.c.country, inner.c.name, inner.c.notice, inner.c.channel)
     return db.session.execute(select(*columns, func.count()).group_by(*columns)).all()
 
 
@@ -109,9 +130,10 @@ def estimate_send(send, *, today) -> SendEstimate:
     bodies = rendered_bodies(send)
     default = send.campaign.default_language if send.campaign.default_language in bodies else "es"
     notices, segment_cache = {}, {}
-    price_of = prices()
+    price_of = price_list(send.organization_id)
     occurrences = occurrences_of(send)
     versions: dict[str, VersionEstimate] = {}
+    channels: dict[str, ChannelEstimate] = {}
     recipients = segments = unpriced = 0
     cost = Decimal(0)
 
@@ -128,7 +150,20 @@ def estimate_send(send, *, today) -> SendEstimate:
         return segment_cache[key]
 
     always = send.campaign.organization.opt_out_notice == "always"
-    for language, country, name, notice, count in _recipient_groups(send, today):
+    for language, country, name, notice, channel, count in _recipient_groups(send, today):
+        by_channel = channels.setdefault(channel, ChannelEstimate(channel))
+        by_channel.recipients += count
+        by_channel.messages += count * occurrences
+        recipients += count
+        price = price_of.price(channel, country)
+        if channel == "whatsapp":  # priced per message, whatever its length
+            if price is None:
+                unpriced += count
+                by_channel.unpriced += count
+            else:
+                by_channel.cost += price * occurrences * count
+                cost += price * occurrences * count
+            continue
         language = language if language in bodies else default
         name = name or ""
         first = info(language, name, bool(notice))
@@ -143,13 +178,14 @@ def estimate_send(send, *, today) -> SendEstimate:
         low, high = min(each.segments for each in sent), max(each.segments for each in sent)
         version.segments_min = min(version.segments_min or low, low)
         version.segments_max = max(version.segments_max, high)
-        recipients += count
         segments += per_recipient * count
-        price = price_of.get((country or "").upper())
+        by_channel.segments += per_recipient * count
         if price is None:
             unpriced += count
+            by_channel.unpriced += count
         else:
             cost += price * per_recipient * count
+            by_channel.cost += price * per_recipient * count
     for language, version in versions.items():
         version.sample = bodies[language][1]
     return SendEstimate(
@@ -158,7 +194,8 @@ def estimate_send(send, *, today) -> SendEstimate:
         messages=recipients * occurrences,
         segments=segments,
         cost=None if recipients and unpriced == recipients else cost,
-        currency=current_app.config.get("SMS_PRICE_CURRENCY") or "USD",
+        currency=price_of.currency,
         unpriced_recipients=unpriced,
         versions=[versions[lang] for lang in ("es", "en") if lang in versions],
+        channels=[channels[ch] for ch in ("sms", "whatsapp") if ch in channels],
     )

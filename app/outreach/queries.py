@@ -1,7 +1,8 @@
 """Read-only queries behind the outreach pages (always filtered by organization)."""
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import exists, func, or_, select
 
+from app.contacts.channels import whatsapp_usable
 from app.contacts.models import Contact
 from app.extensions import db
 from app.outbox import api as outbox
@@ -103,3 +104,19 @@ def conversation(contact) -> list[tuple]:
     items = [(m.sent_at, "out", m.body, m.status) for m in out]
     items += [(m.received_at, "in", m.body, m.intent) for m in inbound]
     return sorted(items, key=lambda item: item[0])
+
+
+def is_whatsapp_contact(contact) -> bool:
+    """The phone simulator shows a WhatsApp chat when the contact is on WhatsApp today or
+    got WhatsApp messages (issue 19)."""
+    if whatsapp_usable(contact):
+        return True
+    return bool(
+        db.session.scalar(
+            select(
+                exists().where(
+                    OutboxMessage.contact_id == contact.id, OutboxMessage.channel == "whatsapp"
+                )
+            )
+        )
+    )

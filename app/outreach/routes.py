@@ -17,8 +17,8 @@ from app.jobs.models import Job
 from app.outbox.inbound import receive_sms
 from app.outbox.models import InboundMessage
 from app.outreach import queries, services
+from app.outreach.costs import send_cost_view
 from app.outreach.display import money, recipient_time
-from app.outreach.estimates import prices
 from app.outreach.forms import ActionForm, EditSendForm, ScheduleForm, SimulatorReplyForm
 from app.outreach.models import OutreachSend
 from app.permissions import permission_required
@@ -56,14 +56,14 @@ def _fixed_time(send) -> str:
 
 
 def _cost_texts(estimate) -> dict:
-    """The estimated cost and the prices it uses, in the UI locale's currency format."""
+    """The estimated cost and the prices it uses, in the UI locale's currency format;
+    per channel (SMS, WhatsApp) as `channel_cost_view`."""
     currency = estimate.currency
+    view = send_cost_view(estimate, current_user.organization_id)
     return {
         "cost_text": "" if estimate.cost is None else money(estimate.cost, currency),
-        "price_text": ", ".join(
-            f"{country} {money(price, currency, exact=True)}"
-            for country, price in sorted(prices().items())
-        ),
+        "price_text": view["sms_prices"],
+        "channel_cost_view": view,
     }
 
 
@@ -338,6 +338,9 @@ def simulator_phone(contact_id):
     if contact.erased_at is not None:
         abort(404)
     form = SimulatorReplyForm()
+    wants_sms = request.method != "GET" or request.args.get("view") == "sms"
+    if not wants_sms and queries.is_whatsapp_contact(contact):  # WhatsApp view: app/main
+        return redirect(url_for("main.simulator_whatsapp", contact_id=contact.id))
     if form.validate_on_submit():
         # The same inbound path as Twilio's webhook, with a simulator SID.
         receive_sms(

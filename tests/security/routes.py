@@ -158,6 +158,7 @@ ROUTES: dict[str, Route] = {
     "auth.users": Route("manage_users"),
     "auth.edit_user": owned("manage_users", user_id="other_user"),
     "organizations.settings": Route("manage_settings"),
+    "organizations.prices": Route("manage_settings"),
     "main.status": Route("manage_settings"),
     "main.favicon": Route("public"),
     "workshops.regenerate_calendar_token": Route("manage_settings"),
@@ -209,6 +210,9 @@ ROUTES: dict[str, Route] = {
     "outreach.simulator": Route("coordinate"),
     "outreach.simulator_phone": owned("coordinate", contact_id="contact"),
     "outreach.simulator_messages": owned("coordinate", contact_id="contact"),
+    "main.simulator_whatsapp": owned("coordinate", contact_id="contact"),
+    "main.simulator_whatsapp_messages": owned("coordinate", contact_id="contact"),
+    "main.simulator_whatsapp_button": owned("coordinate", contact_id="contact"),
     # --- experiments (issue 18): coordinators edit, evaluators read -----------------------------
     "experiments.for_campaign": owned("view_reports", campaign_id="campaign"),
     "experiments.create": owned("coordinate", campaign_id="campaign"),
