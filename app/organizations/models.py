@@ -2,6 +2,7 @@ import secrets
 from datetime import datetime, time
 
 from sqlalchemy import Boolean, Integer, String, Text, Time
+from sqlalchemy import false as sa_false
 from sqlalchemy import true as sa_true
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -46,6 +47,13 @@ class Organization(db.Model):
     thank_you_sms: Mapped[bool] = mapped_column(Boolean, default=False)
     calendar_token: Mapped[str] = mapped_column(String(43), default=new_calendar_token)  # .ics URL
     small_cell_threshold: Mapped[int] = mapped_column(Integer, default=5)
+    # Per-person files (event export, survey answers, experiment assignments) for evaluators.
+    # Off by default: counting a per-person file's rows recovers any count a report page
+    # hides (k-anonymity protects identities in the file, not the pages' small cells), so an
+    # administrator turns it on only under a data-sharing agreement (README, Privacy).
+    evaluator_person_files: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=sa_false()
+    )
     # Conversations: an urgent case not acknowledged within this many minutes alerts the
     # on-call coordinator (then every coordinator); a referral's follow-up reminder.
     case_ack_minutes: Mapped[int] = mapped_column(Integer, default=15, server_default="15")

@@ -134,6 +134,55 @@ def flow_table(f: ExperimentFigures, c: ExperimentCells) -> ExperimentTable:
     return table
 
 
+def clicks_table(f: ExperimentFigures, c: ExperimentCells) -> ExperimentTable:
+    """Click-through per arm so far: descriptive, while the experiment runs."""
+    columns = [
+        *_arm_columns(),
+        C(
+            "delivered",
+            _l("Delivered"),
+            _l("Contacts with at least one message of the campaign delivered (surveys aside)."),
+            "people",
+        ),
+        C(
+            "clicked",
+            _l("Clicked"),
+            _l("Contacts who clicked a tracked link of the campaign since their time zero."),
+            "people",
+        ),
+        C(
+            "click_through",
+            _l("Click-through"),
+            _l("Clicked divided by delivered."),
+            "rate",
+        ),
+    ]
+    spec = TableSpec(
+        "clicks",
+        "experiment",
+        _l("Link clicks so far"),
+        _l(
+            "Per arm, up to now and without a window: a description while the experiment "
+            "runs. The effect to defend is a pre-registered “clicked” outcome, below when "
+            "there is one."
+        ),
+        tuple(columns),
+    )
+    table = ExperimentTable(spec)
+
+    def cells(arm_id):
+        delivered, clicked = c[("delivered", arm_id)], c[("clicked", arm_id)]
+        rate = None
+        if not _hidden(delivered, clicked) and delivered:
+            rate = clicked / delivered
+        return [delivered, clicked, _estimate(rate, delivered, clicked)]
+
+    for arm in f.arms:
+        table.rows.append([arm.key, arm_name(arm), *cells(arm.id)])
+    table.total = [_("Total"), "", *cells(ALL)]
+    return table
+
+
 # --- one outcome by arm ---------------------------------------------------------------------
 
 
@@ -364,6 +413,8 @@ def experiment_tables(
 ) -> dict[str, ExperimentTable]:
     """Every table of the report, by key (the CSV file names)."""
     tables = {"flow": flow_table(f, c)}
+    if f.has_links:
+        tables["clicks"] = clicks_table(f, c)
     for o in f.outcomes:
         tables[o.code] = outcome_table(f, c, o, items)
         tables[f"{o.code}_effects"] = effects_table(f, c, o, items)

@@ -27,6 +27,8 @@ Definitions (the page and the codebook state them for readers):
   campaign's own messages that was not canceled or skipped; for the holdout, which is
   sent nothing, whether the contact could be messaged today: `eligible_sql`) → delivered
   (at least one "sms_delivered" of the campaign, surveys left out) → outcome measured.
+  Beside it, "clicked so far": contacts with a first click on one of the campaign's
+  tracked links since time zero (click-through per arm while the experiment runs).
 
 Suppression (`experiment_cells`): the counts per arm are breakdown cells of one
 `suppression.Linked` group, with the identities a reader knows: arms add up to the
@@ -44,6 +46,7 @@ from types import SimpleNamespace
 from sqlalchemy import Float, Integer, String, and_, case, func, literal, or_, select, union_all
 from sqlalchemy.orm import aliased
 
+from app.campaigns.models import CampaignMessage
 from app.contacts.eligibility import eligible_sql
 from app.contacts.models import Contact
 from app.experiments.models import (
@@ -68,7 +71,10 @@ EVENT_KINDS = {
     "attended": ("attended", "walk_in"),
     "clicked": ("clicked",),
 }
-FLOW_STEPS = ("assigned", "eligible", "delivered")
+# "clicked": a first click on a tracked link of the campaign since time zero, so far (no
+# window): descriptive click-through per arm; a pre-registered "clicked" outcome is the
+# estimate to defend.
+FLOW_STEPS = ("assigned", "eligible", "delivered", "clicked")
 ALL = "all"  # the arm key of totals
 
 
@@ -157,6 +163,7 @@ class ExperimentFigures:
     measurable: dict = field(default_factory=dict)  # (window days, arm id) -> n
     results: dict = field(default_factory=dict)  # (outcome id, arm id) -> Result
     changes: list[Change] = field(default_factory=list)
+    has_links: bool = False  # a message of the campaign tracks its links
 
     @property
     def started(self) -> bool:
@@ -285,7 +292,19 @@ def _flow_branches(experiment: Experiment, today: date) -> list:
             or_(Survey.id.is_(None), Survey.purpose.not_in(NOT_CAMPAIGN_CONTENT)),
         )
     )
-    return [assigned, sent, eligible_today, delivered]
+    a, scope = _assignments(experiment)
+    clicked = (
+        _branch("clicked", a)
+        .join(E, E.contact_id == a.contact_id)
+        .where(
+            *scope,
+            E.organization_id == org_id,
+            E.campaign_id == campaign_id,
+            E.kind.in_(EVENT_KINDS["clicked"]),
+            _after_t0(E.occurred_at, a, experiment.started_at),
+        )
+    )
+    return [assigned, sent, eligible_today, delivered, clicked]
 
 
 def _event_branch(experiment: Experiment, outcome: OutcomeInfo):
@@ -374,6 +393,7 @@ def contact_columns(experiment: Experiment, outcomes: list[OutcomeInfo], *, now,
         func.max(h.assigned_at).label("assigned_at"),
         has("eligible").label("eligible"),
         has("delivered").label("delivered"),
+        has("clicked").label("clicked"),
     ]
     for o in outcomes:
         if o.kind == "survey_item":
@@ -387,7 +407,7 @@ def contact_columns(experiment: Experiment, outcomes: list[OutcomeInfo], *, now,
         .subquery("per_contact_known")
         .c
     )
-    result = [c.arm_id, c.contact_id, c.stratum, c.assigned_at, c.eligible, c.delivered]
+    result = [c.arm_id, c.contact_id, c.stratum, c.assigned_at, c.eligible, c.delivered, c.clicked]
     for days in sorted({o.window_days for o in outcomes}):
         result.append(_flag(_measurable(c.assigned_at, started, days, now)).label(f"m{days}"))
     for o in outcomes:
@@ -447,6 +467,20 @@ def _changes(experiment: Experiment) -> list[Change]:
     ]
 
 
+def _has_links(experiment: Experiment) -> bool:
+    return (
+        db.session.scalar(
+            select(CampaignMessage.id)
+            .where(
+                CampaignMessage.campaign_id == experiment.campaign_id,
+                CampaignMessage.track_links.is_(True),
+            )
+            .limit(1)
+        )
+        is not None
+    )
+
+
 def experiment_figures(experiment: Experiment, *, now: datetime, today: date):
     """The experiment's exact figures as of `now` (`today`: the organization's date, for
     the holdout's eligibility)."""
@@ -465,12 +499,13 @@ def experiment_figures(experiment: Experiment, *, now: datetime, today: date):
         arms=sorted(arms, key=lambda arm: arm.position),
         outcomes=_outcomes(experiment),
         changes=_changes(experiment),
+        has_links=_has_links(experiment),
     )
     if not f.started:
         return f
     rows = contact_columns(experiment, f.outcomes, now=now, today=today).subquery("per_contact")
     c = rows.c
-    aggregates = [func.count(), func.sum(c.eligible), func.sum(c.delivered)]
+    aggregates = [func.count(), func.sum(c.eligible), func.sum(c.delivered), func.sum(c.clicked)]
     aggregates += [func.sum(c[f"m{days}"]) for days in f.windows]
     for o in f.outcomes:
         if o.kind == "survey_item":
@@ -488,9 +523,9 @@ def experiment_figures(experiment: Experiment, *, now: datetime, today: date):
         grouped = db.session.execute(select(c.arm_id, *aggregates).group_by(c.arm_id)).all()
     for arm_id, *values in grouped:
         values = [v or 0 for v in values]
-        for step, n in zip(FLOW_STEPS, values[:3], strict=True):
+        for step, n in zip(FLOW_STEPS, values[:4], strict=True):
             f.flow[(step, arm_id)] = int(n)
-        rest = values[3:]
+        rest = values[4:]
         for days in f.windows:
             f.measurable[(days, arm_id)] = int(rest.pop(0))
         for o in f.outcomes:
@@ -555,6 +590,7 @@ def experiment_cells(f: ExperimentFigures, threshold: int | None) -> ExperimentC
     for arm_id in [*arm_ids, ALL]:
         _part_of(linked, ("assigned", arm_id), ("eligible", arm_id), slacks)
         _part_of(linked, ("eligible", arm_id), ("delivered", arm_id), slacks)
+        _part_of(linked, ("assigned", arm_id), ("clicked", arm_id), slacks)
     windows = f.windows
     for days in windows:
         measurable = {arm_id: f.measurable.get((days, arm_id), 0) for arm_id in arm_ids}

@@ -13,6 +13,7 @@ from flask import (
     abort,
     current_app,
     jsonify,
+    make_response,
     redirect,
     render_template,
     request,
@@ -37,8 +38,8 @@ from app.reports import charts, experiment_export, export_jobs, exports
 from app.reports.anonymity import plan_export
 from app.reports.cache import cached, cached_fragment
 from app.reports.campaign import campaign_figures
-from app.reports.experiment_tables import (
 from app.reports.channels import spend_view
+from app.reports.experiment_tables import (
     experiment_charts,
     experiment_tables,
     item_labels,
@@ -94,6 +95,28 @@ def _threshold() -> int | None:
     return _org().small_cell_threshold or 5
 
 
+def person_files_allowed() -> bool:
+    """Per-person files (events, survey answers, experiment assignments) for this viewer:
+    always for those who see contacts; for evaluators, when an administrator allowed it."""
+    return _threshold() is None or bool(_org().evaluator_person_files)
+
+
+@bp.context_processor
+def _person_files_context():
+    return {"person_files": person_files_allowed}
+
+
+def _person_files_or_403() -> None:
+    if not person_files_allowed():
+        message = _(
+            "Your organization does not share per-person files with evaluators. The report "
+            "pages and their tables have the figures; an administrator can allow these files "
+            "in Settings under a data-sharing agreement."
+        )
+        page = render_template("errors/error.html", code=403, message=message)
+        abort(make_response(page, 403))
+
+
 def _today():
     return datetime.now(ZoneInfo(_org().timezone)).date()
 
@@ -114,7 +137,12 @@ def _campaign_figures(campaign, period: Period, granularity):
 def _fragment(figures_key: tuple, computed, threshold, range_args: dict, render) -> Markup:
     """The report's tables and charts as HTML, rendered once per figures and viewer
     variant (suppression threshold, language, period links) and reused (cache.py)."""
-    variant = (threshold, _language(), tuple(sorted(range_args.items())))
+    variant = (
+        threshold,
+        _language(),
+        tuple(sorted(range_args.items())),
+        person_files_allowed(),
+    )
     return Markup(cached_fragment(figures_key, computed, variant, render))
 
 
@@ -243,6 +271,7 @@ def _render_campaign_body(campaign, figures, threshold, range_args: dict) -> str
     tables = campaign_tables(figures, threshold, _language())
     return render_template(
         "reports/_campaign_body.html",
+        spend=spend_view(figures.by_channel, exact=threshold is None),
         campaign=campaign,
         figures=figures,
         tables=tables,
@@ -271,7 +300,6 @@ def _campaign_charts(figures, tables) -> dict:
         return format_date(day, pattern)
 
     points = [(p.start, p.cumulative) for p in figures.series]
-        spend=spend_view(figures.by_channel, exact=threshold is None),
     new = [(p.start, p.new) for p in figures.series]
     same_data = _("The table next to the chart has the same data.")
 
@@ -459,6 +487,7 @@ def export_events():
     campaign_id = None
     if request.args.get("campaign_id"):
         campaign_id = get_owned_or_404(Campaign, request.args.get("campaign_id")).id
+    _person_files_or_403()
     scope = f"campaign{campaign_id}" if campaign_id else "all"
     filename = f"alcance-{org.slug}-events-{scope}-{_period_slug(period)}.csv"
     total = export_jobs.count_events(org.id, campaign_id=campaign_id, period=period)
@@ -496,6 +525,7 @@ def _export_job_or_404(job_id: int) -> Job:
 @permission_required("view_reports")
 def export_job(job_id):
     job = _export_job_or_404(job_id)
+    _person_files_or_403()
     p = job.payload
     codebook_args = {
         "export": "events",
@@ -521,6 +551,7 @@ def export_job_status(job_id):
 @permission_required("view_reports")
 def export_download(job_id):
     job = _export_job_or_404(job_id)
+    _person_files_or_403()
     export = export_jobs.export_file(job)
     if export is None:
         abort(404)
@@ -680,6 +711,7 @@ def survey_export(survey_id, table):
 @permission_required("view_reports")
 def survey_answers(survey_id):
     survey = get_owned_or_404(Survey, survey_id)
+    _person_files_or_403()
     figures = survey_figures(survey.organization_id, survey.id)
     rows = answer_rows(
         survey.organization_id,
@@ -710,9 +742,31 @@ def _experiment_report(campaign):
     experiment = experiment_of(campaign)
     if experiment is None:
         return None, None, None, {}
-    figures = experiment_figures(experiment, now=utcnow(), today=_today())
+    threshold, today = _threshold(), _today()
+    design = tuple(
+        (o.id, o.kind, o.window_days, o.is_primary, o.survey_bank_code, o.survey_question_id)
+        + tuple(o.top_box or ())
+        for o in experiment.outcomes
+    )
+    key = (
+        "experiment",
+        experiment.organization_id,
+        experiment.id,
+        experiment.status,
+        experiment.started_at,
+        experiment.finished_at,
+        design,
+        threshold,
+        today,
+    )
+
+    def compute():
+        # Suppression over every linked count is the slow part, as for surveys.
+        figures = experiment_figures(experiment, now=utcnow(), today=today)
+        return figures, experiment_cells(figures, threshold)
+
+    figures, cells = cached(key, compute).value
     items = item_labels(campaign.organization_id)
-    cells = experiment_cells(figures, _threshold())
     return experiment, figures, experiment_tables(figures, cells, items), items
 
 
@@ -769,6 +823,7 @@ def _experiment_file(campaign):
 @permission_required("view_reports")
 def experiment_assignments(campaign_id):
     campaign = get_owned_or_404(Campaign, campaign_id)
+    _person_files_or_403()
     experiment, figures, threshold, plan = _experiment_file(campaign)
     rows = experiment_export.file_rows(
         experiment,

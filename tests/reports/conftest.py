@@ -76,6 +76,7 @@ class Dataset:
 @pytest.fixture
 def dataset(app, make_org) -> Dataset:
     org = make_org(slug="frontera", timezone="America/Mexico_City")
+    org.evaluator_person_files = True  # shares per-person files (see test_person_files.py)
     other = make_org(slug="otra", timezone="America/Mexico_City")
     c1 = make_campaign(
         org,

@@ -31,7 +31,8 @@ o2 rsvp_yes within 14 days: A a0-a4 (5; a4's yes is to another campaign's worksh
     a5 on day 20: no; B b0-b2 (3); holdout h2 (1, another campaign's workshop)
 o3 clicked (this campaign) within 7 days: A a0-a5 (6), a6 clicked another campaign's
     link: no; B b0, b1 and b21 (3 of 22: b21 clicked 8 days ago, 2 days after its time
-    zero; b20, b21 are measurable for 7 days); holdout none (0 of 10)
+    zero; b20, b21 are measurable for 7 days); holdout none (0 of 10). a7 clicked on day
+    10: in "clicked so far" (A 7 of 17 delivered, B 3 of 20), not in o3
 o4 survey run 20 days ago (after time zero), answers 1 hour after its start:
     A a0-a9 answer 4 (a0-a5) or 3 (a6-a9): n 10, top box 6, mean 3.6; a10 skips
     B b0-b7 answer 4 (b0-b2), 3 (b3-b5), 2 (b6-b7): n 8, top box 3, mean 3.125
@@ -73,9 +74,11 @@ class World:
 
 def build_world(make_org, slug="experimento") -> World:
     org = make_org(slug=slug, timezone="America/Tijuana")
+    org.evaluator_person_files = True  # evaluators get the assignments file
     campaign = make_campaign(org, name="Mensajes")
     other_campaign = make_campaign(org, name="Otra campaña")
     message = make_message(campaign)
+    message.track_links = True
     experiment = make_experiment(campaign, (1, 1), holdout=1, primary=None)
     survey = make_survey(org)
     outcomes = [
@@ -200,6 +203,7 @@ def _events(w: World) -> None:
         ev(name, "clicked", 2)
     ev("a6", "clicked", 2, campaign=w.other_campaign)
     ev("b21", "clicked", 0, moment=NOW - timedelta(days=8))
+    ev("a7", "clicked", 10)  # after o3's window: in "clicked so far" only
     db.session.commit()
 
 

@@ -146,6 +146,29 @@ def test_consort_flow(world):
     assert tables["flow"].total[2:] == [52, 50, 37, 50, 2]
 
 
+def test_click_through_so_far_per_arm(world):
+    _figures, tables = _report(world)
+    clicks = _rows(tables["clicks"])
+    got = {k: (r["delivered"], r["clicked"], r["click_through"]) for k, r in clicks.items()}
+    assert got == {
+        "A": (17, 7, pytest.approx(7 / 17)),
+        "B": (20, 3, pytest.approx(0.15)),
+        "holdout": (0, 0, None),
+    }
+    assert tables["clicks"].total[2:] == [37, 10, pytest.approx(10 / 37)]
+    # Evaluators: B's 3 clickers are hidden, and so is the rate computed from them.
+    _figures, hidden = _report(world, threshold=5)
+    b = _rows(hidden["clicks"])["B"]
+    assert isinstance(b["clicked"], Hidden) and isinstance(b["click_through"], Hidden)
+
+
+def test_no_clicks_table_without_tracked_links(world):
+    world.campaign.messages[0].track_links = False
+    db.session.commit()
+    _figures, tables = _report(world)
+    assert "clicks" not in tables
+
+
 def test_windows_count_from_time_zero_and_wait_until_they_end(world):
     w = world
     figures, tables = _report(w)

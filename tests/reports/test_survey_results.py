@@ -39,6 +39,7 @@ NAMES = [f"Nombre{chr(65 + i)}zq" for i in range(12)]
 @pytest.fixture
 def world(app, make_org):
     org = make_org(slug="encuesta", timezone="America/Tijuana")
+    org.evaluator_person_files = True  # evaluators get the answers file
     other = make_org(slug="ajena")
     campaign = make_campaign(org, name="Sin Fentanilo")
     survey = make_survey(org)

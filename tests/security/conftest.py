@@ -26,6 +26,9 @@ def world(app, make_org, make_user, run_jobs):
     app.config["TWILIO_AUTH_TOKEN"] = TWILIO_TOKEN
     org_a = make_org(slug="alfa", name=f"{MARKER_A} ONG")
     org_b = make_org(slug="beta", name=f"{MARKER_B} ONG")
+    # Evaluators of both may download per-person files: every file's route is then reachable
+    # (the default, off, is tested in tests/reports/test_person_files.py).
+    org_a.evaluator_person_files = org_b.evaluator_person_files = True
     users = {
         role: make_user(org_a, role=role, email=f"{role}@alfa.example.org", language="en")
         for role in ("evaluator", "coordinator", "admin")
