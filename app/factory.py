@@ -28,6 +28,7 @@ from app.conversations import hooks as conversation_hooks  # noqa: F401  (inboun
 from app.conversations.routes import bp as conversations_bp
 from app.conversations.settings_routes import bp as conversation_settings_bp
 from app.experiments import hooks as experiment_hooks  # noqa: F401  (outbox guard: holdout)
+from app.experiments import start_jobs  # noqa: F401  (registers the job handler)
 from app.experiments.routes import bp as experiments_bp
 from app.extensions import babel, csrf, db, login_manager, migrate
 from app.i18n import apply_language_switch, select_locale, select_timezone

@@ -7,7 +7,16 @@ through the organization's scope: another organization's experiment is a 404."""
 
 from decimal import Decimal
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
@@ -264,11 +273,28 @@ def _action(experiment_id):
 def start(experiment_id):
     experiment = _action(experiment_id)
     try:
-        assigned = services.start_experiment(experiment, now=utcnow())
+        assigned, job = services.request_start(
+            experiment,
+            now=utcnow(),
+            user_id=current_user.id,
+            inline_max=current_app.config["EXPERIMENT_INLINE_START"],
+        )
     except DomainError as error:
         db.session.rollback()
         flash(str(error), "error")
     else:
+        if job is not None:
+            flash(
+                ngettext(
+                    "Starting: a worker is assigning %(num)d contact. The outcomes lock when "
+                    "it is done.",
+                    "Starting: a worker is assigning %(num)d contacts. The outcomes lock when "
+                    "it is done.",
+                    job.total or 0,
+                ),
+                "success",
+            )
+            return redirect(url_for("jobs.detail", job_id=job.id))
         flash(
             ngettext(
                 "Experiment started: %(num)d contact assigned. The outcomes are now locked.",

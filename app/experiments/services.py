@@ -45,6 +45,8 @@ from app.experiments.models import (
 )
 from app.experiments.outcomes import survey_items
 from app.extensions import db
+from app.jobs.models import Job
+from app.jobs.services import enqueue
 from app.outbox.models import ANSWERS, OutboxMessage
 from app.stats.power import sample_size
 
@@ -370,11 +372,16 @@ def _audience_query(experiment: Experiment, now: datetime):
     return audience_contacts_query(experiment.organization_id, audience.filters, today=now.date())
 
 
-def start_problems(experiment: Experiment) -> list:
-    """Why the experiment cannot start now (translatable messages); empty when it can."""
+def start_problems(experiment: Experiment, *, job_id: int | None = None) -> list:
+    """Why the experiment cannot start now (translatable messages); empty when it can.
+    `job_id`: the background start asking (its own pending job is no obstacle)."""
     problems = []
     if experiment.status != "draft":
         problems.append(_l("The experiment has already started."))
+        return problems
+    pending = pending_start_job(experiment)
+    if pending is not None and pending.id != job_id:
+        problems.append(_l("The experiment is being started: a worker is assigning its contacts."))
         return problems
     if experiment.campaign.status in ("completed", "archived"):
         problems.append(_l("A completed or archived campaign cannot run an experiment."))
@@ -394,12 +401,12 @@ def start_problems(experiment: Experiment) -> list:
     return problems
 
 
-def start_experiment(experiment: Experiment, *, now: datetime) -> int:
+def start_experiment(experiment: Experiment, *, now: datetime, job_id: int | None = None) -> int:
     """Assign everyone in the experiment's audience and lock the pre-registration (status
     running, started_at now). Returns how many contacts were assigned."""
     lock_rows(select(Experiment.id).where(Experiment.id == experiment.id))
     db.session.refresh(experiment)
-    problems = start_problems(experiment)
+    problems = start_problems(experiment, job_id=job_id)
     if problems:
         db.session.rollback()
         raise ExperimentError(problems[0])
@@ -410,6 +417,52 @@ def start_experiment(experiment: Experiment, *, now: datetime) -> int:
         raise ExperimentError(_l("The audience has no contacts who can receive messages."))
     db.session.commit()
     return assigned
+
+
+START_JOB = "experiment_start"
+
+
+def pending_start_job(experiment: Experiment) -> Job | None:
+    """The queued or running background start of this experiment, if any."""
+    jobs = db.session.scalars(
+        select(Job).where(
+            Job.kind == START_JOB,
+            Job.organization_id == experiment.organization_id,
+            Job.status.in_(("queued", "running")),
+        )
+    )
+    return next((job for job in jobs if job.payload.get("experiment_id") == experiment.id), None)
+
+
+def request_start(
+    experiment: Experiment, *, now: datetime, user_id: int | None, inline_max: int
+) -> tuple[int, Job | None]:
+    """Start now when the audience is small, else queue the start for a worker (a large
+    audience takes seconds per 100,000 contacts: never inside a request). Returns
+    (contacts assigned, None) or (0, the job). The job runs `start_experiment`, which checks
+    every rule again and takes the same row lock, so a start queued twice runs once."""
+    problems = start_problems(experiment)
+    if problems:
+        raise ExperimentError(problems[0])
+    size = audience_size(experiment, now=now) or 0
+    if size <= inline_max:
+        return start_experiment(experiment, now=now), None
+    # Serialize concurrent clicks on the experiment's row before looking for a queued start.
+    lock_rows(select(Experiment.id).where(Experiment.id == experiment.id))
+    if pending_start_job(experiment) is not None:
+        db.session.rollback()
+        raise ExperimentError(
+            _l("The experiment is being started: a worker is assigning its contacts.")
+        )
+    job = enqueue(
+        START_JOB,
+        organization_id=experiment.organization_id,
+        payload={"experiment_id": experiment.id},
+        user_id=user_id,
+        total=size,
+        now=now,
+    )
+    return 0, job
 
 
 def finish_experiment(experiment: Experiment, *, now: datetime) -> None:

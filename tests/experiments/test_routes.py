@@ -258,3 +258,51 @@ def test_a_survey_question_as_the_primary_outcome(client, login, make_org, make_
     )
     detail = client.get(f"/experiments/{experiment.id}").get_data(as_text=True)
     assert "(counted: 4)" in detail
+
+
+def _ready(campaign, audience):
+    experiment = make_experiment(campaign, (1, 1), holdout=1, audience=audience)
+    db.session.commit()
+    return experiment
+
+
+def test_a_large_audience_starts_in_a_worker(app, client, login, make_org, make_user, run_jobs):
+    org, campaign, _message, audience, contacts, coordinator = _world(make_org, make_user)
+    experiment = _ready(campaign, audience)
+    app.config["EXPERIMENT_INLINE_START"] = 5  # 12 contacts: too many for the request
+    login(coordinator)
+    url = f"/experiments/{experiment.id}/start"
+    response = client.post(url, data={"csrf_token": csrf_token(client)})
+    assert response.status_code == 302 and "/jobs/" in response.headers["Location"]
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "a worker is assigning 12 contacts" in page and "Waiting for a worker" in page
+    db.session.expire_all()
+    assert experiment.status == "draft" and experiment.started_at is None
+    # A second click while the job waits: refused with its reason, no second job.
+    again = client.post(url, data={"csrf_token": csrf_token(client)}, follow_redirects=True)
+    assert "The experiment is being started" in again.get_data(as_text=True)
+    assert run_jobs() == 1
+    assert experiment.status == "running" and experiment.started_at is not None
+    assigned = db.session.scalar(select(func.count()).select_from(ExperimentAssignment))
+    assert assigned == len(contacts)
+    assert run_jobs() == 0  # nothing else queued
+
+
+def test_a_queued_start_checks_the_rules_again_when_it_runs(
+    app, client, login, make_org, make_user, run_jobs
+):
+    org, campaign, _message, audience, _contacts, coordinator = _world(make_org, make_user)
+    experiment = _ready(campaign, audience)
+    app.config["EXPERIMENT_INLINE_START"] = 5
+    login(coordinator)
+    client.post(f"/experiments/{experiment.id}/start", data={"csrf_token": csrf_token(client)})
+    campaign.status = "archived"  # meanwhile
+    db.session.commit()
+    run_jobs()
+    db.session.expire_all()
+    assert experiment.status == "draft"
+    assert db.session.scalar(select(func.count()).select_from(ExperimentAssignment)) == 0
+    from app.jobs.models import Job
+
+    job = db.session.scalar(select(Job).where(Job.kind == "experiment_start"))
+    assert job.status == "failed" and job.attempts == 1  # not retried: the rule holds
