@@ -12,6 +12,8 @@ Permissions:
                       the permissions of app/auth/permissions.py
     webhook           Twilio: X-Twilio-Signature (no session, no CSRF)
     token             a secret in the URL or header (calendar feed, /metrics): no session
+    api               /api/v1: an API key (Bearer) only; a session never opens it (401).
+                      Keys, scopes and tenancy per endpoint: tests/api/test_api_matrix.py
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from types import SimpleNamespace
 
 from sqlalchemy import select
 
+from app.api.keys import create_key
 from app.contacts import import_services
 from app.contacts.models import Contact, ContactImport
 from app.conversations.models import Case, LocalService, OnCallShift, SavedReply
@@ -66,6 +69,7 @@ PERMISSIONS = (
     "manage_settings",
     "webhook",
     "token",
+    "api",
 )
 
 
@@ -158,6 +162,9 @@ ROUTES: dict[str, Route] = {
     "auth.users": Route("manage_users"),
     "auth.edit_user": owned("manage_users", user_id="other_user"),
     "organizations.settings": Route("manage_settings"),
+    # API keys (issue 20)
+    "api_keys.index": Route("manage_settings"),
+    "api_keys.revoke": owned("manage_settings", key_id="api_key"),
     "organizations.prices": Route("manage_settings"),
     "main.status": Route("manage_settings"),
     "main.favicon": Route("public"),
@@ -425,6 +432,15 @@ ROUTES: dict[str, Route] = {
     "main.metrics": Route("token"),
     # tracked links (issue 18): the short link in an SMS; its code is the only key
     "links.follow_link": Route("public", args=lambda o: {"code": o.link.code}),
+    # the public API (issue 20): its document and reference page are public
+    "api-docs.openapi_json": Route("public"),
+    "api_docs.docs": Route("public"),
+    "api_contacts.list_contacts": Route("api"),
+    "api_contacts.upsert_contact": Route("api"),
+    "api_contacts.bulk_upsert": Route("api"),
+    "api_contacts.get_contact": Route("api", args=_obj(contact_id="contact"), owned=True),
+    "api_contacts.opt_out": Route("api", args=_obj(contact_id="contact"), owned=True),
+    "api_contacts.erase": Route("api", args=_obj(contact_id="contact"), owned=True),
 }
 
 # Endpoints whose "other organization" URL differs from "own" only by a query argument
@@ -435,7 +451,7 @@ def required_roles(permission: str) -> set[str]:
     """Roles that pass `permission` (anonymous included for public routes)."""
     from app.permissions import role_has
 
-    if permission in ("public", "webhook", "token"):
+    if permission in ("public", "webhook", "token", "api"):
         return set(ROLES)
     if permission == "login":
         return {"evaluator", "coordinator", "admin"}
@@ -673,6 +689,15 @@ def build_objects(
     )
     _answered_survey_run(o)
     # A WhatsApp template (issue 19), a draft whose text carries the marker.
+    # An API key (issue 20): the settings page lists it, its revoke URL names it.
+    o.api_key = create_key(
+        org.id,
+        name=f"{marker} clave",
+        scopes=["reports:read"],
+        expires_at=None,
+        actor_id=None,
+        now=utcnow(),
+    ).key
     o.whatsapp_template = make_whatsapp_template(
         org, name=f"aviso_{n}", body=f"Hola {{{{1}}}}, {marker} te invita al taller."
     )

@@ -3,6 +3,7 @@ own/other organization, with the expected status; zero cross-organization leaks.
 
 Expected:
     anonymous                         302 to /login (token routes: 401/404; webhooks: 403)
+    /api/v1 with a session (any role) 401 problem details: only API keys open it
     a role without the permission     403, and nothing changes
     another organization's object     404 (never 200, never its data), and nothing changes
     own object, sufficient role       GET 2xx/3xx; POST passes the authorization layer
@@ -179,6 +180,12 @@ def _request(m: Matrix, client, cell: Cell):
         return response
     if permission == "token":
         return _check_token_route(m, client, cell.endpoint, cell.url, cell.what)
+    if permission == "api":  # a session (any role) never opens the API: 401 problem
+        response = client.open(cell.url, method=cell.method, data=cell.data)
+        if response.status_code != 401 or response.mimetype != "application/problem+json":
+            m.fail(cell.what, response, "401 problem+json without an API key")
+        m.denied_posts += cell.method != "GET"
+        return response
     if cell.role == "anonymous" and permission != "public":
         return _refused(m, client, cell, _is_login_redirect, "302 to /login")
     if cell.role not in cell.allowed:
@@ -266,7 +273,11 @@ def _authorized_posts(world, m: Matrix) -> int:
     count = 0
     for rule, method in route_methods(app):
         spec = ROUTES.get(rule.endpoint)
-        if method == "GET" or spec is None or spec.permission in ("webhook", "token", "public"):
+        if (
+            method == "GET"
+            or spec is None
+            or spec.permission in ("webhook", "token", "public", "api")
+        ):
             continue
         # The least privileged role allowed (the others hold a superset of its permissions).
         for role in [least_privileged(spec.permission)]:

@@ -312,7 +312,7 @@ def _pages(app, world) -> list[str]:
     paths = []
     for endpoint, spec in sorted(ROUTES.items()):
         rule = next(r for r in app.url_map.iter_rules() if r.endpoint == endpoint)
-        if "GET" in rule.methods and spec.permission not in ("webhook", "token", "public"):
+        if "GET" in rule.methods and spec.permission not in ("webhook", "token", "public", "api"):
             paths.append(build_url(app, endpoint, spec.urls(world.a)[0]))
     return paths
 
