@@ -14,7 +14,10 @@ a fresh fake Twilio process (tests/fake_twilio.py):
     rate within 5 % of the limit (skipped when Redis does not answer);
 (c) default settings (OUTREACH_CONCURRENCY/OUTREACH_BATCH auto) and no rate limit vs raw
     with the threads the worker chose: target >= 0.8 x raw;
-(d) default settings with TWILIO_MAX_MPS=--limit, one worker: within 5 % of the limit.
+(d) default settings with TWILIO_MAX_MPS=--limit, one worker: within 5 % of the limit;
+(e) mixed channels (issue 19): the run of (a) with half the contacts on WhatsApp (opted in,
+    inside the 24-hour window: free-form `whatsapp:` messages through the Messaging
+    Service), next to the SMS-only run of (a), alternating: target >= 0.9 x SMS-only.
 Every run checks exactly-once against the fake's record of creates (listed through its API):
 no recipient twice, none missing, and every row `sent` with a SID the fake created for it.
 Rates are sustained: messages between the first and the last send, over that time (process
@@ -53,7 +56,7 @@ LATENCY = 0.1
 BODY = "Hola, infórmate sobre el fentanilo."
 
 
-def seed(url: str, n: int) -> None:
+def seed(url: str, n: int, *, whatsapp_share: float = 0.0) -> None:
     from sqlalchemy import insert, select, update
 
     from app.campaigns.models import Campaign
@@ -87,7 +90,20 @@ def seed(url: str, n: int) -> None:
         ahead = (13 - now.hour + 12) % 24 - 12
         db.session.execute(update(Contact).values(timezone=f"Etc/GMT{-ahead:+d}"))
         db.session.commit()
-        ids = db.session.scalars(select(Contact.id)).all()
+        ids = db.session.scalars(select(Contact.id).order_by(Contact.id)).all()
+        if whatsapp_share:  # every other contact (share 0.5) prefers WhatsApp, window open
+            step = max(round(1 / whatsapp_share), 1)
+            db.session.execute(
+                update(Contact)
+                .where(Contact.id.in_(ids[::step]))
+                .values(
+                    preferred_channel="whatsapp",
+                    whatsapp_opt_in_at=now,
+                    whatsapp_opt_in_source="bench",
+                    last_whatsapp_in_at=now,
+                )
+            )
+            db.session.commit()
         db.session.execute(
             insert(OutboxMessage),
             [
@@ -154,18 +170,40 @@ def fake_creates(twilio_env: dict) -> list[dict]:
 
 def exactly_once(created: list[dict], phones: list[str], rows: list[tuple] | None) -> str:
     """ "ok", or what went wrong: duplicates, missing recipients, rows not matching."""
-    per_phone = Counter(m["to"] for m in created)
+    per_phone = Counter(_bare(m["to"]) for m in created)
     twice = sum(1 for n in per_phone.values() if n > 1)
     missing = len(set(phones) - set(per_phone))
     problems = [f"{twice} twice"] if twice else []
     problems += [f"{missing} missing"] if missing else []
     if rows is not None:
-        by_sid = {m["sid"]: m["to"] for m in created}
+        by_sid = {m["sid"]: _bare(m["to"]) for m in created}
         bad = sum(
             1 for phone, status, sid, _ in rows if status != "sent" or by_sid.get(sid) != phone
         )
         problems += [f"{bad} rows not sent with their SID"] if bad else []
     return "ok" if not problems else ", ".join(problems)
+
+
+def _bare(address: str) -> str:
+    """A WhatsApp message's "whatsapp:+52…" address as the contact's phone."""
+    return address.removeprefix("whatsapp:")
+
+
+def channels(url: str) -> Counter:
+    """Outbox rows per channel (and WhatsApp form)."""
+    from sqlalchemy import create_engine, func, select
+
+    from app.outbox.models import OutboxMessage
+
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        found = conn.execute(
+            select(OutboxMessage.channel, OutboxMessage.whatsapp_form, func.count()).group_by(
+                OutboxMessage.channel, OutboxMessage.whatsapp_form
+            )
+        ).all()
+    engine.dispose()
+    return Counter({f"{c}{'/' + f if f else ''}": n for c, f, n in found})
 
 
 def sustained(moments: list) -> float:
@@ -234,6 +272,7 @@ def run_workers(
     rows = outbox_rows(url)
     created = fake_creates(twilio_env)
     return {
+        "channels": dict(channels(url)),
         "rate": sustained([sent_at for _, status, _, sent_at in rows if status == "sent"]),
         "check": exactly_once(created, [phone for phone, *_ in rows], rows),
         "threads": [int(s[-1]) for s in sized if s],
@@ -308,10 +347,26 @@ def fresh_run(function, *args, **kwargs) -> dict:
         stop_process(fake)
 
 
-def alcance(twilio_env: dict, n: int, **options) -> dict:
+def alcance(twilio_env: dict, n: int, *, whatsapp_share: float = 0.0, **options) -> dict:
     with database("postgresql") as url:
-        seed(url, n)
+        seed(url, n, whatsapp_share=whatsapp_share)
         return run_workers(url, twilio_env, **options)
+
+
+def mixed_rows(label: str, mixed: dict, sms: dict) -> list[tuple]:
+    ratio = mixed["rate"] / sms["rate"] if sms["rate"] else 0.0
+    return [
+        (f"{label}: mixed msg/s", f"{mixed['rate']:,.0f}", "", None),
+        ("  SMS-only msg/s (same threads)", f"{sms['rate']:,.0f}", "", None),
+        ("  mixed / SMS-only", f"{ratio:.2f}", ">= 0.9", ratio >= 0.9),
+        ("  rows per channel (mixed)", json.dumps(mixed["channels"], sort_keys=True), "", None),
+        (
+            "  exactly once (mixed; SMS-only)",
+            f"{mixed['check']}; {sms['check']}",
+            "ok; ok",
+            mixed["check"] == sms["check"] == "ok",
+        ),
+    ]
 
 
 def compare_rows(label: str, ours: dict, raw: dict, threads) -> list[tuple]:
@@ -358,7 +413,7 @@ def main() -> None:
     parser.add_argument("--limit", type=float, default=100.0)
     parser.add_argument("--threads", type=int, default=64)
     parser.add_argument("--backend", choices=("postgresql",), default="postgresql")
-    parser.add_argument("--parts", default="abcd", help="which of (a)-(d) to run, e.g. a")
+    parser.add_argument("--parts", default="abcd", help="which of (a)-(e) to run, e.g. ae")
     parser.add_argument(
         "--repeat", type=int, default=1, help="run (a) this many times, interleaved with raw"
     )
@@ -402,6 +457,12 @@ def main() -> None:
     if "d" in parts:
         ours = fresh_run(alcance, per_limit, workers=1, mps=limit)
         rows += limit_rows(f"(d) limit {limit:g}/s, 1 worker, auto", ours, limit)
+    # (e) half the contacts on WhatsApp vs SMS only, same threads, alternating.
+    for run in range(args.repeat if "e" in parts else 0):
+        mixed = fresh_run(alcance, n, workers=1, mps=0, threads=threads, whatsapp_share=0.5)
+        sms = fresh_run(alcance, n, workers=1, mps=0, threads=threads)
+        label = f"(e) 1 worker, {threads} threads, half WhatsApp" + (f" #{run + 1}" if run else "")
+        rows += mixed_rows(label, mixed, sms)
     print_table(title, rows)
 
 
