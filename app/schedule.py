@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from app.api.idempotency import purge_idempotent_requests
 from app.contacts.retention import purge_inactive_contacts
 from app.conversations.escalation import escalate
 from app.jobs.cleanup import purge_progress_files
@@ -55,6 +56,12 @@ def maintenance_tasks(config) -> tuple[Task, ...]:
             "purge_expired_links",
             lambda now: purge_expired_links(now=now),
             every=timedelta(hours=6),
+        ),
+        # The API's kept Idempotency-Key responses, after their 24 hours.
+        Task(
+            "purge_idempotent_requests",
+            lambda now: purge_idempotent_requests(now=now),
+            every=timedelta(hours=1),
         ),
         # PostgreSQL: next months' event partitions exist before their first event.
         Task(

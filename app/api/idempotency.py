@@ -129,3 +129,14 @@ def idempotent(view):
         return response
 
     return wrapped
+
+
+def purge_idempotent_requests(*, now) -> int:
+    """Forget the kept responses older than KEEP_HOURS (the worker's maintenance)."""
+    deleted = db.session.execute(
+        delete(ApiIdempotentRequest).where(
+            ApiIdempotentRequest.created_at < now - timedelta(hours=KEEP_HOURS)
+        )
+    ).rowcount
+    db.session.commit()
+    return deleted

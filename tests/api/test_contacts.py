@@ -256,3 +256,20 @@ def test_unknown_filters_are_refused(app, api, make_org, make_key):
     org = make_org()
     response = api(make_key(org, ["contacts:read"])).get("/api/v1/contacts?langauge=es")
     assert response.status_code == 422 and "langauge" in str(response.get_json()["errors"])
+
+
+def test_kept_idempotent_responses_are_purged_after_a_day(app, api, make_org, make_key):
+    from datetime import timedelta
+
+    from app.api.models import ApiIdempotentRequest
+    from tests.support import NOW
+
+    org = make_org()
+    writer = api(make_key(org, ["contacts:write"]))
+    writer.post("/api/v1/contacts", json={"phone": "6645550601"}, headers={"Idempotency-Key": "x"})
+    (task,) = [
+        t for t in app.extensions["maintenance_tasks"] if t.name == "purge_idempotent_requests"
+    ]
+    assert task.run(NOW + timedelta(hours=23)) == 0
+    assert task.run(NOW + timedelta(hours=25)) == 1
+    assert db.session.scalar(select(func.count()).select_from(ApiIdempotentRequest)) == 0
