@@ -439,3 +439,48 @@ def test_rows_held_for_a_template_go_once_it_is_approved(app, make_org, template
     run(app, clock, gateway)
     (sent,) = gateway.sent
     assert (sent.channel, sent.content_sid) == ("whatsapp", sid)
+
+
+def test_experiment_holdout_still_stops_whatsapp_and_its_fallback(app, make_org):
+    from app.experiments.models import ExperimentAssignment
+    from tests.factories import make_experiment
+
+    org = make_org()
+    held_out = whatsapp_contact(org, last_in=DUE - timedelta(hours=1))
+    failing = whatsapp_contact(org, last_in=DUE - timedelta(hours=1))
+    send = send_to(org)
+    experiment = make_experiment(
+        send.campaign, holdout=1, status="running", started_at=SCHEDULED_AT
+    )
+    holdout = next(a for a in experiment.arms if a.is_holdout)
+    db.session.add(
+        ExperimentAssignment(
+            organization_id=org.id,
+            experiment_id=experiment.id,
+            contact_id=held_out.id,
+            arm_id=holdout.id,
+        )
+    )
+    db.session.commit()
+    clock = Clock(DUE)
+    gateway = FakeSmsGateway(clock=clock)
+    gateway.fail_next(PermanentSmsError("not on WhatsApp", code=63003, status=400))
+    run(app, clock, gateway)
+    assert gateway.sent == []  # the held-out contact got nothing; the other one failed
+    (row,) = outbox(held_out)
+    assert row.status == "canceled" and row.skip_reason == "experiment_holdout"
+    failed, fallback = outbox(failing)
+    # The contact joins the holdout before the fallback goes: it does not go either.
+    db.session.add(
+        ExperimentAssignment(
+            organization_id=org.id,
+            experiment_id=experiment.id,
+            contact_id=failing.id,
+            arm_id=holdout.id,
+        )
+    )
+    db.session.commit()
+    run(app, clock, gateway)
+    assert gateway.sent == []
+    db.session.refresh(fallback)
+    assert fallback.status == "canceled"
