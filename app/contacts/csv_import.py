@@ -129,6 +129,22 @@ HEADER_ALIASES: dict[str, tuple[str, ...]] = {
         "guardian consent",
         "parental consent",
     ),
+    "preferred_channel": (
+        "canal",
+        "canal preferido",
+        "canal de contacto",
+        "channel",
+        "preferred channel",
+    ),
+    "whatsapp_opt_in": (
+        # Not a bare "WhatsApp": lists use that name for the phone number itself.
+        "acepta whatsapp",
+        "alta whatsapp",
+        "consentimiento whatsapp",
+        "whatsapp opt in",
+        "whatsapp optin",
+        "whatsapp consent",
+    ),
 }
 FIELDS = tuple(HEADER_ALIASES)
 # The names the upload page shows (Spanish, then English).
@@ -151,6 +167,8 @@ DOCUMENTED_HEADERS = {
     "consent_basis": ("base_consentimiento", "consent_basis"),
     "consent_date": ("fecha_consentimiento", "consent_date"),
     "guardian_consent": ("consentimiento_tutor", "guardian_consent"),
+    "preferred_channel": ("canal", "preferred_channel"),
+    "whatsapp_opt_in": ("acepta_whatsapp", "whatsapp_opt_in"),
 }
 
 FIELD_LABELS = {
@@ -172,6 +190,8 @@ FIELD_LABELS = {
     "consent_basis": _l("Consent basis"),
     "consent_date": _l("Consent date"),
     "guardian_consent": _l("Guardian consent"),
+    "preferred_channel": _l("Preferred channel"),
+    "whatsapp_opt_in": _l("WhatsApp opt-in"),
 }
 
 

@@ -24,7 +24,15 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from app.contacts.eligibility import REASONS
 from app.contacts.geography import MX_STATES, STATE_CHOICES, US_STATES, state_name
-from app.contacts.models import AGE_BANDS, CONSENT_SOURCES, GENDERS, LANGUAGES, OPT_OUT_CHANNELS
+from app.contacts.models import (
+    AGE_BANDS,
+    CONSENT_SOURCES,
+    CONTACT_CHANNELS,
+    GENDERS,
+    LANGUAGES,
+    OPT_OUT_CHANNELS,
+    WHATSAPP_OPT_IN_SOURCES,
+)
 from app.contacts.validation import MAX_AGE, MIN_AGE
 from app.forms import BaseForm, choices
 from app.organizations.countries import COUNTRY_LABELS
@@ -51,6 +59,14 @@ OPT_OUT_CHANNEL_LABELS = {
     "coordinator": _l("Set by a coordinator"),
     "whatsapp": _l("WhatsApp reply"),
 }
+CHANNEL_LABELS = {"sms": _l("SMS"), "whatsapp": _l("WhatsApp")}
+WHATSAPP_OPT_IN_SOURCE_LABELS = {
+    "import": _l("CSV import"),
+    "form": _l("Contact form"),
+    "walk_in": _l("Workshop walk-in"),
+    "keyword": _l("Keyword reply"),
+    "whatsapp_message": _l("WhatsApp message"),
+}
 # TRANSLATORS: age bands are shown as "12–14 years".
 AGE_BAND_LABELS = {band: _l("%(band)s years", band=band.replace("-", "–")) for band in AGE_BANDS}
 ELIGIBLE = "eligible"
@@ -58,6 +74,8 @@ ELIGIBLE = "eligible"
 assert set(LANGUAGE_LABELS) == set(LANGUAGES) and set(GENDER_LABELS) == set(GENDERS)
 assert set(CONSENT_SOURCE_LABELS) == set(CONSENT_SOURCES)
 assert set(OPT_OUT_CHANNEL_LABELS) == set(OPT_OUT_CHANNELS)
+assert set(CHANNEL_LABELS) == set(CONTACT_CHANNELS)
+assert set(WHATSAPP_OPT_IN_SOURCE_LABELS) == set(WHATSAPP_OPT_IN_SOURCES)
 
 
 def label_helpers() -> dict:
@@ -67,6 +85,8 @@ def label_helpers() -> dict:
         "gender_label": lambda code: GENDER_LABELS.get(code, code or ""),
         "consent_source_label": lambda code: CONSENT_SOURCE_LABELS.get(code, code or ""),
         "opt_out_channel_label": lambda code: OPT_OUT_CHANNEL_LABELS.get(code, code or ""),
+        "contact_channel_label": lambda code: CHANNEL_LABELS.get(code, code or ""),
+        "whatsapp_source_label": lambda code: WHATSAPP_OPT_IN_SOURCE_LABELS.get(code, code or ""),
         "opt_out_reason_label": lambda code: OPT_OUT_REASON_LABELS.get(code, code or ""),
         "age_band_label": lambda band: AGE_BAND_LABELS.get(band, band or ""),
         "reason_label": lambda code: REASONS.get(code, code or ""),
@@ -117,6 +137,10 @@ class ContactForm(BaseForm):
     consent_basis = TextAreaField(_l("Stated basis of the consent"), validators=[Length(max=2000)])
     consent_date = StringField(_l("Consent date"), render_kw={"type": "date"})
     guardian_consent = BooleanField(_l("A parent or guardian consented (required under 18)"))
+    preferred_channel = SelectField(
+        _l("Preferred channel"), choices=choices(CHANNEL_LABELS.items()), default="sms"
+    )
+    whatsapp_opt_in = BooleanField(_l("The young person agreed to receive messages on WhatsApp"))
     submit = SubmitField(_l("Save contact"))
 
     def __init__(self, *args, org_country="MX", **kwargs):
@@ -128,9 +152,10 @@ class ContactForm(BaseForm):
         raw = {
             name: (field.data or "")
             for name, field in self._fields.items()
-            if name not in ("csrf_token", "submit", "guardian_consent")
+            if name not in ("csrf_token", "submit", "guardian_consent", "whatsapp_opt_in")
         }
         raw["guardian_consent"] = "yes" if self.guardian_consent.data else "no"
+        raw["whatsapp_opt_in"] = "yes" if self.whatsapp_opt_in.data else "no"
         return raw
 
 

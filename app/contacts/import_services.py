@@ -93,9 +93,20 @@ MERGED = (
     "consent_at",
     "guardian_consent",
     "guardian_consent_at",
+    "preferred_channel",
+    "whatsapp_opt_in_at",
+    "whatsapp_opt_in_source",
+)
+# Columns not taken from the row's values as they are (see `_new_state`).
+_DERIVED = (
+    "guardian_consent_at",
+    "preferred_channel",
+    "whatsapp_opt_in_at",
+    "whatsapp_opt_in_source",
 )
 _STATE_COLUMNS = [getattr(Contact, name) for name in MERGED]
-_DATETIMES = ("consent_at", "guardian_consent_at")  # UTCDateTime columns among MERGED
+# UTCDateTime columns among MERGED
+_DATETIMES = ("consent_at", "guardian_consent_at", "whatsapp_opt_in_at")
 
 ENCODING_LABELS = {
     "utf-8": _l("UTF-8"),
@@ -285,10 +296,29 @@ def check_row(
 
 
 def _new_state(values: dict, now: datetime) -> dict:
-    state = {name: values[name] for name in MERGED if name != "guardian_consent_at"}
+    state = {name: values[name] for name in MERGED if name not in _DERIVED}
     given = values["guardian_consent"]
     state["guardian_consent_at"] = (values["consent_at"] or now) if given else None
+    opted_in = bool(values.get("whatsapp_opt_in"))
+    state["preferred_channel"] = values.get("preferred_channel") or "sms"
+    state["whatsapp_opt_in_at"] = now if opted_in else None
+    state["whatsapp_opt_in_source"] = "import" if opted_in else None
     return state
+
+
+def _merge_channel(state: dict, values: dict, provided: frozenset[str], now: datetime) -> None:
+    """The channel columns (issue 19): a "yes" records a WhatsApp opt-in from the import,
+    dated now, unless one is on file (it keeps its date and source); a "no" withdraws it (the
+    list is the organization's record, and fewer messages is the safe side) and puts the
+    contact back on SMS. A blank cell changes nothing."""
+    if "whatsapp_opt_in" in provided:
+        if not values["whatsapp_opt_in"]:
+            state["whatsapp_opt_in_at"] = state["whatsapp_opt_in_source"] = None
+            state["preferred_channel"] = "sms"
+        elif state["whatsapp_opt_in_at"] is None:
+            state["whatsapp_opt_in_at"], state["whatsapp_opt_in_source"] = now, "import"
+    if "preferred_channel" in provided:
+        state["preferred_channel"] = values["preferred_channel"]
 
 
 def _merge_place(state: dict, values: dict, provided: frozenset[str]) -> None:
@@ -352,6 +382,7 @@ def _merge(state: dict, values: dict, provided: frozenset[str], now: datetime) -
         elif not given:
             state["guardian_consent_at"] = None
         state["guardian_consent"] = given
+    _merge_channel(state, values, provided, now)
 
 
 # -- applying --------------------------------------------------------------------------

@@ -326,6 +326,8 @@ def _fill_form(form: ContactForm, contact: Contact) -> None:
     form.consent_basis.data = contact.consent_basis
     form.consent_date.data = contact.consent_at.date().isoformat() if contact.consent_at else ""
     form.guardian_consent.data = contact.guardian_consent
+    form.preferred_channel.data = contact.preferred_channel or "sms"
+    form.whatsapp_opt_in.data = contact.whatsapp_opt_in_at is not None
 
 
 @bp.post("/<int:contact_id>/opt-out")

@@ -47,6 +47,8 @@ CONTACT_FIELDS = (
     "consent_basis",
     "consent_date",
     "guardian_consent",
+    "preferred_channel",
+    "whatsapp_opt_in",
     "country",
 )
 # What a field is replaced with to see whether an error is its own: blank, except where
@@ -158,9 +160,12 @@ def _set_tags(contact: Contact, names: list[str]) -> None:
         contact.tags.append(ContactTag(name=name))
 
 
-def apply_contact_values(contact: Contact, values: dict, *, now: datetime) -> None:
+def apply_contact_values(
+    contact: Contact, values: dict, *, now: datetime, channel_source: str = "form"
+) -> None:
     """Write `validate_contact`'s values on `contact` (tags too; no commit). Guardian
-    consent given now is dated `now`; a consent date equal to the stored one keeps its time."""
+    consent given now is dated `now`; a consent date equal to the stored one keeps its time.
+    A WhatsApp opt-in given now is recorded with `channel_source` (`apply_channel_values`)."""
     guardian_before = bool(contact.guardian_consent)
     consent_at = values["consent_at"]
     if consent_at and contact.consent_at and consent_at.date() == contact.consent_at.date():
@@ -187,7 +192,21 @@ def apply_contact_values(contact: Contact, values: dict, *, now: datetime) -> No
         contact.guardian_consent_at = now
     elif not values["guardian_consent"]:
         contact.guardian_consent_at = None
+    if "preferred_channel" in values:
+        apply_channel_values(contact, values, now=now, source=channel_source)
     _set_tags(contact, values["tags"])
+
+
+def apply_channel_values(contact: Contact, values: dict, *, now: datetime, source: str) -> None:
+    """The channel and WhatsApp opt-in of `clean_contact`'s values (issue 19). An opt-in
+    given now is dated `now` with `source` (WHATSAPP_OPT_IN_SOURCES: "form", "walk_in"…);
+    one already on file keeps its date and source; unchecked, it is withdrawn."""
+    contact.preferred_channel = values["preferred_channel"]
+    if values["whatsapp_opt_in"]:
+        if contact.whatsapp_opt_in_at is None:
+            contact.whatsapp_opt_in_at, contact.whatsapp_opt_in_source = now, source
+    else:
+        contact.whatsapp_opt_in_at = contact.whatsapp_opt_in_source = None
 
 
 def _commit_or_duplicate() -> None:

@@ -107,6 +107,17 @@ COUNTRY_ALIASES = {
     "unitedstatesofamerica": "US",
 }
 PHONE_COUNTRY = (("+52", "MX"), ("+1", "US"))
+# Preferred channel (issue 19), matched with `fold`; blank is SMS.
+CHANNEL_ALIASES = {
+    "": "sms",
+    "sms": "sms",
+    "texto": "sms",
+    "text": "sms",
+    "whatsapp": "whatsapp",
+    "whats app": "whatsapp",
+    "whats": "whatsapp",
+    "wa": "whatsapp",
+}
 YES = {"1", "yes", "y", "si", "s", "true", "x", "verdadero"}
 NO = {"", "0", "no", "n", "false", "falso"}
 TAG_RE = re.compile(r"^[\w\- ]{1,40}$")
@@ -252,7 +263,46 @@ def clean_contact(
     values["guardian_consent"] = field(
         ("guardian_consent",), _clean_guardian, raw.get("guardian_consent"), soft
     )
+    if has_channel_fields(raw):
+        values["preferred_channel"], values["whatsapp_opt_in"] = field(
+            CHANNEL_FIELDS, clean_channel, raw, soft, lenient=lenient
+        )
     return values, errors
+
+
+# The channel's raw keys (issue 19): only checked, and only written, when the input has them
+# (a CSV without these columns, an API call that leaves them out).
+CHANNEL_FIELDS = ("preferred_channel", "whatsapp_opt_in")
+
+
+def has_channel_fields(raw: dict) -> bool:
+    return any(raw.get(name) is not None for name in CHANNEL_FIELDS)
+
+
+def clean_channel(raw: dict, errors: list[str], *, lenient: bool) -> tuple[str, bool]:
+    """(preferred_channel, whatsapp_opt_in) from "sms"/"whatsapp" and yes/no. WhatsApp as
+    the channel needs a WhatsApp opt-in (WhatsApp's policy). Leniently (import), a problem
+    leaves the contact on SMS without a WhatsApp opt-in, with a warning."""
+    problems: list[str] = []
+    channel = CHANNEL_ALIASES.get(fold(raw.get("preferred_channel")))
+    if channel is None:
+        problems.append(str(_l("Unknown channel (use SMS or WhatsApp).")))
+    opt_in_text = fold(raw.get("whatsapp_opt_in"))
+    if opt_in_text not in YES | NO:
+        problems.append(str(_l("The WhatsApp opt-in must be yes or no.")))
+    opt_in = opt_in_text in YES
+    if channel == "whatsapp" and opt_in_text in NO:
+        problems.append(
+            str(_l("WhatsApp can be the preferred channel only with a WhatsApp opt-in."))
+        )
+    if problems and lenient:
+        errors.extend(
+            str(_l("%(problem)s The contact stays on SMS.", problem=problem))
+            for problem in problems
+        )
+        return "sms", False
+    errors.extend(problems)
+    return channel or "sms", opt_in
 
 
 def _clean_consent(raw: dict, values: dict, today: date, errors: list[str], *, lenient: bool):
@@ -567,6 +617,15 @@ class ImportCleaner:
         values["guardian_consent"] = note(
             ("guardian_consent",), cached("guardian", text, _clean_guardian, text)
         )
+        if has_channel_fields(raw):
+            key = tuple(raw.get(name) for name in CHANNEL_FIELDS)
+            values["preferred_channel"], values["whatsapp_opt_in"] = note(
+                CHANNEL_FIELDS, cached("channel", key, self._channel, key)
+            )
+
+    @staticmethod
+    def _channel(key: tuple, messages: list[str]) -> tuple[str, bool]:
+        return clean_channel(dict(zip(CHANNEL_FIELDS, key, strict=True)), messages, lenient=True)
 
     def _consent(self, consent: tuple, messages: list[str]) -> tuple:
         source, basis, day = consent

@@ -31,7 +31,14 @@ from app.organizations.countries import COUNTRY_LABELS
 from app.organizations.link_hosts import MAX_HOSTS, parse_hosts
 from app.organizations.models import MAX_REMINDER_HOURS
 
+# "+52 1 664…": Mexico's old mobile form, which some WhatsApp numbers still show.
+_MX_MOBILE_1 = re.compile(r"\+521\d{10}")
 LANGUAGE_CHOICES = [("es", _l("Spanish")), ("en", _l("English"))]
+
+
+def _yes(value) -> bool:
+    """A yes/no select's value ("1"/"0", or the stored bool)."""
+    return value in (True, "1", "True", "true", "on")
 
 
 def validate_timezone(form, field):
@@ -160,7 +167,52 @@ class SettingsForm(BaseForm):
         validators=[DataRequired(), NumberRange(1, 730)],
         render_kw={"inputmode": "numeric", "min": 1, "max": 730},
     )
+    # WhatsApp (issue 19). Selects, not checkboxes: a POST without them (an older form)
+    # keeps the stored values, where a missing checkbox would turn a safeguard off.
+    whatsapp_sender = StringField(
+        _l("Own WhatsApp sender"), validators=[Optional(), Length(max=40)]
+    )
+    whatsapp_fallback_sms = SelectField(
+        _l("When a number is not on WhatsApp"),
+        choices=choices(
+            [("1", _l("Send the message by SMS instead (once)")), ("0", _l("Do not send it"))]
+        ),
+        coerce=_yes,
+    )
+    whatsapp_no_template = SelectField(
+        _l("Outside WhatsApp's 24-hour window, without an approved template"),
+        choices=choices([("sms", _l("Send the message by SMS")), ("hold", _l("Hold the message"))]),
+    )
+    opt_out_all_channels = SelectField(
+        _l("STOP or BAJA sent on WhatsApp"),
+        choices=choices(
+            [
+                ("1", _l("Stops every channel (recommended)")),
+                ("0", _l("Stops WhatsApp only; the contact gets SMS")),
+            ]
+        ),
+        coerce=_yes,
+    )
     submit = SubmitField(_l("Save settings"))
+
+    def validate_whatsapp_sender(self, field):
+        """Blank: the Messaging Service or the shared sender. Else the E.164 number registered
+        with WhatsApp, stored normalized (Mexico's old mobile "1" dropped: "+526641234567")."""
+        value = "".join((field.data or "").split())
+        if not value:
+            field.data = None
+            return
+        if value.lower().startswith("whatsapp:"):
+            value = value[len("whatsapp:") :]
+        if value.startswith("+"):
+            value = "+" + "".join(ch for ch in value[1:] if ch not in "()-.")
+        if _MX_MOBILE_1.fullmatch(value):
+            value = "+52" + value[4:]  # as inbound.py matches it (contacts.phones' rule)
+        if sender_kind(value) != "number":
+            raise ValidationError(
+                _l("Write the WhatsApp number in E.164 form, such as +526641234567.")
+            )
+        field.data = value
 
     def validate_link_hosts(self, field):
         """One host per line ("example.org", or "*.example.org" for it and its subdomains),

@@ -42,8 +42,22 @@ SETTINGS = (
     "referral_follow_up_days",
     "link_hosts",
     "link_expiry_days",
+    "whatsapp_sender",
+    "whatsapp_fallback_sms",
+    "whatsapp_no_template",
+    "opt_out_all_channels",
 )
 SENDER_TAKEN = _l("Another organization already uses this sender.")
+
+
+def _whatsapp_sender_taken(org: Organization, sender: str) -> bool:
+    return bool(
+        db.session.scalar(
+            select(func.count()).where(
+                Organization.whatsapp_sender == sender, Organization.id != org.id
+            )
+        )
+    )
 
 
 def _sender_taken(org: Organization, sender: str) -> bool:
@@ -64,6 +78,11 @@ def update_settings(org: Organization, *, actor_id: int | None, name: str, **val
         values["sms_sender"] = values["sms_sender"] or None
         if values["sms_sender"] and _sender_taken(org, values["sms_sender"]):
             raise DomainError(SENDER_TAKEN, field="sms_sender")
+    if "whatsapp_sender" in values:
+        values["whatsapp_sender"] = values["whatsapp_sender"] or None
+    # One WhatsApp number, one organization: inbound WhatsApp is routed by it.
+    if values.get("whatsapp_sender") and _whatsapp_sender_taken(org, values["whatsapp_sender"]):
+        raise DomainError(SENDER_TAKEN, field="whatsapp_sender")
     org.name = name.strip()
     for key in SETTINGS:
         if key in values:

@@ -7,7 +7,13 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, SelectField, StringField, SubmitField, TelField
 from wtforms.validators import Length, Optional
 
-from app.contacts.forms import AGE_BAND_LABELS, GENDER_LABELS, LANGUAGE_LABELS, state_select_choices
+from app.contacts.forms import (
+    AGE_BAND_LABELS,
+    CHANNEL_LABELS,
+    GENDER_LABELS,
+    LANGUAGE_LABELS,
+    state_select_choices,
+)
 from app.forms import BaseForm, choices
 
 
@@ -47,6 +53,10 @@ class WalkInForm(BaseForm):
     state = SelectField(_l("State"), choices=[], validate_choice=False)
     municipality = StringField(_l("Municipality"), render_kw={"maxlength": 80})
     guardian_consent = BooleanField(_l("A parent or guardian consented (required under 18)"))
+    preferred_channel = SelectField(
+        _l("Preferred channel"), choices=choices(CHANNEL_LABELS.items()), default="sms"
+    )
+    whatsapp_opt_in = BooleanField(_l("The young person agreed to receive messages on WhatsApp"))
     # The label names the organization: set in __init__.
     consent = BooleanField("", render_kw={"required": True})
     submit = SubmitField(_l("Register and check in"))
@@ -65,9 +75,11 @@ class WalkInForm(BaseForm):
         raw = {
             name: (field.data or "")
             for name, field in self._fields.items()
-            if name not in ("csrf_token", "submit", "guardian_consent", "consent")
+            if name
+            not in ("csrf_token", "submit", "guardian_consent", "consent", "whatsapp_opt_in")
         }
         raw["guardian_consent"] = "yes" if self.guardian_consent.data else "no"
+        raw["whatsapp_opt_in"] = "yes" if self.whatsapp_opt_in.data else "no"
         raw["consent"] = "yes" if self.consent.data else "no"
         return raw
 

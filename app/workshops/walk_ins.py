@@ -40,6 +40,8 @@ WALK_IN_FIELDS = (
     "municipality",
     "guardian_consent",
     "consent",
+    "preferred_channel",
+    "whatsapp_opt_in",
 )
 
 
@@ -77,6 +79,10 @@ def _fill_blanks(contact: Contact, values: dict, *, now: datetime) -> None:
         contact.consent_at, changed = now, True
     if values["guardian_consent"] and not contact.guardian_consent:
         contact.guardian_consent, contact.guardian_consent_at, changed = True, now, True
+    if values.get("whatsapp_opt_in") and contact.whatsapp_opt_in_at is None:
+        # A WhatsApp opt-in given at the door (issue 19); a "no" leaves one on file alone.
+        contact.whatsapp_opt_in_at, contact.whatsapp_opt_in_source = now, "walk_in"
+        contact.preferred_channel, changed = values["preferred_channel"], True
     if changed:
         contact.updated_at = now
 
@@ -193,7 +199,9 @@ def register_walk_in(
     registration = None
     if created:
         contact = Contact(organization_id=org.id, created_at=now, updated_at=now)
-        apply_contact_values(contact, dict(values, consent_at=now), now=now)
+        apply_contact_values(
+            contact, dict(values, consent_at=now), now=now, channel_source="walk_in"
+        )
         db.session.add(contact)
         db.session.flush()
     else:
