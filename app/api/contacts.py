@@ -127,7 +127,7 @@ def _raw(data: dict) -> dict:
             continue
         if name == "tags":
             raw[name] = ",".join(value)
-        elif name == "guardian_consent":
+        elif name in ("guardian_consent", "whatsapp_opt_in"):
             raw[name] = "yes" if value else "no"
         elif name == "consent_date":
             raw[name] = value.isoformat()

@@ -75,6 +75,15 @@ class ContactIn(ma.Schema):
     consent_basis = Text(allow_none=True, validate=validate.Length(max=TEXT))
     consent_date = ma.fields.Date(allow_none=True)
     guardian_consent = ma.fields.Boolean(allow_none=True)
+    preferred_channel = Text(
+        allow_none=True,
+        validate=validate.Length(max=40),
+        metadata={"examples": ["sms", "whatsapp"]},
+    )
+    whatsapp_opt_in = ma.fields.Boolean(
+        allow_none=True,
+        metadata={"description": "The contact agreed to WhatsApp messages (needed for WhatsApp)."},
+    )
 
 
 class BulkIn(ma.Schema):
@@ -110,6 +119,7 @@ class ContactOut(ma.Schema):
     opted_out_at = ma.fields.AwareDateTime(allow_none=True)
     opt_out_channel = ma.fields.String(allow_none=True)
     preferred_channel = ma.fields.String(required=True)
+    whatsapp_opt_in_at = ma.fields.AwareDateTime(allow_none=True)
     erased_at = ma.fields.AwareDateTime(allow_none=True)
     created_at = ma.fields.AwareDateTime(required=True)
     updated_at = ma.fields.AwareDateTime(required=True)

@@ -273,3 +273,17 @@ def test_kept_idempotent_responses_are_purged_after_a_day(app, api, make_org, ma
     assert task.run(NOW + timedelta(hours=23)) == 0
     assert task.run(NOW + timedelta(hours=25)) == 1
     assert db.session.scalar(select(func.count()).select_from(ApiIdempotentRequest)) == 0
+
+
+def test_whatsapp_channel_follows_the_import(app, api, make_org, make_key):
+    org = make_org()
+    client = api(make_key(org, ["contacts:read", "contacts:write"]))
+    with_opt_in = client.post(
+        "/api/v1/contacts",
+        json={"phone": "6645550701", "preferred_channel": "whatsapp", "whatsapp_opt_in": True},
+    ).get_json()["contact"]
+    assert with_opt_in["preferred_channel"] == "whatsapp" and with_opt_in["whatsapp_opt_in_at"]
+    without = client.post(
+        "/api/v1/contacts", json={"phone": "6645550702", "preferred_channel": "whatsapp"}
+    ).get_json()
+    assert without["contact"]["preferred_channel"] == "sms" and without["warnings"]
