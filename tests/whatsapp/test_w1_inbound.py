@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 from app.contacts.channels import channel_for, window_open
 from app.contacts.models import Contact
 from app.extensions import db
-from app.outbox import keywords
+from app.outbox import keywords, spool
 from app.outbox.inbound import button_text, receive_sms, split_address
 from app.outbox.models import InboundMessage, OutboxMessage
 from app.surveys.models import SurveyAnswer
@@ -26,6 +26,7 @@ from tests.factories import (
     make_workshop,
 )
 from tests.support import NOW
+from tests.webhooks.signing import INBOUND_URL, TOKEN, inbound_params, post
 
 _sids = count(1)
 WA_NUMBER_A = "+526645550100"
@@ -385,3 +386,48 @@ def test_every_keyword_and_the_inbox_work_on_whatsapp(app, org):
     assert whatsapp(contact, "ya no me manden mensajes") == "flagged"
     assert whatsapp(contact, "quiero ir al taller") == "stored"
     assert [m.intent for m in inbound_of(contact)] == ["help", "stop_request", "other"]
+
+
+# --- through the signed webhook and the spool ------------------------------------------------
+
+
+def test_the_webhook_takes_a_whatsapp_button_tap(app, client, org):
+    app.config["TWILIO_AUTH_TOKEN"] = TOKEN
+    workshop = make_workshop(org, code="4821")
+    contact = make_contact(org)
+    make_registration(workshop, contact, "invited")
+    params = inbound_params(
+        f"whatsapp:{mexican_1(contact.phone)}", "Sí, voy", to="whatsapp:+15005550006"
+    )
+    params.update(ButtonPayload="rsvp_yes", ButtonText="Sí, voy")
+    assert post(client, INBOUND_URL, params).status_code == 200
+    [message] = inbound_of(contact)
+    assert (message.channel, message.intent, message.body) == ("whatsapp", "rsvp_yes", "SI")
+    assert fresh(contact).last_whatsapp_in_at is not None
+
+
+def test_a_spooled_whatsapp_message_replays_with_its_button(app, org, tmp_path):
+    app.config["INBOUND_SPOOL_DIR"] = str(tmp_path)
+    workshop = make_workshop(org, code="4821")
+    contact = make_contact(org)
+    make_registration(workshop, contact, "invited")
+    spool.append(
+        {
+            "v": spool.FORMAT,
+            "kind": "inbound",
+            "received_at": NOW.isoformat(),
+            "fields": {
+                "MessageSid": "SM" + "9" * 32,
+                "From": f"whatsapp:{contact.phone}",
+                "To": "whatsapp:+15005550006",
+                "Body": "No puedo",
+                "MessagingServiceSid": "",
+                "ButtonPayload": "rsvp_no",
+                "ButtonText": "No puedo",
+            },
+        }
+    )
+    assert spool.drain() == 1
+    [message] = inbound_of(contact)
+    assert (message.channel, message.intent) == ("whatsapp", "rsvp_no")
+    assert fresh(contact).last_whatsapp_in_at == NOW
