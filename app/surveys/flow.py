@@ -22,9 +22,11 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 
+from app.contacts.models import Contact
 from app.db_dialect import is_postgres, write_lock_in_transaction
 from app.extensions import db
 from app.outbox import api as outbox
+from app.outbox.inbound import reply_channel
 from app.outbox.models import OutboxMessage
 from app.participation.services import record_event
 from app.surveys import texts
@@ -107,6 +109,7 @@ def _event(response: SurveyResponse, kind: str, now: datetime) -> None:
 
 
 def _send(response: SurveyResponse, body: str, now: datetime) -> OutboxMessage:
+    contact = db.session.get(Contact, response.contact_id)
     return outbox.enqueue(
         organization_id=response.organization_id,
         contact_id=response.contact_id,
@@ -115,6 +118,9 @@ def _send(response: SurveyResponse, body: str, now: datetime) -> OutboxMessage:
         body=body,
         due_at=now,
         now=now,
+        # An answer on WhatsApp gets the next question there (issue 19): an answer row
+        # keeps the channel it is given.
+        channel=reply_channel(contact, now=now),
     )
 
 

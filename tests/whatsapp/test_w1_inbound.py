@@ -431,3 +431,26 @@ def test_a_spooled_whatsapp_message_replays_with_its_button(app, org, tmp_path):
     [message] = inbound_of(contact)
     assert (message.channel, message.intent) == ("whatsapp", "rsvp_no")
     assert fresh(contact).last_whatsapp_in_at == NOW
+
+
+def test_a_survey_answered_on_whatsapp_asks_the_next_question_there(app, org):
+    contact = make_contact(org)
+    make_survey_run(make_survey(org), audience_id=make_audience(org).id)
+    fan_out_due_runs(now=NOW)
+    db.session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.status == "scheduled")
+        .values(status="sent", sent_at=NOW, prepared_at=NOW, send_started_at=NOW)
+    )
+    db.session.commit()
+    assert whatsapp(contact, "Algo", payload="answer_3") == "survey_answer"
+    db.session.expire_all()
+    next_question = db.session.scalar(
+        select(OutboxMessage).where(
+            OutboxMessage.contact_id == contact.id, OutboxMessage.purpose == "survey_reply"
+        )
+    )
+    assert next_question is not None and next_question.channel == "whatsapp"
+    assert db.session.scalar(
+        select(SurveyAnswer.value_num).where(SurveyAnswer.contact_id == contact.id)
+    ) == pytest.approx(3.0)
