@@ -15,6 +15,7 @@ from app.demo.experiments import seed_experiment
 from app.demo.outreach import seed_campaign
 from app.demo.people import seed_audiences, seed_people
 from app.demo.surveys import seed_surveys
+from app.demo.whatsapp import seed_whatsapp_setup
 from app.demo.workshops import seed_workshops
 from app.extensions import db
 from app.organizations.models import Organization
@@ -34,7 +35,9 @@ def seed_demo_data(*, only_if_empty: bool = True, now=None):
     its workshops (past ones with attendance, upcoming ones with RSVPs), conversations
     (saved replies, local services, on call, a closed urgent case, messages to answer) and
     a second campaign measured with a baseline and a follow-up survey, answered, and a
-    finished experiment (two texts of a message with a link, and a holdout).
+    finished experiment (two texts of a message with a link, and a holdout). Some contacts
+    are on WhatsApp: the campaign's first message reaches them as an approved template,
+    most of them read it (app/demo/whatsapp.py).
 
     Returns the demo logins, or None when skipped because the database has data.
     """
@@ -66,6 +69,8 @@ def seed_demo_data(*, only_if_empty: bool = True, now=None):
         app = current_app._get_current_object()
         # The experiment's campaign came first (-42 to -30 days): no cap touches the others.
         seed_experiment(app, org, audiences, today=today, now=now)
+        # WhatsApp (issue 19): templates and contacts on WhatsApp before the campaign.
+        seed_whatsapp_setup(org, audiences["border"], today=today, now=now)
         campaign = seed_campaign(app, org, audiences, today=today, now=now)
         seed_workshops(app, org, campaign, today=today, now=now)
         seed_conversations(app, org, today=today, now=now)

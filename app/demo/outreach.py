@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from app.campaigns.services import add_message, create_campaign, transition_campaign
 from app.contacts.models import Contact
+from app.demo.whatsapp import seed_whatsapp_history, template_name
 from app.extensions import db
 from app.messaging.simulator import SimulatorGateway
 from app.outbox.dispatch import DispatchSettings
@@ -80,6 +81,7 @@ def seed_campaign(app, org, audiences: dict, *, today: date, now: datetime):
             "Una sola dosis puede matar."
         ),
         body_en="Hi {first_name}, a fake pill can contain fentanyl. One dose can kill.",
+        whatsapp_template=template_name(org),  # WhatsApp contacts get it as the template
     )
     second = add_message(
         campaign,
@@ -105,6 +107,7 @@ def seed_campaign(app, org, audiences: dict, *, today: date, now: datetime):
     run_demo_worker(app, local_moment(send_day, time(17, 5), zone))
     _demo_replies(org, now=local_moment(send_day, time(17, 30), zone))
     run_demo_worker(app, local_moment(send_day, time(18, 0), zone))
+    seed_whatsapp_history(org, campaign, now=local_moment(send_day, time(18, 30), zone))
     schedule_send(
         campaign,
         message=second,

@@ -61,7 +61,7 @@ def test_whatsapp_contacts_get_the_whatsapp_chat(client, phone):
     assert response.headers["Location"].endswith(f"/simulator/{phone.id}/whatsapp")
     page = client.get(f"/simulator/{phone.id}/whatsapp").get_data(as_text=True)
     assert "wa-sim__bubble--out" in page and "te esperamos en el taller" in page
-    assert "wa-sim__ticks--read" in page and "Read" in page
+    assert "wa-sim__ticks--read" in page and "Read by the recipient" in page
     assert page.count('class="wa-sim__button"') == 2 and "Sí, voy" in page
     # The SMS view stays one link away, and the polled fragment has the same chat.
     assert client.get(f"/simulator/{phone.id}?view=sms").status_code == 200
