@@ -2,9 +2,9 @@
 
 from urllib.parse import quote, urlencode
 
-from flask import current_app, has_request_context, request
+from flask import current_app, g, has_request_context, request
+from flask_babel import get_locale, ngettext
 from flask_babel import lazy_gettext as _l
-from flask_babel import ngettext
 from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy.exc import SQLAlchemyError
@@ -146,6 +146,19 @@ def _nav_items() -> list:
 
 
 def template_context() -> dict:
+    """The layout's context. Built once per request and locale: a page also renders SMS
+    texts (previews, the opt-out line) through templates, and each render would otherwise
+    rebuild it, inbox count query included."""
+    if not has_request_context():
+        return _template_context()
+    built = g.setdefault("_ui_context", {})
+    locale = str(get_locale())
+    if locale not in built:
+        built[locale] = _template_context()
+    return built[locale]
+
+
+def _template_context() -> dict:
     return {
         **outbox_labels(),
         **send_labels(),

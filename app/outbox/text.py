@@ -21,7 +21,7 @@ from datetime import date, datetime, time
 
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date, format_time, match_skeleton
-from flask import render_template
+from flask import g, has_request_context, render_template
 from flask_babel import force_locale
 
 # The country a language's recipients are assumed to be in when we do not know theirs.
@@ -44,8 +44,14 @@ def sms_text(template: str, language: str, *, folder: str = "outreach/sms", **co
 
 def opt_out_notice(language: str) -> str:
     """The opt-out instruction added to a contact's first message (and always, if the
-    organization chooses): the exact line the worker appends."""
-    return sms_text("opt_out_notice", language)
+    organization chooses): the exact line the worker appends. Rendered once per request
+    and language (a campaign page summarizes every message in both languages)."""
+    if not has_request_context():
+        return sms_text("opt_out_notice", language)
+    notices = g.setdefault("_opt_out_notices", {})
+    if language not in notices:
+        notices[language] = sms_text("opt_out_notice", language)
+    return notices[language]
 
 
 def sms_locale(language: str, country: str | None = None) -> Locale:
