@@ -37,8 +37,13 @@ LANGUAGE_CHOICES = [("es", _l("Spanish")), ("en", _l("English"))]
 
 
 def _yes(value) -> bool:
-    """A yes/no select's value ("1"/"0", or the stored bool)."""
-    return value in (True, "1", "True", "true", "on")
+    """A yes/no select's value ("1"/"0", or the stored bool). Anything else is not a choice
+    (WTForms reports it): read as "no", a typo would turn a safeguard off."""
+    if value in (True, "1", "True", "true", "on"):
+        return True
+    if value in (False, None, "0", "False", "false", ""):
+        return False
+    raise ValueError(value)
 
 
 def validate_timezone(form, field):
@@ -144,6 +149,17 @@ class SettingsForm(BaseForm):
     small_cell_threshold = IntegerField(
         _l("Hide counts smaller than this from evaluators"),
         validators=[InputRequired(), NumberRange(MIN_SMALL_CELL, MAX_SMALL_CELL)],
+    )
+    # A select, like the WhatsApp safeguards below: a POST without it keeps the stored value.
+    evaluator_person_files = SelectField(
+        _l("Per-person files for evaluators"),
+        choices=choices(
+            [
+                ("0", _l("Not shared: evaluators get the pages and their tables (recommended)")),
+                ("1", _l("Shared, under a data-sharing agreement")),
+            ]
+        ),
+        coerce=_yes,
     )
     # A POST without these fields (an older form) keeps the stored values: the form is built
     # from the organization, and a missing field leaves its value as it was.

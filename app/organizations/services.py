@@ -38,6 +38,7 @@ SETTINGS = (
     "reminder_hours",
     "thank_you_sms",
     "small_cell_threshold",
+    "evaluator_person_files",
     "case_ack_minutes",
     "referral_follow_up_days",
     "link_hosts",
@@ -83,6 +84,7 @@ def update_settings(org: Organization, *, actor_id: int | None, name: str, **val
     # One WhatsApp number, one organization: inbound WhatsApp is routed by it.
     if values.get("whatsapp_sender") and _whatsapp_sender_taken(org, values["whatsapp_sender"]):
         raise DomainError(SENDER_TAKEN, field="whatsapp_sender")
+    shared_before = bool(org.evaluator_person_files)
     org.name = name.strip()
     for key in SETTINGS:
         if key in values:
@@ -94,6 +96,14 @@ def update_settings(org: Organization, *, actor_id: int | None, name: str, **val
         db.session.rollback()
         raise DomainError(SENDER_TAKEN, field="sms_sender") from None
     security_event("settings_changed", user_id=actor_id, org_id=org.id)
+    if shared_before != org.evaluator_person_files:
+        # Who opened (or closed) per-person files to evaluators, and when: audited.
+        security_event(
+            "evaluator_person_files_changed",
+            user_id=actor_id,
+            org_id=org.id,
+            shared=org.evaluator_person_files,
+        )
 
 
 def organization_by_slug(slug: str) -> Organization:

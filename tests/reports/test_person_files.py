@@ -72,3 +72,34 @@ def test_coordinators_always_get_them(client, login, make_user, dataset):
     login(make_user(dataset.org, role="coordinator", email="coord@example.org", language="en"))
     for url in urls:
         assert client.get(url).status_code == 200, url
+
+
+def test_an_administrator_shares_them_in_settings_and_it_is_audited(
+    client, login, make_user, dataset, caplog
+):
+    from tests.organizations.test_i14_settings import form_data
+
+    org = dataset.org
+    org.evaluator_person_files = False
+    db.session.commit()
+    login(make_user(org, role="admin", email="admin@example.org", language="en"))
+    page = client.get("/organization/settings")
+    assert "Per-person files for evaluators" in page.text
+    caplog.set_level("INFO", logger="alcance.security")
+    saved = client.post("/organization/settings", data=form_data(page, evaluator_person_files="1"))
+    assert saved.status_code == 302
+    db.session.expire_all()
+    assert org.evaluator_person_files is True
+    audit = [r.getMessage() for r in caplog.records if "evaluator_person_files" in r.getMessage()]
+    assert audit and "shared=True" in audit[0] and "org_id=" in audit[0]
+    # A form without the field (an older page) keeps what was chosen.
+    page = client.get("/organization/settings")
+    client.post("/organization/settings", data=form_data(page))
+    db.session.expire_all()
+    assert org.evaluator_person_files is True
+    # A value that is not a choice changes nothing.
+    page = client.get("/organization/settings")
+    bad = client.post("/organization/settings", data=form_data(page, evaluator_person_files="2"))
+    assert bad.status_code == 400
+    db.session.expire_all()
+    assert org.evaluator_person_files is True
