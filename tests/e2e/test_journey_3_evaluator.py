@@ -14,7 +14,7 @@ from datetime import timedelta
 
 import pytest
 
-from tests.e2e.helpers import EVALUATOR, LANGS, ORG_TIMEZONE, PersonalData, local_now
+from tests.e2e.helpers import ADMIN, EVALUATOR, LANGS, ORG_TIMEZONE, PersonalData, local_now
 
 DEMO_CAMPAIGN = "Una sola dosis: fentanilo"
 
@@ -82,6 +82,24 @@ def test_evaluator_journey(make_ui, live_server, lang):
         page.click('a[href^="/reports/export/state.csv"]')
     files["state.csv"] = _read(info.value)
     assert "from=" + start.isoformat() in info.value.url
+    # Per-person files are not shared with evaluators until an administrator says so
+    # (Settings); the page says why instead of offering the file. The first language's run
+    # finds them not shared and has the administrator share them.
+    events_link = page.locator('a[href^="/reports/export/events.csv"]')
+    if events_link.count() == 0:
+        expect(page.locator('[data-person-files="off"]')).to_be_visible()
+        admin_page = ui.new_page()
+        ui.login(admin_page, ADMIN, slug="admin-sign-in")
+        admin_page.goto(live_server.url("/organization/settings"))
+        ui.check(admin_page, "settings-person-files")
+        admin_page.select_option("#evaluator_person_files", "1")
+        admin_page.click("form input[type=submit][name=submit]")
+        admin_page.wait_for_load_state("load")
+        ui.check(admin_page, "settings-person-files-shared")
+        shared = "SELECT evaluator_person_files FROM organizations WHERE slug = ?"
+        assert db.value(shared, "demo") in (1, True)
+        page.reload()
+        look(page, "campaign-dashboard-files-shared")
     with page.expect_download() as info:
         page.click('a[href^="/reports/export/events.csv"]')
     files["events.csv"] = _read(info.value)
