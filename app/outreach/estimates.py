@@ -28,6 +28,7 @@ from app.contacts.names import greeting_name_sql
 from app.experiments.allocation import not_in_holdout_sql, started_experiment
 from app.extensions import db
 from app.organizations.prices import price_list
+from app.outbox import channel_plan
 from app.outbox.encoding import analyze
 from app.outbox.models import ANSWERS, OutboxMessage, counted_as_sent
 from app.outbox.text import opt_out_notice
@@ -117,6 +118,36 @@ def _recipient_groups(send, today):
     ).subquery()
     columns = (inner.c.language, inner.c.country, inner.c.name, inner.c.notice, inner.c.channel)
     return db.session.execute(select(*columns, func.count()).group_by(*columns)).all()
+
+
+@dataclass(frozen=True)
+class WayCount:
+    way: str  # channel_plan.WAYS
+    label: str
+    count: int
+
+
+def channel_ways(send, *, now) -> list[WayCount]:
+    """How the send's recipients would get it if it went now (WhatsApp free text or
+    template, SMS, SMS instead of WhatsApp, on hold), with why: the preparation's rules
+    (channel_plan.forecast) over the same recipients as the estimate."""
+    filters = send.audience.filters
+    audience = audience_contacts_query(send.organization_id, filters, today=now.date())
+    experiment = started_experiment(send.campaign_id)
+    if experiment is not None:
+        audience = audience.where(not_in_holdout_sql(experiment))
+    message = send.message
+    counts = channel_plan.forecast(
+        audience.with_only_columns(Contact.id),
+        organization=send.campaign.organization,
+        template_name=message.whatsapp_template_name if message is not None else None,
+        now=now,
+    )
+    return [
+        WayCount(way, str(channel_plan.WAY_LABELS[way]), counts[way])
+        for way in channel_plan.WAYS
+        if counts[way]
+    ]
 
 
 def occurrences_of(send) -> int:

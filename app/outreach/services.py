@@ -1,6 +1,6 @@
 """Scheduling and managing sends (units of work for the outreach pages and the worker)."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from flask import current_app
@@ -17,7 +17,7 @@ from app.jobs.services import enqueue
 from app.outbox import api as outbox
 from app.outbox.models import OutboxMessage
 from app.outbox.timing import is_within, local_to_utc, org_window, rules_for, weekly_occurrences
-from app.outreach.estimates import SendEstimate, estimate_send
+from app.outreach.estimates import SendEstimate, channel_ways, estimate_send
 from app.outreach.fanout import enroll_audience, fan_out, refresh_pending
 from app.outreach.invitations import invitation_of
 from app.outreach.models import SEND_KINDS, OutreachSend
@@ -136,6 +136,7 @@ class SendReview:
     estimate: SendEstimate
     late: int  # recipients for whom the chosen time has already passed (they get it now)
     outside_hours: int  # recipients outside their allowed hours then (they wait)
+    ways: list = field(default_factory=list)  # estimates.WayCount: WhatsApp or SMS, and why
 
 
 def review_send(campaign, **schedule) -> SendReview:
@@ -144,7 +145,9 @@ def review_send(campaign, **schedule) -> SendReview:
     send = _new_send(campaign, **schedule)
     now = schedule["now"]
     late, outside = timing_summary(send, now=now)
-    return SendReview(send, estimate_send(send, today=now.date()), late, outside)
+    estimate = estimate_send(send, today=now.date())
+    ways = channel_ways(send, now=now) if estimate.recipients else []
+    return SendReview(send, estimate, late, outside, ways)
 
 
 def schedule_send(campaign, **schedule) -> tuple[OutreachSend, int]:
