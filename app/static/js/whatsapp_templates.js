@@ -10,6 +10,7 @@
     var language = form.querySelector("#language");
     var holder = document.getElementById("wa-samples");
     var out = document.getElementById("wa-preview");
+    var bubble = document.getElementById("wa-preview-bubble");
     var outButtons = document.querySelectorAll("#wa-preview-buttons li");
     var count = form.querySelector("[data-wa-count]");
     var max = form.getAttribute("data-body-max");
@@ -18,6 +19,7 @@
 
     function render() {
       var values = samples[language.value] || {};
+      if (bubble && samples[language.value]) bubble.lang = language.value;
       var used = {};
       var match;
       VARIABLE.lastIndex = 0;
