@@ -9,6 +9,7 @@ from flask_babel import ngettext
 from flask_login import current_user
 
 from app.campaigns import previews, services
+from app.campaigns.costs import message_cost_view
 from app.campaigns.forms import EXTRA_PLACE_ROWS, CampaignForm, MessageForm
 from app.campaigns.models import STATUSES, Campaign, CampaignMessage
 from app.contacts.geography import state_name
@@ -388,6 +389,11 @@ def _message_page(form: MessageForm, campaign: Campaign, message: CampaignMessag
         text_notes=services.text_notes([b or "" for b in bodies.values()], track_links=track_links),
         whatsapp_ways=services.whatsapp_forecast(
             campaign, form.whatsapp_template.data or None, now=utcnow()
+        ),
+        # Per recipient, the first message (with the opt-out line) as previewed.
+        message_costs=message_cost_view(
+            {lang: summary.first_text for lang, summary in summaries.items()},
+            campaign.organization_id,
         ),
     ), form_status(form)
 

@@ -7,6 +7,7 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
 
+from app.campaigns.costs import send_cost_view
 from app.campaigns.models import Campaign, CampaignMessage
 from app.contacts.forms import LANGUAGE_LABELS
 from app.contacts.models import Audience, Contact
@@ -17,7 +18,6 @@ from app.jobs.models import Job
 from app.outbox.inbound import receive_sms
 from app.outbox.models import InboundMessage
 from app.outreach import queries, services
-from app.outreach.costs import send_cost_view
 from app.outreach.display import money, recipient_time
 from app.outreach.forms import ActionForm, EditSendForm, ScheduleForm, SimulatorReplyForm
 from app.outreach.models import OutreachSend

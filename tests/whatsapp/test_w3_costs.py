@@ -8,10 +8,10 @@ from decimal import Decimal
 import pytest
 from flask_babel import force_locale
 
+from app.campaigns.costs import message_cost, message_cost_view
 from app.extensions import db
 from app.organizations.prices import WHATSAPP_DEFAULTS, ChannelPrice, money, price_list, save_prices
 from app.outbox.encoding import analyze
-from app.outreach.costs import message_cost, message_cost_view
 from app.outreach.services import review_send
 from tests.factories import (
     make_audience,
@@ -215,3 +215,18 @@ def test_prices_page_saves_and_clears(app, client, login):
     other = app.test_client()
     login(coordinator, c=other)
     assert other.get("/organization/prices").status_code == 403
+
+
+def test_message_editor_shows_what_one_message_costs(app, client, login):
+    org = make_org()
+    _prices(org)
+    user = make_user(org, role="coordinator", language="en")
+    campaign = make_campaign(org)
+    message = make_message(campaign)
+    login(user)
+    page = client.get(f"/campaigns/{campaign.id}/messages/{message.id}/edit").get_data(
+        as_text=True
+    )
+    assert "What one message costs per recipient (estimate)" in page
+    assert "data-message-costs" in page and "$0.04" in page  # WhatsApp per message
+    assert "Mexico" in page and "Spanish" in page  # labels, not codes
