@@ -88,6 +88,8 @@ class FakeTemplateGateway:
         with self._lock:
             self.calls.append(("approve", sid))
             failure = self._failure()
+            if failure is None and self._elsewhere(sid):
+                return ApprovalStatus("pending", provider_status="received")
             if failure is None:
                 item = self._get(sid)
                 item.approval_name, item.category = name, category
@@ -101,6 +103,8 @@ class FakeTemplateGateway:
         with self._lock:
             self.calls.append(("fetch", sid))
             failure = self._failure()
+            if failure is None and self._elsewhere(sid):
+                return ApprovalStatus("approved", "approved", "")
             if failure is None:
                 item = self._get(sid)
                 item.status_fetches += 1
@@ -131,6 +135,12 @@ class FakeTemplateGateway:
             self.contents.clear()
             self.calls.clear()
             self._failures.clear()
+
+    def _elsewhere(self, sid: str) -> bool:
+        """The simulator runs several processes (gunicorn workers, the worker CLI), each with
+        its own memory: a SID another process created is unknown here. Auto-approving, answer
+        as WhatsApp would for it instead of "unknown template"."""
+        return self.auto_approve and sid not in self.contents
 
     def _get(self, sid: str) -> FakeContent:
         try:

@@ -128,6 +128,15 @@ def test_the_fake_approves_at_the_first_check_in_development():
     assert gateway.fetch_status(sid).status == "approved"
 
 
+def test_the_simulator_approves_a_template_another_process_submitted():
+    # gunicorn workers and the worker CLI each hold their own fake: the one refreshing the
+    # status may not be the one that created the content.
+    web, worker = FakeTemplateGateway(auto_approve=True), FakeTemplateGateway(auto_approve=True)
+    sid = web.create_template(CONTENT)
+    assert worker.request_approval(sid, name="hola", category="utility").status == "pending"
+    assert worker.fetch_status(sid).status == "approved"
+
+
 def test_the_fake_knows_only_its_contents():
     with pytest.raises(Exception) as info:
         FakeTemplateGateway().fetch_status(SID)
