@@ -26,6 +26,7 @@ once per language and substitute per-recipient values in SQL (see outreach/fanou
 """
 
 import re
+from collections.abc import Callable
 from datetime import date, time, timedelta
 
 from flask_babel import force_locale
@@ -58,6 +59,32 @@ FALLBACKS = {
     "workshop_code": None,
 }
 assert set(FALLBACKS) == set(PLACEHOLDERS)
+
+# (organization id, workshop id, language, recipient's country) -> the workshop's placeholder
+# values ({"workshop_title": ..., "workshop_date": ...}), or None when the organization has
+# no such workshop.
+# Registered by the workshops feature when the app is built (app/workshops/invitations.py),
+# so a sender that only has an outbox row (a WhatsApp template's variables) can fill them.
+WorkshopValues = Callable[[int, int, str, str | None], dict | None]
+_WORKSHOP_SOURCES: list[WorkshopValues] = []
+
+
+def register_workshop_values(source: WorkshopValues) -> None:
+    if source not in _WORKSHOP_SOURCES:
+        _WORKSHOP_SOURCES.append(source)
+
+
+def workshop_values_of(
+    organization_id: int, workshop_id: int, language: str, country: str | None = None
+) -> dict:
+    """The workshop's placeholder values in `language` and `country`'s formats; {} when no
+    source knows the organization's workshop (its fields then take their fallback)."""
+    for source in _WORKSHOP_SOURCES:
+        values = source(organization_id, workshop_id, language, country)
+        if values:
+            return values
+    return {}
+
 
 # Any brace group on one line; whether its content is a supported name is decided later.
 _TOKEN = re.compile(r"([ \t]*)\{([^{}\n]*)\}")

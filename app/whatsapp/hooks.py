@@ -19,7 +19,7 @@ from app.outbox.channel_plan import (
     register_template_catalog,
     register_template_picker,
 )
-from app.outbox.placeholders import fallback_values
+from app.outbox.placeholders import fallback_values, workshop_values_of
 from app.whatsapp.models import WhatsAppTemplate
 
 
@@ -47,9 +47,10 @@ def template_names(message_ids: set[int]) -> dict[int, str]:
 
 def pick(requests: list[TemplateRequest], now: datetime) -> dict[int, TemplateChoice]:
     """The approved template (in the row's language) of each row's campaign message, with
-    its numbered variables filled from the recipient's values. Workshop fields take their
-    fallback text (the template is the campaign message's); a blank value goes as
-    channel_plan.EMPTY_VARIABLE."""
+    its numbered variables filled from the recipient's values. Workshop fields are the
+    row's workshop's (an invitation or reminder), in the row's language and the recipient's
+    country formats like its SMS text; without a workshop they take their fallback text. A
+    blank value goes as channel_plan.EMPTY_VARIABLE."""
     names = template_names({r.message_id for r in requests if r.message_id is not None})
     wanted = [r for r in requests if r.message_id in names]
     if not wanted:
@@ -65,16 +66,18 @@ def pick(requests: list[TemplateRequest], now: datetime) -> dict[int, TemplateCh
             )
         )
     }
-    first_names = dict(
-        db.session.execute(
-            select(Contact.id, Contact.first_name).where(
+    people = {
+        contact_id: (first_name, country)
+        for contact_id, first_name, country in db.session.execute(
+            select(Contact.id, Contact.first_name, Contact.country).where(
                 Contact.id.in_({r.contact_id for r in wanted})
             )
-        ).all()
-    )
+        )
+    }
     campaigns = _names(Campaign, {r.campaign_id for r in wanted})
     orgs = _names(Organization, {r.organization_id for r in wanted})
     fallbacks: dict[str, dict] = {}
+    workshops: dict[tuple, dict] = {}  # (org, workshop, language, country) -> values
     chosen = {}
     for r in wanted:
         template = templates.get((r.organization_id, names[r.message_id], r.language))
@@ -82,9 +85,17 @@ def pick(requests: list[TemplateRequest], now: datetime) -> dict[int, TemplateCh
             continue
         if r.language not in fallbacks:
             fallbacks[r.language] = fallback_values(r.language)
+        first_name, country = people.get(r.contact_id, (None, None))
+        event = {}
+        if r.workshop_id is not None:
+            key = (r.organization_id, r.workshop_id, r.language, country)
+            if key not in workshops:
+                workshops[key] = workshop_values_of(*key)
+            event = {k: v for k, v in workshops[key].items() if v}
         values = {
             **fallbacks[r.language],
-            "first_name": greeting_name(first_names.get(r.contact_id)) or "",
+            **event,
+            "first_name": greeting_name(first_name) or "",
             "campaign": campaigns.get(r.campaign_id) or fallbacks[r.language]["campaign"],
             "org": orgs.get(r.organization_id) or fallbacks[r.language]["org"],
         }

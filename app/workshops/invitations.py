@@ -13,10 +13,11 @@ from sqlalchemy import insert, literal, select
 from app.contacts.models import Contact
 from app.db_dialect import insert_ignoring_duplicates
 from app.extensions import db
+from app.outbox.placeholders import register_workshop_values
 from app.outreach.invitations import Invitation, register_invitation
 from app.participation.models import ParticipationEvent
 from app.timeutil import UTCDateTime
-from app.workshops.models import WorkshopRegistration
+from app.workshops.models import Workshop, WorkshopRegistration
 from app.workshops.texts import rsvp_line, workshop_values
 
 
@@ -90,3 +91,15 @@ register_invitation(
         after_first_fan_out=_record_invited,
     )
 )
+
+
+def _values_of(organization_id: int, workshop_id: int, language: str, country) -> dict | None:
+    """A workshop's placeholder values for a sender that has only the outbox row (a WhatsApp
+    template's variables), in the row's language and the recipient's country formats."""
+    workshop = db.session.get(Workshop, workshop_id)
+    if workshop is None or workshop.organization_id != organization_id:
+        return None
+    return workshop_values(workshop, language, country)
+
+
+register_workshop_values(_values_of)
