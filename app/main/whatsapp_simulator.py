@@ -5,6 +5,8 @@ A tapped button enters through the same inbound path as a typed reply
 (`outbox.inbound.receive_sms`), with the fields Twilio posts for a button: From
 "whatsapp:+52…", Body the button's text and ButtonPayload its id."""
 
+import json
+import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -32,7 +34,8 @@ class ChatItem:
     buttons: list = field(default_factory=list)  # (payload, title) of quick replies
 
 
-def _buttons_by_content(org_id: int, content_sids: set) -> dict:
+def _templates_by_content(org_id: int, content_sids: set) -> dict:
+    """{content SID: the organization's template with it} (one SID per language version)."""
     if not content_sids:
         return {}
     rows = db.session.scalars(
@@ -41,10 +44,28 @@ def _buttons_by_content(org_id: int, content_sids: set) -> dict:
             WhatsAppTemplate.content_sid.in_(sorted(content_sids)),
         )
     )
-    return {
-        t.content_sid: [(b.get("id"), b.get("title")) for b in t.buttons or [] if b.get("id")]
-        for t in rows
-    }
+    return {t.content_sid: t for t in rows}
+
+
+def _buttons(template) -> list:
+    if template is None:
+        return []
+    return [(b.get("id"), b.get("title")) for b in template.buttons or [] if b.get("id")]
+
+
+_VARIABLE = re.compile(r"\{\{\s*(\d+)\s*\}\}")
+
+
+def _shown_text(m: OutboxMessage, template) -> str:
+    """What the phone shows: a template's own text (in the row's language, its SID's) with
+    {{n}} replaced by the values that went; otherwise the text that went (m.body)."""
+    if m.whatsapp_form != "template" or template is None:
+        return m.body
+    try:
+        values = json.loads(m.content_variables or "{}")
+    except ValueError:
+        values = {}
+    return _VARIABLE.sub(lambda v: str(values.get(v.group(1), v.group(0))), template.body)
 
 
 def chat(contact) -> list[ChatItem]:
@@ -57,22 +78,24 @@ def chat(contact) -> list[ChatItem]:
     inbound = db.session.scalars(
         select(InboundMessage).where(InboundMessage.contact_id == contact.id)
     ).all()
-    buttons = _buttons_by_content(
+    templates = _templates_by_content(
         contact.organization_id,
         {m.content_sid for m in out if m.channel == "whatsapp" and m.content_sid},
     )
-    items = [
-        ChatItem(
-            m.sent_at,
-            "out",
-            m.body,
-            m.status,
-            m.channel,
-            read=m.read_at is not None,
-            buttons=buttons.get(m.content_sid, []) if m.channel == "whatsapp" else [],
+    items = []
+    for m in out:
+        template = templates.get(m.content_sid) if m.channel == "whatsapp" else None
+        items.append(
+            ChatItem(
+                m.sent_at,
+                "out",
+                _shown_text(m, template),
+                m.status,
+                m.channel,
+                read=m.read_at is not None,
+                buttons=_buttons(template),
+            )
         )
-        for m in out
-    ]
     items += [ChatItem(m.received_at, "in", m.body, m.intent, m.channel) for m in inbound]
     return sorted(items, key=lambda item: item.moment)
 
