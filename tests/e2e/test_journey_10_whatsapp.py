@@ -16,6 +16,7 @@ The contacts are loaded with the importer's CLI and live where it is daytime now
 (helpers.daytime_place), so the invitation goes out at once.
 """
 
+import json
 import re
 import subprocess
 import sys
@@ -297,6 +298,24 @@ def test_whatsapp_journey(make_ui, live_server, place, compiled_translations, tm
         workshop_id,
         on_whatsapp,
     ) == [("template", TEMPLATE[lang])]
+    # Its variables carry the workshop, like the SMS text: the title in the contact's
+    # language, the date in their country's format (not "our workshop" / "to be confirmed").
+    from app.outbox.text import sms_date
+
+    country = db.value("SELECT country FROM contacts WHERE id = ?", on_whatsapp)
+    variables = json.loads(
+        db.value(
+            "SELECT content_variables FROM outbox_messages WHERE workshop_id = ? "
+            "AND contact_id = ?",
+            workshop_id,
+            on_whatsapp,
+        )
+    )
+    assert variables == {
+        "1": NAMES[lang][0],
+        "2": TITLES[lang],
+        "3": sms_date(day, lang, country),
+    }, variables
 
     # --- The WhatsApp phone: the template with its buttons; "yes" is tapped ----------------
     ui.goto(page, f"/simulator/{on_whatsapp}", "phone-whatsapp")
@@ -304,6 +323,10 @@ def test_whatsapp_journey(make_ui, live_server, place, compiled_translations, tm
     chat = page.locator("#conversation")
     invitation = chat.locator(".wa-sim__bubble--out").first
     expect(invitation).to_contain_text(NAMES[lang][0])
+    # The template's own text with those values, not the SMS text.
+    filled = BODIES[lang].replace("{{1}}", variables["1"])
+    filled = filled.replace("{{2}}", variables["2"]).replace("{{3}}", variables["3"])
+    expect(invitation).to_contain_text(filled)
     yes, no = BUTTONS[lang]  # the contact's language is the journey's
     expect(invitation.locator(".wa-sim__button")).to_have_text([yes, no])
     invitation.locator(".wa-sim__button", has_text=yes).click()
