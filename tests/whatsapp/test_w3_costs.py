@@ -224,9 +224,7 @@ def test_message_editor_shows_what_one_message_costs(app, client, login):
     campaign = make_campaign(org)
     message = make_message(campaign)
     login(user)
-    page = client.get(f"/campaigns/{campaign.id}/messages/{message.id}/edit").get_data(
-        as_text=True
-    )
+    page = client.get(f"/campaigns/{campaign.id}/messages/{message.id}/edit").get_data(as_text=True)
     assert "What one message costs per recipient (estimate)" in page
     assert "data-message-costs" in page and "$0.04" in page  # WhatsApp per message
     assert "Mexico" in page and "Spanish" in page  # labels, not codes
