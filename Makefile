@@ -80,15 +80,10 @@ e2e-deps:
 		else echo "== npm not found (axe-core): browser tests will be skipped =="; fi; \
 	fi
 
-# SQLite always; PostgreSQL (and Redis) too whenever they answer on this machine.
+# SQLite always; PostgreSQL (and Redis) too whenever they answer on this machine. The two
+# passes run side by side (tests/run_passes.py), each printed whole when it ends.
 test: install-dev prism e2e-deps
-	$(BIN)/python -m pytest -q -p no:cacheprovider
-	@if $(BIN)/python tests/services_up.py postgres "$(PG_TEST_URL)"; then \
-		echo "== PostgreSQL at $(PG_TEST_URL) =="; \
-		TEST_DATABASE_URL="$(PG_TEST_URL)" \
-		TEST_REDIS_URL="$$($(BIN)/python tests/services_up.py redis "$(REDIS_TEST_URL)" && echo $(REDIS_TEST_URL))" \
-		$(BIN)/python -m pytest -q -p no:cacheprovider; \
-	else echo "== PostgreSQL not reachable: PostgreSQL run skipped =="; fi
+	$(BIN)/python tests/run_passes.py "$(PG_TEST_URL)" "$(REDIS_TEST_URL)" $(PYTEST_ARGS)
 
 # The suite with the process clock shifted by libfaketime (+0d, +731d, +400 days 9 hours):
 # lists every test that fails shifted but passes unshifted. Not part of `make test`.

