@@ -16,7 +16,9 @@ def run_send_fanout(job, progress) -> dict:
     if send.fanned_out_at is None:  # not already done by an attempt that committed
         if send.status == "canceled" or send.campaign.status not in ("active", "paused"):
             # Canceled, completed or archived while queued: nothing to send.
-            send.status, send.fanned_out_at = "canceled", utcnow()
+            now = utcnow()
+            send.status, send.fanned_out_at = "canceled", now
+            send.canceled_at = send.canceled_at or now
             db.session.commit()
         else:
             # Idempotent: rows and enrolments that exist are skipped (ON CONFLICT DO NOTHING).

@@ -38,6 +38,7 @@ class OutreachSend(OrgOwned, db.Model):
     # its RSVP line, and each recipient an "invited" registration.
     workshop_id: Mapped[int | None] = mapped_column(ForeignKey("workshops.id", ondelete="CASCADE"))
     status: Mapped[str] = mapped_column(String(10), default="scheduled")
+    canceled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # NULL before 2026-12
     fanned_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # A large audience is fanned out by a background job (fanout_jobs.py): its progress.
     job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id", ondelete="SET NULL"))

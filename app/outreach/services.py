@@ -21,6 +21,7 @@ from app.outreach.estimates import SendEstimate, channel_ways, estimate_send
 from app.outreach.fanout import enroll_audience, fan_out, refresh_pending
 from app.outreach.invitations import invitation_of
 from app.outreach.models import SEND_KINDS, OutreachSend
+from app.timeutil import utcnow
 
 MAX_WEEKS = 52
 MAX_DAY_OFFSET = 365
@@ -293,7 +294,7 @@ def cancel_send(send: OutreachSend, *, now: datetime) -> CancelResult:
     db.session.refresh(send)
     if send.status == "canceled":
         raise DomainError(_l("This send is already canceled."))
-    send.status = "canceled"
+    send.status, send.canceled_at = "canceled", now
     count = outbox.cancel_pending(
         reason="send_canceled", now=now, claimed_too=True, send_id=send.id
     )
@@ -394,7 +395,7 @@ def edit_send(
     return changed
 
 
-def mark_sends_canceled(**filters) -> int:
+def mark_sends_canceled(*, now: datetime | None = None, **filters) -> int:
     """Mark the matching sends (by campaign_id or workshop_id) canceled, e.g. when their
     workshop is canceled or their campaign completed; their messages are canceled by the
     caller in the same unit of work. No commit."""
@@ -402,7 +403,7 @@ def mark_sends_canceled(**filters) -> int:
     return db.session.execute(
         update(OutreachSend)
         .where(*conditions, OutreachSend.status != "canceled")
-        .values(status="canceled")
+        .values(status="canceled", canceled_at=now or utcnow())
         .execution_options(synchronize_session=False)
     ).rowcount
 
