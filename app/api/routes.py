@@ -14,12 +14,12 @@ from flask import Blueprint, current_app, render_template
 from flask_smorest import Api
 from flask_smorest.utils import prepare_response
 
-from app.api import contacts
+from app.api import contacts, sends
 from app.api.problems import MEDIA_TYPE, PROBLEMS, ApiProblem, from_exception
 from app.api.schemas import Problem
 from app.extensions import csrf
 
-API_BLUEPRINTS = (contacts.blp,)
+API_BLUEPRINTS = (contacts.blp, sends.blp)
 
 docs_bp = Blueprint("api_docs", __name__, url_prefix="/api/v1")
 
