@@ -11,9 +11,9 @@ from app.tenancy import MAX_ID
 STATES = ("preparing", "scheduled", "sending", "finished", "canceled")
 
 
-def _id(description: str, **kwargs):
+def _id(description: str, *, strict: bool = True, **kwargs):
     return ma.fields.Integer(
-        strict=True,
+        strict=strict,
         validate=validate.Range(min=1, max=MAX_ID),
         metadata={"description": description},
         **kwargs,
@@ -159,6 +159,6 @@ class SendListArgs(ma.Schema):
     class Meta:
         unknown = ma.RAISE
 
-    campaign_id = _id("Only this campaign's sends.")
+    campaign_id = _id("Only this campaign's sends.", strict=False)  # a query string
     cursor = ma.fields.String(validate=validate.Length(max=100))
     limit = ma.fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
