@@ -18,6 +18,7 @@ PROBLEMS = {
     "invalid_cursor": (400, _l("Invalid cursor")),
     "unauthorized": (401, _l("Missing or invalid API key")),
     "insufficient_scope": (403, _l("The API key lacks a scope")),
+    "person_files_off": (403, _l("Per-person files are not shared")),
     "not_found": (404, _l("Not found")),
     "method_not_allowed": (405, _l("Method not allowed")),
     "idempotency_in_progress": (409, _l("A request with this Idempotency-Key is running")),

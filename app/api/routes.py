@@ -14,12 +14,20 @@ from flask import Blueprint, current_app, render_template
 from flask_smorest import Api
 from flask_smorest.utils import prepare_response
 
-from app.api import contacts, sends
+from app.api import audiences, campaigns, contacts, events, reports, sends, workshops
 from app.api.problems import MEDIA_TYPE, PROBLEMS, ApiProblem, from_exception
 from app.api.schemas import Problem
 from app.extensions import csrf
 
-API_BLUEPRINTS = (contacts.blp, sends.blp)
+API_BLUEPRINTS = (
+    contacts.blp,
+    sends.blp,
+    audiences.blp,
+    campaigns.blp,
+    workshops.blp,
+    reports.blp,
+    events.blp,
+)
 
 docs_bp = Blueprint("api_docs", __name__, url_prefix="/api/v1")
 

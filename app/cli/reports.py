@@ -7,7 +7,7 @@ small-cell suppression): whoever can run it can read the database anyway.
 """
 
 import json
-from datetime import date, datetime
+from datetime import datetime
 from functools import partial
 from zoneinfo import ZoneInfo
 
@@ -25,16 +25,18 @@ from app.experiments.services import experiment_of
 from app.extensions import db
 from app.organizations.services import organization_by_slug
 from app.reports import experiment_export
-from app.reports.campaign import campaign_figures
-from app.reports.experiment_tables import experiment_tables, item_labels, outcome_title
+from app.reports.documents import (
+    experiment_document,
+    reach_document,
+    reach_tables,
+    survey_document,
+)
+from app.reports.experiment_tables import experiment_tables, item_labels
 from app.reports.experiments import experiment_cells, experiment_figures
 from app.reports.exports import csv_text, table_csv
 from app.reports.forms import ReportRangeForm
-from app.reports.organization import organization_figures
-from app.reports.suppression import Hidden
 from app.reports.survey_tables import survey_tables
-from app.reports.surveys import TooFew, survey_cells, survey_figures
-from app.reports.tables import campaign_tables, organization_tables
+from app.reports.surveys import survey_cells, survey_figures
 from app.surveys.models import Survey
 from app.timeutil import utcnow
 
@@ -45,18 +47,6 @@ FORMATS = ("json", "csv")
 def _error(message: str):
     click.echo(_("Error: %(message)s", message=message), err=True)
     raise SystemExit(2)
-
-
-def _json_value(value):
-    if isinstance(value, (date, datetime)):
-        return value.isoformat()
-    if isinstance(value, Hidden):
-        return str(value)
-    if isinstance(value, TooFew):
-        return None
-    if isinstance(value, float):
-        return round(value, 6)
-    return value
 
 
 def _org_for_output(org_slug, output):
@@ -84,15 +74,6 @@ def _echo_tables_csv(tables: dict) -> None:
     for key, table in tables.items():
         click.echo(f"# {key}")
         click.echo(table_csv(table).lstrip("\ufeff"), nl=False)
-
-
-def _table_json(table) -> dict:
-    keys = [c.key for c in table.spec.columns]
-    rows = [dict(zip(keys, map(_json_value, row), strict=True)) for row in table.rows]
-    result = {"rows": rows}
-    if table.total is not None:
-        result["total"] = dict(zip(keys, map(_json_value, table.total), strict=True))
-    return result
 
 
 @reports_cli.command("reach")
@@ -134,39 +115,19 @@ def reach(org_slug, campaign_id, date_from, date_to, granularity, output):
     )
     period = form.period(org.timezone)
 
-    if campaign is not None:
-        figures = campaign_figures(
-            campaign, period, today=today, granularity=form.chosen_granularity()
-        )
-        tables = campaign_tables(figures, None, str(get_locale() or "es"))
-        main, about = (
-            "summary",
-            {
-                "campaign": {
-                    "id": campaign.id,
-                    "name": campaign.name,
-                    "strategy": campaign.strategy,
-                    "level": campaign.level,
-                }
-            },
-        )
-    else:
-        tables = organization_tables(organization_figures(org.id, period))
-        main, about = "campaigns", {}
-
+    main, about, tables = reach_tables(
+        org,
+        period,
+        campaign=campaign,
+        today=today,
+        granularity=form.chosen_granularity(),
+        threshold=None,
+        language=str(get_locale() or "es"),
+    )
     if output == "csv":
         click.echo(table_csv(tables[main]).lstrip("\ufeff"), nl=False)
         return
-    document = {
-        "organization": org.slug,
-        **about,
-        "period": {
-            "from": _json_value(period.start),
-            "to": _json_value(period.end),
-            "timezone": period.tz,
-        },
-        "tables": {key: _table_json(table) for key, table in tables.items()},
-    }
+    document = reach_document(org, period, about, tables)
     click.echo(json.dumps(document, ensure_ascii=False, indent=2))
 
 
@@ -189,20 +150,12 @@ def survey(org_slug, survey_id, output):
     if found is None:
         _error(_("No survey %(id)s in organization %(slug)s.", id=survey_id, slug=org.slug))
     language = str(get_locale() or "es")
-    figures = survey_figures(org.id, found.id)
-    cells = survey_cells(figures, None, org.small_cell_threshold or 5)
-    tables = survey_tables(figures, cells, found.id, language)
     if output == "csv":
-        _echo_tables_csv(tables)
+        figures = survey_figures(org.id, found.id)
+        cells = survey_cells(figures, None, org.small_cell_threshold or 5)
+        _echo_tables_csv(survey_tables(figures, cells, found.id, language))
         return
-    document = {
-        "organization": org.slug,
-        "survey": {
-            "id": found.id,
-            "title": found.title_en if language == "en" else found.title_es,
-        },
-        "tables": {key: _table_json(table) for key, table in tables.items()},
-    }
+    document = survey_document(org, found, threshold=None, language=language)
     click.echo(json.dumps(document, ensure_ascii=False, indent=2))
 
 
@@ -235,8 +188,11 @@ def experiment(org_slug, campaign_id, output, assignments):
         _error(_("Campaign %(id)s runs no experiment.", id=campaign.id))
     now = utcnow()
     today = datetime.now(ZoneInfo(org.timezone)).date()
+    if output == "json" and not assignments:
+        document = experiment_document(org, campaign, found, threshold=None, now=now, today=today)
+        click.echo(json.dumps(document, ensure_ascii=False, indent=2))
+        return
     figures = experiment_figures(found, now=now, today=today)
-    items = item_labels(org.id)
     if assignments:
         rows = experiment_export.file_rows(
             found,
@@ -248,42 +204,6 @@ def experiment(org_slug, campaign_id, output, assignments):
         )
         click.echo(csv_text(rows), nl=False)
         return
-    tables = experiment_tables(figures, experiment_cells(figures, None), items)
-    if output == "csv":
-        _echo_tables_csv(tables)
-        return
-    document = {
-        "organization": org.slug,
-        "campaign": {"id": campaign.id, "name": campaign.name},
-        "experiment": {
-            "id": found.id,
-            "status": found.status,
-            "started_at": _json_value(found.started_at),
-            "finished_at": _json_value(found.finished_at),
-            "as_of": _json_value(now),
-            "control_arm": figures.control.key if figures.control else None,
-            "comparisons": figures.comparisons(),
-            "outcomes": [
-                {
-                    "code": o.code,
-                    "kind": o.kind,
-                    "window_days": o.window_days,
-                    "primary": o.is_primary,
-                    "text": outcome_title(o, items),
-                }
-                for o in figures.outcomes
-            ],
-        },
-        "tables": {key: _table_json(table) for key, table in tables.items()},
-        "preregistration_changes": [
-            {
-                "changed_at": _json_value(change.changed_at),
-                "after_start": change.after_start,
-                "reason": change.reason,
-                "before": change.before,
-                "after": change.after,
-            }
-            for change in figures.changes
-        ],
-    }
-    click.echo(json.dumps(document, ensure_ascii=False, indent=2))
+    _echo_tables_csv(
+        experiment_tables(figures, experiment_cells(figures, None), item_labels(org.id))
+    )

@@ -81,10 +81,19 @@ ERROR_CODE_KINDS = ("sms_failed", "sms_undelivered", "opt_out")
 
 
 def event_rows(
-    org_id: int, *, campaign_id: int | None, period: Period, secret_key: str, threshold: int | None
+    org_id: int,
+    *,
+    campaign_id: int | None,
+    period: Period,
+    secret_key: str,
+    threshold: int | None,
+    after_id: int = 0,
+    limit: int | None = None,
 ) -> Iterator[list]:
     """Header, then one list per event. With `threshold` (evaluators) the file is
-    k-anonymous: weeks instead of times, quasi-identifiers generalized (anonymity.py)."""
+    k-anonymous: weeks instead of times, quasi-identifiers generalized (anonymity.py),
+    over the whole export even when only a page is read (`after_id`, `limit`: the events
+    after that event ID, in ID order, at most `limit` of them; see `event_page_ids`)."""
     yield [c.key for c in event_columns(threshold)]
     plan = plan_export(org_id, campaign_id, period, threshold) if threshold else None
     key = pseudonym_key(secret_key)
@@ -106,8 +115,9 @@ def event_rows(
         .join(Contact, Contact.id == E.contact_id)
         .join(firsts, firsts.c.contact_id == E.contact_id)
         .outerjoin(Campaign, Campaign.id == E.campaign_id)
-        .where(*export_scope(org_id, campaign_id, period))
+        .where(*export_scope(org_id, campaign_id, period), E.id > after_id)
         .order_by(E.id)
+        .limit(limit)
         .execution_options(yield_per=BATCH)
     )
     result = db.session.execute(stmt)
@@ -171,6 +181,22 @@ def event_rows(
                 error_code,
                 week,
             ]
+
+
+def event_page_ids(
+    org_id: int, *, campaign_id: int | None, period: Period, after_id: int, limit: int
+) -> list[int]:
+    """The IDs of the events `event_rows(..., after_id=, limit=)` reads, and one more when
+    there are more (a cursor for the next page is the last ID of this one)."""
+    return list(
+        db.session.scalars(
+            select(E.id)
+            .join(Contact, Contact.id == E.contact_id)
+            .where(*export_scope(org_id, campaign_id, period), E.id > after_id)
+            .order_by(E.id)
+            .limit(limit + 1)
+        )
+    )
 
 
 def _epoch_week(moment) -> int:

@@ -110,7 +110,7 @@ def needs_guardian_consent(contact: Contact | None, values: dict, *, today) -> b
     return may_be_minor(birth_year, age_band, today=today)
 
 
-def _walk_in_values(raw: dict, *, org: Organization, today) -> tuple[dict, Contact | None]:
+def walk_in_values(raw: dict, *, org: Organization, today) -> tuple[dict, Contact | None]:
     """`clean_contact`'s values for the walk-in form and the contact its phone matches
     (None for a new person), or ContactInvalid (by field).
 
@@ -175,6 +175,21 @@ def _walk_in_values(raw: dict, *, org: Organization, today) -> tuple[dict, Conta
     return values, contact
 
 
+def walk_in_contact(
+    org: Organization, values: dict, contact: Contact | None, *, now: datetime
+) -> tuple[Contact, bool]:
+    """(contact, created) for `walk_in_values`' values: the known contact completed (never
+    overwritten, see `_fill_blanks`), or a new one with consent source "workshop"."""
+    if contact is not None:
+        _fill_blanks(contact, values, now=now)
+        return contact, False
+    contact = Contact(organization_id=org.id, created_at=now, updated_at=now)
+    apply_contact_values(contact, dict(values, consent_at=now), now=now, channel_source="walk_in")
+    db.session.add(contact)
+    db.session.flush()
+    return contact, True
+
+
 def register_walk_in(
     workshop: Workshop, raw: dict, *, user_id: int | None, now: datetime
 ) -> WalkInResult:
@@ -194,18 +209,10 @@ def register_walk_in(
     """
     ensure_not_canceled(workshop)
     org = organization_of(workshop)
-    values, contact = _walk_in_values(raw, org=org, today=local_today(org, now))
-    created = contact is None
+    values, contact = walk_in_values(raw, org=org, today=local_today(org, now))
+    contact, created = walk_in_contact(org, values, contact, now=now)
     registration = None
-    if created:
-        contact = Contact(organization_id=org.id, created_at=now, updated_at=now)
-        apply_contact_values(
-            contact, dict(values, consent_at=now), now=now, channel_source="walk_in"
-        )
-        db.session.add(contact)
-        db.session.flush()
-    else:
-        _fill_blanks(contact, values, now=now)
+    if not created:
         registration = db.session.scalar(
             select(WorkshopRegistration).where(
                 WorkshopRegistration.workshop_id == workshop.id,
