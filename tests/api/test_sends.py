@@ -7,10 +7,20 @@ import pytest
 from sqlalchemy import func, select
 
 from app.api.models import ApiIdempotentRequest
+from app.api.send_schemas import CancelOut, SendPage, SendProgress
+from app.experiments.models import ExperimentArm, ExperimentAssignment
+from app.experiments.services import start_experiment
 from app.extensions import db
 from app.outbox.models import OutboxMessage
 from app.outreach.models import OutreachSend
-from tests.factories import make_audience, make_campaign, make_contact, make_message, make_outbox
+from tests.factories import (
+    make_audience,
+    make_campaign,
+    make_contact,
+    make_experiment,
+    make_message,
+    make_outbox,
+)
 from tests.outreach.helpers import make_worker
 from tests.support import NOW, Clock
 
@@ -60,6 +70,16 @@ def _statuses(send_id):
     db.session.expire_all()
     return sorted(
         db.session.scalars(select(OutboxMessage.status).where(OutboxMessage.send_id == send_id))
+    )
+
+
+def holdout_contacts(experiment) -> set[int]:
+    return set(
+        db.session.scalars(
+            select(ExperimentAssignment.contact_id)
+            .join(ExperimentArm, ExperimentArm.id == ExperimentAssignment.arm_id)
+            .where(ExperimentAssignment.experiment_id == experiment.id, ExperimentArm.is_holdout)
+        )
     )
 
 
@@ -121,6 +141,23 @@ def test_a_large_audience_is_prepared_by_a_worker(app, world, run_jobs):
     run_jobs()
     progress = world["writer"].get(f"/api/v1/sends/{body['id']}").get_json()
     assert progress["state"] == "scheduled" and progress["counts"]["scheduled"] == 3
+
+
+def test_a_running_experiments_holdout_gets_nothing(world):
+    for _ in range(17):
+        make_contact(world["org"])
+    experiment = make_experiment(world["campaign"], (1, 1), holdout=1, audience=world["audience"])
+    start_experiment(experiment, now=NOW)
+    held_out = holdout_contacts(experiment)
+    assert held_out
+    body = _schedule(world)
+    recipients = set(
+        db.session.scalars(
+            select(OutboxMessage.contact_id).where(OutboxMessage.send_id == body["id"])
+        )
+    )
+    assert body["messages"] == len(recipients) == 20 - len(held_out)
+    assert not recipients & held_out
 
 
 # --- bad input creates nothing -----------------------------------------------------------------
@@ -370,3 +407,17 @@ def test_a_send_cancelled_while_a_worker_prepares_it_gets_no_messages(app, world
     assert body["state"] == "canceled" and body["canceled_messages"] == 0
     run_jobs()
     assert _statuses(send_id) == []
+
+
+def test_answers_match_the_documented_schemas_and_security(app, world):
+    scheduled = _schedule(world)
+    progress = world["writer"].get(f"/api/v1/sends/{scheduled['id']}").get_json()
+    page = world["writer"].get("/api/v1/sends").get_json()
+    canceled = world["writer"].post(f"/api/v1/sends/{scheduled['id']}/cancel").get_json()
+    assert SendProgress().validate(scheduled) == {} and SendProgress().validate(progress) == {}
+    assert SendPage().validate(page) == {} and CancelOut().validate(canceled) == {}
+    paths = app.extensions["alcance_api"].spec.to_dict()["paths"]
+    reading = [{"bearerAuth": ["sends:write"]}, {"bearerAuth": ["campaigns:read"]}]
+    assert paths["/api/v1/sends/{send_id}"]["get"]["security"] == reading
+    assert paths["/api/v1/sends"]["post"]["security"] == [{"bearerAuth": ["sends:write"]}]
+    assert "409" in paths["/api/v1/sends/{send_id}/cancel"]["post"]["responses"]
