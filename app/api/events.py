@@ -52,9 +52,9 @@ def list_events(cursor=None, limit=500, campaign_id=None):
         raise ApiProblem(
             "person_files_off",
             _(
-                "Your organization does not share per-person files with evaluators. The "
-                "reports have the figures; an administrator can allow these files in Settings "
-                "under a data-sharing agreement."
+                "Your organization does not share per-person files with evaluators. The report "
+                "pages and their tables have the figures; an administrator can allow these files "
+                "in Settings under a data-sharing agreement."
             ),
         )
     after = decode_cursor("e", cursor) if cursor else 0

@@ -247,21 +247,47 @@ class ReachArgs(ma.Schema):
     granularity = Text(validate=validate.OneOf(("day", "week")))
 
 
-class ReportDocument(ma.Schema):
-    """The JSON of `flask reports reach|survey|experiment`, with the evaluator's
-    small-cell suppression: a count below the organization's threshold, and any figure
-    from which one could be worked out, is "*"."""
+class _Document(ma.Schema):
+    """The JSON of `flask reports …`, with the evaluator's small-cell suppression: a count
+    below the organization's threshold, and any figure from which one could be worked
+    out, is "*"."""
 
-    class Meta:
-        unknown = ma.INCLUDE
-
-    organization = ma.fields.String(required=True)
+    organization = ma.fields.String(required=True, metadata={"description": "Its slug."})
     tables = ma.fields.Dict(
         keys=ma.fields.String(),
         values=ma.fields.Dict(),
         required=True,
-        metadata={"description": "Every table of the report: rows and total."},
+        metadata={"description": "Every table of the report: rows and total, by column key."},
     )
+
+
+class PeriodOut(ma.Schema):
+    from_ = ma.fields.String(
+        allow_none=True, data_key="from", attribute="from", metadata={"format": "date"}
+    )
+    to = ma.fields.String(allow_none=True, metadata={"format": "date"})
+    timezone = ma.fields.String(required=True)
+
+
+class ReachDocument(_Document):
+    """`flask reports reach --format json`, suppressed as for evaluators."""
+
+    period = ma.fields.Nested(PeriodOut, required=True)
+    campaign = ma.fields.Dict(metadata={"description": "id, name, strategy, level (one campaign)."})
+
+
+class SurveyDocument(_Document):
+    """`flask reports survey --format json`, suppressed as for evaluators."""
+
+    survey = ma.fields.Dict(required=True, metadata={"description": "id, title."})
+
+
+class ExperimentDocument(_Document):
+    """`flask reports experiment --format json`, suppressed as for evaluators."""
+
+    campaign = ma.fields.Dict(required=True)
+    experiment = ma.fields.Dict(required=True)
+    preregistration_changes = ma.fields.List(ma.fields.Dict(), required=True)
 
 
 # --- events ------------------------------------------------------------------------------

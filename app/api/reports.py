@@ -13,7 +13,12 @@ from marshmallow import RAISE
 from werkzeug.datastructures import MultiDict
 
 from app.api.common import NOT_MODIFIED, key_org, owned
-from app.api.feature_schemas import ReachArgs, ReportDocument
+from app.api.feature_schemas import (
+    ExperimentDocument,
+    ReachArgs,
+    ReachDocument,
+    SurveyDocument,
+)
 from app.api.guard import guard, scope_required
 from app.api.problems import ApiProblem
 from app.campaigns.models import Campaign
@@ -88,7 +93,7 @@ def _reach(campaign, args: dict) -> dict:
 @blp.route("/reports/reach", methods=["GET"])
 @scope_required(blp, "reports:read")
 @blp.arguments(ReachArgs, location="query", unknown=RAISE)
-@blp.response(200, ReportDocument)
+@blp.response(200, ReachDocument)
 @blp.doc(responses=NOT_MODIFIED)
 def organization_reach(args):
     """The organization's reach for a period (`from`, `to`: whole days in its time zone):
@@ -99,7 +104,7 @@ def organization_reach(args):
 @blp.route("/campaigns/<int:campaign_id>/reach", methods=["GET"])
 @scope_required(blp, "reports:read")
 @blp.arguments(ReachArgs, location="query", unknown=RAISE)
-@blp.response(200, ReportDocument)
+@blp.response(200, ReachDocument)
 @blp.doc(responses=NOT_MODIFIED)
 def campaign_reach(args, campaign_id):
     """One campaign's reach for a period: every table of its report page (headline,
@@ -110,7 +115,7 @@ def campaign_reach(args, campaign_id):
 
 @blp.route("/surveys/<int:survey_id>/results", methods=["GET"])
 @scope_required(blp, "reports:read")
-@blp.response(200, ReportDocument)
+@blp.response(200, SurveyDocument)
 @blp.doc(responses=NOT_MODIFIED)
 def survey_results(survey_id):
     """A survey's results: the funnel, every question's answers and breakdowns, and the
@@ -122,7 +127,7 @@ def survey_results(survey_id):
 
 @blp.route("/experiments/<int:experiment_id>/results", methods=["GET"])
 @scope_required(blp, "reports:read")
-@blp.response(200, ReportDocument)
+@blp.response(200, ExperimentDocument)
 @blp.doc(responses=NOT_MODIFIED)
 def experiment_results(experiment_id):
     """An experiment's report: the participant flow, each outcome by arm, each arm
