@@ -32,6 +32,8 @@ from app.experiments import start_jobs  # noqa: F401  (registers the job handler
 from app.experiments.routes import bp as experiments_bp
 from app.extensions import babel, csrf, db, login_manager, migrate
 from app.i18n import apply_language_switch, select_locale, select_timezone
+from app.integrations import hooks as integration_hooks  # noqa: F401  (webhook outbox, notices)
+from app.integrations.routes import bp as integrations_bp
 from app.jobs.routes import bp as jobs_bp
 from app.links import hooks as link_hooks  # noqa: F401  (text finalizer: short links, erasure)
 from app.links.routes import bp as links_bp
@@ -143,6 +145,7 @@ def create_app(config_object="config.DevelopmentConfig") -> Flask:
         jobs_bp,
         links_bp,
         api_keys_bp,
+        integrations_bp,
     ):
         app.register_blueprint(blueprint)
     init_api(app)

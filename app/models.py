@@ -21,6 +21,7 @@ from app.experiments.models import (  # noqa: F401
     ExperimentVariant,
     PreregistrationChange,
 )
+from app.integrations.models import WebhookDelivery, WebhookEndpoint  # noqa: F401
 from app.jobs.models import Job  # noqa: F401
 from app.links.models import TrackedLink  # noqa: F401
 from app.organizations.models import Organization  # noqa: F401

@@ -10,9 +10,11 @@ from datetime import datetime, timedelta
 from app.api.idempotency import purge_idempotent_requests
 from app.contacts.retention import purge_inactive_contacts
 from app.conversations.escalation import escalate
+from app.integrations.delivery import deliver_due as deliver_webhooks
 from app.jobs.cleanup import purge_progress_files
 from app.links.services import purge_expired_links
 from app.outbox.counters import fold as fold_status_counters
+from app.outreach.completion import note_completed_sends
 from app.outreach.services import enroll_late_joiners
 from app.participation.partitions import maintain_partitions
 from app.reports.export_jobs import purge_old_exports
@@ -31,6 +33,14 @@ def maintenance_tasks(config) -> tuple[Task, ...]:
     tasks = [
         # First: an urgent case nobody acknowledged alerts a person in this very pass.
         Task("escalate_urgent_cases", lambda now: escalate(now)),
+        # One-off sends whose messages all went: send.completed for webhooks (below).
+        Task(
+            "note_completed_sends",
+            lambda now: note_completed_sends(now=now),
+            every=timedelta(minutes=1),
+        ),
+        # Outbound webhooks due now (bounded: a slow endpoint cannot hold up sending).
+        Task("deliver_webhooks", lambda now: deliver_webhooks(now=now)),
         Task("purge_old_exports", lambda now: purge_old_exports(now=now)),
         Task("enroll_late_joiners", lambda now: enroll_late_joiners(now=now)),
         # Survey runs that are due ask their contacts; unanswered questions get their one

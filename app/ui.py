@@ -62,6 +62,7 @@ SECTION_BY_BLUEPRINT = {
     "whatsapp": "whatsapp.templates",
     "reports": "reports.index",
     "organizations": "organizations.settings",
+    "integrations": "organizations.settings",
 }
 
 

@@ -20,11 +20,17 @@ from sqlalchemy.exc import IntegrityError
 
 from app.contacts.age import age_band_sql
 from app.contacts.models import Contact, ContactTag
-from app.contacts.services import ERASED_VALUES, contact_filter_query, erase_messages
+from app.contacts.services import (
+    ERASED_VALUES,
+    contact_filter_query,
+    erase_messages,
+    opt_out_event,
+)
 from app.contacts.validation import MAX_TAGS, TAG_RE
 from app.csvutil import SafeCsvWriter
 from app.errors import DomainError
 from app.extensions import db
+from app.organizations.events import emit_all
 from app.security_log import security_event
 from app.tenancy import MAX_ID
 
@@ -296,7 +302,7 @@ def opt_out(
     for chunk in _chunks(ids):
         # One conditional UPDATE, as `services.mark_opted_out`: of concurrent opt-outs
         # (a STOP arriving meanwhile) exactly one changes each row.
-        changed += db.session.execute(
+        opted_out = db.session.scalars(
             update(Contact)
             .where(
                 Contact.organization_id == selection.org_id,
@@ -310,8 +316,16 @@ def opt_out(
                 opt_out_reason=reason,
                 updated_at=now,
             )
+            .returning(Contact.id)
             .execution_options(synchronize_session=False)
-        ).rowcount
+        ).all()
+        changed += len(opted_out)
+        emit_all(
+            [
+                opt_out_event(selection.org_id, contact_id, channel="coordinator", now=now)
+                for contact_id in opted_out
+            ]
+        )
     db.session.commit()
     security_event(
         "contacts_opted_out",

@@ -23,6 +23,7 @@ from app.contacts.validation import clean_contact, fold
 from app.db_dialect import is_postgres
 from app.errors import DomainError, InvalidFields
 from app.extensions import db
+from app.organizations.events import OrgEvent, emit_all, event
 from app.security_log import security_event
 from app.timeutil import utcnow
 
@@ -251,6 +252,30 @@ def update_contact(
     _commit_or_duplicate()
 
 
+def opt_out_event(
+    org_id: int, contact_id: int, *, channel: str, now: datetime, opted_in: bool = False
+) -> OrgEvent:
+    """contact.opted_out (or contact.opted_in) for outbound webhooks: ids only."""
+    return event(
+        "contact.opted_in" if opted_in else "contact.opted_out",
+        organization_id=org_id,
+        key=f"{contact_id}:{now.isoformat()}",
+        occurred_at=now,
+        data={"contact_id": contact_id, "channel": channel},
+        contact_id=contact_id,
+    )
+
+
+def emit_opted_out(org_id: int, contact_id: int, *, channel: str, now: datetime) -> None:
+    """The organization event of an opt-out this unit of work made (outbound webhooks)."""
+    emit_all([opt_out_event(org_id, contact_id, channel=channel, now=now)])
+
+
+def emit_opted_in(org_id: int, contact_id: int, *, channel: str, now: datetime) -> None:
+    """The organization event of a lifted opt-out (outbound webhooks)."""
+    emit_all([opt_out_event(org_id, contact_id, channel=channel, now=now, opted_in=True)])
+
+
 def mark_opted_out(contact: Contact, *, channel: str, now: datetime) -> bool:
     """Opt the contact out unless it already is; True when this call changed the state.
 
@@ -272,6 +297,7 @@ def mark_opted_out(contact: Contact, *, channel: str, now: datetime) -> bool:
         set_committed_value(contact, "opted_out_at", now)
         set_committed_value(contact, "opt_out_channel", channel)
         contact_opted_out.send(None, contact=contact, now=now)
+        emit_opted_out(contact.organization_id, contact.id, channel=channel, now=now)
     else:  # someone else opted it out meanwhile: show their values, not a stale copy
         db.session.refresh(contact, attribute_names=["opted_out_at", "opt_out_channel"])
     return changed
@@ -308,6 +334,7 @@ def opt_in_contact(
     contact.opt_out_channel = None
     contact.opt_out_reason = None
     contact.consent_at = now
+    emit_opted_in(contact.organization_id, contact.id, channel="coordinator", now=now)
     db.session.commit()
     security_event("contact_opted_in", contact_id=contact.id, org_id=contact.organization_id)
 

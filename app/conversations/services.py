@@ -15,6 +15,7 @@ from app.conversations import oncall
 from app.conversations.classifier import Classification, classify
 from app.conversations.models import ACTIVE_STATES, Case, CaseEvent, Conversation
 from app.extensions import db
+from app.organizations.events import emit
 from app.organizations.models import Organization
 from app.outbox import api as outbox
 from app.outbox import keywords
@@ -122,6 +123,8 @@ def open_or_join_case(contact, inbound, result: Classification, *, now: datetime
         db.session.flush()
         log(case, "opened", now=now, detail=f"{result.intent}:{priority}")
         oncall.assign_on_call(case, now=now)
+        if priority == "urgent":
+            _emit_urgent(case, now=now)
     else:
         log(case, "message", now=now, detail=result.intent)
         if case.state == "waiting":
@@ -130,11 +133,31 @@ def open_or_join_case(contact, inbound, result: Classification, *, now: datetime
             case.priority, case.intent, case.matched = "urgent", result.intent, matched
             _needs_acknowledgement(case, now=now)
             log(case, "priority_raised", now=now, detail=result.intent)
+            _emit_urgent(case, now=now)
         elif priority == "urgent":
             case.matched = matched or case.matched
     if result.intent == "crisis":
         auto_reply(case, contact, now=now)
     return case
+
+
+def _emit_urgent(case: Case, *, now: datetime) -> None:
+    """case.opened (outbound webhooks): a case became urgent, once per case. Ids and the
+    kind of case only: never the message or the terms it matched."""
+    emit(
+        "case.opened",
+        organization_id=case.organization_id,
+        key=str(case.id),
+        occurred_at=now,
+        data={
+            "case_id": case.id,
+            "contact_id": case.contact_id,
+            "campaign_id": case.campaign_id,
+            "intent": case.intent,
+            "priority": case.priority,
+        },
+        contact_id=case.contact_id,
+    )
 
 
 def _needs_acknowledgement(case: Case, *, now: datetime) -> None:

@@ -7,6 +7,7 @@ from app.extensions import db
 from app.forms import form_status
 from app.organizations import services
 from app.organizations.forms import MIN_SMALL_CELL, SettingsForm, reminder_summary
+from app.organizations.notices import settings_notices
 from app.organizations.price_forms import PricesForm, field_name
 from app.organizations.prices import default_prices, money, price_list, save_prices
 from app.permissions import permission_required
@@ -39,6 +40,7 @@ def settings():
         org=org,
         reminder_summary=reminder_summary(org.reminder_hours),
         min_small_cell=MIN_SMALL_CELL,
+        notices=settings_notices(org.id),
     ), form_status(form)
 
 

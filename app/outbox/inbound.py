@@ -43,7 +43,7 @@ from sqlalchemy.orm import lazyload
 from app.contacts.channels import channel_for, window_open
 from app.contacts.models import Contact
 from app.contacts.phones import InvalidPhone, normalize_phone
-from app.contacts.services import mark_opted_out
+from app.contacts.services import emit_opted_in, mark_opted_out
 from app.extensions import db
 from app.organizations.models import Organization
 from app.outbox import keywords
@@ -617,6 +617,7 @@ def _restore(ctx: InboundContext, contact: Contact) -> None:
         occurred_at=ctx.now,
         campaign_id=_campaign_of(ctx, contact),
     )
+    emit_opted_in(contact.organization_id, contact.id, channel=ctx.channel, now=ctx.now)
 
 
 @handler(keywords.OPT_IN)

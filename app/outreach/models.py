@@ -39,6 +39,8 @@ class OutreachSend(OrgOwned, db.Model):
     workshop_id: Mapped[int | None] = mapped_column(ForeignKey("workshops.id", ondelete="CASCADE"))
     status: Mapped[str] = mapped_column(String(10), default="scheduled")
     canceled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # NULL before 2026-12
+    # A one-off send's last message went to the provider (send.completed, outbound webhooks).
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     fanned_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # A large audience is fanned out by a background job (fanout_jobs.py): its progress.
     job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id", ondelete="SET NULL"))

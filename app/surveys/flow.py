@@ -25,6 +25,7 @@ from sqlalchemy import select, update
 from app.contacts.models import Contact
 from app.db_dialect import is_postgres, write_lock_in_transaction
 from app.extensions import db
+from app.organizations.events import emit
 from app.outbox import api as outbox
 from app.outbox.inbound import reply_channel
 from app.outbox.models import OutboxMessage
@@ -191,6 +192,23 @@ def _complete(response: SurveyResponse, now: datetime) -> None:
     response.completed_at = response.closed_at = now
     response.position = response.expires_at = None
     _event(response, "survey_completed", now)
+    # Outbound webhooks: ids only, never the answers.
+    emit(
+        "survey.completed",
+        organization_id=response.organization_id,
+        key=str(response.id),
+        occurred_at=now,
+        data={
+            "response_id": response.id,
+            "survey_id": response.survey_id,
+            "run_id": response.run_id,
+            "campaign_id": response.run.campaign_id,
+            "workshop_id": response.run.workshop_id,
+            "contact_id": response.contact_id,
+            "language": response.language,
+        },
+        contact_id=response.contact_id,
+    )
 
 
 def answer(response: SurveyResponse, text: str, *, inbound_id=None, now: datetime) -> str:

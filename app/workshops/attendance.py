@@ -40,9 +40,11 @@ from app.contacts.services import (
 from app.contacts.validation import fold
 from app.errors import DomainError
 from app.extensions import db
+from app.organizations.events import emit_all
 from app.organizations.models import Organization
 from app.participation.models import ParticipationEvent
 from app.participation.services import record_event
+from app.workshops.events import registration_changed, registration_event
 from app.workshops.models import Workshop, WorkshopRegistration
 
 REGISTERED = ("confirmed", "waitlisted")
@@ -213,6 +215,12 @@ def add_walk_ins(
     insert_events(
         workshop, now, [(c, kind) for c in contact_ids for kind in ("attended", "walk_in")]
     )
+    emit_all(
+        [
+            registration_event(workshop, c, "confirmed", now=now, reason="walk_in")
+            for c in contact_ids
+        ]
+    )
 
 
 def insert_events(workshop: Workshop, now: datetime, events: list[tuple[int, str]]) -> None:
@@ -252,6 +260,9 @@ def add_walk_in(
     db.session.add(registration)
     add_event(workshop, contact_id, "attended", now)
     add_event(workshop, contact_id, "walk_in", now)
+    registration_changed(
+        workshop, contact_id, "confirmed", now=now, registration=registration, reason="walk_in"
+    )
     return registration
 
 

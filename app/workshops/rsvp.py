@@ -34,6 +34,7 @@ from app.extensions import db
 from app.outbox import inbound, keywords
 from app.outbox.inbound import InboundContext, handler, queue_reply
 from app.participation.services import record_event
+from app.workshops.events import registration_changed
 from app.workshops.models import Workshop, WorkshopRegistration
 from app.workshops.reminders import cancel_pending, queue_notice, queue_reminders
 from app.workshops.texts import workshop_values
@@ -130,7 +131,24 @@ def waitlist_position(registration: WorkshopRegistration) -> int:
 # --- State changes (the caller holds the workshop lock and commits) ----------------------
 
 
-def _event(registration, workshop, kind: str, *, now: datetime, detail: str | None = None):
+def _event(
+    registration,
+    workshop,
+    kind: str,
+    *,
+    now: datetime,
+    detail: str | None = None,
+    previous: str | None = None,
+):
+    registration_changed(
+        workshop,
+        registration.contact_id,
+        registration.status,
+        now=now,
+        registration=registration,
+        previous=previous,
+        reason=detail or "rsvp",
+    )
     record_event(
         organization_id=workshop.organization_id,
         contact_id=registration.contact_id,
@@ -144,13 +162,14 @@ def _event(registration, workshop, kind: str, *, now: datetime, detail: str | No
 
 
 def _seat_or_waitlist(registration, workshop, org, *, now: datetime) -> str:
+    previous = registration.status
     if count_by_status(workshop.id, "confirmed") < workshop.capacity:
         registration.status, registration.waitlisted_at = "confirmed", None
-        _event(registration, workshop, "rsvp_yes", now=now)
+        _event(registration, workshop, "rsvp_yes", now=now, previous=previous)
         queue_reminders(registration.contact, workshop, org, now=now)
         return "confirmed"
     registration.status, registration.waitlisted_at = "waitlisted", now
-    _event(registration, workshop, "waitlisted", now=now)
+    _event(registration, workshop, "waitlisted", now=now, previous=previous)
     return "waitlisted"
 
 
@@ -214,16 +233,18 @@ def decline(workshop_id: int, contact, org, *, now: datetime) -> tuple[str, Work
             reason="rsvp_canceled",
             now=now,
         )
-        _event(registration, workshop, "rsvp_no", now=now, detail="canceled")
+        _event(registration, workshop, "rsvp_no", now=now, detail="canceled", previous=previous)
         db.session.flush()
         promote_waitlisted(workshop, org, now=now)
         return "canceled", registration
     if previous == "waitlisted":
         registration.status = "canceled"
-        _event(registration, workshop, "rsvp_no", now=now, detail="left_waitlist")
+        _event(
+            registration, workshop, "rsvp_no", now=now, detail="left_waitlist", previous=previous
+        )
         return "left_waitlist", registration
     registration.status = "declined"
-    _event(registration, workshop, "rsvp_no", now=now, detail="declined")
+    _event(registration, workshop, "rsvp_no", now=now, detail="declined", previous=previous)
     return "declined", registration
 
 
@@ -251,7 +272,9 @@ def promote_waitlisted(workshop, org, *, now: datetime) -> list[WorkshopRegistra
     ).all()
     for registration in promoted:
         registration.status = "confirmed"
-        _event(registration, workshop, "rsvp_yes", now=now, detail="promoted")
+        _event(
+            registration, workshop, "rsvp_yes", now=now, detail="promoted", previous="waitlisted"
+        )
         queue_reminders(registration.contact, workshop, org, now=now)
         queue_notice(registration.contact, workshop, org, "workshop_promoted", now=now)
     return promoted

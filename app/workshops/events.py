@@ -1,0 +1,42 @@
+"""The workshop.registration.changed organization event (outbound webhooks, issue 20):
+emitted where a registration's status changes, inside that unit of work."""
+
+from datetime import datetime
+
+from app.extensions import db
+from app.organizations.events import OrgEvent, emit_all, event
+
+
+def registration_event(
+    workshop,
+    contact_id: int,
+    status: str,
+    *,
+    now: datetime,
+    registration=None,
+    previous: str | None = None,
+    reason: str | None = None,
+) -> OrgEvent:
+    """`reason`: how it changed ("rsvp", "promoted", "walk_in"…)."""
+    if registration is not None and registration.id is None:
+        db.session.flush()
+    return event(
+        "workshop.registration.changed",
+        organization_id=workshop.organization_id,
+        key=f"{workshop.id}:{contact_id}:{status}:{now.isoformat()}",
+        occurred_at=now,
+        data={
+            "registration_id": registration.id if registration is not None else None,
+            "workshop_id": workshop.id,
+            "campaign_id": workshop.campaign_id,
+            "contact_id": contact_id,
+            "status": status,
+            "previous_status": previous,
+            "reason": reason,
+        },
+        contact_id=contact_id,
+    )
+
+
+def registration_changed(workshop, contact_id: int, status: str, **kwargs) -> None:
+    emit_all([registration_event(workshop, contact_id, status, **kwargs)])
