@@ -11,6 +11,7 @@ from app.api.idempotency import purge_idempotent_requests
 from app.contacts.retention import purge_inactive_contacts
 from app.conversations.escalation import escalate
 from app.integrations.delivery import deliver_due as deliver_webhooks
+from app.integrations.delivery import purge_old_deliveries as purge_webhook_log
 from app.jobs.cleanup import purge_progress_files
 from app.links.services import purge_expired_links
 from app.outbox.counters import fold as fold_status_counters
@@ -41,6 +42,7 @@ def maintenance_tasks(config) -> tuple[Task, ...]:
         ),
         # Outbound webhooks due now (bounded: a slow endpoint cannot hold up sending).
         Task("deliver_webhooks", lambda now: deliver_webhooks(now=now)),
+        Task("purge_webhook_log", purge_webhook_log, every=timedelta(hours=6)),
         Task("purge_old_exports", lambda now: purge_old_exports(now=now)),
         Task("enroll_late_joiners", lambda now: enroll_late_joiners(now=now)),
         # Survey runs that are due ask their contacts; unanswered questions get their one

@@ -16,7 +16,7 @@ import time
 from datetime import datetime, timedelta
 
 import requests
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 
 from app.contacts.models import Contact
 from app.db_dialect import claimable
@@ -218,6 +218,20 @@ def expire_old(now: datetime) -> int:
             last_error="expired",
         )
         .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.commit()
+    return count
+
+
+KEEP_LOG = timedelta(days=30)
+
+
+def purge_old_deliveries(now: datetime) -> int:
+    """The delivery log keeps 30 days of delivered and failed rows."""
+    count = db.session.execute(
+        delete(WebhookDelivery).where(
+            WebhookDelivery.status != "pending", WebhookDelivery.occurred_at < now - KEEP_LOG
+        )
     ).rowcount
     db.session.commit()
     return count

@@ -2,6 +2,7 @@
 organization event into one delivery row per subscribed endpoint, in the event's own
 transaction."""
 
+import ipaddress
 import secrets
 import uuid
 from datetime import datetime
@@ -47,11 +48,22 @@ def check_url(url: str) -> str:
         raise DomainError(problem, field="url") from None
     if not host or parts.username or parts.password or parts.fragment:
         raise DomainError(problem, field="url")
-    if parts.scheme == "https":
+    if parts.scheme == "https" and not _internal_address(host):
         return url
     if parts.scheme == "http" and host in LOCAL_HOSTS and _local_allowed():
         return url
     raise DomainError(problem, field="url")
+
+
+def _internal_address(host: str) -> bool:
+    """An IP address of this machine or a private network: refused (an admin must not be
+    able to make the worker call the installation's internal services). Host names are
+    not resolved here."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host.lower() in ("localhost",) or host.lower().endswith(".localhost")
+    return not address.is_global
 
 
 def _check_events(events) -> str:

@@ -256,3 +256,23 @@ def test_two_workers_never_send_the_same_row(app, postgres_only, make_org, make_
     db.session.expire_all()
     rows = db.session.scalars(select(WebhookDelivery).where(WebhookDelivery.id.in_(ids)))
     assert {(r.status, r.attempts) for r in rows} == {("delivered", 1)}
+
+
+def test_the_log_keeps_30_days_and_never_drops_pending(app, make_org, make_endpoint, receiver):
+    from app.integrations.delivery import purge_old_deliveries
+
+    org = make_org()
+    make_endpoint(org, receiver.url)
+    sent = one_event(org, 1)
+    deliver_due(now=NOW)
+    pending = one_event(org, 2)
+    db.session.execute(update(WebhookEndpoint).values(enabled=False))
+    db.session.commit()
+    assert purge_old_deliveries(NOW + timedelta(days=29)) == 0
+    later = NOW + timedelta(days=31)
+    db.session.execute(  # as if the expiry never ran
+        update(WebhookDelivery).where(WebhookDelivery.id == pending).values(status="pending")
+    )
+    db.session.commit()
+    assert purge_old_deliveries(later) == 1
+    assert fresh(sent) is None and fresh(pending) is not None

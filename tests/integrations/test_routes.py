@@ -67,6 +67,11 @@ def test_bad_addresses_are_refused_in_spanish_and_nothing_is_saved(
         "https://user:pw@crm.example.org/hook",
         "crm.example.org",
         "https://crm.example.org/a b",
+        "https://127.0.0.1/hook",  # this machine, a private network: never
+        "https://10.0.0.5/hook",
+        "https://169.254.169.254/latest",
+        "https://[::1]/hook",
+        "https://localhost/hook",
     ):
         response = add(client, url=url)
         assert response.status_code == 400, url
