@@ -58,7 +58,7 @@ register_guard(
 
 @campaign_closed.connect
 def _cancel_sends(campaign, *, status, now):
-    mark_sends_canceled(campaign_id=campaign.id)
+    mark_sends_canceled(campaign_id=campaign.id, now=now)
 
 
 @message_deleting.connect

@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 
 from app.api.models import ApiIdempotentRequest
 from app.api.send_schemas import CancelOut, SendPage, SendProgress
+from app.campaigns.services import transition_campaign
 from app.experiments.models import ExperimentArm, ExperimentAssignment
 from app.experiments.services import start_experiment
 from app.extensions import db
@@ -421,3 +422,11 @@ def test_answers_match_the_documented_schemas_and_security(app, world):
     assert paths["/api/v1/sends/{send_id}"]["get"]["security"] == reading
     assert paths["/api/v1/sends"]["post"]["security"] == [{"bearerAuth": ["sends:write"]}]
     assert "409" in paths["/api/v1/sends/{send_id}/cancel"]["post"]["responses"]
+
+
+def test_completing_the_campaign_cancels_its_sends_with_the_moment(world):
+    send_id = _schedule(world)["id"]
+    transition_campaign(world["campaign"], "completed", now=NOW + timedelta(hours=2))
+    body = world["writer"].get(f"/api/v1/sends/{send_id}").get_json()
+    assert body["state"] == "canceled" and body["counts"]["canceled"] == 3
+    assert body["canceled_at"] == (NOW + timedelta(hours=2)).isoformat()
