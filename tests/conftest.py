@@ -7,6 +7,7 @@ gets a new in-memory database.
 
 import logging
 import os
+import sqlite3
 import uuid
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from tests import factories
 from tests.support import NOW, ON_POSTGRES, STRONG_PASSWORD, log_in
 
 ROOT = Path(__file__).resolve().parent.parent
+SNAPSHOT_SCHEMA = "demo_snapshot"  # PostgreSQL: where `_demo_snapshot` keeps the seeded demo
 
 
 @pytest.fixture(autouse=True)
@@ -151,6 +153,77 @@ def app(test_config, _postgres_schema):
         else:
             db.drop_all()
         db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def _demo_snapshot(test_config, _postgres_schema):
+    """`flask seed-demo` run once per session at NOW, kept aside: SQLite as a backup of the
+    in-memory database, PostgreSQL as a copy of every table in a schema of its own.
+    Seeding replays hundreds of messages through the real pipeline (~10 s); tests that
+    only read the demo get a copy instead (`seeded_demo`)."""
+    app = create_app(test_config)
+    with time_machine.travel(NOW, tick=True), app.app_context():
+        babel.domain_instance.cache.clear()
+        if not ON_POSTGRES:
+            db.create_all()
+        result = app.test_cli_runner().invoke(args=["seed-demo"])
+        assert result.exit_code == 0, result.output
+        db.session.remove()
+        if ON_POSTGRES:
+            db.session.execute(text(f"DROP SCHEMA IF EXISTS {SNAPSHOT_SCHEMA} CASCADE"))
+            db.session.execute(text(f"CREATE SCHEMA {SNAPSHOT_SCHEMA}"))
+            for table in db.metadata.sorted_tables:
+                db.session.execute(
+                    text(f'CREATE TABLE {SNAPSHOT_SCHEMA}."{table.name}" AS TABLE "{table.name}"')
+                )
+            db.session.commit()
+            _truncate_all()
+            snapshot = None
+        else:
+            snapshot = sqlite3.connect(":memory:", check_same_thread=False)
+            raw = db.engine.raw_connection()
+            try:
+                raw.driver_connection.backup(snapshot)
+            finally:
+                raw.close()
+            db.drop_all()
+        db.engine.dispose()
+    yield snapshot
+    if ON_POSTGRES:
+        with app.app_context():
+            db.session.execute(text(f"DROP SCHEMA IF EXISTS {SNAPSHOT_SCHEMA} CASCADE"))
+            db.session.commit()
+            db.engine.dispose()
+    else:
+        snapshot.close()
+
+
+@pytest.fixture
+def seeded_demo(app, _demo_snapshot):
+    """The test's database holds the demo exactly as `flask seed-demo` leaves it at NOW."""
+    db.session.remove()
+    if ON_POSTGRES:
+        for table in db.metadata.sorted_tables:
+            db.session.execute(
+                text(f'INSERT INTO "{table.name}" SELECT * FROM {SNAPSHOT_SCHEMA}."{table.name}"')
+            )
+            column = table.autoincrement_column
+            if column is not None:
+                db.session.execute(
+                    text(
+                        f"SELECT setval(pg_get_serial_sequence('\"{table.name}\"', "
+                        f"'{column.name}'), COALESCE(MAX(\"{column.name}\"), 0) + 1, false) "
+                        f'FROM "{table.name}"'
+                    )
+                )
+        db.session.commit()
+    else:
+        raw = db.engine.raw_connection()
+        try:
+            _demo_snapshot.backup(raw.driver_connection)
+        finally:
+            raw.close()
+    return app
 
 
 @pytest.fixture

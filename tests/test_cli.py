@@ -108,10 +108,9 @@ def test_seed_demo_once(runner):
     assert again.exit_code == 0 and db.session.query(User).count() == 3
 
 
-def test_demo_users_can_sign_in_in_both_languages(app, runner, login):
+def test_demo_users_can_sign_in_in_both_languages(app, seeded_demo, login):
     from app.demo import DEMO_USERS
 
-    runner.invoke(args=["seed-demo"])
     for _role, email, password in DEMO_USERS:
         for lang, word in (("es", "Inicio"), ("en", "Dashboard")):
             c = app.test_client()
@@ -119,13 +118,12 @@ def test_demo_users_can_sign_in_in_both_languages(app, runner, login):
             assert word in c.get(f"/dashboard?lang={lang}").get_data(as_text=True)
 
 
-def test_seed_demo_builds_a_living_history(runner):
+def test_seed_demo_builds_a_living_history(seeded_demo):
     from sqlalchemy import func, select
 
     from app.contacts.models import Audience, Contact
     from app.outbox.models import InboundMessage, OutboxMessage
 
-    assert runner.invoke(args=["seed-demo"]).exit_code == 0
     contacts = db.session.scalar(select(func.count()).select_from(Contact))
     states = db.session.scalar(select(func.count(func.distinct(Contact.state_code))))
     assert 250 <= contacts <= 400 and states >= 8
@@ -159,17 +157,19 @@ def _demo_history() -> dict:
     }
 
 
-def test_seed_demo_is_the_same_at_any_hour_of_the_day(runner, frozen_clock):
+def test_seed_demo_is_the_same_at_any_hour_of_the_day(seeded_demo, runner, frozen_clock):
     """A demo seeded at 03:00 or at 22:00 in Tijuana has the same history as one seeded at
-    10:00 (the suite's frozen hour): every message of the history falls in its recipient's
-    sending window whatever the hour of seeding."""
+    10:00 (the suite's frozen hour, `seeded_demo`): every message of the history falls in
+    its recipient's sending window whatever the hour of seeding."""
     from datetime import datetime, time
     from zoneinfo import ZoneInfo
 
-    from tests.support import TODAY
+    from tests.support import NOW, TODAY
 
-    histories = {}
-    for wall in (time(10, 0), time(3, 0), time(22, 0)):
+    assert NOW.astimezone(ZoneInfo("America/Tijuana")).time() == time(10, 0)
+    histories = {time(10, 0): _demo_history()}
+    db.session.remove()
+    for wall in (time(3, 0), time(22, 0)):
         frozen_clock.move_to(datetime.combine(TODAY, wall, tzinfo=ZoneInfo("America/Tijuana")))
         db.drop_all()
         db.create_all()
@@ -183,14 +183,13 @@ def test_seed_demo_is_the_same_at_any_hour_of_the_day(runner, frozen_clock):
     assert histories[time(22, 0)] == noon
 
 
-def test_seed_demo_has_past_workshops_with_attendance_and_upcoming_ones_with_rsvps(runner):
+def test_seed_demo_has_past_workshops_with_attendance_and_upcoming_ones_with_rsvps(seeded_demo):
     from sqlalchemy import func, select
 
     from app.participation.models import ParticipationEvent
     from app.timeutil import utcnow
     from app.workshops.models import Workshop, WorkshopRegistration
 
-    assert runner.invoke(args=["seed-demo"]).exit_code == 0
     now = utcnow()
     workshops = db.session.scalars(select(Workshop).order_by(Workshop.starts_at)).all()
     past = [w for w in workshops if w.starts_at < now]

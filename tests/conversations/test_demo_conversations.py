@@ -50,8 +50,7 @@ def counts() -> dict:
     }
 
 
-def test_seed_demo_has_saved_replies_services_and_a_coordinator_on_call(runner):
-    seed(runner)
+def test_seed_demo_has_saved_replies_services_and_a_coordinator_on_call(seeded_demo):
     replies = db.session.scalars(select(SavedReply).order_by(SavedReply.id)).all()
     assert 4 <= len(replies) <= 5
     assert all(r.body_es.strip() and r.body_en.strip() for r in replies)
@@ -71,8 +70,7 @@ def test_seed_demo_has_saved_replies_services_and_a_coordinator_on_call(runner):
     assert shift.user_id == coordinator.id and shift.starts_at <= now < shift.ends_at
 
 
-def test_seed_demo_has_a_closed_urgent_case_with_its_referral_and_audit_trail(runner):
-    seed(runner)
+def test_seed_demo_has_a_closed_urgent_case_with_its_referral_and_audit_trail(seeded_demo):
     coordinator = db.session.scalar(select(User).where(User.email == COORDINATOR))
     case = db.session.scalar(select(Case).where(Case.priority == "urgent"))
     assert (case.intent, case.state, case.close_reason) == ("crisis", "closed", "referred")
@@ -123,8 +121,7 @@ def test_seed_demo_has_a_closed_urgent_case_with_its_referral_and_audit_trail(ru
     )
 
 
-def test_seed_demo_leaves_messages_waiting_in_the_inbox(runner):
-    seed(runner)
+def test_seed_demo_leaves_messages_waiting_in_the_inbox(seeded_demo):
     open_cases = dict(
         db.session.execute(
             select(Case.intent, func.count()).where(Case.state == "open").group_by(Case.intent)
@@ -144,13 +141,12 @@ def test_seed_demo_leaves_messages_waiting_in_the_inbox(runner):
     assert waiting >= 5
 
 
-def test_seeding_twice_adds_nothing(app, runner):
+def test_seeding_twice_adds_nothing(app, runner, seeded_demo):
     from app.demo.conversations import seed_conversations
     from app.organizations.models import Organization
 
     seed(runner)
     first = counts()
-    seed(runner)
     seed(runner, "--force")
     assert counts() == first
     org = db.session.scalar(select(Organization).where(Organization.slug == "demo"))

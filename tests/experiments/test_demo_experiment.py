@@ -12,9 +12,7 @@ from app.outbox.models import OutboxMessage
 from app.participation.models import ParticipationEvent
 
 
-def test_the_demo_has_a_finished_experiment_with_a_plausible_effect(app, runner):
-    result = runner.invoke(args=["seed-demo"])
-    assert result.exit_code == 0, result.output
+def test_the_demo_has_a_finished_experiment_with_a_plausible_effect(app, runner, seeded_demo):
     experiment = db.session.scalar(select(Experiment))
     campaign = db.session.get(Campaign, experiment.campaign_id)
     assert (experiment.status, campaign.status) == ("finished", "completed")

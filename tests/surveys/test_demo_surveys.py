@@ -67,8 +67,7 @@ def values(run, bank_code) -> list[float]:
     )
 
 
-def test_seed_demo_has_a_baseline_and_a_follow_up_answered_with_a_shift(runner):
-    seed(runner)
+def test_seed_demo_has_a_baseline_and_a_follow_up_answered_with_a_shift(seeded_demo):
     survey = db.session.scalar(select(Survey))
     assert [q.bank_code for q in survey.questions] == [
         "risk_fentanyl_once",
@@ -172,10 +171,9 @@ def test_seed_demo_has_a_baseline_and_a_follow_up_answered_with_a_shift(runner):
     assert events["survey_started"] >= completed
 
 
-def test_seed_demo_survey_is_paired_on_the_results_page(app, runner, login):
+def test_seed_demo_survey_is_paired_on_the_results_page(app, login, seeded_demo):
     from app.reports.surveys import survey_figures
 
-    seed(runner)
     survey = db.session.scalar(select(Survey))
     figures = survey_figures(survey.organization_id, survey.id)
     (comparison,) = figures.comparisons_of(survey.id)
@@ -196,14 +194,13 @@ def test_seed_demo_survey_is_paired_on_the_results_page(app, runner, login):
         assert title in page.get_data(as_text=True)
 
 
-def test_seeding_the_surveys_twice_adds_nothing(app, runner):
+def test_seeding_the_surveys_twice_adds_nothing(app, runner, seeded_demo):
     from app.demo.surveys import seed_surveys
     from app.organizations.models import Organization
 
     seed(runner)
     first = counts()
     assert first["SurveyAnswer"] > 100
-    seed(runner)
     seed(runner, "--force")
     assert counts() == first
     org = db.session.scalar(select(Organization).where(Organization.slug == "demo"))

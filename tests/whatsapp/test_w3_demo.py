@@ -16,9 +16,7 @@ from app.whatsapp.models import WhatsAppTemplate
 from tests.support import NOW
 
 
-def test_the_demo_has_whatsapp_contacts_templates_and_read_messages(app, runner):
-    result = runner.invoke(args=["seed-demo"])
-    assert result.exit_code == 0, result.output
+def test_the_demo_has_whatsapp_contacts_templates_and_read_messages(app, seeded_demo):
     on_whatsapp = db.session.scalars(
         select(Contact).where(Contact.preferred_channel == "whatsapp")
     ).all()
