@@ -32,6 +32,7 @@ from app.contacts.models import Contact, ContactImport
 from app.conversations.models import Case, LocalService, OnCallShift, SavedReply
 from app.experiments.models import ExperimentVariant
 from app.extensions import db
+from app.integrations.services import create_endpoint
 from app.jobs.models import Job
 from app.outbox.models import InboundMessage, OutboxMessage
 from app.outreach.services import schedule_send
@@ -165,6 +166,14 @@ ROUTES: dict[str, Route] = {
     # API keys (issue 20)
     "api_keys.index": Route("manage_settings"),
     "api_keys.revoke": owned("manage_settings", key_id="api_key"),
+    # Outbound webhooks (issue 20)
+    "integrations.index": Route("manage_settings"),
+    "integrations.detail": owned("manage_settings", endpoint_id="webhook_endpoint"),
+    "integrations.disable": owned("manage_settings", endpoint_id="webhook_endpoint"),
+    "integrations.enable": owned("manage_settings", endpoint_id="webhook_endpoint"),
+    "integrations.dismiss": owned("manage_settings", endpoint_id="webhook_endpoint"),
+    "integrations.rotate": owned("manage_settings", endpoint_id="webhook_endpoint"),
+    "integrations.delete": owned("manage_settings", endpoint_id="webhook_endpoint"),
     "organizations.prices": Route("manage_settings"),
     "main.status": Route("manage_settings"),
     "main.favicon": Route("public"),
@@ -698,6 +707,16 @@ def build_objects(
         actor_id=None,
         now=utcnow(),
     ).key
+    # A webhook endpoint (issue 20): its description carries the marker.
+    o.webhook_endpoint = create_endpoint(
+        org.id,
+        url=f"https://hooks{n}.example.org/alcance",
+        events=["contact.opted_out"],
+        description=f"{marker} CRM",
+        own_system=False,
+        actor_id=None,
+        now=utcnow(),
+    )
     o.whatsapp_template = make_whatsapp_template(
         org, name=f"aviso_{n}", body=f"Hola {{{{1}}}}, {marker} te invita al taller."
     )
