@@ -64,6 +64,10 @@ def test_api_matches_its_openapi_document(app, make_org, mode):
             deadline=None,
             suppress_health_check=list(HealthCheck),
             database=None,
+            # The same examples on every run: a random draw once produced a "negative" case
+            # whose only invalid parts were the Authorization header this test adds back and
+            # a query key lost in serialization, i.e. a valid request (flaky, not a finding).
+            derandomize=True,
         )
         def run(case):
             case.call_and_validate(headers={"Authorization": auth}, checks=CHECKS)
