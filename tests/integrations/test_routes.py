@@ -12,7 +12,7 @@ from app.errors import DomainError
 from app.extensions import db
 from app.integrations.models import WebhookDelivery, WebhookEndpoint
 from app.integrations.services import check_url
-from tests.support import csrf_token
+from tests.support import NOW, csrf_token
 
 URL = "/organization/webhooks"
 BAD_URL = "Enter a full https:// address, for example https://example.org/alcance."
@@ -142,3 +142,24 @@ def test_disable_enable_rotate_delete(app, make_org, make_user, login, client, m
     client.post(f"{URL}/{endpoint.id}/delete", data={"csrf_token": token})
     assert count() == 0
     assert db.session.scalar(select(func.count()).select_from(WebhookDelivery)) == 0
+
+
+def test_delivery_log_and_dismissing_the_disabled_notice(
+    app, make_org, make_user, login, client, make_endpoint
+):
+    from app.organizations.events import emit
+
+    org = make_org()
+    endpoint = make_endpoint(org, "https://crm.example.org/hook")
+    emit("case.opened", organization_id=org.id, key="1", occurred_at=NOW, data={})
+    endpoint.enabled, endpoint.disabled_reason, endpoint.notice_pending = False, "failing", True
+    db.session.commit()
+    delivery = db.session.scalar(select(WebhookDelivery))
+    delivery.attempts, delivery.last_status_code, delivery.last_error = 3, 503, "HTTP 503"
+    db.session.commit()
+    login(make_user(org, role="admin", language="en"))
+    page = client.get(f"{URL}/{endpoint.id}").get_data(as_text=True)
+    assert delivery.uid in page and "HTTP 503" in page and "kept failing" in page
+    assert "kept failing" in client.get("/organization/settings").get_data(as_text=True)
+    client.post(f"{URL}/{endpoint.id}/dismiss", data={"csrf_token": csrf_token(client)})
+    assert "kept failing and was" not in client.get("/organization/settings").get_data(as_text=True)
