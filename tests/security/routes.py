@@ -450,6 +450,29 @@ ROUTES: dict[str, Route] = {
     "api_contacts.get_contact": Route("api", args=_obj(contact_id="contact"), owned=True),
     "api_contacts.opt_out": Route("api", args=_obj(contact_id="contact"), owned=True),
     "api_contacts.erase": Route("api", args=_obj(contact_id="contact"), owned=True),
+    "api_sends.list_sends": Route("api"),
+    "api_sends.schedule": Route("api"),
+    "api_sends.get_send": Route("api", args=_obj(send_id="send"), owned=True),
+    "api_sends.cancel": Route("api", args=_obj(send_id="send"), owned=True),
+    "api_audiences.list_audiences": Route("api"),
+    "api_audiences.count_audience": Route("api", args=_obj(audience_id="audience"), owned=True),
+    "api_campaigns.list_all": Route("api"),
+    "api_campaigns.get_campaign": Route("api", args=_obj(campaign_id="campaign"), owned=True),
+    "api_events.list_events": Route("api"),
+    "api_events.codebook": Route("api"),
+    "api_reports.organization_reach": Route("api"),
+    "api_reports.campaign_reach": Route("api", args=_obj(campaign_id="campaign"), owned=True),
+    "api_reports.survey_results": Route("api", args=_obj(survey_id="survey"), owned=True),
+    "api_reports.experiment_results": Route(
+        "api", args=_obj(experiment_id="experiment"), owned=True
+    ),
+    "api_workshops.list_upcoming": Route("api"),
+    "api_workshops.register": Route("api", args=_obj(workshop_id="workshop"), owned=True),
+    "api_workshops.cancel": Route(
+        "api",
+        args=lambda o: {"workshop_id": o.workshop.id, "registration_id": o.registration.id},
+        owned=True,
+    ),
 }
 
 # Endpoints whose "other organization" URL differs from "own" only by a query argument
