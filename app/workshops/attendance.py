@@ -217,7 +217,7 @@ def add_walk_ins(
     )
     emit_all(
         [
-            registration_event(workshop, c, "confirmed", now=now, reason="walk_in")
+            registration_event(workshop, c, "confirmed", now=now, cause="walk_in")
             for c in contact_ids
         ]
     )
@@ -261,7 +261,7 @@ def add_walk_in(
     add_event(workshop, contact_id, "attended", now)
     add_event(workshop, contact_id, "walk_in", now)
     registration_changed(
-        workshop, contact_id, "confirmed", now=now, registration=registration, reason="walk_in"
+        workshop, contact_id, "confirmed", now=now, registration=registration, cause="walk_in"
     )
     return registration
 

@@ -15,9 +15,10 @@ def registration_event(
     now: datetime,
     registration=None,
     previous: str | None = None,
-    reason: str | None = None,
+    cause: str | None = None,
 ) -> OrgEvent:
-    """`reason`: how it changed ("rsvp", "promoted", "walk_in"…)."""
+    """`cause`: how it changed ("rsvp", "promoted", "walk_in"…), sent as `data.reason`.
+    (Not `reason=`: that keyword names outbox skip reasons, which all need a label.)"""
     if registration is not None and registration.id is None:
         db.session.flush()
     return event(
@@ -32,7 +33,7 @@ def registration_event(
             "contact_id": contact_id,
             "status": status,
             "previous_status": previous,
-            "reason": reason,
+            "reason": cause,
         },
         contact_id=contact_id,
     )

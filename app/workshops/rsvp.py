@@ -147,7 +147,7 @@ def _event(
         now=now,
         registration=registration,
         previous=previous,
-        reason=detail or "rsvp",
+        cause=detail or "rsvp",
     )
     record_event(
         organization_id=workshop.organization_id,
