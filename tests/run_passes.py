@@ -10,6 +10,7 @@ Usage: python tests/run_passes.py PG_URL REDIS_URL [pytest args...]
 """
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -33,9 +34,13 @@ def start(name: str, env: dict, args: list[str], logdir: Path):
 def progress(p) -> str:
     """The pass's last progress line (pytest -q prints `....  [ 42%]`)."""
     with open(p["log"].name, "rb") as log:
-        lines = log.read().decode("utf-8", "replace").strip().splitlines()
+        text = log.read().decode("utf-8", "replace")
+    done = re.findall(r"\[\s*(\d+)%\]", text)
+    failures = sum(
+        line.count("F") + line.count("E") for line in re.findall(r"^[.sxXFE]+", text, re.M)
+    )
     minutes = (time.monotonic() - p["started"]) / 60
-    return f"{minutes:.0f} min, " + (lines[-1][-12:].strip() if lines else "starting")
+    return f"{minutes:.0f} min, {done[-1] if done else 0}% done, {failures} failed so far"
 
 
 def main(argv: list[str]) -> int:
