@@ -6,7 +6,7 @@ FLASK := $(BIN)/flask --app wsgi
 PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 REDIS_TEST_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: run test lint install install-dev translations compile-translations db seed bench bench-national bench-surveys bench-links clean
+.PHONY: run test lint install install-dev translations compile-translations db seed bench bench-national bench-surveys bench-links bench-api clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -121,6 +121,12 @@ bench-surveys: install-dev compile-translations
 # (and one doing the lookup and a raw UPDATE). About 3 minutes.
 bench-links: install-dev compile-translations
 	$(BIN)/python bench/links.py $(BENCH_ARGS)
+
+# Issue 20's API (PostgreSQL at $BENCH_DATABASE_URL, two throw-away databases): bulk upsert of
+# 100,000 contacts through /api/v1/contacts/bulk next to the CSV import of the same rows, then
+# the list endpoints' median/p95 at that size next to the raw SQL of the same page.
+bench-api: install-dev
+	$(BIN)/python bench/api.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache
