@@ -11,9 +11,12 @@ id, which every attempt of a delivery shares.
 
 import hashlib
 import hmac
+import ipaddress
 import json
+import socket
 import time
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 import requests
 from sqlalchemy import and_, delete, func, or_, select, update
@@ -22,6 +25,7 @@ from app.contacts.models import Contact
 from app.db_dialect import claimable
 from app.extensions import db
 from app.integrations.models import WebhookDelivery, WebhookEndpoint
+from app.integrations.services import LOCAL_HOSTS, local_allowed
 from app.security_log import security_event
 
 # Wait before attempt 2, 3, 4…; the last step repeats until 24 hours after the event.
@@ -104,9 +108,26 @@ def _claim(now: datetime) -> int | None:
     return delivery_id
 
 
+def _resolves_inside(url: str) -> bool:
+    """The endpoint's host resolves (now) to an address of this machine or a private
+    network. The form refuses such IP addresses; a host name could point inside, or be
+    repointed there after it was saved. (http://localhost in testing and debug passes, as
+    the form allows it.)"""
+    host = urlsplit(url).hostname or ""
+    if host in LOCAL_HOSTS and local_allowed():
+        return False
+    try:
+        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except (socket.gaierror, UnicodeError):
+        return False  # requests fails on its own, with its own error
+    return any(not ipaddress.ip_address(info[4][0].split("%")[0]).is_global for info in infos)
+
+
 def _post(url: str, body: str, headers: dict) -> tuple[int | None, str | None]:
     """(status code, error): the code when the endpoint answered, else a short error.
     The response body is never read into the log (it may hold personal data)."""
+    if _resolves_inside(url):
+        return None, "private address"
     try:
         response = requests.post(
             url, data=body.encode(), headers=headers, timeout=TIMEOUT, allow_redirects=False

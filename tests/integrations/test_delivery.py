@@ -276,3 +276,31 @@ def test_the_log_keeps_30_days_and_never_drops_pending(app, make_org, make_endpo
     db.session.commit()
     assert purge_old_deliveries(later) == 1
     assert fresh(sent) is None and fresh(pending) is not None
+
+
+def test_a_name_that_resolves_to_a_private_address_is_not_called(
+    app, make_org, make_endpoint, receiver, monkeypatch
+):
+    """The form refuses private IP addresses; a host name is checked when the worker
+    sends, against what it resolves to then (a name can be repointed after it was saved)."""
+    import socket
+
+    org = make_org()
+    endpoint = make_endpoint(org, receiver.url)
+    endpoint.url = "https://hooks.example.org/alcance"
+    db.session.commit()
+    resolved = []
+
+    def fake_getaddrinfo(host, *args, **kwargs):
+        resolved.append(host)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("10.0.0.7", 443))]
+
+    monkeypatch.setattr(delivery.socket, "getaddrinfo", fake_getaddrinfo)
+    posted = []
+    monkeypatch.setattr(delivery.requests, "post", lambda *a, **k: posted.append(a))
+    delivery_id = one_event(org)
+    assert deliver_due(now=NOW) == 1
+    row = fresh(delivery_id)
+    assert resolved == ["hooks.example.org"] and posted == []
+    assert row.status == "pending" and row.last_error == "private address"
+    assert row.last_status_code is None and row.next_attempt_at > NOW
