@@ -142,7 +142,7 @@ def _bulk(client, headers, rows: list[dict], batch: int) -> dict:
 def run_api(url: str, rows: list[dict], batch: int, requests: int) -> dict:
     from sqlalchemy import text
 
-    from app.api.contacts import _encode_cursor
+    from app.api.common import encode_cursor
     from app.extensions import db
     from app.timeutil import utcnow
     from tests.factories import make_audience, make_campaign, make_workshop
@@ -206,7 +206,7 @@ def run_api(url: str, rows: list[dict], batch: int, requests: int) -> dict:
         ),
         (
             "contacts, a random deep page (cursor)",
-            api(lambda: f"/api/v1/contacts?cursor={_encode_cursor(rng.choice(ids))}"),
+            api(lambda: f"/api/v1/contacts?cursor={encode_cursor('c', rng.choice(ids))}"),
             raw(
                 page.format("AND erased_at IS NULL AND id < :c"),
                 lambda: {"o": org_id, "c": rng.choice(ids)},
@@ -214,7 +214,7 @@ def run_api(url: str, rows: list[dict], batch: int, requests: int) -> dict:
         ),
         (
             "contacts, page 200 deep, tag filter",
-            api(f"/api/v1/contacts?limit=200&tag=prepa&cursor={_encode_cursor(middle)}"),
+            api(f"/api/v1/contacts?limit=200&tag=prepa&cursor={encode_cursor('c', middle)}"),
             raw(
                 "SELECT c.* FROM contacts c JOIN contact_tags ct ON ct.contact_id = c.id "
                 "WHERE c.organization_id = :o AND ct.name = 'prepa' AND c.id < :c "

@@ -6,15 +6,13 @@ row checks and merge (`contacts.row_upsert`), opt-outs and erasures through
 `contacts:read`; a write-only key gets ids, outcomes and de-identified states.
 """
 
-import base64
-import binascii
-
 from flask import url_for
 from flask_babel import gettext as _
 from flask_smorest import Blueprint
 from marshmallow import RAISE
 from sqlalchemy import select
 
+from app.api.common import decode_cursor, encode_cursor
 from app.api.guard import current_key, guard, scope_required
 from app.api.idempotency import HEADER as IDEMPOTENCY_HEADER
 from app.api.idempotency import MAX_KEY_CHARS, idempotent
@@ -74,22 +72,6 @@ def _contact(contact_id: int) -> Contact:
     return contact
 
 
-def _encode_cursor(contact_id: int) -> str:
-    return base64.urlsafe_b64encode(f"c:{contact_id}".encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> int:
-    try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        kind, _sep, value = text.partition(":")
-        contact_id = int(value)
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        contact_id, kind = 0, ""
-    if kind != "c" or not 0 < contact_id <= MAX_ID + 1:
-        raise ApiProblem("invalid_cursor", _("Use the next_cursor of a previous page."))
-    return contact_id
-
-
 @blp.route("", methods=["GET"])
 @scope_required(blp, "contacts:read")
 @blp.arguments(ContactListArgs, location="query", as_kwargs=True, unknown=RAISE)
@@ -103,11 +85,11 @@ def list_contacts(cursor=None, limit=50, **filters):
     org = _org()
     stmt = contact_filter_query(org.id, filters, today=local_today(org, utcnow()))
     if cursor:
-        stmt = stmt.where(Contact.id < _decode_cursor(cursor))
+        stmt = stmt.where(Contact.id < decode_cursor("c", cursor))
     rows = db.session.scalars(stmt.order_by(Contact.id.desc()).limit(limit + 1)).all()
     more = len(rows) > limit
     rows = rows[:limit]
-    return {"data": rows, "next_cursor": _encode_cursor(rows[-1].id) if more else None}
+    return {"data": rows, "next_cursor": encode_cursor("c", rows[-1].id) if more else None}
 
 
 @blp.route("/<int:contact_id>", methods=["GET"])

@@ -7,8 +7,6 @@ caps, channels, experiments) and the same fan-out. Progress comes from the outbo
 counters, as on the send page: no request counts the messages themselves. Reading needs
 `sends:write` or `campaigns:read` (no personal data or message text is answered)."""
 
-import base64
-import binascii
 from datetime import datetime
 from functools import wraps
 from zoneinfo import ZoneInfo
@@ -19,6 +17,7 @@ from flask_smorest import Blueprint
 from marshmallow import RAISE
 from sqlalchemy import select
 
+from app.api.common import decode_cursor, encode_cursor
 from app.api.guard import current_key, guard, scope_required
 from app.api.idempotency import HEADER as IDEMPOTENCY_HEADER
 from app.api.idempotency import MAX_KEY_CHARS, idempotent
@@ -165,22 +164,6 @@ def _progress(send: OutreachSend) -> dict:
     return _body(send, _counts_of([send.id]).get(send.id, {}), detail=True)
 
 
-def _encode_cursor(send_id: int) -> str:
-    return base64.urlsafe_b64encode(f"s:{send_id}".encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> int:
-    try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        kind, _sep, value = text.partition(":")
-        send_id = int(value)
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        send_id, kind = 0, ""
-    if kind != "s" or not 0 < send_id <= MAX_ID + 1:
-        raise ApiProblem("invalid_cursor", _("Use the next_cursor of a previous page."))
-    return send_id
-
-
 def _invalid(field: str | None, message) -> ApiProblem:
     text = str(message)
     return ApiProblem("validation_failed", text, errors={"json": {field or "_schema": [text]}})
@@ -279,14 +262,14 @@ def list_sends(campaign_id=None, cursor=None, limit=50):
             raise ApiProblem("not_found", _("No campaign with this id."))
         stmt = stmt.where(OutreachSend.campaign_id == campaign_id)
     if cursor:
-        stmt = stmt.where(OutreachSend.id < _decode_cursor(cursor))
+        stmt = stmt.where(OutreachSend.id < decode_cursor("s", cursor))
     rows = db.session.scalars(stmt.order_by(OutreachSend.id.desc()).limit(limit + 1)).all()
     more = len(rows) > limit
     rows = rows[:limit]
     counts = _counts_of(send.id for send in rows)
     return {
         "data": [_body(send, counts.get(send.id, {})) for send in rows],
-        "next_cursor": _encode_cursor(rows[-1].id) if more else None,
+        "next_cursor": encode_cursor("s", rows[-1].id) if more else None,
     }
 
 
