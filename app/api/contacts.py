@@ -12,10 +12,15 @@ from flask_smorest import Blueprint
 from marshmallow import RAISE
 from sqlalchemy import select
 
-from app.api.common import decode_cursor, encode_cursor
+from app.api.common import (
+    IDEMPOTENCY_PARAM,
+    NOT_MODIFIED,
+    decode_cursor,
+    encode_cursor,
+    key_org,
+)
 from app.api.guard import current_key, guard, scope_required
-from app.api.idempotency import HEADER as IDEMPOTENCY_HEADER
-from app.api.idempotency import MAX_KEY_CHARS, idempotent
+from app.api.idempotency import idempotent
 from app.api.problems import ApiProblem
 from app.api.schemas import (
     BulkIn,
@@ -31,7 +36,6 @@ from app.contacts.models import Contact
 from app.contacts.row_upsert import upsert_rows
 from app.contacts.services import contact_filter_query, erase_contact, local_today, mark_opted_out
 from app.extensions import db
-from app.organizations.models import Organization
 from app.security_log import security_event
 from app.tenancy import MAX_ID
 from app.timeutil import utcnow
@@ -43,19 +47,6 @@ blp = Blueprint(
     description="Contacts: the young people an organization reaches.",
 )
 guard(blp)
-
-IDEMPOTENCY_PARAM = {
-    "in": "header",
-    "name": IDEMPOTENCY_HEADER,
-    "required": False,
-    "description": "Retrying with the same key and body replays the first response.",
-    "schema": {"type": "string", "minLength": 1, "maxLength": MAX_KEY_CHARS},
-}
-NOT_MODIFIED = {"304": {"description": "Not modified (If-None-Match matched the ETag)."}}
-
-
-def _org() -> Organization:
-    return db.session.get(Organization, current_key().organization_id)
 
 
 def _contact(contact_id: int) -> Contact:
@@ -82,7 +73,7 @@ def list_contacts(cursor=None, limit=50, **filters):
 
     Cursor pagination: pass `next_cursor` back as `cursor`. Responses carry an `ETag`;
     send it as `If-None-Match` to get 304 when nothing changed."""
-    org = _org()
+    org = key_org()
     stmt = contact_filter_query(org.id, filters, today=local_today(org, utcnow()))
     if cursor:
         stmt = stmt.where(Contact.id < decode_cursor("c", cursor))
@@ -141,7 +132,7 @@ def upsert_contact(data):
     The CSV import's rules: only the phone can reject the contact (422 with `errors`);
     an optional value that is not understood is left unknown and reported in `warnings`.
     Blank values never erase known data; tags are added."""
-    (outcome,) = upsert_rows(_org(), [_raw(data)], now=utcnow())
+    (outcome,) = upsert_rows(key_org(), [_raw(data)], now=utcnow())
     if outcome.outcome == "rejected":
         raise ApiProblem(
             "validation_failed", " ".join(outcome.errors), errors={"json": outcome.errors}
@@ -163,7 +154,7 @@ def upsert_contact(data):
 def bulk_upsert(data):
     """Create or update up to 1,000 contacts in one transaction, with a report per row
     (the CSV import's: rejected rows with their errors, imported rows with warnings)."""
-    outcomes = upsert_rows(_org(), [_raw(row) for row in data["contacts"]], now=utcnow())
+    outcomes = upsert_rows(key_org(), [_raw(row) for row in data["contacts"]], now=utcnow())
     counts = {k: sum(o.outcome == k for o in outcomes) for k in ("created", "updated", "rejected")}
     return {**counts, "rows": [_row_json(o) for o in outcomes]}
 
@@ -207,7 +198,7 @@ def erase(contact_id):
     reach figures keep counting. Erasing an erased contact answers its state."""
     contact = _contact(contact_id)
     if contact.erased_at is None:
-        org = _org()
+        org = key_org()
         now = utcnow()
         erase_contact(contact, today=local_today(org, now), now=now)
     return _state(contact)

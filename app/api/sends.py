@@ -17,10 +17,9 @@ from flask_smorest import Blueprint
 from marshmallow import RAISE
 from sqlalchemy import select
 
-from app.api.common import decode_cursor, encode_cursor
+from app.api.common import IDEMPOTENCY_PARAM, NOT_MODIFIED, decode_cursor, encode_cursor
 from app.api.guard import current_key, guard, scope_required
-from app.api.idempotency import HEADER as IDEMPOTENCY_HEADER
-from app.api.idempotency import MAX_KEY_CHARS, idempotent
+from app.api.idempotency import idempotent
 from app.api.problems import ApiProblem
 from app.api.send_schemas import CancelOut, SendIn, SendListArgs, SendPage, SendProgress
 from app.campaigns.models import Campaign, CampaignMessage
@@ -45,14 +44,6 @@ blp = Blueprint(
 guard(blp)
 
 READ_SCOPES = ("sends:write", "campaigns:read")
-IDEMPOTENCY_PARAM = {
-    "in": "header",
-    "name": IDEMPOTENCY_HEADER,
-    "required": False,
-    "description": "Retrying with the same key and body replays the first response.",
-    "schema": {"type": "string", "minLength": 1, "maxLength": MAX_KEY_CHARS},
-}
-NOT_MODIFIED = {"304": {"description": "Not modified (If-None-Match matched the ETag)."}}
 # Messages that may still go out: a cancel stops the first three; "unknown" ones are being
 # verified with the provider (a canceled send's are canceled if the provider never had them).
 STILL_GOING = ("scheduled", "held", "claimed", "unknown")
