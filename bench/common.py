@@ -136,7 +136,7 @@ def seed_contacts(org_id: int, n: int, *, seed: int = 7, batch: int = 10_000) ->
         db.session.execute(insert(Contact), rows)
     db.session.commit()
     # What a real import of this size ends with (contacts/import_jobs.py): fresh statistics.
-    from app.contacts.import_jobs import refresh_planner_statistics
+    from app.contacts.statistics import refresh_planner_statistics
 
     refresh_planner_statistics()
 

@@ -1,6 +1,8 @@
 """Marshmallow schemas of the API: they validate requests and generate the OpenAPI
 document (apispec), so the document and the code cannot drift apart."""
 
+from datetime import date
+
 import marshmallow as ma
 from marshmallow import validate
 
@@ -12,8 +14,12 @@ TEXT = 1_000  # the CSV import's longest cell
 
 def _storable(value: str) -> None:
     """Text a database can keep: no NUL character, no lone surrogate (invalid UTF-8)."""
-    if "\x00" in value or any("\ud800" <= c <= "\udfff" for c in value):
+    if "\x00" in value:
         raise ma.ValidationError("Contains characters that cannot be stored.")
+    try:
+        value.encode()  # a lone surrogate cannot be encoded (C speed; a loop per character was
+    except UnicodeEncodeError:  # most of a 1,000-row bulk request's validation)
+        raise ma.ValidationError("Contains characters that cannot be stored.") from None
 
 
 class Text(ma.fields.String):
@@ -86,12 +92,117 @@ class ContactIn(ma.Schema):
     )
 
 
+def _fast_kind(field: ma.fields.Field):
+    """The one Python type `field` loads to when it is a plain field the fast path covers
+    (str, int, bool, date, or list of str), else None."""
+    if field.data_key is not None or field.attribute is not None:
+        return None
+    if field.load_default is not ma.missing or field.pre_load or field.post_load:
+        return None
+    if type(field) in (Text, ma.fields.String):
+        return str
+    if isinstance(field, ma.fields.Integer) and field.strict and not field.as_string:
+        return int
+    if type(field) is ma.fields.Boolean:
+        return bool
+    if type(field) is ma.fields.Date and field.format in (None, "iso"):
+        return date
+    if type(field) is ma.fields.List and _fast_kind(field.inner) is str:
+        return None if field.inner.allow_none else list
+    return None
+
+
+def _typed(kind, value, inner_checks):
+    """`value` as `kind` (see `_fast_kind`), or `_SLOW`."""
+    if kind is date:
+        try:  # what ma.fields.Date(format="iso") calls
+            return date.fromisoformat(value) if type(value) is str else _SLOW
+        except ValueError:
+            return _SLOW
+    if kind is list:
+        if type(value) is not list or any(type(item) is not str for item in value):
+            return _SLOW
+        for item in value:
+            for check in inner_checks:
+                check(item)
+        return list(value)
+    return value if type(value) is kind else _SLOW  # no bool for an int, or int for a bool
+
+
+def _fast_loader(field: ma.fields.Field):
+    """A function that loads a value of `field` exactly as marshmallow would, or returns
+    `_SLOW` for any value it is not sure of; None when the field's kind is not covered."""
+    kind = _fast_kind(field)
+    if kind is None:
+        return None
+    checks = field.validators  # marshmallow runs them on every loaded value except None
+    inner_checks = field.inner.validators if kind is list else ()
+    allow_none = field.allow_none
+
+    def load(value):
+        if value is None:
+            return None if allow_none else _SLOW
+        value = _typed(kind, value, inner_checks)
+        if value is not _SLOW:
+            for check in checks:
+                check(value)
+        return value
+
+    return load
+
+
+_SLOW = object()
+
+
+class _ContactRows(ma.fields.List):
+    """A list of `ContactIn` that loads well-typed rows without marshmallow's per-field
+    machinery (measured: 120-150 ms of a 1,000-row bulk request, more than the upsert).
+
+    A row is taken on the fast path only when every value has the exact type marshmallow
+    would return and passes the field's own validators; anything else (a string for a
+    number, an unknown key, a failed check) sends the whole list through marshmallow, so
+    coercions and error messages are marshmallow's. tests/api/test_bulk_fast_load.py checks
+    that both paths load the same values."""
+
+    def __init__(self, **kwargs):
+        super().__init__(ma.fields.Nested(ContactIn), **kwargs)
+        schema = ContactIn()
+        loaders = {name: _fast_loader(f) for name, f in schema.load_fields.items()}
+        hooks = any(getattr(schema, "_hooks", {}).values())
+        self._loaders = None if hooks or None in loaders.values() else loaders
+        self._required = {name for name, f in schema.load_fields.items() if f.required}
+
+    def fast_load(self, rows) -> list[dict] | None:
+        """`rows` loaded, or None when marshmallow must load them."""
+        loaders, required = self._loaders, self._required
+        if loaders is None or type(rows) is not list:
+            return None
+        out = []
+        try:
+            for row in rows:
+                if type(row) is not dict or not required.issubset(row):
+                    return None
+                loaded = {}
+                for name, value in row.items():
+                    load = loaders.get(name)
+                    if load is None or (value := load(value)) is _SLOW:
+                        return None
+                    loaded[name] = value
+                out.append(loaded)
+        except ma.ValidationError:
+            return None
+        return out
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        loaded = self.fast_load(value)
+        return loaded if loaded is not None else super()._deserialize(value, attr, data, **kwargs)
+
+
 class BulkIn(ma.Schema):
     class Meta:
         unknown = ma.RAISE
 
-    contacts = ma.fields.List(
-        ma.fields.Nested(ContactIn),
+    contacts = _ContactRows(
         required=True,
         validate=validate.Length(min=1, max=MAX_ROWS),
     )

@@ -1,25 +1,14 @@
 """The worker side of a contact import: apply it with progress reports."""
 
 from flask_babel import force_locale
-from sqlalchemy import text
 
 from app.contacts.import_services import apply_import
 from app.contacts.models import ContactImport
+from app.contacts.statistics import ANALYZE_AFTER, refresh_planner_statistics
 from app.extensions import db
 from app.i18n import regional_locale
 from app.jobs.services import job_handler
 from app.timeutil import utcnow
-
-ANALYZE_AFTER = 5_000  # new contacts after which the query planner's statistics are stale
-
-
-def refresh_planner_statistics() -> None:
-    """ANALYZE the contact tables after a large import: with statistics from before it, the
-    planner can pick a full scan for the contact list until autovacuum catches up (PostgreSQL)
-    or forever (SQLite has no automatic ANALYZE)."""
-    for table in ("contacts", "contact_tags"):
-        db.session.execute(text(f"ANALYZE {table}"))
-    db.session.commit()
 
 
 @job_handler("contact_import", result_page=("contact_imports.result", "import_id"))

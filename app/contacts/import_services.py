@@ -647,6 +647,9 @@ class _Applier:
         self.first_line: dict[str, int] = {}  # phone -> line of its first row in the file
         self.shown_lines: set[int] = set()  # lines of the file's first `first_rows` rows
         self.copier: _Copier | None = None  # PostgreSQL, when applying: see `run`
+        # phone -> id of the contacts written, when a caller asks for it (the API's upsert
+        # answers each row's id): known ids, and on PostgreSQL the new ones drawn for COPY.
+        self.ids: dict[str, int] | None = None
 
     def _report_row(self, checked: CheckedRow, reasons: list[str]) -> ReportRow:
         raw = checked.source.raw
@@ -730,6 +733,8 @@ class _Applier:
         if self.copier is not None:
             self.copier.wait()  # the previous batch's COPYs: the connection is free again
         plan = _BatchPlan(known=self._known_states(rows))
+        if self.ids is not None:
+            self.ids.update((phone, contact_id) for phone, (contact_id, _s) in plan.known.items())
         if (
             not self.dry_run
             and plan.known
@@ -832,6 +837,8 @@ class _Applier:
         if plan.new:
             org_id, now = self.org.id, self.now
             ids = _next_contact_ids(len(plan.new))
+            if self.ids is not None:
+                self.ids.update(zip(plan.new, ids, strict=True))
             for contact_id, (phone, state) in zip(ids, plan.new.items(), strict=True):
                 contacts.append(
                     [contact_id, org_id, phone, False, now, now, *_merged_values(state)]

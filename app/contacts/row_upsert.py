@@ -15,14 +15,17 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from app.contacts.csv_import import FIELDS, Column, CsvLayout, SourceRow
-from app.contacts.import_services import _Applier, check_row
+from app.contacts.import_services import _Applier, _copier, _unprepared, check_row
 from app.contacts.models import Contact
 from app.contacts.services import local_today
+from app.contacts.statistics import refresh_if_stale
 from app.contacts.validation import ImportCleaner
+from app.db_dialect import is_postgres
 from app.extensions import db
 from app.organizations.models import Organization
 
 MAX_ROWS = 1_000
+CHUNK = 500  # rows checked and applied at a time (see `upsert_rows`)
 
 
 @dataclass
@@ -43,6 +46,23 @@ def _source(row: int, raw: dict) -> SourceRow:
     return SourceRow(row, [c or "" for c in cells.values()], cells, [])
 
 
+def _ids_by_phone(org_id: int, phones: list[str]) -> dict[str, int]:
+    if is_postgres():  # one array parameter: an IN list of 1,000 is slow to compile and plan
+        return dict(
+            _unprepared(
+                "SELECT phone, id FROM contacts WHERE organization_id = %s AND phone = ANY(%s)",
+                [org_id, phones],
+            )
+        )
+    return dict(
+        db.session.execute(
+            select(Contact.phone, Contact.id).where(
+                Contact.organization_id == org_id, Contact.phone.in_(phones)
+            )
+        ).all()
+    )
+
+
 def upsert_rows(org: Organization, rows: list[dict], *, now: datetime) -> list[RowOutcome]:
     """Create or update (by phone) the organization's contacts from `rows` (canonical CSV
     field names -> text or None), in one transaction; one outcome per row, in order."""
@@ -50,36 +70,31 @@ def upsert_rows(org: Organization, rows: list[dict], *, now: datetime) -> list[R
     rules = SimpleNamespace(duplicate_rule="update", consent_source=None, consent_basis=None)
     applier = _Applier(rules, org, _layout(), today=today, now=now, dry_run=False)
     cleaner = ImportCleaner(org=org, today=today)
-    checked = [
-        check_row(_source(n, raw), rules, org, today, None, cleaner)
-        for n, raw in enumerate(rows, start=1)
-    ]
     applier.shown_lines = set(range(1, len(rows) + 1))
+    applier.ids = {}
     first: dict[str, int] = {}
-    good = []
-    for row in checked:
-        if row.errors:
-            applier.reject(row)
-        elif (earlier := first.get(row.values["phone"])) is not None:
-            applier.reject(row, [_("Same phone as row %(row)d.", row=earlier)])
-        else:
-            first[row.values["phone"]] = row.source.line
-            good.append(row)
-    if good:
-        applier.apply_batch(good)
+    # In chunks, as the import goes in batches: on PostgreSQL one chunk's COPY (mostly the
+    # server's foreign-key checks) runs on the copier's thread while the next is checked.
+    with _copier(is_postgres()) as applier.copier:
+        for start in range(0, len(rows), CHUNK):
+            good = []
+            for n, raw in enumerate(rows[start : start + CHUNK], start=start + 1):
+                row = check_row(_source(n, raw), rules, org, today, None, cleaner)
+                if row.errors:
+                    applier.reject(row)
+                elif (earlier := first.get(row.values["phone"])) is not None:
+                    applier.reject(row, [_("Same phone as row %(row)d.", row=earlier)])
+                else:
+                    first[row.values["phone"]] = row.source.line
+                    good.append(row)
+            if good:
+                applier.apply_batch(good)
     db.session.flush()
-    ids = (
-        dict(
-            db.session.execute(
-                select(Contact.phone, Contact.id).where(
-                    Contact.organization_id == org.id, Contact.phone.in_(list(first))
-                )
-            ).all()
-        )
-        if first
-        else {}
-    )
+    ids = applier.ids
+    if missing := [phone for phone in first if phone not in ids]:  # SQLite's new contacts
+        ids.update(_ids_by_phone(org.id, missing))
     db.session.commit()
+    refresh_if_stale()  # many bulk requests add up to a load the planner must know of
     outcomes = []
     for n in range(1, len(rows) + 1):
         row, outcome, reasons = applier.result.first_rows[n]

@@ -4,6 +4,7 @@ CSV import's rules, opt-out, erase, idempotency, tenancy and de-identified answe
 from sqlalchemy import func, select
 
 from app.api.models import SCOPES
+from app.api.schemas import BulkResult
 from app.contacts.models import Contact
 from app.extensions import db
 from tests.api.conftest import EVALUATOR_SCOPES
@@ -122,6 +123,7 @@ def test_bulk_with_good_and_bad_rows(app, api, make_org, make_key):
     assert response.status_code == 200
     body = response.get_json()
     assert (body["created"], body["updated"], body["rejected"]) == (2, 1, 2)
+    assert BulkResult().dump(BulkResult().load(body)) == body  # the documented shape, exactly
     outcomes = [(r["row"], r["outcome"]) for r in body["rows"]]
     assert outcomes == [
         (1, "created"),
@@ -287,3 +289,59 @@ def test_whatsapp_channel_follows_the_import(app, api, make_org, make_key):
         "/api/v1/contacts", json={"phone": "6645550702", "preferred_channel": "whatsapp"}
     ).get_json()
     assert without["contact"]["preferred_channel"] == "sms" and without["warnings"]
+
+
+def test_bulk_in_chunks_answers_every_row_and_its_id(app, api, make_org, make_key, monkeypatch):
+    """Rows are checked and written a chunk at a time (on PostgreSQL one chunk's COPY runs
+    while the next is checked): a repeat across chunks is still rejected, every created or
+    updated row answers its contact's id, and new contacts keep their tags."""
+    from app.contacts import row_upsert
+    from app.contacts.models import ContactTag
+
+    monkeypatch.setattr(row_upsert, "CHUNK", 2)
+    org = make_org()
+    known = make_contact(org, first_name="Conocida")
+    writer = api(make_key(org, ["contacts:write"]))
+    rows = [
+        {"phone": "6645550301", "tags": ["uno"]},
+        {"phone": "6645550302"},
+        {"phone": "664-555-0301", "first_name": "Otra vez"},  # row 1 again, next chunk
+        {"phone": known.phone, "tags": ["conocida"]},
+        {"phone": "123"},
+        {"phone": "6645550303", "tags": ["tres", "otra"]},
+        {"phone": "6645550304"},
+    ]
+    body = writer.post("/api/v1/contacts/bulk", json={"contacts": rows}).get_json()
+    outcomes = [r["outcome"] for r in body["rows"]]
+    assert outcomes == [
+        "created",
+        "created",
+        "rejected",
+        "updated",
+        "rejected",
+        "created",
+        "created",
+    ]
+    assert "1" in body["rows"][2]["errors"][0]
+    db.session.expire_all()
+    by_phone = dict(
+        db.session.execute(
+            select(Contact.phone, Contact.id).where(Contact.organization_id == org.id)
+        ).all()
+    )
+    answered = {r["row"]: r["id"] for r in body["rows"]}
+    assert answered[1] == by_phone["+526645550301"] and answered[4] == known.id
+    assert answered[6] == by_phone["+526645550303"] and answered[7] == by_phone["+526645550304"]
+    assert answered[3] is None and answered[5] is None
+    tags = db.session.execute(
+        select(ContactTag.contact_id, ContactTag.name).order_by(ContactTag.name)
+    ).all()
+    assert sorted(tags) == sorted(
+        [
+            (answered[1], "uno"),
+            (known.id, "conocida"),
+            (answered[6], "otra"),
+            (answered[6], "tres"),
+        ]
+    )
+    assert db.session.get(Contact, answered[1]).first_name is None  # the repeat changed nothing
