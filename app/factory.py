@@ -27,6 +27,7 @@ from app.contacts.routes import bp as contacts_bp
 from app.conversations import hooks as conversation_hooks  # noqa: F401  (inbound, erasure)
 from app.conversations.routes import bp as conversations_bp
 from app.conversations.settings_routes import bp as conversation_settings_bp
+from app.db_dialect import include_in_autogenerate
 from app.experiments import hooks as experiment_hooks  # noqa: F401  (outbox guard: holdout)
 from app.experiments import start_jobs  # noqa: F401  (registers the job handler)
 from app.experiments.routes import bp as experiments_bp
@@ -96,7 +97,13 @@ def create_app(config_object="config.DevelopmentConfig") -> Flask:
 
     configure_logging(app)
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
+    migrate.init_app(
+        app,
+        db,
+        directory=str(ROOT / "migrations"),
+        render_as_batch=True,
+        include_object=include_in_autogenerate,
+    )
     babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
     csrf.init_app(app)
     rate_limits.init_app(app)

@@ -223,9 +223,15 @@ def run_api(url: str, rows: list[dict], batch: int, requests: int) -> dict:
             ),
         ),
         (
-            "contacts, name search",
+            "contacts, name search, a common name (q=mar)",
             api("/api/v1/contacts?q=mar"),
             raw(page.format("AND lower(first_name) LIKE '%mar%'"), {"o": org_id}),
+        ),
+        (
+            # the worst case: no contact has it, so without an index every row is read
+            "contacts, name search, a name nobody has (q=zuleima)",
+            api("/api/v1/contacts?q=zuleima"),
+            raw(page.format("AND lower(first_name) LIKE '%zuleima%'"), {"o": org_id}),
         ),
         (
             "audiences",

@@ -1,8 +1,18 @@
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    event,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app.contacts.name_sql import fold_postgres, full_name_expr
 from app.extensions import db
 from app.tenancy import OrgOwned
 from app.timeutil import UTCDateTime, utcnow
@@ -88,6 +98,23 @@ class Contact(OrgOwned, db.Model):
 
     def __repr__(self) -> str:
         return f"<Contact {self.id}>"
+
+
+# The name search's folded full name, trigram-indexed on PostgreSQL (`name_sql`); the
+# migration creates pg_trgm, a trusted extension any database owner may create.
+Index(
+    "ix_contacts_folded_name_trgm",
+    fold_postgres(full_name_expr(Contact.first_name, Contact.last_name)).label("folded_name"),
+    postgresql_using="gin",
+    postgresql_ops={"folded_name": "gin_trgm_ops"},
+).ddl_if(dialect="postgresql")
+
+
+@event.listens_for(db.metadata, "before_create")
+def _trigram_extension(target, connection, **_):
+    """db.create_all() (tests, `flask` dev setups) gets the extension the migration creates."""
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS pg_trgm")
 
 
 class ContactTag(db.Model):
