@@ -10,7 +10,6 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from app.extensions import db
 
-
 # Expression indexes that Alembic's autogenerate cannot compare (it cannot reflect them on
 # SQLite, and reads PostgreSQL's back as text that never equals the model's expression).
 # Their migrations are written by hand; tests/test_migrations.py compares them itself.
