@@ -11,7 +11,6 @@ id, which every attempt of a delivery shares.
 
 import hashlib
 import hmac
-import ipaddress
 import json
 import socket
 import time
@@ -25,6 +24,7 @@ from app.contacts.models import Contact
 from app.db_dialect import claimable
 from app.extensions import db
 from app.integrations.models import WebhookDelivery, WebhookEndpoint
+from app.integrations.public_http import is_public, private_peer, public_session
 from app.integrations.services import LOCAL_HOSTS, local_allowed
 from app.security_log import security_event
 
@@ -120,7 +120,7 @@ def _resolves_inside(url: str) -> bool:
         infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
     except (socket.gaierror, UnicodeError):
         return False  # requests fails on its own, with its own error
-    return any(not ipaddress.ip_address(info[4][0].split("%")[0]).is_global for info in infos)
+    return any(not is_public(info[4][0]) for info in infos)
 
 
 def _post(url: str, body: str, headers: dict) -> tuple[int | None, str | None]:
@@ -128,12 +128,17 @@ def _post(url: str, body: str, headers: dict) -> tuple[int | None, str | None]:
     The response body is never read into the log (it may hold personal data)."""
     if _resolves_inside(url):
         return None, "private address"
+    # The check above gives the clear error; the session checks the address the connection
+    # really reached (a host name can be repointed in between: `public_http`).
+    session = public_session(LOCAL_HOSTS if local_allowed() else ())
     try:
-        response = requests.post(
+        response = session.post(
             url, data=body.encode(), headers=headers, timeout=TIMEOUT, allow_redirects=False
         )
     except requests.RequestException as error:
-        return None, type(error).__name__
+        return None, "private address" if private_peer(error) else type(error).__name__
+    finally:
+        session.close()
     response.close()
     if 200 <= response.status_code < 300:
         return response.status_code, None

@@ -297,10 +297,42 @@ def test_a_name_that_resolves_to_a_private_address_is_not_called(
 
     monkeypatch.setattr(delivery.socket, "getaddrinfo", fake_getaddrinfo)
     posted = []
-    monkeypatch.setattr(delivery.requests, "post", lambda *a, **k: posted.append(a))
+    monkeypatch.setattr(delivery, "public_session", lambda *a: posted.append(a))
     delivery_id = one_event(org)
     assert deliver_due(now=NOW) == 1
     row = fresh(delivery_id)
     assert resolved == ["hooks.example.org"] and posted == []
     assert row.status == "pending" and row.last_error == "private address"
     assert row.last_status_code is None and row.next_attempt_at > NOW
+
+
+def test_a_name_repointed_inside_between_the_check_and_the_connection_is_not_posted_to(
+    app, make_org, make_endpoint, receiver, monkeypatch
+):
+    """DNS rebinding: the name resolves to a public address for the worker's check and to
+    127.0.0.1 for the connection a moment later. The connection's own peer address is
+    checked, so nothing reaches the local receiver."""
+    import socket
+
+    org = make_org()
+    port = receiver.url.split(":")[2].split("/")[0]
+    endpoint = make_endpoint(org, receiver.url)
+    endpoint.url = f"http://hooks.example.org:{port}/hook"
+    db.session.commit()
+    real_getaddrinfo = socket.getaddrinfo
+    answers = []
+
+    def rebinding_dns(host, *args, **kwargs):
+        if host != "hooks.example.org":
+            return real_getaddrinfo(host, *args, **kwargs)
+        address = "93.184.216.34" if not answers else "127.0.0.1"  # public first, then inside
+        answers.append(address)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, int(port)))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding_dns)
+    delivery_id = one_event(org)
+    assert deliver_due(now=NOW) == 1
+    row = fresh(delivery_id)
+    assert answers[:2] == ["93.184.216.34", "127.0.0.1"]  # checked, then connected inside
+    assert receiver.requests == []
+    assert row.status == "pending" and row.last_error == "private address"
