@@ -220,6 +220,19 @@ def disabled_notices(org_id: int) -> list:
 # --- The listener: one delivery per subscribed endpoint, in the event's transaction ------
 
 
+def subscribed(organization_id: int, event_type: str) -> bool:
+    """An enabled endpoint of the organization chose this event type."""
+    return any(
+        event_type in types.split()
+        for types in db.session.scalars(
+            select(WebhookEndpoint.events).where(
+                WebhookEndpoint.organization_id == organization_id,
+                WebhookEndpoint.enabled.is_(True),
+            )
+        )
+    )
+
+
 def record_deliveries(events: list[OrgEvent]) -> int:
     """Add a pending delivery of each event for every enabled endpoint of its organization
     that chose its type (one query for the endpoints, one INSERT). A repeated event key

@@ -36,12 +36,26 @@ class OrgEvent:
 
 
 _LISTENERS: dict[str, Callable[[list[OrgEvent]], None]] = {}
+_WANTS: dict[str, Callable[[int, str], bool] | None] = {}
 
 
-def register_listener(name: str, listener: Callable[[list[OrgEvent]], None]) -> None:
+def register_listener(
+    name: str,
+    listener: Callable[[list[OrgEvent]], None],
+    *,
+    wants: Callable[[int, str], bool] | None = None,
+) -> None:
     """Add (or replace, by name) a listener of batches of events; it runs inside the
-    emitter's transaction and must not commit."""
+    emitter's transaction and must not commit. `wants(organization_id, event_type)` tells
+    whether it would do anything with such events (None: always)."""
     _LISTENERS[name] = listener
+    _WANTS[name] = wants
+
+
+def wanted(organization_id: int, event_type: str) -> bool:
+    """Whether any listener would use events of this type for this organization: emitters
+    of many events at once (a 100,000-contact invitation) build them only then."""
+    return any(w is None or w(organization_id, event_type) for w in _WANTS.values())
 
 
 def event(

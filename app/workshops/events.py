@@ -14,20 +14,23 @@ def registration_event(
     *,
     now: datetime,
     registration=None,
+    registration_id: int | None = None,
     previous: str | None = None,
     cause: str | None = None,
 ) -> OrgEvent:
     """`cause`: how it changed ("rsvp", "promoted", "walk_in"…), sent as `data.reason`.
     (Not `reason=`: that keyword names outbox skip reasons, which all need a label.)"""
-    if registration is not None and registration.id is None:
-        db.session.flush()
+    if registration is not None:
+        if registration.id is None:
+            db.session.flush()
+        registration_id = registration.id
     return event(
         "workshop.registration.changed",
         organization_id=workshop.organization_id,
         key=f"{workshop.id}:{contact_id}:{status}:{now.isoformat()}",
         occurred_at=now,
         data={
-            "registration_id": registration.id if registration is not None else None,
+            "registration_id": registration_id,
             "workshop_id": workshop.id,
             "campaign_id": workshop.campaign_id,
             "contact_id": contact_id,

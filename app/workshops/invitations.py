@@ -13,10 +13,12 @@ from sqlalchemy import insert, literal, select
 from app.contacts.models import Contact
 from app.db_dialect import insert_ignoring_duplicates
 from app.extensions import db
+from app.organizations.events import emit_all, wanted
 from app.outbox.placeholders import register_workshop_values
 from app.outreach.invitations import Invitation, register_invitation
 from app.participation.models import ParticipationEvent
 from app.timeutil import UTCDateTime
+from app.workshops.events import registration_event
 from app.workshops.models import Workshop, WorkshopRegistration
 from app.workshops.texts import rsvp_line, workshop_values
 
@@ -52,7 +54,13 @@ def _register_invited(send, recipients, now: datetime) -> None:
 
 
 def _record_invited(send, now: datetime) -> None:
-    """One "invited" participation event per registration this send created (set-based)."""
+    """One "invited" participation event per registration this send created (set-based),
+    and the organization event for each when something listens (outbound webhooks)."""
+    created = (
+        WorkshopRegistration.workshop_id == send.workshop_id,
+        WorkshopRegistration.invited_at == now,
+        WorkshopRegistration.status == "invited",
+    )
     rows = select(
         WorkshopRegistration.organization_id,
         WorkshopRegistration.contact_id,
@@ -61,11 +69,7 @@ def _record_invited(send, now: datetime) -> None:
         literal("invited"),
         literal("sms"),
         literal(now, UTCDateTime()),
-    ).where(
-        WorkshopRegistration.workshop_id == send.workshop_id,
-        WorkshopRegistration.invited_at == now,
-        WorkshopRegistration.status == "invited",
-    )
+    ).where(*created)
     db.session.execute(
         insert(ParticipationEvent).from_select(
             [
@@ -80,6 +84,23 @@ def _record_invited(send, now: datetime) -> None:
             rows,
         )
     )
+    if wanted(send.organization_id, "workshop.registration.changed"):
+        registrations = db.session.execute(
+            select(WorkshopRegistration.id, WorkshopRegistration.contact_id).where(*created)
+        )
+        emit_all(
+            [
+                registration_event(
+                    send.workshop,
+                    contact_id,
+                    "invited",
+                    now=now,
+                    registration_id=registration_id,
+                    cause="invitation",
+                )
+                for registration_id, contact_id in registrations
+            ]
+        )
 
 
 register_invitation(

@@ -142,6 +142,45 @@ def test_workshop_registration_changes(app, make_org, make_endpoint, receiver):
     no_personal_data(deliveries()[0], first)
 
 
+def test_workshop_invitation_is_one_invited_event_per_new_registration(
+    app, make_org, make_endpoint, receiver
+):
+    from datetime import time
+
+    from app.organizations.events import wanted
+    from app.workshops.services import invite_audience
+
+    org = make_org()
+    workshop = make_workshop(org, starts_at=NOW + timedelta(days=3))
+    message = make_message(workshop.campaign, body_es="Ven a {workshop_title}")
+    contacts = [make_contact(org) for _ in range(2)]
+    assert not wanted(org.id, "workshop.registration.changed")  # nobody listens yet
+    make_endpoint(org, receiver.url, ["workshop.registration.changed"])
+    assert wanted(org.id, "workshop.registration.changed") and not wanted(org.id, "case.opened")
+
+    def invite(now):
+        return invite_audience(
+            workshop,
+            message=message,
+            audience=make_audience(org, {}),
+            local_date=(NOW + timedelta(days=1)).date(),
+            local_time=time(17, 0),
+            user_id=None,
+            now=now,
+        )
+
+    invite(NOW)
+    got = sorted(
+        (d.payload["data"]["contact_id"], d.payload["data"]["status"], d.payload["data"]["reason"])
+        for d in deliveries()
+    )
+    assert got == sorted((c.id, "invited", "invitation") for c in contacts)
+    assert all(d.payload["data"]["registration_id"] for d in deliveries())
+    invite(NOW + timedelta(hours=1))  # invited again: the registrations stay, no new event
+    assert len(deliveries()) == 2
+    no_personal_data(deliveries()[0], contacts[0])
+
+
 def test_urgent_case_opened_once(app, make_org, make_endpoint, receiver):
     org = make_org()
     make_endpoint(org, receiver.url, ["case.opened"])
