@@ -125,14 +125,10 @@ def long_lived_objects_frozen():
 
 
 def _bulk_row_json(outcome) -> dict:
-    """`outcome` as BulkResult's row (RowResult)."""
-    return {
-        "row": outcome.row,
-        "outcome": outcome.outcome,
-        "id": outcome.contact_id,
-        "errors": outcome.errors,
-        "warnings": outcome.warnings,
-    }
+    """`outcome` as BulkResult's row (RowResult names the id `id`)."""
+    row = _row_json(outcome)
+    row["id"] = row.pop("contact_id")
+    return row
 
 
 def _row_json(outcome) -> dict:
