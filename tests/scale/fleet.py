@@ -164,6 +164,17 @@ class Outbox:
                 )
             )
 
+    def started(self, send_id: int) -> int:
+        """How many of a send's rows have gone to the provider (or are on their way)."""
+        with self.engine.connect() as conn:
+            return conn.execute(
+                text(
+                    "SELECT count(*) FROM outbox_messages "
+                    "WHERE send_id = :send AND send_started_at IS NOT NULL"
+                ),
+                {"send": send_id},
+            ).scalar_one()
+
     def unresolved(self) -> int:
         counts = self.statuses()
         return sum(counts[s] for s in UNRESOLVED)

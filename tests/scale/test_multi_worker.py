@@ -223,9 +223,13 @@ def test_chaos_round_two_sends_faults_kills_and_a_cancel(scale_db, fake, tmp_pat
         for round_ in range(8):
             wave = fleet.start(3)
             fleet.wait_started(wave)
-            time.sleep(rng.uniform(0.3, 1.5))
-            if round_ == 3:
-                canceled_at, started_at_cancel = cancel_send_now(scale_db, send_b)
+            pause_until = time.monotonic() + rng.uniform(0.3, 1.5)
+            while time.monotonic() < pause_until:
+                # Cancel send B mid-way: as soon as its first row is with the provider, not at a
+                # fixed round (on a slow machine both sends were out before round 3 came).
+                if canceled_at is None and outbox.started(send_b):
+                    canceled_at, started_at_cancel = cancel_send_now(scale_db, send_b)
+                time.sleep(0.05)
             alive = fleet.alive
             if alive and round_ % 2 == 0:
                 victims = rng.sample(alive, rng.randint(1, len(alive)))
@@ -233,6 +237,7 @@ def test_chaos_round_two_sends_faults_kills_and_a_cancel(scale_db, fake, tmp_pat
                     worker.kill()
                 killed += len(victims)
         fleet.wait_exit(fleet.alive, timeout=120)
+        assert canceled_at is not None, "send B never started within the rounds"
         drain(fleet, outbox, workers=3, timeout=300)
         fleet.check_clean_exits()
 
