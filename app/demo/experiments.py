@@ -126,7 +126,11 @@ def _clicks(campaign_id: int, experiment_id: int, sent_at: datetime) -> None:
     Minutes after the moment the worker recorded, not the nominal send time: seeding runs on
     a clock that ticks, and a click dated before (or just after) its message left is a
     link preview, not a click. Counted from the nominal time, the demo's clicks depended on
-    how fast the machine seeded (42 or 51 in the same suite)."""
+    how fast the machine seeded (42 or 51 in the same suite).
+
+    In the order of the contacts, not of the links: fan-out's row order is the planner's
+    (INSERT ... SELECT), so link ids follow contacts in an order that may change with the
+    tables' history and statistics; who clicks must not."""
     rng = random.Random(4821)
     rows = db.session.execute(
         select(TrackedLink.code, ExperimentArm.key, OutboxMessage.sent_at)
@@ -138,7 +142,7 @@ def _clicks(campaign_id: int, experiment_id: int, sent_at: datetime) -> None:
         )
         .join(ExperimentArm, ExperimentArm.id == ExperimentAssignment.arm_id)
         .where(TrackedLink.campaign_id == campaign_id, OutboxMessage.status == "delivered")
-        .order_by(TrackedLink.id)
+        .order_by(TrackedLink.contact_id, TrackedLink.id)
     ).all()
     visits = []
     for code, arm, left in rows:

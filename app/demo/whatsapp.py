@@ -120,7 +120,7 @@ def seed_whatsapp_history(org, campaign, *, now: datetime) -> None:
             OutboxMessage.channel == "whatsapp",
             OutboxMessage.status == "delivered",
         )
-        .order_by(OutboxMessage.id)
+        .order_by(OutboxMessage.contact_id, OutboxMessage.id)  # not fan-out's row order
     ).all()
     targets = [(row.twilio_sid, row.sent_at, row.contact_id) for row in rows]
     for n, (sid, sent_at, _contact_id) in enumerate(targets):

@@ -200,7 +200,7 @@ def _replies(workshop, rng, *, at: datetime) -> None:
         select(Contact.phone)
         .join(OutboxMessage, OutboxMessage.contact_id == Contact.id)
         .where(OutboxMessage.workshop_id == workshop.id, OutboxMessage.status == "delivered")
-        .order_by(OutboxMessage.id)
+        .order_by(Contact.id, OutboxMessage.id)  # who replies: by contact, not fan-out order
     ).all()
     for n, phone in enumerate(invited):
         roll = rng.random()
@@ -226,7 +226,7 @@ def _door(workshop, rng) -> None:
             WorkshopRegistration.workshop_id == workshop.id,
             WorkshopRegistration.status == "confirmed",
         )
-        .order_by(WorkshopRegistration.id)
+        .order_by(WorkshopRegistration.contact_id)
     ).all()
     arrival = workshop.starts_at - timedelta(minutes=10)
     for n, registration in enumerate(confirmed):
