@@ -34,7 +34,7 @@ from app.contacts.models import (
     WHATSAPP_OPT_IN_SOURCES,
 )
 from app.contacts.validation import MAX_AGE, MIN_AGE
-from app.forms import BaseForm, choices
+from app.forms import BaseForm, CachedOptionsSelect, choices
 from app.organizations.countries import COUNTRY_LABELS
 
 LANGUAGE_LABELS = {"es": _l("Spanish"), "en": _l("English")}
@@ -282,8 +282,11 @@ class ContactSearchForm(BaseForm):
         _l("Language"),
         validators=[Optional()],
         choices=choices([("", _l("All")), *LANGUAGE_LABELS.items()]),
+        widget=CachedOptionsSelect(),
     )
-    state = SelectField(_l("State"), validators=[Optional()], choices=[])
+    state = SelectField(
+        _l("State"), validators=[Optional()], choices=[], widget=CachedOptionsSelect()
+    )
     eligibility = SelectField(
         _l("Messaging"),
         validators=[Optional()],
@@ -294,11 +297,13 @@ class ContactSearchForm(BaseForm):
                 *((code, label) for code, label in REASONS.items() if code != "erased"),
             ]
         ),
+        widget=CachedOptionsSelect(),
     )
     consent_source = SelectField(
         _l("Consent source"),
         validators=[Optional()],
         choices=choices([("", _l("All")), *CONSENT_SOURCE_LABELS.items()]),
+        widget=CachedOptionsSelect(),
     )
 
     def __init__(self, *args, org_country="MX", **kwargs):

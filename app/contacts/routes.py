@@ -25,6 +25,7 @@ from app.contacts.forms import (
     label_helpers,
 )
 from app.contacts.geography import derive_timezone
+from app.contacts.list_rows import list_rows
 from app.contacts.models import Contact
 from app.contacts.validation import MAX_TAGS
 from app.errors import DomainError, attach_errors, attach_to_form
@@ -61,7 +62,7 @@ def index():
     page = services.list_contacts(
         current_org_id(), filters, today=today, after=_cursor("after"), before=_cursor("before")
     )
-    rows = [services.contact_view(c, today=today, org_country=org.country) for c in page.contacts]
+    rows = list_rows(page.contacts, today=today, org_country=org.country)
     bulk_form = None
     if current_user.can("coordinate"):
         bulk_form = BulkActionForm(

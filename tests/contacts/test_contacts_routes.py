@@ -415,3 +415,53 @@ def test_other_organizations_contacts_are_404_everywhere(client, org, coordinato
 def test_anonymous_is_sent_to_login(client):
     response = client.get("/contacts/")
     assert response.status_code == 302 and "/login" in response.headers["Location"]
+
+
+def _row(html: str, contact_id: int) -> str:
+    """The list's table row of one contact, whitespace collapsed."""
+    match = re.search(
+        rf'<tr>\s*<td><input type="checkbox" name="ids" value="{contact_id}".*?</tr>', html, re.S
+    )
+    assert match, f"no row for contact {contact_id}"
+    return re.sub(r"\s+", " ", match.group(0))
+
+
+def test_list_rows_show_each_label_translated_once_per_kind(client, org, coordinator):
+    """The row labels come translated from app/contacts/list_rows.py: every cell kind, the
+    colour of each badge, and the labels repeated on several rows."""
+    opted_out = make_contact(org, 1, first_name="Omar", opted_out_at=WHEN, language="en")
+    minor = make_contact(
+        org,
+        2,
+        first_name="Ximena",
+        birth_year=YEAR - 15,
+        guardian_consent=False,
+        consent_source=None,
+        consent_at=None,
+    )
+    banded = make_contact(org, 3, first_name="Tere", age_band="18-24", birth_year=None)
+    unknown_age = make_contact(org, 4, first_name="Leo", birth_year=None, age_band=None)
+    unnamed = make_contact(org, 5, first_name=None, last_name=None)
+    fine = [make_contact(org, n) for n in (6, 7)]
+
+    html = client.get("/contacts/").get_data(as_text=True)
+
+    row = _row(html, opted_out.id)
+    assert f'<span class="badge badge--err">{es("Opted out")}</span>' in row
+    assert f'<td data-label="{es("Language")}">{es("English")}</td>' in row
+    row = _row(html, minor.id)
+    assert f'<span class="badge badge--warn">{es("No consent recorded")}</span>' in row
+    assert f'<span class="badge badge--warn">{es("Minor without guardian consent")}</span>' in row
+    assert es("%(age)d years", age=15) in row
+    assert es("%(band)s years", band="18–24") in _row(html, banded.id)
+    assert f'<span class="muted">{es("Unknown")}</span>' in _row(html, unknown_age.id)
+    row = _row(html, unnamed.id)
+    unnamed_label = es("Contact #%(id)d", id=unnamed.id)
+    assert f">{unnamed_label}</a>" in row
+    assert f'aria-label="{es("Select %(name)s", name=unnamed_label)}"' in row
+    for contact in fine:
+        row = _row(html, contact.id)
+        assert f'<span class="badge badge--ok">{es("Can be messaged")}</span>' in row
+        assert f'<td data-label="{es("Language")}">{es("Spanish")}</td>' in row
+        assert "Baja California" in row and es("%(age)d years", age=YEAR - 2004) in row
+        assert f'aria-label="{es("Select %(name)s", name=contact.first_name)}"' in row
