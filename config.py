@@ -93,6 +93,9 @@ class Config:
     RETENTION_MONTHS = _env_int("RETENTION_MONTHS", 0)  # 0 = keep contacts until erased
     # PostgreSQL: monthly participation-event partitions kept created this many months ahead.
     PARTITION_MONTHS_AHEAD = _env_int("PARTITION_MONTHS_AHEAD", 3)
+    # PostgreSQL: finished messages due this many (30-day) months ago move from the live
+    # outbox to its archive, which every page still reads (app/outbox/archive.py; 0 = off).
+    OUTBOX_ARCHIVE_MONTHS = _env_int("OUTBOX_ARCHIVE_MONTHS", 6)
     # Report figures and their rendered tables are reused for this many seconds: shared by
     # every process through Redis when REDIS_URL is set, else per process (0 = always fresh).
     REPORTS_CACHE_SECONDS = _env_int("REPORTS_CACHE_SECONDS", 60)

@@ -1,19 +1,23 @@
-"""`flask partitions list|maintain`: the monthly partitions of participation events
-(PostgreSQL; see app/participation/partitions.py). The worker runs the same maintenance
-every hour; the command is for a new deployment, a check, or after a long stop."""
+"""`flask partitions list|maintain|archive`: the monthly partitions of participation events
+(PostgreSQL; see app/participation/partitions.py) and the outbox archive
+(app/outbox/archive.py). The worker runs the same maintenance every hour; the commands are
+for a new deployment, a check, or after a long stop."""
 
 import click
 from flask import current_app
 from flask.cli import AppGroup
+from flask_babel import format_number, ngettext
 from flask_babel import gettext as _
-from flask_babel import ngettext
 
 from app.cli.helpers import localized
 from app.db_dialect import is_postgres
+from app.outbox.archive import archive_outbox, archived_count
 from app.participation.partitions import list_partitions, maintain_partitions
 from app.timeutil import utcnow
 
-partitions_cli = AppGroup("partitions", help="Monthly partitions of participation events.")
+partitions_cli = AppGroup(
+    "partitions", help="Monthly partitions of participation events, and the outbox archive."
+)
 
 
 def _require_postgres() -> None:
@@ -53,3 +57,26 @@ def maintain_command(months_ahead):
         )
     if not created:
         click.echo(_("Every partition already exists."))
+
+
+@partitions_cli.command("archive")
+@click.option("--months", type=click.IntRange(1, 120), default=None)
+@localized
+def archive_command(months):
+    """Move finished outbox messages due more than OUTBOX_ARCHIVE_MONTHS ago to the outbox
+    archive (pages still read them; app/outbox/archive.py). The worker does it every hour."""
+    _require_postgres()
+    if months is None:
+        months = current_app.config.get("OUTBOX_ARCHIVE_MONTHS", 0)
+        if months <= 0:
+            click.echo(_("The outbox archive is off (OUTBOX_ARCHIVE_MONTHS=0)."))
+            return
+    moved = archive_outbox(now=utcnow(), months=months)
+    click.echo(
+        ngettext(
+            "%(num)d message moved to the archive; it now holds %(total)s.",
+            "%(num)d messages moved to the archive; it now holds %(total)s.",
+            moved,
+            total=format_number(archived_count()),
+        )
+    )

@@ -12,10 +12,20 @@ list, tuple or set with `IN`; `where=` adds SQL conditions for the rest.
 
 from datetime import datetime
 
-from sqlalchemy import delete, func, literal, literal_column, select, union_all, update
+from sqlalchemy import (
+    delete,
+    exists,
+    func,
+    literal,
+    literal_column,
+    select,
+    union_all,
+    update,
+)
 
-from app.db_dialect import insert_ignoring_duplicates
+from app.db_dialect import insert_ignoring_duplicates, is_postgres
 from app.extensions import db
+from app.outbox.archive import archive_table, hold_archive_shared
 from app.outbox.counters import fold_if_many
 from app.outbox.models import (
     CHANNELS,
@@ -144,6 +154,8 @@ def enqueue_select(rows, columns: list[str], *, now: datetime) -> int:
         "with_opt_out_notice": literal(False),
         "created_at": literal(now, UTCDateTime()),
     }
+    if is_postgres():
+        rows = _not_archived(rows, columns)
     result = db.session.execute(
         insert_ignoring_duplicates(OutboxMessage)
         .from_select([*columns, *defaults], rows.add_columns(*defaults.values()))
@@ -151,6 +163,25 @@ def enqueue_select(rows, columns: list[str], *, now: datetime) -> int:
         .execution_options(preserve_rowcount=True)  # psycopg reports -1 otherwise
     )
     return result.rowcount or 0
+
+
+def _not_archived(rows, columns: list[str]):
+    """PostgreSQL: the live table's unique (send, contact, occurrence) does not see the
+    archive (app/outbox/archive.py), so the rows whose key was archived are left out here,
+    under the archive lock (shared) so that no move runs between this check and the insert."""
+    hold_archive_shared()
+    if not {"send_id", "contact_id", "occurrence"} <= set(columns):
+        return rows
+    chosen = rows.subquery()
+    values = dict(zip(columns, chosen.c, strict=True))
+    archived = archive_table()
+    return select(*chosen.c).where(
+        ~exists().where(
+            archived.c.send_id == values["send_id"],
+            archived.c.contact_id == values["contact_id"],
+            archived.c.occurrence == values["occurrence"],
+        )
+    )
 
 
 def set_status(from_statuses, to_status: str, *, where=(), **filters) -> int:

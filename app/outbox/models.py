@@ -331,8 +331,63 @@ def status_triggers(dialect_name: str) -> tuple[str, ...]:
     return POSTGRES_STATUS_TRIGGERS if dialect_name == "postgresql" else SQLITE_STATUS_TRIGGERS
 
 
+# The outbox archive (PostgreSQL; app/outbox/archive.py).
+SCHEMA = "partitions"  # beside the event partitions: tables the models do not declare
+ARCHIVE = f"{SCHEMA}.outbox_archive"
+# The archive's keys, indexes, foreign keys and counter triggers: those of outbox_messages
+# (app/outbox/models.py), which inheritance does not copy. Keep them in step with the
+# model; the migration that created the archive holds a frozen copy.
+ARCHIVE_DDL = (
+    f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}",
+    f"CREATE TABLE {ARCHIVE} () INHERITS (outbox_messages)",
+    f"ALTER TABLE {ARCHIVE} ADD PRIMARY KEY (id)",
+    f"ALTER TABLE {ARCHIVE} ADD UNIQUE (send_id, contact_id, occurrence)",
+    f"ALTER TABLE {ARCHIVE} ADD UNIQUE (twilio_sid)",
+    f"CREATE INDEX outbox_archive_due ON {ARCHIVE} (status, due_at)",
+    f"CREATE INDEX outbox_archive_contact_sent ON {ARCHIVE} (contact_id, sent_at)",
+    f"CREATE INDEX outbox_archive_campaign_status ON {ARCHIVE} (campaign_id, status)",
+    f"CREATE INDEX outbox_archive_send_status_due ON {ARCHIVE} (send_id, status, due_at)",
+    f"CREATE INDEX outbox_archive_workshop ON {ARCHIVE} (workshop_id)",
+    f"CREATE INDEX outbox_archive_organization ON {ARCHIVE} (organization_id)",
+    *(
+        f"ALTER TABLE {ARCHIVE} ADD FOREIGN KEY ({column}) REFERENCES {target} (id) "
+        f"ON DELETE {action}"
+        for column, target, action in (
+            ("organization_id", "organizations", "CASCADE"),
+            ("campaign_id", "campaigns", "CASCADE"),
+            ("send_id", "outreach_sends", "CASCADE"),
+            ("message_id", "campaign_messages", "SET NULL"),
+            ("contact_id", "contacts", "CASCADE"),
+            ("user_id", "users", "CASCADE"),
+            ("workshop_id", "workshops", "SET NULL"),
+        )
+    ),
+    *(
+        f"CREATE TRIGGER outbox_archive_status_counts_{kind.lower()} AFTER {kind} "
+        f"ON {ARCHIVE} REFERENCING {transition} FOR EACH STATEMENT "
+        f"EXECUTE FUNCTION outbox_status_deltas_on_{kind.lower()}()"
+        for kind, transition in (
+            ("INSERT", "NEW TABLE AS new_rows"),
+            ("DELETE", "OLD TABLE AS old_rows"),
+            ("UPDATE", "OLD TABLE AS old_rows NEW TABLE AS new_rows"),
+        )
+    ),
+)
+
+
 @event.listens_for(OutboxMessage.__table__, "after_create")
 def _create_status_triggers(table, connection, **_):
-    """db.create_all() (tests, `flask` dev setups) gets the triggers the migration creates."""
+    """db.create_all() (tests, `flask` dev setups) gets the triggers and, on PostgreSQL, the
+    archive that the migrations create."""
     for statement in status_triggers(connection.dialect.name):
         connection.exec_driver_sql(statement)
+    if connection.dialect.name == "postgresql":
+        for statement in ARCHIVE_DDL:
+            connection.exec_driver_sql(statement)
+
+
+@event.listens_for(OutboxMessage.__table__, "before_drop")
+def _drop_archive(table, connection, **_):
+    """db.drop_all(): an inheritance child would block dropping its parent."""
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(f"DROP TABLE IF EXISTS {ARCHIVE}")

@@ -161,8 +161,9 @@ class SurveyResponse(OrgOwned, db.Model):
     reasked: Mapped[bool] = mapped_column(Boolean, default=False)  # this question, once
     reminded: Mapped[bool] = mapped_column(Boolean, default=False)  # this response, once
     # The outbox row of the last question sent (SET NULL: outbox rows can be pruned).
+    # Indexed: deleting outbox rows and archiving them look it up (app/outbox/archive.py).
     last_outbox_id: Mapped[int | None] = mapped_column(
-        ForeignKey("outbox_messages.id", ondelete="SET NULL")
+        ForeignKey("outbox_messages.id", ondelete="SET NULL"), index=True
     )
     invited_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     asked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
