@@ -343,6 +343,66 @@ def finish_load(engine) -> dict[str, float]:
     return timings
 
 
+def archive_old(engine, org_id: int, campaign_id: int, now: datetime, months: int) -> list[tuple]:
+    """The outbox archive's move (app/outbox/archive.py) of the messages due more than
+    `months` ago, side by side with a plain copy of the same rows (CREATE TABLE AS), then
+    the campaign's status figures (counters) against a GROUP BY over its rows, which reads
+    the live table and the archive together."""
+    from sqlalchemy import text
+
+    from app.extensions import db
+    from app.outbox import api
+    from app.outbox.archive import ARCHIVED_STATUSES, archive_outbox
+    from app.outbox.models import ARCHIVE
+
+    cutoff = now - timedelta(days=30 * months)
+    begin = time.monotonic()
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "CREATE TEMP TABLE archive_reference AS SELECT * FROM ONLY outbox_messages"
+                " WHERE status = ANY(:statuses) AND due_at < :cutoff"
+                " AND (final_at IS NULL OR final_at < :cutoff)"
+            ),
+            {"statuses": list(ARCHIVED_STATUSES), "cutoff": cutoff},
+        )
+        conn.execute(text("DROP TABLE archive_reference"))
+    reference = time.monotonic() - begin
+    begin = time.monotonic()
+    moved = archive_outbox(now=now, months=months)
+    seconds = time.monotonic() - begin
+    log(f"archive: {moved:,} rows in {seconds:,.1f} s (plain copy {reference:,.1f} s)")
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql(f"VACUUM ANALYZE outbox_messages, {ARCHIVE}")
+    live = db.session.scalar(text("SELECT count(*) FROM ONLY outbox_messages"))
+    counted = dict(
+        db.session.execute(
+            text(
+                "SELECT status, count(*) FROM outbox_messages WHERE campaign_id = :c"
+                " GROUP BY status"
+            ),
+            {"c": campaign_id},
+        ).all()
+    )
+    figures = api.status_counts(org_id, campaign_id=campaign_id)
+    db.session.commit()
+    return [
+        (
+            f"archive (> {months} months): rows | s | plain copy s | ratio",
+            f"{moved:,} | {seconds:,.1f} | {reference:,.1f} | {seconds / max(reference, 1e-9):.1f}",
+            "",
+            None,
+        ),
+        ("outbox after the archive: live | archived", f"{live:,} | {moved:,}", "", None),
+        (
+            "campaign status figures after the archive (counters | rows)",
+            f"{sum(figures.values()):,} | {sum(counted.values()):,}",
+            "equal",
+            figures == counted,
+        ),
+    ]
+
+
 # -- report correctness --------------------------------------------------------------------------
 
 RAW_TOTALS_SQL = """
@@ -682,6 +742,10 @@ def run(args) -> list[tuple]:
             rows += rate_rows(rates, sizes, full)
             rows += [(f"{k} s", f"{v:,.1f}", "", None) for k, v in timings.items()]
             rows += check_report(ids["org"], generated["campaign"])
+            if args.archive_months:
+                rows += archive_old(
+                    db.engine, ids["org"], generated["campaign"], now, args.archive_months
+                )
             db.session.remove()
             db.engine.dispose()
         rows += serve_and_measure(url, generated, args)
@@ -700,6 +764,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--database-url", help="server for the scratch database")
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
+    parser.add_argument(
+        "--archive-months",
+        type=int,
+        default=6,
+        help="archive the outbox rows due this many months ago before the pages (0: no)",
+    )
     args = parser.parse_args()
     if args.database_url:
         os.environ["BENCH_DATABASE_URL"] = args.database_url
