@@ -14,6 +14,7 @@ from app.integrations.delivery import deliver_due as deliver_webhooks
 from app.integrations.delivery import purge_old_deliveries as purge_webhook_log
 from app.jobs.cleanup import purge_progress_files
 from app.links.services import purge_expired_links
+from app.outbox.archive import TASK_BATCHES as ARCHIVE_TASK_BATCHES
 from app.outbox.archive import archive_outbox
 from app.outbox.counters import fold as fold_status_counters
 from app.outreach.completion import note_completed_sends
@@ -87,8 +88,12 @@ def maintenance_tasks(config) -> tuple[Task, ...]:
         # PostgreSQL: old, finished messages leave the live outbox for its archive.
         Task(
             "archive_outbox",
-            lambda now: archive_outbox(now=now, months=config.get("OUTBOX_ARCHIVE_MONTHS", 0)),
-            every=timedelta(hours=1),
+            lambda now: archive_outbox(
+                now=now,
+                months=config.get("OUTBOX_ARCHIVE_MONTHS", 0),
+                max_batches=ARCHIVE_TASK_BATCHES,
+            ),
+            every=timedelta(minutes=10),
         ),
     ]
     months = config.get("RETENTION_MONTHS", 0)

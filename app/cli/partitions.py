@@ -1,7 +1,7 @@
 """`flask partitions list|maintain|archive`: the monthly partitions of participation events
 (PostgreSQL; see app/participation/partitions.py) and the outbox archive
-(app/outbox/archive.py). The worker runs the same maintenance every hour; the commands are
-for a new deployment, a check, or after a long stop."""
+(app/outbox/archive.py). The worker runs the same maintenance (every hour; the archive every
+10 minutes); the commands are for a new deployment, a check, or after a long stop."""
 
 import click
 from flask import current_app
@@ -64,7 +64,8 @@ def maintain_command(months_ahead):
 @localized
 def archive_command(months):
     """Move finished outbox messages due more than OUTBOX_ARCHIVE_MONTHS ago to the outbox
-    archive (pages still read them; app/outbox/archive.py). The worker does it every hour."""
+    archive (pages still read them; app/outbox/archive.py), all of them at once. The worker
+    moves up to 50,000 every 10 minutes."""
     _require_postgres()
     if months is None:
         months = current_app.config.get("OUTBOX_ARCHIVE_MONTHS", 0)

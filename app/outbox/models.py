@@ -94,6 +94,10 @@ class OutboxMessage(OrgOwned, db.Model):
         Index("ix_outbox_campaign_status", "campaign_id", "status"),
         # A send's next due message (the dashboard) without reading its other rows.
         Index("ix_outbox_send_status_due", "send_id", "status", "due_at"),
+        # A send page's messages in id order (keyset pages): without it the planner walks the
+        # primary key hoping to meet the send's rows early, which reads the whole live table
+        # once the send's rows are archived (bench/national.py: 200 ms, with it 0.2 ms).
+        Index("ix_outbox_send_id_order", "send_id", "id"),
         Index("uq_outbox_messages_fallback_of_id", "fallback_of_id", unique=True),
     )
 
@@ -347,6 +351,7 @@ ARCHIVE_DDL = (
     f"CREATE INDEX outbox_archive_contact_sent ON {ARCHIVE} (contact_id, sent_at)",
     f"CREATE INDEX outbox_archive_campaign_status ON {ARCHIVE} (campaign_id, status)",
     f"CREATE INDEX outbox_archive_send_status_due ON {ARCHIVE} (send_id, status, due_at)",
+    f"CREATE INDEX outbox_archive_send_id_order ON {ARCHIVE} (send_id, id)",
     f"CREATE INDEX outbox_archive_workshop ON {ARCHIVE} (workshop_id)",
     f"CREATE INDEX outbox_archive_organization ON {ARCHIVE} (organization_id)",
     *(

@@ -4,8 +4,10 @@ outbox_messages, with the parent's keys, indexes, foreign keys and counter trigg
 copy of the statements below). Empty when created: the worker's `archive_outbox` task, or
 `flask partitions archive`, moves old finished messages into it.
 
-Also indexes survey_responses.last_outbox_id: the archive's move and every deletion of
-outbox rows (a foreign key with ON DELETE SET NULL) look it up.
+Also indexes survey_responses.last_outbox_id (the archive's move and every deletion of
+outbox rows, a foreign key with ON DELETE SET NULL, look it up) and outbox_messages by
+(send_id, id), the send page's order (on a large outbox the index takes a while to build:
+run the upgrade in a quiet hour).
 
 Revision ID: 4c8d2b6e1f37
 Revises: 7a1c9e3f5b20
@@ -46,6 +48,7 @@ ARCHIVE_DDL = (
     f"CREATE INDEX outbox_archive_contact_sent ON {ARCHIVE} (contact_id, sent_at)",
     f"CREATE INDEX outbox_archive_campaign_status ON {ARCHIVE} (campaign_id, status)",
     f"CREATE INDEX outbox_archive_send_status_due ON {ARCHIVE} (send_id, status, due_at)",
+    f"CREATE INDEX outbox_archive_send_id_order ON {ARCHIVE} (send_id, id)",
     f"CREATE INDEX outbox_archive_workshop ON {ARCHIVE} (workshop_id)",
     f"CREATE INDEX outbox_archive_organization ON {ARCHIVE} (organization_id)",
     *(
@@ -63,6 +66,8 @@ ARCHIVE_DDL = (
 
 
 def upgrade():
+    with op.batch_alter_table("outbox_messages", schema=None) as batch_op:
+        batch_op.create_index("ix_outbox_send_id_order", ["send_id", "id"], unique=False)
     with op.batch_alter_table("survey_responses", schema=None) as batch_op:
         batch_op.create_index(
             batch_op.f("ix_survey_responses_last_outbox_id"), ["last_outbox_id"], unique=False
@@ -92,3 +97,5 @@ def downgrade():
         op.execute(f"DROP TABLE {ARCHIVE}")
     with op.batch_alter_table("survey_responses", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_survey_responses_last_outbox_id"))
+    with op.batch_alter_table("outbox_messages", schema=None) as batch_op:
+        batch_op.drop_index("ix_outbox_send_id_order")
