@@ -200,6 +200,9 @@ def apply_early_callbacks(*, now: datetime, limit: int = 500) -> int:
         row = db.session.scalar(
             select(OutboxMessage).where(OutboxMessage.id == outbox_id).with_for_update()
         )
+        if row is None:  # moved to the archive meanwhile (app/outbox/archive.py): next pass
+            db.session.rollback()
+            continue
         applied += apply_status(
             row, callback.status, now=callback.received_at, error_code=callback.error_code
         )

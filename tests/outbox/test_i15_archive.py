@@ -30,8 +30,8 @@ from app.outbox.archive import (
     archived_count,
     hold_archive_shared,
 )
-from app.outbox.models import ARCHIVE, OutboxMessage
-from app.outbox.status import apply_status_callback
+from app.outbox.models import ARCHIVE, EarlyStatusCallback, OutboxMessage
+from app.outbox.status import apply_early_callbacks, apply_status_callback
 from app.outreach.fanout import fan_out
 from app.outreach.models import OutreachSend
 from tests.factories import make_contact, make_outbox_row
@@ -324,3 +324,37 @@ def test_the_migration_builds_the_same_archive(app, empty_database_url, test_con
             migrated = describe(conn, ARCHIVE)
         db.engine.dispose()
     assert migrated == created
+
+
+@postgres
+def test_a_kept_callback_reaches_a_row_archived_under_it(app, make_org):
+    """A callback kept for later (its row had no SID yet) is applied by the worker. If the
+    row moves to the archive while the worker waits for its lock, the worker finds nothing
+    under that id in its snapshot: it keeps the callback for the next pass, which applies it
+    through the parent."""
+    org = make_org()
+    send, gateway = sent_send(app, org, 1)
+    sid = gateway.sent[0].sid
+    row_id = db.session.scalar(select(M.id).where(M.twilio_sid == sid))
+    db.session.add(
+        EarlyStatusCallback(twilio_sid=sid, status="delivered", error_code=None, received_at=LATER)
+    )
+    db.session.commit()
+    mover = db.engine.connect()
+    mover.begin()
+    mover.execute(
+        text(
+            f"WITH moved AS (DELETE FROM ONLY outbox_messages WHERE id = :id RETURNING *)"
+            f" INSERT INTO {ARCHIVE} SELECT * FROM moved"
+        ),
+        {"id": row_id},
+    )
+    committer = threading.Timer(0.5, lambda: (mover.commit(), mover.close()))
+    committer.start()
+    assert apply_early_callbacks(now=LATER) == 0  # waited for the move, then kept it
+    committer.join()
+    assert db.session.scalar(select(func.count()).select_from(EarlyStatusCallback)) == 1
+    assert apply_early_callbacks(now=LATER) == 1
+    assert row_id in archived_ids()
+    assert db.session.scalar(select(M.status).where(M.id == row_id)) == "delivered"
+    assert_exact_and_fold()
